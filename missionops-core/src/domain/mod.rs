@@ -1,0 +1,37 @@
+//! The domain: parsed value types and the records built from them.
+
+mod alarm;
+mod anomaly;
+mod document;
+mod event;
+mod ids;
+mod limit;
+mod number;
+mod severity;
+mod snapshot;
+mod spacecraft;
+pub(crate) mod text;
+mod time;
+mod value;
+
+pub use alarm::{Alarm, AlarmFilter, AlarmState};
+pub use anomaly::{Anomaly, CompatAnomaly};
+pub use document::{
+    DocumentBody, DocumentFilter, MAX_TAGS, NewDocument, OpsDocument, SearchQuery, Tags,
+};
+pub use event::{EventFilter, EventType, MissionEvent, NewEvent};
+pub use ids::{
+    AlarmId, AnomalyId, DocumentCategory, DocumentId, DocumentTitle, EventId, MissionType,
+    Operator, ParameterName, SnapshotId, SpacecraftId, SpacecraftName, Tag,
+};
+pub use limit::Limit;
+pub use severity::{AnomalyKind, Severity};
+pub use snapshot::{BatchSnapshot, NewSnapshot, NewSnapshotBatch, TelemetrySnapshot};
+pub use spacecraft::{
+    ConfigRecord, ConfigSource, ConfigStatus, JsonObject, NewSpacecraft, Spacecraft,
+    SpacecraftConfig,
+};
+pub use time::Timestamp;
+pub use value::{
+    Layout, LayoutInterner, MAX_PARAMETERS, MAX_TEXT_VALUE_LEN, ParameterValue, Parameters,
+};

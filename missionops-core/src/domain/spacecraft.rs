@@ -1,0 +1,199 @@
+//! Spacecraft and their configuration documents.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::ids::{MissionType, SpacecraftId, SpacecraftName};
+use super::time::Timestamp;
+use crate::error::{Error, Result};
+
+/// A JSON object of free-form fields.
+pub type JsonObject = Map<String, Value>;
+
+/// A spacecraft known to MissionOps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spacecraft {
+    /// The operator's id (`SC-001`) or a generated one.
+    pub id: SpacecraftId,
+    /// The human name.
+    pub name: SpacecraftName,
+    /// `LEO_IMAGING`, `GNSS`, `GEO_COMMS`, `CUBESAT` or any other label.
+    pub mission_type: MissionType,
+    /// Free-form fields.
+    pub metadata: JsonObject,
+    /// When it was registered.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A spacecraft to register (`POST /spacecraft`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewSpacecraft {
+    /// The id; generated when absent.
+    #[serde(default)]
+    pub id: Option<SpacecraftId>,
+    /// The human name.
+    pub name: SpacecraftName,
+    /// The mission type; `UNSPECIFIED` when absent.
+    #[serde(default)]
+    pub mission_type: Option<MissionType>,
+    /// Free-form fields.
+    #[serde(default)]
+    pub metadata: Option<JsonObject>,
+}
+
+/// Whether a configuration is approved for operations or still a draft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigStatus {
+    /// Approved for operations.
+    Approved,
+    /// Work in progress.
+    Draft,
+}
+
+impl ConfigStatus {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigStatus::Approved => "approved",
+            ConfigStatus::Draft => "draft",
+        }
+    }
+
+    /// Parses the lower-case name.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value {
+            "approved" => Ok(ConfigStatus::Approved),
+            "draft" => Ok(ConfigStatus::Draft),
+            _ => Err(Error::invalid("status", "must be approved or draft")),
+        }
+    }
+}
+
+/// Where a configuration came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfigSource {
+    /// Set by an operator.
+    Manual,
+    /// Written by the demo seeder.
+    Seed,
+    /// Imported from another system.
+    Import,
+}
+
+impl ConfigSource {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigSource::Manual => "manual",
+            ConfigSource::Seed => "seed",
+            ConfigSource::Import => "import",
+        }
+    }
+
+    /// Parses the lower-case name.
+    pub fn parse(value: &str) -> Result<Self> {
+        match value {
+            "manual" => Ok(ConfigSource::Manual),
+            "seed" => Ok(ConfigSource::Seed),
+            "import" => Ok(ConfigSource::Import),
+            _ => Err(Error::invalid("source", "must be manual, seed or import")),
+        }
+    }
+}
+
+/// A spacecraft's configuration document, checked to be a JSON object whose `parameters` compile
+/// into rules. Unknown top-level fields are kept as given.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct SpacecraftConfig(JsonObject);
+
+impl SpacecraftConfig {
+    /// Parses and validates a configuration document: it must be an object, and its
+    /// `parameters` must compile (see [`crate::CompiledRules::compile`]).
+    pub fn parse(document: Value) -> Result<Self> {
+        match document {
+            Value::Object(map) => {
+                crate::rules::CompiledRules::compile(&map)?;
+                Ok(SpacecraftConfig(map))
+            }
+            _ => Err(Error::invalid("config", "must be a JSON object")),
+        }
+    }
+
+    /// Wraps a document read back from storage, where it was validated when written.
+    pub fn from_stored(document: JsonObject) -> Self {
+        SpacecraftConfig(document)
+    }
+
+    /// The document.
+    pub fn as_object(&self) -> &JsonObject {
+        &self.0
+    }
+
+    /// The document, owned.
+    pub fn into_object(self) -> JsonObject {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for SpacecraftConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        SpacecraftConfig::parse(Value::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One version of a spacecraft's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigRecord {
+    /// The spacecraft.
+    pub spacecraft_id: SpacecraftId,
+    /// 1 for the first configuration, +1 for every change.
+    pub version: u32,
+    /// The document.
+    pub config: SpacecraftConfig,
+    /// Approved or draft.
+    pub status: ConfigStatus,
+    /// Where it came from.
+    pub source: Option<ConfigSource>,
+    /// When this version was written.
+    pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_config_must_be_an_object() {
+        let err = SpacecraftConfig::parse(json!([1])).unwrap_err();
+        assert_eq!(err.to_string(), "config: must be a JSON object");
+    }
+
+    #[test]
+    fn unknown_top_level_fields_are_kept_in_order() {
+        let cfg =
+            SpacecraftConfig::parse(json!({"z": 1, "parameters": {}, "a": {"b": 2}})).unwrap();
+        assert_eq!(
+            serde_json::to_string(&cfg).unwrap(),
+            r#"{"z":1,"parameters":{},"a":{"b":2}}"#
+        );
+    }
+
+    #[test]
+    fn status_and_source_use_lower_case_names() {
+        assert_eq!(
+            serde_json::to_string(&ConfigStatus::Approved).unwrap(),
+            "\"approved\""
+        );
+        assert_eq!(ConfigSource::parse("seed").unwrap(), ConfigSource::Seed);
+        assert!(ConfigStatus::parse("final").is_err());
+    }
+}

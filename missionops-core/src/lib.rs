@@ -1,0 +1,72 @@
+//! # missionops-core
+//!
+//! The pure heart of MissionOps: the domain of spacecraft operations data, the rule engine that
+//! turns telemetry into anomalies, the ports through which storage, time and ids come in, and
+//! the application services every frontend calls. No IO, no clock, no environment: the same
+//! code runs in the HTTP service, the CLI and your own program.
+//!
+//! - Domain values are parsed once, at the edge, into types that cannot hold bad data:
+//!   [`SpacecraftId`], [`ParameterName`], [`Timestamp`], [`Parameters`], [`SpacecraftConfig`], …
+//! - [`CompiledRules`] compiles a configuration's limits once per version; [`analyse`] and
+//!   [`Evaluator`] run them (SPEC §3).
+//! - [`Store`] and its repository traits, [`Clock`] and [`IdGenerator`] are the ports;
+//!   `missionops-store` implements them.
+//! - [`MissionOps`] holds the use cases.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use missionops_core::{CompiledRules, AnalysisContext, TelemetrySnapshot, Timestamp, analyse};
+//!
+//! let config = serde_json::json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}});
+//! let rules = CompiledRules::compile(config.as_object().unwrap())?;
+//! let snapshot: TelemetrySnapshot = serde_json::from_str(
+//!     r#"{"id":"s1","spacecraftId":"SC-001","timestamp":"2025-01-01T00:00:00Z",
+//!         "parameters":{"temp":50,"mode":"CRUISE"}}"#,
+//! )?;
+//! let now = Timestamp::parse("2025-01-01T00:00:01Z")?;
+//! let context = AnalysisContext { detected_at: now, window_start: None, window_end: None };
+//! let anomalies = analyse(&rules, &[snapshot], context);
+//! assert_eq!(anomalies[0].description, "Parameter temp above warnHigh 45");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Layout
+//! - `domain`: parsed value types and records (one concept per file).
+//! - `rules`: configuration → compiled rules → anomalies.
+//! - `ports`: the traits adapters implement, plus a manual clock and sequential ids for tests.
+//! - `service`: [`MissionOps`], the use cases.
+//! - `json`: JSON output with JavaScript number formatting.
+//! - `error`: the one [`Error`] of this crate.
+
+#![deny(missing_docs)]
+
+mod domain;
+mod error;
+pub mod json;
+mod ports;
+mod rules;
+mod service;
+
+pub use domain::{
+    Alarm, AlarmFilter, AlarmId, AlarmState, Anomaly, AnomalyId, AnomalyKind, BatchSnapshot,
+    CompatAnomaly, ConfigRecord, ConfigSource, ConfigStatus, DocumentBody, DocumentCategory,
+    DocumentFilter, DocumentId, DocumentTitle, EventFilter, EventId, EventType, JsonObject, Layout,
+    LayoutInterner, Limit, MAX_PARAMETERS, MAX_TAGS, MAX_TEXT_VALUE_LEN, MissionEvent, MissionType,
+    NewDocument, NewEvent, NewSnapshot, NewSnapshotBatch, NewSpacecraft, Operator, OpsDocument,
+    ParameterName, ParameterValue, Parameters, SearchQuery, Severity, SnapshotId, Spacecraft,
+    SpacecraftConfig, SpacecraftId, SpacecraftName, Tag, Tags, TelemetrySnapshot, Timestamp,
+};
+pub use error::{BoxError, Error, Result};
+pub use ports::{
+    AlarmRepository, AnomalyCount, AnomalyRepository, Clock, ConfigRepository, DocumentRepository,
+    EventRepository, IdGenerator, IngestOutcome, ManualClock, SequentialIds, SpacecraftPage,
+    SpacecraftRepository, Store, TelemetryRepository, TelemetryWrite,
+};
+pub use rules::{
+    AnalysisContext, CompiledRules, Evaluator, Rule, ThresholdViolation, Thresholds, analyse,
+};
+pub use service::{
+    AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView, DetectReport,
+    IngestReceipt, MAX_BATCH_SNAPSHOTS, MAX_WINDOW_SNAPSHOTS, MissionOps, OverallStatus,
+    SpacecraftListItem, SpacecraftListing, SpacecraftStatus,
+};

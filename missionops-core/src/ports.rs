@@ -1,0 +1,297 @@
+//! Ports: what the core needs from the outside world — time, ids and storage.
+//!
+//! Every write method takes the events the change causes, so that a backend commits the state
+//! change and its events (and their outbox rows) in one transaction: no state change without its
+//! event, no event without its state change. Every method returns [`Error::Backend`] when the
+//! backend itself fails; the other errors each method can return are listed in its docs.
+//!
+//! [`Error::Backend`]: crate::Error::Backend
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::domain::{
+    Alarm, AlarmFilter, AlarmId, Anomaly, AnomalyId, ConfigRecord, DocumentFilter, DocumentId,
+    Limit, MissionEvent, NewEvent, OpsDocument, SearchQuery, Severity, Spacecraft, SpacecraftId,
+    TelemetrySnapshot, Timestamp,
+};
+use crate::error::Result;
+
+/// The source of the current time. The core never reads the system clock itself.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// The source of new ids (UUIDv7 in production, a counter in tests).
+pub trait IdGenerator: Send + Sync {
+    /// A new, unique id.
+    fn new_id(&self) -> Uuid;
+}
+
+/// A clock that says what it is told: for tests and simulations.
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// A clock stopped at `now`.
+    pub fn new(now: Timestamp) -> Self {
+        ManualClock(AtomicI64::new(now.as_millis()))
+    }
+
+    /// Moves the clock to `now`.
+    pub fn set(&self, now: Timestamp) {
+        self.0.store(now.as_millis(), Ordering::SeqCst);
+    }
+
+    /// Moves the clock forward by `millis`.
+    pub fn advance_millis(&self, millis: i64) {
+        self.0.fetch_add(millis, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis_clamped(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// Ids `00000000-0000-0000-0000-000000000001`, `…02`, …: deterministic, for tests.
+#[derive(Debug, Default)]
+pub struct SequentialIds(AtomicU64);
+
+impl SequentialIds {
+    /// A generator starting at 1.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl IdGenerator for SequentialIds {
+    fn new_id(&self) -> Uuid {
+        Uuid::from_u128(u128::from(self.0.fetch_add(1, Ordering::SeqCst) + 1))
+    }
+}
+
+/// One page of spacecraft and how many there are in all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpacecraftPage {
+    /// How many spacecraft exist.
+    pub total: u64,
+    /// This page, oldest registration first.
+    pub items: Vec<Spacecraft>,
+}
+
+/// Spacecraft storage.
+#[async_trait]
+pub trait SpacecraftRepository: Send + Sync {
+    /// Stores a new spacecraft with its `SPACECRAFT_REGISTERED` event.
+    /// [`Error::Conflict`](crate::Error::Conflict) when the id exists; nothing is written then.
+    async fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()>;
+
+    /// The spacecraft with `id`, or `None`.
+    async fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Option<Spacecraft>>;
+
+    /// A page of spacecraft ordered by registration time, then id.
+    async fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftPage>;
+}
+
+/// Configuration storage, with every version kept.
+#[async_trait]
+pub trait ConfigRepository: Send + Sync {
+    /// The newest configuration of `spacecraft`, or `None` when it has none (or does not exist).
+    async fn current_config(&self, spacecraft: &SpacecraftId) -> Result<Option<ConfigRecord>>;
+
+    /// Stores `record` as the newest version with its `CONFIG_CHANGED` event.
+    /// `record.version` must be one more than the current version (1 for the first);
+    /// otherwise [`Error::Conflict`](crate::Error::Conflict) (a concurrent change won) and
+    /// nothing is written. [`Error::NotFound`](crate::Error::NotFound) when the spacecraft does
+    /// not exist.
+    async fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()>;
+
+    /// Every version of `spacecraft`'s configuration, oldest first; empty when none.
+    async fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>>;
+}
+
+/// Telemetry to store in one transaction, with what evaluating it produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TelemetryWrite {
+    /// The snapshots, each id at most once.
+    pub snapshots: Vec<TelemetrySnapshot>,
+    /// Anomalies to persist with them (unique on spacecraft, parameter, timestamp, kind).
+    pub anomalies: Vec<Anomaly>,
+    /// Events to record with them.
+    pub events: Vec<NewEvent>,
+}
+
+/// What an ingest stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Snapshots newly stored.
+    pub inserted: usize,
+    /// Snapshots already stored with the same content, left as they were.
+    pub duplicates: usize,
+}
+
+/// Telemetry storage.
+#[async_trait]
+pub trait TelemetryRepository: Send + Sync {
+    /// Stores a batch all-or-nothing. A snapshot whose id is already stored with the same
+    /// content counts as a duplicate and is not stored again; with different content the whole
+    /// batch fails with [`Error::Conflict`](crate::Error::Conflict), whose reason names the
+    /// batch index (`snapshots[3]`), and nothing is written. Every spacecraft must exist, else
+    /// [`Error::NotFound`](crate::Error::NotFound) and nothing is written.
+    async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome>;
+
+    /// The newest `limit` snapshots of `spacecraft`, newest first (ties: last stored first).
+    async fn recent_telemetry(
+        &self,
+        spacecraft: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<Vec<TelemetrySnapshot>>;
+
+    /// The snapshots of `spacecraft` with `from <= timestamp <= to`, oldest first (ties: first
+    /// stored first), at most `max`.
+    async fn telemetry_range(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        max: usize,
+    ) -> Result<Vec<TelemetrySnapshot>>;
+
+    /// The newest sample time of `spacecraft`, or `None` when it has no telemetry.
+    async fn last_telemetry_timestamp(
+        &self,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<Timestamp>>;
+}
+
+/// How many anomalies a spacecraft had since a time, and the worst.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnomalyCount {
+    /// How many.
+    pub count: u64,
+    /// The worst severity among them, `None` when there were none.
+    pub highest: Option<Severity>,
+}
+
+/// Anomaly storage.
+#[async_trait]
+pub trait AnomalyRepository: Send + Sync {
+    /// Persists anomalies, each with the event to record if (and only if) it is new. An anomaly
+    /// whose (spacecraft, parameter, timestamp, kind) is already stored is skipped with its
+    /// event. Returns how many were new. All-or-nothing.
+    async fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize>;
+
+    /// The anomaly with `id`, or `None`.
+    async fn get_anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>>;
+
+    /// The newest `limit` anomalies of `spacecraft` by sample time, newest first.
+    async fn recent_anomalies(
+        &self,
+        spacecraft: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<Vec<Anomaly>>;
+
+    /// The anomalies of `spacecraft` with `from <= timestamp <= to`, oldest first.
+    async fn anomaly_timeline(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Anomaly>>;
+
+    /// How many anomalies of `spacecraft` have a sample time at or after `since`, and the worst.
+    async fn count_anomalies_since(
+        &self,
+        spacecraft: &SpacecraftId,
+        since: Timestamp,
+    ) -> Result<AnomalyCount>;
+}
+
+/// Alarm storage.
+#[async_trait]
+pub trait AlarmRepository: Send + Sync {
+    /// Creates or replaces `alarm` (by id) with the events its change causes.
+    async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()>;
+
+    /// The alarm with `id`, or `None`.
+    async fn get_alarm(&self, id: &AlarmId) -> Result<Option<Alarm>>;
+
+    /// The alarms passing `filter`, most recently opened first.
+    async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>>;
+}
+
+/// Document storage.
+#[async_trait]
+pub trait DocumentRepository: Send + Sync {
+    /// Stores a new document (version 1) with its `DOCUMENT_PUBLISHED` event.
+    /// [`Error::Conflict`](crate::Error::Conflict) when the id exists.
+    async fn publish_document(&self, document: OpsDocument, event: NewEvent) -> Result<()>;
+
+    /// Replaces a document with its next version and records its `DOCUMENT_UPDATED` event.
+    /// [`Error::NotFound`](crate::Error::NotFound) when it does not exist;
+    /// [`Error::Conflict`](crate::Error::Conflict) when `document.version` is not the stored
+    /// version + 1.
+    async fn update_document(&self, document: OpsDocument, event: NewEvent) -> Result<()>;
+
+    /// The document with `id`, or `None`.
+    async fn get_document(&self, id: &DocumentId) -> Result<Option<OpsDocument>>;
+
+    /// Documents matching `query`, best match first: the compat rule (the query appears in the
+    /// title or body ignoring case, or equals a tag) ranked by relevance, ties newest first.
+    async fn search_documents(&self, query: &SearchQuery, limit: Limit)
+    -> Result<Vec<OpsDocument>>;
+
+    /// Documents passing `filter`, newest publication first.
+    async fn list_documents(&self, filter: &DocumentFilter) -> Result<Vec<OpsDocument>>;
+}
+
+/// Event storage.
+#[async_trait]
+pub trait EventRepository: Send + Sync {
+    /// Records an event that comes with no state change (`INFO`, `COMMAND_SENT`, …).
+    async fn record_event(&self, event: NewEvent) -> Result<MissionEvent>;
+
+    /// The newest `limit` events, of one spacecraft or all, newest first.
+    async fn recent_events(
+        &self,
+        spacecraft: Option<&SpacecraftId>,
+        limit: Limit,
+    ) -> Result<Vec<MissionEvent>>;
+
+    /// Events with a sequence above `after`, of one spacecraft or all, oldest first, at most
+    /// `limit` (for resuming a stream).
+    async fn events_after(
+        &self,
+        after: u64,
+        spacecraft: Option<&SpacecraftId>,
+        limit: Limit,
+    ) -> Result<Vec<MissionEvent>>;
+}
+
+/// Everything the application services need from storage.
+pub trait Store:
+    SpacecraftRepository
+    + ConfigRepository
+    + TelemetryRepository
+    + AnomalyRepository
+    + AlarmRepository
+    + DocumentRepository
+    + EventRepository
+{
+}
+
+impl<T> Store for T where
+    T: SpacecraftRepository
+        + ConfigRepository
+        + TelemetryRepository
+        + AnomalyRepository
+        + AlarmRepository
+        + DocumentRepository
+        + EventRepository
+{
+}

@@ -1,0 +1,331 @@
+//! Compiling a configuration's `parameters` into rules the evaluators run without string work.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::domain::{AnomalyKind, JsonObject, ParameterName, Severity};
+use crate::error::{Error, Result};
+
+/// The compat threshold fields of a rule, by their JSON names, in the order they are checked.
+const THRESHOLD_FIELDS: [&str; 4] = ["critLow", "warnLow", "critHigh", "warnHigh"];
+
+/// The four compat thresholds of one parameter. Absent thresholds are stored as ±∞, so that the
+/// strict comparisons of the compat table never fire for them and the hot loop needs no
+/// `Option` checks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// `critLow`, or −∞.
+    pub crit_low: f64,
+    /// `warnLow`, or −∞.
+    pub warn_low: f64,
+    /// `critHigh`, or +∞.
+    pub crit_high: f64,
+    /// `warnHigh`, or +∞.
+    pub warn_high: f64,
+}
+
+impl Thresholds {
+    /// No threshold at all.
+    pub const NONE: Thresholds = Thresholds {
+        crit_low: f64::NEG_INFINITY,
+        warn_low: f64::NEG_INFINITY,
+        crit_high: f64::INFINITY,
+        warn_high: f64::INFINITY,
+    };
+
+    /// The compat check (SPEC §3): at most one violation, in the order `CRIT_LOW`, `WARN_LOW`,
+    /// `CRIT_HIGH`, `WARN_HIGH`, with strict comparisons.
+    #[inline]
+    pub fn check(&self, value: f64) -> Option<ThresholdViolation> {
+        // One combined test first: nearly every sample is inside its limits.
+        if value >= self.warn_low
+            && value >= self.crit_low
+            && value <= self.warn_high
+            && value <= self.crit_high
+        {
+            return None;
+        }
+        let (kind, limit) = if value < self.crit_low {
+            (AnomalyKind::CritLow, self.crit_low)
+        } else if value < self.warn_low {
+            (AnomalyKind::WarnLow, self.warn_low)
+        } else if value > self.crit_high {
+            (AnomalyKind::CritHigh, self.crit_high)
+        } else if value > self.warn_high {
+            (AnomalyKind::WarnHigh, self.warn_high)
+        } else {
+            return None;
+        };
+        Some(ThresholdViolation { kind, limit })
+    }
+}
+
+/// A threshold crossed by a value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThresholdViolation {
+    /// Which threshold.
+    pub kind: AnomalyKind,
+    /// Its value.
+    pub limit: f64,
+}
+
+impl ThresholdViolation {
+    /// The compat severity: `HIGH` for critical limits, `MEDIUM` for warning limits.
+    pub fn severity(&self) -> Severity {
+        match self.kind {
+            AnomalyKind::CritLow | AnomalyKind::CritHigh => Severity::High,
+            _ => Severity::Medium,
+        }
+    }
+
+    /// The compat description, `Parameter {name} below critLow {critLow}`, numbers printed as
+    /// JavaScript prints them.
+    pub fn describe(&self, parameter: &ParameterName) -> String {
+        let (direction, field) = match self.kind {
+            AnomalyKind::CritLow => ("below", "critLow"),
+            AnomalyKind::WarnLow => ("below", "warnLow"),
+            AnomalyKind::CritHigh => ("above", "critHigh"),
+            _ => ("above", "warnHigh"),
+        };
+        let mut text = String::with_capacity(40 + parameter.as_str().len());
+        text.push_str("Parameter ");
+        text.push_str(parameter.as_str());
+        text.push(' ');
+        text.push_str(direction);
+        text.push(' ');
+        text.push_str(field);
+        text.push(' ');
+        crate::json::write_js_number(&mut text, self.limit);
+        text
+    }
+}
+
+/// The compiled rule of one parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// The parameter.
+    pub parameter: ParameterName,
+    /// Its thresholds.
+    pub thresholds: Thresholds,
+}
+
+/// A configuration's rules, compiled once per configuration version.
+///
+/// Rules are addressed by index; [`CompiledRules::index_of`] maps a parameter name to its index
+/// and is meant to be called once per snapshot layout, never per sample (see
+/// [`crate::Evaluator`]).
+#[derive(Debug, Clone, Default)]
+pub struct CompiledRules {
+    rules: Vec<Rule>,
+    by_name: HashMap<ParameterName, u32>,
+}
+
+impl CompiledRules {
+    /// No rules: nothing is ever flagged (a spacecraft without a configuration).
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Compiles `config.parameters`. Rejects, naming parameter and field: a `parameters` that is
+    /// not an object, a rule that is not an object, a threshold that is not a number, and
+    /// inconsistent thresholds (`warnLow` above `warnHigh`, `critLow` above `warnLow`, `critHigh`
+    /// below `warnHigh`, any low threshold above any high one). Fields other than the thresholds
+    /// are kept in the document and ignored here.
+    pub fn compile(config: &JsonObject) -> Result<Self> {
+        let Some(parameters) = config.get("parameters") else {
+            return Ok(Self::empty());
+        };
+        let parameters = parameters.as_object().ok_or_else(|| {
+            Error::invalid("parameters", "must be an object of parameter name → rule")
+        })?;
+        let mut compiled = CompiledRules {
+            rules: Vec::with_capacity(parameters.len()),
+            by_name: HashMap::with_capacity(parameters.len()),
+        };
+        for (name, rule) in parameters {
+            let field = format!("parameters.{name}");
+            let parameter = ParameterName::parse(name.as_str()).map_err(|e| {
+                Error::invalid(&field, format!("is not a valid parameter name ({e})"))
+            })?;
+            let rule = rule
+                .as_object()
+                .ok_or_else(|| Error::invalid(&field, "must be an object of rule fields"))?;
+            let thresholds = compile_thresholds(&field, rule)?;
+            let index = u32::try_from(compiled.rules.len())
+                .map_err(|_| Error::invalid("parameters", "has too many rules"))?;
+            compiled.by_name.insert(parameter.clone(), index);
+            compiled.rules.push(Rule {
+                parameter,
+                thresholds,
+            });
+        }
+        Ok(compiled)
+    }
+
+    /// The index of the rule for `parameter`, if it has one.
+    pub fn index_of(&self, parameter: &ParameterName) -> Option<u32> {
+        self.by_name.get(parameter).copied()
+    }
+
+    /// The rule at `index`.
+    pub fn rule(&self, index: u32) -> &Rule {
+        &self.rules[index as usize]
+    }
+
+    /// The rule for `parameter`, if it has one.
+    pub fn rule_for(&self, parameter: &ParameterName) -> Option<&Rule> {
+        self.index_of(parameter).map(|i| self.rule(i))
+    }
+
+    /// All rules, in the order of the configuration.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Whether there are no rules.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+}
+
+fn compile_thresholds(field: &str, rule: &JsonObject) -> Result<Thresholds> {
+    let mut found: [Option<f64>; 4] = [None; 4];
+    for (slot, name) in found.iter_mut().zip(THRESHOLD_FIELDS) {
+        if let Some(value) = rule.get(name) {
+            *slot = Some(threshold_number(&format!("{field}.{name}"), value)?);
+        }
+    }
+    let [crit_low, warn_low, crit_high, warn_high] = found;
+    let inconsistent = |a: &str, b: &str, relation: &str| {
+        Err(Error::invalid(
+            format!("{field}.{a}"),
+            format!("must not be {relation} {b}"),
+        ))
+    };
+    if let (Some(cl), Some(wl)) = (crit_low, warn_low) {
+        if cl > wl {
+            return inconsistent("critLow", "warnLow", "above");
+        }
+    }
+    if let (Some(ch), Some(wh)) = (crit_high, warn_high) {
+        if ch < wh {
+            return inconsistent("critHigh", "warnHigh", "below");
+        }
+    }
+    for (low_name, low) in [("warnLow", warn_low), ("critLow", crit_low)] {
+        for (high_name, high) in [("warnHigh", warn_high), ("critHigh", crit_high)] {
+            if let (Some(l), Some(h)) = (low, high) {
+                if l > h {
+                    return inconsistent(low_name, high_name, "above");
+                }
+            }
+        }
+    }
+    Ok(Thresholds {
+        crit_low: crit_low.unwrap_or(f64::NEG_INFINITY),
+        warn_low: warn_low.unwrap_or(f64::NEG_INFINITY),
+        crit_high: crit_high.unwrap_or(f64::INFINITY),
+        warn_high: warn_high.unwrap_or(f64::INFINITY),
+    })
+}
+
+fn threshold_number(field: &str, value: &Value) -> Result<f64> {
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| Error::invalid(field, "must be a finite number")),
+        Value::String(s) => Err(Error::invalid(
+            field,
+            format!("must be a number, not the string {s:?}"),
+        )),
+        Value::Null => Err(Error::invalid(field, "must be a number, not null")),
+        _ => Err(Error::invalid(field, "must be a number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn compile(value: serde_json::Value) -> Result<CompiledRules> {
+        CompiledRules::compile(value.as_object().expect("object"))
+    }
+
+    #[test]
+    fn a_config_without_parameters_has_no_rules() {
+        assert!(compile(json!({"mission": "x"})).unwrap().is_empty());
+    }
+
+    #[test]
+    fn non_numeric_thresholds_are_rejected_naming_parameter_and_field() {
+        for bad in [
+            json!("45"),
+            json!(null),
+            json!(true),
+            json!([45]),
+            json!({"v": 1}),
+        ] {
+            let err = compile(json!({"parameters": {"temp": {"warnHigh": bad}}})).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("parameters.temp.warnHigh: must be a number"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn inconsistent_thresholds_are_rejected_naming_the_field() {
+        let cases = [
+            (
+                json!({"warnLow": 10, "warnHigh": 5}),
+                "parameters.t.warnLow: must not be above warnHigh",
+            ),
+            (
+                json!({"critLow": 10, "warnLow": 5}),
+                "parameters.t.critLow: must not be above warnLow",
+            ),
+            (
+                json!({"critHigh": 5, "warnHigh": 10}),
+                "parameters.t.critHigh: must not be below warnHigh",
+            ),
+            (
+                json!({"critLow": 50, "warnHigh": 40}),
+                "parameters.t.critLow: must not be above warnHigh",
+            ),
+            (
+                json!({"critLow": 50, "critHigh": 40}),
+                "parameters.t.critLow: must not be above critHigh",
+            ),
+        ];
+        for (rule, message) in cases {
+            let err = compile(json!({"parameters": {"t": rule}})).unwrap_err();
+            assert_eq!(err.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn equal_thresholds_are_consistent() {
+        assert!(compile(json!({"parameters": {"t": {"warnLow": 5, "warnHigh": 5, "critLow": 5, "critHigh": 5}}})).is_ok());
+    }
+
+    #[test]
+    fn rules_and_parameters_must_be_objects() {
+        let err = compile(json!({"parameters": [1]})).unwrap_err();
+        assert!(err.to_string().starts_with("parameters: must be an object"));
+        let err = compile(json!({"parameters": {"t": 5}})).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("parameters.t: must be an object")
+        );
+    }
+
+    #[test]
+    fn other_rule_fields_are_ignored_by_the_compat_thresholds() {
+        let rules = compile(json!({"parameters": {"t": {"unit": "C", "warnHigh": 1}}})).unwrap();
+        assert_eq!(rules.rules()[0].thresholds.warn_high, 1.0);
+    }
+}

@@ -1,0 +1,32 @@
+//! # missionops-store
+//!
+//! Storage backends for MissionOps: implementations of the repository traits of
+//! [`missionops_core`], plus the production [`SystemClock`] and [`UuidV7Ids`].
+//!
+//! - [`MemoryStore`]: everything in memory, for tests and embedding.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use missionops_core::MissionOps;
+//! use missionops_store::{MemoryStore, SystemClock, UuidV7Ids};
+//!
+//! let app = MissionOps::new(Arc::new(MemoryStore::new()), Arc::new(SystemClock), Arc::new(UuidV7Ids));
+//! # let _ = app;
+//! ```
+//!
+//! With the `conformance` feature, [`conformance`] holds the suite every backend must pass.
+//!
+//! # Layout
+//! - `memory`: the in-memory backend.
+//! - `system`: the system clock and UUIDv7 ids.
+//! - `conformance`: the shared backend test suite (feature `conformance`).
+
+#![deny(missing_docs)]
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod memory;
+mod system;
+
+pub use memory::MemoryStore;
+pub use system::{SystemClock, UuidV7Ids};
