@@ -49,12 +49,13 @@ mod service;
 
 pub use domain::{
     Alarm, AlarmFilter, AlarmId, AlarmState, Anomaly, AnomalyId, AnomalyKind, BatchSnapshot,
-    CompatAnomaly, ConfigRecord, ConfigSource, ConfigStatus, DocumentBody, DocumentCategory,
-    DocumentFilter, DocumentId, DocumentTitle, EventFilter, EventId, EventType, JsonObject, Layout,
-    LayoutInterner, Limit, MAX_PARAMETERS, MAX_TAGS, MAX_TEXT_VALUE_LEN, MissionEvent, MissionType,
-    NewDocument, NewEvent, NewSnapshot, NewSnapshotBatch, NewSpacecraft, Operator, OpsDocument,
-    ParameterName, ParameterValue, Parameters, SearchQuery, Severity, SnapshotId, Spacecraft,
-    SpacecraftConfig, SpacecraftId, SpacecraftName, Tag, Tags, TelemetrySnapshot, Timestamp,
+    BucketWidth, CompatAnomaly, ConfigRecord, ConfigSource, ConfigStatus, DocumentBody,
+    DocumentCategory, DocumentFilter, DocumentId, DocumentTitle, EventFilter, EventId, EventType,
+    JsonObject, LatestValue, Layout, LayoutInterner, Limit, MAX_PARAMETERS, MAX_TAGS,
+    MAX_TEXT_VALUE_LEN, MissionEvent, MissionType, NewDocument, NewEvent, NewSnapshot,
+    NewSnapshotBatch, NewSpacecraft, Operator, OpsDocument, ParameterName, ParameterValue,
+    Parameters, SearchQuery, SeriesBucket, Severity, SnapshotId, Spacecraft, SpacecraftConfig,
+    SpacecraftId, SpacecraftName, Tag, Tags, TelemetrySnapshot, Timestamp,
 };
 pub use error::{BoxError, Error, Result};
 pub use ports::{

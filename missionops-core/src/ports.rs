@@ -2,10 +2,12 @@
 //!
 //! Every write method takes the events the change causes, so that a backend commits the state
 //! change and its events (and their outbox rows) in one transaction: no state change without its
-//! event, no event without its state change. Every method returns [`Error::Backend`] when the
+//! event, no event without its state change. Event ids are unique in a store: a write whose
+//! event id is already recorded fails whole, with [`Error::Conflict`]. Every method returns [`Error::Backend`] when the
 //! backend itself fails; the other errors each method can return are listed in its docs.
 //!
 //! [`Error::Backend`]: crate::Error::Backend
+//! [`Error::Conflict`]: crate::Error::Conflict
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -13,9 +15,9 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::domain::{
-    Alarm, AlarmFilter, AlarmId, Anomaly, AnomalyId, ConfigRecord, DocumentFilter, DocumentId,
-    Limit, MissionEvent, NewEvent, OpsDocument, SearchQuery, Severity, Spacecraft, SpacecraftId,
-    TelemetrySnapshot, Timestamp,
+    Alarm, AlarmFilter, AlarmId, Anomaly, AnomalyId, BucketWidth, ConfigRecord, DocumentFilter,
+    DocumentId, LatestValue, Limit, MissionEvent, NewEvent, OpsDocument, ParameterName,
+    SearchQuery, SeriesBucket, Severity, Spacecraft, SpacecraftId, TelemetrySnapshot, Timestamp,
 };
 use crate::error::Result;
 
@@ -167,6 +169,24 @@ pub trait TelemetryRepository: Send + Sync {
         &self,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<Timestamp>>;
+
+    /// The newest value of every parameter `spacecraft` has sent, ordered by parameter name.
+    /// A parameter's newest value is the one of its newest sample time (ties: last stored).
+    async fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>>;
+
+    /// The numeric samples of `parameter` with `from <= timestamp <= to`, downsampled into
+    /// epoch-aligned buckets of `bucket` (min, max, avg, count, and the value of the newest
+    /// sample, ties: last stored), oldest bucket first, empty buckets omitted. String and
+    /// boolean samples are not counted. Computed by the backend, not by loading every sample
+    /// into the caller.
+    async fn telemetry_series(
+        &self,
+        spacecraft: &SpacecraftId,
+        parameter: &ParameterName,
+        from: Timestamp,
+        to: Timestamp,
+        bucket: BucketWidth,
+    ) -> Result<Vec<SeriesBucket>>;
 }
 
 /// How many anomalies a spacecraft had since a time, and the worst.

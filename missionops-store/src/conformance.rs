@@ -11,11 +11,12 @@
 //! an empty store. Each case panics with a message saying what the backend got wrong.
 
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmState, Anomaly, AnomalyId, AnomalyKind, ConfigRecord,
-    ConfigStatus, DocumentBody, DocumentCategory, DocumentFilter, DocumentId, DocumentTitle, Error,
-    EventId, EventType, Limit, MissionType, NewEvent, OpsDocument, ParameterName, ParameterValue,
-    Parameters, SearchQuery, Severity, SnapshotId, Spacecraft, SpacecraftConfig, SpacecraftId,
-    SpacecraftName, Store, Tag, Tags, TelemetrySnapshot, TelemetryWrite, Timestamp,
+    Alarm, AlarmFilter, AlarmId, AlarmState, Anomaly, AnomalyId, AnomalyKind, BucketWidth,
+    ConfigRecord, ConfigStatus, DocumentBody, DocumentCategory, DocumentFilter, DocumentId,
+    DocumentTitle, Error, EventId, EventType, Limit, MissionType, NewEvent, OpsDocument,
+    ParameterName, ParameterValue, Parameters, SearchQuery, Severity, SnapshotId, Spacecraft,
+    SpacecraftConfig, SpacecraftId, SpacecraftName, Store, Tag, Tags, TelemetrySnapshot,
+    TelemetryWrite, Timestamp,
 };
 use serde_json::json;
 
@@ -46,7 +47,10 @@ macro_rules! conformance_tests {
             documents_are_listed_with_filters_newest_first,
             event_sequences_are_gap_free_and_increasing,
             events_are_listed_per_spacecraft_and_resumed_after_a_sequence,
-            alarms_are_saved_replaced_and_filtered
+            alarms_are_saved_replaced_and_filtered,
+            latest_values_are_the_newest_sample_of_each_parameter,
+            series_are_downsampled_into_epoch_aligned_buckets,
+            a_change_whose_event_cannot_be_recorded_is_not_stored
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
@@ -910,4 +914,170 @@ pub async fn alarms_are_saved_replaced_and_filtered(store: &dyn Store) {
     let ids: Vec<&str> = active.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["a2"]);
     assert_eq!(event_count(store).await, 4);
+}
+
+/// The latest value of each parameter is the one of its newest sample time, whatever the
+/// order of arrival; parameters are ordered by name.
+pub async fn latest_values_are_the_newest_sample_of_each_parameter(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let snap = |id: &str, second: i64, parameters: serde_json::Value| TelemetrySnapshot {
+        id: SnapshotId::parse(id).expect("id"),
+        spacecraft_id: sc("SC-1"),
+        timestamp: at(second),
+        parameters: Parameters::from_json(&parameters).expect("parameters"),
+    };
+    store
+        .insert_telemetry(write(vec![
+            snap("new", 5, json!({"temp": 30, "mode": "SAFE"})),
+            snap(
+                "old",
+                1,
+                json!({"temp": 10, "mode": "CRUISE", "volt": 28.5}),
+            ),
+        ]))
+        .await
+        .expect("insert");
+    let latest = store.latest_values(&sc("SC-1")).await.expect("latest");
+    let got: Vec<(String, String, Timestamp)> = latest
+        .into_iter()
+        .map(|l| (l.parameter.into_string(), l.value.to_string(), l.timestamp))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("mode".to_owned(), "SAFE".to_owned(), at(5)),
+            ("temp".to_owned(), "30".to_owned(), at(5)),
+            ("volt".to_owned(), "28.5".to_owned(), at(1)),
+        ]
+    );
+    assert!(
+        store
+            .latest_values(&sc("SC-9"))
+            .await
+            .expect("latest")
+            .is_empty()
+    );
+}
+
+/// Series buckets hold min, max, avg, count and last of the numeric samples in range.
+pub async fn series_are_downsampled_into_epoch_aligned_buckets(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let values = [
+        (0, 1.0),
+        (30, 3.0),
+        (59, 2.0),
+        (60, 10.0),
+        (200, 7.0),
+        (250, 9.0),
+    ];
+    let mut snapshots: Vec<TelemetrySnapshot> = values
+        .iter()
+        .map(|(second, v)| snapshot(&format!("s{second}"), "SC-1", *second, *v))
+        .collect();
+    snapshots.push(TelemetrySnapshot {
+        id: SnapshotId::parse("text").expect("id"),
+        spacecraft_id: sc("SC-1"),
+        timestamp: at(61),
+        parameters: Parameters::from_json(&json!({"temp": "n/a"})).expect("parameters"),
+    });
+    store
+        .insert_telemetry(write(snapshots))
+        .await
+        .expect("insert");
+    let temp = ParameterName::parse("temp").expect("name");
+    let minute = BucketWidth::parse("1m").expect("bucket");
+    let series = store
+        .telemetry_series(&sc("SC-1"), &temp, at(0), at(210), minute)
+        .await
+        .expect("series");
+    let got: Vec<(i64, f64, f64, f64, u64, f64)> = series
+        .iter()
+        .map(|b| {
+            let start = (b.start.as_millis() - at(0).as_millis()) / 1000;
+            (start, b.min, b.max, b.avg, b.count, b.last)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, 1.0, 3.0, 2.0, 3, 2.0),
+            (60, 10.0, 10.0, 10.0, 1, 10.0),
+            (180, 7.0, 7.0, 7.0, 1, 7.0)
+        ],
+        "empty buckets are omitted and strings are not counted"
+    );
+    let other = ParameterName::parse("mode").expect("name");
+    let none = store
+        .telemetry_series(&sc("SC-1"), &other, at(0), at(300), minute)
+        .await
+        .expect("series");
+    assert!(none.is_empty(), "a string parameter has no numeric series");
+}
+
+/// A write whose event cannot be recorded (its id is taken) fails whole: the state change is
+/// not stored either, and no sequence number is used up.
+pub async fn a_change_whose_event_cannot_be_recorded_is_not_stored(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let taken = || event(1, Some("SC-1"), EventType::Info);
+
+    let err = store
+        .register_spacecraft(spacecraft("SC-2", 1), taken())
+        .await;
+    assert!(err.is_err(), "registration with a taken event id must fail");
+    assert_eq!(store.get_spacecraft(&sc("SC-2")).await.expect("get"), None);
+
+    let err = store.put_config(config("SC-1", 1, 45), taken()).await;
+    assert!(err.is_err(), "config with a taken event id must fail");
+    assert_eq!(store.current_config(&sc("SC-1")).await.expect("get"), None);
+
+    let err = store
+        .insert_telemetry(TelemetryWrite {
+            snapshots: vec![snapshot("a", "SC-1", 1, 1.0)],
+            anomalies: vec![anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh)],
+            events: vec![taken()],
+        })
+        .await;
+    assert!(err.is_err(), "telemetry with a taken event id must fail");
+    assert!(
+        store
+            .recent_telemetry(&sc("SC-1"), limit(5))
+            .await
+            .expect("recent")
+            .is_empty()
+    );
+    assert!(
+        store
+            .recent_anomalies(&sc("SC-1"), limit(5))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    let err = store
+        .persist_anomalies(vec![(
+            anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh),
+            taken(),
+        )])
+        .await;
+    assert!(err.is_err(), "an anomaly with a taken event id must fail");
+    assert!(
+        store
+            .recent_anomalies(&sc("SC-1"), limit(5))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    let doc = document("d1", 1, "Title", "body", &[]);
+    assert!(store.publish_document(doc.clone(), taken()).await.is_err());
+    assert_eq!(store.get_document(&doc.id).await.expect("get"), None);
+
+    let recorded = store
+        .record_event(event(2, None, EventType::Info))
+        .await
+        .expect("record");
+    assert_eq!(
+        recorded.sequence, 2,
+        "failed writes must not use up sequence numbers"
+    );
 }

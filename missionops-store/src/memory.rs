@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmRepository, Anomaly, AnomalyCount, AnomalyId, AnomalyKind,
-    AnomalyRepository, ConfigRecord, ConfigRepository, DocumentFilter, DocumentId,
-    DocumentRepository, Error, EventRepository, IngestOutcome, Limit, MissionEvent, NewEvent,
-    OpsDocument, ParameterName, Result, SearchQuery, SnapshotId, Spacecraft, SpacecraftId,
-    SpacecraftPage, SpacecraftRepository, TelemetryRepository, TelemetrySnapshot, TelemetryWrite,
-    Timestamp,
+    AnomalyRepository, BucketWidth, ConfigRecord, ConfigRepository, DocumentFilter, DocumentId,
+    DocumentRepository, Error, EventId, EventRepository, IngestOutcome, LatestValue, Limit,
+    MissionEvent, NewEvent, OpsDocument, ParameterName, ParameterValue, Result, SearchQuery,
+    SeriesBucket, SnapshotId, Spacecraft, SpacecraftId, SpacecraftPage, SpacecraftRepository,
+    TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
 
 /// Every repository trait, in memory. Cheap to clone: clones share the same data.
@@ -40,13 +40,26 @@ struct Inner {
     alarms: HashMap<AlarmId, Alarm>,
     documents: HashMap<DocumentId, OpsDocument>,
     events: Vec<MissionEvent>,
+    event_ids: HashSet<EventId>,
     /// Sequences of events not yet delivered by an outbox worker.
     outbox: Vec<u64>,
 }
 
 impl Inner {
+    /// Fails when an event id is already recorded (or repeated), before anything is written.
+    fn check_events<'a>(&self, events: impl IntoIterator<Item = &'a NewEvent>) -> Result<()> {
+        let mut seen = HashSet::new();
+        for event in events {
+            if self.event_ids.contains(&event.id) || !seen.insert(&event.id) {
+                return Err(Error::conflict("event", &event.id, "is already recorded"));
+            }
+        }
+        Ok(())
+    }
+
     fn record(&mut self, event: NewEvent) -> MissionEvent {
         let sequence = self.events.len() as u64 + 1;
+        self.event_ids.insert(event.id.clone());
         let recorded = event.recorded(sequence);
         self.events.push(recorded.clone());
         self.outbox.push(sequence);
@@ -100,6 +113,7 @@ impl SpacecraftRepository for MemoryStore {
                 "already exists",
             ));
         }
+        inner.check_events([&event])?;
         inner.spacecraft.insert(spacecraft.id.clone(), spacecraft);
         inner.record(event);
         Ok(())
@@ -157,6 +171,7 @@ impl ConfigRepository for MemoryStore {
                 ),
             ));
         }
+        inner.check_events([&event])?;
         inner
             .configs
             .entry(record.spacecraft_id.clone())
@@ -207,6 +222,7 @@ impl TelemetryRepository for MemoryStore {
                 None => fresh.push(index),
             }
         }
+        inner.check_events(&write.events)?;
         let new_anomalies: Vec<usize> = {
             let mut keys = HashSet::new();
             write
@@ -304,6 +320,77 @@ impl TelemetryRepository for MemoryStore {
             .get(spacecraft)
             .and_then(|series| series.keys().next_back().map(|(t, _)| *t)))
     }
+
+    async fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>> {
+        let inner = self.lock()?;
+        let mut latest: BTreeMap<&str, LatestValue> = BTreeMap::new();
+        if let Some(series) = inner.telemetry.get(spacecraft) {
+            // Oldest to newest, so that later samples overwrite earlier ones.
+            for snapshot in series.values() {
+                for (name, value) in snapshot.parameters.iter() {
+                    latest.insert(
+                        name.as_str(),
+                        LatestValue {
+                            parameter: name.clone(),
+                            value: value.clone(),
+                            timestamp: snapshot.timestamp,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(latest.into_values().collect())
+    }
+
+    async fn telemetry_series(
+        &self,
+        spacecraft: &SpacecraftId,
+        parameter: &ParameterName,
+        from: Timestamp,
+        to: Timestamp,
+        bucket: BucketWidth,
+    ) -> Result<Vec<SeriesBucket>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let inner = self.lock()?;
+        let mut buckets: BTreeMap<Timestamp, (SeriesBucket, f64)> = BTreeMap::new();
+        let Some(series) = inner.telemetry.get(spacecraft) else {
+            return Ok(Vec::new());
+        };
+        for snapshot in series.range((from, 0)..=(to, u64::MAX)).map(|(_, s)| s) {
+            let Some(ParameterValue::Number(value)) = snapshot.parameters.get(parameter.as_str())
+            else {
+                continue;
+            };
+            let start = bucket.bucket_start(snapshot.timestamp);
+            let (b, sum) = buckets.entry(start).or_insert((
+                SeriesBucket {
+                    start,
+                    min: *value,
+                    max: *value,
+                    avg: 0.0,
+                    count: 0,
+                    last: *value,
+                },
+                0.0,
+            ));
+            b.min = b.min.min(*value);
+            b.max = b.max.max(*value);
+            b.count += 1;
+            b.last = *value;
+            *sum += value;
+        }
+        Ok(buckets
+            .into_values()
+            .map(|(mut b, sum)| {
+                #[allow(clippy::cast_precision_loss)]
+                let count = b.count as f64;
+                b.avg = sum / count;
+                b
+            })
+            .collect())
+    }
 }
 
 fn store_anomaly(inner: &mut Inner, anomaly: Anomaly) {
@@ -321,6 +408,7 @@ impl AnomalyRepository for MemoryStore {
         for (anomaly, _) in &anomalies {
             inner.require_spacecraft(&anomaly.spacecraft_id)?;
         }
+        inner.check_events(anomalies.iter().map(|(_, e)| e))?;
         let mut persisted = 0;
         for (anomaly, event) in anomalies {
             if inner.anomaly_keys.contains(&anomaly_key(&anomaly)) {
@@ -404,6 +492,7 @@ impl AlarmRepository for MemoryStore {
     async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()> {
         let mut inner = self.lock()?;
         inner.require_spacecraft(&alarm.spacecraft_id)?;
+        inner.check_events(&events)?;
         inner.alarms.insert(alarm.id.clone(), alarm);
         for event in events {
             inner.record(event);
@@ -470,6 +559,7 @@ impl DocumentRepository for MemoryStore {
         if inner.documents.contains_key(&document.id) {
             return Err(Error::conflict("document", &document.id, "already exists"));
         }
+        inner.check_events([&event])?;
         inner.documents.insert(document.id.clone(), document);
         inner.record(event);
         Ok(())
@@ -490,6 +580,7 @@ impl DocumentRepository for MemoryStore {
                 ),
             ));
         }
+        inner.check_events([&event])?;
         inner.documents.insert(document.id.clone(), document);
         inner.record(event);
         Ok(())
@@ -538,7 +629,9 @@ impl DocumentRepository for MemoryStore {
 #[async_trait]
 impl EventRepository for MemoryStore {
     async fn record_event(&self, event: NewEvent) -> Result<MissionEvent> {
-        Ok(self.lock()?.record(event))
+        let mut inner = self.lock()?;
+        inner.check_events([&event])?;
+        Ok(inner.record(event))
     }
 
     async fn recent_events(

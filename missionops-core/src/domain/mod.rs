@@ -7,6 +7,7 @@ mod event;
 mod ids;
 mod limit;
 mod number;
+mod series;
 mod severity;
 mod snapshot;
 mod spacecraft;
@@ -25,6 +26,7 @@ pub use ids::{
     Operator, ParameterName, SnapshotId, SpacecraftId, SpacecraftName, Tag,
 };
 pub use limit::Limit;
+pub use series::{BucketWidth, LatestValue, SeriesBucket};
 pub use severity::{AnomalyKind, Severity};
 pub use snapshot::{BatchSnapshot, NewSnapshot, NewSnapshotBatch, TelemetrySnapshot};
 pub use spacecraft::{
