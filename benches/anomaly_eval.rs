@@ -1,1 +1,148 @@
-fn main() {}
+//! Compat threshold evaluation (SPEC §8): 100 k snapshots of 10 parameters with the
+//! LEO_IMAGING limits, about 2 % of values out of limits. Throughput is in parameter checks
+//! (10 per snapshot). The `baseline_read` bench reads the same values without checking them.
+//!
+//! `cargo bench --bench anomaly_eval`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use missionops::{
+    AnalysisContext, CompiledRules, Evaluator, LayoutInterner, ParameterName, ParameterValue,
+    Parameters, SnapshotId, SpacecraftId, TelemetrySnapshot, Timestamp, analyse,
+};
+
+const SNAPSHOTS: usize = 100_000;
+
+/// (name, low limit, high limit, nominal low, nominal high) for the LEO_IMAGING profile; NaN
+/// marks an absent limit.
+const PROFILE: [(&str, f64, f64, f64, f64); 10] = [
+    ("battery_soc", 25.0, f64::NAN, 40.0, 95.0),
+    ("battery_temp", -5.0, 35.0, 5.0, 25.0),
+    ("bus_voltage", 24.0, 34.0, 27.0, 31.0),
+    ("solar_array_current", 0.5, f64::NAN, 1.0, 6.0),
+    ("panel_temp", f64::NAN, 60.0, 0.0, 50.0),
+    ("payload_temp", f64::NAN, 50.0, 10.0, 40.0),
+    ("attitude_error_deg", f64::NAN, 2.0, 0.0, 1.5),
+    ("rw1_speed_rpm", f64::NAN, 6000.0, 1000.0, 5000.0),
+    ("rw2_speed_rpm", f64::NAN, 6000.0, 1000.0, 5000.0),
+    ("images_captured", f64::NAN, f64::NAN, 0.0, 500.0),
+];
+
+fn leo_imaging_rules() -> CompiledRules {
+    let config = serde_json::json!({"parameters": {
+        "battery_soc": {"warnLow": 25, "critLow": 15},
+        "battery_temp": {"warnHigh": 35, "critHigh": 45, "warnLow": -5, "critLow": -10},
+        "bus_voltage": {"warnLow": 24, "critLow": 22, "warnHigh": 34, "critHigh": 36},
+        "solar_array_current": {"warnLow": 0.5, "critLow": 0.2},
+        "panel_temp": {"warnHigh": 60, "critHigh": 75},
+        "payload_temp": {"warnHigh": 50, "critHigh": 65},
+        "attitude_error_deg": {"warnHigh": 2, "critHigh": 5},
+        "rw1_speed_rpm": {"warnHigh": 6000, "critHigh": 8000},
+        "rw2_speed_rpm": {"warnHigh": 6000, "critHigh": 8000},
+        "images_captured": {},
+        "imaging_mode": {}
+    }});
+    CompiledRules::compile(config.as_object().expect("object")).expect("valid limits")
+}
+
+/// A small deterministic generator, so that every run measures the same data.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next_unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Snapshots whose values are nominal except about 2 % pushed past a limit. With `share`,
+/// snapshots share one parameter layout, as a store hands them out; without, each has its own.
+fn snapshots(share: bool) -> Vec<TelemetrySnapshot> {
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let mut interner = LayoutInterner::new();
+    let spacecraft = SpacecraftId::parse("LEO_IMAGING_DEMO").expect("id");
+    (0..SNAPSHOTS)
+        .map(|i| {
+            let pairs = PROFILE
+                .iter()
+                .map(|(name, low, high, nominal_low, nominal_high)| {
+                    let mut value = nominal_low + (nominal_high - nominal_low) * rng.next_unit();
+                    if rng.next_unit() < 0.02 {
+                        value = if !high.is_nan() {
+                            high * 1.1 + 1.0
+                        } else if !low.is_nan() {
+                            low * 0.5 - 1.0
+                        } else {
+                            value
+                        };
+                    }
+                    (
+                        ParameterName::parse(*name).expect("name"),
+                        ParameterValue::Number(value),
+                    )
+                });
+            let parameters = Parameters::new(pairs).expect("parameters");
+            TelemetrySnapshot {
+                id: SnapshotId::parse(format!("snap-{i}")).expect("id"),
+                spacecraft_id: spacecraft.clone(),
+                timestamp: Timestamp::from_millis(1_750_000_000_000 + i as i64 * 1000).expect("ts"),
+                parameters: if share {
+                    interner.share(parameters)
+                } else {
+                    parameters
+                },
+            }
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let rules = leo_imaging_rules();
+    let shared = snapshots(true);
+    let unshared = snapshots(false);
+    let context = AnalysisContext {
+        detected_at: Timestamp::from_millis(1_760_000_000_000).expect("ts"),
+        window_start: None,
+        window_end: None,
+    };
+    let violations = Evaluator::new(&rules).count_violations(&shared);
+    println!(
+        "{} parameter values, {} out of limits ({:.2} %)",
+        SNAPSHOTS * 10,
+        violations,
+        violations as f64 * 100.0 / (SNAPSHOTS * 10) as f64
+    );
+
+    let mut group = c.benchmark_group("compat_thresholds");
+    group.throughput(Throughput::Elements((SNAPSHOTS * PROFILE.len()) as u64));
+    group.sample_size(30);
+    group.bench_function("baseline_read", |b| {
+        b.iter(|| {
+            let mut sum = 0.0;
+            for snapshot in black_box(&shared) {
+                for value in snapshot.parameters.values() {
+                    if let ParameterValue::Number(v) = value {
+                        sum += *v;
+                    }
+                }
+            }
+            black_box(sum)
+        });
+    });
+    group.bench_function("evaluate", |b| {
+        b.iter(|| black_box(Evaluator::new(&rules).count_violations(black_box(&shared))));
+    });
+    group.bench_function("analyse", |b| {
+        b.iter(|| black_box(analyse(&rules, black_box(&shared), context)));
+    });
+    group.bench_function("analyse_unshared_layouts", |b| {
+        b.iter(|| black_box(analyse(&rules, black_box(&unshared), context)));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

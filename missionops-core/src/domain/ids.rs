@@ -63,26 +63,26 @@ impl MissionType {
     /// The mission type given to a spacecraft registered implicitly by its first telemetry or
     /// configuration.
     pub fn unspecified() -> Self {
-        MissionType("UNSPECIFIED".to_owned())
+        MissionType("UNSPECIFIED".into())
     }
 }
 
 impl DocumentCategory {
     /// The category of a document published without one.
     pub fn general() -> Self {
-        DocumentCategory("general".to_owned())
+        DocumentCategory("general".into())
     }
 
     /// Whether this is the `procedure` category.
     pub fn is_procedure(&self) -> bool {
-        self.0 == "procedure"
+        &*self.0 == "procedure"
     }
 }
 
 impl SpacecraftName {
     /// The name of a spacecraft registered implicitly: its id.
     pub fn from_id(id: &SpacecraftId) -> Self {
-        SpacecraftName(id.as_str().to_owned())
+        SpacecraftName(std::sync::Arc::clone(&id.0))
     }
 }
 
@@ -95,7 +95,7 @@ impl AnomalyId {
         id.push_str(&parameter.0);
         id.push(':');
         id.push_str(kind);
-        AnomalyId(id)
+        AnomalyId(id.into())
     }
 }
 
@@ -105,7 +105,7 @@ macro_rules! from_uuid {
         $(
             impl From<uuid::Uuid> for $name {
                 fn from(id: uuid::Uuid) -> Self {
-                    $name(id.hyphenated().to_string())
+                    $name(id.hyphenated().to_string().into())
                 }
             }
         )*

@@ -48,8 +48,11 @@ pub(crate) fn check_text(field: &str, value: &str, max: usize, rule: TextRule) -
 macro_rules! text_newtype {
     ($(#[$meta:meta])* $name:ident, field = $field:literal, max = $max:expr, rule = $rule:ident) => {
         $(#[$meta])*
+        ///
+        /// Held as a shared `Arc<str>`: ids and names are cloned into every anomaly, event and
+        /// alarm, and a clone is then a reference-count increment instead of an allocation.
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(String);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// The longest accepted value, in bytes.
@@ -66,7 +69,7 @@ macro_rules! text_newtype {
                     $max,
                     $crate::domain::text::TextRule::$rule,
                 )?;
-                Ok(Self(value))
+                Ok(Self(value.into()))
             }
 
             /// The value as a string slice.
@@ -76,7 +79,7 @@ macro_rules! text_newtype {
 
             /// The value as an owned string.
             pub fn into_string(self) -> String {
-                self.0
+                self.0.to_string()
             }
         }
 

@@ -1,0 +1,377 @@
+//! Property tests of the rule engine and the parsers.
+
+use missionops_core::json::format_js_number;
+use missionops_core::{
+    Alarm, AlarmState, AnalysisContext, Anomaly, AnomalyKind, BucketWidth, CompiledRules,
+    EventType, Limit, MissionEvent, NewDocument, NewSnapshot, NewSnapshotBatch, NewSpacecraft,
+    OpsDocument, ParameterValue, Parameters, SearchQuery, Severity, SpacecraftConfig,
+    TelemetrySnapshot, Timestamp, analyse,
+};
+use proptest::prelude::*;
+use serde_json::{Map, Value, json};
+
+const NAMES: [&str; 5] = ["a", "b", "c", "d", "e"];
+
+/// One rule: each of the four thresholds present or not, consistent by construction.
+fn rule() -> impl Strategy<Value = Value> {
+    (
+        proptest::collection::vec(-100i32..100, 4),
+        proptest::collection::vec(any::<bool>(), 4),
+    )
+        .prop_map(|(mut points, present)| {
+            points.sort_unstable();
+            // critLow <= warnLow <= warnHigh <= critHigh
+            let fields = ["critLow", "warnLow", "warnHigh", "critHigh"];
+            let mut rule = Map::new();
+            for ((field, point), keep) in fields.iter().zip(&points).zip(&present) {
+                if *keep {
+                    rule.insert((*field).to_owned(), json!(f64::from(*point) / 4.0));
+                }
+            }
+            Value::Object(rule)
+        })
+}
+
+fn config() -> impl Strategy<Value = Value> {
+    proptest::collection::btree_map(proptest::sample::select(NAMES.to_vec()), rule(), 0..5)
+        .prop_map(|rules| {
+            let parameters: Map<String, Value> =
+                rules.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            json!({ "parameters": parameters })
+        })
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        6 => (-120i32..120).prop_map(|v| json!(f64::from(v) / 4.0)),
+        2 => (-30.0f64..30.0).prop_map(|v| json!(v)),
+        1 => "[a-z0-9]{0,4}".prop_map(Value::String),
+        1 => any::<bool>().prop_map(Value::Bool),
+    ]
+}
+
+/// A snapshot with a random subset of the names in a random order.
+fn snapshot(index: usize) -> impl Strategy<Value = TelemetrySnapshot> {
+    (
+        Just(NAMES.to_vec()).prop_shuffle(),
+        0..=NAMES.len(),
+        proptest::collection::vec(value(), NAMES.len()),
+    )
+        .prop_map(move |(names, count, values)| {
+            let parameters: Map<String, Value> = names[..count]
+                .iter()
+                .zip(values)
+                .map(|(n, v)| ((*n).to_owned(), v))
+                .collect();
+            TelemetrySnapshot {
+                id: missionops_core::SnapshotId::parse(format!("s{index}")).expect("id"),
+                spacecraft_id: missionops_core::SpacecraftId::parse("SC").expect("id"),
+                timestamp: Timestamp::from_millis(index as i64 * 1000).expect("ts"),
+                parameters: Parameters::from_json(&Value::Object(parameters)).expect("p"),
+            }
+        })
+}
+
+fn snapshots() -> impl Strategy<Value = Vec<TelemetrySnapshot>> {
+    (0usize..12).prop_flat_map(|n| (0..n).map(snapshot).collect::<Vec<_>>())
+}
+
+fn context() -> AnalysisContext {
+    AnalysisContext {
+        detected_at: Timestamp::from_millis(0).expect("ts"),
+        window_start: None,
+        window_end: None,
+    }
+}
+
+/// The compat table read literally off the JSON config, with a map lookup per sample.
+fn naive(config: &Value, snapshots: &[TelemetrySnapshot]) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for snapshot in snapshots {
+        for (name, value) in snapshot.parameters.iter() {
+            let Some(rule) = config["parameters"].get(name.as_str()) else {
+                continue;
+            };
+            let ParameterValue::Number(v) = value else {
+                continue;
+            };
+            let get = |f: &str| rule.get(f).and_then(Value::as_f64);
+            let hit = if let Some(t) = get("critLow").filter(|t| *v < *t) {
+                Some((
+                    "CRIT_LOW",
+                    "HIGH",
+                    format!("below critLow {}", format_js_number(t)),
+                ))
+            } else if let Some(t) = get("warnLow").filter(|t| *v < *t) {
+                Some((
+                    "WARN_LOW",
+                    "MEDIUM",
+                    format!("below warnLow {}", format_js_number(t)),
+                ))
+            } else if let Some(t) = get("critHigh").filter(|t| *v > *t) {
+                Some((
+                    "CRIT_HIGH",
+                    "HIGH",
+                    format!("above critHigh {}", format_js_number(t)),
+                ))
+            } else {
+                get("warnHigh").filter(|t| *v > *t).map(|t| {
+                    (
+                        "WARN_HIGH",
+                        "MEDIUM",
+                        format!("above warnHigh {}", format_js_number(t)),
+                    )
+                })
+            };
+            if let Some((kind, severity, text)) = hit {
+                out.push((
+                    format!("{}:{name}:{kind}", snapshot.id),
+                    severity.to_owned(),
+                    format!("Parameter {name} {text}"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn compiled(config: &Value) -> CompiledRules {
+    CompiledRules::compile(config.as_object().expect("object")).expect("consistent rules")
+}
+
+proptest! {
+    #[test]
+    fn the_compiled_engine_equals_the_naive_reference(config in config(), snaps in snapshots()) {
+        let got: Vec<(String, String, String)> = analyse(&compiled(&config), &snaps, context())
+            .into_iter()
+            .map(|a| (a.id.into_string(), a.severity.as_str().to_owned(), a.description))
+            .collect();
+        prop_assert_eq!(got, naive(&config, &snaps));
+    }
+
+    #[test]
+    fn at_most_one_threshold_anomaly_per_snapshot_and_parameter(config in config(), snaps in snapshots()) {
+        let found = analyse(&compiled(&config), &snaps, context());
+        let mut keys: Vec<(String, String)> = found
+            .iter()
+            .map(|a| (a.timestamp.to_string(), a.parameter.to_string()))
+            .collect();
+        let total = keys.len();
+        keys.sort();
+        keys.dedup();
+        prop_assert_eq!(keys.len(), total);
+    }
+
+    #[test]
+    fn nothing_is_raised_for_values_inside_all_limits(config in config(), fraction in 0.0f64..=1.0) {
+        let rules = compiled(&config);
+        for rule in rules.rules() {
+            let t = rule.thresholds;
+            let low = t.warn_low.max(t.crit_low).max(-1e6);
+            let high = t.warn_high.min(t.crit_high).min(1e6);
+            let inside = low + (high - low) * fraction;
+            prop_assert!(t.check(inside).is_none(), "{inside} inside [{low}, {high}]");
+        }
+    }
+
+    #[test]
+    fn snapshots_round_trip_through_json(snap in snapshot(7), extra in any::<f64>()) {
+        let mut snap = snap;
+        if extra.is_finite() {
+            let mut pairs: Vec<_> = snap.parameters.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+            pairs.push((missionops_core::ParameterName::parse("z").expect("name"), ParameterValue::Number(extra)));
+            snap.parameters = Parameters::new(pairs).expect("parameters");
+        }
+        let text = serde_json::to_string(&snap).expect("serialize");
+        let back: TelemetrySnapshot = serde_json::from_str(&text).expect("parse back");
+        prop_assert_eq!(back, snap);
+    }
+
+    #[test]
+    fn timestamps_round_trip_through_their_text(millis in -62_167_219_200_000i64..253_402_300_799_999) {
+        let t = Timestamp::from_millis(millis).expect("in range");
+        prop_assert_eq!(Timestamp::parse(&t.to_string()).expect("parse"), t);
+        let json = serde_json::to_string(&t).expect("json");
+        prop_assert_eq!(serde_json::from_str::<Timestamp>(&json).expect("json back"), t);
+    }
+
+    #[test]
+    fn js_numbers_parse_back_to_the_same_float(v in any::<f64>().prop_filter("finite", |v| v.is_finite())) {
+        let text = format_js_number(v);
+        let back: f64 = text.parse().expect("a JS number is a valid float literal");
+        prop_assert!(back == v, "{text}");
+        prop_assert!(!text.ends_with(".0"));
+    }
+
+    #[test]
+    fn records_round_trip_through_json(
+        seq in 1u64..1_000_000,
+        severity in proptest::sample::select(vec![Severity::Low, Severity::Medium, Severity::High, Severity::Critical]),
+        kind in proptest::sample::select(AnomalyKind::ALL.to_vec()),
+        event_type in proptest::sample::select(EventType::ALL.to_vec()),
+        value in -1e9f64..1e9,
+        text in "[ -~]{1,40}",
+    ) {
+        let t = Timestamp::from_millis(1_700_000_000_000 + seq as i64).expect("ts");
+        let anomaly = Anomaly {
+            id: missionops_core::AnomalyId::parse(format!("s{seq}:p:{}", kind.as_str())).expect("id"),
+            spacecraft_id: missionops_core::SpacecraftId::parse("SC-1").expect("id"),
+            timestamp: t,
+            parameter: missionops_core::ParameterName::parse("p").expect("name"),
+            value: ParameterValue::Number(value),
+            severity,
+            kind,
+            limit: Some(value / 2.0),
+            description: text.clone(),
+            detected_at: t,
+            window_start: Some(t),
+            window_end: None,
+        };
+        let back: Anomaly = serde_json::from_str(&serde_json::to_string(&anomaly).expect("ser")).expect("de");
+        prop_assert_eq!(back, anomaly);
+
+        let event = MissionEvent {
+            id: missionops_core::EventId::parse(format!("e{seq}")).expect("id"),
+            sequence: seq,
+            spacecraft_id: None,
+            timestamp: t,
+            event_type,
+            severity,
+            message: text.clone(),
+            metadata: json!({"value": value}).as_object().cloned().unwrap_or_default(),
+        };
+        let back: MissionEvent = serde_json::from_str(&serde_json::to_string(&event).expect("ser")).expect("de");
+        prop_assert_eq!(back, event);
+
+        let alarm = Alarm {
+            id: missionops_core::AlarmId::parse(format!("a{seq}")).expect("id"),
+            spacecraft_id: missionops_core::SpacecraftId::parse("SC-1").expect("id"),
+            parameter: missionops_core::ParameterName::parse("p").expect("name"),
+            kind,
+            state: AlarmState::Acknowledged,
+            severity,
+            violation_count: seq,
+            opened_at: t,
+            last_value: ParameterValue::Text(text.clone()),
+            cleared_at: None,
+            acknowledged_by: Some(missionops_core::Operator::parse(text.trim().to_owned() + "x").expect("op")),
+            acknowledged_at: Some(t),
+            comment: Some(text.clone()),
+            shelved_until: None,
+        };
+        let back: Alarm = serde_json::from_str(&serde_json::to_string(&alarm).expect("ser")).expect("de");
+        prop_assert_eq!(back, alarm);
+
+        let new: NewDocument = serde_json::from_value(json!({"title": text.trim().to_owned() + "t", "body": text, "tags": ["x"]})).expect("doc");
+        let document = OpsDocument {
+            id: missionops_core::DocumentId::parse(format!("d{seq}")).expect("id"),
+            spacecraft_id: None,
+            title: new.title,
+            category: missionops_core::DocumentCategory::parse("procedure").expect("category"),
+            tags: new.tags.unwrap_or_default(),
+            body: new.body,
+            published_at: t,
+            updated_at: t,
+            version: 3,
+        };
+        let back: OpsDocument = serde_json::from_str(&serde_json::to_string(&document).expect("ser")).expect("de");
+        prop_assert_eq!(back, document);
+    }
+}
+
+/// Arbitrary JSON, nested a few levels.
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|v| json!(v)),
+        any::<f64>()
+            .prop_filter("finite", |v| v.is_finite())
+            .prop_map(|v| json!(v)),
+        "\\PC{0,12}".prop_map(Value::String),
+        proptest::sample::select(vec![
+            "2025-01-01T00:00:00Z",
+            "SC-1",
+            "",
+            "parameters",
+            "1e400"
+        ])
+        .prop_map(|s| Value::String(s.to_owned())),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::btree_map(
+                proptest::sample::select(vec![
+                    "id",
+                    "spacecraftId",
+                    "timestamp",
+                    "parameters",
+                    "snapshots",
+                    "name",
+                    "title",
+                    "body",
+                    "tags",
+                    "category",
+                    "warnLow",
+                    "warnHigh",
+                    "critLow",
+                    "critHigh",
+                    "temp",
+                    "missionType",
+                    "metadata",
+                ]),
+                inner,
+                0..6,
+            )
+            .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn parsers_never_panic_on_arbitrary_json(value in any_json()) {
+        let text = value.to_string();
+        let _ = serde_json::from_str::<NewSnapshot>(&text);
+        let _ = serde_json::from_str::<NewSnapshotBatch>(&text);
+        let _ = serde_json::from_str::<NewSpacecraft>(&text);
+        let _ = serde_json::from_str::<NewDocument>(&text);
+        let _ = serde_json::from_str::<Parameters>(&text);
+        let _ = Parameters::from_json(&value);
+        let _ = SpacecraftConfig::parse(value.clone());
+        let _ = SpacecraftConfig::parse(json!({"parameters": value.clone()}));
+        let _ = SpacecraftConfig::parse(json!({"parameters": {"p": value}}));
+    }
+
+    #[test]
+    fn text_parsers_never_panic_on_arbitrary_strings(text in "\\PC{0,40}") {
+        let _ = Timestamp::parse(&text);
+        let _ = Limit::parse(Some(&text), 20, 100);
+        let _ = BucketWidth::parse(&text);
+        let _ = SearchQuery::parse(&text);
+        let _ = missionops_core::SpacecraftId::parse(text.clone());
+        let _ = serde_json::from_str::<NewSnapshot>(&text);
+    }
+
+    #[test]
+    fn snapshot_parsing_accepts_exactly_the_valid_shapes(
+        id in proptest::option::of("[A-Za-z0-9-]{1,10}"),
+        timestamp in proptest::sample::select(vec!["2025-01-01T00:00:00Z", "2025-13-01T00:00:00Z", "yesterday"]),
+        values in proptest::collection::vec(any_json(), 0..4),
+    ) {
+        let parameters: Map<String, Value> =
+            values.iter().enumerate().map(|(i, v)| (format!("p{i}"), v.clone())).collect();
+        let body = json!({"id": id, "spacecraftId": "SC-1", "timestamp": timestamp, "parameters": parameters});
+        let parsed = serde_json::from_value::<NewSnapshot>(body);
+        let valid_values = values.iter().all(|v| match v {
+            Value::Number(n) => n.as_f64().is_some_and(f64::is_finite),
+            Value::String(s) => s.len() <= missionops_core::MAX_TEXT_VALUE_LEN,
+            Value::Bool(_) => true,
+            _ => false,
+        });
+        prop_assert_eq!(parsed.is_ok(), valid_values && timestamp == "2025-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,602 @@
+//! The application services over the in-memory store, a manual clock and sequential ids.
+
+use std::sync::Arc;
+
+use missionops_core::{
+    AnalysisWindow, ConfigSource, ConfigStatus, DocumentId, Error, EventType, Limit, ManualClock,
+    MissionOps, NewDocument, NewSnapshot, NewSpacecraft, SearchQuery, Severity, SpacecraftConfig,
+    SpacecraftId, Timestamp,
+};
+use missionops_store::MemoryStore;
+use serde_json::{Value, json};
+
+const START: &str = "2025-06-01T12:00:00Z";
+
+struct Harness {
+    app: MissionOps,
+    clock: Arc<ManualClock>,
+}
+
+fn harness() -> Harness {
+    let clock = Arc::new(ManualClock::new(Timestamp::parse(START).expect("ts")));
+    let app = MissionOps::new(
+        Arc::new(MemoryStore::new()),
+        clock.clone(),
+        Arc::new(missionops_core::SequentialIds::new()),
+    );
+    Harness { app, clock }
+}
+
+fn sc(id: &str) -> SpacecraftId {
+    SpacecraftId::parse(id).expect("id")
+}
+
+fn limit(n: i64) -> Limit {
+    Limit::new(n, 1000).expect("limit")
+}
+
+/// A snapshot `seconds` after START (negative: before).
+fn snap(id: Option<&str>, spacecraft: &str, seconds: i64, parameters: Value) -> NewSnapshot {
+    serde_json::from_value(json!({
+        "id": id,
+        "spacecraftId": spacecraft,
+        "timestamp": Timestamp::parse(START).expect("ts").add_millis(seconds * 1000).to_string(),
+        "parameters": parameters,
+    }))
+    .expect("snapshot")
+}
+
+fn config(value: Value) -> SpacecraftConfig {
+    SpacecraftConfig::parse(value).expect("config")
+}
+
+async fn set_limits(app: &MissionOps, id: &str, value: Value) {
+    app.set_config(
+        &sc(id),
+        config(value),
+        ConfigStatus::Approved,
+        Some(ConfigSource::Manual),
+    )
+    .await
+    .expect("set config");
+}
+
+async fn event_types(app: &MissionOps) -> Vec<EventType> {
+    app.list_events(None, limit(100))
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect()
+}
+
+#[tokio::test]
+async fn registering_generates_an_id_records_an_event_and_rejects_a_taken_id() {
+    let h = harness();
+    let new: NewSpacecraft =
+        serde_json::from_value(json!({"name": "Sat-Imager-001", "missionType": "LEO_IMAGING"}))
+            .expect("new");
+    let registered = h.app.register_spacecraft(new).await.expect("register");
+    assert_eq!(
+        registered.id.as_str(),
+        "00000000-0000-0000-0000-000000000001"
+    );
+    assert_eq!(registered.mission_type.as_str(), "LEO_IMAGING");
+    assert_eq!(
+        registered.created_at.to_string(),
+        "2025-06-01T12:00:00.000Z"
+    );
+    let fetched = h.app.get_spacecraft(&registered.id).await.expect("get");
+    assert_eq!(fetched, registered);
+
+    let taken: NewSpacecraft =
+        serde_json::from_value(json!({"id": registered.id, "name": "Other"})).expect("new");
+    let err = h
+        .app
+        .register_spacecraft(taken)
+        .await
+        .expect_err("taken id");
+    assert!(matches!(err, Error::Conflict { .. }), "{err}");
+    assert_eq!(event_types(&h.app).await, [EventType::SpacecraftRegistered]);
+}
+
+#[tokio::test]
+async fn an_unknown_spacecraft_is_not_found() {
+    let h = harness();
+    let err = h
+        .app
+        .get_spacecraft(&sc("SC-404"))
+        .await
+        .expect_err("missing");
+    assert_eq!(err.to_string(), "spacecraft 'SC-404' was not found");
+    let err = h.app.status(&sc("SC-404")).await.expect_err("missing");
+    assert!(matches!(err, Error::NotFound { .. }));
+    let err = h.app.get_config(&sc("SC-404")).await.expect_err("missing");
+    assert!(matches!(err, Error::NotFound { .. }));
+}
+
+#[tokio::test]
+async fn telemetry_for_an_unregistered_spacecraft_registers_it_once() {
+    let h = harness();
+    h.app
+        .ingest(snap(
+            None,
+            "SC-001",
+            0,
+            json!({"temp": 42, "mode": "CRUISE"}),
+        ))
+        .await
+        .expect("ingest");
+    h.app
+        .ingest(snap(None, "SC-001", 1, json!({"temp": 43})))
+        .await
+        .expect("ingest");
+    let spacecraft = h
+        .app
+        .get_spacecraft(&sc("SC-001"))
+        .await
+        .expect("registered");
+    assert_eq!(spacecraft.name.as_str(), "SC-001");
+    assert_eq!(spacecraft.mission_type.as_str(), "UNSPECIFIED");
+    let events = h.app.list_events(None, limit(10)).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].metadata["implicit"], json!(true));
+}
+
+#[tokio::test]
+async fn ingest_is_idempotent_by_id_and_conflicts_on_different_content() {
+    let h = harness();
+    let first = h
+        .app
+        .ingest(snap(Some("s-1"), "SC-1", 0, json!({"temp": 1})))
+        .await
+        .expect("ingest");
+    assert_eq!((first.id.as_str(), first.duplicate), ("s-1", false));
+    let again = h
+        .app
+        .ingest(snap(Some("s-1"), "SC-1", 0, json!({"temp": 1})))
+        .await
+        .expect("same content again is a success");
+    assert!(again.duplicate);
+    let err = h
+        .app
+        .ingest(snap(Some("s-1"), "SC-1", 0, json!({"temp": 2})))
+        .await
+        .expect_err("different content");
+    match err {
+        Error::Conflict { id, reason, .. } => {
+            assert_eq!(id, "s-1");
+            assert!(reason.contains("snapshots[0]"), "{reason}");
+        }
+        other => panic!("expected a conflict, got {other}"),
+    }
+    let stored = h
+        .app
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[0]
+            .parameters
+            .get("temp")
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("1")
+    );
+}
+
+#[tokio::test]
+async fn a_batch_is_all_or_nothing_and_names_the_conflicting_index() {
+    let h = harness();
+    h.app
+        .ingest(snap(Some("old"), "SC-1", 0, json!({"temp": 1})))
+        .await
+        .expect("ingest");
+    let err = h
+        .app
+        .ingest_batch(vec![
+            snap(Some("n1"), "SC-1", 1, json!({"temp": 1})),
+            snap(Some("n2"), "SC-1", 2, json!({"temp": 1})),
+            snap(Some("old"), "SC-1", 0, json!({"temp": 99})),
+        ])
+        .await
+        .expect_err("conflict");
+    assert!(err.to_string().contains("snapshots[2]"), "{err}");
+    let err = h
+        .app
+        .ingest_batch(vec![
+            snap(Some("x"), "SC-1", 1, json!({"temp": 1})),
+            snap(Some("x"), "SC-1", 1, json!({"temp": 2})),
+        ])
+        .await
+        .expect_err("repeated id, different content");
+    assert!(
+        err.to_string()
+            .contains("snapshots[1] repeats the id of snapshots[0]"),
+        "{err}"
+    );
+    let stored = h
+        .app
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(stored.len(), 1, "nothing of the failed batches is stored");
+
+    let ok = h
+        .app
+        .ingest_batch(vec![
+            snap(Some("y"), "SC-1", 3, json!({"temp": 1})),
+            snap(Some("y"), "SC-1", 3, json!({"temp": 1})),
+            snap(None, "SC-2", 3, json!({"temp": 1})),
+        ])
+        .await
+        .expect("same content twice in a batch is fine");
+    assert_eq!(ok.count, 3);
+    assert_eq!((ok.outcome.inserted, ok.outcome.duplicates), (2, 1));
+    assert_eq!(ok.ids.len(), 3);
+    let empty = h.app.ingest_batch(Vec::new()).await.expect("empty batch");
+    assert_eq!(empty.receipt().count, 0);
+}
+
+#[tokio::test]
+async fn an_oversized_batch_is_rejected_naming_snapshots() {
+    let h = harness();
+    let batch: Vec<NewSnapshot> = (0..=missionops_core::MAX_BATCH_SNAPSHOTS as i64)
+        .map(|i| snap(None, "SC-1", i, json!({})))
+        .collect();
+    let err = h.app.ingest_batch(batch).await.expect_err("too many");
+    assert!(
+        err.to_string()
+            .starts_with("snapshots: must hold at most 10000"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn configs_are_versioned_with_a_diff_in_their_event() {
+    let h = harness();
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 45}}}),
+    )
+    .await;
+    h.clock.advance_millis(1000);
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 50, "critHigh": 70}}, "note": "x"}),
+    )
+    .await;
+    let current = h.app.get_config(&sc("SC-1")).await.expect("config");
+    assert_eq!(current.version, 2);
+    let history = h.app.config_history(&sc("SC-1")).await.expect("history");
+    assert_eq!(
+        history.iter().map(|c| c.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    let events = h
+        .app
+        .list_events(Some(&sc("SC-1")), limit(1))
+        .await
+        .expect("events");
+    assert_eq!(events[0].event_type, EventType::ConfigChanged);
+    assert_eq!(events[0].metadata["version"], json!(2));
+    assert_eq!(events[0].metadata["previousVersion"], json!(1));
+    assert_eq!(
+        events[0].metadata["diff"],
+        json!([
+            {"path": "parameters.temp.warnHigh", "change": "changed", "from": 45, "to": 50},
+            {"path": "parameters.temp.critHigh", "change": "added", "to": 70},
+            {"path": "note", "change": "added", "to": "x"},
+        ])
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_config_is_rejected_naming_parameter_and_field() {
+    let err = SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": "45"}}}))
+        .expect_err("string threshold");
+    assert!(
+        err.to_string()
+            .starts_with("parameters.temp.warnHigh: must be a number")
+    );
+    let err =
+        SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnLow": 50, "warnHigh": 45}}}))
+            .expect_err("inconsistent");
+    assert_eq!(
+        err.to_string(),
+        "parameters.temp.warnLow: must not be above warnHigh"
+    );
+}
+
+#[tokio::test]
+async fn analyse_uses_the_current_config_version() {
+    let h = harness();
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 45}}}),
+    )
+    .await;
+    h.app
+        .ingest(snap(Some("s"), "SC-1", 0, json!({"temp": 50})))
+        .await
+        .expect("ingest");
+    let recent = AnalysisWindow::Recent(limit(20));
+    let found = h.app.analyse(&sc("SC-1"), recent).await.expect("analyse");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].description, "Parameter temp above warnHigh 45");
+    assert_eq!(found[0].detected_at.to_string(), "2025-06-01T12:00:00.000Z");
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 100}}}),
+    )
+    .await;
+    let found = h.app.analyse(&sc("SC-1"), recent).await.expect("analyse");
+    assert!(found.is_empty(), "the new limits apply at once");
+}
+
+#[tokio::test]
+async fn analyse_orders_recent_newest_first_and_ranges_oldest_first() {
+    let h = harness();
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 0}}}),
+    )
+    .await;
+    for (i, id) in ["a", "b", "c"].into_iter().enumerate() {
+        h.app
+            .ingest(snap(Some(id), "SC-1", i as i64, json!({"temp": 1})))
+            .await
+            .expect("ingest");
+    }
+    let ids = |list: Vec<missionops_core::Anomaly>| -> Vec<String> {
+        list.into_iter().map(|a| a.id.into_string()).collect()
+    };
+    let recent = h
+        .app
+        .analyse(&sc("SC-1"), AnalysisWindow::Recent(limit(2)))
+        .await
+        .expect("analyse");
+    assert_eq!(ids(recent), ["c:temp:WARN_HIGH", "b:temp:WARN_HIGH"]);
+    let start = Timestamp::parse(START).expect("ts");
+    let window = AnalysisWindow::range(start, start.add_millis(1000)).expect("window");
+    let range = h.app.analyse(&sc("SC-1"), window).await.expect("analyse");
+    assert_eq!(range.len(), 2);
+    assert_eq!(range[0].window_start, Some(start));
+    assert_eq!(ids(range), ["a:temp:WARN_HIGH", "b:temp:WARN_HIGH"]);
+    let err = AnalysisWindow::range(start.add_millis(1), start).expect_err("from after to");
+    assert!(err.to_string().starts_with("from: must not be after to"));
+    let none = h
+        .app
+        .analyse(&sc("SC-9"), AnalysisWindow::Recent(limit(5)))
+        .await
+        .expect("no config");
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn detect_persists_new_anomalies_once_with_their_events() {
+    let h = harness();
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}}),
+    )
+    .await;
+    h.app
+        .ingest_batch(vec![
+            snap(Some("a"), "SC-1", 0, json!({"temp": 50})),
+            snap(Some("b"), "SC-1", 1, json!({"temp": 80})),
+            snap(Some("c"), "SC-1", 2, json!({"temp": 20})),
+        ])
+        .await
+        .expect("ingest");
+    let start = Timestamp::parse(START).expect("ts");
+    let report = h
+        .app
+        .detect(&sc("SC-1"), start, start.add_millis(5000))
+        .await
+        .expect("detect");
+    assert_eq!((report.detected, report.persisted), (2, 2));
+    let again = h
+        .app
+        .detect(&sc("SC-1"), start, start.add_millis(5000))
+        .await
+        .expect("detect again");
+    assert_eq!((again.detected, again.persisted), (2, 0));
+    let stored = h
+        .app
+        .list_anomalies(&sc("SC-1"), limit(10))
+        .await
+        .expect("list");
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].id.as_str(), "b:temp:CRIT_HIGH", "newest first");
+    let anomaly_events = event_types(&h.app)
+        .await
+        .into_iter()
+        .filter(|t| *t == EventType::Anomaly)
+        .count();
+    assert_eq!(anomaly_events, 2);
+    let timeline = h
+        .app
+        .anomaly_timeline(&sc("SC-1"), start, start.add_millis(5000))
+        .await
+        .expect("timeline");
+    assert_eq!(timeline[0].id.as_str(), "a:temp:WARN_HIGH");
+    let fetched = h.app.get_anomaly(&stored[0].id).await.expect("get");
+    assert_eq!(fetched, stored[0]);
+}
+
+#[tokio::test]
+async fn status_follows_the_compat_formula() {
+    let h = harness();
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}}),
+    )
+    .await;
+    let status = h.app.status(&sc("SC-1")).await.expect("status");
+    assert_eq!(
+        serde_json::to_value(&status).expect("json"),
+        json!({
+            "spacecraftId": "SC-1",
+            "lastTelemetryTimestamp": null,
+            "anomalies": {"last1h": 0, "last6h": 0, "last24h": 0},
+            "highestSeverityLast24h": "LOW",
+            "overallStatus": "NOMINAL",
+        })
+    );
+    // A warning 2 h ago, a critical 20 h ago, another warning 30 h ago (outside 24 h).
+    h.app
+        .ingest_batch(vec![
+            snap(Some("w2h"), "SC-1", -2 * 3600, json!({"temp": 50})),
+            snap(Some("c20h"), "SC-1", -20 * 3600, json!({"temp": 80})),
+            snap(Some("w30h"), "SC-1", -30 * 3600, json!({"temp": 50})),
+        ])
+        .await
+        .expect("ingest");
+    let start = Timestamp::parse(START).expect("ts");
+    h.app
+        .detect(&sc("SC-1"), start.add_millis(-40 * 3_600_000), start)
+        .await
+        .expect("detect");
+    let status = h.app.status(&sc("SC-1")).await.expect("status");
+    assert_eq!(status.anomalies.last1h, 0);
+    assert_eq!(status.anomalies.last6h, 1);
+    assert_eq!(status.anomalies.last24h, 2);
+    assert_eq!(status.highest_severity_last24h, Severity::High);
+    assert_eq!(
+        serde_json::to_value(status.overall_status).expect("json"),
+        json!("CRITICAL")
+    );
+    assert_eq!(
+        status
+            .last_telemetry_timestamp
+            .map(|t| t.to_string())
+            .as_deref(),
+        Some("2025-06-01T10:00:00.000Z")
+    );
+    // 21 h later the critical anomaly is 41 h old and out of the day; the warning is 23 h old.
+    h.clock.advance_millis(21 * 3_600_000);
+    let status = h.app.status(&sc("SC-1")).await.expect("status");
+    assert_eq!(status.anomalies.last24h, 1);
+    assert_eq!(status.highest_severity_last24h, Severity::Medium);
+    assert_eq!(
+        serde_json::to_value(status.overall_status).expect("json"),
+        json!("WARNING")
+    );
+}
+
+#[tokio::test]
+async fn spacecraft_listing_carries_the_compat_fields() {
+    let h = harness();
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 45}}}),
+    )
+    .await;
+    h.app
+        .ingest(snap(None, "SC-2", 0, json!({"temp": 1})))
+        .await
+        .expect("ingest");
+    let listing = h.app.list_spacecraft(limit(1), 0).await.expect("list");
+    assert_eq!(
+        serde_json::to_value(&listing).expect("json"),
+        json!({
+            "total": 2, "count": 1, "limit": 1, "offset": 0,
+            "items": [{
+                "spacecraftId": "SC-1", "name": "SC-1", "missionType": "UNSPECIFIED",
+                "config": {"parameters": {"temp": {"warnHigh": 45}}},
+                "status": "approved", "source": "manual", "metadata": {},
+                "createdAt": "2025-06-01T12:00:00.000Z", "updatedAt": "2025-06-01T12:00:00.000Z",
+            }],
+        })
+    );
+    let listing = h.app.list_spacecraft(limit(5), 1).await.expect("list");
+    assert_eq!(listing.items[0].spacecraft_id.as_str(), "SC-2");
+    assert_eq!(listing.items[0].config, None);
+}
+
+#[tokio::test]
+async fn documents_are_published_updated_searched_and_announced() {
+    let h = harness();
+    let new: NewDocument = serde_json::from_value(json!({
+        "spacecraftId": "SC-1", "title": "Battery recovery", "body": "Steps for low SOC",
+        "tags": ["battery_soc"], "category": "procedure",
+    }))
+    .expect("doc");
+    let doc = h.app.publish_document(new).await.expect("publish");
+    assert_eq!(doc.version, 1);
+    let plain: NewDocument =
+        serde_json::from_value(json!({"title": "Note", "body": "text"})).expect("doc");
+    let note = h
+        .app
+        .publish_document(plain.clone())
+        .await
+        .expect("publish");
+    assert_eq!(note.category.as_str(), "general");
+    assert_eq!(note.spacecraft_id, None);
+    h.clock.advance_millis(5000);
+    let updated = h
+        .app
+        .update_document(&note.id, plain)
+        .await
+        .expect("update");
+    assert_eq!(updated.version, 2);
+    assert_eq!(updated.published_at, note.published_at);
+    assert!(updated.updated_at > note.updated_at);
+    let missing = DocumentId::parse("nope").expect("id");
+    let plain: NewDocument =
+        serde_json::from_value(json!({"title": "Note", "body": "text"})).expect("doc");
+    assert!(matches!(
+        h.app.update_document(&missing, plain).await,
+        Err(Error::NotFound { .. })
+    ));
+    let found = h
+        .app
+        .search_documents(&SearchQuery::parse("soc").expect("q"), limit(10))
+        .await
+        .expect("search");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, doc.id);
+    assert_eq!(
+        event_types(&h.app).await,
+        [
+            EventType::DocumentUpdated,
+            EventType::DocumentPublished,
+            EventType::DocumentPublished
+        ]
+    );
+}
+
+#[tokio::test]
+async fn events_are_listed_newest_first_and_resumed_after_a_sequence() {
+    let h = harness();
+    for id in ["SC-1", "SC-2", "SC-1"] {
+        h.app
+            .record_event(
+                Some(&sc(id)),
+                EventType::Info,
+                Severity::Low,
+                format!("hi {id}"),
+                Default::default(),
+            )
+            .await
+            .expect("record");
+    }
+    let sc1 = h
+        .app
+        .list_events(Some(&sc("SC-1")), limit(10))
+        .await
+        .expect("events");
+    assert_eq!(sc1.iter().map(|e| e.sequence).collect::<Vec<_>>(), [3, 1]);
+    let after = h.app.events_after(1, None, limit(10)).await.expect("after");
+    assert_eq!(after.iter().map(|e| e.sequence).collect::<Vec<_>>(), [2, 3]);
+}
