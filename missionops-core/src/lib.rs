@@ -12,6 +12,9 @@
 //! - [`Store`] and its repository traits, [`Clock`] and [`IdGenerator`] are the ports;
 //!   `missionops-store` implements them.
 //! - [`MissionOps`] holds the use cases.
+//! - [`DemoProfile`] and [`SnapshotGenerator`] simulate the four demo spacecraft from a seed;
+//!   [`MissionOps::seed_demo_data`] and [`MissionOps::seed_demo_docs`] seed a store with them
+//!   (SPEC §7).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -35,6 +38,7 @@
 //! - `rules`: configuration → compiled rules → anomalies.
 //! - `ports`: the traits adapters implement, plus a manual clock and sequential ids for tests.
 //! - `service`: [`MissionOps`], the use cases.
+//! - `simulation`: the demo profiles, the seeded telemetry generator and the demo documents.
 //! - `json`: JSON output with JavaScript number formatting.
 //! - `error`: the one [`Error`] of this crate.
 
@@ -46,6 +50,7 @@ pub mod json;
 mod ports;
 mod rules;
 mod service;
+mod simulation;
 
 pub use domain::{
     Alarm, AlarmFilter, AlarmId, AlarmState, Anomaly, AnomalyId, AnomalyKind, BatchSnapshot,
@@ -67,7 +72,10 @@ pub use rules::{
     AnalysisContext, CompiledRules, Evaluator, Rule, ThresholdViolation, Thresholds, analyse,
 };
 pub use service::{
-    AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView, DetectReport,
-    IngestReceipt, MAX_BATCH_SNAPSHOTS, MAX_WINDOW_SNAPSHOTS, MissionOps, OverallStatus,
-    SpacecraftListItem, SpacecraftListing, SpacecraftStatus,
+    AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView, DetectReport, FleetEntry,
+    IngestReceipt, LatestView, MAX_BATCH_SNAPSHOTS, MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS,
+    MissionOps, OverallStatus, ParameterState, SpacecraftListItem, SpacecraftListing,
+    SpacecraftStatus,
 };
+pub use service::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
+pub use simulation::{Behaviour, DemoProfile, ParameterModel, SnapshotGenerator};

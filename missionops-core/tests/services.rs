@@ -600,3 +600,183 @@ async fn events_are_listed_newest_first_and_resumed_after_a_sequence() {
     let after = h.app.events_after(1, None, limit(10)).await.expect("after");
     assert_eq!(after.iter().map(|e| e.sequence).collect::<Vec<_>>(), [2, 3]);
 }
+
+#[tokio::test]
+async fn latest_values_carry_their_limit_state() {
+    let h = harness();
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}, "volt": {"warnLow": 24}}}),
+    )
+    .await;
+    h.app
+        .ingest_batch(vec![
+            snap(
+                None,
+                "SC-1",
+                0,
+                json!({"temp": 20, "volt": 28, "mode": "SAFE"}),
+            ),
+            snap(None, "SC-1", 5, json!({"temp": 75})),
+        ])
+        .await
+        .expect("ingest");
+    let view = h.app.latest_values(&sc("SC-1")).await.expect("latest");
+    assert_eq!(
+        serde_json::to_value(&view).expect("json"),
+        json!({"spacecraftId": "SC-1", "parameters": {
+            "mode": {"value": "SAFE", "timestamp": "2025-06-01T12:00:00.000Z", "state": "NOMINAL", "severity": null},
+            "temp": {"value": 75, "timestamp": "2025-06-01T12:00:05.000Z", "state": "CRIT_HIGH", "severity": "HIGH"},
+            "volt": {"value": 28, "timestamp": "2025-06-01T12:00:00.000Z", "state": "NOMINAL", "severity": null},
+        }})
+    );
+    assert!(matches!(
+        h.app.latest_values(&sc("SC-9")).await,
+        Err(Error::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn series_requests_are_bounded_in_buckets() {
+    let h = harness();
+    h.app
+        .ingest_batch(
+            (0..10)
+                .map(|i| snap(None, "SC-1", i * 30, json!({"temp": i})))
+                .collect(),
+        )
+        .await
+        .expect("ingest");
+    let start = Timestamp::parse(START).expect("ts");
+    let temp = missionops_core::ParameterName::parse("temp").expect("name");
+    let minute = missionops_core::BucketWidth::parse("1m").expect("bucket");
+    let series = h
+        .app
+        .series(&sc("SC-1"), &temp, start, start.add_millis(300_000), minute)
+        .await
+        .expect("series");
+    assert_eq!(series.len(), 5);
+    assert_eq!(
+        (
+            series[0].count,
+            series[0].min,
+            series[0].max,
+            series[0].last
+        ),
+        (2, 0.0, 1.0, 1.0)
+    );
+    let second = missionops_core::BucketWidth::parse("1s").expect("bucket");
+    let err = h
+        .app
+        .series(
+            &sc("SC-1"),
+            &temp,
+            start,
+            start.add_millis(86_400_000),
+            second,
+        )
+        .await
+        .expect_err("too many buckets");
+    assert!(
+        err.to_string()
+            .starts_with("bucket: spans more than 10000 buckets"),
+        "{err}"
+    );
+    let err = h
+        .app
+        .series(&sc("SC-1"), &temp, start.add_millis(1), start, minute)
+        .await
+        .expect_err("from after to");
+    assert!(err.to_string().starts_with("from:"));
+}
+
+#[tokio::test]
+async fn the_fleet_overview_lists_every_spacecraft_with_its_status() {
+    let h = harness();
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 45}}}),
+    )
+    .await;
+    h.app
+        .ingest(snap(None, "SC-1", -60, json!({"temp": 50})))
+        .await
+        .expect("ingest");
+    h.app
+        .ingest(snap(None, "SC-2", -60, json!({"temp": 50})))
+        .await
+        .expect("ingest");
+    let start = Timestamp::parse(START).expect("ts");
+    h.app
+        .detect(&sc("SC-1"), start.add_millis(-3_600_000), start)
+        .await
+        .expect("detect");
+    let fleet = h.app.fleet_status().await.expect("fleet");
+    let summary: Vec<(String, String, u64)> = fleet
+        .iter()
+        .map(|f| {
+            let overall = serde_json::to_value(f.status.overall_status).expect("json");
+            (
+                f.name.to_string(),
+                overall.as_str().unwrap_or("").to_owned(),
+                f.status.anomalies.last1h,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("SC-1".to_owned(), "WARNING".to_owned(), 1),
+            ("SC-2".to_owned(), "NOMINAL".to_owned(), 0)
+        ]
+    );
+    let json = serde_json::to_value(&fleet[0]).expect("json");
+    assert_eq!(json["activeAlarms"], json!(0));
+    assert_eq!(json["spacecraftId"], json!("SC-1"));
+}
+
+#[tokio::test]
+async fn procedures_for_an_anomaly_are_tagged_ones_first_then_mentions() {
+    let h = harness();
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"battery_soc": {"warnLow": 25}}}),
+    )
+    .await;
+    h.app
+        .ingest(snap(Some("s1"), "SC-1", -10, json!({"battery_soc": 20})))
+        .await
+        .expect("ingest");
+    let start = Timestamp::parse(START).expect("ts");
+    h.app
+        .detect(&sc("SC-1"), start.add_millis(-60_000), start)
+        .await
+        .expect("detect");
+    let publish = |value: Value| {
+        let app = h.app.clone();
+        async move {
+            let new: NewDocument = serde_json::from_value(value).expect("doc");
+            app.publish_document(new).await.expect("publish")
+        }
+    };
+    let mention = publish(json!({"title": "Power checks", "body": "watch battery_soc closely", "category": "procedure"})).await;
+    let tagged = publish(json!({"title": "Low SOC recovery", "body": "steps", "category": "procedure", "tags": ["battery_soc"]})).await;
+    publish(json!({"title": "battery_soc definition", "body": "battery_soc is…", "category": "telemetry_definition"})).await;
+    publish(json!({"spacecraftId": "SC-2", "title": "Other craft", "body": "battery_soc", "category": "procedure", "tags": ["battery_soc"]})).await;
+    let anomaly_id = missionops_core::AnomalyId::parse("s1:battery_soc:WARN_LOW").expect("id");
+    let found = h
+        .app
+        .procedures_for_anomaly(&anomaly_id)
+        .await
+        .expect("procedures");
+    let ids: Vec<&DocumentId> = found.iter().map(|d| &d.id).collect();
+    assert_eq!(ids, [&tagged.id, &mention.id]);
+    let missing = missionops_core::AnomalyId::parse("nope").expect("id");
+    assert!(matches!(
+        h.app.procedures_for_anomaly(&missing).await,
+        Err(Error::NotFound { .. })
+    ));
+}

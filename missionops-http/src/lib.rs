@@ -1,1 +1,43 @@
-//! placeholder
+//! # missionops-http
+//!
+//! The MissionOps HTTP service: every route of the TypeScript service it replaces, with the
+//! same paths and JSON shapes, plus the rest of the API (SPEC §5): spacecraft registration,
+//! configuration history, detection, fleet status, latest values, plot series, NDJSON ingest,
+//! documents, procedures, a resumable Server-Sent Events stream, health, readiness, Prometheus
+//! metrics and an OpenAPI document generated from the handlers.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use missionops_core::MissionOps;
+//! use missionops_http::{AppState, HttpConfig, serve, shutdown_signal};
+//! use missionops_store::{MemoryStore, SystemClock, UuidV7Ids};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let ops = MissionOps::new(Arc::new(MemoryStore::new()), Arc::new(SystemClock), Arc::new(UuidV7Ids));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! serve(listener, AppState::new(ops, HttpConfig::default()), shutdown_signal()).await
+//! # }
+//! ```
+//!
+//! # Layout
+//! - `routes`: the handlers, one module per area; each parses, calls one service, renders.
+//! - `extract`: JSON and query extractors whose rejections are our error shape.
+//! - `error`: [`ApiError`], the one mapping from core errors to statuses.
+//! - `openapi`: the route table, shared by the router and the OpenAPI document.
+//! - `server`: middleware, [`router`], [`serve`].
+
+#![deny(missing_docs)]
+
+mod error;
+mod extract;
+mod metrics;
+mod openapi;
+mod routes;
+mod server;
+mod state;
+
+pub use error::{ApiError, ErrorBody};
+pub use metrics::Metrics;
+pub use openapi::document as openapi_document;
+pub use server::{router, serve, shutdown_signal};
+pub use state::{AppState, HttpConfig};

@@ -75,6 +75,13 @@ impl BucketWidth {
     }
 }
 
+impl std::str::FromStr for BucketWidth {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::parse(s)
+    }
+}
+
 /// One bucket of a downsampled numeric series. String and boolean samples are not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

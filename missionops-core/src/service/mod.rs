@@ -1,6 +1,8 @@
 //! Application services: the use cases every frontend calls.
 
 mod diff;
+mod monitoring;
+mod seed;
 mod views;
 
 use std::collections::{HashMap, HashSet};
@@ -19,13 +21,15 @@ use crate::error::{Error, Result};
 use crate::ports::{Clock, IdGenerator, IngestOutcome, Store, TelemetryWrite};
 use crate::rules::{AnalysisContext, CompiledRules, analyse};
 
+pub use monitoring::{FleetEntry, LatestView, MAX_SERIES_BUCKETS, ParameterState};
+pub use seed::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use views::{
     AnomalyCounts, BatchReceipt, ConfigView, DetectReport, IngestReceipt, OverallStatus,
     SpacecraftListItem, SpacecraftListing, SpacecraftStatus,
 };
 
 /// The most snapshots one batch may hold.
-pub const MAX_BATCH_SNAPSHOTS: usize = 10_000;
+pub const MAX_BATCH_SNAPSHOTS: usize = 100_000;
 /// The most snapshots one analysed or detected time window may hold.
 pub const MAX_WINDOW_SNAPSHOTS: usize = 1_000_000;
 /// How many times a configuration change is retried when another change wins the race.

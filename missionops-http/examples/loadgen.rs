@@ -1,0 +1,320 @@
+//! A small HTTP load generator for MissionOps' benchmark figures (see BENCHMARKS.md).
+//!
+//! ```text
+//! cargo run --release -p missionops-http --example loadgen -- <scenario> [--url URL]
+//!     [--seconds N] [--connections N] [--rows N]
+//! ```
+//!
+//! Scenarios:
+//! - `batch`: `POST /telemetry/batch` of 100 snapshots × 10 parameters; snapshots/s and latency.
+//! - `single`: `POST /telemetry` of one 10-parameter snapshot; requests/s and latency.
+//! - `analyze`: stores `--rows` (default 10,000) snapshots with limits, then
+//!   `GET /telemetry/analyze?limit=100`; requests/s and latency.
+//! - `fill`: ingests `--rows` snapshots as fast as it can in 100-snapshot batches, printing the
+//!   rate every million (for the rate-after-N-stored figure).
+//!
+//! It only talks to the URL it is given (default `http://127.0.0.1:3000`), and every loop is
+//! bounded by `--seconds` or `--rows`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone)]
+struct Options {
+    scenario: String,
+    url: String,
+    seconds: u64,
+    connections: usize,
+    rows: u64,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut args = std::env::args().skip(1);
+    let scenario = args.next().ok_or("usage: loadgen <batch|single|analyze|fill> [--url URL] [--seconds N] [--connections N] [--rows N]")?;
+    let mut options = Options {
+        scenario,
+        url: "http://127.0.0.1:3000".to_owned(),
+        seconds: 10,
+        connections: 8,
+        rows: 10_000,
+    };
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        let number = || {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: not a number: {value}"))
+        };
+        match flag.as_str() {
+            "--url" => options.url = value.trim_end_matches('/').to_owned(),
+            "--seconds" => options.seconds = number()?,
+            "--connections" => options.connections = usize::try_from(number()?).unwrap_or(8).max(1),
+            "--rows" => options.rows = number()?,
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(options)
+}
+
+fn parameters(i: u64) -> Value {
+    let f = (i % 1000) as f64;
+    json!({
+        "battery_soc": 60.0 + f / 100.0, "battery_temp": 20.0 + f / 500.0, "bus_voltage": 28.0 + f / 1000.0,
+        "solar_array_current": 3.0, "panel_temp": 30.0, "payload_temp": 25.0,
+        "attitude_error_deg": 0.5, "rw1_speed_rpm": 3000.0 + f, "rw2_speed_rpm": 3100.0 + f,
+        "images_captured": i,
+    })
+}
+
+fn timestamp(i: u64) -> String {
+    // One sample per 10 ms from 2025-01-01, so that ids and times never collide.
+    let millis = 1_735_689_600_000i64 + (i as i64) * 10;
+    let secs = millis.div_euclid(1000);
+    let ms = millis.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+struct Outcome {
+    latencies: Vec<Duration>,
+    items: u64,
+    errors: u64,
+}
+
+fn report(name: &str, unit: &str, elapsed: Duration, outcomes: Vec<Outcome>) {
+    let mut latencies: Vec<Duration> = outcomes
+        .iter()
+        .flat_map(|o| o.latencies.iter().copied())
+        .collect();
+    let items: u64 = outcomes.iter().map(|o| o.items).sum();
+    let errors: u64 = outcomes.iter().map(|o| o.errors).sum();
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    let secs = elapsed.as_secs_f64();
+    println!(
+        "{name}: {} requests, {errors} errors in {secs:.1} s: {:.0} requests/s, {:.0} {unit}/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        latencies.len(),
+        latencies.len() as f64 / secs,
+        items as f64 / secs,
+        pct(0.50),
+        pct(0.99),
+        latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+    );
+}
+
+/// Runs `connections` workers for `seconds`, each sending what `request` builds for the next
+/// counter value; returns when the time is up.
+async fn run_for<F>(
+    options: &Options,
+    items_per_request: u64,
+    request: F,
+) -> (Duration, Vec<Outcome>)
+where
+    F: Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.connections)
+        .build()
+        .expect("client");
+    let counter = Arc::new(AtomicU64::new(0));
+    let request = Arc::new(request);
+    let deadline = Instant::now() + Duration::from_secs(options.seconds);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..options.connections {
+        let client = client.clone();
+        let counter = counter.clone();
+        let request = request.clone();
+        workers.push(tokio::spawn(async move {
+            let mut outcome = Outcome {
+                latencies: Vec::new(),
+                items: 0,
+                errors: 0,
+            };
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let sent = Instant::now();
+                match request(&client, n).send().await {
+                    Ok(response) if response.status().is_success() => {
+                        let _ = response.bytes().await;
+                        outcome.latencies.push(sent.elapsed());
+                        outcome.items += items_per_request;
+                    }
+                    _ => outcome.errors += 1,
+                }
+            }
+            outcome
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for worker in workers {
+        if let Ok(outcome) = worker.await {
+            outcomes.push(outcome);
+        }
+    }
+    (started.elapsed(), outcomes)
+}
+
+fn batch_body(spacecraft: &str, first: u64, count: u64) -> Value {
+    let snapshots: Vec<Value> = (first..first + count)
+        .map(|i| json!({"id": format!("{spacecraft}-{i}"), "timestamp": timestamp(i), "parameters": parameters(i)}))
+        .collect();
+    json!({"spacecraftId": spacecraft, "snapshots": snapshots})
+}
+
+#[tokio::main]
+async fn main() {
+    let options = match parse_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let base = options.url.clone();
+    let run_id = std::process::id();
+    match options.scenario.as_str() {
+        "batch" => {
+            let url = format!("{base}/telemetry/batch");
+            let (elapsed, outcomes) = run_for(&options, 100, move |c, n| {
+                c.post(&url)
+                    .json(&batch_body(&format!("LOAD-B{run_id}"), n * 100, 100))
+            })
+            .await;
+            report(
+                "POST /telemetry/batch (100 x 10)",
+                "snapshots",
+                elapsed,
+                outcomes,
+            );
+        }
+        "single" => {
+            let url = format!("{base}/telemetry");
+            let (elapsed, outcomes) = run_for(&options, 1, move |c, n| {
+                c.post(&url).json(&json!({"id": format!("LOAD-S{run_id}-{n}"), "spacecraftId": format!("LOAD-S{run_id}"),
+                    "timestamp": timestamp(n), "parameters": parameters(n)}))
+            })
+            .await;
+            report("POST /telemetry", "snapshots", elapsed, outcomes);
+        }
+        "analyze" => {
+            let spacecraft = format!("LOAD-A{run_id}");
+            let client = reqwest::Client::new();
+            let config = json!({"parameters": {"battery_soc": {"warnLow": 25, "critLow": 15}, "rw1_speed_rpm": {"warnHigh": 3900, "critHigh": 8000}}});
+            client
+                .put(format!("{base}/spacecraft/{spacecraft}/config"))
+                .json(&config)
+                .send()
+                .await
+                .expect("config");
+            let mut stored = 0;
+            while stored < options.rows {
+                let count = (options.rows - stored).min(1000);
+                let response = client
+                    .post(format!("{base}/telemetry/batch"))
+                    .json(&batch_body(&spacecraft, stored, count))
+                    .send()
+                    .await
+                    .expect("fill");
+                assert!(
+                    response.status().is_success(),
+                    "fill failed: {}",
+                    response.status()
+                );
+                stored += count;
+            }
+            let url = format!("{base}/telemetry/analyze?spacecraftId={spacecraft}&limit=100");
+            let (elapsed, outcomes) = run_for(&options, 1, move |c, _| c.get(&url)).await;
+            report(
+                &format!("GET /telemetry/analyze?limit=100 ({} stored)", options.rows),
+                "responses",
+                elapsed,
+                outcomes,
+            );
+        }
+        "fill" => {
+            let url = format!("{base}/telemetry/batch");
+            let client = reqwest::Client::new();
+            let spacecraft = format!("LOAD-F{run_id}");
+            let per_request = 100u64;
+            let total = options.rows;
+            let next = Arc::new(AtomicU64::new(0));
+            let started = Instant::now();
+            let window_start = Arc::new(std::sync::Mutex::new(Instant::now()));
+            let mut workers = Vec::new();
+            for _ in 0..options.connections {
+                let window_start = window_start.clone();
+                let (client, url, next, spacecraft) = (
+                    client.clone(),
+                    url.clone(),
+                    next.clone(),
+                    spacecraft.clone(),
+                );
+                workers.push(tokio::spawn(async move {
+                    loop {
+                        let first = next.fetch_add(per_request, Ordering::Relaxed);
+                        if first >= total {
+                            break;
+                        }
+                        let response = client
+                            .post(&url)
+                            .json(&batch_body(&spacecraft, first, per_request))
+                            .send()
+                            .await;
+                        if !response.is_ok_and(|r| r.status().is_success()) {
+                            eprintln!("batch at {first} failed");
+                        }
+                        let done = first + per_request;
+                        if done % 1_000_000 == 0 {
+                            if let Ok(mut start) = window_start.lock() {
+                                let rate = 1_000_000.0 / start.elapsed().as_secs_f64();
+                                println!("{done} stored: last million at {rate:.0} snapshots/s");
+                                *start = Instant::now();
+                            }
+                        }
+                    }
+                }));
+            }
+            for worker in workers {
+                let _ = worker.await;
+            }
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "filled {total} snapshots in {secs:.1} s: {:.0} snapshots/s",
+                total as f64 / secs
+            );
+        }
+        other => {
+            eprintln!("unknown scenario {other}: batch, single, analyze or fill");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Operational documents.
+
+use axum::extract::{Path, State};
+use missionops_core::{DocumentFilter, DocumentId, NewDocument, OpsDocument, SearchQuery};
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{JsJson, JsonBody, Params, created, ok, rename_field};
+use crate::state::AppState;
+
+fn path_id(raw: &str) -> Result<DocumentId, ApiError> {
+    DocumentId::parse(raw).map_err(|e| rename_field(e, "id"))
+}
+
+/// Publishes a document (`DOCUMENT_PUBLISHED` event).
+#[utoipa::path(post, path = "/docs", tag = "docs",
+    request_body(content = Object, description = "`{spacecraftId?, title, body, tags?, category?}`"),
+    responses((status = 201, description = "`{documentId}`"), (status = 400, body = ErrorBody)))]
+pub async fn publish(
+    State(state): State<AppState>,
+    JsonBody(new): JsonBody<NewDocument>,
+) -> Result<JsJson<Value>, ApiError> {
+    let document = state.ops.publish_document(new).await?;
+    Ok(created(json!({"documentId": document.id})))
+}
+
+/// Documents filtered by spacecraft, category and tag, newest first.
+#[utoipa::path(get, path = "/docs", tag = "docs",
+    params(("spacecraftId" = Option<String>, Query), ("category" = Option<String>, Query), ("tag" = Option<String>, Query),
+        ("limit" = Option<u32>, Query, description = "1–100, default 20"), ("offset" = Option<u64>, Query)),
+    responses((status = 200, description = "documents, newest first"), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<JsJson<Vec<OpsDocument>>, ApiError> {
+    let filter = DocumentFilter {
+        spacecraft_id: params.optional_spacecraft("spacecraftId")?,
+        category: params.optional("category")?,
+        tag: params.optional("tag")?,
+        limit: params.limit(20, 100)?,
+        offset: usize::try_from(params.offset("offset")?).unwrap_or(usize::MAX),
+    };
+    Ok(ok(state.ops.list_documents(&filter).await?))
+}
+
+/// Full-text search, best match first.
+#[utoipa::path(get, path = "/docs/search", tag = "docs",
+    params(("q" = String, Query), ("limit" = Option<u32>, Query, description = "1–50, default 10")),
+    responses((status = 200, description = "documents, best match first"), (status = 400, body = ErrorBody)))]
+pub async fn search(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<JsJson<Vec<OpsDocument>>, ApiError> {
+    let query = SearchQuery::parse(params.get("q").unwrap_or(""))?;
+    let limit = params.limit(10, 50)?;
+    Ok(ok(state.ops.search_documents(&query, limit).await?))
+}
+
+/// One document.
+#[utoipa::path(get, path = "/docs/{id}", tag = "docs",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "the document"), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<JsJson<OpsDocument>, ApiError> {
+    Ok(ok(state.ops.get_document(&path_id(&id)?).await?))
+}
+
+/// Replaces a document's content (`version` + 1, `DOCUMENT_UPDATED` event).
+#[utoipa::path(put, path = "/docs/{id}", tag = "docs",
+    params(("id" = String, Path)),
+    request_body(content = Object, description = "`{spacecraftId?, title, body, tags, category}`"),
+    responses((status = 200, description = "the document"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(new): JsonBody<NewDocument>,
+) -> Result<JsJson<OpsDocument>, ApiError> {
+    Ok(ok(state.ops.update_document(&path_id(&id)?, new).await?))
+}

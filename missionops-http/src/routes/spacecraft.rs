@@ -1,0 +1,164 @@
+//! Spacecraft: listing, registration, detail, status, configuration, detection, fleet.
+
+use axum::extract::{Path, State};
+use missionops_core::{
+    ConfigRecord, ConfigSource, ConfigStatus, ConfigView, DetectReport, FleetEntry, Limit,
+    NewSpacecraft, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftListing, SpacecraftStatus,
+    Timestamp,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{JsJson, JsonBody, Params, created, ok, parse_id};
+use crate::state::AppState;
+
+fn path_id(raw: &str) -> Result<SpacecraftId, ApiError> {
+    parse_id("id", raw)
+}
+
+/// Parses a compat paging value the way the TypeScript service did: anything that is not an
+/// integer falls back to the default, and the value is clamped into range.
+fn lenient_int(raw: Option<&str>, default: i64) -> i64 {
+    raw.and_then(|r| r.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+        .map_or(default, |v| v.trunc() as i64)
+}
+
+/// A page of spacecraft with their configurations (compat: `limit` and `offset` are clamped,
+/// never rejected).
+#[utoipa::path(get, path = "/spacecraft", tag = "spacecraft",
+    params(("limit" = Option<u32>, Query, description = "clamped to 1–100, default 20"),
+        ("offset" = Option<u64>, Query, description = "clamped to ≥ 0, default 0")),
+    responses((status = 200, description = "`{total, count, limit, offset, items}`")))]
+pub async fn list(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<JsJson<SpacecraftListing>, ApiError> {
+    let limit = Limit::clamped(lenient_int(params.get("limit"), 20), 100);
+    let offset = lenient_int(params.get("offset"), 0).max(0) as u64;
+    Ok(ok(state.ops.list_spacecraft(limit, offset).await?))
+}
+
+/// Registers a spacecraft; the id is generated when absent.
+#[utoipa::path(post, path = "/spacecraft", tag = "spacecraft",
+    request_body(content = Object, description = "`{id?, name, missionType?, metadata?}`"),
+    responses((status = 201, description = "the spacecraft"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn register(
+    State(state): State<AppState>,
+    JsonBody(new): JsonBody<NewSpacecraft>,
+) -> Result<JsJson<Spacecraft>, ApiError> {
+    Ok(created(state.ops.register_spacecraft(new).await?))
+}
+
+/// One spacecraft.
+#[utoipa::path(get, path = "/spacecraft/{id}", tag = "spacecraft",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "the spacecraft"), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<JsJson<Spacecraft>, ApiError> {
+    Ok(ok(state.ops.get_spacecraft(&path_id(&id)?).await?))
+}
+
+/// Compat health: anomaly counts over 1 h / 6 h / 24 h and the overall status.
+#[utoipa::path(get, path = "/spacecraft/{id}/status", tag = "spacecraft",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "`{spacecraftId, lastTelemetryTimestamp, anomalies: {last1h, last6h, last24h}, highestSeverityLast24h, overallStatus}`"),
+        (status = 404, body = ErrorBody)))]
+pub async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<JsJson<SpacecraftStatus>, ApiError> {
+    Ok(ok(state.ops.status(&path_id(&id)?).await?))
+}
+
+/// The current configuration.
+#[utoipa::path(get, path = "/spacecraft/{id}/config", tag = "spacecraft",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "`{spacecraftId, config, status, source, version}`"), (status = 404, body = ErrorBody)))]
+pub async fn get_config(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<JsJson<ConfigView>, ApiError> {
+    Ok(ok(state.ops.get_config(&path_id(&id)?).await?.into()))
+}
+
+/// Replaces the configuration with a new version (validated; `CONFIG_CHANGED` event with the
+/// diff). The body is the configuration document itself.
+#[utoipa::path(put, path = "/spacecraft/{id}/config", tag = "spacecraft",
+    params(("id" = String, Path)),
+    request_body(content = Object, description = "the configuration document",
+        example = json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}})),
+    responses((status = 200, description = "`{spacecraftId, config, status, source, version}`"), (status = 400, body = ErrorBody)))]
+pub async fn put_config(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(document): JsonBody<Value>,
+) -> Result<JsJson<ConfigView>, ApiError> {
+    let id = path_id(&id)?;
+    let config = SpacecraftConfig::parse(document)?;
+    let record = state
+        .ops
+        .set_config(
+            &id,
+            config,
+            ConfigStatus::Approved,
+            Some(ConfigSource::Manual),
+        )
+        .await?;
+    Ok(ok(record.into()))
+}
+
+/// Every version of the configuration, oldest first.
+#[utoipa::path(get, path = "/spacecraft/{id}/config/history", tag = "spacecraft",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "`[{version, config, status, source, createdAt}]`"), (status = 404, body = ErrorBody)))]
+pub async fn config_history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<JsJson<Vec<ConfigRecord>>, ApiError> {
+    Ok(ok(state.ops.config_history(&path_id(&id)?).await?))
+}
+
+/// The body of `POST /spacecraft/{id}/detect`.
+#[derive(Debug, Deserialize)]
+pub struct DetectWindow {
+    from: Timestamp,
+    to: Timestamp,
+}
+
+/// Analyses a window and persists new anomalies (each with an `ANOMALY` event).
+#[utoipa::path(post, path = "/spacecraft/{id}/detect", tag = "spacecraft",
+    params(("id" = String, Path)),
+    request_body(content = Object, description = "`{from, to}`"),
+    responses((status = 200, description = "`{detected, persisted}`"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn detect(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(window): JsonBody<DetectWindow>,
+) -> Result<JsJson<DetectReport>, ApiError> {
+    let id = path_id(&id)?;
+    Ok(ok(state.ops.detect(&id, window.from, window.to).await?))
+}
+
+/// The status of every spacecraft, with its name and open alarms.
+#[utoipa::path(get, path = "/fleet/status", tag = "spacecraft",
+    responses((status = 200, description = "`[status + {name, activeAlarms}]`")))]
+pub async fn fleet(State(state): State<AppState>) -> Result<JsJson<Vec<FleetEntry>>, ApiError> {
+    Ok(ok(state.ops.fleet_status().await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lenient_int;
+
+    #[test]
+    fn compat_paging_values_fall_back_and_truncate() {
+        assert_eq!(lenient_int(None, 20), 20);
+        assert_eq!(lenient_int(Some("abc"), 20), 20);
+        assert_eq!(lenient_int(Some("2.7"), 20), 2);
+        assert_eq!(lenient_int(Some("-5"), 0), -5);
+    }
+}

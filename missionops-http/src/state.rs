@@ -1,0 +1,78 @@
+//! The shared state of the service: the application, its metrics and configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use missionops_core::MissionOps;
+use tokio::sync::watch;
+
+use crate::metrics::Metrics;
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// The largest request body accepted; larger ones answer 413. Default 16 MiB.
+    pub body_limit: usize,
+    /// How long a request may take before it is abandoned with 503. Default 30 s. Streams
+    /// (`/events/stream`) are not cut: the limit applies until the response starts.
+    pub request_timeout: Duration,
+    /// Origins allowed by CORS; empty disables CORS, `*` allows any origin. Default empty.
+    pub cors_origins: Vec<String>,
+    /// How often an event stream looks for new events. Default 250 ms.
+    pub stream_poll_interval: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            body_limit: 16 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            cors_origins: Vec::new(),
+            stream_poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The state every handler gets: a cheap clone over shared parts.
+#[derive(Clone)]
+pub struct AppState {
+    /// The application services.
+    pub ops: MissionOps,
+    /// Prometheus metrics of this process.
+    pub metrics: Arc<Metrics>,
+    /// The HTTP settings.
+    pub config: Arc<HttpConfig>,
+    /// Flips to `true` when the server starts shutting down, so that endless responses (event
+    /// streams) end and graceful shutdown can complete.
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over `ops` with `config`.
+    pub fn new(ops: MissionOps, config: HttpConfig) -> Self {
+        AppState {
+            ops,
+            metrics: Arc::new(Metrics::new()),
+            config: Arc::new(config),
+            shutdown: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// A receiver that sees `true` once shutdown begins.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Tells endless responses to end.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+}

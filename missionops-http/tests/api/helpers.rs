@@ -1,0 +1,120 @@
+//! `spawn_app`: the real server on 127.0.0.1:0 over a fresh store, with typed request helpers.
+
+use std::sync::Arc;
+
+use missionops_core::{MissionOps, Store};
+use missionops_http::{AppState, HttpConfig, serve};
+use missionops_store::{MemoryStore, SystemClock, UuidV7Ids};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    /// The store behind the server, to check what was written after the server stopped.
+    pub store: Arc<dyn Store>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.get(path).await;
+        let status = response.status();
+        (status, response.json().await.expect("json body"))
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.expect("json body"))
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.send_json(reqwest::Method::POST, path, body).await
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.send_json(reqwest::Method::PUT, path, body).await
+    }
+
+    /// Stops accepting connections and waits for in-flight requests to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server result");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A fresh store for one test.
+pub async fn fresh_store() -> Arc<dyn Store> {
+    Arc::new(MemoryStore::new())
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(HttpConfig::default()).await
+}
+
+pub async fn spawn_app_with(config: HttpConfig) -> TestApp {
+    let store = fresh_store().await;
+    let ops = MissionOps::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let (tx, rx) = oneshot::channel::<()>();
+    let state = AppState::new(ops, config);
+    let server = tokio::spawn(serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: Client::new(),
+        store,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+/// Asserts the SPEC §5 error shape and returns its `message`.
+pub fn assert_error_shape(body: &Value) -> String {
+    assert!(body["error"].is_string(), "error kind missing: {body}");
+    assert!(body["message"].is_string(), "message missing: {body}");
+    assert!(body["details"].is_array(), "details missing: {body}");
+    body["message"].as_str().unwrap_or_default().to_owned()
+}
