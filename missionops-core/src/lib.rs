@@ -69,7 +69,8 @@ pub use ports::{
     SpacecraftRepository, Store, TelemetryRepository, TelemetryWrite,
 };
 pub use rules::{
-    AnalysisContext, CompiledRules, Evaluator, Rule, ThresholdViolation, Thresholds, analyse,
+    AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, RateLimits, Rule, Scalar,
+    Severities, ThresholdViolation, Thresholds, analyse,
 };
 pub use service::{
     AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView, DetectReport, FleetEntry,

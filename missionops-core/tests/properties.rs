@@ -375,3 +375,46 @@ proptest! {
         prop_assert_eq!(parsed.is_ok(), valid_values && timestamp == "2025-01-01T00:00:00Z");
     }
 }
+
+proptest! {
+    #[test]
+    fn the_stateful_path_with_compat_rules_equals_the_compat_path(config in config(), snaps in snapshots()) {
+        let mut extended = config.clone();
+        // A beyond-compat field on a parameter no snapshot has forces the stateful evaluator.
+        extended["parameters"]["unused"] = json!({"persistence": 1});
+        let stateful = compiled(&extended);
+        prop_assert!(!stateful.is_compat_only());
+        prop_assert_eq!(
+            analyse(&stateful, &snaps, context()),
+            analyse(&compiled(&config), &snaps, context())
+        );
+    }
+
+    #[test]
+    fn persistence_never_raises_on_fewer_than_n_consecutive_violations(
+        persistence in 1u32..5,
+        samples in proptest::collection::vec(0i32..20, 1..40),
+    ) {
+        let config = json!({"parameters": {"t": {"warnHigh": 10, "persistence": persistence}}});
+        let rules = compiled(&config);
+        let snaps: Vec<TelemetrySnapshot> = samples
+            .iter()
+            .enumerate()
+            .map(|(i, v)| TelemetrySnapshot {
+                id: missionops_core::SnapshotId::parse(format!("s{i}")).expect("id"),
+                spacecraft_id: missionops_core::SpacecraftId::parse("SC").expect("id"),
+                timestamp: Timestamp::from_millis(i as i64 * 1000).expect("ts"),
+                parameters: Parameters::from_json(&json!({"t": v})).expect("p"),
+            })
+            .collect();
+        for anomaly in analyse(&rules, &snaps, context()) {
+            let index: usize = anomaly.id.as_str()[1..].split(':').next().and_then(|n| n.parse().ok()).expect("index");
+            let n = persistence as usize;
+            prop_assert!(index + 1 >= n, "raised before {n} samples existed");
+            prop_assert!(
+                samples[index + 1 - n..=index].iter().all(|v| *v > 10),
+                "anomaly at {index} without {n} consecutive violations: {samples:?}"
+            );
+        }
+    }
+}

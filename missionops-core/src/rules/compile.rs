@@ -4,8 +4,10 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::domain::{AnomalyKind, JsonObject, ParameterName, Severity};
+use crate::domain::{AnomalyKind, JsonObject, ParameterName, ParameterValue, Severity};
 use crate::error::{Error, Result};
+
+use super::fields::{Extensions, compile_extensions};
 
 /// The compat threshold fields of a rule, by their JSON names, in the order they are checked.
 const THRESHOLD_FIELDS: [&str; 4] = ["critLow", "warnLow", "critHigh", "warnHigh"];
@@ -106,8 +108,37 @@ impl ThresholdViolation {
 pub struct Rule {
     /// The parameter.
     pub parameter: ParameterName,
-    /// Its thresholds.
+    /// Its default thresholds.
     pub thresholds: Thresholds,
+    /// The beyond-compat fields, `None` for a compat-only rule (boxed: most rules have none,
+    /// and the compat hot loop never touches them).
+    pub extensions: Option<Box<Extensions>>,
+}
+
+impl Rule {
+    /// Whether the rule is checked at all (`enabled`, default true).
+    pub fn enabled(&self) -> bool {
+        self.extensions.as_ref().is_none_or(|e| e.enabled)
+    }
+
+    /// The thresholds that apply given the values of the same snapshot (`value_of` looks a
+    /// parameter up): those of the first limit set whose `when` matches, else the defaults.
+    pub fn thresholds_in<'v>(
+        &self,
+        value_of: impl Fn(&str) -> Option<&'v ParameterValue>,
+    ) -> &Thresholds {
+        if let Some(ext) = &self.extensions {
+            for set in &ext.limit_sets {
+                let matches = set.when.iter().all(|(name, expected)| {
+                    value_of(name.as_str()).is_some_and(|v| expected.matches(v))
+                });
+                if matches {
+                    return &set.thresholds;
+                }
+            }
+        }
+        &self.thresholds
+    }
 }
 
 /// A configuration's rules, compiled once per configuration version.
@@ -115,23 +146,31 @@ pub struct Rule {
 /// Rules are addressed by index; [`CompiledRules::index_of`] maps a parameter name to its index
 /// and is meant to be called once per snapshot layout, never per sample (see
 /// [`crate::Evaluator`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CompiledRules {
     rules: Vec<Rule>,
     by_name: HashMap<ParameterName, u32>,
+    /// True when no rule has a beyond-compat field: analysis then takes the stateless compat
+    /// path and returns exactly what the TypeScript service did.
+    compat_only: bool,
 }
 
 impl CompiledRules {
     /// No rules: nothing is ever flagged (a spacecraft without a configuration).
     pub fn empty() -> Self {
-        Self::default()
+        CompiledRules {
+            rules: Vec::new(),
+            by_name: HashMap::new(),
+            compat_only: true,
+        }
     }
 
     /// Compiles `config.parameters`. Rejects, naming parameter and field: a `parameters` that is
-    /// not an object, a rule that is not an object, a threshold that is not a number, and
+    /// not an object, a rule that is not an object, a threshold that is not a number,
     /// inconsistent thresholds (`warnLow` above `warnHigh`, `critLow` above `warnLow`, `critHigh`
-    /// below `warnHigh`, any low threshold above any high one). Fields other than the thresholds
-    /// are kept in the document and ignored here.
+    /// below `warnHigh`, any low threshold above any high one), and bad beyond-compat fields
+    /// (SPEC §3: `persistence` below 1, a `deadband` wider than the band, a `when` value that is
+    /// not a scalar, …). Other fields are kept in the document and ignored here.
     pub fn compile(config: &JsonObject) -> Result<Self> {
         let Some(parameters) = config.get("parameters") else {
             return Ok(Self::empty());
@@ -142,6 +181,7 @@ impl CompiledRules {
         let mut compiled = CompiledRules {
             rules: Vec::with_capacity(parameters.len()),
             by_name: HashMap::with_capacity(parameters.len()),
+            compat_only: true,
         };
         for (name, rule) in parameters {
             let field = format!("parameters.{name}");
@@ -152,12 +192,15 @@ impl CompiledRules {
                 .as_object()
                 .ok_or_else(|| Error::invalid(&field, "must be an object of rule fields"))?;
             let thresholds = compile_thresholds(&field, rule)?;
+            let extensions = compile_extensions(&field, rule, &thresholds)?.map(Box::new);
+            compiled.compat_only &= extensions.is_none();
             let index = u32::try_from(compiled.rules.len())
                 .map_err(|_| Error::invalid("parameters", "has too many rules"))?;
             compiled.by_name.insert(parameter.clone(), index);
             compiled.rules.push(Rule {
                 parameter,
                 thresholds,
+                extensions,
             });
         }
         Ok(compiled)
@@ -187,9 +230,14 @@ impl CompiledRules {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
+
+    /// Whether every rule uses only the compat threshold fields.
+    pub fn is_compat_only(&self) -> bool {
+        self.compat_only
+    }
 }
 
-fn compile_thresholds(field: &str, rule: &JsonObject) -> Result<Thresholds> {
+pub(crate) fn compile_thresholds(field: &str, rule: &JsonObject) -> Result<Thresholds> {
     let mut found: [Option<f64>; 4] = [None; 4];
     for (slot, name) in found.iter_mut().zip(THRESHOLD_FIELDS) {
         if let Some(value) = rule.get(name) {

@@ -89,8 +89,10 @@ pub struct AnalysisContext {
     pub window_end: Option<Timestamp>,
 }
 
-/// Batch analyse (SPEC §3): the compat threshold anomalies of `snapshots`, in the order of the
-/// snapshots and, within one, of its parameters.
+/// Batch analyse (SPEC §3): the anomalies of `snapshots`, in the order of the snapshots and,
+/// within one, of its parameters. With only compat fields this is the stateless compat
+/// evaluation, exactly the TypeScript service's result; with any beyond-compat field the window
+/// is evaluated in time order from a fresh state.
 pub fn analyse(
     rules: &CompiledRules,
     snapshots: &[TelemetrySnapshot],
@@ -99,6 +101,9 @@ pub fn analyse(
     let mut anomalies = Vec::new();
     if rules.is_empty() {
         return anomalies;
+    }
+    if !rules.is_compat_only() {
+        return super::stateful::analyse_stateful(rules, snapshots, context);
     }
     let mut evaluator = Evaluator::new(rules);
     for snapshot in snapshots {

@@ -2,6 +2,9 @@
 
 mod compile;
 mod evaluate;
+mod fields;
+mod stateful;
 
 pub use compile::{CompiledRules, Rule, ThresholdViolation, Thresholds};
 pub use evaluate::{AnalysisContext, Evaluator, analyse};
+pub use fields::{Extensions, LimitSet, RateLimits, Scalar, Severities};

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::{MissionOps, SpacecraftStatus};
 use crate::domain::{
-    AlarmFilter, AlarmState, AnomalyId, BucketWidth, DocumentCategory, DocumentFilter, Limit,
-    OpsDocument, ParameterName, ParameterValue, SearchQuery, SeriesBucket, Severity, SpacecraftId,
-    SpacecraftName, Tag, Timestamp,
+    AlarmFilter, AlarmState, AnomalyId, AnomalyKind, BucketWidth, DocumentCategory, DocumentFilter,
+    Limit, OpsDocument, ParameterName, ParameterValue, SearchQuery, SeriesBucket, Severity,
+    SpacecraftId, SpacecraftName, Tag, Timestamp,
 };
 use crate::error::{Error, Result};
 
@@ -61,20 +61,44 @@ impl MissionOps {
         self.get_spacecraft(id).await?;
         let rules = self.rules_for(id).await?;
         let latest = self.store.latest_values(id).await?;
+        // Limit sets look at other parameters' values: use the newest of each as the context.
+        let value_of = |name: &str| {
+            latest
+                .iter()
+                .find(|l| l.parameter.as_str() == name)
+                .map(|l| &l.value)
+        };
         let parameters = latest
-            .into_iter()
+            .iter()
             .map(|latest| {
-                let violation = match (&latest.value, rules.rule_for(&latest.parameter)) {
-                    (ParameterValue::Number(v), Some(rule)) => rule.thresholds.check(*v),
-                    _ => None,
-                };
+                let rule = rules.rule_for(&latest.parameter).filter(|r| r.enabled());
+                let verdict = rule.and_then(|rule| {
+                    let severities = rule
+                        .extensions
+                        .as_ref()
+                        .map(|e| e.severities)
+                        .unwrap_or_default();
+                    match &latest.value {
+                        ParameterValue::Number(v) => rule
+                            .thresholds_in(value_of)
+                            .check(*v)
+                            .map(|t| (t.kind, severities.of(t.kind))),
+                        other => rule
+                            .extensions
+                            .as_ref()
+                            .and_then(|e| e.state_violation(other))
+                            .map(|_| (AnomalyKind::State, severities.state)),
+                    }
+                });
                 let state = ParameterState {
-                    value: latest.value,
+                    value: latest.value.clone(),
                     timestamp: latest.timestamp,
-                    state: violation.map_or("NOMINAL", |v| v.kind.as_str()).to_owned(),
-                    severity: violation.map(|v| v.severity()),
+                    state: verdict
+                        .map_or("NOMINAL", |(kind, _)| kind.as_str())
+                        .to_owned(),
+                    severity: verdict.map(|(_, severity)| severity),
                 };
-                (latest.parameter.into_string(), state)
+                (latest.parameter.to_string(), state)
             })
             .collect();
         Ok(LatestView {
