@@ -132,3 +132,98 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use missionops_core::MissionOps;
+    use missionops_store::{MemoryStore, SystemClock, UuidV7Ids};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::state::HttpConfig;
+
+    fn state(timeout: Duration) -> AppState {
+        let ops = MissionOps::new(
+            Arc::new(MemoryStore::new()),
+            Arc::new(SystemClock),
+            Arc::new(UuidV7Ids),
+        );
+        AppState::new(
+            ops,
+            HttpConfig {
+                request_timeout: timeout,
+                ..HttpConfig::default()
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_timeout_is_abandoned_with_503_in_the_error_shape() {
+        let state = state(Duration::from_millis(20));
+        let app: Router = Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .route("/fast", get(|| async { "ok" }))
+            .layer(from_fn_with_state(state.clone(), request_timeout))
+            .with_state(state);
+        let slow = app
+            .clone()
+            .oneshot(Request::get("/slow").body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        assert_eq!(slow.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(slow.into_body(), 1 << 16)
+            .await
+            .expect("body");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(json["error"], "Timeout");
+        let fast = app
+            .oneshot(Request::get("/fast").body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        assert_eq!(fast.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn cors_is_off_by_default_and_follows_the_configured_origins() {
+        assert!(cors_layer(&[]).is_none());
+        let router = router(AppState::new(
+            MissionOps::new(
+                Arc::new(MemoryStore::new()),
+                Arc::new(SystemClock),
+                Arc::new(UuidV7Ids),
+            ),
+            HttpConfig {
+                cors_origins: vec!["https://ops.example".to_owned()],
+                ..HttpConfig::default()
+            },
+        ));
+        let response = router
+            .oneshot(
+                Request::get("/healthz")
+                    .header("origin", "https://ops.example")
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(
+            response
+                .headers()
+                .get("access-control-allow-origin")
+                .and_then(|v| v.to_str().ok()),
+            Some("https://ops.example")
+        );
+    }
+}

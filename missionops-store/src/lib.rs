@@ -26,7 +26,17 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 mod memory;
+mod open;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod system;
 
 pub use memory::MemoryStore;
+pub use open::{DatabaseUrl, migrate, open};
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 pub use system::{SystemClock, UuidV7Ids};

@@ -4,10 +4,19 @@ use std::sync::Arc;
 
 use missionops_core::{MissionOps, Store};
 use missionops_http::{AppState, HttpConfig, serve};
-use missionops_store::{MemoryStore, SystemClock, UuidV7Ids};
+use missionops_store::{PostgresStore, SqliteStore, SystemClock, UuidV7Ids};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
+
+/// Which store the server under test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A fresh SQLite file in a temporary directory (the default deployment).
+    Sqlite,
+    /// A fresh PostgreSQL database with a random name, dropped afterwards.
+    Postgres,
+}
 
 pub struct TestApp {
     pub address: String,
@@ -16,6 +25,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Keeps a SQLite test file's directory until the app is dropped.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestApp {
@@ -81,9 +92,25 @@ impl Drop for TestApp {
     }
 }
 
-/// A fresh store for one test.
-pub async fn fresh_store() -> Arc<dyn Store> {
-    Arc::new(MemoryStore::new())
+/// A fresh store for one test, on the backend the test binary was built for.
+async fn fresh_store() -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
+    match crate::BACKEND {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let store = SqliteStore::open_path(dir.path().join("missionops.db"))
+                .await
+                .expect("open a fresh SQLite file");
+            (Arc::new(store), Some(dir))
+        }
+        Backend::Postgres => {
+            let admin = std::env::var("MISSIONOPS_TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+            let store = PostgresStore::scratch(&admin).await.unwrap_or_else(|e| {
+                panic!("these tests need PostgreSQL at {admin} (MISSIONOPS_TEST_DATABASE_URL): {e}")
+            });
+            (Arc::new(store), None)
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -91,7 +118,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: HttpConfig) -> TestApp {
-    let store = fresh_store().await;
+    let (store, dir) = fresh_store().await;
     let ops = MissionOps::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -108,6 +135,7 @@ pub async fn spawn_app_with(config: HttpConfig) -> TestApp {
         store,
         shutdown: Some(tx),
         server: Some(server),
+        _dir: dir,
     }
 }
 

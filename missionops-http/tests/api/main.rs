@@ -1,5 +1,8 @@
-//! Black-box tests of the HTTP service: the real server on port 0 over a fresh store, spoken to
-//! over HTTP.
+//! Black-box tests of the HTTP service: the real server on port 0 over a fresh SQLite file,
+//! spoken to over HTTP. `tests/api_postgres` runs the same tests on PostgreSQL.
+
+/// The store every test here runs on.
+pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod bad_requests;
 mod beyond;

@@ -1,0 +1,20 @@
+//! The black-box HTTP tests of `tests/api`, on a fresh PostgreSQL database per test (created
+//! with a random name on `MISSIONOPS_TEST_DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, and dropped afterwards). Without a reachable
+//! server these tests fail; they never skip.
+
+/// The store every test here runs on.
+pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
+
+#[path = "../api/bad_requests.rs"]
+mod bad_requests;
+#[path = "../api/beyond.rs"]
+mod beyond;
+#[path = "../api/compat.rs"]
+mod compat;
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../api/openapi.rs"]
+mod openapi;
+#[path = "../api/sse.rs"]
+mod sse;

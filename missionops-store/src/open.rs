@@ -1,0 +1,107 @@
+//! Opening a store from a database URL, as the CLI and the server take it.
+
+use std::sync::Arc;
+
+use missionops_core::{Error, Result, Store};
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `memory:` or `memory://`: nothing survives the process.
+    Memory,
+    /// `sqlite://missionops.db`, `sqlite:missionops.db`, `sqlite:///abs/path.db`.
+    Sqlite(String),
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Parses a database URL, naming `database-url` in the error.
+    pub fn parse(url: &str) -> Result<Self> {
+        let url = url.trim();
+        if url == "memory:" || url == "memory://" {
+            Ok(DatabaseUrl::Memory)
+        } else if url.starts_with("sqlite:") {
+            Ok(DatabaseUrl::Sqlite(url.to_owned()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_owned()))
+        } else {
+            Err(Error::invalid(
+                "database-url",
+                format!(
+                    "must start with sqlite:, postgres://, postgresql:// or be memory: (got {url:?})"
+                ),
+            ))
+        }
+    }
+}
+
+/// Opens the store `url` names. A SQLite file is created and migrated when needed; a
+/// PostgreSQL database must have been migrated with [`migrate`] (the CLI's `migrate`).
+/// A backend whose feature is not compiled in is an [`Error::Invalid`] naming it.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    match DatabaseUrl::parse(url)? {
+        DatabaseUrl::Memory => Ok(Arc::new(crate::MemoryStore::new())),
+        #[cfg(feature = "sqlite")]
+        DatabaseUrl::Sqlite(url) => Ok(Arc::new(crate::SqliteStore::open(&url).await?)),
+        #[cfg(feature = "postgres")]
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(crate::PostgresStore::connect(&url).await?)),
+        #[allow(unreachable_patterns)]
+        other => Err(Error::invalid(
+            "database-url",
+            format!("this build has no support for {other:?}; enable its feature"),
+        )),
+    }
+}
+
+/// Applies the migrations of the store `url` names (a no-op when they are applied already).
+pub async fn migrate(url: &str) -> Result<()> {
+    match DatabaseUrl::parse(url)? {
+        DatabaseUrl::Memory => Ok(()),
+        #[cfg(feature = "sqlite")]
+        DatabaseUrl::Sqlite(url) => crate::SqliteStore::open(&url).await.map(|_| ()),
+        #[cfg(feature = "postgres")]
+        DatabaseUrl::Postgres(url) => crate::PostgresStore::connect(&url).await?.migrate().await,
+        #[allow(unreachable_patterns)]
+        other => Err(Error::invalid(
+            "database-url",
+            format!("this build has no support for {other:?}; enable its feature"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_backend() {
+        assert_eq!(
+            DatabaseUrl::parse("memory:").ok(),
+            Some(DatabaseUrl::Memory)
+        );
+        assert!(matches!(
+            DatabaseUrl::parse("sqlite://missionops.db"),
+            Ok(DatabaseUrl::Sqlite(_))
+        ));
+        assert!(matches!(
+            DatabaseUrl::parse("postgres://u@h/db"),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        let err = DatabaseUrl::parse("mysql://x").expect_err("unsupported");
+        assert!(err.to_string().starts_with("database-url: must start with"));
+    }
+
+    #[tokio::test]
+    async fn memory_opens_without_a_file() {
+        let store = open("memory:").await.expect("open");
+        assert!(
+            store
+                .get_spacecraft(&missionops_core::SpacecraftId::parse("x").expect("id"))
+                .await
+                .expect("get")
+                .is_none()
+        );
+        migrate("memory:").await.expect("migrate");
+    }
+}

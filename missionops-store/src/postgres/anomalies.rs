@@ -1,0 +1,237 @@
+//! Anomalies, unique on (spacecraft, parameter, sample time, kind).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use missionops_core::{
+    Anomaly, AnomalyCount, AnomalyId, AnomalyKind, AnomalyRepository, EventId, Limit, NewEvent,
+    ParameterName, Result, Severity, SpacecraftId, Timestamp,
+};
+use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+
+use super::codec::{PgTime, get, opt_time, parse_value, stored, time, value_text};
+use super::events::record_events;
+use super::spacecraft::require_spacecraft;
+use super::{PostgresStore, db, to_i64};
+
+type AnomalyKey = (String, String, Timestamp, String);
+
+/// Inserts `anomalies` in order, skipping any whose key is already stored (or comes earlier in
+/// the list); returns, for each one, whether it was stored.
+pub(super) async fn insert_anomalies(
+    conn: &mut PgConnection,
+    anomalies: &[Anomaly],
+) -> Result<Vec<bool>> {
+    if anomalies.is_empty() {
+        return Ok(Vec::new());
+    }
+    let spacecraft: Vec<&str> = anomalies.iter().map(|a| a.spacecraft_id.as_str()).collect();
+    let parameters: Vec<&str> = anomalies.iter().map(|a| a.parameter.as_str()).collect();
+    let times: Vec<PgTime> = anomalies.iter().map(|a| PgTime(a.timestamp)).collect();
+    let kinds: Vec<&str> = anomalies.iter().map(|a| a.kind.as_str()).collect();
+    let ids: Vec<&str> = anomalies.iter().map(|a| a.id.as_str()).collect();
+    let values = anomalies
+        .iter()
+        .map(|a| value_text(&a.value))
+        .collect::<Result<Vec<String>>>()?;
+    let severities: Vec<&str> = anomalies.iter().map(|a| a.severity.as_str()).collect();
+    let limits: Vec<Option<f64>> = anomalies.iter().map(|a| a.limit).collect();
+    let descriptions: Vec<&str> = anomalies.iter().map(|a| a.description.as_str()).collect();
+    let detected: Vec<PgTime> = anomalies.iter().map(|a| PgTime(a.detected_at)).collect();
+    let window_starts: Vec<Option<PgTime>> = anomalies
+        .iter()
+        .map(|a| a.window_start.map(PgTime))
+        .collect();
+    let window_ends: Vec<Option<PgTime>> =
+        anomalies.iter().map(|a| a.window_end.map(PgTime)).collect();
+    // Rows are inserted in array order, so `stored` follows the list and, among equal keys, the
+    // first is kept and the later ones skipped.
+    let inserted: Vec<(String, String, PgTime, String)> = sqlx::query_as(
+        "INSERT INTO anomalies (spacecraft_id, parameter, ts, kind, id, value_json, severity,
+                                limit_value, description, detected_at, window_start, window_end)
+         SELECT s, p, t, k, i, v::json, sev, l, d, da, ws, we
+         FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
+                     $6::text[], $7::text[], $8::float8[], $9::text[], $10::timestamptz[],
+                     $11::timestamptz[], $12::timestamptz[])
+              AS u(s, p, t, k, i, v, sev, l, d, da, ws, we)
+         ON CONFLICT (spacecraft_id, parameter, ts, kind) DO NOTHING
+         RETURNING spacecraft_id, parameter, ts, kind",
+    )
+    .bind(&spacecraft)
+    .bind(&parameters)
+    .bind(&times)
+    .bind(&kinds)
+    .bind(&ids)
+    .bind(&values)
+    .bind(&severities)
+    .bind(&limits)
+    .bind(&descriptions)
+    .bind(&detected)
+    .bind(&window_starts)
+    .bind(&window_ends)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    // Each inserted key belongs to the first anomaly in the list that has it.
+    let mut first_with_key: HashMap<AnomalyKey, usize> = HashMap::with_capacity(anomalies.len());
+    for (index, a) in anomalies.iter().enumerate().rev() {
+        first_with_key.insert(key_of(a), index);
+    }
+    let mut stored_flags = vec![false; anomalies.len()];
+    for (spacecraft, parameter, ts, kind) in inserted {
+        if let Some(&index) = first_with_key.get(&(spacecraft, parameter, ts.0, kind)) {
+            stored_flags[index] = true;
+        }
+    }
+    Ok(stored_flags)
+}
+
+fn key_of(anomaly: &Anomaly) -> AnomalyKey {
+    (
+        anomaly.spacecraft_id.as_str().to_owned(),
+        anomaly.parameter.as_str().to_owned(),
+        anomaly.timestamp,
+        anomaly.kind.as_str().to_owned(),
+    )
+}
+
+fn anomaly_from_row(row: &PgRow) -> Result<Anomaly> {
+    let value: String = get(row, "value")?;
+    Ok(Anomaly {
+        id: stored("anomaly id", AnomalyId::parse(get::<String>(row, "id")?))?,
+        spacecraft_id: stored(
+            "anomaly spacecraft id",
+            SpacecraftId::parse(get::<String>(row, "spacecraft_id")?),
+        )?,
+        timestamp: time(row, "ts")?,
+        parameter: stored(
+            "anomaly parameter",
+            ParameterName::parse(get::<String>(row, "parameter")?),
+        )?,
+        value: parse_value("anomaly value", &value)?,
+        severity: stored(
+            "anomaly severity",
+            Severity::parse(&get::<String>(row, "severity")?),
+        )?,
+        kind: stored(
+            "anomaly kind",
+            AnomalyKind::parse(&get::<String>(row, "kind")?),
+        )?,
+        limit: get(row, "limit_value")?,
+        description: get(row, "description")?,
+        detected_at: time(row, "detected_at")?,
+        window_start: opt_time(row, "window_start")?,
+        window_end: opt_time(row, "window_end")?,
+    })
+}
+
+/// The columns [`anomaly_from_row`] reads.
+macro_rules! anomaly_columns {
+    () => {
+        "SELECT id, spacecraft_id, ts, parameter, value_json::text AS value, severity, kind,
+                limit_value, description, detected_at, window_start, window_end
+         FROM anomalies "
+    };
+}
+
+#[async_trait]
+impl AnomalyRepository for PostgresStore {
+    async fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize> {
+        if anomalies.is_empty() {
+            return Ok(0);
+        }
+        let (anomalies, events): (Vec<Anomaly>, Vec<NewEvent>) = anomalies.into_iter().unzip();
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        require_spacecraft(&mut tx, anomalies.iter().map(|a| &a.spacecraft_id)).await?;
+        let stored_flags = insert_anomalies(&mut tx, &anomalies).await?;
+        let persisted = stored_flags.iter().filter(|s| **s).count();
+        let mut recorded: Vec<&NewEvent> = Vec::with_capacity(persisted);
+        let mut skipped: Vec<&EventId> = Vec::new();
+        for (event, stored) in events.iter().zip(stored_flags) {
+            if stored {
+                recorded.push(event);
+            } else {
+                skipped.push(&event.id);
+            }
+        }
+        record_events(&mut tx, &recorded, &skipped).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(persisted)
+    }
+
+    async fn get_anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>> {
+        sqlx::query(concat!(
+            anomaly_columns!(),
+            "WHERE id = $1 ORDER BY stored DESC LIMIT 1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(anomaly_from_row)
+        .transpose()
+    }
+
+    async fn recent_anomalies(
+        &self,
+        spacecraft: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<Vec<Anomaly>> {
+        let rows = sqlx::query(concat!(
+            anomaly_columns!(),
+            "WHERE spacecraft_id = $1 ORDER BY ts DESC, stored DESC LIMIT $2"
+        ))
+        .bind(spacecraft.as_str())
+        .bind(to_i64(limit.get()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(anomaly_from_row).collect()
+    }
+
+    async fn anomaly_timeline(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Anomaly>> {
+        let rows = sqlx::query(concat!(
+            anomaly_columns!(),
+            "WHERE spacecraft_id = $1 AND ts BETWEEN $2 AND $3 ORDER BY ts, stored"
+        ))
+        .bind(spacecraft.as_str())
+        .bind(PgTime(from))
+        .bind(PgTime(to))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(anomaly_from_row).collect()
+    }
+
+    async fn count_anomalies_since(
+        &self,
+        spacecraft: &SpacecraftId,
+        since: Timestamp,
+    ) -> Result<AnomalyCount> {
+        let (count, highest): (i64, Option<String>) = sqlx::query_as(
+            "SELECT count(*),
+                    (ARRAY['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'])[max(
+                        CASE severity WHEN 'LOW' THEN 1 WHEN 'MEDIUM' THEN 2
+                                      WHEN 'HIGH' THEN 3 WHEN 'CRITICAL' THEN 4 END)]
+             FROM anomalies WHERE spacecraft_id = $1 AND ts >= $2",
+        )
+        .bind(spacecraft.as_str())
+        .bind(PgTime(since))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(AnomalyCount {
+            count: u64::try_from(count).unwrap_or(0),
+            highest: highest
+                .map(|s| stored("anomaly severity", Severity::parse(&s)))
+                .transpose()?,
+        })
+    }
+}

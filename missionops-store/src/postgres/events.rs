@@ -1,0 +1,222 @@
+//! Events: gap-free sequences, event and outbox rows written inside the caller's transaction,
+//! and the event queries.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use missionops_core::{
+    Error, EventId, EventRepository, EventType, Limit, MissionEvent, NewEvent, Result, Severity,
+    SpacecraftId,
+};
+use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+
+use super::codec::{PgTime, corrupt, get, object_text, parse_object, stored, time, u64_column};
+use super::{PostgresStore, db, to_i64, unique_violation};
+
+/// Records `events` in order with the next sequences, each with its outbox row, inside the
+/// transaction `conn` belongs to; returns their sequences.
+///
+/// `also_unique` are ids of events the caller drops (an anomaly that was already stored) but
+/// which must still not be taken, as in the in-memory store. A repeated or already recorded id
+/// fails with [`Error::Conflict`] before any sequence is taken.
+///
+/// The counter row stays locked until the caller's transaction ends, so writers that record
+/// events commit one after another and sequences become visible in order: a stream resumed
+/// after sequence N never misses an event that commits later with a smaller number. Callers
+/// record events last, to hold the lock briefly.
+pub(super) async fn record_events(
+    conn: &mut PgConnection,
+    events: &[&NewEvent],
+    also_unique: &[&EventId],
+) -> Result<Vec<u64>> {
+    if events.is_empty() && also_unique.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut seen = HashSet::with_capacity(events.len() + also_unique.len());
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| &e.id)
+        .chain(also_unique.iter().copied())
+        .map(EventId::as_str)
+        .collect();
+    for id in &ids {
+        if !seen.insert(*id) {
+            return Err(Error::conflict("event", id, "is already recorded"));
+        }
+    }
+    let count = to_i64(events.len());
+    // One round trip checks that no id is taken and, only then, takes `count` numbers from the
+    // counter (both parts see the same snapshot). The unique key on events.id still guards
+    // against a concurrent writer recording the same id after the check.
+    let (taken, last): (Option<String>, Option<i64>) = sqlx::query_as(
+        "WITH taken AS (SELECT min(id) AS id FROM events WHERE id = ANY($2::text[])),
+              bumped AS (
+                  UPDATE event_counter SET last_sequence = last_sequence + $1
+                  WHERE $1 > 0 AND NOT EXISTS (SELECT 1 FROM events WHERE id = ANY($2::text[]))
+                  RETURNING last_sequence)
+         SELECT (SELECT id FROM taken), (SELECT last_sequence FROM bumped)",
+    )
+    .bind(count)
+    .bind(&ids)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    if let Some(id) = taken {
+        return Err(Error::conflict("event", id, "is already recorded"));
+    }
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let last = last.ok_or_else(|| corrupt("event counter", "the counter row is missing"))?;
+    let first = last - count + 1;
+    let sequences: Vec<i64> = (first..=last).collect();
+    let spacecraft: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.spacecraft_id.as_ref().map(SpacecraftId::as_str))
+        .collect();
+    let times: Vec<PgTime> = events.iter().map(|e| PgTime(e.timestamp)).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let severities: Vec<&str> = events.iter().map(|e| e.severity.as_str()).collect();
+    let messages: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
+    let metadata = events
+        .iter()
+        .map(|e| object_text(&e.metadata))
+        .collect::<Result<Vec<String>>>()?;
+    let inserted = sqlx::query(
+        "WITH recorded AS (
+             INSERT INTO events (sequence, id, spacecraft_id, ts, type, severity, message, metadata_json)
+             SELECT s, i, sc, t, ty, sev, m, md::json
+             FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
+                         $6::text[], $7::text[], $8::text[]) AS u(s, i, sc, t, ty, sev, m, md)
+             RETURNING sequence)
+         INSERT INTO outbox (sequence) SELECT sequence FROM recorded",
+    )
+    .bind(&sequences)
+    .bind(&ids[..events.len()])
+    .bind(&spacecraft)
+    .bind(&times)
+    .bind(&types)
+    .bind(&severities)
+    .bind(&messages)
+    .bind(&metadata)
+    .execute(&mut *conn)
+    .await;
+    if let Err(err) = inserted {
+        return Err(match unique_violation(&err) {
+            Some("events_id_key") => Error::conflict(
+                "event",
+                taken_id(&err).unwrap_or_else(|| ids.join(", ")),
+                "is already recorded",
+            ),
+            _ => db(err),
+        });
+    }
+    sequences
+        .into_iter()
+        .map(|sequence| {
+            u64::try_from(sequence)
+                .map_err(|_| corrupt("event counter", format!("sequence {sequence} is negative")))
+        })
+        .collect()
+}
+
+/// The id in a unique violation's detail (`Key (id)=(ev-1) already exists.`).
+fn taken_id(err: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(e) = err else {
+        return None;
+    };
+    let pg = e.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+    let detail = pg.detail()?;
+    let start = detail.find("=(")? + 2;
+    let end = detail.rfind(") already exists")?;
+    detail.get(start..end).map(str::to_owned)
+}
+
+/// The columns [`event_from_row`] reads.
+macro_rules! event_columns {
+    () => {
+        "SELECT sequence, id, spacecraft_id, ts, type, severity, message,
+                metadata_json::text AS metadata
+         FROM events "
+    };
+}
+
+fn event_from_row(row: &PgRow) -> Result<MissionEvent> {
+    let metadata: String = get(row, "metadata")?;
+    Ok(MissionEvent {
+        id: stored("event id", EventId::parse(get::<String>(row, "id")?))?,
+        sequence: u64_column(row, "sequence")?,
+        spacecraft_id: get::<Option<String>>(row, "spacecraft_id")?
+            .map(|id| stored("event spacecraft id", SpacecraftId::parse(id)))
+            .transpose()?,
+        timestamp: time(row, "ts")?,
+        event_type: stored("event type", EventType::parse(&get::<String>(row, "type")?))?,
+        severity: stored(
+            "event severity",
+            Severity::parse(&get::<String>(row, "severity")?),
+        )?,
+        message: get(row, "message")?,
+        metadata: parse_object("event metadata", &metadata)?,
+    })
+}
+
+#[async_trait]
+impl EventRepository for PostgresStore {
+    async fn record_event(&self, event: NewEvent) -> Result<MissionEvent> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let sequences = record_events(&mut tx, &[&event], &[]).await?;
+        tx.commit().await.map_err(db)?;
+        match sequences.first() {
+            Some(&sequence) => Ok(event.recorded(sequence)),
+            None => Err(Error::backend("the event was not recorded".to_owned())),
+        }
+    }
+
+    async fn recent_events(
+        &self,
+        spacecraft: Option<&SpacecraftId>,
+        limit: Limit,
+    ) -> Result<Vec<MissionEvent>> {
+        // Two statements rather than `$1 IS NULL OR …`, so that each keeps a plan that uses its
+        // index.
+        let query = match spacecraft {
+            Some(id) => sqlx::query(concat!(
+                event_columns!(),
+                "WHERE spacecraft_id = $2 ORDER BY sequence DESC LIMIT $1"
+            ))
+            .bind(to_i64(limit.get()))
+            .bind(id.as_str()),
+            None => sqlx::query(concat!(event_columns!(), "ORDER BY sequence DESC LIMIT $1"))
+                .bind(to_i64(limit.get())),
+        };
+        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn events_after(
+        &self,
+        after: u64,
+        spacecraft: Option<&SpacecraftId>,
+        limit: Limit,
+    ) -> Result<Vec<MissionEvent>> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let query = match spacecraft {
+            Some(id) => sqlx::query(concat!(
+                event_columns!(),
+                "WHERE sequence > $1 AND spacecraft_id = $3 ORDER BY sequence LIMIT $2"
+            ))
+            .bind(after)
+            .bind(to_i64(limit.get()))
+            .bind(id.as_str()),
+            None => sqlx::query(concat!(
+                event_columns!(),
+                "WHERE sequence > $1 ORDER BY sequence LIMIT $2"
+            ))
+            .bind(after)
+            .bind(to_i64(limit.get())),
+        };
+        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(event_from_row).collect()
+    }
+}

@@ -1,0 +1,281 @@
+//! Spacecraft and the versions of their configuration.
+
+use async_trait::async_trait;
+use missionops_core::{
+    ConfigRecord, ConfigRepository, ConfigSource, ConfigStatus, Error, Limit, MissionType,
+    NewEvent, Result, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName, SpacecraftPage,
+    SpacecraftRepository,
+};
+use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+
+use super::codec::{PgTime, get, object_text, parse_object, stored, time, version_column};
+use super::events::record_events;
+use super::{PostgresStore, db, is_untranslatable_character, to_i64, unique_violation};
+
+fn spacecraft_from_row(row: &PgRow) -> Result<Spacecraft> {
+    let metadata: String = get(row, "metadata")?;
+    Ok(Spacecraft {
+        id: stored(
+            "spacecraft id",
+            SpacecraftId::parse(get::<String>(row, "id")?),
+        )?,
+        name: stored(
+            "spacecraft name",
+            SpacecraftName::parse(get::<String>(row, "name")?),
+        )?,
+        mission_type: stored(
+            "mission type",
+            MissionType::parse(get::<String>(row, "mission_type")?),
+        )?,
+        metadata: parse_object("spacecraft metadata", &metadata)?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+/// The columns [`spacecraft_from_row`] reads.
+macro_rules! spacecraft_columns {
+    () => {
+        "SELECT id, name, mission_type, metadata_json::text AS metadata, created_at, updated_at
+         FROM spacecraft "
+    };
+}
+
+/// The ids among `ids` that name no spacecraft, in the order given (each once).
+pub(super) async fn unknown_spacecraft<'a>(
+    conn: &mut PgConnection,
+    ids: impl IntoIterator<Item = &'a SpacecraftId>,
+) -> Result<Vec<&'a SpacecraftId>> {
+    let mut wanted: Vec<&SpacecraftId> = Vec::new();
+    for id in ids {
+        // Batches usually name one spacecraft; a linear scan beats a set for a handful.
+        if !wanted.contains(&id) {
+            wanted.push(id);
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = wanted.iter().map(|id| id.as_str()).collect();
+    let known: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM spacecraft WHERE id = ANY($1::text[])")
+            .bind(&names)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?;
+    Ok(wanted
+        .into_iter()
+        .filter(|id| !known.iter().any(|k| k == id.as_str()))
+        .collect())
+}
+
+/// Fails with [`Error::NotFound`] naming the first of `ids` that is not a spacecraft.
+pub(super) async fn require_spacecraft<'a>(
+    conn: &mut PgConnection,
+    ids: impl IntoIterator<Item = &'a SpacecraftId>,
+) -> Result<()> {
+    match unknown_spacecraft(conn, ids).await?.first() {
+        Some(id) => Err(Error::not_found("spacecraft", id)),
+        None => Ok(()),
+    }
+}
+
+/// A JSON document that `jsonb` refused: it holds a NUL character.
+fn nul_in_document(field: &str) -> Error {
+    Error::invalid(
+        field,
+        "must not contain NUL characters (\\u0000): PostgreSQL cannot store them in jsonb",
+    )
+}
+
+#[async_trait]
+impl SpacecraftRepository for PostgresStore {
+    async fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()> {
+        let metadata = object_text(&spacecraft.metadata)?;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let inserted = sqlx::query(
+            "INSERT INTO spacecraft (id, name, mission_type, metadata_json, created_at, updated_at)
+             VALUES ($1, $2, $3, $4::json, $5, $6)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(spacecraft.id.as_str())
+        .bind(spacecraft.name.as_str())
+        .bind(spacecraft.mission_type.as_str())
+        .bind(&metadata)
+        .bind(PgTime(spacecraft.created_at))
+        .bind(PgTime(spacecraft.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_untranslatable_character(&e) {
+                nul_in_document("metadata")
+            } else {
+                db(e)
+            }
+        })?;
+        if inserted.rows_affected() == 0 {
+            return Err(Error::conflict(
+                "spacecraft",
+                &spacecraft.id,
+                "already exists",
+            ));
+        }
+        record_events(&mut tx, &[&event], &[]).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Option<Spacecraft>> {
+        sqlx::query(concat!(spacecraft_columns!(), "WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(spacecraft_from_row)
+            .transpose()
+    }
+
+    async fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftPage> {
+        // One statement, so that the total and the page come from the same snapshot.
+        let rows = sqlx::query(
+            "WITH page AS (
+                 SELECT id, name, mission_type, metadata_json::text AS metadata, created_at,
+                        updated_at
+                 FROM spacecraft ORDER BY created_at, id LIMIT $1 OFFSET $2)
+             SELECT (SELECT count(*) FROM spacecraft) AS total, page.*
+             FROM (SELECT 1) AS one LEFT JOIN page ON true
+             ORDER BY page.created_at, page.id",
+        )
+        .bind(to_i64(limit.get()))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let total: i64 = match rows.first() {
+            Some(row) => get(row, "total")?,
+            None => 0,
+        };
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            // The left join yields one row of NULLs when the page is empty.
+            if get::<Option<String>>(row, "id")?.is_some() {
+                items.push(spacecraft_from_row(row)?);
+            }
+        }
+        Ok(SpacecraftPage {
+            total: u64::try_from(total).unwrap_or(0),
+            items,
+        })
+    }
+}
+
+fn config_from_row(row: &PgRow) -> Result<ConfigRecord> {
+    let config: String = get(row, "config")?;
+    Ok(ConfigRecord {
+        spacecraft_id: stored(
+            "config spacecraft id",
+            SpacecraftId::parse(get::<String>(row, "spacecraft_id")?),
+        )?,
+        version: version_column(row, "version")?,
+        config: SpacecraftConfig::from_stored(parse_object("configuration", &config)?),
+        status: stored(
+            "config status",
+            ConfigStatus::parse(&get::<String>(row, "status")?),
+        )?,
+        source: get::<Option<String>>(row, "source")?
+            .map(|s| stored("config source", ConfigSource::parse(&s)))
+            .transpose()?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+/// The columns [`config_from_row`] reads.
+macro_rules! config_columns {
+    () => {
+        "SELECT spacecraft_id, version, config_json::text AS config, status, source, created_at
+         FROM spacecraft_configs "
+    };
+}
+
+#[async_trait]
+impl ConfigRepository for PostgresStore {
+    async fn current_config(&self, spacecraft: &SpacecraftId) -> Result<Option<ConfigRecord>> {
+        sqlx::query(concat!(
+            config_columns!(),
+            "WHERE spacecraft_id = $1 ORDER BY version DESC LIMIT 1"
+        ))
+        .bind(spacecraft.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(config_from_row)
+        .transpose()
+    }
+
+    async fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()> {
+        let document = object_text(record.config.as_object())?;
+        let version = super::codec::version_to_i32(record.version)?;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let (exists, current): (bool, Option<i32>) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM spacecraft WHERE id = $1),
+                    (SELECT max(version) FROM spacecraft_configs WHERE spacecraft_id = $1)",
+        )
+        .bind(record.spacecraft_id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if !exists {
+            return Err(Error::not_found("spacecraft", &record.spacecraft_id));
+        }
+        let current = current.unwrap_or(0);
+        let stale = || {
+            Error::conflict(
+                "configuration of spacecraft",
+                &record.spacecraft_id,
+                format!(
+                    "version {} was written concurrently (current is {current})",
+                    record.version
+                ),
+            )
+        };
+        if i64::from(version) != i64::from(current) + 1 {
+            return Err(stale());
+        }
+        // A concurrent writer of the same version that commits first makes this insert fail on
+        // the primary key: the same conflict, detected by the database.
+        sqlx::query(
+            "INSERT INTO spacecraft_configs
+                 (spacecraft_id, version, config_json, status, source, created_at)
+             VALUES ($1, $2, $3::json, $4, $5, $6)",
+        )
+        .bind(record.spacecraft_id.as_str())
+        .bind(version)
+        .bind(&document)
+        .bind(record.status.as_str())
+        .bind(record.source.map(ConfigSource::as_str))
+        .bind(PgTime(record.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match unique_violation(&e) {
+            Some("spacecraft_configs_pkey") => stale(),
+            _ if is_untranslatable_character(&e) => nul_in_document("config"),
+            _ => db(e),
+        })?;
+        record_events(&mut tx, &[&event], &[]).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>> {
+        let rows = sqlx::query(concat!(
+            config_columns!(),
+            "WHERE spacecraft_id = $1 ORDER BY version"
+        ))
+        .bind(spacecraft.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(config_from_row).collect()
+    }
+}

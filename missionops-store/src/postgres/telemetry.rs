@@ -1,0 +1,729 @@
+//! Telemetry: batched, idempotent ingest in one transaction, and the telemetry queries.
+//!
+//! Ingest carries the whole batch as arrays that the server `unnest`s, so the number of
+//! statements does not grow with the batch. It assumes first that every snapshot is new, the
+//! common case, and sends one statement that checks the spacecraft, registers the ids in
+//! `telemetry_ids`, inserts the snapshots and moves `latest_values` forward (with the write's
+//! anomalies and events, if any, in the same transaction). When an id is already stored, its
+//! unique key fails that statement, nothing is kept, and the ingest starts over carefully:
+//! it registers the ids with `ON CONFLICT DO NOTHING`, which tells new ids from stored ones,
+//! compares the stored ones with the batch (same content is a duplicate, different content a
+//! conflict naming the batch index) and inserts only the new snapshots.
+//!
+//! Ties between equal sample times go to the last stored: each snapshot gets an arrival number
+//! `block << 20 | index in the batch`, with one block per batch from a sequence.
+
+use std::collections::{HashMap, HashSet};
+
+use async_trait::async_trait;
+use missionops_core::{
+    BucketWidth, Error, IngestOutcome, LatestValue, LayoutInterner, Limit, NewEvent, ParameterName,
+    ParameterValue, Result, SeriesBucket, SnapshotId, SpacecraftId, TelemetryRepository,
+    TelemetrySnapshot, TelemetryWrite, Timestamp,
+};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+
+use super::anomalies::insert_anomalies;
+use super::codec::{
+    PgTime, get, parameters_text, parse_parameters, parse_value, stored, time, value_text,
+};
+use super::events::record_events;
+use super::spacecraft::unknown_spacecraft;
+use super::{PostgresStore, db, to_i64, unique_violation};
+
+/// Arrival numbers are `block << ARRIVAL_BITS | index in the batch`.
+const ARRIVAL_BITS: u32 = 20;
+// The optimistic ingest statement spells the shift and the mask out as literals.
+const _: () = assert!(ARRIVAL_BITS == 20 && (1_i64 << ARRIVAL_BITS) - 1 == 1_048_575);
+
+/// How many arrival blocks a batch of `len` snapshots needs.
+fn blocks_for(len: usize) -> i64 {
+    to_i64((len >> ARRIVAL_BITS) + 1)
+}
+
+/// The spacecraft named by `snapshots`, each once.
+fn spacecraft_of(snapshots: &[TelemetrySnapshot]) -> Vec<&SpacecraftId> {
+    let mut ids: Vec<&SpacecraftId> = Vec::new();
+    for snapshot in snapshots {
+        // Batches usually name one spacecraft; a linear scan beats a set for a handful.
+        if !ids.contains(&&snapshot.spacecraft_id) {
+            ids.push(&snapshot.spacecraft_id);
+        }
+    }
+    ids
+}
+
+/// Whether some id appears twice in `snapshots`.
+fn has_repeated_ids(snapshots: &[TelemetrySnapshot]) -> bool {
+    let mut seen = HashSet::with_capacity(snapshots.len());
+    !snapshots.iter().all(|s| seen.insert(&s.id))
+}
+
+/// What is stored under an id the batch uses too.
+struct StoredSnapshot {
+    spacecraft_id: String,
+    timestamp: Timestamp,
+    parameters: String,
+}
+
+/// Whether `snapshot` has the content of `stored`.
+fn same_content(snapshot: &TelemetrySnapshot, stored: &StoredSnapshot) -> Result<bool> {
+    if snapshot.spacecraft_id.as_str() != stored.spacecraft_id
+        || snapshot.timestamp != stored.timestamp
+    {
+        return Ok(false);
+    }
+    // Compared as values, not as text, so that a change in how numbers are spelled can never
+    // turn a retry into a conflict.
+    Ok(parse_parameters("snapshot parameters", &stored.parameters)? == snapshot.parameters)
+}
+
+/// The stored snapshots under `ids`.
+async fn stored_snapshots(
+    conn: &mut PgConnection,
+    ids: &[&str],
+) -> Result<HashMap<String, StoredSnapshot>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query(
+        "SELECT t.id, t.spacecraft_id, t.ts, t.parameters::text AS parameters
+         FROM telemetry_ids r
+         JOIN telemetry t ON t.spacecraft_id = r.spacecraft_id AND t.ts = r.ts AND t.id = r.id
+         WHERE r.id = ANY($1::text[])",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    let mut found = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        found.insert(
+            get::<String>(row, "id")?,
+            StoredSnapshot {
+                spacecraft_id: get(row, "spacecraft_id")?,
+                timestamp: time(row, "ts")?,
+                parameters: get(row, "parameters")?,
+            },
+        );
+    }
+    Ok(found)
+}
+
+/// The first snapshot of the batch that cannot be stored, as the error to answer: checked in
+/// batch order, and for each snapshot in the order of the in-memory store (spacecraft, id
+/// repeated within the batch, id stored with other content).
+fn first_rejection(
+    snapshots: &[TelemetrySnapshot],
+    unknown: &[&SpacecraftId],
+    stored: &HashMap<String, StoredSnapshot>,
+) -> Result<Option<Error>> {
+    let mut seen = HashSet::with_capacity(snapshots.len());
+    for (index, snapshot) in snapshots.iter().enumerate() {
+        let id = &snapshot.id;
+        if unknown.contains(&&snapshot.spacecraft_id) {
+            return Ok(Some(Error::not_found(
+                "spacecraft",
+                &snapshot.spacecraft_id,
+            )));
+        }
+        if !seen.insert(id) {
+            return Ok(Some(Error::conflict(
+                "snapshot",
+                id,
+                format!("snapshots[{index}] repeats an id of the same batch"),
+            )));
+        }
+        if let Some(held) = stored.get(id.as_str()) {
+            if !same_content(snapshot, held)? {
+                return Ok(Some(Error::conflict(
+                    "snapshot",
+                    id,
+                    format!(
+                        "snapshots[{index}] has the id of a stored snapshot with different content"
+                    ),
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The error that rejects a batch known to be bad (`unknown` spacecraft, or an id repeated
+/// within it). Which snapshot it names depends on the stored ids too: an earlier conflict wins.
+async fn rejection(
+    conn: &mut PgConnection,
+    snapshots: &[TelemetrySnapshot],
+    unknown: &[&SpacecraftId],
+) -> Result<Error> {
+    let ids: Vec<&str> = snapshots.iter().map(|s| s.id.as_str()).collect();
+    let stored = stored_snapshots(conn, &ids).await?;
+    Ok(
+        first_rejection(snapshots, unknown, &stored)?.unwrap_or_else(|| {
+            Error::backend("a telemetry batch was rejected for no reason found".to_owned())
+        }),
+    )
+}
+
+/// The rows to upsert into `latest_values`: the newest sample of each (spacecraft, parameter)
+/// of a batch, ordered by key (so that concurrent ingests lock those rows in the same order).
+/// `positions` are batch indices; the snapshots' arrival numbers follow them.
+#[derive(Default)]
+struct LatestRows<'a> {
+    spacecraft: Vec<&'a str>,
+    parameters: Vec<&'a str>,
+    values: Vec<String>,
+    times: Vec<PgTime>,
+    positions: Vec<usize>,
+}
+
+impl<'a> LatestRows<'a> {
+    /// The newest samples among `candidates` (batch index, snapshot), newest by sample time
+    /// and then by batch index, which is arrival order.
+    fn newest(candidates: &[(usize, &'a TelemetrySnapshot)]) -> Result<Self> {
+        // The snapshots of a batch nearly always share a spacecraft and a list of names: find
+        // the newest snapshot of each such group first (a short scan, no hashing per value),
+        // and merge per parameter only those.
+        let newest_of_groups = newest_per_layout(candidates, 16);
+        let candidates = newest_of_groups.as_deref().unwrap_or(candidates);
+        type Key<'k> = (&'k SpacecraftId, &'k ParameterName);
+        let mut newest: HashMap<Key<'a>, (Timestamp, usize, &'a ParameterValue)> = HashMap::new();
+        for &(position, snapshot) in candidates {
+            for (name, value) in snapshot.parameters.iter() {
+                let candidate = (snapshot.timestamp, position, value);
+                newest
+                    .entry((&snapshot.spacecraft_id, name))
+                    .and_modify(|held| {
+                        if (candidate.0, candidate.1) > (held.0, held.1) {
+                            *held = candidate;
+                        }
+                    })
+                    .or_insert(candidate);
+            }
+        }
+        let mut sorted: Vec<_> = newest.into_iter().collect();
+        sorted.sort_unstable_by_key(|(key, _)| *key);
+        let mut rows = LatestRows::default();
+        for ((spacecraft, parameter), (timestamp, position, value)) in sorted {
+            rows.spacecraft.push(spacecraft.as_str());
+            rows.parameters.push(parameter.as_str());
+            rows.values.push(value_text(value)?);
+            rows.times.push(PgTime(timestamp));
+            rows.positions.push(position);
+        }
+        Ok(rows)
+    }
+}
+
+/// For each group of candidates with the same spacecraft and the same parameter names, the
+/// newest; `None` when there are more than `max_groups` groups.
+fn newest_per_layout<'a>(
+    candidates: &[(usize, &'a TelemetrySnapshot)],
+    max_groups: usize,
+) -> Option<Vec<(usize, &'a TelemetrySnapshot)>> {
+    let mut groups: Vec<(usize, &TelemetrySnapshot)> = Vec::new();
+    for &(position, snapshot) in candidates {
+        let group = groups.iter().position(|(_, g)| {
+            g.spacecraft_id == snapshot.spacecraft_id
+                && (g.parameters.layout().same_as(snapshot.parameters.layout())
+                    || g.parameters.names() == snapshot.parameters.names())
+        });
+        match group {
+            Some(i) => {
+                let (held_position, held) = groups[i];
+                if (snapshot.timestamp, position) > (held.timestamp, held_position) {
+                    groups[i] = (position, snapshot);
+                }
+            }
+            None if groups.len() < max_groups => groups.push((position, snapshot)),
+            None => return None,
+        }
+    }
+    Some(groups)
+}
+
+/// How the optimistic statement ended.
+enum Optimistic<'a> {
+    /// Every snapshot was new and is stored (uncommitted while in a transaction).
+    Stored,
+    /// These spacecraft do not exist; nothing was written.
+    UnknownSpacecraft(Vec<&'a SpacecraftId>),
+    /// An id is already stored (or held by a concurrent batch); nothing was written.
+    IdTaken,
+}
+
+/// The optimistic ingest: one statement that checks the spacecraft, registers every id,
+/// inserts every snapshot and moves `latest_values` forward, assuming all ids are new.
+async fn insert_as_new<'a>(
+    conn: &mut PgConnection,
+    snapshots: &'a [TelemetrySnapshot],
+) -> Result<Optimistic<'a>> {
+    let wanted = spacecraft_of(snapshots);
+    let names: Vec<&str> = wanted.iter().map(|id| id.as_str()).collect();
+    let ids: Vec<&str> = snapshots.iter().map(|s| s.id.as_str()).collect();
+    let spacecraft: Vec<&str> = snapshots.iter().map(|s| s.spacecraft_id.as_str()).collect();
+    let times: Vec<PgTime> = snapshots.iter().map(|s| PgTime(s.timestamp)).collect();
+    let parameters = snapshots
+        .iter()
+        .map(|s| parameters_text(&s.parameters))
+        .collect::<Result<Vec<String>>>()?;
+    let candidates: Vec<(usize, &TelemetrySnapshot)> = snapshots.iter().enumerate().collect();
+    let latest = LatestRows::newest(&candidates)?;
+    // Ordinals are 1-based; arrival numbers use the 0-based index (`n - 1`), shifted and
+    // masked with ARRIVAL_BITS = 20.
+    let latest_ordinals: Vec<i64> = latest.positions.iter().map(|p| to_i64(p + 1)).collect();
+    // Every part runs only when all spacecraft exist (`ok`); data-modifying CTEs always run to
+    // completion, so the statement stores the whole batch or, failing anywhere, nothing.
+    let outcome = sqlx::query_scalar::<_, Vec<String>>(
+        "WITH unknown AS (
+                 SELECT s FROM unnest($1::text[]) AS s
+                 WHERE NOT EXISTS (SELECT 1 FROM spacecraft WHERE id = s)),
+             go AS (SELECT NOT EXISTS (SELECT 1 FROM unknown) AS ok),
+             block AS (
+                 SELECT ARRAY(SELECT nextval('telemetry_arrival_block_seq')
+                              FROM generate_series(1, $2) ORDER BY 1) AS b
+                 WHERE (SELECT ok FROM go)),
+             registered AS (
+                 INSERT INTO telemetry_ids (id, spacecraft_id, ts)
+                 SELECT i, s, t FROM unnest($3::text[], $4::text[], $5::timestamptz[]) AS u(i, s, t)
+                 WHERE (SELECT ok FROM go)),
+             inserted AS (
+                 INSERT INTO telemetry (spacecraft_id, ts, arrival, id, parameters)
+                 SELECT s, t,
+                        ((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575),
+                        i, p::json
+                 FROM unnest($4::text[], $5::timestamptz[], $3::text[], $6::text[])
+                      WITH ORDINALITY AS u(s, t, i, p, n)
+                 WHERE (SELECT ok FROM go)),
+             latest AS (
+                 INSERT INTO latest_values AS l (spacecraft_id, parameter, value_json, ts, arrival)
+                 SELECT s, p, v::json, t,
+                        ((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575)
+                 FROM unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::int8[])
+                      AS u(s, p, v, t, n)
+                 WHERE (SELECT ok FROM go)
+                 ON CONFLICT (spacecraft_id, parameter) DO UPDATE
+                 SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
+                 WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival))
+         SELECT ARRAY(SELECT s FROM unknown)",
+    )
+    .bind(&names)
+    .bind(blocks_for(snapshots.len()))
+    .bind(&ids)
+    .bind(&spacecraft)
+    .bind(&times)
+    .bind(&parameters)
+    .bind(&latest.spacecraft)
+    .bind(&latest.parameters)
+    .bind(&latest.values)
+    .bind(&latest.times)
+    .bind(&latest_ordinals)
+    .fetch_one(&mut *conn)
+    .await;
+    match outcome {
+        Ok(unknown) if unknown.is_empty() => Ok(Optimistic::Stored),
+        Ok(unknown) => Ok(Optimistic::UnknownSpacecraft(
+            wanted
+                .into_iter()
+                .filter(|id| unknown.iter().any(|u| u == id.as_str()))
+                .collect(),
+        )),
+        Err(err) if unique_violation(&err) == Some("telemetry_ids_pkey") || is_deadlock(&err) => {
+            Ok(Optimistic::IdTaken)
+        }
+        Err(err) => Err(db(err)),
+    }
+}
+
+/// Whether `err` is Postgres breaking a deadlock (two batches registering shared ids in
+/// different orders); the careful path registers in id order and cannot deadlock that way.
+fn is_deadlock(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.code().as_deref() == Some("40P01"))
+}
+
+/// Takes arrival blocks and numbers the snapshots of a batch of `len`, in batch order.
+async fn number_arrivals(conn: &mut PgConnection, len: usize) -> Result<Vec<i64>> {
+    let mut blocks: Vec<i64> = sqlx::query_scalar(
+        "SELECT nextval('telemetry_arrival_block_seq') FROM generate_series(1, $1)",
+    )
+    .bind(blocks_for(len))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    blocks.sort_unstable();
+    (0..len)
+        .map(|index| {
+            let block = blocks
+                .get(index >> ARRIVAL_BITS)
+                .ok_or_else(|| Error::backend("too few arrival blocks".to_owned()))?;
+            Ok((block << ARRIVAL_BITS) | to_i64(index & ((1 << ARRIVAL_BITS) - 1)))
+        })
+        .collect()
+}
+
+/// Registers the ids that are new (`ON CONFLICT DO NOTHING`) and returns them.
+async fn register_new_ids(
+    conn: &mut PgConnection,
+    snapshots: &[TelemetrySnapshot],
+) -> Result<HashSet<String>> {
+    // Registering in id order makes concurrent batches that share ids take their locks in the
+    // same order, so they wait for each other instead of deadlocking.
+    let mut order: Vec<&TelemetrySnapshot> = snapshots.iter().collect();
+    order.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let ids: Vec<&str> = order.iter().map(|s| s.id.as_str()).collect();
+    let spacecraft: Vec<&str> = order.iter().map(|s| s.spacecraft_id.as_str()).collect();
+    let times: Vec<PgTime> = order.iter().map(|s| PgTime(s.timestamp)).collect();
+    let fresh: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO telemetry_ids (id, spacecraft_id, ts)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id",
+    )
+    .bind(&ids)
+    .bind(&spacecraft)
+    .bind(&times)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(fresh.into_iter().collect())
+}
+
+/// Inserts the new snapshots of a careful ingest (their ids are registered already) and moves
+/// `latest_values` forward with them.
+async fn insert_new(
+    conn: &mut PgConnection,
+    fresh: &[(usize, &TelemetrySnapshot)],
+    arrivals: &[i64],
+) -> Result<()> {
+    if fresh.is_empty() {
+        return Ok(());
+    }
+    let arrival_of = |position: usize| {
+        arrivals
+            .get(position)
+            .copied()
+            .ok_or_else(|| Error::backend("a snapshot has no arrival number".to_owned()))
+    };
+    let spacecraft: Vec<&str> = fresh
+        .iter()
+        .map(|(_, s)| s.spacecraft_id.as_str())
+        .collect();
+    let times: Vec<PgTime> = fresh.iter().map(|(_, s)| PgTime(s.timestamp)).collect();
+    let fresh_arrivals = fresh
+        .iter()
+        .map(|(p, _)| arrival_of(*p))
+        .collect::<Result<Vec<i64>>>()?;
+    let ids: Vec<&str> = fresh.iter().map(|(_, s)| s.id.as_str()).collect();
+    let parameters = fresh
+        .iter()
+        .map(|(_, s)| parameters_text(&s.parameters))
+        .collect::<Result<Vec<String>>>()?;
+    sqlx::query(
+        "INSERT INTO telemetry (spacecraft_id, ts, arrival, id, parameters)
+         SELECT s, t, a, i, p::json
+         FROM unnest($1::text[], $2::timestamptz[], $3::int8[], $4::text[], $5::text[])
+              AS u(s, t, a, i, p)",
+    )
+    .bind(&spacecraft)
+    .bind(&times)
+    .bind(&fresh_arrivals)
+    .bind(&ids)
+    .bind(&parameters)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    let latest = LatestRows::newest(fresh)?;
+    let latest_arrivals = latest
+        .positions
+        .iter()
+        .map(|p| arrival_of(*p))
+        .collect::<Result<Vec<i64>>>()?;
+    sqlx::query(
+        "INSERT INTO latest_values AS l (spacecraft_id, parameter, value_json, ts, arrival)
+         SELECT s, p, v::json, t, a
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int8[])
+              AS u(s, p, v, t, a)
+         ON CONFLICT (spacecraft_id, parameter) DO UPDATE
+         SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
+         WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival)",
+    )
+    .bind(&latest.spacecraft)
+    .bind(&latest.parameters)
+    .bind(&latest.values)
+    .bind(&latest.times)
+    .bind(&latest_arrivals)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+impl PostgresStore {
+    /// The common case: every snapshot is new. `Ok(None)` when one is not and the ingest must
+    /// be run carefully. Without anomalies or events the one statement is its own transaction.
+    async fn ingest_as_new(&self, write: &TelemetryWrite) -> Result<Option<IngestOutcome>> {
+        let snapshots = &write.snapshots;
+        let outcome = if write.anomalies.is_empty() && write.events.is_empty() {
+            let mut conn = self.pool.acquire().await.map_err(db)?;
+            insert_as_new(&mut conn, snapshots).await?
+        } else {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            let outcome = insert_as_new(&mut tx, snapshots).await?;
+            if let Optimistic::Stored = outcome {
+                insert_anomalies(&mut tx, &write.anomalies).await?;
+                let events: Vec<&NewEvent> = write.events.iter().collect();
+                record_events(&mut tx, &events, &[]).await?;
+                tx.commit().await.map_err(db)?;
+            }
+            outcome
+        };
+        match outcome {
+            Optimistic::Stored => Ok(Some(IngestOutcome {
+                inserted: snapshots.len(),
+                duplicates: 0,
+            })),
+            Optimistic::IdTaken => Ok(None),
+            Optimistic::UnknownSpacecraft(unknown) => {
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                Err(rejection(&mut conn, snapshots, &unknown).await?)
+            }
+        }
+    }
+
+    /// The ingest of a batch that may repeat stored snapshots (a retry), or of anomalies and
+    /// events alone.
+    async fn ingest_carefully(&self, write: &TelemetryWrite) -> Result<IngestOutcome> {
+        let snapshots = &write.snapshots;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut outcome = IngestOutcome::default();
+        if !snapshots.is_empty() {
+            let unknown = unknown_spacecraft(&mut tx, spacecraft_of(snapshots)).await?;
+            if !unknown.is_empty() {
+                return Err(rejection(&mut tx, snapshots, &unknown).await?);
+            }
+            let arrivals = number_arrivals(&mut tx, snapshots.len()).await?;
+            let fresh_ids = register_new_ids(&mut tx, snapshots).await?;
+            let known: Vec<&str> = snapshots
+                .iter()
+                .map(|s| s.id.as_str())
+                .filter(|id| !fresh_ids.contains(*id))
+                .collect();
+            let stored = stored_snapshots(&mut tx, &known).await?;
+            if let Some(err) = first_rejection(snapshots, &[], &stored)? {
+                return Err(err);
+            }
+            let mut fresh = Vec::with_capacity(fresh_ids.len());
+            for (position, snapshot) in snapshots.iter().enumerate() {
+                if fresh_ids.contains(snapshot.id.as_str()) {
+                    fresh.push((position, snapshot));
+                } else if stored.contains_key(snapshot.id.as_str()) {
+                    outcome.duplicates += 1;
+                } else {
+                    return Err(Error::backend(format!(
+                        "snapshot id {} is registered but its snapshot is missing",
+                        snapshot.id
+                    )));
+                }
+            }
+            insert_new(&mut tx, &fresh, &arrivals).await?;
+            outcome.inserted = fresh.len();
+        }
+        insert_anomalies(&mut tx, &write.anomalies).await?;
+        let events: Vec<&NewEvent> = write.events.iter().collect();
+        record_events(&mut tx, &events, &[]).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(outcome)
+    }
+}
+
+/// The columns [`snapshots_from_rows`] reads, in its order.
+macro_rules! snapshot_columns {
+    () => {
+        "SELECT id, ts, parameters::text AS parameters FROM telemetry "
+    };
+}
+
+/// Reads snapshots of `spacecraft` (the one the query asked for), sharing one parameter layout
+/// between snapshots with the same names, as the rule engine's fast path wants. Columns are
+/// read by position: a window can be 86,400 rows.
+fn snapshots_from_rows(
+    spacecraft: &SpacecraftId,
+    rows: &[PgRow],
+) -> Result<Vec<TelemetrySnapshot>> {
+    let mut layouts = LayoutInterner::new();
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get(0).map_err(db)?;
+            let timestamp: PgTime = row.try_get(1).map_err(db)?;
+            let parameters: &str = row.try_get(2).map_err(db)?;
+            Ok(TelemetrySnapshot {
+                id: stored("snapshot id", SnapshotId::parse(id))?,
+                spacecraft_id: spacecraft.clone(),
+                timestamp: timestamp.0,
+                parameters: layouts.share(parse_parameters("snapshot parameters", parameters)?),
+            })
+        })
+        .collect()
+}
+
+#[async_trait]
+impl TelemetryRepository for PostgresStore {
+    async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
+        if write.snapshots.is_empty() {
+            if write.anomalies.is_empty() && write.events.is_empty() {
+                return Ok(IngestOutcome::default());
+            }
+            return self.ingest_carefully(&write).await;
+        }
+        if has_repeated_ids(&write.snapshots) {
+            let mut conn = self.pool.acquire().await.map_err(db)?;
+            let unknown = unknown_spacecraft(&mut conn, spacecraft_of(&write.snapshots)).await?;
+            return Err(rejection(&mut conn, &write.snapshots, &unknown).await?);
+        }
+        match self.ingest_as_new(&write).await? {
+            Some(outcome) => Ok(outcome),
+            None => self.ingest_carefully(&write).await,
+        }
+    }
+
+    async fn recent_telemetry(
+        &self,
+        spacecraft: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<Vec<TelemetrySnapshot>> {
+        let rows = sqlx::query(concat!(
+            snapshot_columns!(),
+            "WHERE spacecraft_id = $1 ORDER BY ts DESC, arrival DESC LIMIT $2"
+        ))
+        .bind(spacecraft.as_str())
+        .bind(to_i64(limit.get()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        snapshots_from_rows(spacecraft, &rows)
+    }
+
+    async fn telemetry_range(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        max: usize,
+    ) -> Result<Vec<TelemetrySnapshot>> {
+        if from > to || max == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(concat!(
+            snapshot_columns!(),
+            "WHERE spacecraft_id = $1 AND ts BETWEEN $2 AND $3 ORDER BY ts, arrival LIMIT $4"
+        ))
+        .bind(spacecraft.as_str())
+        .bind(PgTime(from))
+        .bind(PgTime(to))
+        .bind(to_i64(max))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        snapshots_from_rows(spacecraft, &rows)
+    }
+
+    async fn last_telemetry_timestamp(
+        &self,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<Timestamp>> {
+        let last: Option<PgTime> =
+            sqlx::query_scalar("SELECT max(ts) FROM telemetry WHERE spacecraft_id = $1")
+                .bind(spacecraft.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(last.map(|t| t.0))
+    }
+
+    async fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>> {
+        let rows = sqlx::query(
+            "SELECT parameter, value_json::text AS value, ts FROM latest_values
+             WHERE spacecraft_id = $1 ORDER BY parameter",
+        )
+        .bind(spacecraft.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let value: String = get(row, "value")?;
+                Ok(LatestValue {
+                    parameter: stored(
+                        "parameter name",
+                        ParameterName::parse(get::<String>(row, "parameter")?),
+                    )?,
+                    value: parse_value("latest value", &value)?,
+                    timestamp: time(row, "ts")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn telemetry_series(
+        &self,
+        spacecraft: &SpacecraftId,
+        parameter: &ParameterName,
+        from: Timestamp,
+        to: Timestamp,
+        bucket: BucketWidth,
+    ) -> Result<Vec<SeriesBucket>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        // The primary key's range scan reads the window; the parameter is taken out of each
+        // row's JSON once (`samples` is materialized so that it is not looked up twice) and
+        // non-numbers are dropped. Buckets start at multiples of the width since the epoch
+        // (floored, also before 1970). `last`, the value of the bucket's newest sample (ties:
+        // last stored), comes from a window over the one sort the grouping needs anyway: no
+        // join and no per-bucket sort, whatever plan the parameters get. The sort is in time
+        // order, so `avg` sums in time order, as the other backends do.
+        let rows = sqlx::query(
+            "WITH samples AS MATERIALIZED (
+                 SELECT floor(extract(epoch FROM ts) * 1000)::int8 AS ms, arrival,
+                        parameters -> $2 AS x
+                 FROM telemetry
+                 WHERE spacecraft_id = $1 AND ts BETWEEN $3 AND $4),
+             numbers AS (
+                 SELECT ms - (((ms % $5) + $5) % $5) AS start, ms, arrival,
+                        (x::text)::float8 AS v
+                 FROM samples WHERE json_typeof(x) = 'number'),
+             ranked AS (
+                 SELECT start, v,
+                        last_value(v) OVER (
+                            PARTITION BY start ORDER BY ms, arrival
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS last
+                 FROM numbers)
+             SELECT start, min(v) AS min, max(v) AS max, avg(v) AS avg, count(*) AS count,
+                    max(last) AS last
+             FROM ranked GROUP BY start ORDER BY start",
+        )
+        .bind(spacecraft.as_str())
+        .bind(parameter.as_str())
+        .bind(PgTime(from))
+        .bind(PgTime(to))
+        .bind(bucket.as_millis())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let start: i64 = get(row, "start")?;
+                let count: i64 = get(row, "count")?;
+                Ok(SeriesBucket {
+                    start: stored("bucket start", Timestamp::from_millis(start))?,
+                    min: get(row, "min")?,
+                    max: get(row, "max")?,
+                    avg: get(row, "avg")?,
+                    count: u64::try_from(count).unwrap_or(0),
+                    last: get(row, "last")?,
+                })
+            })
+            .collect()
+    }
+}

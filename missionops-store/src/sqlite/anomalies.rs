@@ -1,0 +1,392 @@
+//! Anomalies (unique on spacecraft, parameter, sample time and kind) and alarms.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use missionops_core::{
+    Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, Anomaly, AnomalyCount, AnomalyId,
+    AnomalyKind, AnomalyRepository, Error, Limit, NewEvent, Operator, ParameterName, Result,
+    Severity, SpacecraftId, Timestamp,
+};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use super::codec::{read_parameter_value, to_json};
+use super::{
+    DbResult, SqliteStore, corrupt, events, require_spacecraft, rows_per_statement, sql_count,
+    stored, stored_opt_time, stored_time,
+};
+
+const ANOMALY_INSERT: &str = "INSERT INTO anomalies \
+     (id, spacecraft_id, ts, parameter, kind, value, severity, limit_value, description, \
+      detected_at, window_start, window_end) ";
+
+/// What is left out of `ANOMALY_INSERT` when an anomaly is already stored.
+const ANOMALY_SKIP_DUPLICATE: &str = " ON CONFLICT (spacecraft_id, parameter, ts, kind) DO NOTHING";
+
+const ANOMALY_COLUMNS: &str = "id, spacecraft_id, ts, parameter, kind, value, severity, \
+     limit_value, description, detected_at, window_start, window_end";
+
+/// Stores the anomalies that are not stored yet (by spacecraft, parameter, sample time and
+/// kind), in the open transaction on `conn`. Returns, for each anomaly, whether it was new.
+pub(super) async fn insert_new(
+    conn: &mut SqliteConnection,
+    anomalies: &[Anomaly],
+) -> Result<Vec<bool>> {
+    let values: Vec<String> = anomalies
+        .iter()
+        .map(|a| to_json!(&a.value))
+        .collect::<Result<_>>()?;
+    let mut fresh = Vec::with_capacity(anomalies.len());
+    if anomalies.len() <= 1 {
+        // The usual case, and the only way to learn per row whether it was new.
+        for (anomaly, value) in anomalies.iter().zip(&values) {
+            let mut query = QueryBuilder::<Sqlite>::new(ANOMALY_INSERT);
+            query.push_values([(anomaly, value)], push_anomaly);
+            query.push(ANOMALY_SKIP_DUPLICATE);
+            let done = query.build().execute(&mut *conn).await.db()?;
+            fresh.push(done.rows_affected() == 1);
+        }
+        return Ok(fresh);
+    }
+    // Several: one statement per chunk, learning which rows were new from RETURNING. Rows
+    // repeated inside the batch are new only the first time.
+    let per = rows_per_statement(12);
+    for (chunk, values) in anomalies.chunks(per).zip(values.chunks(per)) {
+        let mut query = QueryBuilder::<Sqlite>::new(ANOMALY_INSERT);
+        query.push_values(chunk.iter().zip(values), push_anomaly);
+        query.push(ANOMALY_SKIP_DUPLICATE);
+        query.push(" RETURNING spacecraft_id, parameter, ts, kind");
+        let inserted: Vec<(String, String, i64, String)> =
+            query.build_query_as().fetch_all(&mut *conn).await.db()?;
+        let inserted: HashSet<(String, String, i64, String)> = inserted.into_iter().collect();
+        let mut taken = HashSet::new();
+        for anomaly in chunk {
+            let key = (
+                anomaly.spacecraft_id.as_str().to_owned(),
+                anomaly.parameter.as_str().to_owned(),
+                anomaly.timestamp.as_millis(),
+                anomaly.kind.as_str().to_owned(),
+            );
+            let new = inserted.contains(&key) && taken.insert(key);
+            fresh.push(new);
+        }
+    }
+    Ok(fresh)
+}
+
+fn push_anomaly(
+    mut row: sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>,
+    (anomaly, value): (&Anomaly, &String),
+) {
+    row.push_bind(anomaly.id.as_str().to_owned())
+        .push_bind(anomaly.spacecraft_id.as_str().to_owned())
+        .push_bind(anomaly.timestamp.as_millis())
+        .push_bind(anomaly.parameter.as_str().to_owned())
+        .push_bind(anomaly.kind.as_str())
+        .push_bind(value.clone())
+        .push_bind(anomaly.severity.as_str())
+        .push_bind(anomaly.limit)
+        .push_bind(anomaly.description.clone())
+        .push_bind(anomaly.detected_at.as_millis())
+        .push_bind(anomaly.window_start.map(Timestamp::as_millis))
+        .push_bind(anomaly.window_end.map(Timestamp::as_millis));
+}
+
+type AnomalyRow = (
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<f64>,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+fn anomaly_from_row(row: AnomalyRow) -> Result<Anomaly> {
+    let (
+        id,
+        spacecraft_id,
+        ts,
+        parameter,
+        kind,
+        value,
+        severity,
+        limit,
+        description,
+        detected_at,
+        window_start,
+        window_end,
+    ) = row;
+    let what = "anomaly";
+    Ok(Anomaly {
+        spacecraft_id: stored(SpacecraftId::parse(spacecraft_id), what, &id)?,
+        timestamp: stored_time(ts, what, &id)?,
+        parameter: stored(ParameterName::parse(parameter), what, &id)?,
+        value: read_parameter_value(&value).map_err(|e| corrupt(what, &id, e))?,
+        severity: stored(Severity::parse(&severity), what, &id)?,
+        kind: stored(AnomalyKind::parse(&kind), what, &id)?,
+        limit,
+        description,
+        detected_at: stored_time(detected_at, what, &id)?,
+        window_start: stored_opt_time(window_start, what, &id)?,
+        window_end: stored_opt_time(window_end, what, &id)?,
+        id: stored(AnomalyId::parse(id.clone()), what, &id)?,
+    })
+}
+
+impl SqliteStore {
+    async fn fetch_anomalies(&self, sql: &str, binds: AnomalyQuery<'_>) -> Result<Vec<Anomaly>> {
+        let mut query = sqlx::query_as::<_, AnomalyRow>(sql).bind(binds.spacecraft.as_str());
+        for bound in binds.integers {
+            query = query.bind(bound);
+        }
+        let rows = query.fetch_all(&self.reader).await.db()?;
+        rows.into_iter().map(anomaly_from_row).collect()
+    }
+}
+
+/// The values bound to an anomaly query: the spacecraft, then integers in order.
+struct AnomalyQuery<'a> {
+    spacecraft: &'a SpacecraftId,
+    integers: Vec<i64>,
+}
+
+#[async_trait]
+impl AnomalyRepository for SqliteStore {
+    async fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize> {
+        events::check_distinct(anomalies.iter().map(|(_, e)| e))?;
+        let mut tx = self.begin_write().await?;
+        let mut checked = HashSet::new();
+        for (anomaly, _) in &anomalies {
+            if checked.insert(&anomaly.spacecraft_id) {
+                require_spacecraft(&mut tx, &anomaly.spacecraft_id).await?;
+            }
+        }
+        // Every event id must be free, even those of anomalies that turn out to be stored
+        // already, so that the call fails or succeeds whole as the other backends do.
+        events::check_unrecorded(&mut tx, anomalies.iter().map(|(_, e)| e)).await?;
+        let (anomalies, announcements): (Vec<Anomaly>, Vec<NewEvent>) =
+            anomalies.into_iter().unzip();
+        let fresh = insert_new(&mut tx, &anomalies).await?;
+        let to_record: Vec<NewEvent> = announcements
+            .into_iter()
+            .zip(&fresh)
+            .filter_map(|(event, new)| new.then_some(event))
+            .collect();
+        events::record(&mut tx, &to_record).await?;
+        tx.commit().await.db()?;
+        Ok(to_record.len())
+    }
+
+    async fn get_anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>> {
+        let row: Option<AnomalyRow> = sqlx::query_as(&format!(
+            "SELECT {ANOMALY_COLUMNS} FROM anomalies WHERE id = ? ORDER BY seq DESC LIMIT 1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .db()?;
+        row.map(anomaly_from_row).transpose()
+    }
+
+    async fn recent_anomalies(
+        &self,
+        spacecraft: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<Vec<Anomaly>> {
+        self.fetch_anomalies(
+            &format!(
+                "SELECT {ANOMALY_COLUMNS} FROM anomalies WHERE spacecraft_id = ? \
+                 ORDER BY ts DESC, seq DESC LIMIT ?"
+            ),
+            AnomalyQuery {
+                spacecraft,
+                integers: vec![sql_count(limit.get())],
+            },
+        )
+        .await
+    }
+
+    async fn anomaly_timeline(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Anomaly>> {
+        self.fetch_anomalies(
+            &format!(
+                "SELECT {ANOMALY_COLUMNS} FROM anomalies \
+                 WHERE spacecraft_id = ? AND ts >= ? AND ts <= ? ORDER BY ts, seq"
+            ),
+            AnomalyQuery {
+                spacecraft,
+                integers: vec![from.as_millis(), to.as_millis()],
+            },
+        )
+        .await
+    }
+
+    async fn count_anomalies_since(
+        &self,
+        spacecraft: &SpacecraftId,
+        since: Timestamp,
+    ) -> Result<AnomalyCount> {
+        let (count, worst): (i64, Option<i64>) = sqlx::query_as(
+            "SELECT COUNT(*), MAX(CASE severity WHEN 'LOW' THEN 0 WHEN 'MEDIUM' THEN 1 \
+             WHEN 'HIGH' THEN 2 WHEN 'CRITICAL' THEN 3 END) \
+             FROM anomalies WHERE spacecraft_id = ? AND ts >= ?",
+        )
+        .bind(spacecraft.as_str())
+        .bind(since.as_millis())
+        .fetch_one(&self.reader)
+        .await
+        .db()?;
+        let highest = match worst {
+            None => None,
+            Some(0) => Some(Severity::Low),
+            Some(1) => Some(Severity::Medium),
+            Some(2) => Some(Severity::High),
+            Some(3) => Some(Severity::Critical),
+            Some(other) => {
+                return Err(corrupt(
+                    "anomalies of spacecraft",
+                    spacecraft.as_str(),
+                    format!("unknown severity rank {other}"),
+                ));
+            }
+        };
+        Ok(AnomalyCount {
+            count: u64::try_from(count).unwrap_or(0),
+            highest,
+        })
+    }
+}
+
+const ALARM_COLUMNS: &str = "id, spacecraft_id, parameter, kind, state, severity, \
+     violation_count, opened_at, last_value, cleared_at, acknowledged_by, acknowledged_at, \
+     comment, shelved_until";
+
+type AlarmRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
+
+fn alarm_from_row(row: AlarmRow) -> Result<Alarm> {
+    let (
+        id,
+        spacecraft_id,
+        parameter,
+        kind,
+        state,
+        severity,
+        violation_count,
+        opened_at,
+        last_value,
+        cleared_at,
+        acknowledged_by,
+        acknowledged_at,
+        comment,
+        shelved_until,
+    ) = row;
+    let what = "alarm";
+    Ok(Alarm {
+        spacecraft_id: stored(SpacecraftId::parse(spacecraft_id), what, &id)?,
+        parameter: stored(ParameterName::parse(parameter), what, &id)?,
+        kind: stored(AnomalyKind::parse(&kind), what, &id)?,
+        state: stored(AlarmState::parse(&state), what, &id)?,
+        severity: stored(Severity::parse(&severity), what, &id)?,
+        violation_count: u64::try_from(violation_count).map_err(|e| corrupt(what, &id, e))?,
+        opened_at: stored_time(opened_at, what, &id)?,
+        last_value: read_parameter_value(&last_value).map_err(|e| corrupt(what, &id, e))?,
+        cleared_at: stored_opt_time(cleared_at, what, &id)?,
+        acknowledged_by: acknowledged_by
+            .map(|by| stored(Operator::parse(by), what, &id))
+            .transpose()?,
+        acknowledged_at: stored_opt_time(acknowledged_at, what, &id)?,
+        comment,
+        shelved_until: stored_opt_time(shelved_until, what, &id)?,
+        id: stored(AlarmId::parse(id.clone()), what, &id)?,
+    })
+}
+
+#[async_trait]
+impl AlarmRepository for SqliteStore {
+    async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()> {
+        let violation_count = i64::try_from(alarm.violation_count)
+            .map_err(|_| Error::invalid("violationCount", "is too large to store"))?;
+        let last_value = to_json!(&alarm.last_value)?;
+        events::check_distinct(&events)?;
+        let mut tx = self.begin_write().await?;
+        require_spacecraft(&mut tx, &alarm.spacecraft_id).await?;
+        sqlx::query(&format!(
+            "INSERT INTO alarms ({ALARM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET spacecraft_id = excluded.spacecraft_id, \
+             parameter = excluded.parameter, kind = excluded.kind, state = excluded.state, \
+             severity = excluded.severity, violation_count = excluded.violation_count, \
+             opened_at = excluded.opened_at, last_value = excluded.last_value, \
+             cleared_at = excluded.cleared_at, acknowledged_by = excluded.acknowledged_by, \
+             acknowledged_at = excluded.acknowledged_at, comment = excluded.comment, \
+             shelved_until = excluded.shelved_until"
+        ))
+        .bind(alarm.id.as_str())
+        .bind(alarm.spacecraft_id.as_str())
+        .bind(alarm.parameter.as_str())
+        .bind(alarm.kind.as_str())
+        .bind(alarm.state.as_str())
+        .bind(alarm.severity.as_str())
+        .bind(violation_count)
+        .bind(alarm.opened_at.as_millis())
+        .bind(last_value)
+        .bind(alarm.cleared_at.map(Timestamp::as_millis))
+        .bind(alarm.acknowledged_by.as_ref().map(Operator::as_str))
+        .bind(alarm.acknowledged_at.map(Timestamp::as_millis))
+        .bind(alarm.comment.as_deref())
+        .bind(alarm.shelved_until.map(Timestamp::as_millis))
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        events::record(&mut tx, &events).await?;
+        tx.commit().await.db()
+    }
+
+    async fn get_alarm(&self, id: &AlarmId) -> Result<Option<Alarm>> {
+        let row: Option<AlarmRow> =
+            sqlx::query_as(&format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE id = ?"))
+                .bind(id.as_str())
+                .fetch_optional(&self.reader)
+                .await
+                .db()?;
+        row.map(alarm_from_row).transpose()
+    }
+
+    async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
+        let mut query =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE 1 = 1"));
+        if let Some(id) = &filter.spacecraft_id {
+            query.push(" AND spacecraft_id = ").push_bind(id.as_str());
+        }
+        if let Some(state) = filter.state {
+            query.push(" AND state = ").push_bind(state.as_str());
+        }
+        query.push(" ORDER BY opened_at DESC, id DESC");
+        let rows: Vec<AlarmRow> = query.build_query_as().fetch_all(&self.reader).await.db()?;
+        rows.into_iter().map(alarm_from_row).collect()
+    }
+}

@@ -1,0 +1,200 @@
+//! Events: recorded inside the transaction of the change that causes them, each with its
+//! outbox row, and read back by sequence.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use missionops_core::{
+    Error, EventId, EventRepository, EventType, Limit, MissionEvent, NewEvent, Result, Severity,
+    SpacecraftId,
+};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use super::codec::{read_object, to_json};
+use super::{
+    DbResult, SqliteStore, corrupt, is_unique_violation, rows_per_statement, sql_count, stored,
+    stored_time,
+};
+
+/// Fails with [`Error::Conflict`] when two of `events` share an id, before anything is written.
+pub(super) fn check_distinct<'a>(events: impl IntoIterator<Item = &'a NewEvent>) -> Result<()> {
+    let mut seen = HashSet::new();
+    for event in events {
+        if !seen.insert(event.id.as_str()) {
+            return Err(taken(&event.id));
+        }
+    }
+    Ok(())
+}
+
+fn taken(id: &EventId) -> Error {
+    Error::conflict("event", id, "is already recorded")
+}
+
+/// Fails with [`Error::Conflict`] when one of `events` has an id that is already recorded.
+pub(super) async fn check_unrecorded<'a>(
+    conn: &mut SqliteConnection,
+    events: impl IntoIterator<Item = &'a NewEvent>,
+) -> Result<()> {
+    let ids: Vec<&EventId> = events.into_iter().map(|e| &e.id).collect();
+    for chunk in ids.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT id FROM events WHERE id IN (");
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
+        }
+        query.push(") LIMIT 1");
+        let found: Option<String> = query
+            .build_query_scalar()
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
+        if let Some(id) = found {
+            return Err(Error::conflict("event", id, "is already recorded"));
+        }
+    }
+    Ok(())
+}
+
+/// Records `events` in the open transaction on `conn`, numbered from the current highest
+/// sequence + 1, each with a pending outbox row. Returns the first sequence used (0 when `events`
+/// is empty).
+///
+/// The numbers are taken inside the caller's write transaction, which holds the database
+/// write lock, so no other writer can take the same ones, and a rollback gives them back.
+/// [`Error::Conflict`] when an event id is already recorded; the caller's transaction must then
+/// be dropped (rolled back).
+pub(super) async fn record(conn: &mut SqliteConnection, events: &[NewEvent]) -> Result<u64> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    check_distinct(events)?;
+    let first: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) + 1 FROM events")
+        .fetch_one(&mut *conn)
+        .await
+        .db()?;
+    let metadata: Vec<String> = events
+        .iter()
+        .map(|e| to_json!(&e.metadata))
+        .collect::<Result<_>>()?;
+    let mut sequence = first;
+    for (chunk, metadata) in events
+        .chunks(rows_per_statement(8))
+        .zip(metadata.chunks(rows_per_statement(8)))
+    {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (sequence, id, spacecraft_id, ts, type, severity, message, metadata) ",
+        );
+        query.push_values(chunk.iter().zip(metadata), |mut row, (event, metadata)| {
+            row.push_bind(sequence)
+                .push_bind(event.id.as_str())
+                .push_bind(event.spacecraft_id.as_ref().map(SpacecraftId::as_str))
+                .push_bind(event.timestamp.as_millis())
+                .push_bind(event.event_type.as_str())
+                .push_bind(event.severity.as_str())
+                .push_bind(event.message.as_str())
+                .push_bind(metadata.as_str());
+            sequence += 1;
+        });
+        if let Err(err) = query.build().execute(&mut *conn).await {
+            if is_unique_violation(&err) {
+                // Name the id that is taken; fall back to the first one if the lookup finds
+                // none (it cannot, but an error must be returned either way).
+                check_unrecorded(&mut *conn, events).await?;
+                return Err(taken(&events[0].id));
+            }
+            return Err(Error::backend(err));
+        }
+    }
+    sqlx::query(
+        "INSERT INTO outbox (sequence, next_attempt_at) \
+         SELECT sequence, ts FROM events WHERE sequence >= ? ORDER BY sequence",
+    )
+    .bind(first)
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    Ok(u64::try_from(first).unwrap_or(0))
+}
+
+type EventRow = (
+    i64,
+    String,
+    Option<String>,
+    i64,
+    String,
+    String,
+    String,
+    String,
+);
+
+const EVENT_COLUMNS: &str = "sequence, id, spacecraft_id, ts, type, severity, message, metadata";
+
+fn event_from_row(row: EventRow) -> Result<MissionEvent> {
+    let (sequence, id, spacecraft_id, ts, event_type, severity, message, metadata) = row;
+    let what = "event";
+    Ok(MissionEvent {
+        sequence: u64::try_from(sequence).map_err(|e| corrupt(what, &id, e))?,
+        spacecraft_id: spacecraft_id
+            .map(|s| stored(SpacecraftId::parse(s), what, &id))
+            .transpose()?,
+        timestamp: stored_time(ts, what, &id)?,
+        event_type: stored(EventType::parse(&event_type), what, &id)?,
+        severity: stored(Severity::parse(&severity), what, &id)?,
+        message,
+        metadata: read_object(&metadata).map_err(|e| corrupt(what, &id, e))?,
+        id: stored(EventId::parse(id.clone()), what, &id)?,
+    })
+}
+
+async fn fetch_events(
+    query: &mut QueryBuilder<'_, Sqlite>,
+    store: &SqliteStore,
+) -> Result<Vec<MissionEvent>> {
+    let rows: Vec<EventRow> = query.build_query_as().fetch_all(&store.reader).await.db()?;
+    rows.into_iter().map(event_from_row).collect()
+}
+
+#[async_trait]
+impl EventRepository for SqliteStore {
+    async fn record_event(&self, event: NewEvent) -> Result<MissionEvent> {
+        let mut tx = self.begin_write().await?;
+        let sequence = record(&mut tx, std::slice::from_ref(&event)).await?;
+        tx.commit().await.db()?;
+        Ok(event.recorded(sequence))
+    }
+
+    async fn recent_events(
+        &self,
+        spacecraft: Option<&SpacecraftId>,
+        limit: Limit,
+    ) -> Result<Vec<MissionEvent>> {
+        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+        if let Some(id) = spacecraft {
+            query.push(" WHERE spacecraft_id = ").push_bind(id.as_str());
+        }
+        query
+            .push(" ORDER BY sequence DESC LIMIT ")
+            .push_bind(sql_count(limit.get()));
+        fetch_events(&mut query, self).await
+    }
+
+    async fn events_after(
+        &self,
+        after: u64,
+        spacecraft: Option<&SpacecraftId>,
+        limit: Limit,
+    ) -> Result<Vec<MissionEvent>> {
+        let mut query = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE sequence > "
+        ));
+        query.push_bind(sql_count(after));
+        if let Some(id) = spacecraft {
+            query.push(" AND spacecraft_id = ").push_bind(id.as_str());
+        }
+        query
+            .push(" ORDER BY sequence LIMIT ")
+            .push_bind(sql_count(limit.get()));
+        fetch_events(&mut query, self).await
+    }
+}

@@ -1,0 +1,186 @@
+//! Spacecraft and their configuration versions.
+
+use async_trait::async_trait;
+use missionops_core::{
+    ConfigRecord, ConfigRepository, ConfigSource, ConfigStatus, Error, Limit, MissionType,
+    NewEvent, Result, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName, SpacecraftPage,
+    SpacecraftRepository,
+};
+
+use super::codec::{read_object, to_json};
+use super::{
+    DbResult, SqliteStore, corrupt, events, is_unique_violation, require_spacecraft, sql_count,
+    stored, stored_time,
+};
+
+type SpacecraftRow = (String, String, String, String, i64, i64);
+
+const SPACECRAFT_COLUMNS: &str = "id, name, mission_type, metadata, created_at, updated_at";
+
+fn spacecraft_from_row(row: SpacecraftRow) -> Result<Spacecraft> {
+    let (id, name, mission_type, metadata, created_at, updated_at) = row;
+    let what = "spacecraft";
+    Ok(Spacecraft {
+        name: stored(SpacecraftName::parse(name), what, &id)?,
+        mission_type: stored(MissionType::parse(mission_type), what, &id)?,
+        metadata: read_object(&metadata).map_err(|e| corrupt(what, &id, e))?,
+        created_at: stored_time(created_at, what, &id)?,
+        updated_at: stored_time(updated_at, what, &id)?,
+        id: stored(SpacecraftId::parse(id.clone()), what, &id)?,
+    })
+}
+
+#[async_trait]
+impl SpacecraftRepository for SqliteStore {
+    async fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()> {
+        let metadata = to_json!(&spacecraft.metadata)?;
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO spacecraft (id, name, mission_type, metadata, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(spacecraft.id.as_str())
+        .bind(spacecraft.name.as_str())
+        .bind(spacecraft.mission_type.as_str())
+        .bind(metadata)
+        .bind(spacecraft.created_at.as_millis())
+        .bind(spacecraft.updated_at.as_millis())
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(err) if is_unique_violation(&err) => {
+                return Err(Error::conflict(
+                    "spacecraft",
+                    &spacecraft.id,
+                    "already exists",
+                ));
+            }
+            other => other.db()?,
+        };
+        events::record(&mut tx, std::slice::from_ref(&event)).await?;
+        tx.commit().await.db()
+    }
+
+    async fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Option<Spacecraft>> {
+        let row: Option<SpacecraftRow> = sqlx::query_as(&format!(
+            "SELECT {SPACECRAFT_COLUMNS} FROM spacecraft WHERE id = ?"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .db()?;
+        row.map(spacecraft_from_row).transpose()
+    }
+
+    async fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftPage> {
+        // One read transaction, so that the total and the page describe the same moment.
+        let mut tx = self.reader.begin().await.db()?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM spacecraft")
+            .fetch_one(&mut *tx)
+            .await
+            .db()?;
+        let rows: Vec<SpacecraftRow> = sqlx::query_as(&format!(
+            "SELECT {SPACECRAFT_COLUMNS} FROM spacecraft ORDER BY created_at, id LIMIT ? OFFSET ?"
+        ))
+        .bind(sql_count(limit.get()))
+        .bind(sql_count(offset))
+        .fetch_all(&mut *tx)
+        .await
+        .db()?;
+        tx.commit().await.db()?;
+        Ok(SpacecraftPage {
+            total: u64::try_from(total).unwrap_or(0),
+            items: rows
+                .into_iter()
+                .map(spacecraft_from_row)
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+type ConfigRow = (String, i64, String, String, Option<String>, i64);
+
+const CONFIG_COLUMNS: &str = "spacecraft_id, version, document, status, source, created_at";
+
+fn config_from_row(row: ConfigRow) -> Result<ConfigRecord> {
+    let (spacecraft_id, version, document, status, source, created_at) = row;
+    let what = "configuration of spacecraft";
+    let id = spacecraft_id.as_str();
+    Ok(ConfigRecord {
+        version: u32::try_from(version).map_err(|e| corrupt(what, id, e))?,
+        config: SpacecraftConfig::from_stored(
+            read_object(&document).map_err(|e| corrupt(what, id, e))?,
+        ),
+        status: stored(ConfigStatus::parse(&status), what, id)?,
+        source: source
+            .map(|s| stored(ConfigSource::parse(&s), what, id))
+            .transpose()?,
+        created_at: stored_time(created_at, what, id)?,
+        spacecraft_id: stored(SpacecraftId::parse(id), what, id)?,
+    })
+}
+
+#[async_trait]
+impl ConfigRepository for SqliteStore {
+    async fn current_config(&self, spacecraft: &SpacecraftId) -> Result<Option<ConfigRecord>> {
+        let row: Option<ConfigRow> = sqlx::query_as(&format!(
+            "SELECT {CONFIG_COLUMNS} FROM config_versions WHERE spacecraft_id = ? \
+             ORDER BY version DESC LIMIT 1"
+        ))
+        .bind(spacecraft.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .db()?;
+        row.map(config_from_row).transpose()
+    }
+
+    async fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()> {
+        let document = to_json!(record.config.as_object())?;
+        let mut tx = self.begin_write().await?;
+        require_spacecraft(&mut tx, &record.spacecraft_id).await?;
+        let current: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) FROM config_versions WHERE spacecraft_id = ?",
+        )
+        .bind(record.spacecraft_id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .db()?;
+        if i64::from(record.version) != current + 1 {
+            return Err(Error::conflict(
+                "configuration of spacecraft",
+                &record.spacecraft_id,
+                format!(
+                    "version {} was written concurrently (current is {current})",
+                    record.version
+                ),
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO config_versions \
+             (spacecraft_id, version, document, status, source, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(record.spacecraft_id.as_str())
+        .bind(i64::from(record.version))
+        .bind(document)
+        .bind(record.status.as_str())
+        .bind(record.source.map(ConfigSource::as_str))
+        .bind(record.created_at.as_millis())
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        events::record(&mut tx, std::slice::from_ref(&event)).await?;
+        tx.commit().await.db()
+    }
+
+    async fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>> {
+        let rows: Vec<ConfigRow> = sqlx::query_as(&format!(
+            "SELECT {CONFIG_COLUMNS} FROM config_versions WHERE spacecraft_id = ? ORDER BY version"
+        ))
+        .bind(spacecraft.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        rows.into_iter().map(config_from_row).collect()
+    }
+}

@@ -1,0 +1,745 @@
+//! Telemetry: batched, idempotent ingest and the queries over it.
+//!
+//! Ingest writes a batch with multi-row `INSERT … ON CONFLICT (id) DO NOTHING` statements in
+//! one transaction. When every row went in (the usual case) nothing else is read; when fewer
+//! did, the batch is checked for repeated ids and the ids stored before are looked up and
+//! compared with the batch: the same content is a duplicate, different content a conflict that
+//! rolls the whole batch back.
+//!
+//! The work is split across the two threads involved: while SQLite (on the connection's worker
+//! thread) inserts one chunk of rows, this thread encodes the next chunk's JSON, and while it
+//! inserts the last chunk, this thread works out the batch's latest values.
+//!
+//! Range reads (a day at 1 Hz is 86,400 rows) go by pages of 2,048 rows that SQLite joins into
+//! one text each, keyed by (time, arrival) so that a page can end anywhere, even inside a run
+//! of equal times. Pages are parsed on the blocking pool while SQLite produces the next one.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::ops::Range;
+use std::task::Poll;
+
+use async_trait::async_trait;
+use missionops_core::{
+    BucketWidth, Error, IngestOutcome, LatestValue, LayoutInterner, Limit, ParameterName,
+    ParameterValue, Parameters, Result, SeriesBucket, SnapshotId, SpacecraftId,
+    TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
+};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+
+use super::codec::{read_parameter_value, read_parameters, read_parameters_like, to_json};
+use super::{
+    DbResult, SqliteStore, anomalies, corrupt, events, rows_per_statement, sql_count, stored,
+    stored_time,
+};
+
+/// Rows per multi-row telemetry INSERT. Four values per row; 250 rows keep a statement quick to
+/// prepare, a batch of 1,000 reuses one cached statement four times, and four chunks give the
+/// encoding of one chunk something to overlap with.
+const SNAPSHOTS_PER_STATEMENT: usize = 250;
+
+/// The compact JSON text of a snapshot's parameters (see `codec`), written into a buffer sized
+/// for typical telemetry so that it is not regrown value by value.
+fn encode(parameters: &Parameters) -> Result<String> {
+    let mut out = Vec::with_capacity(2 + 32 * parameters.len());
+    serde_json::to_writer(&mut out, parameters).map_err(Error::backend)?;
+    String::from_utf8(out).map_err(Error::backend)
+}
+
+fn encode_chunk(chunk: &[TelemetrySnapshot]) -> Result<Vec<String>> {
+    chunk.iter().map(|s| encode(&s.parameters)).collect()
+}
+
+/// Runs `statement` (a query on the connection's worker thread) while `work` runs on this
+/// thread, and returns both results.
+///
+/// The first poll hands the statement to the worker; SQLite then runs it on that thread while
+/// `work` runs here, and only then does this task wait for the statement's answer.
+async fn overlapped<T, R>(statement: impl Future<Output = T>, work: impl FnOnce() -> R) -> (T, R) {
+    let mut statement = std::pin::pin!(statement);
+    let early = std::future::poll_fn(|cx| Poll::Ready(statement.as_mut().poll(cx))).await;
+    let result = work();
+    let output = match early {
+        Poll::Ready(output) => output,
+        Poll::Pending => statement.await,
+    };
+    (output, result)
+}
+
+/// The integer keys of the spacecraft of a write. A batch is usually of one spacecraft, so
+/// that case skips hashing a key per snapshot.
+struct Keys<'a> {
+    map: HashMap<&'a str, i64>,
+    only: Option<i64>,
+}
+
+impl Keys<'_> {
+    fn get(&self, id: &SpacecraftId) -> Option<i64> {
+        self.only.or_else(|| self.map.get(id.as_str()).copied())
+    }
+}
+
+/// Looks up the keys of the spacecraft of a write. [`Error::NotFound`] names the first
+/// spacecraft, in the order given, that does not exist.
+async fn spacecraft_keys<'a>(
+    conn: &mut SqliteConnection,
+    ids: impl Iterator<Item = &'a SpacecraftId>,
+) -> Result<Keys<'a>> {
+    let mut wanted: Vec<&'a SpacecraftId> = Vec::new();
+    let mut distinct = HashSet::new();
+    let mut previous: Option<&SpacecraftId> = None;
+    for id in ids {
+        // Runs of one spacecraft (the usual batch) cost one comparison per snapshot.
+        if previous != Some(id) && distinct.insert(id.as_str()) {
+            wanted.push(id);
+        }
+        previous = Some(id);
+    }
+    let mut map = HashMap::with_capacity(wanted.len());
+    for chunk in wanted.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT id, key FROM spacecraft WHERE id IN (");
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(id.as_str());
+        }
+        query.push(")");
+        let found: Vec<(String, i64)> = query.build_query_as().fetch_all(&mut *conn).await.db()?;
+        for (id, key) in found {
+            if let Some(&wanted) = distinct.get(id.as_str()) {
+                map.insert(wanted, key);
+            }
+        }
+    }
+    if let Some(missing) = wanted.iter().find(|id| !map.contains_key(id.as_str())) {
+        return Err(Error::not_found("spacecraft", missing));
+    }
+    let only = (map.len() == 1)
+        .then(|| map.values().next().copied())
+        .flatten();
+    Ok(Keys { map, only })
+}
+
+/// The first index whose id repeats an earlier one of the same batch, if any.
+fn first_repeat(snapshots: &[TelemetrySnapshot]) -> Option<usize> {
+    let mut seen = HashSet::with_capacity(snapshots.len());
+    snapshots.iter().position(|s| !seen.insert(s.id.as_str()))
+}
+
+/// Explains why a batch did not all go in: a repeated id, or an id stored before with other
+/// content, whichever comes first in the batch (a repeat first at the same index). Returns
+/// which batch indices are duplicates of stored snapshots when neither is the case.
+async fn find_duplicates(
+    conn: &mut SqliteConnection,
+    snapshots: &[TelemetrySnapshot],
+    keys: &Keys<'_>,
+    stored_up_to: i64,
+) -> Result<Vec<bool>> {
+    let repeat = first_repeat(snapshots);
+    let mut index_of: HashMap<&str, usize> = HashMap::with_capacity(snapshots.len());
+    for (i, s) in snapshots.iter().enumerate() {
+        index_of.entry(s.id.as_str()).or_insert(i);
+    }
+    let mut duplicate = vec![false; snapshots.len()];
+    let mut conflict: Option<usize> = None;
+    for chunk in snapshots.chunks(rows_per_statement(1)) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "SELECT id, spacecraft_key, ts, parameters FROM telemetry WHERE seq <= ",
+        );
+        query.push_bind(stored_up_to).push(" AND id IN (");
+        let mut list = query.separated(", ");
+        for snapshot in chunk {
+            list.push_bind(snapshot.id.as_str());
+        }
+        query.push(")");
+        let rows: Vec<(String, i64, i64, String)> =
+            query.build_query_as().fetch_all(&mut *conn).await.db()?;
+        for (id, spacecraft_key, ts, parameters) in rows {
+            let Some(&index) = index_of.get(id.as_str()) else {
+                continue;
+            };
+            let given = &snapshots[index];
+            let same_place = keys.get(&given.spacecraft_id) == Some(spacecraft_key)
+                && given.timestamp.as_millis() == ts;
+            // The text is canonical for what this store writes, so equal text is equal
+            // content; text that differs is parsed before it is called a conflict, in case an
+            // older version of the store spelled the same values differently.
+            let same = same_place
+                && (encode(&given.parameters)? == parameters
+                    || read_parameters(&parameters).is_ok_and(|p| p == given.parameters));
+            if same {
+                duplicate[index] = true;
+            } else {
+                conflict = Some(conflict.map_or(index, |c| c.min(index)));
+            }
+        }
+    }
+    match (repeat, conflict) {
+        (Some(r), c) if c.is_none_or(|c| r <= c) => Err(Error::conflict(
+            "snapshot",
+            &snapshots[r].id,
+            format!("snapshots[{r}] repeats an id of the same batch"),
+        )),
+        (_, Some(c)) => Err(Error::conflict(
+            "snapshot",
+            &snapshots[c].id,
+            format!("snapshots[{c}] has the id of a stored snapshot with different content"),
+        )),
+        _ => Ok(duplicate),
+    }
+}
+
+/// One row of `latest_values`: spacecraft key, parameter, sample time, JSON value.
+type LatestRow<'a> = (i64, &'a str, i64, String);
+
+/// The newest value of each (spacecraft, parameter) among the snapshots not marked in `skip`
+/// (newest sample time; ties go to the later snapshot, stored later).
+fn newest_values<'a>(
+    snapshots: &'a [TelemetrySnapshot],
+    keys: &Keys<'_>,
+    skip: Option<&[bool]>,
+) -> Result<Vec<LatestRow<'a>>> {
+    type Slot<'a> = (i64, &'a ParameterValue);
+    /// Consecutive snapshots of one spacecraft with the same names in the same order (the
+    /// usual batch) are folded position by position, without hashing a name per value.
+    struct Run<'a> {
+        key: i64,
+        names: &'a [ParameterName],
+        slots: Vec<Slot<'a>>,
+    }
+    fn flush<'a>(run: Option<Run<'a>>, newest: &mut HashMap<(i64, &'a str), Slot<'a>>) {
+        let Some(run) = run else { return };
+        for (name, slot) in run.names.iter().zip(run.slots) {
+            newest
+                .entry((run.key, name.as_str()))
+                .and_modify(|kept| {
+                    if slot.0 >= kept.0 {
+                        *kept = slot;
+                    }
+                })
+                .or_insert(slot);
+        }
+    }
+    let mut newest: HashMap<(i64, &'a str), Slot<'a>> = HashMap::new();
+    let mut run: Option<Run<'a>> = None;
+    for (index, snapshot) in snapshots.iter().enumerate() {
+        if skip.is_some_and(|skip| skip[index]) {
+            continue;
+        }
+        let Some(key) = keys.get(&snapshot.spacecraft_id) else {
+            continue;
+        };
+        let ts = snapshot.timestamp.as_millis();
+        let names = snapshot.parameters.names();
+        let values = snapshot.parameters.values();
+        match &mut run {
+            Some(current) if current.key == key && current.names == names => {
+                for (slot, value) in current.slots.iter_mut().zip(values) {
+                    if ts >= slot.0 {
+                        *slot = (ts, value);
+                    }
+                }
+            }
+            _ => {
+                flush(run.take(), &mut newest);
+                run = Some(Run {
+                    key,
+                    names,
+                    slots: values.iter().map(|v| (ts, v)).collect(),
+                });
+            }
+        }
+    }
+    flush(run, &mut newest);
+    newest
+        .into_iter()
+        .map(|((key, name), (ts, value))| Ok((key, name, ts, to_json!(value)?)))
+        .collect()
+}
+
+/// Moves the stored latest values forward to `rows` where they are at least as new (a later
+/// arrival wins a tie of sample times).
+async fn upsert_latest_values(conn: &mut SqliteConnection, rows: Vec<LatestRow<'_>>) -> Result<()> {
+    for chunk in rows.chunks(rows_per_statement(4)) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO latest_values (spacecraft_key, parameter, ts, value) ",
+        );
+        query.push_values(chunk, |mut row, (key, name, ts, value)| {
+            row.push_bind(*key)
+                .push_bind(*name)
+                .push_bind(*ts)
+                .push_bind(value.as_str());
+        });
+        query.push(
+            " ON CONFLICT (spacecraft_key, parameter) DO UPDATE \
+             SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest_values.ts",
+        );
+        query.build().execute(&mut *conn).await.db()?;
+    }
+    Ok(())
+}
+
+/// What the ingest thread prepares while a chunk is being inserted.
+enum Prepared<'a> {
+    /// The JSON of the next chunk.
+    Chunk(Result<Vec<String>>),
+    /// After the last chunk: the latest values, assuming every snapshot was new.
+    Latest(Result<Vec<LatestRow<'a>>>),
+}
+
+/// Stored snapshots of one spacecraft back as domain values. Snapshots with the same parameter
+/// names share one layout, which the rule engine binds once for all of them.
+fn snapshots_from_rows(
+    spacecraft: &SpacecraftId,
+    rows: Vec<(String, i64, String)>,
+) -> Result<Vec<TelemetrySnapshot>> {
+    let mut reader = SnapshotReader::new(spacecraft);
+    let mut snapshots = Vec::with_capacity(rows.len());
+    for (id, ts, parameters) in rows {
+        let snapshot = reader.read(&id, ts, &parameters, snapshots.last())?;
+        snapshots.push(snapshot);
+    }
+    Ok(snapshots)
+}
+
+/// Turns stored rows of one spacecraft back into snapshots.
+struct SnapshotReader<'a> {
+    spacecraft: &'a SpacecraftId,
+    layouts: LayoutInterner,
+}
+
+impl<'a> SnapshotReader<'a> {
+    fn new(spacecraft: &'a SpacecraftId) -> Self {
+        SnapshotReader {
+            spacecraft,
+            layouts: LayoutInterner::new(),
+        }
+    }
+
+    /// One row; `previous`, the snapshot read before it, lends its parameter names.
+    fn read(
+        &mut self,
+        id: &str,
+        ts: i64,
+        parameters: &str,
+        previous: Option<&TelemetrySnapshot>,
+    ) -> Result<TelemetrySnapshot> {
+        let what = "snapshot";
+        let parameters = read_parameters_like(parameters, previous.map(|p| &p.parameters))
+            .map_err(|e| corrupt(what, id, e))?;
+        Ok(TelemetrySnapshot {
+            id: stored(SnapshotId::parse(id), what, id)?,
+            spacecraft_id: self.spacecraft.clone(),
+            timestamp: stored_time(ts, what, id)?,
+            parameters: self.layouts.share(parameters),
+        })
+    }
+}
+
+/// Snapshots per page of a range read.
+const RANGE_PAGE: usize = 2_048;
+
+/// Separates the rows of a page of a range read.
+const ROW_SEPARATOR: char = '\u{1e}';
+/// Separates the fields of a row of a page.
+const FIELD_SEPARATOR: char = '\u{1f}';
+
+/// One page of a range read: up to `limit` rows of one spacecraft after the row
+/// (`after_ts`, `after_seq`) and up to `to`, in time order, as one text.
+///
+/// A day at 1 Hz is 86,400 rows; handed over one by one, the driver's per-row work (a channel
+/// message, a copy and an allocation per column) costs more than SQLite's. So SQLite joins each
+/// page into one text: rows separated by U+001E, fields (id, time, arrival, parameters) by
+/// U+001F. Neither can occur in a row: ids exclude control characters and the JSON writer
+/// escapes them inside strings.
+async fn fetch_page(
+    conn: &mut SqliteConnection,
+    key: i64,
+    (after_ts, after_seq): (i64, i64),
+    to: i64,
+    limit: usize,
+) -> Result<(Option<String>, i64)> {
+    sqlx::query_as(
+        "SELECT group_concat(id || char(31) || ts || char(31) || seq || char(31) || parameters, \
+                             char(30)), \
+                count(*) \
+         FROM (SELECT id, ts, seq, parameters FROM telemetry \
+               WHERE spacecraft_key = ?1 AND ts >= ?2 AND ts <= ?3 AND (ts > ?2 OR seq > ?4) \
+               ORDER BY ts, seq LIMIT ?5)",
+    )
+    .bind(key)
+    .bind(after_ts)
+    .bind(to)
+    .bind(after_seq)
+    .bind(sql_count(limit))
+    .fetch_one(&mut *conn)
+    .await
+    .db()
+}
+
+/// Where a row of a page is: the byte range of its id, its time, its arrival number and the
+/// byte range of its parameters.
+type RowSpan = (Range<usize>, i64, i64, Range<usize>);
+
+/// Splits a page into its rows, checking that there are `count` of them, and returns them in
+/// (time, arrival) order. Only the row headers are read here; the parameters are parsed by
+/// [`parse_page`], off this thread.
+fn split_page(spacecraft: &SpacecraftId, text: &str, count: usize) -> Result<Vec<RowSpan>> {
+    let damaged = |detail: &str| {
+        corrupt(
+            "telemetry of spacecraft",
+            spacecraft.as_str(),
+            format!("a page of a range read is damaged: {detail}"),
+        )
+    };
+    let mut rows = Vec::with_capacity(count);
+    let mut at = 0;
+    for record in text.split(ROW_SEPARATOR) {
+        let start = at;
+        at += record.len() + ROW_SEPARATOR.len_utf8();
+        let mut fields = record.splitn(4, FIELD_SEPARATOR);
+        let (Some(id), Some(ts), Some(seq), Some(parameters)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(damaged("a row has too few fields"));
+        };
+        let ts = ts
+            .parse()
+            .map_err(|_| damaged("a time is not an integer"))?;
+        let seq = seq
+            .parse()
+            .map_err(|_| damaged("an arrival number is not an integer"))?;
+        let parameters_at = start + record.len() - parameters.len();
+        rows.push((
+            start..start + id.len(),
+            ts,
+            seq,
+            parameters_at..parameters_at + parameters.len(),
+        ));
+    }
+    if rows.len() != count {
+        return Err(damaged(&format!(
+            "{} rows where {count} were counted",
+            rows.len()
+        )));
+    }
+    // SQLite joins the rows in the order its subquery yields them, which is the ORDER BY
+    // order; its documentation leaves the order of group_concat open, so check, not trust.
+    if !rows.is_sorted_by_key(|(_, ts, seq, _)| (*ts, *seq)) {
+        rows.sort_unstable_by_key(|(_, ts, seq, _)| (*ts, *seq));
+    }
+    Ok(rows)
+}
+
+/// Reads the rows of a page back into snapshots, in order.
+fn parse_page(
+    spacecraft: &SpacecraftId,
+    text: &str,
+    rows: Vec<RowSpan>,
+) -> Result<Vec<TelemetrySnapshot>> {
+    let mut reader = SnapshotReader::new(spacecraft);
+    let mut snapshots: Vec<TelemetrySnapshot> = Vec::with_capacity(rows.len());
+    for (id, ts, _, parameters) in rows {
+        let (Some(id), Some(parameters)) = (text.get(id), text.get(parameters)) else {
+            return Err(corrupt(
+                "telemetry of spacecraft",
+                spacecraft.as_str(),
+                "a row of a range read is out of its page",
+            ));
+        };
+        let snapshot = reader.read(id, ts, parameters, snapshots.last())?;
+        snapshots.push(snapshot);
+    }
+    Ok(snapshots)
+}
+
+/// Waits for the oldest page being parsed and appends its snapshots.
+async fn collect(
+    parsing: &mut VecDeque<tokio::task::JoinHandle<Result<Vec<TelemetrySnapshot>>>>,
+    snapshots: &mut Vec<TelemetrySnapshot>,
+) -> Result<()> {
+    if let Some(task) = parsing.pop_front() {
+        let page = task.await.map_err(Error::backend)??;
+        if snapshots.is_empty() {
+            *snapshots = page;
+        } else {
+            snapshots.extend(page);
+        }
+    }
+    Ok(())
+}
+
+/// How many pages of a range read are parsed at once, besides the one SQLite is producing:
+/// enough to keep both cores of a small machine busy, few enough to bound memory.
+const PAGES_IN_FLIGHT: usize = 2;
+
+/// The `json_extract` path of a top-level key, or `None` when the key is stored with JSON
+/// escapes (`"` and `\`; control characters are not allowed in names): SQLite's quoted path
+/// labels have no escapes, and its comparison of escaped keys is best not relied on.
+fn json_path(name: &str) -> Option<String> {
+    (!name.contains(['"', '\\'])).then(|| format!("$.\"{name}\""))
+}
+
+#[async_trait]
+impl TelemetryRepository for SqliteStore {
+    async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
+        let TelemetryWrite {
+            snapshots,
+            anomalies,
+            events,
+        } = write;
+        events::check_distinct(&events)?;
+        if snapshots.is_empty() && anomalies.is_empty() && events.is_empty() {
+            return Ok(IngestOutcome::default());
+        }
+        let chunks: Vec<&[TelemetrySnapshot]> = snapshots.chunks(SNAPSHOTS_PER_STATEMENT).collect();
+
+        let mut tx = self.begin_write().await?;
+        let keys = spacecraft_keys(
+            &mut tx,
+            snapshots
+                .iter()
+                .map(|s| &s.spacecraft_id)
+                .chain(anomalies.iter().map(|a| &a.spacecraft_id)),
+        )
+        .await?;
+        // Rows up to this arrival number were stored before this batch.
+        let (stored_up_to, first_texts) = overlapped(
+            sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM telemetry")
+                .fetch_one(&mut *tx),
+            || chunks.first().map_or(Ok(Vec::new()), |c| encode_chunk(c)),
+        )
+        .await;
+        let stored_up_to = stored_up_to.db()?;
+        let mut texts = first_texts?;
+        let mut inserted: usize = 0;
+        let mut optimistic_latest = None;
+        for (k, chunk) in chunks.iter().enumerate() {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO telemetry (id, spacecraft_key, ts, parameters) ",
+            );
+            // The texts move into the statement's arguments rather than being copied.
+            query.push_values(chunk.iter().zip(texts), |mut row, (snapshot, text)| {
+                row.push_bind(snapshot.id.as_str())
+                    .push_bind(keys.get(&snapshot.spacecraft_id))
+                    .push_bind(snapshot.timestamp.as_millis())
+                    .push_bind(text);
+            });
+            query.push(" ON CONFLICT (id) DO NOTHING");
+            let (done, prepared) = overlapped(query.build().execute(&mut *tx), || {
+                match chunks.get(k + 1) {
+                    Some(next) => Prepared::Chunk(encode_chunk(next)),
+                    None => Prepared::Latest(newest_values(&snapshots, &keys, None)),
+                }
+            })
+            .await;
+            inserted += usize::try_from(done.db()?.rows_affected()).unwrap_or(0);
+            texts = Vec::new();
+            match prepared {
+                Prepared::Chunk(next) => texts = next?,
+                Prepared::Latest(latest) => optimistic_latest = Some(latest?),
+            }
+        }
+        let latest = if inserted < snapshots.len() {
+            let duplicate = find_duplicates(&mut tx, &snapshots, &keys, stored_up_to).await?;
+            let found = duplicate.iter().filter(|d| **d).count();
+            if found + inserted != snapshots.len() {
+                return Err(Error::backend(format!(
+                    "ingest stored {inserted} of {} snapshots but found {found} stored before",
+                    snapshots.len()
+                )));
+            }
+            newest_values(&snapshots, &keys, Some(&duplicate))?
+        } else {
+            optimistic_latest.unwrap_or_default()
+        };
+        upsert_latest_values(&mut tx, latest).await?;
+        if !anomalies.is_empty() {
+            anomalies::insert_new(&mut tx, &anomalies).await?;
+        }
+        events::record(&mut tx, &events).await?;
+        tx.commit().await.db()?;
+        Ok(IngestOutcome {
+            inserted,
+            duplicates: snapshots.len() - inserted,
+        })
+    }
+
+    async fn recent_telemetry(
+        &self,
+        spacecraft: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<Vec<TelemetrySnapshot>> {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT id, ts, parameters FROM telemetry \
+             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?) \
+             ORDER BY ts DESC, seq DESC LIMIT ?",
+        )
+        .bind(spacecraft.as_str())
+        .bind(sql_count(limit.get()))
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        snapshots_from_rows(spacecraft, rows)
+    }
+
+    async fn telemetry_range(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        max: usize,
+    ) -> Result<Vec<TelemetrySnapshot>> {
+        if from > to || max == 0 {
+            return Ok(Vec::new());
+        }
+        // One read transaction, so that every page sees the same state of the file.
+        let mut tx = self.reader.begin().await.db()?;
+        let key: Option<i64> = sqlx::query_scalar("SELECT key FROM spacecraft WHERE id = ?")
+            .bind(spacecraft.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .db()?;
+        let Some(key) = key else {
+            return Ok(Vec::new());
+        };
+        // Reading JSON back is most of the cost of a large range. Each page is parsed on the
+        // blocking pool as soon as it arrives, while SQLite produces the next one on its
+        // connection's thread, so a long read uses more than one core.
+        let mut parsing = VecDeque::with_capacity(PAGES_IN_FLIGHT);
+        let mut snapshots: Vec<TelemetrySnapshot> = Vec::new();
+        // Arrival numbers start at 1, so (from, 0) is just before the first row at `from`.
+        let mut after = (from.as_millis(), 0);
+        let mut wanted = max;
+        loop {
+            let asked = RANGE_PAGE.min(wanted);
+            let (text, count) = fetch_page(&mut tx, key, after, to.as_millis(), asked).await?;
+            let Some(text) = text else { break };
+            let count = usize::try_from(count).unwrap_or(0);
+            let rows = split_page(spacecraft, &text, count)?;
+            let last = rows.last().map_or(after, |(_, ts, seq, _)| (*ts, *seq));
+            if parsing.len() == PAGES_IN_FLIGHT {
+                collect(&mut parsing, &mut snapshots).await?;
+            }
+            let id = spacecraft.clone();
+            parsing.push_back(tokio::task::spawn_blocking(move || {
+                parse_page(&id, &text, rows)
+            }));
+            wanted = wanted.saturating_sub(count);
+            if count < asked || wanted == 0 {
+                break;
+            }
+            after = last;
+        }
+        tx.commit().await.db()?;
+        while !parsing.is_empty() {
+            collect(&mut parsing, &mut snapshots).await?;
+        }
+        Ok(snapshots)
+    }
+
+    async fn last_telemetry_timestamp(
+        &self,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<Timestamp>> {
+        let last: Option<i64> = sqlx::query_scalar(
+            "SELECT ts FROM telemetry \
+             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?) \
+             ORDER BY ts DESC LIMIT 1",
+        )
+        .bind(spacecraft.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .db()?;
+        last.map(|ts| stored_time(ts, "telemetry of spacecraft", spacecraft.as_str()))
+            .transpose()
+    }
+
+    async fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT parameter, value, ts FROM latest_values \
+             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?) \
+             ORDER BY parameter",
+        )
+        .bind(spacecraft.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        let what = "latest value of spacecraft";
+        let id = spacecraft.as_str();
+        rows.into_iter()
+            .map(|(parameter, value, ts)| {
+                Ok(LatestValue {
+                    parameter: stored(ParameterName::parse(parameter), what, id)?,
+                    value: read_parameter_value(&value).map_err(|e| corrupt(what, id, e))?,
+                    timestamp: stored_time(ts, what, id)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn telemetry_series(
+        &self,
+        spacecraft: &SpacecraftId,
+        parameter: &ParameterName,
+        from: Timestamp,
+        to: Timestamp,
+        bucket: BucketWidth,
+    ) -> Result<Vec<SeriesBucket>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        // The samples of the parameter: through a JSON path when the name can be written as
+        // one, else by walking each snapshot's keys (slower, but right for any name).
+        let samples = if json_path(parameter.as_str()).is_some() {
+            "SELECT t.ts AS ts, t.seq AS seq, json_extract(t.parameters, ?1) AS v \
+             FROM telemetry t \
+             WHERE t.spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?2) \
+             AND t.ts >= ?3 AND t.ts <= ?4 \
+             AND json_type(t.parameters, ?1) IN ('integer', 'real')"
+        } else {
+            "SELECT t.ts AS ts, t.seq AS seq, j.value AS v \
+             FROM telemetry t, json_each(t.parameters) j \
+             WHERE t.spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?2) \
+             AND t.ts >= ?3 AND t.ts <= ?4 \
+             AND j.key = ?1 AND j.type IN ('integer', 'real')"
+        };
+        // Buckets start at multiples of the width since the epoch; `%` truncates toward zero,
+        // so the remainder is made non-negative for times before 1970. The newest sample of a
+        // bucket (ties: last stored) gives `last`.
+        let sql = format!(
+            "WITH samples AS ({samples}), \
+             bucketed AS ( \
+               SELECT ts - (((ts % ?5) + ?5) % ?5) AS bucket, ts, seq, v FROM samples), \
+             ranked AS ( \
+               SELECT bucket, v, ROW_NUMBER() OVER \
+                 (PARTITION BY bucket ORDER BY ts DESC, seq DESC) AS newest FROM bucketed) \
+             SELECT bucket, CAST(MIN(v) AS REAL), CAST(MAX(v) AS REAL), CAST(AVG(v) AS REAL), \
+                    COUNT(*), CAST(MAX(CASE WHEN newest = 1 THEN v END) AS REAL) \
+             FROM ranked GROUP BY bucket ORDER BY bucket"
+        );
+        let key = json_path(parameter.as_str()).unwrap_or_else(|| parameter.as_str().to_owned());
+        let rows: Vec<(i64, f64, f64, f64, i64, f64)> = sqlx::query_as(&sql)
+            .bind(key)
+            .bind(spacecraft.as_str())
+            .bind(from.as_millis())
+            .bind(to.as_millis())
+            .bind(bucket.as_millis())
+            .fetch_all(&self.reader)
+            .await
+            .db()?;
+        let what = "telemetry of spacecraft";
+        rows.into_iter()
+            .map(|(start, min, max, avg, count, last)| {
+                Ok(SeriesBucket {
+                    start: stored_time(start, what, spacecraft.as_str())?,
+                    min,
+                    max,
+                    avg,
+                    count: u64::try_from(count)
+                        .map_err(|e| corrupt(what, spacecraft.as_str(), e))?,
+                    last,
+                })
+            })
+            .collect()
+    }
+}

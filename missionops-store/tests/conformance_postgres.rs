@@ -1,0 +1,625 @@
+//! The conformance suite on the PostgreSQL backend, then what only this backend has to show:
+//! migrations, outbox rows, exact JSON text, concurrency, scratch databases, bad stored data.
+//!
+//! Needs a PostgreSQL server: `MISSIONOPS_TEST_DATABASE_URL` names a role that may create
+//! databases (default `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached
+//! every case fails saying so; nothing is skipped.
+//!
+//! Every case runs on a database of its own: [`PostgresStore::scratch`] creates one with a
+//! random name and migrates it, and the store drops it when the case ends. The guard that drops
+//! it lives inside the store, so the harness's expression is a plain `PostgresStore` that
+//! coerces to `&dyn Store` like any other backend.
+
+use std::sync::Arc;
+
+use missionops_core::{
+    ConfigRecord, ConfigStatus, DocumentBody, DocumentCategory, DocumentId, DocumentTitle, Error,
+    EventId, EventType, Limit, NewEvent, OpsDocument, Parameters, SearchQuery, Severity,
+    SnapshotId, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName, Tags,
+    TelemetrySnapshot, TelemetryWrite, Timestamp,
+};
+use missionops_core::{
+    ConfigRepository, DocumentRepository, EventRepository, MissionType, SpacecraftRepository,
+    TelemetryRepository,
+};
+use missionops_store::PostgresStore;
+use serde_json::json;
+
+const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+fn admin_url() -> String {
+    std::env::var("MISSIONOPS_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+}
+
+/// `url` without its password, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A store on a fresh scratch database; panics, saying what to fix, when there is no server.
+async fn scratch_store() -> PostgresStore {
+    let url = admin_url();
+    match PostgresStore::scratch(&url).await {
+        Ok(store) => store,
+        Err(err) => panic!(
+            "cannot create a scratch database through {}: {err}\n\
+             These tests need a running PostgreSQL server; set MISSIONOPS_TEST_DATABASE_URL to \
+             the URL of a role that may create databases.",
+            redacted(&url)
+        ),
+    }
+}
+
+missionops_store::conformance_tests!(scratch_store().await);
+
+// ---------------------------------------------------------------------------------------------
+// Postgres-specific behaviour.
+
+fn at(second: i64) -> Timestamp {
+    Timestamp::parse("2025-06-01T00:00:00Z")
+        .expect("time")
+        .add_millis(second * 1000)
+}
+
+fn sc(id: &str) -> SpacecraftId {
+    SpacecraftId::parse(id).expect("spacecraft id")
+}
+
+fn limit(n: i64) -> Limit {
+    Limit::new(n, 1000).expect("limit")
+}
+
+fn event(id: &str, spacecraft: Option<&str>) -> NewEvent {
+    NewEvent {
+        id: EventId::parse(id).expect("event id"),
+        spacecraft_id: spacecraft.map(sc),
+        timestamp: at(0),
+        event_type: EventType::Info,
+        severity: Severity::Low,
+        message: format!("event {id}"),
+        metadata: json!({"z": 1, "a": 2.5})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+fn spacecraft_named(id: &str) -> Spacecraft {
+    Spacecraft {
+        id: sc(id),
+        name: SpacecraftName::parse(id).expect("name"),
+        mission_type: MissionType::parse("CUBESAT").expect("mission"),
+        metadata: json!({"orbit": "SSO", "altitudeKm": 550})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+async fn register(store: &PostgresStore, id: &str) {
+    store
+        .register_spacecraft(spacecraft_named(id), event(&format!("reg-{id}"), Some(id)))
+        .await
+        .expect("register");
+}
+
+fn snapshot(
+    id: &str,
+    spacecraft: &str,
+    second: i64,
+    parameters: serde_json::Value,
+) -> TelemetrySnapshot {
+    TelemetrySnapshot {
+        id: SnapshotId::parse(id).expect("snapshot id"),
+        spacecraft_id: sc(spacecraft),
+        timestamp: at(second),
+        parameters: Parameters::from_json(&parameters).expect("parameters"),
+    }
+}
+
+fn telemetry(snapshots: Vec<TelemetrySnapshot>) -> TelemetryWrite {
+    TelemetryWrite {
+        snapshots,
+        anomalies: Vec::new(),
+        events: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn migrating_again_is_a_no_op() {
+    let store = scratch_store().await;
+    store.migrate().await.expect("second migration");
+    store.migrate().await.expect("third migration");
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(store.pool())
+        .await
+        .expect("count migrations");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+        .expect("migrations folder")
+        .count();
+    assert_eq!(applied, i64::try_from(files).expect("count"));
+}
+
+#[tokio::test]
+async fn every_recorded_event_has_a_pending_outbox_row() {
+    let store = scratch_store().await;
+    register(&store, "SC-1").await;
+    store
+        .record_event(event("info-1", None))
+        .await
+        .expect("record");
+    assert_eq!(store.outbox_pending().await.expect("pending"), 2);
+    let rows: Vec<(i64, String, i32)> =
+        sqlx::query_as("SELECT sequence, status, attempts FROM outbox ORDER BY sequence")
+            .fetch_all(store.pool())
+            .await
+            .expect("outbox");
+    assert_eq!(
+        rows,
+        vec![(1, "pending".to_owned(), 0), (2, "pending".to_owned(), 0)]
+    );
+}
+
+#[tokio::test]
+async fn documents_keep_their_exact_text_and_are_queryable_as_jsonb() {
+    let store = scratch_store().await;
+    register(&store, "SC-1").await;
+    let config = SpacecraftConfig::parse(json!({
+        "parameters": {"temp": {"warnHigh": 45, "critHigh": 70.5}},
+        "zeta": 1e21, "alpha": 0.30000000000000004, "note": "kept"
+    }))
+    .expect("config");
+    store
+        .put_config(
+            ConfigRecord {
+                spacecraft_id: sc("SC-1"),
+                version: 1,
+                config,
+                status: ConfigStatus::Draft,
+                source: None,
+                created_at: at(1),
+            },
+            event("cfg-1", Some("SC-1")),
+        )
+        .await
+        .expect("put config");
+    let (text, warn_high): (String, String) = sqlx::query_as(
+        "SELECT config_json::text, config #>> '{parameters,temp,warnHigh}' FROM spacecraft_configs",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("config row");
+    assert_eq!(
+        text,
+        r#"{"parameters":{"temp":{"warnHigh":45,"critHigh":70.5}},"zeta":1e+21,"alpha":0.30000000000000004,"note":"kept"}"#
+    );
+    assert_eq!(warn_high, "45");
+    let back = store
+        .current_config(&sc("SC-1"))
+        .await
+        .expect("current")
+        .expect("a config");
+    assert_eq!(
+        serde_json::to_string(back.config.as_object()).expect("json"),
+        text
+    );
+    let orbit: String =
+        sqlx::query_scalar("SELECT metadata ->> 'orbit' FROM spacecraft WHERE id = 'SC-1'")
+            .fetch_one(store.pool())
+            .await
+            .expect("metadata");
+    assert_eq!(orbit, "SSO");
+}
+
+#[tokio::test]
+async fn a_nul_character_in_a_config_is_invalid_input_not_a_backend_failure() {
+    let store = scratch_store().await;
+    register(&store, "SC-1").await;
+    let config = SpacecraftConfig::parse(json!({"note": "a\u{0}b"})).expect("config");
+    let err = store
+        .put_config(
+            ConfigRecord {
+                spacecraft_id: sc("SC-1"),
+                version: 1,
+                config,
+                status: ConfigStatus::Approved,
+                source: None,
+                created_at: at(1),
+            },
+            event("cfg-1", Some("SC-1")),
+        )
+        .await
+        .expect_err("jsonb cannot hold NUL");
+    assert!(matches!(err, Error::Invalid { .. }), "got {err}");
+    assert_eq!(store.outbox_pending().await.expect("pending"), 1);
+}
+
+#[tokio::test]
+async fn concurrent_writers_get_gap_free_sequences() {
+    let store = scratch_store().await;
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            // Every fourth write reuses an id and must fail without using up a number.
+            let id = if n % 4 == 3 {
+                format!("ev-{}", n - 1)
+            } else {
+                format!("ev-{n}")
+            };
+            store.record_event(event(&id, None)).await
+        }));
+    }
+    let mut failures = 0;
+    for task in tasks {
+        if task.await.expect("task").is_err() {
+            failures += 1;
+        }
+    }
+    assert_eq!(failures, 10);
+    let events = store
+        .recent_events(None, limit(1000))
+        .await
+        .expect("events");
+    let mut sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
+    sequences.sort_unstable();
+    assert_eq!(sequences, (1..=30).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
+async fn concurrent_ingests_of_one_batch_store_it_once() {
+    let store = Arc::new(scratch_store().await);
+    register(&store, "SC-1").await;
+    let batch: Vec<TelemetrySnapshot> = (0..200)
+        .map(|i| {
+            snapshot(
+                &format!("s{i}"),
+                "SC-1",
+                i,
+                json!({"temp": i, "mode": "CRUISE"}),
+            )
+        })
+        .collect();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let store = Arc::clone(&store);
+        let batch = batch.clone();
+        tasks.push(tokio::spawn(async move {
+            store.insert_telemetry(telemetry(batch)).await
+        }));
+    }
+    let mut inserted = 0;
+    let mut duplicates = 0;
+    for task in tasks {
+        let outcome = task.await.expect("task").expect("ingest");
+        inserted += outcome.inserted;
+        duplicates += outcome.duplicates;
+    }
+    assert_eq!((inserted, duplicates), (200, 600));
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM telemetry")
+        .fetch_one(store.pool())
+        .await
+        .expect("count");
+    assert_eq!(rows, 200);
+}
+
+#[tokio::test]
+async fn a_later_batch_with_older_samples_does_not_move_latest_values_back() {
+    let store = scratch_store().await;
+    register(&store, "SC-1").await;
+    store
+        .insert_telemetry(telemetry(vec![snapshot(
+            "new",
+            "SC-1",
+            10,
+            json!({"temp": 30}),
+        )]))
+        .await
+        .expect("insert");
+    store
+        .insert_telemetry(telemetry(vec![
+            snapshot("old", "SC-1", 5, json!({"temp": 10, "volt": 28})),
+            snapshot("tie", "SC-1", 10, json!({"temp": 31})),
+        ]))
+        .await
+        .expect("insert");
+    let latest = store.latest_values(&sc("SC-1")).await.expect("latest");
+    let got: Vec<(String, String, Timestamp)> = latest
+        .into_iter()
+        .map(|l| (l.parameter.into_string(), l.value.to_string(), l.timestamp))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("temp".to_owned(), "31".to_owned(), at(10)),
+            ("volt".to_owned(), "28".to_owned(), at(5)),
+        ],
+        "the newest sample time wins, and a tie goes to the last stored"
+    );
+}
+
+#[tokio::test]
+async fn the_first_bad_snapshot_of_a_batch_is_named_whatever_is_wrong_with_it() {
+    let store = scratch_store().await;
+    register(&store, "SC-1").await;
+    store
+        .insert_telemetry(telemetry(vec![snapshot(
+            "a",
+            "SC-1",
+            1,
+            json!({"temp": 1}),
+        )]))
+        .await
+        .expect("insert");
+    let err = store
+        .insert_telemetry(telemetry(vec![
+            snapshot("a", "SC-1", 1, json!({"temp": 2})),
+            snapshot("b", "SC-404", 2, json!({"temp": 1})),
+        ]))
+        .await
+        .expect_err("conflict");
+    match err {
+        Error::Conflict { id, reason, .. } => {
+            assert_eq!(id, "a");
+            assert!(reason.contains("snapshots[0]"), "{reason}");
+        }
+        other => panic!("expected the conflict at index 0, got {other}"),
+    }
+    let err = store
+        .insert_telemetry(telemetry(vec![
+            snapshot("c", "SC-404", 2, json!({"temp": 1})),
+            snapshot("a", "SC-1", 1, json!({"temp": 2})),
+        ]))
+        .await
+        .expect_err("unknown spacecraft");
+    assert!(matches!(err, Error::NotFound { .. }), "got {err}");
+}
+
+#[tokio::test]
+async fn a_retried_batch_stores_only_its_new_snapshots_with_its_events() {
+    let store = scratch_store().await;
+    register(&store, "SC-1").await;
+    store
+        .insert_telemetry(telemetry(vec![snapshot(
+            "a",
+            "SC-1",
+            5,
+            json!({"temp": 1}),
+        )]))
+        .await
+        .expect("insert");
+    let outcome = store
+        .insert_telemetry(TelemetryWrite {
+            snapshots: vec![
+                snapshot("b", "SC-1", 5, json!({"temp": 2})),
+                snapshot("a", "SC-1", 5, json!({"temp": 1})),
+            ],
+            anomalies: Vec::new(),
+            events: vec![event("mode-1", Some("SC-1"))],
+        })
+        .await
+        .expect("retry");
+    assert_eq!((outcome.inserted, outcome.duplicates), (1, 1));
+    let recent = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    let ids: Vec<&str> = recent.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["b", "a"],
+        "the snapshot stored last comes first on a tie"
+    );
+    let latest = store.latest_values(&sc("SC-1")).await.expect("latest");
+    assert_eq!(latest[0].value.to_string(), "2");
+    assert_eq!(store.outbox_pending().await.expect("pending"), 2);
+}
+
+/// The same writes on this store and on the in-memory reference give the same series, latest
+/// values and windows, ties and times before 1970 included.
+#[tokio::test]
+async fn series_latest_values_and_windows_match_the_in_memory_store() {
+    let store = scratch_store().await;
+    let memory = missionops_store::MemoryStore::new();
+    let stores: [&dyn missionops_core::Store; 2] = [&store, &memory];
+    let epoch = Timestamp::parse("1970-01-01T00:00:00Z").expect("epoch");
+    let snap = |id: &str, second: i64, parameters: serde_json::Value| TelemetrySnapshot {
+        id: SnapshotId::parse(id).expect("id"),
+        spacecraft_id: sc("SC-1"),
+        timestamp: epoch.add_millis(second * 1000 + 250),
+        parameters: Parameters::from_json(&parameters).expect("parameters"),
+    };
+    let batches = vec![
+        vec![
+            snap("a", -90, json!({"v": 1.5, "mode": "SAFE"})),
+            snap("b", -61, json!({"v": -2})),
+            snap("c", -1, json!({"v": 0.1, "flag": true})),
+            snap("d", 0, json!({"v": "n/a"})),
+        ],
+        vec![
+            snap("e", -1, json!({"v": 0.2})),
+            snap("f", 59, json!({"v": 1e21})),
+            snap("g", 59, json!({"v": 3})),
+            snap("h", 125, json!({"mode": "CRUISE"})),
+        ],
+    ];
+    for target in stores {
+        let mut spacecraft = spacecraft_named("SC-1");
+        spacecraft.created_at = epoch;
+        target
+            .register_spacecraft(spacecraft, event("reg", Some("SC-1")))
+            .await
+            .expect("register");
+        for batch in &batches {
+            target
+                .insert_telemetry(telemetry(batch.clone()))
+                .await
+                .expect("insert");
+        }
+    }
+    let v = missionops_core::ParameterName::parse("v").expect("name");
+    for bucket in ["1s", "1m", "1h"] {
+        let width = missionops_core::BucketWidth::parse(bucket).expect("bucket");
+        let from = epoch.add_millis(-3_600_000);
+        let to = epoch.add_millis(3_600_000);
+        let got = store
+            .telemetry_series(&sc("SC-1"), &v, from, to, width)
+            .await
+            .expect("series");
+        let want = memory
+            .telemetry_series(&sc("SC-1"), &v, from, to, width)
+            .await
+            .expect("series");
+        assert_eq!(got, want, "series in {bucket} buckets");
+    }
+    assert_eq!(
+        store.latest_values(&sc("SC-1")).await.expect("latest"),
+        memory.latest_values(&sc("SC-1")).await.expect("latest")
+    );
+    let (from, to) = (epoch.add_millis(-61_000), epoch.add_millis(60_000));
+    assert_eq!(
+        store
+            .telemetry_range(&sc("SC-1"), from, to, 100)
+            .await
+            .expect("range"),
+        memory
+            .telemetry_range(&sc("SC-1"), from, to, 100)
+            .await
+            .expect("range")
+    );
+    assert_eq!(
+        store
+            .recent_telemetry(&sc("SC-1"), limit(5))
+            .await
+            .expect("recent"),
+        memory
+            .recent_telemetry(&sc("SC-1"), limit(5))
+            .await
+            .expect("recent")
+    );
+}
+
+#[tokio::test]
+async fn search_takes_wildcards_literally_and_matches_substrings() {
+    let store = scratch_store().await;
+    let doc = |id: &str, title: &str, body: &str| OpsDocument {
+        id: DocumentId::parse(id).expect("id"),
+        spacecraft_id: None,
+        title: DocumentTitle::parse(title).expect("title"),
+        category: DocumentCategory::general(),
+        tags: Tags::default(),
+        body: DocumentBody::parse(body).expect("body"),
+        published_at: at(1),
+        updated_at: at(1),
+        version: 1,
+    };
+    for (n, d) in [
+        doc("pct", "Charge above 50% only", "text"),
+        doc("plain", "Charge above 500 cycles", "text"),
+        doc("sub", "Subsystems", "see the batteries chapter"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .publish_document(d, event(&format!("doc-{n}"), None))
+            .await
+            .expect("publish");
+    }
+    let search = |q: &str| {
+        let store = store.clone();
+        let q = SearchQuery::parse(q).expect("query");
+        async move {
+            store
+                .search_documents(&q, limit(10))
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|d| d.id.into_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search("50%").await, ["pct"]);
+    assert_eq!(
+        search("batt").await,
+        ["sub"],
+        "a substring of a word matches"
+    );
+    assert!(search("_").await.is_empty());
+}
+
+#[tokio::test]
+async fn unreadable_stored_data_is_a_backend_error_not_a_panic() {
+    let store = scratch_store().await;
+    register(&store, "SC-1").await;
+    store
+        .insert_telemetry(telemetry(vec![snapshot(
+            "a",
+            "SC-1",
+            1,
+            json!({"temp": 1}),
+        )]))
+        .await
+        .expect("insert");
+    sqlx::query("UPDATE telemetry SET parameters = '[1, 2]'")
+        .execute(store.pool())
+        .await
+        .expect("sabotage");
+    let err = store
+        .recent_telemetry(&sc("SC-1"), limit(5))
+        .await
+        .expect_err("parameters that are not an object");
+    assert!(matches!(err, Error::Backend(_)), "got {err}");
+    sqlx::query("UPDATE spacecraft SET id = 'has space' WHERE id = 'SC-1'")
+        .execute(store.pool())
+        .await
+        .expect("sabotage");
+    let err = store
+        .list_spacecraft(limit(5), 0)
+        .await
+        .expect_err("an id that does not parse");
+    assert!(matches!(err, Error::Backend(_)), "got {err}");
+}
+
+#[tokio::test]
+async fn a_scratch_database_is_dropped_with_its_store() {
+    let store = scratch_store().await;
+    let name = store
+        .scratch_database()
+        .expect("a scratch store")
+        .to_owned();
+    let observer = PostgresStore::connect(&admin_url()).await.expect("connect");
+    let exists = |observer: PostgresStore, name: String| async move {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)",
+        )
+        .bind(name)
+        .fetch_one(observer.pool())
+        .await
+        .expect("query")
+    };
+    assert!(exists(observer.clone(), name.clone()).await);
+    drop(store);
+    assert!(!exists(observer, name).await);
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_backend_error() {
+    let started = std::time::Instant::now();
+    let err = PostgresStore::connect("postgres://postgres@127.0.0.1:1/missionops")
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(matches!(err, Error::Backend(_)), "got {err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}

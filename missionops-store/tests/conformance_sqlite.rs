@@ -1,0 +1,748 @@
+//! The conformance suite on the SQLite backend, each case on a fresh file, plus what only a
+//! durable backend can show: reopening, migrations, the outbox, exact JSON round trips, and
+//! stored rows that cannot be read back.
+
+use async_trait::async_trait;
+use missionops_core::{
+    Alarm, AlarmFilter, AlarmId, AlarmRepository, Anomaly, AnomalyCount, AnomalyId,
+    AnomalyRepository, BucketWidth, ConfigRecord, ConfigRepository, ConfigStatus, DocumentBody,
+    DocumentCategory, DocumentFilter, DocumentId, DocumentRepository, DocumentTitle, Error,
+    EventId, EventRepository, EventType, IngestOutcome, LatestValue, Limit, MissionEvent,
+    MissionType, NewEvent, OpsDocument, ParameterName, Parameters, Result, SearchQuery,
+    SeriesBucket, Severity, SnapshotId, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName,
+    SpacecraftPage, SpacecraftRepository, Store, Tags, TelemetryRepository, TelemetrySnapshot,
+    TelemetryWrite, Timestamp,
+};
+use missionops_store::SqliteStore;
+use serde_json::json;
+use tempfile::TempDir;
+
+/// A store on a file in its own temporary directory, removed when the test ends.
+///
+/// The conformance cases take `&dyn Store`, and Rust does not deref-coerce a wrapper into a
+/// trait object, so the wrapper implements the traits itself, each method handing over to the
+/// SQLite store.
+struct TempStore {
+    store: SqliteStore,
+    dir: TempDir,
+}
+
+impl TempStore {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = SqliteStore::open_path(dir.path().join("missionops.db"))
+            .await
+            .expect("open a fresh SQLite store");
+        TempStore { store, dir }
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "sqlite://{}",
+            self.dir.path().join("missionops.db").display()
+        )
+    }
+}
+
+/// Implements the repository traits for `TempStore` by forwarding each method to `self.store`.
+macro_rules! forward {
+    ($($trait:ident { $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)* })*) => {
+        $(
+            #[async_trait]
+            impl $trait for TempStore {
+                $(
+                    async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                        self.store.$name($($arg),*).await
+                    }
+                )*
+            }
+        )*
+    };
+}
+
+forward! {
+    SpacecraftRepository {
+        fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()>;
+        fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Option<Spacecraft>>;
+        fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftPage>;
+    }
+    ConfigRepository {
+        fn current_config(&self, spacecraft: &SpacecraftId) -> Result<Option<ConfigRecord>>;
+        fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()>;
+        fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>>;
+    }
+    TelemetryRepository {
+        fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome>;
+        fn recent_telemetry(&self, spacecraft: &SpacecraftId, limit: Limit)
+            -> Result<Vec<TelemetrySnapshot>>;
+        fn telemetry_range(&self, spacecraft: &SpacecraftId, from: Timestamp, to: Timestamp,
+            max: usize) -> Result<Vec<TelemetrySnapshot>>;
+        fn last_telemetry_timestamp(&self, spacecraft: &SpacecraftId) -> Result<Option<Timestamp>>;
+        fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>>;
+        fn telemetry_series(&self, spacecraft: &SpacecraftId, parameter: &ParameterName,
+            from: Timestamp, to: Timestamp, bucket: BucketWidth) -> Result<Vec<SeriesBucket>>;
+    }
+    AnomalyRepository {
+        fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize>;
+        fn get_anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>>;
+        fn recent_anomalies(&self, spacecraft: &SpacecraftId, limit: Limit) -> Result<Vec<Anomaly>>;
+        fn anomaly_timeline(&self, spacecraft: &SpacecraftId, from: Timestamp, to: Timestamp)
+            -> Result<Vec<Anomaly>>;
+        fn count_anomalies_since(&self, spacecraft: &SpacecraftId, since: Timestamp)
+            -> Result<AnomalyCount>;
+    }
+    AlarmRepository {
+        fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()>;
+        fn get_alarm(&self, id: &AlarmId) -> Result<Option<Alarm>>;
+        fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>>;
+    }
+    DocumentRepository {
+        fn publish_document(&self, document: OpsDocument, event: NewEvent) -> Result<()>;
+        fn update_document(&self, document: OpsDocument, event: NewEvent) -> Result<()>;
+        fn get_document(&self, id: &DocumentId) -> Result<Option<OpsDocument>>;
+        fn search_documents(&self, query: &SearchQuery, limit: Limit) -> Result<Vec<OpsDocument>>;
+        fn list_documents(&self, filter: &DocumentFilter) -> Result<Vec<OpsDocument>>;
+    }
+    EventRepository {
+        fn record_event(&self, event: NewEvent) -> Result<MissionEvent>;
+        fn recent_events(&self, spacecraft: Option<&SpacecraftId>, limit: Limit)
+            -> Result<Vec<MissionEvent>>;
+        fn events_after(&self, after: u64, spacecraft: Option<&SpacecraftId>, limit: Limit)
+            -> Result<Vec<MissionEvent>>;
+    }
+}
+
+missionops_store::conformance_tests!(TempStore::new().await);
+
+fn at(second: i64) -> Timestamp {
+    Timestamp::parse("2025-06-01T00:00:00Z")
+        .expect("timestamp")
+        .add_millis(second * 1000)
+}
+
+fn sc(id: &str) -> SpacecraftId {
+    SpacecraftId::parse(id).expect("spacecraft id")
+}
+
+fn limit(n: i64) -> Limit {
+    Limit::new(n, 1000).expect("limit")
+}
+
+fn event(n: u32) -> NewEvent {
+    NewEvent {
+        id: EventId::parse(format!("ev-{n}")).expect("event id"),
+        spacecraft_id: Some(sc("SC-1")),
+        timestamp: at(i64::from(n)),
+        event_type: EventType::Info,
+        severity: Severity::Low,
+        message: format!("event {n}"),
+        metadata: json!({"n": n, "ratio": 0.1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+async fn register(store: &dyn Store, id: &str, n: u32) {
+    store
+        .register_spacecraft(
+            Spacecraft {
+                id: sc(id),
+                name: SpacecraftName::parse(id).expect("name"),
+                mission_type: MissionType::parse("CUBESAT").expect("mission type"),
+                metadata: json!({"launch": 2025, "mass": 1.33})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                created_at: at(0),
+                updated_at: at(0),
+            },
+            event(n),
+        )
+        .await
+        .expect("register");
+}
+
+fn snap(
+    id: &str,
+    spacecraft: &str,
+    second: i64,
+    parameters: serde_json::Value,
+) -> TelemetrySnapshot {
+    TelemetrySnapshot {
+        id: SnapshotId::parse(id).expect("snapshot id"),
+        spacecraft_id: sc(spacecraft),
+        timestamp: at(second),
+        parameters: Parameters::from_json(&parameters).expect("parameters"),
+    }
+}
+
+fn only(snapshots: Vec<TelemetrySnapshot>) -> TelemetryWrite {
+    TelemetryWrite {
+        snapshots,
+        ..TelemetryWrite::default()
+    }
+}
+
+/// Runs `sql` on the store's file through a separate connection, as another program would.
+async fn raw(store: &TempStore, sql: &str) {
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&store.url())
+        .await
+        .expect("raw connection");
+    sqlx::query(sql).execute(&mut conn).await.expect("raw SQL");
+}
+
+async fn raw_count(store: &TempStore, sql: &str) -> i64 {
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&store.url())
+        .await
+        .expect("raw connection");
+    sqlx::query_scalar(sql)
+        .fetch_one(&mut conn)
+        .await
+        .expect("raw count")
+}
+
+#[tokio::test]
+async fn every_location_form_opens_the_same_file_and_migrating_again_changes_nothing() {
+    let store = TempStore::new().await;
+    register(&store, "SC-1", 1).await;
+    store.store.close().await;
+    let path = store.dir.path().join("missionops.db");
+    let forms = [
+        format!("sqlite://{}", path.display()),
+        format!("sqlite:{}", path.display()),
+        path.display().to_string(),
+    ];
+    for form in forms {
+        let reopened = SqliteStore::open(&form).await.expect("reopen");
+        let got = reopened.get_spacecraft(&sc("SC-1")).await.expect("get");
+        assert!(got.is_some(), "{form} must open the same file");
+        reopened.close().await;
+    }
+    assert_eq!(
+        raw_count(&store, "SELECT COUNT(*) FROM _sqlx_migrations").await,
+        1,
+        "each migration is recorded once"
+    );
+    let err = SqliteStore::open("sqlite::memory:")
+        .await
+        .expect_err("in-memory is refused");
+    assert!(matches!(err, Error::Invalid { .. }), "got {err}");
+}
+
+#[tokio::test]
+async fn opening_creates_a_wal_database_with_foreign_keys() {
+    let store = TempStore::new().await;
+    assert!(store.dir.path().join("missionops.db").exists());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&store.url())
+        .await
+        .expect("raw connection");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .expect("journal mode");
+    assert_eq!(mode, "wal");
+    // A telemetry row for a spacecraft key that does not exist breaks a foreign key.
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut conn)
+        .await
+        .expect("pragma");
+    let orphan = sqlx::query(
+        "INSERT INTO telemetry (id, spacecraft_key, ts, parameters) VALUES ('x', 42, 0, '{}')",
+    )
+    .execute(&mut conn)
+    .await;
+    assert!(orphan.is_err(), "the schema must declare its foreign keys");
+}
+
+#[tokio::test]
+async fn data_survives_closing_and_reopening() {
+    let store = TempStore::new().await;
+    register(&store, "SC-1", 1).await;
+    let original = snap(
+        "a",
+        "SC-1",
+        1,
+        json!({"temp": 0.30000000000000004, "mode": "SAFE"}),
+    );
+    store
+        .insert_telemetry(only(vec![original.clone()]))
+        .await
+        .expect("insert");
+    store.store.close().await;
+    let reopened = SqliteStore::open(&store.url()).await.expect("reopen");
+    let back = reopened
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(back, vec![original]);
+    assert_eq!(
+        reopened
+            .recent_events(None, limit(10))
+            .await
+            .expect("events")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn every_event_gets_one_pending_outbox_row_and_failed_writes_add_none() {
+    let store = TempStore::new().await;
+    register(&store, "SC-1", 1).await;
+    store.record_event(event(2)).await.expect("record");
+    store
+        .insert_telemetry(TelemetryWrite {
+            snapshots: vec![snap("a", "SC-1", 1, json!({"temp": 1}))],
+            anomalies: vec![],
+            events: vec![event(3), event(4)],
+        })
+        .await
+        .expect("insert");
+    assert_eq!(store.store.outbox_pending().await.expect("outbox"), 4);
+    // Event 2 is taken: nothing of this write may remain, outbox included.
+    let failed = store
+        .insert_telemetry(TelemetryWrite {
+            snapshots: vec![snap("b", "SC-1", 2, json!({"temp": 1}))],
+            anomalies: vec![],
+            events: vec![event(5), event(2)],
+        })
+        .await
+        .expect_err("taken event id");
+    match failed {
+        Error::Conflict { entity, id, .. } => assert_eq!((entity, id.as_str()), ("event", "ev-2")),
+        other => panic!("expected a conflict naming the event, got {other}"),
+    }
+    assert_eq!(store.store.outbox_pending().await.expect("outbox"), 4);
+    assert_eq!(
+        raw_count(
+            &store,
+            "SELECT COUNT(*) FROM outbox o JOIN events e ON e.sequence = o.sequence \
+             WHERE o.attempts = 0 AND o.next_attempt_at = e.ts"
+        )
+        .await,
+        4,
+        "outbox rows are due at once and untried"
+    );
+    let recent = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(recent.len(), 1);
+}
+
+#[tokio::test]
+async fn configurations_keep_numbers_and_field_order_exactly() {
+    let store = TempStore::new().await;
+    register(&store, "SC-1", 1).await;
+    let document = json!({
+        "zeta": {"b": 1, "a": [1e21, 1e-7, 0.30000000000000004, -0.5]},
+        "parameters": {"temp": {"warnHigh": 45, "critHigh": 70.25}},
+        "status": "approved", "alpha": null
+    });
+    let record = ConfigRecord {
+        spacecraft_id: sc("SC-1"),
+        version: 1,
+        config: SpacecraftConfig::parse(document.clone()).expect("config"),
+        status: ConfigStatus::Draft,
+        source: None,
+        created_at: at(3),
+    };
+    store
+        .put_config(record.clone(), event(2))
+        .await
+        .expect("put");
+    let back = store
+        .current_config(&sc("SC-1"))
+        .await
+        .expect("get")
+        .expect("a config");
+    assert_eq!(back, record);
+    assert_eq!(
+        serde_json::to_string(back.config.as_object()).expect("json"),
+        serde_json::to_string(&document).expect("json"),
+    );
+    let spacecraft = store
+        .get_spacecraft(&sc("SC-1"))
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(
+        serde_json::to_string(&spacecraft.metadata).expect("json"),
+        r#"{"launch":2025,"mass":1.33}"#
+    );
+}
+
+#[tokio::test]
+async fn latest_values_follow_sample_time_across_batches_and_ties_go_to_the_last_stored() {
+    let store = TempStore::new().await;
+    register(&store, "SC-1", 1).await;
+    store
+        .insert_telemetry(only(vec![snap(
+            "a",
+            "SC-1",
+            10,
+            json!({"temp": 1, "mode": "A"}),
+        )]))
+        .await
+        .expect("insert");
+    // Older samples arriving later do not replace newer ones...
+    store
+        .insert_telemetry(only(vec![snap(
+            "b",
+            "SC-1",
+            5,
+            json!({"temp": 2, "volt": 3}),
+        )]))
+        .await
+        .expect("insert");
+    // ...a sample of the same time arriving later does.
+    store
+        .insert_telemetry(only(vec![
+            snap("c", "SC-1", 10, json!({"mode": "B"})),
+            snap("d", "SC-1", 10, json!({"mode": "C"})),
+        ]))
+        .await
+        .expect("insert");
+    // A repeated snapshot is not stored again and does not count as the last stored.
+    store
+        .insert_telemetry(only(vec![snap("c", "SC-1", 10, json!({"mode": "B"}))]))
+        .await
+        .expect("duplicate");
+    let latest = store.latest_values(&sc("SC-1")).await.expect("latest");
+    let got: Vec<(String, String, Timestamp)> = latest
+        .into_iter()
+        .map(|l| (l.parameter.into_string(), l.value.to_string(), l.timestamp))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("mode".to_owned(), "C".to_owned(), at(10)),
+            ("temp".to_owned(), "1".to_owned(), at(10)),
+            ("volt".to_owned(), "3".to_owned(), at(5)),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn series_take_the_last_stored_sample_of_a_tie_and_read_any_parameter_name() {
+    let store = TempStore::new().await;
+    register(&store, "SC-1", 1).await;
+    let odd = r#"odd "name".x\y"#;
+    store
+        .insert_telemetry(only(vec![
+            snap("a", "SC-1", 5, json!({"temp": 1.5, odd: 10, "bus.v x": 7})),
+            snap(
+                "b",
+                "SC-1",
+                5,
+                json!({"temp": 4.5, odd: 20, "bus.v x": 8.5}),
+            ),
+            snap("c", "SC-1", 1, json!({"temp": 0.25, odd: "n/a"})),
+            snap("d", "SC-1", -61, json!({"temp": -3})),
+        ]))
+        .await
+        .expect("insert");
+    let minute = BucketWidth::parse("1m").expect("bucket");
+    let temp = ParameterName::parse("temp").expect("name");
+    let series = store
+        .telemetry_series(&sc("SC-1"), &temp, at(-100), at(100), minute)
+        .await
+        .expect("series");
+    let got: Vec<(Timestamp, f64, f64, f64, u64, f64)> = series
+        .iter()
+        .map(|b| (b.start, b.min, b.max, b.avg, b.count, b.last))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (at(-120), -3.0, -3.0, -3.0, 1, -3.0),
+            (at(0), 0.25, 4.5, 6.25 / 3.0, 3, 4.5),
+        ]
+    );
+    let odd = ParameterName::parse(odd).expect("name");
+    let series = store
+        .telemetry_series(&sc("SC-1"), &odd, at(0), at(100), minute)
+        .await
+        .expect("series");
+    assert_eq!(series.len(), 1);
+    assert_eq!(
+        (series[0].count, series[0].last, series[0].avg),
+        (2, 20.0, 15.0)
+    );
+    let dotted = ParameterName::parse("bus.v x").expect("name");
+    let series = store
+        .telemetry_series(&sc("SC-1"), &dotted, at(0), at(100), minute)
+        .await
+        .expect("series");
+    assert_eq!(series.len(), 1);
+    assert_eq!(
+        (series[0].min, series[0].max, series[0].last),
+        (7.0, 8.5, 8.5)
+    );
+}
+
+#[tokio::test]
+async fn long_ranges_come_back_whole_in_order_across_pages_and_ties() {
+    let store = TempStore::new().await;
+    register(&store, "SC-1", 1).await;
+    register(&store, "SC-2", 2).await;
+    // 7,000 snapshots, three per second, stored in three batches out of time order, with
+    // another spacecraft's telemetry in between: reads cross several pages, and pages end
+    // in the middle of a run of equal times.
+    let mut expected: Vec<(i64, usize)> = Vec::new();
+    let mut batches: Vec<Vec<TelemetrySnapshot>> = vec![Vec::new(), Vec::new(), Vec::new()];
+    for n in 0..7_000usize {
+        let second = (n / 3) as i64;
+        let batch = n % 3;
+        batches[batch].push(snap(
+            &format!("s{n}"),
+            "SC-1",
+            second,
+            json!({"n": n, "half": 0.5}),
+        ));
+        expected.push((second, batch * 10_000 + n));
+    }
+    for (b, batch) in batches.into_iter().enumerate() {
+        store.insert_telemetry(only(batch)).await.expect("insert");
+        store
+            .insert_telemetry(only(vec![snap(
+                &format!("other{b}"),
+                "SC-2",
+                10,
+                json!({"n": -1}),
+            )]))
+            .await
+            .expect("insert");
+    }
+    // Within one second, the batch stored first comes first.
+    expected.sort();
+    let expected: Vec<String> = expected
+        .iter()
+        .map(|(_, k)| format!("s{}", k % 10_000))
+        .collect();
+    for max in [1, 2_047, 2_048, 2_049, 4_500, 7_000, 10_000] {
+        let got = store
+            .telemetry_range(&sc("SC-1"), at(0), at(100_000), max)
+            .await
+            .expect("range");
+        let ids: Vec<&str> = got.iter().map(|s| s.id.as_str()).collect();
+        let want: Vec<&str> = expected.iter().take(max).map(String::as_str).collect();
+        assert_eq!(ids, want, "max {max}");
+        assert!(got.iter().all(|s| s.spacecraft_id == sc("SC-1")));
+    }
+    let window = store
+        .telemetry_range(&sc("SC-1"), at(1_000), at(1_999), usize::MAX)
+        .await
+        .expect("range");
+    assert_eq!(window.len(), 3_000);
+    assert_eq!(window[0].timestamp, at(1_000));
+    assert_eq!(window[2_999].timestamp, at(1_999));
+    assert_eq!(
+        window[1].parameters,
+        Parameters::from_json(&json!({"n": 3_001, "half": 0.5})).expect("parameters")
+    );
+}
+
+#[tokio::test]
+async fn a_conflict_names_the_index_even_when_other_snapshots_are_duplicates() {
+    let store = TempStore::new().await;
+    register(&store, "SC-1", 1).await;
+    register(&store, "SC-2", 2).await;
+    store
+        .insert_telemetry(only(vec![
+            snap("a", "SC-1", 1, json!({"t": 1})),
+            snap("b", "SC-1", 2, json!({"t": 2})),
+        ]))
+        .await
+        .expect("insert");
+    let err = store
+        .insert_telemetry(only(vec![
+            snap("new", "SC-1", 3, json!({"t": 3})),
+            snap("a", "SC-1", 1, json!({"t": 1})),
+            snap("b", "SC-2", 2, json!({"t": 2})),
+        ]))
+        .await
+        .expect_err("b moved to another spacecraft");
+    match err {
+        Error::Conflict { id, reason, .. } => {
+            assert_eq!(id, "b");
+            assert!(reason.contains("snapshots[2]"), "{reason}");
+        }
+        other => panic!("expected a conflict, got {other}"),
+    }
+    let err = store
+        .insert_telemetry(only(vec![
+            snap("x", "SC-1", 3, json!({"t": 3})),
+            snap("x", "SC-1", 4, json!({"t": 3})),
+        ]))
+        .await
+        .expect_err("repeated id");
+    assert!(matches!(err, Error::Conflict { .. }), "got {err}");
+    let all = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(all.len(), 2, "nothing of the failed batches is stored");
+    assert!(
+        store
+            .latest_values(&sc("SC-2"))
+            .await
+            .expect("latest")
+            .is_empty()
+    );
+}
+
+fn doc(id: &str, second: i64, title: &str, body: &str, tags: &[&str]) -> OpsDocument {
+    OpsDocument {
+        id: DocumentId::parse(id).expect("id"),
+        spacecraft_id: None,
+        title: DocumentTitle::parse(title).expect("title"),
+        category: DocumentCategory::parse("procedure").expect("category"),
+        tags: Tags::new(
+            tags.iter()
+                .map(|t| missionops_core::Tag::parse(*t).expect("tag"))
+                .collect(),
+        )
+        .expect("tags"),
+        body: DocumentBody::parse(body).expect("body"),
+        published_at: at(second),
+        updated_at: at(second),
+        version: 1,
+    }
+}
+
+async fn search(store: &TempStore, q: &str) -> Vec<String> {
+    let query = SearchQuery::parse(q).expect("query");
+    store
+        .search_documents(&query, limit(10))
+        .await
+        .expect("search")
+        .into_iter()
+        .map(|d| d.id.into_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn search_finds_substrings_inside_words_and_ranks_whole_word_hits_first() {
+    let store = TempStore::new().await;
+    let docs = [
+        doc(
+            "inside",
+            1,
+            "Notes",
+            "check the thermistorvolt readings",
+            &[],
+        ),
+        doc("word", 2, "Volt recovery", "bus VOLT drop", &[]),
+        doc("unicode", 3, "ÜBERSPANNUNG", "Überspannung am Bus", &[]),
+        doc("tag", 4, "Other", "nothing", &["volt"]),
+        doc("quote", 5, "Say \"hi\"", "text", &[]),
+    ];
+    for (n, d) in docs.iter().enumerate() {
+        store
+            .publish_document(d.clone(), event(n as u32 + 1))
+            .await
+            .expect("publish");
+    }
+    assert_eq!(search(&store, "volt").await, ["word", "tag", "inside"]);
+    assert_eq!(
+        search(&store, "rvol").await,
+        ["inside"],
+        "a substring inside a word matches"
+    );
+    assert_eq!(
+        search(&store, "überspannung").await,
+        ["unicode"],
+        "case folding is Unicode-aware"
+    );
+    assert_eq!(
+        search(&store, "\"hi\"").await,
+        ["quote"],
+        "quotes cannot break the FTS query"
+    );
+    assert_eq!(search(&store, "--").await, Vec::<String>::new());
+    // The index follows updates.
+    let mut updated = docs[1].clone();
+    updated.version = 2;
+    updated.title = DocumentTitle::parse("Power recovery").expect("title");
+    updated.body = DocumentBody::parse("bus drop").expect("body");
+    store
+        .update_document(updated, event(9))
+        .await
+        .expect("update");
+    assert_eq!(search(&store, "volt").await, ["tag", "inside"]);
+    assert_eq!(
+        raw_count(
+            &store,
+            "SELECT COUNT(*) FROM document_versions WHERE document_id = 'word'"
+        )
+        .await,
+        2,
+        "every version is kept"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_writers_get_gap_free_sequences() {
+    let store = TempStore::new().await;
+    register(&store, "SC-1", 1000).await;
+    let mut tasks = Vec::new();
+    for task in 0..8u32 {
+        let store = store.store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..25u32 {
+                let n = task * 100 + i;
+                store
+                    .insert_telemetry(TelemetryWrite {
+                        snapshots: vec![snap(
+                            &format!("s{n}"),
+                            "SC-1",
+                            i64::from(n),
+                            json!({"t": n}),
+                        )],
+                        anomalies: vec![],
+                        events: vec![event(n)],
+                    })
+                    .await
+                    .expect("insert");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+    let events = store
+        .recent_events(None, limit(1000))
+        .await
+        .expect("events");
+    let sequences: Vec<u64> = events.iter().rev().map(|e| e.sequence).collect();
+    assert_eq!(sequences, (1..=201).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
+async fn a_stored_row_that_cannot_be_read_back_is_a_backend_error() {
+    let store = TempStore::new().await;
+    register(&store, "SC-1", 1).await;
+    store
+        .insert_telemetry(only(vec![snap("a", "SC-1", 1, json!({"t": 1}))]))
+        .await
+        .expect("insert");
+    raw(&store, "UPDATE telemetry SET parameters = '{\"t\": [1]}'").await;
+    let err = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect_err("corrupt row");
+    assert!(matches!(err, Error::Backend(_)), "got {err}");
+    assert!(err.to_string().contains("snapshot 'a'"), "{err}");
+    raw(
+        &store,
+        "UPDATE spacecraft SET created_at = 999999999999999999",
+    )
+    .await;
+    let err = store
+        .get_spacecraft(&sc("SC-1"))
+        .await
+        .expect_err("corrupt time");
+    assert!(matches!(err, Error::Backend(_)), "got {err}");
+}
