@@ -31,7 +31,7 @@ pub use severity::{AnomalyKind, Severity};
 pub use snapshot::{BatchSnapshot, NewSnapshot, NewSnapshotBatch, TelemetrySnapshot};
 pub use spacecraft::{
     ConfigRecord, ConfigSource, ConfigStatus, JsonObject, NewSpacecraft, Spacecraft,
-    SpacecraftConfig,
+    SpacecraftConfig, reject_nul,
 };
 pub use time::Timestamp;
 pub use value::{

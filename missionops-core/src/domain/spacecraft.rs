@@ -10,6 +10,27 @@ use crate::error::{Error, Result};
 /// A JSON object of free-form fields.
 pub type JsonObject = Map<String, Value>;
 
+/// Rejects a NUL character anywhere in a JSON document's strings or keys (PostgreSQL cannot
+/// store it, so no backend takes it), naming the path to it.
+pub fn reject_nul(field: &str, value: &Value) -> Result<()> {
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            Err(Error::invalid(field, "must not contain NUL characters"))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| reject_nul(&format!("{field}[{i}]"), v)),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            if k.contains('\0') {
+                return Err(Error::invalid(field, "must not contain NUL characters in keys"));
+            }
+            reject_nul(&format!("{field}.{k}"), v)
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A spacecraft known to MissionOps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -117,6 +138,7 @@ impl SpacecraftConfig {
     /// Parses and validates a configuration document: it must be an object, and its
     /// `parameters` must compile (see [`crate::CompiledRules::compile`]).
     pub fn parse(document: Value) -> Result<Self> {
+        reject_nul("config", &document)?;
         match document {
             Value::Object(map) => {
                 crate::rules::CompiledRules::compile(&map)?;
@@ -170,6 +192,12 @@ pub struct ConfigRecord {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn nul_characters_are_rejected_anywhere_in_a_config() {
+        let err = SpacecraftConfig::parse(json!({"note": {"x": ["ok", "a\u{0}"]}})).unwrap_err();
+        assert_eq!(err.to_string(), "config.note.x[1]: must not contain NUL characters");
+    }
 
     #[test]
     fn a_config_must_be_an_object() {

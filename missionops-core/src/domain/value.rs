@@ -50,6 +50,10 @@ impl ParameterValue {
                 format!("must be at most {MAX_TEXT_VALUE_LEN} bytes long"),
             ));
         }
+        // NUL cannot be stored by every backend (PostgreSQL text), so no backend takes it.
+        if value.contains('\0') {
+            return Err(Error::invalid("value", "must not contain NUL characters"));
+        }
         Ok(ParameterValue::Text(value))
     }
 
@@ -135,14 +139,10 @@ impl<'de> Deserialize<'de> for ParameterValue {
                 ParameterValue::number(v).map_err(|_| E::custom("must be a finite number"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<ParameterValue, E> {
-                ParameterValue::text(v).map_err(|_| {
-                    E::custom(format!("must be at most {MAX_TEXT_VALUE_LEN} bytes long"))
-                })
+                ParameterValue::text(v).map_err(|e| E::custom(reason_of(e)))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<ParameterValue, E> {
-                ParameterValue::text(v).map_err(|_| {
-                    E::custom(format!("must be at most {MAX_TEXT_VALUE_LEN} bytes long"))
-                })
+                ParameterValue::text(v).map_err(|e| E::custom(reason_of(e)))
             }
             fn visit_unit<E: de::Error>(self) -> Result<ParameterValue, E> {
                 Err(E::custom("must be a number, string or boolean, not null"))
@@ -162,6 +162,14 @@ impl<'de> Deserialize<'de> for ParameterValue {
             }
         }
         d.deserialize_any(ValueVisitor)
+    }
+}
+
+/// The reason of an [`Error::Invalid`], for errors that a caller re-labels with its own field.
+fn reason_of(err: Error) -> String {
+    match err {
+        Error::Invalid { reason, .. } => reason,
+        other => other.to_string(),
     }
 }
 
@@ -458,6 +466,12 @@ mod tests {
         assert!(ParameterValue::number(f64::NAN).is_err());
         assert!(ParameterValue::number(f64::INFINITY).is_err());
         assert!(serde_json::from_str::<Parameters>(r#"{"a":1e400}"#).is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_rejected_in_string_values() {
+        let err = serde_json::from_str::<Parameters>(r#"{"mode":"a\u0000b"}"#).unwrap_err();
+        assert!(err.to_string().starts_with("parameters.mode: must not contain NUL"), "{err}");
     }
 
     #[test]

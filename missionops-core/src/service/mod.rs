@@ -161,6 +161,11 @@ impl MissionOps {
     /// Registers a spacecraft (`SPACECRAFT_REGISTERED` event); the id is generated when absent.
     /// [`Error::Conflict`] when the id exists.
     pub async fn register_spacecraft(&self, new: NewSpacecraft) -> Result<Spacecraft> {
+        if let Some(metadata) = &new.metadata {
+            for (key, value) in metadata {
+                crate::domain::reject_nul(&format!("metadata.{key}"), value)?;
+            }
+        }
         let now = self.clock.now();
         let spacecraft = Spacecraft {
             id: new.id.unwrap_or_else(|| self.ids.new_id().into()),
