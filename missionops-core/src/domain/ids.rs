@@ -89,13 +89,24 @@ impl SpacecraftName {
 impl AnomalyId {
     /// The compat anomaly id `{snapshotId}:{parameter}:{KIND}`.
     pub fn compose(snapshot: &SnapshotId, parameter: &ParameterName, kind: &str) -> Self {
-        let mut id = String::with_capacity(snapshot.0.len() + parameter.0.len() + kind.len() + 2);
-        id.push_str(&snapshot.0);
-        id.push(':');
-        id.push_str(&parameter.0);
-        id.push(':');
-        id.push_str(kind);
-        AnomalyId(id.into())
+        Self::compose_in(&mut String::new(), snapshot, parameter, kind)
+    }
+
+    /// [`AnomalyId::compose`] using `scratch` as the working buffer, so that composing many
+    /// ids allocates once per id (the shared string) instead of twice.
+    pub fn compose_in(
+        scratch: &mut String,
+        snapshot: &SnapshotId,
+        parameter: &ParameterName,
+        kind: &str,
+    ) -> Self {
+        scratch.clear();
+        scratch.push_str(&snapshot.0);
+        scratch.push(':');
+        scratch.push_str(&parameter.0);
+        scratch.push(':');
+        scratch.push_str(kind);
+        AnomalyId(std::sync::Arc::from(scratch.as_str()))
     }
 }
 

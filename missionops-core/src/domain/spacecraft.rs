@@ -23,7 +23,10 @@ pub fn reject_nul(field: &str, value: &Value) -> Result<()> {
             .try_for_each(|(i, v)| reject_nul(&format!("{field}[{i}]"), v)),
         Value::Object(map) => map.iter().try_for_each(|(k, v)| {
             if k.contains('\0') {
-                return Err(Error::invalid(field, "must not contain NUL characters in keys"));
+                return Err(Error::invalid(
+                    field,
+                    "must not contain NUL characters in keys",
+                ));
             }
             reject_nul(&format!("{field}.{k}"), v)
         }),
@@ -196,7 +199,10 @@ mod tests {
     #[test]
     fn nul_characters_are_rejected_anywhere_in_a_config() {
         let err = SpacecraftConfig::parse(json!({"note": {"x": ["ok", "a\u{0}"]}})).unwrap_err();
-        assert_eq!(err.to_string(), "config.note.x[1]: must not contain NUL characters");
+        assert_eq!(
+            err.to_string(),
+            "config.note.x[1]: must not contain NUL characters"
+        );
     }
 
     #[test]

@@ -471,7 +471,11 @@ mod tests {
     #[test]
     fn nul_characters_are_rejected_in_string_values() {
         let err = serde_json::from_str::<Parameters>(r#"{"mode":"a\u0000b"}"#).unwrap_err();
-        assert!(err.to_string().starts_with("parameters.mode: must not contain NUL"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("parameters.mode: must not contain NUL"),
+            "{err}"
+        );
     }
 
     #[test]

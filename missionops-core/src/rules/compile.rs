@@ -113,9 +113,23 @@ pub struct Rule {
     /// The beyond-compat fields, `None` for a compat-only rule (boxed: most rules have none,
     /// and the compat hot loop never touches them).
     pub extensions: Option<Box<Extensions>>,
+    /// The compat descriptions of the default thresholds, by kind (`CRIT_LOW`, `WARN_LOW`,
+    /// `CRIT_HIGH`, `WARN_HIGH`), written once at compile time instead of per anomaly.
+    descriptions: [String; 4],
 }
 
 impl Rule {
+    /// The compat description of `violation` of the default thresholds.
+    pub fn describe(&self, violation: &ThresholdViolation) -> String {
+        let slot = match violation.kind {
+            AnomalyKind::CritLow => 0,
+            AnomalyKind::WarnLow => 1,
+            AnomalyKind::CritHigh => 2,
+            _ => 3,
+        };
+        self.descriptions[slot].clone()
+    }
+
     /// Whether the rule is checked at all (`enabled`, default true).
     pub fn enabled(&self) -> bool {
         self.extensions.as_ref().is_none_or(|e| e.enabled)
@@ -197,10 +211,18 @@ impl CompiledRules {
             let index = u32::try_from(compiled.rules.len())
                 .map_err(|_| Error::invalid("parameters", "has too many rules"))?;
             compiled.by_name.insert(parameter.clone(), index);
+            let describe = |kind, limit| ThresholdViolation { kind, limit }.describe(&parameter);
+            let descriptions = [
+                describe(AnomalyKind::CritLow, thresholds.crit_low),
+                describe(AnomalyKind::WarnLow, thresholds.warn_low),
+                describe(AnomalyKind::CritHigh, thresholds.crit_high),
+                describe(AnomalyKind::WarnHigh, thresholds.warn_high),
+            ];
             compiled.rules.push(Rule {
                 parameter,
                 thresholds,
                 extensions,
+                descriptions,
             });
         }
         Ok(compiled)

@@ -106,10 +106,16 @@ pub fn analyse(
         return super::stateful::analyse_stateful(rules, snapshots, context);
     }
     let mut evaluator = Evaluator::new(rules);
+    let mut scratch = String::with_capacity(64);
     for snapshot in snapshots {
         evaluator.check(&snapshot.parameters, |rule, value, violation| {
             anomalies.push(Anomaly {
-                id: AnomalyId::compose(&snapshot.id, &rule.parameter, violation.kind.as_str()),
+                id: AnomalyId::compose_in(
+                    &mut scratch,
+                    &snapshot.id,
+                    &rule.parameter,
+                    violation.kind.as_str(),
+                ),
                 spacecraft_id: snapshot.spacecraft_id.clone(),
                 timestamp: snapshot.timestamp,
                 parameter: rule.parameter.clone(),
@@ -117,7 +123,7 @@ pub fn analyse(
                 severity: violation.severity(),
                 kind: violation.kind,
                 limit: Some(violation.limit),
-                description: violation.describe(&rule.parameter),
+                description: rule.describe(&violation),
                 detected_at: context.detected_at,
                 window_start: context.window_start,
                 window_end: context.window_end,

@@ -52,7 +52,7 @@ const WRITER_CACHE_KIB: i64 = 32 * 1024;
 /// Page cache of each reader, in KiB. Reads mostly stream through pages once (the operating
 /// system caches the file anyway), so readers keep little: all caches together stay at 64 MiB,
 /// well inside the server's memory budget (SPEC §8).
-const READER_CACHE_KIB: i64 = 16 * 1024;
+const READER_CACHE_KIB: i64 = 8 * 1024;
 
 /// The page size of a new file. Telemetry rows are a few hundred bytes and mostly appended:
 /// 8 KiB pages mean half as many pages to log, checksum and walk as SQLite's default 4 KiB

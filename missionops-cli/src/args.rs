@@ -1,0 +1,771 @@
+//! The command line: every command, flag and help text, as clap derive types.
+//!
+//! Values are parsed into domain types here (spacecraft ids, timestamps, …) so that a bad value
+//! is rejected by clap with its usage message before anything is opened.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use missionops_core::{
+    ConfigSource, ConfigStatus, DemoProfile, DocumentCategory, DocumentId, DocumentTitle,
+    MissionType, SpacecraftId, SpacecraftName, Tag, Timestamp,
+};
+
+/// Shown under the top-level `--help`: how to read the exit status.
+const TOP_AFTER_HELP: &str = "\
+Storage:
+  --database-url / MISSIONOPS_DATABASE_URL: sqlite://FILE (default sqlite://missionops.db,
+  created and migrated on first use), postgres://USER:PASSWORD@HOST/DB (run `missionops migrate`
+  first) or memory: (nothing is kept). A .env file in the working directory is read when present.
+
+Output:
+  Tables by default; --json prints JSON (numbers as the HTTP API prints them). Colour only on a
+  terminal, never with --json or when NO_COLOR is set. Progress bars go to stderr, only when it
+  is a terminal.
+
+Exit status:
+  0  success
+  1  failure: storage, network or file error
+  2  invalid input: bad arguments, a malformed value, file or import line
+  3  not found: an unknown spacecraft, document or configuration
+  4  conflict: the data clashes with what is stored (an id already used with other content)
+
+Examples:
+  missionops seed-demo-data
+  missionops status
+  missionops anomalies list --spacecraft-id Sat-Imager-001
+  missionops serve --bind 127.0.0.1:3000";
+
+/// MissionOps: spacecraft operations data from the terminal.
+///
+/// The same application services as the HTTP API, over the same storage: telemetry ingest,
+/// analysis and anomaly detection, spacecraft and their limits configuration, operational
+/// documents, the event history, demo data, NDJSON/CSV import and export, and the HTTP server.
+#[derive(Debug, Parser)]
+#[command(name = "missionops", version, after_help = TOP_AFTER_HELP)]
+pub(crate) struct Cli {
+    /// Database URL: sqlite://FILE, postgres://USER:PASSWORD@HOST/DB or memory:
+    #[arg(
+        long,
+        global = true,
+        env = "MISSIONOPS_DATABASE_URL",
+        default_value = "sqlite://missionops.db",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: String,
+
+    /// Print JSON instead of tables, for scripts
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Ingest telemetry: one snapshot (or an array of them) as JSON
+    ///
+    /// The snapshot comes from the argument, from --file, or from stdin when neither is given:
+    /// {"id"?, "spacecraftId", "timestamp", "parameters": {name: number | string | boolean}}.
+    /// Ingest is idempotent by id; a spacecraft nobody registered is registered implicitly.
+    #[command(after_help = "\
+Examples:
+  missionops ingest-telemetry '{\"spacecraftId\":\"SC-001\",\"timestamp\":\"2025-01-01T00:00:00Z\",\"parameters\":{\"temp\":42,\"mode\":\"CRUISE\"}}'
+  missionops ingest-telemetry --file snapshot.json
+  echo '{\"spacecraftId\":\"SC-001\",\"timestamp\":\"2025-01-01T00:01:00Z\",\"parameters\":{\"temp\":43}}' | missionops ingest-telemetry")]
+    IngestTelemetry(IngestArgs),
+
+    /// List a spacecraft's newest telemetry snapshots, newest first
+    #[command(after_help = "\
+Examples:
+  missionops list-telemetry --spacecraft-id Sat-Imager-001 --limit 5
+  missionops list-telemetry --spacecraft-id SC-001 --json")]
+    ListTelemetry(ListTelemetryArgs),
+
+    /// Analyse telemetry against the spacecraft's limits (nothing is stored)
+    ///
+    /// Without --from/--to: the newest --limit snapshots, newest first (as the TypeScript
+    /// service). With both: every snapshot of the window, oldest first. Use `detect` to store
+    /// what is found.
+    #[command(after_help = "\
+Examples:
+  missionops analyze-telemetry --spacecraft-id Sat-Imager-001 --limit 50
+  missionops analyze-telemetry --spacecraft-id SC-001 --from 2025-01-01T00:00:00Z --to 2025-01-02T00:00:00Z")]
+    AnalyzeTelemetry(AnalyzeArgs),
+
+    /// List the newest mission events, of one spacecraft or of all
+    #[command(after_help = "\
+Examples:
+  missionops list-events
+  missionops list-events --spacecraft-id Sat-Imager-001 --limit 50")]
+    ListEvents(ListEventsArgs),
+
+    /// Search operational documents, best match first
+    ///
+    /// Matches the query in titles and bodies (ignoring case) or as a tag.
+    #[command(after_help = "\
+Examples:
+  missionops search-docs battery
+  missionops search-docs \"safe mode\" --limit 3 --json")]
+    SearchDocs(SearchDocsArgs),
+
+    /// Seed the four demo spacecraft with simulated telemetry, limits and anomalies
+    ///
+    /// Sat-Imager-001 (LEO_IMAGING), GNSS-Nav-Alpha (GNSS), GEO-Comms-01 (GEO_COMMS) and
+    /// Cube-001 (CUBESAT): random-walk telemetry with occasional spikes that cross their limits,
+    /// ending now (or at --end), and the anomalies those spikes cause. The same --seed and --end
+    /// give the same data, and running it again stores nothing new. --dry-run writes nothing.
+    #[command(after_help = "\
+Examples:
+  missionops seed-demo-data
+  missionops seed-demo-data 10 60 --dry-run
+  missionops seed-demo-data 1440 30 --seed 7 --end 2025-01-01T00:00:00Z --profile CUBESAT")]
+    SeedDemoData(SeedArgs),
+
+    /// Publish the demo documents: procedures, telemetry definitions and mission notes
+    ///
+    /// One set per demo spacecraft (registered when missing). Documents already published are
+    /// left alone, so running it twice publishes nothing new.
+    #[command(after_help = "\
+Examples:
+  missionops seed-demo-docs
+  missionops seed-demo-docs --dry-run")]
+    SeedDemoDocs(SeedDocsArgs),
+
+    /// Run the HTTP service until ctrl-c or SIGTERM
+    ///
+    /// The address comes from --bind, else MISSIONOPS_BIND, else PORT (as 127.0.0.1:$PORT, for
+    /// compatibility; set MISSIONOPS_BIND=0.0.0.0:$PORT to listen on every interface), else
+    /// 127.0.0.1:3000. Logs go to stderr; RUST_LOG filters them (default info). On ctrl-c or
+    /// SIGTERM the server stops accepting connections and finishes the requests in flight.
+    #[command(after_help = "\
+Examples:
+  missionops serve
+  missionops serve --bind 0.0.0.0:8080 --cors-origin https://ops.example.org
+  RUST_LOG=debug MISSIONOPS_DATABASE_URL=postgres://ops@db/missionops missionops serve")]
+    Serve(ServeArgs),
+
+    /// Create or update the database schema
+    ///
+    /// SQLite files are also migrated when first opened; PostgreSQL databases must be migrated
+    /// with this command before use.
+    #[command(after_help = "\
+Examples:
+  missionops migrate
+  missionops --database-url postgres://postgres@127.0.0.1/missionops migrate")]
+    Migrate,
+
+    /// Register, list and show spacecraft
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  missionops spacecraft add --id SC-001 --name \"Imager One\" --mission-type LEO_IMAGING
+  missionops spacecraft list
+  missionops spacecraft show SC-001"
+    )]
+    Spacecraft(SpacecraftCommand),
+
+    /// Read, change and trace a spacecraft's limits configuration
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  missionops config get SC-001
+  echo '{\"parameters\":{\"temp\":{\"warnHigh\":45,\"critHigh\":70}}}' | missionops config set SC-001
+  missionops config history SC-001"
+    )]
+    Config(ConfigCommand),
+
+    /// Analyse a time window and store the anomalies found (each once, with an event)
+    ///
+    /// The window defaults to the 24 hours before --to (which defaults to now).
+    #[command(after_help = "\
+Examples:
+  missionops detect --spacecraft-id Sat-Imager-001
+  missionops detect --spacecraft-id SC-001 --from 2025-01-01T00:00:00Z --to 2025-01-02T00:00:00Z")]
+    Detect(DetectArgs),
+
+    /// List stored anomalies
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  missionops anomalies list --spacecraft-id Sat-Imager-001"
+    )]
+    Anomalies(AnomaliesCommand),
+
+    /// Publish, show and list operational documents
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  missionops docs add --title \"Battery recovery\" --category procedure --tag battery_soc --file recovery.md
+  missionops docs list --category procedure
+  missionops docs show 0197a1b2-0000-7000-8000-000000000000"
+    )]
+    Docs(DocsCommand),
+
+    /// Show the health of one spacecraft, or of the whole fleet
+    ///
+    /// Counts the stored anomalies of the last 1, 6 and 24 hours; the overall status is
+    /// CRITICAL when the worst of the last 24 hours is HIGH or CRITICAL, WARNING when MEDIUM,
+    /// else NOMINAL.
+    #[command(after_help = "\
+Examples:
+  missionops status
+  missionops status Sat-Imager-001 --json")]
+    Status(StatusArgs),
+
+    /// Import telemetry snapshots from NDJSON or CSV
+    ///
+    /// NDJSON: one snapshot a line, {"id"?, "spacecraftId", "timestamp", "parameters"}.
+    /// CSV: header id,spacecraftId,timestamp,<parameter>..., one row per snapshot; an empty cell
+    /// means the parameter is absent, a cell that reads as a finite number is a number,
+    /// true/false are booleans, anything else is a string.
+    ///
+    /// The whole input is checked first: the first bad line is reported with its number and
+    /// nothing is imported (unless --skip-invalid). Then it is ingested in batches of 1,000.
+    /// A snapshot without an id gets one derived from its content, so importing the same file
+    /// again stores nothing new.
+    #[command(after_help = "\
+Examples:
+  missionops import telemetry.ndjson
+  missionops import export.csv --skip-invalid
+  gunzip -c archive.ndjson.gz | missionops import --format ndjson")]
+    Import(ImportArgs),
+
+    /// Export a spacecraft's telemetry as NDJSON or CSV, oldest first
+    ///
+    /// Streams page by page, so any amount of telemetry exports in bounded memory. NDJSON is
+    /// an exact copy; CSV cannot tell a string that reads as a number or boolean (or is empty)
+    /// from that value, nor keep two different parameter orders, and warns when that happens.
+    #[command(after_help = "\
+Examples:
+  missionops export --spacecraft-id Sat-Imager-001 --output sat.ndjson
+  missionops export --spacecraft-id SC-001 --format csv --from 2025-01-01T00:00:00Z > day.csv")]
+    Export(ExportArgs),
+}
+
+/// `ingest-telemetry`.
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    /// The snapshot as JSON (or an array of snapshots)
+    #[arg(value_name = "SNAPSHOT_JSON", conflicts_with = "file")]
+    pub snapshot: Option<String>,
+
+    /// Read the snapshot from this file ("-" for stdin)
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// `list-telemetry`.
+#[derive(Debug, Args)]
+pub(crate) struct ListTelemetryArgs {
+    /// The spacecraft
+    #[arg(long, value_name = "ID")]
+    pub spacecraft_id: SpacecraftId,
+
+    /// How many snapshots, 1–100
+    #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+    pub limit: i64,
+}
+
+/// An optional time window: both ends or neither.
+#[derive(Debug, Args)]
+pub(crate) struct WindowArgs {
+    /// Start of the window (RFC 3339, inclusive); requires --to
+    #[arg(long, value_name = "TIME", requires = "to")]
+    pub from: Option<Timestamp>,
+
+    /// End of the window (RFC 3339, inclusive); requires --from
+    #[arg(long, value_name = "TIME", requires = "from")]
+    pub to: Option<Timestamp>,
+}
+
+/// `analyze-telemetry`.
+#[derive(Debug, Args)]
+pub(crate) struct AnalyzeArgs {
+    /// The spacecraft
+    #[arg(long, value_name = "ID")]
+    pub spacecraft_id: SpacecraftId,
+
+    /// How many of the newest snapshots to analyse, 1–100 (without --from/--to)
+    #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+    pub limit: i64,
+
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// `list-events`.
+#[derive(Debug, Args)]
+pub(crate) struct ListEventsArgs {
+    /// Only this spacecraft's events (all when absent)
+    #[arg(long, value_name = "ID")]
+    pub spacecraft_id: Option<SpacecraftId>,
+
+    /// How many events, 1–100
+    #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+    pub limit: i64,
+}
+
+/// `search-docs`.
+#[derive(Debug, Args)]
+pub(crate) struct SearchDocsArgs {
+    /// The text to look for
+    pub query: String,
+
+    /// How many documents, 1–50
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
+    pub limit: i64,
+}
+
+/// `seed-demo-data`.
+#[derive(Debug, Args)]
+pub(crate) struct SeedArgs {
+    /// Minutes of telemetry to simulate, 1–10080
+    #[arg(
+        value_name = "durationMinutes",
+        default_value_t = 120,
+        allow_negative_numbers = true
+    )]
+    pub duration_minutes: i64,
+
+    /// Seconds between two samples, 1–86400
+    #[arg(
+        value_name = "intervalSeconds",
+        default_value_t = 60,
+        allow_negative_numbers = true
+    )]
+    pub interval_seconds: i64,
+
+    /// Print what would be written, and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The simulation's seed: the same seed and --end give the same data
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// When the last sample is taken (RFC 3339); now when absent
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<Timestamp>,
+
+    /// Seed only this profile (repeatable): LEO_IMAGING, GNSS, GEO_COMMS, CUBESAT
+    #[arg(long = "profile", value_name = "PROFILE", value_parser = parse_profile)]
+    pub profiles: Vec<DemoProfile>,
+}
+
+/// `seed-demo-docs`.
+#[derive(Debug, Args)]
+pub(crate) struct SeedDocsArgs {
+    /// Print what would be published, and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on, HOST:PORT [default: 127.0.0.1:3000, or 127.0.0.1:$PORT]
+    #[arg(long, env = "MISSIONOPS_BIND", value_name = "ADDR")]
+    pub bind: Option<String>,
+
+    /// Largest accepted request body (bytes, or with a unit: 512KiB, 16MiB, 1GB)
+    #[arg(long, env = "MISSIONOPS_BODY_LIMIT", default_value = "16MiB", value_name = "SIZE", value_parser = parse_size)]
+    pub body_limit: usize,
+
+    /// How long a request may take before it answers 503 (30s, 500ms, 2m; plain numbers are seconds)
+    #[arg(long, env = "MISSIONOPS_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Allow this CORS origin (repeatable, or comma-separated in the variable; * for any)
+    #[arg(
+        long = "cors-origin",
+        env = "MISSIONOPS_CORS_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+}
+
+/// `spacecraft …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SpacecraftCommand {
+    /// Register a spacecraft
+    #[command(after_help = "\
+Examples:
+  missionops spacecraft add --id SC-001 --name \"Imager One\" --mission-type LEO_IMAGING
+  missionops spacecraft add --name \"Test bird\" --metadata '{\"operator\":\"ESOC\"}'")]
+    Add {
+        /// Its id (generated when absent): no whitespace or '/'
+        #[arg(long, value_name = "ID")]
+        id: Option<SpacecraftId>,
+
+        /// Its human name
+        #[arg(long)]
+        name: SpacecraftName,
+
+        /// LEO_IMAGING, GNSS, GEO_COMMS, CUBESAT or any label (UNSPECIFIED when absent)
+        #[arg(long, value_name = "TYPE")]
+        mission_type: Option<MissionType>,
+
+        /// Free-form fields, as a JSON object
+        #[arg(long, value_name = "JSON")]
+        metadata: Option<String>,
+    },
+
+    /// List spacecraft with their configuration status, oldest registration first
+    #[command(after_help = "\
+Examples:
+  missionops spacecraft list
+  missionops spacecraft list --limit 100 --offset 100 --json")]
+    List {
+        /// How many, 1–100
+        #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+        limit: i64,
+
+        /// How many to skip
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
+
+    /// Show one spacecraft
+    #[command(after_help = "\
+Examples:
+  missionops spacecraft show Sat-Imager-001")]
+    Show {
+        /// The spacecraft
+        #[arg(value_name = "ID")]
+        id: SpacecraftId,
+    },
+}
+
+/// `config …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Show a spacecraft's current configuration
+    #[command(after_help = "\
+Examples:
+  missionops config get Sat-Imager-001
+  missionops config get SC-001 --json > sc-001.json")]
+    Get {
+        /// The spacecraft
+        #[arg(value_name = "ID")]
+        id: SpacecraftId,
+    },
+
+    /// Store a new configuration version, read from a file or stdin
+    ///
+    /// The document is a JSON object whose "parameters" map names to rules
+    /// ({"warnLow", "warnHigh", "critLow", "critHigh", …}); inconsistent rules are rejected
+    /// naming the parameter and field. The previous version is kept (see `config history`).
+    #[command(after_help = "\
+Examples:
+  missionops config set SC-001 limits.json
+  echo '{\"parameters\":{\"temp\":{\"warnHigh\":45,\"critHigh\":70}}}' | missionops config set SC-001
+  missionops config set SC-001 draft.json --status draft")]
+    Set {
+        /// The spacecraft (registered when unknown)
+        #[arg(value_name = "ID")]
+        id: SpacecraftId,
+
+        /// The JSON file ("-" or absent: stdin)
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+
+        /// approved or draft
+        #[arg(long, default_value = "approved", value_parser = parse_status)]
+        status: ConfigStatus,
+
+        /// manual, seed or import
+        #[arg(long, default_value = "manual", value_parser = parse_source)]
+        source: ConfigSource,
+    },
+
+    /// List every version of a spacecraft's configuration, oldest first
+    #[command(after_help = "\
+Examples:
+  missionops config history Sat-Imager-001")]
+    History {
+        /// The spacecraft
+        #[arg(value_name = "ID")]
+        id: SpacecraftId,
+    },
+}
+
+/// `detect`.
+#[derive(Debug, Args)]
+pub(crate) struct DetectArgs {
+    /// The spacecraft
+    #[arg(long, value_name = "ID")]
+    pub spacecraft_id: SpacecraftId,
+
+    /// Start of the window (RFC 3339) [default: 24 hours before --to]
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<Timestamp>,
+
+    /// End of the window (RFC 3339) [default: now]
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<Timestamp>,
+}
+
+/// `anomalies …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AnomaliesCommand {
+    /// List a spacecraft's stored anomalies: the newest, or a window in time order
+    #[command(after_help = "\
+Examples:
+  missionops anomalies list --spacecraft-id Sat-Imager-001
+  missionops anomalies list --spacecraft-id SC-001 --from 2025-01-01T00:00:00Z --to 2025-01-02T00:00:00Z --json")]
+    List {
+        /// The spacecraft
+        #[arg(long, value_name = "ID")]
+        spacecraft_id: SpacecraftId,
+
+        /// How many of the newest, 1–200 (without --from/--to)
+        #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+        limit: i64,
+
+        #[command(flatten)]
+        window: WindowArgs,
+    },
+}
+
+/// `docs …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DocsCommand {
+    /// Publish a document; the Markdown body comes from --body, --file or stdin
+    #[command(after_help = "\
+Examples:
+  missionops docs add --title \"Battery recovery\" --category procedure --tag battery_soc --file recovery.md
+  missionops docs add --title \"Pass notes\" --spacecraft-id SC-001 --body \"Nominal pass.\"")]
+    Add {
+        /// The title
+        #[arg(long)]
+        title: DocumentTitle,
+
+        /// The Markdown body
+        #[arg(long, conflicts_with = "file")]
+        body: Option<String>,
+
+        /// Read the body from this file ("-" for stdin)
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+
+        /// The spacecraft it is about
+        #[arg(long, value_name = "ID")]
+        spacecraft_id: Option<SpacecraftId>,
+
+        /// config_spec, telemetry_definition, procedure, mission_note, report, general or any label
+        #[arg(long)]
+        category: Option<DocumentCategory>,
+
+        /// A tag (repeatable)
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<Tag>,
+    },
+
+    /// Show a document with its body
+    #[command(after_help = "\
+Examples:
+  missionops docs show 0197a1b2-0000-7000-8000-000000000000
+  missionops docs show 0197a1b2-0000-7000-8000-000000000000 --json")]
+    Show {
+        /// The document's id
+        #[arg(value_name = "ID")]
+        id: DocumentId,
+    },
+
+    /// List documents, newest first
+    #[command(after_help = "\
+Examples:
+  missionops docs list
+  missionops docs list --spacecraft-id Sat-Imager-001 --category procedure --tag battery_soc")]
+    List {
+        /// Only documents about this spacecraft
+        #[arg(long, value_name = "ID")]
+        spacecraft_id: Option<SpacecraftId>,
+
+        /// Only this category
+        #[arg(long)]
+        category: Option<DocumentCategory>,
+
+        /// Only documents with this tag
+        #[arg(long)]
+        tag: Option<Tag>,
+
+        /// How many, 1–100
+        #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+        limit: i64,
+
+        /// How many to skip
+        #[arg(long, default_value_t = 0)]
+        offset: usize,
+    },
+}
+
+/// `status`.
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The spacecraft; the whole fleet when absent
+    #[arg(value_name = "ID")]
+    pub id: Option<SpacecraftId>,
+}
+
+/// A telemetry file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// One JSON snapshot per line
+    Ndjson,
+    /// One row per snapshot, one column per parameter
+    Csv,
+}
+
+/// `import`.
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The file to import ("-" or absent: stdin)
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// The format [default: csv for a .csv file, else ndjson]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Skip invalid lines (reporting how many and why) instead of importing nothing
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The spacecraft
+    #[arg(long, value_name = "ID")]
+    pub spacecraft_id: SpacecraftId,
+
+    /// Only snapshots at or after this time (RFC 3339) [default: the beginning]
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<Timestamp>,
+
+    /// Only snapshots at or before this time (RFC 3339) [default: the end]
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<Timestamp>,
+
+    /// The format [default: csv for a .csv --output, else ndjson]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Write to this file instead of stdout (replaced only once the export is complete)
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+fn parse_profile(value: &str) -> Result<DemoProfile, String> {
+    DemoProfile::parse(value).map_err(|e| e.to_string())
+}
+
+fn parse_status(value: &str) -> Result<ConfigStatus, String> {
+    ConfigStatus::parse(value).map_err(|e| e.to_string())
+}
+
+fn parse_source(value: &str) -> Result<ConfigSource, String> {
+    ConfigSource::parse(value).map_err(|e| e.to_string())
+}
+
+/// Parses a byte size: a plain number of bytes, or a number with a unit (`KB`/`MB`/`GB` are
+/// powers of 1000, `K`/`KiB`/`M`/`MiB`/`G`/`GiB` powers of 1024), case-insensitive.
+pub(crate) fn parse_size(value: &str) -> Result<usize, String> {
+    let text = value.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{value:?} is not a size such as 1048576, 512KiB or 16MiB"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use KiB, MiB, GiB, KB, MB or GB)"
+            ));
+        }
+    };
+    number
+        .checked_mul(multiplier)
+        .and_then(|bytes| usize::try_from(bytes).ok())
+        .filter(|bytes| *bytes > 0)
+        .ok_or_else(|| format!("{value:?} must be more than 0 and fit in memory"))
+}
+
+/// Parses a duration: plain seconds, or a number with `ms`, `s`, `m` or `h`.
+pub(crate) fn parse_duration(value: &str) -> Result<Duration, String> {
+    let text = value.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{value:?} is not a duration such as 30, 30s, 500ms or 2m"))?;
+    let duration = match unit.trim() {
+        "" | "s" => Duration::from_secs(number),
+        "ms" => Duration::from_millis(number),
+        "m" => Duration::from_secs(number.saturating_mul(60)),
+        "h" => Duration::from_secs(number.saturating_mul(3600)),
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    if duration.is_zero() {
+        return Err(format!("{value:?} must be longer than 0"));
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_accept_bytes_and_units() {
+        assert_eq!(parse_size("1048576"), Ok(1_048_576));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("512kib"), Ok(512 << 10));
+        assert_eq!(parse_size("2MB"), Ok(2_000_000));
+        for bad in ["", "MiB", "12 parsecs", "0", "-5"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_accept_seconds_and_units() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for bad in ["", "0s", "soon", "1.5s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
