@@ -8,8 +8,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use missionops::{
-    AnalysisContext, CompiledRules, Evaluator, LayoutInterner, ParameterName, ParameterValue,
-    Parameters, SnapshotId, SpacecraftId, TelemetrySnapshot, Timestamp, analyse,
+    AnalysisContext, CompiledRules, DemoProfile, Evaluator, LayoutInterner, ParameterName,
+    ParameterValue, Parameters, SnapshotId, SpacecraftId, TelemetrySnapshot, Timestamp, analyse,
 };
 
 const SNAPSHOTS: usize = 100_000;
@@ -30,20 +30,10 @@ const PROFILE: [(&str, f64, f64, f64, f64); 10] = [
 ];
 
 fn leo_imaging_rules() -> CompiledRules {
-    let config = serde_json::json!({"parameters": {
-        "battery_soc": {"warnLow": 25, "critLow": 15},
-        "battery_temp": {"warnHigh": 35, "critHigh": 45, "warnLow": -5, "critLow": -10},
-        "bus_voltage": {"warnLow": 24, "critLow": 22, "warnHigh": 34, "critHigh": 36},
-        "solar_array_current": {"warnLow": 0.5, "critLow": 0.2},
-        "panel_temp": {"warnHigh": 60, "critHigh": 75},
-        "payload_temp": {"warnHigh": 50, "critHigh": 65},
-        "attitude_error_deg": {"warnHigh": 2, "critHigh": 5},
-        "rw1_speed_rpm": {"warnHigh": 6000, "critHigh": 8000},
-        "rw2_speed_rpm": {"warnHigh": 6000, "critHigh": 8000},
-        "images_captured": {},
-        "imaging_mode": {}
-    }});
-    CompiledRules::compile(config.as_object().expect("object")).expect("valid limits")
+    let config = DemoProfile::LeoImaging
+        .config()
+        .expect("the demo limits are valid");
+    CompiledRules::compile(config.as_object()).expect("valid limits")
 }
 
 /// A small deterministic generator, so that every run measures the same data.
