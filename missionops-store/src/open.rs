@@ -16,6 +16,24 @@ pub enum DatabaseUrl {
 }
 
 impl DatabaseUrl {
+    /// The backend's name and the feature that builds it, for messages that must not quote the
+    /// URL (it may hold a password).
+    fn backend(&self) -> (&'static str, &'static str) {
+        match self {
+            DatabaseUrl::Memory => ("in-memory", "(always built)"),
+            DatabaseUrl::Sqlite(_) => ("SQLite", "sqlite"),
+            DatabaseUrl::Postgres(_) => ("PostgreSQL", "postgres"),
+        }
+    }
+
+    fn unsupported(&self) -> Error {
+        let (name, feature) = self.backend();
+        Error::invalid(
+            "database-url",
+            format!("this build has no {name} support; build with the `{feature}` feature"),
+        )
+    }
+
     /// Parses a database URL, naming `database-url` in the error.
     pub fn parse(url: &str) -> Result<Self> {
         let url = url.trim();
@@ -28,9 +46,7 @@ impl DatabaseUrl {
         } else {
             Err(Error::invalid(
                 "database-url",
-                format!(
-                    "must start with sqlite:, postgres://, postgresql:// or be memory: (got {url:?})"
-                ),
+                "must start with sqlite:, postgres://, postgresql:// or be memory:",
             ))
         }
     }
@@ -47,10 +63,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
         #[cfg(feature = "postgres")]
         DatabaseUrl::Postgres(url) => Ok(Arc::new(crate::PostgresStore::connect(&url).await?)),
         #[allow(unreachable_patterns)]
-        other => Err(Error::invalid(
-            "database-url",
-            format!("this build has no support for {other:?}; enable its feature"),
-        )),
+        other => Err(other.unsupported()),
     }
 }
 
@@ -63,16 +76,21 @@ pub async fn migrate(url: &str) -> Result<()> {
         #[cfg(feature = "postgres")]
         DatabaseUrl::Postgres(url) => crate::PostgresStore::connect(&url).await?.migrate().await,
         #[allow(unreachable_patterns)]
-        other => Err(Error::invalid(
-            "database-url",
-            format!("this build has no support for {other:?}; enable its feature"),
-        )),
+        other => Err(other.unsupported()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_never_quote_the_url() {
+        let url = DatabaseUrl::Postgres("postgres://user:secret@host/db".to_owned());
+        assert!(!url.unsupported().to_string().contains("secret"));
+        let err = DatabaseUrl::parse("mysql://user:secret@host/db").expect_err("unsupported");
+        assert!(!err.to_string().contains("secret"));
+    }
 
     #[test]
     fn urls_name_their_backend() {
