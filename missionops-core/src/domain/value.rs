@@ -275,6 +275,26 @@ impl Parameters {
         })
     }
 
+    /// Parameters with the names of an existing `layout` (already checked when it was built)
+    /// and `values` in its order: no name is compared or hashed, which is what a store wants
+    /// when it reads a run of snapshots with the same names. Fails when the counts differ.
+    pub fn with_layout(layout: &Layout, values: Vec<ParameterValue>) -> Result<Self> {
+        if layout.names().len() != values.len() {
+            return Err(Error::invalid(
+                Self::FIELD,
+                format!(
+                    "has {} values for {} names",
+                    values.len(),
+                    layout.names().len()
+                ),
+            ));
+        }
+        Ok(Parameters {
+            layout: layout.clone(),
+            values,
+        })
+    }
+
     /// Parses a JSON object of parameters, naming the offending parameter in the error.
     pub fn from_json(value: &serde_json::Value) -> Result<Self> {
         let object = value
@@ -494,6 +514,19 @@ mod tests {
             err.to_string(),
             "parameters.bad: must be a number, string or boolean, not null"
         );
+    }
+
+    #[test]
+    fn with_layout_reuses_the_shared_names_and_checks_the_count() {
+        let first = Parameters::from_json(&json!({"x": 1, "y": 2})).unwrap();
+        let next = Parameters::with_layout(
+            first.layout(),
+            vec![ParameterValue::Number(3.0), ParameterValue::Bool(true)],
+        )
+        .unwrap();
+        assert!(next.layout().same_as(first.layout()));
+        assert_eq!(serde_json::to_string(&next).unwrap(), r#"{"x":3,"y":true}"#);
+        assert!(Parameters::with_layout(first.layout(), vec![]).is_err());
     }
 
     #[test]

@@ -59,6 +59,9 @@ pub(crate) fn read_parameters_like(text: &str, previous: Option<&Parameters>) ->
     reader.skip_ws();
     reader.expect(b'{')?;
     let mut pairs = Vec::with_capacity(known.len().max(8));
+    // Whether every name so far equals the previous snapshot's name at the same position: then
+    // the previous layout is reused whole, with no duplicate check and no hashing.
+    let mut same_layout = previous.is_some();
     reader.skip_ws();
     if !reader.eat(b'}') {
         loop {
@@ -67,8 +70,11 @@ pub(crate) fn read_parameters_like(text: &str, previous: Option<&Parameters>) ->
             let raw = reader.string()?;
             let name = match known.get(pairs.len()) {
                 Some(same) if same.as_str() == raw => same.clone(),
-                _ => ParameterName::parse(raw.into_owned())
-                    .map_err(|e| reader.fail_at(at, &format!("bad parameter name: {e}")))?,
+                _ => {
+                    same_layout = false;
+                    ParameterName::parse(raw.into_owned())
+                        .map_err(|e| reader.fail_at(at, &format!("bad parameter name: {e}")))?
+                }
             };
             reader.skip_ws();
             reader.expect(b':')?;
@@ -84,6 +90,11 @@ pub(crate) fn read_parameters_like(text: &str, previous: Option<&Parameters>) ->
         }
     }
     reader.end()?;
+    if let Some(previous) = previous.filter(|p| same_layout && p.len() == pairs.len()) {
+        let values = pairs.into_iter().map(|(_, value)| value).collect();
+        return Parameters::with_layout(previous.layout(), values)
+            .map_err(|e| reader.fail_at(0, &e.to_string()));
+    }
     Parameters::new(pairs).map_err(|e| reader.fail_at(0, &e.to_string()))
 }
 

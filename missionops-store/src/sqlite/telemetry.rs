@@ -326,11 +326,17 @@ impl<'a> SnapshotReader<'a> {
         let what = "snapshot";
         let parameters = read_parameters_like(parameters, previous.map(|p| &p.parameters))
             .map_err(|e| corrupt(what, id, e))?;
+        // A layout borrowed from the previous snapshot is shared already.
+        let shared = previous.is_some_and(|p| p.parameters.layout().same_as(parameters.layout()));
         Ok(TelemetrySnapshot {
             id: stored(SnapshotId::parse(id), what, id)?,
             spacecraft_id: self.spacecraft.clone(),
             timestamp: stored_time(ts, what, id)?,
-            parameters: self.layouts.share(parameters),
+            parameters: if shared {
+                parameters
+            } else {
+                self.layouts.share(parameters)
+            },
         })
     }
 }
