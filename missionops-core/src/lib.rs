@@ -53,11 +53,11 @@ mod service;
 mod simulation;
 
 pub use domain::{
-    Alarm, AlarmFilter, AlarmId, AlarmState, Anomaly, AnomalyId, AnomalyKind, BatchSnapshot,
-    BucketWidth, CompatAnomaly, ConfigRecord, ConfigSource, ConfigStatus, DocumentBody,
-    DocumentCategory, DocumentFilter, DocumentId, DocumentTitle, EventFilter, EventId, EventType,
-    JsonObject, LatestValue, Layout, LayoutInterner, Limit, MAX_PARAMETERS, MAX_TAGS,
-    MAX_TEXT_VALUE_LEN, MissionEvent, MissionType, NewDocument, NewEvent, NewSnapshot,
+    Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, Anomaly, AnomalyId, AnomalyKind,
+    BatchSnapshot, BucketWidth, CompatAnomaly, ConfigRecord, ConfigSource, ConfigStatus,
+    DocumentBody, DocumentCategory, DocumentFilter, DocumentId, DocumentTitle, EventFilter,
+    EventId, EventType, JsonObject, LatestValue, Layout, LayoutInterner, Limit, MAX_PARAMETERS,
+    MAX_TAGS, MAX_TEXT_VALUE_LEN, MissionEvent, MissionType, NewDocument, NewEvent, NewSnapshot,
     NewSnapshotBatch, NewSpacecraft, Operator, OpsDocument, ParameterName, ParameterValue,
     Parameters, SearchQuery, SeriesBucket, Severity, SnapshotId, Spacecraft, SpacecraftConfig,
     SpacecraftId, SpacecraftName, Tag, Tags, TelemetrySnapshot, Timestamp,

@@ -124,8 +124,21 @@ pub struct TelemetryWrite {
     pub snapshots: Vec<TelemetrySnapshot>,
     /// Anomalies to persist with them (unique on spacecraft, parameter, timestamp, kind).
     pub anomalies: Vec<Anomaly>,
+    /// Alarms the telemetry opened, updated or cleared, created or replaced by id (each id at
+    /// most once: the state after the whole batch).
+    pub alarms: Vec<Alarm>,
     /// Events to record with them.
     pub events: Vec<NewEvent>,
+}
+
+impl TelemetryWrite {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.snapshots.is_empty()
+            && self.anomalies.is_empty()
+            && self.alarms.is_empty()
+            && self.events.is_empty()
+    }
 }
 
 /// What an ingest stored.

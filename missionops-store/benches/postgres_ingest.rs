@@ -147,6 +147,7 @@ fn ingest(c: &mut Criterion) {
                     let write = TelemetryWrite {
                         snapshots: batch("SC-STORE", &next_store),
                         anomalies: Vec::new(),
+                        alarms: Vec::new(),
                         events: Vec::new(),
                     };
                     let started = Instant::now();
@@ -187,6 +188,7 @@ fn ingest(c: &mut Criterion) {
                     let write = TelemetryWrite {
                         snapshots: batch("SC-STORE", &next_store),
                         anomalies: Vec::new(),
+                        alarms: Vec::new(),
                         events: Vec::new(),
                     };
                     let started = Instant::now();
@@ -238,6 +240,7 @@ fn read_day(c: &mut Criterion) {
             let write = TelemetryWrite {
                 snapshots: batch("SC-DAY", &next),
                 anomalies: Vec::new(),
+                alarms: Vec::new(),
                 events: Vec::new(),
             };
             store.insert_telemetry(write).await.expect("fill");

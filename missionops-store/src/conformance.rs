@@ -11,12 +11,12 @@
 //! an empty store. Each case panics with a message saying what the backend got wrong.
 
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmState, Anomaly, AnomalyId, AnomalyKind, BucketWidth,
-    ConfigRecord, ConfigStatus, DocumentBody, DocumentCategory, DocumentFilter, DocumentId,
-    DocumentTitle, Error, EventId, EventType, Limit, MissionType, NewEvent, OpsDocument,
-    ParameterName, ParameterValue, Parameters, SearchQuery, Severity, SnapshotId, Spacecraft,
-    SpacecraftConfig, SpacecraftId, SpacecraftName, Store, Tag, Tags, TelemetrySnapshot,
-    TelemetryWrite, Timestamp,
+    Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, Anomaly, AnomalyId, AnomalyKind,
+    BucketWidth, ConfigRecord, ConfigStatus, DocumentBody, DocumentCategory, DocumentFilter,
+    DocumentId, DocumentTitle, Error, EventId, EventType, IngestOutcome, Limit, MissionType,
+    NewEvent, OpsDocument, ParameterName, ParameterValue, Parameters, SearchQuery, Severity,
+    SnapshotId, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName, Store, Tag, Tags,
+    TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
 use serde_json::json;
 
@@ -130,6 +130,7 @@ fn write(snapshots: Vec<TelemetrySnapshot>) -> TelemetryWrite {
     TelemetryWrite {
         snapshots,
         anomalies: Vec::new(),
+        alarms: Vec::new(),
         events: Vec::new(),
     }
 }
@@ -419,6 +420,7 @@ pub async fn a_conflicting_snapshot_rejects_the_whole_batch(store: &dyn Store) {
         .insert_telemetry(TelemetryWrite {
             snapshots: vec![snapshot("b", "SC-1", 2, 1.0), snapshot("a", "SC-1", 1, 7.0)],
             anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
+            alarms: Vec::new(),
             events: vec![event(5, Some("SC-1"), EventType::Anomaly)],
         })
         .await
@@ -483,11 +485,37 @@ pub async fn telemetry_writes_carry_their_anomalies_and_events(store: &dyn Store
         .insert_telemetry(TelemetryWrite {
             snapshots: vec![snapshot("a", "SC-1", 1, 99.5)],
             anomalies: vec![anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh)],
+            alarms: vec![test_alarm("al-1", "SC-1", 1)],
             events: vec![event(2, Some("SC-1"), EventType::Anomaly)],
         })
         .await
         .expect("insert");
     assert_eq!(outcome.inserted, 1);
+    assert_eq!(
+        store
+            .get_alarm(&test_alarm("al-1", "SC-1", 1).id)
+            .await
+            .expect("alarm"),
+        Some(test_alarm("al-1", "SC-1", 1))
+    );
+    // An alarm change alone (a clock tick's) is a write of its own, replacing by id.
+    let mut cleared = test_alarm("al-1", "SC-1", 1);
+    cleared.state = AlarmState::Cleared;
+    cleared.cleared_at = Some(at(3));
+    cleared.violation_count = 4;
+    let outcome = store
+        .insert_telemetry(TelemetryWrite {
+            alarms: vec![cleared.clone()],
+            events: vec![event(3, Some("SC-1"), EventType::AnomalyCleared)],
+            ..TelemetryWrite::default()
+        })
+        .await
+        .expect("alarm alone");
+    assert_eq!(outcome, IngestOutcome::default());
+    assert_eq!(
+        store.get_alarm(&cleared.id).await.expect("alarm"),
+        Some(cleared)
+    );
     let anomalies = store
         .recent_anomalies(&sc("SC-1"), limit(10))
         .await
@@ -497,8 +525,28 @@ pub async fn telemetry_writes_carry_their_anomalies_and_events(store: &dyn Store
         vec![anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh)]
     );
     let events = store.recent_events(None, limit(10)).await.expect("events");
-    assert_eq!(events[0].event_type, EventType::Anomaly);
-    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].event_type, EventType::AnomalyCleared);
+    assert_eq!(events[1].event_type, EventType::Anomaly);
+    assert_eq!(events.len(), 3);
+}
+
+fn test_alarm(id: &str, spacecraft: &str, opened: i64) -> Alarm {
+    Alarm {
+        id: AlarmId::parse(id).expect("id"),
+        spacecraft_id: sc(spacecraft),
+        parameter: ParameterName::parse("temp").expect("parameter"),
+        kind: AnomalyKind::WarnHigh,
+        state: AlarmState::Active,
+        severity: Severity::Medium,
+        violation_count: 1,
+        opened_at: at(opened),
+        last_value: ParameterValue::Number(50.0),
+        cleared_at: None,
+        acknowledged_by: None,
+        acknowledged_at: None,
+        comment: None,
+        shelved_until: None,
+    }
 }
 
 /// The last telemetry timestamp is the newest sample time, not the last stored.
@@ -805,6 +853,7 @@ pub async fn event_sequences_are_gap_free_and_increasing(store: &dyn Store) {
         .insert_telemetry(TelemetryWrite {
             snapshots: vec![snapshot("a", "SC-1", 1, 1.0)],
             anomalies: vec![],
+            alarms: Vec::new(),
             events: vec![event(5, Some("SC-1"), EventType::ModeChange)],
         })
         .await
@@ -857,20 +906,8 @@ pub async fn alarms_are_saved_replaced_and_filtered(store: &dyn Store) {
     register(store, "SC-1", 0, 1).await;
     register(store, "SC-2", 0, 2).await;
     let alarm = |id: &str, spacecraft: &str, opened: i64, state: AlarmState| Alarm {
-        id: AlarmId::parse(id).expect("id"),
-        spacecraft_id: sc(spacecraft),
-        parameter: ParameterName::parse("temp").expect("parameter"),
-        kind: AnomalyKind::WarnHigh,
         state,
-        severity: Severity::Medium,
-        violation_count: 1,
-        opened_at: at(opened),
-        last_value: ParameterValue::Number(50.0),
-        cleared_at: None,
-        acknowledged_by: None,
-        acknowledged_at: None,
-        comment: None,
-        shelved_until: None,
+        ..test_alarm(id, spacecraft, opened)
     };
     store
         .save_alarm(
@@ -908,10 +945,37 @@ pub async fn alarms_are_saved_replaced_and_filtered(store: &dyn Store) {
     assert_eq!(ids, ["a3", "a2", "a1"]);
     let filter = AlarmFilter {
         spacecraft_id: Some(sc("SC-1")),
-        state: Some(AlarmState::Active),
+        states: AlarmStates::Only(AlarmState::Active),
     };
     let active = store.list_alarms(&filter).await.expect("list");
     let ids: Vec<&str> = active.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["a2"]);
+    // A cleared alarm leaves the default (open) listing but stays in the history.
+    let mut cleared = alarm("a2", "SC-1", 2, AlarmState::Cleared);
+    cleared.cleared_at = Some(at(5));
+    store.save_alarm(cleared, vec![]).await.expect("clear");
+    let open = store
+        .list_alarms(&AlarmFilter::default())
+        .await
+        .expect("list");
+    let ids: Vec<&str> = open.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["a3", "a1"]);
+    let every = store
+        .list_alarms(&AlarmFilter {
+            spacecraft_id: None,
+            states: AlarmStates::All,
+        })
+        .await
+        .expect("list");
+    assert_eq!(every.len(), 3);
+    let history = store
+        .list_alarms(&AlarmFilter {
+            spacecraft_id: None,
+            states: AlarmStates::Only(AlarmState::Cleared),
+        })
+        .await
+        .expect("list");
+    let ids: Vec<&str> = history.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["a2"]);
     assert_eq!(event_count(store).await, 4);
 }
@@ -1034,10 +1098,18 @@ pub async fn a_change_whose_event_cannot_be_recorded_is_not_stored(store: &dyn S
         .insert_telemetry(TelemetryWrite {
             snapshots: vec![snapshot("a", "SC-1", 1, 1.0)],
             anomalies: vec![anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh)],
+            alarms: vec![test_alarm("al-x", "SC-1", 1)],
             events: vec![taken()],
         })
         .await;
     assert!(err.is_err(), "telemetry with a taken event id must fail");
+    assert_eq!(
+        store
+            .get_alarm(&test_alarm("al-x", "SC-1", 1).id)
+            .await
+            .expect("get"),
+        None
+    );
     assert!(
         store
             .recent_telemetry(&sc("SC-1"), limit(5))

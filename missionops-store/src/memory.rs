@@ -222,6 +222,9 @@ impl TelemetryRepository for MemoryStore {
                 None => fresh.push(index),
             }
         }
+        for alarm in &write.alarms {
+            inner.require_spacecraft(&alarm.spacecraft_id)?;
+        }
         inner.check_events(&write.events)?;
         let new_anomalies: Vec<usize> = {
             let mut keys = HashSet::new();
@@ -258,6 +261,9 @@ impl TelemetryRepository for MemoryStore {
             if let Some(anomaly) = anomalies[index].take() {
                 store_anomaly(&mut inner, anomaly);
             }
+        }
+        for alarm in write.alarms {
+            inner.alarms.insert(alarm.id.clone(), alarm);
         }
         for event in write.events {
             inner.record(event);
@@ -514,7 +520,7 @@ impl AlarmRepository for MemoryStore {
                     .spacecraft_id
                     .as_ref()
                     .is_none_or(|id| &a.spacecraft_id == id)
-                    && filter.state.is_none_or(|s| a.state == s)
+                    && filter.states.admits(a.state)
             })
             .cloned()
             .collect();

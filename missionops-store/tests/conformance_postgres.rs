@@ -132,6 +132,7 @@ fn telemetry(snapshots: Vec<TelemetrySnapshot>) -> TelemetryWrite {
     TelemetryWrite {
         snapshots,
         anomalies: Vec::new(),
+        alarms: Vec::new(),
         events: Vec::new(),
     }
 }
@@ -414,6 +415,7 @@ async fn a_retried_batch_stores_only_its_new_snapshots_with_its_events() {
                 snapshot("a", "SC-1", 5, json!({"temp": 1})),
             ],
             anomalies: Vec::new(),
+            alarms: Vec::new(),
             events: vec![event("mode-1", Some("SC-1"))],
         })
         .await

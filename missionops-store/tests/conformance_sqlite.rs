@@ -295,6 +295,7 @@ async fn every_event_gets_one_pending_outbox_row_and_failed_writes_add_none() {
         .insert_telemetry(TelemetryWrite {
             snapshots: vec![snap("a", "SC-1", 1, json!({"temp": 1}))],
             anomalies: vec![],
+            alarms: Vec::new(),
             events: vec![event(3), event(4)],
         })
         .await
@@ -305,6 +306,7 @@ async fn every_event_gets_one_pending_outbox_row_and_failed_writes_add_none() {
         .insert_telemetry(TelemetryWrite {
             snapshots: vec![snap("b", "SC-1", 2, json!({"temp": 1}))],
             anomalies: vec![],
+            alarms: Vec::new(),
             events: vec![event(5), event(2)],
         })
         .await
@@ -702,6 +704,7 @@ async fn concurrent_writers_get_gap_free_sequences() {
                             json!({"t": n}),
                         )],
                         anomalies: vec![],
+                        alarms: Vec::new(),
                         events: vec![event(n)],
                     })
                     .await

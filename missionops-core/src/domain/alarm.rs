@@ -81,11 +81,51 @@ pub struct Alarm {
     pub shelved_until: Option<Timestamp>,
 }
 
+/// Which states [`AlarmFilter`] lets through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AlarmStates {
+    /// Every alarm an operator still has to deal with: any state but `CLEARED` (an alarm that
+    /// returned to normal unacknowledged is still `ACTIVE`, so it stays listed).
+    #[default]
+    Open,
+    /// Only this state.
+    Only(AlarmState),
+    /// Every alarm, history included.
+    All,
+}
+
+impl AlarmStates {
+    /// Whether an alarm in `state` passes.
+    pub fn admits(self, state: AlarmState) -> bool {
+        match self {
+            AlarmStates::Open => state != AlarmState::Cleared,
+            AlarmStates::Only(only) => state == only,
+            AlarmStates::All => true,
+        }
+    }
+
+    /// Parses a query value: a state name, `OPEN` or `ALL`.
+    pub fn parse(value: &str) -> crate::Result<Self> {
+        match value {
+            "OPEN" => Ok(AlarmStates::Open),
+            "ALL" => Ok(AlarmStates::All),
+            other => AlarmState::parse(other)
+                .map(AlarmStates::Only)
+                .map_err(|_| {
+                    crate::Error::invalid(
+                        "state",
+                        "must be one of ACTIVE, ACKNOWLEDGED, CLEARED, SHELVED, OPEN, ALL",
+                    )
+                }),
+        }
+    }
+}
+
 /// Which alarms to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlarmFilter {
     /// Only this spacecraft's.
     pub spacecraft_id: Option<SpacecraftId>,
-    /// Only alarms in this state.
-    pub state: Option<AlarmState>,
+    /// Which states (default: every open alarm, see [`AlarmStates::Open`]).
+    pub states: AlarmStates,
 }

@@ -15,7 +15,7 @@ pub(crate) mod text;
 mod time;
 mod value;
 
-pub use alarm::{Alarm, AlarmFilter, AlarmState};
+pub use alarm::{Alarm, AlarmFilter, AlarmState, AlarmStates};
 pub use anomaly::{Anomaly, CompatAnomaly};
 pub use document::{
     DocumentBody, DocumentFilter, MAX_TAGS, NewDocument, OpsDocument, SearchQuery, Tags,

@@ -415,6 +415,7 @@ impl MissionOps {
             .insert_telemetry(TelemetryWrite {
                 snapshots: unique,
                 anomalies: Vec::new(),
+                alarms: Vec::new(),
                 events: Vec::new(),
             })
             .await

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::{MissionOps, SpacecraftStatus};
 use crate::domain::{
-    AlarmFilter, AlarmState, AnomalyId, AnomalyKind, BucketWidth, DocumentCategory, DocumentFilter,
-    Limit, OpsDocument, ParameterName, ParameterValue, SearchQuery, SeriesBucket, Severity,
-    SpacecraftId, SpacecraftName, Tag, Timestamp,
+    AlarmFilter, AlarmState, AlarmStates, AnomalyId, AnomalyKind, BucketWidth, DocumentCategory,
+    DocumentFilter, Limit, OpsDocument, ParameterName, ParameterValue, SearchQuery, SeriesBucket,
+    Severity, SpacecraftId, SpacecraftName, Tag, Timestamp,
 };
 use crate::error::{Error, Result};
 
@@ -146,7 +146,7 @@ impl MissionOps {
                     .store
                     .list_alarms(&AlarmFilter {
                         spacecraft_id: Some(spacecraft.id.clone()),
-                        state: None,
+                        states: AlarmStates::Open,
                     })
                     .await?;
                 let active_alarms = alarms

@@ -1,7 +1,7 @@
 //! Persisted anomalies and alarms.
 
 use axum::extract::{Path, State};
-use missionops_core::{Alarm, AlarmFilter, AlarmState, Anomaly, AnomalyId, OpsDocument};
+use missionops_core::{Alarm, AlarmFilter, AlarmStates, Anomaly, AnomalyId, OpsDocument};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsJson, Params, ok, rename_field};
@@ -52,7 +52,7 @@ pub async fn procedures(
 
 /// Alarms, most recently opened first.
 #[utoipa::path(get, path = "/alarms", tag = "anomalies",
-    params(("spacecraftId" = Option<String>, Query), ("state" = Option<String>, Query, description = "ACTIVE, ACKNOWLEDGED, CLEARED or SHELVED")),
+    params(("spacecraftId" = Option<String>, Query), ("state" = Option<String>, Query, description = "ACTIVE, ACKNOWLEDGED, CLEARED, SHELVED, OPEN (default: every state but CLEARED) or ALL")),
     responses((status = 200, description = "alarms"), (status = 400, body = ErrorBody)))]
 pub async fn alarms(
     State(state): State<AppState>,
@@ -60,7 +60,11 @@ pub async fn alarms(
 ) -> Result<JsJson<Vec<Alarm>>, ApiError> {
     let filter = AlarmFilter {
         spacecraft_id: params.optional_spacecraft("spacecraftId")?,
-        state: params.get("state").map(AlarmState::parse).transpose()?,
+        states: params
+            .get("state")
+            .map(AlarmStates::parse)
+            .transpose()?
+            .unwrap_or_default(),
     };
     Ok(ok(state.ops.list_alarms(&filter).await?))
 }

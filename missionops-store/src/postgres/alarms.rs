@@ -2,9 +2,10 @@
 
 use async_trait::async_trait;
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AnomalyKind, NewEvent, Operator,
+    Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, AnomalyKind, NewEvent, Operator,
     ParameterName, Result, Severity, SpacecraftId,
 };
+use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
 use super::codec::{
@@ -61,44 +62,50 @@ macro_rules! alarm_columns {
     };
 }
 
+/// Creates or replaces `alarm` by id, in the open transaction on `conn`.
+pub(super) async fn upsert_alarm(conn: &mut PgConnection, alarm: &Alarm) -> Result<()> {
+    let violation_count = u64_to_i64("violationCount", alarm.violation_count)?;
+    let last_value = value_text(&alarm.last_value)?;
+    sqlx::query(
+        "INSERT INTO alarms AS a (id, spacecraft_id, parameter, kind, state, severity,
+                                 violation_count, opened_at, last_value_json, cleared_at,
+                                 acknowledged_by, acknowledged_at, comment, shelved_until)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10, $11, $12, $13, $14)
+         ON CONFLICT (id) DO UPDATE SET
+             spacecraft_id = excluded.spacecraft_id, parameter = excluded.parameter,
+             kind = excluded.kind, state = excluded.state, severity = excluded.severity,
+             violation_count = excluded.violation_count, opened_at = excluded.opened_at,
+             last_value_json = excluded.last_value_json, cleared_at = excluded.cleared_at,
+             acknowledged_by = excluded.acknowledged_by,
+             acknowledged_at = excluded.acknowledged_at, comment = excluded.comment,
+             shelved_until = excluded.shelved_until",
+    )
+    .bind(alarm.id.as_str())
+    .bind(alarm.spacecraft_id.as_str())
+    .bind(alarm.parameter.as_str())
+    .bind(alarm.kind.as_str())
+    .bind(alarm.state.as_str())
+    .bind(alarm.severity.as_str())
+    .bind(violation_count)
+    .bind(PgTime(alarm.opened_at))
+    .bind(&last_value)
+    .bind(alarm.cleared_at.map(PgTime))
+    .bind(alarm.acknowledged_by.as_ref().map(Operator::as_str))
+    .bind(alarm.acknowledged_at.map(PgTime))
+    .bind(alarm.comment.as_deref())
+    .bind(alarm.shelved_until.map(PgTime))
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
 #[async_trait]
 impl AlarmRepository for PostgresStore {
     async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()> {
-        let violation_count = u64_to_i64("violationCount", alarm.violation_count)?;
-        let last_value = value_text(&alarm.last_value)?;
         let mut tx = self.pool.begin().await.map_err(db)?;
         require_spacecraft(&mut tx, [&alarm.spacecraft_id]).await?;
-        sqlx::query(
-            "INSERT INTO alarms AS a (id, spacecraft_id, parameter, kind, state, severity,
-                                     violation_count, opened_at, last_value_json, cleared_at,
-                                     acknowledged_by, acknowledged_at, comment, shelved_until)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10, $11, $12, $13, $14)
-             ON CONFLICT (id) DO UPDATE SET
-                 spacecraft_id = excluded.spacecraft_id, parameter = excluded.parameter,
-                 kind = excluded.kind, state = excluded.state, severity = excluded.severity,
-                 violation_count = excluded.violation_count, opened_at = excluded.opened_at,
-                 last_value_json = excluded.last_value_json, cleared_at = excluded.cleared_at,
-                 acknowledged_by = excluded.acknowledged_by,
-                 acknowledged_at = excluded.acknowledged_at, comment = excluded.comment,
-                 shelved_until = excluded.shelved_until",
-        )
-        .bind(alarm.id.as_str())
-        .bind(alarm.spacecraft_id.as_str())
-        .bind(alarm.parameter.as_str())
-        .bind(alarm.kind.as_str())
-        .bind(alarm.state.as_str())
-        .bind(alarm.severity.as_str())
-        .bind(violation_count)
-        .bind(PgTime(alarm.opened_at))
-        .bind(&last_value)
-        .bind(alarm.cleared_at.map(PgTime))
-        .bind(alarm.acknowledged_by.as_ref().map(Operator::as_str))
-        .bind(alarm.acknowledged_at.map(PgTime))
-        .bind(alarm.comment.as_deref())
-        .bind(alarm.shelved_until.map(PgTime))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        upsert_alarm(&mut tx, &alarm).await?;
         let events: Vec<&NewEvent> = events.iter().collect();
         record_events(&mut tx, &events, &[]).await?;
         tx.commit().await.map_err(db)
@@ -118,11 +125,20 @@ impl AlarmRepository for PostgresStore {
     async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
         let rows = sqlx::query(concat!(
             alarm_columns!(),
-            "WHERE ($1::text IS NULL OR spacecraft_id = $1) AND ($2::text IS NULL OR state = $2)
+            "WHERE ($1::text IS NULL OR spacecraft_id = $1)
+               AND ($2::text IS NULL OR state = $2)
+               AND ($3::text IS NULL OR state <> $3)
              ORDER BY opened_at DESC, id DESC"
         ))
         .bind(filter.spacecraft_id.as_ref().map(SpacecraftId::as_str))
-        .bind(filter.state.map(AlarmState::as_str))
+        .bind(match filter.states {
+            AlarmStates::Only(state) => Some(state.as_str()),
+            _ => None,
+        })
+        .bind(match filter.states {
+            AlarmStates::Open => Some(AlarmState::Cleared.as_str()),
+            _ => None,
+        })
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use missionops_core::{
-    BucketWidth, Error, IngestOutcome, LatestValue, LayoutInterner, Limit, NewEvent, ParameterName,
+    Alarm, BucketWidth, Error, IngestOutcome, LatestValue, LayoutInterner, Limit, NewEvent, ParameterName,
     ParameterValue, Result, SeriesBucket, SnapshotId, SpacecraftId, TelemetryRepository,
     TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
@@ -29,7 +29,7 @@ use super::codec::{
     PgTime, get, parameters_text, parse_parameters, parse_value, stored, time, value_text,
 };
 use super::events::record_events;
-use super::spacecraft::unknown_spacecraft;
+use super::spacecraft::{require_spacecraft, unknown_spacecraft};
 use super::{PostgresStore, db, to_i64, unique_violation};
 
 /// Arrival numbers are `block << ARRIVAL_BITS | index in the batch`.
@@ -459,12 +459,27 @@ async fn insert_new(
     Ok(())
 }
 
+/// Creates or replaces the alarms of an ingest; their spacecraft must exist.
+async fn upsert_alarms(conn: &mut PgConnection, alarms: &[Alarm]) -> Result<()> {
+    if alarms.is_empty() {
+        return Ok(());
+    }
+    require_spacecraft(&mut *conn, alarms.iter().map(|a| &a.spacecraft_id)).await?;
+    for alarm in alarms {
+        super::alarms::upsert_alarm(&mut *conn, alarm).await?;
+    }
+    Ok(())
+}
+
 impl PostgresStore {
     /// The common case: every snapshot is new. `Ok(None)` when one is not and the ingest must
     /// be run carefully. Without anomalies or events the one statement is its own transaction.
     async fn ingest_as_new(&self, write: &TelemetryWrite) -> Result<Option<IngestOutcome>> {
         let snapshots = &write.snapshots;
-        let outcome = if write.anomalies.is_empty() && write.events.is_empty() {
+        let outcome = if write.anomalies.is_empty()
+            && write.alarms.is_empty()
+            && write.events.is_empty()
+        {
             let mut conn = self.pool.acquire().await.map_err(db)?;
             insert_as_new(&mut conn, snapshots).await?
         } else {
@@ -472,6 +487,7 @@ impl PostgresStore {
             let outcome = insert_as_new(&mut tx, snapshots).await?;
             if let Optimistic::Stored = outcome {
                 insert_anomalies(&mut tx, &write.anomalies).await?;
+                upsert_alarms(&mut tx, &write.alarms).await?;
                 let events: Vec<&NewEvent> = write.events.iter().collect();
                 record_events(&mut tx, &events, &[]).await?;
                 tx.commit().await.map_err(db)?;
@@ -530,6 +546,7 @@ impl PostgresStore {
             outcome.inserted = fresh.len();
         }
         insert_anomalies(&mut tx, &write.anomalies).await?;
+        upsert_alarms(&mut tx, &write.alarms).await?;
         let events: Vec<&NewEvent> = write.events.iter().collect();
         record_events(&mut tx, &events, &[]).await?;
         tx.commit().await.map_err(db)?;
@@ -571,7 +588,7 @@ fn snapshots_from_rows(
 impl TelemetryRepository for PostgresStore {
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
         if write.snapshots.is_empty() {
-            if write.anomalies.is_empty() && write.events.is_empty() {
+            if write.is_empty() {
                 return Ok(IngestOutcome::default());
             }
             return self.ingest_carefully(&write).await;

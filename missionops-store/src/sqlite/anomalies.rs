@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, Anomaly, AnomalyCount, AnomalyId,
+    Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, Anomaly, AnomalyCount, AnomalyId,
     AnomalyKind, AnomalyRepository, Error, Limit, NewEvent, Operator, ParameterName, Result,
     Severity, SpacecraftId, Timestamp,
 };
@@ -326,42 +326,48 @@ fn alarm_from_row(row: AlarmRow) -> Result<Alarm> {
     })
 }
 
+/// Creates or replaces `alarm` by id, in the open transaction on `conn`.
+pub(super) async fn upsert_alarm(conn: &mut SqliteConnection, alarm: &Alarm) -> Result<()> {
+    let violation_count = i64::try_from(alarm.violation_count)
+        .map_err(|_| Error::invalid("violationCount", "is too large to store"))?;
+    let last_value = to_json!(&alarm.last_value)?;
+    sqlx::query(&format!(
+        "INSERT INTO alarms ({ALARM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET spacecraft_id = excluded.spacecraft_id, \
+         parameter = excluded.parameter, kind = excluded.kind, state = excluded.state, \
+         severity = excluded.severity, violation_count = excluded.violation_count, \
+         opened_at = excluded.opened_at, last_value = excluded.last_value, \
+         cleared_at = excluded.cleared_at, acknowledged_by = excluded.acknowledged_by, \
+         acknowledged_at = excluded.acknowledged_at, comment = excluded.comment, \
+         shelved_until = excluded.shelved_until"
+    ))
+    .bind(alarm.id.as_str())
+    .bind(alarm.spacecraft_id.as_str())
+    .bind(alarm.parameter.as_str())
+    .bind(alarm.kind.as_str())
+    .bind(alarm.state.as_str())
+    .bind(alarm.severity.as_str())
+    .bind(violation_count)
+    .bind(alarm.opened_at.as_millis())
+    .bind(last_value)
+    .bind(alarm.cleared_at.map(Timestamp::as_millis))
+    .bind(alarm.acknowledged_by.as_ref().map(Operator::as_str))
+    .bind(alarm.acknowledged_at.map(Timestamp::as_millis))
+    .bind(alarm.comment.as_deref())
+    .bind(alarm.shelved_until.map(Timestamp::as_millis))
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    Ok(())
+}
+
 #[async_trait]
 impl AlarmRepository for SqliteStore {
     async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()> {
-        let violation_count = i64::try_from(alarm.violation_count)
-            .map_err(|_| Error::invalid("violationCount", "is too large to store"))?;
-        let last_value = to_json!(&alarm.last_value)?;
         events::check_distinct(&events)?;
         let mut tx = self.begin_write().await?;
         require_spacecraft(&mut tx, &alarm.spacecraft_id).await?;
-        sqlx::query(&format!(
-            "INSERT INTO alarms ({ALARM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET spacecraft_id = excluded.spacecraft_id, \
-             parameter = excluded.parameter, kind = excluded.kind, state = excluded.state, \
-             severity = excluded.severity, violation_count = excluded.violation_count, \
-             opened_at = excluded.opened_at, last_value = excluded.last_value, \
-             cleared_at = excluded.cleared_at, acknowledged_by = excluded.acknowledged_by, \
-             acknowledged_at = excluded.acknowledged_at, comment = excluded.comment, \
-             shelved_until = excluded.shelved_until"
-        ))
-        .bind(alarm.id.as_str())
-        .bind(alarm.spacecraft_id.as_str())
-        .bind(alarm.parameter.as_str())
-        .bind(alarm.kind.as_str())
-        .bind(alarm.state.as_str())
-        .bind(alarm.severity.as_str())
-        .bind(violation_count)
-        .bind(alarm.opened_at.as_millis())
-        .bind(last_value)
-        .bind(alarm.cleared_at.map(Timestamp::as_millis))
-        .bind(alarm.acknowledged_by.as_ref().map(Operator::as_str))
-        .bind(alarm.acknowledged_at.map(Timestamp::as_millis))
-        .bind(alarm.comment.as_deref())
-        .bind(alarm.shelved_until.map(Timestamp::as_millis))
-        .execute(&mut *tx)
-        .await
-        .db()?;
+        upsert_alarm(&mut tx, &alarm).await?;
         events::record(&mut tx, &events).await?;
         tx.commit().await.db()
     }
@@ -382,8 +388,16 @@ impl AlarmRepository for SqliteStore {
         if let Some(id) = &filter.spacecraft_id {
             query.push(" AND spacecraft_id = ").push_bind(id.as_str());
         }
-        if let Some(state) = filter.state {
-            query.push(" AND state = ").push_bind(state.as_str());
+        match filter.states {
+            AlarmStates::Open => {
+                query
+                    .push(" AND state <> ")
+                    .push_bind(AlarmState::Cleared.as_str());
+            }
+            AlarmStates::Only(state) => {
+                query.push(" AND state = ").push_bind(state.as_str());
+            }
+            AlarmStates::All => {}
         }
         query.push(" ORDER BY opened_at DESC, id DESC");
         let rows: Vec<AlarmRow> = query.build_query_as().fetch_all(&self.reader).await.db()?;

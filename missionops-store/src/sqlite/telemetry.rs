@@ -488,15 +488,16 @@ fn json_path(name: &str) -> Option<String> {
 #[async_trait]
 impl TelemetryRepository for SqliteStore {
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
+        if write.is_empty() {
+            return Ok(IngestOutcome::default());
+        }
         let TelemetryWrite {
             snapshots,
             anomalies,
+            alarms,
             events,
         } = write;
         events::check_distinct(&events)?;
-        if snapshots.is_empty() && anomalies.is_empty() && events.is_empty() {
-            return Ok(IngestOutcome::default());
-        }
         let chunks: Vec<&[TelemetrySnapshot]> = snapshots.chunks(SNAPSHOTS_PER_STATEMENT).collect();
 
         let mut tx = self.begin_write().await?;
@@ -505,7 +506,8 @@ impl TelemetryRepository for SqliteStore {
             snapshots
                 .iter()
                 .map(|s| &s.spacecraft_id)
-                .chain(anomalies.iter().map(|a| &a.spacecraft_id)),
+                .chain(anomalies.iter().map(|a| &a.spacecraft_id))
+                .chain(alarms.iter().map(|a| &a.spacecraft_id)),
         )
         .await?;
         // Rows up to this arrival number were stored before this batch.
@@ -561,6 +563,9 @@ impl TelemetryRepository for SqliteStore {
         upsert_latest_values(&mut tx, latest).await?;
         if !anomalies.is_empty() {
             anomalies::insert_new(&mut tx, &anomalies).await?;
+        }
+        for alarm in &alarms {
+            anomalies::upsert_alarm(&mut tx, alarm).await?;
         }
         events::record(&mut tx, &events).await?;
         tx.commit().await.db()?;
