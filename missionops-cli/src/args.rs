@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use missionops_core::{
-    ConfigSource, ConfigStatus, DemoProfile, DocumentCategory, DocumentId, DocumentTitle,
-    MissionType, SpacecraftId, SpacecraftName, Tag, Timestamp,
+    AlarmId, AlarmStates, ConfigSource, ConfigStatus, DemoProfile, DocumentCategory, DocumentId,
+    DocumentTitle, MissionType, Operator, SpacecraftId, SpacecraftName, Tag, Timestamp,
 };
 
 /// Shown under the top-level `--help`: how to read the exit status.
@@ -198,6 +198,22 @@ Examples:
   missionops anomalies list --spacecraft-id Sat-Imager-001"
     )]
     Anomalies(AnomaliesCommand),
+
+    /// List, acknowledge and shelve alarms
+    ///
+    /// An alarm is one excursion of one parameter out of limits. It is ACTIVE until someone
+    /// acknowledges it, ACKNOWLEDGED until the value returns, then CLEARED; an alarm that clears
+    /// unacknowledged stays ACTIVE (and listed) until acknowledged. SHELVED silences it until a
+    /// time.
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  missionops alarms list --spacecraft-id Sat-Imager-001
+  missionops alarms ack 0197a1b2-0000-7000-8000-000000000000 --by flight --comment \"heater cycling\"
+  missionops alarms shelve 0197a1b2-0000-7000-8000-000000000000 --until 2025-01-01T06:00:00Z --by flight"
+    )]
+    Alarms(AlarmsCommand),
 
     /// Publish, show and list operational documents
     #[command(
@@ -515,6 +531,71 @@ pub(crate) struct DetectArgs {
     pub to: Option<Timestamp>,
 }
 
+/// `alarms …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AlarmsCommand {
+    /// List alarms, most recently opened first (default: every alarm not yet CLEARED)
+    #[command(after_help = "\
+Examples:
+  missionops alarms list
+  missionops alarms list --spacecraft-id SC-001 --state ALL --json")]
+    List {
+        /// Only this spacecraft's
+        #[arg(long, value_name = "ID")]
+        spacecraft_id: Option<SpacecraftId>,
+
+        /// ACTIVE, ACKNOWLEDGED, CLEARED, SHELVED, OPEN (every state but CLEARED) or ALL
+        #[arg(long, default_value = "OPEN", value_parser = parse_alarm_states)]
+        state: AlarmStates,
+    },
+
+    /// Acknowledge an alarm
+    Ack {
+        /// The alarm's id
+        id: AlarmId,
+
+        /// Who acknowledges it
+        #[arg(long)]
+        by: Operator,
+
+        /// What is being done about it
+        #[arg(long)]
+        comment: Option<String>,
+    },
+
+    /// Shelve an alarm until a time: it raises no events meanwhile
+    Shelve {
+        /// The alarm's id
+        id: AlarmId,
+
+        /// Until when (RFC 3339, in the future)
+        #[arg(long, value_name = "TIME")]
+        until: Timestamp,
+
+        /// Who shelves it
+        #[arg(long)]
+        by: Operator,
+
+        /// Why
+        #[arg(long)]
+        comment: Option<String>,
+    },
+
+    /// End a shelving early
+    Unshelve {
+        /// The alarm's id
+        id: AlarmId,
+
+        /// Who unshelves it
+        #[arg(long)]
+        by: Operator,
+    },
+}
+
+fn parse_alarm_states(text: &str) -> Result<AlarmStates, String> {
+    AlarmStates::parse(&text.to_ascii_uppercase()).map_err(|e| e.to_string())
+}
+
 /// `anomalies …`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum AnomaliesCommand {
@@ -641,6 +722,11 @@ pub(crate) struct ImportArgs {
     /// Skip invalid lines (reporting how many and why) instead of importing nothing
     #[arg(long)]
     pub skip_invalid: bool,
+
+    /// Treat the file as live telemetry: open alarms and raise events. By default imported
+    /// telemetry is played back (stored): its anomalies are recorded, but it pages nobody
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// `export`.

@@ -160,6 +160,8 @@ fn every_command_has_help_with_an_example() {
         &["detect"],
         &["anomalies"],
         &["anomalies", "list"],
+        &["alarms"],
+        &["alarms", "list"],
         &["docs"],
         &["docs", "add"],
         &["docs", "show"],
@@ -1221,4 +1223,170 @@ fn serve_reports_an_address_in_use() {
         "{run:#?}"
     );
     drop(taken);
+}
+
+// ---- alarms ----------------------------------------------------------------------------------
+
+/// The operator's loop on the command line: limits with persistence and a deadband, a noisy
+/// excursion, one alarm, acknowledge, clear, and the events in order.
+#[test]
+fn an_operator_acknowledges_an_alarm_and_sees_it_clear() {
+    let db = Db::new();
+    db.run_with_stdin(
+        &["config", "set", "SC-A", "-"],
+        r#"{"parameters":{"temp":{"warnHigh":45,"persistence":3,"deadband":2}}}"#,
+    )
+    .ok();
+    let excursion: Vec<String> = [46.0, 47.0, 46.5, 44.5, 46.0]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            snapshot(
+                "SC-A",
+                &format!("2025-01-01T00:00:0{}Z", i + 1),
+                &format!(r#"{{"temp":{t}}}"#),
+            )
+        })
+        .collect();
+    db.run_with_stdin(&["ingest-telemetry"], &format!("[{}]", excursion.join(",")))
+        .ok();
+    let open = db.json(&["alarms", "list", "--spacecraft-id", "SC-A"]);
+    let open = open.as_array().expect("array");
+    assert_eq!(open.len(), 1, "exactly one alarm: {open:?}");
+    assert_eq!(open[0]["state"], "ACTIVE");
+    let id = open[0]["id"].as_str().expect("id").to_owned();
+    let table = db.run(&["alarms", "list"]).ok();
+    assert!(
+        table.contains(&id) && table.contains("WARN_HIGH"),
+        "{table}"
+    );
+
+    let acked = db.json(&[
+        "alarms",
+        "ack",
+        &id,
+        "--by",
+        "flight",
+        "--comment",
+        "watching",
+    ]);
+    assert_eq!(acked["state"], "ACKNOWLEDGED");
+    let again = db.run(&["alarms", "ack", &id, "--by", "flight"]).fails(4);
+    assert!(again.contains("already acknowledged"), "{again}");
+
+    db.run(&[
+        "ingest-telemetry",
+        &snapshot("SC-A", "2025-01-01T00:00:09Z", r#"{"temp":42}"#),
+    ])
+    .ok();
+    assert_eq!(
+        db.json(&["alarms", "list", "--spacecraft-id", "SC-A"]),
+        serde_json::json!([])
+    );
+    let history = db.json(&["alarms", "list", "--state", "all"]);
+    assert_eq!(history[0]["state"], "CLEARED");
+
+    let events = db.json(&["list-events", "--spacecraft-id", "SC-A", "--limit", "100"]);
+    let mut types: Vec<String> = events
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .filter(|t| ["ANOMALY", "ALARM_ACKNOWLEDGED", "ANOMALY_CLEARED"].contains(t))
+        .map(str::to_owned)
+        .collect();
+    types.reverse();
+    assert_eq!(types, ["ANOMALY", "ALARM_ACKNOWLEDGED", "ANOMALY_CLEARED"]);
+}
+
+#[test]
+fn alarms_are_shelved_and_bad_alarm_commands_exit_with_one_line() {
+    let db = Db::new();
+    db.run_with_stdin(
+        &["config", "set", "SC-B", "-"],
+        r#"{"parameters":{"temp":{"warnHigh":45}}}"#,
+    )
+    .ok();
+    db.run(&[
+        "ingest-telemetry",
+        &snapshot("SC-B", "2025-01-01T00:00:01Z", r#"{"temp":50}"#),
+    ])
+    .ok();
+    let id = db.json(&["alarms", "list"])[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let shelved = db.json(&[
+        "alarms",
+        "shelve",
+        &id,
+        "--until",
+        "2999-01-01T00:00:00Z",
+        "--by",
+        "flight",
+    ]);
+    assert_eq!(shelved["state"], "SHELVED");
+    let line = db
+        .run(&[
+            "alarms",
+            "shelve",
+            &id,
+            "--until",
+            "2001-01-01T00:00:00Z",
+            "--by",
+            "flight",
+        ])
+        .fails(2);
+    assert!(line.contains("until"), "{line}");
+    let line = db
+        .run(&["alarms", "ack", "no-such-alarm", "--by", "x"])
+        .fails(3);
+    assert!(line.contains("alarm"), "{line}");
+    let back = db.json(&["alarms", "unshelve", &id, "--by", "flight"]);
+    assert_eq!(back["state"], "ACTIVE");
+    let usage = db.run(&["alarms", "list", "--state", "sometimes"]);
+    assert_eq!(usage.code, 2, "{usage:#?}");
+    assert!(usage.stderr.contains("must be one of ACTIVE"), "{usage:#?}");
+}
+
+#[test]
+fn imported_telemetry_is_played_back_unless_live() {
+    let db = Db::new();
+    db.run_with_stdin(
+        &["config", "set", "SC-I", "-"],
+        r#"{"parameters":{"temp":{"warnHigh":45}}}"#,
+    )
+    .ok();
+    let file = db.path("pass.ndjson");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            snapshot("SC-I", "2025-01-01T00:00:01Z", r#"{"temp":50}"#),
+            snapshot("SC-I", "2025-01-01T00:00:02Z", r#"{"temp":55}"#)
+        ),
+    )
+    .expect("write");
+    db.run(&["import", file.to_str().expect("path")]).ok();
+    let anomalies = db.json(&["anomalies", "list", "--spacecraft-id", "SC-I"]);
+    assert_eq!(anomalies.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        db.json(&["alarms", "list", "--state", "all"]),
+        serde_json::json!([])
+    );
+    let live = db.path("live.ndjson");
+    std::fs::write(
+        &live,
+        format!(
+            "{}\n",
+            snapshot("SC-I", "2025-01-01T00:00:03Z", r#"{"temp":60}"#)
+        ),
+    )
+    .expect("write");
+    db.run(&["import", live.to_str().expect("path"), "--live"])
+        .ok();
+    assert_eq!(
+        db.json(&["alarms", "list"]).as_array().map(Vec::len),
+        Some(1)
+    );
 }

@@ -69,14 +69,15 @@ pub use ports::{
     SpacecraftRepository, Store, TelemetryRepository, TelemetryWrite,
 };
 pub use rules::{
-    AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, RateLimits, Rule, Scalar,
-    Severities, ThresholdViolation, Thresholds, analyse,
+    AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, MonitorContext, MonitorOutput,
+    RateLimits, Rule, Scalar, Severities, SpacecraftMonitor, ThresholdViolation, Thresholds,
+    analyse,
 };
 pub use service::{
     AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView, DetectReport, FleetEntry,
-    IngestReceipt, LatestView, MAX_BATCH_SNAPSHOTS, MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS,
-    MissionOps, OverallStatus, ParameterState, SpacecraftListItem, SpacecraftListing,
-    SpacecraftStatus,
+    IngestMode, IngestReceipt, LatestView, MAX_BATCH_SNAPSHOTS, MAX_COMMENT_CHARS,
+    MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS, MissionOps, OverallStatus, ParameterState,
+    REBUILD_HISTORY, SpacecraftListItem, SpacecraftListing, SpacecraftStatus, TickReport,
 };
 pub use service::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use simulation::{Behaviour, DemoProfile, ParameterModel, SnapshotGenerator};

@@ -3,9 +3,10 @@
 use missionops_core::json::format_js_number;
 use missionops_core::{
     Alarm, AlarmState, AnalysisContext, Anomaly, AnomalyKind, BucketWidth, CompiledRules,
-    EventType, Limit, MissionEvent, NewDocument, NewSnapshot, NewSnapshotBatch, NewSpacecraft,
-    OpsDocument, ParameterValue, Parameters, SearchQuery, Severity, SpacecraftConfig,
-    TelemetrySnapshot, Timestamp, analyse,
+    EventType, Limit, MissionEvent, MonitorContext, MonitorOutput, NewDocument, NewSnapshot,
+    NewSnapshotBatch, NewSpacecraft, OpsDocument, ParameterValue, Parameters, SearchQuery,
+    SequentialIds, Severity, SpacecraftConfig, SpacecraftMonitor, TelemetrySnapshot, Timestamp,
+    analyse,
 };
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
@@ -415,6 +416,177 @@ proptest! {
                 samples[index + 1 - n..=index].iter().all(|v| *v > 10),
                 "anomaly at {index} without {n} consecutive violations: {samples:?}"
             );
+        }
+    }
+}
+
+// ---- the streaming monitor ----------------------------------------------------------------
+
+/// Feeds `snaps` to a fresh monitor of `config`, one clock second per snapshot, returning
+/// everything it produced, step by step.
+fn monitor_run(config: &Value, snaps: &[TelemetrySnapshot]) -> Vec<MonitorOutput> {
+    let ids = SequentialIds::new();
+    let mut monitor = SpacecraftMonitor::new(
+        missionops_core::SpacecraftId::parse("SC").expect("id"),
+        std::sync::Arc::new(compiled(config)),
+    );
+    snaps
+        .iter()
+        .enumerate()
+        .map(|(i, snapshot)| {
+            let context = MonitorContext {
+                now: Timestamp::from_millis(i as i64 * 1000).expect("ts"),
+                ids: &ids,
+            };
+            let mut out = MonitorOutput::default();
+            monitor.observe(snapshot, context, &mut out);
+            out
+        })
+        .collect()
+}
+
+/// Snapshots of one numeric parameter `t`, one a second.
+fn series(values: &[f64]) -> Vec<TelemetrySnapshot> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| TelemetrySnapshot {
+            id: missionops_core::SnapshotId::parse(format!("s{i}")).expect("id"),
+            spacecraft_id: missionops_core::SpacecraftId::parse("SC").expect("id"),
+            timestamp: Timestamp::from_millis(i as i64 * 1000).expect("ts"),
+            parameters: Parameters::from_json(&json!({ "t": v })).expect("p"),
+        })
+        .collect()
+}
+
+/// What an anomaly says, without when it was detected or in which window.
+fn finding(
+    a: &Anomaly,
+) -> (
+    String,
+    AnomalyKind,
+    Severity,
+    ParameterValue,
+    Option<f64>,
+    String,
+) {
+    (
+        a.id.to_string(),
+        a.kind,
+        a.severity,
+        a.value.clone(),
+        a.limit,
+        a.description.clone(),
+    )
+}
+
+fn raised(outputs: &[MonitorOutput]) -> Vec<(usize, String)> {
+    let mut opened = Vec::new();
+    for (step, out) in outputs.iter().enumerate() {
+        for event in &out.events {
+            if event.event_type == EventType::Anomaly && event.metadata["alarm"] == json!("raised")
+            {
+                opened.push((
+                    step,
+                    event.metadata["alarmId"].as_str().unwrap_or("").to_owned(),
+                ));
+            }
+        }
+    }
+    opened
+}
+
+proptest! {
+    /// (a) With only compat fields, the monitor records exactly what batch analyse finds, in
+    /// order or not.
+    #[test]
+    fn the_monitor_with_compat_rules_records_what_analyse_finds(
+        config in config(),
+        snaps in snapshots().prop_shuffle(),
+    ) {
+        let rules = compiled(&config);
+        prop_assert!(rules.is_compat_only());
+        let monitored: Vec<_> = monitor_run(&config, &snaps)
+            .iter()
+            .flat_map(|out| out.anomalies.iter().map(finding))
+            .collect();
+        let analysed: Vec<_> = analyse(&rules, &snaps, context()).iter().map(finding).collect();
+        prop_assert_eq!(monitored, analysed);
+    }
+
+    /// (b) Noise of amplitude below the deadband around a limit opens at most one alarm.
+    #[test]
+    fn noise_inside_the_deadband_opens_at_most_one_alarm(
+        deadband in 0.5f64..5.0,
+        noise in proptest::collection::vec(-0.999f64..0.999, 1..60),
+    ) {
+        let config = json!({"parameters": {"t": {"warnHigh": 50, "deadband": deadband}}});
+        let values: Vec<f64> = noise.iter().map(|n| 50.0 + n * deadband).collect();
+        let outputs = monitor_run(&config, &series(&values));
+        prop_assert!(raised(&outputs).len() <= 1, "{values:?}");
+    }
+
+    /// (c) Every opened alarm clears at most once, and stays cleared.
+    #[test]
+    fn every_alarm_clears_at_most_once(
+        persistence in 1u32..4,
+        deadband in 0.0f64..3.0,
+        values in proptest::collection::vec(0i32..40, 1..60),
+    ) {
+        let config = json!({"parameters": {"t": {
+            "warnLow": 10, "warnHigh": 25, "critHigh": 35,
+            "persistence": persistence, "deadband": deadband,
+            "maxRate": {"warn": 8, "crit": 20},
+        }}});
+        let values: Vec<f64> = values.into_iter().map(f64::from).collect();
+        let outputs = monitor_run(&config, &series(&values));
+        let mut clears: std::collections::HashMap<String, usize> = Default::default();
+        let mut cleared: std::collections::HashSet<String> = Default::default();
+        for out in &outputs {
+            for event in &out.events {
+                if event.event_type == EventType::AnomalyCleared {
+                    let id = event.metadata["alarmId"].as_str().unwrap_or("").to_owned();
+                    *clears.entry(id).or_default() += 1;
+                }
+            }
+            for alarm in &out.alarms {
+                let id = alarm.id.to_string();
+                prop_assert!(
+                    !(cleared.contains(&id) && alarm.cleared_at.is_none()),
+                    "alarm {id} reopened after clearing"
+                );
+                if alarm.cleared_at.is_some() {
+                    cleared.insert(id);
+                }
+            }
+        }
+        prop_assert!(clears.values().all(|n| *n <= 1), "{clears:?}");
+        for (_, id) in raised(&outputs) {
+            prop_assert!(clears.get(&id).copied().unwrap_or(0) <= 1);
+        }
+    }
+
+    /// (d) `persistence: N` never opens an alarm on fewer than N consecutive violations.
+    #[test]
+    fn the_monitor_never_alarms_on_fewer_than_n_consecutive_violations(
+        persistence in 1u32..5,
+        samples in proptest::collection::vec(0i32..20, 1..40),
+    ) {
+        let config = json!({"parameters": {"t": {"warnHigh": 10, "persistence": persistence}}});
+        let values: Vec<f64> = samples.iter().map(|v| f64::from(*v)).collect();
+        let outputs = monitor_run(&config, &series(&values));
+        let n = persistence as usize;
+        for (step, _) in raised(&outputs) {
+            prop_assert!(step + 1 >= n, "raised before {n} samples existed");
+            prop_assert!(
+                samples[step + 1 - n..=step].iter().all(|v| *v > 10),
+                "alarm at {step} without {n} consecutive violations: {samples:?}"
+            );
+        }
+        for (step, out) in outputs.iter().enumerate() {
+            for anomaly in &out.anomalies {
+                prop_assert!(samples[step + 1 - n..=step].iter().all(|v| *v > 10), "{anomaly:?}");
+            }
         }
     }
 }

@@ -382,12 +382,7 @@ async fn analyse_orders_recent_newest_first_and_ranges_oldest_first() {
 #[tokio::test]
 async fn detect_persists_new_anomalies_once_with_their_events() {
     let h = harness();
-    set_limits(
-        &h.app,
-        "SC-1",
-        json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}}),
-    )
-    .await;
+    // Telemetry first, limits after: the live monitor had no rule to flag it with.
     h.app
         .ingest_batch(vec![
             snap(Some("a"), "SC-1", 0, json!({"temp": 50})),
@@ -396,6 +391,12 @@ async fn detect_persists_new_anomalies_once_with_their_events() {
         ])
         .await
         .expect("ingest");
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}}),
+    )
+    .await;
     let start = Timestamp::parse(START).expect("ts");
     let report = h
         .app
@@ -450,6 +451,7 @@ async fn status_follows_the_compat_formula() {
             "anomalies": {"last1h": 0, "last6h": 0, "last24h": 0},
             "highestSeverityLast24h": "LOW",
             "overallStatus": "NOMINAL",
+            "activeAlarms": 0,
         })
     );
     // A warning 2 h ago, a critical 20 h ago, another warning 30 h ago (outside 24 h).
@@ -732,8 +734,13 @@ async fn the_fleet_overview_lists_every_spacecraft_with_its_status() {
             ("SC-2".to_owned(), "NOMINAL".to_owned(), 0)
         ]
     );
+    // SC-1's live sample above warnHigh opened an alarm; SC-2 has no limits.
     let json = serde_json::to_value(&fleet[0]).expect("json");
-    assert_eq!(json["activeAlarms"], json!(0));
+    assert_eq!(json["activeAlarms"], json!(1));
+    assert_eq!(
+        serde_json::to_value(&fleet[1]).expect("json")["activeAlarms"],
+        json!(0)
+    );
     assert_eq!(json["spacecraftId"], json!("SC-1"));
 }
 

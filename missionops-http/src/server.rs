@@ -96,6 +96,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state.clone());
+    if let Some(every) = state.config.monitor_tick {
+        tokio::spawn(run_ticks(state.clone(), every));
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -103,6 +106,32 @@ pub async fn serve(
             state.begin_shutdown();
         })
         .await
+}
+
+/// Runs the monitor's clock tick every `every` until shutdown begins. A failed tick is
+/// logged and tried again at the next one.
+async fn run_ticks(state: AppState, every: std::time::Duration) {
+    let mut shutdown = state.shutdown_signal();
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
+        }
+        match state.ops.tick().await {
+            Ok(report) if report.events > 0 || report.unshelved > 0 => {
+                tracing::info!(
+                    alarms = report.alarms,
+                    events = report.events,
+                    unshelved = report.unshelved,
+                    "monitor tick"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "monitor tick failed"),
+        }
+    }
 }
 
 /// Resolves on ctrl-c or SIGTERM, for [`serve`]'s `shutdown` argument.

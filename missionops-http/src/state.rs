@@ -20,6 +20,9 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// How often an event stream looks for new events. Default 250 ms.
     pub stream_poll_interval: Duration,
+    /// How often the server runs the monitor's clock tick (staleness, contact loss, shelvings
+    /// that run out); `None` never. Default 5 s.
+    pub monitor_tick: Option<Duration>,
 }
 
 impl Default for HttpConfig {
@@ -29,6 +32,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(30),
             cors_origins: Vec::new(),
             stream_poll_interval: Duration::from_millis(250),
+            monitor_tick: Some(Duration::from_secs(5)),
         }
     }
 }

@@ -374,6 +374,7 @@ pub(crate) async fn status(ops: &MissionOps, out: Output, args: StatusArgs) -> a
                 "24h",
                 "worst 24h",
                 "status",
+                "active alarms",
             ]);
             table.add_row(vec![
                 status.spacecraft_id.to_string().into(),
@@ -383,6 +384,7 @@ pub(crate) async fn status(ops: &MissionOps, out: Output, args: StatusArgs) -> a
                 status.anomalies.last24h.into(),
                 out.severity(status.highest_severity_last24h),
                 out.status(status.overall_status),
+                status.active_alarms.into(),
             ]);
             out.line(&table)
         }
@@ -403,7 +405,7 @@ pub(crate) async fn status(ops: &MissionOps, out: Output, args: StatusArgs) -> a
                     status.anomalies.last24h.into(),
                     out.severity(status.highest_severity_last24h),
                     out.status(status.overall_status),
-                    entry.active_alarms.into(),
+                    entry.status.active_alarms.into(),
                 ]);
             }
             out.table_or(

@@ -1,6 +1,7 @@
 //! The commands: each parses its arguments into domain values, calls one application service
 //! and renders the answer. No business rule lives here.
 
+mod alarms;
 mod catalog;
 mod seed;
 mod serve;
@@ -41,6 +42,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(command) => catalog::config(&db.ops().await?, out, command).await,
         Command::Detect(args) => telemetry::detect(&db.ops().await?, out, args).await,
         Command::Anomalies(command) => telemetry::anomalies(&db.ops().await?, out, command).await,
+        Command::Alarms(command) => alarms::alarms(&db.ops().await?, out, command).await,
         Command::Docs(command) => catalog::docs(&db.ops().await?, out, command).await,
         Command::Status(args) => catalog::status(&db.ops().await?, out, args).await,
         Command::Import(args) => transfer::import(&db.ops().await?, out, args).await,

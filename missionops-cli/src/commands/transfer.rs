@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use missionops_core::{
-    AnalysisWindow, Error, MissionOps, NewSnapshot, SnapshotId, SpacecraftId, TelemetrySnapshot,
-    Timestamp,
+    AnalysisWindow, Error, IngestMode, MissionOps, NewSnapshot, SnapshotId, SpacecraftId,
+    TelemetrySnapshot, Timestamp,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -160,6 +160,11 @@ pub(crate) async fn import(ops: &MissionOps, out: Output, args: ImportArgs) -> a
     let mut reader = SnapshotReader::new(format, input.reader()?)?;
     let mut batch: Vec<NewSnapshot> = Vec::with_capacity(IMPORT_BATCH);
     let mut lines = (0u64, 0u64);
+    let mode = if args.live {
+        IngestMode::Live
+    } else {
+        IngestMode::Stored
+    };
     let result = async {
         while let Some(item) = reader.next_item()? {
             let Ok(snapshot) = item.snapshot else {
@@ -173,11 +178,11 @@ pub(crate) async fn import(ops: &MissionOps, out: Output, args: ImportArgs) -> a
             // of reading a snapshot without an id.
             batch.push(with_id(snapshot));
             if batch.len() == IMPORT_BATCH {
-                ingest(ops, &mut batch, lines, &mut report).await?;
+                ingest(ops, mode, &mut batch, lines, &mut report).await?;
                 bar.set_position(report.snapshots);
             }
         }
-        ingest(ops, &mut batch, lines, &mut report).await
+        ingest(ops, mode, &mut batch, lines, &mut report).await
     }
     .await;
     bar.finish_and_clear();
@@ -208,6 +213,7 @@ pub(crate) async fn import(ops: &MissionOps, out: Output, args: ImportArgs) -> a
 /// Ingests and empties `batch` (lines `lines.0..=lines.1` of the input).
 async fn ingest(
     ops: &MissionOps,
+    mode: IngestMode,
     batch: &mut Vec<NewSnapshot>,
     lines: (u64, u64),
     report: &mut ImportReport,
@@ -216,12 +222,15 @@ async fn ingest(
         return Ok(());
     }
     let snapshots = std::mem::replace(batch, Vec::with_capacity(IMPORT_BATCH));
-    let ingested = ops.ingest_batch(snapshots).await.with_context(|| {
-        format!(
-            "lines {} to {} were not imported ({} snapshots before them were)",
-            lines.0, lines.1, report.snapshots
-        )
-    })?;
+    let ingested = ops
+        .ingest_batch_as(snapshots, mode)
+        .await
+        .with_context(|| {
+            format!(
+                "lines {} to {} were not imported ({} snapshots before them were)",
+                lines.0, lines.1, report.snapshots
+            )
+        })?;
     report.snapshots += ingested.count as u64;
     report.inserted += ingested.outcome.inserted as u64;
     report.duplicates += ingested.outcome.duplicates as u64;

@@ -81,6 +81,82 @@ pub struct Alarm {
     pub shelved_until: Option<Timestamp>,
 }
 
+impl Alarm {
+    /// An operator has seen the alarm: `ACTIVE` becomes `ACKNOWLEDGED`, or `CLEARED` when the
+    /// value has already returned to normal; a shelved alarm stays shelved (and comes back
+    /// acknowledged). [`Error::Conflict`](crate::Error::Conflict) when it is already
+    /// acknowledged or cleared.
+    pub fn acknowledge(
+        &mut self,
+        by: Operator,
+        comment: Option<String>,
+        now: Timestamp,
+    ) -> crate::Result<()> {
+        if self.acknowledged_at.is_some() || self.state == AlarmState::Cleared {
+            return Err(self.conflict("is already acknowledged"));
+        }
+        self.acknowledged_by = Some(by);
+        self.acknowledged_at = Some(now);
+        if comment.is_some() {
+            self.comment = comment;
+        }
+        if self.state != AlarmState::Shelved {
+            self.state = self.resting_state();
+        }
+        Ok(())
+    }
+
+    /// Silences the alarm until `until` (after `now`): it raises no events meanwhile.
+    /// [`Error::Conflict`](crate::Error::Conflict) when it is cleared.
+    pub fn shelve(
+        &mut self,
+        until: Timestamp,
+        comment: Option<String>,
+        now: Timestamp,
+    ) -> crate::Result<()> {
+        if until <= now {
+            return Err(crate::Error::invalid(
+                "until",
+                format!("must be in the future (now is {now})"),
+            ));
+        }
+        if self.state == AlarmState::Cleared {
+            return Err(self.conflict("is cleared"));
+        }
+        self.state = AlarmState::Shelved;
+        self.shelved_until = Some(until);
+        if comment.is_some() {
+            self.comment = comment;
+        }
+        Ok(())
+    }
+
+    /// Ends a shelving early (or on time): the alarm returns to the state its
+    /// acknowledgement and clearing give it. [`Error::Conflict`](crate::Error::Conflict) when
+    /// it is not shelved.
+    pub fn unshelve(&mut self) -> crate::Result<()> {
+        if self.state != AlarmState::Shelved {
+            return Err(self.conflict("is not shelved"));
+        }
+        self.shelved_until = None;
+        self.state = self.resting_state();
+        Ok(())
+    }
+
+    /// The state an alarm rests in when nobody shelves it.
+    fn resting_state(&self) -> AlarmState {
+        match (self.acknowledged_at.is_some(), self.cleared_at.is_some()) {
+            (true, true) => AlarmState::Cleared,
+            (true, false) => AlarmState::Acknowledged,
+            (false, _) => AlarmState::Active,
+        }
+    }
+
+    fn conflict(&self, reason: &str) -> crate::Error {
+        crate::Error::conflict("alarm", &self.id, reason)
+    }
+}
+
 /// Which states [`AlarmFilter`] lets through.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AlarmStates {

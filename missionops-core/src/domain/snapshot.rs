@@ -60,6 +60,10 @@ pub struct NewSnapshotBatch {
     pub spacecraft_id: SpacecraftId,
     /// The snapshots.
     pub snapshots: Vec<BatchSnapshot>,
+    /// Played-back (stored) telemetry: checked and its anomalies recorded, but no alarm or
+    /// event (see [`crate::IngestMode::Stored`]).
+    #[serde(default)]
+    pub stored: bool,
 }
 
 impl NewSnapshotBatch {

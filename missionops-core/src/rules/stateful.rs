@@ -5,9 +5,9 @@
 use crate::domain::{
     Anomaly, AnomalyId, AnomalyKind, ParameterValue, SnapshotId, TelemetrySnapshot, Timestamp,
 };
-use crate::json::write_js_number;
 
-use super::compile::{CompiledRules, Rule, Thresholds};
+use super::checks::{self, Finding};
+use super::compile::{CompiledRules, Rule};
 use super::evaluate::AnalysisContext;
 use super::fields::Extensions;
 
@@ -33,28 +33,6 @@ fn rank(kind: AnomalyKind) -> u8 {
     }
 }
 
-/// Whether `value` is still inside the deadband of the `active` limit kind: a high alarm
-/// clears only once the value is at least `deadband` below the lowest high limit, a low alarm
-/// once it is at least `deadband` above the highest low limit.
-fn held_by_deadband(
-    active: AnomalyKind,
-    thresholds: &Thresholds,
-    value: f64,
-    deadband: f64,
-) -> bool {
-    match active {
-        AnomalyKind::WarnHigh | AnomalyKind::CritHigh => {
-            let high = thresholds.warn_high.min(thresholds.crit_high);
-            high.is_finite() && value > high - deadband
-        }
-        AnomalyKind::WarnLow | AnomalyKind::CritLow => {
-            let low = thresholds.warn_low.max(thresholds.crit_low);
-            low.is_finite() && value < low + deadband
-        }
-        _ => false,
-    }
-}
-
 struct Emitter<'a> {
     context: AnalysisContext,
     found: Vec<(Slot, Anomaly)>,
@@ -62,18 +40,19 @@ struct Emitter<'a> {
 }
 
 impl Emitter<'_> {
-    #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
-        index: usize,
-        position: usize,
+        (index, position): (usize, usize),
         rule: &Rule,
         severities: &super::fields::Severities,
-        kind: AnomalyKind,
+        finding: Finding,
         value: ParameterValue,
-        limit: Option<f64>,
-        description: String,
     ) {
+        let Finding {
+            kind,
+            limit,
+            description,
+        } = finding;
         let snapshot = &self.snapshots[index];
         self.found.push((
             (index, position, rank(kind)),
@@ -144,10 +123,6 @@ pub(crate) fn analyse_stateful(
                 (ext.stale_after_ms, &state.last)
             {
                 if snapshot.timestamp.as_millis() - prev_time.as_millis() > stale_ms {
-                    let seconds = stale_ms as f64 / 1000.0;
-                    let mut text = format!("Parameter {name} had no sample for more than ");
-                    write_js_number(&mut text, seconds);
-                    text.push('s');
                     let prev_position = snapshots[*prev_index]
                         .parameters
                         .names()
@@ -155,14 +130,11 @@ pub(crate) fn analyse_stateful(
                         .position(|n| n == name)
                         .unwrap_or(position);
                     out.emit(
-                        *prev_index,
-                        prev_position,
+                        (*prev_index, prev_position),
                         rule,
                         &ext.severities,
-                        AnomalyKind::Stale,
+                        checks::stale(name, stale_ms),
                         prev_value.clone(),
-                        Some(seconds),
-                        text,
                     );
                 }
             }
@@ -175,72 +147,34 @@ pub(crate) fn analyse_stateful(
             {
                 let seconds =
                     (snapshot.timestamp.as_millis() - prev_time.as_millis()) as f64 / 1000.0;
-                if seconds > 0.0 {
-                    let rate = (v - prev).abs() / seconds;
-                    let crossed = if rate > rates.crit {
-                        Some((AnomalyKind::RateCrit, "crit", rates.crit))
-                    } else if rate > rates.warn {
-                        Some((AnomalyKind::RateWarn, "warn", rates.warn))
-                    } else {
-                        None
-                    };
-                    if let Some((kind, class, limit)) = crossed {
-                        let mut text = format!("Parameter {name} changed at ");
-                        write_js_number(&mut text, rate);
-                        text.push_str(&format!("/s, above maxRate.{class} "));
-                        write_js_number(&mut text, limit);
-                        out.emit(
-                            index,
-                            position,
-                            rule,
-                            &ext.severities,
-                            kind,
-                            value.clone(),
-                            Some(limit),
-                            text,
-                        );
-                    }
+                if let Some(finding) = checks::rate(name, rates, *prev, *v, seconds) {
+                    out.emit(
+                        (index, position),
+                        rule,
+                        &ext.severities,
+                        finding,
+                        value.clone(),
+                    );
                 }
             }
 
             let thresholds = rule.thresholds_in(|n| snapshot.parameters.get(n));
-            let violation = match value {
-                ParameterValue::Number(v) => thresholds
-                    .check(*v)
-                    .map(|t| (t.kind, Some(t.limit), t.describe(name))),
-                other => ext.state_violation(other).map(|verdict| {
-                    (
-                        AnomalyKind::State,
-                        None,
-                        format!("Parameter {name} value {other} {verdict}"),
-                    )
-                }),
-            };
-            match violation {
-                Some((kind, limit, description)) => {
+            match checks::limit_or_state(rule, ext, thresholds, value) {
+                Some(finding) => {
                     state.run = state.run.saturating_add(1);
                     if state.run >= ext.persistence {
-                        state.active = Some(kind);
+                        state.active = Some(finding.kind);
                         out.emit(
-                            index,
-                            position,
+                            (index, position),
                             rule,
                             &ext.severities,
-                            kind,
+                            finding,
                             value.clone(),
-                            limit,
-                            description,
                         );
                     }
                 }
                 None => {
-                    let held = match (state.active, value) {
-                        (Some(active), ParameterValue::Number(v)) if ext.deadband > 0.0 => {
-                            held_by_deadband(active, thresholds, *v, ext.deadband)
-                        }
-                        _ => false,
-                    };
-                    if !held {
+                    if !checks::still_held(state.active, ext, thresholds, value) {
                         state.run = 0;
                         state.active = None;
                     }

@@ -1,11 +1,13 @@
 //! Application services: the use cases every frontend calls.
 
+mod alarms;
 mod diff;
 mod monitoring;
 mod seed;
 mod views;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
@@ -18,9 +20,10 @@ use crate::domain::{
     TelemetrySnapshot, Timestamp,
 };
 use crate::error::{Error, Result};
-use crate::ports::{Clock, IdGenerator, IngestOutcome, Store, TelemetryWrite};
+use crate::ports::{Clock, IdGenerator, IngestOutcome, Store};
 use crate::rules::{AnalysisContext, CompiledRules, analyse};
 
+pub use alarms::{IngestMode, MAX_COMMENT_CHARS, REBUILD_HISTORY, TickReport};
 pub use monitoring::{FleetEntry, LatestView, MAX_SERIES_BUCKETS, ParameterState};
 pub use seed::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use views::{
@@ -94,6 +97,10 @@ pub struct MissionOps {
     /// never deleted, so an entry never goes stale. A std mutex: held for a lookup only, never
     /// across an await.
     known: Arc<Mutex<HashSet<SpacecraftId>>>,
+    /// The streaming monitor of each spacecraft seen since start (see [`alarms`]).
+    monitors: Arc<Mutex<HashMap<SpacecraftId, alarms::SlotHandle>>>,
+    /// Whether every registered spacecraft has a monitor slot (done once, on the first tick).
+    fleet_loaded: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for MissionOps {
@@ -111,6 +118,8 @@ impl MissionOps {
             ids,
             rules: Arc::default(),
             known: Arc::default(),
+            monitors: Arc::default(),
+            fleet_loaded: Arc::default(),
         }
     }
 
@@ -305,7 +314,10 @@ impl MissionOps {
                 }),
             );
             match self.store.put_config(record.clone(), event).await {
-                Ok(()) => return Ok(record),
+                Ok(()) => {
+                    self.forget_rules(id).await;
+                    return Ok(record);
+                }
                 Err(conflict @ Error::Conflict { .. }) => last_conflict = Some(conflict),
                 Err(e) => return Err(e),
             }
@@ -324,9 +336,18 @@ impl MissionOps {
     /// The compiled rules of `id`'s current configuration (empty without one), compiled once
     /// per version.
     pub async fn rules_for(&self, id: &SpacecraftId) -> Result<Arc<CompiledRules>> {
-        let Some(record) = self.store.current_config(id).await? else {
-            return Ok(Arc::new(CompiledRules::empty()));
-        };
+        match self.store.current_config(id).await? {
+            Some(record) => self.compiled_rules(id, &record),
+            None => Ok(Arc::new(CompiledRules::empty())),
+        }
+    }
+
+    /// The compiled rules of `record`, from the cache when that version was compiled before.
+    fn compiled_rules(
+        &self,
+        id: &SpacecraftId,
+        record: &ConfigRecord,
+    ) -> Result<Arc<CompiledRules>> {
         if let Ok(cache) = self.rules.lock() {
             if let Some(cached) = cache.get(id).filter(|c| c.version == record.version) {
                 return Ok(Arc::clone(&cached.rules));
@@ -360,11 +381,23 @@ impl MissionOps {
         })
     }
 
+    /// Ingests a batch of live telemetry all-or-nothing (see [`MissionOps::ingest_batch_as`]).
+    pub async fn ingest_batch(&self, snapshots: Vec<NewSnapshot>) -> Result<BatchIngest> {
+        self.ingest_batch_as(snapshots, IngestMode::Live).await
+    }
+
     /// Ingests a batch all-or-nothing, generating missing ids and registering unknown
     /// spacecraft. A snapshot whose id is already stored with the same content is accepted and
     /// stored once; with different content the batch fails with [`Error::Conflict`] naming its
     /// index. At most [`MAX_BATCH_SNAPSHOTS`]; an empty batch is accepted.
-    pub async fn ingest_batch(&self, snapshots: Vec<NewSnapshot>) -> Result<BatchIngest> {
+    ///
+    /// Live telemetry goes through the streaming monitor, whose anomalies, alarm changes and
+    /// events commit with it; stored telemetry is only checked (see [`IngestMode`]).
+    pub async fn ingest_batch_as(
+        &self,
+        snapshots: Vec<NewSnapshot>,
+        mode: IngestMode,
+    ) -> Result<BatchIngest> {
         if snapshots.len() > MAX_BATCH_SNAPSHOTS {
             return Err(Error::invalid(
                 "snapshots",
@@ -410,27 +443,24 @@ impl MissionOps {
         for id in &spacecraft {
             self.ensure_spacecraft(id).await?;
         }
-        let mut outcome = self
-            .store
-            .insert_telemetry(TelemetryWrite {
-                snapshots: unique,
-                anomalies: Vec::new(),
-                alarms: Vec::new(),
-                events: Vec::new(),
-            })
-            .await
-            .map_err(|e| match e {
-                // Name the snapshot by its index in the batch as the client sent it.
-                Error::Conflict { entity, id, .. } if entity == "snapshot" => {
-                    let index = ids.iter().position(|s| s.as_str() == id).unwrap_or(0);
-                    Error::conflict(
-                        entity,
-                        &id,
-                        format!("snapshots[{index}] has the id of a stored snapshot with different content"),
-                    )
-                }
-                other => other,
-            })?;
+        let stored = match mode {
+            IngestMode::Live => self.store_live(unique, &spacecraft).await,
+            IngestMode::Stored => self.store_played_back(unique, &spacecraft).await,
+        };
+        let mut outcome = stored.map_err(|e| match e {
+            // Name the snapshot by its index in the batch as the client sent it.
+            Error::Conflict { entity, id, .. } if entity == "snapshot" => {
+                let index = ids.iter().position(|s| s.as_str() == id).unwrap_or(0);
+                Error::conflict(
+                    entity,
+                    &id,
+                    format!(
+                        "snapshots[{index}] has the id of a stored snapshot with different content"
+                    ),
+                )
+            }
+            other => other,
+        })?;
         outcome.duplicates += in_batch_duplicates;
         Ok(BatchIngest {
             count,
@@ -576,6 +606,7 @@ impl MissionOps {
             .count_anomalies_since(id, now.add_millis(-24 * HOUR_MS))
             .await?;
         let highest = h24.highest.unwrap_or(Severity::Low);
+        let active_alarms = self.active_alarm_count(id).await?;
         Ok(SpacecraftStatus {
             spacecraft_id: id.clone(),
             last_telemetry_timestamp: last,
@@ -586,6 +617,7 @@ impl MissionOps {
             },
             highest_severity_last24h: highest,
             overall_status: OverallStatus::from_highest(highest),
+            active_alarms,
         })
     }
 

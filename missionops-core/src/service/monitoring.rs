@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::{MissionOps, SpacecraftStatus};
 use crate::domain::{
-    AlarmFilter, AlarmState, AlarmStates, AnomalyId, AnomalyKind, BucketWidth, DocumentCategory,
-    DocumentFilter, Limit, OpsDocument, ParameterName, ParameterValue, SearchQuery, SeriesBucket,
-    Severity, SpacecraftId, SpacecraftName, Tag, Timestamp,
+    AnomalyId, AnomalyKind, BucketWidth, DocumentCategory, DocumentFilter, Limit, OpsDocument,
+    ParameterName, ParameterValue, SearchQuery, SeriesBucket, Severity, SpacecraftId,
+    SpacecraftName, Tag, Timestamp,
 };
 use crate::error::{Error, Result};
 
@@ -42,7 +42,7 @@ pub struct LatestView {
     pub parameters: BTreeMap<String, ParameterState>,
 }
 
-/// One line of the fleet overview: the compat status plus name and active alarms.
+/// One line of the fleet overview: the status (with its active alarms) plus the name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetEntry {
@@ -51,8 +51,6 @@ pub struct FleetEntry {
     pub status: SpacecraftStatus,
     /// The spacecraft's name.
     pub name: SpacecraftName,
-    /// Alarms still open (active or acknowledged, not cleared or shelved).
-    pub active_alarms: usize,
 }
 
 impl MissionOps {
@@ -142,21 +140,9 @@ impl MissionOps {
             let count = page.items.len();
             for spacecraft in page.items {
                 let status = self.status(&spacecraft.id).await?;
-                let alarms = self
-                    .store
-                    .list_alarms(&AlarmFilter {
-                        spacecraft_id: Some(spacecraft.id.clone()),
-                        states: AlarmStates::Open,
-                    })
-                    .await?;
-                let active_alarms = alarms
-                    .iter()
-                    .filter(|a| matches!(a.state, AlarmState::Active | AlarmState::Acknowledged))
-                    .count();
                 fleet.push(FleetEntry {
                     status,
                     name: spacecraft.name,
-                    active_alarms,
                 });
             }
             offset += count as u64;

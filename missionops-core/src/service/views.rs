@@ -149,6 +149,8 @@ pub struct SpacecraftStatus {
     pub highest_severity_last24h: Severity,
     /// The compat health formula.
     pub overall_status: OverallStatus,
+    /// Alarms that need attention (`ACTIVE` or `ACKNOWLEDGED`), beside the compat counts.
+    pub active_alarms: usize,
 }
 
 /// The answer to an ingest of one snapshot.

@@ -1,10 +1,13 @@
 //! Persisted anomalies and alarms.
 
 use axum::extract::{Path, State};
-use missionops_core::{Alarm, AlarmFilter, AlarmStates, Anomaly, AnomalyId, OpsDocument};
+use missionops_core::{
+    Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, Operator, OpsDocument, Timestamp,
+};
+use serde::Deserialize;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsJson, Params, ok, rename_field};
+use crate::extract::{JsJson, JsonBody, Params, ok, rename_field};
 use crate::state::AppState;
 
 /// Persisted anomalies of a spacecraft, newest first.
@@ -67,4 +70,92 @@ pub async fn alarms(
             .unwrap_or_default(),
     };
     Ok(ok(state.ops.list_alarms(&filter).await?))
+}
+
+/// The body of `POST /alarms/{id}/acknowledge`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Acknowledgement {
+    /// Who.
+    by: Operator,
+    /// Why, or what is being done.
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// The body of `POST /alarms/{id}/shelve`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Shelving {
+    /// Silenced until then (RFC 3339, in the future).
+    until: Timestamp,
+    /// Who.
+    by: Operator,
+    /// Why.
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// The body of `POST /alarms/{id}/unshelve`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Unshelving {
+    /// Who.
+    by: Operator,
+}
+
+fn alarm_id(raw: String) -> Result<AlarmId, ApiError> {
+    AlarmId::parse(raw).map_err(|e| rename_field(e, "id"))
+}
+
+/// Acknowledge an alarm: `ACTIVE` becomes `ACKNOWLEDGED` (or `CLEARED` when the value has
+/// already returned); records `ALARM_ACKNOWLEDGED`.
+#[utoipa::path(post, path = "/alarms/{id}/acknowledge", tag = "anomalies",
+    params(("id" = String, Path)),
+    request_body(content = Object, description = "`{by, comment?}`", example = json!({"by": "flight", "comment": "heater cycling, watching"})),
+    responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "already acknowledged")))]
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Acknowledgement>,
+) -> Result<JsJson<Alarm>, ApiError> {
+    let id = alarm_id(id)?;
+    Ok(ok(state
+        .ops
+        .acknowledge_alarm(&id, body.by, body.comment)
+        .await?))
+}
+
+/// Shelve an alarm until a time: it raises no events meanwhile.
+#[utoipa::path(post, path = "/alarms/{id}/shelve", tag = "anomalies",
+    params(("id" = String, Path)),
+    request_body(content = Object, description = "`{until, by, comment?}`", example = json!({"until": "2025-01-01T06:00:00Z", "by": "flight"})),
+    responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "cleared")))]
+pub async fn shelve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Shelving>,
+) -> Result<JsJson<Alarm>, ApiError> {
+    let id = alarm_id(id)?;
+    Ok(ok(state
+        .ops
+        .shelve_alarm(&id, body.until, body.by, body.comment)
+        .await?))
+}
+
+/// End a shelving early.
+#[utoipa::path(post, path = "/alarms/{id}/unshelve", tag = "anomalies",
+    params(("id" = String, Path)),
+    request_body(content = Object, description = "`{by}`", example = json!({"by": "flight"})),
+    responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "not shelved")))]
+pub async fn unshelve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Unshelving>,
+) -> Result<JsJson<Alarm>, ApiError> {
+    let id = alarm_id(id)?;
+    Ok(ok(state.ops.unshelve_alarm(&id, body.by).await?))
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
-use missionops_core::{AnalysisWindow, NewSnapshot, NewSnapshotBatch, ParameterName};
+use missionops_core::{AnalysisWindow, IngestMode, NewSnapshot, NewSnapshotBatch, ParameterName};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ErrorBody};
@@ -29,14 +29,22 @@ pub async fn ingest(
 
 /// Ingest a batch, all or nothing; each snapshot's `spacecraftId` defaults to the batch's.
 #[utoipa::path(post, path = "/telemetry/batch", tag = "telemetry",
-    request_body(content = Object, description = "`{spacecraftId, snapshots: [{id?, spacecraftId?, timestamp, parameters}]}`"),
+    request_body(content = Object, description = "`{spacecraftId, snapshots: [{id?, spacecraftId?, timestamp, parameters}], stored?}`; `stored: true` marks played-back telemetry (anomalies recorded, no alarms or events)"),
     responses((status = 201, description = "`{count}`"), (status = 400, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn ingest_batch(
     State(state): State<AppState>,
     JsonBody(batch): JsonBody<NewSnapshotBatch>,
 ) -> Result<JsJson<Value>, ApiError> {
-    let ingested = state.ops.ingest_batch(batch.into_snapshots()).await?;
+    let mode = if batch.stored {
+        IngestMode::Stored
+    } else {
+        IngestMode::Live
+    };
+    let ingested = state
+        .ops
+        .ingest_batch_as(batch.into_snapshots(), mode)
+        .await?;
     state.metrics.snapshots_ingested(ingested.count);
     Ok(created(json!({"count": ingested.count})))
 }
@@ -92,16 +100,17 @@ pub async fn ingest_ndjson(
     params: Params,
     NdjsonBody(snapshots): NdjsonBody,
 ) -> Result<JsJson<Value>, ApiError> {
-    match params.get("stored") {
-        None | Some("true" | "false") => {}
+    let mode = match params.get("stored") {
+        None | Some("false") => IngestMode::Live,
+        Some("true") => IngestMode::Stored,
         Some(other) => {
             return Err(ApiError::invalid(
                 "stored",
                 format!("must be true or false (got {other:?})"),
             ));
         }
-    }
-    let ingested = state.ops.ingest_batch(snapshots).await?;
+    };
+    let ingested = state.ops.ingest_batch_as(snapshots, mode).await?;
     state.metrics.snapshots_ingested(ingested.count);
     Ok(created(json!({"count": ingested.count})))
 }

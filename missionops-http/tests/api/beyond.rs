@@ -200,7 +200,7 @@ async fn shutdown_finishes_in_flight_requests_and_keeps_acknowledged_writes() {
     // Shut down while the requests are in flight.
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let store = app.store.clone();
-    app.shutdown().await;
+    let _dir = app.shutdown().await;
     let mut acknowledged = Vec::new();
     for task in pending {
         if let Ok(Ok((i, StatusCode::CREATED))) = task.await {

@@ -73,14 +73,16 @@ impl TestApp {
         self.send_json(reqwest::Method::PUT, path, body).await
     }
 
-    /// Stops accepting connections and waits for in-flight requests to finish.
-    pub async fn shutdown(mut self) {
+    /// Stops accepting connections and waits for in-flight requests to finish. Returns the
+    /// SQLite file's directory, to keep while the store is still read.
+    pub async fn shutdown(mut self) -> Option<tempfile::TempDir> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(server) = self.server.take() {
             server.await.expect("server task").expect("server result");
         }
+        self._dir.take()
     }
 }
 

@@ -4,6 +4,7 @@
 /// The store every test here runs on.
 pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
+mod alarms;
 mod bad_requests;
 mod beyond;
 mod compat;

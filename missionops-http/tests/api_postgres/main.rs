@@ -6,6 +6,8 @@
 /// The store every test here runs on.
 pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
+#[path = "../api/alarms.rs"]
+mod alarms;
 #[path = "../api/bad_requests.rs"]
 mod bad_requests;
 #[path = "../api/beyond.rs"]

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, AnomalyKind, NewEvent, Operator,
-    ParameterName, Result, Severity, SpacecraftId,
+    Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, AnomalyKind, NewEvent,
+    Operator, ParameterName, Result, Severity, SpacecraftId,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;

@@ -17,9 +17,9 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use missionops_core::{
-    Alarm, BucketWidth, Error, IngestOutcome, LatestValue, LayoutInterner, Limit, NewEvent, ParameterName,
-    ParameterValue, Result, SeriesBucket, SnapshotId, SpacecraftId, TelemetryRepository,
-    TelemetrySnapshot, TelemetryWrite, Timestamp,
+    Alarm, BucketWidth, Error, IngestOutcome, LatestValue, LayoutInterner, Limit, NewEvent,
+    ParameterName, ParameterValue, Result, SeriesBucket, SnapshotId, SpacecraftId,
+    TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -476,24 +476,22 @@ impl PostgresStore {
     /// be run carefully. Without anomalies or events the one statement is its own transaction.
     async fn ingest_as_new(&self, write: &TelemetryWrite) -> Result<Option<IngestOutcome>> {
         let snapshots = &write.snapshots;
-        let outcome = if write.anomalies.is_empty()
-            && write.alarms.is_empty()
-            && write.events.is_empty()
-        {
-            let mut conn = self.pool.acquire().await.map_err(db)?;
-            insert_as_new(&mut conn, snapshots).await?
-        } else {
-            let mut tx = self.pool.begin().await.map_err(db)?;
-            let outcome = insert_as_new(&mut tx, snapshots).await?;
-            if let Optimistic::Stored = outcome {
-                insert_anomalies(&mut tx, &write.anomalies).await?;
-                upsert_alarms(&mut tx, &write.alarms).await?;
-                let events: Vec<&NewEvent> = write.events.iter().collect();
-                record_events(&mut tx, &events, &[]).await?;
-                tx.commit().await.map_err(db)?;
-            }
-            outcome
-        };
+        let outcome =
+            if write.anomalies.is_empty() && write.alarms.is_empty() && write.events.is_empty() {
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                insert_as_new(&mut conn, snapshots).await?
+            } else {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let outcome = insert_as_new(&mut tx, snapshots).await?;
+                if let Optimistic::Stored = outcome {
+                    insert_anomalies(&mut tx, &write.anomalies).await?;
+                    upsert_alarms(&mut tx, &write.alarms).await?;
+                    let events: Vec<&NewEvent> = write.events.iter().collect();
+                    record_events(&mut tx, &events, &[]).await?;
+                    tx.commit().await.map_err(db)?;
+                }
+                outcome
+            };
         match outcome {
             Optimistic::Stored => Ok(Some(IngestOutcome {
                 inserted: snapshots.len(),

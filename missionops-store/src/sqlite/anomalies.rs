@@ -4,9 +4,9 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, Anomaly, AnomalyCount, AnomalyId,
-    AnomalyKind, AnomalyRepository, Error, Limit, NewEvent, Operator, ParameterName, Result,
-    Severity, SpacecraftId, Timestamp,
+    Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, Anomaly, AnomalyCount,
+    AnomalyId, AnomalyKind, AnomalyRepository, Error, Limit, NewEvent, Operator, ParameterName,
+    Result, Severity, SpacecraftId, Timestamp,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 

@@ -1,0 +1,497 @@
+//! Live monitoring and the alarm lifecycle: the streaming monitor fed by every live ingest,
+//! the clock tick, and the operator's acknowledge, shelve and unshelve.
+//!
+//! Each spacecraft's monitor sits behind an async lock held from evaluation to commit, so that
+//! concurrent ingests of one spacecraft evaluate and commit in the same order, and an
+//! operator's change to an alarm cannot be overwritten by a monitor holding an older copy.
+//! Evaluation runs on a copy of the monitor that replaces it only once the store has
+//! committed: a failed write leaves the monitor as it was.
+//!
+//! After a restart a monitor is rebuilt from the spacecraft's recent history (the newest
+//! [`REBUILD_HISTORY`] snapshots, replayed) and its open alarms as stored.
+
+use std::sync::Arc;
+
+use futures_util::lock::Mutex as AsyncMutex;
+use serde_json::{Value, json};
+
+use crate::domain::{
+    Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, EventType, Limit, Operator, Severity,
+    SpacecraftId, TelemetrySnapshot, Timestamp,
+};
+use crate::error::{Error, Result};
+use crate::ports::{IngestOutcome, TelemetryWrite};
+use crate::rules::{
+    AnalysisContext, CompiledRules, MonitorContext, MonitorOutput, SpacecraftMonitor, analyse,
+};
+
+use super::MissionOps;
+
+/// How many of a spacecraft's newest snapshots rebuild its monitor after a restart.
+pub const REBUILD_HISTORY: u32 = 100;
+/// How long a monitor trusts the configuration version it last saw before asking the store
+/// again (another process sharing the database may have changed it).
+const RULES_RECHECK_MS: i64 = 2_000;
+/// The longest operator comment, in characters.
+pub const MAX_COMMENT_CHARS: usize = 2_000;
+
+/// Whether ingested telemetry is live or played back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IngestMode {
+    /// Live telemetry: the streaming monitor sees it, opens and clears alarms, raises events.
+    #[default]
+    Live,
+    /// Stored telemetry (a played-back pass, a backfill): checked in time order from a fresh
+    /// state and its anomalies recorded, but it opens no alarm, raises no event and leaves the
+    /// live monitor untouched, so replaying an old pass never pages anyone.
+    Stored,
+}
+
+/// One spacecraft's monitor and what it knows of the configuration.
+#[derive(Debug, Clone, Default)]
+pub(super) struct MonitorSlot {
+    monitor: Option<SpacecraftMonitor>,
+    /// The configuration version the monitor's rules come from (`None`: no configuration).
+    version: Option<u32>,
+    /// When that version was last compared with the store.
+    checked_at: Option<Timestamp>,
+}
+
+pub(super) type SlotHandle = Arc<AsyncMutex<MonitorSlot>>;
+
+/// A write the monitors evaluate: its spacecraft in lock order, its snapshots, and when.
+struct Monitored<'a> {
+    order: &'a [&'a SpacecraftId],
+    snapshots: &'a [TelemetrySnapshot],
+    context: MonitorContext<'a>,
+}
+
+impl Monitored<'_> {
+    /// Where `id`'s monitor sits in the lock order.
+    fn position(&self, id: &SpacecraftId) -> Option<usize> {
+        self.order.iter().position(|o| *o == id)
+    }
+}
+
+/// What a clock tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// Spacecraft whose monitors were checked.
+    pub spacecraft: usize,
+    /// Alarms opened or changed (stale parameters).
+    pub alarms: usize,
+    /// Events raised (`ANOMALY`, `CONTACT_LOST`).
+    pub events: usize,
+    /// Shelvings that ran out.
+    pub unshelved: usize,
+}
+
+impl MissionOps {
+    fn slot_handle(&self, id: &SpacecraftId) -> SlotHandle {
+        match self.monitors.lock() {
+            Ok(mut monitors) => Arc::clone(monitors.entry(id.clone()).or_default()),
+            // A poisoned registry only means another thread panicked mid-insert; a fresh
+            // slot rebuilds from the store.
+            Err(_) => SlotHandle::default(),
+        }
+    }
+
+    fn loaded_slots(&self) -> Vec<(SpacecraftId, SlotHandle)> {
+        self.monitors
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect())
+            .unwrap_or_default()
+    }
+
+    /// Makes the next ingest of `id` re-read the configuration (after a change here).
+    pub(super) async fn forget_rules(&self, id: &SpacecraftId) {
+        let handle = self.slot_handle(id);
+        handle.lock().await.checked_at = None;
+    }
+
+    /// Brings `slot` up to date with `id`'s current configuration, rebuilding its monitor
+    /// from history on first use. Alarms of rules that went away clear into `out`.
+    async fn refresh(
+        &self,
+        id: &SpacecraftId,
+        slot: &mut MonitorSlot,
+        context: MonitorContext<'_>,
+        out: &mut MonitorOutput,
+    ) -> Result<()> {
+        let now = context.now;
+        let recent = slot
+            .checked_at
+            .is_some_and(|t| now.as_millis() - t.as_millis() < RULES_RECHECK_MS);
+        if slot.monitor.is_some() && recent {
+            return Ok(());
+        }
+        let record = self.store.current_config(id).await?;
+        let version = record.as_ref().map(|r| r.version);
+        if slot.monitor.is_some() && slot.version == version {
+            slot.checked_at = Some(now);
+            return Ok(());
+        }
+        let rules = match &record {
+            Some(record) => self.compiled_rules(id, record)?,
+            None => Arc::new(CompiledRules::empty()),
+        };
+        match &mut slot.monitor {
+            Some(monitor) => monitor.retarget(rules, context, out),
+            None => {
+                let history = self
+                    .store
+                    .recent_telemetry(id, Limit::clamped(REBUILD_HISTORY.into(), REBUILD_HISTORY))
+                    .await?;
+                let open = self
+                    .store
+                    .list_alarms(&AlarmFilter {
+                        spacecraft_id: Some(id.clone()),
+                        states: AlarmStates::Open,
+                    })
+                    .await?;
+                slot.monitor = Some(SpacecraftMonitor::rebuild(
+                    id.clone(),
+                    rules,
+                    &history,
+                    open,
+                    now,
+                ));
+            }
+        }
+        slot.version = version;
+        slot.checked_at = Some(now);
+        Ok(())
+    }
+
+    /// Stores `snapshots` in one write with what `evaluate` makes of them. The monitors of
+    /// `spacecraft` are locked (in one order everywhere, so that batches naming several
+    /// spacecraft never deadlock), brought up to date with the configuration, and handed to
+    /// `evaluate` as copies that replace them only once the store has committed.
+    async fn monitored_write(
+        &self,
+        snapshots: Vec<TelemetrySnapshot>,
+        spacecraft: &[SpacecraftId],
+        evaluate: impl FnOnce(&Monitored<'_>, &mut [MonitorSlot], &mut MonitorOutput),
+    ) -> Result<IngestOutcome> {
+        let mut order: Vec<&SpacecraftId> = spacecraft.iter().collect();
+        order.sort();
+        let mut guards = Vec::with_capacity(order.len());
+        for id in &order {
+            guards.push(self.slot_handle(id).lock_owned().await);
+        }
+        let context = MonitorContext {
+            now: self.clock.now(),
+            ids: &*self.ids,
+        };
+        let mut out = MonitorOutput::default();
+        let mut work: Vec<MonitorSlot> = guards.iter().map(|g| (**g).clone()).collect();
+        for (id, slot) in order.iter().zip(work.iter_mut()) {
+            self.refresh(id, slot, context, &mut out).await?;
+        }
+        let monitored = Monitored {
+            order: &order,
+            snapshots: &snapshots,
+            context,
+        };
+        evaluate(&monitored, &mut work, &mut out);
+        let (anomalies, alarms, events) = out.into_parts();
+        let outcome = self
+            .store
+            .insert_telemetry(TelemetryWrite {
+                snapshots,
+                anomalies,
+                alarms,
+                events,
+            })
+            .await?;
+        for (guard, slot) in guards.iter_mut().zip(work) {
+            **guard = slot;
+        }
+        Ok(outcome)
+    }
+
+    /// Stores live telemetry with what the streaming monitor made of it, in one write.
+    pub(super) async fn store_live(
+        &self,
+        snapshots: Vec<TelemetrySnapshot>,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<IngestOutcome> {
+        self.monitored_write(snapshots, spacecraft, |batch, work, out| {
+            for snapshot in batch.snapshots {
+                let monitor = batch
+                    .position(&snapshot.spacecraft_id)
+                    .and_then(|i| work[i].monitor.as_mut());
+                if let Some(monitor) = monitor {
+                    monitor.observe(snapshot, batch.context, out);
+                }
+            }
+        })
+        .await
+    }
+
+    /// Stores played-back telemetry with the anomalies batch analyse finds in it, per
+    /// spacecraft in time order from a fresh state; no alarm, no event. The live monitors are
+    /// brought up to date first, so that rebuilding one later does not replay the pass.
+    pub(super) async fn store_played_back(
+        &self,
+        snapshots: Vec<TelemetrySnapshot>,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<IngestOutcome> {
+        self.monitored_write(snapshots, spacecraft, |batch, work, out| {
+            for (i, id) in batch.order.iter().enumerate() {
+                let Some(monitor) = work[i].monitor.as_ref() else {
+                    continue;
+                };
+                let rules = monitor.rules();
+                if rules.is_empty() {
+                    continue;
+                }
+                let own: Vec<TelemetrySnapshot>;
+                let window: &[TelemetrySnapshot] = if batch.order.len() == 1 {
+                    batch.snapshots
+                } else {
+                    own = batch
+                        .snapshots
+                        .iter()
+                        .filter(|s| &s.spacecraft_id == *id)
+                        .cloned()
+                        .collect();
+                    &own
+                };
+                let context = AnalysisContext {
+                    detected_at: batch.context.now,
+                    window_start: window.iter().map(|s| s.timestamp).min(),
+                    window_end: window.iter().map(|s| s.timestamp).max(),
+                };
+                out.anomalies.extend(analyse(rules, window, context));
+            }
+        })
+        .await
+    }
+
+    /// The clock tick (SPEC §3): every monitored parameter whose newest sample arrived longer
+    /// ago than its `staleAfterSec` goes `STALE`; a spacecraft whose every such parameter is
+    /// stale gets one `CONTACT_LOST` event; shelvings that ran out end. The server calls it
+    /// every few seconds; an embedding application calls it on its own schedule.
+    pub async fn tick(&self) -> Result<TickReport> {
+        let mut report = TickReport::default();
+        self.load_fleet_monitors().await?;
+        for (id, handle) in self.loaded_slots() {
+            let mut guard = handle.lock().await;
+            let context = MonitorContext {
+                now: self.clock.now(),
+                ids: &*self.ids,
+            };
+            let mut work = (*guard).clone();
+            let mut out = MonitorOutput::default();
+            self.refresh(&id, &mut work, context, &mut out).await?;
+            if let Some(monitor) = work.monitor.as_mut() {
+                monitor.tick(context, &mut out);
+            }
+            report.spacecraft += 1;
+            if !out.is_empty() {
+                let (anomalies, alarms, events) = out.into_parts();
+                report.alarms += alarms.len();
+                report.events += events.len();
+                self.store
+                    .insert_telemetry(TelemetryWrite {
+                        snapshots: Vec::new(),
+                        anomalies,
+                        alarms,
+                        events,
+                    })
+                    .await?;
+            }
+            *guard = work;
+        }
+        let now = self.clock.now();
+        let shelved = self
+            .store
+            .list_alarms(&AlarmFilter {
+                spacecraft_id: None,
+                states: AlarmStates::Only(AlarmState::Shelved),
+            })
+            .await?;
+        let system = Operator::parse("system")?;
+        for alarm in shelved {
+            if alarm.shelved_until.is_some_and(|until| until <= now) {
+                match self.unshelve_alarm(&alarm.id, system.clone()).await {
+                    // Someone unshelved it meanwhile: nothing left to do.
+                    Ok(_) | Err(Error::Conflict { .. }) => report.unshelved += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Gives every registered spacecraft a monitor once, so that a spacecraft that stays
+    /// silent after a restart still goes stale.
+    async fn load_fleet_monitors(&self) -> Result<()> {
+        if self.fleet_loaded.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(());
+        }
+        let page_size = Limit::clamped(100, 100);
+        let mut offset = 0u64;
+        loop {
+            let page = self.store.list_spacecraft(page_size, offset).await?;
+            let count = page.items.len();
+            for spacecraft in page.items {
+                self.slot_handle(&spacecraft.id);
+            }
+            offset += count as u64;
+            if count < page_size.get() || offset >= page.total {
+                break;
+            }
+        }
+        self.fleet_loaded
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// The alarm with `id`; [`Error::NotFound`] when unknown.
+    pub async fn get_alarm(&self, id: &AlarmId) -> Result<Alarm> {
+        self.store
+            .get_alarm(id)
+            .await?
+            .ok_or_else(|| Error::not_found("alarm", id))
+    }
+
+    /// An operator acknowledges an alarm (`ALARM_ACKNOWLEDGED` event): `ACTIVE` becomes
+    /// `ACKNOWLEDGED`, or `CLEARED` when the value has already returned.
+    /// [`Error::Conflict`] when it is already acknowledged.
+    pub async fn acknowledge_alarm(
+        &self,
+        id: &AlarmId,
+        by: Operator,
+        comment: Option<String>,
+    ) -> Result<Alarm> {
+        let comment = checked_comment(comment)?;
+        let now = self.clock.now();
+        self.change_alarm(
+            id,
+            |alarm| alarm.acknowledge(by.clone(), comment.clone(), now),
+            |alarm| {
+                (
+                    EventType::AlarmAcknowledged,
+                    format!(
+                        "Alarm on {} ({}) acknowledged by {by}",
+                        alarm.parameter,
+                        alarm.kind.as_str()
+                    ),
+                    json!({"by": by, "comment": alarm.comment}),
+                )
+            },
+        )
+        .await
+    }
+
+    /// An operator shelves an alarm until `until`: it raises no event meanwhile (an `INFO`
+    /// event records the shelving).
+    pub async fn shelve_alarm(
+        &self,
+        id: &AlarmId,
+        until: Timestamp,
+        by: Operator,
+        comment: Option<String>,
+    ) -> Result<Alarm> {
+        let comment = checked_comment(comment)?;
+        let now = self.clock.now();
+        self.change_alarm(
+            id,
+            |alarm| alarm.shelve(until, comment.clone(), now),
+            |alarm| {
+                (
+                    EventType::Info,
+                    format!(
+                        "Alarm on {} ({}) shelved by {by} until {until}",
+                        alarm.parameter,
+                        alarm.kind.as_str()
+                    ),
+                    json!({"by": by, "shelvedUntil": until, "comment": alarm.comment}),
+                )
+            },
+        )
+        .await
+    }
+
+    /// Ends a shelving (an `INFO` event records it). [`Error::Conflict`] when the alarm is
+    /// not shelved.
+    pub async fn unshelve_alarm(&self, id: &AlarmId, by: Operator) -> Result<Alarm> {
+        self.change_alarm(id, Alarm::unshelve, |alarm| {
+            (
+                EventType::Info,
+                format!(
+                    "Alarm on {} ({}) unshelved by {by}",
+                    alarm.parameter,
+                    alarm.kind.as_str()
+                ),
+                json!({"by": by}),
+            )
+        })
+        .await
+    }
+
+    /// Applies an operator's change to an alarm under its spacecraft's monitor lock, stores
+    /// it with its event, and hands the new version to the monitor.
+    async fn change_alarm(
+        &self,
+        id: &AlarmId,
+        change: impl FnOnce(&mut Alarm) -> Result<()>,
+        describe: impl FnOnce(&Alarm) -> (EventType, String, Value),
+    ) -> Result<Alarm> {
+        let spacecraft = self.get_alarm(id).await?.spacecraft_id;
+        let handle = self.slot_handle(&spacecraft);
+        let mut slot = handle.lock().await;
+        // Read again under the lock: the monitor may have changed it meanwhile.
+        let mut alarm = self.get_alarm(id).await?;
+        change(&mut alarm)?;
+        let (event_type, message, mut metadata) = describe(&alarm);
+        if let Value::Object(map) = &mut metadata {
+            map.insert("alarmId".to_owned(), json!(alarm.id));
+            map.insert("parameter".to_owned(), json!(alarm.parameter));
+            map.insert("kind".to_owned(), json!(alarm.kind));
+            map.insert("state".to_owned(), json!(alarm.state));
+        }
+        let event = self.new_event(
+            Some(&alarm.spacecraft_id),
+            event_type,
+            Severity::Low,
+            message,
+            metadata,
+        );
+        self.store.save_alarm(alarm.clone(), vec![event]).await?;
+        if let Some(monitor) = slot.monitor.as_mut() {
+            monitor.replace_alarm(&alarm);
+        }
+        Ok(alarm)
+    }
+
+    /// How many alarms of `id` need attention: `ACTIVE` or `ACKNOWLEDGED`.
+    pub(super) async fn active_alarm_count(&self, id: &SpacecraftId) -> Result<usize> {
+        let open = self
+            .store
+            .list_alarms(&AlarmFilter {
+                spacecraft_id: Some(id.clone()),
+                states: AlarmStates::Open,
+            })
+            .await?;
+        Ok(open
+            .iter()
+            .filter(|a| matches!(a.state, AlarmState::Active | AlarmState::Acknowledged))
+            .count())
+    }
+}
+
+fn checked_comment(comment: Option<String>) -> Result<Option<String>> {
+    match comment {
+        Some(text) if text.chars().count() > MAX_COMMENT_CHARS => Err(Error::invalid(
+            "comment",
+            format!("must be at most {MAX_COMMENT_CHARS} characters long"),
+        )),
+        Some(text) if text.contains('\0') => {
+            Err(Error::invalid("comment", "must not contain NUL characters"))
+        }
+        other => Ok(other),
+    }
+}
