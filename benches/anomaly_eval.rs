@@ -2,15 +2,25 @@
 //! LEO_IMAGING limits, about 2 % of values out of limits. Throughput is in parameter checks
 //! (10 per snapshot). The `baseline_read` bench reads the same values without checking them.
 //!
+//! The `streaming_monitor` group feeds the same snapshots, plus an imaging mode (a string)
+//! and a payload switch (a boolean), to the stateful streaming monitor with every rule kind
+//! active: persistence, deadband, rate of change, staleness, allowed/forbidden states,
+//! severity overrides and a limit set chosen by the imaging mode (12 checks per snapshot),
+//! beside the compat evaluator on the same machine in the same run.
+//!
 //! `cargo bench --bench anomaly_eval`
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::sync::Arc;
+
 use missionops::{
-    AnalysisContext, CompiledRules, DemoProfile, Evaluator, LayoutInterner, ParameterName,
-    ParameterValue, Parameters, SnapshotId, SpacecraftId, TelemetrySnapshot, Timestamp, analyse,
+    AnalysisContext, CompiledRules, DemoProfile, Evaluator, LayoutInterner, MonitorContext,
+    MonitorOutput, ParameterName, ParameterValue, Parameters, SequentialIds, SnapshotId,
+    SpacecraftId, SpacecraftMonitor, TelemetrySnapshot, Timestamp, analyse,
 };
+use serde_json::{Value, json};
 
 const SNAPSHOTS: usize = 100_000;
 
@@ -89,6 +99,81 @@ fn snapshots(share: bool) -> Vec<TelemetrySnapshot> {
         .collect()
 }
 
+/// The LEO_IMAGING limits with every beyond-compat field on every rule, and rules for the
+/// imaging mode and the payload switch.
+fn every_rule_kind() -> CompiledRules {
+    let mut config = DemoProfile::LeoImaging
+        .config()
+        .expect("the demo limits are valid")
+        .as_object()
+        .clone();
+    let parameters = config
+        .get_mut("parameters")
+        .and_then(Value::as_object_mut)
+        .expect("parameters");
+    for (name, rule) in parameters.iter_mut() {
+        let rule = rule.as_object_mut().expect("rule");
+        // Nominal values wander over their whole range from one second to the next; only a
+        // spike changes faster than twice that range per second.
+        let span = PROFILE
+            .iter()
+            .find(|(n, ..)| n == name)
+            .map_or(100.0, |(_, _, _, low, high)| high - low);
+        rule.insert("persistence".into(), json!(2));
+        rule.insert("deadband".into(), json!(0.5));
+        rule.insert(
+            "maxRate".into(),
+            json!({"warn": 2.0 * span, "crit": 10.0 * span}),
+        );
+        rule.insert("staleAfterSec".into(), json!(60));
+        rule.insert("severity".into(), json!({"crit": "CRITICAL"}));
+        if name == "payload_temp" {
+            rule.insert(
+                "limitSets".into(),
+                json!([{"when": {"imaging_mode": "IDLE"}, "warnHigh": 30, "critHigh": 45}]),
+            );
+        }
+    }
+    parameters.insert(
+        "imaging_mode".into(),
+        json!({"allowed": ["IDLE", "IMAGING", "DOWNLINK"], "staleAfterSec": 60}),
+    );
+    parameters.insert(
+        "payload_on".into(),
+        json!({"forbidden": [false], "persistence": 3}),
+    );
+    CompiledRules::compile(&config).expect("valid rules")
+}
+
+/// `base` with an imaging mode cycling every 50 snapshots and a payload switch that is off
+/// for one snapshot in 200.
+fn with_modes(base: &[TelemetrySnapshot]) -> Vec<TelemetrySnapshot> {
+    let mut interner = LayoutInterner::new();
+    let modes = ["IDLE", "IMAGING", "DOWNLINK"];
+    base.iter()
+        .enumerate()
+        .map(|(i, snapshot)| {
+            let mut pairs: Vec<(ParameterName, ParameterValue)> = snapshot
+                .parameters
+                .iter()
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+            pairs.push((
+                ParameterName::parse("imaging_mode").expect("name"),
+                ParameterValue::Text(modes[(i / 50) % 3].to_owned()),
+            ));
+            pairs.push((
+                ParameterName::parse("payload_on").expect("name"),
+                ParameterValue::Bool(i % 200 != 0),
+            ));
+            TelemetrySnapshot {
+                parameters: interner.share(Parameters::new(pairs).expect("parameters")),
+                ..snapshot.clone()
+            }
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let rules = leo_imaging_rules();
     let shared = snapshots(true);
@@ -130,6 +215,48 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("analyse_unshared_layouts", |b| {
         b.iter(|| black_box(analyse(&rules, black_box(&unshared), context)));
+    });
+    group.finish();
+
+    let every_kind = Arc::new(every_rule_kind());
+    let compat = Arc::new(rules);
+    let moded = with_modes(&shared);
+    let checks_per_snapshot = moded[0].parameters.len();
+    let mut group = c.benchmark_group("streaming_monitor");
+    group.throughput(Throughput::Elements(
+        (SNAPSHOTS * checks_per_snapshot) as u64,
+    ));
+    group.sample_size(20);
+    let spacecraft = SpacecraftId::parse("LEO_IMAGING_DEMO").expect("id");
+    let run = |rules: &Arc<CompiledRules>| {
+        let ids = SequentialIds::new();
+        let mut monitor = SpacecraftMonitor::new(spacecraft.clone(), Arc::clone(rules));
+        let mut out = MonitorOutput::default();
+        for snapshot in black_box(&moded) {
+            let context = MonitorContext {
+                now: snapshot.timestamp,
+                ids: &ids,
+            };
+            monitor.observe(snapshot, context, &mut out);
+        }
+        out
+    };
+    let found = run(&every_kind);
+    println!(
+        "streaming monitor, every rule kind: {} snapshots of {checks_per_snapshot} parameters, {} anomalies, {} alarms, {} events",
+        moded.len(),
+        found.anomalies.len(),
+        found.alarms.len(),
+        found.events.len()
+    );
+    group.bench_function("compat_evaluate", |b| {
+        b.iter(|| black_box(Evaluator::new(&compat).count_violations(black_box(&moded))));
+    });
+    group.bench_function("every_rule_kind", |b| {
+        b.iter(|| black_box(run(&every_kind)));
+    });
+    group.bench_function("compat_rules", |b| {
+        b.iter(|| black_box(run(&compat)));
     });
     group.finish();
 }

@@ -123,13 +123,15 @@ struct ParameterMonitor {
     run: u32,
     /// The limit or state kind raised and not yet cleared (for the deadband).
     active: Option<AnomalyKind>,
-    limit_alarm: Option<Alarm>,
-    rate_alarm: Option<Alarm>,
-    stale_alarm: Option<Alarm>,
+    // Boxed: most parameters have no open alarm, and a small state keeps the hot loop's
+    // memory traffic low.
+    limit_alarm: Option<Box<Alarm>>,
+    rate_alarm: Option<Box<Alarm>>,
+    stale_alarm: Option<Box<Alarm>>,
 }
 
 impl ParameterMonitor {
-    fn slot(&mut self, slot: Slot) -> &mut Option<Alarm> {
+    fn slot(&mut self, slot: Slot) -> &mut Option<Box<Alarm>> {
         match slot {
             Slot::Limit => &mut self.limit_alarm,
             Slot::Rate => &mut self.rate_alarm,
@@ -141,6 +143,7 @@ impl ParameterMonitor {
         [&self.limit_alarm, &self.rate_alarm, &self.stale_alarm]
             .into_iter()
             .flatten()
+            .map(|alarm| &**alarm)
     }
 }
 
@@ -228,7 +231,7 @@ impl SpacecraftMonitor {
         if slot == Slot::Limit && alarm.kind != AnomalyKind::State {
             parameter.active = Some(alarm.kind);
         }
-        *parameter.slot(slot) = Some(alarm);
+        *parameter.slot(slot) = Some(Box::new(alarm));
     }
 
     /// The spacecraft monitored.
@@ -263,38 +266,30 @@ impl SpacecraftMonitor {
         for (rule, state) in self.rules.rules().iter().zip(self.parameters.drain(..)) {
             old.insert(rule.parameter.clone(), state);
         }
-        self.parameters = rules
+        let emit = Emitter {
+            spacecraft: &self.spacecraft,
+            context,
+        };
+        let why = "is no longer monitored";
+        let parameters = rules
             .rules()
             .iter()
             .map(|rule| match old.remove(&rule.parameter) {
                 Some(state) if rule.enabled() => state,
                 Some(mut state) => {
-                    self.close_all(&mut state, "is no longer monitored", context, out);
+                    emit.close_all(&mut state, why, out);
                     ParameterMonitor::default()
                 }
                 None => ParameterMonitor::default(),
             })
             .collect();
         for (_, mut state) in old {
-            self.close_all(&mut state, "is no longer monitored", context, out);
+            emit.close_all(&mut state, why, out);
         }
+        self.parameters = parameters;
         self.rules = rules;
         self.layout = None;
         self.bound.clear();
-    }
-
-    fn close_all(
-        &self,
-        state: &mut ParameterMonitor,
-        why: &str,
-        context: MonitorContext<'_>,
-        out: &mut MonitorOutput,
-    ) {
-        for slot in [Slot::Limit, Slot::Rate, Slot::Stale] {
-            if let Some(alarm) = state.slot(slot).take() {
-                self.clear(alarm, context.now, why, context, out);
-            }
-        }
     }
 
     /// Replaces the copy of an alarm this monitor holds open (after an operator changed it),
@@ -304,7 +299,7 @@ impl SpacecraftMonitor {
             for slot in [Slot::Limit, Slot::Rate, Slot::Stale] {
                 if let Some(held) = parameter.slot(slot) {
                     if held.id == alarm.id {
-                        *held = alarm.clone();
+                        **held = alarm.clone();
                     }
                 }
             }
@@ -352,42 +347,41 @@ impl SpacecraftMonitor {
         let defaults = Extensions::default();
         let values = snapshot.parameters.values();
         let mut any_in_order = false;
-        // The binding is taken out for the loop, so that the parameters can be borrowed.
-        let bound = std::mem::take(&mut self.bound);
-        let rules = Arc::clone(&self.rules);
-        for &(position, index) in &bound {
+        let emit = Emitter {
+            spacecraft: &self.spacecraft,
+            context,
+        };
+        for &(position, index) in &self.bound {
             let Some(value) = values.get(position) else {
                 continue;
             };
-            let rule = rules.rule(index);
+            let rule = self.rules.rule(index);
             let ext = rule.extensions.as_deref().unwrap_or(&defaults);
-            let in_order = self.parameters[index as usize]
+            let state = &mut self.parameters[index as usize];
+            let in_order = state
                 .last
                 .as_ref()
                 .is_none_or(|last| snapshot.timestamp > last.timestamp);
             if in_order {
                 any_in_order = true;
-                self.sample_in_order(rule, ext, index, snapshot, value, context, out, mode);
+                sample_in_order(&emit, rule, ext, state, snapshot, value, out, mode);
             } else if mode == Mode::Live && ext.persistence == 1 {
                 let thresholds = rule.thresholds_in(|n| snapshot.parameters.get(n));
                 if let Some(finding) = checks::limit_or_state(rule, ext, thresholds, value) {
-                    out.anomalies.push(self.anomaly(
+                    out.anomalies.push(emit.anomaly(
                         rule,
                         ext,
                         finding,
                         (&snapshot.id, snapshot.timestamp),
                         value.clone(),
-                        context.now,
                     ));
                 }
             }
         }
-        self.bound = bound;
         if any_in_order && self.contact_lost {
             self.contact_lost = false;
             if mode == Mode::Live {
-                out.events.push(self.event(
-                    context,
+                out.events.push(emit.event(
                     EventType::Info,
                     Severity::Low,
                     format!("Contact with {} regained", self.spacecraft),
@@ -397,246 +391,20 @@ impl SpacecraftMonitor {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn sample_in_order(
-        &mut self,
-        rule: &Rule,
-        ext: &Extensions,
-        index: u32,
-        snapshot: &TelemetrySnapshot,
-        value: &ParameterValue,
-        context: MonitorContext<'_>,
-        out: &mut MonitorOutput,
-        mode: Mode,
-    ) {
-        let live = mode == Mode::Live;
-        let mut state = std::mem::take(&mut self.parameters[index as usize]);
-        let name = &rule.parameter;
-
-        // Staleness: a gap longer than staleAfterSec since the previous sample is recorded
-        // against that sample (as batch analyse does); any new sample ends a stale alarm.
-        if let (Some(stale_ms), Some(last)) = (ext.stale_after_ms, &state.last) {
-            if live && snapshot.timestamp.as_millis() - last.timestamp.as_millis() > stale_ms {
-                if let Some(previous) = &last.value {
-                    out.anomalies.push(self.anomaly(
-                        rule,
-                        ext,
-                        checks::stale(name, stale_ms),
-                        (&last.snapshot, last.timestamp),
-                        previous.clone(),
-                        context.now,
-                    ));
-                }
-            }
-        }
-        if let Some(alarm) = state.stale_alarm.take() {
-            if live {
-                self.clear(
-                    alarm,
-                    snapshot.timestamp,
-                    "has fresh samples again",
-                    context,
-                    out,
-                );
-            }
-        }
-
-        // Rate of change against the previous sample.
-        if let Some(rates) = ext.max_rate {
-            let finding = match (value, state.last.as_ref().and_then(|l| l.value.as_ref())) {
-                (ParameterValue::Number(v), Some(ParameterValue::Number(previous))) => {
-                    let seconds = state.last.as_ref().map_or(0.0, |l| {
-                        (snapshot.timestamp.as_millis() - l.timestamp.as_millis()) as f64 / 1000.0
-                    });
-                    checks::rate(name, rates, *previous, *v, seconds)
-                }
-                _ => None,
-            };
-            if live {
-                match finding {
-                    Some(finding) => {
-                        self.raise(
-                            &mut state, rule, ext, finding, snapshot, value, context, out,
-                        );
-                    }
-                    None => {
-                        if let Some(alarm) = state.rate_alarm.take() {
-                            self.clear(
-                                alarm,
-                                snapshot.timestamp,
-                                "changes within its rate limits again",
-                                context,
-                                out,
-                            );
-                        }
-                    }
-                }
-            }
-        }
-
-        // Limits and states, with persistence and deadband.
-        let thresholds = rule.thresholds_in(|n| snapshot.parameters.get(n));
-        match checks::limit_or_state(rule, ext, thresholds, value) {
-            Some(finding) => {
-                state.run = state.run.saturating_add(1);
-                if state.run >= ext.persistence {
-                    state.active = Some(finding.kind);
-                    if live {
-                        self.raise(
-                            &mut state, rule, ext, finding, snapshot, value, context, out,
-                        );
-                    }
-                }
-            }
-            None => {
-                if !checks::still_held(state.active, ext, thresholds, value) {
-                    state.run = 0;
-                    state.active = None;
-                    if let Some(alarm) = state.limit_alarm.take() {
-                        if live {
-                            self.clear(
-                                alarm,
-                                snapshot.timestamp,
-                                "is back within limits",
-                                context,
-                                out,
-                            );
-                        }
-                    }
-                }
-            }
-        }
-
-        let keep_value = ext.max_rate.is_some() || ext.stale_after_ms.is_some();
-        state.last = Some(LastSample {
-            snapshot: snapshot.id.clone(),
-            timestamp: snapshot.timestamp,
-            value: keep_value.then(|| value.clone()),
-        });
-        state.arrived = Some(context.now);
-        self.parameters[index as usize] = state;
-    }
-
-    /// Records the anomaly of `finding` and opens its alarm, or updates the open one.
-    #[allow(clippy::too_many_arguments)]
-    fn raise(
-        &self,
-        state: &mut ParameterMonitor,
-        rule: &Rule,
-        ext: &Extensions,
-        finding: Finding,
-        snapshot: &TelemetrySnapshot,
-        value: &ParameterValue,
-        context: MonitorContext<'_>,
-        out: &mut MonitorOutput,
-    ) {
-        let anomaly = self.anomaly(
-            rule,
-            ext,
-            finding,
-            (&snapshot.id, snapshot.timestamp),
-            value.clone(),
-            context.now,
-        );
-        self.raise_alarm(state, &anomaly, snapshot.timestamp, context, out);
-        out.anomalies.push(anomaly);
-    }
-
-    fn raise_alarm(
-        &self,
-        state: &mut ParameterMonitor,
-        anomaly: &Anomaly,
-        at: Timestamp,
-        context: MonitorContext<'_>,
-        out: &mut MonitorOutput,
-    ) {
-        let slot = state.slot(Slot::of(anomaly.kind));
-        match slot {
-            None => {
-                let alarm = Alarm {
-                    id: context.ids.new_id().into(),
-                    spacecraft_id: self.spacecraft.clone(),
-                    parameter: anomaly.parameter.clone(),
-                    kind: anomaly.kind,
-                    state: AlarmState::Active,
-                    severity: anomaly.severity,
-                    violation_count: 1,
-                    opened_at: at,
-                    last_value: anomaly.value.clone(),
-                    cleared_at: None,
-                    acknowledged_by: None,
-                    acknowledged_at: None,
-                    comment: None,
-                    shelved_until: None,
-                };
-                out.events
-                    .push(self.anomaly_event(context, &alarm, anomaly, "raised"));
-                out.touch(&alarm);
-                *slot = Some(alarm);
-            }
-            Some(alarm) => {
-                alarm.violation_count = alarm.violation_count.saturating_add(1);
-                alarm.last_value = anomaly.value.clone();
-                if anomaly.severity > alarm.severity {
-                    alarm.severity = anomaly.severity;
-                    alarm.kind = anomaly.kind;
-                    if alarm.state != AlarmState::Shelved {
-                        let event = self.anomaly_event(context, alarm, anomaly, "escalated");
-                        out.events.push(event);
-                    }
-                }
-                out.touch(alarm);
-            }
-        }
-    }
-
-    /// Clears an open alarm at `at`. An unacknowledged alarm stays `ACTIVE` (with its
-    /// `clearedAt`) until someone acknowledges it; an acknowledged or shelved one is done.
-    fn clear(
-        &self,
-        mut alarm: Alarm,
-        at: Timestamp,
-        why: &str,
-        context: MonitorContext<'_>,
-        out: &mut MonitorOutput,
-    ) {
-        let shelved = alarm.state == AlarmState::Shelved;
-        alarm.cleared_at = Some(at);
-        if alarm.state != AlarmState::Active {
-            alarm.state = AlarmState::Cleared;
-        }
-        if !shelved {
-            out.events.push(self.event(
-                context,
-                EventType::AnomalyCleared,
-                Severity::Low,
-                format!("Parameter {} {why}", alarm.parameter),
-                json!({
-                    "alarmId": alarm.id,
-                    "parameter": alarm.parameter,
-                    "kind": alarm.kind,
-                    "worstSeverity": alarm.severity,
-                    "violationCount": alarm.violation_count,
-                    "openedAt": alarm.opened_at,
-                    "clearedAt": at,
-                }),
-            ));
-        }
-        out.touch(&alarm);
-    }
-
     /// The clock tick: parameters with `staleAfterSec` whose newest sample arrived longer ago
     /// than that go stale (a `STALE` anomaly against that sample and an alarm); when every
     /// such parameter is stale, one `CONTACT_LOST` event.
     pub fn tick(&mut self, context: MonitorContext<'_>, out: &mut MonitorOutput) {
         let defaults = Extensions::default();
-        let rules = Arc::clone(&self.rules);
-        for (index, rule) in rules.rules().iter().enumerate() {
+        let emit = Emitter {
+            spacecraft: &self.spacecraft,
+            context,
+        };
+        for (rule, state) in self.rules.rules().iter().zip(self.parameters.iter_mut()) {
             let ext = rule.extensions.as_deref().unwrap_or(&defaults);
             let Some(stale_ms) = ext.stale_after_ms.filter(|_| rule.enabled()) else {
                 continue;
             };
-            let mut state = std::mem::take(&mut self.parameters[index]);
             let overdue = state
                 .arrived
                 .is_some_and(|t| context.now.as_millis() - t.as_millis() > stale_ms);
@@ -645,18 +413,16 @@ impl SpacecraftMonitor {
                 && let Some(last) = &state.last
                 && let Some(value) = &last.value
             {
-                let anomaly = self.anomaly(
+                let anomaly = emit.anomaly(
                     rule,
                     ext,
                     checks::stale(&rule.parameter, stale_ms),
                     (&last.snapshot, last.timestamp),
                     value.clone(),
-                    context.now,
                 );
-                self.raise_alarm(&mut state, &anomaly, context.now, context, out);
+                emit.raise_alarm(state, &anomaly, context.now, out);
                 out.anomalies.push(anomaly);
             }
-            self.parameters[index] = state;
         }
         let stale_rules = self.stale_rule_count();
         let stale_open = self
@@ -666,8 +432,7 @@ impl SpacecraftMonitor {
             .count();
         if !self.contact_lost && stale_rules > 0 && stale_open == stale_rules {
             self.contact_lost = true;
-            out.events.push(self.event(
-                context,
+            out.events.push(emit.event(
                 EventType::ContactLost,
                 Severity::High,
                 format!(
@@ -692,6 +457,239 @@ impl SpacecraftMonitor {
             })
             .count()
     }
+}
+
+/// Evaluates one in-order sample of one parameter against its state.
+#[allow(clippy::too_many_arguments)]
+fn sample_in_order(
+    emit: &Emitter<'_>,
+    rule: &Rule,
+    ext: &Extensions,
+    state: &mut ParameterMonitor,
+    snapshot: &TelemetrySnapshot,
+    value: &ParameterValue,
+    out: &mut MonitorOutput,
+    mode: Mode,
+) {
+    let live = mode == Mode::Live;
+    let name = &rule.parameter;
+
+    // Staleness: a gap longer than staleAfterSec since the previous sample is recorded against
+    // that sample (as batch analyse does); any new sample ends a stale alarm.
+    if live {
+        if let (Some(stale_ms), Some(last)) = (ext.stale_after_ms, &state.last) {
+            if snapshot.timestamp.as_millis() - last.timestamp.as_millis() > stale_ms {
+                if let Some(previous) = &last.value {
+                    out.anomalies.push(emit.anomaly(
+                        rule,
+                        ext,
+                        checks::stale(name, stale_ms),
+                        (&last.snapshot, last.timestamp),
+                        previous.clone(),
+                    ));
+                }
+            }
+        }
+        if let Some(alarm) = state.stale_alarm.take() {
+            emit.clear(*alarm, snapshot.timestamp, "has fresh samples again", out);
+        }
+    }
+
+    // Rate of change against the previous sample.
+    if let (true, Some(rates), ParameterValue::Number(v)) = (live, ext.max_rate, value) {
+        let finding = match &state.last {
+            Some(LastSample {
+                timestamp,
+                value: Some(ParameterValue::Number(previous)),
+                ..
+            }) => {
+                let seconds =
+                    (snapshot.timestamp.as_millis() - timestamp.as_millis()) as f64 / 1000.0;
+                checks::rate(name, rates, *previous, *v, seconds)
+            }
+            _ => None,
+        };
+        match finding {
+            Some(finding) => emit.raise(state, rule, ext, finding, snapshot, value, out),
+            None => {
+                if let Some(alarm) = state.rate_alarm.take() {
+                    emit.clear(
+                        *alarm,
+                        snapshot.timestamp,
+                        "changes within its rate limits again",
+                        out,
+                    );
+                }
+            }
+        }
+    }
+
+    // Limits and states, with persistence and deadband.
+    let thresholds = rule.thresholds_in(|n| snapshot.parameters.get(n));
+    match checks::limit_or_state(rule, ext, thresholds, value) {
+        Some(finding) => {
+            state.run = state.run.saturating_add(1);
+            if state.run >= ext.persistence {
+                state.active = Some(finding.kind);
+                if live {
+                    emit.raise(state, rule, ext, finding, snapshot, value, out);
+                }
+            }
+        }
+        None => {
+            if state.active.is_some() || state.run > 0 {
+                if !checks::still_held(state.active, ext, thresholds, value) {
+                    state.run = 0;
+                    state.active = None;
+                    if let Some(alarm) = state.limit_alarm.take() {
+                        if live {
+                            emit.clear(*alarm, snapshot.timestamp, "is back within limits", out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // The newest sample; its value only when a rate or staleness check needs it (reusing the
+    // previous value's allocation for strings).
+    let keep_value = ext.max_rate.is_some() || ext.stale_after_ms.is_some();
+    match &mut state.last {
+        Some(last) => {
+            if last.snapshot != snapshot.id {
+                last.snapshot.clone_from(&snapshot.id);
+            }
+            last.timestamp = snapshot.timestamp;
+            if keep_value {
+                match &mut last.value {
+                    Some(kept) => kept.clone_from(value),
+                    None => last.value = Some(value.clone()),
+                }
+            }
+        }
+        None => {
+            state.last = Some(LastSample {
+                snapshot: snapshot.id.clone(),
+                timestamp: snapshot.timestamp,
+                value: keep_value.then(|| value.clone()),
+            });
+        }
+    }
+    state.arrived = Some(emit.context.now);
+}
+
+/// Builds what the monitor of one spacecraft emits: anomalies, alarms and events.
+struct Emitter<'a> {
+    spacecraft: &'a SpacecraftId,
+    context: MonitorContext<'a>,
+}
+
+impl Emitter<'_> {
+    /// Clears every open alarm of `state` now.
+    fn close_all(&self, state: &mut ParameterMonitor, why: &str, out: &mut MonitorOutput) {
+        for slot in [Slot::Limit, Slot::Rate, Slot::Stale] {
+            if let Some(alarm) = state.slot(slot).take() {
+                self.clear(*alarm, self.context.now, why, out);
+            }
+        }
+    }
+
+    /// Records the anomaly of `finding` and opens its alarm, or updates the open one.
+    #[allow(clippy::too_many_arguments)]
+    fn raise(
+        &self,
+        state: &mut ParameterMonitor,
+        rule: &Rule,
+        ext: &Extensions,
+        finding: Finding,
+        snapshot: &TelemetrySnapshot,
+        value: &ParameterValue,
+        out: &mut MonitorOutput,
+    ) {
+        let anomaly = self.anomaly(
+            rule,
+            ext,
+            finding,
+            (&snapshot.id, snapshot.timestamp),
+            value.clone(),
+        );
+        self.raise_alarm(state, &anomaly, snapshot.timestamp, out);
+        out.anomalies.push(anomaly);
+    }
+
+    fn raise_alarm(
+        &self,
+        state: &mut ParameterMonitor,
+        anomaly: &Anomaly,
+        at: Timestamp,
+        out: &mut MonitorOutput,
+    ) {
+        let slot = state.slot(Slot::of(anomaly.kind));
+        match slot {
+            None => {
+                let alarm = Alarm {
+                    id: self.context.ids.new_id().into(),
+                    spacecraft_id: self.spacecraft.clone(),
+                    parameter: anomaly.parameter.clone(),
+                    kind: anomaly.kind,
+                    state: AlarmState::Active,
+                    severity: anomaly.severity,
+                    violation_count: 1,
+                    opened_at: at,
+                    last_value: anomaly.value.clone(),
+                    cleared_at: None,
+                    acknowledged_by: None,
+                    acknowledged_at: None,
+                    comment: None,
+                    shelved_until: None,
+                };
+                out.events
+                    .push(self.anomaly_event(&alarm, anomaly, "raised"));
+                out.touch(&alarm);
+                *slot = Some(Box::new(alarm));
+            }
+            Some(alarm) => {
+                alarm.violation_count = alarm.violation_count.saturating_add(1);
+                alarm.last_value.clone_from(&anomaly.value);
+                if anomaly.severity > alarm.severity {
+                    alarm.severity = anomaly.severity;
+                    alarm.kind = anomaly.kind;
+                    if alarm.state != AlarmState::Shelved {
+                        out.events
+                            .push(self.anomaly_event(alarm, anomaly, "escalated"));
+                    }
+                }
+                out.touch(alarm);
+            }
+        }
+    }
+
+    /// Clears an open alarm at `at`. An unacknowledged alarm stays `ACTIVE` (with its
+    /// `clearedAt`) until someone acknowledges it; an acknowledged or shelved one is done.
+    fn clear(&self, mut alarm: Alarm, at: Timestamp, why: &str, out: &mut MonitorOutput) {
+        let shelved = alarm.state == AlarmState::Shelved;
+        alarm.cleared_at = Some(at);
+        if alarm.state != AlarmState::Active {
+            alarm.state = AlarmState::Cleared;
+        }
+        if !shelved {
+            out.events.push(self.event(
+                EventType::AnomalyCleared,
+                Severity::Low,
+                format!("Parameter {} {why}", alarm.parameter),
+                json!({
+                    "alarmId": alarm.id,
+                    "parameter": alarm.parameter,
+                    "kind": alarm.kind,
+                    "worstSeverity": alarm.severity,
+                    "violationCount": alarm.violation_count,
+                    "openedAt": alarm.opened_at,
+                    "clearedAt": at,
+                }),
+            ));
+        }
+        out.touch(&alarm);
+    }
 
     fn anomaly(
         &self,
@@ -700,7 +698,6 @@ impl SpacecraftMonitor {
         finding: Finding,
         (snapshot, timestamp): (&SnapshotId, Timestamp),
         value: ParameterValue,
-        now: Timestamp,
     ) -> Anomaly {
         Anomaly {
             id: AnomalyId::compose(snapshot, &rule.parameter, finding.kind.as_str()),
@@ -712,21 +709,14 @@ impl SpacecraftMonitor {
             kind: finding.kind,
             limit: finding.limit,
             description: finding.description,
-            detected_at: now,
+            detected_at: self.context.now,
             window_start: None,
             window_end: None,
         }
     }
 
-    fn anomaly_event(
-        &self,
-        context: MonitorContext<'_>,
-        alarm: &Alarm,
-        anomaly: &Anomaly,
-        what: &str,
-    ) -> NewEvent {
+    fn anomaly_event(&self, alarm: &Alarm, anomaly: &Anomaly, what: &str) -> NewEvent {
         self.event(
-            context,
             EventType::Anomaly,
             anomaly.severity,
             anomaly.description.clone(),
@@ -746,16 +736,15 @@ impl SpacecraftMonitor {
 
     fn event(
         &self,
-        context: MonitorContext<'_>,
         event_type: EventType,
         severity: Severity,
         message: String,
         metadata: Value,
     ) -> NewEvent {
         NewEvent {
-            id: context.ids.new_id().into(),
+            id: self.context.ids.new_id().into(),
             spacecraft_id: Some(self.spacecraft.clone()),
-            timestamp: context.now,
+            timestamp: self.context.now,
             event_type,
             severity,
             message,
