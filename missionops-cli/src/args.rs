@@ -146,8 +146,26 @@ Examples:
 Examples:
   missionops serve
   missionops serve --bind 0.0.0.0:8080 --cors-origin https://ops.example.org
-  RUST_LOG=debug MISSIONOPS_DATABASE_URL=postgres://ops@db/missionops missionops serve")]
+  RUST_LOG=debug MISSIONOPS_DATABASE_URL=postgres://ops@db/missionops missionops serve
+  missionops serve --nats-url nats://127.0.0.1:4222 --nats-create-stream
+  MISSIONOPS_WEBHOOK_SECRET=… missionops serve --webhook-url https://ops.example/hook")]
     Serve(ServeArgs),
+
+    /// Inspect and retry event delivery: counts, dead letters
+    ///
+    /// `serve` delivers every recorded event to NATS JetStream and webhooks (see its --help).
+    /// An event whose delivery failed --outbox-max-attempts times is a dead letter: it is
+    /// listed here, and `retry` puts it back for the running server to deliver.
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  missionops outbox stats
+  missionops outbox list --json
+  missionops outbox retry 42 43
+  missionops outbox retry --all"
+    )]
+    Outbox(OutboxCommand),
 
     /// Create or update the database schema
     ///
@@ -408,6 +426,128 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+/// `serve`: event delivery from the outbox. The dispatcher runs when a NATS URL or a webhook
+/// URL is given.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Event delivery")]
+pub(crate) struct DeliveryArgs {
+    /// Publish every event to NATS JetStream at this server (nats://HOST:4222); needs a build
+    /// with the `nats` feature
+    #[arg(
+        long,
+        env = "MISSIONOPS_NATS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub nats_url: Option<String>,
+
+    /// Subjects are PREFIX.<spacecraftId>.<TYPE> (`_` for events without a spacecraft)
+    #[arg(
+        long,
+        env = "MISSIONOPS_NATS_SUBJECT_PREFIX",
+        default_value = "missionops.events",
+        value_name = "PREFIX"
+    )]
+    pub nats_subject_prefix: String,
+
+    /// Create the JetStream stream (subjects PREFIX.>) when it does not exist
+    #[arg(long, env = "MISSIONOPS_NATS_CREATE_STREAM")]
+    pub nats_create_stream: bool,
+
+    /// POST every event, signed, to this URL (repeatable, or comma-separated in the variable)
+    #[arg(
+        long = "webhook-url",
+        env = "MISSIONOPS_WEBHOOK_URLS",
+        value_name = "URL",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub webhook_urls: Vec<String>,
+
+    /// The shared secret webhook signatures are made with (required with --webhook-url)
+    #[arg(
+        long,
+        env = "MISSIONOPS_WEBHOOK_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub webhook_secret: Option<String>,
+
+    /// How long one webhook request may take
+    #[arg(long, env = "MISSIONOPS_WEBHOOK_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub webhook_timeout: Duration,
+
+    /// Failed attempts after which an event becomes a dead letter
+    #[arg(
+        long,
+        env = "MISSIONOPS_OUTBOX_MAX_ATTEMPTS",
+        default_value_t = 10,
+        value_name = "N"
+    )]
+    pub outbox_max_attempts: u32,
+
+    /// The most events claimed and delivered at once
+    #[arg(
+        long,
+        env = "MISSIONOPS_OUTBOX_BATCH_SIZE",
+        default_value_t = 100,
+        value_name = "N"
+    )]
+    pub outbox_batch_size: usize,
+
+    /// How often to look for new events when idle, in milliseconds
+    #[arg(
+        long,
+        env = "MISSIONOPS_OUTBOX_POLL_MS",
+        default_value_t = 500,
+        value_name = "MS"
+    )]
+    pub outbox_poll_ms: u64,
+}
+
+/// `outbox …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum OutboxCommand {
+    /// Count events by delivery state: pending, delivered, dead
+    #[command(after_help = "\
+Examples:
+  missionops outbox stats
+  missionops outbox stats --json")]
+    Stats,
+
+    /// List dead letters (events whose delivery was given up), lowest sequence first
+    #[command(after_help = "\
+Examples:
+  missionops outbox list
+  missionops outbox list --limit 10 --json")]
+    List {
+        /// How many, at most
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+
+    /// Put dead letters back for delivery, with no attempts counted
+    #[command(
+        group(clap::ArgGroup::new("which").required(true).args(["sequences", "all"])),
+        after_help = "\
+Examples:
+  missionops outbox retry 42 43
+  missionops outbox retry --all"
+    )]
+    Retry {
+        /// The sequences of the dead letters (see `outbox list`)
+        #[arg(value_name = "SEQUENCE")]
+        sequences: Vec<u64>,
+
+        /// Every dead letter
+        #[arg(long, conflicts_with = "sequences")]
+        all: bool,
+    },
 }
 
 /// `spacecraft …`.
@@ -550,6 +690,9 @@ Examples:
     },
 
     /// Acknowledge an alarm
+    #[command(after_help = "\
+Examples:
+  missionops alarms ack 0197a1b2-0000-7000-8000-000000000000 --by flight --comment \"heater cycling\"")]
     Ack {
         /// The alarm's id
         id: AlarmId,
@@ -564,6 +707,9 @@ Examples:
     },
 
     /// Shelve an alarm until a time: it raises no events meanwhile
+    #[command(after_help = "\
+Examples:
+  missionops alarms shelve 0197a1b2-0000-7000-8000-000000000000 --until 2025-01-01T06:00:00Z --by flight --comment \"known heater issue\"")]
     Shelve {
         /// The alarm's id
         id: AlarmId,
@@ -582,6 +728,9 @@ Examples:
     },
 
     /// End a shelving early
+    #[command(after_help = "\
+Examples:
+  missionops alarms unshelve 0197a1b2-0000-7000-8000-000000000000 --by flight")]
     Unshelve {
         /// The alarm's id
         id: AlarmId,

@@ -1,10 +1,13 @@
 //! Prometheus metrics of the service (`GET /metrics`).
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+
+use missionops_store::OutboxStats;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -20,18 +23,26 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboxLabels {
+    state: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.1 ms to ~1.6 s.
     Histogram::new(exponential_buckets(0.000_1, 2.0, 15))
 }
 
-/// Request counts and latencies by route, and telemetry throughput.
+/// Request counts and latencies by route, telemetry throughput, and the delivery outbox.
 pub struct Metrics {
     /// The registry is only read when rendering; a mutex keeps `encode` simple.
     registry: Mutex<Registry>,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     snapshots: Counter,
+    /// Outbox rows by state; registered on first use, so that a server without an outbox
+    /// shows no outbox metric rather than zeros.
+    outbox: OnceLock<Family<OutboxLabels, Gauge>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -75,6 +86,31 @@ impl Metrics {
             requests,
             latency,
             snapshots,
+            outbox: OnceLock::new(),
+        }
+    }
+
+    /// Sets the outbox gauges (`missionops_outbox_events{state="pending|delivered|dead"}`).
+    pub fn outbox(&self, stats: &OutboxStats) {
+        let family = self.outbox.get_or_init(|| {
+            let family = Family::<OutboxLabels, Gauge>::default();
+            if let Ok(mut registry) = self.registry.lock() {
+                registry.register(
+                    "outbox_events",
+                    "Recorded events in the delivery outbox, by state",
+                    family.clone(),
+                );
+            }
+            family
+        });
+        for (state, count) in [
+            ("pending", stats.pending),
+            ("delivered", stats.delivered),
+            ("dead", stats.dead),
+        ] {
+            family
+                .get_or_create(&OutboxLabels { state })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
     }
 

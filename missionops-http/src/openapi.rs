@@ -8,7 +8,7 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{anomalies, docs, events, ops, spacecraft, telemetry};
+use crate::routes::{anomalies, docs, events, ops, outbox, spacecraft, telemetry};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -17,7 +17,7 @@ use crate::state::AppState;
     components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "telemetry"), (name = "spacecraft"), (name = "events"),
-        (name = "docs"), (name = "anomalies"), (name = "ops")
+        (name = "docs"), (name = "anomalies"), (name = "outbox"), (name = "ops")
     )
 )]
 struct ApiDoc;
@@ -50,6 +50,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(anomalies::acknowledge))
         .routes(routes!(anomalies::shelve))
         .routes(routes!(anomalies::unshelve))
+        .routes(routes!(outbox::stats))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use missionops_core::MissionOps;
+use missionops_store::OutboxStore;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -46,6 +47,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The HTTP settings.
     pub config: Arc<HttpConfig>,
+    /// The outbox of the store behind `ops`, for `GET /outbox/stats` and the outbox gauges;
+    /// `None` when the server was given none ([`AppState::with_outbox`]).
+    pub outbox: Option<Arc<dyn OutboxStore>>,
     /// Flips to `true` when the server starts shutting down, so that endless responses (event
     /// streams) end and graceful shutdown can complete.
     shutdown: Arc<watch::Sender<bool>>,
@@ -66,7 +70,27 @@ impl AppState {
             ops,
             metrics: Arc::new(Metrics::new()),
             config: Arc::new(config),
+            outbox: None,
             shutdown: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// The same state with the outbox of the store behind `ops` (from
+    /// [`missionops_store::open_with_outbox`]), so that `GET /outbox/stats` and `/metrics`
+    /// report delivery.
+    #[must_use]
+    pub fn with_outbox(mut self, outbox: Arc<dyn OutboxStore>) -> Self {
+        self.outbox = Some(outbox);
+        self
+    }
+
+    /// Brings the outbox gauges of [`Metrics`] up to date, when there is an outbox. A store
+    /// failure is logged and leaves the previous values.
+    pub(crate) async fn refresh_outbox_metrics(&self) {
+        let Some(outbox) = &self.outbox else { return };
+        match outbox.stats().await {
+            Ok(stats) => self.metrics.outbox(&stats),
+            Err(e) => tracing::warn!(error = %e, "cannot read the outbox statistics for /metrics"),
         }
     }
 

@@ -16,9 +16,14 @@
 //!
 //! With the `conformance` feature, [`conformance`] holds the suite every backend must pass.
 //!
+//! [`outbox`] delivers recorded events to NATS JetStream (feature `nats`) and signed webhooks
+//! (feature `webhook`), at least once and in order per spacecraft; every backend implements
+//! its [`OutboxStore`] port, and [`open_with_outbox`] opens a store with its outbox.
+//!
 //! # Layout
 //! - `memory`: the in-memory backend.
 //! - `system`: the system clock and UUIDv7 ids.
+//! - `outbox`: event delivery — the outbox port, the dispatcher and its sinks.
 //! - `conformance`: the shared backend test suite (feature `conformance`).
 
 #![deny(missing_docs)]
@@ -27,6 +32,7 @@
 pub mod conformance;
 mod memory;
 mod open;
+pub mod outbox;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
@@ -34,7 +40,8 @@ mod sqlite;
 mod system;
 
 pub use memory::MemoryStore;
-pub use open::{DatabaseUrl, migrate, open};
+pub use open::{DatabaseUrl, OpenedStore, migrate, open, open_with_outbox};
+pub use outbox::{OutboxStats, OutboxStore};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]

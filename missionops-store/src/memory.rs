@@ -1,6 +1,9 @@
 //! The in-memory backend: every repository trait over maps behind one mutex. For tests and
 //! embedding; the same semantics as the durable backends, kept until the process ends.
 
+#[path = "memory_outbox.rs"]
+mod outbox;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -41,8 +44,8 @@ struct Inner {
     documents: HashMap<DocumentId, OpsDocument>,
     events: Vec<MissionEvent>,
     event_ids: HashSet<EventId>,
-    /// Sequences of events not yet delivered by an outbox worker.
-    outbox: Vec<u64>,
+    /// The outbox rows of the events (`memory_outbox.rs`).
+    outbox: outbox::MemoryOutbox,
 }
 
 impl Inner {

@@ -3,6 +3,7 @@
 
 mod alarms;
 mod catalog;
+mod outbox;
 mod seed;
 mod serve;
 mod telemetry;
@@ -38,6 +39,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SeedDemoDocs(args) => seed::docs(&db, out, args).await,
         Command::Serve(args) => serve::serve(&db, args).await,
         Command::Migrate => catalog::migrate(&db, out).await,
+        Command::Outbox(command) => outbox::outbox(&db, out, command).await,
         Command::Spacecraft(command) => catalog::spacecraft(&db.ops().await?, out, command).await,
         Command::Config(command) => catalog::config(&db.ops().await?, out, command).await,
         Command::Detect(args) => telemetry::detect(&db.ops().await?, out, args).await,

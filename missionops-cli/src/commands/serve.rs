@@ -1,11 +1,19 @@
-//! `serve`: the HTTP service.
+//! `serve`: the HTTP service, and event delivery beside it when a sink is configured.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use missionops_core::Error;
+use missionops_core::{Error, MissionOps};
 use missionops_http::{AppState, HttpConfig, serve as serve_http, shutdown_signal};
+use missionops_store::outbox::{
+    Dispatcher, DispatcherConfig, DispatcherHandle, OutboxStore, RetryPolicy, Sink, WebhookConfig,
+    WebhookSink,
+};
+use missionops_store::{SystemClock, UuidV7Ids};
 
 use super::Database;
-use crate::args::ServeArgs;
+use crate::args::{DeliveryArgs, ServeArgs};
 
 /// Where the server listens when told nothing.
 const DEFAULT_BIND: &str = "127.0.0.1:3000";
@@ -13,7 +21,10 @@ const DEFAULT_BIND: &str = "127.0.0.1:3000";
 /// `serve`: listens until ctrl-c or SIGTERM, then finishes the requests in flight.
 pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> {
     let bind = bind_address(args.bind, std::env::var("PORT").ok())?;
-    let ops = db.ops().await?;
+    // Bad delivery settings are reported before anything is opened.
+    let plan = DeliveryPlan::from_args(args.delivery)?;
+    let opened = super::outbox::open(db).await?;
+    let ops = MissionOps::new(opened.store, Arc::new(SystemClock), Arc::new(UuidV7Ids));
     let config = HttpConfig {
         body_limit: args.body_limit,
         request_timeout: args.request_timeout,
@@ -39,11 +50,108 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
         cors_origins = ?config.cors_origins,
         "MissionOps listening on http://{address}"
     );
-    serve_http(listener, AppState::new(ops, config), shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    let dispatcher = plan.start(opened.outbox.clone()).await?;
+    let state = AppState::new(ops, config).with_outbox(opened.outbox);
+    let served = serve_http(listener, state, shutdown_signal()).await;
+    // The HTTP server has finished its requests (and recorded their events); the dispatcher
+    // finishes the batch it is delivering. What is still pending goes at the next start.
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.shutdown().await;
+    }
+    served.context("the HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What `serve` delivers events to, checked before the server starts.
+#[derive(Debug)]
+struct DeliveryPlan {
+    #[cfg(feature = "nats")]
+    nats: Option<missionops_store::outbox::NatsConfig>,
+    webhooks: Vec<WebhookConfig>,
+    dispatcher: DispatcherConfig,
+}
+
+impl DeliveryPlan {
+    /// Checks the delivery flags; [`Error::Invalid`] naming the flag when one cannot work.
+    fn from_args(args: DeliveryArgs) -> Result<Self, Error> {
+        let dispatcher = DispatcherConfig {
+            batch_size: args.outbox_batch_size,
+            poll_interval: Duration::from_millis(args.outbox_poll_ms),
+            retry: RetryPolicy {
+                max_attempts: args.outbox_max_attempts,
+                ..RetryPolicy::default()
+            },
+            ..DispatcherConfig::default()
+        };
+        dispatcher.validate()?;
+        let urls: Vec<String> = args
+            .webhook_urls
+            .into_iter()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .collect();
+        let webhooks = urls
+            .into_iter()
+            .map(|url| {
+                let config = WebhookConfig {
+                    timeout: args.webhook_timeout,
+                    ..WebhookConfig::new(url, args.webhook_secret.clone().unwrap_or_default())
+                };
+                config.validate().map(|()| config)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let nats_url = args.nats_url.filter(|u| !u.trim().is_empty());
+        #[cfg(feature = "nats")]
+        let nats = match nats_url {
+            Some(url) => {
+                let config = missionops_store::outbox::NatsConfig {
+                    subject_prefix: args.nats_subject_prefix.trim().to_owned(),
+                    create_stream: args.nats_create_stream,
+                    ..missionops_store::outbox::NatsConfig::new(url.trim())
+                };
+                config.validate()?;
+                Some(config)
+            }
+            None => None,
+        };
+        #[cfg(not(feature = "nats"))]
+        if nats_url.is_some() {
+            let _ = (args.nats_subject_prefix, args.nats_create_stream);
+            return Err(Error::invalid(
+                "nats-url",
+                "this build has no NATS support; build missionops-cli with the `nats` feature",
+            ));
+        }
+        Ok(DeliveryPlan {
+            #[cfg(feature = "nats")]
+            nats,
+            webhooks,
+            dispatcher,
+        })
+    }
+
+    /// Connects the sinks and starts the dispatcher; `None` when no sink is configured.
+    async fn start(self, outbox: Arc<dyn OutboxStore>) -> anyhow::Result<Option<DispatcherHandle>> {
+        let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+        #[cfg(feature = "nats")]
+        if let Some(config) = self.nats {
+            let sink = missionops_store::outbox::NatsSink::connect(config)
+                .await
+                .context("cannot set up NATS delivery")?;
+            sinks.push(Arc::new(sink));
+        }
+        for config in self.webhooks {
+            sinks.push(Arc::new(
+                WebhookSink::new(config).context("cannot set up webhook delivery")?,
+            ));
+        }
+        if sinks.is_empty() {
+            return Ok(None);
+        }
+        let dispatcher = Dispatcher::new(outbox, sinks, self.dispatcher)?;
+        Ok(Some(dispatcher.spawn()))
+    }
 }
 
 /// The address to listen on: `--bind` / `MISSIONOPS_BIND` when given, else `127.0.0.1:$PORT`

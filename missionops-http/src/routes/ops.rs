@@ -27,6 +27,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<JsJson<Value>, ApiE
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, content_type = "application/openmetrics-text", description = "metrics")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    state.refresh_outbox_metrics().await;
     (
         [(
             header::CONTENT_TYPE,

@@ -42,6 +42,7 @@ const SPEC_ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
+    ("get", "/outbox/stats"),
     ("get", "/openapi.json"),
 ];
 

@@ -142,7 +142,7 @@ macro_rules! event_columns {
     };
 }
 
-fn event_from_row(row: &PgRow) -> Result<MissionEvent> {
+pub(super) fn event_from_row(row: &PgRow) -> Result<MissionEvent> {
     let metadata: String = get(row, "metadata")?;
     Ok(MissionEvent {
         id: stored("event id", EventId::parse(get::<String>(row, "id")?))?,

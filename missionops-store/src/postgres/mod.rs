@@ -10,6 +10,7 @@
 //! - `spacecraft`: spacecraft and their configuration versions.
 //! - `telemetry`: batched, idempotent ingest and the telemetry queries.
 //! - `anomalies`, `alarms`, `documents`: the other repositories.
+//! - `outbox`: the outbox port: claims under a lease, delivery marks, backoff, dead letters.
 //! - `scratch`: throw-away databases for tests and benchmarks.
 //!
 //! The schema lives in `migrations/postgres/`; its comments say why each table and index exists.
@@ -19,6 +20,7 @@ mod anomalies;
 mod codec;
 mod documents;
 mod events;
+mod outbox;
 mod scratch;
 mod spacecraft;
 mod telemetry;

@@ -117,7 +117,7 @@ pub(super) async fn record(conn: &mut SqliteConnection, events: &[NewEvent]) -> 
     Ok(u64::try_from(first).unwrap_or(0))
 }
 
-type EventRow = (
+pub(super) type EventRow = (
     i64,
     String,
     Option<String>,
@@ -128,9 +128,10 @@ type EventRow = (
     String,
 );
 
-const EVENT_COLUMNS: &str = "sequence, id, spacecraft_id, ts, type, severity, message, metadata";
+pub(super) const EVENT_COLUMNS: &str =
+    "sequence, id, spacecraft_id, ts, type, severity, message, metadata";
 
-fn event_from_row(row: EventRow) -> Result<MissionEvent> {
+pub(super) fn event_from_row(row: EventRow) -> Result<MissionEvent> {
     let (sequence, id, spacecraft_id, ts, event_type, severity, message, metadata) = row;
     let what = "event";
     Ok(MissionEvent {

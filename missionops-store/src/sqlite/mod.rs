@@ -8,6 +8,7 @@
 //! - `telemetry`: batched, idempotent ingest; recent, range, latest-value and series queries.
 //! - `anomalies`: anomalies and alarms.
 //! - `documents`: documents, their version history and full-text search.
+//! - `outbox`: the outbox port: claims under a lease, delivery marks, backoff, dead letters.
 //!
 //! # Transactions
 //! Every trait write runs in one `BEGIN IMMEDIATE` transaction on the single writer connection:
@@ -19,6 +20,7 @@ mod anomalies;
 mod codec;
 mod documents;
 mod events;
+mod outbox;
 mod spacecraft;
 mod telemetry;
 

@@ -1,0 +1,217 @@
+//! The in-memory store's outbox: row states beside the events, under the store's one mutex.
+//!
+//! A child module of `memory`, so that it reaches the store's private state; the rest of the
+//! in-memory store only pushes new rows ([`MemoryOutbox::push`]) and counts pending ones.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use missionops_core::{Error, Result, SpacecraftId};
+
+use super::MemoryStore;
+use crate::outbox::{
+    Claim, ClaimId, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore, RetryPolicy,
+    RetrySelection, truncate_error,
+};
+
+/// The outbox rows of a [`MemoryStore`]. Times are monotonic ([`Instant`]): nothing here
+/// outlives the process.
+#[derive(Debug, Default)]
+pub(super) struct MemoryOutbox {
+    pending: BTreeMap<u64, PendingRow>,
+    dead: BTreeMap<u64, DeadRow>,
+    delivered: u64,
+}
+
+#[derive(Debug, Default)]
+struct PendingRow {
+    attempts: u32,
+    /// Not due before this (set after a failure).
+    not_before: Option<Instant>,
+    /// The claim holding the row, and until when.
+    claim: Option<(ClaimId, Instant)>,
+}
+
+impl PendingRow {
+    fn is_ready(&self, now: Instant) -> bool {
+        self.not_before.is_none_or(|t| t <= now)
+            && self.claim.as_ref().is_none_or(|(_, until)| *until <= now)
+    }
+
+    fn is_held_by(&self, claim: &ClaimId, now: Instant) -> bool {
+        self.claim
+            .as_ref()
+            .is_some_and(|(id, until)| id == claim && *until > now)
+    }
+}
+
+#[derive(Debug)]
+struct DeadRow {
+    attempts: u32,
+    last_error: Option<String>,
+}
+
+impl MemoryOutbox {
+    /// Adds the pending row of a newly recorded event.
+    pub(super) fn push(&mut self, sequence: u64) {
+        self.pending.insert(sequence, PendingRow::default());
+    }
+
+    /// How many rows are pending.
+    pub(super) fn len(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MemoryStore {
+    async fn claim(&self, limit: usize, lease: Duration) -> Result<Claim> {
+        let mut inner = self.lock()?;
+        let inner = &mut *inner;
+        let now = Instant::now();
+        let until = now + lease;
+        let id = ClaimId::generate();
+        let mut held_back: HashSet<Option<SpacecraftId>> = HashSet::new();
+        let mut entries = Vec::new();
+        for (&sequence, row) in inner.outbox.pending.iter_mut() {
+            if entries.len() >= limit {
+                break;
+            }
+            let event = usize::try_from(sequence - 1)
+                .ok()
+                .and_then(|i| inner.events.get(i))
+                .ok_or_else(|| Error::backend(format!("outbox row {sequence} has no event")))?;
+            let group = &event.spacecraft_id;
+            if held_back.contains(group) {
+                continue;
+            }
+            if !row.is_ready(now) {
+                held_back.insert(group.clone());
+                continue;
+            }
+            row.claim = Some((id.clone(), until));
+            entries.push(OutboxEntry {
+                sequence,
+                attempts: row.attempts,
+                event: event.clone(),
+            });
+        }
+        Ok(Claim { id, entries })
+    }
+
+    async fn mark_delivered(&self, sequences: &[u64]) -> Result<()> {
+        let mut inner = self.lock()?;
+        for sequence in sequences {
+            if inner.outbox.pending.remove(sequence).is_some() {
+                inner.outbox.delivered += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn mark_failed(
+        &self,
+        claim: &ClaimId,
+        sequence: u64,
+        error: &str,
+        policy: &RetryPolicy,
+    ) -> Result<FailureOutcome> {
+        let mut inner = self.lock()?;
+        let now = Instant::now();
+        let outbox = &mut inner.outbox;
+        let Some(row) = outbox.pending.get_mut(&sequence) else {
+            return Ok(FailureOutcome::NotHeld);
+        };
+        if !row.is_held_by(claim, now) {
+            return Ok(FailureOutcome::NotHeld);
+        }
+        let attempts = row.attempts.saturating_add(1);
+        if policy.is_exhausted(attempts) {
+            outbox.pending.remove(&sequence);
+            outbox.dead.insert(
+                sequence,
+                DeadRow {
+                    attempts,
+                    last_error: Some(truncate_error(error).to_owned()),
+                },
+            );
+            return Ok(FailureOutcome::Dead { attempts });
+        }
+        let after = policy.backoff(attempts);
+        *row = PendingRow {
+            attempts,
+            not_before: Some(now + after),
+            claim: None,
+        };
+        Ok(FailureOutcome::Retry { attempts, after })
+    }
+
+    async fn release(&self, claim: &ClaimId, sequences: &[u64]) -> Result<()> {
+        let mut inner = self.lock()?;
+        let now = Instant::now();
+        for sequence in sequences {
+            if let Some(row) = inner.outbox.pending.get_mut(sequence) {
+                if row.is_held_by(claim, now) {
+                    row.claim = None;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn stats(&self) -> Result<OutboxStats> {
+        let inner = self.lock()?;
+        Ok(OutboxStats {
+            pending: inner.outbox.pending.len() as u64,
+            delivered: inner.outbox.delivered,
+            dead: inner.outbox.dead.len() as u64,
+        })
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        let inner = self.lock()?;
+        inner
+            .outbox
+            .dead
+            .iter()
+            .take(limit)
+            .map(|(&sequence, row)| {
+                let event = usize::try_from(sequence - 1)
+                    .ok()
+                    .and_then(|i| inner.events.get(i))
+                    .ok_or_else(|| Error::backend(format!("outbox row {sequence} has no event")))?;
+                Ok(DeadLetter {
+                    sequence,
+                    attempts: row.attempts,
+                    last_error: row.last_error.clone(),
+                    event: event.clone(),
+                })
+            })
+            .collect()
+    }
+
+    async fn retry_dead(&self, which: &RetrySelection) -> Result<Vec<u64>> {
+        let mut inner = self.lock()?;
+        let outbox = &mut inner.outbox;
+        let chosen: Vec<u64> = match which {
+            RetrySelection::All => outbox.dead.keys().copied().collect(),
+            RetrySelection::Sequences(sequences) => {
+                let mut chosen: Vec<u64> = sequences
+                    .iter()
+                    .copied()
+                    .filter(|s| outbox.dead.contains_key(s))
+                    .collect();
+                chosen.sort_unstable();
+                chosen.dedup();
+                chosen
+            }
+        };
+        for sequence in &chosen {
+            if outbox.dead.remove(sequence).is_some() {
+                outbox.pending.insert(*sequence, PendingRow::default());
+            }
+        }
+        Ok(chosen)
+    }
+}

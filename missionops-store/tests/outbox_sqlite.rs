@@ -1,0 +1,67 @@
+//! The outbox cases on SQLite, each on a fresh file, plus what only a file shows: the claim
+//! query reads the small indexes, and rows survive reopening.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use missionops_store::SqliteStore;
+use missionops_store::outbox::{OutboxStats, OutboxStore, RetryPolicy};
+
+#[macro_use]
+#[path = "support/outbox_suite.rs"]
+mod suite;
+
+use suite::{Guard, TestStore};
+
+async fn fresh() -> (Arc<dyn TestStore>, Guard) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::open_path(dir.path().join("missionops.db"))
+        .await
+        .expect("open a fresh SQLite file");
+    (Arc::new(store), Box::new(dir))
+}
+
+outbox_suite!(fresh);
+
+#[tokio::test]
+async fn outbox_states_survive_reopening_the_file() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("missionops.db");
+    {
+        let store = SqliteStore::open_path(&path).await.expect("open");
+        for (id, sc) in [("a1", "SC-A"), ("a2", "SC-A"), ("b1", "SC-B")] {
+            suite::record(&store, id, Some(sc)).await;
+        }
+        let claim = store.claim(10, suite::LEASE).await.expect("claim");
+        store.mark_delivered(&[1]).await.expect("delivered");
+        let once = RetryPolicy {
+            max_attempts: 1,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+        };
+        store
+            .mark_failed(&claim.id, 2, "gone", &once)
+            .await
+            .expect("dead");
+        store.close().await;
+    }
+    let store = SqliteStore::open_path(&path).await.expect("reopen");
+    assert_eq!(
+        store.stats().await.expect("stats"),
+        OutboxStats {
+            pending: 1,
+            delivered: 1,
+            dead: 1
+        }
+    );
+    assert_eq!(store.dead_letters(10).await.expect("dead")[0].sequence, 2);
+    // Row 3 is still leased to the claim of the closed store: it comes back after the lease.
+    assert!(
+        store
+            .claim(10, suite::LEASE)
+            .await
+            .expect("claim")
+            .entries
+            .is_empty()
+    );
+}
