@@ -65,8 +65,8 @@ pub use domain::{
 pub use error::{BoxError, Error, Result};
 pub use ports::{
     AlarmRepository, AnomalyCount, AnomalyRepository, Clock, ConfigRepository, DocumentRepository,
-    EventRepository, IdGenerator, IngestOutcome, ManualClock, SequentialIds, SpacecraftPage,
-    SpacecraftRepository, Store, TelemetryRepository, TelemetryWrite,
+    EventRepository, GroupOutcome, IdGenerator, IngestOutcome, ManualClock, SequentialIds,
+    SpacecraftPage, SpacecraftRepository, Store, TelemetryRepository, TelemetryWrite,
 };
 pub use rules::{
     AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, MonitorContext, MonitorOutput,

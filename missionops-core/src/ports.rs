@@ -106,6 +106,18 @@ pub trait ConfigRepository: Send + Sync {
     /// The newest configuration of `spacecraft`, or `None` when it has none (or does not exist).
     async fn current_config(&self, spacecraft: &SpacecraftId) -> Result<Option<ConfigRecord>>;
 
+    /// The version of [`current_config`], or `None` when there is none: what a caller holding
+    /// the rules of a version asks to learn whether they are still current. The default
+    /// reads the whole configuration; a backend answers it without reading the document.
+    ///
+    /// [`current_config`]: ConfigRepository::current_config
+    async fn current_config_version(&self, spacecraft: &SpacecraftId) -> Result<Option<u32>> {
+        Ok(self
+            .current_config(spacecraft)
+            .await?
+            .map(|record| record.version))
+    }
+
     /// Stores `record` as the newest version with its `CONFIG_CHANGED` event.
     /// `record.version` must be one more than the current version (1 for the first);
     /// otherwise [`Error::Conflict`](crate::Error::Conflict) (a concurrent change won) and
@@ -150,6 +162,17 @@ pub struct IngestOutcome {
     pub duplicates: usize,
 }
 
+/// What [`TelemetryRepository::insert_telemetry_group`] did: the outcome of each write stored,
+/// in order, and the failure of the write after them, if one failed.
+#[derive(Debug, Default)]
+pub struct GroupOutcome {
+    /// The outcomes of the first `stored.len()` writes, which are stored.
+    pub stored: Vec<IngestOutcome>,
+    /// Why the next write failed (it and every write after it are not stored); `None` when
+    /// every write is stored.
+    pub failure: Option<crate::Error>,
+}
+
 /// Telemetry storage.
 #[async_trait]
 pub trait TelemetryRepository: Send + Sync {
@@ -159,6 +182,33 @@ pub trait TelemetryRepository: Send + Sync {
     /// batch index (`snapshots[3]`), and nothing is written. Every spacecraft must exist, else
     /// [`Error::NotFound`](crate::Error::NotFound) and nothing is written.
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome>;
+
+    /// Stores `writes` in order, each exactly as [`insert_telemetry`] would store it after the
+    /// ones before it, stopping at the first that fails: that write and the ones after it are
+    /// not stored. A backend may commit several writes in one transaction (group commit), as
+    /// long as each write's outcome, and what is stored, are those of storing them one by one.
+    ///
+    /// The default stores them one by one.
+    ///
+    /// [`insert_telemetry`]: TelemetryRepository::insert_telemetry
+    async fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
+        let mut stored = Vec::with_capacity(writes.len());
+        for write in writes {
+            match self.insert_telemetry(write).await {
+                Ok(outcome) => stored.push(outcome),
+                Err(failure) => {
+                    return GroupOutcome {
+                        stored,
+                        failure: Some(failure),
+                    };
+                }
+            }
+        }
+        GroupOutcome {
+            stored,
+            failure: None,
+        }
+    }
 
     /// The newest `limit` snapshots of `spacecraft`, newest first (ties: last stored first).
     async fn recent_telemetry(

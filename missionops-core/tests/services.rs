@@ -787,3 +787,61 @@ async fn procedures_for_an_anomaly_are_tagged_ones_first_then_mentions() {
         Err(Error::NotFound { .. })
     ));
 }
+
+#[tokio::test]
+async fn windowed_reads_see_this_application_s_writes_at_once_and_others_within_seconds() {
+    use missionops_core::{TelemetryRepository, TelemetrySnapshot, TelemetryWrite};
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(Timestamp::parse(START).expect("ts")));
+    let app = MissionOps::new(
+        store.clone(),
+        clock.clone(),
+        Arc::new(missionops_core::SequentialIds::new()),
+    );
+    app.ingest(snap(Some("a"), "SC-1", 0, json!({"temp": 1})))
+        .await
+        .expect("ingest");
+    assert_eq!(
+        app.recent_telemetry(&sc("SC-1"), limit(5))
+            .await
+            .expect("recent")
+            .len(),
+        1
+    );
+    app.ingest(snap(Some("b"), "SC-1", 1, json!({"temp": 2})))
+        .await
+        .expect("ingest");
+    let recent = app
+        .recent_telemetry(&sc("SC-1"), limit(5))
+        .await
+        .expect("recent");
+    assert_eq!(
+        recent[0].id.as_str(),
+        "b",
+        "this application's write is seen at once"
+    );
+    // Another process writes to the same database behind the application's back.
+    store
+        .insert_telemetry(TelemetryWrite {
+            snapshots: vec![TelemetrySnapshot {
+                id: "c".parse().expect("id"),
+                spacecraft_id: sc("SC-1"),
+                timestamp: Timestamp::parse(START).expect("ts").add_millis(2000),
+                parameters: serde_json::from_value(json!({"temp": 3})).expect("parameters"),
+            }],
+            ..TelemetryWrite::default()
+        })
+        .await
+        .expect("insert");
+    clock.advance_millis(2_500);
+    let recent = app
+        .recent_telemetry(&sc("SC-1"), limit(5))
+        .await
+        .expect("recent");
+    assert_eq!(
+        recent[0].id.as_str(),
+        "c",
+        "another writer is seen within the recheck time"
+    );
+    assert_eq!(recent.len(), 3);
+}

@@ -37,6 +37,8 @@ macro_rules! conformance_tests {
             parameters_round_trip_in_order_with_their_types,
             the_same_snapshot_twice_is_stored_once,
             a_conflicting_snapshot_rejects_the_whole_batch,
+            a_group_of_writes_is_stored_in_order_each_with_its_outcome,
+            a_failed_write_of_a_group_fails_alone_and_stops_the_group,
             telemetry_for_an_unknown_spacecraft_is_rejected,
             telemetry_writes_carry_their_anomalies_and_events,
             the_last_telemetry_timestamp_is_the_newest_sample,
@@ -49,6 +51,7 @@ macro_rules! conformance_tests {
             events_are_listed_per_spacecraft_and_resumed_after_a_sequence,
             alarms_are_saved_replaced_and_filtered,
             latest_values_are_the_newest_sample_of_each_parameter,
+            a_rejected_batch_names_its_first_bad_snapshot,
             series_are_downsampled_into_epoch_aligned_buckets,
             a_change_whose_event_cannot_be_recorded_is_not_stored
         );
@@ -132,6 +135,13 @@ fn write(snapshots: Vec<TelemetrySnapshot>) -> TelemetryWrite {
         anomalies: Vec::new(),
         alarms: Vec::new(),
         events: Vec::new(),
+    }
+}
+
+fn outcome(inserted: usize, duplicates: usize) -> IngestOutcome {
+    IngestOutcome {
+        inserted,
+        duplicates,
     }
 }
 
@@ -279,6 +289,20 @@ pub async fn config_versions_are_kept_as_history(store: &dyn Store) {
     assert_eq!(current, Some(config("SC-1", 2, 50)));
     let history = store.config_history(&sc("SC-1")).await.expect("history");
     assert_eq!(history, vec![config("SC-1", 1, 45), config("SC-1", 2, 50)]);
+    assert_eq!(
+        store
+            .current_config_version(&sc("SC-1"))
+            .await
+            .expect("version"),
+        Some(2)
+    );
+    assert_eq!(
+        store
+            .current_config_version(&sc("SC-404"))
+            .await
+            .expect("version"),
+        None
+    );
     assert_eq!(
         serde_json::to_string(history[0].config.as_object()).expect("json"),
         r#"{"parameters":{"temp":{"warnHigh":45}},"note":"kept"}"#,
@@ -458,6 +482,104 @@ pub async fn a_conflicting_snapshot_rejects_the_whole_batch(store: &dyn Store) {
         1,
         "no event of a failed batch may be recorded"
     );
+}
+
+/// A group of writes stores each as it would be stored alone after the ones before it: all
+/// new (one transaction on a backend that groups them), then with a snapshot stored before
+/// and an id repeated across writes (each write's own duplicates counted).
+pub async fn a_group_of_writes_is_stored_in_order_each_with_its_outcome(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let fresh = store
+        .insert_telemetry_group(vec![
+            TelemetryWrite {
+                snapshots: vec![snapshot("a", "SC-1", 1, 1.0), snapshot("b", "SC-1", 2, 1.0)],
+                anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
+                alarms: Vec::new(),
+                events: vec![event(10, Some("SC-1"), EventType::Anomaly)],
+            },
+            write(vec![snapshot("c", "SC-1", 3, 2.0)]),
+            TelemetryWrite {
+                snapshots: vec![snapshot("d", "SC-1", 3, 5.0)],
+                // The same anomaly again: stored once, as two writes in a row would.
+                anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
+                alarms: Vec::new(),
+                events: vec![event(11, Some("SC-1"), EventType::Anomaly)],
+            },
+        ])
+        .await;
+    assert!(fresh.failure.is_none(), "{:?}", fresh.failure);
+    assert_eq!(
+        fresh.stored,
+        vec![outcome(2, 0), outcome(1, 0), outcome(1, 0),]
+    );
+    let retried = store
+        .insert_telemetry_group(vec![
+            write(vec![
+                snapshot("a", "SC-1", 1, 1.0),
+                snapshot("e", "SC-1", 4, 1.0),
+            ]),
+            write(vec![snapshot("f", "SC-1", 5, 1.0)]),
+            write(vec![snapshot("f", "SC-1", 5, 1.0)]),
+        ])
+        .await;
+    assert!(retried.failure.is_none(), "{:?}", retried.failure);
+    assert_eq!(
+        retried.stored,
+        vec![outcome(1, 1), outcome(1, 0), outcome(0, 1),]
+    );
+    let all = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(ids(&all), ["f", "e", "d", "c", "b", "a"]);
+    let latest = store.latest_values(&sc("SC-1")).await.expect("latest");
+    let temp = latest
+        .iter()
+        .find(|v| v.parameter.as_str() == "temp")
+        .expect("temp");
+    assert_eq!(temp.timestamp, at(5));
+    let anomalies = store
+        .recent_anomalies(&sc("SC-1"), limit(10))
+        .await
+        .expect("anomalies");
+    assert_eq!(anomalies.len(), 1);
+    assert_eq!(event_count(store).await, 3);
+}
+
+/// A write of a group that fails gets its error and leaves nothing behind; the writes before
+/// it are stored, the ones after it are not attempted.
+pub async fn a_failed_write_of_a_group_fails_alone_and_stops_the_group(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    store
+        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
+        .await
+        .expect("insert");
+    let group = store
+        .insert_telemetry_group(vec![
+            write(vec![snapshot("b", "SC-1", 2, 1.0)]),
+            TelemetryWrite {
+                snapshots: vec![snapshot("c", "SC-1", 3, 1.0), snapshot("a", "SC-1", 1, 7.0)],
+                anomalies: Vec::new(),
+                alarms: Vec::new(),
+                events: vec![event(10, Some("SC-1"), EventType::Anomaly)],
+            },
+            write(vec![snapshot("d", "SC-1", 4, 1.0)]),
+        ])
+        .await;
+    assert_eq!(group.stored, vec![outcome(1, 0)]);
+    match group.failure {
+        Some(Error::Conflict { id, reason, .. }) => {
+            assert_eq!(id, "a");
+            assert!(reason.contains("snapshots[1]"), "{reason}");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let all = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(ids(&all), ["b", "a"]);
+    assert_eq!(event_count(store).await, 1);
 }
 
 /// Telemetry needs its spacecraft; nothing of the batch is stored otherwise.
@@ -1017,6 +1139,107 @@ pub async fn latest_values_are_the_newest_sample_of_each_parameter(store: &dyn S
     assert!(
         store
             .latest_values(&sc("SC-9"))
+            .await
+            .expect("latest")
+            .is_empty()
+    );
+    // Across batches: an older sample arriving later does not replace a newer one...
+    store
+        .insert_telemetry(write(vec![snap("older", 4, json!({"temp": 2, "volt": 3}))]))
+        .await
+        .expect("insert");
+    // ...a sample of the same time arriving later does, the last stored of a tie winning...
+    store
+        .insert_telemetry(write(vec![
+            snap("tie-1", 5, json!({"mode": "B"})),
+            snap("tie-2", 5, json!({"mode": "C"})),
+        ]))
+        .await
+        .expect("insert");
+    // ...and a repeated snapshot is not stored again, so it does not count as the last stored.
+    store
+        .insert_telemetry(write(vec![snap("tie-1", 5, json!({"mode": "B"}))]))
+        .await
+        .expect("duplicate");
+    let latest = store.latest_values(&sc("SC-1")).await.expect("latest");
+    let got: Vec<(String, String, Timestamp)> = latest
+        .into_iter()
+        .map(|l| (l.parameter.into_string(), l.value.to_string(), l.timestamp))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("mode".to_owned(), "C".to_owned(), at(5)),
+            ("temp".to_owned(), "30".to_owned(), at(5)),
+            ("volt".to_owned(), "3".to_owned(), at(4)),
+        ]
+    );
+}
+
+/// A batch that cannot be stored names its first bad snapshot by index, whatever is wrong
+/// with it and however many duplicates come before it, and leaves nothing behind.
+pub async fn a_rejected_batch_names_its_first_bad_snapshot(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    store
+        .insert_telemetry(write(vec![
+            snapshot("a", "SC-1", 1, 1.0),
+            snapshot("b", "SC-1", 2, 2.0),
+        ]))
+        .await
+        .expect("insert");
+    let expect_conflict_at = |err: Error, id: &str, index: &str| match err {
+        Error::Conflict {
+            id: got, reason, ..
+        } => {
+            assert_eq!(got, id);
+            assert!(reason.contains(index), "{reason} should name {index}");
+        }
+        other => panic!("expected a conflict at {index}, got {other}"),
+    };
+    // Different content under a stored id.
+    let err = store
+        .insert_telemetry(write(vec![
+            snapshot("a", "SC-1", 1, 9.0),
+            snapshot("c", "SC-1", 2, 1.0),
+        ]))
+        .await
+        .expect_err("conflict");
+    expect_conflict_at(err, "a", "snapshots[0]");
+    // A stored id moved to another spacecraft, after a new snapshot and a true duplicate.
+    let err = store
+        .insert_telemetry(write(vec![
+            snapshot("new", "SC-1", 3, 3.0),
+            snapshot("a", "SC-1", 1, 1.0),
+            snapshot("b", "SC-2", 2, 2.0),
+        ]))
+        .await
+        .expect_err("b moved to another spacecraft");
+    expect_conflict_at(err, "b", "snapshots[2]");
+    let err = store
+        .insert_telemetry(write(vec![
+            snapshot("x", "SC-1", 3, 3.0),
+            snapshot("x", "SC-1", 4, 3.0),
+        ]))
+        .await
+        .expect_err("repeated id");
+    assert!(matches!(err, Error::Conflict { .. }), "got {err}");
+    let err = store
+        .insert_telemetry(write(vec![
+            snapshot("d", "SC-404", 2, 1.0),
+            snapshot("a", "SC-1", 1, 9.0),
+        ]))
+        .await
+        .expect_err("unknown spacecraft first");
+    assert!(matches!(err, Error::NotFound { .. }), "got {err}");
+    let stored = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(stored.len(), 2, "nothing of the rejected batches is stored");
+    assert!(
+        store
+            .latest_values(&sc("SC-2"))
             .await
             .expect("latest")
             .is_empty()

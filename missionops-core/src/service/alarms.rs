@@ -10,7 +10,9 @@
 //! After a restart a monitor is rebuilt from the spacecraft's recent history (the newest
 //! [`REBUILD_HISTORY`] snapshots, replayed) and its open alarms as stored.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 
 use futures_util::lock::Mutex as AsyncMutex;
 use serde_json::{Value, json};
@@ -20,7 +22,7 @@ use crate::domain::{
     SpacecraftId, TelemetrySnapshot, Timestamp,
 };
 use crate::error::{Error, Result};
-use crate::ports::{IngestOutcome, TelemetryWrite};
+use crate::ports::{GroupOutcome, IngestOutcome, TelemetryWrite};
 use crate::rules::{
     AnalysisContext, CompiledRules, MonitorContext, MonitorOutput, SpacecraftMonitor, analyse,
 };
@@ -29,11 +31,12 @@ use super::MissionOps;
 
 /// How many of a spacecraft's newest snapshots rebuild its monitor after a restart.
 pub const REBUILD_HISTORY: u32 = 100;
-/// How long a monitor trusts the configuration version it last saw before asking the store
-/// again (another process sharing the database may have changed it).
-const RULES_RECHECK_MS: i64 = 2_000;
 /// The longest operator comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 2_000;
+/// The most snapshots one group commit of a spacecraft's live writes takes (a larger write goes
+/// alone): enough to turn many concurrent small writes into one transaction, few enough that
+/// the writes queued behind a group do not wait long for it.
+const GROUP_SNAPSHOTS: usize = 2_000;
 
 /// Whether ingested telemetry is live or played back.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,7 +60,112 @@ pub(super) struct MonitorSlot {
     checked_at: Option<Timestamp>,
 }
 
-pub(super) type SlotHandle = Arc<AsyncMutex<MonitorSlot>>;
+/// A spacecraft's monitor, and the live writes of that spacecraft waiting for it (see
+/// [`MissionOps::store_live`]). Clones share both.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SlotHandle {
+    slot: Arc<AsyncMutex<MonitorSlot>>,
+    /// Live writes in arrival order. A std mutex: held to push or take, never across an await.
+    queue: Arc<Mutex<Vec<QueuedWrite>>>,
+}
+
+/// Where the answer to a queued write goes: whoever stores the write puts it there and wakes
+/// the caller, who may be waiting for it rather than for the monitor.
+type Answer = Arc<Mutex<AnswerCell>>;
+
+#[derive(Debug, Default)]
+struct AnswerCell {
+    result: Option<Result<IngestOutcome>>,
+    waiting: Option<Waker>,
+}
+
+/// A live write of one spacecraft waiting for the spacecraft's monitor.
+#[derive(Debug)]
+struct QueuedWrite {
+    snapshots: Vec<TelemetrySnapshot>,
+    answer: Answer,
+}
+
+impl SlotHandle {
+    /// Queues `snapshots`; the guard takes them out of the queue again if the caller gives up
+    /// (its request is cancelled) before anyone stored them.
+    fn enqueue(&self, snapshots: Vec<TelemetrySnapshot>) -> Result<Queued<'_>> {
+        let answer = Answer::default();
+        self.queue
+            .lock()
+            .map_err(|_| Error::backend("the live write queue is poisoned".to_owned()))?
+            .push(QueuedWrite {
+                snapshots,
+                answer: Arc::clone(&answer),
+            });
+        Ok(Queued {
+            handle: self,
+            answer,
+        })
+    }
+
+    /// Takes the oldest queued writes, up to [`GROUP_SNAPSHOTS`] snapshots (at least one write).
+    fn take_group(&self) -> Vec<QueuedWrite> {
+        let Ok(mut queue) = self.queue.lock() else {
+            return Vec::new();
+        };
+        let mut total = 0;
+        let count = queue
+            .iter()
+            .take_while(|write| {
+                total += write.snapshots.len();
+                total <= GROUP_SNAPSHOTS
+            })
+            .count()
+            .max(1)
+            .min(queue.len());
+        queue.drain(..count).collect()
+    }
+}
+
+/// A queued write, from its caller's side.
+struct Queued<'a> {
+    handle: &'a SlotHandle,
+    answer: Answer,
+}
+
+impl Queued<'_> {
+    /// The answer, once someone stored the write (or failed to); until then `waker` is woken
+    /// when it comes.
+    fn answer(&self, waker: Option<&Waker>) -> Option<Result<IngestOutcome>> {
+        let mut cell = self.answer.lock().ok()?;
+        let result = cell.result.take();
+        if let (None, Some(waker)) = (&result, waker) {
+            cell.waiting = Some(waker.clone());
+        }
+        result
+    }
+
+    fn is_answered(&self) -> bool {
+        self.answer.lock().is_ok_and(|cell| cell.result.is_some())
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        // A caller that gives up while its write waits takes the write with it: nobody would
+        // hear of it, and storing it later, out of its time, would be worse than not at all.
+        if let Ok(mut queue) = self.handle.queue.lock() {
+            queue.retain(|write| !Arc::ptr_eq(&write.answer, &self.answer));
+        }
+    }
+}
+
+/// Puts `result` where the caller of `write` finds it, and wakes the caller.
+fn answer(write: &QueuedWrite, result: Result<IngestOutcome>) {
+    let waiting = write.answer.lock().ok().and_then(|mut cell| {
+        cell.result = Some(result);
+        cell.waiting.take()
+    });
+    if let Some(waker) = waiting {
+        waker.wake();
+    }
+}
 
 /// A write the monitors evaluate: its spacecraft in lock order, its snapshots, and when.
 struct Monitored<'a> {
@@ -89,7 +197,7 @@ pub struct TickReport {
 impl MissionOps {
     fn slot_handle(&self, id: &SpacecraftId) -> SlotHandle {
         match self.monitors.lock() {
-            Ok(mut monitors) => Arc::clone(monitors.entry(id.clone()).or_default()),
+            Ok(mut monitors) => monitors.entry(id.clone()).or_default().clone(),
             // A poisoned registry only means another thread panicked mid-insert; a fresh
             // slot rebuilds from the store.
             Err(_) => SlotHandle::default(),
@@ -99,14 +207,21 @@ impl MissionOps {
     fn loaded_slots(&self) -> Vec<(SpacecraftId, SlotHandle)> {
         self.monitors
             .lock()
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), Arc::clone(v))).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), SlotHandle::clone(v)))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// Makes the next ingest of `id` re-read the configuration (after a change here).
     pub(super) async fn forget_rules(&self, id: &SpacecraftId) {
+        if let Ok(mut rules) = self.rules.lock() {
+            rules.remove(id);
+        }
         let handle = self.slot_handle(id);
-        handle.lock().await.checked_at = None;
+        handle.slot.lock().await.checked_at = None;
     }
 
     /// Brings `slot` up to date with `id`'s current configuration, rebuilding its monitor
@@ -121,7 +236,7 @@ impl MissionOps {
         let now = context.now;
         let recent = slot
             .checked_at
-            .is_some_and(|t| now.as_millis() - t.as_millis() < RULES_RECHECK_MS);
+            .is_some_and(|t| now.as_millis() - t.as_millis() < super::windows::RECHECK_MS);
         if slot.monitor.is_some() && recent {
             return Ok(());
         }
@@ -177,7 +292,7 @@ impl MissionOps {
         order.sort();
         let mut guards = Vec::with_capacity(order.len());
         for id in &order {
-            guards.push(self.slot_handle(id).lock_owned().await);
+            guards.push(self.slot_handle(id).slot.lock_owned().await);
         }
         let context = MonitorContext {
             now: self.clock.now(),
@@ -211,11 +326,18 @@ impl MissionOps {
     }
 
     /// Stores live telemetry with what the streaming monitor made of it, in one write.
+    ///
+    /// A write of one spacecraft (the usual one) is committed together with the live writes
+    /// of that spacecraft that arrive meanwhile (group commit, see [`Self::store_live_grouped`]);
+    /// a write naming several spacecraft goes alone.
     pub(super) async fn store_live(
         &self,
         snapshots: Vec<TelemetrySnapshot>,
         spacecraft: &[SpacecraftId],
     ) -> Result<IngestOutcome> {
+        if let [id] = spacecraft {
+            return self.store_live_grouped(id, snapshots).await;
+        }
         self.monitored_write(snapshots, spacecraft, |batch, work, out| {
             for snapshot in batch.snapshots {
                 let monitor = batch
@@ -227,6 +349,145 @@ impl MissionOps {
             }
         })
         .await
+    }
+
+    /// Stores a live write of one spacecraft, with the writes of that spacecraft that wait
+    /// for its monitor meanwhile.
+    ///
+    /// Every write of one spacecraft needs the spacecraft's monitor from evaluation to commit,
+    /// so concurrent writes of one spacecraft would each wait for a whole transaction of the
+    /// one before. Instead each write joins the spacecraft's queue and then waits for the
+    /// monitor; whoever gets it takes the queued writes in arrival order, evaluates them one
+    /// after another exactly as if they came one by one (each on the monitor state the one
+    /// before left), and stores them with one [`insert_telemetry_group`] call, which may commit
+    /// them in one transaction. Each write gets its own outcome. When one of them fails, the
+    /// ones before it stand, it gets its error, and the ones after it are evaluated again on
+    /// the state the stored ones left and stored in the next round: a failed write fails
+    /// nobody else, and the monitor only ever holds the state of what was stored.
+    ///
+    /// A caller whose turn comes finds its write stored already, or stores it (with the ones
+    /// queued behind it). If the request storing a group is cancelled halfway, the writes it
+    /// took answer with an error saying they may or may not be stored.
+    ///
+    /// [`insert_telemetry_group`]: crate::TelemetryRepository::insert_telemetry_group
+    async fn store_live_grouped(
+        &self,
+        id: &SpacecraftId,
+        snapshots: Vec<TelemetrySnapshot>,
+    ) -> Result<IngestOutcome> {
+        let handle = self.slot_handle(id);
+        let queued = handle.enqueue(snapshots)?;
+        // Wait for the monitor, or for whoever holds it to store this write meanwhile: then
+        // there is no need to take the monitor at all.
+        let mut lock = std::pin::pin!(handle.slot.lock());
+        let slot = std::future::poll_fn(|cx| match queued.answer(Some(cx.waker())) {
+            Some(result) => Poll::Ready(Err(result)),
+            None => lock.as_mut().poll(cx).map(Ok),
+        })
+        .await;
+        let mut slot = match slot {
+            Ok(slot) => slot,
+            Err(result) => return result,
+        };
+        // Groups are taken oldest first, so this write may come in a later one.
+        while !queued.is_answered() {
+            let group = handle.take_group();
+            if group.is_empty() {
+                break;
+            }
+            self.commit_group(id, &mut slot, group).await;
+        }
+        drop(slot);
+        queued.answer(None).unwrap_or_else(|| {
+            Err(Error::backend(
+                "the request storing this write with others was cancelled before it answered; \
+                 the write may or may not be stored"
+                    .to_owned(),
+            ))
+        })
+    }
+
+    /// Evaluates and stores `writes` of `id` in order under its monitor (see
+    /// [`Self::store_live_grouped`]), answering each.
+    async fn commit_group(
+        &self,
+        id: &SpacecraftId,
+        slot: &mut MonitorSlot,
+        mut writes: Vec<QueuedWrite>,
+    ) {
+        while !writes.is_empty() {
+            let context = MonitorContext {
+                now: self.clock.now(),
+                ids: &*self.ids,
+            };
+            let mut work = slot.clone();
+            let mut out = MonitorOutput::default();
+            if let Err(e) = self.refresh(id, &mut work, context, &mut out).await {
+                // The first write gets the failure; the others try again in the next round.
+                answer(&writes[0], Err(e));
+                writes.remove(0);
+                continue;
+            }
+            // A lone write hands its snapshots over; in a group each keeps them, in case it
+            // has to be evaluated again after a neighbour failed.
+            let count = writes.len();
+            let alone = count == 1;
+            let mut group = Vec::with_capacity(count);
+            // The monitor state after each write, for when a later one fails.
+            let mut states = Vec::with_capacity(count);
+            for (i, write) in writes.iter_mut().enumerate() {
+                if let Some(monitor) = work.monitor.as_mut() {
+                    for snapshot in &write.snapshots {
+                        monitor.observe(snapshot, context, &mut out);
+                    }
+                }
+                let (anomalies, alarms, events) = std::mem::take(&mut out).into_parts();
+                group.push(TelemetryWrite {
+                    snapshots: if alone {
+                        std::mem::take(&mut write.snapshots)
+                    } else {
+                        write.snapshots.clone()
+                    },
+                    anomalies,
+                    alarms,
+                    events,
+                });
+                if i + 1 < count {
+                    states.push(work.clone());
+                }
+            }
+            states.push(work);
+            let GroupOutcome { stored, failure } = self.store.insert_telemetry_group(group).await;
+            let done = stored.len().min(writes.len());
+            let last = done.checked_sub(1).and_then(|i| states.into_iter().nth(i));
+            if let Some(state) = last {
+                *slot = state;
+            }
+            for (write, outcome) in writes.iter().zip(stored) {
+                answer(write, Ok(outcome));
+            }
+            writes.drain(..done);
+            match failure {
+                Some(failure) => {
+                    if let Some(failed) = writes.first() {
+                        answer(failed, Err(failure));
+                        writes.remove(0);
+                    }
+                }
+                None => {
+                    // Every write should be stored; a store that says otherwise is broken,
+                    // and trying again could go on for ever.
+                    for write in writes.drain(..) {
+                        answer(
+                            &write,
+                            Err(Error::backend(
+                                "the store answered a group write without storing it".to_owned(),
+                            )),
+                        );
+                    }
+                }
+            }
+        }
     }
 
     /// Stores played-back telemetry with the anomalies batch analyse finds in it, per
@@ -277,7 +538,7 @@ impl MissionOps {
         let mut report = TickReport::default();
         self.load_fleet_monitors().await?;
         for (id, handle) in self.loaded_slots() {
-            let mut guard = handle.lock().await;
+            let mut guard = handle.slot.lock().await;
             let context = MonitorContext {
                 now: self.clock.now(),
                 ids: &*self.ids,
@@ -442,7 +703,7 @@ impl MissionOps {
     ) -> Result<Alarm> {
         let spacecraft = self.get_alarm(id).await?.spacecraft_id;
         let handle = self.slot_handle(&spacecraft);
-        let mut slot = handle.lock().await;
+        let mut slot = handle.slot.lock().await;
         // Read again under the lock: the monitor may have changed it meanwhile.
         let mut alarm = self.get_alarm(id).await?;
         change(&mut alarm)?;

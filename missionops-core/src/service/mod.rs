@@ -5,6 +5,7 @@ mod diff;
 mod monitoring;
 mod seed;
 mod views;
+mod windows;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
@@ -72,6 +73,8 @@ impl AnalysisWindow {
 struct CachedRules {
     version: u32,
     rules: Arc<CompiledRules>,
+    /// When `version` was last compared with the store.
+    checked_at: Timestamp,
 }
 
 /// The MissionOps application: every use case, over a store, a clock and an id generator.
@@ -101,6 +104,8 @@ pub struct MissionOps {
     monitors: Arc<Mutex<HashMap<SpacecraftId, alarms::SlotHandle>>>,
     /// Whether every registered spacecraft has a monitor slot (done once, on the first tick).
     fleet_loaded: Arc<AtomicBool>,
+    /// The newest snapshots of each spacecraft as last read (see [`windows`]).
+    windows: Arc<windows::Windows>,
 }
 
 impl std::fmt::Debug for MissionOps {
@@ -120,6 +125,7 @@ impl MissionOps {
             known: Arc::default(),
             monitors: Arc::default(),
             fleet_loaded: Arc::default(),
+            windows: Arc::default(),
         }
     }
 
@@ -336,10 +342,51 @@ impl MissionOps {
     /// The compiled rules of `id`'s current configuration (empty without one), compiled once
     /// per version.
     pub async fn rules_for(&self, id: &SpacecraftId) -> Result<Arc<CompiledRules>> {
+        // The version alone tells whether the cached rules are current: `analyze` asks on
+        // every request, and reading and validating the whole document each time cost more
+        // than the rest of a small analysis.
+        let now = self.clock.now();
+        if let Some(rules) = self.recently_checked_rules(id, now) {
+            return Ok(rules);
+        }
+        let Some(version) = self.store.current_config_version(id).await? else {
+            return Ok(Arc::new(CompiledRules::empty()));
+        };
+        if let Some(rules) = self.cached_rules(id, version) {
+            if let Ok(mut cache) = self.rules.lock() {
+                if let Some(cached) = cache.get_mut(id) {
+                    cached.checked_at = now;
+                }
+            }
+            return Ok(rules);
+        }
         match self.store.current_config(id).await? {
             Some(record) => self.compiled_rules(id, &record),
             None => Ok(Arc::new(CompiledRules::empty())),
         }
+    }
+
+    /// The cached rules of `id` when their version was compared with the store less than
+    /// [`windows::RECHECK_MS`] ago (a configuration change made here drops them at once).
+    fn recently_checked_rules(
+        &self,
+        id: &SpacecraftId,
+        now: Timestamp,
+    ) -> Option<Arc<CompiledRules>> {
+        let cache = self.rules.lock().ok()?;
+        cache
+            .get(id)
+            .filter(|cached| now.as_millis() - cached.checked_at.as_millis() < windows::RECHECK_MS)
+            .map(|cached| Arc::clone(&cached.rules))
+    }
+
+    /// The cached rules of `id`, when they are those of `version`.
+    fn cached_rules(&self, id: &SpacecraftId, version: u32) -> Option<Arc<CompiledRules>> {
+        let cache = self.rules.lock().ok()?;
+        cache
+            .get(id)
+            .filter(|cached| cached.version == version)
+            .map(|cached| Arc::clone(&cached.rules))
     }
 
     /// The compiled rules of `record`, from the cache when that version was compiled before.
@@ -348,10 +395,8 @@ impl MissionOps {
         id: &SpacecraftId,
         record: &ConfigRecord,
     ) -> Result<Arc<CompiledRules>> {
-        if let Ok(cache) = self.rules.lock() {
-            if let Some(cached) = cache.get(id).filter(|c| c.version == record.version) {
-                return Ok(Arc::clone(&cached.rules));
-            }
+        if let Some(rules) = self.cached_rules(id, record.version) {
+            return Ok(rules);
         }
         let rules = Arc::new(CompiledRules::compile(record.config.as_object())?);
         if let Ok(mut cache) = self.rules.lock() {
@@ -360,6 +405,7 @@ impl MissionOps {
                 CachedRules {
                     version: record.version,
                     rules: Arc::clone(&rules),
+                    checked_at: self.clock.now(),
                 },
             );
         }
@@ -447,6 +493,9 @@ impl MissionOps {
             IngestMode::Live => self.store_live(unique, &spacecraft).await,
             IngestMode::Stored => self.store_played_back(unique, &spacecraft).await,
         };
+        // Whatever the outcome (a write cut short may or may not have committed), cached
+        // windows of these spacecraft are stale now.
+        self.windows.invalidate(&spacecraft);
         let mut outcome = stored.map_err(|e| match e {
             // Name the snapshot by its index in the batch as the client sent it.
             Error::Conflict { entity, id, .. } if entity == "snapshot" => {
@@ -469,22 +518,13 @@ impl MissionOps {
         })
     }
 
-    /// The newest `limit` snapshots of `id`, newest first (empty for an unknown spacecraft).
-    pub async fn recent_telemetry(
-        &self,
-        id: &SpacecraftId,
-        limit: Limit,
-    ) -> Result<Vec<TelemetrySnapshot>> {
-        self.store.recent_telemetry(id, limit).await
-    }
-
     async fn window_snapshots(
         &self,
         id: &SpacecraftId,
         window: AnalysisWindow,
     ) -> Result<Vec<TelemetrySnapshot>> {
         match window {
-            AnalysisWindow::Recent(limit) => self.store.recent_telemetry(id, limit).await,
+            AnalysisWindow::Recent(limit) => self.recent_telemetry(id, limit).await,
             AnalysisWindow::Range { from, to } => {
                 let snapshots = self
                     .store

@@ -2,9 +2,13 @@
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
-use missionops_core::{AnalysisWindow, IngestMode, NewSnapshot, NewSnapshotBatch, ParameterName};
+use axum::response::{IntoResponse, Response};
+use missionops_core::{
+    AnalysisWindow, Anomaly, IngestMode, NewSnapshot, NewSnapshotBatch, ParameterName,
+};
 use serde_json::{Value, json};
 
+use super::completed;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, JsJson, JsonBody, Params, created, ok, parse_json};
 use crate::state::AppState;
@@ -22,7 +26,8 @@ pub async fn ingest(
     State(state): State<AppState>,
     JsonBody(snapshot): JsonBody<NewSnapshot>,
 ) -> Result<JsJson<Value>, ApiError> {
-    let receipt = state.ops.ingest(snapshot).await?;
+    let ops = state.ops.clone();
+    let receipt = completed(async move { ops.ingest(snapshot).await }).await?;
     state.metrics.snapshots_ingested(1);
     Ok(created(json!({"id": receipt.id})))
 }
@@ -41,10 +46,9 @@ pub async fn ingest_batch(
     } else {
         IngestMode::Live
     };
-    let ingested = state
-        .ops
-        .ingest_batch_as(batch.into_snapshots(), mode)
-        .await?;
+    let ops = state.ops.clone();
+    let ingested =
+        completed(async move { ops.ingest_batch_as(batch.into_snapshots(), mode).await }).await?;
     state.metrics.snapshots_ingested(ingested.count);
     Ok(created(json!({"count": ingested.count})))
 }
@@ -110,7 +114,8 @@ pub async fn ingest_ndjson(
             ));
         }
     };
-    let ingested = state.ops.ingest_batch_as(snapshots, mode).await?;
+    let ops = state.ops.clone();
+    let ingested = completed(async move { ops.ingest_batch_as(snapshots, mode).await }).await?;
     state.metrics.snapshots_ingested(ingested.count);
     Ok(created(json!({"count": ingested.count})))
 }
@@ -134,10 +139,7 @@ pub async fn recent(
         ("from" = Option<String>, Query, description = "RFC 3339; with `to`"), ("to" = Option<String>, Query, description = "RFC 3339; with `from`")),
     responses((status = 200, description = "anomalies `{id, spacecraftId, timestamp, parameter, value, severity, description}`"),
         (status = 400, body = ErrorBody)))]
-pub async fn analyze(
-    State(state): State<AppState>,
-    params: Params,
-) -> Result<JsJson<Vec<Value>>, ApiError> {
+pub async fn analyze(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     let spacecraft = params.spacecraft("spacecraftId")?;
     let limit = params.limit(TELEMETRY_LIMIT.0, TELEMETRY_LIMIT.1)?;
     let window = match params.window()? {
@@ -145,12 +147,9 @@ pub async fn analyze(
         None => AnalysisWindow::Recent(limit),
     };
     let anomalies = state.ops.analyse(&spacecraft, window).await?;
-    let compat = anomalies
-        .iter()
-        .map(|a| serde_json::to_value(a.compat()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::from(missionops_core::Error::backend(e)))?;
-    Ok(ok(compat))
+    // Rendered from the borrowed compat views here, with no JSON tree built in between.
+    let compat: Vec<_> = anomalies.iter().map(Anomaly::compat).collect();
+    Ok(ok(compat).into_response())
 }
 
 /// The newest value of every parameter and its limit state.

@@ -134,6 +134,23 @@ impl ConfigRepository for SqliteStore {
         row.map(config_from_row).transpose()
     }
 
+    async fn current_config_version(&self, spacecraft: &SpacecraftId) -> Result<Option<u32>> {
+        let version: Option<i64> = sqlx::query_scalar(
+            "SELECT version FROM config_versions WHERE spacecraft_id = ? \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(spacecraft.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .db()?;
+        version
+            .map(|v| {
+                u32::try_from(v)
+                    .map_err(|e| corrupt("configuration of spacecraft", spacecraft.as_str(), e))
+            })
+            .transpose()
+    }
+
     async fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()> {
         let document = to_json!(record.config.as_object())?;
         let mut tx = self.begin_write().await?;

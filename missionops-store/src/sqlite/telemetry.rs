@@ -21,8 +21,8 @@ use std::task::Poll;
 
 use async_trait::async_trait;
 use missionops_core::{
-    BucketWidth, Error, IngestOutcome, LatestValue, LayoutInterner, Limit, ParameterName,
-    ParameterValue, Parameters, Result, SeriesBucket, SnapshotId, SpacecraftId,
+    BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
+    ParameterName, ParameterValue, Parameters, Result, SeriesBucket, SnapshotId, SpacecraftId,
     TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -286,21 +286,6 @@ enum Prepared<'a> {
     Latest(Result<Vec<LatestRow<'a>>>),
 }
 
-/// Stored snapshots of one spacecraft back as domain values. Snapshots with the same parameter
-/// names share one layout, which the rule engine binds once for all of them.
-fn snapshots_from_rows(
-    spacecraft: &SpacecraftId,
-    rows: Vec<(String, i64, String)>,
-) -> Result<Vec<TelemetrySnapshot>> {
-    let mut reader = SnapshotReader::new(spacecraft);
-    let mut snapshots = Vec::with_capacity(rows.len());
-    for (id, ts, parameters) in rows {
-        let snapshot = reader.read(&id, ts, &parameters, snapshots.last())?;
-        snapshots.push(snapshot);
-    }
-    Ok(snapshots)
-}
-
 /// Turns stored rows of one spacecraft back into snapshots.
 struct SnapshotReader<'a> {
     spacecraft: &'a SpacecraftId,
@@ -387,9 +372,14 @@ async fn fetch_page(
 type RowSpan = (Range<usize>, i64, i64, Range<usize>);
 
 /// Splits a page into its rows, checking that there are `count` of them, and returns them in
-/// (time, arrival) order. Only the row headers are read here; the parameters are parsed by
-/// [`parse_page`], off this thread.
-fn split_page(spacecraft: &SpacecraftId, text: &str, count: usize) -> Result<Vec<RowSpan>> {
+/// (time, arrival) order, or the reverse with `newest_first`. Only the row headers are read
+/// here; the parameters are parsed by [`parse_page`], off this thread for a range read.
+fn split_page(
+    spacecraft: &SpacecraftId,
+    text: &str,
+    count: usize,
+    newest_first: bool,
+) -> Result<Vec<RowSpan>> {
     let damaged = |detail: &str| {
         corrupt(
             "telemetry of spacecraft",
@@ -430,7 +420,11 @@ fn split_page(spacecraft: &SpacecraftId, text: &str, count: usize) -> Result<Vec
     }
     // SQLite joins the rows in the order its subquery yields them, which is the ORDER BY
     // order; its documentation leaves the order of group_concat open, so check, not trust.
-    if !rows.is_sorted_by_key(|(_, ts, seq, _)| (*ts, *seq)) {
+    if newest_first {
+        if !rows.is_sorted_by(|a, b| (a.1, a.2) >= (b.1, b.2)) {
+            rows.sort_unstable_by_key(|(_, ts, seq, _)| std::cmp::Reverse((*ts, *seq)));
+        }
+    } else if !rows.is_sorted_by_key(|(_, ts, seq, _)| (*ts, *seq)) {
         rows.sort_unstable_by_key(|(_, ts, seq, _)| (*ts, *seq));
     }
     Ok(rows)
@@ -485,19 +479,68 @@ fn json_path(name: &str) -> Option<String> {
     (!name.contains(['"', '\\'])).then(|| format!("$.\"{name}\""))
 }
 
-#[async_trait]
-impl TelemetryRepository for SqliteStore {
-    async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
-        if write.is_empty() {
-            return Ok(IngestOutcome::default());
-        }
+/// What [`SqliteStore::write_telemetry`] did.
+enum Written {
+    /// Committed, with this outcome.
+    Stored(IngestOutcome),
+    /// Not every snapshot was new, and the caller asked for nothing to be stored then.
+    NotAllNew,
+}
+
+/// How many snapshots, anomalies, alarms and events one write of a group holds, to take the
+/// group's merged write apart again.
+type Counts = (usize, usize, usize, usize);
+
+/// Appends `writes` into one write, in order, with the size of each part.
+fn merge(writes: Vec<TelemetryWrite>) -> (TelemetryWrite, Vec<Counts>) {
+    let mut merged = TelemetryWrite::default();
+    let mut counts = Vec::with_capacity(writes.len());
+    for write in writes {
+        counts.push((
+            write.snapshots.len(),
+            write.anomalies.len(),
+            write.alarms.len(),
+            write.events.len(),
+        ));
+        merged.snapshots.extend(write.snapshots);
+        merged.anomalies.extend(write.anomalies);
+        merged.alarms.extend(write.alarms);
+        merged.events.extend(write.events);
+    }
+    (merged, counts)
+}
+
+/// Takes a merged write apart into the writes it was made of (the inverse of [`merge`]).
+fn split(mut merged: TelemetryWrite, counts: &[Counts]) -> Vec<TelemetryWrite> {
+    fn tail<T>(items: &mut Vec<T>, n: usize) -> Vec<T> {
+        items.split_off(items.len().saturating_sub(n))
+    }
+    let mut writes: Vec<TelemetryWrite> = counts
+        .iter()
+        .rev()
+        .map(|&(snapshots, anomalies, alarms, events)| TelemetryWrite {
+            snapshots: tail(&mut merged.snapshots, snapshots),
+            anomalies: tail(&mut merged.anomalies, anomalies),
+            alarms: tail(&mut merged.alarms, alarms),
+            events: tail(&mut merged.events, events),
+        })
+        .collect();
+    writes.reverse();
+    writes
+}
+
+impl SqliteStore {
+    /// Stores `write` in one transaction (see [`TelemetryRepository::insert_telemetry`]). With
+    /// `all_new`, a write any of whose snapshots is stored already is rolled back instead and
+    /// answers [`Written::NotAllNew`].
+    async fn write_telemetry(&self, write: &TelemetryWrite, all_new: bool) -> Result<Written> {
         let TelemetryWrite {
             snapshots,
             anomalies,
             alarms,
             events,
         } = write;
-        events::check_distinct(&events)?;
+        events::check_distinct(events)?;
         let chunks: Vec<&[TelemetrySnapshot]> = snapshots.chunks(SNAPSHOTS_PER_STATEMENT).collect();
 
         let mut tx = self.begin_write().await?;
@@ -536,7 +579,7 @@ impl TelemetryRepository for SqliteStore {
             let (done, prepared) = overlapped(query.build().execute(&mut *tx), || {
                 match chunks.get(k + 1) {
                     Some(next) => Prepared::Chunk(encode_chunk(next)),
-                    None => Prepared::Latest(newest_values(&snapshots, &keys, None)),
+                    None => Prepared::Latest(newest_values(snapshots, &keys, None)),
                 }
             })
             .await;
@@ -548,7 +591,10 @@ impl TelemetryRepository for SqliteStore {
             }
         }
         let latest = if inserted < snapshots.len() {
-            let duplicate = find_duplicates(&mut tx, &snapshots, &keys, stored_up_to).await?;
+            if all_new {
+                return Ok(Written::NotAllNew);
+            }
+            let duplicate = find_duplicates(&mut tx, snapshots, &keys, stored_up_to).await?;
             let found = duplicate.iter().filter(|d| **d).count();
             if found + inserted != snapshots.len() {
                 return Err(Error::backend(format!(
@@ -556,23 +602,82 @@ impl TelemetryRepository for SqliteStore {
                     snapshots.len()
                 )));
             }
-            newest_values(&snapshots, &keys, Some(&duplicate))?
+            newest_values(snapshots, &keys, Some(&duplicate))?
         } else {
             optimistic_latest.unwrap_or_default()
         };
         upsert_latest_values(&mut tx, latest).await?;
         if !anomalies.is_empty() {
-            anomalies::insert_new(&mut tx, &anomalies).await?;
+            anomalies::insert_new(&mut tx, anomalies).await?;
         }
-        for alarm in &alarms {
+        for alarm in alarms {
             anomalies::upsert_alarm(&mut tx, alarm).await?;
         }
-        events::record(&mut tx, &events).await?;
+        events::record(&mut tx, events).await?;
         tx.commit().await.db()?;
-        Ok(IngestOutcome {
+        Ok(Written::Stored(IngestOutcome {
             inserted,
             duplicates: snapshots.len() - inserted,
-        })
+        }))
+    }
+}
+
+#[async_trait]
+impl TelemetryRepository for SqliteStore {
+    async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
+        if write.is_empty() {
+            return Ok(IngestOutcome::default());
+        }
+        match self.write_telemetry(&write, false).await? {
+            Written::Stored(outcome) => Ok(outcome),
+            Written::NotAllNew => Err(Error::backend(
+                "a telemetry write was refused as not new without being asked to".to_owned(),
+            )),
+        }
+    }
+
+    /// Group commit: the writes go in as one merged write, in one transaction, when every
+    /// snapshot of them is new and nothing fails: then each write's outcome is that all its
+    /// snapshots were inserted, as storing them one by one would have found, and the group
+    /// costs one commit (and its pages in the write-ahead log) instead of one per write.
+    /// Otherwise (a retried snapshot, a conflict, any failure) the merged transaction is rolled
+    /// back and the writes are stored one transaction each, so that a write that fails fails
+    /// alone, with the error it would have had alone.
+    async fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
+        let writes = if writes.len() > 1 {
+            let (merged, counts) = merge(writes);
+            if let Ok(Written::Stored(_)) = self.write_telemetry(&merged, true).await {
+                return GroupOutcome {
+                    stored: counts
+                        .iter()
+                        .map(|&(snapshots, ..)| IngestOutcome {
+                            inserted: snapshots,
+                            duplicates: 0,
+                        })
+                        .collect(),
+                    failure: None,
+                };
+            }
+            split(merged, &counts)
+        } else {
+            writes
+        };
+        let mut stored = Vec::with_capacity(writes.len());
+        for write in writes {
+            match self.insert_telemetry(write).await {
+                Ok(outcome) => stored.push(outcome),
+                Err(failure) => {
+                    return GroupOutcome {
+                        stored,
+                        failure: Some(failure),
+                    };
+                }
+            }
+        }
+        GroupOutcome {
+            stored,
+            failure: None,
+        }
     }
 
     async fn recent_telemetry(
@@ -580,17 +685,27 @@ impl TelemetryRepository for SqliteStore {
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>> {
-        let rows: Vec<(String, i64, String)> = sqlx::query_as(
-            "SELECT id, ts, parameters FROM telemetry \
-             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?) \
-             ORDER BY ts DESC, seq DESC LIMIT ?",
+        // Joined into one text by SQLite, as a page of a range read is (see `fetch_page`):
+        // `analyze` reads the newest 100 snapshots on every request, and handing them over
+        // row by row cost more than reading them.
+        let (text, count): (Option<String>, i64) = sqlx::query_as(
+            "SELECT group_concat(id || char(31) || ts || char(31) || seq || char(31) || parameters, \
+                                 char(30)), \
+                    count(*) \
+             FROM (SELECT id, ts, seq, parameters FROM telemetry \
+                   WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?) \
+                   ORDER BY ts DESC, seq DESC LIMIT ?)",
         )
         .bind(spacecraft.as_str())
         .bind(sql_count(limit.get()))
-        .fetch_all(&self.reader)
+        .fetch_one(&self.reader)
         .await
         .db()?;
-        snapshots_from_rows(spacecraft, rows)
+        let Some(text) = text else {
+            return Ok(Vec::new());
+        };
+        let rows = split_page(spacecraft, &text, usize::try_from(count).unwrap_or(0), true)?;
+        parse_page(spacecraft, &text, rows)
     }
 
     async fn telemetry_range(
@@ -626,7 +741,7 @@ impl TelemetryRepository for SqliteStore {
             let (text, count) = fetch_page(&mut tx, key, after, to.as_millis(), asked).await?;
             let Some(text) = text else { break };
             let count = usize::try_from(count).unwrap_or(0);
-            let rows = split_page(spacecraft, &text, count)?;
+            let rows = split_page(spacecraft, &text, count, false)?;
             let last = rows.last().map_or(after, |(_, ts, seq, _)| (*ts, *seq));
             if parsing.len() == PAGES_IN_FLIGHT {
                 collect(&mut parsing, &mut snapshots).await?;

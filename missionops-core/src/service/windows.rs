@@ -1,0 +1,117 @@
+//! Caches of what dashboards poll: the newest snapshots of a spacecraft (`GET /telemetry`, the
+//! analysis of the newest N) and its compiled rules.
+//!
+//! Both are exact for writes made through this application: every ingest invalidates the
+//! windows of the spacecraft it names, every configuration change its rules. Writes made by
+//! another process sharing the database (a CLI `import` into the server's SQLite file, a
+//! second server on one PostgreSQL) are seen after at most [`RECHECK_MS`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::domain::{Limit, SpacecraftId, TelemetrySnapshot, Timestamp};
+use crate::error::Result;
+
+use super::MissionOps;
+
+/// How long a cached window or rule version is trusted without asking the store again.
+pub(super) const RECHECK_MS: i64 = 2_000;
+/// The most snapshots a cached window holds: the largest `limit` of the windowed reads.
+const WINDOW: u32 = 100;
+
+/// The newest snapshots of one spacecraft as last read, and what invalidates them.
+#[derive(Debug, Default)]
+struct Window {
+    /// Bumped by every write naming the spacecraft; a read that started under an older
+    /// generation does not fill the cache.
+    generation: u64,
+    cached: Option<CachedWindow>,
+}
+
+#[derive(Debug)]
+struct CachedWindow {
+    generation: u64,
+    read_at: Timestamp,
+    /// Newest first, at most [`WINDOW`].
+    snapshots: Arc<Vec<TelemetrySnapshot>>,
+}
+
+/// The windows of every spacecraft read since start.
+#[derive(Debug, Default)]
+pub(super) struct Windows(Mutex<HashMap<SpacecraftId, Window>>);
+
+impl Windows {
+    fn generation(&self, id: &SpacecraftId) -> u64 {
+        self.0
+            .lock()
+            .map(|w| w.get(id).map_or(0, |w| w.generation))
+            .unwrap_or(u64::MAX)
+    }
+
+    fn hit(&self, id: &SpacecraftId, now: Timestamp) -> Option<Arc<Vec<TelemetrySnapshot>>> {
+        let windows = self.0.lock().ok()?;
+        let window = windows.get(id)?;
+        let cached = window.cached.as_ref()?;
+        let fresh = cached.generation == window.generation
+            && now.as_millis() - cached.read_at.as_millis() < RECHECK_MS;
+        fresh.then(|| Arc::clone(&cached.snapshots))
+    }
+
+    fn fill(
+        &self,
+        id: &SpacecraftId,
+        generation: u64,
+        now: Timestamp,
+        snapshots: Arc<Vec<TelemetrySnapshot>>,
+    ) {
+        if let Ok(mut windows) = self.0.lock() {
+            let window = windows.entry(id.clone()).or_default();
+            if window.generation == generation {
+                window.cached = Some(CachedWindow {
+                    generation,
+                    read_at: now,
+                    snapshots,
+                });
+            }
+        }
+    }
+
+    /// Forgets the windows of `spacecraft` (they were just written to).
+    pub(super) fn invalidate<'a>(&self, spacecraft: impl IntoIterator<Item = &'a SpacecraftId>) {
+        if let Ok(mut windows) = self.0.lock() {
+            for id in spacecraft {
+                let window = windows.entry(id.clone()).or_default();
+                window.generation = window.generation.wrapping_add(1);
+                window.cached = None;
+            }
+        }
+    }
+}
+
+impl MissionOps {
+    /// The newest `limit` snapshots of `id`, newest first (empty for an unknown spacecraft).
+    pub async fn recent_telemetry(
+        &self,
+        id: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<Vec<TelemetrySnapshot>> {
+        if limit.get() > WINDOW as usize {
+            return self.store.recent_telemetry(id, limit).await;
+        }
+        let now = self.clock.now();
+        let window = match self.windows.hit(id, now) {
+            Some(window) => window,
+            None => {
+                let generation = self.windows.generation(id);
+                let read = self
+                    .store
+                    .recent_telemetry(id, Limit::clamped(WINDOW.into(), WINDOW))
+                    .await?;
+                let read = Arc::new(read);
+                self.windows.fill(id, generation, now, Arc::clone(&read));
+                read
+            }
+        };
+        Ok(window.iter().take(limit.get()).cloned().collect())
+    }
+}
