@@ -692,3 +692,22 @@ async fn operator_actions_name_what_is_wrong() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn an_alarm_older_than_the_replayed_history_still_clears_after_a_restart() {
+    let mut desk = Desk::with_rules(json!({
+        "mode": {"allowed": ["NOMINAL"]},
+        "temp": {"warnHigh": 45},
+    }))
+    .await;
+    desk.feed(json!({"mode": "TUMBLE"})).await;
+    // The mode is not reported again for longer than the history a restart replays.
+    for _ in 0..missionops_core::REBUILD_HISTORY + 5 {
+        desk.feed(json!({"temp": 20})).await;
+    }
+    desk.app = desk.restarted();
+    desk.feed(json!({"mode": "NOMINAL"})).await;
+    let alarm = desk.only_alarm().await;
+    assert_eq!(alarm.kind, AnomalyKind::State);
+    assert!(alarm.cleared_at.is_some(), "{alarm:?}");
+}

@@ -279,8 +279,7 @@ impl<'a> Pager<'a> {
         let max = EXPORT_PAGE + self.seen_at_from.len();
         let page = self
             .ops
-            .store()
-            .telemetry_range(self.spacecraft, self.from, self.to, max)
+            .telemetry_page(self.spacecraft, self.from, self.to, max)
             .await?;
         self.done = page.len() < max;
         let from = self.from;

@@ -537,15 +537,14 @@ fn sample_in_order(
             }
         }
         None => {
-            if state.active.is_some() || state.run > 0 {
-                if !checks::still_held(state.active, ext, thresholds, value) {
-                    state.run = 0;
-                    state.active = None;
-                    if let Some(alarm) = state.limit_alarm.take() {
-                        if live {
-                            emit.clear(*alarm, snapshot.timestamp, "is back within limits", out);
-                        }
-                    }
+            // Only a parameter with something open has anything to clear (the common case
+            // skips the deadband check).
+            let open = state.active.is_some() || state.run > 0 || state.limit_alarm.is_some();
+            if open && !checks::still_held(state.active, ext, thresholds, value) {
+                state.run = 0;
+                state.active = None;
+                if live && let Some(alarm) = state.limit_alarm.take() {
+                    emit.clear(*alarm, snapshot.timestamp, "is back within limits", out);
                 }
             }
         }

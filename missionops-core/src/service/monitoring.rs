@@ -9,7 +9,7 @@ use super::{MissionOps, SpacecraftStatus};
 use crate::domain::{
     AnomalyId, AnomalyKind, BucketWidth, DocumentCategory, DocumentFilter, Limit, OpsDocument,
     ParameterName, ParameterValue, SearchQuery, SeriesBucket, Severity, SpacecraftId,
-    SpacecraftName, Tag, Timestamp,
+    SpacecraftName, Tag, TelemetrySnapshot, Timestamp,
 };
 use crate::error::{Error, Result};
 
@@ -128,6 +128,19 @@ impl MissionOps {
         self.store
             .telemetry_series(id, parameter, from, to, bucket)
             .await
+    }
+
+    /// Up to `max` snapshots of `id` with `from <= timestamp <= to`, oldest first (ties: first
+    /// stored first): one page of an export that walks a window in time order. Empty for an
+    /// unknown spacecraft or when `from` is after `to`.
+    pub async fn telemetry_page(
+        &self,
+        id: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        max: usize,
+    ) -> Result<Vec<TelemetrySnapshot>> {
+        self.store.telemetry_range(id, from, to, max).await
     }
 
     /// The status of every spacecraft, with its name and open alarms, in registration order.

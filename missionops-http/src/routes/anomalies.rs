@@ -6,6 +6,7 @@ use missionops_core::{
 };
 use serde::Deserialize;
 
+use super::completed;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsJson, JsonBody, Params, ok, rename_field};
 use crate::state::AppState;
@@ -121,10 +122,11 @@ pub async fn acknowledge(
     JsonBody(body): JsonBody<Acknowledgement>,
 ) -> Result<JsJson<Alarm>, ApiError> {
     let id = alarm_id(id)?;
-    Ok(ok(state
-        .ops
-        .acknowledge_alarm(&id, body.by, body.comment)
-        .await?))
+    let ops = state.ops.clone();
+    Ok(ok(completed(async move {
+        ops.acknowledge_alarm(&id, body.by, body.comment).await
+    })
+    .await?))
 }
 
 /// Shelve an alarm until a time: it raises no events meanwhile.
@@ -139,10 +141,12 @@ pub async fn shelve(
     JsonBody(body): JsonBody<Shelving>,
 ) -> Result<JsJson<Alarm>, ApiError> {
     let id = alarm_id(id)?;
-    Ok(ok(state
-        .ops
-        .shelve_alarm(&id, body.until, body.by, body.comment)
-        .await?))
+    let ops = state.ops.clone();
+    Ok(ok(completed(async move {
+        ops.shelve_alarm(&id, body.until, body.by, body.comment)
+            .await
+    })
+    .await?))
 }
 
 /// End a shelving early.
@@ -157,5 +161,9 @@ pub async fn unshelve(
     JsonBody(body): JsonBody<Unshelving>,
 ) -> Result<JsJson<Alarm>, ApiError> {
     let id = alarm_id(id)?;
-    Ok(ok(state.ops.unshelve_alarm(&id, body.by).await?))
+    let ops = state.ops.clone();
+    Ok(ok(completed(async move {
+        ops.unshelve_alarm(&id, body.by).await
+    })
+    .await?))
 }

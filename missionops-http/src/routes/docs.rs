@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use missionops_core::{DocumentFilter, DocumentId, NewDocument, OpsDocument, SearchQuery};
 use serde_json::{Value, json};
 
+use super::completed;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsJson, JsonBody, Params, created, ok, rename_field};
 use crate::state::AppState;
@@ -20,7 +21,8 @@ pub async fn publish(
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewDocument>,
 ) -> Result<JsJson<Value>, ApiError> {
-    let document = state.ops.publish_document(new).await?;
+    let ops = state.ops.clone();
+    let document = completed(async move { ops.publish_document(new).await }).await?;
     Ok(created(json!({"documentId": document.id})))
 }
 
@@ -77,5 +79,10 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(new): JsonBody<NewDocument>,
 ) -> Result<JsJson<OpsDocument>, ApiError> {
-    Ok(ok(state.ops.update_document(&path_id(&id)?, new).await?))
+    let id = path_id(&id)?;
+    let ops = state.ops.clone();
+    Ok(ok(completed(
+        async move { ops.update_document(&id, new).await },
+    )
+    .await?))
 }

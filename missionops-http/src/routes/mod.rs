@@ -5,5 +5,23 @@ pub mod anomalies;
 pub mod docs;
 pub mod events;
 pub mod ops;
+pub mod outbox;
 pub mod spacecraft;
 pub mod telemetry;
+
+/// Runs a write on a task of its own, so that it completes even when the client goes away or
+/// the request times out: a store write cut off mid-transaction can hold SQLite's single
+/// writer connection until the pool gives up on it, and the client's retry of a write that did
+/// commit is idempotent anyway.
+pub(crate) async fn completed<T, W>(write: W) -> Result<T, crate::error::ApiError>
+where
+    T: Send + 'static,
+    W: std::future::Future<Output = missionops_core::Result<T>> + Send + 'static,
+{
+    match tokio::spawn(write).await {
+        Ok(result) => result.map_err(crate::error::ApiError::from),
+        Err(join) => {
+            Err(missionops_core::Error::backend(format!("a write task ended: {join}")).into())
+        }
+    }
+}

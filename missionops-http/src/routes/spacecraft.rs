@@ -9,6 +9,7 @@ use missionops_core::{
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::completed;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsJson, JsonBody, Params, created, ok, parse_id};
 use crate::state::AppState;
@@ -48,7 +49,10 @@ pub async fn register(
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewSpacecraft>,
 ) -> Result<JsJson<Spacecraft>, ApiError> {
-    Ok(created(state.ops.register_spacecraft(new).await?))
+    let ops = state.ops.clone();
+    Ok(created(
+        completed(async move { ops.register_spacecraft(new).await }).await?,
+    ))
 }
 
 /// One spacecraft.
@@ -99,15 +103,17 @@ pub async fn put_config(
 ) -> Result<JsJson<ConfigView>, ApiError> {
     let id = path_id(&id)?;
     let config = SpacecraftConfig::parse(document)?;
-    let record = state
-        .ops
-        .set_config(
+    let ops = state.ops.clone();
+    let record = completed(async move {
+        ops.set_config(
             &id,
             config,
             ConfigStatus::Approved,
             Some(ConfigSource::Manual),
         )
-        .await?;
+        .await
+    })
+    .await?;
     Ok(ok(record.into()))
 }
 
@@ -140,7 +146,11 @@ pub async fn detect(
     JsonBody(window): JsonBody<DetectWindow>,
 ) -> Result<JsJson<DetectReport>, ApiError> {
     let id = path_id(&id)?;
-    Ok(ok(state.ops.detect(&id, window.from, window.to).await?))
+    let ops = state.ops.clone();
+    Ok(ok(completed(async move {
+        ops.detect(&id, window.from, window.to).await
+    })
+    .await?))
 }
 
 /// The status of every spacecraft, with its name and open alarms.

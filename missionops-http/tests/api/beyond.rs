@@ -220,3 +220,45 @@ async fn shutdown_finishes_in_flight_requests_and_keeps_acknowledged_writes() {
         assert!(stored.contains(id), "acknowledged {id} was lost");
     }
 }
+
+#[tokio::test]
+async fn clients_that_give_up_mid_write_neither_jam_the_store_nor_leave_half_a_batch() {
+    let app = spawn_app().await;
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(3))
+        .build()
+        .expect("client");
+    for b in 0..30 {
+        let snapshots: Vec<Value> = (0..100)
+            .map(|i| json!({"id": format!("b{b}-{i}"), "timestamp": "2025-01-01T00:00:00Z", "parameters": {"i": i}}))
+            .collect();
+        // Most of these are abandoned by the client while the server is writing.
+        let _ = impatient
+            .post(app.url("/telemetry/batch"))
+            .json(&json!({"spacecraftId": "SC-1", "snapshots": snapshots}))
+            .send()
+            .await;
+    }
+    let started = std::time::Instant::now();
+    let (status, body) = app
+        .post_json(
+            "/telemetry",
+            &json!({"spacecraftId": "SC-1", "timestamp": "2025-01-01T00:00:01Z", "parameters": {"i": -1}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "a write after abandoned ones took {:?}",
+        started.elapsed()
+    );
+    // Every abandoned batch was stored whole or not at all.
+    let sc = missionops_core::SpacecraftId::parse("SC-1").expect("id");
+    let from = missionops_core::Timestamp::parse("2025-01-01T00:00:00Z").expect("ts");
+    let stored = app
+        .store
+        .telemetry_range(&sc, from, from, 10_000)
+        .await
+        .expect("range");
+    assert_eq!(stored.len() % 100, 0, "{} snapshots stored", stored.len());
+}

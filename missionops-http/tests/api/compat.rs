@@ -292,7 +292,10 @@ async fn events_docs_and_anomalies_follow_the_compat_routes() {
         .map(|e| e["type"].as_str().unwrap_or(""))
         .collect();
     // The live monitor raised the alarm as the sample arrived (beyond the old service).
-    assert_eq!(types, ["ANOMALY", "CONFIG_CHANGED", "SPACECRAFT_REGISTERED"]);
+    assert_eq!(
+        types,
+        ["ANOMALY", "CONFIG_CHANGED", "SPACECRAFT_REGISTERED"]
+    );
 
     let (status, body) = app
         .post_json("/docs", &json!({"spacecraftId": "SC-1", "title": "Thermal procedure", "body": "If temp rises above limits…", "tags": ["temp"], "category": "procedure"}))
