@@ -67,6 +67,7 @@ pub use ports::{
     AlarmRepository, AnomalyCount, AnomalyRepository, Clock, ConfigRepository, DocumentRepository,
     EventRepository, GroupOutcome, IdGenerator, IngestOutcome, ManualClock, SequentialIds,
     SpacecraftPage, SpacecraftRepository, Store, TelemetryRepository, TelemetryWrite,
+    insert_one_by_one,
 };
 pub use rules::{
     AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, MonitorContext, MonitorOutput,

@@ -173,6 +173,32 @@ pub struct GroupOutcome {
     pub failure: Option<crate::Error>,
 }
 
+/// Stores `writes` one after the other with [`TelemetryRepository::insert_telemetry`],
+/// stopping at the first that fails: the plain form of
+/// [`TelemetryRepository::insert_telemetry_group`], for backends without group commit and as
+/// their fallback.
+pub async fn insert_one_by_one<R>(repository: &R, writes: Vec<TelemetryWrite>) -> GroupOutcome
+where
+    R: TelemetryRepository + ?Sized,
+{
+    let mut stored = Vec::with_capacity(writes.len());
+    for write in writes {
+        match repository.insert_telemetry(write).await {
+            Ok(outcome) => stored.push(outcome),
+            Err(failure) => {
+                return GroupOutcome {
+                    stored,
+                    failure: Some(failure),
+                };
+            }
+        }
+    }
+    GroupOutcome {
+        stored,
+        failure: None,
+    }
+}
+
 /// Telemetry storage.
 #[async_trait]
 pub trait TelemetryRepository: Send + Sync {
@@ -192,22 +218,7 @@ pub trait TelemetryRepository: Send + Sync {
     ///
     /// [`insert_telemetry`]: TelemetryRepository::insert_telemetry
     async fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
-        let mut stored = Vec::with_capacity(writes.len());
-        for write in writes {
-            match self.insert_telemetry(write).await {
-                Ok(outcome) => stored.push(outcome),
-                Err(failure) => {
-                    return GroupOutcome {
-                        stored,
-                        failure: Some(failure),
-                    };
-                }
-            }
-        }
-        GroupOutcome {
-            stored,
-            failure: None,
-        }
+        insert_one_by_one(self, writes).await
     }
 
     /// The newest `limit` snapshots of `spacecraft`, newest first (ties: last stored first).

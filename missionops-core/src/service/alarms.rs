@@ -257,13 +257,7 @@ impl MissionOps {
                     .store
                     .recent_telemetry(id, Limit::clamped(REBUILD_HISTORY.into(), REBUILD_HISTORY))
                     .await?;
-                let open = self
-                    .store
-                    .list_alarms(&AlarmFilter {
-                        spacecraft_id: Some(id.clone()),
-                        states: AlarmStates::Open,
-                    })
-                    .await?;
+                let open = self.open_alarms_of(id).await?;
                 slot.monitor = Some(SpacecraftMonitor::rebuild(
                     id.clone(),
                     rules,
@@ -592,18 +586,8 @@ impl MissionOps {
         if self.fleet_loaded.load(std::sync::atomic::Ordering::Acquire) {
             return Ok(());
         }
-        let page_size = Limit::clamped(100, 100);
-        let mut offset = 0u64;
-        loop {
-            let page = self.store.list_spacecraft(page_size, offset).await?;
-            let count = page.items.len();
-            for spacecraft in page.items {
-                self.slot_handle(&spacecraft.id);
-            }
-            offset += count as u64;
-            if count < page_size.get() || offset >= page.total {
-                break;
-            }
+        for spacecraft in self.every_spacecraft().await? {
+            self.slot_handle(&spacecraft.id);
         }
         self.fleet_loaded
             .store(true, std::sync::atomic::Ordering::Release);
@@ -728,15 +712,19 @@ impl MissionOps {
         Ok(alarm)
     }
 
-    /// How many alarms of `id` need attention: `ACTIVE` or `ACKNOWLEDGED`.
-    pub(super) async fn active_alarm_count(&self, id: &SpacecraftId) -> Result<usize> {
-        let open = self
-            .store
+    /// The stored alarms of `id` that are not `CLEARED`.
+    async fn open_alarms_of(&self, id: &SpacecraftId) -> Result<Vec<Alarm>> {
+        self.store
             .list_alarms(&AlarmFilter {
                 spacecraft_id: Some(id.clone()),
                 states: AlarmStates::Open,
             })
-            .await?;
+            .await
+    }
+
+    /// How many alarms of `id` need attention: `ACTIVE` or `ACKNOWLEDGED`.
+    pub(super) async fn active_alarm_count(&self, id: &SpacecraftId) -> Result<usize> {
+        let open = self.open_alarms_of(id).await?;
         Ok(open
             .iter()
             .filter(|a| matches!(a.state, AlarmState::Active | AlarmState::Acknowledged))

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{MissionOps, SpacecraftStatus};
 use crate::domain::{
     AnomalyId, AnomalyKind, BucketWidth, DocumentCategory, DocumentFilter, Limit, OpsDocument,
-    ParameterName, ParameterValue, SearchQuery, SeriesBucket, Severity, SpacecraftId,
+    ParameterName, ParameterValue, SearchQuery, SeriesBucket, Severity, Spacecraft, SpacecraftId,
     SpacecraftName, Tag, TelemetrySnapshot, Timestamp,
 };
 use crate::error::{Error, Result};
@@ -146,21 +146,28 @@ impl MissionOps {
     /// The status of every spacecraft, with its name and open alarms, in registration order.
     pub async fn fleet_status(&self) -> Result<Vec<FleetEntry>> {
         let mut fleet = Vec::new();
+        for spacecraft in self.every_spacecraft().await? {
+            let status = self.status(&spacecraft.id).await?;
+            fleet.push(FleetEntry {
+                status,
+                name: spacecraft.name,
+            });
+        }
+        Ok(fleet)
+    }
+
+    /// Every registered spacecraft in registration order, read a page at a time.
+    pub(super) async fn every_spacecraft(&self) -> Result<Vec<Spacecraft>> {
+        let mut all = Vec::new();
         let page_size = Limit::clamped(100, 100);
         let mut offset = 0u64;
         loop {
             let page = self.store.list_spacecraft(page_size, offset).await?;
             let count = page.items.len();
-            for spacecraft in page.items {
-                let status = self.status(&spacecraft.id).await?;
-                fleet.push(FleetEntry {
-                    status,
-                    name: spacecraft.name,
-                });
-            }
+            all.extend(page.items);
             offset += count as u64;
             if count < page_size.get() || offset >= page.total {
-                return Ok(fleet);
+                return Ok(all);
             }
         }
     }

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use missionops_core::{
     BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
     ParameterName, ParameterValue, Parameters, Result, SeriesBucket, SnapshotId, SpacecraftId,
-    TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
+    TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp, insert_one_by_one,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -662,22 +662,7 @@ impl TelemetryRepository for SqliteStore {
         } else {
             writes
         };
-        let mut stored = Vec::with_capacity(writes.len());
-        for write in writes {
-            match self.insert_telemetry(write).await {
-                Ok(outcome) => stored.push(outcome),
-                Err(failure) => {
-                    return GroupOutcome {
-                        stored,
-                        failure: Some(failure),
-                    };
-                }
-            }
-        }
-        GroupOutcome {
-            stored,
-            failure: None,
-        }
+        insert_one_by_one(self, writes).await
     }
 
     async fn recent_telemetry(
