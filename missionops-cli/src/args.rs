@@ -418,6 +418,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "MISSIONOPS_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
+    /// How often the alarm monitor's clock tick runs: stale parameters, lost contact, shelvings
+    /// that ran out (5s, 500ms, 1m; plain numbers are seconds)
+    #[arg(long, env = "MISSIONOPS_MONITOR_TICK", default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]
+    pub monitor_tick: Duration,
+
     /// Allow this CORS origin (repeatable, or comma-separated in the variable; * for any)
     #[arg(
         long = "cors-origin",

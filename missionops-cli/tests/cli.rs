@@ -207,6 +207,9 @@ fn bad_arguments_exit_2_with_usage() {
     assert_eq!(run.code, 2, "{run:#?}");
     let run = db.run(&["no-such-command"]);
     assert_eq!(run.code, 2, "{run:#?}");
+    let run = db.run(&["serve", "--monitor-tick", "0s"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("must be longer than 0"), "{run:#?}");
 }
 
 // ---- seeding ---------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
     let config = HttpConfig {
         body_limit: args.body_limit,
         request_timeout: args.request_timeout,
+        monitor_tick: Some(args.monitor_tick),
         cors_origins: args
             .cors_origins
             .into_iter()
