@@ -248,6 +248,18 @@ async fn alarm_requests_that_cannot_be_done_say_why() {
             StatusCode::CONFLICT,
             "not shelved",
         ),
+        (
+            format!("/alarms/{id}/acknowledge"),
+            json!({"by": "x", "comment": "c".repeat(2001)}),
+            StatusCode::BAD_REQUEST,
+            "comment",
+        ),
+        (
+            "/alarms/%20/acknowledge".to_owned(),
+            json!({"by": "x"}),
+            StatusCode::BAD_REQUEST,
+            "id",
+        ),
     ];
     for (path, body, expected, names) in cases {
         let (status, answer) = app.post_json(&path, &body).await;
