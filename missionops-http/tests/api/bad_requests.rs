@@ -211,6 +211,32 @@ fn cases() -> Vec<Case> {
             "snapshots[1].timestamp",
         ),
         case(
+            "batch with stored that is not a boolean",
+            post.clone(),
+            "/telemetry/batch",
+            Some(
+                r#"{"spacecraftId":"SC-1","stored":"yes","snapshots":[{"timestamp":"2025-01-01T00:00:09Z","parameters":{}}]}"#,
+            ),
+            400,
+            "stored",
+        ),
+        case(
+            "alarms with an unknown state",
+            get.clone(),
+            "/alarms?state=SOMETIMES",
+            None,
+            400,
+            "state",
+        ),
+        case(
+            "shelving without until",
+            post.clone(),
+            "/alarms/a1/shelve",
+            Some(r#"{"by":"flight"}"#),
+            400,
+            "until",
+        ),
+        case(
             "batch with a null value",
             post.clone(),
             "/telemetry/batch",
