@@ -98,6 +98,15 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// Metadata from a JSON value built with `json!`: the object itself, or an empty object
+    /// for anything else.
+    pub fn metadata_of(value: serde_json::Value) -> JsonObject {
+        match value {
+            serde_json::Value::Object(map) => map,
+            _ => JsonObject::new(),
+        }
+    }
+
     /// The recorded event with its store-assigned `sequence`.
     pub fn recorded(self, sequence: u64) -> MissionEvent {
         MissionEvent {

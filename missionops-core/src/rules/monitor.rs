@@ -747,10 +747,7 @@ impl Emitter<'_> {
             event_type,
             severity,
             message,
-            metadata: match metadata {
-                Value::Object(map) => map,
-                _ => serde_json::Map::new(),
-            },
+            metadata: NewEvent::metadata_of(metadata),
         }
     }
 }

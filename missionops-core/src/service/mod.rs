@@ -154,10 +154,7 @@ impl MissionOps {
             event_type,
             severity,
             message,
-            metadata: match metadata {
-                Value::Object(map) => map,
-                _ => Map::new(),
-            },
+            metadata: NewEvent::metadata_of(metadata),
         }
     }
 
