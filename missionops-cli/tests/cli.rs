@@ -1,123 +1,15 @@
 //! Black-box tests of the `missionops` binary: every command, its success and failure paths,
 //! each test on a fresh SQLite file in a temporary directory.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tempfile::TempDir;
 
-/// A fresh database in its own temporary directory (also the working directory, so that no
-/// `.env` of the repository is read).
-struct Db {
-    dir: TempDir,
-}
-
-/// What one run of the binary did.
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(output: Output) -> Self {
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    /// Asserts success and returns stdout.
-    fn ok(self) -> String {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        self.stdout
-    }
-
-    /// Asserts failure with `code` and exactly one `error: …` line on stderr; returns it.
-    fn fails(self, code: i32) -> String {
-        assert_eq!(self.code, code, "expected exit {code}: {self:#?}");
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "expected one line on stderr: {self:#?}");
-        assert!(lines[0].starts_with("error: "), "{self:#?}");
-        lines[0].to_owned()
-    }
-
-    fn json(self) -> Value {
-        let stdout = self.ok();
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
-    }
-}
-
-impl Db {
-    fn new() -> Self {
-        Db {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    fn file(&self) -> PathBuf {
-        self.dir.path().join("ops.db")
-    }
-
-    fn url(&self) -> String {
-        format!("sqlite://{}", self.file().display())
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_missionops"));
-        command
-            .current_dir(self.dir.path())
-            .env_remove("MISSIONOPS_DATABASE_URL")
-            .env_remove("MISSIONOPS_BIND")
-            .env_remove("PORT")
-            .env_remove("RUST_LOG")
-            .env("MISSIONOPS_DATABASE_URL", self.url())
-            .args(args);
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        Run::from(
-            self.command(args)
-                .stdin(Stdio::null())
-                .output()
-                .expect("run missionops"),
-        )
-    }
-
-    fn run_with_stdin(&self, args: &[&str], input: &str) -> Run {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn missionops");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-        Run::from(child.wait_with_output().expect("wait"))
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        self.run(&all).json()
-    }
-}
+mod support;
+use support::{Db, Run, free_port, http};
 
 const END: &str = "2025-01-01T00:00:00Z";
 const DEMO: [&str; 4] = [
@@ -1101,30 +993,6 @@ fn every_listing_prints_json_that_parses() {
 }
 
 // ---- serve -----------------------------------------------------------------------------------
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// One HTTP/1.1 request; the status code and body of the answer, or `None` when nobody answers.
-fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-    Some((status, body))
-}
 
 fn terminate(child: &Child) {
     let status = Command::new("kill")

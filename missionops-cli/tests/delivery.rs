@@ -3,86 +3,18 @@
 //! the acceptance test: `serve --nats-url` delivers every event of a `seed-demo-data` run to a
 //! JetStream server of the test's own.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tempfile::TempDir;
+
+mod support;
+use support::{Db, free_port, http};
 
 const END: &str = "2025-01-01T00:00:00Z";
 
-struct Db {
-    dir: TempDir,
-}
-
-#[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(output: Output) -> Self {
-        Run {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    fn ok(self) -> String {
-        assert_eq!(self.code, 0, "expected success: {self:#?}");
-        self.stdout
-    }
-
-    fn json(self) -> Value {
-        let stdout = self.ok();
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
-    }
-}
-
 impl Db {
-    fn new() -> Self {
-        Db {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_missionops"));
-        command.current_dir(self.dir.path());
-        for (name, _) in std::env::vars() {
-            if name.starts_with("MISSIONOPS_") || name == "PORT" || name == "RUST_LOG" {
-                command.env_remove(name);
-            }
-        }
-        command
-            .env(
-                "MISSIONOPS_DATABASE_URL",
-                format!("sqlite://{}", self.dir.path().join("ops.db").display()),
-            )
-            .args(args);
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        Run::from(
-            self.command(args)
-                .stdin(Stdio::null())
-                .output()
-                .expect("run missionops"),
-        )
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        self.run(&all).json()
-    }
-
     /// Starts `serve` on a free port with `extra` flags; waits until it answers.
     fn serve(&self, extra: &[&str]) -> Server {
         let port = free_port();
@@ -98,7 +30,7 @@ impl Db {
             .expect("spawn serve");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some((200, _)) = http(port, "/healthz") {
+            if let Some((200, _)) = http(port, "GET", "/healthz", "") {
                 break;
             }
             if let Some(status) = child.try_wait().expect("try_wait") {
@@ -128,7 +60,8 @@ struct Server {
 
 impl Server {
     fn stats(&self) -> Value {
-        let (status, body) = http(self.port, "/outbox/stats").expect("GET /outbox/stats");
+        let (status, body) =
+            http(self.port, "GET", "/outbox/stats", "").expect("GET /outbox/stats");
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).expect("stats JSON")
     }
@@ -177,26 +110,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
-/// `GET path`: the status code and body, or `None` when nobody answers.
-fn http(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split(' ').nth(1)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-    Some((status, body))
 }
 
 #[test]
