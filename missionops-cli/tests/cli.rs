@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod support;
-use support::{Db, Run, free_port, http};
+use support::{Db, Run, free_port, http, wait_until_serving};
 
 const END: &str = "2025-01-01T00:00:00Z";
 const DEMO: [&str; 4] = [
@@ -1036,17 +1036,7 @@ fn serve_answers_until_sigterm_then_exits_0_with_the_data_kept() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some((200, _)) = http(port, "GET", "/healthz", "") {
-            break;
-        }
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            panic!("serve exited early: {status}");
-        }
-        assert!(Instant::now() < deadline, "serve never answered /healthz");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_serving(&mut child, port);
     let body = snapshot(
         "SC-SRV",
         "2025-01-01T00:00:00Z",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod support;
-use support::{Db, free_port, http};
+use support::{Db, free_port, http, wait_until_serving};
 
 const END: &str = "2025-01-01T00:00:00Z";
 
@@ -28,21 +28,7 @@ impl Db {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn serve");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some((200, _)) = http(port, "GET", "/healthz", "") {
-                break;
-            }
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                let mut logs = String::new();
-                if let Some(mut stderr) = child.stderr.take() {
-                    let _ = stderr.read_to_string(&mut logs);
-                }
-                panic!("serve exited early: {status}: {logs}");
-            }
-            assert!(Instant::now() < deadline, "serve never answered /healthz");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_until_serving(&mut child, port);
         Server { port, child }
     }
 

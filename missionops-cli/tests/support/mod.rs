@@ -6,8 +6,8 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tempfile::TempDir;
@@ -145,4 +145,24 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, Str
     let status = response.split(' ').nth(1)?.parse().ok()?;
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
     Some((status, body))
+}
+
+/// Waits until the `serve` process `child` answers `GET /healthz` on `port`; panics with its
+/// log when it exits first or never answers.
+pub fn wait_until_serving(child: &mut Child, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((200, _)) = http(port, "GET", "/healthz", "") {
+            return;
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            let mut logs = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = stderr.read_to_string(&mut logs);
+            }
+            panic!("serve exited early: {status}: {logs}");
+        }
+        assert!(Instant::now() < deadline, "serve never answered /healthz");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
