@@ -1123,13 +1123,8 @@ pub async fn latest_values_are_the_newest_sample_of_each_parameter(store: &dyn S
         ]))
         .await
         .expect("insert");
-    let latest = store.latest_values(&sc("SC-1")).await.expect("latest");
-    let got: Vec<(String, String, Timestamp)> = latest
-        .into_iter()
-        .map(|l| (l.parameter.into_string(), l.value.to_string(), l.timestamp))
-        .collect();
     assert_eq!(
-        got,
+        latest_of(store, "SC-1").await,
         vec![
             ("mode".to_owned(), "SAFE".to_owned(), at(5)),
             ("temp".to_owned(), "30".to_owned(), at(5)),
@@ -1161,19 +1156,25 @@ pub async fn latest_values_are_the_newest_sample_of_each_parameter(store: &dyn S
         .insert_telemetry(write(vec![snap("tie-1", 5, json!({"mode": "B"}))]))
         .await
         .expect("duplicate");
-    let latest = store.latest_values(&sc("SC-1")).await.expect("latest");
-    let got: Vec<(String, String, Timestamp)> = latest
-        .into_iter()
-        .map(|l| (l.parameter.into_string(), l.value.to_string(), l.timestamp))
-        .collect();
     assert_eq!(
-        got,
+        latest_of(store, "SC-1").await,
         vec![
             ("mode".to_owned(), "C".to_owned(), at(5)),
             ("temp".to_owned(), "30".to_owned(), at(5)),
             ("volt".to_owned(), "3".to_owned(), at(4)),
         ]
     );
+}
+
+/// `spacecraft`'s latest values as (parameter, value text, sample time), by parameter name.
+async fn latest_of(store: &dyn Store, spacecraft: &str) -> Vec<(String, String, Timestamp)> {
+    store
+        .latest_values(&sc(spacecraft))
+        .await
+        .expect("latest")
+        .into_iter()
+        .map(|l| (l.parameter.into_string(), l.value.to_string(), l.timestamp))
+        .collect()
 }
 
 /// A batch that cannot be stored names its first bad snapshot by index, whatever is wrong
