@@ -12,7 +12,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::codec::{read_parameter_value, to_json};
 use super::{
-    DbResult, SqliteStore, corrupt, events, require_spacecraft, rows_per_statement, sql_count,
+    DbResult, SqliteStore, begin_write, corrupt, events, require_spacecraft, rows_per_statement, sql_count,
     stored, stored_opt_time, stored_time,
 };
 
@@ -160,7 +160,8 @@ struct AnomalyQuery<'a> {
 impl AnomalyRepository for SqliteStore {
     async fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize> {
         events::check_distinct(anomalies.iter().map(|(_, e)| e))?;
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let mut checked = HashSet::new();
         for (anomaly, _) in &anomalies {
             if checked.insert(&anomaly.spacecraft_id) {
@@ -365,7 +366,8 @@ pub(super) async fn upsert_alarm(conn: &mut SqliteConnection, alarm: &Alarm) -> 
 impl AlarmRepository for SqliteStore {
     async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()> {
         events::check_distinct(&events)?;
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         require_spacecraft(&mut tx, &alarm.spacecraft_id).await?;
         upsert_alarm(&mut tx, &alarm).await?;
         events::record(&mut tx, &events).await?;

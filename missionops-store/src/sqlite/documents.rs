@@ -16,7 +16,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::codec::{read_strings, to_json};
 use super::{
-    DbResult, SqliteStore, corrupt, events, is_unique_violation, sql_count, stored, stored_time,
+    DbResult, SqliteStore, begin_write, corrupt, events, is_unique_violation, sql_count, stored, stored_time,
 };
 
 const DOCUMENT_COLUMNS: &str = "d.id, d.spacecraft_id, d.title, d.category, d.tags, d.body, d.published_at, d.updated_at, \
@@ -111,7 +111,8 @@ fn fts_phrase(query: &str) -> Option<String> {
 impl DocumentRepository for SqliteStore {
     async fn publish_document(&self, document: OpsDocument, event: NewEvent) -> Result<()> {
         let row = Stored::new(&document)?;
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let inserted = sqlx::query(
             "INSERT INTO documents (id, spacecraft_id, title, category, tags, body, title_folded, \
              body_folded, published_at, updated_at, version) \
@@ -143,7 +144,8 @@ impl DocumentRepository for SqliteStore {
 
     async fn update_document(&self, document: OpsDocument, event: NewEvent) -> Result<()> {
         let row = Stored::new(&document)?;
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let current: Option<i64> = sqlx::query_scalar("SELECT version FROM documents WHERE id = ?")
             .bind(document.id.as_str())
             .fetch_optional(&mut *tx)

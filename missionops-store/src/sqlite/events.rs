@@ -12,7 +12,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::codec::{read_object, to_json};
 use super::{
-    DbResult, SqliteStore, corrupt, is_unique_violation, rows_per_statement, sql_count, stored,
+    DbResult, SqliteStore, begin_write, corrupt, is_unique_violation, rows_per_statement, sql_count, stored,
     stored_time,
 };
 
@@ -159,7 +159,8 @@ async fn fetch_events(
 #[async_trait]
 impl EventRepository for SqliteStore {
     async fn record_event(&self, event: NewEvent) -> Result<MissionEvent> {
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let sequence = record(&mut tx, std::slice::from_ref(&event)).await?;
         tx.commit().await.db()?;
         Ok(event.recorded(sequence))

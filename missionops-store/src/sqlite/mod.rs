@@ -25,15 +25,16 @@ mod spacecraft;
 mod telemetry;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use missionops_core::{Error, Result, SpacecraftId, Timestamp};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, SqliteConnection, Transaction};
+use sqlx::{ConnectOptions, Connection, Sqlite, SqliteConnection, Transaction};
 
 /// The schema migrations, embedded at build time and applied by [`SqliteStore::open`].
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -74,9 +75,9 @@ const RESTART_FRAMES: i64 = 1_000;
 /// Every repository trait over one SQLite file. Cheap to clone: clones share the connection
 /// pools.
 ///
-/// Writes go through a pool of exactly one connection, so they are serialized in the process
-/// and never deadlock upgrading a read lock to a write lock; reads go through a separate pool
-/// and run beside the writer (WAL mode). Commits use `synchronous=NORMAL`: a committed write
+/// Writes go through exactly one connection, so they are serialized in the process and never
+/// deadlock upgrading a read lock to a write lock; reads go through a pool of read-only
+/// connections and run beside the writer (WAL mode). Commits use `synchronous=NORMAL`: a committed write
 /// survives the process being killed, but the last commits before a power cut or an operating
 /// system crash may be lost (the database itself stays consistent).
 ///
@@ -91,11 +92,46 @@ const RESTART_FRAMES: i64 = 1_000;
 #[derive(Clone)]
 pub struct SqliteStore {
     /// One connection: every write transaction runs here, one at a time.
-    writer: SqlitePool,
+    writer: Writer,
     /// Read-only (`query_only`) connections for queries.
     reader: SqlitePool,
     /// The background checkpointer, stopped when the last clone of the store goes.
-    checkpointer: std::sync::Arc<Checkpointer>,
+    checkpointer: Arc<Checkpointer>,
+    /// The integer keys of spacecraft, by id, as writes found them: a spacecraft row is never
+    /// deleted, so its key never changes, and an ingest of known spacecraft need not look
+    /// them up (see `telemetry`).
+    spacecraft_keys: Arc<std::sync::RwLock<std::collections::HashMap<String, i64>>>,
+}
+
+/// The one write connection, held directly rather than in a pool of one: a sqlx pool tests a
+/// connection with a round trip to SQLite's thread when it is taken and again (on a task of
+/// its own) when it is given back, which made every write wait for two extra round trips of
+/// the write before it. Here a write waits for the lock (first come, first served) and then
+/// only for its own statements. A write cut off halfway is rolled back by its dropped
+/// transaction before the next write's statements run (the connection's thread takes
+/// commands in order).
+#[derive(Clone)]
+struct Writer {
+    /// `None` once the store is closed.
+    connection: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
+    file: PathBuf,
+}
+
+impl Writer {
+    /// The write connection, once the writes before have finished with it.
+    async fn lock(&self) -> Result<tokio::sync::MappedMutexGuard<'_, SqliteConnection>> {
+        tokio::sync::MutexGuard::try_map(self.connection.lock().await, Option::as_mut)
+            .map_err(|_| Error::backend("the store is closed"))
+    }
+
+    async fn close(&self) {
+        let connection = self.connection.lock().await.take();
+        if let Some(connection) = connection {
+            if let Err(e) = connection.close().await {
+                tracing::warn!(error = %e, "closing the write connection failed");
+            }
+        }
+    }
 }
 
 /// Checkpoints the write-ahead log every [`CHECKPOINT_EVERY`]: first `PASSIVE` on a connection
@@ -106,13 +142,13 @@ pub struct SqliteStore {
 struct Checkpointer(tokio::task::JoinHandle<()>);
 
 impl Checkpointer {
-    fn start(connection: SqlitePool, writer: SqlitePool) -> Self {
+    fn start(connection: SqlitePool, writer: Writer) -> Self {
         Checkpointer(tokio::spawn(async move {
             let mut every = tokio::time::interval(CHECKPOINT_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                if connection.is_closed() || writer.is_closed() {
+                if connection.is_closed() {
                     return;
                 }
                 // A failed checkpoint (the file busy in another process) is retried at the
@@ -129,8 +165,11 @@ impl Checkpointer {
                     }
                 };
                 if finish {
+                    let Ok(mut conn) = writer.lock().await else {
+                        return;
+                    };
                     if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                        .execute(&writer)
+                        .execute(&mut *conn)
                         .await
                     {
                         tracing::debug!(error = %e, "WAL checkpoint on the writer failed; retrying");
@@ -152,7 +191,7 @@ impl fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore")
             .field(
                 "file",
-                &self.writer.connect_options().get_filename().display(),
+                &self.writer.file.display(),
             )
             .finish_non_exhaustive()
     }
@@ -207,27 +246,26 @@ impl SqliteStore {
             // Multi-row inserts keep a statement journal; in memory it costs no file writes.
             .pragma("temp_store", "MEMORY")
             .page_size(PAGE_SIZE);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            // Connections are not recycled: reconnecting would drop the page cache.
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(
-                options
-                    .clone()
-                    .pragma("cache_size", (-WRITER_CACHE_KIB).to_string())
-                    // Checkpoints run beside the writer (see `Checkpointer`), not inside the
-                    // commit that happens to cross SQLite's threshold.
-                    .pragma("wal_autocheckpoint", "0"),
-            )
+        let mut writer = options
+            .clone()
+            .pragma("cache_size", (-WRITER_CACHE_KIB).to_string())
+            // Checkpoints run beside the writer (see `Checkpointer`), not inside the commit
+            // that happens to cross SQLite's threshold.
+            .pragma("wal_autocheckpoint", "0")
+            .connect()
             .await
             .map_err(Error::backend)?;
-        MIGRATOR.run(&writer).await.map_err(Error::backend)?;
+        MIGRATOR.run(&mut writer).await.map_err(Error::backend)?;
+        let writer = Writer {
+            connection: Arc::new(tokio::sync::Mutex::new(Some(writer))),
+            file: options.get_filename().to_path_buf(),
+        };
         let checkpoint_connection = SqlitePoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            // A local file needs no liveness test (a round trip on every use).
+            .test_before_acquire(false)
             .connect_with(options.clone().pragma("cache_size", "-256"))
             .await
             .map_err(Error::backend)?;
@@ -235,6 +273,7 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .idle_timeout(None)
             .max_lifetime(None)
+            .test_before_acquire(false)
             .connect_with(
                 options
                     .pragma("cache_size", (-READER_CACHE_KIB).to_string())
@@ -243,12 +282,12 @@ impl SqliteStore {
             )
             .await
             .map_err(Error::backend)?;
-        let checkpointer =
-            std::sync::Arc::new(Checkpointer::start(checkpoint_connection, writer.clone()));
+        let checkpointer = Arc::new(Checkpointer::start(checkpoint_connection, writer.clone()));
         Ok(SqliteStore {
             writer,
             reader,
             checkpointer,
+            spacecraft_keys: Arc::default(),
         })
     }
 
@@ -271,12 +310,14 @@ impl SqliteStore {
         Ok(usize::try_from(pending).unwrap_or(0))
     }
 
-    /// Starts a write transaction, taking the database write lock at once (`BEGIN IMMEDIATE`),
-    /// so that a concurrent writer in another process makes this one wait (up to the busy
-    /// timeout) at the start instead of failing halfway.
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.db()
-    }
+}
+
+/// Starts a write transaction on the write connection (see [`Writer::lock`]), taking the
+/// database write lock at once (`BEGIN IMMEDIATE`), so that a concurrent writer in another
+/// process makes this one wait (up to the busy timeout) at the start instead of failing
+/// halfway.
+async fn begin_write(writer: &mut SqliteConnection) -> Result<Transaction<'_, Sqlite>> {
+    writer.begin_with("BEGIN IMMEDIATE").await.db()
 }
 
 /// `?` for sqlx results: every database failure is a backend failure unless a caller maps a

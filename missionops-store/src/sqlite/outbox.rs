@@ -11,7 +11,7 @@ use missionops_core::{Clock, Result};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::events::{EventRow, event_from_row};
-use super::{DbResult, SqliteStore, rows_per_statement, sql_count};
+use super::{DbResult, SqliteStore, begin_write, rows_per_statement, sql_count};
 use crate::SystemClock;
 use crate::outbox::{
     Claim, ClaimId, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore, RetryPolicy,
@@ -92,7 +92,8 @@ impl OutboxStore for SqliteStore {
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Claim> {
         let id = ClaimId::generate();
         let now = now_millis();
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let rows: Vec<ClaimRow> = sqlx::query_as(CLAIM_SQL)
             .bind(now)
             .bind(sql_count(limit))
@@ -131,7 +132,8 @@ impl OutboxStore for SqliteStore {
         if sequences.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         update_listed(&mut tx, sequences, |q| {
             q.push(
                 "status = 'delivered', claimed_until = NULL, claim_id = NULL \
@@ -150,7 +152,8 @@ impl OutboxStore for SqliteStore {
         policy: &RetryPolicy,
     ) -> Result<FailureOutcome> {
         let now = now_millis();
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let attempts: Option<i64> = sqlx::query_scalar(
             "SELECT attempts FROM outbox \
              WHERE sequence = ? AND status = 'pending' AND claim_id = ? AND claimed_until > ?",
@@ -197,7 +200,8 @@ impl OutboxStore for SqliteStore {
         if sequences.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         update_listed(&mut tx, sequences, |q| {
             q.push(
                 "claimed_until = NULL, claim_id = NULL WHERE status = 'pending' AND claim_id = ",
@@ -266,7 +270,8 @@ impl OutboxStore for SqliteStore {
 
     async fn retry_dead(&self, which: &RetrySelection) -> Result<Vec<u64>> {
         let now = now_millis();
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let chosen: Vec<i64> = match which {
             RetrySelection::All => {
                 sqlx::query_scalar(

@@ -9,7 +9,7 @@ use missionops_core::{
 
 use super::codec::{read_object, to_json};
 use super::{
-    DbResult, SqliteStore, corrupt, events, is_unique_violation, require_spacecraft, sql_count,
+    DbResult, SqliteStore, begin_write, corrupt, events, is_unique_violation, require_spacecraft, sql_count,
     stored, stored_time,
 };
 
@@ -34,7 +34,8 @@ fn spacecraft_from_row(row: SpacecraftRow) -> Result<Spacecraft> {
 impl SpacecraftRepository for SqliteStore {
     async fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()> {
         let metadata = to_json!(&spacecraft.metadata)?;
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         let inserted = sqlx::query(
             "INSERT INTO spacecraft (id, name, mission_type, metadata, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
@@ -153,7 +154,8 @@ impl ConfigRepository for SqliteStore {
 
     async fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()> {
         let document = to_json!(record.config.as_object())?;
-        let mut tx = self.begin_write().await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
         require_spacecraft(&mut tx, &record.spacecraft_id).await?;
         let current: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(version), 0) FROM config_versions WHERE spacecraft_id = ?",

@@ -29,7 +29,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::codec::{read_parameter_value, read_parameters, read_parameters_like, to_json};
 use super::{
-    DbResult, SqliteStore, anomalies, corrupt, events, rows_per_statement, sql_count, stored,
+    DbResult, SqliteStore, begin_write, anomalies, corrupt, events, rows_per_statement, sql_count, stored,
     stored_time,
 };
 
@@ -79,12 +79,19 @@ impl Keys<'_> {
     }
 }
 
-/// Looks up the keys of the spacecraft of a write. [`Error::NotFound`] names the first
-/// spacecraft, in the order given, that does not exist.
-async fn spacecraft_keys<'a>(
-    conn: &mut SqliteConnection,
+impl<'a> Keys<'a> {
+    fn new(map: HashMap<&'a str, i64>) -> Self {
+        let only = (map.len() == 1)
+            .then(|| map.values().next().copied())
+            .flatten();
+        Keys { map, only }
+    }
+}
+
+/// The spacecraft a write names, each once, in the order first named.
+fn distinct_spacecraft<'a>(
     ids: impl Iterator<Item = &'a SpacecraftId>,
-) -> Result<Keys<'a>> {
+) -> (Vec<&'a SpacecraftId>, HashSet<&'a str>) {
     let mut wanted: Vec<&'a SpacecraftId> = Vec::new();
     let mut distinct = HashSet::new();
     let mut previous: Option<&SpacecraftId> = None;
@@ -95,28 +102,66 @@ async fn spacecraft_keys<'a>(
         }
         previous = Some(id);
     }
-    let mut map = HashMap::with_capacity(wanted.len());
-    for chunk in wanted.chunks(rows_per_statement(1)) {
-        let mut query = QueryBuilder::<Sqlite>::new("SELECT id, key FROM spacecraft WHERE id IN (");
-        let mut list = query.separated(", ");
-        for id in chunk {
-            list.push_bind(id.as_str());
-        }
-        query.push(")");
-        let found: Vec<(String, i64)> = query.build_query_as().fetch_all(&mut *conn).await.db()?;
-        for (id, key) in found {
-            if let Some(&wanted) = distinct.get(id.as_str()) {
-                map.insert(wanted, key);
+    (wanted, distinct)
+}
+
+/// The spacecraft named by a write's snapshots, anomalies and alarms.
+fn named_spacecraft(write: &TelemetryWrite) -> impl Iterator<Item = &SpacecraftId> {
+    write
+        .snapshots
+        .iter()
+        .map(|s| &s.spacecraft_id)
+        .chain(write.anomalies.iter().map(|a| &a.spacecraft_id))
+        .chain(write.alarms.iter().map(|a| &a.spacecraft_id))
+}
+
+impl SqliteStore {
+    /// Looks up the keys of the spacecraft of a write, and remembers them. [`Error::NotFound`]
+    /// names the first spacecraft, in the order given, that does not exist.
+    async fn spacecraft_keys<'a>(
+        &self,
+        conn: &mut SqliteConnection,
+        ids: impl Iterator<Item = &'a SpacecraftId>,
+    ) -> Result<Keys<'a>> {
+        let (wanted, distinct) = distinct_spacecraft(ids);
+        let mut map = HashMap::with_capacity(wanted.len());
+        for chunk in wanted.chunks(rows_per_statement(1)) {
+            let mut query =
+                QueryBuilder::<Sqlite>::new("SELECT id, key FROM spacecraft WHERE id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            query.push(")");
+            let found: Vec<(String, i64)> =
+                query.build_query_as().fetch_all(&mut *conn).await.db()?;
+            for (id, key) in found {
+                if let Some(&wanted) = distinct.get(id.as_str()) {
+                    map.insert(wanted, key);
+                }
             }
         }
+        if let Some(missing) = wanted.iter().find(|id| !map.contains_key(id.as_str())) {
+            return Err(Error::not_found("spacecraft", missing));
+        }
+        if let Ok(mut cache) = self.spacecraft_keys.write() {
+            for (&id, &key) in &map {
+                cache.insert(id.to_owned(), key);
+            }
+        }
+        Ok(Keys::new(map))
     }
-    if let Some(missing) = wanted.iter().find(|id| !map.contains_key(id.as_str())) {
-        return Err(Error::not_found("spacecraft", missing));
+
+    /// The keys of the spacecraft of a write as remembered, or `None` when one of them is not.
+    fn remembered_keys<'a>(&self, ids: impl Iterator<Item = &'a SpacecraftId>) -> Option<Keys<'a>> {
+        let cache = self.spacecraft_keys.read().ok()?;
+        let (wanted, _) = distinct_spacecraft(ids);
+        let mut map = HashMap::with_capacity(wanted.len());
+        for id in wanted {
+            map.insert(id.as_str(), *cache.get(id.as_str())?);
+        }
+        Some(Keys::new(map))
     }
-    let only = (map.len() == 1)
-        .then(|| map.values().next().copied())
-        .flatten();
-    Ok(Keys { map, only })
 }
 
 /// The first index whose id repeats an earlier one of the same batch, if any.
@@ -260,22 +305,26 @@ fn newest_values<'a>(
 /// arrival wins a tie of sample times).
 async fn upsert_latest_values(conn: &mut SqliteConnection, rows: Vec<LatestRow<'_>>) -> Result<()> {
     for chunk in rows.chunks(rows_per_statement(4)) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO latest_values (spacecraft_key, parameter, ts, value) ",
-        );
-        query.push_values(chunk, |mut row, (key, name, ts, value)| {
-            row.push_bind(*key)
-                .push_bind(*name)
-                .push_bind(*ts)
-                .push_bind(value.as_str());
-        });
-        query.push(
-            " ON CONFLICT (spacecraft_key, parameter) DO UPDATE \
-             SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest_values.ts",
-        );
+        let mut query = QueryBuilder::<Sqlite>::new("");
+        push_latest_values(&mut query, chunk);
         query.build().execute(&mut *conn).await.db()?;
     }
     Ok(())
+}
+
+/// Appends the statement that moves the stored latest values forward to `rows`.
+fn push_latest_values<'q>(query: &mut QueryBuilder<'q, Sqlite>, rows: &'q [LatestRow<'q>]) {
+    query.push("INSERT INTO latest_values (spacecraft_key, parameter, ts, value) ");
+    query.push_values(rows, |mut row, (key, name, ts, value)| {
+        row.push_bind(*key)
+            .push_bind(*name)
+            .push_bind(*ts)
+            .push_bind(value.as_str());
+    });
+    query.push(
+        " ON CONFLICT (spacecraft_key, parameter) DO UPDATE \
+         SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest_values.ts",
+    );
 }
 
 /// What the ingest thread prepares while a chunk is being inserted.
@@ -529,7 +578,72 @@ fn split(mut merged: TelemetryWrite, counts: &[Counts]) -> Vec<TelemetryWrite> {
     writes
 }
 
+/// The most snapshots a write may hold to be tried as all new first (see
+/// [`SqliteStore::write_all_new`]): one statement's worth. Larger batches go chunk by chunk,
+/// encoding one chunk while SQLite inserts the one before.
+const ALL_NEW_MAX: usize = SNAPSHOTS_PER_STATEMENT;
+
 impl SqliteStore {
+    /// Stores a write whose snapshots are all new, of spacecraft whose keys are remembered, in
+    /// three round trips to SQLite's thread: `BEGIN`, one batch of statements (the rows, plain
+    /// `INSERT` with no conflict clause, and the latest values), `COMMIT` — plus the
+    /// statements of anomalies, alarms and events when the write has any.
+    ///
+    /// `None` when it cannot be stored that way: a key not remembered, a snapshot already
+    /// stored (its `INSERT` fails on the unique id), or any other failure. Nothing is stored
+    /// then, and the caller stores the write the careful way, which tells a duplicate from a
+    /// conflict and names whatever else went wrong.
+    ///
+    /// Single writes of one spacecraft are the common case this serves: the round trips to
+    /// SQLite's thread, not SQLite's work, were most of their cost.
+    async fn write_all_new(&self, write: &TelemetryWrite) -> Option<IngestOutcome> {
+        let TelemetryWrite {
+            snapshots,
+            anomalies,
+            alarms,
+            events,
+        } = write;
+        if snapshots.len() > ALL_NEW_MAX || events::check_distinct(events).is_err() {
+            return None;
+        }
+        let keys = self.remembered_keys(named_spacecraft(write))?;
+        let mut writer = self.writer.lock().await.ok()?;
+        let (tx, prepared) = overlapped(begin_write(&mut writer), || {
+            Some((encode_chunk(snapshots).ok()?, newest_values(snapshots, &keys, None).ok()?))
+        })
+        .await;
+        let mut tx = tx.ok()?;
+        let (texts, latest) = prepared?;
+        if !snapshots.is_empty() {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO telemetry (id, spacecraft_key, ts, parameters) ",
+            );
+            query.push_values(snapshots.iter().zip(texts), |mut row, (snapshot, text)| {
+                row.push_bind(snapshot.id.as_str())
+                    .push_bind(keys.get(&snapshot.spacecraft_id))
+                    .push_bind(snapshot.timestamp.as_millis())
+                    .push_bind(text);
+            });
+            for chunk in latest.chunks(rows_per_statement(4)) {
+                query.push("; ");
+                push_latest_values(&mut query, chunk);
+            }
+            query.build().execute(&mut *tx).await.ok()?;
+        }
+        if !anomalies.is_empty() {
+            anomalies::insert_new(&mut tx, anomalies).await.ok()?;
+        }
+        for alarm in alarms {
+            anomalies::upsert_alarm(&mut tx, alarm).await.ok()?;
+        }
+        events::record(&mut tx, events).await.ok()?;
+        tx.commit().await.ok()?;
+        Some(IngestOutcome {
+            inserted: snapshots.len(),
+            duplicates: 0,
+        })
+    }
+
     /// Stores `write` in one transaction (see [`TelemetryRepository::insert_telemetry`]). With
     /// `all_new`, a write any of whose snapshots is stored already is rolled back instead and
     /// answers [`Written::NotAllNew`].
@@ -543,16 +657,9 @@ impl SqliteStore {
         events::check_distinct(events)?;
         let chunks: Vec<&[TelemetrySnapshot]> = snapshots.chunks(SNAPSHOTS_PER_STATEMENT).collect();
 
-        let mut tx = self.begin_write().await?;
-        let keys = spacecraft_keys(
-            &mut tx,
-            snapshots
-                .iter()
-                .map(|s| &s.spacecraft_id)
-                .chain(anomalies.iter().map(|a| &a.spacecraft_id))
-                .chain(alarms.iter().map(|a| &a.spacecraft_id)),
-        )
-        .await?;
+        let mut writer = self.writer.lock().await?;
+        let mut tx = begin_write(&mut writer).await?;
+        let keys = self.spacecraft_keys(&mut tx, named_spacecraft(write)).await?;
         // Rows up to this arrival number were stored before this batch.
         let (stored_up_to, first_texts) = overlapped(
             sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM telemetry")
@@ -628,6 +735,9 @@ impl TelemetryRepository for SqliteStore {
         if write.is_empty() {
             return Ok(IngestOutcome::default());
         }
+        if let Some(outcome) = self.write_all_new(&write).await {
+            return Ok(outcome);
+        }
         match self.write_telemetry(&write, false).await? {
             Written::Stored(outcome) => Ok(outcome),
             Written::NotAllNew => Err(Error::backend(
@@ -646,7 +756,15 @@ impl TelemetryRepository for SqliteStore {
     async fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
         let writes = if writes.len() > 1 {
             let (merged, counts) = merge(writes);
-            if let Ok(Written::Stored(_)) = self.write_telemetry(&merged, true).await {
+            let stored = if merged.snapshots.len() <= ALL_NEW_MAX {
+                self.write_all_new(&merged).await.is_some()
+            } else {
+                matches!(
+                    self.write_telemetry(&merged, true).await,
+                    Ok(Written::Stored(_))
+                )
+            };
+            if stored {
                 return GroupOutcome {
                     stored: counts
                         .iter()
