@@ -12,8 +12,8 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::codec::{read_parameter_value, to_json};
 use super::{
-    DbResult, SqliteStore, begin_write, corrupt, events, require_spacecraft, rows_per_statement, sql_count,
-    stored, stored_opt_time, stored_time,
+    DbResult, SqliteStore, begin_write, corrupt, events, require_spacecraft, rows_per_statement,
+    sql_count, stored, stored_opt_time, stored_time,
 };
 
 const ANOMALY_INSERT: &str = "INSERT INTO anomalies \

@@ -12,8 +12,8 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::codec::{read_object, to_json};
 use super::{
-    DbResult, SqliteStore, begin_write, corrupt, is_unique_violation, rows_per_statement, sql_count, stored,
-    stored_time,
+    DbResult, SqliteStore, begin_write, corrupt, is_unique_violation, rows_per_statement,
+    sql_count, stored, stored_time,
 };
 
 /// Fails with [`Error::Conflict`] when two of `events` share an id, before anything is written.

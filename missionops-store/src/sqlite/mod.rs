@@ -107,30 +107,86 @@ pub struct SqliteStore {
 /// connection with a round trip to SQLite's thread when it is taken and again (on a task of
 /// its own) when it is given back, which made every write wait for two extra round trips of
 /// the write before it. Here a write waits for the lock (first come, first served) and then
-/// only for its own statements. A write cut off halfway is rolled back by its dropped
-/// transaction before the next write's statements run (the connection's thread takes
-/// commands in order).
+/// only for its own statements. A write cut off halfway is rolled back (by its dropped
+/// transaction, or see [`Writer::commit_in_one_go`]) before the next write's statements run:
+/// the connection's thread takes commands in order.
 #[derive(Clone)]
 struct Writer {
-    /// `None` once the store is closed.
-    connection: Arc<tokio::sync::Mutex<Option<SqliteConnection>>>,
+    state: Arc<tokio::sync::Mutex<WriterState>>,
     file: PathBuf,
 }
 
+struct WriterState {
+    /// `None` once the store is closed.
+    connection: Option<SqliteConnection>,
+    /// A transaction sent in one go may have been cut off before its `COMMIT`: the next
+    /// user of the connection rolls back whatever is left open first.
+    unfinished: bool,
+}
+
 impl Writer {
+    fn new(connection: SqliteConnection, file: PathBuf) -> Self {
+        Writer {
+            state: Arc::new(tokio::sync::Mutex::new(WriterState {
+                connection: Some(connection),
+                unfinished: false,
+            })),
+            file,
+        }
+    }
+
     /// The write connection, once the writes before have finished with it.
     async fn lock(&self) -> Result<tokio::sync::MappedMutexGuard<'_, SqliteConnection>> {
-        tokio::sync::MutexGuard::try_map(self.connection.lock().await, Option::as_mut)
+        let mut state = self.state.lock().await;
+        state.settle().await;
+        tokio::sync::MutexGuard::try_map(state, |s| s.connection.as_mut())
             .map_err(|_| Error::backend("the store is closed"))
     }
 
+    /// Runs `statements`, which must read `BEGIN IMMEDIATE; …; COMMIT`, as one command: one
+    /// round trip to SQLite's thread for a whole transaction. On failure whatever the
+    /// statements left open is rolled back before this returns; when the caller is cut off
+    /// while they run, before the next user of the connection goes on.
+    async fn commit_in_one_go<'q>(
+        &self,
+        statements: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    ) -> Result<()> {
+        let mut state = self.state.lock().await;
+        state.settle().await;
+        let WriterState {
+            connection,
+            unfinished,
+        } = &mut *state;
+        let connection = connection
+            .as_mut()
+            .ok_or_else(|| Error::backend("the store is closed"))?;
+        *unfinished = true;
+        let result = statements.execute(&mut *connection).await;
+        if result.is_err() {
+            // Fails harmlessly when nothing is open (the BEGIN or the COMMIT itself failed).
+            let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+        }
+        *unfinished = false;
+        result.map(|_| ()).db()
+    }
+
     async fn close(&self) {
-        let connection = self.connection.lock().await.take();
+        let connection = self.state.lock().await.connection.take();
         if let Some(connection) = connection {
             if let Err(e) = connection.close().await {
                 tracing::warn!(error = %e, "closing the write connection failed");
             }
         }
+    }
+}
+
+impl WriterState {
+    /// Rolls back a transaction sent in one go whose sender was cut off.
+    async fn settle(&mut self) {
+        if let (true, Some(connection)) = (self.unfinished, self.connection.as_mut()) {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+        }
+        self.unfinished = false;
     }
 }
 
@@ -189,10 +245,7 @@ impl Drop for Checkpointer {
 impl fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteStore")
-            .field(
-                "file",
-                &self.writer.file.display(),
-            )
+            .field("file", &self.writer.file.display())
             .finish_non_exhaustive()
     }
 }
@@ -256,10 +309,7 @@ impl SqliteStore {
             .await
             .map_err(Error::backend)?;
         MIGRATOR.run(&mut writer).await.map_err(Error::backend)?;
-        let writer = Writer {
-            connection: Arc::new(tokio::sync::Mutex::new(Some(writer))),
-            file: options.get_filename().to_path_buf(),
-        };
+        let writer = Writer::new(writer, options.get_filename().to_path_buf());
         let checkpoint_connection = SqlitePoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)
@@ -309,7 +359,6 @@ impl SqliteStore {
                 .db()?;
         Ok(usize::try_from(pending).unwrap_or(0))
     }
-
 }
 
 /// Starts a write transaction on the write connection (see [`Writer::lock`]), taking the
@@ -387,4 +436,99 @@ const MAX_BINDS_PER_STATEMENT: usize = 4_000;
 /// How many rows of `columns` bound values fit one multi-row statement.
 const fn rows_per_statement(columns: usize) -> usize {
     MAX_BINDS_PER_STATEMENT / columns
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+
+    async fn count(store: &SqliteStore) -> i64 {
+        let mut writer = store.writer.lock().await.expect("writer");
+        sqlx::query_scalar("SELECT COUNT(*) FROM cut")
+            .fetch_one(&mut *writer)
+            .await
+            .expect("count")
+    }
+
+    #[tokio::test]
+    async fn a_transaction_sent_in_one_go_and_cut_off_is_rolled_back_before_the_next_write() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open_path(dir.path().join("cut.db"))
+            .await
+            .expect("open");
+        {
+            let mut writer = store.writer.lock().await.expect("writer");
+            sqlx::query("CREATE TABLE cut (x INTEGER)")
+                .execute(&mut *writer)
+                .await
+                .expect("create");
+        }
+        // Long enough (a million rows) that the caller is gone before SQLite gets to COMMIT.
+        let slow = "BEGIN IMMEDIATE; \
+            WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) \
+            INSERT INTO cut SELECT x FROM c; INSERT INTO cut VALUES (0); COMMIT";
+        {
+            let mut write = pin!(store.writer.commit_in_one_go(sqlx::query(slow)));
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(write.as_mut().poll(&mut cx).is_pending(), "sent, not done");
+        }
+        assert_eq!(
+            count(&store).await,
+            0,
+            "nothing of the cut-off transaction stays"
+        );
+        // The connection is usable for transactions again, both ways.
+        store
+            .writer
+            .commit_in_one_go(sqlx::query(
+                "BEGIN IMMEDIATE; INSERT INTO cut VALUES (1); COMMIT",
+            ))
+            .await
+            .expect("one go");
+        {
+            let mut writer = store.writer.lock().await.expect("writer");
+            let mut tx = begin_write(&mut writer).await.expect("begin");
+            sqlx::query("INSERT INTO cut VALUES (2)")
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
+            tx.commit().await.expect("commit");
+        }
+        assert_eq!(count(&store).await, 2);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_sent_in_one_go_that_fails_leaves_nothing_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open_path(dir.path().join("fail.db"))
+            .await
+            .expect("open");
+        store
+            .writer
+            .commit_in_one_go(sqlx::query(
+                "BEGIN IMMEDIATE; CREATE TABLE cut (x INTEGER UNIQUE); COMMIT",
+            ))
+            .await
+            .expect("create");
+        let failed = store
+            .writer
+            .commit_in_one_go(sqlx::query(
+                "BEGIN IMMEDIATE; INSERT INTO cut VALUES (1); INSERT INTO cut VALUES (1); COMMIT",
+            ))
+            .await;
+        assert!(matches!(failed, Err(Error::Backend(_))), "{failed:?}");
+        assert_eq!(count(&store).await, 0, "the first insert was rolled back");
+        store
+            .writer
+            .commit_in_one_go(sqlx::query(
+                "BEGIN IMMEDIATE; INSERT INTO cut VALUES (1); COMMIT",
+            ))
+            .await
+            .expect("the next transaction starts");
+        assert_eq!(count(&store).await, 1);
+    }
 }

@@ -9,8 +9,8 @@ use missionops_core::{
 
 use super::codec::{read_object, to_json};
 use super::{
-    DbResult, SqliteStore, begin_write, corrupt, events, is_unique_violation, require_spacecraft, sql_count,
-    stored, stored_time,
+    DbResult, SqliteStore, begin_write, corrupt, events, is_unique_violation, require_spacecraft,
+    sql_count, stored, stored_time,
 };
 
 type SpacecraftRow = (String, String, String, String, i64, i64);

@@ -29,8 +29,8 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::codec::{read_parameter_value, read_parameters, read_parameters_like, to_json};
 use super::{
-    DbResult, SqliteStore, begin_write, anomalies, corrupt, events, rows_per_statement, sql_count, stored,
-    stored_time,
+    DbResult, SqliteStore, anomalies, begin_write, corrupt, events, rows_per_statement, sql_count,
+    stored, stored_time,
 };
 
 /// Rows per multi-row telemetry INSERT. Four values per row; 250 rows keep a statement quick to
@@ -607,17 +607,21 @@ impl SqliteStore {
             return None;
         }
         let keys = self.remembered_keys(named_spacecraft(write))?;
-        let mut writer = self.writer.lock().await.ok()?;
-        let (tx, prepared) = overlapped(begin_write(&mut writer), || {
-            Some((encode_chunk(snapshots).ok()?, newest_values(snapshots, &keys, None).ok()?))
-        })
-        .await;
-        let mut tx = tx.ok()?;
-        let (texts, latest) = prepared?;
+        let outcome = IngestOutcome {
+            inserted: snapshots.len(),
+            duplicates: 0,
+        };
+        if snapshots.is_empty() && anomalies.is_empty() && alarms.is_empty() && events.is_empty() {
+            return Some(outcome);
+        }
+        // Plain telemetry (the usual write) needs nothing back from SQLite before its commit,
+        // so its whole transaction goes over as one command.
+        let one_go = anomalies.is_empty() && alarms.is_empty() && events.is_empty();
+        let texts = encode_chunk(snapshots).ok()?;
+        let latest = newest_values(snapshots, &keys, None).ok()?;
+        let mut query = QueryBuilder::<Sqlite>::new(if one_go { "BEGIN IMMEDIATE; " } else { "" });
         if !snapshots.is_empty() {
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO telemetry (id, spacecraft_key, ts, parameters) ",
-            );
+            query.push("INSERT INTO telemetry (id, spacecraft_key, ts, parameters) ");
             query.push_values(snapshots.iter().zip(texts), |mut row, (snapshot, text)| {
                 row.push_bind(snapshot.id.as_str())
                     .push_bind(keys.get(&snapshot.spacecraft_id))
@@ -628,6 +632,15 @@ impl SqliteStore {
                 query.push("; ");
                 push_latest_values(&mut query, chunk);
             }
+        }
+        if one_go {
+            query.push("; COMMIT");
+            self.writer.commit_in_one_go(query.build()).await.ok()?;
+            return Some(outcome);
+        }
+        let mut writer = self.writer.lock().await.ok()?;
+        let mut tx = begin_write(&mut writer).await.ok()?;
+        if !snapshots.is_empty() {
             query.build().execute(&mut *tx).await.ok()?;
         }
         if !anomalies.is_empty() {
@@ -638,10 +651,7 @@ impl SqliteStore {
         }
         events::record(&mut tx, events).await.ok()?;
         tx.commit().await.ok()?;
-        Some(IngestOutcome {
-            inserted: snapshots.len(),
-            duplicates: 0,
-        })
+        Some(outcome)
     }
 
     /// Stores `write` in one transaction (see [`TelemetryRepository::insert_telemetry`]). With
@@ -659,7 +669,9 @@ impl SqliteStore {
 
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
-        let keys = self.spacecraft_keys(&mut tx, named_spacecraft(write)).await?;
+        let keys = self
+            .spacecraft_keys(&mut tx, named_spacecraft(write))
+            .await?;
         // Rows up to this arrival number were stored before this batch.
         let (stored_up_to, first_texts) = overlapped(
             sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM telemetry")
