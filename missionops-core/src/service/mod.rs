@@ -519,9 +519,9 @@ impl MissionOps {
         &self,
         id: &SpacecraftId,
         window: AnalysisWindow,
-    ) -> Result<Vec<TelemetrySnapshot>> {
+    ) -> Result<windows::WindowSnapshots> {
         match window {
-            AnalysisWindow::Recent(limit) => self.recent_telemetry(id, limit).await,
+            AnalysisWindow::Recent(limit) => self.recent_window(id, limit).await,
             AnalysisWindow::Range { from, to } => {
                 let snapshots = self
                     .store
@@ -535,7 +535,7 @@ impl MissionOps {
                         ),
                     ));
                 }
-                Ok(snapshots)
+                Ok(windows::WindowSnapshots::owned(snapshots))
             }
         }
     }

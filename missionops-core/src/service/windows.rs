@@ -88,6 +88,32 @@ impl Windows {
     }
 }
 
+/// Snapshots of a window, shared with the cache when they came from it (analysing the newest
+/// 100 copied them on every request otherwise).
+pub(super) struct WindowSnapshots {
+    shared: Arc<Vec<TelemetrySnapshot>>,
+    len: usize,
+}
+
+impl WindowSnapshots {
+    /// Snapshots read for this call alone.
+    pub(super) fn owned(snapshots: Vec<TelemetrySnapshot>) -> Self {
+        let len = snapshots.len();
+        WindowSnapshots {
+            shared: Arc::new(snapshots),
+            len,
+        }
+    }
+}
+
+impl std::ops::Deref for WindowSnapshots {
+    type Target = [TelemetrySnapshot];
+
+    fn deref(&self) -> &[TelemetrySnapshot] {
+        self.shared.get(..self.len).unwrap_or(&self.shared)
+    }
+}
+
 impl MissionOps {
     /// The newest `limit` snapshots of `id`, newest first (empty for an unknown spacecraft).
     pub async fn recent_telemetry(
@@ -95,8 +121,19 @@ impl MissionOps {
         id: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>> {
+        Ok(self.recent_window(id, limit).await?.to_vec())
+    }
+
+    /// [`Self::recent_telemetry`] without copying what the cache holds.
+    pub(super) async fn recent_window(
+        &self,
+        id: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<WindowSnapshots> {
         if limit.get() > WINDOW as usize {
-            return self.store.recent_telemetry(id, limit).await;
+            return Ok(WindowSnapshots::owned(
+                self.store.recent_telemetry(id, limit).await?,
+            ));
         }
         let now = self.clock.now();
         let window = match self.windows.hit(id, now) {
@@ -112,6 +149,10 @@ impl MissionOps {
                 read
             }
         };
-        Ok(window.iter().take(limit.get()).cloned().collect())
+        let len = window.len().min(limit.get());
+        Ok(WindowSnapshots {
+            shared: window,
+            len,
+        })
     }
 }

@@ -222,6 +222,7 @@ pub(crate) fn truncate_error(error: &str) -> &str {
 }
 
 /// The milliseconds in `duration`, saturating.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

@@ -1,10 +1,16 @@
 //! Telemetry: batched, idempotent ingest and the queries over it.
 //!
-//! Ingest writes a batch with multi-row `INSERT … ON CONFLICT (id) DO NOTHING` statements in
-//! one transaction. When every row went in (the usual case) nothing else is read; when fewer
-//! did, the batch is checked for repeated ids and the ids stored before are looked up and
-//! compared with the batch: the same content is a duplicate, different content a conflict that
-//! rolls the whole batch back.
+//! A write of up to 250 snapshots of spacecraft whose keys are known is first tried as all new:
+//! plain multi-row `INSERT`s and the latest values, sent with `BEGIN IMMEDIATE` and `COMMIT`
+//! as one command to SQLite's thread when the write carries no anomalies, alarms or events (the
+//! usual live write). Each round trip to that thread costs two thread switches, and they were
+//! most of the cost of a single snapshot. Should a snapshot be stored already, its `INSERT`
+//! fails, nothing is kept, and the write goes the careful way:
+//!
+//! multi-row `INSERT … ON CONFLICT (id) DO NOTHING` statements in one transaction. When every
+//! row went in nothing else is read; when fewer did, the batch is checked for repeated ids and
+//! the ids stored before are looked up and compared with the batch: the same content is a
+//! duplicate, different content a conflict that rolls the whole batch back.
 //!
 //! The work is split across the two threads involved: while SQLite (on the connection's worker
 //! thread) inserts one chunk of rows, this thread encodes the next chunk's JSON, and while it
