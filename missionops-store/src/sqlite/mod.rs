@@ -442,7 +442,7 @@ const fn rows_per_statement(columns: usize) -> usize {
 mod tests {
     use std::future::Future;
     use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
+    use std::task::{Context, Waker};
 
     use super::*;
 
