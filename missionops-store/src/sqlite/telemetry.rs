@@ -318,6 +318,23 @@ async fn upsert_latest_values(conn: &mut SqliteConnection, rows: Vec<LatestRow<'
     Ok(())
 }
 
+/// Appends the multi-row `INSERT` of `snapshots` with their parameters' JSON `texts` (moved
+/// into the statement's arguments rather than copied).
+fn push_snapshot_rows<'q>(
+    query: &mut QueryBuilder<'q, Sqlite>,
+    snapshots: &'q [TelemetrySnapshot],
+    texts: Vec<String>,
+    keys: &Keys<'_>,
+) {
+    query.push("INSERT INTO telemetry (id, spacecraft_key, ts, parameters) ");
+    query.push_values(snapshots.iter().zip(texts), |mut row, (snapshot, text)| {
+        row.push_bind(snapshot.id.as_str())
+            .push_bind(keys.get(&snapshot.spacecraft_id))
+            .push_bind(snapshot.timestamp.as_millis())
+            .push_bind(text);
+    });
+}
+
 /// Appends the statement that moves the stored latest values forward to `rows`.
 fn push_latest_values<'q>(query: &mut QueryBuilder<'q, Sqlite>, rows: &'q [LatestRow<'q>]) {
     query.push("INSERT INTO latest_values (spacecraft_key, parameter, ts, value) ");
@@ -627,13 +644,7 @@ impl SqliteStore {
         let latest = newest_values(snapshots, &keys, None).ok()?;
         let mut query = QueryBuilder::<Sqlite>::new(if one_go { "BEGIN IMMEDIATE; " } else { "" });
         if !snapshots.is_empty() {
-            query.push("INSERT INTO telemetry (id, spacecraft_key, ts, parameters) ");
-            query.push_values(snapshots.iter().zip(texts), |mut row, (snapshot, text)| {
-                row.push_bind(snapshot.id.as_str())
-                    .push_bind(keys.get(&snapshot.spacecraft_id))
-                    .push_bind(snapshot.timestamp.as_millis())
-                    .push_bind(text);
-            });
+            push_snapshot_rows(&mut query, snapshots, texts, &keys);
             for chunk in latest.chunks(rows_per_statement(4)) {
                 query.push("; ");
                 push_latest_values(&mut query, chunk);
@@ -690,16 +701,8 @@ impl SqliteStore {
         let mut inserted: usize = 0;
         let mut optimistic_latest = None;
         for (k, chunk) in chunks.iter().enumerate() {
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO telemetry (id, spacecraft_key, ts, parameters) ",
-            );
-            // The texts move into the statement's arguments rather than being copied.
-            query.push_values(chunk.iter().zip(texts), |mut row, (snapshot, text)| {
-                row.push_bind(snapshot.id.as_str())
-                    .push_bind(keys.get(&snapshot.spacecraft_id))
-                    .push_bind(snapshot.timestamp.as_millis())
-                    .push_bind(text);
-            });
+            let mut query = QueryBuilder::<Sqlite>::new("");
+            push_snapshot_rows(&mut query, chunk, texts, &keys);
             query.push(" ON CONFLICT (id) DO NOTHING");
             let (done, prepared) = overlapped(query.build().execute(&mut *tx), || {
                 match chunks.get(k + 1) {
