@@ -180,6 +180,29 @@ async fn fleet_status_alarms_health_readiness_and_metrics() {
 }
 
 #[tokio::test]
+async fn made_up_methods_share_one_metrics_label() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    for method in ["BREW", "PROPFIND", "X-ANYTHING"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let response = client
+            .request(method, app.url("/telemetry"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    assert!(
+        metrics.contains("method=\"OTHER\",route=\"/telemetry\",status=\"405\"} 3"),
+        "{metrics}"
+    );
+    for made_up in ["BREW", "PROPFIND", "X-ANYTHING"] {
+        assert!(!metrics.contains(made_up), "{metrics}");
+    }
+}
+
+#[tokio::test]
 async fn shutdown_finishes_in_flight_requests_and_keeps_acknowledged_writes() {
     let app = spawn_app().await;
     let mut pending = Vec::new();
