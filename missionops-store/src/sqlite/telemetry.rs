@@ -607,10 +607,11 @@ fn split(mut merged: TelemetryWrite, counts: &[Counts]) -> Vec<TelemetryWrite> {
 const ALL_NEW_MAX: usize = SNAPSHOTS_PER_STATEMENT;
 
 impl SqliteStore {
-    /// Stores a write whose snapshots are all new, of spacecraft whose keys are remembered, in
-    /// three round trips to SQLite's thread: `BEGIN`, one batch of statements (the rows, plain
-    /// `INSERT` with no conflict clause, and the latest values), `COMMIT` — plus the
-    /// statements of anomalies, alarms and events when the write has any.
+    /// Stores a write whose snapshots are all new, of spacecraft whose keys are remembered:
+    /// the rows (a plain `INSERT`, no conflict clause) and the latest values, in one round trip
+    /// to SQLite's thread together with `BEGIN IMMEDIATE` and `COMMIT` when the write carries
+    /// no anomalies, alarms or events; otherwise `BEGIN`, that batch, their statements and
+    /// `COMMIT`.
     ///
     /// `None` when it cannot be stored that way: a key not remembered, a snapshot already
     /// stored (its `INSERT` fails on the unique id), or any other failure. Nothing is stored
