@@ -117,22 +117,34 @@ pub(super) async fn record(conn: &mut SqliteConnection, events: &[NewEvent]) -> 
     Ok(u64::try_from(first).unwrap_or(0))
 }
 
-pub(super) type EventRow = (
-    i64,
-    String,
-    Option<String>,
-    i64,
-    String,
-    String,
-    String,
-    String,
-);
+/// An event row, read by column name ([`EVENT_COLUMNS`]); other rows flatten it into theirs.
+#[derive(sqlx::FromRow)]
+pub(super) struct EventRow {
+    sequence: i64,
+    id: String,
+    spacecraft_id: Option<String>,
+    ts: i64,
+    #[sqlx(rename = "type")]
+    event_type: String,
+    severity: String,
+    message: String,
+    metadata: String,
+}
 
 pub(super) const EVENT_COLUMNS: &str =
     "sequence, id, spacecraft_id, ts, type, severity, message, metadata";
 
 pub(super) fn event_from_row(row: EventRow) -> Result<MissionEvent> {
-    let (sequence, id, spacecraft_id, ts, event_type, severity, message, metadata) = row;
+    let EventRow {
+        sequence,
+        id,
+        spacecraft_id,
+        ts,
+        event_type,
+        severity,
+        message,
+        metadata,
+    } = row;
     let what = "event";
     Ok(MissionEvent {
         sequence: u64::try_from(sequence).map_err(|e| corrupt(what, &id, e))?,

@@ -18,20 +18,13 @@ use crate::outbox::{
     RetrySelection, millis, truncate_error,
 };
 
-/// A claimed row: outbox attempts, then the event columns in [`EVENT_COLUMNS`] order.
-///
-/// [`EVENT_COLUMNS`]: super::events::EVENT_COLUMNS
-type ClaimRow = (
-    i64,
-    i64,
-    String,
-    Option<String>,
-    i64,
-    String,
-    String,
-    String,
-    String,
-);
+/// A claimed row: outbox attempts and the event.
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    attempts: i64,
+    #[sqlx(flatten)]
+    event: EventRow,
+}
 
 /// Pending rows that hold back their group: backing off, or claimed under a live lease. The
 /// first such row of each group bounds what a claim may take of it. `held` is materialised
@@ -101,10 +94,7 @@ impl OutboxStore for SqliteStore {
             .await
             .db()?;
         let mut entries = Vec::with_capacity(rows.len());
-        for (attempts, sequence, eid, spacecraft, ts, kind, severity, message, metadata) in rows {
-            let event: EventRow = (
-                sequence, eid, spacecraft, ts, kind, severity, message, metadata,
-            );
+        for ClaimRow { attempts, event } in rows {
             let event = event_from_row(event)?;
             entries.push(OutboxEntry {
                 sequence: event.sequence,
@@ -242,21 +232,12 @@ impl OutboxStore for SqliteStore {
         .db()?;
         rows.into_iter()
             .map(
-                |(
-                    attempts,
-                    last_error,
-                    sequence,
-                    id,
-                    spacecraft,
-                    ts,
-                    kind,
-                    severity,
-                    message,
-                    metadata,
-                )| {
-                    let event = event_from_row((
-                        sequence, id, spacecraft, ts, kind, severity, message, metadata,
-                    ))?;
+                |DeadRow {
+                     attempts,
+                     last_error,
+                     event,
+                 }| {
+                    let event = event_from_row(event)?;
                     Ok(DeadLetter {
                         sequence: event.sequence,
                         attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
@@ -318,16 +299,11 @@ impl OutboxStore for SqliteStore {
     }
 }
 
-/// A dead letter row: attempts, last error, then the event columns.
-type DeadRow = (
-    i64,
-    Option<String>,
-    i64,
-    String,
-    Option<String>,
-    i64,
-    String,
-    String,
-    String,
-    String,
-);
+/// A dead letter row: attempts, last error and the event.
+#[derive(sqlx::FromRow)]
+struct DeadRow {
+    attempts: i64,
+    last_error: Option<String>,
+    #[sqlx(flatten)]
+    event: EventRow,
+}
