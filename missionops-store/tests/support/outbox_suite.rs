@@ -63,6 +63,12 @@ fn policy(max_attempts: u32, initial_ms: u64) -> RetryPolicy {
     }
 }
 
+/// A claim now takes nothing.
+async fn assert_nothing_claimable(store: &dyn TestStore) {
+    let claim = store.claim(10, LEASE).await.expect("claim");
+    assert!(claim.entries.is_empty(), "claimed {:?}", claim.sequences());
+}
+
 fn sequences_of(events: &[&MissionEvent]) -> Vec<u64> {
     events.iter().map(|e| e.sequence).collect()
 }
@@ -118,14 +124,7 @@ pub async fn delivered_rows_leave_the_outbox(store: Arc<dyn TestStore>) {
             dead: 0
         }
     );
-    assert!(
-        store
-            .claim(10, LEASE)
-            .await
-            .expect("claim")
-            .entries
-            .is_empty()
-    );
+    assert_nothing_claimable(&*store).await;
 }
 
 pub async fn events_dated_in_the_future_are_due_at_once(store: Arc<dyn TestStore>) {
@@ -143,14 +142,7 @@ pub async fn a_claim_whose_lease_runs_out_comes_back_and_loses_its_rows(store: A
         .await
         .expect("claim");
     assert_eq!(first.sequences(), vec![1, 2]);
-    assert!(
-        store
-            .claim(10, LEASE)
-            .await
-            .expect("claim")
-            .entries
-            .is_empty()
-    );
+    assert_nothing_claimable(&*store).await;
     // The worker "dies": nothing is settled. After the lease the rows are claimed again.
     tokio::time::sleep(Duration::from_millis(450)).await;
     let second = store.claim(10, LEASE).await.expect("reclaim");
@@ -207,14 +199,7 @@ pub async fn a_failure_backs_off_and_holds_back_only_its_spacecraft(store: Arc<d
         .await
         .expect("delivered");
     // n1 is still claimed; a1 backs off and holds a2 back.
-    assert!(
-        store
-            .claim(10, LEASE)
-            .await
-            .expect("claim")
-            .entries
-            .is_empty()
-    );
+    assert_nothing_claimable(&*store).await;
     store
         .release(&claim.id, &[n1.sequence])
         .await
