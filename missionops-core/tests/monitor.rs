@@ -143,6 +143,13 @@ impl Desk {
     }
 }
 
+/// The events of an alarm that is raised, escalates once and clears.
+const RAISED_ESCALATED_CLEARED: [EventType; 3] = [
+    EventType::Anomaly,
+    EventType::Anomaly,
+    EventType::AnomalyCleared,
+];
+
 #[tokio::test]
 async fn compat_limits_open_one_alarm_per_excursion_and_record_every_violating_sample() {
     let mut desk = Desk::with_rules(json!({"temp": {"warnHigh": 45, "critHigh": 70}})).await;
@@ -168,14 +175,7 @@ async fn compat_limits_open_one_alarm_per_excursion_and_record_every_violating_s
         ]
     );
     // Raised, escalated, cleared.
-    assert_eq!(
-        desk.new_event_types().await,
-        [
-            EventType::Anomaly,
-            EventType::Anomaly,
-            EventType::AnomalyCleared
-        ]
-    );
+    assert_eq!(desk.new_event_types().await, RAISED_ESCALATED_CLEARED);
 }
 
 #[tokio::test]
@@ -225,14 +225,7 @@ async fn max_rate_opens_a_rate_alarm_that_escalates_and_clears() {
         desk.anomaly_kinds().await,
         [AnomalyKind::RateWarn, AnomalyKind::RateCrit]
     );
-    assert_eq!(
-        desk.new_event_types().await,
-        [
-            EventType::Anomaly,
-            EventType::Anomaly,
-            EventType::AnomalyCleared
-        ]
-    );
+    assert_eq!(desk.new_event_types().await, RAISED_ESCALATED_CLEARED);
 }
 
 #[tokio::test]
