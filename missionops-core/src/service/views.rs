@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::domain::{
-    ConfigRecord, ConfigSource, ConfigStatus, JsonObject, MissionType, Severity, Spacecraft,
+    ConfigRecord, ConfigSource, ConfigStatus, JsonObject, MissionType, Spacecraft,
     SpacecraftConfig, SpacecraftId, SpacecraftName, Timestamp,
 };
 use crate::ports::IngestOutcome;
@@ -97,60 +97,6 @@ pub struct SpacecraftListing {
     pub offset: u64,
     /// The page.
     pub items: Vec<SpacecraftListItem>,
-}
-
-/// Anomaly counts over the last hour, six hours and day.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AnomalyCounts {
-    /// In the last hour.
-    pub last1h: u64,
-    /// In the last six hours.
-    pub last6h: u64,
-    /// In the last 24 hours.
-    pub last24h: u64,
-}
-
-/// A spacecraft's overall health.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OverallStatus {
-    /// Nothing worse than `LOW` in 24 h.
-    Nominal,
-    /// A `MEDIUM` anomaly in 24 h.
-    Warning,
-    /// A `HIGH` or `CRITICAL` anomaly in 24 h.
-    Critical,
-}
-
-impl OverallStatus {
-    /// The compat formula: `CRITICAL` when the worst severity is `HIGH` or `CRITICAL`, `WARNING`
-    /// when `MEDIUM`, else `NOMINAL`.
-    pub fn from_highest(highest: Severity) -> Self {
-        match highest {
-            Severity::High | Severity::Critical => OverallStatus::Critical,
-            Severity::Medium => OverallStatus::Warning,
-            Severity::Low => OverallStatus::Nominal,
-        }
-    }
-}
-
-/// `GET /spacecraft/:id/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SpacecraftStatus {
-    /// The spacecraft.
-    pub spacecraft_id: SpacecraftId,
-    /// The newest sample time, `null` without telemetry.
-    pub last_telemetry_timestamp: Option<Timestamp>,
-    /// Persisted anomalies by sample time, relative to now.
-    pub anomalies: AnomalyCounts,
-    /// The worst severity in 24 h, `LOW` when there was none.
-    pub highest_severity_last24h: Severity,
-    /// The compat health formula.
-    pub overall_status: OverallStatus,
-    /// Alarms that need attention (`ACTIVE` or `ACKNOWLEDGED`), beside the compat counts.
-    pub active_alarms: usize,
 }
 
 /// The answer to an ingest of one snapshot.

@@ -1,10 +1,6 @@
-//! Caches of what dashboards poll: the newest snapshots of a spacecraft (`GET /telemetry`, the
-//! analysis of the newest N) and its compiled rules.
-//!
-//! Both are exact for writes made through this application: every ingest invalidates the
-//! windows of the spacecraft it names, every configuration change its rules. Writes made by
-//! another process sharing the database (a CLI `import` into the server's SQLite file, a
-//! second server on one PostgreSQL) are seen after at most [`RECHECK_MS`].
+//! The cache of what dashboards poll most: the newest snapshots of each spacecraft
+//! (`GET /telemetry`, the analysis of the newest N), invalidated by every write naming the
+//! spacecraft and trusted for at most [`RECHECK_MS`] otherwise.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,9 +9,8 @@ use crate::domain::{Limit, SpacecraftId, TelemetrySnapshot, Timestamp};
 use crate::error::Result;
 
 use super::MissionOps;
+use super::app::RECHECK_MS;
 
-/// How long a cached window or rule version is trusted without asking the store again.
-pub(super) const RECHECK_MS: i64 = 2_000;
 /// The most snapshots a cached window holds: the largest `limit` of the windowed reads.
 const WINDOW: u32 = 100;
 
@@ -115,16 +110,8 @@ impl std::ops::Deref for WindowSnapshots {
 }
 
 impl MissionOps {
-    /// The newest `limit` snapshots of `id`, newest first (empty for an unknown spacecraft).
-    pub async fn recent_telemetry(
-        &self,
-        id: &SpacecraftId,
-        limit: Limit,
-    ) -> Result<Vec<TelemetrySnapshot>> {
-        Ok(self.recent_window(id, limit).await?.to_vec())
-    }
-
-    /// [`Self::recent_telemetry`] without copying what the cache holds.
+    /// The newest `limit` snapshots of `id`, newest first, without copying what the cache
+    /// holds (see [`MissionOps::recent_telemetry`]).
     pub(super) async fn recent_window(
         &self,
         id: &SpacecraftId,

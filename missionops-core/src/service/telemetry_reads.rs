@@ -1,22 +1,20 @@
-//! Read-side use cases for operators' screens: latest values with their limit state, plot
-//! series, the fleet overview, procedures for an anomaly, readiness.
+//! Telemetry reads for operators' screens and exports: the newest snapshots, every parameter's
+//! newest value with its limit state, plot series, and pages of a time window.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{MissionOps, SpacecraftStatus};
 use crate::domain::{
-    AnomalyId, AnomalyKind, BucketWidth, DocumentCategory, DocumentFilter, Limit, OpsDocument,
-    ParameterName, ParameterValue, SearchQuery, SeriesBucket, Severity, Spacecraft, SpacecraftId,
-    SpacecraftName, Tag, TelemetrySnapshot, Timestamp,
+    AnomalyKind, BucketWidth, Limit, ParameterName, ParameterValue, SeriesBucket, Severity,
+    SpacecraftId, TelemetrySnapshot, Timestamp,
 };
 use crate::error::{Error, Result};
 
+use super::{AnalysisWindow, MissionOps};
+
 /// The most buckets one series request may span.
 pub const MAX_SERIES_BUCKETS: i64 = 10_000;
-/// The most procedures returned for one anomaly.
-const MAX_PROCEDURES: u32 = 50;
 
 /// The newest value of one parameter and where it stands against its limits.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,18 +40,16 @@ pub struct LatestView {
     pub parameters: BTreeMap<String, ParameterState>,
 }
 
-/// One line of the fleet overview: the status (with its active alarms) plus the name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FleetEntry {
-    /// The compat status.
-    #[serde(flatten)]
-    pub status: SpacecraftStatus,
-    /// The spacecraft's name.
-    pub name: SpacecraftName,
-}
-
 impl MissionOps {
+    /// The newest `limit` snapshots of `id`, newest first (empty for an unknown spacecraft).
+    pub async fn recent_telemetry(
+        &self,
+        id: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<Vec<TelemetrySnapshot>> {
+        Ok(self.recent_window(id, limit).await?.to_vec())
+    }
+
     /// The newest value of every parameter of `id` with its state against the current limits.
     pub async fn latest_values(&self, id: &SpacecraftId) -> Result<LatestView> {
         self.get_spacecraft(id).await?;
@@ -115,7 +111,7 @@ impl MissionOps {
         to: Timestamp,
         bucket: BucketWidth,
     ) -> Result<Vec<SeriesBucket>> {
-        super::AnalysisWindow::range(from, to)?;
+        AnalysisWindow::range(from, to)?;
         let span = to.as_millis() - from.as_millis();
         if span / bucket.as_millis() >= MAX_SERIES_BUCKETS {
             return Err(Error::invalid(
@@ -141,82 +137,5 @@ impl MissionOps {
         max: usize,
     ) -> Result<Vec<TelemetrySnapshot>> {
         self.store.telemetry_range(id, from, to, max).await
-    }
-
-    /// The status of every spacecraft, with its name and open alarms, in registration order.
-    pub async fn fleet_status(&self) -> Result<Vec<FleetEntry>> {
-        let mut fleet = Vec::new();
-        for spacecraft in self.every_spacecraft().await? {
-            let status = self.status(&spacecraft.id).await?;
-            fleet.push(FleetEntry {
-                status,
-                name: spacecraft.name,
-            });
-        }
-        Ok(fleet)
-    }
-
-    /// Every registered spacecraft in registration order, read a page at a time.
-    pub(super) async fn every_spacecraft(&self) -> Result<Vec<Spacecraft>> {
-        let mut all = Vec::new();
-        let page_size = Limit::clamped(100, 100);
-        let mut offset = 0u64;
-        loop {
-            let page = self.store.list_spacecraft(page_size, offset).await?;
-            let count = page.items.len();
-            all.extend(page.items);
-            offset += count as u64;
-            if count < page_size.get() || offset >= page.total {
-                return Ok(all);
-            }
-        }
-    }
-
-    /// `procedure` documents relevant to a persisted anomaly: those tagged with its parameter
-    /// first (newest first), then those whose text names it (best match first).
-    pub async fn procedures_for_anomaly(&self, id: &AnomalyId) -> Result<Vec<OpsDocument>> {
-        let anomaly = self.get_anomaly(id).await?;
-        let limit = Limit::clamped(i64::from(MAX_PROCEDURES), MAX_PROCEDURES);
-        let procedure = DocumentCategory::parse("procedure")?;
-        let tagged = match Tag::parse(anomaly.parameter.as_str()) {
-            Ok(tag) => {
-                self.store
-                    .list_documents(&DocumentFilter {
-                        spacecraft_id: None,
-                        category: Some(procedure),
-                        tag: Some(tag),
-                        limit,
-                        offset: 0,
-                    })
-                    .await?
-            }
-            Err(_) => Vec::new(),
-        };
-        let mentioned = match SearchQuery::parse(anomaly.parameter.as_str()) {
-            Ok(query) => self.store.search_documents(&query, limit).await?,
-            Err(_) => Vec::new(),
-        };
-        let mut found = tagged;
-        for document in mentioned {
-            if document.category.is_procedure() && !found.iter().any(|d| d.id == document.id) {
-                found.push(document);
-            }
-        }
-        let for_this_spacecraft = |d: &OpsDocument| {
-            d.spacecraft_id
-                .as_ref()
-                .is_none_or(|s| s == &anomaly.spacecraft_id)
-        };
-        found.retain(for_this_spacecraft);
-        found.truncate(MAX_PROCEDURES as usize);
-        Ok(found)
-    }
-
-    /// Whether the store answers (for readiness probes).
-    pub async fn ping(&self) -> Result<()> {
-        self.store
-            .list_spacecraft(Limit::clamped(1, 1), 0)
-            .await
-            .map(|_| ())
     }
 }

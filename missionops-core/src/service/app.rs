@@ -1,0 +1,125 @@
+//! The [`MissionOps`] handle: the store, clock and id generator every use case runs over, and
+//! the caches clones share. The use cases themselves live in the sibling files, one concern each.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::domain::{EventType, Limit, NewEvent, Severity, SpacecraftId, Timestamp};
+use crate::error::Result;
+use crate::ports::{Clock, IdGenerator, Store};
+
+use super::monitor_slots::SlotHandle;
+use super::recent_window_cache::Windows;
+use super::rules_cache::CachedRules;
+
+/// How long a cached window, rule version or monitor configuration is trusted without asking
+/// the store again.
+///
+/// The caches are exact for writes made through this application: every ingest invalidates the
+/// windows of the spacecraft it names, every configuration change its rules. Writes made by
+/// another process sharing the database (a CLI `import` into the server's SQLite file, a second
+/// server on one PostgreSQL) are seen after at most this long.
+pub(super) const RECHECK_MS: i64 = 2_000;
+
+/// The MissionOps application: every use case, over a store, a clock and an id generator.
+///
+/// A cheap, clonable handle; clones share the store and the caches.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use missionops_core::{MissionOps, ManualClock, SequentialIds, Timestamp};
+/// # fn demo(store: Arc<dyn missionops_core::Store>) {
+/// let clock = Arc::new(ManualClock::new(Timestamp::parse("2025-01-01T00:00:00Z").unwrap()));
+/// let app = MissionOps::new(store, clock, Arc::new(SequentialIds::new()));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct MissionOps {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) ids: Arc<dyn IdGenerator>,
+    /// Compiled rules per spacecraft, recompiled when the configuration version changes.
+    pub(super) rules: Arc<Mutex<HashMap<SpacecraftId, CachedRules>>>,
+    /// Spacecraft known to exist, so that ingest skips the existence lookup. Spacecraft are
+    /// never deleted, so an entry never goes stale. A std mutex: held for a lookup only, never
+    /// across an await.
+    pub(super) known: Arc<Mutex<HashSet<SpacecraftId>>>,
+    /// The streaming monitor of each spacecraft seen since start (see [`super::monitor_slots`]).
+    pub(super) monitors: Arc<Mutex<HashMap<SpacecraftId, SlotHandle>>>,
+    /// Whether every registered spacecraft has a monitor slot (done once, on the first tick).
+    pub(super) fleet_loaded: Arc<AtomicBool>,
+    /// The newest snapshots of each spacecraft as last read (see [`super::recent_window_cache`]).
+    pub(super) windows: Arc<Windows>,
+}
+
+impl std::fmt::Debug for MissionOps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MissionOps").finish_non_exhaustive()
+    }
+}
+
+impl MissionOps {
+    /// The application over `store`, reading time from `clock` and ids from `ids`.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        MissionOps {
+            store,
+            clock,
+            ids,
+            rules: Arc::default(),
+            known: Arc::default(),
+            monitors: Arc::default(),
+            fleet_loaded: Arc::default(),
+            windows: Arc::default(),
+        }
+    }
+
+    /// The store, for frontends that need a query no use case covers yet.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Now, by the application's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub(super) fn new_event(
+        &self,
+        spacecraft: Option<&SpacecraftId>,
+        event_type: EventType,
+        severity: Severity,
+        message: String,
+        metadata: Value,
+    ) -> NewEvent {
+        NewEvent {
+            id: self.ids.new_id().into(),
+            spacecraft_id: spacecraft.cloned(),
+            timestamp: self.clock.now(),
+            event_type,
+            severity,
+            message,
+            metadata: NewEvent::metadata_of(metadata),
+        }
+    }
+
+    pub(super) fn is_known(&self, id: &SpacecraftId) -> bool {
+        self.known.lock().map(|k| k.contains(id)).unwrap_or(false)
+    }
+
+    pub(super) fn remember(&self, id: &SpacecraftId) {
+        if let Ok(mut known) = self.known.lock() {
+            known.insert(id.clone());
+        }
+    }
+
+    /// Whether the store answers (for readiness probes).
+    pub async fn ping(&self) -> Result<()> {
+        self.store
+            .list_spacecraft(Limit::clamped(1, 1), 0)
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,82 @@
+//! Configuration: the current document of a spacecraft, a new version with its
+//! `CONFIG_CHANGED` event, and the history of versions.
+
+use serde_json::{Map, json};
+
+use crate::domain::{
+    ConfigRecord, ConfigSource, ConfigStatus, EventType, Severity, SpacecraftConfig, SpacecraftId,
+};
+use crate::error::{Error, Result};
+
+use super::{MissionOps, config_diff};
+
+/// How many times a configuration change is retried when another change wins the race.
+const CONFIG_WRITE_ATTEMPTS: usize = 5;
+
+impl MissionOps {
+    /// The current configuration of `id`; [`Error::NotFound`] when it has none.
+    pub async fn get_config(&self, id: &SpacecraftId) -> Result<ConfigRecord> {
+        self.store
+            .current_config(id)
+            .await?
+            .ok_or_else(|| Error::not_found("configuration of spacecraft", id))
+    }
+
+    /// Stores `config` as the next version of `id`'s configuration, with a `CONFIG_CHANGED` event
+    /// carrying the diff from the previous version. Registers the spacecraft when unknown.
+    pub async fn set_config(
+        &self,
+        id: &SpacecraftId,
+        config: SpacecraftConfig,
+        status: ConfigStatus,
+        source: Option<ConfigSource>,
+    ) -> Result<ConfigRecord> {
+        self.ensure_spacecraft(id).await?;
+        let mut last_conflict = None;
+        for _ in 0..CONFIG_WRITE_ATTEMPTS {
+            let previous = self.store.current_config(id).await?;
+            let empty = Map::new();
+            let before = previous.as_ref().map_or(&empty, |p| p.config.as_object());
+            let diff = config_diff::config_diff(before, config.as_object());
+            let version = previous.as_ref().map_or(1, |p| p.version + 1);
+            let record = ConfigRecord {
+                spacecraft_id: id.clone(),
+                version,
+                config: config.clone(),
+                status,
+                source,
+                created_at: self.clock.now(),
+            };
+            let event = self.new_event(
+                Some(id),
+                EventType::ConfigChanged,
+                Severity::Low,
+                format!("Configuration of {id} changed to version {version}"),
+                json!({
+                    "version": version,
+                    "previousVersion": previous.as_ref().map(|p| p.version),
+                    "status": status,
+                    "source": source,
+                    "diff": diff,
+                }),
+            );
+            match self.store.put_config(record.clone(), event).await {
+                Ok(()) => {
+                    self.forget_rules(id).await;
+                    return Ok(record);
+                }
+                Err(conflict @ Error::Conflict { .. }) => last_conflict = Some(conflict),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_conflict.unwrap_or_else(|| {
+            Error::conflict("configuration of spacecraft", id, "changed concurrently")
+        }))
+    }
+
+    /// Every version of `id`'s configuration, oldest first.
+    pub async fn config_history(&self, id: &SpacecraftId) -> Result<Vec<ConfigRecord>> {
+        self.get_spacecraft(id).await?;
+        self.store.config_history(id).await
+    }
+}

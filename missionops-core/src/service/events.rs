@@ -1,0 +1,49 @@
+//! The event history: the newest events, events after a sequence (to resume a stream), and
+//! informational events recorded on their own.
+
+use serde_json::Value;
+
+use crate::domain::{EventType, JsonObject, Limit, MissionEvent, Severity, SpacecraftId};
+use crate::error::Result;
+
+use super::MissionOps;
+
+impl MissionOps {
+    /// The newest events, of one spacecraft or all, newest first.
+    pub async fn list_events(
+        &self,
+        spacecraft: Option<&SpacecraftId>,
+        limit: Limit,
+    ) -> Result<Vec<MissionEvent>> {
+        self.store.recent_events(spacecraft, limit).await
+    }
+
+    /// Events after `sequence`, oldest first (for resuming a stream).
+    pub async fn events_after(
+        &self,
+        sequence: u64,
+        spacecraft: Option<&SpacecraftId>,
+        limit: Limit,
+    ) -> Result<Vec<MissionEvent>> {
+        self.store.events_after(sequence, spacecraft, limit).await
+    }
+
+    /// Records an informational event that comes with no state change.
+    pub async fn record_event(
+        &self,
+        spacecraft: Option<&SpacecraftId>,
+        event_type: EventType,
+        severity: Severity,
+        message: String,
+        metadata: JsonObject,
+    ) -> Result<MissionEvent> {
+        let event = self.new_event(
+            spacecraft,
+            event_type,
+            severity,
+            message,
+            Value::Object(metadata),
+        );
+        self.store.record_event(event).await
+    }
+}

@@ -1,0 +1,178 @@
+//! Each spacecraft's streaming monitor, kept between writes: its slot behind an async lock, brought
+//! up to date with the configuration (rebuilt from history after a restart), and the write that
+//! locks the monitors of a batch, evaluates and commits.
+//!
+//! Each spacecraft's monitor sits behind an async lock held from evaluation to commit, so that
+//! concurrent ingests of one spacecraft evaluate and commit in the same order, and an
+//! operator's change to an alarm cannot be overwritten by a monitor holding an older copy.
+//! Evaluation runs on a copy of the monitor that replaces it only once the store has
+//! committed: a failed write leaves the monitor as it was.
+//!
+//! After a restart a monitor is rebuilt from the spacecraft's recent history (the newest
+//! [`REBUILD_HISTORY`] snapshots, replayed) and its open alarms as stored.
+
+use std::sync::Arc;
+
+use futures_util::lock::Mutex as AsyncMutex;
+
+use crate::domain::{Limit, SpacecraftId, TelemetrySnapshot, Timestamp};
+use crate::error::Result;
+use crate::ports::{IngestOutcome, TelemetryWrite};
+use crate::rules::{CompiledRules, MonitorContext, MonitorOutput, SpacecraftMonitor};
+
+use super::MissionOps;
+use super::app::RECHECK_MS;
+use super::ingest::WriteQueue;
+
+/// How many of a spacecraft's newest snapshots rebuild its monitor after a restart.
+pub const REBUILD_HISTORY: u32 = 100;
+
+/// One spacecraft's monitor and what it knows of the configuration.
+#[derive(Debug, Clone, Default)]
+pub(super) struct MonitorSlot {
+    pub(super) monitor: Option<SpacecraftMonitor>,
+    /// The configuration version the monitor's rules come from (`None`: no configuration).
+    pub(super) version: Option<u32>,
+    /// When that version was last compared with the store.
+    pub(super) checked_at: Option<Timestamp>,
+}
+
+/// A spacecraft's monitor, and the live writes of that spacecraft waiting for it (see
+/// `MissionOps::store_live`). Clones share both.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SlotHandle {
+    pub(super) slot: Arc<AsyncMutex<MonitorSlot>>,
+    /// Live writes of this spacecraft waiting for the monitor (see [`WriteQueue`]).
+    pub(super) queue: WriteQueue,
+}
+
+/// A write the monitors evaluate: its spacecraft in lock order, its snapshots, and when.
+pub(super) struct Monitored<'a> {
+    pub(super) order: &'a [&'a SpacecraftId],
+    pub(super) snapshots: &'a [TelemetrySnapshot],
+    pub(super) context: MonitorContext<'a>,
+}
+
+impl Monitored<'_> {
+    /// Where `id`'s monitor sits in the lock order.
+    pub(super) fn position(&self, id: &SpacecraftId) -> Option<usize> {
+        self.order.iter().position(|o| *o == id)
+    }
+}
+
+impl MissionOps {
+    pub(super) fn slot_handle(&self, id: &SpacecraftId) -> SlotHandle {
+        match self.monitors.lock() {
+            Ok(mut monitors) => monitors.entry(id.clone()).or_default().clone(),
+            // A poisoned registry only means another thread panicked mid-insert; a fresh
+            // slot rebuilds from the store.
+            Err(_) => SlotHandle::default(),
+        }
+    }
+
+    pub(super) fn loaded_slots(&self) -> Vec<(SpacecraftId, SlotHandle)> {
+        self.monitors
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), SlotHandle::clone(v)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Brings `slot` up to date with `id`'s current configuration, rebuilding its monitor
+    /// from history on first use. Alarms of rules that went away clear into `out`.
+    pub(super) async fn refresh(
+        &self,
+        id: &SpacecraftId,
+        slot: &mut MonitorSlot,
+        context: MonitorContext<'_>,
+        out: &mut MonitorOutput,
+    ) -> Result<()> {
+        let now = context.now;
+        let recent = slot
+            .checked_at
+            .is_some_and(|t| now.as_millis() - t.as_millis() < RECHECK_MS);
+        if slot.monitor.is_some() && recent {
+            return Ok(());
+        }
+        let record = self.store.current_config(id).await?;
+        let version = record.as_ref().map(|r| r.version);
+        if slot.monitor.is_some() && slot.version == version {
+            slot.checked_at = Some(now);
+            return Ok(());
+        }
+        let rules = match &record {
+            Some(record) => self.compiled_rules(id, record)?,
+            None => Arc::new(CompiledRules::empty()),
+        };
+        match &mut slot.monitor {
+            Some(monitor) => monitor.retarget(rules, context, out),
+            None => {
+                let history = self
+                    .store
+                    .recent_telemetry(id, Limit::clamped(REBUILD_HISTORY.into(), REBUILD_HISTORY))
+                    .await?;
+                let open = self.open_alarms_of(id).await?;
+                slot.monitor = Some(SpacecraftMonitor::rebuild(
+                    id.clone(),
+                    rules,
+                    &history,
+                    open,
+                    now,
+                ));
+            }
+        }
+        slot.version = version;
+        slot.checked_at = Some(now);
+        Ok(())
+    }
+
+    /// Stores `snapshots` in one write with what `evaluate` makes of them. The monitors of
+    /// `spacecraft` are locked (in one order everywhere, so that batches naming several
+    /// spacecraft never deadlock), brought up to date with the configuration, and handed to
+    /// `evaluate` as copies that replace them only once the store has committed.
+    pub(super) async fn monitored_write(
+        &self,
+        snapshots: Vec<TelemetrySnapshot>,
+        spacecraft: &[SpacecraftId],
+        evaluate: impl FnOnce(&Monitored<'_>, &mut [MonitorSlot], &mut MonitorOutput),
+    ) -> Result<IngestOutcome> {
+        let mut order: Vec<&SpacecraftId> = spacecraft.iter().collect();
+        order.sort();
+        let mut guards = Vec::with_capacity(order.len());
+        for id in &order {
+            guards.push(self.slot_handle(id).slot.lock_owned().await);
+        }
+        let context = MonitorContext {
+            now: self.clock.now(),
+            ids: &*self.ids,
+        };
+        let mut out = MonitorOutput::default();
+        let mut work: Vec<MonitorSlot> = guards.iter().map(|g| (**g).clone()).collect();
+        for (id, slot) in order.iter().zip(work.iter_mut()) {
+            self.refresh(id, slot, context, &mut out).await?;
+        }
+        let monitored = Monitored {
+            order: &order,
+            snapshots: &snapshots,
+            context,
+        };
+        evaluate(&monitored, &mut work, &mut out);
+        let (anomalies, alarms, events) = out.into_parts();
+        let outcome = self
+            .store
+            .insert_telemetry(TelemetryWrite {
+                snapshots,
+                anomalies,
+                alarms,
+                events,
+            })
+            .await?;
+        for (guard, slot) in guards.iter_mut().zip(work) {
+            **guard = slot;
+        }
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,105 @@
+//! The compiled rules of each spacecraft's current configuration, compiled once per version and
+//! dropped when a configuration change is made here (see [`super::app::RECHECK_MS`] for changes
+//! made elsewhere).
+
+use std::sync::Arc;
+
+use crate::domain::{ConfigRecord, SpacecraftId, Timestamp};
+use crate::error::Result;
+use crate::rules::CompiledRules;
+
+use super::MissionOps;
+use super::app::RECHECK_MS;
+
+/// The rules compiled for one configuration version of a spacecraft.
+#[derive(Debug)]
+pub(super) struct CachedRules {
+    version: u32,
+    rules: Arc<CompiledRules>,
+    /// When `version` was last compared with the store.
+    checked_at: Timestamp,
+}
+
+impl MissionOps {
+    /// The compiled rules of `id`'s current configuration (empty without one), compiled once
+    /// per version.
+    pub async fn rules_for(&self, id: &SpacecraftId) -> Result<Arc<CompiledRules>> {
+        // The version alone tells whether the cached rules are current: `analyze` asks on
+        // every request, and reading and validating the whole document each time cost more
+        // than the rest of a small analysis.
+        let now = self.clock.now();
+        if let Some(rules) = self.recently_checked_rules(id, now) {
+            return Ok(rules);
+        }
+        let Some(version) = self.store.current_config_version(id).await? else {
+            return Ok(Arc::new(CompiledRules::empty()));
+        };
+        if let Some(rules) = self.cached_rules(id, version) {
+            if let Ok(mut cache) = self.rules.lock() {
+                if let Some(cached) = cache.get_mut(id) {
+                    cached.checked_at = now;
+                }
+            }
+            return Ok(rules);
+        }
+        match self.store.current_config(id).await? {
+            Some(record) => self.compiled_rules(id, &record),
+            None => Ok(Arc::new(CompiledRules::empty())),
+        }
+    }
+
+    /// The cached rules of `id` when their version was compared with the store less than
+    /// [`RECHECK_MS`] ago (a configuration change made here drops them at once).
+    fn recently_checked_rules(
+        &self,
+        id: &SpacecraftId,
+        now: Timestamp,
+    ) -> Option<Arc<CompiledRules>> {
+        let cache = self.rules.lock().ok()?;
+        cache
+            .get(id)
+            .filter(|cached| now.as_millis() - cached.checked_at.as_millis() < RECHECK_MS)
+            .map(|cached| Arc::clone(&cached.rules))
+    }
+
+    /// The cached rules of `id`, when they are those of `version`.
+    fn cached_rules(&self, id: &SpacecraftId, version: u32) -> Option<Arc<CompiledRules>> {
+        let cache = self.rules.lock().ok()?;
+        cache
+            .get(id)
+            .filter(|cached| cached.version == version)
+            .map(|cached| Arc::clone(&cached.rules))
+    }
+
+    /// The compiled rules of `record`, from the cache when that version was compiled before.
+    pub(super) fn compiled_rules(
+        &self,
+        id: &SpacecraftId,
+        record: &ConfigRecord,
+    ) -> Result<Arc<CompiledRules>> {
+        if let Some(rules) = self.cached_rules(id, record.version) {
+            return Ok(rules);
+        }
+        let rules = Arc::new(CompiledRules::compile(record.config.as_object())?);
+        if let Ok(mut cache) = self.rules.lock() {
+            cache.insert(
+                id.clone(),
+                CachedRules {
+                    version: record.version,
+                    rules: Arc::clone(&rules),
+                    checked_at: self.clock.now(),
+                },
+            );
+        }
+        Ok(rules)
+    }
+
+    /// Makes the next ingest of `id` re-read the configuration (after a change here).
+    pub(super) async fn forget_rules(&self, id: &SpacecraftId) {
+        if let Ok(mut rules) = self.rules.lock() {
+            rules.remove(id);
+        }
+        let handle = self.slot_handle(id);
+        handle.slot.lock().await.checked_at = None;
+    }
+}

@@ -1,0 +1,128 @@
+//! Spacecraft: registration (explicit, or implicit when data arrives for an unknown id),
+//! lookup and listing.
+
+use serde_json::{Map, json};
+
+use crate::domain::{
+    EventType, Limit, MissionType, NewSpacecraft, Severity, Spacecraft, SpacecraftId,
+    SpacecraftName,
+};
+use crate::error::{Error, Result};
+
+use super::{MissionOps, SpacecraftListItem, SpacecraftListing};
+
+impl MissionOps {
+    /// Registers a spacecraft (`SPACECRAFT_REGISTERED` event); the id is generated when absent.
+    /// [`Error::Conflict`] when the id exists.
+    pub async fn register_spacecraft(&self, new: NewSpacecraft) -> Result<Spacecraft> {
+        if let Some(metadata) = &new.metadata {
+            for (key, value) in metadata {
+                crate::domain::reject_nul(&format!("metadata.{key}"), value)?;
+            }
+        }
+        let now = self.clock.now();
+        let spacecraft = Spacecraft {
+            id: new.id.unwrap_or_else(|| self.ids.new_id().into()),
+            name: new.name,
+            mission_type: new.mission_type.unwrap_or_else(MissionType::unspecified),
+            metadata: new.metadata.unwrap_or_default(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.store_registration(&spacecraft, false).await?;
+        Ok(spacecraft)
+    }
+
+    async fn store_registration(&self, spacecraft: &Spacecraft, implicit: bool) -> Result<()> {
+        let event = self.new_event(
+            Some(&spacecraft.id),
+            EventType::SpacecraftRegistered,
+            Severity::Low,
+            format!(
+                "Spacecraft {} ({}) registered",
+                spacecraft.id, spacecraft.name
+            ),
+            json!({
+                "name": spacecraft.name,
+                "missionType": spacecraft.mission_type,
+                "implicit": implicit,
+            }),
+        );
+        self.store
+            .register_spacecraft(spacecraft.clone(), event)
+            .await?;
+        self.remember(&spacecraft.id);
+        Ok(())
+    }
+
+    /// Makes sure `id` exists, registering it under its own name when telemetry or a
+    /// configuration arrives for a spacecraft nobody registered (as the TypeScript service
+    /// accepted them).
+    pub(super) async fn ensure_spacecraft(&self, id: &SpacecraftId) -> Result<()> {
+        if self.is_known(id) {
+            return Ok(());
+        }
+        if self.store.get_spacecraft(id).await?.is_some() {
+            self.remember(id);
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let spacecraft = Spacecraft {
+            id: id.clone(),
+            name: SpacecraftName::from_id(id),
+            mission_type: MissionType::unspecified(),
+            metadata: Map::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        match self.store_registration(&spacecraft, true).await {
+            // Another request registered it first: it exists, which is all we need.
+            Ok(()) | Err(Error::Conflict { .. }) => {
+                self.remember(id);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The spacecraft with `id`; [`Error::NotFound`] when unknown.
+    pub async fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Spacecraft> {
+        self.store
+            .get_spacecraft(id)
+            .await?
+            .ok_or_else(|| Error::not_found("spacecraft", id))
+    }
+
+    /// A page of spacecraft with their current configurations (`GET /spacecraft`).
+    pub async fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftListing> {
+        let page = self.store.list_spacecraft(limit, offset).await?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for spacecraft in page.items {
+            let config = self.store.current_config(&spacecraft.id).await?;
+            items.push(SpacecraftListItem::new(spacecraft, config));
+        }
+        Ok(SpacecraftListing {
+            total: page.total,
+            count: items.len(),
+            limit: limit.get(),
+            offset,
+            items,
+        })
+    }
+
+    /// Every registered spacecraft in registration order, read a page at a time.
+    pub(super) async fn every_spacecraft(&self) -> Result<Vec<Spacecraft>> {
+        let mut all = Vec::new();
+        let page_size = Limit::clamped(100, 100);
+        let mut offset = 0u64;
+        loop {
+            let page = self.store.list_spacecraft(page_size, offset).await?;
+            let count = page.items.len();
+            all.extend(page.items);
+            offset += count as u64;
+            if count < page_size.get() || offset >= page.total {
+                return Ok(all);
+            }
+        }
+    }
+}
