@@ -4,6 +4,7 @@ mod alarm;
 mod anomaly;
 mod document;
 mod event;
+mod event_payloads;
 mod ids;
 mod limit;
 mod number;
@@ -21,6 +22,7 @@ pub use document::{
     DocumentBody, DocumentFilter, MAX_TAGS, NewDocument, OpsDocument, SearchQuery, Tags,
 };
 pub use event::{EventFilter, EventType, MissionEvent, NewEvent};
+pub(crate) use event_payloads::{AlarmStep, EventStamp};
 pub use ids::{
     AlarmId, AnomalyId, DocumentCategory, DocumentId, DocumentTitle, EventId, MissionType,
     Operator, ParameterName, SnapshotId, SpacecraftId, SpacecraftName, Tag,

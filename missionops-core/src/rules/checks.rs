@@ -1,23 +1,15 @@
-//! The checks of one sample against one rule, shared by batch analyse and the streaming
-//! monitor so that both name and describe a violation the same way.
+//! The checks of one sample against one rule — limits or states, rate of change, staleness —
+//! shared by batch analyse and the streaming monitor so that both name and describe a
+//! violation the same way. What happens across samples (persistence, deadband) is in
+//! [`super::deadband`].
 
-use crate::domain::{AnomalyKind, ParameterName, ParameterValue};
+use crate::domain::{AnomalyKind, ParameterName, ParameterValue, Timestamp};
 use crate::json::write_js_number;
 
-use super::compile::{Rule, Thresholds};
-use super::fields::{Extensions, RateLimits};
-
-/// A violation found by one check: its kind, the limit crossed (when there is one) and the
-/// description an anomaly carries.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Finding {
-    /// What was violated.
-    pub kind: AnomalyKind,
-    /// The limit crossed: a threshold, a rate, or a staleness in seconds.
-    pub limit: Option<f64>,
-    /// `Parameter {name} …`.
-    pub description: String,
-}
+use super::compile::Rule;
+use super::extensions::{Extensions, RateLimits};
+use super::finding::Finding;
+use super::thresholds::Thresholds;
 
 /// The limit or state check of `value` (SPEC §3): thresholds for numbers (`thresholds` are the
 /// ones in force for the sample's snapshot), `allowed`/`forbidden` for strings and booleans.
@@ -46,19 +38,19 @@ pub(crate) fn limit_or_state(
     }
 }
 
-/// The rate check between two numeric samples `seconds` apart; `None` when the rate is within
-/// limits or the samples are not apart in time.
+/// The rate check between a `previous` and a `current` numeric sample (time, value); `None`
+/// when the rate is within limits or the samples are not apart in time.
 pub(crate) fn rate(
     parameter: &ParameterName,
     rates: RateLimits,
-    previous: f64,
-    value: f64,
-    seconds: f64,
+    previous: (Timestamp, f64),
+    current: (Timestamp, f64),
 ) -> Option<Finding> {
+    let seconds = (current.0.as_millis() - previous.0.as_millis()) as f64 / 1000.0;
     if seconds <= 0.0 {
         return None;
     }
-    let rate = (value - previous).abs() / seconds;
+    let rate = (current.1 - previous.1).abs() / seconds;
     let (kind, class, limit) = if rate > rates.crit {
         (AnomalyKind::RateCrit, "crit", rates.crit)
     } else if rate > rates.warn {
@@ -77,6 +69,18 @@ pub(crate) fn rate(
     })
 }
 
+/// The staleness of a gap between two samples: the finding when `current` came more than
+/// `stale_after_ms` after `previous` (it is recorded against the previous sample).
+pub(crate) fn stale_gap(
+    parameter: &ParameterName,
+    stale_after_ms: i64,
+    previous: Timestamp,
+    current: Timestamp,
+) -> Option<Finding> {
+    (current.as_millis() - previous.as_millis() > stale_after_ms)
+        .then(|| stale(parameter, stale_after_ms))
+}
+
 /// The staleness finding of a parameter whose rule says `staleAfterSec` (in milliseconds).
 pub(crate) fn stale(parameter: &ParameterName, stale_after_ms: i64) -> Finding {
     let seconds = stale_after_ms as f64 / 1000.0;
@@ -87,43 +91,5 @@ pub(crate) fn stale(parameter: &ParameterName, stale_after_ms: i64) -> Finding {
         kind: AnomalyKind::Stale,
         limit: Some(seconds),
         description,
-    }
-}
-
-/// Whether `value` is still inside the deadband of the `active` limit kind: a high alarm
-/// clears only once the value is at least `deadband` below the lowest high limit, a low alarm
-/// once it is at least `deadband` above the highest low limit.
-pub(crate) fn held_by_deadband(
-    active: AnomalyKind,
-    thresholds: &Thresholds,
-    value: f64,
-    deadband: f64,
-) -> bool {
-    match active {
-        AnomalyKind::WarnHigh | AnomalyKind::CritHigh => {
-            let high = thresholds.warn_high.min(thresholds.crit_high);
-            high.is_finite() && value > high - deadband
-        }
-        AnomalyKind::WarnLow | AnomalyKind::CritLow => {
-            let low = thresholds.warn_low.max(thresholds.crit_low);
-            low.is_finite() && value < low + deadband
-        }
-        _ => false,
-    }
-}
-
-/// Whether a value that no longer violates its rule still holds the `active` violation open:
-/// only a number inside the deadband of a low or high limit does.
-pub(crate) fn still_held(
-    active: Option<AnomalyKind>,
-    ext: &Extensions,
-    thresholds: &Thresholds,
-    value: &ParameterValue,
-) -> bool {
-    match (active, value) {
-        (Some(active), ParameterValue::Number(v)) if ext.deadband > 0.0 => {
-            held_by_deadband(active, thresholds, *v, ext.deadband)
-        }
-        _ => false,
     }
 }

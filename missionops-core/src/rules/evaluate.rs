@@ -1,10 +1,12 @@
-//! Batch analyse: the compat threshold evaluator over a window of snapshots.
+//! The compat evaluator: the threshold check of every numeric parameter of a snapshot, bound to
+//! the snapshot's layout once, and batch analyse of a window when only compat fields are in use.
 
-use crate::domain::{
-    Anomaly, AnomalyId, Layout, ParameterValue, Parameters, TelemetrySnapshot, Timestamp,
-};
+use crate::domain::{Anomaly, ParameterValue, Parameters, TelemetrySnapshot};
 
-use super::compile::{CompiledRules, Rule, ThresholdViolation, Thresholds};
+use super::binding::LayoutBinding;
+use super::compile::{CompiledRules, Rule};
+use super::finding::{AnalysisContext, Finding, Sample};
+use super::thresholds::{ThresholdViolation, Thresholds};
 
 /// Evaluates snapshots against compiled rules.
 ///
@@ -15,10 +17,9 @@ use super::compile::{CompiledRules, Rule, ThresholdViolation, Thresholds};
 #[derive(Debug)]
 pub struct Evaluator<'r> {
     rules: &'r CompiledRules,
-    layout: Option<Layout>,
     /// The positions in the current layout that have a rule, with that rule's index and
     /// thresholds copied in for locality.
-    bound: Vec<(usize, u32, Thresholds)>,
+    binding: LayoutBinding<(u32, Thresholds)>,
 }
 
 impl<'r> Evaluator<'r> {
@@ -26,27 +27,8 @@ impl<'r> Evaluator<'r> {
     pub fn new(rules: &'r CompiledRules) -> Self {
         Evaluator {
             rules,
-            layout: None,
-            bound: Vec::new(),
+            binding: LayoutBinding::default(),
         }
-    }
-
-    fn bind(&mut self, layout: &Layout) {
-        if let Some(current) = &self.layout {
-            if current.same_as(layout) || current.names() == layout.names() {
-                return;
-            }
-        }
-        self.bound.clear();
-        for (position, name) in layout.names().iter().enumerate() {
-            if let Some(index) = self.rules.index_of(name) {
-                let thresholds = self.rules.rule(index).thresholds;
-                if thresholds != Thresholds::NONE {
-                    self.bound.push((position, index, thresholds));
-                }
-            }
-        }
-        self.layout = Some(layout.clone());
     }
 
     /// Calls `on_violation` for every numeric parameter of `parameters` that crosses a threshold,
@@ -57,12 +39,16 @@ impl<'r> Evaluator<'r> {
         parameters: &Parameters,
         mut on_violation: impl FnMut(&Rule, &ParameterValue, ThresholdViolation),
     ) {
-        self.bind(parameters.layout());
+        let rules = self.rules;
+        self.binding.bind(parameters.layout(), rules, |index| {
+            let thresholds = rules.rule(index).thresholds;
+            (thresholds != Thresholds::NONE).then_some((index, thresholds))
+        });
         let values = parameters.values();
-        for &(position, index, thresholds) in &self.bound {
+        for &(position, (index, thresholds)) in self.binding.bound() {
             if let Some(value @ ParameterValue::Number(number)) = values.get(position) {
                 if let Some(violation) = thresholds.check(*number) {
-                    on_violation(self.rules.rule(index), value, violation);
+                    on_violation(rules.rule(index), value, violation);
                 }
             }
         }
@@ -78,56 +64,36 @@ impl<'r> Evaluator<'r> {
     }
 }
 
-/// Where an analysis runs: stamped on every anomaly it returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AnalysisContext {
-    /// When the analysis ran.
-    pub detected_at: Timestamp,
-    /// The start of the window analysed, when it was a time window.
-    pub window_start: Option<Timestamp>,
-    /// The end of the window analysed, when it was a time window.
-    pub window_end: Option<Timestamp>,
-}
-
-/// Batch analyse (SPEC §3): the anomalies of `snapshots`, in the order of the snapshots and,
-/// within one, of its parameters. With only compat fields this is the stateless compat
-/// evaluation, exactly the TypeScript service's result; with any beyond-compat field the window
-/// is evaluated in time order from a fresh state.
-pub fn analyse(
+/// The stateless compat analysis of `snapshots`: exactly the TypeScript service's result, in
+/// the order of the snapshots and, within one, of its parameters.
+pub(crate) fn analyse_compat(
     rules: &CompiledRules,
     snapshots: &[TelemetrySnapshot],
     context: AnalysisContext,
 ) -> Vec<Anomaly> {
     let mut anomalies = Vec::new();
-    if rules.is_empty() {
-        return anomalies;
-    }
-    if !rules.is_compat_only() {
-        return super::stateful::analyse_stateful(rules, snapshots, context);
-    }
     let mut evaluator = Evaluator::new(rules);
     let mut scratch = String::with_capacity(64);
     for snapshot in snapshots {
+        let sample = Sample {
+            snapshot: &snapshot.id,
+            spacecraft: &snapshot.spacecraft_id,
+            timestamp: snapshot.timestamp,
+        };
         evaluator.check(&snapshot.parameters, |rule, value, violation| {
-            anomalies.push(Anomaly {
-                id: AnomalyId::compose_in(
-                    &mut scratch,
-                    &snapshot.id,
-                    &rule.parameter,
-                    violation.kind.as_str(),
-                ),
-                spacecraft_id: snapshot.spacecraft_id.clone(),
-                timestamp: snapshot.timestamp,
-                parameter: rule.parameter.clone(),
-                value: value.clone(),
-                severity: violation.severity(),
+            let finding = Finding {
                 kind: violation.kind,
                 limit: Some(violation.limit),
                 description: rule.describe(&violation),
-                detected_at: context.detected_at,
-                window_start: context.window_start,
-                window_end: context.window_end,
-            });
+            };
+            anomalies.push(finding.into_anomaly(
+                &rule.parameter,
+                violation.severity(),
+                sample,
+                value.clone(),
+                &context,
+                &mut scratch,
+            ));
         });
     }
     anomalies

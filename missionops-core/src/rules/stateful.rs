@@ -2,24 +2,20 @@
 //! evaluated in time order from a fresh state, so persistence, deadband, rate and staleness
 //! can look back at earlier samples of the same parameter.
 
-use crate::domain::{
-    Anomaly, AnomalyId, AnomalyKind, ParameterValue, SnapshotId, TelemetrySnapshot, Timestamp,
-};
+use crate::domain::{Anomaly, AnomalyKind, ParameterValue, TelemetrySnapshot, Timestamp};
 
-use super::checks::{self, Finding};
+use super::checks;
 use super::compile::{CompiledRules, Rule};
-use super::evaluate::AnalysisContext;
-use super::fields::Extensions;
+use super::deadband::{Excursion, Step};
+use super::extensions::Extensions;
+use super::finding::{AnalysisContext, Finding, Sample};
 
 /// What one parameter's previous samples left behind.
 #[derive(Debug, Default, Clone)]
 struct ParameterState {
-    /// The previous sample: its snapshot index, id, time and value.
-    last: Option<(usize, SnapshotId, Timestamp, ParameterValue)>,
-    /// Consecutive violating samples so far.
-    run: u32,
-    /// The limit kind raised and not yet cleared (for the deadband).
-    active: Option<AnomalyKind>,
+    /// The previous sample: its snapshot index, time and value.
+    last: Option<(usize, Timestamp, ParameterValue)>,
+    excursion: Excursion,
 }
 
 /// The position of an anomaly in the output: snapshot, parameter position, kind rank.
@@ -33,44 +29,41 @@ fn rank(kind: AnomalyKind) -> u8 {
     }
 }
 
-struct Emitter<'a> {
+/// The anomalies found so far, each with its place in the output.
+struct Found<'a> {
     context: AnalysisContext,
     found: Vec<(Slot, Anomaly)>,
     snapshots: &'a [TelemetrySnapshot],
+    scratch: String,
 }
 
-impl Emitter<'_> {
-    fn emit(
+impl Found<'_> {
+    /// Records `finding` against the parameter at `position` of snapshot `index`.
+    fn push(
         &mut self,
         (index, position): (usize, usize),
         rule: &Rule,
-        severities: &super::fields::Severities,
+        ext: &Extensions,
         finding: Finding,
         value: ParameterValue,
     ) {
-        let Finding {
-            kind,
-            limit,
-            description,
-        } = finding;
         let snapshot = &self.snapshots[index];
-        self.found.push((
-            (index, position, rank(kind)),
-            Anomaly {
-                id: AnomalyId::compose(&snapshot.id, &rule.parameter, kind.as_str()),
-                spacecraft_id: snapshot.spacecraft_id.clone(),
-                timestamp: snapshot.timestamp,
-                parameter: rule.parameter.clone(),
-                value,
-                severity: severities.of(kind),
-                kind,
-                limit,
-                description,
-                detected_at: self.context.detected_at,
-                window_start: self.context.window_start,
-                window_end: self.context.window_end,
-            },
-        ));
+        let sample = Sample {
+            snapshot: &snapshot.id,
+            spacecraft: &snapshot.spacecraft_id,
+            timestamp: snapshot.timestamp,
+        };
+        let slot = (index, position, rank(finding.kind));
+        let severity = ext.severities.of(finding.kind);
+        let anomaly = finding.into_anomaly(
+            &rule.parameter,
+            severity,
+            sample,
+            value,
+            &self.context,
+            &mut self.scratch,
+        );
+        self.found.push((slot, anomaly));
     }
 }
 
@@ -101,10 +94,11 @@ pub(crate) fn analyse_stateful(
 ) -> Vec<Anomaly> {
     let defaults = Extensions::default();
     let mut states = vec![ParameterState::default(); rules.rules().len()];
-    let mut out = Emitter {
+    let mut out = Found {
         context,
         found: Vec::new(),
         snapshots,
+        scratch: String::with_capacity(64),
     };
     for index in time_order(snapshots) {
         let snapshot = &snapshots[index];
@@ -119,73 +113,42 @@ pub(crate) fn analyse_stateful(
             let ext = rule.extensions.as_deref().unwrap_or(&defaults);
             let state = &mut states[rule_index as usize];
 
-            if let (Some(stale_ms), Some((prev_index, _, prev_time, prev_value))) =
+            // A gap longer than staleAfterSec is recorded against the sample before it.
+            if let (Some(stale_ms), Some((prev_index, prev_time, prev_value))) =
                 (ext.stale_after_ms, &state.last)
             {
-                if snapshot.timestamp.as_millis() - prev_time.as_millis() > stale_ms {
+                if let Some(finding) =
+                    checks::stale_gap(name, stale_ms, *prev_time, snapshot.timestamp)
+                {
                     let prev_position = snapshots[*prev_index]
                         .parameters
                         .names()
                         .iter()
                         .position(|n| n == name)
                         .unwrap_or(position);
-                    out.emit(
-                        (*prev_index, prev_position),
-                        rule,
-                        &ext.severities,
-                        checks::stale(name, stale_ms),
-                        prev_value.clone(),
-                    );
+                    let at = (*prev_index, prev_position);
+                    out.push(at, rule, ext, finding, prev_value.clone());
                 }
             }
 
             if let (
                 Some(rates),
                 ParameterValue::Number(v),
-                Some((_, _, prev_time, ParameterValue::Number(prev))),
+                Some((_, prev_time, ParameterValue::Number(prev))),
             ) = (ext.max_rate, value, &state.last)
             {
-                let seconds =
-                    (snapshot.timestamp.as_millis() - prev_time.as_millis()) as f64 / 1000.0;
-                if let Some(finding) = checks::rate(name, rates, *prev, *v, seconds) {
-                    out.emit(
-                        (index, position),
-                        rule,
-                        &ext.severities,
-                        finding,
-                        value.clone(),
-                    );
+                let previous = (*prev_time, *prev);
+                if let Some(finding) = checks::rate(name, rates, previous, (snapshot.timestamp, *v))
+                {
+                    out.push((index, position), rule, ext, finding, value.clone());
                 }
             }
 
             let thresholds = rule.thresholds_in(|n| snapshot.parameters.get(n));
-            match checks::limit_or_state(rule, ext, thresholds, value) {
-                Some(finding) => {
-                    state.run = state.run.saturating_add(1);
-                    if state.run >= ext.persistence {
-                        state.active = Some(finding.kind);
-                        out.emit(
-                            (index, position),
-                            rule,
-                            &ext.severities,
-                            finding,
-                            value.clone(),
-                        );
-                    }
-                }
-                None => {
-                    if !checks::still_held(state.active, ext, thresholds, value) {
-                        state.run = 0;
-                        state.active = None;
-                    }
-                }
+            if let Step::Raise(finding) = state.excursion.step(rule, ext, thresholds, value) {
+                out.push((index, position), rule, ext, finding, value.clone());
             }
-            state.last = Some((
-                index,
-                snapshot.id.clone(),
-                snapshot.timestamp,
-                value.clone(),
-            ));
+            state.last = Some((index, snapshot.timestamp, value.clone()));
         }
     }
     let mut found = out.found;

@@ -2,10 +2,8 @@
 //! made under the spacecraft's monitor lock, so that the monitor never overwrites it with an
 //! older copy.
 
-use serde_json::{Value, json};
-
 use crate::domain::{
-    Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, EventType, Operator, Severity,
+    Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, EventStamp, NewEvent, Operator,
     SpacecraftId, Timestamp,
 };
 use crate::error::{Error, Result};
@@ -43,17 +41,7 @@ impl MissionOps {
         self.change_alarm(
             id,
             |alarm| alarm.acknowledge(by.clone(), comment.clone(), now),
-            |alarm| {
-                (
-                    EventType::AlarmAcknowledged,
-                    format!(
-                        "Alarm on {} ({}) acknowledged by {by}",
-                        alarm.parameter,
-                        alarm.kind.as_str()
-                    ),
-                    json!({"by": by, "comment": alarm.comment}),
-                )
-            },
+            |stamp, alarm| NewEvent::alarm_acknowledged(stamp, alarm, &by),
         )
         .await
     }
@@ -72,17 +60,7 @@ impl MissionOps {
         self.change_alarm(
             id,
             |alarm| alarm.shelve(until, comment.clone(), now),
-            |alarm| {
-                (
-                    EventType::Info,
-                    format!(
-                        "Alarm on {} ({}) shelved by {by} until {until}",
-                        alarm.parameter,
-                        alarm.kind.as_str()
-                    ),
-                    json!({"by": by, "shelvedUntil": until, "comment": alarm.comment}),
-                )
-            },
+            |stamp, alarm| NewEvent::alarm_shelved(stamp, alarm, &by, until),
         )
         .await
     }
@@ -90,16 +68,8 @@ impl MissionOps {
     /// Ends a shelving (an `INFO` event records it). [`Error::Conflict`] when the alarm is
     /// not shelved.
     pub async fn unshelve_alarm(&self, id: &AlarmId, by: Operator) -> Result<Alarm> {
-        self.change_alarm(id, Alarm::unshelve, |alarm| {
-            (
-                EventType::Info,
-                format!(
-                    "Alarm on {} ({}) unshelved by {by}",
-                    alarm.parameter,
-                    alarm.kind.as_str()
-                ),
-                json!({"by": by}),
-            )
+        self.change_alarm(id, Alarm::unshelve, |stamp, alarm| {
+            NewEvent::alarm_unshelved(stamp, alarm, &by)
         })
         .await
     }
@@ -110,7 +80,7 @@ impl MissionOps {
         &self,
         id: &AlarmId,
         change: impl FnOnce(&mut Alarm) -> Result<()>,
-        describe: impl FnOnce(&Alarm) -> (EventType, String, Value),
+        event: impl FnOnce(EventStamp, &Alarm) -> NewEvent,
     ) -> Result<Alarm> {
         let spacecraft = self.get_alarm(id).await?.spacecraft_id;
         let handle = self.slot_handle(&spacecraft);
@@ -118,20 +88,7 @@ impl MissionOps {
         // Read again under the lock: the monitor may have changed it meanwhile.
         let mut alarm = self.get_alarm(id).await?;
         change(&mut alarm)?;
-        let (event_type, message, mut metadata) = describe(&alarm);
-        if let Value::Object(map) = &mut metadata {
-            map.insert("alarmId".to_owned(), json!(alarm.id));
-            map.insert("parameter".to_owned(), json!(alarm.parameter));
-            map.insert("kind".to_owned(), json!(alarm.kind));
-            map.insert("state".to_owned(), json!(alarm.state));
-        }
-        let event = self.new_event(
-            Some(&alarm.spacecraft_id),
-            event_type,
-            Severity::Low,
-            message,
-            metadata,
-        );
+        let event = event(self.event_stamp(), &alarm);
         self.store.save_alarm(alarm.clone(), vec![event]).await?;
         if let Some(monitor) = slot.monitor.as_mut() {
             monitor.replace_alarm(&alarm);

@@ -1,9 +1,7 @@
 //! Analysis: batch analyse of a window of telemetry (nothing stored), and detect, which
 //! analyses a time window and persists what it finds with `ANOMALY` events.
 
-use serde_json::json;
-
-use crate::domain::{Anomaly, EventType, Limit, SpacecraftId, Timestamp};
+use crate::domain::{Anomaly, Limit, NewEvent, SpacecraftId, Timestamp};
 use crate::error::{Error, Result};
 use crate::rules::{AnalysisContext, analyse};
 
@@ -103,20 +101,7 @@ impl MissionOps {
         let with_events = anomalies
             .into_iter()
             .map(|anomaly| {
-                let event = self.new_event(
-                    Some(&anomaly.spacecraft_id),
-                    EventType::Anomaly,
-                    anomaly.severity,
-                    anomaly.description.clone(),
-                    json!({
-                        "anomalyId": anomaly.id,
-                        "parameter": anomaly.parameter,
-                        "kind": anomaly.kind,
-                        "value": anomaly.value,
-                        "limit": anomaly.limit,
-                        "sampleTimestamp": anomaly.timestamp,
-                    }),
-                );
+                let event = NewEvent::anomaly(self.event_stamp(), &anomaly, None);
                 (anomaly, event)
             })
             .collect();

@@ -5,9 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
-
-use crate::domain::{EventType, Limit, NewEvent, Severity, SpacecraftId, Timestamp};
+use crate::domain::{EventStamp, Limit, SpacecraftId, Timestamp};
 use crate::error::Result;
 use crate::ports::{Clock, IdGenerator, Store};
 
@@ -86,22 +84,11 @@ impl MissionOps {
         self.clock.now()
     }
 
-    pub(super) fn new_event(
-        &self,
-        spacecraft: Option<&SpacecraftId>,
-        event_type: EventType,
-        severity: Severity,
-        message: String,
-        metadata: Value,
-    ) -> NewEvent {
-        NewEvent {
+    /// The id and time of an event recorded now.
+    pub(super) fn event_stamp(&self) -> EventStamp {
+        EventStamp {
             id: self.ids.new_id().into(),
-            spacecraft_id: spacecraft.cloned(),
             timestamp: self.clock.now(),
-            event_type,
-            severity,
-            message,
-            metadata: NewEvent::metadata_of(metadata),
         }
     }
 

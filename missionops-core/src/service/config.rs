@@ -1,10 +1,10 @@
 //! Configuration: the current document of a spacecraft, a new version with its
 //! `CONFIG_CHANGED` event, and the history of versions.
 
-use serde_json::{Map, json};
+use serde_json::Map;
 
 use crate::domain::{
-    ConfigRecord, ConfigSource, ConfigStatus, EventType, Severity, SpacecraftConfig, SpacecraftId,
+    ConfigRecord, ConfigSource, ConfigStatus, NewEvent, SpacecraftConfig, SpacecraftId,
 };
 use crate::error::{Error, Result};
 
@@ -47,19 +47,8 @@ impl MissionOps {
                 source,
                 created_at: self.clock.now(),
             };
-            let event = self.new_event(
-                Some(id),
-                EventType::ConfigChanged,
-                Severity::Low,
-                format!("Configuration of {id} changed to version {version}"),
-                json!({
-                    "version": version,
-                    "previousVersion": previous.as_ref().map(|p| p.version),
-                    "status": status,
-                    "source": source,
-                    "diff": diff,
-                }),
-            );
+            let previous = previous.as_ref().map(|p| p.version);
+            let event = NewEvent::config_changed(self.event_stamp(), &record, previous, diff);
             match self.store.put_config(record.clone(), event).await {
                 Ok(()) => {
                     self.forget_rules(id).await;

@@ -1,11 +1,9 @@
 //! Operational documents: publish, update, read, search, list, and the procedures relevant to
 //! an anomaly.
 
-use serde_json::json;
-
 use crate::domain::{
-    AnomalyId, DocumentCategory, DocumentFilter, DocumentId, EventType, Limit, NewDocument,
-    NewEvent, OpsDocument, SearchQuery, Severity, Tag,
+    AnomalyId, DocumentCategory, DocumentFilter, DocumentId, Limit, NewDocument, NewEvent,
+    OpsDocument, SearchQuery, Tag,
 };
 use crate::error::{Error, Result};
 
@@ -29,7 +27,7 @@ impl MissionOps {
             updated_at: now,
             version: 1,
         };
-        let event = self.document_event(&document, EventType::DocumentPublished, "published");
+        let event = NewEvent::document_published(self.event_stamp(), &document);
         self.store.publish_document(document.clone(), event).await?;
         Ok(document)
     }
@@ -48,24 +46,9 @@ impl MissionOps {
             updated_at: self.clock.now(),
             version: current.version + 1,
         };
-        let event = self.document_event(&document, EventType::DocumentUpdated, "updated");
+        let event = NewEvent::document_updated(self.event_stamp(), &document);
         self.store.update_document(document.clone(), event).await?;
         Ok(document)
-    }
-
-    fn document_event(&self, document: &OpsDocument, kind: EventType, verb: &str) -> NewEvent {
-        self.new_event(
-            document.spacecraft_id.as_ref(),
-            kind,
-            Severity::Low,
-            format!("Document \"{}\" {verb}", document.title),
-            json!({
-                "documentId": document.id,
-                "version": document.version,
-                "category": document.category,
-                "tags": document.tags,
-            }),
-        )
     }
 
     /// The document with `id`; [`Error::NotFound`] when unknown.

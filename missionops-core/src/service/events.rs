@@ -1,9 +1,7 @@
 //! The event history: the newest events, events after a sequence (to resume a stream), and
 //! informational events recorded on their own.
 
-use serde_json::Value;
-
-use crate::domain::{EventType, JsonObject, Limit, MissionEvent, Severity, SpacecraftId};
+use crate::domain::{EventType, JsonObject, Limit, MissionEvent, NewEvent, Severity, SpacecraftId};
 use crate::error::Result;
 
 use super::MissionOps;
@@ -37,13 +35,8 @@ impl MissionOps {
         message: String,
         metadata: JsonObject,
     ) -> Result<MissionEvent> {
-        let event = self.new_event(
-            spacecraft,
-            event_type,
-            severity,
-            message,
-            Value::Object(metadata),
-        );
+        let stamp = self.event_stamp();
+        let event = NewEvent::custom(stamp, spacecraft, event_type, severity, message, metadata);
         self.store.record_event(event).await
     }
 }

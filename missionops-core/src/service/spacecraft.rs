@@ -1,11 +1,10 @@
 //! Spacecraft: registration (explicit, or implicit when data arrives for an unknown id),
 //! lookup and listing.
 
-use serde_json::{Map, json};
+use serde_json::Map;
 
 use crate::domain::{
-    EventType, Limit, MissionType, NewSpacecraft, Severity, Spacecraft, SpacecraftId,
-    SpacecraftName,
+    Limit, MissionType, NewEvent, NewSpacecraft, Spacecraft, SpacecraftId, SpacecraftName,
 };
 use crate::error::{Error, Result};
 
@@ -34,20 +33,7 @@ impl MissionOps {
     }
 
     async fn store_registration(&self, spacecraft: &Spacecraft, implicit: bool) -> Result<()> {
-        let event = self.new_event(
-            Some(&spacecraft.id),
-            EventType::SpacecraftRegistered,
-            Severity::Low,
-            format!(
-                "Spacecraft {} ({}) registered",
-                spacecraft.id, spacecraft.name
-            ),
-            json!({
-                "name": spacecraft.name,
-                "missionType": spacecraft.mission_type,
-                "implicit": implicit,
-            }),
-        );
+        let event = NewEvent::spacecraft_registered(self.event_stamp(), spacecraft, implicit);
         self.store
             .register_spacecraft(spacecraft.clone(), event)
             .await?;

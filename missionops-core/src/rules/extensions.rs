@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::domain::{AnomalyKind, JsonObject, ParameterName, ParameterValue, Severity};
 use crate::error::{Error, Result};
 
-use super::compile::{Thresholds, compile_thresholds};
+use super::thresholds::{Thresholds, compile_thresholds};
 
 /// The rule fields this module reads; anything else on a rule object is kept and ignored.
 pub(crate) const EXTENSION_FIELDS: [&str; 8] = [
