@@ -39,18 +39,26 @@
 //! - `ports`: the traits adapters implement, plus a manual clock and sequential ids for tests.
 //! - `service`: [`MissionOps`], the use cases.
 //! - `simulation`: the demo profiles, the seeded telemetry generator and the demo documents.
-//! - `json`: JSON output with JavaScript number formatting.
+//! - `js_json`: JSON rendering with JavaScript number formatting, public as [`json`].
 //! - `error`: the one [`Error`] of this crate.
 
 #![deny(missing_docs)]
 
 mod domain;
 mod error;
-pub mod json;
+mod js_json;
 mod ports;
 mod rules;
 mod service;
 mod simulation;
+
+/// JSON output with JavaScript's number formatting (`25`, `0.5`, `1e-7`, never `25.0`), so that
+/// every frontend renders exactly what the TypeScript service rendered.
+pub mod json {
+    pub use crate::js_json::{
+        JsNumberFormatter, format_js_number, to_string_pretty_js, to_vec_js, write_js_number,
+    };
+}
 
 pub use domain::{
     Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, Anomaly, AnomalyId, AnomalyKind,

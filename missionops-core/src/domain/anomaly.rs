@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{AnomalyId, ParameterName, SpacecraftId};
-use super::number::serialize_opt_number;
+use super::serde_f64::serialize_opt_number;
 use super::severity::{AnomalyKind, Severity};
 use super::time::Timestamp;
 use super::value::ParameterValue;

@@ -7,7 +7,7 @@ mod event;
 mod event_payloads;
 mod ids;
 mod limit;
-mod number;
+mod serde_f64;
 mod series;
 mod severity;
 mod snapshot;

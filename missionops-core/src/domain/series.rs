@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::ids::ParameterName;
-use super::number::serialize_number;
+use super::serde_f64::serialize_number;
 use super::time::Timestamp;
 use super::value::ParameterValue;
 use crate::error::{Error, Result};

@@ -1,4 +1,7 @@
 //! Telemetry parameter values and the ordered parameter map of a snapshot.
+//!
+//! Over 500 lines with its tests, and kept whole: a value, the map of values and the shared
+//! layout of the map's names are one concept, parsed and checked together.
 
 use std::fmt;
 use std::sync::Arc;
@@ -92,7 +95,7 @@ impl ParameterValue {
 impl fmt::Display for ParameterValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParameterValue::Number(v) => f.write_str(&crate::json::format_js_number(*v)),
+            ParameterValue::Number(v) => f.write_str(&crate::js_json::format_js_number(*v)),
             ParameterValue::Text(s) => f.write_str(s),
             ParameterValue::Bool(b) => write!(f, "{b}"),
         }

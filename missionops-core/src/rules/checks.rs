@@ -4,7 +4,7 @@
 //! [`super::deadband`].
 
 use crate::domain::{AnomalyKind, ParameterName, ParameterValue, Timestamp};
-use crate::json::write_js_number;
+use crate::js_json::write_js_number;
 
 use super::compile::Rule;
 use super::extensions::{Extensions, RateLimits};

@@ -193,7 +193,7 @@ pub(crate) fn compile_extensions(
                 at("deadband"),
                 format!(
                     "must not be wider than the band between the low and high limits ({})",
-                    crate::json::format_js_number(band)
+                    crate::js_json::format_js_number(band)
                 ),
             ));
         }

@@ -96,7 +96,7 @@ impl ThresholdViolation {
         text.push(' ');
         text.push_str(field);
         text.push(' ');
-        crate::json::write_js_number(&mut text, self.limit);
+        crate::js_json::write_js_number(&mut text, self.limit);
         text
     }
 }

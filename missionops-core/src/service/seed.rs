@@ -1,5 +1,8 @@
 //! The demo seeders (SPEC §7): the simulation's telemetry, limits and documents written through
 //! the same use cases as real data, idempotently, with a dry run that writes nothing.
+//!
+//! Over 500 lines with its tests, and kept whole: the seeding of telemetry, limits and
+//! documents is one use case with one report and one dry run.
 
 use std::fmt;
 

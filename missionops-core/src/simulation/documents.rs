@@ -11,7 +11,7 @@ use crate::domain::{
     Tags,
 };
 use crate::error::Result;
-use crate::json::format_js_number;
+use crate::js_json::format_js_number;
 use crate::rules::{CompiledRules, Thresholds};
 
 /// An operating procedure: what it is for, the parameters it covers (its tags) and its steps.

@@ -1,4 +1,5 @@
-//! serde helpers for plain `f64` fields (thresholds, limits) that must print `25`, not `25.0`.
+//! serde `serialize_with` helpers for plain `f64` fields (thresholds, limits) that must print
+//! `25`, not `25.0`. Not the JavaScript number formatter: that is `crate::js_json`.
 
 use serde::Serializer;
 
