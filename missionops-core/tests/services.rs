@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use missionops_core::{
-    AnalysisWindow, ConfigSource, ConfigStatus, DocumentId, Error, EventType, Limit, ManualClock,
-    MissionOps, NewDocument, NewSnapshot, NewSpacecraft, SearchQuery, Severity, SpacecraftConfig,
-    SpacecraftId, Timestamp,
+    AnalysisWindow, ConfigSource, ConfigStatus, DocumentId, Error, EventType, IngestMode, Limit,
+    ManualClock, MissionOps, NewDocument, NewSnapshot, NewSpacecraft, SearchQuery, Severity,
+    SnapshotId, SpacecraftConfig, SpacecraftId, Timestamp,
 };
 use missionops_store::MemoryStore;
 use serde_json::{Value, json};
@@ -109,8 +109,10 @@ async fn an_unknown_spacecraft_is_not_found() {
         .await
         .expect_err("missing");
     assert_eq!(err.to_string(), "spacecraft 'SC-404' was not found");
-    let err = h.app.status(&sc("SC-404")).await.expect_err("missing");
-    assert!(matches!(err, Error::NotFound { .. }));
+    // The status of an unknown spacecraft is the compat nominal answer, not an error (see
+    // `the_status_of_a_spacecraft_nobody_registered_is_nominal`).
+    let status = h.app.status(&sc("SC-404")).await.expect("status");
+    assert_eq!(status.last_telemetry_timestamp, None);
     let err = h.app.get_config(&sc("SC-404")).await.expect_err("missing");
     assert!(matches!(err, Error::NotFound { .. }));
 }
@@ -844,4 +846,96 @@ async fn windowed_reads_see_this_application_s_writes_at_once_and_others_within_
         "another writer is seen within the recheck time"
     );
     assert_eq!(recent.len(), 3);
+}
+
+#[tokio::test]
+async fn the_status_of_a_spacecraft_nobody_registered_is_nominal() {
+    let h = harness();
+    let status = h.app.status(&sc("SC-NEW")).await.expect("status");
+    assert_eq!(
+        serde_json::to_value(&status).expect("json"),
+        json!({
+            "spacecraftId": "SC-NEW",
+            "lastTelemetryTimestamp": null,
+            "anomalies": {"last1h": 0, "last6h": 0, "last24h": 0},
+            "highestSeverityLast24h": "LOW",
+            "overallStatus": "NOMINAL",
+            "activeAlarms": 0,
+        })
+    );
+    // Asking registers nothing.
+    assert!(event_types(&h.app).await.is_empty());
+    let listing = h.app.list_spacecraft(limit(10), 0).await.expect("list");
+    assert_eq!(listing.total, 0);
+}
+
+#[tokio::test]
+async fn the_status_of_a_registered_spacecraft_is_unchanged_by_the_compat_answer() {
+    let h = harness();
+    set_limits(
+        &h.app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 45}}}),
+    )
+    .await;
+    h.app
+        .ingest(snap(Some("s1"), "SC-1", -60, json!({"temp": 50})))
+        .await
+        .expect("ingest");
+    let status = h.app.status(&sc("SC-1")).await.expect("status");
+    assert_eq!(
+        status.last_telemetry_timestamp.map(|t| t.to_string()),
+        Some("2025-06-01T11:59:00.000Z".to_owned())
+    );
+    assert_eq!(status.anomalies.last1h, 1);
+    assert_eq!(status.highest_severity_last24h, Severity::Medium);
+    assert_eq!(status.active_alarms, 1);
+}
+
+#[tokio::test]
+async fn bulk_ingest_derives_the_ids_of_id_less_snapshots_so_a_resend_stores_nothing_twice() {
+    let h = harness();
+    let lines = || {
+        vec![
+            snap(None, "SC-1", 0, json!({"temp": 20})),
+            snap(None, "SC-1", 1, json!({"temp": 21})),
+            snap(Some("given"), "SC-1", 2, json!({"temp": 22})),
+        ]
+    };
+    let first = h
+        .app
+        .ingest_bulk(lines(), IngestMode::Live)
+        .await
+        .expect("first");
+    assert_eq!((first.outcome.inserted, first.outcome.duplicates), (3, 0));
+    let expected = |seconds: i64, temp: i64| {
+        let new = snap(None, "SC-1", seconds, json!({"temp": temp}));
+        SnapshotId::derived(&new.spacecraft_id, new.timestamp, &new.parameters)
+    };
+    assert_eq!(first.ids[0], expected(0, 20));
+    assert_eq!(first.ids[1], expected(1, 21));
+    assert_eq!(first.ids[2].as_str(), "given");
+
+    let again = h
+        .app
+        .ingest_bulk(lines(), IngestMode::Live)
+        .await
+        .expect("again");
+    assert_eq!((again.outcome.inserted, again.outcome.duplicates), (0, 3));
+    assert_eq!(again.ids, first.ids);
+    let stored = h
+        .app
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("telemetry");
+    assert_eq!(stored.len(), 3);
+
+    // A plain batch keeps generating fresh ids for id-less snapshots (compat).
+    let batch = h
+        .app
+        .ingest_batch(vec![snap(None, "SC-1", 0, json!({"temp": 20}))])
+        .await
+        .expect("batch");
+    assert_ne!(batch.ids[0], expected(0, 20));
+    assert_eq!(batch.outcome.inserted, 1);
 }

@@ -362,6 +362,9 @@ pub(crate) async fn status(ops: &MissionOps, out: Output, args: StatusArgs) -> a
     ];
     match args.id {
         Some(id) => {
+            // Unlike the HTTP compat answer (the nominal status of nothing), an operator at the
+            // command line is told that the id is unknown: it is most likely a typo.
+            ops.get_spacecraft(&id).await?;
             let status = ops.status(&id).await?;
             if out.is_json() {
                 return out.json(&status);

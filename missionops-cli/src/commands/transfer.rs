@@ -17,7 +17,7 @@ use super::telemetry::{end_of_time, start_of_time};
 use crate::args::{ExportArgs, Format, ImportArgs};
 use crate::output::Output;
 use crate::progress;
-use crate::transfer::{CsvColumns, CsvSnapshotWriter, SnapshotReader, line_error, with_id};
+use crate::transfer::{CsvColumns, CsvSnapshotWriter, SnapshotReader, line_error};
 
 /// Snapshots per ingest call: one store transaction each.
 const IMPORT_BATCH: usize = 1_000;
@@ -174,9 +174,9 @@ pub(crate) async fn import(ops: &MissionOps, out: Output, args: ImportArgs) -> a
                 lines.0 = item.line;
             }
             lines.1 = item.line;
-            // Ids are derived here rather than while checking: hashing is the costliest part
-            // of reading a snapshot without an id.
-            batch.push(with_id(snapshot));
+            // A snapshot without an id gets its content-derived id at ingest, so that
+            // importing the same file again stores nothing twice.
+            batch.push(snapshot);
             if batch.len() == IMPORT_BATCH {
                 ingest(ops, mode, &mut batch, lines, &mut report).await?;
                 bar.set_position(report.snapshots);
@@ -223,7 +223,7 @@ async fn ingest(
     }
     let snapshots = std::mem::replace(batch, Vec::with_capacity(IMPORT_BATCH));
     let ingested = ops
-        .ingest_batch_as(snapshots, mode)
+        .ingest_bulk(snapshots, mode)
         .await
         .with_context(|| {
             format!(

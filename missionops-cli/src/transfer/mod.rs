@@ -8,7 +8,6 @@
 //! [`TelemetrySnapshot`]: missionops_core::TelemetrySnapshot
 
 mod csv_format;
-mod ids;
 mod ndjson;
 
 use std::io::Read;
@@ -19,7 +18,6 @@ use missionops_core::{Error, NewSnapshot};
 use crate::args::Format;
 
 pub(crate) use csv_format::{CsvColumns, CsvSnapshotWriter};
-use ids::derived_id;
 
 /// The longest line or row accepted, in bytes: far above the largest valid snapshot (1,000
 /// parameters of 1 KiB strings). For NDJSON it also bounds the memory one bad line can take.
@@ -50,8 +48,10 @@ impl Format {
 pub(crate) struct Item {
     /// Its 1-based line number in the input.
     pub line: u64,
-    /// The snapshot as given (see [`with_id`] for one without an id), or why the line is not a
-    /// snapshot.
+    /// The snapshot as given (one without an id gets its content-derived id at ingest, see
+    /// [`MissionOps::ingest_bulk`]), or why the line is not a snapshot.
+    ///
+    /// [`MissionOps::ingest_bulk`]: missionops_core::MissionOps::ingest_bulk
     pub snapshot: Result<NewSnapshot, String>,
 }
 
@@ -95,18 +95,6 @@ impl<R: Read> SnapshotReader<R> {
 /// The error for line `line` of an input: `line 7: <reason>`.
 pub(crate) fn line_error(line: u64, reason: &str) -> Error {
     Error::invalid(format!("line {line}"), reason)
-}
-
-/// Gives `snapshot` its content-derived id when it has none ([`derived_id`]).
-pub(crate) fn with_id(mut snapshot: NewSnapshot) -> NewSnapshot {
-    if snapshot.id.is_none() {
-        snapshot.id = Some(derived_id(
-            &snapshot.spacecraft_id,
-            snapshot.timestamp,
-            &snapshot.parameters,
-        ));
-    }
-    snapshot
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 mod alarm;
 mod anomaly;
+mod content_id;
 mod document;
 mod event;
 mod event_payloads;

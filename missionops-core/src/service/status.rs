@@ -75,9 +75,11 @@ pub struct FleetEntry {
 }
 
 impl MissionOps {
-    /// The compat status of `id` (SPEC §5); [`Error::NotFound`] for an unknown spacecraft.
+    /// The compat status of `id` (SPEC §5). A spacecraft nobody registered has no telemetry,
+    /// anomalies or alarms, so it answers as the TypeScript service did, and as dashboards that
+    /// poll a spacecraft before its first contact expect: no last telemetry, zero counts,
+    /// `LOW`, `NOMINAL`.
     pub async fn status(&self, id: &SpacecraftId) -> Result<SpacecraftStatus> {
-        self.get_spacecraft(id).await?;
         let now = self.clock.now();
         let last = self.store.last_telemetry_timestamp(id).await?;
         let h1 = self

@@ -69,8 +69,8 @@ pub async fn get(
 /// Compat health: anomaly counts over 1 h / 6 h / 24 h and the overall status.
 #[utoipa::path(get, path = "/spacecraft/{id}/status", tag = "spacecraft",
     params(("id" = String, Path)),
-    responses((status = 200, description = "`{spacecraftId, lastTelemetryTimestamp, anomalies: {last1h, last6h, last24h}, highestSeverityLast24h, overallStatus}`"),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "`{spacecraftId, lastTelemetryTimestamp, anomalies: {last1h, last6h, last24h}, highestSeverityLast24h, overallStatus}`; a spacecraft nobody registered answers `null`, zero counts, `LOW`, `NOMINAL` (compat)"),
+        (status = 400, body = ErrorBody)))]
 pub async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -93,7 +93,9 @@ impl FromRequest<AppState> for NdjsonBody {
     }
 }
 
-/// Bulk ingest of NDJSON, all or nothing; `?stored=true` marks played-back data.
+/// Bulk ingest of NDJSON, all or nothing; a line without `id` gets the id derived from its
+/// content, so posting the same lines again stores nothing twice; `?stored=true` marks
+/// played-back data.
 #[utoipa::path(post, path = "/telemetry/ndjson", tag = "telemetry",
     params(("stored" = Option<bool>, Query, description = "played-back (stored) telemetry")),
     request_body(content = String, content_type = "application/x-ndjson", description = "one snapshot JSON per line"),
@@ -115,7 +117,7 @@ pub async fn ingest_ndjson(
         }
     };
     let ops = state.ops.clone();
-    let ingested = completed(async move { ops.ingest_batch_as(snapshots, mode).await }).await?;
+    let ingested = completed(async move { ops.ingest_bulk(snapshots, mode).await }).await?;
     state.metrics.snapshots_ingested(ingested.count);
     Ok(created(json!({"count": ingested.count})))
 }

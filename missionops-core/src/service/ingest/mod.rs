@@ -1,4 +1,5 @@
-//! Telemetry ingest: one snapshot, a batch, or a bulk load, live or played back.
+//! Telemetry ingest: one snapshot, a batch, or a bulk load (ids of id-less snapshots derived
+//! from their content), live or played back.
 //!
 //! - this file: checking a batch (size, ids, repeated ids) and registering unknown spacecraft;
 //! - [`live`]: live telemetry through the streaming monitor;
@@ -51,6 +52,22 @@ impl MissionOps {
     /// Ingests a batch of live telemetry all-or-nothing (see [`MissionOps::ingest_batch_as`]).
     pub async fn ingest_batch(&self, snapshots: Vec<NewSnapshot>) -> Result<BatchIngest> {
         self.ingest_batch_as(snapshots, IngestMode::Live).await
+    }
+
+    /// Bulk ingest (an NDJSON body, an imported file) all-or-nothing: as
+    /// [`MissionOps::ingest_batch_as`], except that a snapshot sent without an id gets the id
+    /// derived from its content ([`SnapshotId::derived`]) instead of a fresh one, so that
+    /// sending or importing the same lines again stores nothing twice.
+    pub async fn ingest_bulk(
+        &self,
+        snapshots: Vec<NewSnapshot>,
+        mode: IngestMode,
+    ) -> Result<BatchIngest> {
+        let snapshots = snapshots
+            .into_iter()
+            .map(NewSnapshot::with_derived_id)
+            .collect();
+        self.ingest_batch_as(snapshots, mode).await
     }
 
     /// Ingests a batch all-or-nothing, generating missing ids and registering unknown
