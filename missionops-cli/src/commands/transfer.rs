@@ -222,15 +222,12 @@ async fn ingest(
         return Ok(());
     }
     let snapshots = std::mem::replace(batch, Vec::with_capacity(IMPORT_BATCH));
-    let ingested = ops
-        .ingest_bulk(snapshots, mode)
-        .await
-        .with_context(|| {
-            format!(
-                "lines {} to {} were not imported ({} snapshots before them were)",
-                lines.0, lines.1, report.snapshots
-            )
-        })?;
+    let ingested = ops.ingest_bulk(snapshots, mode).await.with_context(|| {
+        format!(
+            "lines {} to {} were not imported ({} snapshots before them were)",
+            lines.0, lines.1, report.snapshots
+        )
+    })?;
     report.snapshots += ingested.count as u64;
     report.inserted += ingested.outcome.inserted as u64;
     report.duplicates += ingested.outcome.duplicates as u64;

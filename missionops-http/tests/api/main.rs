@@ -9,5 +9,7 @@ mod bad_requests;
 mod beyond;
 mod compat;
 mod helpers;
+mod ndjson;
 mod openapi;
 mod sse;
+mod status;

@@ -16,7 +16,11 @@ mod beyond;
 mod compat;
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/ndjson.rs"]
+mod ndjson;
 #[path = "../api/openapi.rs"]
 mod openapi;
 #[path = "../api/sse.rs"]
 mod sse;
+#[path = "../api/status.rs"]
+mod status;
