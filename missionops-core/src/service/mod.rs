@@ -3,6 +3,7 @@
 mod alarms;
 mod diff;
 mod monitoring;
+mod outbox;
 mod seed;
 mod views;
 mod windows;
@@ -26,6 +27,7 @@ use crate::rules::{AnalysisContext, CompiledRules, analyse};
 
 pub use alarms::{IngestMode, MAX_COMMENT_CHARS, REBUILD_HISTORY, TickReport};
 pub use monitoring::{FleetEntry, LatestView, MAX_SERIES_BUCKETS, ParameterState};
+pub use outbox::RetryReport;
 pub use seed::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use views::{
     AnomalyCounts, BatchReceipt, ConfigView, DetectReport, IngestReceipt, OverallStatus,
