@@ -109,7 +109,10 @@ async fn dead_letters_list_given_up_events_lowest_sequence_first_with_their_last
             .iter()
             .all(|l| l.last_error.as_deref() == Some("receiver down"))
     );
-    assert_eq!(letters[0].event.sequence, 2, "each letter carries its event");
+    assert_eq!(
+        letters[0].event.sequence, 2,
+        "each letter carries its event"
+    );
     let first_two = h.app.dead_letters(2).await.expect("dead letters");
     assert_eq!(first_two.len(), 2, "the limit is honoured");
 }
