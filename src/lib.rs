@@ -10,6 +10,8 @@
 //!   [`MissionOps`], the application services;
 //! - [`store`]: the storage backends (in memory; SQLite with the default `sqlite` feature;
 //!   PostgreSQL with `postgres`);
+//! - `delivery` (feature `webhook` or `nats`): the outbox dispatcher that delivers recorded
+//!   events to signed webhooks and, with `nats`, to NATS JetStream;
 //! - `http` (feature `http`) and `cli` (feature `cli`): the frontends.
 //!
 //! ## Embedding in a few lines
@@ -47,6 +49,13 @@ pub use missionops_core::*;
 /// Storage backends and the production clock and id generator.
 pub mod store {
     pub use missionops_store::*;
+}
+
+/// Event delivery: the outbox dispatcher and its sinks (signed webhooks; NATS JetStream with
+/// the `nats` feature).
+#[cfg(any(feature = "webhook", feature = "nats"))]
+pub mod delivery {
+    pub use missionops_delivery::*;
 }
 
 /// The HTTP service.

@@ -6,6 +6,10 @@
 //! domain values, calls one use case and renders the answer: a table for people, `--json` for
 //! scripts.
 //!
+//! The program is where the crates meet: `serve` runs the HTTP service
+//! ([`missionops_http::serve`]) and, when a sink is configured, event delivery from the same
+//! store's outbox beside it ([`missionops_delivery::Dispatcher`]).
+//!
 //! The binary's `main` is [`main`]; embed the program in another binary (as the facade's
 //! `examples/cli.rs` does) with:
 //!

@@ -226,7 +226,7 @@ fn a_nats_url_without_the_nats_feature_says_how_to_get_it() {
 }
 
 #[cfg(feature = "nats")]
-#[path = "../../missionops-store/tests/support/nats_server.rs"]
+#[path = "../../missionops-delivery/tests/support/nats_server.rs"]
 mod nats_server;
 
 #[cfg(feature = "nats")]

@@ -9,8 +9,9 @@
 //!   [`SpacecraftId`], [`ParameterName`], [`Timestamp`], [`Parameters`], [`SpacecraftConfig`], …
 //! - [`CompiledRules`] compiles a configuration's limits once per version; [`analyse`] and
 //!   [`Evaluator`] run them (SPEC §3).
-//! - [`Store`] and its repository traits, [`Clock`] and [`IdGenerator`] are the ports;
-//!   `missionops-store` implements them.
+//! - [`Store`] and its repository traits, the [`OutboxStore`] of recorded events, [`Clock`] and
+//!   [`IdGenerator`] are the ports; `missionops-store` implements them, and
+//!   `missionops-delivery` drains the outbox to NATS and webhooks.
 //! - [`MissionOps`] holds the use cases.
 //! - [`DemoProfile`] and [`SnapshotGenerator`] simulate the four demo spacecraft from a seed;
 //!   [`MissionOps::seed_demo_data`] and [`MissionOps::seed_demo_docs`] seed a store with them
@@ -36,7 +37,8 @@
 //! # Layout
 //! - `domain`: parsed value types and records (one concept per file).
 //! - `rules`: configuration → compiled rules → anomalies.
-//! - `ports`: the traits adapters implement, plus a manual clock and sequential ids for tests.
+//! - `ports`: the traits adapters implement (the outbox and its retry policy included), plus a
+//!   manual clock and sequential ids for tests.
 //! - `service`: [`MissionOps`], the use cases.
 //! - `simulation`: the demo profiles, the seeded telemetry generator and the demo documents.
 //! - `js_json`: JSON rendering with JavaScript number formatting, public as [`json`].
@@ -72,10 +74,11 @@ pub use domain::{
 };
 pub use error::{BoxError, Error, Result};
 pub use ports::{
-    AlarmRepository, AnomalyCount, AnomalyRepository, Clock, ConfigRepository, DocumentRepository,
-    EventRepository, GroupOutcome, IdGenerator, IngestOutcome, ManualClock, SequentialIds,
-    SpacecraftPage, SpacecraftRepository, Store, TelemetryRepository, TelemetryWrite,
-    insert_one_by_one,
+    AlarmRepository, AnomalyCount, AnomalyRepository, Claim, ClaimId, Clock, ConfigRepository,
+    DeadLetter, DocumentRepository, EventRepository, FailureOutcome, GroupOutcome, IdGenerator,
+    IngestOutcome, ManualClock, OutboxEntry, OutboxStats, OutboxStore, RetryPolicy, RetrySelection,
+    SequentialIds, SpacecraftPage, SpacecraftRepository, Store, TelemetryRepository,
+    TelemetryWrite, insert_one_by_one,
 };
 pub use rules::{
     AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, MonitorContext, MonitorOutput,
@@ -86,7 +89,8 @@ pub use service::{
     AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView, DetectReport, FleetEntry,
     IngestMode, IngestReceipt, LatestView, MAX_BATCH_SNAPSHOTS, MAX_COMMENT_CHARS,
     MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS, MissionOps, OverallStatus, ParameterState,
-    REBUILD_HISTORY, SpacecraftListItem, SpacecraftListing, SpacecraftStatus, TickReport,
+    REBUILD_HISTORY, RetryReport, SpacecraftListItem, SpacecraftListing, SpacecraftStatus,
+    TickReport,
 };
 pub use service::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use simulation::{Behaviour, DemoProfile, ParameterModel, SnapshotGenerator};

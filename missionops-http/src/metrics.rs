@@ -2,8 +2,7 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use missionops_store::OutboxStats;
-
+use missionops_core::OutboxStats;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use missionops_core::MissionOps;
-use missionops_store::OutboxStore;
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
@@ -47,9 +46,11 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The HTTP settings.
     pub config: Arc<HttpConfig>,
-    /// The outbox of the store behind `ops`, for `GET /outbox/stats` and the outbox gauges;
-    /// `None` when the server was given none ([`AppState::with_outbox`]).
-    pub outbox: Option<Arc<dyn OutboxStore>>,
+    /// Whether `GET /outbox/stats` and the outbox gauges of `/metrics` report the delivery
+    /// outbox of the store behind `ops` ([`AppState::with_outbox`]). Off by default: a server
+    /// embedded without event delivery answers 404 there and shows no outbox metric, rather
+    /// than counts that only ever grow.
+    pub report_outbox: bool,
     /// Flips to `true` when the server starts shutting down, so that endless responses (event
     /// streams) end and graceful shutdown can complete.
     shutdown: Arc<watch::Sender<bool>>,
@@ -70,25 +71,26 @@ impl AppState {
             ops,
             metrics: Arc::new(Metrics::new()),
             config: Arc::new(config),
-            outbox: None,
+            report_outbox: false,
             shutdown: Arc::new(watch::channel(false).0),
         }
     }
 
-    /// The same state with the outbox of the store behind `ops` (from
-    /// [`missionops_store::open_with_outbox`]), so that `GET /outbox/stats` and `/metrics`
-    /// report delivery.
+    /// The same state reporting the delivery outbox of the store behind `ops`
+    /// ([`MissionOps::outbox_stats`]) at `GET /outbox/stats` and in `/metrics`.
     #[must_use]
-    pub fn with_outbox(mut self, outbox: Arc<dyn OutboxStore>) -> Self {
-        self.outbox = Some(outbox);
+    pub fn with_outbox(mut self) -> Self {
+        self.report_outbox = true;
         self
     }
 
-    /// Brings the outbox gauges of [`Metrics`] up to date, when there is an outbox. A store
-    /// failure is logged and leaves the previous values.
+    /// Brings the outbox gauges of [`Metrics`] up to date, when the outbox is reported. A
+    /// store failure is logged and leaves the previous values.
     pub(crate) async fn refresh_outbox_metrics(&self) {
-        let Some(outbox) = &self.outbox else { return };
-        match outbox.stats().await {
+        if !self.report_outbox {
+            return;
+        }
+        match self.ops.outbox_stats().await {
             Ok(stats) => self.metrics.outbox(&stats),
             Err(e) => tracing::warn!(error = %e, "cannot read the outbox statistics for /metrics"),
         }

@@ -1,11 +1,10 @@
 //! `GET /outbox/stats` and the outbox gauges of `/metrics`, against the real server on port 0
-//! over a fresh SQLite file with its outbox.
+//! over a fresh SQLite file, with the outbox reported and without.
 
 use std::sync::Arc;
 
-use missionops_core::MissionOps;
+use missionops_core::{MissionOps, OutboxStore, RetryPolicy};
 use missionops_http::{AppState, HttpConfig, serve};
-use missionops_store::outbox::{OutboxStore, RetryPolicy};
 use missionops_store::{SqliteStore, SystemClock, UuidV7Ids};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -28,7 +27,7 @@ async fn spawn(with_outbox: bool) -> App {
     let ops = MissionOps::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
     let mut state = AppState::new(ops, HttpConfig::default());
     if with_outbox {
-        state = state.with_outbox(store.clone());
+        state = state.with_outbox();
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

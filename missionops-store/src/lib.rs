@@ -16,14 +16,15 @@
 //!
 //! With the `conformance` feature, [`conformance`] holds the suite every backend must pass.
 //!
-//! [`outbox`] delivers recorded events to NATS JetStream (feature `nats`) and signed webhooks
-//! (feature `webhook`), at least once and in order per spacecraft; every backend implements
-//! its [`OutboxStore`] port, and [`open_with_outbox`] opens a store with its outbox.
+//! Every backend also implements the core's [`OutboxStore`](missionops_core::OutboxStore)
+//! port: each recorded event gets an outbox row in the transaction that records it, and the
+//! backend keeps the rows' delivery state (claims under a lease, backoff, dead letters).
+//! Delivering them to NATS JetStream and webhooks is `missionops-delivery`'s job.
 //!
 //! # Layout
 //! - `memory`: the in-memory backend.
 //! - `system`: the system clock and UUIDv7 ids.
-//! - `outbox`: event delivery — the outbox port, the dispatcher and its sinks.
+//! - `outbox`: what the backends' outbox implementations share (claim ids, jitter, error cut).
 //! - `conformance`: the shared backend test suite (feature `conformance`).
 
 #![deny(missing_docs)]
@@ -32,7 +33,7 @@
 pub mod conformance;
 mod memory;
 mod open;
-pub mod outbox;
+mod outbox;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
@@ -40,8 +41,7 @@ mod sqlite;
 mod system;
 
 pub use memory::MemoryStore;
-pub use open::{DatabaseUrl, OpenedStore, migrate, open, open_with_outbox};
-pub use outbox::{OutboxStats, OutboxStore};
+pub use open::{DatabaseUrl, migrate, open};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]

@@ -7,13 +7,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use missionops_core::{Error, Result, SpacecraftId};
+use missionops_core::{
+    Claim, ClaimId, DeadLetter, Error, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore,
+    Result, RetryPolicy, RetrySelection, SpacecraftId,
+};
 
 use super::MemoryStore;
-use crate::outbox::{
-    Claim, ClaimId, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore, RetryPolicy,
-    RetrySelection, truncate_error,
-};
+use crate::outbox::{jitter, new_claim_id, truncate_error};
 
 /// The outbox rows of a [`MemoryStore`]. Times are monotonic ([`Instant`]): nothing here
 /// outlives the process.
@@ -71,7 +71,7 @@ impl OutboxStore for MemoryStore {
         let inner = &mut *inner;
         let now = Instant::now();
         let until = now + lease;
-        let id = ClaimId::generate();
+        let id = new_claim_id();
         let mut held_back: HashSet<Option<SpacecraftId>> = HashSet::new();
         let mut entries = Vec::new();
         for (&sequence, row) in inner.outbox.pending.iter_mut() {
@@ -138,7 +138,7 @@ impl OutboxStore for MemoryStore {
             );
             return Ok(FailureOutcome::Dead { attempts });
         }
-        let after = policy.backoff(attempts);
+        let after = policy.backoff(attempts, jitter(attempts));
         *row = PendingRow {
             attempts,
             not_before: Some(now + after),

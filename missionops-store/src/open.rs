@@ -4,8 +4,6 @@ use std::sync::Arc;
 
 use missionops_core::{Error, Result, Store};
 
-use crate::outbox::OutboxStore;
-
 /// Which backend a database URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -54,49 +52,17 @@ impl DatabaseUrl {
     }
 }
 
-/// Opens the store `url` names. A SQLite file is created and migrated when needed; a
-/// PostgreSQL database must have been migrated with [`migrate`] (the CLI's `migrate`).
-/// A backend whose feature is not compiled in is an [`Error::Invalid`] naming it.
+/// Opens the store `url` names, its outbox included (every [`Store`] has one). A SQLite file
+/// is created and migrated when needed; a PostgreSQL database must have been migrated with
+/// [`migrate`] (the CLI's `migrate`). A backend whose feature is not compiled in is an
+/// [`Error::Invalid`] naming it.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
-    Ok(open_with_outbox(url).await?.store)
-}
-
-/// A store opened from a URL, with the outbox of the same store (for event delivery and its
-/// statistics): two handles on one backend.
-#[derive(Clone)]
-pub struct OpenedStore {
-    /// The repositories.
-    pub store: Arc<dyn Store>,
-    /// The outbox of the same store.
-    pub outbox: Arc<dyn OutboxStore>,
-}
-
-impl std::fmt::Debug for OpenedStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenedStore").finish_non_exhaustive()
-    }
-}
-
-impl OpenedStore {
-    fn of<S: Store + OutboxStore + 'static>(store: S) -> Self {
-        let store = Arc::new(store);
-        OpenedStore {
-            store: store.clone(),
-            outbox: store,
-        }
-    }
-}
-
-/// Opens the store `url` names, as [`open`] does, with its outbox.
-pub async fn open_with_outbox(url: &str) -> Result<OpenedStore> {
     match DatabaseUrl::parse(url)? {
-        DatabaseUrl::Memory => Ok(OpenedStore::of(crate::MemoryStore::new())),
+        DatabaseUrl::Memory => Ok(Arc::new(crate::MemoryStore::new())),
         #[cfg(feature = "sqlite")]
-        DatabaseUrl::Sqlite(url) => Ok(OpenedStore::of(crate::SqliteStore::open(&url).await?)),
+        DatabaseUrl::Sqlite(url) => Ok(Arc::new(crate::SqliteStore::open(&url).await?)),
         #[cfg(feature = "postgres")]
-        DatabaseUrl::Postgres(url) => {
-            Ok(OpenedStore::of(crate::PostgresStore::connect(&url).await?))
-        }
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(crate::PostgresStore::connect(&url).await?)),
         #[allow(unreachable_patterns)]
         other => Err(other.unsupported()),
     }

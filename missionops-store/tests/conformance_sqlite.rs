@@ -3,12 +3,15 @@
 //! stored rows that cannot be read back.
 
 use async_trait::async_trait;
+use std::time::Duration;
+
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmRepository, Anomaly, AnomalyCount, AnomalyId,
-    AnomalyRepository, BucketWidth, ConfigRecord, ConfigRepository, ConfigStatus, DocumentBody,
-    DocumentCategory, DocumentFilter, DocumentId, DocumentRepository, DocumentTitle, Error,
-    EventId, EventRepository, EventType, GroupOutcome, IngestOutcome, LatestValue, Limit,
-    MissionEvent, MissionType, NewEvent, OpsDocument, ParameterName, Parameters, Result,
+    AnomalyRepository, BucketWidth, Claim, ClaimId, ConfigRecord, ConfigRepository, ConfigStatus,
+    DeadLetter, DocumentBody, DocumentCategory, DocumentFilter, DocumentId, DocumentRepository,
+    DocumentTitle, Error, EventId, EventRepository, EventType, FailureOutcome, GroupOutcome,
+    IngestOutcome, LatestValue, Limit, MissionEvent, MissionType, NewEvent, OpsDocument,
+    OutboxStats, OutboxStore, ParameterName, Parameters, Result, RetryPolicy, RetrySelection,
     SearchQuery, SeriesBucket, Severity, SnapshotId, Spacecraft, SpacecraftConfig, SpacecraftId,
     SpacecraftName, SpacecraftPage, SpacecraftRepository, Store, Tags, TelemetryRepository,
     TelemetrySnapshot, TelemetryWrite, Timestamp,
@@ -111,6 +114,16 @@ forward! {
             -> Result<Vec<MissionEvent>>;
         fn events_after(&self, after: u64, spacecraft: Option<&SpacecraftId>, limit: Limit)
             -> Result<Vec<MissionEvent>>;
+    }
+    OutboxStore {
+        fn claim(&self, limit: usize, lease: Duration) -> Result<Claim>;
+        fn mark_delivered(&self, sequences: &[u64]) -> Result<()>;
+        fn mark_failed(&self, claim: &ClaimId, sequence: u64, error: &str, policy: &RetryPolicy)
+            -> Result<FailureOutcome>;
+        fn release(&self, claim: &ClaimId, sequences: &[u64]) -> Result<()>;
+        fn stats(&self) -> Result<OutboxStats>;
+        fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>>;
+        fn retry_dead(&self, which: &RetrySelection) -> Result<Vec<u64>>;
     }
 }
 

@@ -9,8 +9,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use missionops_core::OutboxStore;
 use missionops_store::PostgresStore;
-use missionops_store::outbox::OutboxStore;
 
 #[macro_use]
 #[path = "support/outbox_suite.rs"]

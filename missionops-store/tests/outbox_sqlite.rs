@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use missionops_core::{OutboxStats, OutboxStore, RetryPolicy};
 use missionops_store::SqliteStore;
-use missionops_store::outbox::{OutboxStats, OutboxStore, RetryPolicy};
 
 #[macro_use]
 #[path = "support/outbox_suite.rs"]

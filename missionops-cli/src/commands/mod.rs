@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use missionops_core::{Error, MissionOps};
+use missionops_core::{Error, MissionOps, Store};
 use missionops_store::{DatabaseUrl, SystemClock, UuidV7Ids};
 use tracing_subscriber::EnvFilter;
 
@@ -82,14 +82,18 @@ impl Database {
         redact(&self.url)
     }
 
-    /// The application over this database, opened (and, for SQLite, created and migrated).
-    pub(crate) async fn ops(&self) -> anyhow::Result<MissionOps> {
-        let store = missionops_store::open(&self.url)
+    /// The store of this database, opened (and, for SQLite, created and migrated).
+    pub(crate) async fn store(&self) -> anyhow::Result<Arc<dyn Store>> {
+        missionops_store::open(&self.url)
             .await
             .map_err(|e| self.scrub(e))
-            .with_context(|| format!("cannot open database {}", self.display()))?;
+            .with_context(|| format!("cannot open database {}", self.display()))
+    }
+
+    /// The application over this database, opened (and, for SQLite, created and migrated).
+    pub(crate) async fn ops(&self) -> anyhow::Result<MissionOps> {
         Ok(MissionOps::new(
-            store,
+            self.store().await?,
             Arc::new(SystemClock),
             Arc::new(UuidV7Ids),
         ))

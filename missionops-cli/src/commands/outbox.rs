@@ -1,20 +1,10 @@
 //! `outbox stats|list|retry`: the operator's view of event delivery.
 
-use anyhow::Context;
-use missionops_store::OpenedStore;
-use missionops_store::outbox::RetrySelection;
+use missionops_core::RetrySelection;
 
 use super::Database;
 use crate::args::OutboxCommand;
 use crate::output::{Output, or_dash};
-
-/// Opens the database with its outbox (for `serve` too).
-pub(super) async fn open(db: &Database) -> anyhow::Result<OpenedStore> {
-    missionops_store::open_with_outbox(&db.url)
-        .await
-        .map_err(|e| db.scrub(e))
-        .with_context(|| format!("cannot open database {}", db.display()))
-}
 
 /// Runs one `outbox` subcommand.
 pub(crate) async fn outbox(
@@ -22,10 +12,10 @@ pub(crate) async fn outbox(
     out: Output,
     command: OutboxCommand,
 ) -> anyhow::Result<()> {
-    let outbox = open(db).await?.outbox;
+    let ops = db.ops().await?;
     match command {
         OutboxCommand::Stats => {
-            let stats = outbox.stats().await?;
+            let stats = ops.outbox_stats().await?;
             out.either(&stats, || {
                 format!(
                     "pending {}, delivered {}, dead {}",
@@ -34,7 +24,7 @@ pub(crate) async fn outbox(
             })
         }
         OutboxCommand::List { limit } => {
-            let dead = outbox.dead_letters(limit).await?;
+            let dead = ops.dead_letters(limit).await?;
             if out.is_json() {
                 return out.json(&dead);
             }
@@ -64,15 +54,11 @@ pub(crate) async fn outbox(
             let which = if all {
                 RetrySelection::All
             } else {
-                RetrySelection::Sequences(sequences.clone())
+                RetrySelection::Sequences(sequences)
             };
-            let retried = outbox.retry_dead(&which).await?;
-            let skipped: Vec<u64> = sequences
-                .iter()
-                .copied()
-                .filter(|s| !retried.contains(s))
-                .collect();
-            for sequence in &skipped {
+            let report = ops.retry_dead_letters(&which).await?;
+            let retried = report.retried;
+            for sequence in &report.not_dead {
                 eprintln!("warning: {sequence} is not a dead letter; left alone");
             }
             out.either(

@@ -4,12 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use missionops_core::{Error, MissionOps};
-use missionops_http::{AppState, HttpConfig, serve as serve_http, shutdown_signal};
-use missionops_store::outbox::{
-    Dispatcher, DispatcherConfig, DispatcherHandle, OutboxStore, RetryPolicy, Sink, WebhookConfig,
-    WebhookSink,
+use missionops_core::{Error, MissionOps, OutboxStore, RetryPolicy};
+use missionops_delivery::{
+    Dispatcher, DispatcherConfig, DispatcherHandle, Sink, WebhookConfig, WebhookSink,
 };
+use missionops_http::{AppState, HttpConfig, serve as serve_http, shutdown_signal};
 use missionops_store::{SystemClock, UuidV7Ids};
 
 use super::Database;
@@ -23,8 +22,8 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
     let bind = bind_address(args.bind, std::env::var("PORT").ok())?;
     // Bad delivery settings are reported before anything is opened.
     let plan = DeliveryPlan::from_args(args.delivery)?;
-    let opened = super::outbox::open(db).await?;
-    let ops = MissionOps::new(opened.store, Arc::new(SystemClock), Arc::new(UuidV7Ids));
+    let store = db.store().await?;
+    let ops = MissionOps::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
     let config = HttpConfig {
         body_limit: args.body_limit,
         request_timeout: args.request_timeout,
@@ -51,8 +50,9 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
         cors_origins = ?config.cors_origins,
         "MissionOps listening on http://{address}"
     );
-    let dispatcher = plan.start(opened.outbox.clone()).await?;
-    let state = AppState::new(ops, config).with_outbox(opened.outbox);
+    // The dispatcher drains the outbox of the same store (a store is its own outbox).
+    let dispatcher = plan.start(Arc::new(store)).await?;
+    let state = AppState::new(ops, config).with_outbox();
     let served = serve_http(listener, state, shutdown_signal()).await;
     // The HTTP server has finished its requests (and recorded their events); the dispatcher
     // finishes the batch it is delivering. What is still pending goes at the next start.
@@ -68,7 +68,7 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
 #[derive(Debug)]
 struct DeliveryPlan {
     #[cfg(feature = "nats")]
-    nats: Option<missionops_store::outbox::NatsConfig>,
+    nats: Option<missionops_delivery::NatsConfig>,
     webhooks: Vec<WebhookConfig>,
     dispatcher: DispatcherConfig,
 }
@@ -106,10 +106,10 @@ impl DeliveryPlan {
         #[cfg(feature = "nats")]
         let nats = match nats_url {
             Some(url) => {
-                let config = missionops_store::outbox::NatsConfig {
+                let config = missionops_delivery::NatsConfig {
                     subject_prefix: args.nats_subject_prefix.trim().to_owned(),
                     create_stream: args.nats_create_stream,
-                    ..missionops_store::outbox::NatsConfig::new(url.trim())
+                    ..missionops_delivery::NatsConfig::new(url.trim())
                 };
                 config.validate()?;
                 Some(config)
@@ -137,7 +137,7 @@ impl DeliveryPlan {
         let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
         #[cfg(feature = "nats")]
         if let Some(config) = self.nats {
-            let sink = missionops_store::outbox::NatsSink::connect(config)
+            let sink = missionops_delivery::NatsSink::connect(config)
                 .await
                 .context("cannot set up NATS delivery")?;
             sinks.push(Arc::new(sink));

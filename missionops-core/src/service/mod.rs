@@ -12,6 +12,7 @@
 //!   `recent_window_cache`: the newest snapshots dashboards poll.
 //! - `documents`, `events`: documents and the event history.
 //! - `alarms`: the operator's acknowledge, shelve and unshelve; `tick`: the clock tick.
+//! - `outbox`: event delivery as operators see it (statistics, dead letters, retry).
 //! - `seed`: the demo seeders; `views`: answers shaped as the HTTP API renders them.
 
 mod alarms;
@@ -25,6 +26,7 @@ mod events;
 mod ingest;
 mod monitor_slots;
 mod recent_window_cache;
+mod outbox;
 mod rules_cache;
 mod seed;
 mod spacecraft;
@@ -38,6 +40,7 @@ pub use analysis::{AnalysisWindow, MAX_WINDOW_SNAPSHOTS};
 pub use app::MissionOps;
 pub use ingest::{BatchIngest, IngestMode, MAX_BATCH_SNAPSHOTS};
 pub use monitor_slots::REBUILD_HISTORY;
+pub use outbox::RetryReport;
 pub use seed::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use status::{AnomalyCounts, FleetEntry, OverallStatus, SpacecraftStatus};
 pub use telemetry_reads::{LatestView, MAX_SERIES_BUCKETS, ParameterState};

@@ -11,17 +11,17 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use missionops_core::Result;
+use missionops_core::{
+    Claim, ClaimId, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore, Result,
+    RetryPolicy, RetrySelection,
+};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::codec::get;
 use super::events::event_from_row;
 use super::{PostgresStore, db, to_i64};
-use crate::outbox::{
-    Claim, ClaimId, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore, RetryPolicy,
-    RetrySelection, millis, truncate_error,
-};
+use crate::outbox::{jitter, millis, new_claim_id, truncate_error};
 
 /// The advisory lock every claim takes (`MOOB`: MissionOps outbox).
 const CLAIM_LOCK: i64 = 0x4d4f_4f42;
@@ -84,7 +84,7 @@ fn sequences_u64(sequences: Vec<i64>) -> Vec<u64> {
 #[async_trait]
 impl OutboxStore for PostgresStore {
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Claim> {
-        let id = ClaimId::generate();
+        let id = new_claim_id();
         let mut tx = self.pool.begin().await.map_err(db)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(CLAIM_LOCK)
@@ -156,7 +156,7 @@ impl OutboxStore for PostgresStore {
         let (status, outcome, wait) = if policy.is_exhausted(attempts) {
             ("dead", FailureOutcome::Dead { attempts }, Duration::ZERO)
         } else {
-            let after = policy.backoff(attempts);
+            let after = policy.backoff(attempts, jitter(attempts));
             ("pending", FailureOutcome::Retry { attempts, after }, after)
         };
         sqlx::query(

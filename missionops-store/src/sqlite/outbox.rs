@@ -7,16 +7,16 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use missionops_core::{Clock, Result};
+use missionops_core::{
+    Claim, ClaimId, Clock, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore,
+    Result, RetryPolicy, RetrySelection,
+};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::events::{EventRow, event_from_row};
 use super::{DbResult, SqliteStore, begin_write, rows_per_statement, sql_count};
 use crate::SystemClock;
-use crate::outbox::{
-    Claim, ClaimId, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore, RetryPolicy,
-    RetrySelection, millis, truncate_error,
-};
+use crate::outbox::{jitter, millis, new_claim_id, truncate_error};
 
 /// A claimed row: outbox attempts and the event.
 #[derive(sqlx::FromRow)]
@@ -83,7 +83,7 @@ async fn update_listed(
 #[async_trait]
 impl OutboxStore for SqliteStore {
     async fn claim(&self, limit: usize, lease: Duration) -> Result<Claim> {
-        let id = ClaimId::generate();
+        let id = new_claim_id();
         let now = now_millis();
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
@@ -163,7 +163,7 @@ impl OutboxStore for SqliteStore {
         let (status, outcome, next) = if policy.is_exhausted(attempts) {
             ("dead", FailureOutcome::Dead { attempts }, now)
         } else {
-            let after = policy.backoff(attempts);
+            let after = policy.backoff(attempts, jitter(attempts));
             (
                 "pending",
                 FailureOutcome::Retry { attempts, after },

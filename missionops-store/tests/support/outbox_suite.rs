@@ -12,11 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use missionops_core::{
-    EventId, EventRepository, EventType, JsonObject, MissionEvent, NewEvent, Severity,
-    SpacecraftId, Timestamp,
-};
-use missionops_store::outbox::{
-    FailureOutcome, OutboxStats, OutboxStore, RetryPolicy, RetrySelection,
+    EventId, EventRepository, EventType, FailureOutcome, JsonObject, MissionEvent, NewEvent,
+    OutboxStats, OutboxStore, RetryPolicy, RetrySelection, Severity, SpacecraftId, Timestamp,
 };
 
 /// What the cases need of a store.

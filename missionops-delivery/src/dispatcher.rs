@@ -6,82 +6,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
 use futures_util::future::join_all;
-use missionops_core::{Error, MissionEvent, Result, SpacecraftId};
+use missionops_core::{
+    ClaimId, Error, FailureOutcome, OutboxEntry, OutboxStore, Result, RetryPolicy, SpacecraftId,
+};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use super::{ClaimId, FailureOutcome, OutboxEntry, OutboxStore, RetryPolicy};
-
-/// One event on its way to a sink: the event and its JSON, rendered once for every sink.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    /// The event.
-    pub event: MissionEvent,
-    /// The event JSON, as `GET /events` renders it (numbers as JavaScript prints them).
-    pub payload: Bytes,
-}
-
-impl Delivery {
-    /// The delivery of `event`; [`Error::Backend`] if it cannot be rendered as JSON.
-    pub fn new(event: MissionEvent) -> Result<Self> {
-        let payload = missionops_core::json::to_vec_js(&event).map_err(Error::backend)?;
-        Ok(Delivery {
-            event,
-            payload: Bytes::from(payload),
-        })
-    }
-}
-
-/// What a sink did with a run of events: it accepted the first `accepted`, and `error` says
-/// why it stopped there (`None` when it accepted them all).
-#[derive(Debug)]
-pub struct SinkOutcome {
-    /// How many of the leading events were accepted.
-    pub accepted: usize,
-    /// Why the next one was not.
-    pub error: Option<Error>,
-}
-
-impl SinkOutcome {
-    /// Every one of `count` events accepted.
-    pub fn all(count: usize) -> Self {
-        SinkOutcome {
-            accepted: count,
-            error: None,
-        }
-    }
-
-    /// The first `accepted` accepted, then `error`.
-    pub fn stopped(accepted: usize, error: Error) -> Self {
-        SinkOutcome {
-            accepted,
-            error: Some(error),
-        }
-    }
-}
-
-/// Where events are delivered: a message broker, a webhook, …
-///
-/// The contract:
-/// - [`deliver`](Self::deliver) gets the events of one spacecraft (or the events without one)
-///   in sequence order, and must make them reach its destination in that order.
-/// - It stops at the first event it cannot deliver and reports how many came before it; the
-///   dispatcher will offer that event and its successors again later. It may have delivered
-///   some of those anyway (an acknowledgement lost in transit): delivery is at least once.
-/// - It returns within a bounded time (its own timeouts); the dispatcher also cuts it off
-///   after half the claim lease and counts that as a failure of the first event.
-#[async_trait]
-pub trait Sink: Send + Sync + fmt::Debug {
-    /// A short name for logs and errors (`nats`, `webhook https://ops.example/hook`), without
-    /// secrets.
-    fn name(&self) -> &str;
-
-    /// Delivers `events`, in order, stopping at the first failure.
-    async fn deliver(&self, events: &[Delivery]) -> SinkOutcome;
-}
+use crate::sink::{Delivery, Sink, SinkOutcome};
 
 /// Settings of a [`Dispatcher`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,11 +86,13 @@ pub struct BatchReport {
 /// untried. A sink that had accepted the failed event gets it again on the retry.
 ///
 /// ```no_run
-/// # async fn demo(store: std::sync::Arc<dyn missionops_store::outbox::OutboxStore>,
-/// #               sink: std::sync::Arc<dyn missionops_store::outbox::Sink>) -> missionops_core::Result<()> {
-/// use missionops_store::outbox::{Dispatcher, DispatcherConfig};
+/// # async fn demo(store: std::sync::Arc<dyn missionops_core::Store>,
+/// #               sink: std::sync::Arc<dyn missionops_delivery::Sink>) -> missionops_core::Result<()> {
+/// use std::sync::Arc;
+/// use missionops_delivery::{Dispatcher, DispatcherConfig};
 ///
-/// let handle = Dispatcher::new(store, vec![sink], DispatcherConfig::default())?.spawn();
+/// // A whole store is an outbox: `Arc::new(store)` hands it over as `Arc<dyn OutboxStore>`.
+/// let handle = Dispatcher::new(Arc::new(store), vec![sink], DispatcherConfig::default())?.spawn();
 /// // … record events …
 /// handle.shutdown().await; // finishes the batch in flight
 /// # Ok(()) }
@@ -494,7 +428,7 @@ fn plain(error: &Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use missionops_core::{EventId, EventType, JsonObject, Severity, Timestamp};
+    use missionops_core::{EventId, EventType, JsonObject, MissionEvent, Severity, Timestamp};
 
     use super::*;
 
@@ -545,14 +479,5 @@ mod tests {
         };
         assert!(bad.validate().is_err());
         assert!(DispatcherConfig::default().validate().is_ok());
-    }
-
-    #[test]
-    fn deliveries_carry_the_event_json() {
-        let delivery = Delivery::new(entry(7, Some("SC-1")).event).expect("render");
-        let json: serde_json::Value = serde_json::from_slice(&delivery.payload).expect("json");
-        assert_eq!(json["sequence"], 7);
-        assert_eq!(json["spacecraftId"], "SC-1");
-        assert_eq!(json["type"], "INFO");
     }
 }

@@ -9,7 +9,7 @@ use missionops_core::{Error, Result};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use sha2::Sha256;
 
-use super::dispatcher::{Delivery, Sink, SinkOutcome};
+use crate::sink::{Delivery, Sink, SinkOutcome};
 
 /// The header with the time of signing, in whole seconds since the Unix epoch.
 pub const TIMESTAMP_HEADER: &str = "x-missionops-timestamp";
@@ -86,7 +86,7 @@ impl WebhookConfig {
 /// constant time, and rejects timestamps too far from its own clock (replays).
 ///
 /// ```
-/// use missionops_store::outbox::webhook_signature;
+/// use missionops_delivery::webhook_signature;
 ///
 /// let signature = webhook_signature(b"secret", "1700000000", br#"{"id":"ev-1"}"#);
 /// assert_eq!(signature.len(), 64);

@@ -2,7 +2,7 @@
 //! publishing of the same messages, measured in the same run.
 //!
 //! ```text
-//! cargo bench -p missionops-store --features nats,sqlite --bench outbox_nats
+//! cargo bench -p missionops-delivery --features nats --bench outbox_nats
 //! ```
 //!
 //! The bench starts its own `nats-server -js` (on a free port, file storage in a temporary
@@ -32,10 +32,11 @@ use std::time::{Duration, Instant};
 use async_nats::{HeaderMap, header};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use missionops_core::{
-    EventId, EventRepository, EventType, JsonObject, NewEvent, Severity, SpacecraftId, Timestamp,
+    EventId, EventRepository, EventType, JsonObject, NewEvent, OutboxStore, Severity, SpacecraftId,
+    Timestamp,
 };
-use missionops_store::outbox::{
-    Delivery, Dispatcher, DispatcherConfig, NatsConfig, NatsSink, OutboxStore, Sink, nats_subject,
+use missionops_delivery::{
+    Delivery, Dispatcher, DispatcherConfig, NatsConfig, NatsSink, Sink, nats_subject,
 };
 use missionops_store::{MemoryStore, SqliteStore};
 use serde_json::json;

@@ -1,16 +1,18 @@
 //! How often a failed delivery is tried again: exponential backoff with jitter, then `dead`.
+//!
+//! The policy only computes: the random part of the jitter comes from the caller (a backend's
+//! `mark_failed` draws it from its own source), so the core reads no clock and no entropy.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use missionops_core::{Error, Result};
+use crate::error::{Error, Result};
 
 /// When to try a failed delivery again, and when to give up.
 ///
 /// After failed attempt `n` (1-based) the row waits `min(max_backoff, initial_backoff × 2ⁿ⁻¹)`,
 /// less a random part of up to half of it ("equal jitter": waits grow, and workers that failed
-/// together do not come back together). Attempt [`max_attempts`](Self::max_attempts) that
+/// together do not come back together). The random part is chosen by a number the caller
+/// draws (see [`backoff`](Self::backoff)). Attempt [`max_attempts`](Self::max_attempts) that
 /// fails makes the row `dead`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -63,33 +65,24 @@ impl RetryPolicy {
     }
 
     /// The wait after failed attempt `attempt` (1-based): between half of
-    /// [`base_backoff`](Self::base_backoff) and all of it.
-    pub fn backoff(&self, attempt: u32) -> Duration {
+    /// [`base_backoff`](Self::base_backoff) and all of it, placed in that range by `random`.
+    ///
+    /// `random` is any `u64`; for jitter to spread workers apart it must be drawn uniformly at
+    /// random for every call (the same number gives the same wait).
+    pub fn backoff(&self, attempt: u32, random: u64) -> Duration {
         let base = self.base_backoff(attempt);
         let half = base / 2;
         let spread = u64::try_from((base - half).as_micros()).unwrap_or(u64::MAX);
         if spread == 0 {
             return base;
         }
-        half + Duration::from_micros(random_u64(attempt) % (spread + 1))
+        half + Duration::from_micros(random % (spread + 1))
     }
 
     /// Whether failed attempt `attempt` is the last one allowed.
     pub fn is_exhausted(&self, attempt: u32) -> bool {
         attempt >= self.max_attempts
     }
-}
-
-/// A random number for jitter. `RandomState` is seeded randomly per process and per instance,
-/// which is all jitter needs (no cryptographic quality, no extra dependency).
-fn random_u64(salt: u32) -> u64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u32(salt);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    hasher.write_u32(nanos);
-    hasher.finish()
 }
 
 #[cfg(test)]
@@ -115,18 +108,44 @@ mod tests {
         assert_eq!(p.base_backoff(u32::MAX), Duration::from_secs(1));
     }
 
+    /// Numbers spread over all of `u64`, as a random source would give, plus both ends.
+    fn randoms(count: u64) -> impl Iterator<Item = u64> {
+        [0, u64::MAX]
+            .into_iter()
+            .chain((0..count).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+    }
+
     #[test]
     fn jitter_stays_between_half_and_all_of_the_base() {
         let p = policy();
         for attempt in 1..8 {
             let base = p.base_backoff(attempt);
-            for _ in 0..200 {
-                let wait = p.backoff(attempt);
+            for random in randoms(200) {
+                let wait = p.backoff(attempt, random);
                 assert!(wait >= base / 2 && wait <= base, "{wait:?} for {base:?}");
             }
         }
-        let waits: std::collections::HashSet<Duration> = (0..50).map(|_| p.backoff(3)).collect();
+        let waits: std::collections::HashSet<Duration> =
+            randoms(50).map(|random| p.backoff(3, random)).collect();
         assert!(waits.len() > 1, "jitter varies");
+    }
+
+    #[test]
+    fn the_random_number_alone_places_the_wait() {
+        let p = policy();
+        let base = p.base_backoff(3);
+        assert_eq!(p.backoff(3, 0), base / 2, "0 gives the shortest wait");
+        let spread = u64::try_from((base - base / 2).as_micros()).expect("micros");
+        assert_eq!(
+            p.backoff(3, spread),
+            base,
+            "the top of the range gives all of it"
+        );
+        assert_eq!(
+            p.backoff(3, 12_345),
+            p.backoff(3, 12_345),
+            "same number, same wait"
+        );
     }
 
     #[test]

@@ -11,16 +11,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{Hmac, Mac};
-use missionops_core::MissionEvent;
+use missionops_core::{MissionEvent, OutboxStats, OutboxStore, RetryPolicy, RetrySelection};
+use missionops_delivery::{Dispatcher, DispatcherConfig, Sink, WebhookConfig, WebhookSink};
 use missionops_store::SqliteStore;
-use missionops_store::outbox::{
-    Dispatcher, DispatcherConfig, OutboxStats, OutboxStore, RetryPolicy, RetrySelection, Sink,
-    WebhookConfig, WebhookSink,
-};
 use sha2::Sha256;
 
-#[path = "support/outbox_suite.rs"]
-mod suite;
+#[path = "support/fixtures.rs"]
+mod fixtures;
 
 const SECRET: &str = "s3cr3t-for-tests";
 
@@ -171,9 +168,9 @@ async fn a_receiver_that_fails_at_first_gets_every_event_signed_and_in_order() {
         } else {
             Some("SC-B")
         };
-        events.push(suite::record(&*store, &format!("ev-{i}"), sc).await);
+        events.push(fixtures::record(&*store, &format!("ev-{i}"), sc).await);
     }
-    events.push(suite::record(&*store, "fleet-1", None).await);
+    events.push(fixtures::record(&*store, "fleet-1", None).await);
     let handle = Dispatcher::new(store.clone(), vec![sink(&url)], dispatcher_config(10))
         .expect("dispatcher")
         .spawn();
@@ -251,8 +248,8 @@ async fn a_receiver_that_always_fails_dead_letters_the_events_and_a_retry_brings
     })
     .await;
     let (store, _dir) = fresh_store().await;
-    let first = suite::record(&*store, "ev-1", Some("SC-A")).await;
-    let second = suite::record(&*store, "ev-2", Some("SC-A")).await;
+    let first = fixtures::record(&*store, "ev-1", Some("SC-A")).await;
+    let second = fixtures::record(&*store, "ev-2", Some("SC-A")).await;
     let dispatcher =
         Dispatcher::new(store.clone(), vec![sink(&url)], dispatcher_config(3)).expect("dispatcher");
     let handle = dispatcher.spawn();
@@ -328,7 +325,7 @@ async fn a_receiver_that_does_not_answer_in_time_counts_as_a_failure() {
         }
     });
     let (store, _dir) = fresh_store().await;
-    suite::record(&*store, "ev-1", Some("SC-A")).await;
+    fixtures::record(&*store, "ev-1", Some("SC-A")).await;
     let slow = WebhookSink::new(WebhookConfig {
         timeout: Duration::from_millis(200),
         ..WebhookConfig::new(url, SECRET)

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use missionops_core::{Error, MissionEvent, Result};
 use tokio::sync::OnceCell;
 
-use super::dispatcher::{Delivery, Sink, SinkOutcome};
+use crate::sink::{Delivery, Sink, SinkOutcome};
 
 /// The subject prefix when none is configured.
 pub const DEFAULT_SUBJECT_PREFIX: &str = "missionops.events";

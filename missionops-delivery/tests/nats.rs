@@ -6,17 +6,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use missionops_core::MissionEvent;
-use missionops_store::SqliteStore;
-use missionops_store::outbox::{
-    Delivery, Dispatcher, DispatcherConfig, NatsConfig, NatsSink, OutboxStats, OutboxStore,
-    RetryPolicy, Sink, nats_subject,
+use missionops_core::{MissionEvent, OutboxStats, OutboxStore, RetryPolicy};
+use missionops_delivery::{
+    Delivery, Dispatcher, DispatcherConfig, NatsConfig, NatsSink, Sink, nats_subject,
 };
+use missionops_store::SqliteStore;
 
+#[path = "support/fixtures.rs"]
+mod fixtures;
 #[path = "support/nats_server.rs"]
 mod nats_server;
-#[path = "support/outbox_suite.rs"]
-mod suite;
 
 use nats_server::NatsServer;
 
@@ -146,7 +145,7 @@ async fn events_recorded_while_nats_is_down_are_all_delivered_in_order_when_it_r
 
     let mut events = Vec::new();
     for i in 0..5 {
-        events.push(suite::record(&*store, &format!("up-{i}"), Some("SC-A")).await);
+        events.push(fixtures::record(&*store, &format!("up-{i}"), Some("SC-A")).await);
     }
     dispatcher.wake();
     wait_for(
@@ -164,7 +163,7 @@ async fn events_recorded_while_nats_is_down_are_all_delivered_in_order_when_it_r
     let spacecraft = [Some("SC-A"), Some("SC-B"), Some("Sat.Imager"), None];
     for i in 0..80 {
         let sc = spacecraft[i % spacecraft.len()];
-        events.push(suite::record(&*store, &format!("down-{i}"), sc).await);
+        events.push(fixtures::record(&*store, &format!("down-{i}"), sc).await);
     }
     // While the server is down, deliveries fail and back off; nothing is lost or given up.
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -206,7 +205,7 @@ async fn a_worker_that_dies_after_publishing_is_redelivered_and_jetstream_keeps_
     let mut events = Vec::new();
     for i in 0..30 {
         let sc = if i % 3 == 0 { "SC-B" } else { "SC-A" };
-        events.push(suite::record(&*store, &format!("ev-{i}"), Some(sc)).await);
+        events.push(fixtures::record(&*store, &format!("ev-{i}"), Some(sc)).await);
     }
 
     // A worker claims the rows, publishes every event (JetStream acknowledges them)…
@@ -260,7 +259,7 @@ async fn a_dispatcher_aborted_mid_batch_loses_nothing() {
     let mut events = Vec::new();
     for i in 0..200 {
         let sc = ["SC-A", "SC-B", "SC-C"][i % 3];
-        events.push(suite::record(&*store, &format!("ev-{i}"), Some(sc)).await);
+        events.push(fixtures::record(&*store, &format!("ev-{i}"), Some(sc)).await);
     }
     let short_lease = config(Duration::from_millis(500));
     let first = Dispatcher::new(
@@ -310,7 +309,7 @@ async fn without_a_stream_delivery_fails_with_a_clear_message_and_backs_off() {
         assert!(Instant::now() < deadline, "never connected");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    suite::record(&*store, "ev-1", Some("SC-A")).await;
+    fixtures::record(&*store, "ev-1", Some("SC-A")).await;
     let once = DispatcherConfig {
         retry: RetryPolicy {
             max_attempts: 1,

@@ -1,61 +1,23 @@
-//! Event delivery from the outbox, at least once.
+//! The outbox port: what event delivery needs from a store.
 //!
-//! Every recorded event gets an outbox row in the transaction that records it (SPEC §4). This
-//! module drains those rows to the outside world:
-//!
-//! - [`OutboxStore`]: the port every backend implements — claim due rows with their events
-//!   under a lease, mark them delivered, count a failed attempt (exponential backoff with
-//!   jitter, `dead` after [`RetryPolicy::max_attempts`]), statistics, dead letters and their
-//!   retry.
-//! - [`Sink`]: where events go. [`NatsSink`] (feature `nats`) publishes to NATS JetStream,
-//!   [`WebhookSink`] (feature `webhook`) posts signed JSON to a URL.
-//! - [`Dispatcher`]: the Tokio task that polls the outbox, delivers each claimed batch to every
-//!   sink and records the outcome; [`DispatcherHandle`] wakes it early or stops it.
-//!
-//! # Guarantees
-//! - **At least once.** A row is marked delivered only after every sink accepted its event. A
-//!   process that dies between a sink accepting and the mark leaves the row claimed until its
-//!   lease ends; then it is claimed and sent again. A retry after a partial failure re-sends to
-//!   the sinks that had accepted. Receivers de-duplicate by event id (JetStream does it by the
-//!   `Nats-Msg-Id` header within its duplicate window).
-//! - **Order per spacecraft.** The events of one spacecraft reach each sink in sequence order:
-//!   a claim only takes a row when no earlier pending row of the same spacecraft is backing off
-//!   or claimed by someone else, and a batch stops a spacecraft's delivery at its first failure.
-//!   Events without a spacecraft form one group of their own. A `dead` event no longer holds
-//!   its successors back, so a dead letter that is retried arrives after them.
-//!
-//! # Layout
-//! - `policy`: [`RetryPolicy`], the backoff.
-//! - `dispatcher`: [`Dispatcher`], [`Sink`], [`Delivery`].
-//! - `nats`: [`NatsSink`] (feature `nats`). `webhook`: [`WebhookSink`] (feature `webhook`).
+//! Every recorded event gets an outbox row in the transaction that records it (see the
+//! [`ports`](super) docs). Delivery workers (the dispatcher of `missionops-delivery`) drain
+//! those rows through [`OutboxStore`]: claim due rows with their events under a lease, mark
+//! them delivered, count a failed attempt (exponential backoff with jitter, `dead` after
+//! [`RetryPolicy::max_attempts`]); operators read statistics and dead letters and put dead
+//! letters back ([`MissionOps::outbox_stats`](crate::MissionOps::outbox_stats) and its
+//! neighbours).
 
-mod dispatcher;
-#[cfg(feature = "nats")]
-mod nats;
-mod policy;
-#[cfg(feature = "webhook")]
-mod webhook;
-
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use missionops_core::{MissionEvent, Result};
 use serde::Serialize;
+use uuid::Uuid;
 
-pub use dispatcher::{
-    BatchReport, Delivery, Dispatcher, DispatcherConfig, DispatcherHandle, Sink, SinkOutcome,
-};
-#[cfg(feature = "nats")]
-pub use nats::{DEFAULT_SUBJECT_PREFIX, NatsConfig, NatsSink, nats_subject};
-pub use policy::RetryPolicy;
-#[cfg(feature = "webhook")]
-pub use webhook::{
-    EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookConfig, WebhookSink,
-    webhook_signature,
-};
-
-/// The longest `last_error` kept for a row; longer messages are cut.
-pub(crate) const MAX_ERROR_LEN: usize = 1_000;
+use super::retry::RetryPolicy;
+use crate::domain::MissionEvent;
+use crate::error::Result;
 
 /// One outbox row handed to a delivery worker, with its event.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,9 +36,10 @@ pub struct OutboxEntry {
 pub struct ClaimId(String);
 
 impl ClaimId {
-    /// A new, unique claim id.
-    pub fn generate() -> Self {
-        ClaimId(uuid::Uuid::now_v7().to_string())
+    /// The claim id made of `id`, which must be new and unique: a backend takes it from its id
+    /// generator (UUIDv7 in production), since the core makes no ids of its own.
+    pub fn new(id: Uuid) -> Self {
+        ClaimId(id.to_string())
     }
 
     /// The id as stored.
@@ -157,15 +120,20 @@ pub enum RetrySelection {
     Sequences(Vec<u64>),
 }
 
-/// The outbox of a store: what delivery workers need.
+/// The outbox of a store: what delivery workers need. Every backend implements it, and it is
+/// part of [`Store`](super::Store).
 ///
 /// Rows move `pending` → `delivered`, or `pending` → `dead` after
 /// [`RetryPolicy::max_attempts`] failed attempts, and `dead` → `pending` when retried. A
 /// pending row is *due* when it has never failed or its backoff has passed, and *free* when no
-/// unexpired claim holds it.
+/// unexpired claim holds it. Leases and backoffs run on the backend's own time (the database's
+/// clock, so that workers sharing it agree; a monotonic clock in memory), not on the core's
+/// [`Clock`].
 ///
-/// Every method fails only with [`Error::Backend`](missionops_core::Error::Backend) (the
-/// storage failed); rows that are missing or in another state are skipped, never an error.
+/// Every method fails only with [`Error::Backend`](crate::Error::Backend) (the storage
+/// failed); rows that are missing or in another state are skipped, never an error.
+///
+/// [`Clock`]: super::Clock
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Claims up to `limit` due, free, pending rows in sequence order, with their events, and
@@ -184,8 +152,9 @@ pub trait OutboxStore: Send + Sync {
     async fn mark_delivered(&self, sequences: &[u64]) -> Result<()>;
 
     /// Counts a failed attempt on row `sequence` held by `claim`, keeps `error` (cut to 1,000
-    /// bytes) and frees the row: it is due again after [`RetryPolicy::backoff`], or becomes
-    /// `dead` when this was attempt [`RetryPolicy::max_attempts`].
+    /// bytes) and frees the row: it is due again after [`RetryPolicy::backoff`] (the backend
+    /// draws the random number of its jitter), or becomes `dead` when this was attempt
+    /// [`RetryPolicy::max_attempts`].
     async fn mark_failed(
         &self,
         claim: &ClaimId,
@@ -209,39 +178,42 @@ pub trait OutboxStore: Send + Sync {
     async fn retry_dead(&self, which: &RetrySelection) -> Result<Vec<u64>>;
 }
 
-/// `error` cut to at most [`MAX_ERROR_LEN`] bytes at a character boundary.
-pub(crate) fn truncate_error(error: &str) -> &str {
-    if error.len() <= MAX_ERROR_LEN {
-        return error;
-    }
-    let mut end = MAX_ERROR_LEN;
-    while !error.is_char_boundary(end) {
-        end -= 1;
-    }
-    &error[..end]
-}
-
-/// The milliseconds in `duration`, saturating.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) fn millis(duration: Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_errors_are_cut_at_a_character_boundary() {
-        let long = "é".repeat(600);
-        let cut = truncate_error(&long);
-        assert!(cut.len() <= MAX_ERROR_LEN);
-        assert!(cut.chars().all(|c| c == 'é'));
-        assert_eq!(truncate_error("short"), "short");
+/// A shared outbox is an outbox: so that a delivery worker can be handed an `Arc` of a whole
+/// store (`Arc<dyn Store>`, `Arc<SqliteStore>`) where it asks for an [`OutboxStore`], without
+/// trait-object upcasting (which needs Rust 1.86; the workspace supports 1.85).
+#[async_trait]
+impl<S: OutboxStore + ?Sized> OutboxStore for Arc<S> {
+    async fn claim(&self, limit: usize, lease: Duration) -> Result<Claim> {
+        (**self).claim(limit, lease).await
     }
 
-    #[test]
-    fn claim_ids_are_unique() {
-        assert_ne!(ClaimId::generate(), ClaimId::generate());
+    async fn mark_delivered(&self, sequences: &[u64]) -> Result<()> {
+        (**self).mark_delivered(sequences).await
+    }
+
+    async fn mark_failed(
+        &self,
+        claim: &ClaimId,
+        sequence: u64,
+        error: &str,
+        policy: &RetryPolicy,
+    ) -> Result<FailureOutcome> {
+        (**self).mark_failed(claim, sequence, error, policy).await
+    }
+
+    async fn release(&self, claim: &ClaimId, sequences: &[u64]) -> Result<()> {
+        (**self).release(claim, sequences).await
+    }
+
+    async fn stats(&self) -> Result<OutboxStats> {
+        (**self).stats().await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        (**self).dead_letters(limit).await
+    }
+
+    async fn retry_dead(&self, which: &RetrySelection) -> Result<Vec<u64>> {
+        (**self).retry_dead(which).await
     }
 }

@@ -1,4 +1,5 @@
-//! Ports: what the core needs from the outside world — time, ids and storage.
+//! Ports: what the core needs from the outside world — time, ids and storage, the outbox of
+//! recorded events included (`outbox`, with its retry policy in `retry`).
 //!
 //! Every write method takes the events the change causes, so that a backend commits the state
 //! change and its events (and their outbox rows) in one transaction: no state change without its
@@ -8,6 +9,9 @@
 //!
 //! [`Error::Backend`]: crate::Error::Backend
 //! [`Error::Conflict`]: crate::Error::Conflict
+
+mod outbox;
+mod retry;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -20,6 +24,12 @@ use crate::domain::{
     SearchQuery, SeriesBucket, Severity, Spacecraft, SpacecraftId, TelemetrySnapshot, Timestamp,
 };
 use crate::error::Result;
+
+pub use outbox::{
+    Claim, ClaimId, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore,
+    RetrySelection,
+};
+pub use retry::RetryPolicy;
 
 /// The source of the current time. The core never reads the system clock itself.
 pub trait Clock: Send + Sync {
@@ -367,7 +377,8 @@ pub trait EventRepository: Send + Sync {
     ) -> Result<Vec<MissionEvent>>;
 }
 
-/// Everything the application services need from storage.
+/// Everything the application services need from storage: the repositories and the outbox
+/// their events are delivered from.
 pub trait Store:
     SpacecraftRepository
     + ConfigRepository
@@ -376,6 +387,7 @@ pub trait Store:
     + AlarmRepository
     + DocumentRepository
     + EventRepository
+    + OutboxStore
 {
 }
 
@@ -387,5 +399,6 @@ impl<T> Store for T where
         + AlarmRepository
         + DocumentRepository
         + EventRepository
+        + OutboxStore
 {
 }
