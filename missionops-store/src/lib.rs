@@ -14,17 +14,21 @@
 //! # let _ = app;
 //! ```
 //!
-//! With the `conformance` feature, [`conformance`] holds the suite every backend must pass.
+//! With the `conformance` feature, [`conformance`] holds the suite every backend must pass, the
+//! fixtures its cases and the backends' own tests build their data from, and fresh stores.
 //!
 //! [`outbox`] delivers recorded events to NATS JetStream (feature `nats`) and signed webhooks
 //! (feature `webhook`), at least once and in order per spacecraft; every backend implements
 //! its [`OutboxStore`] port, and [`open_with_outbox`] opens a store with its outbox.
 //!
 //! # Layout
-//! - `memory`: the in-memory backend.
+//! - `memory/`: the in-memory backend, one file per repository.
+//! - `sqlite/`, `postgres/`: the durable backends (features `sqlite`, `postgres`); SQLite's
+//!   telemetry has its write path and its read path in files of their own.
 //! - `system`: the system clock and UUIDv7 ids.
 //! - `outbox`: event delivery — the outbox port, the dispatcher and its sinks.
-//! - `conformance`: the shared backend test suite (feature `conformance`).
+//! - `conformance/`: the shared backend test suite (feature `conformance`): one file of cases
+//!   per repository, `fixtures`, `backends`.
 
 #![deny(missing_docs)]
 
