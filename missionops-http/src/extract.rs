@@ -1,14 +1,13 @@
 //! Extractors whose rejections are our [`ApiError`]: JSON bodies, query strings, path ids.
 
-use std::str::FromStr;
-
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header, request::Parts};
 use axum::response::{IntoResponse, Response};
-use missionops_core::{Limit, SpacecraftId, Timestamp};
+use missionops_core::{SpacecraftId, Timestamp};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::value::{Error as DeError, MapDeserializer};
+use serde::de::{DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -162,101 +161,189 @@ fn json_error(path: &str, err: &serde_json::Error) -> ApiError {
     ApiError::invalid(field, message.to_owned())
 }
 
-/// Query-string parameters, parsed into domain values on request with errors naming the
-/// parameter. A repeated key keeps its last value.
-#[derive(Debug, Default)]
-pub struct Params(Vec<(String, String)>);
+/// The query string deserialized into a typed struct `T` whose fields are domain values.
+///
+/// Every error answers 400 in the app's shape and names the parameter: a value that does not
+/// parse gives the domain's own reason (through the [`query`] field parsers), a required one
+/// that is absent "is required". A repeated key keeps its last value; unknown keys are ignored.
+#[derive(Debug, Clone, Default)]
+pub struct Query<T>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for Params {
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map(|q| Params(q.0))
-            .map_err(|_| ApiError::invalid("query", "is not a valid query string"))
+        let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|_| ApiError::invalid("query", "is not a valid query string"))?
+            .0;
+        let mut last: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        for (key, value) in pairs {
+            match last.iter_mut().find(|(k, _)| *k == key) {
+                Some(slot) => slot.1 = value,
+                None => last.push((key, value)),
+            }
+        }
+        let values = MapDeserializer::new(last.into_iter().map(|(k, v)| (k, QueryValue(v))));
+        serde_path_to_error::deserialize(values)
+            .map(Query)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                query_error(&path, &err.into_inner().to_string())
+            })
     }
 }
 
-impl Params {
-    /// The raw value of `key`, if given.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+/// The 400 for a query parameter at `path` that serde rejected with `message`.
+fn query_error(path: &str, message: &str) -> ApiError {
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        return ApiError::invalid(rest.trim_end_matches('`'), "is required");
+    }
+    let field = if path.is_empty() || path == "." {
+        "query"
+    } else {
+        path
+    };
+    ApiError::invalid(field, message)
+}
+
+/// One query-string value: text, which an `Option` field takes as present.
+struct QueryValue(String);
+
+impl<'de> IntoDeserializer<'de, DeError> for QueryValue {
+    type Deserializer = Self;
+
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de> Deserializer<'de> for QueryValue {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_string(self.0)
     }
 
-    /// A required spacecraft id in `key`.
-    pub fn spacecraft(&self, key: &str) -> Result<SpacecraftId, ApiError> {
-        match self.get(key) {
-            None => Err(ApiError::invalid(key, "is required")),
-            Some(raw) => parse_id(key, raw),
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct seq tuple tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+/// Field parsers for [`Query`] structs (`#[serde(deserialize_with = "query::…")]`): each
+/// parses one parameter into a domain value and, when it does not parse, reports the domain's
+/// reason, which [`Query`] puts under the parameter's name.
+pub mod query {
+    use std::str::FromStr;
+
+    use missionops_core::{AlarmStates, Limit, Timestamp};
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+
+    /// The reason of a domain error, without its field (the parameter names it).
+    fn reason<E: serde::de::Error>(err: missionops_core::Error) -> E {
+        match err {
+            missionops_core::Error::Invalid { reason, .. } => E::custom(reason),
+            other => E::custom(other),
         }
     }
 
-    /// An optional spacecraft id in `key`.
-    pub fn optional_spacecraft(&self, key: &str) -> Result<Option<SpacecraftId>, ApiError> {
-        self.get(key).map(|raw| parse_id(key, raw)).transpose()
-    }
-
-    /// `limit`: an integer from 1 to `max`, `default` when absent.
-    pub fn limit(&self, default: u32, max: u32) -> Result<Limit, ApiError> {
-        Limit::parse(self.get("limit"), default, max).map_err(ApiError::from)
-    }
-
-    /// A timestamp in `key`, if given.
-    pub fn timestamp(&self, key: &str) -> Result<Option<Timestamp>, ApiError> {
-        self.get(key)
-            .map(|raw| Timestamp::parse_field(key, raw).map_err(ApiError::from))
-            .transpose()
-    }
-
-    /// A required timestamp in `key`.
-    pub fn required_timestamp(&self, key: &str) -> Result<Timestamp, ApiError> {
-        self.timestamp(key)?
-            .ok_or_else(|| ApiError::invalid(key, "is required"))
-    }
-
-    /// `from` and `to`, which come together or not at all.
-    pub fn window(&self) -> Result<Option<(Timestamp, Timestamp)>, ApiError> {
-        match (self.timestamp("from")?, self.timestamp("to")?) {
-            (Some(from), Some(to)) => Ok(Some((from, to))),
-            (None, None) => Ok(None),
-            (Some(_), None) => Err(ApiError::invalid("to", "is required when from is given")),
-            (None, Some(_)) => Err(ApiError::invalid("from", "is required when to is given")),
-        }
-    }
-
-    /// A domain value parsed from a required `key`.
-    pub fn required<T>(&self, key: &str) -> Result<T, ApiError>
+    /// A domain value parsed from its text.
+    pub fn domain<'de, D, T>(d: D) -> Result<T, D::Error>
     where
+        D: Deserializer<'de>,
         T: FromStr<Err = missionops_core::Error>,
     {
-        let raw = self
-            .get(key)
-            .ok_or_else(|| ApiError::invalid(key, "is required"))?;
-        raw.parse().map_err(|e| rename_field(e, key))
+        String::deserialize(d)?.parse().map_err(reason)
     }
 
-    /// A domain value parsed from an optional `key`.
-    pub fn optional<T>(&self, key: &str) -> Result<Option<T>, ApiError>
+    /// An optional [`domain`] value (with `#[serde(default)]`).
+    pub fn optional<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
     where
+        D: Deserializer<'de>,
         T: FromStr<Err = missionops_core::Error>,
     {
-        self.get(key)
-            .map(|raw| raw.parse().map_err(|e| rename_field(e, key)))
-            .transpose()
+        domain(d).map(Some)
     }
 
-    /// A non-negative integer in `key`, `0` when absent.
-    pub fn offset(&self, key: &str) -> Result<u64, ApiError> {
-        match self.get(key) {
-            None => Ok(0),
-            Some(raw) => raw.trim().parse().map_err(|_| {
-                ApiError::invalid(key, format!("must be a non-negative integer (got {raw:?})"))
-            }),
+    /// An RFC 3339 timestamp.
+    pub fn timestamp<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        Timestamp::parse_field("", &String::deserialize(d)?).map_err(reason)
+    }
+
+    /// An optional [`timestamp`] (with `#[serde(default)]`).
+    pub fn optional_timestamp<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Timestamp>, D::Error> {
+        timestamp(d).map(Some)
+    }
+
+    /// `true` or `false`, nothing else.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => Err(D::Error::custom(format!(
+                "must be true or false (got {other:?})"
+            ))),
         }
+    }
+
+    /// A non-negative integer.
+    pub fn offset<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let raw = String::deserialize(d)?;
+        raw.trim()
+            .parse()
+            .map_err(|_| D::Error::custom(format!("must be a non-negative integer (got {raw:?})")))
+    }
+
+    /// Alarm states: one state, `OPEN` or `ALL`.
+    pub fn alarm_states<'de, D: Deserializer<'de>>(d: D) -> Result<AlarmStates, D::Error> {
+        AlarmStates::parse(&String::deserialize(d)?).map_err(reason)
+    }
+
+    /// `limit`: an integer from 1 to `MAX`, `DEFAULT` when absent (its `Default`).
+    #[derive(Debug, Clone, Copy)]
+    pub struct QueryLimit<const DEFAULT: u32, const MAX: u32>(pub Limit);
+
+    impl<const DEFAULT: u32, const MAX: u32> Default for QueryLimit<DEFAULT, MAX> {
+        fn default() -> Self {
+            QueryLimit(Limit::clamped(i64::from(DEFAULT), MAX))
+        }
+    }
+
+    impl<'de, const DEFAULT: u32, const MAX: u32> Deserialize<'de> for QueryLimit<DEFAULT, MAX> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let raw = String::deserialize(d)?;
+            Limit::parse(Some(&raw), DEFAULT, MAX)
+                .map(QueryLimit)
+                .map_err(reason)
+        }
+    }
+}
+
+/// `from` and `to`, which come together or not at all.
+pub fn window(
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> Result<Option<(Timestamp, Timestamp)>, ApiError> {
+    match (from, to) {
+        (Some(from), Some(to)) => Ok(Some((from, to))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ApiError::invalid("to", "is required when from is given")),
+        (None, Some(_)) => Err(ApiError::invalid("from", "is required when to is given")),
     }
 }
 
@@ -314,6 +401,91 @@ mod tests {
         assert_eq!(
             body_of(err).await["details"][0]["field"],
             "snapshots[0].timestamp"
+        );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Probe {
+        #[serde(deserialize_with = "query::domain")]
+        spacecraft_id: SpacecraftId,
+        #[serde(default)]
+        limit: query::QueryLimit<20, 100>,
+        #[serde(default, deserialize_with = "query::optional_timestamp")]
+        from: Option<Timestamp>,
+        #[serde(default, deserialize_with = "query::flag")]
+        stored: bool,
+        #[serde(default, deserialize_with = "query::offset")]
+        offset: u64,
+    }
+
+    async fn probe(uri: &str) -> Result<Probe, serde_json::Value> {
+        let (mut parts, ()) = axum::http::Request::builder()
+            .uri(uri)
+            .body(())
+            .expect("request")
+            .into_parts();
+        match Query::<Probe>::from_request_parts(&mut parts, &()).await {
+            Ok(Query(probe)) => Ok(probe),
+            Err(err) => Err(body_of(err).await),
+        }
+    }
+
+    async fn message(uri: &str) -> String {
+        let body = probe(uri).await.expect_err("a 400");
+        assert_eq!(body["error"], "InvalidInput", "{body}");
+        body["message"].as_str().expect("message").to_owned()
+    }
+
+    #[tokio::test]
+    async fn typed_queries_parse_domain_values_with_defaults_and_the_last_repeat() {
+        let probe = probe(
+            "/x?spacecraftId=SC-1&limit=5&limit=7&from=2025-01-01T00:00:00Z&stored=true&other=1",
+        )
+        .await
+        .expect("valid");
+        assert_eq!(probe.spacecraft_id.as_str(), "SC-1");
+        assert_eq!(
+            probe.limit.0.get(),
+            7,
+            "a repeated key keeps its last value"
+        );
+        assert_eq!(
+            probe.from,
+            Some(Timestamp::parse("2025-01-01T00:00:00Z").expect("time"))
+        );
+        assert!(probe.stored);
+        let defaults = self::probe("/x?spacecraftId=SC-1").await.expect("valid");
+        assert_eq!(defaults.limit.0.get(), 20);
+        assert_eq!(
+            (defaults.from, defaults.stored, defaults.offset),
+            (None, false, 0)
+        );
+    }
+
+    #[tokio::test]
+    async fn typed_query_errors_name_the_parameter_with_the_domain_reason() {
+        assert_eq!(message("/x").await, "spacecraftId: is required");
+        assert_eq!(
+            message("/x?spacecraftId=").await,
+            "spacecraftId: must not be empty"
+        );
+        assert_eq!(
+            message("/x?spacecraftId=A&limit=abc").await,
+            "limit: must be an integer from 1 to 100 (got \"abc\")"
+        );
+        assert!(
+            message("/x?spacecraftId=A&from=x")
+                .await
+                .starts_with("from: must be an RFC 3339 timestamp")
+        );
+        assert_eq!(
+            message("/x?spacecraftId=A&stored=yes").await,
+            "stored: must be true or false (got \"yes\")"
+        );
+        assert_eq!(
+            message("/x?spacecraftId=A&offset=-1").await,
+            "offset: must be a non-negative integer (got \"-1\")"
         );
     }
 

@@ -14,7 +14,8 @@
 //! # let _ = app;
 //! ```
 //!
-//! With the `conformance` feature, [`conformance`] holds the suite every backend must pass.
+//! With the `conformance` feature, [`conformance`] holds the suite every backend must pass, the
+//! fixtures its cases and the backends' own tests build their data from, and fresh stores.
 //!
 //! Every backend also implements the core's [`OutboxStore`](missionops_core::OutboxStore)
 //! port: each recorded event gets an outbox row in the transaction that records it, and the
@@ -22,10 +23,13 @@
 //! Delivering them to NATS JetStream and webhooks is `missionops-delivery`'s job.
 //!
 //! # Layout
-//! - `memory`: the in-memory backend.
+//! - `memory/`: the in-memory backend, one file per repository.
+//! - `sqlite/`, `postgres/`: the durable backends (features `sqlite`, `postgres`); SQLite's
+//!   telemetry has its write path and its read path in files of their own.
 //! - `system`: the system clock and UUIDv7 ids.
 //! - `outbox`: what the backends' outbox implementations share (claim ids, jitter, error cut).
-//! - `conformance`: the shared backend test suite (feature `conformance`).
+//! - `conformance/`: the shared backend test suite (feature `conformance`): one file of cases
+//!   per repository, `fixtures`, `backends`.
 
 #![deny(missing_docs)]
 

@@ -1,3 +1,13 @@
 //! The conformance suite on the in-memory backend.
 
-missionops_store::conformance_tests!(missionops_store::MemoryStore::new());
+use std::sync::Arc;
+
+use missionops_core::Store;
+use missionops_store::MemoryStore;
+use missionops_store::conformance::Guard;
+
+async fn fresh() -> (Arc<dyn Store>, Guard) {
+    (Arc::new(MemoryStore::new()), Box::new(()))
+}
+
+missionops_store::conformance_tests!(fresh);

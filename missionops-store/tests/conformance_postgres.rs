@@ -5,141 +5,61 @@
 //! databases (default `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached
 //! every case fails saying so; nothing is skipped.
 //!
-//! Every case runs on a database of its own: [`PostgresStore::scratch`] creates one with a
-//! random name and migrates it, and the store drops it when the case ends. The guard that drops
-//! it lives inside the store, so the harness's expression is a plain `PostgresStore` that
-//! coerces to `&dyn Store` like any other backend.
+//! Every case runs on a database of its own: [`scratch_postgres`] creates one with a random name
+//! and migrates it, and the store drops it when the case ends. The guard that drops it lives
+//! inside the store, so the harness's guard holds nothing.
 
 use std::sync::Arc;
 
 use missionops_core::{
     ConfigRecord, ConfigStatus, DocumentBody, DocumentCategory, DocumentId, DocumentTitle, Error,
-    EventId, EventType, Limit, NewEvent, OpsDocument, Parameters, SearchQuery, Severity,
-    SnapshotId, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName, Tags,
-    TelemetrySnapshot, TelemetryWrite, Timestamp,
+    NewEvent, OpsDocument, Parameters, SearchQuery, SnapshotId, Spacecraft, SpacecraftConfig,
+    Store, Tags, TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
 use missionops_core::{
-    ConfigRepository, DocumentRepository, EventRepository, MissionType, SpacecraftRepository,
+    ConfigRepository, DocumentRepository, EventRepository, SpacecraftRepository,
     TelemetryRepository,
 };
 use missionops_store::PostgresStore;
+use missionops_store::conformance::Guard;
+use missionops_store::conformance::backends::{admin_url, scratch_postgres};
+use missionops_store::conformance::fixtures::{
+    at, event_named, limit, register_as, sc, snapshot_with, spacecraft_with, write,
+};
 use serde_json::json;
 
-const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-fn admin_url() -> String {
-    std::env::var("MISSIONOPS_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_owned())
+async fn fresh() -> (Arc<dyn Store>, Guard) {
+    (Arc::new(scratch_postgres().await), Box::new(()))
 }
 
-/// `url` without its password, for messages.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-/// A store on a fresh scratch database; panics, saying what to fix, when there is no server.
-async fn scratch_store() -> PostgresStore {
-    let url = admin_url();
-    match PostgresStore::scratch(&url).await {
-        Ok(store) => store,
-        Err(err) => panic!(
-            "cannot create a scratch database through {}: {err}\n\
-             These tests need a running PostgreSQL server; set MISSIONOPS_TEST_DATABASE_URL to \
-             the URL of a role that may create databases.",
-            redacted(&url)
-        ),
-    }
-}
-
-missionops_store::conformance_tests!(scratch_store().await);
+missionops_store::conformance_tests!(fresh);
 
 // ---------------------------------------------------------------------------------------------
 // Postgres-specific behaviour.
 
-fn at(second: i64) -> Timestamp {
-    Timestamp::parse("2025-06-01T00:00:00Z")
-        .expect("time")
-        .add_millis(second * 1000)
-}
-
-fn sc(id: &str) -> SpacecraftId {
-    SpacecraftId::parse(id).expect("spacecraft id")
-}
-
-fn limit(n: i64) -> Limit {
-    Limit::new(n, 1000).expect("limit")
-}
-
+/// An INFO event `id` of `spacecraft` at [`at`]`(0)`, its metadata keys out of order.
 fn event(id: &str, spacecraft: Option<&str>) -> NewEvent {
-    NewEvent {
-        id: EventId::parse(id).expect("event id"),
-        spacecraft_id: spacecraft.map(sc),
-        timestamp: at(0),
-        event_type: EventType::Info,
-        severity: Severity::Low,
-        message: format!("event {id}"),
-        metadata: json!({"z": 1, "a": 2.5})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-    }
+    event_named(id, spacecraft, at(0), json!({"z": 1, "a": 2.5}))
 }
 
+/// The CUBESAT `id` registered at [`at`]`(0)`, with an orbit in its metadata.
 fn spacecraft_named(id: &str) -> Spacecraft {
-    Spacecraft {
-        id: sc(id),
-        name: SpacecraftName::parse(id).expect("name"),
-        mission_type: MissionType::parse("CUBESAT").expect("mission"),
-        metadata: json!({"orbit": "SSO", "altitudeKm": 550})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-        created_at: at(0),
-        updated_at: at(0),
-    }
+    let metadata = json!({"orbit": "SSO", "altitudeKm": 550});
+    spacecraft_with(id, id, "CUBESAT", metadata, at(0))
 }
 
 async fn register(store: &PostgresStore, id: &str) {
-    store
-        .register_spacecraft(spacecraft_named(id), event(&format!("reg-{id}"), Some(id)))
-        .await
-        .expect("register");
-}
-
-fn snapshot(
-    id: &str,
-    spacecraft: &str,
-    second: i64,
-    parameters: serde_json::Value,
-) -> TelemetrySnapshot {
-    TelemetrySnapshot {
-        id: SnapshotId::parse(id).expect("snapshot id"),
-        spacecraft_id: sc(spacecraft),
-        timestamp: at(second),
-        parameters: Parameters::from_json(&parameters).expect("parameters"),
-    }
-}
-
-fn telemetry(snapshots: Vec<TelemetrySnapshot>) -> TelemetryWrite {
-    TelemetryWrite {
-        snapshots,
-        anomalies: Vec::new(),
-        alarms: Vec::new(),
-        events: Vec::new(),
-    }
+    register_as(
+        store,
+        spacecraft_named(id),
+        event(&format!("reg-{id}"), Some(id)),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn migrating_again_is_a_no_op() {
-    let store = scratch_store().await;
+    let store = scratch_postgres().await;
     store.migrate().await.expect("second migration");
     store.migrate().await.expect("third migration");
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
@@ -154,7 +74,7 @@ async fn migrating_again_is_a_no_op() {
 
 #[tokio::test]
 async fn every_recorded_event_has_a_pending_outbox_row() {
-    let store = scratch_store().await;
+    let store = scratch_postgres().await;
     register(&store, "SC-1").await;
     store
         .record_event(event("info-1", None))
@@ -174,7 +94,7 @@ async fn every_recorded_event_has_a_pending_outbox_row() {
 
 #[tokio::test]
 async fn documents_keep_their_exact_text_and_are_queryable_as_jsonb() {
-    let store = scratch_store().await;
+    let store = scratch_postgres().await;
     register(&store, "SC-1").await;
     let config = SpacecraftConfig::parse(json!({
         "parameters": {"temp": {"warnHigh": 45, "critHigh": 70.5}},
@@ -225,7 +145,7 @@ async fn documents_keep_their_exact_text_and_are_queryable_as_jsonb() {
 
 #[tokio::test]
 async fn a_nul_character_in_a_config_is_invalid_input_not_a_backend_failure() {
-    let store = scratch_store().await;
+    let store = scratch_postgres().await;
     register(&store, "SC-1").await;
     // The core rejects NUL when it parses a config; a document that reaches the store some
     // other way (here: unchecked) must still be refused as bad input, not fail the backend.
@@ -256,7 +176,7 @@ async fn a_nul_character_in_a_config_is_invalid_input_not_a_backend_failure() {
 
 #[tokio::test]
 async fn concurrent_writers_get_gap_free_sequences() {
-    let store = scratch_store().await;
+    let store = scratch_postgres().await;
     let mut tasks = Vec::new();
     for n in 0..40 {
         let store = store.clone();
@@ -288,11 +208,11 @@ async fn concurrent_writers_get_gap_free_sequences() {
 
 #[tokio::test]
 async fn concurrent_ingests_of_one_batch_store_it_once() {
-    let store = Arc::new(scratch_store().await);
+    let store = Arc::new(scratch_postgres().await);
     register(&store, "SC-1").await;
     let batch: Vec<TelemetrySnapshot> = (0..200)
         .map(|i| {
-            snapshot(
+            snapshot_with(
                 &format!("s{i}"),
                 "SC-1",
                 i,
@@ -305,7 +225,7 @@ async fn concurrent_ingests_of_one_batch_store_it_once() {
         let store = Arc::clone(&store);
         let batch = batch.clone();
         tasks.push(tokio::spawn(async move {
-            store.insert_telemetry(telemetry(batch)).await
+            store.insert_telemetry(write(batch)).await
         }));
     }
     let mut inserted = 0;
@@ -325,10 +245,10 @@ async fn concurrent_ingests_of_one_batch_store_it_once() {
 
 #[tokio::test]
 async fn a_retried_batch_stores_only_its_new_snapshots_with_its_events() {
-    let store = scratch_store().await;
+    let store = scratch_postgres().await;
     register(&store, "SC-1").await;
     store
-        .insert_telemetry(telemetry(vec![snapshot(
+        .insert_telemetry(write(vec![snapshot_with(
             "a",
             "SC-1",
             5,
@@ -339,8 +259,8 @@ async fn a_retried_batch_stores_only_its_new_snapshots_with_its_events() {
     let outcome = store
         .insert_telemetry(TelemetryWrite {
             snapshots: vec![
-                snapshot("b", "SC-1", 5, json!({"temp": 2})),
-                snapshot("a", "SC-1", 5, json!({"temp": 1})),
+                snapshot_with("b", "SC-1", 5, json!({"temp": 2})),
+                snapshot_with("a", "SC-1", 5, json!({"temp": 1})),
             ],
             anomalies: Vec::new(),
             alarms: Vec::new(),
@@ -368,7 +288,7 @@ async fn a_retried_batch_stores_only_its_new_snapshots_with_its_events() {
 /// values and windows, ties and times before 1970 included.
 #[tokio::test]
 async fn series_latest_values_and_windows_match_the_in_memory_store() {
-    let store = scratch_store().await;
+    let store = scratch_postgres().await;
     let memory = missionops_store::MemoryStore::new();
     let stores: [&dyn missionops_core::Store; 2] = [&store, &memory];
     let epoch = Timestamp::parse("1970-01-01T00:00:00Z").expect("epoch");
@@ -401,7 +321,7 @@ async fn series_latest_values_and_windows_match_the_in_memory_store() {
             .expect("register");
         for batch in &batches {
             target
-                .insert_telemetry(telemetry(batch.clone()))
+                .insert_telemetry(write(batch.clone()))
                 .await
                 .expect("insert");
         }
@@ -450,7 +370,7 @@ async fn series_latest_values_and_windows_match_the_in_memory_store() {
 
 #[tokio::test]
 async fn search_takes_wildcards_literally_and_matches_substrings() {
-    let store = scratch_store().await;
+    let store = scratch_postgres().await;
     let doc = |id: &str, title: &str, body: &str| OpsDocument {
         id: DocumentId::parse(id).expect("id"),
         spacecraft_id: None,
@@ -499,10 +419,10 @@ async fn search_takes_wildcards_literally_and_matches_substrings() {
 
 #[tokio::test]
 async fn unreadable_stored_data_is_a_backend_error_not_a_panic() {
-    let store = scratch_store().await;
+    let store = scratch_postgres().await;
     register(&store, "SC-1").await;
     store
-        .insert_telemetry(telemetry(vec![snapshot(
+        .insert_telemetry(write(vec![snapshot_with(
             "a",
             "SC-1",
             1,
@@ -532,7 +452,7 @@ async fn unreadable_stored_data_is_a_backend_error_not_a_panic() {
 
 #[tokio::test]
 async fn a_scratch_database_is_dropped_with_its_store() {
-    let store = scratch_store().await;
+    let store = scratch_postgres().await;
     let name = store
         .scratch_database()
         .expect("a scratch store")

@@ -2,213 +2,66 @@
 //! durable backend can show: reopening, migrations, the outbox, exact JSON round trips, and
 //! stored rows that cannot be read back.
 
-use async_trait::async_trait;
-use std::time::Duration;
+use std::sync::Arc;
 
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmRepository, Anomaly, AnomalyCount, AnomalyId,
-    AnomalyRepository, BucketWidth, Claim, ClaimId, ConfigRecord, ConfigRepository, ConfigStatus,
-    DeadLetter, DocumentBody, DocumentCategory, DocumentFilter, DocumentId, DocumentRepository,
-    DocumentTitle, Error, EventId, EventRepository, EventType, FailureOutcome, GroupOutcome,
-    IngestOutcome, LatestValue, Limit, MissionEvent, MissionType, NewEvent, OpsDocument,
-    OutboxStats, OutboxStore, ParameterName, Parameters, Result, RetryPolicy, RetrySelection,
-    SearchQuery, SeriesBucket, Severity, SnapshotId, Spacecraft, SpacecraftConfig, SpacecraftId,
-    SpacecraftName, SpacecraftPage, SpacecraftRepository, Store, Tags, TelemetryRepository,
+    BucketWidth, ConfigRecord, ConfigRepository, ConfigStatus, DocumentBody, DocumentRepository,
+    DocumentTitle, Error, EventRepository, EventType, NewEvent, OpsDocument, ParameterName,
+    Parameters, SearchQuery, SpacecraftConfig, SpacecraftRepository, Store, TelemetryRepository,
     TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
 use missionops_store::SqliteStore;
+use missionops_store::conformance::Guard;
+use missionops_store::conformance::backends::TempSqlite;
+use missionops_store::conformance::fixtures::{
+    self, at, document, limit, object, register_as, sc, snapshot_with, spacecraft_with, write,
+};
 use serde_json::json;
-use tempfile::TempDir;
 
-/// A store on a file in its own temporary directory, removed when the test ends.
-///
-/// The conformance cases take `&dyn Store`, and Rust does not deref-coerce a wrapper into a
-/// trait object, so the wrapper implements the traits itself, each method handing over to the
-/// SQLite store.
-struct TempStore {
-    store: SqliteStore,
-    dir: TempDir,
+async fn fresh() -> (Arc<dyn Store>, Guard) {
+    let TempSqlite { store, dir } = TempSqlite::open().await;
+    (Arc::new(store), Box::new(dir))
 }
 
-impl TempStore {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let store = SqliteStore::open_path(dir.path().join("missionops.db"))
-            .await
-            .expect("open a fresh SQLite store");
-        TempStore { store, dir }
-    }
+missionops_store::conformance_tests!(fresh);
 
-    fn url(&self) -> String {
-        format!(
-            "sqlite://{}",
-            self.dir.path().join("missionops.db").display()
-        )
-    }
-}
-
-/// Implements the repository traits for `TempStore` by forwarding each method to `self.store`.
-macro_rules! forward {
-    ($($trait:ident { $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)* })*) => {
-        $(
-            #[async_trait]
-            impl $trait for TempStore {
-                $(
-                    async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                        self.store.$name($($arg),*).await
-                    }
-                )*
-            }
-        )*
-    };
-}
-
-forward! {
-    SpacecraftRepository {
-        fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()>;
-        fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Option<Spacecraft>>;
-        fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftPage>;
-    }
-    ConfigRepository {
-        fn current_config(&self, spacecraft: &SpacecraftId) -> Result<Option<ConfigRecord>>;
-        fn current_config_version(&self, spacecraft: &SpacecraftId) -> Result<Option<u32>>;
-        fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()>;
-        fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>>;
-    }
-    TelemetryRepository {
-        fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome>;
-        fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome;
-        fn recent_telemetry(&self, spacecraft: &SpacecraftId, limit: Limit)
-            -> Result<Vec<TelemetrySnapshot>>;
-        fn telemetry_range(&self, spacecraft: &SpacecraftId, from: Timestamp, to: Timestamp,
-            max: usize) -> Result<Vec<TelemetrySnapshot>>;
-        fn last_telemetry_timestamp(&self, spacecraft: &SpacecraftId) -> Result<Option<Timestamp>>;
-        fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>>;
-        fn telemetry_series(&self, spacecraft: &SpacecraftId, parameter: &ParameterName,
-            from: Timestamp, to: Timestamp, bucket: BucketWidth) -> Result<Vec<SeriesBucket>>;
-    }
-    AnomalyRepository {
-        fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize>;
-        fn get_anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>>;
-        fn recent_anomalies(&self, spacecraft: &SpacecraftId, limit: Limit) -> Result<Vec<Anomaly>>;
-        fn anomaly_timeline(&self, spacecraft: &SpacecraftId, from: Timestamp, to: Timestamp)
-            -> Result<Vec<Anomaly>>;
-        fn count_anomalies_since(&self, spacecraft: &SpacecraftId, since: Timestamp)
-            -> Result<AnomalyCount>;
-    }
-    AlarmRepository {
-        fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()>;
-        fn get_alarm(&self, id: &AlarmId) -> Result<Option<Alarm>>;
-        fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>>;
-    }
-    DocumentRepository {
-        fn publish_document(&self, document: OpsDocument, event: NewEvent) -> Result<()>;
-        fn update_document(&self, document: OpsDocument, event: NewEvent) -> Result<()>;
-        fn get_document(&self, id: &DocumentId) -> Result<Option<OpsDocument>>;
-        fn search_documents(&self, query: &SearchQuery, limit: Limit) -> Result<Vec<OpsDocument>>;
-        fn list_documents(&self, filter: &DocumentFilter) -> Result<Vec<OpsDocument>>;
-    }
-    EventRepository {
-        fn record_event(&self, event: NewEvent) -> Result<MissionEvent>;
-        fn recent_events(&self, spacecraft: Option<&SpacecraftId>, limit: Limit)
-            -> Result<Vec<MissionEvent>>;
-        fn events_after(&self, after: u64, spacecraft: Option<&SpacecraftId>, limit: Limit)
-            -> Result<Vec<MissionEvent>>;
-    }
-    OutboxStore {
-        fn claim(&self, limit: usize, lease: Duration) -> Result<Claim>;
-        fn mark_delivered(&self, sequences: &[u64]) -> Result<()>;
-        fn mark_failed(&self, claim: &ClaimId, sequence: u64, error: &str, policy: &RetryPolicy)
-            -> Result<FailureOutcome>;
-        fn release(&self, claim: &ClaimId, sequences: &[u64]) -> Result<()>;
-        fn stats(&self) -> Result<OutboxStats>;
-        fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>>;
-        fn retry_dead(&self, which: &RetrySelection) -> Result<Vec<u64>>;
-    }
-}
-
-missionops_store::conformance_tests!(TempStore::new().await);
-
-fn at(second: i64) -> Timestamp {
-    Timestamp::parse("2025-06-01T00:00:00Z")
-        .expect("timestamp")
-        .add_millis(second * 1000)
-}
-
-fn sc(id: &str) -> SpacecraftId {
-    SpacecraftId::parse(id).expect("spacecraft id")
-}
-
-fn limit(n: i64) -> Limit {
-    Limit::new(n, 1000).expect("limit")
-}
-
+/// Event number `n` of SC-1 (INFO), with a fraction in its metadata.
 fn event(n: u32) -> NewEvent {
     NewEvent {
-        id: EventId::parse(format!("ev-{n}")).expect("event id"),
-        spacecraft_id: Some(sc("SC-1")),
-        timestamp: at(i64::from(n)),
-        event_type: EventType::Info,
-        severity: Severity::Low,
-        message: format!("event {n}"),
-        metadata: json!({"n": n, "ratio": 0.1})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
+        metadata: object(json!({"n": n, "ratio": 0.1})),
+        ..fixtures::event(n, Some("SC-1"), EventType::Info)
     }
 }
 
+/// Registers the CUBESAT `id`, with a fraction in its metadata, recording [`event`]`(n)`.
 async fn register(store: &dyn Store, id: &str, n: u32) {
-    store
-        .register_spacecraft(
-            Spacecraft {
-                id: sc(id),
-                name: SpacecraftName::parse(id).expect("name"),
-                mission_type: MissionType::parse("CUBESAT").expect("mission type"),
-                metadata: json!({"launch": 2025, "mass": 1.33})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-                created_at: at(0),
-                updated_at: at(0),
-            },
-            event(n),
-        )
-        .await
-        .expect("register");
+    let metadata = json!({"launch": 2025, "mass": 1.33});
+    register_as(
+        store,
+        spacecraft_with(id, id, "CUBESAT", metadata, at(0)),
+        event(n),
+    )
+    .await;
 }
 
-fn snap(
-    id: &str,
-    spacecraft: &str,
-    second: i64,
-    parameters: serde_json::Value,
-) -> TelemetrySnapshot {
-    TelemetrySnapshot {
-        id: SnapshotId::parse(id).expect("snapshot id"),
-        spacecraft_id: sc(spacecraft),
-        timestamp: at(second),
-        parameters: Parameters::from_json(&parameters).expect("parameters"),
-    }
-}
-
-fn only(snapshots: Vec<TelemetrySnapshot>) -> TelemetryWrite {
-    TelemetryWrite {
-        snapshots,
-        ..TelemetryWrite::default()
+/// A procedure published at [`at`]`(second)` that belongs to no spacecraft.
+fn doc(id: &str, second: i64, title: &str, body: &str, tags: &[&str]) -> OpsDocument {
+    OpsDocument {
+        spacecraft_id: None,
+        ..document(id, second, title, body, tags)
     }
 }
 
 /// Runs `sql` on the store's file through a separate connection, as another program would.
-async fn raw(store: &TempStore, sql: &str) {
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&store.url())
+async fn raw(sqlite: &TempSqlite, sql: &str) {
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&sqlite.url())
         .await
         .expect("raw connection");
     sqlx::query(sql).execute(&mut conn).await.expect("raw SQL");
 }
 
-async fn raw_count(store: &TempStore, sql: &str) -> i64 {
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&store.url())
+async fn raw_count(sqlite: &TempSqlite, sql: &str) -> i64 {
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&sqlite.url())
         .await
         .expect("raw connection");
     sqlx::query_scalar(sql)
@@ -219,10 +72,11 @@ async fn raw_count(store: &TempStore, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn every_location_form_opens_the_same_file_and_migrating_again_changes_nothing() {
-    let store = TempStore::new().await;
-    register(&store, "SC-1", 1).await;
-    store.store.close().await;
-    let path = store.dir.path().join("missionops.db");
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
+    register(store, "SC-1", 1).await;
+    store.close().await;
+    let path = sqlite.path();
     let forms = [
         format!("sqlite://{}", path.display()),
         format!("sqlite:{}", path.display()),
@@ -238,7 +92,7 @@ async fn every_location_form_opens_the_same_file_and_migrating_again_changes_not
         .expect("migrations directory")
         .count();
     assert_eq!(
-        raw_count(&store, "SELECT COUNT(*) FROM _sqlx_migrations").await,
+        raw_count(&sqlite, "SELECT COUNT(*) FROM _sqlx_migrations").await,
         i64::try_from(files).expect("count"),
         "each migration is recorded once"
     );
@@ -250,9 +104,9 @@ async fn every_location_form_opens_the_same_file_and_migrating_again_changes_not
 
 #[tokio::test]
 async fn opening_creates_a_wal_database_with_foreign_keys() {
-    let store = TempStore::new().await;
-    assert!(store.dir.path().join("missionops.db").exists());
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&store.url())
+    let sqlite = TempSqlite::open().await;
+    assert!(sqlite.path().exists());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&sqlite.url())
         .await
         .expect("raw connection");
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
@@ -275,20 +129,21 @@ async fn opening_creates_a_wal_database_with_foreign_keys() {
 
 #[tokio::test]
 async fn data_survives_closing_and_reopening() {
-    let store = TempStore::new().await;
-    register(&store, "SC-1", 1).await;
-    let original = snap(
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
+    register(store, "SC-1", 1).await;
+    let original = snapshot_with(
         "a",
         "SC-1",
         1,
         json!({"temp": 0.30000000000000004, "mode": "SAFE"}),
     );
     store
-        .insert_telemetry(only(vec![original.clone()]))
+        .insert_telemetry(write(vec![original.clone()]))
         .await
         .expect("insert");
-    store.store.close().await;
-    let reopened = SqliteStore::open(&store.url()).await.expect("reopen");
+    store.close().await;
+    let reopened = SqliteStore::open(&sqlite.url()).await.expect("reopen");
     let back = reopened
         .recent_telemetry(&sc("SC-1"), limit(10))
         .await
@@ -306,23 +161,24 @@ async fn data_survives_closing_and_reopening() {
 
 #[tokio::test]
 async fn every_event_gets_one_pending_outbox_row_and_failed_writes_add_none() {
-    let store = TempStore::new().await;
-    register(&store, "SC-1", 1).await;
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
+    register(store, "SC-1", 1).await;
     store.record_event(event(2)).await.expect("record");
     store
         .insert_telemetry(TelemetryWrite {
-            snapshots: vec![snap("a", "SC-1", 1, json!({"temp": 1}))],
+            snapshots: vec![snapshot_with("a", "SC-1", 1, json!({"temp": 1}))],
             anomalies: vec![],
             alarms: Vec::new(),
             events: vec![event(3), event(4)],
         })
         .await
         .expect("insert");
-    assert_eq!(store.store.outbox_pending().await.expect("outbox"), 4);
+    assert_eq!(store.outbox_pending().await.expect("outbox"), 4);
     // Event 2 is taken: nothing of this write may remain, outbox included.
     let failed = store
         .insert_telemetry(TelemetryWrite {
-            snapshots: vec![snap("b", "SC-1", 2, json!({"temp": 1}))],
+            snapshots: vec![snapshot_with("b", "SC-1", 2, json!({"temp": 1}))],
             anomalies: vec![],
             alarms: Vec::new(),
             events: vec![event(5), event(2)],
@@ -333,10 +189,10 @@ async fn every_event_gets_one_pending_outbox_row_and_failed_writes_add_none() {
         Error::Conflict { entity, id, .. } => assert_eq!((entity, id.as_str()), ("event", "ev-2")),
         other => panic!("expected a conflict naming the event, got {other}"),
     }
-    assert_eq!(store.store.outbox_pending().await.expect("outbox"), 4);
+    assert_eq!(store.outbox_pending().await.expect("outbox"), 4);
     assert_eq!(
         raw_count(
-            &store,
+            &sqlite,
             "SELECT COUNT(*) FROM outbox o JOIN events e ON e.sequence = o.sequence \
              WHERE o.attempts = 0 AND o.next_attempt_at = e.ts"
         )
@@ -353,8 +209,9 @@ async fn every_event_gets_one_pending_outbox_row_and_failed_writes_add_none() {
 
 #[tokio::test]
 async fn configurations_keep_numbers_and_field_order_exactly() {
-    let store = TempStore::new().await;
-    register(&store, "SC-1", 1).await;
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
+    register(store, "SC-1", 1).await;
     let document = json!({
         "zeta": {"b": 1, "a": [1e21, 1e-7, 0.30000000000000004, -0.5]},
         "parameters": {"temp": {"warnHigh": 45, "critHigh": 70.25}},
@@ -395,20 +252,21 @@ async fn configurations_keep_numbers_and_field_order_exactly() {
 
 #[tokio::test]
 async fn series_take_the_last_stored_sample_of_a_tie_and_read_any_parameter_name() {
-    let store = TempStore::new().await;
-    register(&store, "SC-1", 1).await;
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
+    register(store, "SC-1", 1).await;
     let odd = r#"odd "name".x\y"#;
     store
-        .insert_telemetry(only(vec![
-            snap("a", "SC-1", 5, json!({"temp": 1.5, odd: 10, "bus.v x": 7})),
-            snap(
+        .insert_telemetry(write(vec![
+            snapshot_with("a", "SC-1", 5, json!({"temp": 1.5, odd: 10, "bus.v x": 7})),
+            snapshot_with(
                 "b",
                 "SC-1",
                 5,
                 json!({"temp": 4.5, odd: 20, "bus.v x": 8.5}),
             ),
-            snap("c", "SC-1", 1, json!({"temp": 0.25, odd: "n/a"})),
-            snap("d", "SC-1", -61, json!({"temp": -3})),
+            snapshot_with("c", "SC-1", 1, json!({"temp": 0.25, odd: "n/a"})),
+            snapshot_with("d", "SC-1", -61, json!({"temp": -3})),
         ]))
         .await
         .expect("insert");
@@ -453,9 +311,10 @@ async fn series_take_the_last_stored_sample_of_a_tie_and_read_any_parameter_name
 
 #[tokio::test]
 async fn long_ranges_come_back_whole_in_order_across_pages_and_ties() {
-    let store = TempStore::new().await;
-    register(&store, "SC-1", 1).await;
-    register(&store, "SC-2", 2).await;
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
+    register(store, "SC-1", 1).await;
+    register(store, "SC-2", 2).await;
     // 7,000 snapshots, three per second, stored in three batches out of time order, with
     // another spacecraft's telemetry in between: reads cross several pages, and pages end
     // in the middle of a run of equal times.
@@ -464,7 +323,7 @@ async fn long_ranges_come_back_whole_in_order_across_pages_and_ties() {
     for n in 0..7_000usize {
         let second = (n / 3) as i64;
         let batch = n % 3;
-        batches[batch].push(snap(
+        batches[batch].push(snapshot_with(
             &format!("s{n}"),
             "SC-1",
             second,
@@ -473,9 +332,9 @@ async fn long_ranges_come_back_whole_in_order_across_pages_and_ties() {
         expected.push((second, batch * 10_000 + n));
     }
     for (b, batch) in batches.into_iter().enumerate() {
-        store.insert_telemetry(only(batch)).await.expect("insert");
+        store.insert_telemetry(write(batch)).await.expect("insert");
         store
-            .insert_telemetry(only(vec![snap(
+            .insert_telemetry(write(vec![snapshot_with(
                 &format!("other{b}"),
                 "SC-2",
                 10,
@@ -513,26 +372,7 @@ async fn long_ranges_come_back_whole_in_order_across_pages_and_ties() {
     );
 }
 
-fn doc(id: &str, second: i64, title: &str, body: &str, tags: &[&str]) -> OpsDocument {
-    OpsDocument {
-        id: DocumentId::parse(id).expect("id"),
-        spacecraft_id: None,
-        title: DocumentTitle::parse(title).expect("title"),
-        category: DocumentCategory::parse("procedure").expect("category"),
-        tags: Tags::new(
-            tags.iter()
-                .map(|t| missionops_core::Tag::parse(*t).expect("tag"))
-                .collect(),
-        )
-        .expect("tags"),
-        body: DocumentBody::parse(body).expect("body"),
-        published_at: at(second),
-        updated_at: at(second),
-        version: 1,
-    }
-}
-
-async fn search(store: &TempStore, q: &str) -> Vec<String> {
+async fn search(store: &dyn Store, q: &str) -> Vec<String> {
     let query = SearchQuery::parse(q).expect("query");
     store
         .search_documents(&query, limit(10))
@@ -545,7 +385,8 @@ async fn search(store: &TempStore, q: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn search_finds_substrings_inside_words_and_ranks_whole_word_hits_first() {
-    let store = TempStore::new().await;
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
     let docs = [
         doc(
             "inside",
@@ -565,23 +406,23 @@ async fn search_finds_substrings_inside_words_and_ranks_whole_word_hits_first() 
             .await
             .expect("publish");
     }
-    assert_eq!(search(&store, "volt").await, ["word", "tag", "inside"]);
+    assert_eq!(search(store, "volt").await, ["word", "tag", "inside"]);
     assert_eq!(
-        search(&store, "rvol").await,
+        search(store, "rvol").await,
         ["inside"],
         "a substring inside a word matches"
     );
     assert_eq!(
-        search(&store, "überspannung").await,
+        search(store, "überspannung").await,
         ["unicode"],
         "case folding is Unicode-aware"
     );
     assert_eq!(
-        search(&store, "\"hi\"").await,
+        search(store, "\"hi\"").await,
         ["quote"],
         "quotes cannot break the FTS query"
     );
-    assert_eq!(search(&store, "--").await, Vec::<String>::new());
+    assert_eq!(search(store, "--").await, Vec::<String>::new());
     // The index follows updates.
     let mut updated = docs[1].clone();
     updated.version = 2;
@@ -591,10 +432,10 @@ async fn search_finds_substrings_inside_words_and_ranks_whole_word_hits_first() 
         .update_document(updated, event(9))
         .await
         .expect("update");
-    assert_eq!(search(&store, "volt").await, ["tag", "inside"]);
+    assert_eq!(search(store, "volt").await, ["tag", "inside"]);
     assert_eq!(
         raw_count(
-            &store,
+            &sqlite,
             "SELECT COUNT(*) FROM document_versions WHERE document_id = 'word'"
         )
         .await,
@@ -605,17 +446,18 @@ async fn search_finds_substrings_inside_words_and_ranks_whole_word_hits_first() 
 
 #[tokio::test]
 async fn concurrent_writers_get_gap_free_sequences() {
-    let store = TempStore::new().await;
-    register(&store, "SC-1", 1000).await;
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
+    register(store, "SC-1", 1000).await;
     let mut tasks = Vec::new();
     for task in 0..8u32 {
-        let store = store.store.clone();
+        let store = store.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..25u32 {
                 let n = task * 100 + i;
                 store
                     .insert_telemetry(TelemetryWrite {
-                        snapshots: vec![snap(
+                        snapshots: vec![snapshot_with(
                             &format!("s{n}"),
                             "SC-1",
                             i64::from(n),
@@ -643,13 +485,14 @@ async fn concurrent_writers_get_gap_free_sequences() {
 
 #[tokio::test]
 async fn a_stored_row_that_cannot_be_read_back_is_a_backend_error() {
-    let store = TempStore::new().await;
-    register(&store, "SC-1", 1).await;
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
+    register(store, "SC-1", 1).await;
     store
-        .insert_telemetry(only(vec![snap("a", "SC-1", 1, json!({"t": 1}))]))
+        .insert_telemetry(write(vec![snapshot_with("a", "SC-1", 1, json!({"t": 1}))]))
         .await
         .expect("insert");
-    raw(&store, "UPDATE telemetry SET parameters = '{\"t\": [1]}'").await;
+    raw(&sqlite, "UPDATE telemetry SET parameters = '{\"t\": [1]}'").await;
     let err = store
         .recent_telemetry(&sc("SC-1"), limit(10))
         .await
@@ -657,7 +500,7 @@ async fn a_stored_row_that_cannot_be_read_back_is_a_backend_error() {
     assert!(matches!(err, Error::Backend(_)), "got {err}");
     assert!(err.to_string().contains("snapshot 'a'"), "{err}");
     raw(
-        &store,
+        &sqlite,
         "UPDATE spacecraft SET created_at = 999999999999999999",
     )
     .await;
@@ -670,15 +513,16 @@ async fn a_stored_row_that_cannot_be_read_back_is_a_backend_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_write_ahead_log_stays_bounded_under_constant_writes() {
-    let store = TempStore::new().await;
-    register(&store, "SC-1", 1).await;
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
+    register(store, "SC-1", 1).await;
     // Writes without a pause, so that the background checkpoint never sees a quiet log: only
     // finishing each checkpoint between two writes lets the log start again.
     for batch in 0..1500i64 {
         let snapshots = (0..200i64)
             .map(|i| {
                 let n = batch * 200 + i;
-                snap(
+                snapshot_with(
                     &format!("s{n}"),
                     "SC-1",
                     n,
@@ -687,12 +531,12 @@ async fn the_write_ahead_log_stays_bounded_under_constant_writes() {
             })
             .collect();
         store
-            .insert_telemetry(only(snapshots))
+            .insert_telemetry(write(snapshots))
             .await
             .expect("insert");
     }
     let size = |suffix: &str| {
-        std::fs::metadata(store.dir.path().join(format!("missionops.db{suffix}")))
+        std::fs::metadata(sqlite.dir.path().join(format!("missionops.db{suffix}")))
             .map(|m| m.len())
             .unwrap_or(0)
     };

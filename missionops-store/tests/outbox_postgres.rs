@@ -16,30 +16,18 @@ use missionops_store::PostgresStore;
 #[path = "support/outbox_suite.rs"]
 mod suite;
 
+use missionops_store::conformance::backends::{admin_url, scratch_postgres};
 use suite::{Guard, TestStore};
 
-fn admin_url() -> String {
-    std::env::var("MISSIONOPS_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-async fn scratch() -> PostgresStore {
-    PostgresStore::scratch(&admin_url())
-        .await
-        .unwrap_or_else(|e| {
-            panic!("these tests need PostgreSQL (MISSIONOPS_TEST_DATABASE_URL): {e}")
-        })
-}
-
 async fn fresh() -> (Arc<dyn TestStore>, Guard) {
-    (Arc::new(scratch().await), Box::new(()))
+    (Arc::new(scratch_postgres().await), Box::new(()))
 }
 
 outbox_suite!(fresh);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_drain_one_database_without_taking_a_row_twice() {
-    let first = scratch().await;
+    let first = scratch_postgres().await;
     let name = first.scratch_database().expect("scratch").to_owned();
     // A second pool on the same database, as another server process would have.
     let base = admin_url();

@@ -11,13 +11,11 @@ use missionops_store::SqliteStore;
 #[path = "support/outbox_suite.rs"]
 mod suite;
 
+use missionops_store::conformance::backends::TempSqlite;
 use suite::{Guard, TestStore};
 
 async fn fresh() -> (Arc<dyn TestStore>, Guard) {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let store = SqliteStore::open_path(dir.path().join("missionops.db"))
-        .await
-        .expect("open a fresh SQLite file");
+    let TempSqlite { store, dir } = TempSqlite::open().await;
     (Arc::new(store), Box::new(dir))
 }
 

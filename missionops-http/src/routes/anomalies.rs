@@ -2,43 +2,80 @@
 
 use axum::extract::{Path, State};
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, Operator, OpsDocument, Timestamp,
+    Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, Operator, OpsDocument,
+    SpacecraftId, Timestamp,
 };
 use serde::Deserialize;
 
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsJson, JsonBody, Params, ok, rename_field};
+use crate::extract::query::{self, QueryLimit};
+use crate::extract::{JsJson, JsonBody, Query, ok, rename_field, window};
 use crate::state::AppState;
+
+/// The query of `GET /anomalies`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    #[serde(deserialize_with = "query::domain")]
+    spacecraft_id: SpacecraftId,
+    /// 1 to 200, 20 when absent.
+    #[serde(default)]
+    limit: QueryLimit<20, 200>,
+}
+
+/// The query of `GET /anomalies/timeline`: `from` and `to` are both required.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineQuery {
+    #[serde(deserialize_with = "query::domain")]
+    spacecraft_id: SpacecraftId,
+    #[serde(default, deserialize_with = "query::optional_timestamp")]
+    from: Option<Timestamp>,
+    #[serde(default, deserialize_with = "query::optional_timestamp")]
+    to: Option<Timestamp>,
+}
+
+/// The query of `GET /alarms`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlarmsQuery {
+    #[serde(default, deserialize_with = "query::optional")]
+    spacecraft_id: Option<SpacecraftId>,
+    /// Every state but CLEARED when absent.
+    #[serde(default, deserialize_with = "query::alarm_states")]
+    state: AlarmStates,
+}
 
 /// Persisted anomalies of a spacecraft, newest first.
 #[utoipa::path(get, path = "/anomalies", tag = "anomalies",
     params(("spacecraftId" = String, Query), ("limit" = Option<u32>, Query, description = "1–200, default 20")),
     responses((status = 200, description = "anomalies, newest first"), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn list(
     State(state): State<AppState>,
-    params: Params,
+    Query(query): Query<ListQuery>,
 ) -> Result<JsJson<Vec<Anomaly>>, ApiError> {
-    let spacecraft = params.spacecraft("spacecraftId")?;
-    let limit = params.limit(20, 200)?;
-    Ok(ok(state.ops.list_anomalies(&spacecraft, limit).await?))
+    Ok(ok(state
+        .ops
+        .list_anomalies(&query.spacecraft_id, query.limit.0)
+        .await?))
 }
 
 /// Persisted anomalies of a spacecraft in a window, in time order.
 #[utoipa::path(get, path = "/anomalies/timeline", tag = "anomalies",
     params(("spacecraftId" = String, Query), ("from" = String, Query), ("to" = String, Query)),
     responses((status = 200, description = "anomalies, oldest first"), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn timeline(
     State(state): State<AppState>,
-    params: Params,
+    Query(query): Query<TimelineQuery>,
 ) -> Result<JsJson<Vec<Anomaly>>, ApiError> {
-    let spacecraft = params.spacecraft("spacecraftId")?;
-    let (from, to) = params
-        .window()?
-        .ok_or_else(|| ApiError::invalid("from", "is required"))?;
+    let (from, to) =
+        window(query.from, query.to)?.ok_or_else(|| ApiError::invalid("from", "is required"))?;
     Ok(ok(state
         .ops
-        .anomaly_timeline(&spacecraft, from, to)
+        .anomaly_timeline(&query.spacecraft_id, from, to)
         .await?))
 }
 
@@ -46,6 +83,7 @@ pub async fn timeline(
 #[utoipa::path(get, path = "/anomalies/{id}/procedures", tag = "anomalies",
     params(("id" = String, Path, description = "`{snapshotId}:{parameter}:{KIND}`")),
     responses((status = 200, description = "procedures"), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(anomaly_id = %id))]
 pub async fn procedures(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -58,17 +96,14 @@ pub async fn procedures(
 #[utoipa::path(get, path = "/alarms", tag = "anomalies",
     params(("spacecraftId" = Option<String>, Query), ("state" = Option<String>, Query, description = "ACTIVE, ACKNOWLEDGED, CLEARED, SHELVED, OPEN (default: every state but CLEARED) or ALL")),
     responses((status = 200, description = "alarms"), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = query.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn alarms(
     State(state): State<AppState>,
-    params: Params,
+    Query(query): Query<AlarmsQuery>,
 ) -> Result<JsJson<Vec<Alarm>>, ApiError> {
     let filter = AlarmFilter {
-        spacecraft_id: params.optional_spacecraft("spacecraftId")?,
-        states: params
-            .get("state")
-            .map(AlarmStates::parse)
-            .transpose()?
-            .unwrap_or_default(),
+        spacecraft_id: query.spacecraft_id,
+        states: query.state,
     };
     Ok(ok(state.ops.list_alarms(&filter).await?))
 }
@@ -116,6 +151,7 @@ fn alarm_id(raw: String) -> Result<AlarmId, ApiError> {
     request_body(content = Object, description = "`{by, comment?}`", example = json!({"by": "flight", "comment": "heater cycling, watching"})),
     responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "already acknowledged")))]
+#[tracing::instrument(skip_all, fields(alarm_id = %id))]
 pub async fn acknowledge(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -135,6 +171,7 @@ pub async fn acknowledge(
     request_body(content = Object, description = "`{until, by, comment?}`", example = json!({"until": "2025-01-01T06:00:00Z", "by": "flight"})),
     responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "cleared")))]
+#[tracing::instrument(skip_all, fields(alarm_id = %id))]
 pub async fn shelve(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -155,6 +192,7 @@ pub async fn shelve(
     request_body(content = Object, description = "`{by}`", example = json!({"by": "flight"})),
     responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "not shelved")))]
+#[tracing::instrument(skip_all, fields(alarm_id = %id))]
 pub async fn unshelve(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -1,12 +1,17 @@
 //! Operational documents.
 
 use axum::extract::{Path, State};
-use missionops_core::{DocumentFilter, DocumentId, NewDocument, OpsDocument, SearchQuery};
+use missionops_core::{
+    DocumentCategory, DocumentFilter, DocumentId, NewDocument, OpsDocument, SearchQuery,
+    SpacecraftId, Tag,
+};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsJson, JsonBody, Params, created, ok, rename_field};
+use crate::extract::query::{self, QueryLimit};
+use crate::extract::{JsJson, JsonBody, Query, created, ok, rename_field};
 use crate::state::AppState;
 
 fn path_id(raw: &str) -> Result<DocumentId, ApiError> {
@@ -17,6 +22,7 @@ fn path_id(raw: &str) -> Result<DocumentId, ApiError> {
 #[utoipa::path(post, path = "/docs", tag = "docs",
     request_body(content = Object, description = "`{spacecraftId?, title, body, tags?, category?}`"),
     responses((status = 201, description = "`{documentId}`"), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = new.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn publish(
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewDocument>,
@@ -26,21 +32,50 @@ pub async fn publish(
     Ok(created(json!({"documentId": document.id})))
 }
 
+/// The query of `GET /docs`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    #[serde(default, deserialize_with = "query::optional")]
+    spacecraft_id: Option<SpacecraftId>,
+    #[serde(default, deserialize_with = "query::optional")]
+    category: Option<DocumentCategory>,
+    #[serde(default, deserialize_with = "query::optional")]
+    tag: Option<Tag>,
+    /// 1 to 100, 20 when absent.
+    #[serde(default)]
+    limit: QueryLimit<20, 100>,
+    #[serde(default, deserialize_with = "query::offset")]
+    offset: u64,
+}
+
+/// The query of `GET /docs/search`.
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    /// The search text, parsed by the handler so that an absent one gets the domain's reason.
+    #[serde(default)]
+    q: String,
+    /// 1 to 50, 10 when absent.
+    #[serde(default)]
+    limit: QueryLimit<10, 50>,
+}
+
 /// Documents filtered by spacecraft, category and tag, newest first.
 #[utoipa::path(get, path = "/docs", tag = "docs",
     params(("spacecraftId" = Option<String>, Query), ("category" = Option<String>, Query), ("tag" = Option<String>, Query),
         ("limit" = Option<u32>, Query, description = "1–100, default 20"), ("offset" = Option<u64>, Query)),
     responses((status = 200, description = "documents, newest first"), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = query.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn list(
     State(state): State<AppState>,
-    params: Params,
+    Query(query): Query<ListQuery>,
 ) -> Result<JsJson<Vec<OpsDocument>>, ApiError> {
     let filter = DocumentFilter {
-        spacecraft_id: params.optional_spacecraft("spacecraftId")?,
-        category: params.optional("category")?,
-        tag: params.optional("tag")?,
-        limit: params.limit(20, 100)?,
-        offset: usize::try_from(params.offset("offset")?).unwrap_or(usize::MAX),
+        spacecraft_id: query.spacecraft_id,
+        category: query.category,
+        tag: query.tag,
+        limit: query.limit.0,
+        offset: usize::try_from(query.offset).unwrap_or(usize::MAX),
     };
     Ok(ok(state.ops.list_documents(&filter).await?))
 }
@@ -49,19 +84,24 @@ pub async fn list(
 #[utoipa::path(get, path = "/docs/search", tag = "docs",
     params(("q" = String, Query), ("limit" = Option<u32>, Query, description = "1–50, default 10")),
     responses((status = 200, description = "documents, best match first"), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn search(
     State(state): State<AppState>,
-    params: Params,
+    Query(query): Query<SearchParams>,
 ) -> Result<JsJson<Vec<OpsDocument>>, ApiError> {
-    let query = SearchQuery::parse(params.get("q").unwrap_or(""))?;
-    let limit = params.limit(10, 50)?;
-    Ok(ok(state.ops.search_documents(&query, limit).await?))
+    // An absent `q` is the empty query, which the domain refuses with its own reason.
+    let search = SearchQuery::parse(&query.q)?;
+    Ok(ok(state
+        .ops
+        .search_documents(&search, query.limit.0)
+        .await?))
 }
 
 /// One document.
 #[utoipa::path(get, path = "/docs/{id}", tag = "docs",
     params(("id" = String, Path)),
     responses((status = 200, description = "the document"), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(document_id = %id))]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -74,6 +114,7 @@ pub async fn get(
     params(("id" = String, Path)),
     request_body(content = Object, description = "`{spacecraftId?, title, body, tags, category}`"),
     responses((status = 200, description = "the document"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(document_id = %id))]
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -9,25 +9,45 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use missionops_core::{Limit, MissionEvent, MissionOps, SpacecraftId};
+use serde::Deserialize;
 use tokio::sync::watch;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsJson, Params, ok};
+use crate::extract::query::{self, QueryLimit};
+use crate::extract::{JsJson, Query, ok};
 use crate::state::AppState;
+
+/// The query of `GET /events`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    #[serde(default, deserialize_with = "query::optional")]
+    spacecraft_id: Option<SpacecraftId>,
+    /// 1 to 100, 20 when absent.
+    #[serde(default)]
+    limit: QueryLimit<20, 100>,
+}
+
+/// The query of `GET /events/stream`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamQuery {
+    #[serde(default, deserialize_with = "query::optional")]
+    spacecraft_id: Option<SpacecraftId>,
+}
 
 /// The newest events, of one spacecraft or all, newest first.
 #[utoipa::path(get, path = "/events", tag = "events",
     params(("spacecraftId" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "1–100, default 20")),
     responses((status = 200, description = "events, newest first"), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = query.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn list(
     State(state): State<AppState>,
-    params: Params,
+    Query(query): Query<ListQuery>,
 ) -> Result<JsJson<Vec<MissionEvent>>, ApiError> {
-    let spacecraft = params.optional_spacecraft("spacecraftId")?;
-    let limit = params.limit(20, 100)?;
     Ok(ok(state
         .ops
-        .list_events(spacecraft.as_ref(), limit)
+        .list_events(query.spacecraft_id.as_ref(), query.limit.0)
         .await?))
 }
 
@@ -96,12 +116,13 @@ fn to_sse(event: &MissionEvent) -> Event {
 #[utoipa::path(get, path = "/events/stream", tag = "events",
     params(("spacecraftId" = Option<String>, Query), ("Last-Event-ID" = Option<u64>, Header, description = "resume after this sequence")),
     responses((status = 200, content_type = "text/event-stream", description = "the event stream"), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = query.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
-    params: Params,
+    Query(query): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let spacecraft = params.optional_spacecraft("spacecraftId")?;
+    let spacecraft = query.spacecraft_id;
     let after = match headers.get("last-event-id") {
         Some(value) => value
             .to_str()

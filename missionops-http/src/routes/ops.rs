@@ -11,6 +11,7 @@ use crate::state::AppState;
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "`{status: \"ok\"}`")))]
+#[tracing::instrument(skip_all)]
 pub async fn healthz() -> JsJson<Value> {
     ok(json!({"status": "ok"}))
 }
@@ -18,6 +19,7 @@ pub async fn healthz() -> JsJson<Value> {
 /// Readiness: the store answers.
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, description = "`{status: \"ready\"}`"), (status = 503, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn readyz(State(state): State<AppState>) -> Result<JsJson<Value>, ApiError> {
     state.ops.ping().await.map_err(ApiError::unavailable)?;
     Ok(ok(json!({"status": "ready"})))
@@ -26,6 +28,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<JsJson<Value>, ApiE
 /// Prometheus metrics (OpenMetrics text).
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, content_type = "application/openmetrics-text", description = "metrics")))]
+#[tracing::instrument(skip_all)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     state.refresh_outbox_metrics().await;
     (
@@ -41,6 +44,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 /// This API's OpenAPI document, generated from the handlers' own annotations.
 #[utoipa::path(get, path = "/openapi.json", tag = "ops",
     responses((status = 200, description = "the OpenAPI 3.1 document")))]
+#[tracing::instrument(skip_all)]
 pub async fn openapi() -> Response {
     match serde_json::to_vec(crate::openapi::document()) {
         Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),

@@ -13,6 +13,7 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "`{pending, delivered, dead}`: outbox rows by state"),
         (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn stats(State(state): State<AppState>) -> Result<JsJson<OutboxStats>, ApiError> {
     if !state.report_outbox {
         return Err(Error::not_found("outbox", "stats").into());

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsJson, JsonBody, Params, created, ok, parse_id};
+use crate::extract::{JsJson, JsonBody, Query, created, ok, parse_id};
 use crate::state::AppState;
 
 fn path_id(raw: &str) -> Result<SpacecraftId, ApiError> {
@@ -26,18 +26,29 @@ fn lenient_int(raw: Option<&str>, default: i64) -> i64 {
         .map_or(default, |v| v.trunc() as i64)
 }
 
+/// The query of `GET /spacecraft`: paging values kept as given, because the compat rule reads
+/// them leniently ([`lenient_int`]) instead of rejecting them.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    limit: Option<String>,
+    #[serde(default)]
+    offset: Option<String>,
+}
+
 /// A page of spacecraft with their configurations (compat: `limit` and `offset` are clamped,
 /// never rejected).
 #[utoipa::path(get, path = "/spacecraft", tag = "spacecraft",
     params(("limit" = Option<u32>, Query, description = "clamped to 1–100, default 20"),
         ("offset" = Option<u64>, Query, description = "clamped to ≥ 0, default 0")),
     responses((status = 200, description = "`{total, count, limit, offset, items}`")))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(state): State<AppState>,
-    params: Params,
+    Query(query): Query<ListQuery>,
 ) -> Result<JsJson<SpacecraftListing>, ApiError> {
-    let limit = Limit::clamped(lenient_int(params.get("limit"), 20), 100);
-    let offset = lenient_int(params.get("offset"), 0).max(0) as u64;
+    let limit = Limit::clamped(lenient_int(query.limit.as_deref(), 20), 100);
+    let offset = lenient_int(query.offset.as_deref(), 0).max(0) as u64;
     Ok(ok(state.ops.list_spacecraft(limit, offset).await?))
 }
 
@@ -45,6 +56,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/spacecraft", tag = "spacecraft",
     request_body(content = Object, description = "`{id?, name, missionType?, metadata?}`"),
     responses((status = 201, description = "the spacecraft"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = new.id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn register(
     State(state): State<AppState>,
     JsonBody(new): JsonBody<NewSpacecraft>,
@@ -59,6 +71,7 @@ pub async fn register(
 #[utoipa::path(get, path = "/spacecraft/{id}", tag = "spacecraft",
     params(("id" = String, Path)),
     responses((status = 200, description = "the spacecraft"), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -71,6 +84,7 @@ pub async fn get(
     params(("id" = String, Path)),
     responses((status = 200, description = "`{spacecraftId, lastTelemetryTimestamp, anomalies: {last1h, last6h, last24h}, highestSeverityLast24h, overallStatus}`; a spacecraft nobody registered answers `null`, zero counts, `LOW`, `NOMINAL` (compat)"),
         (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn status(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -82,6 +96,7 @@ pub async fn status(
 #[utoipa::path(get, path = "/spacecraft/{id}/config", tag = "spacecraft",
     params(("id" = String, Path)),
     responses((status = 200, description = "`{spacecraftId, config, status, source, version}`"), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn get_config(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -96,6 +111,7 @@ pub async fn get_config(
     request_body(content = Object, description = "the configuration document",
         example = json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}})),
     responses((status = 200, description = "`{spacecraftId, config, status, source, version}`"), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn put_config(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -121,6 +137,7 @@ pub async fn put_config(
 #[utoipa::path(get, path = "/spacecraft/{id}/config/history", tag = "spacecraft",
     params(("id" = String, Path)),
     responses((status = 200, description = "`[{version, config, status, source, createdAt}]`"), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn config_history(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -140,6 +157,7 @@ pub struct DetectWindow {
     params(("id" = String, Path)),
     request_body(content = Object, description = "`{from, to}`"),
     responses((status = 200, description = "`{detected, persisted}`"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn detect(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -156,6 +174,7 @@ pub async fn detect(
 /// The status of every spacecraft, with its name and open alarms.
 #[utoipa::path(get, path = "/fleet/status", tag = "spacecraft",
     responses((status = 200, description = "`[status + {name, activeAlarms}]`")))]
+#[tracing::instrument(skip_all)]
 pub async fn fleet(State(state): State<AppState>) -> Result<JsJson<Vec<FleetEntry>>, ApiError> {
     Ok(ok(state.ops.fleet_status().await?))
 }

@@ -4,17 +4,76 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use missionops_core::{
-    AnalysisWindow, Anomaly, IngestMode, NewSnapshot, NewSnapshotBatch, ParameterName,
+    AnalysisWindow, Anomaly, BucketWidth, IngestMode, NewSnapshot, NewSnapshotBatch, ParameterName,
+    SpacecraftId, Timestamp,
 };
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Body, JsJson, JsonBody, Params, created, ok, parse_json};
+use crate::extract::query::{self, QueryLimit};
+use crate::extract::{Body, JsJson, JsonBody, Query, created, ok, parse_json, window};
 use crate::state::AppState;
 
-/// `limit` bounds of the compat telemetry routes.
-const TELEMETRY_LIMIT: (u32, u32) = (20, 100);
+/// `limit` of the compat telemetry routes: 1 to 100, 20 when absent.
+type TelemetryLimit = QueryLimit<20, 100>;
+
+/// The query of `GET /telemetry`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentQuery {
+    #[serde(deserialize_with = "query::domain")]
+    spacecraft_id: SpacecraftId,
+    #[serde(default)]
+    limit: TelemetryLimit,
+}
+
+/// The query of `GET /telemetry/analyze`: the newest `limit` snapshots, or `from`–`to`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalyzeQuery {
+    #[serde(deserialize_with = "query::domain")]
+    spacecraft_id: SpacecraftId,
+    #[serde(default)]
+    limit: TelemetryLimit,
+    #[serde(default, deserialize_with = "query::optional_timestamp")]
+    from: Option<Timestamp>,
+    #[serde(default, deserialize_with = "query::optional_timestamp")]
+    to: Option<Timestamp>,
+}
+
+/// The query of `GET /telemetry/latest`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LatestQuery {
+    #[serde(deserialize_with = "query::domain")]
+    spacecraft_id: SpacecraftId,
+}
+
+/// The query of `GET /telemetry/series`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesQuery {
+    #[serde(deserialize_with = "query::domain")]
+    spacecraft_id: SpacecraftId,
+    #[serde(deserialize_with = "query::domain")]
+    parameter: ParameterName,
+    #[serde(deserialize_with = "query::timestamp")]
+    from: Timestamp,
+    #[serde(deserialize_with = "query::timestamp")]
+    to: Timestamp,
+    #[serde(deserialize_with = "query::domain")]
+    bucket: BucketWidth,
+}
+
+/// The query of `POST /telemetry/ndjson`.
+#[derive(Debug, Deserialize)]
+pub struct NdjsonQuery {
+    /// Played-back (stored) telemetry.
+    #[serde(default, deserialize_with = "query::flag")]
+    stored: bool,
+}
 
 /// Ingest one snapshot; idempotent by `id`.
 #[utoipa::path(post, path = "/telemetry", tag = "telemetry",
@@ -22,6 +81,7 @@ const TELEMETRY_LIMIT: (u32, u32) = (20, 100);
         example = json!({"spacecraftId": "SC-001", "timestamp": "2025-01-01T00:00:00Z", "parameters": {"temp": 42, "mode": "CRUISE"}})),
     responses((status = 201, description = "`{id}`"), (status = 400, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %snapshot.spacecraft_id))]
 pub async fn ingest(
     State(state): State<AppState>,
     JsonBody(snapshot): JsonBody<NewSnapshot>,
@@ -37,6 +97,7 @@ pub async fn ingest(
     request_body(content = Object, description = "`{spacecraftId, snapshots: [{id?, spacecraftId?, timestamp, parameters}], stored?}`; `stored: true` marks played-back telemetry (anomalies recorded, no alarms or events)"),
     responses((status = 201, description = "`{count}`"), (status = 400, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %batch.spacecraft_id))]
 pub async fn ingest_batch(
     State(state): State<AppState>,
     JsonBody(batch): JsonBody<NewSnapshotBatch>,
@@ -101,20 +162,16 @@ impl FromRequest<AppState> for NdjsonBody {
     request_body(content = String, content_type = "application/x-ndjson", description = "one snapshot JSON per line"),
     responses((status = 201, description = "`{count}`"), (status = 400, body = ErrorBody, description = "names the first bad line"),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn ingest_ndjson(
     State(state): State<AppState>,
-    params: Params,
+    Query(query): Query<NdjsonQuery>,
     NdjsonBody(snapshots): NdjsonBody,
 ) -> Result<JsJson<Value>, ApiError> {
-    let mode = match params.get("stored") {
-        None | Some("false") => IngestMode::Live,
-        Some("true") => IngestMode::Stored,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "stored",
-                format!("must be true or false (got {other:?})"),
-            ));
-        }
+    let mode = if query.stored {
+        IngestMode::Stored
+    } else {
+        IngestMode::Live
     };
     let ops = state.ops.clone();
     let ingested = completed(async move { ops.ingest_bulk(snapshots, mode).await }).await?;
@@ -126,13 +183,15 @@ pub async fn ingest_ndjson(
 #[utoipa::path(get, path = "/telemetry", tag = "telemetry",
     params(("spacecraftId" = String, Query), ("limit" = Option<u32>, Query, description = "1–100, default 20")),
     responses((status = 200, description = "snapshots, newest first"), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn recent(
     State(state): State<AppState>,
-    params: Params,
+    Query(query): Query<RecentQuery>,
 ) -> Result<JsJson<Vec<missionops_core::TelemetrySnapshot>>, ApiError> {
-    let spacecraft = params.spacecraft("spacecraftId")?;
-    let limit = params.limit(TELEMETRY_LIMIT.0, TELEMETRY_LIMIT.1)?;
-    Ok(ok(state.ops.recent_telemetry(&spacecraft, limit).await?))
+    Ok(ok(state
+        .ops
+        .recent_telemetry(&query.spacecraft_id, query.limit.0)
+        .await?))
 }
 
 /// Compat threshold analysis of the newest snapshots, or of a time window in time order.
@@ -141,14 +200,16 @@ pub async fn recent(
         ("from" = Option<String>, Query, description = "RFC 3339; with `to`"), ("to" = Option<String>, Query, description = "RFC 3339; with `from`")),
     responses((status = 200, description = "anomalies `{id, spacecraftId, timestamp, parameter, value, severity, description}`"),
         (status = 400, body = ErrorBody)))]
-pub async fn analyze(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
-    let spacecraft = params.spacecraft("spacecraftId")?;
-    let limit = params.limit(TELEMETRY_LIMIT.0, TELEMETRY_LIMIT.1)?;
-    let window = match params.window()? {
+#[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
+pub async fn analyze(
+    State(state): State<AppState>,
+    Query(query): Query<AnalyzeQuery>,
+) -> Result<Response, ApiError> {
+    let window = match window(query.from, query.to)? {
         Some((from, to)) => AnalysisWindow::range(from, to)?,
-        None => AnalysisWindow::Recent(limit),
+        None => AnalysisWindow::Recent(query.limit.0),
     };
-    let anomalies = state.ops.analyse(&spacecraft, window).await?;
+    let anomalies = state.ops.analyse(&query.spacecraft_id, window).await?;
     // Rendered from the borrowed compat views here, with no JSON tree built in between.
     let compat: Vec<_> = anomalies.iter().map(Anomaly::compat).collect();
     Ok(ok(compat).into_response())
@@ -159,12 +220,12 @@ pub async fn analyze(State(state): State<AppState>, params: Params) -> Result<Re
     params(("spacecraftId" = String, Query)),
     responses((status = 200, description = "`{spacecraftId, parameters: {name: {value, timestamp, state, severity}}}`"),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn latest(
     State(state): State<AppState>,
-    params: Params,
+    Query(query): Query<LatestQuery>,
 ) -> Result<JsJson<missionops_core::LatestView>, ApiError> {
-    let spacecraft = params.spacecraft("spacecraftId")?;
-    Ok(ok(state.ops.latest_values(&spacecraft).await?))
+    Ok(ok(state.ops.latest_values(&query.spacecraft_id).await?))
 }
 
 /// A downsampled numeric series for plots; empty buckets are omitted.
@@ -172,17 +233,20 @@ pub async fn latest(
     params(("spacecraftId" = String, Query), ("parameter" = String, Query), ("from" = String, Query),
         ("to" = String, Query), ("bucket" = String, Query, description = "`60`, `60s`, `5m`, `1h`, `1d`")),
     responses((status = 200, description = "`[{start, min, max, avg, count, last}]`"), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn series(
     State(state): State<AppState>,
-    params: Params,
+    Query(query): Query<SeriesQuery>,
 ) -> Result<JsJson<Vec<missionops_core::SeriesBucket>>, ApiError> {
-    let spacecraft = params.spacecraft("spacecraftId")?;
-    let parameter: ParameterName = params.required("parameter")?;
-    let from = params.required_timestamp("from")?;
-    let to = params.required_timestamp("to")?;
-    let bucket = params.required("bucket")?;
+    let SeriesQuery {
+        spacecraft_id,
+        parameter,
+        from,
+        to,
+        bucket,
+    } = query;
     Ok(ok(state
         .ops
-        .series(&spacecraft, &parameter, from, to, bucket)
+        .series(&spacecraft_id, &parameter, from, to, bucket)
         .await?))
 }

@@ -8,19 +8,27 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Postgres;
 
 #[path = "../api/alarms.rs"]
 mod alarms;
+#[path = "../api/anomalies.rs"]
+mod anomalies;
 #[path = "../api/bad_requests.rs"]
 mod bad_requests;
-#[path = "../api/beyond.rs"]
-mod beyond;
-#[path = "../api/compat.rs"]
-mod compat;
+#[path = "../api/docs.rs"]
+mod docs;
+#[path = "../api/fleet.rs"]
+mod fleet;
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../api/ndjson.rs"]
 mod ndjson;
-#[path = "../api/openapi.rs"]
-mod openapi;
+#[path = "../api/ops.rs"]
+mod ops;
+#[path = "../api/server.rs"]
+mod server;
+#[path = "../api/spacecraft.rs"]
+mod spacecraft;
 #[path = "../api/sse.rs"]
 mod sse;
 #[path = "../api/status.rs"]
 mod status;
+#[path = "../api/telemetry.rs"]
+mod telemetry;

@@ -34,7 +34,7 @@ pub(super) async fn insert_new(
 ) -> Result<Vec<bool>> {
     let values: Vec<String> = anomalies
         .iter()
-        .map(|a| to_json!(&a.value))
+        .map(|a| to_json(&a.value))
         .collect::<Result<_>>()?;
     let mut fresh = Vec::with_capacity(anomalies.len());
     if anomalies.len() <= 1 {
@@ -331,7 +331,7 @@ fn alarm_from_row(row: AlarmRow) -> Result<Alarm> {
 pub(super) async fn upsert_alarm(conn: &mut SqliteConnection, alarm: &Alarm) -> Result<()> {
     let violation_count = i64::try_from(alarm.violation_count)
         .map_err(|_| Error::invalid("violationCount", "is too large to store"))?;
-    let last_value = to_json!(&alarm.last_value)?;
+    let last_value = to_json(&alarm.last_value)?;
     sqlx::query(&format!(
         "INSERT INTO alarms ({ALARM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (id) DO UPDATE SET spacecraft_id = excluded.spacecraft_id, \

@@ -70,7 +70,7 @@ impl<'a> Stored<'a> {
     fn new(document: &'a OpsDocument) -> Result<Self> {
         Ok(Stored {
             document,
-            tags: to_json!(&document.tags)?,
+            tags: to_json(&document.tags)?,
             title_folded: document.title.as_str().to_lowercase(),
             body_folded: document.body.as_str().to_lowercase(),
         })

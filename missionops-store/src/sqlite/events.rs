@@ -75,7 +75,7 @@ pub(super) async fn record(conn: &mut SqliteConnection, events: &[NewEvent]) -> 
         .db()?;
     let metadata: Vec<String> = events
         .iter()
-        .map(|e| to_json!(&e.metadata))
+        .map(|e| to_json(&e.metadata))
         .collect::<Result<_>>()?;
     let mut sequence = first;
     for (chunk, metadata) in events

@@ -33,7 +33,7 @@ fn spacecraft_from_row(row: SpacecraftRow) -> Result<Spacecraft> {
 #[async_trait]
 impl SpacecraftRepository for SqliteStore {
     async fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()> {
-        let metadata = to_json!(&spacecraft.metadata)?;
+        let metadata = to_json(&spacecraft.metadata)?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
         let inserted = sqlx::query(
@@ -153,7 +153,7 @@ impl ConfigRepository for SqliteStore {
     }
 
     async fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()> {
-        let document = to_json!(record.config.as_object())?;
+        let document = to_json(record.config.as_object())?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
         require_spacecraft(&mut tx, &record.spacecraft_id).await?;

@@ -20,7 +20,9 @@ use missionops_core::{
 pub trait TestStore: EventRepository + OutboxStore + 'static {}
 impl<T: EventRepository + OutboxStore + 'static> TestStore for T {}
 
-/// Anything a store needs kept alive.
+/// Anything a store needs kept alive: the same type as the conformance harness's
+/// `missionops_store::conformance::Guard`, spelled out here because the delivery tests that
+/// include this file build without the `conformance` feature.
 pub type Guard = Box<dyn std::any::Any + Send>;
 
 /// A long lease: rows stay claimed for the whole case unless it says otherwise.

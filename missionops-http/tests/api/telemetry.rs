@@ -1,4 +1,6 @@
-//! Every compat route, the SPEC §5 curl examples, and the whole compat fixture over HTTP.
+//! Telemetry over HTTP: the SPEC §5 curl examples, ingest (one, batch with its default
+//! spacecraft, NDJSON), the newest-first listing, the compat analysis of the whole compat
+//! fixture byte for byte, latest values and series.
 
 use std::path::PathBuf;
 
@@ -197,135 +199,53 @@ async fn telemetry_is_listed_newest_first_with_the_limit() {
 }
 
 #[tokio::test]
-async fn spacecraft_listing_status_and_config_follow_the_compat_shapes() {
+async fn latest_values_series_and_ndjson_ingest() {
     let app = spawn_app().await;
     app.put_json(
         "/spacecraft/SC-1/config",
         &json!({"parameters": {"temp": {"warnHigh": 45}}}),
     )
     .await;
-    app.post_json("/telemetry", &json!({"spacecraftId": "SC-2", "timestamp": "2025-01-01T00:00:00Z", "parameters": {"temp": 1}})).await;
-    let (status, listing) = app.get_json("/spacecraft?limit=1&offset=0").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        (
-            listing["total"].clone(),
-            listing["count"].clone(),
-            listing["limit"].clone(),
-            listing["offset"].clone()
-        ),
-        (json!(2), json!(1), json!(1), json!(0))
-    );
-    let item = &listing["items"][0];
-    for field in [
-        "spacecraftId",
-        "config",
-        "status",
-        "source",
-        "createdAt",
-        "updatedAt",
-        "name",
-        "missionType",
-    ] {
-        assert!(item.get(field).is_some(), "{field} missing in {item}");
-    }
-    // Clamped, not rejected.
-    let (status, listing) = app.get_json("/spacecraft?limit=1000&offset=-4").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        (listing["limit"].clone(), listing["offset"].clone()),
-        (json!(100), json!(0))
-    );
-    let (status, listing) = app.get_json("/spacecraft?limit=0&offset=abc").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(listing["limit"], json!(1));
-
-    let (status, body) = app.get_json("/spacecraft/SC-2/status").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["lastTelemetryTimestamp"], "2025-01-01T00:00:00.000Z");
-    assert_eq!(body["highestSeverityLast24h"], "LOW");
-    assert_eq!(body["overallStatus"], "NOMINAL");
-    assert_eq!(
-        body["anomalies"],
-        json!({"last1h": 0, "last6h": 0, "last24h": 0})
-    );
-    let (status, body) = app.get_json("/spacecraft/SC-1/status").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["lastTelemetryTimestamp"], Value::Null);
-    // A spacecraft nobody registered answers the compat nominal status (see status.rs).
-    let (status, body) = app.get_json("/spacecraft/NOPE/status").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["overallStatus"], "NOMINAL");
-
-    let (status, body) = app
-        .put_json(
-            "/spacecraft/SC-1/config",
-            &json!({"parameters": {"temp": {"warnHigh": "hot"}}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        assert_error_shape(&body).starts_with("parameters.temp.warnHigh: must be a number"),
-        "{body}"
-    );
-    let (_, body) = app.get_json("/spacecraft/SC-1/config").await;
-    assert_eq!(
-        body["config"]["parameters"]["temp"]["warnHigh"], 45,
-        "a rejected config changes nothing"
-    );
-}
-
-#[tokio::test]
-async fn events_docs_and_anomalies_follow_the_compat_routes() {
-    let app = spawn_app().await;
-    app.put_json(
-        "/spacecraft/SC-1/config",
-        &json!({"parameters": {"temp": {"warnHigh": 45}}}),
-    )
-    .await;
-    app.post_json("/telemetry", &json!({"id": "s1", "spacecraftId": "SC-1", "timestamp": "2025-01-01T00:00:00Z", "parameters": {"temp": 50}})).await;
-    let (status, events) = app.get_json("/events?spacecraftId=SC-1&limit=10").await;
-    assert_eq!(status, StatusCode::OK);
-    let types: Vec<&str> = events
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|e| e["type"].as_str().unwrap_or(""))
+    let ndjson: String = (0..6)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"spacecraftId": "SC-1", "timestamp": format!("2025-01-01T00:0{i}:30Z"), "parameters": {"temp": 40 + i * 2, "mode": "CRUISE"}})
+            )
+        })
         .collect();
-    // The live monitor raised the alarm as the sample arrived (beyond the old service).
+    let response = app
+        .client
+        .post(app.url("/telemetry/ndjson?stored=true"))
+        .header("content-type", "application/x-ndjson")
+        .body(ndjson)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(
-        types,
-        ["ANOMALY", "CONFIG_CHANGED", "SPACECRAFT_REGISTERED"]
+        response.json::<Value>().await.expect("json"),
+        json!({"count": 6})
     );
 
-    let (status, body) = app
-        .post_json("/docs", &json!({"spacecraftId": "SC-1", "title": "Thermal procedure", "body": "If temp rises above limits…", "tags": ["temp"], "category": "procedure"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let document_id = body["documentId"].as_str().expect("documentId").to_owned();
-    let (status, found) = app.get_json("/docs/search?q=TEMP&limit=5").await;
+    let (status, latest) = app.get_json("/telemetry/latest?spacecraftId=SC-1").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(found[0]["id"], json!(document_id));
-
-    let (status, report) = app
-        .post_json(
-            "/spacecraft/SC-1/detect",
-            &json!({"from": "2025-01-01T00:00:00Z", "to": "2025-01-01T01:00:00Z"}),
-        )
-        .await;
     assert_eq!(
-        (status, report),
-        (StatusCode::OK, json!({"detected": 1, "persisted": 0})),
-        "the monitor recorded it already; detect stores nothing twice"
+        latest["parameters"]["temp"],
+        json!({"value": 50, "timestamp": "2025-01-01T00:05:30.000Z", "state": "WARN_HIGH", "severity": "MEDIUM"})
     );
-    let (status, anomalies) = app.get_json("/anomalies?spacecraftId=SC-1&limit=200").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(anomalies[0]["id"], "s1:temp:WARN_HIGH");
-    assert_eq!(anomalies[0]["kind"], "WARN_HIGH");
-    assert_eq!(anomalies[0]["limit"], 45);
-    let (status, timeline) = app
-        .get_json("/anomalies/timeline?spacecraftId=SC-1&from=2025-01-01T00:00:00Z&to=2025-01-01T00:00:00Z")
+    assert_eq!(latest["parameters"]["mode"]["state"], "NOMINAL");
+
+    let (status, series) = app
+        .get_json("/telemetry/series?spacecraftId=SC-1&parameter=temp&from=2025-01-01T00:00:00Z&to=2025-01-01T01:00:00Z&bucket=2m")
         .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(timeline.as_array().map(Vec::len), Some(1));
+    assert_eq!(status, StatusCode::OK, "{series}");
+    assert_eq!(
+        series,
+        json!([
+            {"start": "2025-01-01T00:00:00.000Z", "min": 40, "max": 42, "avg": 41, "count": 2, "last": 42},
+            {"start": "2025-01-01T00:02:00.000Z", "min": 44, "max": 46, "avg": 45, "count": 2, "last": 46},
+            {"start": "2025-01-01T00:04:00.000Z", "min": 48, "max": 50, "avg": 49, "count": 2, "last": 50},
+        ])
+    );
 }

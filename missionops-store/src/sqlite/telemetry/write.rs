@@ -1,4 +1,4 @@
-//! Telemetry: batched, idempotent ingest and the queries over it.
+//! The telemetry write path: batched, idempotent ingest and group commit.
 //!
 //! A write of up to 250 snapshots of spacecraft whose keys are known is first tried as all new:
 //! plain multi-row `INSERT`s and the latest values, sent with `BEGIN IMMEDIATE` and `COMMIT`
@@ -15,29 +15,19 @@
 //! The work is split across the two threads involved: while SQLite (on the connection's worker
 //! thread) inserts one chunk of rows, this thread encodes the next chunk's JSON, and while it
 //! inserts the last chunk, this thread works out the batch's latest values.
-//!
-//! Range reads (a day at 1 Hz is 86,400 rows) go by pages of 2,048 rows that SQLite joins into
-//! one text each, keyed by (time, arrival) so that a page can end anywhere, even inside a run
-//! of equal times. Pages are parsed on the blocking pool while SQLite produces the next one.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::ops::Range;
 use std::task::Poll;
 
-use async_trait::async_trait;
 use missionops_core::{
-    BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
-    ParameterName, ParameterValue, Parameters, Result, SeriesBucket, SnapshotId, SpacecraftId,
-    TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp, insert_one_by_one,
+    Error, GroupOutcome, IngestOutcome, ParameterName, ParameterValue, Parameters, Result,
+    SpacecraftId, TelemetrySnapshot, TelemetryWrite, insert_one_by_one,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::codec::{read_parameter_value, read_parameters, read_parameters_like, to_json};
-use super::{
-    DbResult, SqliteStore, anomalies, begin_write, corrupt, events, rows_per_statement, sql_count,
-    stored, stored_time,
-};
+use crate::sqlite::codec::{read_parameters, to_json};
+use crate::sqlite::{DbResult, SqliteStore, anomalies, begin_write, events, rows_per_statement};
 
 /// Rows per multi-row telemetry INSERT. Four values per row; 250 rows keep a statement quick to
 /// prepare, a batch of 1,000 reuses one cached statement four times, and four chunks give the
@@ -303,7 +293,7 @@ fn newest_values<'a>(
     flush(run, &mut newest);
     newest
         .into_iter()
-        .map(|((key, name), (ts, value))| Ok((key, name, ts, to_json!(value)?)))
+        .map(|((key, name), (ts, value))| Ok((key, name, ts, to_json(value)?)))
         .collect()
 }
 
@@ -356,199 +346,6 @@ enum Prepared<'a> {
     Chunk(Result<Vec<String>>),
     /// After the last chunk: the latest values, assuming every snapshot was new.
     Latest(Result<Vec<LatestRow<'a>>>),
-}
-
-/// Turns stored rows of one spacecraft back into snapshots.
-struct SnapshotReader<'a> {
-    spacecraft: &'a SpacecraftId,
-    layouts: LayoutInterner,
-}
-
-impl<'a> SnapshotReader<'a> {
-    fn new(spacecraft: &'a SpacecraftId) -> Self {
-        SnapshotReader {
-            spacecraft,
-            layouts: LayoutInterner::new(),
-        }
-    }
-
-    /// One row; `previous`, the snapshot read before it, lends its parameter names.
-    fn read(
-        &mut self,
-        id: &str,
-        ts: i64,
-        parameters: &str,
-        previous: Option<&TelemetrySnapshot>,
-    ) -> Result<TelemetrySnapshot> {
-        let what = "snapshot";
-        let parameters = read_parameters_like(parameters, previous.map(|p| &p.parameters))
-            .map_err(|e| corrupt(what, id, e))?;
-        // A layout borrowed from the previous snapshot is shared already.
-        let shared = previous.is_some_and(|p| p.parameters.layout().same_as(parameters.layout()));
-        Ok(TelemetrySnapshot {
-            id: stored(SnapshotId::parse(id), what, id)?,
-            spacecraft_id: self.spacecraft.clone(),
-            timestamp: stored_time(ts, what, id)?,
-            parameters: if shared {
-                parameters
-            } else {
-                self.layouts.share(parameters)
-            },
-        })
-    }
-}
-
-/// Snapshots per page of a range read.
-const RANGE_PAGE: usize = 2_048;
-
-/// Separates the rows of a page of a range read.
-const ROW_SEPARATOR: char = '\u{1e}';
-/// Separates the fields of a row of a page.
-const FIELD_SEPARATOR: char = '\u{1f}';
-
-/// One page of a range read: up to `limit` rows of one spacecraft after the row
-/// (`after_ts`, `after_seq`) and up to `to`, in time order, as one text.
-///
-/// A day at 1 Hz is 86,400 rows; handed over one by one, the driver's per-row work (a channel
-/// message, a copy and an allocation per column) costs more than SQLite's. So SQLite joins each
-/// page into one text: rows separated by U+001E, fields (id, time, arrival, parameters) by
-/// U+001F. Neither can occur in a row: ids exclude control characters and the JSON writer
-/// escapes them inside strings.
-async fn fetch_page(
-    conn: &mut SqliteConnection,
-    key: i64,
-    (after_ts, after_seq): (i64, i64),
-    to: i64,
-    limit: usize,
-) -> Result<(Option<String>, i64)> {
-    sqlx::query_as(
-        "SELECT group_concat(id || char(31) || ts || char(31) || seq || char(31) || parameters, \
-                             char(30)), \
-                count(*) \
-         FROM (SELECT id, ts, seq, parameters FROM telemetry \
-               WHERE spacecraft_key = ?1 AND ts >= ?2 AND ts <= ?3 AND (ts > ?2 OR seq > ?4) \
-               ORDER BY ts, seq LIMIT ?5)",
-    )
-    .bind(key)
-    .bind(after_ts)
-    .bind(to)
-    .bind(after_seq)
-    .bind(sql_count(limit))
-    .fetch_one(&mut *conn)
-    .await
-    .db()
-}
-
-/// Where a row of a page is: the byte range of its id, its time, its arrival number and the
-/// byte range of its parameters.
-type RowSpan = (Range<usize>, i64, i64, Range<usize>);
-
-/// Splits a page into its rows, checking that there are `count` of them, and returns them in
-/// (time, arrival) order, or the reverse with `newest_first`. Only the row headers are read
-/// here; the parameters are parsed by [`parse_page`], off this thread for a range read.
-fn split_page(
-    spacecraft: &SpacecraftId,
-    text: &str,
-    count: usize,
-    newest_first: bool,
-) -> Result<Vec<RowSpan>> {
-    let damaged = |detail: &str| {
-        corrupt(
-            "telemetry of spacecraft",
-            spacecraft.as_str(),
-            format!("a page of a range read is damaged: {detail}"),
-        )
-    };
-    let mut rows = Vec::with_capacity(count);
-    let mut at = 0;
-    for record in text.split(ROW_SEPARATOR) {
-        let start = at;
-        at += record.len() + ROW_SEPARATOR.len_utf8();
-        let mut fields = record.splitn(4, FIELD_SEPARATOR);
-        let (Some(id), Some(ts), Some(seq), Some(parameters)) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
-            return Err(damaged("a row has too few fields"));
-        };
-        let ts = ts
-            .parse()
-            .map_err(|_| damaged("a time is not an integer"))?;
-        let seq = seq
-            .parse()
-            .map_err(|_| damaged("an arrival number is not an integer"))?;
-        let parameters_at = start + record.len() - parameters.len();
-        rows.push((
-            start..start + id.len(),
-            ts,
-            seq,
-            parameters_at..parameters_at + parameters.len(),
-        ));
-    }
-    if rows.len() != count {
-        return Err(damaged(&format!(
-            "{} rows where {count} were counted",
-            rows.len()
-        )));
-    }
-    // SQLite joins the rows in the order its subquery yields them, which is the ORDER BY
-    // order; its documentation leaves the order of group_concat open, so check, not trust.
-    if newest_first {
-        if !rows.is_sorted_by(|a, b| (a.1, a.2) >= (b.1, b.2)) {
-            rows.sort_unstable_by_key(|(_, ts, seq, _)| std::cmp::Reverse((*ts, *seq)));
-        }
-    } else if !rows.is_sorted_by_key(|(_, ts, seq, _)| (*ts, *seq)) {
-        rows.sort_unstable_by_key(|(_, ts, seq, _)| (*ts, *seq));
-    }
-    Ok(rows)
-}
-
-/// Reads the rows of a page back into snapshots, in order.
-fn parse_page(
-    spacecraft: &SpacecraftId,
-    text: &str,
-    rows: Vec<RowSpan>,
-) -> Result<Vec<TelemetrySnapshot>> {
-    let mut reader = SnapshotReader::new(spacecraft);
-    let mut snapshots: Vec<TelemetrySnapshot> = Vec::with_capacity(rows.len());
-    for (id, ts, _, parameters) in rows {
-        let (Some(id), Some(parameters)) = (text.get(id), text.get(parameters)) else {
-            return Err(corrupt(
-                "telemetry of spacecraft",
-                spacecraft.as_str(),
-                "a row of a range read is out of its page",
-            ));
-        };
-        let snapshot = reader.read(id, ts, parameters, snapshots.last())?;
-        snapshots.push(snapshot);
-    }
-    Ok(snapshots)
-}
-
-/// Waits for the oldest page being parsed and appends its snapshots.
-async fn collect(
-    parsing: &mut VecDeque<tokio::task::JoinHandle<Result<Vec<TelemetrySnapshot>>>>,
-    snapshots: &mut Vec<TelemetrySnapshot>,
-) -> Result<()> {
-    if let Some(task) = parsing.pop_front() {
-        let page = task.await.map_err(Error::backend)??;
-        if snapshots.is_empty() {
-            *snapshots = page;
-        } else {
-            snapshots.extend(page);
-        }
-    }
-    Ok(())
-}
-
-/// How many pages of a range read are parsed at once, besides the one SQLite is producing:
-/// enough to keep both cores of a small machine busy, few enough to bound memory.
-const PAGES_IN_FLIGHT: usize = 2;
-
-/// The `json_extract` path of a top-level key, or `None` when the key is stored with JSON
-/// escapes (`"` and `\`; control characters are not allowed in names): SQLite's quoted path
-/// labels have no escapes, and its comparison of escaped keys is best not relied on.
-fn json_path(name: &str) -> Option<String> {
-    (!name.contains(['"', '\\'])).then(|| format!("$.\"{name}\""))
 }
 
 /// What [`SqliteStore::write_telemetry`] did.
@@ -751,9 +548,8 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl TelemetryRepository for SqliteStore {
-    async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
+impl SqliteStore {
+    pub(super) async fn ingest(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
         if write.is_empty() {
             return Ok(IngestOutcome::default());
         }
@@ -775,7 +571,7 @@ impl TelemetryRepository for SqliteStore {
     /// Otherwise (a retried snapshot, a conflict, any failure) the merged transaction is rolled
     /// back and the writes are stored one transaction each, so that a write that fails fails
     /// alone, with the error it would have had alone.
-    async fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
+    pub(super) async fn ingest_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
         let writes = if writes.len() > 1 {
             let (merged, counts) = merge(writes);
             let stored = if merged.snapshots.len() <= ALL_NEW_MAX {
@@ -803,194 +599,5 @@ impl TelemetryRepository for SqliteStore {
             writes
         };
         insert_one_by_one(self, writes).await
-    }
-
-    async fn recent_telemetry(
-        &self,
-        spacecraft: &SpacecraftId,
-        limit: Limit,
-    ) -> Result<Vec<TelemetrySnapshot>> {
-        // Joined into one text by SQLite, as a page of a range read is (see `fetch_page`):
-        // `analyze` reads the newest 100 snapshots on every request, and handing them over
-        // row by row cost more than reading them.
-        let (text, count): (Option<String>, i64) = sqlx::query_as(
-            "SELECT group_concat(id || char(31) || ts || char(31) || seq || char(31) || parameters, \
-                                 char(30)), \
-                    count(*) \
-             FROM (SELECT id, ts, seq, parameters FROM telemetry \
-                   WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?) \
-                   ORDER BY ts DESC, seq DESC LIMIT ?)",
-        )
-        .bind(spacecraft.as_str())
-        .bind(sql_count(limit.get()))
-        .fetch_one(&self.reader)
-        .await
-        .db()?;
-        let Some(text) = text else {
-            return Ok(Vec::new());
-        };
-        let rows = split_page(spacecraft, &text, usize::try_from(count).unwrap_or(0), true)?;
-        parse_page(spacecraft, &text, rows)
-    }
-
-    async fn telemetry_range(
-        &self,
-        spacecraft: &SpacecraftId,
-        from: Timestamp,
-        to: Timestamp,
-        max: usize,
-    ) -> Result<Vec<TelemetrySnapshot>> {
-        if from > to || max == 0 {
-            return Ok(Vec::new());
-        }
-        // One read transaction, so that every page sees the same state of the file.
-        let mut tx = self.reader.begin().await.db()?;
-        let key: Option<i64> = sqlx::query_scalar("SELECT key FROM spacecraft WHERE id = ?")
-            .bind(spacecraft.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .db()?;
-        let Some(key) = key else {
-            return Ok(Vec::new());
-        };
-        // Reading JSON back is most of the cost of a large range. Each page is parsed on the
-        // blocking pool as soon as it arrives, while SQLite produces the next one on its
-        // connection's thread, so a long read uses more than one core.
-        let mut parsing = VecDeque::with_capacity(PAGES_IN_FLIGHT);
-        let mut snapshots: Vec<TelemetrySnapshot> = Vec::new();
-        // Arrival numbers start at 1, so (from, 0) is just before the first row at `from`.
-        let mut after = (from.as_millis(), 0);
-        let mut wanted = max;
-        loop {
-            let asked = RANGE_PAGE.min(wanted);
-            let (text, count) = fetch_page(&mut tx, key, after, to.as_millis(), asked).await?;
-            let Some(text) = text else { break };
-            let count = usize::try_from(count).unwrap_or(0);
-            let rows = split_page(spacecraft, &text, count, false)?;
-            let last = rows.last().map_or(after, |(_, ts, seq, _)| (*ts, *seq));
-            if parsing.len() == PAGES_IN_FLIGHT {
-                collect(&mut parsing, &mut snapshots).await?;
-            }
-            let id = spacecraft.clone();
-            parsing.push_back(tokio::task::spawn_blocking(move || {
-                parse_page(&id, &text, rows)
-            }));
-            wanted = wanted.saturating_sub(count);
-            if count < asked || wanted == 0 {
-                break;
-            }
-            after = last;
-        }
-        tx.commit().await.db()?;
-        while !parsing.is_empty() {
-            collect(&mut parsing, &mut snapshots).await?;
-        }
-        Ok(snapshots)
-    }
-
-    async fn last_telemetry_timestamp(
-        &self,
-        spacecraft: &SpacecraftId,
-    ) -> Result<Option<Timestamp>> {
-        let last: Option<i64> = sqlx::query_scalar(
-            "SELECT ts FROM telemetry \
-             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?) \
-             ORDER BY ts DESC LIMIT 1",
-        )
-        .bind(spacecraft.as_str())
-        .fetch_optional(&self.reader)
-        .await
-        .db()?;
-        last.map(|ts| stored_time(ts, "telemetry of spacecraft", spacecraft.as_str()))
-            .transpose()
-    }
-
-    async fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT parameter, value, ts FROM latest_values \
-             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?) \
-             ORDER BY parameter",
-        )
-        .bind(spacecraft.as_str())
-        .fetch_all(&self.reader)
-        .await
-        .db()?;
-        let what = "latest value of spacecraft";
-        let id = spacecraft.as_str();
-        rows.into_iter()
-            .map(|(parameter, value, ts)| {
-                Ok(LatestValue {
-                    parameter: stored(ParameterName::parse(parameter), what, id)?,
-                    value: read_parameter_value(&value).map_err(|e| corrupt(what, id, e))?,
-                    timestamp: stored_time(ts, what, id)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn telemetry_series(
-        &self,
-        spacecraft: &SpacecraftId,
-        parameter: &ParameterName,
-        from: Timestamp,
-        to: Timestamp,
-        bucket: BucketWidth,
-    ) -> Result<Vec<SeriesBucket>> {
-        if from > to {
-            return Ok(Vec::new());
-        }
-        // The samples of the parameter: through a JSON path when the name can be written as
-        // one, else by walking each snapshot's keys (slower, but right for any name).
-        let samples = if json_path(parameter.as_str()).is_some() {
-            "SELECT t.ts AS ts, t.seq AS seq, json_extract(t.parameters, ?1) AS v \
-             FROM telemetry t \
-             WHERE t.spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?2) \
-             AND t.ts >= ?3 AND t.ts <= ?4 \
-             AND json_type(t.parameters, ?1) IN ('integer', 'real')"
-        } else {
-            "SELECT t.ts AS ts, t.seq AS seq, j.value AS v \
-             FROM telemetry t, json_each(t.parameters) j \
-             WHERE t.spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?2) \
-             AND t.ts >= ?3 AND t.ts <= ?4 \
-             AND j.key = ?1 AND j.type IN ('integer', 'real')"
-        };
-        // Buckets start at multiples of the width since the epoch; `%` truncates toward zero,
-        // so the remainder is made non-negative for times before 1970. The newest sample of a
-        // bucket (ties: last stored) gives `last`.
-        let sql = format!(
-            "WITH samples AS ({samples}), \
-             bucketed AS ( \
-               SELECT ts - (((ts % ?5) + ?5) % ?5) AS bucket, ts, seq, v FROM samples), \
-             ranked AS ( \
-               SELECT bucket, v, ROW_NUMBER() OVER \
-                 (PARTITION BY bucket ORDER BY ts DESC, seq DESC) AS newest FROM bucketed) \
-             SELECT bucket, CAST(MIN(v) AS REAL), CAST(MAX(v) AS REAL), CAST(AVG(v) AS REAL), \
-                    COUNT(*), CAST(MAX(CASE WHEN newest = 1 THEN v END) AS REAL) \
-             FROM ranked GROUP BY bucket ORDER BY bucket"
-        );
-        let key = json_path(parameter.as_str()).unwrap_or_else(|| parameter.as_str().to_owned());
-        let rows: Vec<(i64, f64, f64, f64, i64, f64)> = sqlx::query_as(&sql)
-            .bind(key)
-            .bind(spacecraft.as_str())
-            .bind(from.as_millis())
-            .bind(to.as_millis())
-            .bind(bucket.as_millis())
-            .fetch_all(&self.reader)
-            .await
-            .db()?;
-        let what = "telemetry of spacecraft";
-        rows.into_iter()
-            .map(|(start, min, max, avg, count, last)| {
-                Ok(SeriesBucket {
-                    start: stored_time(start, what, spacecraft.as_str())?,
-                    min,
-                    max,
-                    avg,
-                    count: u64::try_from(count)
-                        .map_err(|e| corrupt(what, spacecraft.as_str(), e))?,
-                    last,
-                })
-            })
-            .collect()
     }
 }

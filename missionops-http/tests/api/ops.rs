@@ -1,4 +1,4 @@
-//! `/openapi.json` lists every route the router serves.
+//! The operations routes: metrics labels, and `/openapi.json` listing every route served.
 
 use std::collections::BTreeSet;
 
@@ -6,6 +6,29 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn made_up_methods_share_one_metrics_label() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+    for method in ["BREW", "PROPFIND", "X-ANYTHING"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let response = client
+            .request(method, app.url("/telemetry"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    assert!(
+        metrics.contains("method=\"OTHER\",route=\"/telemetry\",status=\"405\"} 3"),
+        "{metrics}"
+    );
+    for made_up in ["BREW", "PROPFIND", "X-ANYTHING"] {
+        assert!(!metrics.contains(made_up), "{metrics}");
+    }
+}
 
 /// Every route of SPEC §5 this service serves (the alarm actions arrive with the alarm issue).
 const SPEC_ROUTES: &[(&str, &str)] = &[

@@ -1,0 +1,128 @@
+//! Spacecraft over HTTP: the compat listing, status and configuration shapes, registration,
+//! and the configuration history.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{assert_error_shape, spawn_app};
+
+#[tokio::test]
+async fn spacecraft_listing_status_and_config_follow_the_compat_shapes() {
+    let app = spawn_app().await;
+    app.put_json(
+        "/spacecraft/SC-1/config",
+        &json!({"parameters": {"temp": {"warnHigh": 45}}}),
+    )
+    .await;
+    app.post_json("/telemetry", &json!({"spacecraftId": "SC-2", "timestamp": "2025-01-01T00:00:00Z", "parameters": {"temp": 1}})).await;
+    let (status, listing) = app.get_json("/spacecraft?limit=1&offset=0").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            listing["total"].clone(),
+            listing["count"].clone(),
+            listing["limit"].clone(),
+            listing["offset"].clone()
+        ),
+        (json!(2), json!(1), json!(1), json!(0))
+    );
+    let item = &listing["items"][0];
+    for field in [
+        "spacecraftId",
+        "config",
+        "status",
+        "source",
+        "createdAt",
+        "updatedAt",
+        "name",
+        "missionType",
+    ] {
+        assert!(item.get(field).is_some(), "{field} missing in {item}");
+    }
+    // Clamped, not rejected.
+    let (status, listing) = app.get_json("/spacecraft?limit=1000&offset=-4").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (listing["limit"].clone(), listing["offset"].clone()),
+        (json!(100), json!(0))
+    );
+    let (status, listing) = app.get_json("/spacecraft?limit=0&offset=abc").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listing["limit"], json!(1));
+
+    let (status, body) = app.get_json("/spacecraft/SC-2/status").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["lastTelemetryTimestamp"], "2025-01-01T00:00:00.000Z");
+    assert_eq!(body["highestSeverityLast24h"], "LOW");
+    assert_eq!(body["overallStatus"], "NOMINAL");
+    assert_eq!(
+        body["anomalies"],
+        json!({"last1h": 0, "last6h": 0, "last24h": 0})
+    );
+    let (status, body) = app.get_json("/spacecraft/SC-1/status").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["lastTelemetryTimestamp"], Value::Null);
+    // A spacecraft nobody registered answers the compat nominal status (see status.rs).
+    let (status, body) = app.get_json("/spacecraft/NOPE/status").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["overallStatus"], "NOMINAL");
+
+    let (status, body) = app
+        .put_json(
+            "/spacecraft/SC-1/config",
+            &json!({"parameters": {"temp": {"warnHigh": "hot"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        assert_error_shape(&body).starts_with("parameters.temp.warnHigh: must be a number"),
+        "{body}"
+    );
+    let (_, body) = app.get_json("/spacecraft/SC-1/config").await;
+    assert_eq!(
+        body["config"]["parameters"]["temp"]["warnHigh"], 45,
+        "a rejected config changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn spacecraft_are_registered_read_and_their_config_history_kept() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post_json("/spacecraft", &json!({"id": "SC-7", "name": "Sat-Imager-007", "missionType": "LEO_IMAGING", "metadata": {"orbit": "SSO"}}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["id"], "SC-7");
+    assert_eq!(body["metadata"], json!({"orbit": "SSO"}));
+    let (status, fetched) = app.get_json("/spacecraft/SC-7").await;
+    assert_eq!((status, fetched.clone()), (StatusCode::OK, body));
+    let (status, generated) = app.post_json("/spacecraft", &json!({"name": "Anon"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(generated["missionType"], "UNSPECIFIED");
+    assert_eq!(generated["id"].as_str().map(str::len), Some(36), "a UUID");
+
+    app.put_json(
+        "/spacecraft/SC-7/config",
+        &json!({"parameters": {"temp": {"warnHigh": 45}}}),
+    )
+    .await;
+    app.put_json(
+        "/spacecraft/SC-7/config",
+        &json!({"parameters": {"temp": {"warnHigh": 50}}}),
+    )
+    .await;
+    let (status, history) = app.get_json("/spacecraft/SC-7/config/history").await;
+    assert_eq!(status, StatusCode::OK);
+    let versions: Vec<&Value> = history
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|h| &h["version"])
+        .collect();
+    assert_eq!(versions, [&json!(1), &json!(2)]);
+    assert_eq!(history[0]["config"]["parameters"]["temp"]["warnHigh"], 45);
+    assert!(history[0]["createdAt"].is_string());
+    let (status, body) = app.get_json("/spacecraft/SC-404/config/history").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error_shape(&body);
+}

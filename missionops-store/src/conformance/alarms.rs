@@ -1,0 +1,85 @@
+//! Conformance of [`AlarmRepository`](missionops_core::AlarmRepository): saved, replaced by id,
+//! filtered.
+
+use missionops_core::{Alarm, AlarmFilter, AlarmState, AlarmStates, EventType, Store};
+
+use super::fixtures::*;
+
+/// Alarms are created, replaced by id, filtered by spacecraft and state, newest first.
+pub async fn alarms_are_saved_replaced_and_filtered(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    let alarm = |id: &str, spacecraft: &str, opened: i64, state: AlarmState| Alarm {
+        state,
+        ..test_alarm(id, spacecraft, opened)
+    };
+    store
+        .save_alarm(
+            alarm("a1", "SC-1", 1, AlarmState::Active),
+            vec![event(3, Some("SC-1"), EventType::Anomaly)],
+        )
+        .await
+        .expect("save");
+    store
+        .save_alarm(alarm("a2", "SC-1", 2, AlarmState::Active), vec![])
+        .await
+        .expect("save");
+    store
+        .save_alarm(alarm("a3", "SC-2", 3, AlarmState::Active), vec![])
+        .await
+        .expect("save");
+    let mut acked = alarm("a1", "SC-1", 1, AlarmState::Acknowledged);
+    acked.acknowledged_by = Some(missionops_core::Operator::parse("flight").expect("op"));
+    acked.acknowledged_at = Some(at(4));
+    acked.comment = Some("looking".to_owned());
+    acked.violation_count = 3;
+    store
+        .save_alarm(
+            acked.clone(),
+            vec![event(4, Some("SC-1"), EventType::AlarmAcknowledged)],
+        )
+        .await
+        .expect("replace");
+    assert_eq!(store.get_alarm(&acked.id).await.expect("get"), Some(acked));
+    let all = store
+        .list_alarms(&AlarmFilter::default())
+        .await
+        .expect("list");
+    let ids: Vec<&str> = all.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["a3", "a2", "a1"]);
+    let filter = AlarmFilter {
+        spacecraft_id: Some(sc("SC-1")),
+        states: AlarmStates::Only(AlarmState::Active),
+    };
+    let active = store.list_alarms(&filter).await.expect("list");
+    let ids: Vec<&str> = active.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["a2"]);
+    // A cleared alarm leaves the default (open) listing but stays in the history.
+    let mut cleared = alarm("a2", "SC-1", 2, AlarmState::Cleared);
+    cleared.cleared_at = Some(at(5));
+    store.save_alarm(cleared, vec![]).await.expect("clear");
+    let open = store
+        .list_alarms(&AlarmFilter::default())
+        .await
+        .expect("list");
+    let ids: Vec<&str> = open.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["a3", "a1"]);
+    let every = store
+        .list_alarms(&AlarmFilter {
+            spacecraft_id: None,
+            states: AlarmStates::All,
+        })
+        .await
+        .expect("list");
+    assert_eq!(every.len(), 3);
+    let history = store
+        .list_alarms(&AlarmFilter {
+            spacecraft_id: None,
+            states: AlarmStates::Only(AlarmState::Cleared),
+        })
+        .await
+        .expect("list");
+    let ids: Vec<&str> = history.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["a2"]);
+    assert_eq!(event_count(store).await, 4);
+}

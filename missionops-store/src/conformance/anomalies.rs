@@ -1,0 +1,108 @@
+//! Conformance of [`AnomalyRepository`](missionops_core::AnomalyRepository): uniqueness and
+//! queries by time.
+
+use missionops_core::{AnomalyId, AnomalyKind, EventType, ParameterValue, Severity, Store};
+
+use super::fixtures::*;
+
+/// Persisting the same (spacecraft, parameter, timestamp, kind) twice stores and announces it
+/// once.
+pub async fn anomalies_are_unique_and_announced_once(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let first = store
+        .persist_anomalies(vec![
+            (
+                anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh),
+                event(2, Some("SC-1"), EventType::Anomaly),
+            ),
+            (
+                anomaly("SC-1", 1, "temp", AnomalyKind::CritHigh),
+                event(3, Some("SC-1"), EventType::Anomaly),
+            ),
+        ])
+        .await
+        .expect("persist");
+    assert_eq!(first, 2);
+    let again = store
+        .persist_anomalies(vec![
+            (
+                anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh),
+                event(4, Some("SC-1"), EventType::Anomaly),
+            ),
+            (
+                anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh),
+                event(5, Some("SC-1"), EventType::Anomaly),
+            ),
+        ])
+        .await
+        .expect("persist again");
+    assert_eq!(again, 1, "only the new anomaly counts");
+    let stored = store
+        .recent_anomalies(&sc("SC-1"), limit(10))
+        .await
+        .expect("list");
+    assert_eq!(stored.len(), 3);
+    let events = store.recent_events(None, limit(10)).await.expect("events");
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["ev-5", "ev-3", "ev-2", "ev-1"],
+        "a skipped anomaly records no event"
+    );
+}
+
+/// Anomalies are listed newest first, as a timeline oldest first, counted since a time, and
+/// found by id.
+pub async fn anomalies_are_queried_by_time(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    let mut crit = anomaly("SC-1", 30, "volt", AnomalyKind::CritLow);
+    crit.value = ParameterValue::Number(-3.5);
+    store
+        .persist_anomalies(vec![
+            (
+                anomaly("SC-1", 10, "temp", AnomalyKind::WarnHigh),
+                event(3, Some("SC-1"), EventType::Anomaly),
+            ),
+            (crit.clone(), event(4, Some("SC-1"), EventType::Anomaly)),
+            (
+                anomaly("SC-1", 20, "temp", AnomalyKind::WarnHigh),
+                event(5, Some("SC-1"), EventType::Anomaly),
+            ),
+            (
+                anomaly("SC-2", 25, "temp", AnomalyKind::CritHigh),
+                event(6, Some("SC-2"), EventType::Anomaly),
+            ),
+        ])
+        .await
+        .expect("persist");
+    let recent = store
+        .recent_anomalies(&sc("SC-1"), limit(2))
+        .await
+        .expect("recent");
+    let seconds: Vec<i64> = recent
+        .iter()
+        .map(|a| (a.timestamp.as_millis() - at(0).as_millis()) / 1000)
+        .collect();
+    assert_eq!(seconds, [30, 20]);
+    let timeline = store
+        .anomaly_timeline(&sc("SC-1"), at(10), at(20))
+        .await
+        .expect("timeline");
+    assert_eq!(timeline.len(), 2);
+    assert!(timeline[0].timestamp < timeline[1].timestamp);
+    let count = store
+        .count_anomalies_since(&sc("SC-1"), at(15))
+        .await
+        .expect("count");
+    assert_eq!(count.count, 2);
+    assert_eq!(count.highest, Some(Severity::High));
+    let none = store
+        .count_anomalies_since(&sc("SC-1"), at(31))
+        .await
+        .expect("count");
+    assert_eq!((none.count, none.highest), (0, None));
+    assert_eq!(store.get_anomaly(&crit.id).await.expect("get"), Some(crit));
+    let missing = AnomalyId::parse("nope").expect("id");
+    assert_eq!(store.get_anomaly(&missing).await.expect("get"), None);
+}

@@ -1,0 +1,87 @@
+//! The backend conformance suite: one set of behaviours every storage backend must show,
+//! written once and run unchanged against each (memory, SQLite, Postgres).
+//!
+//! # Harness
+//! Every shared suite has one shape: the backend's test target defines
+//! `async fn fresh() -> (Arc<dyn Store>, Guard)`, an empty store and whatever must outlive it
+//! (a temporary directory; nothing for a Postgres scratch database, which its store drops), and
+//! expands [`conformance_tests!`](crate::conformance_tests) over it:
+//!
+//! ```text
+//! async fn fresh() -> (Arc<dyn Store>, Guard) {
+//!     (Arc::new(MemoryStore::new()), Box::new(()))
+//! }
+//! missionops_store::conformance_tests!(fresh);
+//! ```
+//!
+//! Each case gets a store of its own and panics with a message saying what the backend got
+//! wrong. The outbox suite (`tests/support/outbox_suite.rs`) has the same shape and uses
+//! [`Guard`] from here.
+//!
+//! # Layout
+//! - one file of cases per repository: `spacecraft`, `config`, `telemetry_writes`,
+//!   `telemetry_reads`, `anomalies`, `alarms`, `documents`, `events`;
+//! - `fixtures`: the values every harness builds its data from, the backends' own test files
+//!   included;
+//! - `backends`: fresh SQLite and Postgres stores for the test targets.
+
+pub mod alarms;
+pub mod anomalies;
+pub mod backends;
+pub mod config;
+pub mod documents;
+pub mod events;
+pub mod fixtures;
+pub mod spacecraft;
+pub mod telemetry_reads;
+pub mod telemetry_writes;
+
+/// What a fresh store needs kept alive until its case ends (dropped after the store).
+pub type Guard = Box<dyn std::any::Any + Send>;
+
+/// Generates one `#[tokio::test]` per conformance case, each on the store that `$fresh()` makes
+/// (a path to an `async fn() -> (Arc<dyn Store>, Guard)`). The calling crate needs `tokio` with
+/// the `macros` and `rt` features as a dev-dependency.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($fresh:path) => {
+        $crate::conformance_tests!(@cases $fresh;
+            spacecraft::spacecraft_are_registered_and_read_back,
+            spacecraft::registering_an_existing_id_conflicts_and_writes_nothing,
+            spacecraft::spacecraft_are_listed_in_registration_order_with_a_total,
+            config::config_versions_are_kept_as_history,
+            config::a_config_with_a_stale_version_conflicts_and_writes_nothing,
+            config::a_config_for_an_unknown_spacecraft_is_not_found,
+            telemetry_reads::recent_telemetry_is_newest_first_and_ranges_oldest_first,
+            telemetry_reads::parameters_round_trip_in_order_with_their_types,
+            telemetry_writes::the_same_snapshot_twice_is_stored_once,
+            telemetry_writes::a_conflicting_snapshot_rejects_the_whole_batch,
+            telemetry_writes::a_group_of_writes_is_stored_in_order_each_with_its_outcome,
+            telemetry_writes::a_failed_write_of_a_group_fails_alone_and_stops_the_group,
+            telemetry_writes::telemetry_for_an_unknown_spacecraft_is_rejected,
+            telemetry_writes::telemetry_writes_carry_their_anomalies_and_events,
+            telemetry_reads::the_last_telemetry_timestamp_is_the_newest_sample,
+            anomalies::anomalies_are_unique_and_announced_once,
+            anomalies::anomalies_are_queried_by_time,
+            documents::documents_are_published_updated_and_versioned,
+            documents::document_search_is_case_insensitive_ranked_and_matches_tags,
+            documents::documents_are_listed_with_filters_newest_first,
+            events::event_sequences_are_gap_free_and_increasing,
+            events::events_are_listed_per_spacecraft_and_resumed_after_a_sequence,
+            alarms::alarms_are_saved_replaced_and_filtered,
+            telemetry_reads::latest_values_are_the_newest_sample_of_each_parameter,
+            telemetry_writes::a_rejected_batch_names_its_first_bad_snapshot,
+            telemetry_reads::series_are_downsampled_into_epoch_aligned_buckets,
+            events::a_change_whose_event_cannot_be_recorded_is_not_stored,
+        );
+    };
+    (@cases $fresh:path; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (store, _guard) = $fresh().await;
+                $crate::conformance::$module::$case(&*store).await;
+            }
+        )*
+    };
+}

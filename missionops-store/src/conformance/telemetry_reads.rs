@@ -1,0 +1,227 @@
+//! Conformance of the read side of [`TelemetryRepository`](missionops_core::TelemetryRepository):
+//! recent snapshots and ranges, exact parameters, the last sample time, latest values, series.
+
+use missionops_core::{
+    BucketWidth, ParameterName, Parameters, SnapshotId, Store, TelemetrySnapshot, Timestamp,
+};
+use serde_json::json;
+
+use super::fixtures::*;
+
+/// Recent telemetry is newest first (ties: last stored first); ranges are inclusive and oldest
+/// first (ties: first stored first), capped at `max`.
+pub async fn recent_telemetry_is_newest_first_and_ranges_oldest_first(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    store
+        .insert_telemetry(write(vec![
+            snapshot("c", "SC-1", 3, 1.0),
+            snapshot("a", "SC-1", 1, 1.0),
+            snapshot("b1", "SC-1", 2, 1.0),
+            snapshot("b2", "SC-1", 2, 2.0),
+            snapshot("x", "SC-2", 2, 1.0),
+        ]))
+        .await
+        .expect("insert");
+    let recent = store
+        .recent_telemetry(&sc("SC-1"), limit(3))
+        .await
+        .expect("recent");
+    assert_eq!(ids(&recent), ["c", "b2", "b1"]);
+    let range = store
+        .telemetry_range(&sc("SC-1"), at(1), at(2), 100)
+        .await
+        .expect("range");
+    assert_eq!(ids(&range), ["a", "b1", "b2"]);
+    let capped = store
+        .telemetry_range(&sc("SC-1"), at(0), at(10), 2)
+        .await
+        .expect("range");
+    assert_eq!(ids(&capped), ["a", "b1"]);
+    let none = store
+        .recent_telemetry(&sc("SC-3"), limit(3))
+        .await
+        .expect("recent");
+    assert!(none.is_empty());
+}
+
+/// Parameters come back in the order given, with numbers, strings and booleans intact.
+pub async fn parameters_round_trip_in_order_with_their_types(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let parameters = Parameters::from_json(&json!({
+        "z_last_alpha": 1e21, "tiny": 1e-7, "mode": "SAFE", "flag": true, "neg": -150,
+        "frac": 0.30000000000000004, "big": 300_000_000_000_000_070_000.0
+    }))
+    .expect("parameters");
+    let original = TelemetrySnapshot {
+        id: SnapshotId::parse("p1").expect("id"),
+        spacecraft_id: sc("SC-1"),
+        timestamp: ts("2025-06-01T00:00:00.123Z"),
+        parameters,
+    };
+    store
+        .insert_telemetry(write(vec![original.clone()]))
+        .await
+        .expect("insert");
+    let back = store
+        .recent_telemetry(&sc("SC-1"), limit(1))
+        .await
+        .expect("recent");
+    assert_eq!(back, vec![original], "snapshot must round-trip exactly");
+}
+
+/// The last telemetry timestamp is the newest sample time, not the last stored.
+pub async fn the_last_telemetry_timestamp_is_the_newest_sample(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    assert_eq!(
+        store
+            .last_telemetry_timestamp(&sc("SC-1"))
+            .await
+            .expect("last"),
+        None
+    );
+    store
+        .insert_telemetry(write(vec![
+            snapshot("b", "SC-1", 9, 1.0),
+            snapshot("a", "SC-1", 4, 1.0),
+        ]))
+        .await
+        .expect("insert");
+    assert_eq!(
+        store
+            .last_telemetry_timestamp(&sc("SC-1"))
+            .await
+            .expect("last"),
+        Some(at(9))
+    );
+}
+
+/// The latest value of each parameter is the one of its newest sample time, whatever the
+/// order of arrival; parameters are ordered by name.
+pub async fn latest_values_are_the_newest_sample_of_each_parameter(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let snap = |id: &str, second: i64, parameters: serde_json::Value| TelemetrySnapshot {
+        id: SnapshotId::parse(id).expect("id"),
+        spacecraft_id: sc("SC-1"),
+        timestamp: at(second),
+        parameters: Parameters::from_json(&parameters).expect("parameters"),
+    };
+    store
+        .insert_telemetry(write(vec![
+            snap("new", 5, json!({"temp": 30, "mode": "SAFE"})),
+            snap(
+                "old",
+                1,
+                json!({"temp": 10, "mode": "CRUISE", "volt": 28.5}),
+            ),
+        ]))
+        .await
+        .expect("insert");
+    assert_eq!(
+        latest_of(store, "SC-1").await,
+        vec![
+            ("mode".to_owned(), "SAFE".to_owned(), at(5)),
+            ("temp".to_owned(), "30".to_owned(), at(5)),
+            ("volt".to_owned(), "28.5".to_owned(), at(1)),
+        ]
+    );
+    assert!(
+        store
+            .latest_values(&sc("SC-9"))
+            .await
+            .expect("latest")
+            .is_empty()
+    );
+    // Across batches: an older sample arriving later does not replace a newer one...
+    store
+        .insert_telemetry(write(vec![snap("older", 4, json!({"temp": 2, "volt": 3}))]))
+        .await
+        .expect("insert");
+    // ...a sample of the same time arriving later does, the last stored of a tie winning...
+    store
+        .insert_telemetry(write(vec![
+            snap("tie-1", 5, json!({"mode": "B"})),
+            snap("tie-2", 5, json!({"mode": "C"})),
+        ]))
+        .await
+        .expect("insert");
+    // ...and a repeated snapshot is not stored again, so it does not count as the last stored.
+    store
+        .insert_telemetry(write(vec![snap("tie-1", 5, json!({"mode": "B"}))]))
+        .await
+        .expect("duplicate");
+    assert_eq!(
+        latest_of(store, "SC-1").await,
+        vec![
+            ("mode".to_owned(), "C".to_owned(), at(5)),
+            ("temp".to_owned(), "30".to_owned(), at(5)),
+            ("volt".to_owned(), "3".to_owned(), at(4)),
+        ]
+    );
+}
+
+/// `spacecraft`'s latest values as (parameter, value text, sample time), by parameter name.
+async fn latest_of(store: &dyn Store, spacecraft: &str) -> Vec<(String, String, Timestamp)> {
+    store
+        .latest_values(&sc(spacecraft))
+        .await
+        .expect("latest")
+        .into_iter()
+        .map(|l| (l.parameter.into_string(), l.value.to_string(), l.timestamp))
+        .collect()
+}
+
+/// Series buckets hold min, max, avg, count and last of the numeric samples in range.
+pub async fn series_are_downsampled_into_epoch_aligned_buckets(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let values = [
+        (0, 1.0),
+        (30, 3.0),
+        (59, 2.0),
+        (60, 10.0),
+        (200, 7.0),
+        (250, 9.0),
+    ];
+    let mut snapshots: Vec<TelemetrySnapshot> = values
+        .iter()
+        .map(|(second, v)| snapshot(&format!("s{second}"), "SC-1", *second, *v))
+        .collect();
+    snapshots.push(TelemetrySnapshot {
+        id: SnapshotId::parse("text").expect("id"),
+        spacecraft_id: sc("SC-1"),
+        timestamp: at(61),
+        parameters: Parameters::from_json(&json!({"temp": "n/a"})).expect("parameters"),
+    });
+    store
+        .insert_telemetry(write(snapshots))
+        .await
+        .expect("insert");
+    let temp = ParameterName::parse("temp").expect("name");
+    let minute = BucketWidth::parse("1m").expect("bucket");
+    let series = store
+        .telemetry_series(&sc("SC-1"), &temp, at(0), at(210), minute)
+        .await
+        .expect("series");
+    let got: Vec<(i64, f64, f64, f64, u64, f64)> = series
+        .iter()
+        .map(|b| {
+            let start = (b.start.as_millis() - at(0).as_millis()) / 1000;
+            (start, b.min, b.max, b.avg, b.count, b.last)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (0, 1.0, 3.0, 2.0, 3, 2.0),
+            (60, 10.0, 10.0, 10.0, 1, 10.0),
+            (180, 7.0, 7.0, 7.0, 1, 7.0)
+        ],
+        "empty buckets are omitted and strings are not counted"
+    );
+    let other = ParameterName::parse("mode").expect("name");
+    let none = store
+        .telemetry_series(&sc("SC-1"), &other, at(0), at(300), minute)
+        .await
+        .expect("series");
+    assert!(none.is_empty(), "a string parameter has no numeric series");
+}

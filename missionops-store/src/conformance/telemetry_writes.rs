@@ -1,0 +1,320 @@
+//! Conformance of the write side of [`TelemetryRepository`](missionops_core::TelemetryRepository):
+//! idempotent ingest, conflicts that reject a whole batch, group commit, what a write carries.
+
+use missionops_core::{
+    AlarmState, AnomalyKind, Error, EventType, IngestOutcome, Store, TelemetryWrite,
+};
+
+use super::fixtures::*;
+
+/// Ingest is idempotent by id: the same content again is a duplicate, stored once.
+pub async fn the_same_snapshot_twice_is_stored_once(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let first = store
+        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
+        .await
+        .expect("insert");
+    assert_eq!((first.inserted, first.duplicates), (1, 0));
+    let again = store
+        .insert_telemetry(write(vec![
+            snapshot("a", "SC-1", 1, 1.0),
+            snapshot("b", "SC-1", 2, 1.0),
+        ]))
+        .await
+        .expect("insert again");
+    assert_eq!((again.inserted, again.duplicates), (1, 1));
+    let all = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(ids(&all), ["b", "a"]);
+}
+
+/// The same id with different content rejects the whole batch, naming the index.
+pub async fn a_conflicting_snapshot_rejects_the_whole_batch(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    store
+        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
+        .await
+        .expect("insert");
+    let err = store
+        .insert_telemetry(TelemetryWrite {
+            snapshots: vec![snapshot("b", "SC-1", 2, 1.0), snapshot("a", "SC-1", 1, 7.0)],
+            anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
+            alarms: Vec::new(),
+            events: vec![event(5, Some("SC-1"), EventType::Anomaly)],
+        })
+        .await
+        .expect_err("conflict");
+    match err {
+        Error::Conflict { id, reason, .. } => {
+            assert_eq!(id, "a");
+            assert!(
+                reason.contains("snapshots[1]"),
+                "reason must name the index: {reason}"
+            );
+        }
+        other => panic!("expected a conflict, got {other}"),
+    }
+    let all = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(ids(&all), ["a"], "nothing of a failed batch may be stored");
+    assert_eq!(
+        all[0],
+        snapshot("a", "SC-1", 1, 1.0),
+        "the stored snapshot must not change"
+    );
+    let anomalies = store
+        .recent_anomalies(&sc("SC-1"), limit(10))
+        .await
+        .expect("anomalies");
+    assert!(
+        anomalies.is_empty(),
+        "no anomaly of a failed batch may be stored"
+    );
+    assert_eq!(
+        event_count(store).await,
+        1,
+        "no event of a failed batch may be recorded"
+    );
+}
+
+/// A group of writes stores each as it would be stored alone after the ones before it: all
+/// new (one transaction on a backend that groups them), then with a snapshot stored before
+/// and an id repeated across writes (each write's own duplicates counted).
+pub async fn a_group_of_writes_is_stored_in_order_each_with_its_outcome(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let fresh = store
+        .insert_telemetry_group(vec![
+            TelemetryWrite {
+                snapshots: vec![snapshot("a", "SC-1", 1, 1.0), snapshot("b", "SC-1", 2, 1.0)],
+                anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
+                alarms: Vec::new(),
+                events: vec![event(10, Some("SC-1"), EventType::Anomaly)],
+            },
+            write(vec![snapshot("c", "SC-1", 3, 2.0)]),
+            TelemetryWrite {
+                snapshots: vec![snapshot("d", "SC-1", 3, 5.0)],
+                // The same anomaly again: stored once, as two writes in a row would.
+                anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
+                alarms: Vec::new(),
+                events: vec![event(11, Some("SC-1"), EventType::Anomaly)],
+            },
+        ])
+        .await;
+    assert!(fresh.failure.is_none(), "{:?}", fresh.failure);
+    assert_eq!(
+        fresh.stored,
+        vec![outcome(2, 0), outcome(1, 0), outcome(1, 0),]
+    );
+    let retried = store
+        .insert_telemetry_group(vec![
+            write(vec![
+                snapshot("a", "SC-1", 1, 1.0),
+                snapshot("e", "SC-1", 4, 1.0),
+            ]),
+            write(vec![snapshot("f", "SC-1", 5, 1.0)]),
+            write(vec![snapshot("f", "SC-1", 5, 1.0)]),
+        ])
+        .await;
+    assert!(retried.failure.is_none(), "{:?}", retried.failure);
+    assert_eq!(
+        retried.stored,
+        vec![outcome(1, 1), outcome(1, 0), outcome(0, 1),]
+    );
+    let all = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(ids(&all), ["f", "e", "d", "c", "b", "a"]);
+    let latest = store.latest_values(&sc("SC-1")).await.expect("latest");
+    let temp = latest
+        .iter()
+        .find(|v| v.parameter.as_str() == "temp")
+        .expect("temp");
+    assert_eq!(temp.timestamp, at(5));
+    let anomalies = store
+        .recent_anomalies(&sc("SC-1"), limit(10))
+        .await
+        .expect("anomalies");
+    assert_eq!(anomalies.len(), 1);
+    assert_eq!(event_count(store).await, 3);
+}
+
+/// A write of a group that fails gets its error and leaves nothing behind; the writes before
+/// it are stored, the ones after it are not attempted.
+pub async fn a_failed_write_of_a_group_fails_alone_and_stops_the_group(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    store
+        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
+        .await
+        .expect("insert");
+    let group = store
+        .insert_telemetry_group(vec![
+            write(vec![snapshot("b", "SC-1", 2, 1.0)]),
+            TelemetryWrite {
+                snapshots: vec![snapshot("c", "SC-1", 3, 1.0), snapshot("a", "SC-1", 1, 7.0)],
+                anomalies: Vec::new(),
+                alarms: Vec::new(),
+                events: vec![event(10, Some("SC-1"), EventType::Anomaly)],
+            },
+            write(vec![snapshot("d", "SC-1", 4, 1.0)]),
+        ])
+        .await;
+    assert_eq!(group.stored, vec![outcome(1, 0)]);
+    match group.failure {
+        Some(Error::Conflict { id, reason, .. }) => {
+            assert_eq!(id, "a");
+            assert!(reason.contains("snapshots[1]"), "{reason}");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    let all = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(ids(&all), ["b", "a"]);
+    assert_eq!(event_count(store).await, 1);
+}
+
+/// Telemetry needs its spacecraft; nothing of the batch is stored otherwise.
+pub async fn telemetry_for_an_unknown_spacecraft_is_rejected(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let err = store
+        .insert_telemetry(write(vec![
+            snapshot("a", "SC-1", 1, 1.0),
+            snapshot("b", "SC-404", 1, 1.0),
+        ]))
+        .await
+        .expect_err("unknown spacecraft");
+    assert!(matches!(err, Error::NotFound { .. }), "got {err}");
+    let all = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert!(all.is_empty());
+}
+
+/// Anomalies and events given with telemetry are stored with it.
+pub async fn telemetry_writes_carry_their_anomalies_and_events(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let outcome = store
+        .insert_telemetry(TelemetryWrite {
+            snapshots: vec![snapshot("a", "SC-1", 1, 99.5)],
+            anomalies: vec![anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh)],
+            alarms: vec![test_alarm("al-1", "SC-1", 1)],
+            events: vec![event(2, Some("SC-1"), EventType::Anomaly)],
+        })
+        .await
+        .expect("insert");
+    assert_eq!(outcome.inserted, 1);
+    assert_eq!(
+        store
+            .get_alarm(&test_alarm("al-1", "SC-1", 1).id)
+            .await
+            .expect("alarm"),
+        Some(test_alarm("al-1", "SC-1", 1))
+    );
+    // An alarm change alone (a clock tick's) is a write of its own, replacing by id.
+    let mut cleared = test_alarm("al-1", "SC-1", 1);
+    cleared.state = AlarmState::Cleared;
+    cleared.cleared_at = Some(at(3));
+    cleared.violation_count = 4;
+    let outcome = store
+        .insert_telemetry(TelemetryWrite {
+            alarms: vec![cleared.clone()],
+            events: vec![event(3, Some("SC-1"), EventType::AnomalyCleared)],
+            ..TelemetryWrite::default()
+        })
+        .await
+        .expect("alarm alone");
+    assert_eq!(outcome, IngestOutcome::default());
+    assert_eq!(
+        store.get_alarm(&cleared.id).await.expect("alarm"),
+        Some(cleared)
+    );
+    let anomalies = store
+        .recent_anomalies(&sc("SC-1"), limit(10))
+        .await
+        .expect("anomalies");
+    assert_eq!(
+        anomalies,
+        vec![anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh)]
+    );
+    let events = store.recent_events(None, limit(10)).await.expect("events");
+    assert_eq!(events[0].event_type, EventType::AnomalyCleared);
+    assert_eq!(events[1].event_type, EventType::Anomaly);
+    assert_eq!(events.len(), 3);
+}
+
+/// A batch that cannot be stored names its first bad snapshot by index, whatever is wrong
+/// with it and however many duplicates come before it, and leaves nothing behind.
+pub async fn a_rejected_batch_names_its_first_bad_snapshot(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    store
+        .insert_telemetry(write(vec![
+            snapshot("a", "SC-1", 1, 1.0),
+            snapshot("b", "SC-1", 2, 2.0),
+        ]))
+        .await
+        .expect("insert");
+    let expect_conflict_at = |err: Error, id: &str, index: &str| match err {
+        Error::Conflict {
+            id: got, reason, ..
+        } => {
+            assert_eq!(got, id);
+            assert!(reason.contains(index), "{reason} should name {index}");
+        }
+        other => panic!("expected a conflict at {index}, got {other}"),
+    };
+    // Different content under a stored id.
+    let err = store
+        .insert_telemetry(write(vec![
+            snapshot("a", "SC-1", 1, 9.0),
+            snapshot("c", "SC-1", 2, 1.0),
+        ]))
+        .await
+        .expect_err("conflict");
+    expect_conflict_at(err, "a", "snapshots[0]");
+    // A stored id moved to another spacecraft, after a new snapshot and a true duplicate.
+    let err = store
+        .insert_telemetry(write(vec![
+            snapshot("new", "SC-1", 3, 3.0),
+            snapshot("a", "SC-1", 1, 1.0),
+            snapshot("b", "SC-2", 2, 2.0),
+        ]))
+        .await
+        .expect_err("b moved to another spacecraft");
+    expect_conflict_at(err, "b", "snapshots[2]");
+    let err = store
+        .insert_telemetry(write(vec![
+            snapshot("x", "SC-1", 3, 3.0),
+            snapshot("x", "SC-1", 4, 3.0),
+        ]))
+        .await
+        .expect_err("repeated id");
+    assert!(matches!(err, Error::Conflict { .. }), "got {err}");
+    let err = store
+        .insert_telemetry(write(vec![
+            snapshot("d", "SC-404", 2, 1.0),
+            snapshot("a", "SC-1", 1, 9.0),
+        ]))
+        .await
+        .expect_err("unknown spacecraft first");
+    assert!(matches!(err, Error::NotFound { .. }), "got {err}");
+    let stored = store
+        .recent_telemetry(&sc("SC-1"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(stored.len(), 2, "nothing of the rejected batches is stored");
+    assert!(
+        store
+            .latest_values(&sc("SC-2"))
+            .await
+            .expect("latest")
+            .is_empty()
+    );
+}

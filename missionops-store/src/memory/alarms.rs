@@ -1,0 +1,42 @@
+//! Alarms in memory: saved and replaced by id, filtered by spacecraft and state.
+
+use async_trait::async_trait;
+use missionops_core::{Alarm, AlarmFilter, AlarmId, AlarmRepository, NewEvent, Result};
+
+use super::MemoryStore;
+
+#[async_trait]
+impl AlarmRepository for MemoryStore {
+    async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()> {
+        let mut inner = self.lock()?;
+        inner.require_spacecraft(&alarm.spacecraft_id)?;
+        inner.check_events(&events)?;
+        inner.alarms.insert(alarm.id.clone(), alarm);
+        for event in events {
+            inner.record(event);
+        }
+        Ok(())
+    }
+
+    async fn get_alarm(&self, id: &AlarmId) -> Result<Option<Alarm>> {
+        Ok(self.lock()?.alarms.get(id).cloned())
+    }
+
+    async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
+        let inner = self.lock()?;
+        let mut found: Vec<Alarm> = inner
+            .alarms
+            .values()
+            .filter(|a| {
+                filter
+                    .spacecraft_id
+                    .as_ref()
+                    .is_none_or(|id| &a.spacecraft_id == id)
+                    && filter.states.admits(a.state)
+            })
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then_with(|| b.id.cmp(&a.id)));
+        Ok(found)
+    }
+}

@@ -1,0 +1,104 @@
+//! Anomalies in memory: unique on (spacecraft, parameter, time, kind), queried by time.
+
+use async_trait::async_trait;
+use missionops_core::{
+    Anomaly, AnomalyCount, AnomalyId, AnomalyRepository, Limit, NewEvent, Result, SpacecraftId,
+    Timestamp,
+};
+
+use super::{Inner, MemoryStore, anomaly_key};
+
+/// Adds a new anomaly to the store and its two indexes.
+pub(super) fn store_anomaly(inner: &mut Inner, anomaly: Anomaly) {
+    inner.anomaly_keys.insert(anomaly_key(&anomaly));
+    inner
+        .anomaly_ids
+        .insert(anomaly.id.clone(), inner.anomalies.len());
+    inner.anomalies.push(anomaly);
+}
+
+#[async_trait]
+impl AnomalyRepository for MemoryStore {
+    async fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize> {
+        let mut inner = self.lock()?;
+        for (anomaly, _) in &anomalies {
+            inner.require_spacecraft(&anomaly.spacecraft_id)?;
+        }
+        inner.check_events(anomalies.iter().map(|(_, e)| e))?;
+        let mut persisted = 0;
+        for (anomaly, event) in anomalies {
+            if inner.anomaly_keys.contains(&anomaly_key(&anomaly)) {
+                continue;
+            }
+            store_anomaly(&mut inner, anomaly);
+            inner.record(event);
+            persisted += 1;
+        }
+        Ok(persisted)
+    }
+
+    async fn get_anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>> {
+        let inner = self.lock()?;
+        Ok(inner
+            .anomaly_ids
+            .get(id)
+            .map(|&i| inner.anomalies[i].clone()))
+    }
+
+    async fn recent_anomalies(
+        &self,
+        spacecraft: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<Vec<Anomaly>> {
+        let inner = self.lock()?;
+        let mut found: Vec<(usize, &Anomaly)> = inner
+            .anomalies
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| &a.spacecraft_id == spacecraft)
+            .collect();
+        found.sort_by(|(ia, a), (ib, b)| b.timestamp.cmp(&a.timestamp).then(ib.cmp(ia)));
+        Ok(found
+            .into_iter()
+            .take(limit.get())
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    async fn anomaly_timeline(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Anomaly>> {
+        let inner = self.lock()?;
+        let mut found: Vec<(usize, &Anomaly)> = inner
+            .anomalies
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| {
+                &a.spacecraft_id == spacecraft && a.timestamp >= from && a.timestamp <= to
+            })
+            .collect();
+        found.sort_by(|(ia, a), (ib, b)| a.timestamp.cmp(&b.timestamp).then(ia.cmp(ib)));
+        Ok(found.into_iter().map(|(_, a)| a.clone()).collect())
+    }
+
+    async fn count_anomalies_since(
+        &self,
+        spacecraft: &SpacecraftId,
+        since: Timestamp,
+    ) -> Result<AnomalyCount> {
+        let inner = self.lock()?;
+        let mut count = AnomalyCount::default();
+        for anomaly in inner
+            .anomalies
+            .iter()
+            .filter(|a| &a.spacecraft_id == spacecraft && a.timestamp >= since)
+        {
+            count.count += 1;
+            count.highest = count.highest.max(Some(anomaly.severity));
+        }
+        Ok(count)
+    }
+}

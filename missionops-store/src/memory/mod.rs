@@ -1,0 +1,111 @@
+//! The in-memory backend: every repository trait over maps behind one mutex. For tests and
+//! embedding; the same semantics as the durable backends, kept until the process ends.
+//!
+//! This file holds the store and its shared state; each repository trait is implemented in the
+//! file named for it, and `outbox` keeps the outbox rows beside the events.
+
+mod alarms;
+mod anomalies;
+mod config;
+mod documents;
+mod events;
+mod outbox;
+mod spacecraft;
+mod telemetry;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use missionops_core::{
+    Alarm, AlarmId, Anomaly, AnomalyId, AnomalyKind, ConfigRecord, DocumentId, Error, EventId,
+    MissionEvent, NewEvent, OpsDocument, ParameterName, Result, SnapshotId, Spacecraft,
+    SpacecraftId, TelemetrySnapshot, Timestamp,
+};
+
+/// Every repository trait, in memory. Cheap to clone: clones share the same data.
+///
+/// One `std::sync::Mutex` guards everything: every operation is a short, synchronous critical
+/// section that is never held across an `.await`, and taking one lock per write is what makes
+/// each write all-or-nothing, the way a transaction does in the durable backends.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+type AnomalyKey = (SpacecraftId, ParameterName, Timestamp, AnomalyKind);
+
+#[derive(Debug, Default)]
+struct Inner {
+    spacecraft: HashMap<SpacecraftId, Spacecraft>,
+    configs: HashMap<SpacecraftId, Vec<ConfigRecord>>,
+    /// Per spacecraft, snapshots by (sample time, arrival order).
+    telemetry: HashMap<SpacecraftId, BTreeMap<(Timestamp, u64), Arc<TelemetrySnapshot>>>,
+    snapshots_by_id: HashMap<SnapshotId, Arc<TelemetrySnapshot>>,
+    arrivals: u64,
+    anomalies: Vec<Anomaly>,
+    anomaly_keys: HashSet<AnomalyKey>,
+    anomaly_ids: HashMap<AnomalyId, usize>,
+    alarms: HashMap<AlarmId, Alarm>,
+    documents: HashMap<DocumentId, OpsDocument>,
+    events: Vec<MissionEvent>,
+    event_ids: HashSet<EventId>,
+    /// The outbox rows of the events (`memory/outbox.rs`).
+    outbox: outbox::MemoryOutbox,
+}
+
+impl Inner {
+    /// Fails when an event id is already recorded (or repeated), before anything is written.
+    fn check_events<'a>(&self, events: impl IntoIterator<Item = &'a NewEvent>) -> Result<()> {
+        let mut seen = HashSet::new();
+        for event in events {
+            if self.event_ids.contains(&event.id) || !seen.insert(&event.id) {
+                return Err(Error::conflict("event", &event.id, "is already recorded"));
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, event: NewEvent) -> MissionEvent {
+        let sequence = self.events.len() as u64 + 1;
+        self.event_ids.insert(event.id.clone());
+        let recorded = event.recorded(sequence);
+        self.events.push(recorded.clone());
+        self.outbox.push(sequence);
+        recorded
+    }
+
+    fn require_spacecraft(&self, id: &SpacecraftId) -> Result<()> {
+        if self.spacecraft.contains_key(id) {
+            Ok(())
+        } else {
+            Err(Error::not_found("spacecraft", id))
+        }
+    }
+}
+
+pub(super) fn anomaly_key(anomaly: &Anomaly) -> AnomalyKey {
+    (
+        anomaly.spacecraft_id.clone(),
+        anomaly.parameter.clone(),
+        anomaly.timestamp,
+        anomaly.kind,
+    )
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+        self.inner
+            .lock()
+            .map_err(|_| Error::backend("the in-memory store was poisoned by a panic".to_owned()))
+    }
+
+    /// How many recorded events wait in the outbox for delivery.
+    pub fn outbox_pending(&self) -> Result<usize> {
+        Ok(self.lock()?.outbox.len())
+    }
+}

@@ -1,0 +1,223 @@
+//! Telemetry in memory: idempotent ingest by snapshot id, and the reads over it (recent,
+//! ranges, latest values, series).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use missionops_core::{
+    Anomaly, BucketWidth, Error, IngestOutcome, LatestValue, Limit, ParameterName, ParameterValue,
+    Result, SeriesBucket, SpacecraftId, TelemetryRepository, TelemetrySnapshot, TelemetryWrite,
+    Timestamp,
+};
+
+use super::anomalies::store_anomaly;
+use super::{MemoryStore, anomaly_key};
+
+#[async_trait]
+impl TelemetryRepository for MemoryStore {
+    async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
+        let mut inner = self.lock()?;
+        // Check everything first, so that a failure leaves nothing behind.
+        let mut fresh = Vec::with_capacity(write.snapshots.len());
+        let mut duplicates = 0;
+        let mut batch_ids = HashSet::with_capacity(write.snapshots.len());
+        for (index, snapshot) in write.snapshots.iter().enumerate() {
+            inner.require_spacecraft(&snapshot.spacecraft_id)?;
+            if !batch_ids.insert(&snapshot.id) {
+                return Err(Error::conflict(
+                    "snapshot",
+                    &snapshot.id,
+                    format!("snapshots[{index}] repeats an id of the same batch"),
+                ));
+            }
+            match inner.snapshots_by_id.get(&snapshot.id) {
+                Some(stored) if **stored == *snapshot => duplicates += 1,
+                Some(_) => {
+                    return Err(Error::conflict(
+                        "snapshot",
+                        &snapshot.id,
+                        format!(
+                            "snapshots[{index}] has the id of a stored snapshot with different content"
+                        ),
+                    ));
+                }
+                None => fresh.push(index),
+            }
+        }
+        for alarm in &write.alarms {
+            inner.require_spacecraft(&alarm.spacecraft_id)?;
+        }
+        inner.check_events(&write.events)?;
+        let new_anomalies: Vec<usize> = {
+            let mut keys = HashSet::new();
+            write
+                .anomalies
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| {
+                    let key = anomaly_key(a);
+                    !inner.anomaly_keys.contains(&key) && keys.insert(key)
+                })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let inserted = fresh.len();
+        let mut snapshots: Vec<Option<TelemetrySnapshot>> =
+            write.snapshots.into_iter().map(Some).collect();
+        for index in fresh {
+            let Some(snapshot) = snapshots[index].take() else {
+                continue;
+            };
+            let snapshot = Arc::new(snapshot);
+            inner.arrivals += 1;
+            let arrival = inner.arrivals;
+            inner
+                .telemetry
+                .entry(snapshot.spacecraft_id.clone())
+                .or_default()
+                .insert((snapshot.timestamp, arrival), Arc::clone(&snapshot));
+            inner.snapshots_by_id.insert(snapshot.id.clone(), snapshot);
+        }
+        let mut anomalies: Vec<Option<Anomaly>> = write.anomalies.into_iter().map(Some).collect();
+        for index in new_anomalies {
+            if let Some(anomaly) = anomalies[index].take() {
+                store_anomaly(&mut inner, anomaly);
+            }
+        }
+        for alarm in write.alarms {
+            inner.alarms.insert(alarm.id.clone(), alarm);
+        }
+        for event in write.events {
+            inner.record(event);
+        }
+        Ok(IngestOutcome {
+            inserted,
+            duplicates,
+        })
+    }
+
+    async fn recent_telemetry(
+        &self,
+        spacecraft: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<Vec<TelemetrySnapshot>> {
+        let inner = self.lock()?;
+        Ok(inner
+            .telemetry
+            .get(spacecraft)
+            .map_or_else(Vec::new, |series| {
+                series
+                    .values()
+                    .rev()
+                    .take(limit.get())
+                    .map(|s| (**s).clone())
+                    .collect()
+            }))
+    }
+
+    async fn telemetry_range(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        max: usize,
+    ) -> Result<Vec<TelemetrySnapshot>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let inner = self.lock()?;
+        Ok(inner
+            .telemetry
+            .get(spacecraft)
+            .map_or_else(Vec::new, |series| {
+                series
+                    .range((from, 0)..=(to, u64::MAX))
+                    .take(max)
+                    .map(|(_, s)| (**s).clone())
+                    .collect()
+            }))
+    }
+
+    async fn last_telemetry_timestamp(
+        &self,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<Timestamp>> {
+        let inner = self.lock()?;
+        Ok(inner
+            .telemetry
+            .get(spacecraft)
+            .and_then(|series| series.keys().next_back().map(|(t, _)| *t)))
+    }
+
+    async fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>> {
+        let inner = self.lock()?;
+        let mut latest: BTreeMap<&str, LatestValue> = BTreeMap::new();
+        if let Some(series) = inner.telemetry.get(spacecraft) {
+            // Oldest to newest, so that later samples overwrite earlier ones.
+            for snapshot in series.values() {
+                for (name, value) in snapshot.parameters.iter() {
+                    latest.insert(
+                        name.as_str(),
+                        LatestValue {
+                            parameter: name.clone(),
+                            value: value.clone(),
+                            timestamp: snapshot.timestamp,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(latest.into_values().collect())
+    }
+
+    async fn telemetry_series(
+        &self,
+        spacecraft: &SpacecraftId,
+        parameter: &ParameterName,
+        from: Timestamp,
+        to: Timestamp,
+        bucket: BucketWidth,
+    ) -> Result<Vec<SeriesBucket>> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        let inner = self.lock()?;
+        let mut buckets: BTreeMap<Timestamp, (SeriesBucket, f64)> = BTreeMap::new();
+        let Some(series) = inner.telemetry.get(spacecraft) else {
+            return Ok(Vec::new());
+        };
+        for snapshot in series.range((from, 0)..=(to, u64::MAX)).map(|(_, s)| s) {
+            let Some(ParameterValue::Number(value)) = snapshot.parameters.get(parameter.as_str())
+            else {
+                continue;
+            };
+            let start = bucket.bucket_start(snapshot.timestamp);
+            let (b, sum) = buckets.entry(start).or_insert((
+                SeriesBucket {
+                    start,
+                    min: *value,
+                    max: *value,
+                    avg: 0.0,
+                    count: 0,
+                    last: *value,
+                },
+                0.0,
+            ));
+            b.min = b.min.min(*value);
+            b.max = b.max.max(*value);
+            b.count += 1;
+            b.last = *value;
+            *sum += value;
+        }
+        Ok(buckets
+            .into_values()
+            .map(|(mut b, sum)| {
+                #[allow(clippy::cast_precision_loss)]
+                let count = b.count as f64;
+                b.avg = sum / count;
+                b
+            })
+            .collect())
+    }
+}

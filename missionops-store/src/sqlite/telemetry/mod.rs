@@ -1,0 +1,68 @@
+//! Telemetry on SQLite: the write path (`write`: batched, idempotent ingest and group commit)
+//! and the read path (`read`: recent snapshots, paged range reads, latest values, series).
+//!
+//! [`TelemetryRepository`] is one trait, so its impl lives here and hands each method to the
+//! path it belongs to.
+
+mod read;
+mod write;
+
+use async_trait::async_trait;
+use missionops_core::{
+    BucketWidth, GroupOutcome, IngestOutcome, LatestValue, Limit, ParameterName, Result,
+    SeriesBucket, SpacecraftId, TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
+};
+
+use super::SqliteStore;
+
+#[async_trait]
+impl TelemetryRepository for SqliteStore {
+    async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
+        self.ingest(write).await
+    }
+
+    async fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
+        self.ingest_group(writes).await
+    }
+
+    async fn recent_telemetry(
+        &self,
+        spacecraft: &SpacecraftId,
+        limit: Limit,
+    ) -> Result<Vec<TelemetrySnapshot>> {
+        self.read_recent(spacecraft, limit).await
+    }
+
+    async fn telemetry_range(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        max: usize,
+    ) -> Result<Vec<TelemetrySnapshot>> {
+        self.read_range(spacecraft, from, to, max).await
+    }
+
+    async fn last_telemetry_timestamp(
+        &self,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<Timestamp>> {
+        self.read_last_timestamp(spacecraft).await
+    }
+
+    async fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>> {
+        self.read_latest_values(spacecraft).await
+    }
+
+    async fn telemetry_series(
+        &self,
+        spacecraft: &SpacecraftId,
+        parameter: &ParameterName,
+        from: Timestamp,
+        to: Timestamp,
+        bucket: BucketWidth,
+    ) -> Result<Vec<SeriesBucket>> {
+        self.read_series(spacecraft, parameter, from, to, bucket)
+            .await
+    }
+}
