@@ -18,7 +18,7 @@ for scenario in "$@"; do
   sleep 3
   dir=$(mktemp -d /tmp/http-bench.XXXX)
   port=$((3900 + RANDOM % 500))
-  "$target/release/missionops" --database-url "sqlite://$dir/bench.db" serve --bind "127.0.0.1:$port" 2>/dev/null &
+  "$target/release/missionops" --database-url "sqlite://$dir/bench.db" serve --bind "127.0.0.1:$port" 2>"$dir/server.log" &
   server=$!
   for _ in $(seq 50); do
     curl -s -o /dev/null "http://127.0.0.1:$port/health" && break
@@ -30,7 +30,10 @@ for scenario in "$@"; do
   "$target/release/examples/loadgen" "$scenario" --url "http://127.0.0.1:$port" \
     --seconds "$secs" --connections "$connections" --rows 10000
   echo "  server $(grep VmHWM "/proc/$server/status")"
-  kill "$server"
+  if ! kill "$server" 2>/dev/null; then
+    echo "  the server had stopped; the last lines of its log:"
+    tail -n 5 "$dir/server.log"
+  fi
   wait "$server" 2>/dev/null || true
   rm -rf "$dir"
 done
