@@ -5,10 +5,10 @@
 
 use missionops_core::{
     Alarm, AlarmId, AlarmState, Anomaly, AnomalyId, AnomalyKind, ConfigRecord, ConfigStatus,
-    DocumentBody, DocumentCategory, DocumentId, DocumentTitle, EventId, EventType, IngestOutcome,
-    JsonObject, Limit, MissionType, NewEvent, OpsDocument, ParameterName, ParameterValue,
-    Parameters, Severity, SnapshotId, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName,
-    Store, Tag, Tags, TelemetrySnapshot, TelemetryWrite, Timestamp,
+    DocumentBody, DocumentCategory, DocumentId, DocumentTitle, EventId, EventRepository, EventType,
+    IngestOutcome, JsonObject, Limit, MissionEvent, MissionType, NewEvent, OpsDocument,
+    ParameterName, ParameterValue, Parameters, Severity, SnapshotId, Spacecraft, SpacecraftConfig,
+    SpacecraftId, SpacecraftName, Store, Tag, Tags, TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
 use serde_json::{Value, json};
 
@@ -53,6 +53,20 @@ pub fn event_named(
         message: format!("event {id}"),
         metadata: object(metadata),
     }
+}
+
+/// Records [`event_named`]`(id, spacecraft, timestamp)` with empty metadata and returns it as
+/// stored (with its sequence): an event whose outbox row the delivery cases work on.
+pub async fn record_event_at(
+    store: &dyn EventRepository,
+    id: &str,
+    spacecraft: Option<&str>,
+    timestamp: Timestamp,
+) -> MissionEvent {
+    store
+        .record_event(event_named(id, spacecraft, timestamp, json!({})))
+        .await
+        .expect("record an event")
 }
 
 /// Event number `n`: id `ev-{n}` at [`at`]`(n)`, message "event {n}", metadata `{"n": n}`.

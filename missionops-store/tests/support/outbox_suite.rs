@@ -12,18 +12,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use missionops_core::{
-    EventId, EventRepository, EventType, FailureOutcome, JsonObject, MissionEvent, NewEvent,
-    OutboxStats, OutboxStore, RetryPolicy, RetrySelection, Severity, SpacecraftId, Timestamp,
+    EventRepository, FailureOutcome, MissionEvent, OutboxStats, OutboxStore, RetryPolicy,
+    RetrySelection, Timestamp,
 };
+use missionops_store::conformance::fixtures;
 
 /// What the cases need of a store.
 pub trait TestStore: EventRepository + OutboxStore + 'static {}
 impl<T: EventRepository + OutboxStore + 'static> TestStore for T {}
 
-/// Anything a store needs kept alive: the same type as the conformance harness's
-/// `missionops_store::conformance::Guard`, spelled out here because the delivery tests that
-/// include this file build without the `conformance` feature.
-pub type Guard = Box<dyn std::any::Any + Send>;
+pub use missionops_store::conformance::Guard;
 
 /// A long lease: rows stay claimed for the whole case unless it says otherwise.
 pub const LEASE: Duration = Duration::from_secs(60);
@@ -35,18 +33,8 @@ pub async fn record_at(
     spacecraft: Option<&str>,
     millis: i64,
 ) -> MissionEvent {
-    store
-        .record_event(NewEvent {
-            id: EventId::parse(id).expect("event id"),
-            spacecraft_id: spacecraft.map(|s| SpacecraftId::parse(s).expect("spacecraft id")),
-            timestamp: Timestamp::from_millis(millis).expect("time"),
-            event_type: EventType::Info,
-            severity: Severity::Low,
-            message: format!("event {id}"),
-            metadata: JsonObject::new(),
-        })
-        .await
-        .expect("record an event")
+    let timestamp = Timestamp::from_millis(millis).expect("time");
+    fixtures::record_event_at(store, id, spacecraft, timestamp).await
 }
 
 /// Records an event of `spacecraft` dated 2025-01-01.
