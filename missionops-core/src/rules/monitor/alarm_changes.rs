@@ -9,7 +9,7 @@ use crate::domain::{
 use super::super::compile::Rule;
 use super::super::extensions::Extensions;
 use super::super::finding::{AnalysisContext, Finding, Sample};
-use super::parameter::{ParameterMonitor, Slot};
+use super::parameter_state::{ParameterMonitor, Slot};
 use super::{MonitorContext, MonitorOutput};
 
 /// Builds what the monitor of one spacecraft emits: anomalies, alarms and events.

@@ -13,14 +13,15 @@
 //! Events: `ANOMALY` when an alarm opens and when its severity rises; `ANOMALY_CLEARED` when
 //! it clears; `CONTACT_LOST` once when every parameter with `staleAfterSec` has gone stale
 //! (`INFO` when telemetry comes back). A shelved alarm raises no event.
-
 //!
-//! Files: this one holds the monitor and feeds it samples; `parameter` what one sample does
-//! to one parameter's state; `alarm_changes` how alarms open, escalate and clear;
-//! `staleness` the tick's decisions (stale parameters, lost and regained contact).
+//! Files: this one holds the monitor and feeds it samples; `parameter_state` the state of one
+//! parameter; `parameter` what one sample does to it; `alarm_changes` how alarms open,
+//! escalate and clear; `staleness` the tick's decisions (stale parameters, lost and regained
+//! contact).
 
 mod alarm_changes;
 mod parameter;
+mod parameter_state;
 mod staleness;
 
 use std::collections::HashMap;
@@ -37,7 +38,8 @@ use super::checks;
 use super::compile::CompiledRules;
 use super::extensions::Extensions;
 use alarm_changes::Emitter;
-use parameter::{ParameterMonitor, Slot, sample_in_order};
+use parameter::sample_in_order;
+use parameter_state::{ParameterMonitor, Slot};
 
 /// Time and ids for one monitoring step.
 #[derive(Clone, Copy)]
