@@ -4,36 +4,91 @@
 #   scripts/http-bench.sh TARGET_DIR LABEL SCENARIO...
 #
 # TARGET_DIR holds release builds of `missionops` and `examples/loadgen`
-# (cargo build --release -p missionops-cli --bin missionops -p missionops-http --example loadgen);
+# (cargo build --release -p missionops-cli --bin missionops -p missionops-http --example loadgen;
+# add --features missionops-cli/postgres for DB=postgres);
 # point it at the target directory of another checkout to measure a baseline in the same run.
-# Each scenario (single, batch, analyze) runs against a fresh server on a fresh SQLite file.
-# Environment: SECS (default 10), CONNS (default 16; batch always uses 8).
+# Each scenario runs against a fresh server on a fresh database. Scenarios: single, batch,
+# analyze, fill (one spacecraft); single-fleet, single-new, batch10-fleet, batch-new (a fleet);
+# healthz (the bare HTTP stack). When healthz runs first, every later row is also reported as a
+# ratio to it, the figure that survives the machine's noise:
+#
+#   scripts/http-bench.sh target new healthz single single-fleet single-new batch10-fleet
+#
+# Environment: SECS (default 10), CONNS (default 16; batch always uses 8), FLEET (spacecraft
+# of the fleet rows, default 1000), DB (sqlite, the default, or postgres: a fresh database per
+# scenario on the server PGURL, default postgres://postgres@127.0.0.1:5432, created with psql,
+# migrated with `missionops migrate`, dropped afterwards).
 set -euo pipefail
 target=$1 label=$2
 shift 2
 secs=${SECS:-10}
+fleet=${FLEET:-1000}
+db=${DB:-sqlite}
+pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432}
+case "$db" in
+  sqlite | postgres) ;;
+  *) echo "DB must be sqlite or postgres, not $db" >&2; exit 2 ;;
+esac
+healthz_rate=
+server= name= dir=
+# Whatever happens, no server, database or directory of this run is left behind.
+cleanup() {
+  if [ -n "$server" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+  [ -n "$dir" ] && rm -rf "$dir"
+  if [ -n "$name" ]; then
+    psql -q "$pgurl/postgres" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" || true
+  fi
+  server= name= dir=
+}
+trap cleanup EXIT
 for scenario in "$@"; do
   # Let the disk settle first: dirty pages of a build being written back slow the first run.
   sync
   sleep 3
   dir=$(mktemp -d /tmp/http-bench.XXXX)
+  # A port nothing listens on (a NATS server on 4222 is common here).
   port=$((3900 + RANDOM % 500))
-  "$target/release/missionops" --database-url "sqlite://$dir/bench.db" serve --bind "127.0.0.1:$port" 2>"$dir/server.log" &
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    port=$((3900 + RANDOM % 500))
+  done
+  if [ "$db" = postgres ]; then
+    name="http_bench_$$_${RANDOM}"
+    psql -q -v ON_ERROR_STOP=1 "$pgurl/postgres" -c "CREATE DATABASE $name"
+    url="$pgurl/$name"
+    "$target/release/missionops" --database-url "$url" migrate >/dev/null
+  else
+    url="sqlite://$dir/bench.db"
+  fi
+  "$target/release/missionops" --database-url "$url" serve --bind "127.0.0.1:$port" 2>/dev/null &
   server=$!
   for _ in $(seq 50); do
     curl -s -o /dev/null "http://127.0.0.1:$port/health" && break
     sleep 0.1
   done
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "[$label] the server for $scenario did not start" >&2
+    exit 1
+  fi
   connections=${CONNS:-16}
   [ "$scenario" = batch ] && connections=8
-  echo -n "[$label] load $(cut -d' ' -f1 /proc/loadavg), $connections connections: "
+  echo -n "[$label] $db, load $(cut -d' ' -f1 /proc/loadavg), $connections connections: "
+  # --fleet only where it means something: a baseline's older loadgen does not know it.
+  fleet_args=()
+  case "$scenario" in *-fleet) fleet_args=(--fleet "$fleet") ;; esac
   "$target/release/examples/loadgen" "$scenario" --url "http://127.0.0.1:$port" \
-    --seconds "$secs" --connections "$connections" --rows 10000
-  echo "  server $(grep VmHWM "/proc/$server/status")"
-  if ! kill "$server" 2>/dev/null; then
-    echo "  the server had stopped; the last lines of its log:"
-    tail -n 5 "$dir/server.log"
+    --seconds "$secs" --connections "$connections" --rows 10000 ${fleet_args[@]+"${fleet_args[@]}"} |
+    tee "$dir/row"
+  # "… 1234 requests/s, …": the request rate of this row.
+  rate=$(sed -n 's/.* \([0-9][0-9]*\) requests\/s.*/\1/p' "$dir/row" | head -n 1)
+  if [ "$scenario" = healthz ]; then
+    healthz_rate=$rate
+  elif [ -n "$healthz_rate" ] && [ -n "$rate" ] && [ "$healthz_rate" -gt 0 ]; then
+    awk -v r="$rate" -v h="$healthz_rate" \
+      'BEGIN { printf "  %.3f of GET /healthz (%d requests/s)\n", r / h, h }'
   fi
-  wait "$server" 2>/dev/null || true
-  rm -rf "$dir"
+  echo "  server $(grep VmHWM "/proc/$server/status")"
+  cleanup
 done

@@ -140,13 +140,16 @@ Examples:
     ///
     /// The address comes from --bind, else MISSIONOPS_BIND, else PORT (as 127.0.0.1:$PORT, for
     /// compatibility; set MISSIONOPS_BIND=0.0.0.0:$PORT to listen on every interface), else
-    /// 127.0.0.1:3000. Logs go to stderr; RUST_LOG filters them (default info). On ctrl-c or
-    /// SIGTERM the server stops accepting connections and finishes the requests in flight.
+    /// 127.0.0.1:3000. Logs go to stderr; RUST_LOG filters them (default info). Requests are
+    /// logged when they fail (5xx) or are slow (--slow-request), every one with --access-log. On
+    /// ctrl-c or SIGTERM the server stops accepting connections and finishes the requests in
+    /// flight.
     #[command(after_help = "\
 Examples:
   missionops serve
   missionops serve --bind 0.0.0.0:8080 --cors-origin https://ops.example.org
   RUST_LOG=debug MISSIONOPS_DATABASE_URL=postgres://ops@db/missionops missionops serve
+  missionops serve --access-log --slow-request 250ms
   missionops serve --nats-url nats://127.0.0.1:4222 --nats-create-stream
   MISSIONOPS_WEBHOOK_SECRET=… missionops serve --webhook-url https://ops.example/hook")]
     Serve(ServeArgs),
@@ -431,6 +434,17 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+
+    /// Log every request at info (method, path, route, status, milliseconds). Without it only
+    /// 5xx (at error) and slow requests (at warn) are logged; RUST_LOG=missionops_http::access=debug
+    /// shows the others at debug
+    #[arg(long, env = "MISSIONOPS_ACCESS_LOG")]
+    pub access_log: bool,
+
+    /// Log a request whose response takes at least this long to start at warn, whatever its
+    /// status (1s, 500ms, 2m; plain numbers are seconds)
+    #[arg(long, env = "MISSIONOPS_SLOW_REQUEST", default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
+    pub slow_request: Duration,
 
     #[command(flatten)]
     pub delivery: DeliveryArgs,

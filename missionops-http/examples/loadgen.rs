@@ -2,10 +2,10 @@
 //!
 //! ```text
 //! cargo run --release -p missionops-http --example loadgen -- <scenario> [--url URL]
-//!     [--seconds N] [--connections N] [--rows N]
+//!     [--seconds N] [--connections N] [--rows N] [--fleet N]
 //! ```
 //!
-//! Scenarios:
+//! Scenarios, one spacecraft:
 //! - `batch`: `POST /telemetry/batch` of 100 snapshots × 10 parameters; snapshots/s and latency.
 //! - `single`: `POST /telemetry` of one 10-parameter snapshot; requests/s and latency.
 //! - `analyze`: stores `--rows` (default 10,000) snapshots with limits, then
@@ -13,8 +13,19 @@
 //! - `fill`: ingests `--rows` snapshots as fast as it can in 100-snapshot batches, printing the
 //!   rate every million (for the rate-after-N-stored figure).
 //!
+//! Scenarios, a fleet (`--fleet`, default 1,000 spacecraft, registered with `POST /spacecraft`
+//! before the clock starts):
+//! - `single-fleet`: `POST /telemetry` of one snapshot, round-robin over the fleet.
+//! - `single-new`: `POST /telemetry` of one snapshot from a spacecraft never seen before, so
+//!   every request registers one implicitly.
+//! - `batch10-fleet`: `POST /telemetry/batch` of 10 snapshots, round-robin over the fleet.
+//! - `batch-new`: `POST /telemetry/batch` of 100 snapshots from a new spacecraft each.
+//!
+//! And the reference the other rows are compared with:
+//! - `healthz`: `GET /healthz`, the bare HTTP stack (no store, no JSON parsing).
+//!
 //! It only talks to the URL it is given (default `http://127.0.0.1:3000`), and every loop is
-//! bounded by `--seconds` or `--rows`.
+//! bounded by `--seconds`, `--rows` or `--fleet`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,17 +41,22 @@ struct Options {
     seconds: u64,
     connections: usize,
     rows: u64,
+    fleet: u64,
 }
+
+/// The usage line.
+const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N]";
 
 fn parse_options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
-    let scenario = args.next().ok_or("usage: loadgen <batch|single|analyze|fill> [--url URL] [--seconds N] [--connections N] [--rows N]")?;
+    let scenario = args.next().ok_or(USAGE)?;
     let mut options = Options {
         scenario,
         url: "http://127.0.0.1:3000".to_owned(),
         seconds: 10,
         connections: 8,
         rows: 10_000,
+        fleet: 1000,
     };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -54,7 +70,13 @@ fn parse_options() -> Result<Options, String> {
             "--seconds" => options.seconds = number()?,
             "--connections" => options.connections = usize::try_from(number()?).unwrap_or(8).max(1),
             "--rows" => options.rows = number()?,
-            other => return Err(format!("unknown flag {other}")),
+            "--fleet" => {
+                options.fleet = number()?;
+                if options.fleet == 0 {
+                    return Err("--fleet: at least 1 spacecraft".to_owned());
+                }
+            }
+            other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
     }
     Ok(options)
@@ -194,6 +216,61 @@ fn batch_body(spacecraft: &str, first: u64, count: u64) -> String {
     }
     out.push_str("]}");
     out
+}
+
+/// Registers `options.fleet` spacecraft `{prefix}-{i}` with `POST /spacecraft`,
+/// `options.connections` at a time, and returns their ids. Exits when one is refused: the rows
+/// measured after it would not be what they say.
+async fn register_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
+    let ids: Arc<Vec<String>> = Arc::new(
+        (0..options.fleet)
+            .map(|i| format!("{prefix}-{i}"))
+            .collect(),
+    );
+    let client = reqwest::Client::new();
+    let url = format!("{}/spacecraft", options.url);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..options.connections {
+        let (client, url, next, ids) = (client.clone(), url.clone(), next.clone(), ids.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(id) = usize::try_from(i).ok().and_then(|i| ids.get(i)) else {
+                    return Ok(());
+                };
+                let body = format!("{{\"id\":\"{id}\",\"name\":\"Load {id}\"}}");
+                match json_body(client.post(&url), body).send().await {
+                    Ok(response) if response.status().is_success() => {}
+                    Ok(response) => return Err(format!("registering {id}: {}", response.status())),
+                    Err(e) => return Err(format!("registering {id}: {e}")),
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        match worker.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+            Err(e) => {
+                eprintln!("a registration worker failed: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    ids
+}
+
+/// The element of `fleet` that request `n` goes to, round-robin.
+fn round_robin(fleet: &[String], n: u64) -> &str {
+    let len = fleet.len() as u64;
+    usize::try_from(n % len.max(1))
+        .ok()
+        .and_then(|i| fleet.get(i))
+        .map_or("", String::as_str)
 }
 
 /// A JSON request body.
@@ -337,8 +414,82 @@ async fn main() {
                 total as f64 / secs
             );
         }
+        "single-fleet" => {
+            let fleet = register_fleet(&options, &format!("LOAD-R{run_id}")).await;
+            let url = format!("{base}/telemetry");
+            let (elapsed, outcomes) = run_for(&options, 1, move |c, n| {
+                let spacecraft = round_robin(&fleet, n);
+                let mut body = String::with_capacity(448);
+                write_snapshot(&mut body, &format!("{spacecraft}-{n}"), Some(spacecraft), n);
+                json_body(c.post(&url), body)
+            })
+            .await;
+            report(
+                &format!(
+                    "POST /telemetry, round-robin over {} registered spacecraft",
+                    options.fleet
+                ),
+                "snapshots",
+                elapsed,
+                outcomes,
+            );
+        }
+        "single-new" => {
+            let url = format!("{base}/telemetry");
+            let (elapsed, outcomes) = run_for(&options, 1, move |c, n| {
+                let mut body = String::with_capacity(448);
+                let spacecraft = format!("LOAD-N{run_id}-{n}");
+                write_snapshot(&mut body, &format!("{spacecraft}-0"), Some(&spacecraft), n);
+                json_body(c.post(&url), body)
+            })
+            .await;
+            report(
+                "POST /telemetry, a new spacecraft per request",
+                "snapshots",
+                elapsed,
+                outcomes,
+            );
+        }
+        "batch10-fleet" => {
+            let fleet = register_fleet(&options, &format!("LOAD-T{run_id}")).await;
+            let url = format!("{base}/telemetry/batch");
+            let (elapsed, outcomes) = run_for(&options, 10, move |c, n| {
+                json_body(c.post(&url), batch_body(round_robin(&fleet, n), n * 10, 10))
+            })
+            .await;
+            report(
+                &format!(
+                    "POST /telemetry/batch (10 x 10), round-robin over {} registered spacecraft",
+                    options.fleet
+                ),
+                "snapshots",
+                elapsed,
+                outcomes,
+            );
+        }
+        "batch-new" => {
+            let url = format!("{base}/telemetry/batch");
+            let (elapsed, outcomes) = run_for(&options, 100, move |c, n| {
+                json_body(
+                    c.post(&url),
+                    batch_body(&format!("LOAD-BN{run_id}-{n}"), n * 100, 100),
+                )
+            })
+            .await;
+            report(
+                "POST /telemetry/batch (100 x 10), a new spacecraft per batch",
+                "snapshots",
+                elapsed,
+                outcomes,
+            );
+        }
+        "healthz" => {
+            let url = format!("{base}/healthz");
+            let (elapsed, outcomes) = run_for(&options, 1, move |c, _| c.get(&url)).await;
+            report("GET /healthz", "responses", elapsed, outcomes);
+        }
         other => {
-            eprintln!("unknown scenario {other}: batch, single, analyze or fill");
+            eprintln!("unknown scenario {other}\n{USAGE}");
             std::process::exit(2);
         }
     }

@@ -25,9 +25,11 @@
 //! - `error`: [`ApiError`], the one mapping from core errors to statuses.
 //! - `openapi`: the route table, shared by the router and the OpenAPI document.
 //! - `server`: middleware, [`router`], [`serve`].
+//! - `access_log`: which finished requests are logged, at which level.
 
 #![deny(missing_docs)]
 
+mod access_log;
 mod error;
 mod extract;
 mod metrics;

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+use crate::access_log;
 use crate::error::{ApiError, InternalCause};
 use crate::state::AppState;
 
@@ -61,7 +62,8 @@ async fn request_timeout(State(state): State<AppState>, request: Request, next: 
     }
 }
 
-/// Logs every request once (with the cause of a 5xx) and records its metrics.
+/// Records every request's metrics, and logs it as the access log says (5xx with their cause,
+/// slow requests; the others only when asked for).
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -79,12 +81,21 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         status.as_u16(),
         elapsed.as_secs_f64(),
     );
-    let millis = elapsed.as_secs_f64() * 1000.0;
-    if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
-        tracing::error!(%method, %path, %route, status = status.as_u16(), millis, cause = %cause, "request failed");
-    } else {
-        tracing::info!(%method, %path, %route, status = status.as_u16(), millis, "request");
-    }
+    let cause = response
+        .extensions()
+        .get::<InternalCause>()
+        .map(|InternalCause(cause)| cause.as_str());
+    access_log::record(
+        &state.config,
+        &access_log::Request {
+            method: &method,
+            path: &path,
+            route: &route,
+            status,
+            elapsed,
+            cause,
+        },
+    );
     response
 }
 

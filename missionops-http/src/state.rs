@@ -23,6 +23,13 @@ pub struct HttpConfig {
     /// How often the server runs the monitor's clock tick (staleness, contact loss, shelvings
     /// that run out); `None` never. Default 5 s.
     pub monitor_tick: Option<Duration>,
+    /// Whether every request gets an info line (method, path, route, status, milliseconds).
+    /// Off by default: successes and 4xx are then logged at debug, under the target
+    /// `missionops_http::access`, and only 5xx and slow requests reach the default level.
+    pub access_log: bool,
+    /// A request whose response takes at least this long to start is logged at warn, whatever
+    /// its status. Default 1 s.
+    pub slow_request: Duration,
 }
 
 impl Default for HttpConfig {
@@ -33,6 +40,8 @@ impl Default for HttpConfig {
             cors_origins: Vec::new(),
             stream_poll_interval: Duration::from_millis(250),
             monitor_tick: Some(Duration::from_secs(5)),
+            access_log: false,
+            slow_request: Duration::from_secs(1),
         }
     }
 }

@@ -24,8 +24,9 @@ use crate::output::Output;
 /// Runs the command `cli` names.
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     let serving = matches!(cli.command, Command::Serve(_));
-    // The server logs every request at info; the other commands print their results on stdout
-    // and keep stderr for warnings and the one error line.
+    // The server logs its start, failures and slow requests at info and above (every request
+    // with --access-log); the other commands print their results on stdout and keep stderr for
+    // warnings and the one error line.
     init_logging(if serving { "info" } else { "warn,sqlx=error" });
     let out = Output::new(cli.json);
     let db = Database::new(cli.database_url);

@@ -34,6 +34,8 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
             .map(|o| o.trim().to_owned())
             .filter(|o| !o.is_empty())
             .collect(),
+        access_log: args.access_log,
+        slow_request: args.slow_request,
         ..HttpConfig::default()
     };
     let listener = tokio::net::TcpListener::bind(&bind)
@@ -48,6 +50,8 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
         body_limit = config.body_limit,
         request_timeout_ms = config.request_timeout.as_millis(),
         cors_origins = ?config.cors_origins,
+        access_log = config.access_log,
+        slow_request_ms = config.slow_request.as_millis(),
         "MissionOps listening on http://{address}"
     );
     // The dispatcher drains the outbox of the same store (a store is its own outbox).

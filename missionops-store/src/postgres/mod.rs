@@ -11,6 +11,7 @@
 //! - `telemetry`: batched, idempotent ingest and the telemetry queries.
 //! - `anomalies`, `alarms`, `documents`: the other repositories.
 //! - `outbox`: the outbox port: claims under a lease, delivery marks, backoff, dead letters.
+//! - `pool`: the connection pool's settings: no ping on checkout, broken connections replaced.
 //! - `scratch`: throw-away databases for tests and benchmarks.
 //!
 //! The schema lives in `migrations/postgres/`; its comments say why each table and index exists.
@@ -21,17 +22,16 @@ mod codec;
 mod documents;
 mod events;
 mod outbox;
+mod pool;
 mod scratch;
 mod spacecraft;
 mod telemetry;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use missionops_core::{Error, Result};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
 
 use scratch::ScratchDatabase;
 
@@ -63,12 +63,12 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user:password@host:5432/database`) with a
-    /// pool of up to 10 connections, waiting up to 10 seconds for the first. The schema is not
-    /// touched: call [`PostgresStore::migrate`] to create or update it.
+    /// pool of up to 10 connections, waiting up to 10 seconds for the first. Connections are
+    /// handed out without a ping unless they were idle for 30 seconds, and one that broke is
+    /// replaced (see the `pool` module). The schema is not touched: call
+    /// [`PostgresStore::migrate`] to create or update it.
     pub async fn connect(url: &str) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(Duration::from_secs(10))
+        let pool = pool::options(pool::MAX_CONNECTIONS, pool::PING_IF_IDLE_FOR)
             .connect(url)
             .await
             .map_err(db)?;

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use missionops_core::{Error, Result};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 
 use super::{PostgresStore, db};
@@ -56,9 +56,7 @@ impl PostgresStore {
             name,
         };
         let _ = conn.close().await;
-        let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(10))
+        let pool = super::pool::options(4, super::pool::PING_IF_IDLE_FOR)
             .connect_with(admin.database(&guard.name))
             .await
             .map_err(db)?;
