@@ -145,6 +145,7 @@ fn ingest(c: &mut Criterion) {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
                     let write = TelemetryWrite {
+                        registrations: Vec::new(),
                         snapshots: batch("SC-STORE", &next_store),
                         anomalies: Vec::new(),
                         alarms: Vec::new(),
@@ -186,6 +187,7 @@ fn ingest(c: &mut Criterion) {
             for first in [round % 2 == 0, round % 2 != 0] {
                 if first {
                     let write = TelemetryWrite {
+                        registrations: Vec::new(),
                         snapshots: batch("SC-STORE", &next_store),
                         anomalies: Vec::new(),
                         alarms: Vec::new(),
@@ -238,6 +240,7 @@ fn read_day(c: &mut Criterion) {
     runtime.block_on(async {
         while next.load(Ordering::Relaxed) < DAY {
             let write = TelemetryWrite {
+                registrations: Vec::new(),
                 snapshots: batch("SC-DAY", &next),
                 anomalies: Vec::new(),
                 alarms: Vec::new(),

@@ -87,6 +87,7 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("insert_telemetry", |b| {
         b.iter_batched(
             || TelemetryWrite {
+                registrations: Vec::new(),
                 snapshots: batches.next(),
                 ..TelemetryWrite::default()
             },

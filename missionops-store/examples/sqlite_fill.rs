@@ -146,6 +146,7 @@ pub async fn fill(path: &Path, total: u64) {
             .collect();
         store
             .insert_telemetry(TelemetryWrite {
+                registrations: Vec::new(),
                 snapshots,
                 ..TelemetryWrite::default()
             })

@@ -258,6 +258,7 @@ async fn a_retried_batch_stores_only_its_new_snapshots_with_its_events() {
         .expect("insert");
     let outcome = store
         .insert_telemetry(TelemetryWrite {
+            registrations: Vec::new(),
             snapshots: vec![
                 snapshot_with("b", "SC-1", 5, json!({"temp": 2})),
                 snapshot_with("a", "SC-1", 5, json!({"temp": 1})),

@@ -167,6 +167,7 @@ async fn every_event_gets_one_pending_outbox_row_and_failed_writes_add_none() {
     store.record_event(event(2)).await.expect("record");
     store
         .insert_telemetry(TelemetryWrite {
+            registrations: Vec::new(),
             snapshots: vec![snapshot_with("a", "SC-1", 1, json!({"temp": 1}))],
             anomalies: vec![],
             alarms: Vec::new(),
@@ -178,6 +179,7 @@ async fn every_event_gets_one_pending_outbox_row_and_failed_writes_add_none() {
     // Event 2 is taken: nothing of this write may remain, outbox included.
     let failed = store
         .insert_telemetry(TelemetryWrite {
+            registrations: Vec::new(),
             snapshots: vec![snapshot_with("b", "SC-1", 2, json!({"temp": 1}))],
             anomalies: vec![],
             alarms: Vec::new(),
@@ -457,6 +459,7 @@ async fn concurrent_writers_get_gap_free_sequences() {
                 let n = task * 100 + i;
                 store
                     .insert_telemetry(TelemetryWrite {
+                        registrations: Vec::new(),
                         snapshots: vec![snapshot_with(
                             &format!("s{n}"),
                             "SC-1",

@@ -54,6 +54,7 @@ fn batch(n: u64) -> TelemetryWrite {
         })
         .collect();
     TelemetryWrite {
+        registrations: Vec::new(),
         snapshots,
         ..TelemetryWrite::default()
     }

@@ -139,9 +139,26 @@ pub trait ConfigRepository: Send + Sync {
     async fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>>;
 }
 
+/// A spacecraft a telemetry write registers if nobody registered it yet (implicit
+/// registration, SPEC: telemetry for an unknown spacecraft registers it), with its
+/// `SPACECRAFT_REGISTERED` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    /// The spacecraft to register.
+    pub spacecraft: Spacecraft,
+    /// Its `SPACECRAFT_REGISTERED` event, recorded only when this write registers it.
+    pub event: NewEvent,
+}
+
 /// Telemetry to store in one transaction, with what evaluating it produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TelemetryWrite {
+    /// Spacecraft to register first, each only if no spacecraft with its id exists (then its
+    /// event is recorded, before the write's own events); one that exists is left as it is and
+    /// its event dropped, which is no failure. So however many writes carry the registration
+    /// of one new spacecraft, concurrently or in one group, it is registered, and its event
+    /// recorded, once.
+    pub registrations: Vec<Registration>,
     /// The snapshots, each id at most once.
     pub snapshots: Vec<TelemetrySnapshot>,
     /// Anomalies to persist with them (unique on spacecraft, parameter, timestamp, kind).
@@ -156,7 +173,8 @@ pub struct TelemetryWrite {
 impl TelemetryWrite {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.snapshots.is_empty()
+        self.registrations.is_empty()
+            && self.snapshots.is_empty()
             && self.anomalies.is_empty()
             && self.alarms.is_empty()
             && self.events.is_empty()
@@ -212,17 +230,23 @@ where
 /// Telemetry storage.
 #[async_trait]
 pub trait TelemetryRepository: Send + Sync {
-    /// Stores a batch all-or-nothing. A snapshot whose id is already stored with the same
+    /// Stores a batch all-or-nothing, registering its [`registrations`] that do not exist yet
+    /// first. A snapshot whose id is already stored with the same
     /// content counts as a duplicate and is not stored again; with different content the whole
     /// batch fails with [`Error::Conflict`](crate::Error::Conflict), whose reason names the
     /// batch index (`snapshots[3]`), and nothing is written. Every spacecraft must exist, else
     /// [`Error::NotFound`](crate::Error::NotFound) and nothing is written.
+    ///
+    /// [`registrations`]: TelemetryWrite::registrations
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome>;
 
     /// Stores `writes` in order, each exactly as [`insert_telemetry`] would store it after the
     /// ones before it, stopping at the first that fails: that write and the ones after it are
     /// not stored. A backend may commit several writes in one transaction (group commit), as
-    /// long as each write's outcome, and what is stored, are those of storing them one by one.
+    /// long as each write's outcome, and what is stored, are those of storing them one by one
+    /// (except that the events of one transaction may be numbered registrations first: each
+    /// spacecraft's events keep their order). The writes may name any spacecraft, each write
+    /// several.
     ///
     /// The default stores them one by one.
     ///

@@ -9,6 +9,7 @@ use crate::domain::{EventStamp, Limit, SpacecraftId, Timestamp};
 use crate::error::Result;
 use crate::ports::{Clock, IdGenerator, Store};
 
+use super::ingest::WriteQueue;
 use super::monitor_slots::SlotHandle;
 use super::recent_window_cache::Windows;
 use super::rules_cache::CachedRules;
@@ -47,6 +48,9 @@ pub struct MissionOps {
     pub(super) known: Arc<Mutex<HashSet<SpacecraftId>>>,
     /// The streaming monitor of each spacecraft seen since start (see [`super::monitor_slots`]).
     pub(super) monitors: Arc<Mutex<HashMap<SpacecraftId, SlotHandle>>>,
+    /// Live writes of any spacecraft waiting to be evaluated and stored together (see
+    /// `MissionOps::store_live_grouped`).
+    pub(super) live_writes: WriteQueue,
     /// Whether every registered spacecraft has a monitor slot (done once, on the first tick).
     pub(super) fleet_loaded: Arc<AtomicBool>,
     /// The newest snapshots of each spacecraft as last read (see [`super::recent_window_cache`]).
@@ -69,6 +73,7 @@ impl MissionOps {
             rules: Arc::default(),
             known: Arc::default(),
             monitors: Arc::default(),
+            live_writes: WriteQueue::default(),
             fleet_loaded: Arc::default(),
             windows: Arc::default(),
         }
@@ -99,6 +104,17 @@ impl MissionOps {
     pub(super) fn remember(&self, id: &SpacecraftId) {
         if let Ok(mut known) = self.known.lock() {
             known.insert(id.clone());
+        }
+    }
+
+    /// Remembers every one of `ids`, under one lock, copying only those not known yet.
+    pub(super) fn remember_all<'a>(&self, ids: impl IntoIterator<Item = &'a SpacecraftId>) {
+        if let Ok(mut known) = self.known.lock() {
+            for id in ids {
+                if !known.contains(id) {
+                    known.insert(id.clone());
+                }
+            }
         }
     }
 

@@ -22,7 +22,6 @@ use crate::rules::{CompiledRules, MonitorContext, MonitorOutput, SpacecraftMonit
 
 use super::MissionOps;
 use super::app::RECHECK_MS;
-use super::ingest::WriteQueue;
 
 /// How many of a spacecraft's newest snapshots rebuild its monitor after a restart.
 pub const REBUILD_HISTORY: u32 = 100;
@@ -37,13 +36,10 @@ pub(super) struct MonitorSlot {
     pub(super) checked_at: Option<Timestamp>,
 }
 
-/// A spacecraft's monitor, and the live writes of that spacecraft waiting for it (see
-/// `MissionOps::store_live`). Clones share both.
+/// A spacecraft's monitor. Clones share it.
 #[derive(Debug, Clone, Default)]
 pub(super) struct SlotHandle {
     pub(super) slot: Arc<AsyncMutex<MonitorSlot>>,
-    /// Live writes of this spacecraft waiting for the monitor (see [`WriteQueue`]).
-    pub(super) queue: WriteQueue,
 }
 
 /// A write the monitors evaluate: its spacecraft in lock order, its snapshots, and when.
@@ -51,13 +47,6 @@ pub(super) struct Monitored<'a> {
     pub(super) order: &'a [&'a SpacecraftId],
     pub(super) snapshots: &'a [TelemetrySnapshot],
     pub(super) context: MonitorContext<'a>,
-}
-
-impl Monitored<'_> {
-    /// Where `id`'s monitor sits in the lock order.
-    pub(super) fn position(&self, id: &SpacecraftId) -> Option<usize> {
-        self.order.iter().position(|o| *o == id)
-    }
 }
 
 impl MissionOps {
@@ -164,6 +153,7 @@ impl MissionOps {
         let outcome = self
             .store
             .insert_telemetry(TelemetryWrite {
+                registrations: Vec::new(),
                 snapshots,
                 anomalies,
                 alarms,

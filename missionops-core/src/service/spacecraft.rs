@@ -52,15 +52,7 @@ impl MissionOps {
             self.remember(id);
             return Ok(());
         }
-        let now = self.clock.now();
-        let spacecraft = Spacecraft {
-            id: id.clone(),
-            name: SpacecraftName::from_id(id),
-            mission_type: MissionType::unspecified(),
-            metadata: Map::new(),
-            created_at: now,
-            updated_at: now,
-        };
+        let spacecraft = self.implicit_spacecraft(id);
         match self.store_registration(&spacecraft, true).await {
             // Another request registered it first: it exists, which is all we need.
             Ok(()) | Err(Error::Conflict { .. }) => {
@@ -68,6 +60,20 @@ impl MissionOps {
                 Ok(())
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// The spacecraft `id` as registered implicitly now: named by its id, mission type
+    /// `UNSPECIFIED`.
+    pub(super) fn implicit_spacecraft(&self, id: &SpacecraftId) -> Spacecraft {
+        let now = self.clock.now();
+        Spacecraft {
+            id: id.clone(),
+            name: SpacecraftName::from_id(id),
+            mission_type: MissionType::unspecified(),
+            metadata: Map::new(),
+            created_at: now,
+            updated_at: now,
         }
     }
 

@@ -49,6 +49,7 @@ impl MissionOps {
                 report.events += events.len();
                 self.store
                     .insert_telemetry(TelemetryWrite {
+                        registrations: Vec::new(),
                         snapshots: Vec::new(),
                         anomalies,
                         alarms,

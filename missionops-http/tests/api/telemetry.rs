@@ -249,3 +249,79 @@ async fn latest_values_series_and_ndjson_ingest() {
         ])
     );
 }
+
+/// Single writes of a fleet sent all at once, many of them the first of a spacecraft nobody
+/// registered (several at once for each): every write is answered on its own (201, or 409 for
+/// the one that reuses a stored id with other content), each new spacecraft is registered
+/// with exactly one `SPACECRAFT_REGISTERED` event, and each keeps all its snapshots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_fleet_writes_register_each_new_spacecraft_once() {
+    let app = spawn_app().await;
+    let (status, _) = app
+        .post_json(
+            "/telemetry",
+            &json!({"id": "taken", "spacecraftId": "KNOWN-1",
+                    "timestamp": "2025-01-01T00:00:00Z", "parameters": {"temp": 1}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let fleet = 12;
+    let per_spacecraft = 8;
+    let mut requests = Vec::new();
+    for i in 0..fleet * per_spacecraft {
+        let body = json!({
+            "id": format!("w-{i}"),
+            "spacecraftId": format!("NEW-{}", i % fleet),
+            "timestamp": format!("2025-01-01T00:00:{:02}Z", i / fleet),
+            "parameters": {"temp": i},
+        });
+        requests.push((body, StatusCode::CREATED));
+        if i == fleet * per_spacecraft / 2 {
+            let clash = json!({"id": "taken", "spacecraftId": "KNOWN-1",
+                               "timestamp": "2025-01-01T00:00:00Z", "parameters": {"temp": 2}});
+            requests.push((clash, StatusCode::CONFLICT));
+        }
+    }
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|(body, expected)| {
+            let client = app.client.clone();
+            let url = app.url("/telemetry");
+            tokio::spawn(async move {
+                let response = client.post(url).json(&body).send().await.expect("post");
+                (body, expected, response.status())
+            })
+        })
+        .collect();
+    for task in tasks {
+        let (body, expected, status) = task.await.expect("task");
+        assert_eq!(status, expected, "{body}");
+    }
+    for n in 0..fleet {
+        let (status, events) = app
+            .get_json(&format!("/events?spacecraftId=NEW-{n}&limit=100"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let registered: Vec<&Value> = events
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["type"] == "SPACECRAFT_REGISTERED")
+            .collect();
+        assert_eq!(registered.len(), 1, "NEW-{n}: {events}");
+        assert_eq!(registered[0]["metadata"]["implicit"], json!(true));
+        let (status, stored) = app
+            .get_json(&format!("/telemetry?spacecraftId=NEW-{n}&limit=100"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(stored.as_array().map(Vec::len), Some(per_spacecraft));
+    }
+    let (_, known) = app
+        .get_json("/telemetry?spacecraftId=KNOWN-1&limit=100")
+        .await;
+    assert_eq!(
+        known[0]["parameters"],
+        json!({"temp": 1}),
+        "the clash changed nothing"
+    );
+}

@@ -29,6 +29,7 @@ pub async fn event_sequences_are_gap_free_and_increasing(store: &dyn Store) {
     assert_eq!(recorded.sequence, 3);
     store
         .insert_telemetry(TelemetryWrite {
+            registrations: Vec::new(),
             snapshots: vec![snapshot("a", "SC-1", 1, 1.0)],
             anomalies: vec![],
             alarms: Vec::new(),
@@ -97,6 +98,7 @@ pub async fn a_change_whose_event_cannot_be_recorded_is_not_stored(store: &dyn S
 
     let err = store
         .insert_telemetry(TelemetryWrite {
+            registrations: Vec::new(),
             snapshots: vec![snapshot("a", "SC-1", 1, 1.0)],
             anomalies: vec![anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh)],
             alarms: vec![test_alarm("al-x", "SC-1", 1)],

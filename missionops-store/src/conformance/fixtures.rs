@@ -7,8 +7,9 @@ use missionops_core::{
     Alarm, AlarmId, AlarmState, Anomaly, AnomalyId, AnomalyKind, ConfigRecord, ConfigStatus,
     DocumentBody, DocumentCategory, DocumentId, DocumentTitle, EventId, EventRepository, EventType,
     IngestOutcome, JsonObject, Limit, MissionEvent, MissionType, NewEvent, OpsDocument,
-    ParameterName, ParameterValue, Parameters, Severity, SnapshotId, Spacecraft, SpacecraftConfig,
-    SpacecraftId, SpacecraftName, Store, Tag, Tags, TelemetrySnapshot, TelemetryWrite, Timestamp,
+    ParameterName, ParameterValue, Parameters, Registration, Severity, SnapshotId, Spacecraft,
+    SpacecraftConfig, SpacecraftId, SpacecraftName, Store, Tag, Tags, TelemetrySnapshot,
+    TelemetryWrite, Timestamp,
 };
 use serde_json::{Value, json};
 
@@ -112,6 +113,15 @@ pub fn spacecraft(id: &str, second: i64) -> Spacecraft {
     )
 }
 
+/// The implicit registration of [`spacecraft`]`(id, second)` with its SPACECRAFT_REGISTERED
+/// event number `n`.
+pub fn registration(id: &str, second: i64, n: u32) -> Registration {
+    Registration {
+        spacecraft: spacecraft(id, second),
+        event: event(n, Some(id), EventType::SpacecraftRegistered),
+    }
+}
+
 /// Registers `spacecraft` with `event`, or panics.
 pub async fn register_as(store: &dyn Store, spacecraft: Spacecraft, event: NewEvent) {
     store
@@ -158,6 +168,7 @@ pub fn snapshot(id: &str, spacecraft: &str, second: i64, temp: f64) -> Telemetry
 /// A telemetry write of `snapshots` alone.
 pub fn write(snapshots: Vec<TelemetrySnapshot>) -> TelemetryWrite {
     TelemetryWrite {
+        registrations: Vec::new(),
         snapshots,
         anomalies: Vec::new(),
         alarms: Vec::new(),

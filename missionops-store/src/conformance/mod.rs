@@ -23,7 +23,9 @@
 //!   `telemetry_reads`, `anomalies`, `alarms`, `documents`, `events`;
 //! - `fixtures`: the values every harness builds its data from, the backends' own test files
 //!   included;
-//! - `backends`: fresh SQLite and Postgres stores for the test targets.
+//! - `backends`: fresh SQLite and Postgres stores for the test targets;
+//! - `recording`: a store that records the telemetry writes it is given, for the tests of the
+//!   services above a store.
 
 pub mod alarms;
 pub mod anomalies;
@@ -32,6 +34,7 @@ pub mod config;
 pub mod documents;
 pub mod events;
 pub mod fixtures;
+pub mod recording;
 pub mod spacecraft;
 pub mod telemetry_reads;
 pub mod telemetry_writes;
@@ -73,6 +76,8 @@ macro_rules! conformance_tests {
             telemetry_writes::a_rejected_batch_names_its_first_bad_snapshot,
             telemetry_reads::series_are_downsampled_into_epoch_aligned_buckets,
             events::a_change_whose_event_cannot_be_recorded_is_not_stored,
+            telemetry_writes::a_group_of_many_spacecraft_fails_only_the_conflicting_write,
+            telemetry_writes::registrations_with_telemetry_register_each_spacecraft_once,
         );
     };
     (@cases $fresh:path; $($module:ident :: $case:ident),* $(,)?) => {

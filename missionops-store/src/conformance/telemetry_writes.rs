@@ -39,6 +39,7 @@ pub async fn a_conflicting_snapshot_rejects_the_whole_batch(store: &dyn Store) {
         .expect("insert");
     let err = store
         .insert_telemetry(TelemetryWrite {
+            registrations: Vec::new(),
             snapshots: vec![snapshot("b", "SC-1", 2, 1.0), snapshot("a", "SC-1", 1, 7.0)],
             anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
             alarms: Vec::new(),
@@ -89,6 +90,7 @@ pub async fn a_group_of_writes_is_stored_in_order_each_with_its_outcome(store: &
     let fresh = store
         .insert_telemetry_group(vec![
             TelemetryWrite {
+                registrations: Vec::new(),
                 snapshots: vec![snapshot("a", "SC-1", 1, 1.0), snapshot("b", "SC-1", 2, 1.0)],
                 anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
                 alarms: Vec::new(),
@@ -96,6 +98,7 @@ pub async fn a_group_of_writes_is_stored_in_order_each_with_its_outcome(store: &
             },
             write(vec![snapshot("c", "SC-1", 3, 2.0)]),
             TelemetryWrite {
+                registrations: Vec::new(),
                 snapshots: vec![snapshot("d", "SC-1", 3, 5.0)],
                 // The same anomaly again: stored once, as two writes in a row would.
                 anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
@@ -155,6 +158,7 @@ pub async fn a_failed_write_of_a_group_fails_alone_and_stops_the_group(store: &d
         .insert_telemetry_group(vec![
             write(vec![snapshot("b", "SC-1", 2, 1.0)]),
             TelemetryWrite {
+                registrations: Vec::new(),
                 snapshots: vec![snapshot("c", "SC-1", 3, 1.0), snapshot("a", "SC-1", 1, 7.0)],
                 anomalies: Vec::new(),
                 alarms: Vec::new(),
@@ -202,6 +206,7 @@ pub async fn telemetry_writes_carry_their_anomalies_and_events(store: &dyn Store
     register(store, "SC-1", 0, 1).await;
     let outcome = store
         .insert_telemetry(TelemetryWrite {
+            registrations: Vec::new(),
             snapshots: vec![snapshot("a", "SC-1", 1, 99.5)],
             anomalies: vec![anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh)],
             alarms: vec![test_alarm("al-1", "SC-1", 1)],
@@ -317,4 +322,161 @@ pub async fn a_rejected_batch_names_its_first_bad_snapshot(store: &dyn Store) {
             .expect("latest")
             .is_empty()
     );
+}
+
+/// A group of writes of many spacecraft in which one write conflicts: the writes before it are
+/// stored, each with its outcome; it fails with its own conflict and leaves nothing behind; the
+/// writes after it are not stored, and given again (as the services do) they are.
+pub async fn a_group_of_many_spacecraft_fails_only_the_conflicting_write(store: &dyn Store) {
+    for n in 1..=6 {
+        register(store, &format!("SC-{n}"), 0, n).await;
+    }
+    store
+        .insert_telemetry(write(vec![snapshot("taken", "SC-3", 1, 1.0)]))
+        .await
+        .expect("insert");
+    let of = |n: u32| {
+        let spacecraft = format!("SC-{n}");
+        TelemetryWrite {
+            registrations: Vec::new(),
+            snapshots: vec![snapshot(&format!("s-{n}"), &spacecraft, 2, 50.0)],
+            anomalies: vec![anomaly(&spacecraft, 2, "temp", AnomalyKind::WarnHigh)],
+            alarms: Vec::new(),
+            events: vec![event(10 + n, Some(&spacecraft), EventType::Anomaly)],
+        }
+    };
+    let mut clash = of(3);
+    clash.snapshots.push(snapshot("taken", "SC-3", 1, 7.0));
+    let group = store
+        .insert_telemetry_group(vec![of(1), of(2), clash, of(4), of(5), of(6)])
+        .await;
+    assert_eq!(group.stored, vec![outcome(1, 0), outcome(1, 0)]);
+    match group.failure {
+        Some(Error::Conflict { id, reason, .. }) => {
+            assert_eq!(id, "taken");
+            assert!(reason.contains("snapshots[1]"), "{reason}");
+        }
+        other => panic!("expected the conflict of the third write, got {other:?}"),
+    }
+    let rest = store
+        .insert_telemetry_group(vec![of(4), of(5), of(6)])
+        .await;
+    assert!(rest.failure.is_none(), "{:?}", rest.failure);
+    assert_eq!(rest.stored, vec![outcome(1, 0); 3]);
+    for n in 1..=6 {
+        let spacecraft = format!("SC-{n}");
+        let stored = store
+            .recent_telemetry(&sc(&spacecraft), limit(10))
+            .await
+            .expect("recent");
+        let anomalies = store
+            .recent_anomalies(&sc(&spacecraft), limit(10))
+            .await
+            .expect("anomalies");
+        if n == 3 {
+            assert_eq!(ids(&stored), ["taken"], "nothing of the failed write");
+            assert!(anomalies.is_empty(), "no anomaly of the failed write");
+        } else {
+            assert_eq!(ids(&stored), [format!("s-{n}")], "{spacecraft}");
+            assert_eq!(anomalies.len(), 1, "{spacecraft}");
+        }
+    }
+    // Six registrations and the five stored writes' events.
+    assert_eq!(event_count(store).await, 11);
+}
+
+/// A write registers the spacecraft nobody registered, before its snapshots, with its event;
+/// a spacecraft registered before, or by an earlier write of the group, is left as it is and
+/// its event dropped, without failing the write; a write that fails registers nothing.
+pub async fn registrations_with_telemetry_register_each_spacecraft_once(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let with = |registrations: Vec<(&str, u32)>, snapshots, events| TelemetryWrite {
+        registrations: registrations
+            .into_iter()
+            .map(|(id, n)| registration(id, 5, n))
+            .collect(),
+        snapshots,
+        anomalies: Vec::new(),
+        alarms: Vec::new(),
+        events,
+    };
+    let group = store
+        .insert_telemetry_group(vec![
+            with(
+                vec![("NEW-1", 10)],
+                vec![snapshot("n1-a", "NEW-1", 1, 1.0)],
+                Vec::new(),
+            ),
+            with(
+                vec![("NEW-1", 11)],
+                vec![snapshot("n1-b", "NEW-1", 2, 1.0)],
+                Vec::new(),
+            ),
+            with(
+                vec![("SC-1", 12)],
+                vec![snapshot("s1-a", "SC-1", 1, 1.0)],
+                Vec::new(),
+            ),
+            with(
+                vec![("NEW-2", 13), ("NEW-3", 14)],
+                vec![
+                    snapshot("n2-a", "NEW-2", 1, 1.0),
+                    snapshot("n3-a", "NEW-3", 1, 1.0),
+                ],
+                vec![event(15, Some("NEW-2"), EventType::Anomaly)],
+            ),
+        ])
+        .await;
+    assert!(group.failure.is_none(), "{:?}", group.failure);
+    assert_eq!(
+        group.stored,
+        vec![outcome(1, 0), outcome(1, 0), outcome(1, 0), outcome(2, 0)]
+    );
+    for (id, count) in [("NEW-1", 2), ("NEW-2", 1), ("NEW-3", 1)] {
+        let registered = store.get_spacecraft(&sc(id)).await.expect("get");
+        assert_eq!(registered, Some(registration(id, 5, 0).spacecraft), "{id}");
+        let stored = store
+            .recent_telemetry(&sc(id), limit(10))
+            .await
+            .expect("recent");
+        assert_eq!(stored.len(), count, "{id}");
+    }
+    assert_eq!(
+        store.get_spacecraft(&sc("SC-1")).await.expect("get"),
+        Some(spacecraft("SC-1", 0)),
+        "a registered spacecraft is left as it is"
+    );
+    // Oldest first: each registration before what its write caused; the repeated and the
+    // needless registrations left no event.
+    let mut events = store.recent_events(None, limit(20)).await.expect("events");
+    events.reverse();
+    let recorded: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(recorded, ["ev-1", "ev-10", "ev-13", "ev-14", "ev-15"]);
+    // A write that fails registers nothing; one alone registers as one in a group.
+    let failed = store
+        .insert_telemetry(with(
+            vec![("NEW-4", 16)],
+            vec![
+                snapshot("n4-a", "NEW-4", 1, 1.0),
+                snapshot("n1-a", "NEW-1", 1, 9.0),
+            ],
+            Vec::new(),
+        ))
+        .await
+        .expect_err("conflict");
+    assert!(matches!(failed, Error::Conflict { .. }), "got {failed}");
+    assert_eq!(store.get_spacecraft(&sc("NEW-4")).await.expect("get"), None);
+    let alone = store
+        .insert_telemetry(with(
+            vec![("NEW-4", 17)],
+            vec![snapshot("n4-a", "NEW-4", 1, 1.0)],
+            Vec::new(),
+        ))
+        .await
+        .expect("alone");
+    assert_eq!(alone, outcome(1, 0));
+    assert_eq!(event_count(store).await, 6);
+    let last = store.recent_events(None, limit(1)).await.expect("events");
+    assert_eq!(last[0].id.as_str(), "ev-17");
+    assert_eq!(last[0].event_type, EventType::SpacecraftRegistered);
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use missionops_core::{
     Anomaly, BucketWidth, Error, IngestOutcome, LatestValue, Limit, ParameterName, ParameterValue,
-    Result, SeriesBucket, SpacecraftId, TelemetryRepository, TelemetrySnapshot, TelemetryWrite,
-    Timestamp,
+    Registration, Result, SeriesBucket, SpacecraftId, TelemetryRepository, TelemetrySnapshot,
+    TelemetryWrite, Timestamp,
 };
 
 use super::anomalies::store_anomaly;
@@ -19,11 +19,28 @@ impl TelemetryRepository for MemoryStore {
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
         let mut inner = self.lock()?;
         // Check everything first, so that a failure leaves nothing behind.
+        let mut registering: Vec<usize> = Vec::new();
+        for (index, registration) in write.registrations.iter().enumerate() {
+            let id = &registration.spacecraft.id;
+            let repeated = registering
+                .iter()
+                .any(|&r| write.registrations[r].spacecraft.id == *id);
+            if !repeated && !inner.spacecraft.contains_key(id) {
+                registering.push(index);
+            }
+        }
+        let registered = |id: &SpacecraftId| {
+            registering
+                .iter()
+                .any(|&r| write.registrations[r].spacecraft.id == *id)
+        };
         let mut fresh = Vec::with_capacity(write.snapshots.len());
         let mut duplicates = 0;
         let mut batch_ids = HashSet::with_capacity(write.snapshots.len());
         for (index, snapshot) in write.snapshots.iter().enumerate() {
-            inner.require_spacecraft(&snapshot.spacecraft_id)?;
+            if !registered(&snapshot.spacecraft_id) {
+                inner.require_spacecraft(&snapshot.spacecraft_id)?;
+            }
             if !batch_ids.insert(&snapshot.id) {
                 return Err(Error::conflict(
                     "snapshot",
@@ -46,9 +63,16 @@ impl TelemetryRepository for MemoryStore {
             }
         }
         for alarm in &write.alarms {
-            inner.require_spacecraft(&alarm.spacecraft_id)?;
+            if !registered(&alarm.spacecraft_id) {
+                inner.require_spacecraft(&alarm.spacecraft_id)?;
+            }
         }
-        inner.check_events(&write.events)?;
+        inner.check_events(
+            registering
+                .iter()
+                .map(|&r| &write.registrations[r].event)
+                .chain(&write.events),
+        )?;
         let new_anomalies: Vec<usize> = {
             let mut keys = HashSet::new();
             write
@@ -63,6 +87,14 @@ impl TelemetryRepository for MemoryStore {
                 .collect()
         };
         let inserted = fresh.len();
+        let mut registrations: Vec<Option<Registration>> =
+            write.registrations.into_iter().map(Some).collect();
+        for index in registering {
+            if let Some(Registration { spacecraft, event }) = registrations[index].take() {
+                inner.spacecraft.insert(spacecraft.id.clone(), spacecraft);
+                inner.record(event);
+            }
+        }
         let mut snapshots: Vec<Option<TelemetrySnapshot>> =
             write.snapshots.into_iter().map(Some).collect();
         for index in fresh {

@@ -1,10 +1,12 @@
 //! Spacecraft and the versions of their configuration.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use missionops_core::{
     ConfigRecord, ConfigRepository, ConfigSource, ConfigStatus, Error, Limit, MissionType,
-    NewEvent, Result, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName, SpacecraftPage,
-    SpacecraftRepository,
+    NewEvent, Registration, Result, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName,
+    SpacecraftPage, SpacecraftRepository,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
@@ -87,6 +89,77 @@ fn nul_in_document(field: &str) -> Error {
         field,
         "must not contain NUL characters (\\u0000): PostgreSQL cannot store them in jsonb",
     )
+}
+
+/// Registers each of `registrations` whose id nobody registered, in the open transaction on
+/// `conn`, and returns the events of those it registered, in the order given (see
+/// [`TelemetryWrite::registrations`](missionops_core::TelemetryWrite::registrations)).
+///
+/// One statement, in id order, so that concurrent writes registering the same spacecraft
+/// take their locks in the same order: the later one waits for the earlier to commit and then
+/// registers nothing.
+pub(super) async fn register_missing<'a>(
+    conn: &mut PgConnection,
+    registrations: &'a [Registration],
+) -> Result<Vec<&'a NewEvent>> {
+    if registrations.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The first registration of an id is the one that counts, as one after another.
+    let mut seen = HashSet::with_capacity(registrations.len());
+    let mut order: Vec<&Registration> = registrations
+        .iter()
+        .filter(|r| seen.insert(&r.spacecraft.id))
+        .collect();
+    order.sort_by(|a, b| a.spacecraft.id.cmp(&b.spacecraft.id));
+    let ids: Vec<&str> = order.iter().map(|r| r.spacecraft.id.as_str()).collect();
+    let names: Vec<&str> = order.iter().map(|r| r.spacecraft.name.as_str()).collect();
+    let types: Vec<&str> = order
+        .iter()
+        .map(|r| r.spacecraft.mission_type.as_str())
+        .collect();
+    let metadata = order
+        .iter()
+        .map(|r| object_text(&r.spacecraft.metadata))
+        .collect::<Result<Vec<String>>>()?;
+    let created: Vec<PgTime> = order
+        .iter()
+        .map(|r| PgTime(r.spacecraft.created_at))
+        .collect();
+    let updated: Vec<PgTime> = order
+        .iter()
+        .map(|r| PgTime(r.spacecraft.updated_at))
+        .collect();
+    let registered: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO spacecraft (id, name, mission_type, metadata_json, created_at, updated_at)
+         SELECT i, n, m, d::json, c, u
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
+                     $6::timestamptz[]) WITH ORDINALITY AS x(i, n, m, d, c, u, k)
+         ORDER BY k
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id",
+    )
+    .bind(&ids)
+    .bind(&names)
+    .bind(&types)
+    .bind(&metadata)
+    .bind(&created)
+    .bind(&updated)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| {
+        if is_untranslatable_character(&e) {
+            nul_in_document("metadata")
+        } else {
+            db(e)
+        }
+    })?;
+    let mut registered: HashSet<String> = registered.into_iter().collect();
+    Ok(registrations
+        .iter()
+        .filter(|r| registered.remove(r.spacecraft.id.as_str()))
+        .map(|r| &r.event)
+        .collect())
 }
 
 #[async_trait]

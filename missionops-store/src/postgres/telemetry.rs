@@ -12,14 +12,18 @@
 //!
 //! Ties between equal sample times go to the last stored: each snapshot gets an arrival number
 //! `block << 20 | index in the batch`, with one block per batch from a sequence.
+//!
+//! A write that registers spacecraft (implicit registration) registers them first, in the same
+//! transaction. A group of writes (group commit) goes in as one merged write, so the same few
+//! statements carry the whole group, whatever spacecraft it names.
 
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use missionops_core::{
-    Alarm, BucketWidth, Error, IngestOutcome, LatestValue, LayoutInterner, Limit, NewEvent,
+    Alarm, BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
     ParameterName, ParameterValue, Result, SeriesBucket, SnapshotId, SpacecraftId,
-    TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
+    TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp, insert_one_by_one,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -29,7 +33,7 @@ use super::codec::{
     PgTime, get, parameters_text, parse_parameters, parse_value, stored, time, value_text,
 };
 use super::events::record_events;
-use super::spacecraft::{require_spacecraft, unknown_spacecraft};
+use super::spacecraft::{register_missing, require_spacecraft, unknown_spacecraft};
 use super::{PostgresStore, db, to_i64, unique_violation};
 
 /// Arrival numbers are `block << ARRIVAL_BITS | index in the batch`.
@@ -476,22 +480,26 @@ impl PostgresStore {
     /// be run carefully. Without anomalies or events the one statement is its own transaction.
     async fn ingest_as_new(&self, write: &TelemetryWrite) -> Result<Option<IngestOutcome>> {
         let snapshots = &write.snapshots;
-        let outcome =
-            if write.anomalies.is_empty() && write.alarms.is_empty() && write.events.is_empty() {
-                let mut conn = self.pool.acquire().await.map_err(db)?;
-                insert_as_new(&mut conn, snapshots).await?
-            } else {
-                let mut tx = self.pool.begin().await.map_err(db)?;
-                let outcome = insert_as_new(&mut tx, snapshots).await?;
-                if let Optimistic::Stored = outcome {
-                    insert_anomalies(&mut tx, &write.anomalies).await?;
-                    upsert_alarms(&mut tx, &write.alarms).await?;
-                    let events: Vec<&NewEvent> = write.events.iter().collect();
-                    record_events(&mut tx, &events, &[]).await?;
-                    tx.commit().await.map_err(db)?;
-                }
-                outcome
-            };
+        let outcome = if write.registrations.is_empty()
+            && write.anomalies.is_empty()
+            && write.alarms.is_empty()
+            && write.events.is_empty()
+        {
+            let mut conn = self.pool.acquire().await.map_err(db)?;
+            insert_as_new(&mut conn, snapshots).await?
+        } else {
+            let mut tx = self.pool.begin().await.map_err(db)?;
+            let mut events = register_missing(&mut tx, &write.registrations).await?;
+            let outcome = insert_as_new(&mut tx, snapshots).await?;
+            if let Optimistic::Stored = outcome {
+                insert_anomalies(&mut tx, &write.anomalies).await?;
+                upsert_alarms(&mut tx, &write.alarms).await?;
+                events.extend(&write.events);
+                record_events(&mut tx, &events, &[]).await?;
+                tx.commit().await.map_err(db)?;
+            }
+            outcome
+        };
         match outcome {
             Optimistic::Stored => Ok(Some(IngestOutcome {
                 inserted: snapshots.len(),
@@ -510,6 +518,8 @@ impl PostgresStore {
     async fn ingest_carefully(&self, write: &TelemetryWrite) -> Result<IngestOutcome> {
         let snapshots = &write.snapshots;
         let mut tx = self.pool.begin().await.map_err(db)?;
+        // A registration's event comes before what the telemetry caused.
+        let mut events = register_missing(&mut tx, &write.registrations).await?;
         let mut outcome = IngestOutcome::default();
         if !snapshots.is_empty() {
             let unknown = unknown_spacecraft(&mut tx, spacecraft_of(snapshots)).await?;
@@ -545,11 +555,27 @@ impl PostgresStore {
         }
         insert_anomalies(&mut tx, &write.anomalies).await?;
         upsert_alarms(&mut tx, &write.alarms).await?;
-        let events: Vec<&NewEvent> = write.events.iter().collect();
+        events.extend(&write.events);
         record_events(&mut tx, &events, &[]).await?;
         tx.commit().await.map_err(db)?;
         Ok(outcome)
     }
+}
+
+/// `writes` appended into one write, in order. A registration repeated by a later write counts
+/// once, as it would one write after another.
+fn merge(writes: &[TelemetryWrite]) -> TelemetryWrite {
+    let mut merged = TelemetryWrite::default();
+    for write in writes {
+        merged
+            .registrations
+            .extend(write.registrations.iter().cloned());
+        merged.snapshots.extend(write.snapshots.iter().cloned());
+        merged.anomalies.extend(write.anomalies.iter().cloned());
+        merged.alarms.extend(write.alarms.iter().cloned());
+        merged.events.extend(write.events.iter().cloned());
+    }
+    merged
 }
 
 /// The columns [`snapshots_from_rows`] reads, in its order.
@@ -593,13 +619,46 @@ impl TelemetryRepository for PostgresStore {
         }
         if has_repeated_ids(&write.snapshots) {
             let mut conn = self.pool.acquire().await.map_err(db)?;
-            let unknown = unknown_spacecraft(&mut conn, spacecraft_of(&write.snapshots)).await?;
+            let mut unknown =
+                unknown_spacecraft(&mut conn, spacecraft_of(&write.snapshots)).await?;
+            // A spacecraft the write registers would exist by the time its snapshots go in.
+            unknown.retain(|id| !write.registrations.iter().any(|r| r.spacecraft.id == **id));
             return Err(rejection(&mut conn, &write.snapshots, &unknown).await?);
         }
         match self.ingest_as_new(&write).await? {
             Some(outcome) => Ok(outcome),
             None => self.ingest_carefully(&write).await,
         }
+    }
+
+    /// Group commit: the writes go in as one merged write, in one transaction of a few
+    /// statements (each carrying the whole group as arrays), when every snapshot of them is
+    /// new and nothing fails: then each write's outcome is that all its snapshots were
+    /// inserted, as storing them one by one would have found, and the group costs one commit
+    /// instead of one per write. Otherwise (a retried snapshot, a conflict, any failure) the
+    /// merged transaction is rolled back and the writes are stored one transaction each, so
+    /// that a write that fails fails alone, with the error it would have had alone.
+    async fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
+        if writes.len() < 2 {
+            return insert_one_by_one(self, writes).await;
+        }
+        let counts: Vec<usize> = writes.iter().map(|w| w.snapshots.len()).collect();
+        let merged = merge(&writes);
+        if !merged.snapshots.is_empty() && !has_repeated_ids(&merged.snapshots) {
+            if let Ok(Some(_)) = self.ingest_as_new(&merged).await {
+                return GroupOutcome {
+                    stored: counts
+                        .into_iter()
+                        .map(|inserted| IngestOutcome {
+                            inserted,
+                            duplicates: 0,
+                        })
+                        .collect(),
+                    failure: None,
+                };
+            }
+        }
+        insert_one_by_one(self, writes).await
     }
 
     async fn recent_telemetry(

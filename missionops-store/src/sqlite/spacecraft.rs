@@ -1,16 +1,19 @@
 //! Spacecraft and their configuration versions.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use missionops_core::{
     ConfigRecord, ConfigRepository, ConfigSource, ConfigStatus, Error, Limit, MissionType,
-    NewEvent, Result, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName, SpacecraftPage,
-    SpacecraftRepository,
+    NewEvent, Registration, Result, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName,
+    SpacecraftPage, SpacecraftRepository,
 };
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::codec::{read_object, to_json};
 use super::{
     DbResult, SqliteStore, begin_write, corrupt, events, is_unique_violation, require_spacecraft,
-    sql_count, stored, stored_time,
+    rows_per_statement, sql_count, stored, stored_time,
 };
 
 type SpacecraftRow = (String, String, String, String, i64, i64);
@@ -28,6 +31,48 @@ fn spacecraft_from_row(row: SpacecraftRow) -> Result<Spacecraft> {
         updated_at: stored_time(updated_at, what, &id)?,
         id: stored(SpacecraftId::parse(id.clone()), what, &id)?,
     })
+}
+
+/// Registers each of `registrations` whose id nobody registered, in the open write transaction
+/// on `conn`, and returns the events of those it registered, in the order given (see
+/// [`TelemetryWrite::registrations`](missionops_core::TelemetryWrite::registrations)): one
+/// multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING id` per few hundred spacecraft.
+pub(super) async fn register_missing(
+    conn: &mut SqliteConnection,
+    registrations: &[Registration],
+) -> Result<Vec<NewEvent>> {
+    let mut registered: HashSet<String> = HashSet::new();
+    for chunk in registrations.chunks(rows_per_statement(6)) {
+        let metadata = chunk
+            .iter()
+            .map(|r| to_json(&r.spacecraft.metadata))
+            .collect::<Result<Vec<String>>>()?;
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO spacecraft (id, name, mission_type, metadata, created_at, updated_at) ",
+        );
+        query.push_values(chunk.iter().zip(metadata), |mut row, (r, metadata)| {
+            let spacecraft = &r.spacecraft;
+            row.push_bind(spacecraft.id.as_str())
+                .push_bind(spacecraft.name.as_str())
+                .push_bind(spacecraft.mission_type.as_str())
+                .push_bind(metadata)
+                .push_bind(spacecraft.created_at.as_millis())
+                .push_bind(spacecraft.updated_at.as_millis());
+        });
+        query.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+        let ids: Vec<String> = query
+            .build_query_scalar()
+            .fetch_all(&mut *conn)
+            .await
+            .db()?;
+        registered.extend(ids);
+    }
+    // The first registration of an id is the one that counted, as one after another.
+    Ok(registrations
+        .iter()
+        .filter(|r| registered.remove(r.spacecraft.id.as_str()))
+        .map(|r| r.event.clone())
+        .collect())
 }
 
 #[async_trait]

@@ -1,25 +1,28 @@
-//! Group commit of live writes: concurrent live writes of one spacecraft wait in its queue, and
-//! whoever holds the spacecraft's monitor evaluates and stores them together.
+//! Group commit of live writes: concurrent live writes, of any spacecraft, wait in one queue in
+//! arrival order, and whoever has the turn evaluates each with its spacecraft's monitor and
+//! stores them together.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
 
-use crate::domain::{SpacecraftId, TelemetrySnapshot};
+use futures_util::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+use crate::domain::{NewEvent, SpacecraftId, TelemetrySnapshot};
 use crate::error::{Error, Result};
-use crate::ports::{GroupOutcome, IngestOutcome, TelemetryWrite};
+use crate::ports::{GroupOutcome, IngestOutcome, Registration, TelemetryWrite};
 use crate::rules::{MonitorContext, MonitorOutput};
 
 use crate::service::MissionOps;
 use crate::service::monitor_slots::MonitorSlot;
 
-/// The most snapshots one group commit of a spacecraft's live writes takes (a larger write goes
-/// alone): enough to turn many concurrent small writes into one transaction, few enough that
-/// the writes queued behind a group do not wait long for it.
+/// The most snapshots one group commit takes (a larger write goes alone): enough to turn many
+/// concurrent small writes into one transaction, few enough that the writes queued behind a
+/// group do not wait long for it.
 const GROUP_SNAPSHOTS: usize = 2_000;
 
 /// Where the answer to a queued write goes: whoever stores the write puts it there and wakes
-/// the caller, who may be waiting for it rather than for the monitor.
+/// the caller, who may be waiting for it rather than for the turn.
 type Answer = Arc<Mutex<AnswerCell>>;
 
 #[derive(Debug, Default)]
@@ -28,28 +31,41 @@ struct AnswerCell {
     waiting: Option<Waker>,
 }
 
-/// A live write of one spacecraft waiting for the spacecraft's monitor.
+/// A live write waiting for its turn.
 #[derive(Debug)]
 struct QueuedWrite {
     snapshots: Vec<TelemetrySnapshot>,
+    /// The spacecraft its snapshots name, each once.
+    spacecraft: Vec<SpacecraftId>,
     answer: Answer,
 }
 
-/// The live writes of one spacecraft waiting for its monitor, in arrival order. Clones share
-/// the queue. A std mutex: held to push or take, never across an await.
+/// The live writes waiting to be stored, in arrival order, and the turn to store them. Clones
+/// share both.
 #[derive(Debug, Clone, Default)]
-pub(in crate::service) struct WriteQueue(Arc<Mutex<Vec<QueuedWrite>>>);
+pub(in crate::service) struct WriteQueue {
+    /// A std mutex: held to push or take, never across an await.
+    waiting: Arc<Mutex<Vec<QueuedWrite>>>,
+    /// Held by whoever evaluates and stores a group. One group at a time, taken oldest first,
+    /// so the writes of each spacecraft are evaluated and committed in arrival order.
+    turn: Arc<AsyncMutex<()>>,
+}
 
 impl WriteQueue {
-    /// Queues `snapshots`; the guard takes them out of the queue again if the caller gives up
-    /// (its request is cancelled) before anyone stored them.
-    fn enqueue(&self, snapshots: Vec<TelemetrySnapshot>) -> Result<Queued<'_>> {
+    /// Queues a write; the guard takes it out of the queue again if the caller gives up (its
+    /// request is cancelled) before anyone took it.
+    fn enqueue(
+        &self,
+        snapshots: Vec<TelemetrySnapshot>,
+        spacecraft: Vec<SpacecraftId>,
+    ) -> Result<Queued<'_>> {
         let answer = Answer::default();
-        self.0
+        self.waiting
             .lock()
             .map_err(|_| Error::backend("the live write queue is poisoned".to_owned()))?
             .push(QueuedWrite {
                 snapshots,
+                spacecraft,
                 answer: Arc::clone(&answer),
             });
         Ok(Queued {
@@ -60,7 +76,7 @@ impl WriteQueue {
 
     /// Takes the oldest queued writes, up to [`GROUP_SNAPSHOTS`] snapshots (at least one write).
     fn take_group(&self) -> Vec<QueuedWrite> {
-        let Ok(mut queue) = self.0.lock() else {
+        let Ok(mut queue) = self.waiting.lock() else {
             return Vec::new();
         };
         let mut total = 0;
@@ -98,13 +114,22 @@ impl Queued<'_> {
     fn is_answered(&self) -> bool {
         self.answer.lock().is_ok_and(|cell| cell.result.is_some())
     }
+
+    /// Whether the write still waits in the queue (nobody took it yet).
+    fn is_waiting(&self) -> bool {
+        self.queue.waiting.lock().is_ok_and(|queue| {
+            queue
+                .iter()
+                .any(|write| Arc::ptr_eq(&write.answer, &self.answer))
+        })
+    }
 }
 
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
         // A caller that gives up while its write waits takes the write with it: nobody would
         // hear of it, and storing it later, out of its time, would be worse than not at all.
-        if let Ok(mut queue) = self.queue.0.lock() {
+        if let Ok(mut queue) = self.queue.waiting.lock() {
             queue.retain(|write| !Arc::ptr_eq(&write.answer, &self.answer));
         }
     }
@@ -121,20 +146,38 @@ fn answer(write: &QueuedWrite, result: Result<IngestOutcome>) {
     }
 }
 
+/// The spacecraft `writes` name, each once, sorted: the order their monitors are locked in,
+/// the same everywhere, so that a group never deadlocks with a batch locking several.
+fn lock_order(writes: &[QueuedWrite]) -> Vec<SpacecraftId> {
+    let mut order: Vec<SpacecraftId> = writes
+        .iter()
+        .flat_map(|write| write.spacecraft.iter().cloned())
+        .collect();
+    order.sort_unstable();
+    order.dedup();
+    order
+}
+
+/// Where `id` sits in `order` (sorted, and naming it).
+fn slot_of(order: &[SpacecraftId], id: &SpacecraftId) -> usize {
+    order.binary_search(id).unwrap_or(0)
+}
+
 impl MissionOps {
-    /// Stores a live write of one spacecraft, with the writes of that spacecraft that wait
-    /// for its monitor meanwhile.
+    /// Stores a live write (of one spacecraft or several) with the live writes of any
+    /// spacecraft that arrive while the store is busy.
     ///
-    /// Every write of one spacecraft needs the spacecraft's monitor from evaluation to commit,
-    /// so concurrent writes of one spacecraft would each wait for a whole transaction of the
-    /// one before. Instead each write joins the spacecraft's queue and then waits for the
-    /// monitor; whoever gets it takes the queued writes in arrival order, evaluates them one
-    /// after another exactly as if they came one by one (each on the monitor state the one
-    /// before left), and stores them with one [`insert_telemetry_group`] call, which may commit
-    /// them in one transaction. Each write gets its own outcome. When one of them fails, the
-    /// ones before it stand, it gets its error, and the ones after it are evaluated again on
-    /// the state the stored ones left and stored in the next round: a failed write fails
-    /// nobody else, and the monitor only ever holds the state of what was stored.
+    /// Every write needs the monitors of its spacecraft from evaluation to commit, and a
+    /// commit costs far more than an evaluation. So each write joins one queue and waits for
+    /// the turn; whoever gets it takes the queued writes in arrival order, locks the monitors
+    /// they name, evaluates the writes one after another exactly as if they came one by one
+    /// (each on the monitor state the writes of its spacecraft before it left), registers the
+    /// spacecraft nobody registered with the first write naming them, and stores the lot with
+    /// one [`insert_telemetry_group`] call, which may commit it in one transaction. Each write
+    /// gets its own outcome. When one fails, the ones before it stand, it gets its error, and
+    /// the ones after it are evaluated again on the state the stored ones left and stored in
+    /// the next round: a failed write fails nobody else, the monitors only ever hold the state
+    /// of what was stored, and no write is answered before it is committed.
     ///
     /// A caller whose turn comes finds its write stored already, or stores it (with the ones
     /// queued behind it). If the request storing a group is cancelled halfway, the writes it
@@ -143,36 +186,37 @@ impl MissionOps {
     /// [`insert_telemetry_group`]: crate::TelemetryRepository::insert_telemetry_group
     pub(super) async fn store_live_grouped(
         &self,
-        id: &SpacecraftId,
         snapshots: Vec<TelemetrySnapshot>,
+        spacecraft: Vec<SpacecraftId>,
     ) -> Result<IngestOutcome> {
-        let handle = self.slot_handle(id);
-        let queued = handle.queue.enqueue(snapshots)?;
-        // Wait for the monitor, or for whoever holds it to store this write meanwhile: then
-        // there is no need to take the monitor at all.
-        let mut lock = std::pin::pin!(handle.slot.lock());
-        let slot = std::future::poll_fn(|cx| match queued.answer(Some(cx.waker())) {
+        let queue = &self.live_writes;
+        let queued = queue.enqueue(snapshots, spacecraft)?;
+        // Wait for the turn, or for whoever has it to store this write meanwhile: then there
+        // is no need to take the turn at all.
+        let mut turn = std::pin::pin!(queue.turn.lock());
+        let turn = std::future::poll_fn(|cx| match queued.answer(Some(cx.waker())) {
             Some(result) => Poll::Ready(Err(result)),
-            None => lock.as_mut().poll(cx).map(Ok),
+            None => turn.as_mut().poll(cx).map(Ok),
         })
         .await;
-        let mut slot = match slot {
-            Ok(slot) => slot,
+        let turn = match turn {
+            Ok(turn) => turn,
             Err(result) => return result,
         };
-        // Groups are taken oldest first, so this write may come in a later one.
-        while !queued.is_answered() {
+        // Groups are taken oldest first, so this write may come in a later one. A write that
+        // is neither answered nor waiting was taken by a request cancelled before it answered.
+        while !queued.is_answered() && queued.is_waiting() {
             // Requests the executor has ready to run may be writes about to join the queue:
             // let them first, so that the group is larger and the commits fewer (single
             // writes over HTTP measured ~5 % more per second). Costs nothing when idle.
             yield_once().await;
-            let group = handle.queue.take_group();
+            let group = queue.take_group();
             if group.is_empty() {
                 break;
             }
-            self.commit_group(id, &mut slot, group).await;
+            self.commit_group(group).await;
         }
-        drop(slot);
+        drop(turn);
         queued.answer(None).unwrap_or_else(|| {
             Err(Error::backend(
                 "the request storing this write with others was cancelled before it answered; \
@@ -182,71 +226,60 @@ impl MissionOps {
         })
     }
 
-    /// Evaluates and stores `writes` of `id` in order under its monitor (see
+    /// Evaluates and stores `writes` in order under their spacecraft's monitors (see
     /// [`Self::store_live_grouped`]), answering each.
-    async fn commit_group(
-        &self,
-        id: &SpacecraftId,
-        slot: &mut MonitorSlot,
-        mut writes: Vec<QueuedWrite>,
-    ) {
+    async fn commit_group(&self, mut writes: Vec<QueuedWrite>) {
+        let order = lock_order(&writes);
+        let mut guards: Vec<OwnedMutexGuard<MonitorSlot>> = Vec::with_capacity(order.len());
+        for id in &order {
+            guards.push(self.slot_handle(id).slot.lock_owned().await);
+        }
         while !writes.is_empty() {
-            let context = MonitorContext {
-                now: self.clock.now(),
-                ids: &*self.ids,
+            let round = match self.evaluate_round(&order, &guards, &mut writes).await {
+                Some(round) => round,
+                // A write failed before anything was stored; the others go again.
+                None => continue,
             };
-            let mut work = slot.clone();
-            let mut out = MonitorOutput::default();
-            if let Err(e) = self.refresh(id, &mut work, context, &mut out).await {
-                // The first write gets the failure; the others try again in the next round.
-                answer(&writes[0], Err(e));
-                writes.remove(0);
-                continue;
-            }
-            // A lone write hands its snapshots over; in a group each keeps them, in case it
-            // has to be evaluated again after a neighbour failed.
-            let count = writes.len();
-            let alone = count == 1;
-            let mut group = Vec::with_capacity(count);
-            // The monitor state after each write, for when a later one fails.
-            let mut states = Vec::with_capacity(count);
-            for (i, write) in writes.iter_mut().enumerate() {
-                if let Some(monitor) = work.monitor.as_mut() {
-                    for snapshot in &write.snapshots {
-                        monitor.observe(snapshot, context, &mut out);
-                    }
-                }
-                let (anomalies, alarms, events) = std::mem::take(&mut out).into_parts();
-                group.push(TelemetryWrite {
-                    snapshots: if alone {
-                        std::mem::take(&mut write.snapshots)
-                    } else {
-                        write.snapshots.clone()
-                    },
-                    anomalies,
-                    alarms,
-                    events,
-                });
-                if i + 1 < count {
-                    states.push(work.clone());
-                }
-            }
-            states.push(work);
+            let Round {
+                group,
+                mut work,
+                mut kept,
+                slots,
+                last_of,
+            } = round;
             let GroupOutcome { stored, failure } = self.store.insert_telemetry_group(group).await;
             let done = stored.len().min(writes.len());
-            let last = done.checked_sub(1).and_then(|i| states.into_iter().nth(i));
-            if let Some(state) = last {
-                *slot = state;
+            // Each monitor takes the state the last stored write of its spacecraft left.
+            let mut last_stored: Vec<Option<usize>> = vec![None; order.len()];
+            for (i, write_slots) in slots.iter().enumerate().take(done) {
+                for &slot in write_slots {
+                    last_stored[slot] = Some(i);
+                }
             }
+            for (slot, last) in last_stored.into_iter().enumerate() {
+                let state = match last {
+                    None => None,
+                    Some(i) if i == last_of[slot] => work[slot].take(),
+                    Some(i) => kept[i]
+                        .iter()
+                        .position(|(s, _)| *s == slot)
+                        .map(|at| kept[i].swap_remove(at).1),
+                };
+                if let Some(state) = state {
+                    *guards[slot] = state;
+                }
+            }
+            // The spacecraft of the stored writes exist now: registered before, or by them.
+            self.remember_all(writes[..done].iter().flat_map(|w| &w.spacecraft));
             for (write, outcome) in writes.iter().zip(stored) {
                 answer(write, Ok(outcome));
             }
             writes.drain(..done);
             match failure {
                 Some(failure) => {
-                    if let Some(failed) = writes.first() {
-                        answer(failed, Err(failure));
-                        writes.remove(0);
+                    if !writes.is_empty() {
+                        let failed = writes.remove(0);
+                        answer(&failed, Err(failure));
                     }
                 }
                 None => {
@@ -264,6 +297,130 @@ impl MissionOps {
             }
         }
     }
+
+    /// Evaluates `writes` in order on copies of the locked monitors (`guards`, in `order`),
+    /// each brought up to date with its configuration when first needed. `None` when bringing
+    /// a monitor up to date failed: the write that needed it is answered with the error and
+    /// taken out, and nothing is stored.
+    async fn evaluate_round(
+        &self,
+        order: &[SpacecraftId],
+        guards: &[OwnedMutexGuard<MonitorSlot>],
+        writes: &mut Vec<QueuedWrite>,
+    ) -> Option<Round> {
+        let context = MonitorContext {
+            now: self.clock.now(),
+            ids: &*self.ids,
+        };
+        let count = writes.len();
+        // A lone write hands its snapshots over; in a group each keeps them, in case it has
+        // to be evaluated again after a neighbour failed.
+        let alone = count == 1;
+        let slots: Vec<Vec<usize>> = writes
+            .iter()
+            .map(|write| {
+                write
+                    .spacecraft
+                    .iter()
+                    .map(|id| slot_of(order, id))
+                    .collect()
+            })
+            .collect();
+        let mut last_of = vec![0; order.len()];
+        for (i, write_slots) in slots.iter().enumerate() {
+            for &slot in write_slots {
+                last_of[slot] = i;
+            }
+        }
+        let mut work: Vec<Option<MonitorSlot>> = vec![None; order.len()];
+        let mut registering = vec![false; order.len()];
+        let mut group = Vec::with_capacity(count);
+        let mut kept = Vec::with_capacity(count);
+        let mut out = MonitorOutput::default();
+        for i in 0..count {
+            let mut registrations = Vec::new();
+            let mut refused = None;
+            for (id, &slot) in writes[i].spacecraft.iter().zip(&slots[i]) {
+                if work[slot].is_none() {
+                    let mut state = (*guards[slot]).clone();
+                    if let Err(e) = self.refresh(id, &mut state, context, &mut out).await {
+                        refused = Some(e);
+                        break;
+                    }
+                    work[slot] = Some(state);
+                }
+                if !registering[slot] && !self.is_known(id) {
+                    registering[slot] = true;
+                    let spacecraft = self.implicit_spacecraft(id);
+                    let event =
+                        NewEvent::spacecraft_registered(self.event_stamp(), &spacecraft, true);
+                    registrations.push(Registration { spacecraft, event });
+                }
+            }
+            if let Some(e) = refused {
+                let failed = writes.remove(i);
+                answer(&failed, Err(e));
+                return None;
+            }
+            let write = &mut writes[i];
+            if let [slot] = slots[i][..] {
+                if let Some(monitor) = work[slot].as_mut().and_then(|s| s.monitor.as_mut()) {
+                    for snapshot in &write.snapshots {
+                        monitor.observe(snapshot, context, &mut out);
+                    }
+                }
+            } else {
+                for snapshot in &write.snapshots {
+                    let slot = slot_of(order, &snapshot.spacecraft_id);
+                    if let Some(monitor) = work[slot].as_mut().and_then(|s| s.monitor.as_mut()) {
+                        monitor.observe(snapshot, context, &mut out);
+                    }
+                }
+            }
+            let (anomalies, alarms, events) = std::mem::take(&mut out).into_parts();
+            group.push(TelemetryWrite {
+                registrations,
+                snapshots: if alone {
+                    std::mem::take(&mut write.snapshots)
+                } else {
+                    write.snapshots.clone()
+                },
+                anomalies,
+                alarms,
+                events,
+            });
+            // The state after this write, for when a later write of its spacecraft fails;
+            // after the last write of a spacecraft the working copy is that state.
+            kept.push(
+                slots[i]
+                    .iter()
+                    .filter(|&&slot| last_of[slot] != i)
+                    .filter_map(|&slot| work[slot].clone().map(|state| (slot, state)))
+                    .collect(),
+            );
+        }
+        Some(Round {
+            group,
+            work,
+            kept,
+            slots,
+            last_of,
+        })
+    }
+}
+
+/// One round of a group commit, evaluated and ready to store.
+struct Round {
+    /// The writes to store, in order.
+    group: Vec<TelemetryWrite>,
+    /// Each locked monitor after the last write of its spacecraft (by lock order).
+    work: Vec<Option<MonitorSlot>>,
+    /// After each write, the monitors of its spacecraft that later writes go on to change.
+    kept: Vec<Vec<(usize, MonitorSlot)>>,
+    /// The monitors each write names (by lock order).
+    slots: Vec<Vec<usize>>,
+    /// The last write naming each monitor.
+    last_of: Vec<usize>,
 }
 
 /// Returns control to the executor once: the task wakes itself and is polled again after the

@@ -8,29 +8,18 @@ use crate::ports::IngestOutcome;
 use crate::service::MissionOps;
 
 impl MissionOps {
-    /// Stores live telemetry with what the streaming monitor made of it, in one write.
+    /// Stores live telemetry with what the streaming monitor made of it, registering the
+    /// spacecraft nobody registered in the same write.
     ///
-    /// A write of one spacecraft (the usual one) is committed together with the live writes
-    /// of that spacecraft that arrive meanwhile (group commit, see [`Self::store_live_grouped`]);
-    /// a write naming several spacecraft goes alone.
+    /// Every live write, of one spacecraft or several, is committed together with the live
+    /// writes of any spacecraft that arrive meanwhile (group commit, see
+    /// [`Self::store_live_grouped`]).
     pub(super) async fn store_live(
         &self,
         snapshots: Vec<TelemetrySnapshot>,
         spacecraft: &[SpacecraftId],
     ) -> Result<IngestOutcome> {
-        if let [id] = spacecraft {
-            return self.store_live_grouped(id, snapshots).await;
-        }
-        self.monitored_write(snapshots, spacecraft, |batch, work, out| {
-            for snapshot in batch.snapshots {
-                let monitor = batch
-                    .position(&snapshot.spacecraft_id)
-                    .and_then(|i| work[i].monitor.as_mut());
-                if let Some(monitor) = monitor {
-                    monitor.observe(snapshot, batch.context, out);
-                }
-            }
-        })
-        .await
+        self.store_live_grouped(snapshots, spacecraft.to_vec())
+            .await
     }
 }

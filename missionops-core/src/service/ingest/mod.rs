@@ -3,7 +3,7 @@
 //!
 //! - this file: checking a batch (size, ids, repeated ids) and registering unknown spacecraft;
 //! - [`live`]: live telemetry through the streaming monitor;
-//! - [`group_commit`]: concurrent live writes of one spacecraft committed together;
+//! - [`group_commit`]: concurrent live writes of any spacecraft committed together;
 //! - [`played_back`]: stored telemetry, checked by batch analyse, no alarms or events.
 
 mod group_commit;
@@ -124,12 +124,15 @@ impl MissionOps {
             first_index.insert(snapshot.id.clone(), unique.len());
             unique.push(snapshot);
         }
-        for id in &spacecraft {
-            self.ensure_spacecraft(id).await?;
-        }
         let stored = match mode {
+            // Live writes register unknown spacecraft in their own transaction.
             IngestMode::Live => self.store_live(unique, &spacecraft).await,
-            IngestMode::Stored => self.store_played_back(unique, &spacecraft).await,
+            IngestMode::Stored => {
+                for id in &spacecraft {
+                    self.ensure_spacecraft(id).await?;
+                }
+                self.store_played_back(unique, &spacecraft).await
+            }
         };
         // Whatever the outcome (a write cut short may or may not have committed), cached
         // windows of these spacecraft are stale now.

@@ -27,7 +27,9 @@ use missionops_core::{
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::sqlite::codec::{read_parameters, to_json};
-use crate::sqlite::{DbResult, SqliteStore, anomalies, begin_write, events, rows_per_statement};
+use crate::sqlite::{
+    DbResult, SqliteStore, anomalies, begin_write, events, rows_per_statement, spacecraft,
+};
 
 /// Rows per multi-row telemetry INSERT. Four values per row; 250 rows keep a statement quick to
 /// prepare, a batch of 1,000 reuses one cached statement four times, and four chunks give the
@@ -112,8 +114,10 @@ fn named_spacecraft(write: &TelemetryWrite) -> impl Iterator<Item = &SpacecraftI
 }
 
 impl SqliteStore {
-    /// Looks up the keys of the spacecraft of a write, and remembers them. [`Error::NotFound`]
-    /// names the first spacecraft, in the order given, that does not exist.
+    /// Looks up the keys of the spacecraft of a write. [`Error::NotFound`] names the first
+    /// spacecraft, in the order given, that does not exist. The caller remembers them once its
+    /// transaction committed (see [`Self::remember_keys`]): a spacecraft registered by a
+    /// transaction that rolls back has no key, and SQLite may give its key to another.
     async fn spacecraft_keys<'a>(
         &self,
         conn: &mut SqliteConnection,
@@ -140,12 +144,16 @@ impl SqliteStore {
         if let Some(missing) = wanted.iter().find(|id| !map.contains_key(id.as_str())) {
             return Err(Error::not_found("spacecraft", missing));
         }
+        Ok(Keys::new(map))
+    }
+
+    /// Remembers `keys`, looked up in a transaction that committed.
+    fn remember_keys(&self, keys: &Keys<'_>) {
         if let Ok(mut cache) = self.spacecraft_keys.write() {
-            for (&id, &key) in &map {
+            for (&id, &key) in &keys.map {
                 cache.insert(id.to_owned(), key);
             }
         }
-        Ok(Keys::new(map))
     }
 
     /// The keys of the spacecraft of a write as remembered, or `None` when one of them is not.
@@ -356,9 +364,9 @@ enum Written {
     NotAllNew,
 }
 
-/// How many snapshots, anomalies, alarms and events one write of a group holds, to take the
-/// group's merged write apart again.
-type Counts = (usize, usize, usize, usize);
+/// How many registrations, snapshots, anomalies, alarms and events one write of a group holds,
+/// to take the group's merged write apart again.
+type Counts = (usize, usize, usize, usize, usize);
 
 /// Appends `writes` into one write, in order, with the size of each part.
 fn merge(writes: Vec<TelemetryWrite>) -> (TelemetryWrite, Vec<Counts>) {
@@ -366,11 +374,13 @@ fn merge(writes: Vec<TelemetryWrite>) -> (TelemetryWrite, Vec<Counts>) {
     let mut counts = Vec::with_capacity(writes.len());
     for write in writes {
         counts.push((
+            write.registrations.len(),
             write.snapshots.len(),
             write.anomalies.len(),
             write.alarms.len(),
             write.events.len(),
         ));
+        merged.registrations.extend(write.registrations);
         merged.snapshots.extend(write.snapshots);
         merged.anomalies.extend(write.anomalies);
         merged.alarms.extend(write.alarms);
@@ -387,12 +397,15 @@ fn split(mut merged: TelemetryWrite, counts: &[Counts]) -> Vec<TelemetryWrite> {
     let mut writes: Vec<TelemetryWrite> = counts
         .iter()
         .rev()
-        .map(|&(snapshots, anomalies, alarms, events)| TelemetryWrite {
-            snapshots: tail(&mut merged.snapshots, snapshots),
-            anomalies: tail(&mut merged.anomalies, anomalies),
-            alarms: tail(&mut merged.alarms, alarms),
-            events: tail(&mut merged.events, events),
-        })
+        .map(
+            |&(registrations, snapshots, anomalies, alarms, events)| TelemetryWrite {
+                registrations: tail(&mut merged.registrations, registrations),
+                snapshots: tail(&mut merged.snapshots, snapshots),
+                anomalies: tail(&mut merged.anomalies, anomalies),
+                alarms: tail(&mut merged.alarms, alarms),
+                events: tail(&mut merged.events, events),
+            },
+        )
         .collect();
     writes.reverse();
     writes
@@ -419,12 +432,17 @@ impl SqliteStore {
     /// SQLite's thread, not SQLite's work, were most of their cost.
     async fn write_all_new(&self, write: &TelemetryWrite) -> Option<IngestOutcome> {
         let TelemetryWrite {
+            registrations,
             snapshots,
             anomalies,
             alarms,
             events,
         } = write;
-        if snapshots.len() > ALL_NEW_MAX || events::check_distinct(events).is_err() {
+        // A registration needs its spacecraft's key, which the careful way looks up after it.
+        if !registrations.is_empty()
+            || snapshots.len() > ALL_NEW_MAX
+            || events::check_distinct(events).is_err()
+        {
             return None;
         }
         let keys = self.remembered_keys(named_spacecraft(write))?;
@@ -474,16 +492,18 @@ impl SqliteStore {
     /// answers [`Written::NotAllNew`].
     async fn write_telemetry(&self, write: &TelemetryWrite, all_new: bool) -> Result<Written> {
         let TelemetryWrite {
+            registrations,
             snapshots,
             anomalies,
             alarms,
             events,
         } = write;
-        events::check_distinct(events)?;
+        events::check_distinct(registrations.iter().map(|r| &r.event).chain(events))?;
         let chunks: Vec<&[TelemetrySnapshot]> = snapshots.chunks(SNAPSHOTS_PER_STATEMENT).collect();
 
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
+        let registered = spacecraft::register_missing(&mut tx, registrations).await?;
         let keys = self
             .spacecraft_keys(&mut tx, named_spacecraft(write))
             .await?;
@@ -539,8 +559,11 @@ impl SqliteStore {
         for alarm in alarms {
             anomalies::upsert_alarm(&mut tx, alarm).await?;
         }
+        // A registration's event comes before what the telemetry caused.
+        events::record(&mut tx, &registered).await?;
         events::record(&mut tx, events).await?;
         tx.commit().await.db()?;
+        self.remember_keys(&keys);
         Ok(Written::Stored(IngestOutcome {
             inserted,
             duplicates: snapshots.len() - inserted,
@@ -574,7 +597,12 @@ impl SqliteStore {
     pub(super) async fn ingest_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
         let writes = if writes.len() > 1 {
             let (merged, counts) = merge(writes);
-            let stored = if merged.snapshots.len() <= ALL_NEW_MAX {
+            // The one-command way needs every key remembered and no registration; a group of
+            // a fleet's writes, new spacecraft among them, takes one careful transaction.
+            let one_command = merged.registrations.is_empty()
+                && merged.snapshots.len() <= ALL_NEW_MAX
+                && self.remembered_keys(named_spacecraft(&merged)).is_some();
+            let stored = if one_command {
                 self.write_all_new(&merged).await.is_some()
             } else {
                 matches!(
@@ -586,7 +614,7 @@ impl SqliteStore {
                 return GroupOutcome {
                     stored: counts
                         .iter()
-                        .map(|&(snapshots, ..)| IngestOutcome {
+                        .map(|&(_, snapshots, ..)| IngestOutcome {
                             inserted: snapshots,
                             duplicates: 0,
                         })

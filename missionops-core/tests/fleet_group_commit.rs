@@ -1,0 +1,490 @@
+//! Live writes of many spacecraft are committed in groups across spacecraft: each write is
+//! still evaluated by its own spacecraft's monitor in arrival order and answered on its own, a
+//! failing write fails alone, and implicit registration rides in the same group, once per
+//! spacecraft.
+//!
+//! The tests that look at how writes were grouped run on a single-threaded runtime: every
+//! spawned write joins the queue before the first one, holding the turn, takes its group, so
+//! the groups are the same on every run.
+
+use std::sync::Arc;
+
+use missionops_core::{
+    Alarm, AlarmFilter, AlarmStates, Anomaly, ConfigSource, ConfigStatus, Error, EventType, Limit,
+    ManualClock, MissionEvent, MissionOps, NewSnapshot, NewSpacecraft, SequentialIds,
+    SpacecraftConfig, SpacecraftId, SpacecraftName, Timestamp,
+};
+use missionops_store::MemoryStore;
+use missionops_store::conformance::recording::{Recorded, RecordingStore};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn t0() -> Timestamp {
+    Timestamp::parse("2025-06-01T00:00:00Z").expect("ts")
+}
+
+fn sc(id: &str) -> SpacecraftId {
+    SpacecraftId::parse(id).expect("id")
+}
+
+fn sample(id: &str, spacecraft: &str, second: i64, temp: f64) -> NewSnapshot {
+    serde_json::from_value(json!({
+        "id": id,
+        "spacecraftId": spacecraft,
+        "timestamp": t0().add_millis(second * 1000).to_string(),
+        "parameters": {"temp": temp},
+    }))
+    .expect("snapshot")
+}
+
+fn limits() -> SpacecraftConfig {
+    SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}}))
+        .expect("config")
+}
+
+/// The application over a recording memory store, and the recording.
+fn recorded_app() -> (MissionOps, Arc<RecordingStore>) {
+    let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new())));
+    let app = MissionOps::new(
+        store.clone(),
+        Arc::new(ManualClock::new(t0())),
+        Arc::new(SequentialIds::new()),
+    );
+    (app, store)
+}
+
+async fn register(app: &MissionOps, id: &str) {
+    app.register_spacecraft(NewSpacecraft {
+        id: Some(sc(id)),
+        name: SpacecraftName::parse(id).expect("name"),
+        mission_type: None,
+        metadata: None,
+    })
+    .await
+    .expect("register");
+    app.set_config(
+        &sc(id),
+        limits(),
+        ConfigStatus::Approved,
+        Some(ConfigSource::Manual),
+    )
+    .await
+    .expect("config");
+}
+
+/// How many writes each telemetry call of the store was given, in order.
+fn group_sizes(store: &RecordingStore) -> Vec<usize> {
+    store.calls().iter().map(|c| c.writes().len()).collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn writes_of_many_spacecraft_commit_together_and_a_conflict_fails_alone() {
+    let (app, store) = recorded_app();
+    for n in 1..=8 {
+        register(&app, &format!("SC-{n}")).await;
+    }
+    app.ingest(sample("taken", "SC-3", 0, 20.0))
+        .await
+        .expect("first");
+    let before = store.calls().len();
+    let mut tasks = Vec::new();
+    for n in 1..=8 {
+        let app = app.clone();
+        // SC-3's write reuses a stored id with other content: a conflict.
+        let id = if n == 3 {
+            "taken".to_owned()
+        } else {
+            format!("s-{n}")
+        };
+        tasks.push(tokio::spawn(async move {
+            app.ingest(sample(&id, &format!("SC-{n}"), 1, 50.0)).await
+        }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        let n = i + 1;
+        match (n, task.await.expect("task")) {
+            (3, Err(Error::Conflict { id, .. })) => assert_eq!(id, "taken"),
+            (3, other) => panic!("SC-3's write must conflict, got {other:?}"),
+            (_, Ok(receipt)) => {
+                assert_eq!(receipt.id.as_str(), format!("s-{n}"));
+                assert!(!receipt.duplicate);
+            }
+            (_, Err(e)) => panic!("SC-{n}'s write must be stored, got {e}"),
+        }
+    }
+    // One group of all eight; the store stopped at the conflict, and the five after it went
+    // again together.
+    assert_eq!(group_sizes(&store)[before..], [8, 5]);
+    let calls = store.calls();
+    let Recorded::Group(first) = &calls[before] else {
+        panic!("a group was expected");
+    };
+    let named: Vec<&str> = first
+        .iter()
+        .map(|w| w.snapshots[0].spacecraft_id.as_str())
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "SC-1", "SC-2", "SC-3", "SC-4", "SC-5", "SC-6", "SC-7", "SC-8"
+        ],
+        "arrival order"
+    );
+    for n in 1..=8 {
+        let id = sc(&format!("SC-{n}"));
+        let stored = app
+            .recent_telemetry(&id, Limit::clamped(10, 10))
+            .await
+            .expect("recent");
+        let anomalies = app
+            .list_anomalies(&id, Limit::clamped(10, 10))
+            .await
+            .expect("anomalies");
+        if n == 3 {
+            assert_eq!(stored.len(), 1, "only the first SC-3 snapshot");
+            assert!(anomalies.is_empty(), "the failed write left no anomaly");
+            let open = app
+                .list_alarms(&AlarmFilter {
+                    spacecraft_id: Some(id),
+                    states: AlarmStates::All,
+                })
+                .await
+                .expect("alarms");
+            assert!(open.is_empty(), "nor an alarm: {open:?}");
+        } else {
+            assert_eq!(stored.len(), 1, "SC-{n}");
+            assert_eq!(anomalies.len(), 1, "SC-{n}'s monitor saw its write once");
+        }
+    }
+    // The failed write left SC-3's monitor as it was: a good write now opens its alarm.
+    app.ingest(sample("s-3", "SC-3", 2, 50.0))
+        .await
+        .expect("after");
+    let sc3 = app
+        .list_anomalies(&sc("SC-3"), Limit::clamped(10, 10))
+        .await
+        .expect("anomalies");
+    assert_eq!(sc3.len(), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn implicit_registration_rides_in_the_group_once_per_spacecraft() {
+    let (app, store) = recorded_app();
+    register(&app, "SC-1").await;
+    let before = store.calls().len();
+    let mut tasks = Vec::new();
+    // Three first writes of NEW-1 at once, first writes of NEW-2 and NEW-3, and a write of a
+    // registered spacecraft, all in one group.
+    let writes = [
+        ("a", "NEW-1"),
+        ("b", "NEW-2"),
+        ("c", "NEW-1"),
+        ("d", "SC-1"),
+        ("e", "NEW-3"),
+        ("f", "NEW-1"),
+    ];
+    for (second, (id, spacecraft)) in (1..).zip(writes) {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.ingest(sample(id, spacecraft, second, 20.0)).await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("stored");
+    }
+    assert_eq!(group_sizes(&store)[before..], [6], "one group");
+    let calls = store.calls();
+    let registered: Vec<&str> = calls[before]
+        .writes()
+        .iter()
+        .flat_map(|w| w.registrations.iter().map(|r| r.spacecraft.id.as_str()))
+        .collect();
+    assert_eq!(
+        registered,
+        ["NEW-1", "NEW-2", "NEW-3"],
+        "each new spacecraft registered with its first write only"
+    );
+    assert!(calls[before].writes()[0].registrations.len() == 1);
+    for id in ["NEW-1", "NEW-2", "NEW-3"] {
+        let spacecraft = app.get_spacecraft(&sc(id)).await.expect("registered");
+        assert_eq!(spacecraft.name.as_str(), id);
+        let events = app
+            .list_events(Some(&sc(id)), Limit::clamped(100, 100))
+            .await
+            .expect("events");
+        let registrations: Vec<&MissionEvent> = events
+            .iter()
+            .filter(|e| e.event_type == EventType::SpacecraftRegistered)
+            .collect();
+        assert_eq!(registrations.len(), 1, "{id}: {events:?}");
+        assert_eq!(registrations[0].metadata["implicit"], json!(true));
+    }
+    // A later write of a spacecraft registered this way registers nothing.
+    app.ingest(sample("g", "NEW-2", 9, 20.0))
+        .await
+        .expect("later");
+    let last = store.calls();
+    assert!(last[last.len() - 1].writes()[0].registrations.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_writes_of_new_spacecraft_record_one_registration_each() {
+    let (app, _store) = recorded_app();
+    let mut tasks = Vec::new();
+    for i in 0..96 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let spacecraft = format!("NEW-{}", i % 8);
+            app.ingest(sample(&format!("s-{i}"), &spacecraft, i, 20.0))
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("stored");
+    }
+    let events = app
+        .list_events(None, Limit::clamped(1000, 1000))
+        .await
+        .expect("events");
+    for n in 0..8 {
+        let id = sc(&format!("NEW-{n}"));
+        let count = events
+            .iter()
+            .filter(|e| {
+                e.event_type == EventType::SpacecraftRegistered
+                    && e.spacecraft_id.as_ref() == Some(&id)
+            })
+            .count();
+        assert_eq!(count, 1, "{id}");
+        let stored = app
+            .recent_telemetry(&id, Limit::clamped(100, 100))
+            .await
+            .expect("recent");
+        assert_eq!(stored.len(), 12, "{id}");
+    }
+}
+
+/// One write of the property test: snapshots `(id, spacecraft, second, temp)`.
+type PlannedWrite = Vec<(String, String, i64, f64)>;
+
+const FLEET: [&str; 3] = ["SC-A", "SC-B", "SC-C"];
+
+fn planned_writes() -> impl Strategy<Value = Vec<PlannedWrite>> {
+    let snapshot = (
+        0usize..40,
+        0usize..FLEET.len(),
+        0i64..30,
+        prop_oneof![3 => 0.0f64..40.0, 2 => 40.0f64..80.0],
+    );
+    proptest::collection::vec(proptest::collection::vec(snapshot, 1..4), 1..24).prop_map(|writes| {
+        writes
+            .into_iter()
+            .map(|write| {
+                write
+                    .into_iter()
+                    // Ids repeat across writes: a retry when the content matches, a
+                    // conflict when it does not.
+                    .map(|(id, craft, second, temp)| {
+                        (
+                            format!("s-{id}"),
+                            FLEET[craft].to_owned(),
+                            second,
+                            temp.round(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect()
+    })
+}
+
+/// Whether no id of `write` comes twice with different content.
+fn consistent(write: &PlannedWrite) -> bool {
+    write.iter().enumerate().all(|(i, a)| {
+        write[..i]
+            .iter()
+            .all(|b| a.0 != b.0 || (a.1 == b.1 && a.2 == b.2 && a.3 == b.3))
+    })
+}
+
+fn batch(write: &PlannedWrite) -> Vec<NewSnapshot> {
+    write
+        .iter()
+        .map(|(id, craft, second, temp)| sample(id, craft, *second, *temp))
+        .collect()
+}
+
+/// What a write was answered, without the ids generated for it.
+#[derive(Debug, PartialEq)]
+enum Answer {
+    Stored { inserted: usize, duplicates: usize },
+    Conflict,
+    Failed(String),
+}
+
+/// What the store holds, per spacecraft, without generated ids.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    answers: Vec<Answer>,
+    telemetry: Vec<Vec<(String, i64)>>,
+    anomalies: Vec<Vec<Value>>,
+    alarms: Vec<Vec<Value>>,
+    events: Vec<Vec<Value>>,
+}
+
+fn without_ids(mut value: Value) -> Value {
+    if let Value::Object(map) = &mut value {
+        for key in ["id", "alarmId", "anomalyId", "sequence"] {
+            map.remove(key);
+        }
+        for inner in map.values_mut() {
+            *inner = without_ids(inner.take());
+        }
+    }
+    value
+}
+
+async fn outcome(app: &MissionOps, answers: Vec<Answer>) -> Outcome {
+    let mut result = Outcome {
+        answers,
+        telemetry: Vec::new(),
+        anomalies: Vec::new(),
+        alarms: Vec::new(),
+        events: Vec::new(),
+    };
+    for craft in FLEET {
+        let id = sc(craft);
+        let stored = app
+            .recent_telemetry(&id, Limit::clamped(1000, 1000))
+            .await
+            .expect("recent");
+        result.telemetry.push(
+            stored
+                .iter()
+                .map(|s| (s.id.as_str().to_owned(), s.timestamp.as_millis()))
+                .collect(),
+        );
+        let anomalies: Vec<Anomaly> = app
+            .list_anomalies(&id, Limit::clamped(1000, 1000))
+            .await
+            .expect("anomalies");
+        let mut anomalies: Vec<Value> = anomalies
+            .iter()
+            .map(|a| without_ids(serde_json::to_value(a).expect("json")))
+            .collect();
+        anomalies.sort_by_key(Value::to_string);
+        result.anomalies.push(anomalies);
+        let alarms: Vec<Alarm> = app
+            .list_alarms(&AlarmFilter {
+                spacecraft_id: Some(id.clone()),
+                states: AlarmStates::All,
+            })
+            .await
+            .expect("alarms");
+        let mut alarms: Vec<Value> = alarms
+            .iter()
+            .map(|a| without_ids(serde_json::to_value(a).expect("json")))
+            .collect();
+        alarms.sort_by_key(Value::to_string);
+        result.alarms.push(alarms);
+        // Each spacecraft's events in the order they were recorded.
+        let events = app
+            .list_events(Some(&id), Limit::clamped(1000, 1000))
+            .await
+            .expect("events");
+        result.events.push(
+            events
+                .iter()
+                .rev()
+                .map(|e| without_ids(serde_json::to_value(e).expect("json")))
+                .collect(),
+        );
+    }
+    result
+}
+
+fn answer(result: missionops_core::Result<missionops_core::BatchIngest>) -> Answer {
+    match result {
+        Ok(done) => Answer::Stored {
+            inserted: done.outcome.inserted,
+            duplicates: done.outcome.duplicates,
+        },
+        Err(Error::Conflict { .. }) => Answer::Conflict,
+        Err(e) => Answer::Failed(e.to_string()),
+    }
+}
+
+fn fresh_app() -> MissionOps {
+    MissionOps::new(
+        Arc::new(MemoryStore::new()),
+        Arc::new(ManualClock::new(t0())),
+        Arc::new(SequentialIds::new()),
+    )
+}
+
+async fn configure(app: &MissionOps) {
+    // SC-C stays unregistered: its first write registers it.
+    for craft in &FLEET[..2] {
+        register(app, craft).await;
+    }
+}
+
+/// The writes one after another, each awaited before the next is sent.
+async fn sequential(writes: &[PlannedWrite], after: &[PlannedWrite]) -> Outcome {
+    let app = fresh_app();
+    configure(&app).await;
+    let mut answers = Vec::new();
+    for write in writes.iter().chain(after) {
+        answers.push(answer(app.ingest_batch(batch(write)).await));
+    }
+    outcome(&app, answers).await
+}
+
+/// The writes all sent at once (grouped), then `after` one by one, which shows that the
+/// monitors were left as the sequential run left them.
+async fn grouped(writes: &[PlannedWrite], after: &[PlannedWrite]) -> (Outcome, Vec<usize>) {
+    let (app, store) = recorded_app();
+    configure(&app).await;
+    let before = store.calls().len();
+    let tasks: Vec<_> = writes
+        .iter()
+        .map(|write| {
+            let app = app.clone();
+            let snapshots = batch(write);
+            tokio::spawn(async move { app.ingest_batch(snapshots).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(answer(task.await.expect("task")));
+    }
+    let sizes = group_sizes(&store)[before..].to_vec();
+    for write in after {
+        answers.push(answer(app.ingest_batch(batch(write)).await));
+    }
+    (outcome(&app, answers).await, sizes)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Grouped ingest answers every write, and leaves the telemetry, anomalies, alarms, events
+    /// and monitors of every spacecraft, exactly as sending the writes one by one in their
+    /// arrival order.
+    #[test]
+    fn grouped_ingest_equals_sequential_ingest(
+        writes in planned_writes(),
+        after in planned_writes(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let expected = runtime.block_on(sequential(&writes, &after));
+        let (got, sizes) = runtime.block_on(grouped(&writes, &after));
+        prop_assert_eq!(got, expected);
+        // They were grouped: the first group took every write that reached the store (a
+        // write repeating an id of its own with other content is refused before).
+        let reaching = writes.iter().filter(|write| consistent(write)).count();
+        prop_assert_eq!(sizes.first().copied(), (reaching > 0).then_some(reaching));
+    }
+}
