@@ -72,7 +72,7 @@ pub use domain::{
     Parameters, SearchQuery, SeriesBucket, Severity, SnapshotId, Spacecraft, SpacecraftConfig,
     SpacecraftId, SpacecraftName, Tag, Tags, TelemetrySnapshot, Timestamp,
 };
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, MAX_FIELD_CHARS, MAX_REASON_CHARS, QUOTE_CHARS, Result, quote};
 pub use ports::{
     AlarmRepository, AnomalyCount, AnomalyRepository, Claim, ClaimId, Clock, ConfigRepository,
     DeadLetter, DocumentRepository, EventRepository, FailureOutcome, GroupOutcome, IdGenerator,

@@ -296,7 +296,8 @@ pub mod query {
             "true" => Ok(true),
             "false" => Ok(false),
             other => Err(D::Error::custom(format!(
-                "must be true or false (got {other:?})"
+                "must be true or false (got {})",
+                missionops_core::quote(other)
             ))),
         }
     }
@@ -304,9 +305,12 @@ pub mod query {
     /// A non-negative integer.
     pub fn offset<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         let raw = String::deserialize(d)?;
-        raw.trim()
-            .parse()
-            .map_err(|_| D::Error::custom(format!("must be a non-negative integer (got {raw:?})")))
+        raw.trim().parse().map_err(|_| {
+            D::Error::custom(format!(
+                "must be a non-negative integer (got {})",
+                missionops_core::quote(&raw)
+            ))
+        })
     }
 
     /// Alarm states: one state, `OPEN` or `ALL`.

@@ -168,7 +168,10 @@ fn bind_address(bind: Option<String>, port: Option<String>) -> Result<String, Er
             let port: u16 = port.trim().parse().map_err(|_| {
                 Error::invalid(
                     "PORT",
-                    format!("must be a port number from 0 to 65535 (got {port:?})"),
+                    format!(
+                        "must be a port number from 0 to 65535 (got {})",
+                        missionops_core::quote(&port)
+                    ),
                 )
             })?;
             Ok(format!("127.0.0.1:{port}"))
