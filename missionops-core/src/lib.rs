@@ -80,7 +80,7 @@ pub use ports::{
     DeadLetter, DocumentRepository, EventRepository, FailureOutcome, GroupOutcome, IdGenerator,
     IngestOutcome, ManualClock, OutboxEntry, OutboxStats, OutboxStore, RetryPolicy, RetrySelection,
     SequentialIds, SpacecraftPage, SpacecraftRepository, Store, TelemetryRepository,
-    TelemetryWrite, insert_one_by_one,
+    TelemetryWrite, WriteProbe, insert_one_by_one,
 };
 pub use rules::{
     AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, MonitorContext, MonitorOutput,

@@ -101,7 +101,7 @@ impl ApiError {
         let mut err = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "Unavailable",
-            "the store is not answering",
+            "the store is not answering or not taking writes",
         );
         err.internal = Some(cause.to_string());
         err

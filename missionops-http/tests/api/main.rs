@@ -13,6 +13,7 @@ mod fleet;
 mod helpers;
 mod ndjson;
 mod ops;
+mod readiness;
 mod server;
 mod spacecraft;
 mod sse;

@@ -11,6 +11,7 @@
 //! - `telemetry`: batched, idempotent ingest and the telemetry queries.
 //! - `anomalies`, `alarms`, `documents`: the other repositories.
 //! - `outbox`: the outbox port: claims under a lease, delivery marks, backoff, dead letters.
+//! - `health`: the write probe of readiness checks (a write matching no row, rolled back).
 //! - `scratch`: throw-away databases for tests and benchmarks.
 //!
 //! The schema lives in `migrations/postgres/`; its comments say why each table and index exists.
@@ -20,6 +21,7 @@ mod anomalies;
 mod codec;
 mod documents;
 mod events;
+mod health;
 mod outbox;
 mod scratch;
 mod spacecraft;
