@@ -9,6 +9,7 @@ mod alarms;
 mod anomalies;
 mod bad_requests;
 mod docs;
+mod errors;
 mod fleet;
 mod helpers;
 mod ndjson;
