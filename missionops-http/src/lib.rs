@@ -26,9 +26,11 @@
 //! - `error`: [`ApiError`], the one mapping from core errors to statuses.
 //! - `openapi`: the route table, shared by the router and the OpenAPI document.
 //! - `server`: middleware, [`router`], [`serve`].
+//! - `connections`: the accept loop: the connection cap, header-read and idle timeouts.
 
 #![deny(missing_docs)]
 
+mod connections;
 mod error;
 mod extract;
 mod metrics;
