@@ -421,6 +421,24 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "MISSIONOPS_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
+    /// How long a client may take to send a request's headers before it is disconnected;
+    /// protects against slowloris clients that hold connections open by sending headers a
+    /// byte at a time (10s, 500ms; plain numbers are seconds)
+    #[arg(long, env = "MISSIONOPS_HEADER_READ_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// How long a keep-alive connection may wait for its next request before it is closed;
+    /// protects against idle connections piling up, each holding a file descriptor and
+    /// buffers (keep it above a load balancer's own idle timeout)
+    #[arg(long, env = "MISSIONOPS_IDLE_TIMEOUT", default_value = "75s", value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// How many connections may be open at once; more are answered 503 with Retry-After, or
+    /// closed. Protects memory and file descriptors against floods of connections (keep it
+    /// under the process's descriptor limit, `ulimit -n`)
+    #[arg(long, env = "MISSIONOPS_MAX_CONNECTIONS", default_value = "512", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
     /// How often the alarm monitor's clock tick runs: stale parameters, lost contact, shelvings
     /// that ran out (5s, 500ms, 1m; plain numbers are seconds)
     #[arg(long, env = "MISSIONOPS_MONITOR_TICK", default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]

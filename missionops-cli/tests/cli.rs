@@ -1070,6 +1070,62 @@ fn serve_refuses_a_bad_port_variable() {
 }
 
 #[test]
+fn serve_refuses_a_connection_cap_of_0() {
+    let db = Db::new();
+    let run = Run::from(
+        db.command(&["serve", "--max-connections", "0"])
+            .output()
+            .expect("run"),
+    );
+    // clap's own usage error: status 2 and the flag named.
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("--max-connections"), "{run:#?}");
+}
+
+#[test]
+fn serve_disconnects_a_silent_client_after_the_header_read_timeout_it_is_given() {
+    let db = Db::new();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut child = db
+        .command(&[
+            "serve",
+            "--bind",
+            &bind,
+            "--header-read-timeout",
+            "300ms",
+            "--idle-timeout",
+            "1m",
+            "--max-connections",
+            "8",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    wait_until_serving(&mut child, port);
+    let mut silent = std::net::TcpStream::connect(&bind).expect("connect");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    let started = Instant::now();
+    let mut buffer = [0u8; 64];
+    let read = silent.read(&mut buffer);
+    let elapsed = started.elapsed();
+    terminate(&child);
+    wait_for_exit(&mut child, Duration::from_secs(20));
+    assert!(
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "expected the server to close the connection, got {read:?} after {elapsed:?}"
+    );
+    assert!(elapsed < Duration::from_secs(4), "closed after {elapsed:?}");
+}
+
+#[test]
 fn serve_reports_an_address_in_use() {
     let db = Db::new();
     let taken = TcpListener::bind("127.0.0.1:0").expect("bind");

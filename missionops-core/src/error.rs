@@ -45,24 +45,63 @@ pub enum Error {
     Backend(#[source] BoxError),
 }
 
+/// The most characters of a bad value an error message quotes (see [`quote`]).
+pub const QUOTE_CHARS: usize = 64;
+
+/// The most characters an error keeps of a field path; longer ones (a path through keys a
+/// client chose) end in `…`.
+pub const MAX_FIELD_CHARS: usize = 200;
+
+/// The most characters an error keeps of its reason, of an id it names, or of a conflict's
+/// reason; longer ones end in `…`. Reasons are written here and quote values through
+/// [`quote`], so this only catches what slipped through: an error answer stays small
+/// whatever a client sent.
+pub const MAX_REASON_CHARS: usize = 300;
+
+/// `value` quoted for an error message: at most its first [`QUOTE_CHARS`] characters, in
+/// double quotes with Rust's escapes, followed by `…` when the value is longer. An error
+/// about a 10 MiB string then says which string without sending it back.
+///
+/// ```
+/// assert_eq!(missionops_core::quote("5x"), r#""5x""#);
+/// let long = "a".repeat(1000);
+/// assert_eq!(missionops_core::quote(&long), format!("\"{}\"…", "a".repeat(64)));
+/// ```
+pub fn quote(value: &str) -> String {
+    match value.char_indices().nth(QUOTE_CHARS) {
+        Some((cut, _)) => format!("{:?}…", &value[..cut]),
+        None => format!("{value:?}"),
+    }
+}
+
+/// `text` cut to at most `max` characters, ending in `…` when it was cut.
+fn bounded(mut text: String, max: usize) -> String {
+    if let Some((cut, _)) = text.char_indices().nth(max) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
 impl Error {
-    /// An [`Error::Invalid`] for `field`.
+    /// An [`Error::Invalid`] for `field`. The field is kept to [`MAX_FIELD_CHARS`] and the
+    /// reason to [`MAX_REASON_CHARS`].
     pub fn invalid(field: impl Into<String>, reason: impl fmt::Display) -> Self {
         Error::Invalid {
-            field: field.into(),
-            reason: reason.to_string(),
+            field: bounded(field.into(), MAX_FIELD_CHARS),
+            reason: bounded(reason.to_string(), MAX_REASON_CHARS),
         }
     }
 
-    /// An [`Error::NotFound`].
+    /// An [`Error::NotFound`]; the id is kept to [`MAX_REASON_CHARS`].
     pub fn not_found(entity: &'static str, id: impl fmt::Display) -> Self {
         Error::NotFound {
             entity,
-            id: id.to_string(),
+            id: bounded(id.to_string(), MAX_REASON_CHARS),
         }
     }
 
-    /// An [`Error::Conflict`].
+    /// An [`Error::Conflict`]; id and reason are kept to [`MAX_REASON_CHARS`].
     pub fn conflict(
         entity: &'static str,
         id: impl fmt::Display,
@@ -70,8 +109,8 @@ impl Error {
     ) -> Self {
         Error::Conflict {
             entity,
-            id: id.to_string(),
-            reason: reason.to_string(),
+            id: bounded(id.to_string(), MAX_REASON_CHARS),
+            reason: bounded(reason.to_string(), MAX_REASON_CHARS),
         }
     }
 
@@ -86,13 +125,16 @@ impl Error {
     pub fn within(self, prefix: &str) -> Self {
         match self {
             Error::Invalid { field, reason } => Error::Invalid {
-                field: if field.is_empty() {
-                    prefix.to_owned()
-                } else if field.starts_with('[') {
-                    format!("{prefix}{field}")
-                } else {
-                    format!("{prefix}.{field}")
-                },
+                field: bounded(
+                    if field.is_empty() {
+                        prefix.to_owned()
+                    } else if field.starts_with('[') {
+                        format!("{prefix}{field}")
+                    } else {
+                        format!("{prefix}.{field}")
+                    },
+                    MAX_FIELD_CHARS,
+                ),
                 reason,
             },
             other => other,
@@ -116,6 +158,36 @@ mod tests {
         );
         let err = Error::invalid("[3]", "bad").within("snapshots");
         assert_eq!(err.to_string(), "snapshots[3]: bad");
+    }
+
+    #[test]
+    fn quotes_keep_a_short_prefix_of_long_values() {
+        assert_eq!(quote("abc"), "\"abc\"");
+        assert_eq!(quote("a\"b"), "\"a\\\"b\"");
+        let exactly = "é".repeat(QUOTE_CHARS);
+        assert_eq!(quote(&exactly), format!("\"{exactly}\""));
+        let long = "é".repeat(10 * 1024 * 1024);
+        let quoted = quote(&long);
+        assert_eq!(quoted, format!("\"{}\"…", "é".repeat(QUOTE_CHARS)));
+    }
+
+    #[test]
+    fn errors_keep_fields_reasons_and_ids_short_whatever_they_are_given() {
+        let huge = "k".repeat(10 * 1024 * 1024);
+        let err = Error::invalid(format!("parameters.{huge}"), format!("bad {huge}"));
+        assert!(err.to_string().len() < 2 * (MAX_FIELD_CHARS + MAX_REASON_CHARS));
+        assert!(err.to_string().contains('…'));
+        let err = Error::invalid(huge.clone(), "x").within("snapshots[1]");
+        let Error::Invalid { field, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(field.chars().count(), MAX_FIELD_CHARS + 1);
+        assert!(Error::not_found("document", &huge).to_string().len() < 400);
+        assert!(
+            Error::conflict("snapshot", &huge, &huge).to_string().len() < 2 * MAX_REASON_CHARS + 50
+        );
+        let short = Error::invalid("limit", "must be an integer from 1 to 100");
+        assert_eq!(short.to_string(), "limit: must be an integer from 1 to 100");
     }
 
     #[test]

@@ -66,19 +66,21 @@ pub use domain::{
     Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, Anomaly, AnomalyId, AnomalyKind,
     BatchSnapshot, BucketWidth, CompatAnomaly, ConfigRecord, ConfigSource, ConfigStatus,
     DocumentBody, DocumentCategory, DocumentFilter, DocumentId, DocumentTitle, EventFilter,
-    EventId, EventType, JsonObject, LatestValue, Layout, LayoutInterner, Limit, MAX_PARAMETERS,
-    MAX_TAGS, MAX_TEXT_VALUE_LEN, MissionEvent, MissionType, NewDocument, NewEvent, NewSnapshot,
-    NewSnapshotBatch, NewSpacecraft, Operator, OpsDocument, ParameterName, ParameterValue,
-    Parameters, SearchQuery, SeriesBucket, Severity, SnapshotId, Spacecraft, SpacecraftConfig,
-    SpacecraftId, SpacecraftName, Tag, Tags, TelemetrySnapshot, Timestamp,
+    EventId, EventType, JsonObject, LatestValue, Layout, LayoutInterner, Limit, MAX_CONFIG_BYTES,
+    MAX_CONFIG_DEPTH, MAX_CONFIG_PARAMETERS, MAX_METADATA_BYTES, MAX_METADATA_DEPTH,
+    MAX_METADATA_KEYS, MAX_PARAMETERS, MAX_TAGS, MAX_TEXT_VALUE_LEN, MissionEvent, MissionType,
+    NewDocument, NewEvent, NewSnapshot, NewSnapshotBatch, NewSpacecraft, Operator, OpsDocument,
+    ParameterName, ParameterValue, Parameters, SearchQuery, SeriesBucket, Severity, SnapshotId,
+    Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName, Tag, Tags, TelemetrySnapshot,
+    Timestamp, check_metadata,
 };
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, MAX_FIELD_CHARS, MAX_REASON_CHARS, QUOTE_CHARS, Result, quote};
 pub use ports::{
     AlarmRepository, AnomalyCount, AnomalyRepository, Claim, ClaimId, Clock, ConfigRepository,
     DeadLetter, DocumentRepository, EventRepository, FailureOutcome, GroupOutcome, IdGenerator,
     IngestOutcome, ManualClock, OutboxEntry, OutboxStats, OutboxStore, Registration, RetryPolicy,
     RetrySelection, SequentialIds, SpacecraftPage, SpacecraftRepository, Store,
-    TelemetryRepository, TelemetryWrite, insert_one_by_one,
+    TelemetryRepository, TelemetryWrite, WriteProbe, insert_one_by_one,
 };
 pub use rules::{
     AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, MonitorContext, MonitorOutput,

@@ -96,12 +96,23 @@ impl ApiError {
         )
     }
 
+    /// 503: the server holds as many connections as it may ([`HttpConfig::max_connections`]).
+    ///
+    /// [`HttpConfig::max_connections`]: crate::HttpConfig::max_connections
+    pub fn too_many_connections() -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            "the server has as many connections open as it may; try again shortly",
+        )
+    }
+
     /// 503: the store does not answer (readiness).
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         let mut err = ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "Unavailable",
-            "the store is not answering",
+            "the store is not answering or not taking writes",
         );
         err.internal = Some(cause.to_string());
         err

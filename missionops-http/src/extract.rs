@@ -136,7 +136,14 @@ fn json_error(path: &str, err: &serde_json::Error) -> ApiError {
         let named = !head.contains(' ') && !head.is_empty();
         if named {
             let last = path.rsplit(['.', '[']).next().unwrap_or("");
-            let field = if path.ends_with(head) {
+            // The name of the path's last segment without its index: `tags` of `tags[0]`.
+            let last_name = path
+                .rsplit('.')
+                .next()
+                .and_then(|segment| segment.split('[').next())
+                .unwrap_or("");
+            let field = if path.ends_with(head) || (path.ends_with(']') && head == last_name) {
+                // `tags[0]` + `tags` (an element names its list) → `tags[0]`
                 path.to_owned()
             } else if path.is_empty() || head.starts_with(path) {
                 head.to_owned()
@@ -150,7 +157,7 @@ fn json_error(path: &str, err: &serde_json::Error) -> ApiError {
             } else {
                 format!("{path}.{head}")
             };
-            return ApiError::invalid(field, tail.to_owned());
+            return ApiError::invalid(field, crate::serde_errors::reason(tail));
         }
     }
     let field = if path.is_empty() {
@@ -158,7 +165,7 @@ fn json_error(path: &str, err: &serde_json::Error) -> ApiError {
     } else {
         path.to_owned()
     };
-    ApiError::invalid(field, message.to_owned())
+    ApiError::invalid(field, crate::serde_errors::reason(message))
 }
 
 /// The query string deserialized into a typed struct `T` whose fields are domain values.
@@ -203,7 +210,7 @@ fn query_error(path: &str, message: &str) -> ApiError {
     } else {
         path
     };
-    ApiError::invalid(field, message)
+    ApiError::invalid(field, crate::serde_errors::reason(message))
 }
 
 /// One query-string value: text, which an `Option` field takes as present.
@@ -296,7 +303,8 @@ pub mod query {
             "true" => Ok(true),
             "false" => Ok(false),
             other => Err(D::Error::custom(format!(
-                "must be true or false (got {other:?})"
+                "must be true or false (got {})",
+                missionops_core::quote(other)
             ))),
         }
     }
@@ -304,9 +312,12 @@ pub mod query {
     /// A non-negative integer.
     pub fn offset<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         let raw = String::deserialize(d)?;
-        raw.trim()
-            .parse()
-            .map_err(|_| D::Error::custom(format!("must be a non-negative integer (got {raw:?})")))
+        raw.trim().parse().map_err(|_| {
+            D::Error::custom(format!(
+                "must be a non-negative integer (got {})",
+                missionops_core::quote(&raw)
+            ))
+        })
     }
 
     /// Alarm states: one state, `OPEN` or `ALL`.
@@ -330,6 +341,43 @@ pub mod query {
             Limit::parse(Some(&raw), DEFAULT, MAX)
                 .map(QueryLimit)
                 .map_err(reason)
+        }
+    }
+}
+
+/// A path parameter, whose rejection (a segment that is not UTF-8 once percent-decoded, say)
+/// answers 400 in our error shape rather than axum's plain text.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                use axum::extract::path::ErrorKind;
+                Err(match e.into_kind() {
+                    ErrorKind::InvalidUtf8InPathParam { key } => {
+                        ApiError::invalid(key, "must be valid UTF-8 once percent-decoded")
+                    }
+                    ErrorKind::ParseErrorAtKey { key, .. }
+                    | ErrorKind::DeserializeError { key, .. } => {
+                        ApiError::invalid(key, "is not a valid path segment")
+                    }
+                    _ => ApiError::invalid("path", "is not a valid path for this route"),
+                })
+            }
+            Err(_) => Err(ApiError::invalid(
+                "path",
+                "is not a valid path for this route",
+            )),
         }
     }
 }

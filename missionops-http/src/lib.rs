@@ -21,20 +21,24 @@
 //!
 //! # Layout
 //! - `routes`: the handlers, one module per area; each parses, calls one service, renders.
-//! - `extract`: JSON and query extractors whose rejections are our error shape.
+//! - `extract`: JSON, query and path extractors whose rejections are our error shape.
+//! - `serde_errors`: serde's messages as reasons for clients (no Rust types, short quotes).
 //! - `error`: [`ApiError`], the one mapping from core errors to statuses.
 //! - `openapi`: the route table, shared by the router and the OpenAPI document.
 //! - `server`: middleware, [`router`], [`serve`].
 //! - `access_log`: which finished requests are logged, at which level.
+//! - `connections`: the accept loop: the connection cap, header-read and idle timeouts.
 
 #![deny(missing_docs)]
 
 mod access_log;
+mod connections;
 mod error;
 mod extract;
 mod metrics;
 mod openapi;
 mod routes;
+mod serde_errors;
 mod server;
 mod state;
 

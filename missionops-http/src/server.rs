@@ -1,4 +1,5 @@
-//! The router with its middleware, and the server loop with graceful shutdown.
+//! The router with its middleware, and the server with graceful shutdown (its accept loop and
+//! connection limits are in `connections`).
 
 use std::future::Future;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::access_log;
+use crate::connections::{ConnectionLimits, serve_connections};
 use crate::error::{ApiError, InternalCause};
 use crate::state::AppState;
 
@@ -101,6 +103,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 
 /// Serves the API on `listener` until `shutdown` resolves, then stops accepting connections,
 /// ends event streams and lets in-flight requests finish (so no acknowledged write is lost).
+/// Connections are bounded as [`HttpConfig`](crate::HttpConfig) says: how many at once, how
+/// long a client may take over its headers, how long a keep-alive connection may idle.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -110,13 +114,18 @@ pub async fn serve(
     if let Some(every) = state.config.monitor_tick {
         tokio::spawn(run_ticks(state.clone(), every));
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            state.begin_shutdown();
-        })
-        .await
+    let limits = ConnectionLimits {
+        header_read_timeout: state.config.header_read_timeout,
+        idle_timeout: state.config.idle_timeout,
+        max_connections: state.config.max_connections,
+    };
+    serve_connections(listener, app, limits, async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        state.begin_shutdown();
+    })
+    .await;
+    Ok(())
 }
 
 /// Runs the monitor's clock tick every `every` until shutdown begins. A failed tick is

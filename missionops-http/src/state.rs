@@ -30,6 +30,18 @@ pub struct HttpConfig {
     /// A request whose response takes at least this long to start is logged at warn, whatever
     /// its status. Default 1 s.
     pub slow_request: Duration,
+    /// How long a client may take to send a request's headers, counted from the connection's
+    /// start or from the first byte after an idle pause; a slower one is disconnected (a
+    /// slowloris client holds a connection by sending headers a byte at a time). Default 10 s.
+    pub header_read_timeout: Duration,
+    /// How long a keep-alive connection may wait for its next request before it is closed
+    /// (idle connections each hold a file descriptor and buffers). Default 75 s: longer than
+    /// the 60 s idle timeout of common load balancers, so that they close first.
+    pub idle_timeout: Duration,
+    /// How many connections may be open at once; one more is answered 503 with
+    /// `Retry-After` (or, when many more arrive at once, closed). Default 512: under the
+    /// usual limit of 1,024 file descriptors with room for the store's, at about 60 KB each.
+    pub max_connections: usize,
 }
 
 impl Default for HttpConfig {
@@ -42,6 +54,9 @@ impl Default for HttpConfig {
             monitor_tick: Some(Duration::from_secs(5)),
             access_log: false,
             slow_request: Duration::from_secs(1),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 512,
         }
     }
 }

@@ -482,3 +482,55 @@ async fn an_unreachable_server_is_a_backend_error() {
     assert!(matches!(err, Error::Backend(_)), "got {err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
 }
+
+#[tokio::test]
+async fn the_write_probe_fails_on_a_database_that_refuses_writes_and_reads_still_answer() {
+    use missionops_core::WriteProbe;
+
+    let store = scratch_postgres().await;
+    store
+        .probe_writes()
+        .await
+        .expect("a fresh database takes writes");
+    let name = store
+        .scratch_database()
+        .expect("a scratch store")
+        .to_owned();
+    sqlx::query(&format!(
+        "ALTER DATABASE \"{name}\" SET default_transaction_read_only = on"
+    ))
+    .execute(store.pool())
+    .await
+    .expect("make the database read-only for new sessions");
+    // A server connecting now finds the database read-only, as after a switch to a standby.
+    let admin = admin_url();
+    let (base, _) = admin.rsplit_once('/').expect("a database in the admin URL");
+    let url = format!("{base}/{name}");
+    let read_only = PostgresStore::connect(&url).await.expect("connect");
+    let err = read_only.probe_writes().await.expect_err("read-only");
+    assert!(matches!(err, Error::Backend(_)), "got {err}");
+    assert!(
+        err.to_string().contains("read-only"),
+        "the cause is kept for the log: {err}"
+    );
+    read_only
+        .list_spacecraft(limit(1), 0)
+        .await
+        .expect("reads still answer");
+    read_only.pool().close().await;
+
+    sqlx::query(&format!(
+        "ALTER DATABASE \"{name}\" RESET default_transaction_read_only"
+    ))
+    .execute(store.pool())
+    .await
+    .expect("writable again");
+    let writable = PostgresStore::connect(&url).await.expect("connect");
+    writable.probe_writes().await.expect("takes writes");
+    writable.pool().close().await;
+    // The probe changed nothing: the first write still gets event sequence 1.
+    register(&store, "SC-1").await;
+    let events = store.recent_events(None, limit(10)).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].sequence, 1);
+}

@@ -549,3 +549,39 @@ async fn the_write_ahead_log_stays_bounded_under_constant_writes() {
         "the log ({log} bytes) outgrew the database ({database} bytes): it never restarted"
     );
 }
+
+#[tokio::test]
+async fn the_write_probe_fails_while_another_process_holds_the_write_lock() {
+    use missionops_core::WriteProbe;
+
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
+    store
+        .probe_writes()
+        .await
+        .expect("a fresh file takes writes");
+    let mut other = <sqlx::SqliteConnection as sqlx::Connection>::connect(&sqlite.url())
+        .await
+        .expect("raw connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .expect("take the write lock");
+    // After the busy timeout, as a write would.
+    let err = store.probe_writes().await.expect_err("the file is locked");
+    assert!(matches!(err, Error::Backend(_)), "got {err}");
+    store
+        .list_spacecraft(limit(1), 0)
+        .await
+        .expect("reads still answer");
+    sqlx::query("ROLLBACK")
+        .execute(&mut other)
+        .await
+        .expect("release the lock");
+    store.probe_writes().await.expect("writable again");
+    // The probe changed nothing: a write still commits with the first event sequence.
+    register(store, "SC-1", 1).await;
+    let events = store.recent_events(None, limit(10)).await.expect("events");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].sequence, 1);
+}

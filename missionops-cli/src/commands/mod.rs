@@ -3,6 +3,7 @@
 
 mod alarms;
 mod catalog;
+mod listen;
 mod outbox;
 mod seed;
 mod serve;

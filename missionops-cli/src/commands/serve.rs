@@ -12,6 +12,7 @@ use missionops_http::{AppState, HttpConfig, serve as serve_http, shutdown_signal
 use missionops_store::{SystemClock, UuidV7Ids};
 
 use super::Database;
+use super::listen::listen;
 use crate::args::{DeliveryArgs, ServeArgs};
 
 /// Where the server listens when told nothing.
@@ -27,6 +28,9 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
     let config = HttpConfig {
         body_limit: args.body_limit,
         request_timeout: args.request_timeout,
+        header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         monitor_tick: Some(args.monitor_tick),
         cors_origins: args
             .cors_origins
@@ -38,7 +42,7 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
         slow_request: args.slow_request,
         ..HttpConfig::default()
     };
-    let listener = tokio::net::TcpListener::bind(&bind)
+    let listener = listen(&bind)
         .await
         .with_context(|| format!("cannot listen on {bind}"))?;
     let address = listener
@@ -49,6 +53,9 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
         database = %db.display(),
         body_limit = config.body_limit,
         request_timeout_ms = config.request_timeout.as_millis(),
+        header_read_timeout_ms = config.header_read_timeout.as_millis(),
+        idle_timeout_ms = config.idle_timeout.as_millis(),
+        max_connections = config.max_connections,
         cors_origins = ?config.cors_origins,
         access_log = config.access_log,
         slow_request_ms = config.slow_request.as_millis(),
@@ -172,7 +179,10 @@ fn bind_address(bind: Option<String>, port: Option<String>) -> Result<String, Er
             let port: u16 = port.trim().parse().map_err(|_| {
                 Error::invalid(
                     "PORT",
-                    format!("must be a port number from 0 to 65535 (got {port:?})"),
+                    format!(
+                        "must be a port number from 0 to 65535 (got {})",
+                        missionops_core::quote(&port)
+                    ),
                 )
             })?;
             Ok(format!("127.0.0.1:{port}"))

@@ -74,7 +74,12 @@ impl EventType {
         Self::ALL
             .into_iter()
             .find(|t| t.as_str() == value)
-            .ok_or_else(|| crate::Error::invalid("type", format!("unknown event type {value:?}")))
+            .ok_or_else(|| {
+                crate::Error::invalid(
+                    "type",
+                    format!("unknown event type {}", crate::error::quote(value)),
+                )
+            })
     }
 }
 

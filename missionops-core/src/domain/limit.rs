@@ -27,7 +27,10 @@ impl Limit {
                 let value: i64 = text.trim().parse().map_err(|_| {
                     Error::invalid(
                         "limit",
-                        format!("must be an integer from 1 to {max} (got {text:?})"),
+                        format!(
+                            "must be an integer from 1 to {max} (got {})",
+                            crate::error::quote(text)
+                        ),
                     )
                 })?;
                 Limit::new(value, max)

@@ -7,6 +7,7 @@ mod document;
 mod event;
 mod event_payloads;
 mod ids;
+mod json_limits;
 mod limit;
 mod serde_f64;
 mod series;
@@ -28,13 +29,17 @@ pub use ids::{
     AlarmId, AnomalyId, DocumentCategory, DocumentId, DocumentTitle, EventId, MissionType,
     Operator, ParameterName, SnapshotId, SpacecraftId, SpacecraftName, Tag,
 };
+pub use json_limits::{
+    MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_PARAMETERS, MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH, MAX_METADATA_KEYS, check_metadata,
+};
 pub use limit::Limit;
 pub use series::{BucketWidth, LatestValue, SeriesBucket};
 pub use severity::{AnomalyKind, Severity};
 pub use snapshot::{BatchSnapshot, NewSnapshot, NewSnapshotBatch, TelemetrySnapshot};
 pub use spacecraft::{
     ConfigRecord, ConfigSource, ConfigStatus, JsonObject, NewSpacecraft, Spacecraft,
-    SpacecraftConfig, reject_nul,
+    SpacecraftConfig,
 };
 pub use time::Timestamp;
 pub use value::{

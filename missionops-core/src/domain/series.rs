@@ -32,7 +32,10 @@ impl BucketWidth {
         let bad = || {
             Error::invalid(
                 "bucket",
-                format!("must be a duration such as 60, 60s, 5m, 1h or 1d (got {value:?})"),
+                format!(
+                    "must be a duration such as 60, 60s, 5m, 1h or 1d (got {})",
+                    crate::error::quote(value)
+                ),
             )
         };
         let text = value.trim();

@@ -96,7 +96,12 @@ impl AnomalyKind {
         Self::ALL
             .into_iter()
             .find(|k| k.as_str() == value)
-            .ok_or_else(|| crate::Error::invalid("kind", format!("unknown anomaly kind {value:?}")))
+            .ok_or_else(|| {
+                crate::Error::invalid(
+                    "kind",
+                    format!("unknown anomaly kind {}", crate::error::quote(value)),
+                )
+            })
     }
 }
 

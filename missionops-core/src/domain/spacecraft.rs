@@ -64,9 +64,19 @@ pub struct NewSpacecraft {
     /// The mission type; `UNSPECIFIED` when absent.
     #[serde(default)]
     pub mission_type: Option<MissionType>,
-    /// Free-form fields.
-    #[serde(default)]
+    /// Free-form fields, within the limits of [`check_metadata`](crate::check_metadata)
+    /// (checked when parsed, and again when registered).
+    #[serde(default, deserialize_with = "parse_metadata")]
     pub metadata: Option<JsonObject>,
+}
+
+/// `metadata` of a [`NewSpacecraft`], refused at parse time when over a limit.
+fn parse_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<JsonObject>, D::Error> {
+    let metadata = Option::<JsonObject>::deserialize(d)?;
+    if let Some(metadata) = &metadata {
+        super::json_limits::check_metadata(metadata).map_err(serde::de::Error::custom)?;
+    }
+    Ok(metadata)
 }
 
 /// Whether a configuration is approved for operations or still a draft.
@@ -138,17 +148,27 @@ impl ConfigSource {
 pub struct SpacecraftConfig(JsonObject);
 
 impl SpacecraftConfig {
-    /// Parses and validates a configuration document: it must be an object, and its
+    /// Parses and validates a configuration document: it must be an object within the size
+    /// limits ([`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES),
+    /// [`MAX_CONFIG_PARAMETERS`](crate::MAX_CONFIG_PARAMETERS),
+    /// [`MAX_CONFIG_DEPTH`](crate::MAX_CONFIG_DEPTH)), without NUL characters, and its
     /// `parameters` must compile (see [`crate::CompiledRules::compile`]).
     pub fn parse(document: Value) -> Result<Self> {
-        reject_nul("config", &document)?;
-        match document {
-            Value::Object(map) => {
-                crate::rules::CompiledRules::compile(&map)?;
-                Ok(SpacecraftConfig(map))
+        let Value::Object(map) = document else {
+            return Err(Error::invalid("config", "must be a JSON object"));
+        };
+        super::json_limits::check_config_size(&map)?;
+        for (key, value) in &map {
+            if key.contains('\0') {
+                return Err(Error::invalid(
+                    "config",
+                    "must not contain NUL characters in keys",
+                ));
             }
-            _ => Err(Error::invalid("config", "must be a JSON object")),
+            reject_nul(&format!("config.{key}"), value)?;
         }
+        crate::rules::CompiledRules::compile(&map)?;
+        Ok(SpacecraftConfig(map))
     }
 
     /// Wraps a document read back from storage, where it was validated when written.
@@ -203,6 +223,61 @@ mod tests {
             err.to_string(),
             "config.note.x[1]: must not contain NUL characters"
         );
+    }
+
+    #[test]
+    fn an_oversize_config_is_refused_naming_the_limit_before_it_is_compiled() {
+        let huge = "x".repeat(10 * 1024 * 1024);
+        let err = SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": huge}}}))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config: must be at most 1048576 bytes as JSON (1 MiB)"
+        );
+        let many: JsonObject = (0..200_000)
+            .map(|i| (format!("p{i}"), json!({"warnHigh": 1})))
+            .collect();
+        let err = SpacecraftConfig::parse(json!({ "parameters": many })).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "parameters: must have at most 10000 parameters (got 200000)"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_in_a_config_is_quoted_by_a_short_prefix() {
+        let long = "4".repeat(100_000);
+        let err = SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": long}}}))
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.len() < 200, "{} bytes", text.len());
+        assert!(
+            text.starts_with("parameters.temp.warnHigh: must be a number, not the string \"444"),
+            "{text}"
+        );
+        assert!(text.ends_with("\"…"), "{text}");
+    }
+
+    #[test]
+    fn new_spacecraft_metadata_over_a_limit_is_refused_when_parsed() {
+        let big = "x".repeat(70 * 1024);
+        let err = serde_json::from_value::<NewSpacecraft>(
+            json!({"name": "Big", "metadata": {"note": big}}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("metadata: must be at most 65536 bytes as JSON"),
+            "{err}"
+        );
+        let fine = serde_json::from_value::<NewSpacecraft>(
+            json!({"name": "Small", "metadata": {"norad": 25544}}),
+        )
+        .expect("small metadata");
+        assert_eq!(fine.metadata.expect("metadata")["norad"], 25544);
+        let none =
+            serde_json::from_value::<NewSpacecraft>(json!({"name": "None"})).expect("no metadata");
+        assert!(none.metadata.is_none());
     }
 
     #[test]

@@ -399,8 +399,12 @@ impl<'de> Deserialize<'de> for Parameters {
                 let mut names = Vec::with_capacity(capacity);
                 let mut values = Vec::with_capacity(capacity);
                 while let Some(raw) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let name = ParameterName::parse(raw.as_ref())
-                        .map_err(|e| de::Error::custom(format!("parameters: name {raw:?}: {e}")))?;
+                    let name = ParameterName::parse(raw.as_ref()).map_err(|e| {
+                        de::Error::custom(format!(
+                            "parameters: name {}: {e}",
+                            crate::error::quote(&raw)
+                        ))
+                    })?;
                     let value = map.next_value::<ParameterValue>().map_err(|e| {
                         de::Error::custom(format!("parameters.{name}: {}", strip_position(&e)))
                     })?;

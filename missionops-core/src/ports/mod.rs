@@ -401,8 +401,24 @@ pub trait EventRepository: Send + Sync {
     ) -> Result<Vec<MissionEvent>>;
 }
 
-/// Everything the application services need from storage: the repositories and the outbox
-/// their events are delivered from.
+/// Whether the backend takes writes, for readiness checks: a store whose reads answer may
+/// still refuse every write (a database switched to read-only, a file locked by another
+/// process, a standby after a failover).
+#[async_trait]
+pub trait WriteProbe: Send + Sync {
+    /// `Ok` when the backend accepts a write now. A durable backend starts a write
+    /// transaction, takes its write lock and rolls back, changing nothing; it waits for the
+    /// lock as a write would (behind the writes already queued). [`Error::Backend`] when the
+    /// backend refuses. The default, for backends that cannot refuse a write, is `Ok`.
+    ///
+    /// [`Error::Backend`]: crate::Error::Backend
+    async fn probe_writes(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything the application services need from storage: the repositories, the outbox
+/// their events are delivered from, and a write probe for readiness.
 pub trait Store:
     SpacecraftRepository
     + ConfigRepository
@@ -412,6 +428,7 @@ pub trait Store:
     + DocumentRepository
     + EventRepository
     + OutboxStore
+    + WriteProbe
 {
 }
 
@@ -424,5 +441,6 @@ impl<T> Store for T where
         + DocumentRepository
         + EventRepository
         + OutboxStore
+        + WriteProbe
 {
 }

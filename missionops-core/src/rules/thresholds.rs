@@ -152,7 +152,10 @@ fn threshold_number(field: &str, value: &Value) -> Result<f64> {
             .ok_or_else(|| Error::invalid(field, "must be a finite number")),
         Value::String(s) => Err(Error::invalid(
             field,
-            format!("must be a number, not the string {s:?}"),
+            format!(
+                "must be a number, not the string {}",
+                crate::error::quote(s)
+            ),
         )),
         Value::Null => Err(Error::invalid(field, "must be a number, not null")),
         _ => Err(Error::invalid(field, "must be a number")),

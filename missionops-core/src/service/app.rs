@@ -125,4 +125,13 @@ impl MissionOps {
             .await
             .map(|_| ())
     }
+
+    /// Whether the store answers reads and takes writes (for readiness probes): [`ping`]
+    /// and then the store's [`WriteProbe`](crate::WriteProbe), which changes nothing.
+    ///
+    /// [`ping`]: MissionOps::ping
+    pub async fn check_ready(&self) -> Result<()> {
+        self.ping().await?;
+        self.store.probe_writes().await
+    }
 }

@@ -12,12 +12,12 @@ use super::{MissionOps, SpacecraftListItem, SpacecraftListing};
 
 impl MissionOps {
     /// Registers a spacecraft (`SPACECRAFT_REGISTERED` event); the id is generated when absent.
-    /// [`Error::Conflict`] when the id exists.
+    /// [`Error::Conflict`] when the id exists; [`Error::Invalid`] when the metadata is over a
+    /// limit of [`check_metadata`](crate::check_metadata).
     pub async fn register_spacecraft(&self, new: NewSpacecraft) -> Result<Spacecraft> {
+        // Checked again here: a `NewSpacecraft` built in code was never parsed.
         if let Some(metadata) = &new.metadata {
-            for (key, value) in metadata {
-                crate::domain::reject_nul(&format!("metadata.{key}"), value)?;
-            }
+            crate::domain::check_metadata(metadata)?;
         }
         let now = self.clock.now();
         let spacecraft = Spacecraft {

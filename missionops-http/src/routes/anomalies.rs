@@ -1,6 +1,6 @@
 //! Persisted anomalies and alarms.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, Operator, OpsDocument,
     SpacecraftId, Timestamp,
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::query::{self, QueryLimit};
-use crate::extract::{JsJson, JsonBody, Query, ok, rename_field, window};
+use crate::extract::{JsJson, JsonBody, Path, Query, ok, rename_field, window};
 use crate::state::AppState;
 
 /// The query of `GET /anomalies`.

@@ -1,6 +1,6 @@
 //! Operational documents.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use missionops_core::{
     DocumentCategory, DocumentFilter, DocumentId, NewDocument, OpsDocument, SearchQuery,
     SpacecraftId, Tag,
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::query::{self, QueryLimit};
-use crate::extract::{JsJson, JsonBody, Query, created, ok, rename_field};
+use crate::extract::{JsJson, JsonBody, Path, Query, created, ok, rename_field};
 use crate::state::AppState;
 
 fn path_id(raw: &str) -> Result<DocumentId, ApiError> {

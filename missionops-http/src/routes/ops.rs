@@ -16,12 +16,17 @@ pub async fn healthz() -> JsJson<Value> {
     ok(json!({"status": "ok"}))
 }
 
-/// Readiness: the store answers.
+/// Readiness: the store answers reads and takes writes (a write probe that changes nothing).
 #[utoipa::path(get, path = "/readyz", tag = "ops",
-    responses((status = 200, description = "`{status: \"ready\"}`"), (status = 503, body = ErrorBody)))]
+    responses((status = 200, description = "`{status: \"ready\"}`"),
+        (status = 503, body = ErrorBody, description = "the store does not answer or refuses writes")))]
 #[tracing::instrument(skip_all)]
 pub async fn readyz(State(state): State<AppState>) -> Result<JsJson<Value>, ApiError> {
-    state.ops.ping().await.map_err(ApiError::unavailable)?;
+    state
+        .ops
+        .check_ready()
+        .await
+        .map_err(ApiError::unavailable)?;
     Ok(ok(json!({"status": "ready"})))
 }
 

@@ -1,6 +1,6 @@
 //! Spacecraft: listing, registration, detail, status, configuration, detection, fleet.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use missionops_core::{
     ConfigRecord, ConfigSource, ConfigStatus, ConfigView, DetectReport, FleetEntry, Limit,
     NewSpacecraft, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftListing, SpacecraftStatus,
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsJson, JsonBody, Query, created, ok, parse_id};
+use crate::extract::{JsJson, JsonBody, Path, Query, created, ok, parse_id};
 use crate::state::AppState;
 
 fn path_id(raw: &str) -> Result<SpacecraftId, ApiError> {

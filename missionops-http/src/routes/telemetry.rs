@@ -120,6 +120,10 @@ pub struct NdjsonBody(Vec<NewSnapshot>);
 impl FromRequest<AppState> for NdjsonBody {
     type Rejection = ApiError;
 
+    /// Only NDJSON (`application/x-ndjson`, or its unprefixed spelling) and JSON lines sent as
+    /// `application/json` are read. Not `text/plain`: a web page can send that from any
+    /// origin without a CORS preflight, so accepting it would let any page a user visits
+    /// write telemetry to a server on their network.
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         let accepted = req
             .headers()
@@ -130,11 +134,7 @@ impl FromRequest<AppState> for NdjsonBody {
             .is_some_and(|m| {
                 matches!(
                     m.as_str(),
-                    "application/x-ndjson"
-                        | "application/ndjson"
-                        | "application/jsonl"
-                        | "application/json"
-                        | "text/plain"
+                    "application/x-ndjson" | "application/ndjson" | "application/json"
                 )
             });
         if !accepted {
@@ -161,7 +161,8 @@ impl FromRequest<AppState> for NdjsonBody {
     params(("stored" = Option<bool>, Query, description = "played-back (stored) telemetry")),
     request_body(content = String, content_type = "application/x-ndjson", description = "one snapshot JSON per line"),
     responses((status = 201, description = "`{count}`"), (status = 400, body = ErrorBody, description = "names the first bad line"),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 415, body = ErrorBody, description = "not sent as `application/x-ndjson` (or `application/json`)")))]
 #[tracing::instrument(skip_all)]
 pub async fn ingest_ndjson(
     State(state): State<AppState>,

@@ -1,6 +1,9 @@
 //! Black-box tests of the HTTP service, one file per resource (`bad_requests` is the table of
-//! invalid requests, `server` the server's lifecycle): the real server on port 0 over a fresh
-//! SQLite file, spoken to over HTTP. `tests/api_postgres` runs the same tests on PostgreSQL.
+//! invalid requests, `errors` what error answers say, `server` the server's lifecycle,
+//! `connections` its connection limits, `readiness` `/readyz` against a locked database): the
+//! real server on port 0 over a fresh SQLite file, spoken to over HTTP. `tests/api_postgres`
+//! runs the same tests on PostgreSQL (but for the last three, which are about the server or
+//! the SQLite file).
 
 /// The store every test here runs on.
 pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
@@ -8,11 +11,14 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 mod alarms;
 mod anomalies;
 mod bad_requests;
+mod connections;
 mod docs;
+mod errors;
 mod fleet;
 mod helpers;
 mod ndjson;
 mod ops;
+mod readiness;
 mod server;
 mod spacecraft;
 mod sse;

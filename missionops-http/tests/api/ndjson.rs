@@ -91,3 +91,53 @@ async fn an_id_less_line_gets_the_id_derived_from_its_content_and_a_given_id_is_
     let ids: Vec<Value> = stored(&app).await.iter().map(|s| s["id"].clone()).collect();
     assert_eq!(ids, [json!("mine"), json!(derived.as_str())]);
 }
+
+#[tokio::test]
+async fn ndjson_is_read_only_when_sent_as_ndjson_or_json_and_never_as_text_plain() {
+    let app = spawn_app().await;
+    let send = |content_type: Option<&'static str>| {
+        let mut request = app.client.post(app.url("/telemetry/ndjson")).body(lines());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        async move {
+            let response = request.send().await.expect("post");
+            let status = response.status();
+            (status, response.json::<Value>().await.expect("json body"))
+        }
+    };
+    // What a web page can send from any origin without a CORS preflight is refused, and
+    // nothing of it is stored.
+    for refused in [
+        Some("text/plain"),
+        Some("text/plain; charset=utf-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/jsonl"),
+        None,
+    ] {
+        let (status, body) = send(refused).await;
+        assert_eq!(
+            status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{refused:?}: {body}"
+        );
+        assert_eq!(body["error"], "UnsupportedMediaType");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("application/x-ndjson")),
+            "{body}"
+        );
+    }
+    assert!(stored(&app).await.is_empty());
+    for accepted in [
+        "application/x-ndjson",
+        "application/x-ndjson; charset=utf-8",
+        "application/json",
+    ] {
+        let (status, body) = send(Some(accepted)).await;
+        assert_eq!(status, StatusCode::CREATED, "{accepted}: {body}");
+    }
+    assert_eq!(stored(&app).await.len(), 3);
+}

@@ -126,3 +126,64 @@ async fn spacecraft_are_registered_read_and_their_config_history_kept() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error_shape(&body);
 }
+
+#[tokio::test]
+async fn oversize_metadata_and_configs_answer_400_naming_the_limit_and_store_nothing() {
+    let app = spawn_app().await;
+    let big = "x".repeat(10 * 1024 * 1024);
+    let (status, body) = app
+        .post_json(
+            "/spacecraft",
+            &json!({"id": "SC-BIG", "name": "Big", "metadata": {"note": big}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = assert_error_shape(&body);
+    assert_eq!(body["details"][0]["field"], "metadata");
+    assert!(message.contains("65536 bytes"), "{message}");
+    let deep = (0..20).fold(json!(1), |inner, _| json!({ "n": inner }));
+    let (status, body) = app
+        .post_json(
+            "/spacecraft",
+            &json!({"id": "SC-DEEP", "name": "Deep", "metadata": deep}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(assert_error_shape(&body).contains("16 levels"), "{body}");
+
+    let parameters: serde_json::Map<String, Value> = (0..200_000)
+        .map(|i| (format!("p{i}"), json!({"warnHigh": 1})))
+        .collect();
+    let (status, body) = app
+        .put_json(
+            "/spacecraft/SC-CFG/config",
+            &json!({ "parameters": parameters }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = assert_error_shape(&body);
+    assert_eq!(body["details"][0]["field"], "parameters");
+    assert!(message.contains("10000 parameters"), "{message}");
+    let (status, body) = app
+        .put_json(
+            "/spacecraft/SC-CFG/config",
+            &json!({"parameters": {}, "notes": "n".repeat(2 * 1024 * 1024)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        assert_error_shape(&body).contains("1048576 bytes"),
+        "{body}"
+    );
+
+    let (_, listing) = app.get_json("/spacecraft").await;
+    assert_eq!(listing["total"], 0, "nothing was registered: {listing}");
+    // Within the limits all is as before.
+    let (status, body) = app
+        .post_json(
+            "/spacecraft",
+            &json!({"id": "SC-OK", "name": "Fine", "metadata": {"note": "x".repeat(60 * 1024)}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}

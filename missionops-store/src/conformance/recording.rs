@@ -13,7 +13,7 @@ use missionops_core::{
     IngestOutcome, LatestValue, Limit, MissionEvent, NewEvent, OpsDocument, OutboxStats,
     OutboxStore, ParameterName, Result, RetryPolicy, RetrySelection, SearchQuery, SeriesBucket,
     Spacecraft, SpacecraftId, SpacecraftPage, SpacecraftRepository, Store, TelemetryRepository,
-    TelemetrySnapshot, TelemetryWrite, Timestamp,
+    TelemetrySnapshot, TelemetryWrite, Timestamp, WriteProbe,
 };
 
 /// One call that stored telemetry, as the store was given it.
@@ -293,5 +293,12 @@ impl OutboxStore for RecordingStore {
 
     async fn retry_dead(&self, which: &RetrySelection) -> Result<Vec<u64>> {
         self.inner.retry_dead(which).await
+    }
+}
+
+#[async_trait]
+impl WriteProbe for RecordingStore {
+    async fn probe_writes(&self) -> Result<()> {
+        self.inner.probe_writes().await
     }
 }

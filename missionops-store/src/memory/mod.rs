@@ -9,6 +9,7 @@ mod anomalies;
 mod config;
 mod documents;
 mod events;
+mod health;
 mod outbox;
 mod spacecraft;
 mod telemetry;

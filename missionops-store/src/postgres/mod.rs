@@ -12,6 +12,7 @@
 //! - `anomalies`, `alarms`, `documents`: the other repositories.
 //! - `outbox`: the outbox port: claims under a lease, delivery marks, backoff, dead letters.
 //! - `pool`: the connection pool's settings: no ping on checkout, broken connections replaced.
+//! - `health`: the write probe of readiness checks (a write matching no row, rolled back).
 //! - `scratch`: throw-away databases for tests and benchmarks.
 //!
 //! The schema lives in `migrations/postgres/`; its comments say why each table and index exists.
@@ -21,6 +22,7 @@ mod anomalies;
 mod codec;
 mod documents;
 mod events;
+mod health;
 mod outbox;
 mod pool;
 mod scratch;

@@ -9,6 +9,7 @@
 //! - `anomalies`: anomalies and alarms.
 //! - `documents`: documents, their version history and full-text search.
 //! - `outbox`: the outbox port: claims under a lease, delivery marks, backoff, dead letters.
+//! - `health`: the write probe of readiness checks (`BEGIN IMMEDIATE`, rolled back).
 //!
 //! # Transactions
 //! Every trait write runs in one `BEGIN IMMEDIATE` transaction on the single writer connection:
@@ -20,6 +21,7 @@ mod anomalies;
 mod codec;
 mod documents;
 mod events;
+mod health;
 mod outbox;
 mod spacecraft;
 mod telemetry;
