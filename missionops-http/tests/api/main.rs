@@ -10,6 +10,7 @@ mod anomalies;
 mod bad_requests;
 mod docs;
 mod fleet;
+mod gated_store;
 mod helpers;
 mod ndjson;
 mod ops;
