@@ -1,15 +1,14 @@
 //! Black-box tests of the `missionops` binary: every command, its success and failure paths,
 //! each test on a fresh SQLite file in a temporary directory.
 
-use std::io::Read;
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod support;
-use support::{Db, Run, free_port, http, wait_until_serving};
+use support::{Db, Run, Serving, http};
 
 const END: &str = "2025-01-01T00:00:00Z";
 const DEMO: [&str; 4] = [
@@ -1019,24 +1018,9 @@ fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatu
 #[test]
 fn serve_answers_until_sigterm_then_exits_0_with_the_data_kept() {
     let db = Db::new();
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut child = db
-        .command(&[
-            "serve",
-            "--bind",
-            &bind,
-            "--request-timeout",
-            "5s",
-            "--body-limit",
-            "1MiB",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    wait_until_serving(&mut child, port);
+    let mut server =
+        Serving::start(db.command(&["serve", "--request-timeout", "5s", "--body-limit", "1MiB"]));
+    let port = server.port;
     let body = snapshot(
         "SC-SRV",
         "2025-01-01T00:00:00Z",
@@ -1044,12 +1028,9 @@ fn serve_answers_until_sigterm_then_exits_0_with_the_data_kept() {
     );
     let (status, answer) = http(port, "POST", "/telemetry", &body).expect("POST /telemetry");
     assert_eq!(status, 201, "{answer}");
-    terminate(&child);
-    let status = wait_for_exit(&mut child, Duration::from_secs(20));
-    let mut logs = String::new();
-    if let Some(mut stderr) = child.stderr.take() {
-        let _ = stderr.read_to_string(&mut logs);
-    }
+    terminate(&server.child);
+    let status = wait_for_exit(&mut server.child, Duration::from_secs(20));
+    let logs = server.finish_log();
     assert!(status.success(), "serve exited with {status}: {logs}");
     assert!(logs.contains("listening"), "no start-up log: {logs}");
     let listed = db.json(&["list-telemetry", "--spacecraft-id", "SC-SRV"]);

@@ -3,33 +3,22 @@
 //! the acceptance test: `serve --nats-url` delivers every event of a `seed-demo-data` run to a
 //! JetStream server of the test's own.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod support;
-use support::{Db, free_port, http, wait_until_serving};
+use support::{Db, Serving, http, refused_port};
 
 const END: &str = "2025-01-01T00:00:00Z";
 
 impl Db {
-    /// Starts `serve` on a free port with `extra` flags; waits until it answers.
+    /// Starts `serve` on a port of its own with `extra` flags; waits until it answers.
     fn serve(&self, extra: &[&str]) -> Server {
-        let port = free_port();
-        let bind = format!("127.0.0.1:{port}");
-        let mut args = vec!["serve", "--bind", &bind];
+        let mut args = vec!["serve"];
         args.extend_from_slice(extra);
-        let mut child = self
-            .command(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn serve");
-        wait_until_serving(&mut child, port);
-        Server { port, child }
+        Server(Serving::start(self.command(&args)))
     }
 
     /// The newest event's sequence: how many events were recorded (sequences are gap-free).
@@ -39,15 +28,12 @@ impl Db {
     }
 }
 
-struct Server {
-    port: u16,
-    child: Child,
-}
+struct Server(Serving);
 
 impl Server {
     fn stats(&self) -> Value {
         let (status, body) =
-            http(self.port, "GET", "/outbox/stats", "").expect("GET /outbox/stats");
+            http(self.0.port, "GET", "/outbox/stats", "").expect("GET /outbox/stats");
         assert_eq!(status, 200, "{body}");
         serde_json::from_str(&body).expect("stats JSON")
     }
@@ -67,34 +53,26 @@ impl Server {
 
     /// SIGTERM, then asserts a clean exit; returns the logs.
     fn stop(mut self) -> String {
+        let child = &mut self.0.child;
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &child.id().to_string()])
             .status()
             .expect("kill");
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(20);
         let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
+            if let Some(status) = child.try_wait().expect("try_wait") {
                 break status;
             }
             if Instant::now() > deadline {
-                let _ = self.child.kill();
+                let _ = child.kill();
                 panic!("serve did not stop");
             }
             std::thread::sleep(Duration::from_millis(50));
         };
-        let mut logs = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            let _ = stderr.read_to_string(&mut logs);
-        }
+        let logs = self.0.finish_log();
         assert!(status.success(), "serve exited with {status}: {logs}");
         logs
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
     }
 }
 
@@ -111,7 +89,8 @@ fn undeliverable_events_become_dead_letters_that_outbox_list_shows_and_retry_put
     );
 
     // A webhook nobody listens on, one attempt each: every event becomes a dead letter.
-    let nobody = format!("http://127.0.0.1:{}/hook", free_port());
+    let (_held, port) = refused_port();
+    let nobody = format!("http://127.0.0.1:{port}/hook");
     let server = db.serve(&[
         "--webhook-url",
         &nobody,
@@ -172,6 +151,17 @@ fn undeliverable_events_become_dead_letters_that_outbox_list_shows_and_retry_put
     );
     // Neither sequences nor --all is a usage error.
     assert_eq!(db.run(&["outbox", "retry"]).code, 2);
+}
+
+#[test]
+fn the_refused_port_refuses_connections_and_nobody_else_can_take_it() {
+    let (_held, port) = refused_port();
+    let refused = std::net::TcpStream::connect(("127.0.0.1", port)).expect_err("refused");
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_err(),
+        "port {port} must stay ours"
+    );
 }
 
 #[test]

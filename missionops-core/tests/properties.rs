@@ -140,6 +140,17 @@ fn compiled(config: &Value) -> CompiledRules {
     CompiledRules::compile(config.as_object().expect("object")).expect("consistent rules")
 }
 
+/// For each sample, how many consecutive samples up to and including it are above `limit`.
+fn violation_runs(samples: &[i32], limit: i32) -> Vec<usize> {
+    samples
+        .iter()
+        .scan(0, |run, v| {
+            *run = if *v > limit { *run + 1 } else { 0 };
+            Some(*run)
+        })
+        .collect()
+}
+
 proptest! {
     #[test]
     fn the_compiled_engine_equals_the_naive_reference(config in config(), snaps in snapshots()) {
@@ -408,6 +419,7 @@ proptest! {
                 parameters: Parameters::from_json(&json!({"t": v})).expect("p"),
             })
             .collect();
+        let mut flagged = Vec::new();
         for anomaly in analyse(&rules, &snaps, context()) {
             let index: usize = anomaly.id.as_str()[1..].split(':').next().and_then(|n| n.parse().ok()).expect("index");
             let n = persistence as usize;
@@ -416,7 +428,14 @@ proptest! {
                 samples[index + 1 - n..=index].iter().all(|v| *v > 10),
                 "anomaly at {index} without {n} consecutive violations: {samples:?}"
             );
+            flagged.push(index);
         }
+        // And the lower bound: every sample that completes a run of N is flagged.
+        let runs = violation_runs(&samples, 10);
+        let expected: Vec<usize> = (0..samples.len())
+            .filter(|i| runs[*i] >= persistence as usize)
+            .collect();
+        prop_assert_eq!(flagged, expected, "persistence {} over {:?}", persistence, samples);
     }
 }
 
@@ -480,6 +499,23 @@ fn finding(
     )
 }
 
+/// The alarms cleared: (step, alarm id).
+fn cleared(outputs: &[MonitorOutput]) -> Vec<(usize, String)> {
+    let mut cleared = Vec::new();
+    for (step, out) in outputs.iter().enumerate() {
+        for event in &out.events {
+            if event.event_type == EventType::AnomalyCleared {
+                cleared.push((
+                    step,
+                    event.metadata["alarmId"].as_str().unwrap_or("").to_owned(),
+                ));
+            }
+        }
+    }
+    cleared
+}
+
+/// The alarms opened: (step, alarm id).
 fn raised(outputs: &[MonitorOutput]) -> Vec<(usize, String)> {
     let mut opened = Vec::new();
     for (step, out) in outputs.iter().enumerate() {
@@ -514,19 +550,40 @@ proptest! {
         prop_assert_eq!(monitored, analysed);
     }
 
-    /// (b) Noise of amplitude below the deadband around a limit opens at most one alarm.
+    /// (b) Noise of amplitude below the deadband around a limit opens at most one alarm: exactly
+    /// one, at the first sample over the limit, when the noise crosses it, and it holds until a
+    /// value comes back inside by more than the deadband, which clears it.
     #[test]
     fn noise_inside_the_deadband_opens_at_most_one_alarm(
         deadband in 0.5f64..5.0,
         noise in proptest::collection::vec(-0.999f64..0.999, 1..60),
     ) {
         let config = json!({"parameters": {"t": {"warnHigh": 50, "deadband": deadband}}});
-        let values: Vec<f64> = noise.iter().map(|n| 50.0 + n * deadband).collect();
+        let mut values: Vec<f64> = noise.iter().map(|n| 50.0 + n * deadband).collect();
+        let noisy = values.len();
+        // Then back inside by more than the deadband.
+        values.push(50.0 - deadband - 0.5);
         let outputs = monitor_run(&config, &series(&values));
-        prop_assert!(raised(&outputs).len() <= 1, "{values:?}");
+        let opened = raised(&outputs);
+        prop_assert!(opened.len() <= 1, "{values:?}");
+        let first_over = values[..noisy].iter().position(|v| *v > 50.0);
+        prop_assert_eq!(
+            opened.iter().map(|(step, _)| *step).collect::<Vec<_>>(),
+            first_over.into_iter().collect::<Vec<_>>(),
+            "one alarm, at the first sample over the limit: {:?}", values
+        );
+        let clears = cleared(&outputs);
+        prop_assert!(
+            clears.iter().all(|(step, _)| *step == noisy),
+            "the deadband holds the alarm through the noise: {clears:?} {values:?}"
+        );
+        let expected: Vec<(usize, String)> =
+            opened.into_iter().map(|(_, id)| (noisy, id)).collect();
+        prop_assert_eq!(clears, expected, "a value past the deadband clears: {:?}", values);
     }
 
-    /// (c) Every opened alarm clears at most once, and stays cleared.
+    /// (c) Every opened alarm clears at most once, and stays cleared; every alarm opened clears
+    /// once the values settle inside the limits; and the excursions that must open an alarm do.
     #[test]
     fn every_alarm_clears_at_most_once(
         persistence in 1u32..4,
@@ -538,7 +595,19 @@ proptest! {
             "persistence": persistence, "deadband": deadband,
             "maxRate": {"warn": 8, "crit": 20},
         }}});
-        let values: Vec<f64> = values.into_iter().map(f64::from).collect();
+        let excursion = values
+            .iter()
+            .scan(0usize, |run, v| {
+                *run = if (10..=25).contains(v) { 0 } else { *run + 1 };
+                Some(*run)
+            })
+            .any(|run| run >= persistence as usize);
+        let jump = values.windows(2).any(|w| (w[1] - w[0]).abs() > 8);
+        // Then the values settle in the middle of the band, beyond any deadband: the first
+        // settled sample may jump (a rate alarm), the ones after it do not.
+        let samples = values.len();
+        let mut values: Vec<f64> = values.into_iter().map(f64::from).collect();
+        values.extend([17.0; 3]);
         let outputs = monitor_run(&config, &series(&values));
         let mut clears: std::collections::HashMap<String, usize> = Default::default();
         let mut cleared: std::collections::HashSet<String> = Default::default();
@@ -561,8 +630,15 @@ proptest! {
             }
         }
         prop_assert!(clears.values().all(|n| *n <= 1), "{clears:?}");
-        for (_, id) in raised(&outputs) {
-            prop_assert!(clears.get(&id).copied().unwrap_or(0) <= 1);
+        let opened = raised(&outputs);
+        for (_, id) in &opened {
+            prop_assert!(clears.get(id).copied().unwrap_or(0) <= 1);
+            prop_assert_eq!(clears.get(id).copied(), Some(1), "alarm {} never cleared: {:?}", id, values);
+        }
+        prop_assert_eq!(clears.len(), opened.len(), "cleared alarms that never opened: {:?}", clears);
+        let opened_early = opened.iter().filter(|(step, _)| *step < samples).count();
+        if excursion || jump {
+            prop_assert!(opened_early >= 1, "no alarm for {values:?}");
         }
     }
 
@@ -587,6 +663,16 @@ proptest! {
             for anomaly in &out.anomalies {
                 prop_assert!(samples[step + 1 - n..=step].iter().all(|v| *v > 10), "{anomaly:?}");
             }
+        }
+        // And the lower bound: an alarm opens at the N-th consecutive violation of every run
+        // that reaches N, and each sample from there on is recorded as an anomaly.
+        let runs = violation_runs(&samples, 10);
+        let opened: Vec<usize> = raised(&outputs).into_iter().map(|(step, _)| step).collect();
+        let expected: Vec<usize> = (0..samples.len()).filter(|i| runs[*i] == n).collect();
+        prop_assert_eq!(opened, expected, "alarms for persistence {} over {:?}", n, samples);
+        for (step, out) in outputs.iter().enumerate() {
+            let expected = usize::from(runs[step] >= n);
+            prop_assert_eq!(out.anomalies.len(), expected, "anomalies at {} of {:?}", step, samples);
         }
     }
 }

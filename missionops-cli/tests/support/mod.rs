@@ -3,10 +3,12 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -123,9 +125,126 @@ impl Db {
     }
 }
 
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+/// A `serve` process listening on a port it chose itself, with its log.
+///
+/// Ports are never picked by binding port 0 and letting go of it, which another test could take
+/// in between: the server binds `127.0.0.1:0` itself and the test reads the address it bound
+/// from its start-up log line.
+pub struct Serving {
+    pub port: u16,
+    pub child: Child,
+    log: Arc<Mutex<String>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Serving {
+    /// Starts `command` (a `serve` of [`Db::command`] without `--bind`) on `127.0.0.1:0`, with
+    /// stdin closed and its log read; returns once it answers `GET /healthz`. Panics with the
+    /// log when it exits first or never reports its address.
+    pub fn start(mut command: Command) -> Self {
+        let mut child = command
+            .args(["--bind", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (port_tx, port_rx) = mpsc::channel();
+        let reader = {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(port) = reported_port(&line) {
+                        let _ = port_tx.send(port);
+                    }
+                    let mut log = log.lock().expect("log");
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            })
+        };
+        let mut serving = Serving {
+            port: 0,
+            child,
+            log,
+            reader: Some(reader),
+        };
+        match port_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(port) => serving.port = port,
+            Err(_) => {
+                let _ = serving.child.kill();
+                let _ = serving.child.wait();
+                panic!("serve never reported its address: {}", serving.finish_log());
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !matches!(http(serving.port, "GET", "/healthz", ""), Some((200, _))) {
+            if let Some(status) = serving.child.try_wait().expect("try_wait") {
+                panic!("serve exited early: {status}: {}", serving.finish_log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve never answered /healthz: {}",
+                serving.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        serving
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().expect("log").clone()
+    }
+
+    /// The whole log, once the process has exited (it has closed its stderr).
+    pub fn finish_log(&mut self) -> String {
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.log()
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The port of a `MissionOps listening on http://127.0.0.1:PORT` log line.
+fn reported_port(line: &str) -> Option<u16> {
+    let (_, after) = line.split_once("listening on http://")?;
+    let address: String = after
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':'))
+        .collect();
+    address
+        .rsplit_once(':')?
+        .1
+        .parse()
+        .ok()
+        .filter(|port| *port != 0)
+}
+
+/// A port on which nothing is listening nor will be while the returned socket lives: bound but
+/// never listening, so a connection to it is refused, and no other socket can take it.
+pub fn refused_port() -> (socket2::Socket, u16) {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let address: std::net::SocketAddr = "127.0.0.1:0".parse().expect("address");
+    socket.bind(&address.into()).expect("bind");
+    let port = socket
+        .local_addr()
+        .expect("address")
+        .as_socket()
+        .expect("an IP address")
+        .port();
+    (socket, port)
 }
 
 /// One HTTP/1.1 request; the status code and body of the answer, or `None` when nobody answers.
@@ -145,24 +264,4 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> Option<(u16, Str
     let status = response.split(' ').nth(1)?.parse().ok()?;
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
     Some((status, body))
-}
-
-/// Waits until the `serve` process `child` answers `GET /healthz` on `port`; panics with its
-/// log when it exits first or never answers.
-pub fn wait_until_serving(child: &mut Child, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some((200, _)) = http(port, "GET", "/healthz", "") {
-            return;
-        }
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            let mut logs = String::new();
-            if let Some(mut stderr) = child.stderr.take() {
-                let _ = stderr.read_to_string(&mut logs);
-            }
-            panic!("serve exited early: {status}: {logs}");
-        }
-        assert!(Instant::now() < deadline, "serve never answered /healthz");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }

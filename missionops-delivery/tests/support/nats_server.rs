@@ -1,11 +1,10 @@
-//! A real `nats-server -js` of the test's own, on a free port, with its store in a temporary
-//! directory, which a test can stop and start again (the stream survives, as it would in
-//! production). The binary is `nats-server` on the `PATH` or `/usr/sbin/nats-server`;
+//! A real `nats-server -js` of the test's own, on a port it picks itself, with its store in a
+//! temporary directory, which a test can stop and start again (the stream survives, as it would
+//! in production). The binary is `nats-server` on the `PATH` or `/usr/sbin/nats-server`;
 //! `MISSIONOPS_NATS_SERVER` overrides it.
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,16 +28,11 @@ fn binary() -> PathBuf {
     PathBuf::from("/usr/sbin/nats-server")
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("address").port()
-}
-
 impl NatsServer {
-    /// Starts a server with JetStream and waits until it answers.
+    /// Starts a server with JetStream on a port it picks itself and waits until it answers.
     pub async fn start() -> Self {
         let mut server = NatsServer {
-            port: free_port(),
+            port: 0,
             dir: tempfile::tempdir().expect("temporary directory"),
             child: None,
         };
@@ -50,17 +44,19 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    async fn run(&mut self) {
+    fn spawn(&self) -> Child {
         let binary = binary();
-        let child = Command::new(&binary)
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
+        // Port -1: the server picks a free port and writes it to its ports file, so no port
+        // is chosen by binding and releasing it (another test could take it in between).
+        let port = if self.port == 0 {
+            "-1".to_owned()
+        } else {
+            self.port.to_string()
+        };
+        Command::new(&binary)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port, "-sd"])
+            .arg(self.dir.path().join("store"))
+            .arg("--ports_file_dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -70,17 +66,51 @@ impl NatsServer {
                     "cannot start {} (install nats-server, or set MISSIONOPS_NATS_SERVER): {e}",
                     binary.display()
                 )
-            });
-        self.child = Some(child);
+            })
+    }
+
+    /// The client port in the ports file of the server with process id `pid`, once written.
+    fn reported_port(&self, pid: u32) -> Option<u16> {
+        let path = self.dir.path().join(format!("nats-server_{pid}.ports"));
+        let ports: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        let url = ports["nats"][0].as_str()?;
+        url.rsplit_once(':')?.1.parse().ok()
+    }
+
+    async fn run(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(15);
+        self.child = Some(self.spawn());
         loop {
-            let last_error = match async_nats::connect(self.url()).await {
-                // JetStream answers once it has recovered its store.
-                Ok(client) => match client.request("$JS.API.INFO", "".into()).await {
-                    Ok(_) => return,
+            let child = self.child.as_mut().expect("started");
+            if let Ok(Some(status)) = child.try_wait() {
+                // On a restart, the port may be held for a moment yet: try again.
+                assert!(
+                    Instant::now() < deadline,
+                    "nats-server on port {} exited: {status}",
+                    self.port
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                self.child = Some(self.spawn());
+                continue;
+            }
+            if self.port == 0 {
+                let pid = child.id();
+                if let Some(port) = self.reported_port(pid) {
+                    self.port = port;
+                }
+            }
+            let last_error = if self.port == 0 {
+                "no ports file yet".to_owned()
+            } else {
+                match async_nats::connect(self.url()).await {
+                    // JetStream answers once it has recovered its store.
+                    Ok(client) => match client.request("$JS.API.INFO", "".into()).await {
+                        Ok(_) => return,
+                        Err(e) => e.to_string(),
+                    },
                     Err(e) => e.to_string(),
-                },
-                Err(e) => e.to_string(),
+                }
             };
             assert!(
                 Instant::now() < deadline,

@@ -1,6 +1,11 @@
-//! A table of bad requests: each answers 4xx in the error shape, the stored data stays as it
-//! was, and the server keeps answering.
+//! A table of bad requests: each answers 4xx in the error shape, nothing stored changes
+//! (spacecraft, configurations, telemetry, anomalies, alarms, documents, events, the outbox),
+//! and the server keeps answering.
 
+use missionops_core::{
+    Alarm, AlarmFilter, AlarmStates, Anomaly, ConfigRecord, DeadLetter, DocumentFilter, Limit,
+    MissionEvent, OpsDocument, OutboxStats, SpacecraftPage, TelemetrySnapshot, Timestamp,
+};
 use missionops_http::HttpConfig;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -12,7 +17,7 @@ const LIMIT: usize = 64 * 1024;
 struct Case {
     name: &'static str,
     method: Method,
-    path: &'static str,
+    path: String,
     content_type: Option<&'static str>,
     body: Option<String>,
     status: StatusCode,
@@ -23,7 +28,7 @@ struct Case {
 fn case(
     name: &'static str,
     method: Method,
-    path: &'static str,
+    path: &str,
     body: Option<&str>,
     status: u16,
     mentions: &'static str,
@@ -31,7 +36,7 @@ fn case(
     Case {
         name,
         method,
-        path,
+        path: path.to_owned(),
         content_type: body.map(|_| "application/json"),
         body: body.map(str::to_owned),
         status: StatusCode::from_u16(status).expect("status"),
@@ -45,7 +50,15 @@ fn snapshot_with(parameters: &str) -> String {
     )
 }
 
-fn cases() -> Vec<Case> {
+/// What the set-up stored that the table's requests name.
+struct Stored {
+    /// The alarm the `temp` excursion opened (`ACTIVE`).
+    alarm: String,
+    /// The published document.
+    document: String,
+}
+
+fn cases(stored: &Stored) -> Vec<Case> {
     let post = Method::POST;
     let get = Method::GET;
     let put = Method::PUT;
@@ -492,10 +505,65 @@ fn cases() -> Vec<Case> {
             "PATCH",
         ),
     ];
+    // Requests naming what is stored: each would change it if it were not refused whole.
+    let alarm = &stored.alarm;
+    let document = &stored.document;
+    list.extend([
+        case(
+            "a batch whose second snapshot conflicts with a stored one",
+            post.clone(),
+            "/telemetry/batch",
+            Some(
+                r#"{"spacecraftId":"SC-1","snapshots":[{"id":"fresh","timestamp":"2025-01-01T00:00:05Z","parameters":{"temp":99}},{"id":"keep","timestamp":"2025-01-01T00:00:00Z","parameters":{"temp":5}}]}"#,
+            ),
+            409,
+            "snapshots[1]",
+        ),
+        case(
+            "acknowledging a stored alarm without saying who",
+            post.clone(),
+            &format!("/alarms/{alarm}/acknowledge"),
+            Some(r#"{"comment":"seen"}"#),
+            400,
+            "by",
+        ),
+        case(
+            "shelving a stored alarm until a time in the past",
+            post.clone(),
+            &format!("/alarms/{alarm}/shelve"),
+            Some(r#"{"until":"2001-01-01T00:00:00Z","by":"flight"}"#),
+            400,
+            "until",
+        ),
+        case(
+            "unshelving a stored alarm that is not shelved",
+            post.clone(),
+            &format!("/alarms/{alarm}/unshelve"),
+            Some(r#"{"by":"flight"}"#),
+            409,
+            "",
+        ),
+        case(
+            "updating a stored document with tags not a list",
+            put.clone(),
+            &format!("/docs/{document}"),
+            Some(r#"{"title":"t","body":"x","tags":"a"}"#),
+            400,
+            "tags",
+        ),
+        case(
+            "registering a spacecraft with an empty id",
+            post.clone(),
+            "/spacecraft",
+            Some(r#"{"id":"","name":"nobody"}"#),
+            400,
+            "id",
+        ),
+    ]);
     list.push(Case {
         name: "wrong content type",
         method: Method::POST,
-        path: "/telemetry",
+        path: "/telemetry".to_owned(),
         content_type: Some("text/plain"),
         body: Some(snapshot_with("{}")),
         status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -504,7 +572,7 @@ fn cases() -> Vec<Case> {
     list.push(Case {
         name: "no content type",
         method: Method::POST,
-        path: "/telemetry/batch",
+        path: "/telemetry/batch".to_owned(),
         content_type: None,
         body: Some(r#"{"spacecraftId":"SC-1","snapshots":[]}"#.to_owned()),
         status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -513,7 +581,7 @@ fn cases() -> Vec<Case> {
     list.push(Case {
         name: "oversize body",
         method: Method::POST,
-        path: "/telemetry",
+        path: "/telemetry".to_owned(),
         content_type: Some("application/json"),
         body: Some(big),
         status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -527,6 +595,73 @@ async fn stored_state(app: &TestApp) -> (Value, Value, Value) {
     let (_, events) = app.get_json("/events?limit=100").await;
     let (_, config) = app.get_json("/spacecraft/SC-1/config").await;
     (telemetry, events, config)
+}
+
+/// Everything a request could change, read from the store itself: per spacecraft its
+/// configuration history, telemetry and anomalies; every alarm, document and event; the outbox.
+#[derive(Debug, PartialEq)]
+struct Everything {
+    spacecraft: SpacecraftPage,
+    configs: Vec<Vec<ConfigRecord>>,
+    telemetry: Vec<Vec<TelemetrySnapshot>>,
+    anomalies: Vec<Vec<Anomaly>>,
+    alarms: Vec<Alarm>,
+    documents: Vec<OpsDocument>,
+    events: Vec<MissionEvent>,
+    outbox: OutboxStats,
+    dead_letters: Vec<DeadLetter>,
+}
+
+async fn everything(app: &TestApp) -> Everything {
+    let store = &app.store;
+    let all = Limit::new(1_000, 1_000).expect("limit");
+    let first = Timestamp::parse("0000-01-01T00:00:00Z").expect("ts");
+    let last = Timestamp::parse("9999-12-31T23:59:59.999Z").expect("ts");
+    let spacecraft = store.list_spacecraft(all, 0).await.expect("spacecraft");
+    let (mut configs, mut telemetry, mut anomalies) = (Vec::new(), Vec::new(), Vec::new());
+    for sc in &spacecraft.items {
+        configs.push(store.config_history(&sc.id).await.expect("configs"));
+        telemetry.push(
+            store
+                .telemetry_range(&sc.id, first, last, 100_000)
+                .await
+                .expect("telemetry"),
+        );
+        anomalies.push(
+            store
+                .anomaly_timeline(&sc.id, first, last)
+                .await
+                .expect("anomalies"),
+        );
+    }
+    let alarms = store
+        .list_alarms(&AlarmFilter {
+            spacecraft_id: None,
+            states: AlarmStates::All,
+        })
+        .await
+        .expect("alarms");
+    let documents = store
+        .list_documents(&DocumentFilter {
+            spacecraft_id: None,
+            category: None,
+            tag: None,
+            limit: all,
+            offset: 0,
+        })
+        .await
+        .expect("documents");
+    Everything {
+        configs,
+        telemetry,
+        anomalies,
+        alarms,
+        documents,
+        events: store.events_after(0, None, all).await.expect("events"),
+        outbox: store.stats().await.expect("outbox"),
+        dead_letters: store.dead_letters(1_000).await.expect("dead letters"),
+        spacecraft,
+    }
 }
 
 #[tokio::test]
@@ -547,15 +682,47 @@ async fn bad_requests_answer_4xx_in_the_error_shape_and_change_nothing() {
         .post_json("/telemetry", &json!({"id": "keep", "spacecraftId": "SC-1", "timestamp": "2025-01-01T00:00:00Z", "parameters": {"temp": 1}}))
         .await;
     assert_eq!(status, StatusCode::CREATED);
+    // Something of every kind to change: an alarm with its anomaly, a document, a second
+    // spacecraft.
+    let (status, _) = app
+        .post_json("/telemetry", &json!({"id": "hot", "spacecraftId": "SC-1", "timestamp": "2025-01-01T00:00:01Z", "parameters": {"temp": 99}}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, alarms) = app.get_json("/alarms").await;
+    assert_eq!(status, StatusCode::OK);
+    let alarm = alarms[0]["id"]
+        .as_str()
+        .expect("the alarm temp opened")
+        .to_owned();
+    let (status, document) = app
+        .post_json(
+            "/docs",
+            &json!({"spacecraftId": "SC-1", "title": "Thermal", "body": "Heaters off.", "tags": ["thermal"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{document}");
+    let document = document["documentId"]
+        .as_str()
+        .expect("document id")
+        .to_owned();
+    let (status, _) = app
+        .post_json("/spacecraft", &json!({"id": "SC-2", "name": "Two"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let before = stored_state(&app).await;
+    let before_everything = everything(&app).await;
+    assert_eq!(before_everything.spacecraft.items.len(), 2);
+    assert_eq!(before_everything.alarms.len(), 1);
+    assert_eq!(before_everything.anomalies[0].len(), 1);
+    assert_eq!(before_everything.documents.len(), 1);
 
-    let cases = cases();
+    let cases = cases(&Stored { alarm, document });
     assert!(
         cases.len() >= 30,
         "the table must hold at least 30 bad requests"
     );
     for case in cases {
-        let mut request = app.client.request(case.method.clone(), app.url(case.path));
+        let mut request = app.client.request(case.method.clone(), app.url(&case.path));
         if let Some(content_type) = case.content_type {
             request = request.header("content-type", content_type);
         }
@@ -581,6 +748,11 @@ async fn bad_requests_answer_4xx_in_the_error_shape_and_change_nothing() {
         stored_state(&app).await,
         before,
         "bad requests must not change stored data"
+    );
+    assert_eq!(
+        everything(&app).await,
+        before_everything,
+        "bad requests must not change anything stored"
     );
     let (status, body) = app.get_json("/healthz").await;
     assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));

@@ -9,6 +9,8 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use crate::gated_store::GatedStore;
+
 /// Which store the server under test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -73,12 +75,25 @@ impl TestApp {
         self.send_json(reqwest::Method::PUT, path, body).await
     }
 
-    /// Stops accepting connections and waits for in-flight requests to finish. Returns the
-    /// SQLite file's directory, to keep while the store is still read.
-    pub async fn shutdown(mut self) -> Option<tempfile::TempDir> {
+    /// Tells the server to shut down (stop accepting connections, finish in-flight requests)
+    /// without waiting for it.
+    pub fn begin_shutdown(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Whether the server has stopped.
+    pub fn has_stopped(&self) -> bool {
+        self.server
+            .as_ref()
+            .is_none_or(|server| server.is_finished())
+    }
+
+    /// Stops accepting connections and waits for in-flight requests to finish. Returns the
+    /// SQLite file's directory, to keep while the store is still read.
+    pub async fn shutdown(mut self) -> Option<tempfile::TempDir> {
+        self.begin_shutdown();
         if let Some(server) = self.server.take() {
             server.await.expect("server task").expect("server result");
         }
@@ -121,7 +136,26 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(config: HttpConfig) -> TestApp {
     let (store, dir) = fresh_store().await;
-    let ops = MissionOps::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
+    start(store.clone(), store, dir, config).await
+}
+
+/// The server over a fresh store behind a [`GatedStore`], which the test holds to decide
+/// when writes and event pages go through. The app's `store` is the one behind the gates.
+pub async fn spawn_gated_app() -> (TestApp, Arc<GatedStore>) {
+    let (store, dir) = fresh_store().await;
+    let gated = Arc::new(GatedStore::new(store.clone()));
+    let app = start(gated.clone(), store, dir, HttpConfig::default()).await;
+    (app, gated)
+}
+
+/// Serves `served` on a port of its own; `store` is what the test reads afterwards.
+async fn start(
+    served: Arc<dyn Store>,
+    store: Arc<dyn Store>,
+    dir: Option<tempfile::TempDir>,
+    config: HttpConfig,
+) -> TestApp {
+    let ops = MissionOps::new(served, Arc::new(SystemClock), Arc::new(UuidV7Ids));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -15,6 +15,7 @@ mod connections;
 mod docs;
 mod errors;
 mod fleet;
+mod gated_store;
 mod helpers;
 mod ndjson;
 mod ops;

@@ -1,50 +1,84 @@
 //! The server as a whole: graceful shutdown keeps acknowledged writes, and clients that give up
 //! mid-write neither jam the store nor leave half a batch.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_gated_app};
+
+/// Requests the server is working on when shutdown begins: made a fact by holding their writes
+/// in the store, not guessed by a sleep. Each is on a spacecraft of its own, so each is its own
+/// write.
+const IN_FLIGHT: usize = 12;
 
 #[tokio::test]
 async fn shutdown_finishes_in_flight_requests_and_keeps_acknowledged_writes() {
-    let app = spawn_app().await;
+    let (mut app, gated) = spawn_gated_app().await;
+    gated.writes.hold_after(0);
     let mut pending = Vec::new();
-    for i in 0..50 {
+    for i in 0..IN_FLIGHT {
         let client = app.client.clone();
         let url = app.url("/telemetry");
         pending.push(tokio::spawn(async move {
-            let body = json!({"id": format!("s{i}"), "spacecraftId": "SC-1",
+            let body = json!({"id": format!("s{i}"), "spacecraftId": format!("SC-{i}"),
                 "timestamp": "2025-01-01T00:00:00Z", "parameters": {"i": i}});
-            client
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .map(|r| (i, r.status()))
+            let response = client.post(url).json(&body).send().await?;
+            let status = response.status();
+            response.json::<Value>().await.map(|body| (status, body))
         }));
     }
-    // Shut down while the requests are in flight.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let store = app.store.clone();
-    let _dir = app.shutdown().await;
-    let mut acknowledged = Vec::new();
-    for task in pending {
-        if let Ok(Ok((i, StatusCode::CREATED))) = task.await {
-            acknowledged.push(format!("s{i}"));
-        }
+    // Every request has reached its write: all of them are in flight.
+    gated.writes.until_waiting(IN_FLIGHT).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    app.begin_shutdown();
+
+    // The server stops accepting connections...
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(&address).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server still accepts connections after shutdown began"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let sc = missionops_core::SpacecraftId::parse("SC-1").expect("id");
-    let limit = missionops_core::Limit::new(100, 100).expect("limit");
-    let stored: Vec<String> = store
-        .recent_telemetry(&sc, limit)
+    // ...but does not stop while the requests it accepted are unanswered.
+    assert!(
+        !app.has_stopped(),
+        "the server stopped with {IN_FLIGHT} requests in flight"
+    );
+    assert_eq!(gated.writes.passed(), 0, "no write went through yet");
+
+    gated.writes.open();
+    for (i, task) in pending.into_iter().enumerate() {
+        let (status, body) = tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .expect("an in-flight request is answered")
+            .expect("join")
+            .unwrap_or_else(|e| panic!("in-flight request {i} was dropped: {e}"));
+        assert_eq!(status, StatusCode::CREATED, "request {i}: {body}");
+        assert_eq!(body["id"], format!("s{i}"), "request {i}: {body}");
+    }
+    let store = app.store.clone();
+    let _dir = tokio::time::timeout(Duration::from_secs(20), app.shutdown())
         .await
-        .expect("read store")
-        .into_iter()
-        .map(|s| s.id.into_string())
-        .collect();
-    for id in &acknowledged {
-        assert!(stored.contains(id), "acknowledged {id} was lost");
+        .expect("the server stops once its requests are answered");
+    for i in 0..IN_FLIGHT {
+        let sc = missionops_core::SpacecraftId::parse(format!("SC-{i}")).expect("id");
+        let limit = missionops_core::Limit::new(10, 10).expect("limit");
+        let stored: Vec<String> = store
+            .recent_telemetry(&sc, limit)
+            .await
+            .expect("read store")
+            .into_iter()
+            .map(|s| s.id.into_string())
+            .collect();
+        assert_eq!(
+            stored,
+            [format!("s{i}")],
+            "acknowledged s{i} must be stored"
+        );
     }
 }
 

@@ -16,6 +16,8 @@ mod bad_requests;
 mod docs;
 #[path = "../api/fleet.rs"]
 mod fleet;
+#[path = "../api/gated_store.rs"]
+mod gated_store;
 #[path = "../api/helpers.rs"]
 mod helpers;
 #[path = "../api/ndjson.rs"]
