@@ -1065,27 +1065,19 @@ fn serve_refuses_a_connection_cap_of_0() {
 
 #[test]
 fn serve_disconnects_a_silent_client_after_the_header_read_timeout_it_is_given() {
+    use std::io::Read;
+
     let db = Db::new();
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut child = db
-        .command(&[
-            "serve",
-            "--bind",
-            &bind,
-            "--header-read-timeout",
-            "300ms",
-            "--idle-timeout",
-            "1m",
-            "--max-connections",
-            "8",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    wait_until_serving(&mut child, port);
+    let mut serving = Serving::start(db.command(&[
+        "serve",
+        "--header-read-timeout",
+        "300ms",
+        "--idle-timeout",
+        "1m",
+        "--max-connections",
+        "8",
+    ]));
+    let bind = format!("127.0.0.1:{}", serving.port);
     let mut silent = std::net::TcpStream::connect(&bind).expect("connect");
     silent
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -1094,8 +1086,8 @@ fn serve_disconnects_a_silent_client_after_the_header_read_timeout_it_is_given()
     let mut buffer = [0u8; 64];
     let read = silent.read(&mut buffer);
     let elapsed = started.elapsed();
-    terminate(&child);
-    wait_for_exit(&mut child, Duration::from_secs(20));
+    terminate(&serving.child);
+    wait_for_exit(&mut serving.child, Duration::from_secs(20));
     assert!(
         matches!(read, Ok(0))
             || read

@@ -3,52 +3,41 @@
 
 mod support;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Db, free_port, http, wait_until_serving};
+use support::{Db, Serving, http};
 
 /// Serves with `extra` arguments and `env`, sends one snapshot, stops with SIGTERM and returns
 /// the server's log.
 fn log_of_one_request(extra: &[&str], env: &[(&str, &str)]) -> String {
     let db = Db::new();
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut args = vec!["serve", "--bind", &bind];
+    let mut args = vec!["serve"];
     args.extend_from_slice(extra);
     let mut command = db.command(&args);
     for (name, value) in env {
         command.env(name, value);
     }
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    wait_until_serving(&mut child, port);
+    let mut serving = Serving::start(command);
     let body =
         r#"{"spacecraftId":"SC-LOG","timestamp":"2025-01-01T00:00:00Z","parameters":{"t":1}}"#;
-    let (status, answer) = http(port, "POST", "/telemetry", body).expect("POST /telemetry");
+    let (status, answer) = http(serving.port, "POST", "/telemetry", body).expect("POST /telemetry");
     assert_eq!(status, 201, "{answer}");
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &serving.child.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the server did not stop within 20 s");
-        }
+    while serving.child.try_wait().expect("try_wait").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop within 20 s: {}",
+            serving.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let mut logs = String::new();
-    if let Some(mut stderr) = child.stderr.take() {
-        let _ = stderr.read_to_string(&mut logs);
-    }
+    let logs = serving.finish_log();
     assert!(logs.contains("listening"), "no start-up log: {logs}");
     logs
 }

@@ -17,7 +17,7 @@ use missionops_core::{
     IngestOutcome, LatestValue, Limit, MissionEvent, NewEvent, OpsDocument, OutboxStats,
     OutboxStore, ParameterName, Result, RetryPolicy, RetrySelection, SearchQuery, SeriesBucket,
     Spacecraft, SpacecraftId, SpacecraftPage, SpacecraftRepository, Store, TelemetryRepository,
-    TelemetrySnapshot, TelemetryWrite, Timestamp,
+    TelemetrySnapshot, TelemetryWrite, Timestamp, WriteProbe,
 };
 use tokio::sync::watch;
 
@@ -353,5 +353,12 @@ impl OutboxStore for GatedStore {
 
     async fn retry_dead(&self, which: &RetrySelection) -> Result<Vec<u64>> {
         self.inner.retry_dead(which).await
+    }
+}
+
+#[async_trait]
+impl WriteProbe for GatedStore {
+    async fn probe_writes(&self) -> Result<()> {
+        self.inner.probe_writes().await
     }
 }
