@@ -20,10 +20,14 @@ async fn shutdown_finishes_in_flight_requests_and_keeps_acknowledged_writes() {
     let mut pending = Vec::new();
     for i in 0..IN_FLIGHT {
         let client = app.client.clone();
-        let url = app.url("/telemetry");
+        // Played-back batches: each is its own store call, where live writes of several
+        // spacecraft would be grouped into one call behind the first (group commit), and
+        // only the first would then be held at the gate.
+        let url = app.url("/telemetry/batch");
         pending.push(tokio::spawn(async move {
-            let body = json!({"id": format!("s{i}"), "spacecraftId": format!("SC-{i}"),
-                "timestamp": "2025-01-01T00:00:00Z", "parameters": {"i": i}});
+            let body = json!({"spacecraftId": format!("SC-{i}"), "stored": true,
+                "snapshots": [{"id": format!("s{i}"), "timestamp": "2025-01-01T00:00:00Z",
+                    "parameters": {"i": i}}]});
             let response = client.post(url).json(&body).send().await?;
             let status = response.status();
             response.json::<Value>().await.map(|body| (status, body))
@@ -58,7 +62,7 @@ async fn shutdown_finishes_in_flight_requests_and_keeps_acknowledged_writes() {
             .expect("join")
             .unwrap_or_else(|e| panic!("in-flight request {i} was dropped: {e}"));
         assert_eq!(status, StatusCode::CREATED, "request {i}: {body}");
-        assert_eq!(body["id"], format!("s{i}"), "request {i}: {body}");
+        assert_eq!(body["count"], 1, "request {i}: {body}");
     }
     let store = app.store.clone();
     let _dir = tokio::time::timeout(Duration::from_secs(20), app.shutdown())
