@@ -83,7 +83,7 @@ pub use ports::{
 pub use rules::{
     AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, MonitorContext, MonitorOutput,
     RateLimits, Rule, Scalar, Severities, SpacecraftMonitor, ThresholdViolation, Thresholds,
-    analyse,
+    WindowAnalysis, analyse,
 };
 pub use service::{
     AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView, DetectReport, FleetEntry,
