@@ -86,11 +86,11 @@ pub use rules::{
     WindowAnalysis, analyse,
 };
 pub use service::{
-    AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView, DetectReport, FleetEntry,
-    IngestMode, IngestReceipt, LatestView, MAX_BATCH_SNAPSHOTS, MAX_COMMENT_CHARS,
-    MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS, MissionOps, OverallStatus, ParameterState,
-    REBUILD_HISTORY, RetryReport, SpacecraftListItem, SpacecraftListing, SpacecraftStatus,
-    TickReport,
+    ANALYSIS_PAGE_SNAPSHOTS, AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView,
+    DetectReport, FleetEntry, IngestMode, IngestReceipt, LatestView, MAX_BATCH_SNAPSHOTS,
+    MAX_COMMENT_CHARS, MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS, MissionOps, OverallStatus,
+    ParameterState, REBUILD_HISTORY, RangeAnalysis, RetryReport, SpacecraftListItem,
+    SpacecraftListing, SpacecraftStatus, TickReport,
 };
 pub use service::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use simulation::{Behaviour, DemoProfile, ParameterModel, SnapshotGenerator};

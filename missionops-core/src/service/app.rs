@@ -51,6 +51,8 @@ pub struct MissionOps {
     pub(super) fleet_loaded: Arc<AtomicBool>,
     /// The newest snapshots of each spacecraft as last read (see [`super::recent_window_cache`]).
     pub(super) windows: Arc<Windows>,
+    /// Snapshots per page of a time-window analysis (see [`super::analysis`]).
+    pub(super) analysis_page: usize,
 }
 
 impl std::fmt::Debug for MissionOps {
@@ -71,6 +73,7 @@ impl MissionOps {
             monitors: Arc::default(),
             fleet_loaded: Arc::default(),
             windows: Arc::default(),
+            analysis_page: super::analysis::ANALYSIS_PAGE_SNAPSHOTS,
         }
     }
 
