@@ -58,7 +58,8 @@ mod simulation;
 /// every frontend renders exactly what the TypeScript service rendered.
 pub mod json {
     pub use crate::js_json::{
-        JsNumberFormatter, format_js_number, to_string_pretty_js, to_vec_js, write_js_number,
+        JsNumberFormatter, format_js_number, to_string_pretty_js, to_vec_js, write_js,
+        write_js_number,
     };
 }
 

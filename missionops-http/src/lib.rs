@@ -35,6 +35,7 @@ mod openapi;
 mod routes;
 mod server;
 mod state;
+mod streamed;
 
 pub use error::{ApiError, ErrorBody};
 pub use metrics::Metrics;
