@@ -75,11 +75,11 @@ pub use domain::{
 };
 pub use error::{BoxError, Error, Result};
 pub use ports::{
-    AlarmRepository, AnomalyCount, AnomalyRepository, Claim, ClaimId, Clock, ConfigRepository,
-    DeadLetter, DocumentRepository, EventRepository, FailureOutcome, GroupOutcome, IdGenerator,
-    IngestOutcome, ManualClock, OutboxEntry, OutboxStats, OutboxStore, RangeCursor, RetryPolicy,
-    RetrySelection, SequentialIds, SpacecraftPage, SpacecraftRepository, Store, TelemetryPage,
-    TelemetryRepository, TelemetryWrite, insert_one_by_one,
+    AlarmRepository, AnomalyCount, AnomalyPage, AnomalyRepository, Claim, ClaimId, Clock,
+    ConfigRepository, DeadLetter, DocumentRepository, EventRepository, FailureOutcome,
+    GroupOutcome, IdGenerator, IngestOutcome, ManualClock, OutboxEntry, OutboxStats, OutboxStore,
+    RangeCursor, RetryPolicy, RetrySelection, SequentialIds, SpacecraftPage, SpacecraftRepository,
+    Store, TelemetryPage, TelemetryRepository, TelemetryWrite, insert_one_by_one,
 };
 pub use rules::{
     AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, MonitorContext, MonitorOutput,

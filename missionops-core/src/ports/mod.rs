@@ -361,6 +361,29 @@ pub trait AnomalyRepository: Send + Sync {
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount>;
+
+    /// One page of [`anomaly_timeline`], in its order (ties of equal times: first stored
+    /// first): at most `limit`, starting after `after` (from the start when `None`). The
+    /// cursor's arrival is the store's own order of stored anomalies.
+    ///
+    /// [`anomaly_timeline`]: AnomalyRepository::anomaly_timeline
+    async fn anomaly_timeline_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<AnomalyPage>;
+}
+
+/// One page of an anomaly timeline.
+#[derive(Debug, Clone, Default)]
+pub struct AnomalyPage {
+    /// The anomalies, oldest first.
+    pub anomalies: Vec<Anomaly>,
+    /// Where the next page starts, when this page is full; `None` when the timeline is done.
+    pub next: Option<RangeCursor>,
 }
 
 /// Alarm storage.

@@ -74,6 +74,7 @@ macro_rules! conformance_tests {
             telemetry_reads::series_are_downsampled_into_epoch_aligned_buckets,
             events::a_change_whose_event_cannot_be_recorded_is_not_stored,
             telemetry_reads::ranges_are_read_by_pages_after_a_cursor,
+            anomalies::anomaly_timelines_are_read_by_pages_after_a_cursor,
         );
     };
     (@cases $fresh:path; $($module:ident :: $case:ident),* $(,)?) => {
