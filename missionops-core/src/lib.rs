@@ -91,7 +91,7 @@ pub use service::{
     DetectReport, FleetEntry, IngestMode, IngestReceipt, LatestView, MAX_BATCH_SNAPSHOTS,
     MAX_COMMENT_CHARS, MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS, MissionOps, OverallStatus,
     ParameterState, REBUILD_HISTORY, RangeAnalysis, RetryReport, SpacecraftListItem,
-    SpacecraftListing, SpacecraftStatus, TickReport,
+    SpacecraftListing, SpacecraftStatus, TickReport, TimelinePages,
 };
 pub use service::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use simulation::{Behaviour, DemoProfile, ParameterModel, SnapshotGenerator};

@@ -12,7 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use missionops_core::{Anomaly, RangeAnalysis};
+use missionops_core::{Anomaly, RangeAnalysis, TimelinePages};
 
 /// Bytes gathered before a piece of the body is handed to the connection: large enough to
 /// keep per-chunk costs small, small enough to keep memory flat.
@@ -30,6 +30,16 @@ pub trait Batches: Send + 'static {
 }
 
 impl Batches for RangeAnalysis {
+    type Item = Anomaly;
+
+    fn next_batch(
+        &mut self,
+    ) -> impl Future<Output = missionops_core::Result<Option<Vec<Anomaly>>>> + Send {
+        self.next()
+    }
+}
+
+impl Batches for TimelinePages {
     type Item = Anomaly;
 
     fn next_batch(

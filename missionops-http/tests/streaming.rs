@@ -1,6 +1,7 @@
-//! `GET /telemetry/analyze` over a time window is a streamed body: read in pages of 3
-//! snapshots it answers the very bytes it answers read in one page, for compat-only rules
-//! (stateless) and beyond-compat rules (state carried across pages), across several chunks.
+//! `GET /telemetry/analyze` over a time window and `GET /anomalies/timeline` are streamed
+//! bodies: read in pages of 3 they answer the very bytes they answer read in one page, for
+//! compat-only rules (stateless) and beyond-compat rules (state carried across pages), across
+//! several chunks; detect in pages of 3 persists every anomaly of the window.
 
 use std::sync::Arc;
 
@@ -121,5 +122,33 @@ async fn a_window_read_in_small_pages_answers_the_bytes_of_one_page() {
             .await
             .expect("analyze");
         assert_eq!(empty.bytes().await.expect("body").as_ref(), b"[]");
+
+        // Detect in pages of 3 persists every anomaly of the window; the time line, read in
+        // pages of 3, answers the bytes of one page.
+        let report: Value = client
+            .post(format!("{paged}/spacecraft/{id}/detect"))
+            .json(&json!({"from": "2025-01-01T00:00:00Z", "to": "2025-01-02T00:00:00Z"}))
+            .send()
+            .await
+            .expect("detect")
+            .json()
+            .await
+            .expect("report");
+        assert_eq!(report["detected"], json!(anomalies.len()), "{report}");
+        let timeline = format!(
+            "/anomalies/timeline?spacecraftId={id}&from=2025-01-01T00:00:00Z&to=2025-01-02T00:00:00Z"
+        );
+        let read = |base: &str| {
+            let request = client.get(format!("{base}{timeline}"));
+            async move {
+                let response = request.send().await.expect("timeline");
+                assert_eq!(response.status(), StatusCode::OK);
+                response.bytes().await.expect("body")
+            }
+        };
+        let by_pages = read(&paged).await;
+        assert!(by_pages == read(&whole).await, "{id}: timelines differ");
+        let stored: Vec<Value> = serde_json::from_slice(&by_pages).expect("a JSON array");
+        assert_eq!(json!(stored.len()), report["persisted"]);
     }
 }
