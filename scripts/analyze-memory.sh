@@ -5,8 +5,8 @@
 #   scripts/analyze-memory.sh [N=1000000]
 #
 # Loads N snapshots (three parameters, a limit crossed by about one in three) through
-# POST /telemetry/ndjson, sets limits, resets the server's peak-resident counter
-# (/proc/PID/clear_refs), then times GET /telemetry/analyze?from&to over the whole window and
+# POST /telemetry/ndjson, sets limits, restarts the server on the file, resets its
+# peak-resident counter (/proc/PID/clear_refs), then times GET /telemetry/analyze?from&to over the whole window and
 # prints the body size and the server's resident memory before and at its peak during it.
 set -euo pipefail
 N=${1:-1000000}
@@ -39,6 +39,13 @@ PY
 done
 curl -sf -o /dev/null -X PUT -H 'content-type: application/json' \
     -d '{"parameters":{"temp":{"warnHigh":49,"critHigh":55}}}' "$base/spacecraft/SC-MEM/config"
+# A fresh server on the loaded file, so that what ingest left in its heap is not counted.
+kill "$pid"
+wait "$pid" 2>/dev/null || true
+MISSIONOPS_DATABASE_URL="sqlite://$dir/bench.db" RUST_LOG=warn \
+    target/release/missionops serve --bind "127.0.0.1:$PORT" >>"$dir/serve.log" 2>&1 &
+pid=$!
+until curl -sf "$base/healthz" >/dev/null; do sleep 0.2; done
 rss() { awk -v k="$1:" '$1 == k {print int($2 / 1024) " MB"}' "/proc/$pid/status"; }
 echo 5 >"/proc/$pid/clear_refs"
 echo "snapshots: $N; resident before: $(rss VmRSS)"
