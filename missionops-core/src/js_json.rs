@@ -115,10 +115,15 @@ impl<F: Formatter> Formatter for JsNumberFormatter<F> {
 /// Serializes `value` as compact JSON with JavaScript number formatting (`JSON.stringify(v)`).
 pub fn to_vec_js<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(128);
-    let mut ser =
-        serde_json::Serializer::with_formatter(&mut out, JsNumberFormatter(CompactFormatter));
-    value.serialize(&mut ser)?;
+    write_js(&mut out, value)?;
     Ok(out)
+}
+
+/// Appends `value` to `out` as [`to_vec_js`] writes it: for writers of a long array piece by
+/// piece, which reuse one buffer.
+pub fn write_js<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(out, JsNumberFormatter(CompactFormatter));
+    value.serialize(&mut ser)
 }
 
 /// Serializes `value` as JSON indented by `indent` with JavaScript number formatting

@@ -58,7 +58,8 @@ mod simulation;
 /// every frontend renders exactly what the TypeScript service rendered.
 pub mod json {
     pub use crate::js_json::{
-        JsNumberFormatter, format_js_number, to_string_pretty_js, to_vec_js, write_js_number,
+        JsNumberFormatter, format_js_number, to_string_pretty_js, to_vec_js, write_js,
+        write_js_number,
     };
 }
 
@@ -76,23 +77,24 @@ pub use domain::{
 };
 pub use error::{BoxError, Error, MAX_FIELD_CHARS, MAX_REASON_CHARS, QUOTE_CHARS, Result, quote};
 pub use ports::{
-    AlarmRepository, AnomalyCount, AnomalyRepository, Claim, ClaimId, Clock, ConfigRepository,
-    DeadLetter, DocumentRepository, EventRepository, FailureOutcome, GroupOutcome, IdGenerator,
-    IngestOutcome, ManualClock, OutboxEntry, OutboxStats, OutboxStore, Registration, RetryPolicy,
-    RetrySelection, SequentialIds, SpacecraftPage, SpacecraftRepository, Store,
-    TelemetryRepository, TelemetryWrite, WriteProbe, insert_one_by_one,
+    AlarmRepository, AnomalyCount, AnomalyPage, AnomalyRepository, Claim, ClaimId, Clock,
+    ConfigRepository, DeadLetter, DocumentRepository, EventRepository, FailureOutcome,
+    GroupOutcome, IdGenerator, IngestOutcome, ManualClock, OutboxEntry, OutboxStats, OutboxStore,
+    RangeCursor, Registration, RetryPolicy, RetrySelection, SequentialIds, SpacecraftPage,
+    SpacecraftRepository, Store, TelemetryPage, TelemetryRepository, TelemetryWrite, WriteProbe,
+    insert_one_by_one,
 };
 pub use rules::{
     AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, MonitorContext, MonitorOutput,
     RateLimits, Rule, Scalar, Severities, SpacecraftMonitor, ThresholdViolation, Thresholds,
-    analyse,
+    WindowAnalysis, analyse,
 };
 pub use service::{
-    AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView, DetectReport, FleetEntry,
-    IngestMode, IngestReceipt, LatestView, MAX_BATCH_SNAPSHOTS, MAX_COMMENT_CHARS,
-    MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS, MissionOps, OverallStatus, ParameterState,
-    REBUILD_HISTORY, RetryReport, SpacecraftListItem, SpacecraftListing, SpacecraftStatus,
-    TickReport,
+    ANALYSIS_PAGE_SNAPSHOTS, AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView,
+    DetectReport, FleetEntry, IngestMode, IngestReceipt, LatestView, MAX_BATCH_SNAPSHOTS,
+    MAX_COMMENT_CHARS, MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS, MissionOps, OverallStatus,
+    ParameterState, REBUILD_HISTORY, RangeAnalysis, RetryReport, SpacecraftListItem,
+    SpacecraftListing, SpacecraftStatus, TickReport, TimelinePages,
 };
 pub use service::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use simulation::{Behaviour, DemoProfile, ParameterModel, SnapshotGenerator};

@@ -41,6 +41,7 @@ mod routes;
 mod serde_errors;
 mod server;
 mod state;
+mod streamed;
 
 pub use error::{ApiError, ErrorBody};
 pub use metrics::Metrics;

@@ -227,6 +227,28 @@ where
     }
 }
 
+/// Where a page of a range read ended: the sample time and arrival number of its last
+/// snapshot, so that the next page starts right after it (a keyset cursor: reading on costs the
+/// same however far into the range). Arrival numbers are the backend's own; a cursor is only
+/// meaningful to the store that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeCursor {
+    /// The sample time of the last snapshot of the page.
+    pub timestamp: Timestamp,
+    /// Its arrival number (ties of equal times go in arrival order).
+    pub arrival: i64,
+}
+
+/// One page of a range read of telemetry.
+#[derive(Debug, Clone, Default)]
+pub struct TelemetryPage {
+    /// The snapshots, oldest first (ties: first stored first).
+    pub snapshots: Vec<TelemetrySnapshot>,
+    /// Where the next page starts, when this page is full (there may be more); `None` when the
+    /// range is exhausted.
+    pub next: Option<RangeCursor>,
+}
+
 /// Telemetry storage.
 #[async_trait]
 pub trait TelemetryRepository: Send + Sync {
@@ -295,6 +317,31 @@ pub trait TelemetryRepository: Send + Sync {
         to: Timestamp,
         bucket: BucketWidth,
     ) -> Result<Vec<SeriesBucket>>;
+
+    /// One page of the snapshots of `spacecraft` with `from <= timestamp <= to`, in the order
+    /// of [`telemetry_range`]: at most `limit`, starting after `after` (from the start of the
+    /// range when `None`). Concatenating the pages gives what one `telemetry_range` call
+    /// would, when nothing is stored in the range meanwhile.
+    ///
+    /// [`telemetry_range`]: TelemetryRepository::telemetry_range
+    async fn telemetry_range_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<TelemetryPage>;
+
+    /// How many snapshots of `spacecraft` have `from <= timestamp <= to`, counting no further
+    /// than `at_most` (so that checking a window against a cap costs at most the cap).
+    async fn count_telemetry_range(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        at_most: usize,
+    ) -> Result<usize>;
 }
 
 /// How many anomalies a spacecraft had since a time, and the worst.
@@ -338,6 +385,29 @@ pub trait AnomalyRepository: Send + Sync {
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount>;
+
+    /// One page of [`anomaly_timeline`], in its order (ties of equal times: first stored
+    /// first): at most `limit`, starting after `after` (from the start when `None`). The
+    /// cursor's arrival is the store's own order of stored anomalies.
+    ///
+    /// [`anomaly_timeline`]: AnomalyRepository::anomaly_timeline
+    async fn anomaly_timeline_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<AnomalyPage>;
+}
+
+/// One page of an anomaly timeline.
+#[derive(Debug, Clone, Default)]
+pub struct AnomalyPage {
+    /// The anomalies, oldest first.
+    pub anomalies: Vec<Anomaly>,
+    /// Where the next page starts, when this page is full; `None` when the timeline is done.
+    pub next: Option<RangeCursor>,
 }
 
 /// Alarm storage.

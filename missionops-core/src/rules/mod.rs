@@ -18,6 +18,7 @@ mod evaluate;
 mod extensions;
 mod finding;
 mod monitor;
+mod paged;
 mod stateful;
 mod thresholds;
 
@@ -27,4 +28,5 @@ pub use evaluate::Evaluator;
 pub use extensions::{Extensions, LimitSet, RateLimits, Scalar, Severities};
 pub use finding::AnalysisContext;
 pub use monitor::{MonitorContext, MonitorOutput, SpacecraftMonitor};
+pub use paged::WindowAnalysis;
 pub use thresholds::{ThresholdViolation, Thresholds};

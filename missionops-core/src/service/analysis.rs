@@ -1,15 +1,23 @@
 //! Analysis: batch analyse of a window of telemetry (nothing stored), and detect, which
 //! analyses a time window and persists what it finds with `ANOMALY` events.
+//!
+//! A time window is read and analysed page by page ([`RangeAnalysis`]), so that its length
+//! bounds neither the memory of the analysis nor that of a frontend streaming its answer.
+
+use std::sync::Arc;
 
 use crate::domain::{Anomaly, Limit, NewEvent, SpacecraftId, Timestamp};
 use crate::error::{Error, Result};
-use crate::rules::{AnalysisContext, analyse};
+use crate::ports::{RangeCursor, Store};
+use crate::rules::{AnalysisContext, WindowAnalysis, analyse};
 
-use super::recent_window_cache::WindowSnapshots;
 use super::{DetectReport, MissionOps};
 
 /// The most snapshots one analysed or detected time window may hold.
 pub const MAX_WINDOW_SNAPSHOTS: usize = 1_000_000;
+
+/// Snapshots read per page of a time-window analysis (see [`MissionOps::with_analysis_page`]).
+pub const ANALYSIS_PAGE_SNAPSHOTS: usize = 4_096;
 
 /// Which snapshots to analyse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,57 +46,162 @@ impl AnalysisWindow {
     }
 }
 
+/// The analysis of a time window in progress: each call to [`next`](Self::next) reads the next
+/// page of the window and returns the anomalies that are final, in the order
+/// [`MissionOps::analyse`] returns them for the whole window.
+///
+/// Pages are read one at a time, each its own read: telemetry stored in the window while it
+/// is read may or may not be seen, as with any series of reads.
+pub struct RangeAnalysis {
+    store: Arc<dyn Store>,
+    spacecraft: SpacecraftId,
+    from: Timestamp,
+    to: Timestamp,
+    page_size: usize,
+    after: Option<RangeCursor>,
+    /// Whether the last page has been read.
+    exhausted: bool,
+    /// `None` once the window is done (or when there are no rules to analyse against).
+    analysis: Option<WindowAnalysis>,
+}
+
+impl std::fmt::Debug for RangeAnalysis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RangeAnalysis")
+            .field("spacecraft", &self.spacecraft)
+            .field("after", &self.after)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RangeAnalysis {
+    /// The anomalies of the next page that are final (possibly none), or `None` when the
+    /// window is done.
+    pub async fn next(&mut self) -> Result<Option<Vec<Anomaly>>> {
+        if self.exhausted {
+            return Ok(self.analysis.take().map(WindowAnalysis::finish));
+        }
+        let Some(analysis) = self.analysis.as_mut() else {
+            return Ok(None);
+        };
+        let page = self
+            .store
+            .telemetry_range_page(
+                &self.spacecraft,
+                self.from,
+                self.to,
+                self.after,
+                self.page_size,
+            )
+            .await?;
+        let found = analysis.push(&page.snapshots);
+        match page.next {
+            Some(next) => self.after = Some(next),
+            None => self.exhausted = true,
+        }
+        Ok(Some(found))
+    }
+
+    /// Every remaining anomaly of the window, in order.
+    pub async fn collect(mut self) -> Result<Vec<Anomaly>> {
+        let mut all = Vec::new();
+        while let Some(found) = self.next().await? {
+            all.extend(found);
+        }
+        Ok(all)
+    }
+}
+
 impl MissionOps {
-    async fn window_snapshots(
+    /// Reads time windows in pages of `snapshots` (at least 1) instead of
+    /// [`ANALYSIS_PAGE_SNAPSHOTS`]: for tests of paging, which want small pages.
+    #[must_use]
+    pub fn with_analysis_page(mut self, snapshots: usize) -> Self {
+        self.analysis_page = snapshots.max(1);
+        self
+    }
+
+    /// Starts the batch analysis of `id`'s telemetry in `from..=to` against its current rules,
+    /// oldest first, to be read with [`RangeAnalysis::next`]. A window of more than
+    /// [`MAX_WINDOW_SNAPSHOTS`] is refused (naming `to`) before anything is analysed, by a
+    /// count that stops at the cap; with no rules nothing is read or counted.
+    pub async fn analyse_range(
         &self,
         id: &SpacecraftId,
-        window: AnalysisWindow,
-    ) -> Result<WindowSnapshots> {
-        match window {
-            AnalysisWindow::Recent(limit) => self.recent_window(id, limit).await,
-            AnalysisWindow::Range { from, to } => {
-                let snapshots = self
-                    .store
-                    .telemetry_range(id, from, to, MAX_WINDOW_SNAPSHOTS + 1)
-                    .await?;
-                if snapshots.len() > MAX_WINDOW_SNAPSHOTS {
-                    return Err(Error::invalid(
-                        "to",
-                        format!(
-                            "the window holds more than {MAX_WINDOW_SNAPSHOTS} snapshots; narrow it"
-                        ),
-                    ));
-                }
-                Ok(WindowSnapshots::owned(snapshots))
-            }
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<RangeAnalysis> {
+        if from > to {
+            return Err(Error::invalid(
+                "from",
+                format!("must not be after to ({to})"),
+            ));
         }
+        let rules = self.rules_for(id).await?;
+        let analysis = if rules.is_empty() {
+            None
+        } else {
+            let count = self
+                .store
+                .count_telemetry_range(id, from, to, MAX_WINDOW_SNAPSHOTS + 1)
+                .await?;
+            if count > MAX_WINDOW_SNAPSHOTS {
+                return Err(Error::invalid(
+                    "to",
+                    format!(
+                        "the window holds more than {MAX_WINDOW_SNAPSHOTS} snapshots; narrow it"
+                    ),
+                ));
+            }
+            let context = AnalysisContext {
+                detected_at: self.clock.now(),
+                window_start: Some(from),
+                window_end: Some(to),
+            };
+            Some(WindowAnalysis::new(rules, context))
+        };
+        Ok(RangeAnalysis {
+            store: Arc::clone(&self.store),
+            spacecraft: id.clone(),
+            from,
+            to,
+            page_size: self.analysis_page,
+            after: None,
+            exhausted: false,
+            analysis,
+        })
     }
 
     /// Batch analyse (SPEC §3) of a window of `id`'s telemetry against its current rules: the
-    /// newest snapshots newest first, or a time window oldest first. Nothing is stored.
+    /// newest snapshots newest first, or a time window oldest first (read page by page, see
+    /// [`Self::analyse_range`]). Nothing is stored.
     pub async fn analyse(&self, id: &SpacecraftId, window: AnalysisWindow) -> Result<Vec<Anomaly>> {
+        let limit = match window {
+            AnalysisWindow::Range { from, to } => {
+                return self.analyse_range(id, from, to).await?.collect().await;
+            }
+            AnalysisWindow::Recent(limit) => limit,
+        };
         let rules = self.rules_for(id).await?;
         if rules.is_empty() {
             return Ok(Vec::new());
         }
-        let snapshots = self.window_snapshots(id, window).await?;
-        let (window_start, window_end) = match window {
-            AnalysisWindow::Range { from, to } => (Some(from), Some(to)),
-            AnalysisWindow::Recent(_) => (
-                snapshots.iter().map(|s| s.timestamp).min(),
-                snapshots.iter().map(|s| s.timestamp).max(),
-            ),
-        };
+        let snapshots = self.recent_window(id, limit).await?;
         let context = AnalysisContext {
             detected_at: self.clock.now(),
-            window_start,
-            window_end,
+            window_start: snapshots.iter().map(|s| s.timestamp).min(),
+            window_end: snapshots.iter().map(|s| s.timestamp).max(),
         };
         Ok(analyse(&rules, &snapshots, context))
     }
 
     /// Analyses `from..=to` and persists what it finds, each new anomaly with an `ANOMALY`
     /// event; anomalies already stored are not stored or announced again.
+    ///
+    /// The window is analysed page by page and each page's anomalies are persisted as they
+    /// come (each page all-or-nothing), so memory stays bounded by the page; a failure part
+    /// way leaves the pages before it persisted, and running detect again completes the rest
+    /// without repeating anything.
     pub async fn detect(
         &self,
         id: &SpacecraftId,
@@ -96,19 +209,25 @@ impl MissionOps {
         to: Timestamp,
     ) -> Result<DetectReport> {
         self.get_spacecraft(id).await?;
-        let anomalies = self.analyse(id, AnalysisWindow::range(from, to)?).await?;
-        let detected = anomalies.len();
-        let with_events = anomalies
-            .into_iter()
-            .map(|anomaly| {
-                let event = NewEvent::anomaly(self.event_stamp(), &anomaly, None);
-                (anomaly, event)
-            })
-            .collect();
-        let persisted = self.store.persist_anomalies(with_events).await?;
-        Ok(DetectReport {
-            detected,
-            persisted,
-        })
+        let mut analysis = self.analyse_range(id, from, to).await?;
+        let mut report = DetectReport {
+            detected: 0,
+            persisted: 0,
+        };
+        while let Some(anomalies) = analysis.next().await? {
+            if anomalies.is_empty() {
+                continue;
+            }
+            report.detected += anomalies.len();
+            let with_events = anomalies
+                .into_iter()
+                .map(|anomaly| {
+                    let event = NewEvent::anomaly(self.event_stamp(), &anomaly, None);
+                    (anomaly, event)
+                })
+                .collect();
+            report.persisted += self.store.persist_anomalies(with_events).await?;
+        }
+        Ok(report)
     }
 }

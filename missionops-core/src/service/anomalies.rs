@@ -1,9 +1,57 @@
 //! Reads of persisted anomalies: the newest, a time line, one by id.
 
+use std::sync::Arc;
+
 use crate::domain::{Anomaly, AnomalyId, Limit, SpacecraftId, Timestamp};
 use crate::error::{Error, Result};
+use crate::ports::{RangeCursor, Store};
 
 use super::{AnalysisWindow, MissionOps};
+
+/// A time line of persisted anomalies being read page by page (see
+/// [`MissionOps::anomaly_timeline_pages`]): each call to [`next`](Self::next) reads one page.
+pub struct TimelinePages {
+    store: Arc<dyn Store>,
+    spacecraft: SpacecraftId,
+    from: Timestamp,
+    to: Timestamp,
+    page_size: usize,
+    after: Option<RangeCursor>,
+    done: bool,
+}
+
+impl std::fmt::Debug for TimelinePages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimelinePages")
+            .field("spacecraft", &self.spacecraft)
+            .field("after", &self.after)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TimelinePages {
+    /// The next page of anomalies (possibly empty), or `None` when the time line is done.
+    pub async fn next(&mut self) -> Result<Option<Vec<Anomaly>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .store
+            .anomaly_timeline_page(
+                &self.spacecraft,
+                self.from,
+                self.to,
+                self.after,
+                self.page_size,
+            )
+            .await?;
+        match page.next {
+            Some(next) => self.after = Some(next),
+            None => self.done = true,
+        }
+        Ok(Some(page.anomalies))
+    }
+}
 
 impl MissionOps {
     /// Persisted anomalies of `id`, newest first.
@@ -20,6 +68,26 @@ impl MissionOps {
     ) -> Result<Vec<Anomaly>> {
         AnalysisWindow::range(from, to)?;
         self.store.anomaly_timeline(id, from, to).await
+    }
+
+    /// [`Self::anomaly_timeline`] read page by page (pages of the analysis page size), for
+    /// frontends that stream it: memory bounded by a page, however long the window.
+    pub fn anomaly_timeline_pages(
+        &self,
+        id: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<TimelinePages> {
+        AnalysisWindow::range(from, to)?;
+        Ok(TimelinePages {
+            store: Arc::clone(&self.store),
+            spacecraft: id.clone(),
+            from,
+            to,
+            page_size: self.analysis_page,
+            after: None,
+            done: false,
+        })
     }
 
     /// The persisted anomaly with `id`; [`Error::NotFound`] when unknown.

@@ -55,6 +55,8 @@ pub struct MissionOps {
     pub(super) fleet_loaded: Arc<AtomicBool>,
     /// The newest snapshots of each spacecraft as last read (see [`super::recent_window_cache`]).
     pub(super) windows: Arc<Windows>,
+    /// Snapshots per page of a time-window analysis (see [`super::analysis`]).
+    pub(super) analysis_page: usize,
 }
 
 impl std::fmt::Debug for MissionOps {
@@ -76,6 +78,7 @@ impl MissionOps {
             live_writes: WriteQueue::default(),
             fleet_loaded: Arc::default(),
             windows: Arc::default(),
+            analysis_page: super::analysis::ANALYSIS_PAGE_SNAPSHOTS,
         }
     }
 

@@ -36,7 +36,8 @@ mod tick;
 mod views;
 
 pub use alarms::MAX_COMMENT_CHARS;
-pub use analysis::{AnalysisWindow, MAX_WINDOW_SNAPSHOTS};
+pub use analysis::{ANALYSIS_PAGE_SNAPSHOTS, AnalysisWindow, MAX_WINDOW_SNAPSHOTS, RangeAnalysis};
+pub use anomalies::TimelinePages;
 pub use app::MissionOps;
 pub use ingest::{BatchIngest, IngestMode, MAX_BATCH_SNAPSHOTS};
 pub use monitor_slots::REBUILD_HISTORY;

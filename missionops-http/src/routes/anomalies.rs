@@ -1,6 +1,8 @@
 //! Persisted anomalies and alarms.
 
 use axum::extract::State;
+use axum::response::Response;
+use missionops_core::json::write_js;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, Operator, OpsDocument,
     SpacecraftId, Timestamp,
@@ -12,6 +14,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::query::{self, QueryLimit};
 use crate::extract::{JsJson, JsonBody, Path, Query, ok, rename_field, window};
 use crate::state::AppState;
+use crate::streamed::json_array;
 
 /// The query of `GET /anomalies`.
 #[derive(Debug, Deserialize)]
@@ -70,13 +73,18 @@ pub async fn list(
 pub async fn timeline(
     State(state): State<AppState>,
     Query(query): Query<TimelineQuery>,
-) -> Result<JsJson<Vec<Anomaly>>, ApiError> {
+) -> Result<Response, ApiError> {
     let (from, to) =
         window(query.from, query.to)?.ok_or_else(|| ApiError::invalid("from", "is required"))?;
-    Ok(ok(state
+    // Streamed page by page; the first page is read before answering, so that its failure
+    // still gets a status.
+    let mut pages = state
         .ops
-        .anomaly_timeline(&query.spacecraft_id, from, to)
-        .await?))
+        .anomaly_timeline_pages(&query.spacecraft_id, from, to)?;
+    let first = pages.next().await?;
+    Ok(json_array(first, pages, |anomaly, out| {
+        write_js(out, anomaly)
+    }))
 }
 
 /// `procedure` documents relevant to an anomaly, best first.

@@ -3,6 +3,7 @@
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use missionops_core::json::write_js;
 use missionops_core::{
     AnalysisWindow, Anomaly, BucketWidth, IngestMode, NewSnapshot, NewSnapshotBatch, ParameterName,
     SpacecraftId, Timestamp,
@@ -15,6 +16,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::query::{self, QueryLimit};
 use crate::extract::{Body, JsJson, JsonBody, Query, created, ok, parse_json, window};
 use crate::state::AppState;
+use crate::streamed::json_array;
 
 /// `limit` of the compat telemetry routes: 1 to 100, 20 when absent.
 type TelemetryLimit = QueryLimit<20, 100>;
@@ -206,10 +208,19 @@ pub async fn analyze(
     State(state): State<AppState>,
     Query(query): Query<AnalyzeQuery>,
 ) -> Result<Response, ApiError> {
-    let window = match window(query.from, query.to)? {
-        Some((from, to)) => AnalysisWindow::range(from, to)?,
-        None => AnalysisWindow::Recent(query.limit.0),
-    };
+    if let Some((from, to)) = window(query.from, query.to)? {
+        // A time window can hold a million snapshots: streamed, page by page. The first page
+        // is read before answering, so that its failure still gets a status.
+        let mut analysis = state
+            .ops
+            .analyse_range(&query.spacecraft_id, from, to)
+            .await?;
+        let first = analysis.next().await?;
+        return Ok(json_array(first, analysis, |anomaly, out| {
+            write_js(out, &anomaly.compat())
+        }));
+    }
+    let window = AnalysisWindow::Recent(query.limit.0);
     let anomalies = state.ops.analyse(&query.spacecraft_id, window).await?;
     // Rendered from the borrowed compat views here, with no JSON tree built in between.
     let compat: Vec<_> = anomalies.iter().map(Anomaly::compat).collect();

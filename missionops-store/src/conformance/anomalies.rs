@@ -106,3 +106,58 @@ pub async fn anomalies_are_queried_by_time(store: &dyn Store) {
     let missing = AnomalyId::parse("nope").expect("id");
     assert_eq!(store.get_anomaly(&missing).await.expect("get"), None);
 }
+
+/// An anomaly timeline read by pages after a cursor gives exactly the one-call timeline,
+/// whatever the page size, across runs of equal sample times; the last page has no cursor.
+pub async fn anomaly_timelines_are_read_by_pages_after_a_cursor(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    let kinds = [
+        AnomalyKind::WarnHigh,
+        AnomalyKind::CritHigh,
+        AnomalyKind::WarnLow,
+    ];
+    let mut batch = Vec::new();
+    let mut event_second = 10;
+    for second in [12_i64, 11, 11, 13, 11, 12, 9, 14] {
+        for (k, kind) in (0_i64..).zip(kinds) {
+            if (second + k) % 2 == 0 || k == 0 {
+                event_second += 1;
+                let parameter = format!("p{k}");
+                batch.push((
+                    anomaly("SC-1", second, &parameter, kind),
+                    event(event_second, Some("SC-1"), EventType::Anomaly),
+                ));
+            }
+        }
+    }
+    event_second += 1;
+    batch.push((
+        anomaly("SC-2", 12, "p0", AnomalyKind::WarnHigh),
+        event(event_second, Some("SC-2"), EventType::Anomaly),
+    ));
+    store.persist_anomalies(batch).await.expect("persist");
+    let whole = store
+        .anomaly_timeline(&sc("SC-1"), at(11), at(13))
+        .await
+        .expect("timeline");
+    assert!(whole.len() >= 6, "{}", whole.len());
+    for page_size in [1, 2, 3, whole.len(), whole.len() + 1] {
+        let mut paged = Vec::new();
+        let mut after = None;
+        for _ in 0..=whole.len() + 1 {
+            let page = store
+                .anomaly_timeline_page(&sc("SC-1"), at(11), at(13), after, page_size)
+                .await
+                .expect("page");
+            assert!(page.anomalies.len() <= page_size);
+            paged.extend(page.anomalies);
+            after = page.next;
+            if after.is_none() {
+                break;
+            }
+        }
+        assert!(after.is_none(), "pages of {page_size} never end");
+        assert_eq!(paged, whole, "pages of {page_size}");
+    }
+}

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmRepository, Anomaly, AnomalyCount, AnomalyId,
+    Alarm, AlarmFilter, AlarmId, AlarmRepository, Anomaly, AnomalyCount, AnomalyId, AnomalyPage,
     AnomalyRepository, BucketWidth, Claim, ClaimId, ConfigRecord, ConfigRepository, DeadLetter,
     DocumentFilter, DocumentId, DocumentRepository, EventRepository, FailureOutcome, GroupOutcome,
     IngestOutcome, LatestValue, Limit, MissionEvent, NewEvent, OpsDocument, OutboxStats,
-    OutboxStore, ParameterName, Result, RetryPolicy, RetrySelection, SearchQuery, SeriesBucket,
-    Spacecraft, SpacecraftId, SpacecraftPage, SpacecraftRepository, Store, TelemetryRepository,
-    TelemetrySnapshot, TelemetryWrite, Timestamp, WriteProbe,
+    OutboxStore, ParameterName, RangeCursor, Result, RetryPolicy, RetrySelection, SearchQuery,
+    SeriesBucket, Spacecraft, SpacecraftId, SpacecraftPage, SpacecraftRepository, Store,
+    TelemetryPage, TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp, WriteProbe,
 };
 
 /// One call that stored telemetry, as the store was given it.
@@ -155,6 +155,31 @@ impl TelemetryRepository for RecordingStore {
             .telemetry_series(spacecraft, parameter, from, to, bucket)
             .await
     }
+
+    async fn telemetry_range_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<TelemetryPage> {
+        self.inner
+            .telemetry_range_page(spacecraft, from, to, after, limit)
+            .await
+    }
+
+    async fn count_telemetry_range(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        at_most: usize,
+    ) -> Result<usize> {
+        self.inner
+            .count_telemetry_range(spacecraft, from, to, at_most)
+            .await
+    }
 }
 
 #[async_trait]
@@ -190,6 +215,19 @@ impl AnomalyRepository for RecordingStore {
         since: Timestamp,
     ) -> Result<AnomalyCount> {
         self.inner.count_anomalies_since(spacecraft, since).await
+    }
+
+    async fn anomaly_timeline_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<AnomalyPage> {
+        self.inner
+            .anomaly_timeline_page(spacecraft, from, to, after, limit)
+            .await
     }
 }
 

@@ -225,3 +225,61 @@ pub async fn series_are_downsampled_into_epoch_aligned_buckets(store: &dyn Store
         .expect("series");
     assert!(none.is_empty(), "a string parameter has no numeric series");
 }
+
+/// A range read by pages after a cursor gives exactly the one-call range read, whatever the
+/// page size, even when a page ends inside a run of equal sample times; the last page has no
+/// cursor; the count of a range stops at its cap.
+pub async fn ranges_are_read_by_pages_after_a_cursor(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    let mut snapshots = Vec::new();
+    for i in 0..12_u8 {
+        // Seconds 1, 1, 1, 2, 2, 2, …: runs of equal times that pages must not split wrongly.
+        let second = 1 + i64::from(i / 3);
+        snapshots.push(snapshot(&format!("s{i:02}"), "SC-1", second, f64::from(i)));
+    }
+    snapshots.push(snapshot("other", "SC-2", 2, 1.0));
+    snapshots.push(snapshot("before", "SC-1", 0, 1.0));
+    snapshots.push(snapshot("after", "SC-1", 9, 1.0));
+    store
+        .insert_telemetry(write(snapshots))
+        .await
+        .expect("insert");
+    let whole = store
+        .telemetry_range(&sc("SC-1"), at(1), at(4), 100)
+        .await
+        .expect("range");
+    assert_eq!(whole.len(), 12);
+    for page_size in [1, 2, 5, 12, 13] {
+        let mut paged = Vec::new();
+        let mut after = None;
+        let mut pages = 0;
+        loop {
+            let page = store
+                .telemetry_range_page(&sc("SC-1"), at(1), at(4), after, page_size)
+                .await
+                .expect("page");
+            assert!(page.snapshots.len() <= page_size);
+            pages += 1;
+            assert!(pages <= 14, "pages of {page_size} never end");
+            paged.extend(page.snapshots);
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(paged, whole, "pages of {page_size}");
+    }
+    let empty = store
+        .telemetry_range_page(&sc("SC-3"), at(1), at(4), None, 5)
+        .await
+        .expect("page");
+    assert!(empty.snapshots.is_empty() && empty.next.is_none());
+    let sc1 = sc("SC-1");
+    let count = |from, to, at_most| store.count_telemetry_range(&sc1, from, to, at_most);
+    assert_eq!(count(at(1), at(4), 100).await.expect("count"), 12);
+    assert_eq!(count(at(1), at(4), 5).await.expect("count"), 5);
+    assert_eq!(count(at(0), at(9), 100).await.expect("count"), 14);
+    assert_eq!(count(at(5), at(8), 100).await.expect("count"), 0);
+    assert_eq!(count(at(4), at(1), 100).await.expect("count"), 0);
+}

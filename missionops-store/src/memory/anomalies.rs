@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use missionops_core::{
-    Anomaly, AnomalyCount, AnomalyId, AnomalyRepository, Limit, NewEvent, Result, SpacecraftId,
-    Timestamp,
+    Anomaly, AnomalyCount, AnomalyId, AnomalyPage, AnomalyRepository, Limit, NewEvent, RangeCursor,
+    Result, SpacecraftId, Timestamp,
 };
 
 use super::{Inner, MemoryStore, anomaly_key};
@@ -100,5 +100,50 @@ impl AnomalyRepository for MemoryStore {
             count.highest = count.highest.max(Some(anomaly.severity));
         }
         Ok(count)
+    }
+
+    async fn anomaly_timeline_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<AnomalyPage> {
+        if limit == 0 {
+            return Ok(AnomalyPage::default());
+        }
+        // The position in the store's list is the arrival; positions start at 0, so the
+        // cursor holds position + 1 and (from, 0) is before everything at `from`.
+        let start = match after {
+            Some(c) if c.timestamp >= from => (c.timestamp, c.arrival),
+            _ => (from, 0),
+        };
+        let inner = self.lock()?;
+        let mut found: Vec<((Timestamp, i64), &Anomaly)> = inner
+            .anomalies
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                (
+                    (a.timestamp, i64::try_from(i).unwrap_or(i64::MAX - 1) + 1),
+                    a,
+                )
+            })
+            .filter(|(key, a)| &a.spacecraft_id == spacecraft && *key > start && a.timestamp <= to)
+            .collect();
+        found.sort_by_key(|(key, _)| *key);
+        found.truncate(limit);
+        let next = match found.last() {
+            Some(((timestamp, arrival), _)) if found.len() == limit => Some(RangeCursor {
+                timestamp: *timestamp,
+                arrival: *arrival,
+            }),
+            _ => None,
+        };
+        Ok(AnomalyPage {
+            anomalies: found.into_iter().map(|(_, a)| a.clone()).collect(),
+            next,
+        })
     }
 }

@@ -2,13 +2,14 @@
 //! ranges, latest values, series).
 
 use std::collections::{BTreeMap, HashSet};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use missionops_core::{
     Anomaly, BucketWidth, Error, IngestOutcome, LatestValue, Limit, ParameterName, ParameterValue,
-    Registration, Result, SeriesBucket, SpacecraftId, TelemetryRepository, TelemetrySnapshot,
-    TelemetryWrite, Timestamp,
+    RangeCursor, Registration, Result, SeriesBucket, SpacecraftId, TelemetryPage,
+    TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
 
 use super::anomalies::store_anomaly;
@@ -251,5 +252,74 @@ impl TelemetryRepository for MemoryStore {
                 b
             })
             .collect())
+    }
+
+    async fn telemetry_range_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<TelemetryPage> {
+        if from > to || limit == 0 {
+            return Ok(TelemetryPage::default());
+        }
+        // Arrival numbers start at 1, so (from, 0) is just before the first snapshot at `from`.
+        let start = after.map_or((from, 0), |c| {
+            (c.timestamp, u64::try_from(c.arrival).unwrap_or(0))
+        });
+        if start.0 > to {
+            return Ok(TelemetryPage::default());
+        }
+        let lower = if after.is_some() && start.0 >= from {
+            Bound::Excluded(start)
+        } else {
+            Bound::Included((from, 0))
+        };
+        let inner = self.lock()?;
+        let mut last = None;
+        let snapshots: Vec<TelemetrySnapshot> =
+            inner
+                .telemetry
+                .get(spacecraft)
+                .map_or_else(Vec::new, |series| {
+                    series
+                        .range((lower, Bound::Included((to, u64::MAX))))
+                        .take(limit)
+                        .map(|(key, s)| {
+                            last = Some(*key);
+                            (**s).clone()
+                        })
+                        .collect()
+                });
+        let next =
+            (snapshots.len() == limit)
+                .then_some(last)
+                .flatten()
+                .map(|(timestamp, arrival)| RangeCursor {
+                    timestamp,
+                    arrival: i64::try_from(arrival).unwrap_or(i64::MAX),
+                });
+        Ok(TelemetryPage { snapshots, next })
+    }
+
+    async fn count_telemetry_range(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        at_most: usize,
+    ) -> Result<usize> {
+        if from > to {
+            return Ok(0);
+        }
+        let inner = self.lock()?;
+        Ok(inner.telemetry.get(spacecraft).map_or(0, |series| {
+            series
+                .range((from, 0)..=(to, u64::MAX))
+                .take(at_most)
+                .count()
+        }))
     }
 }

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use missionops_core::{
-    Anomaly, AnomalyCount, AnomalyId, AnomalyKind, AnomalyRepository, EventId, Limit, NewEvent,
-    ParameterName, Result, Severity, SpacecraftId, Timestamp,
+    Anomaly, AnomalyCount, AnomalyId, AnomalyKind, AnomalyPage, AnomalyRepository, EventId, Limit,
+    NewEvent, ParameterName, RangeCursor, Result, Severity, SpacecraftId, Timestamp,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
@@ -232,6 +232,50 @@ impl AnomalyRepository for PostgresStore {
             highest: highest
                 .map(|s| stored("anomaly severity", Severity::parse(&s)))
                 .transpose()?,
+        })
+    }
+
+    async fn anomaly_timeline_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<AnomalyPage> {
+        if from > to || limit == 0 {
+            return Ok(AnomalyPage::default());
+        }
+        // `stored` comes from a sequence starting at 1: (from, 0) is before all at `from`.
+        let (after_ts, after_stored) = match after {
+            Some(c) if c.timestamp >= from => (c.timestamp, c.arrival),
+            _ => (from, 0),
+        };
+        let rows = sqlx::query(
+            "SELECT id, spacecraft_id, ts, parameter, value_json::text AS value, severity, kind,
+                    limit_value, description, detected_at, window_start, window_end, stored
+             FROM anomalies
+             WHERE spacecraft_id = $1 AND ts BETWEEN $2 AND $3 AND (ts, stored) > ($2, $4)
+             ORDER BY ts, stored LIMIT $5",
+        )
+        .bind(spacecraft.as_str())
+        .bind(PgTime(after_ts))
+        .bind(PgTime(to))
+        .bind(after_stored)
+        .bind(to_i64(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let next = match rows.last() {
+            Some(row) if rows.len() == limit => Some(RangeCursor {
+                timestamp: time(row, "ts")?,
+                arrival: get(row, "stored")?,
+            }),
+            _ => None,
+        };
+        Ok(AnomalyPage {
+            anomalies: rows.iter().map(anomaly_from_row).collect::<Result<_>>()?,
+            next,
         })
     }
 }

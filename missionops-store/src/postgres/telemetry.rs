@@ -22,8 +22,9 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use missionops_core::{
     Alarm, BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
-    ParameterName, ParameterValue, Result, SeriesBucket, SnapshotId, SpacecraftId,
-    TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp, insert_one_by_one,
+    ParameterName, ParameterValue, RangeCursor, Result, SeriesBucket, SnapshotId, SpacecraftId,
+    TelemetryPage, TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
+    insert_one_by_one,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -799,5 +800,75 @@ impl TelemetryRepository for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn telemetry_range_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<TelemetryPage> {
+        if from > to || limit == 0 {
+            return Ok(TelemetryPage::default());
+        }
+        // Arrival numbers are positive, so (from, 0) is just before the first row at `from`.
+        let (after_ts, after_arrival) = match after {
+            Some(c) if c.timestamp >= from => (c.timestamp, c.arrival),
+            _ => (from, 0),
+        };
+        // The arrival is read after the columns `snapshots_from_rows` reads by position.
+        let rows = sqlx::query(concat!(
+            "SELECT id, ts, parameters::text AS parameters, arrival FROM telemetry ",
+            "WHERE spacecraft_id = $1 AND ts BETWEEN $2 AND $3 AND (ts, arrival) > ($2, $4) ",
+            "ORDER BY ts, arrival LIMIT $5"
+        ))
+        .bind(spacecraft.as_str())
+        .bind(PgTime(after_ts))
+        .bind(PgTime(to))
+        .bind(after_arrival)
+        .bind(to_i64(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let next = match rows.last() {
+            Some(row) if rows.len() == limit => {
+                let timestamp: PgTime = row.try_get(1).map_err(db)?;
+                Some(RangeCursor {
+                    timestamp: timestamp.0,
+                    arrival: row.try_get(3).map_err(db)?,
+                })
+            }
+            _ => None,
+        };
+        Ok(TelemetryPage {
+            snapshots: snapshots_from_rows(spacecraft, &rows)?,
+            next,
+        })
+    }
+
+    async fn count_telemetry_range(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        at_most: usize,
+    ) -> Result<usize> {
+        if from > to || at_most == 0 {
+            return Ok(0);
+        }
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM telemetry \
+             WHERE spacecraft_id = $1 AND ts BETWEEN $2 AND $3 LIMIT $4) AS w",
+        )
+        .bind(spacecraft.as_str())
+        .bind(PgTime(from))
+        .bind(PgTime(to))
+        .bind(to_i64(at_most))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(usize::try_from(count).unwrap_or(0))
     }
 }

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, Anomaly, AnomalyCount,
-    AnomalyId, AnomalyKind, AnomalyRepository, Error, Limit, NewEvent, Operator, ParameterName,
-    Result, Severity, SpacecraftId, Timestamp,
+    AnomalyId, AnomalyKind, AnomalyPage, AnomalyRepository, Error, Limit, NewEvent, Operator,
+    ParameterName, RangeCursor, Result, Severity, SpacecraftId, Timestamp,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -264,6 +264,61 @@ impl AnomalyRepository for SqliteStore {
         Ok(AnomalyCount {
             count: u64::try_from(count).unwrap_or(0),
             highest,
+        })
+    }
+
+    async fn anomaly_timeline_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<AnomalyPage> {
+        if from > to || limit == 0 {
+            return Ok(AnomalyPage::default());
+        }
+        // Row ids start at 1, so (from, 0) is just before the first anomaly at `from`.
+        let (after_ts, after_seq) = match after {
+            Some(c) if c.timestamp >= from => (c.timestamp.as_millis(), c.arrival),
+            _ => (from.as_millis(), 0),
+        };
+        // The anomaly's columns, then its seq for the cursor.
+        let rows: Vec<(AnomalyRow, (i64, i64))> = sqlx::query(&format!(
+            "SELECT {ANOMALY_COLUMNS}, seq FROM anomalies \
+             WHERE spacecraft_id = ?1 AND ts >= ?2 AND ts <= ?3 AND (ts > ?2 OR seq > ?4) \
+             ORDER BY ts, seq LIMIT ?5"
+        ))
+        .bind(spacecraft.as_str())
+        .bind(after_ts)
+        .bind(to.as_millis())
+        .bind(after_seq)
+        .bind(sql_count(limit))
+        .fetch_all(&self.reader)
+        .await
+        .db()?
+        .iter()
+        .map(|row| {
+            use sqlx::{FromRow, Row};
+            let anomaly = AnomalyRow::from_row(row)?;
+            let key = (row.try_get::<i64, _>(2)?, row.try_get::<i64, _>(12)?);
+            Ok((anomaly, key))
+        })
+        .collect::<std::result::Result<_, sqlx::Error>>()
+        .db()?;
+        let next = match rows.last() {
+            Some((_, (ts, seq))) if rows.len() == limit => Some(RangeCursor {
+                timestamp: stored_time(*ts, "anomaly of spacecraft", spacecraft.as_str())?,
+                arrival: *seq,
+            }),
+            _ => None,
+        };
+        Ok(AnomalyPage {
+            anomalies: rows
+                .into_iter()
+                .map(|(row, _)| anomaly_from_row(row))
+                .collect::<Result<_>>()?,
+            next,
         })
     }
 }

@@ -9,8 +9,9 @@ mod write;
 
 use async_trait::async_trait;
 use missionops_core::{
-    BucketWidth, GroupOutcome, IngestOutcome, LatestValue, Limit, ParameterName, Result,
-    SeriesBucket, SpacecraftId, TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
+    BucketWidth, GroupOutcome, IngestOutcome, LatestValue, Limit, ParameterName, RangeCursor,
+    Result, SeriesBucket, SpacecraftId, TelemetryPage, TelemetryRepository, TelemetrySnapshot,
+    TelemetryWrite, Timestamp,
 };
 
 use super::SqliteStore;
@@ -64,5 +65,27 @@ impl TelemetryRepository for SqliteStore {
     ) -> Result<Vec<SeriesBucket>> {
         self.read_series(spacecraft, parameter, from, to, bucket)
             .await
+    }
+
+    async fn telemetry_range_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<TelemetryPage> {
+        self.read_range_page(spacecraft, from, to, after, limit)
+            .await
+    }
+
+    async fn count_telemetry_range(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        at_most: usize,
+    ) -> Result<usize> {
+        self.count_range(spacecraft, from, to, at_most).await
     }
 }

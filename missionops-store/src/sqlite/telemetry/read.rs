@@ -9,8 +9,8 @@ use std::collections::VecDeque;
 use std::ops::Range;
 
 use missionops_core::{
-    BucketWidth, Error, LatestValue, LayoutInterner, Limit, ParameterName, Result, SeriesBucket,
-    SnapshotId, SpacecraftId, TelemetrySnapshot, Timestamp,
+    BucketWidth, Error, LatestValue, LayoutInterner, Limit, ParameterName, RangeCursor, Result,
+    SeriesBucket, SnapshotId, SpacecraftId, TelemetryPage, TelemetrySnapshot, Timestamp,
 };
 use sqlx::SqliteConnection;
 
@@ -292,6 +292,83 @@ impl SqliteStore {
             collect(&mut parsing, &mut snapshots).await?;
         }
         Ok(snapshots)
+    }
+
+    /// One page of a range read (see [`TelemetryRepository::telemetry_range_page`]): the same
+    /// page query as [`Self::read_range`], from the cursor on, parsed on the blocking pool.
+    ///
+    /// [`TelemetryRepository::telemetry_range_page`]: missionops_core::TelemetryRepository::telemetry_range_page
+    pub(super) async fn read_range_page(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<TelemetryPage> {
+        if from > to || limit == 0 {
+            return Ok(TelemetryPage::default());
+        }
+        let mut conn = self.reader.acquire().await.db()?;
+        let key: Option<i64> = sqlx::query_scalar("SELECT key FROM spacecraft WHERE id = ?")
+            .bind(spacecraft.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
+        let Some(key) = key else {
+            return Ok(TelemetryPage::default());
+        };
+        // Arrival numbers start at 1, so (from, 0) is just before the first row at `from`.
+        let start = match after {
+            Some(c) if c.timestamp >= from => (c.timestamp.as_millis(), c.arrival),
+            _ => (from.as_millis(), 0),
+        };
+        let (text, count) = fetch_page(&mut conn, key, start, to.as_millis(), limit).await?;
+        drop(conn);
+        let Some(text) = text else {
+            return Ok(TelemetryPage::default());
+        };
+        let count = usize::try_from(count).unwrap_or(0);
+        let rows = split_page(spacecraft, &text, count, false)?;
+        let last = rows.last().map(|(_, ts, seq, _)| (*ts, *seq));
+        let id = spacecraft.clone();
+        let snapshots = tokio::task::spawn_blocking(move || parse_page(&id, &text, rows))
+            .await
+            .map_err(Error::backend)??;
+        let next = match last {
+            Some((ts, arrival)) if count == limit => Some(RangeCursor {
+                timestamp: stored_time(ts, "snapshot", spacecraft.as_str())?,
+                arrival,
+            }),
+            _ => None,
+        };
+        Ok(TelemetryPage { snapshots, next })
+    }
+
+    /// How many rows a range read would return, counting at most `at_most`.
+    pub(super) async fn count_range(
+        &self,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        at_most: usize,
+    ) -> Result<usize> {
+        if from > to || at_most == 0 {
+            return Ok(0);
+        }
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM telemetry \
+             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?1) \
+               AND ts >= ?2 AND ts <= ?3 LIMIT ?4)",
+        )
+        .bind(spacecraft.as_str())
+        .bind(from.as_millis())
+        .bind(to.as_millis())
+        .bind(sql_count(at_most))
+        .fetch_one(&self.reader)
+        .await
+        .db()?;
+        Ok(usize::try_from(count).unwrap_or(0))
     }
 
     pub(super) async fn read_last_timestamp(
