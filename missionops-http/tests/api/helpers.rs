@@ -9,7 +9,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::gated_store::GatedStore;
+use crate::gated_store::{GatedStore, Gates};
 
 /// Which store the server under test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,7 +143,7 @@ pub async fn spawn_app_with(config: HttpConfig) -> TestApp {
 /// when writes and event pages go through. The app's `store` is the one behind the gates.
 pub async fn spawn_gated_app() -> (TestApp, Arc<GatedStore>) {
     let (store, dir) = fresh_store().await;
-    let gated = Arc::new(GatedStore::new(store.clone()));
+    let gated = Arc::new(GatedStore::wrap(store.clone(), Gates::default()));
     let app = start(gated.clone(), store, dir, HttpConfig::default()).await;
     (app, gated)
 }

@@ -34,6 +34,7 @@ pub mod config;
 pub mod documents;
 pub mod events;
 pub mod fixtures;
+pub mod intercept;
 pub mod recording;
 pub mod spacecraft;
 pub mod telemetry_reads;
