@@ -113,6 +113,13 @@ async fn an_unknown_spacecraft_is_not_found() {
     // `the_status_of_a_spacecraft_nobody_registered_is_nominal`).
     let status = h.app.status(&sc("SC-404")).await.expect("status");
     assert_eq!(status.last_telemetry_timestamp, None);
+    // ...except where an operator names a spacecraft (the CLI's `status ID`).
+    let err = h
+        .app
+        .registered_status(&sc("SC-404"))
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, Error::NotFound { .. }), "got {err}");
     let err = h.app.get_config(&sc("SC-404")).await.expect_err("missing");
     assert!(matches!(err, Error::NotFound { .. }));
 }

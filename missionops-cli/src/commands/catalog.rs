@@ -362,10 +362,8 @@ pub(crate) async fn status(ops: &MissionOps, out: Output, args: StatusArgs) -> a
     ];
     match args.id {
         Some(id) => {
-            // Unlike the HTTP compat answer (the nominal status of nothing), an operator at the
-            // command line is told that the id is unknown: it is most likely a typo.
-            ops.get_spacecraft(&id).await?;
-            let status = ops.status(&id).await?;
+            // Unlike the HTTP compat answer, an unknown id is an error here (likely a typo).
+            let status = ops.registered_status(&id).await?;
             if out.is_json() {
                 return out.json(&status);
             }

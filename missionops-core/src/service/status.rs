@@ -75,6 +75,14 @@ pub struct FleetEntry {
 }
 
 impl MissionOps {
+    /// The status of a registered spacecraft: [`Error::NotFound`](crate::Error::NotFound) for an id nobody registered,
+    /// where [`Self::status`] answers the compat nominal status. For an operator typing an id,
+    /// an unknown one is more likely a typo than a spacecraft before its first contact.
+    pub async fn registered_status(&self, id: &SpacecraftId) -> Result<SpacecraftStatus> {
+        self.get_spacecraft(id).await?;
+        self.status(id).await
+    }
+
     /// The compat status of `id` (SPEC §5). A spacecraft nobody registered has no telemetry,
     /// anomalies or alarms, so it answers as the TypeScript service did, and as dashboards that
     /// poll a spacecraft before its first contact expect: no last telemetry, zero counts,
