@@ -64,16 +64,16 @@ pub mod json {
 }
 
 pub use domain::{
-    Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, Anomaly, AnomalyId, AnomalyKind,
-    BatchSnapshot, BucketWidth, CompatAnomaly, ConfigRecord, ConfigSource, ConfigStatus,
-    DocumentBody, DocumentCategory, DocumentFilter, DocumentId, DocumentTitle, EventFilter,
-    EventId, EventType, JsonObject, LatestValue, Layout, LayoutInterner, Limit, MAX_CONFIG_BYTES,
-    MAX_CONFIG_DEPTH, MAX_CONFIG_PARAMETERS, MAX_METADATA_BYTES, MAX_METADATA_DEPTH,
-    MAX_METADATA_KEYS, MAX_PARAMETERS, MAX_TAGS, MAX_TEXT_VALUE_LEN, MissionEvent, MissionType,
-    NewDocument, NewEvent, NewSnapshot, NewSnapshotBatch, NewSpacecraft, Operator, OpsDocument,
-    ParameterName, ParameterValue, Parameters, SearchQuery, SeriesBucket, Severity, SnapshotId,
-    Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName, Tag, Tags, TelemetrySnapshot,
-    Timestamp, check_metadata,
+    Actor, Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, Anomaly, AnomalyId, AnomalyKind,
+    ApiKeyId, BatchSnapshot, BucketWidth, Caller, CompatAnomaly, ConfigRecord, ConfigSource,
+    ConfigStatus, DocumentBody, DocumentCategory, DocumentFilter, DocumentId, DocumentTitle,
+    EventFilter, EventId, EventType, JsonObject, KeyName, LatestValue, Layout, LayoutInterner,
+    Limit, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_PARAMETERS, MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH, MAX_METADATA_KEYS, MAX_PARAMETERS, MAX_TAGS, MAX_TEXT_VALUE_LEN,
+    MissionEvent, MissionType, NewDocument, NewEvent, NewSnapshot, NewSnapshotBatch, NewSpacecraft,
+    Operator, OpsDocument, ParameterName, ParameterValue, Parameters, Role, SearchQuery,
+    SeriesBucket, Severity, SnapshotId, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName,
+    Tag, Tags, TelemetrySnapshot, TenantId, Timestamp, check_metadata,
 };
 pub use error::{BoxError, Error, MAX_FIELD_CHARS, MAX_REASON_CHARS, QUOTE_CHARS, Result, quote};
 pub use ports::{

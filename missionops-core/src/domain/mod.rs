@@ -1,5 +1,6 @@
 //! The domain: parsed value types and the records built from them.
 
+mod access;
 mod alarm;
 mod anomaly;
 mod content_id;
@@ -18,6 +19,7 @@ pub(crate) mod text;
 mod time;
 mod value;
 
+pub use access::{Actor, ApiKeyId, Caller, KeyName, Role, TenantId};
 pub use alarm::{Alarm, AlarmFilter, AlarmState, AlarmStates};
 pub use anomaly::{Anomaly, CompatAnomaly};
 pub use document::{
