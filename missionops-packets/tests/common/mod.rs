@@ -59,7 +59,10 @@ impl BitWriter {
 
 /// A telemetry Space Packet: the header written by `spacepackets`, then `data`.
 pub fn packet(apid: u16, seq: u16, sec_header: bool, data: &[u8]) -> Vec<u8> {
-    assert!(!data.is_empty(), "a Space Packet carries at least one data byte");
+    assert!(
+        !data.is_empty(),
+        "a Space Packet carries at least one data byte"
+    );
     let header = SpHeader::new_from_fields(
         PacketType::Tm,
         sec_header,
