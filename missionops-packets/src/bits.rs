@@ -6,6 +6,14 @@
 pub(crate) fn read_be(data: &[u8], bit: usize, bits: u8) -> u64 {
     let first = bit / 8;
     let shift = bit % 8;
+    // The common case: the field lies within 8 bytes that the packet has; one load.
+    if shift + usize::from(bits) <= 64
+        && let Some(word) = data.get(first..first + 8)
+        && let Ok(word) = <[u8; 8]>::try_from(word)
+    {
+        let word = u64::from_be_bytes(word) << shift;
+        return word >> (64 - u32::from(bits));
+    }
     let last = (bit + usize::from(bits)).div_ceil(8);
     // At most 9 bytes (a 64-bit field 7 bits into a byte), which a u128 holds.
     let mut acc: u128 = 0;
@@ -41,6 +49,18 @@ mod tests {
         assert_eq!(read_be(&data, 1, 3), 0b010);
         assert_eq!(read_be(&data, 4, 8), 0b1100_0101);
         assert_eq!(read_be(&data, 0, 24), 0xac53ff);
+    }
+
+    #[test]
+    fn reads_the_same_with_and_without_eight_bytes_ahead() {
+        let data = [0xde, 0xad, 0xbe, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab];
+        for bit in 0..16 {
+            for bits in 1..=57u8 {
+                let end = (bit + usize::from(bits)).div_ceil(8);
+                // The short slice forces the byte loop, the long one the single load.
+                assert_eq!(read_be(&data[..end], bit, bits), read_be(&data, bit, bits));
+            }
+        }
     }
 
     #[test]

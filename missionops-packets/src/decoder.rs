@@ -258,25 +258,26 @@ impl Decoder {
         }
         let mut time = None;
         let mut values = Vec::with_capacity(container.entries.len());
-        let mut complete = true;
-        for entry in container.entries.iter() {
-            let value = self.value(bytes, entry, &mut time);
-            complete &= value.is_some();
-            values.push(value);
+        // Indices of the values left out; allocated only in the rare case that there are any.
+        let mut left_out: Vec<usize> = Vec::new();
+        for (i, entry) in container.entries.iter().enumerate() {
+            match self.value(bytes, entry, &mut time) {
+                Some(value) => values.push(value),
+                None => left_out.push(i),
+            }
         }
-        let parameters = if complete {
-            let values = values.into_iter().flatten().collect();
+        let parameters = if left_out.is_empty() {
             Parameters::with_layout(&container.layout, values)
         } else {
-            // The rare path: some value left out, so the names differ from the layout's.
-            let pairs = container
+            // The names differ from the layout's: pair the kept values with their names.
+            let names = container
                 .layout
                 .names()
                 .iter()
-                .cloned()
-                .zip(values)
-                .filter_map(|(n, v)| v.map(|v| (n, v)));
-            Parameters::new(pairs)
+                .enumerate()
+                .filter(|(i, _)| !left_out.contains(i))
+                .map(|(_, n)| n.clone());
+            Parameters::new(names.zip(values))
         };
         Ok(Some(DecodedPacket {
             apid: header.apid,
@@ -301,20 +302,32 @@ impl Decoder {
         buffer: &[u8],
         on_error: OnError,
     ) -> std::result::Result<DecodedBuffer, PacketError> {
-        let mut out = DecodedBuffer {
-            packets: Vec::new(),
-            counts: Counts::default(),
-        };
+        let mut packets = Vec::new();
+        let counts = self.decode_buffer_into(buffer, on_error, &mut packets)?;
+        Ok(DecodedBuffer { packets, counts })
+    }
+
+    /// [`Decoder::decode_buffer`] appending to `out`, so that a caller decoding buffer after
+    /// buffer reuses one allocation. On an error (with [`OnError::Reject`]) `out` is left as it
+    /// was: nothing of a refused buffer is kept.
+    pub fn decode_buffer_into(
+        &self,
+        buffer: &[u8],
+        on_error: OnError,
+        out: &mut Vec<DecodedPacket>,
+    ) -> std::result::Result<Counts, PacketError> {
+        let before = out.len();
+        let mut counts = Counts::default();
         for item in Packets::new(buffer) {
-            out.counts.packets += 1;
+            counts.packets += 1;
             let failure = match item {
                 Ok(packet) => match self.decode(&packet) {
                     Ok(Some(decoded)) => {
-                        out.packets.push(decoded);
+                        out.push(decoded);
                         continue;
                     }
                     Ok(None) => {
-                        out.counts.unknown_apid += 1;
+                        counts.unknown_apid += 1;
                         continue;
                     }
                     Err(kind) => PacketError {
@@ -325,11 +338,14 @@ impl Decoder {
                 Err(e) => e,
             };
             match on_error {
-                OnError::Reject => return Err(failure),
-                OnError::Skip => out.counts.malformed += 1,
+                OnError::Reject => {
+                    out.truncate(before);
+                    return Err(failure);
+                }
+                OnError::Skip => counts.malformed += 1,
             }
         }
-        Ok(out)
+        Ok(counts)
     }
 
     #[inline]

@@ -130,3 +130,24 @@ fn an_empty_buffer_holds_no_packets_and_a_lone_header_is_beyond_its_body() {
         }
     ));
 }
+
+#[test]
+fn decoding_into_a_vector_keeps_it_unchanged_when_the_buffer_is_refused() {
+    let d = decoder();
+    let mut out = Vec::new();
+    let counts = d
+        .decode_buffer_into(&[good(0), good(1)].concat(), OnError::Reject, &mut out)
+        .unwrap();
+    assert_eq!((counts.packets, out.len()), (2, 2));
+    let mut bad = good(3);
+    bad[0] |= 0b0100_0000;
+    let refused = [good(2), bad].concat();
+    assert!(
+        d.decode_buffer_into(&refused, OnError::Reject, &mut out)
+            .is_err()
+    );
+    assert_eq!(out.len(), 2, "nothing of the refused buffer is kept");
+    d.decode_buffer_into(&refused, OnError::Skip, &mut out)
+        .unwrap();
+    assert_eq!(out.len(), 3);
+}
