@@ -323,3 +323,22 @@ fn documentation_is_accepted_and_changes_nothing() {
     let def = Definition::parse(&xml).unwrap();
     Decoder::compile(&def).unwrap();
 }
+
+#[test]
+fn deeply_nested_documents_are_refused_without_overflowing_the_stack() {
+    let depth = 50_000;
+    let xml = format!(
+        "{}{}",
+        "<SpaceSystem name=\"s\">".repeat(depth),
+        "</SpaceSystem>".repeat(depth)
+    );
+    assert!(Definition::parse(&xml).is_err());
+    let other = format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth));
+    assert!(Definition::parse(&other).is_err());
+}
+
+#[test]
+fn a_decoder_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync + Clone>() {}
+    shared::<Decoder>();
+}
