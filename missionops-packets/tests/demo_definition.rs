@@ -7,7 +7,7 @@ mod common;
 
 use common::{BitWriter, packet};
 use missionops_core::{DemoProfile, ParameterValue};
-use missionops_packets::{Decoder, OnError, SAT_IMAGER_001_DEFINITION};
+use missionops_packets::{Decoder, Definition, OnError, SAT_IMAGER_001_DEFINITION};
 
 #[test]
 fn the_demo_definition_names_exactly_the_demo_simulations_parameters() {
@@ -38,6 +38,13 @@ fn the_demo_definition_names_exactly_the_demo_simulations_parameters() {
             model.name
         );
     }
+}
+
+#[test]
+fn the_demo_definition_has_its_containers_in_document_order() {
+    let def = Definition::parse(SAT_IMAGER_001_DEFINITION).unwrap();
+    let names: Vec<_> = def.container_names().collect();
+    assert_eq!(names, ["TmPacket", "CcsdsRoot", "HousekeepingPacket"]);
 }
 
 #[test]
