@@ -12,6 +12,8 @@
 //!   PostgreSQL with `postgres`);
 //! - `delivery` (feature `webhook` or `nats`): the outbox dispatcher that delivers recorded
 //!   events to signed webhooks and, with `nats`, to NATS JetStream;
+//! - `packets` (feature `packets`): XTCE-subset packet definitions compiled into CCSDS Space
+//!   Packet decoders;
 //! - `http` (feature `http`) and `cli` (feature `cli`): the frontends.
 //!
 //! ## Embedding in a few lines
@@ -56,6 +58,12 @@ pub mod store {
 #[cfg(any(feature = "webhook", feature = "nats"))]
 pub mod delivery {
     pub use missionops_delivery::*;
+}
+
+/// Packet telemetry: XTCE-subset definitions compiled into CCSDS Space Packet decoders.
+#[cfg(feature = "packets")]
+pub mod packets {
+    pub use missionops_packets::*;
 }
 
 /// The HTTP service.
