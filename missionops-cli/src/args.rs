@@ -173,11 +173,14 @@ Examples:
     /// Create or update the database schema
     ///
     /// SQLite files are also migrated when first opened; PostgreSQL databases must be migrated
-    /// with this command before use.
+    /// with this command before use, connected as the database owner: it also creates the
+    /// roles `missionops_app` (what `serve` needs, history insert-only) and
+    /// `missionops_readonly` (SELECT only) when missing, and grants them this database.
     #[command(after_help = "\
 Examples:
   missionops migrate
-  missionops --database-url postgres://postgres@127.0.0.1/missionops migrate")]
+  missionops --database-url postgres://postgres@127.0.0.1/missionops migrate
+  missionops --database-url postgres://missionops_app@127.0.0.1/missionops serve")]
     Migrate,
 
     /// Register, list and show spacecraft
