@@ -12,7 +12,8 @@
 //!   PostgreSQL with `postgres`);
 //! - `delivery` (feature `webhook` or `nats`): the outbox dispatcher that delivers recorded
 //!   events to signed webhooks and, with `nats`, to NATS JetStream;
-//! - `http` (feature `http`) and `cli` (feature `cli`): the frontends.
+//! - `http` (feature `http`) and `cli` (feature `cli`): the frontends; `tls` adds HTTPS to
+//!   `http` (`http::serve_tls`).
 //!
 //! ## Embedding in a few lines
 //!
