@@ -14,7 +14,8 @@
 //!   events to signed webhooks and, with `nats`, to NATS JetStream;
 //! - `packets` (feature `packets`): XTCE-subset packet definitions compiled into CCSDS Space
 //!   Packet decoders;
-//! - `http` (feature `http`) and `cli` (feature `cli`): the frontends.
+//! - `http` (feature `http`) and `cli` (feature `cli`): the frontends; `tls` adds HTTPS to
+//!   `http` (`http::serve_tls`).
 //!
 //! ## Embedding in a few lines
 //!

@@ -150,9 +150,10 @@ Examples:
   missionops serve --bind 0.0.0.0:8080 --cors-origin https://ops.example.org
   RUST_LOG=debug MISSIONOPS_DATABASE_URL=postgres://ops@db/missionops missionops serve
   missionops serve --access-log --slow-request 250ms
+  missionops serve --bind 0.0.0.0:3443 --tls-cert /etc/missionops/ops.crt --tls-key /etc/missionops/ops.key
   missionops serve --nats-url nats://127.0.0.1:4222 --nats-create-stream
   MISSIONOPS_WEBHOOK_SECRET=… missionops serve --webhook-url https://ops.example/hook")]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
 
     /// Inspect and retry event delivery: counts, dead letters
     ///
@@ -173,11 +174,14 @@ Examples:
     /// Create or update the database schema
     ///
     /// SQLite files are also migrated when first opened; PostgreSQL databases must be migrated
-    /// with this command before use.
+    /// with this command before use, connected as the database owner: it also creates the
+    /// roles `missionops_app` (what `serve` needs, history insert-only) and
+    /// `missionops_readonly` (SELECT only) when missing, and grants them this database.
     #[command(after_help = "\
 Examples:
   missionops migrate
-  missionops --database-url postgres://postgres@127.0.0.1/missionops migrate")]
+  missionops --database-url postgres://postgres@127.0.0.1/missionops migrate
+  missionops --database-url postgres://missionops_app@127.0.0.1/missionops serve")]
     Migrate,
 
     /// Register, list and show spacecraft
@@ -463,6 +467,25 @@ pub(crate) struct ServeArgs {
     /// status (1s, 500ms, 2m; plain numbers are seconds)
     #[arg(long, env = "MISSIONOPS_SLOW_REQUEST", default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
     pub slow_request: Duration,
+
+    /// Serve HTTPS with this certificate chain (PEM: the server's certificate first, then its
+    /// intermediates); needs --tls-key. Read once at start: a renewed certificate takes a restart
+    #[arg(
+        long,
+        env = "MISSIONOPS_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1); needs --tls-cert
+    #[arg(
+        long,
+        env = "MISSIONOPS_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
 
     #[command(flatten)]
     pub delivery: DeliveryArgs,

@@ -18,6 +18,12 @@
 //! hyper's own `header_read_timeout` is not used: its clock starts when hyper begins waiting for
 //! a request, so it would close idle keep-alive connections after the header timeout too, and
 //! the two limits could not differ.
+//!
+//! Under TLS (`Transport::Tls`) the handshake runs on the connection's task, inside its
+//! place under the cap, and counts as part of awaiting the first head: a client must finish
+//! the handshake and send its first request's headers within the header-read timeout from
+//! the moment it was accepted. Connections over the cap are still answered `503`, after a
+//! handshake bounded by the same timeout.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -60,6 +66,16 @@ pub(crate) struct ConnectionLimits {
     pub max_connections: usize,
 }
 
+/// How an accepted socket becomes the byte stream HTTP runs over.
+#[derive(Clone)]
+pub(crate) enum Transport {
+    /// HTTP straight on the socket.
+    Plain,
+    /// HTTP inside TLS, after a handshake.
+    #[cfg(feature = "tls")]
+    Tls(tokio_rustls::TlsAcceptor),
+}
+
 /// Serves `app` on `listener` within `limits` until `shutdown` resolves; then stops
 /// accepting, lets every connection finish the request it is serving (idle ones close at
 /// once), and returns when all have closed.
@@ -67,6 +83,7 @@ pub(crate) async fn serve_connections(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    transport: Transport,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -98,10 +115,11 @@ pub(crate) async fn serve_connections(
                     app: app.clone(),
                     limits,
                     stopping: stopping_rx.clone(),
+                    accepted: Instant::now(),
                     _slot: slot,
                     _done: done_rx.clone(),
                 };
-                tokio::spawn(connection.run(stream));
+                tokio::spawn(connection.start(stream, transport.clone()));
             }
             Err(_) => {
                 if !std::mem::replace(&mut saturated, true) {
@@ -112,7 +130,13 @@ pub(crate) async fn serve_connections(
                 }
                 if let Ok(refusal) = Arc::clone(&refusals).try_acquire_owned() {
                     let timeout = limits.header_read_timeout;
-                    tokio::spawn(refuse(stream, timeout, refusal, done_rx.clone()));
+                    tokio::spawn(refuse(
+                        stream,
+                        transport.clone(),
+                        timeout,
+                        refusal,
+                        done_rx.clone(),
+                    ));
                 }
                 // else: dropped here, which closes it at once.
             }
@@ -138,13 +162,35 @@ async fn accept_failed(e: &std::io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
-/// Answers a connection over the cap with one `503` (with `Retry-After`) and closes it.
+/// Answers a connection over the cap with one `503` (with `Retry-After`) and closes it; a
+/// client that does not even send its request (under TLS: complete the handshake and send it)
+/// within `timeout` is dropped.
 async fn refuse(
     stream: TcpStream,
+    transport: Transport,
     timeout: Duration,
     _refusal: OwnedSemaphorePermit,
     _done: watch::Receiver<()>,
 ) {
+    let _ = tokio::time::timeout(timeout, async move {
+        match transport {
+            Transport::Plain => answer_503(stream).await,
+            #[cfg(feature = "tls")]
+            Transport::Tls(acceptor) => {
+                if let Ok(stream) = acceptor.accept(stream).await {
+                    answer_503(stream).await;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+/// Reads one request on `stream` and answers it `503` with `Connection: close`.
+async fn answer_503<S>(stream: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(|_: Request<Incoming>| async {
         let mut response = ApiError::too_many_connections().into_response();
         let headers = response.headers_mut();
@@ -159,8 +205,7 @@ async fn refuse(
         .keep_alive(false)
         .header_read_timeout(None::<Duration>)
         .serve_connection(TokioIo::new(stream), service);
-    // A client that does not even send its request within the header timeout is dropped.
-    let _ = tokio::time::timeout(timeout, connection).await;
+    let _ = connection.await;
 }
 
 /// One accepted connection and what it holds until it closes.
@@ -168,6 +213,9 @@ struct Connection {
     app: Router,
     limits: ConnectionLimits,
     stopping: watch::Receiver<bool>,
+    /// When it was accepted: the first head (and under TLS the handshake before it) must be
+    /// in within the header-read timeout from then.
+    accepted: Instant,
     /// Its place under the connection cap, given back when the connection closes.
     _slot: OwnedSemaphorePermit,
     /// Held until the connection closes, so that shutdown can wait for it.
@@ -175,8 +223,39 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, stream: TcpStream) {
-        let activity = Arc::new(Activity::new());
+    /// Serves the connection over `transport`: at once when plain, after the handshake
+    /// under TLS (a handshake that fails or overruns the header-read timeout closes it).
+    async fn start(self, stream: TcpStream, transport: Transport) {
+        match transport {
+            Transport::Plain => self.run(stream).await,
+            #[cfg(feature = "tls")]
+            Transport::Tls(acceptor) => {
+                let deadline = self.accepted + self.limits.header_read_timeout;
+                let mut stopping = self.stopping.clone();
+                let handshake = tokio::select! {
+                    handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => handshake,
+                    // No request is in flight yet: shutting down closes it at once, as it
+                    // closes a plain connection awaiting its first head.
+                    _ = stopping.wait_for(|s| *s) => return,
+                };
+                match handshake {
+                    Ok(Ok(stream)) => self.run(stream).await,
+                    Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                    Err(_) => {
+                        tracing::debug!(
+                            "closing a connection whose TLS handshake ran over its time"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run<S>(mut self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let activity = Arc::new(Activity::new(self.accepted));
         let app = self.app.clone();
         let service_activity = Arc::clone(&activity);
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
@@ -262,11 +341,12 @@ struct ActivityState {
 }
 
 impl Activity {
-    fn new() -> Self {
+    /// A connection accepted at `accepted`, awaiting its first head since then.
+    fn new(accepted: Instant) -> Self {
         Activity {
             state: Mutex::new(ActivityState {
                 phase: Phase::AwaitingHead,
-                since: Instant::now(),
+                since: accepted,
                 in_flight: 0,
             }),
             idle: AtomicBool::new(false),
@@ -375,13 +455,14 @@ impl HttpBody for TrackedBody {
     }
 }
 
-/// The connection's socket, telling [`Activity`] when bytes arrive.
-struct WatchedIo {
-    inner: TcpStream,
+/// The connection's byte stream (the socket, or the TLS stream over it), telling
+/// [`Activity`] when bytes arrive.
+struct WatchedIo<S> {
+    inner: S,
     activity: Arc<Activity>,
 }
 
-impl AsyncRead for WatchedIo {
+impl<S: AsyncRead + Unpin> AsyncRead for WatchedIo<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -396,7 +477,7 @@ impl AsyncRead for WatchedIo {
     }
 }
 
-impl AsyncWrite for WatchedIo {
+impl<S: AsyncWrite + Unpin> AsyncWrite for WatchedIo<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -27,7 +27,9 @@
 //! - `openapi`: the route table, shared by the router and the OpenAPI document.
 //! - `server`: middleware, [`router`], [`serve`].
 //! - `access_log`: which finished requests are logged, at which level.
-//! - `connections`: the accept loop: the connection cap, header-read and idle timeouts.
+//! - `connections`: the accept loop: the connection cap, header-read and idle timeouts, and
+//!   the TLS handshake under them.
+//! - `tls` (feature `tls`): `TlsConfig` from PEM files, for `serve_tls`.
 
 #![deny(missing_docs)]
 
@@ -42,9 +44,15 @@ mod serde_errors;
 mod server;
 mod state;
 mod streamed;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use error::{ApiError, ErrorBody};
 pub use metrics::Metrics;
 pub use openapi::document as openapi_document;
+#[cfg(feature = "tls")]
+pub use server::serve_tls;
 pub use server::{router, serve, shutdown_signal};
 pub use state::{AppState, HttpConfig};
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsError};

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::access_log;
-use crate::connections::{ConnectionLimits, serve_connections};
+use crate::connections::{ConnectionLimits, Transport, serve_connections};
 use crate::error::{ApiError, InternalCause};
 use crate::state::AppState;
 
@@ -110,6 +110,30 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_over(listener, state, Transport::Plain, shutdown).await
+}
+
+/// [`serve`] over TLS (feature `tls`): every connection first completes a TLS handshake with
+/// `tls`'s certificate, within the header-read timeout, then is served as [`serve`] serves
+/// it, under the same connection cap and timeouts. Plain HTTP sent to this listener gets no
+/// HTTP answer.
+#[cfg(feature = "tls")]
+pub async fn serve_tls(
+    listener: TcpListener,
+    state: AppState,
+    tls: crate::TlsConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let transport = Transport::Tls(tls.acceptor().clone());
+    serve_over(listener, state, transport, shutdown).await
+}
+
+async fn serve_over(
+    listener: TcpListener,
+    state: AppState,
+    transport: Transport,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = router(state.clone());
     if let Some(every) = state.config.monitor_tick {
         tokio::spawn(run_ticks(state.clone(), every));
@@ -119,7 +143,7 @@ pub async fn serve(
         idle_timeout: state.config.idle_timeout,
         max_connections: state.config.max_connections,
     };
-    serve_connections(listener, app, limits, async move {
+    serve_connections(listener, app, limits, transport, async move {
         shutdown.await;
         tracing::info!("shutting down: finishing in-flight requests");
         state.begin_shutdown();

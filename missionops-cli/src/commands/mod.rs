@@ -39,7 +39,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SearchDocs(args) => catalog::search_docs(&db.ops().await?, out, args).await,
         Command::SeedDemoData(args) => seed::data(&db, out, args).await,
         Command::SeedDemoDocs(args) => seed::docs(&db, out, args).await,
-        Command::Serve(args) => serve::serve(&db, args).await,
+        Command::Serve(args) => serve::serve(&db, *args).await,
         Command::Migrate => catalog::migrate(&db, out).await,
         Command::Outbox(command) => outbox::outbox(&db, out, command).await,
         Command::Spacecraft(command) => catalog::spacecraft(&db.ops().await?, out, command).await,

@@ -8,7 +8,9 @@ use missionops_core::{Error, MissionOps, OutboxStore, RetryPolicy};
 use missionops_delivery::{
     Dispatcher, DispatcherConfig, DispatcherHandle, Sink, WebhookConfig, WebhookSink,
 };
-use missionops_http::{AppState, HttpConfig, serve as serve_http, shutdown_signal};
+use missionops_http::{
+    AppState, HttpConfig, TlsConfig, TlsError, serve as serve_http, serve_tls, shutdown_signal,
+};
 use missionops_store::{SystemClock, UuidV7Ids};
 
 use super::Database;
@@ -23,6 +25,7 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
     let bind = bind_address(args.bind, std::env::var("PORT").ok())?;
     // Bad delivery settings are reported before anything is opened.
     let plan = DeliveryPlan::from_args(args.delivery)?;
+    let tls = tls_config(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
     let store = db.store().await?;
     let ops = MissionOps::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
     let config = HttpConfig {
@@ -59,12 +62,17 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
         cors_origins = ?config.cors_origins,
         access_log = config.access_log,
         slow_request_ms = config.slow_request.as_millis(),
-        "MissionOps listening on http://{address}"
+        tls = tls.is_some(),
+        "MissionOps listening on {}://{address}",
+        if tls.is_some() { "https" } else { "http" }
     );
     // The dispatcher drains the outbox of the same store (a store is its own outbox).
     let dispatcher = plan.start(Arc::new(store)).await?;
     let state = AppState::new(ops, config).with_outbox();
-    let served = serve_http(listener, state, shutdown_signal()).await;
+    let served = match tls {
+        Some(tls) => serve_tls(listener, state, tls, shutdown_signal()).await,
+        None => serve_http(listener, state, shutdown_signal()).await,
+    };
     // The HTTP server has finished its requests (and recorded their events); the dispatcher
     // finishes the batch it is delivering. What is still pending goes at the next start.
     if let Some(dispatcher) = dispatcher {
@@ -73,6 +81,26 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
     served.context("the HTTP server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The TLS certificate and key of `--tls-cert` and `--tls-key` (clap makes sure both or
+/// neither are given), read before anything is opened; a file that cannot be used is an
+/// [`Error::Invalid`] naming the flag and the file.
+fn tls_config(
+    cert: Option<&std::path::Path>,
+    key: Option<&std::path::Path>,
+) -> Result<Option<TlsConfig>, Error> {
+    let (Some(cert), Some(key)) = (cert, key) else {
+        return Ok(None);
+    };
+    TlsConfig::from_pem_files(cert, key).map(Some).map_err(|e| {
+        let flag = match &e {
+            TlsError::Read { path, .. } if path == cert => "tls-cert",
+            TlsError::Certificate { .. } => "tls-cert",
+            _ => "tls-key",
+        };
+        Error::invalid(flag, e)
+    })
 }
 
 /// What `serve` delivers events to, checked before the server starts.

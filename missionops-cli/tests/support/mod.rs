@@ -141,7 +141,14 @@ impl Serving {
     /// Starts `command` (a `serve` of [`Db::command`] without `--bind`) on `127.0.0.1:0`, with
     /// stdin closed and its log read; returns once it answers `GET /healthz`. Panics with the
     /// log when it exits first or never reports its address.
-    pub fn start(mut command: Command) -> Self {
+    pub fn start(command: Command) -> Self {
+        Self::start_until(command, |port| {
+            matches!(http(port, "GET", "/healthz", ""), Some((200, _)))
+        })
+    }
+
+    /// As [`Serving::start`], returning once `ready(port)` holds (e.g. an HTTPS health check).
+    pub fn start_until(mut command: Command, ready: impl Fn(u16) -> bool) -> Self {
         let mut child = command
             .args(["--bind", "127.0.0.1:0"])
             .stdin(Stdio::null())
@@ -181,7 +188,7 @@ impl Serving {
             }
         }
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !matches!(http(serving.port, "GET", "/healthz", ""), Some((200, _))) {
+        while !ready(serving.port) {
             if let Some(status) = serving.child.try_wait().expect("try_wait") {
                 panic!("serve exited early: {status}: {}", serving.finish_log());
             }
@@ -216,9 +223,12 @@ impl Drop for Serving {
     }
 }
 
-/// The port of a `MissionOps listening on http://127.0.0.1:PORT` log line.
+/// The port of a `MissionOps listening on http://127.0.0.1:PORT` (or `https://`) log line.
 fn reported_port(line: &str) -> Option<u16> {
-    let (_, after) = line.split_once("listening on http://")?;
+    let (_, after) = line.split_once("listening on ")?;
+    let after = after
+        .strip_prefix("http://")
+        .or_else(|| after.strip_prefix("https://"))?;
     let address: String = after
         .chars()
         .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':'))

@@ -5,7 +5,7 @@
 pub use sqlite::TempSqlite;
 
 #[cfg(feature = "postgres")]
-pub use postgres::{admin_url, scratch_postgres};
+pub use postgres::{APP_ROLE, READONLY_ROLE, admin_url, scratch_postgres, scratch_postgres_as};
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
@@ -48,7 +48,16 @@ mod sqlite {
 
 #[cfg(feature = "postgres")]
 mod postgres {
+    use std::str::FromStr;
+
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
     use crate::PostgresStore;
+
+    /// The role the service runs as: the DML it needs, history insert-only (SPEC §9).
+    pub const APP_ROLE: &str = "missionops_app";
+    /// The role of reports and ad-hoc queries: SELECT only.
+    pub const READONLY_ROLE: &str = "missionops_readonly";
 
     const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -86,5 +95,34 @@ mod postgres {
                 redacted(&url)
             ),
         }
+    }
+
+    /// A store connected as `role` (e.g. [`APP_ROLE`]) to a fresh scratch database that the
+    /// role of [`admin_url`] created and migrated, as `migrate` run by the owner leaves it,
+    /// and the owner's store on that database. Dropping the owner's store drops the database:
+    /// keep it until the case ends. The role connects with no password (trust authentication
+    /// on the test server); panics, saying so, when it cannot.
+    pub async fn scratch_postgres_as(role: &str) -> (PostgresStore, PostgresStore) {
+        let owner = scratch_postgres().await;
+        let name = owner.scratch_database().expect("a scratch store");
+        let admin = PgConnectOptions::from_str(&admin_url()).expect("the admin URL parses");
+        let options = PgConnectOptions::new()
+            .host(admin.get_host())
+            .port(admin.get_port())
+            .username(role)
+            .database(name);
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot connect as {role} to scratch database {name}: {err}\n\
+                     These tests connect as the roles `migrate` creates, without a password: \
+                     the test server must trust them on {}.",
+                    admin.get_host()
+                )
+            });
+        (PostgresStore::from_pool(pool), owner)
     }
 }
