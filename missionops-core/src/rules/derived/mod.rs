@@ -175,6 +175,18 @@ impl DerivedParameters {
         self.items.iter().map(|i| &i.name)
     }
 
+    /// The names read directly, by slot: slot `k` of a [`Program`] holds the value of
+    /// `inputs()[k]` (then come the `last()` slots).
+    pub fn inputs(&self) -> &[ParameterName] {
+        &self.direct
+    }
+
+    /// Each derived parameter's compiled program, in evaluation order (for benches and
+    /// tools; ingest goes through [`DerivedParameters::derive`]).
+    pub fn programs(&self) -> impl Iterator<Item = (&ParameterName, &Program)> {
+        self.items.iter().map(|i| (&i.name, &i.program))
+    }
+
     /// Whether any expression reads `last()` of a parameter.
     pub fn uses_last(&self) -> bool {
         !self.last.is_empty()
