@@ -9,13 +9,23 @@
 
 use super::parse::{BinOp, Expr, Func};
 
-/// One instruction.
+/// One instruction (flat: one dispatch per instruction).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Op {
     Const(f64),
     Load(u32),
     Neg,
-    Bin(BinOp),
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
     Abs,
     Min,
     Max,
@@ -30,6 +40,24 @@ pub(super) enum Op {
     If,
 }
 
+impl Op {
+    fn binary(op: BinOp) -> Op {
+        match op {
+            BinOp::Add => Op::Add,
+            BinOp::Sub => Op::Sub,
+            BinOp::Mul => Op::Mul,
+            BinOp::Div => Op::Div,
+            BinOp::Pow => Op::Pow,
+            BinOp::Lt => Op::Lt,
+            BinOp::Le => Op::Le,
+            BinOp::Gt => Op::Gt,
+            BinOp::Ge => Op::Ge,
+            BinOp::Eq => Op::Eq,
+            BinOp::Ne => Op::Ne,
+        }
+    }
+}
+
 /// A compiled expression.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Program {
@@ -38,6 +66,10 @@ pub struct Program {
     depth: usize,
 }
 
+/// Programs needing at most this many stack values (nearly all) run on a stack array, with no
+/// heap access; deeper ones on the caller's vector.
+const INLINE_STACK: usize = 16;
+
 /// NaN stands for "absent": an infinite intermediate becomes absent too, so that `1/(1/0)` is
 /// absent rather than 0.
 #[inline(always)]
@@ -45,35 +77,125 @@ fn finite(x: f64) -> f64 {
     if x.is_finite() { x } else { f64::NAN }
 }
 
+/// A comparison's result, absent when either side is.
 #[inline(always)]
-fn truth(x: bool) -> f64 {
-    if x { 1.0 } else { 0.0 }
+fn compare(a: f64, b: f64, holds: bool) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if holds {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The evaluation stack. Programs are well-formed by construction (every operation finds its
+/// operands); should one not be, a missing operand reads as absent rather than panicking.
+trait Stack {
+    fn push(&mut self, value: f64);
+    fn pop(&mut self) -> f64;
+}
+
+impl Stack for Vec<f64> {
+    #[inline(always)]
+    fn push(&mut self, value: f64) {
+        Vec::push(self, value);
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> f64 {
+        Vec::pop(self).unwrap_or(f64::NAN)
+    }
+}
+
+struct ArrayStack {
+    values: [f64; INLINE_STACK],
+    len: usize,
+}
+
+impl Stack for ArrayStack {
+    #[inline(always)]
+    fn push(&mut self, value: f64) {
+        if let Some(slot) = self.values.get_mut(self.len) {
+            *slot = value;
+        }
+        self.len = self.len.wrapping_add(1);
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> f64 {
+        self.len = self.len.wrapping_sub(1);
+        self.values.get(self.len).copied().unwrap_or(f64::NAN)
+    }
 }
 
 #[inline(always)]
-fn binary(op: BinOp, a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        return f64::NAN;
-    }
-    match op {
-        BinOp::Add => finite(a + b),
-        BinOp::Sub => finite(a - b),
-        BinOp::Mul => finite(a * b),
-        BinOp::Div => {
-            if b == 0.0 {
-                f64::NAN
-            } else {
-                finite(a / b)
+fn run(ops: &[Op], slots: &[f64], stack: &mut impl Stack) -> f64 {
+    for op in ops {
+        let value = match *op {
+            Op::Const(c) => c,
+            Op::Load(i) => slots.get(i as usize).copied().unwrap_or(f64::NAN),
+            Op::Neg => -stack.pop(),
+            Op::Abs => stack.pop().abs(),
+            Op::Sqrt => finite(stack.pop().sqrt()),
+            Op::Exp => finite(stack.pop().exp()),
+            Op::Ln => finite(stack.pop().ln()),
+            Op::Log10 => finite(stack.pop().log10()),
+            Op::Sin => finite(stack.pop().sin()),
+            Op::Cos => finite(stack.pop().cos()),
+            Op::If => {
+                let otherwise = stack.pop();
+                let then = stack.pop();
+                let condition = stack.pop();
+                // Only the branch taken matters: a missing input or a division by zero in the
+                // other one does not make the result absent.
+                if condition.is_nan() {
+                    f64::NAN
+                } else if condition != 0.0 {
+                    then
+                } else {
+                    otherwise
+                }
             }
-        }
-        BinOp::Pow => finite(a.powf(b)),
-        BinOp::Lt => truth(a < b),
-        BinOp::Le => truth(a <= b),
-        BinOp::Gt => truth(a > b),
-        BinOp::Ge => truth(a >= b),
-        BinOp::Eq => truth(a == b),
-        BinOp::Ne => truth(a != b),
+            binary => {
+                let b = stack.pop();
+                let a = stack.pop();
+                // NaN propagates through + - * / and atan2 by itself; not through powf
+                // (`1^NaN` is 1), comparisons, min or max.
+                match binary {
+                    Op::Add => finite(a + b),
+                    Op::Sub => finite(a - b),
+                    Op::Mul => finite(a * b),
+                    Op::Div => {
+                        if b == 0.0 {
+                            f64::NAN
+                        } else {
+                            finite(a / b)
+                        }
+                    }
+                    Op::Pow => {
+                        if a.is_nan() || b.is_nan() {
+                            f64::NAN
+                        } else {
+                            finite(a.powf(b))
+                        }
+                    }
+                    Op::Lt => compare(a, b, a < b),
+                    Op::Le => compare(a, b, a <= b),
+                    Op::Gt => compare(a, b, a > b),
+                    Op::Ge => compare(a, b, a >= b),
+                    Op::Eq => compare(a, b, a == b),
+                    Op::Ne => compare(a, b, a != b),
+                    Op::Min | Op::Max if a.is_nan() || b.is_nan() => f64::NAN,
+                    Op::Min => a.min(b),
+                    Op::Max => a.max(b),
+                    _ => a.atan2(b),
+                }
+            }
+        };
+        stack.push(value);
     }
+    finite(stack.pop())
 }
 
 impl Program {
@@ -106,7 +228,7 @@ impl Program {
             Expr::Binary(op, a, b) => {
                 self.emit(a, slot, height);
                 self.emit(b, slot, height);
-                self.push(Op::Bin(*op), 2, height);
+                self.push(Op::binary(*op), 2, height);
             }
             Expr::Call(func, args) => {
                 let mut args = args.iter();
@@ -145,63 +267,19 @@ impl Program {
     }
 
     /// Evaluates the program over `slots` (NaN for an absent input), using `stack` as scratch
-    /// (its capacity is kept between calls). The result is finite, or NaN for absent.
+    /// for the rare program too deep for the stack array (its capacity is kept between
+    /// calls). The result is finite, or NaN for absent.
     #[inline]
     pub fn eval(&self, slots: &[f64], stack: &mut Vec<f64>) -> f64 {
-        stack.clear();
-        for op in &self.ops {
-            let value = match *op {
-                Op::Const(c) => c,
-                Op::Load(i) => slots.get(i as usize).copied().unwrap_or(f64::NAN),
-                Op::Neg => -stack.pop().unwrap_or(f64::NAN),
-                Op::Bin(op) => {
-                    let b = stack.pop().unwrap_or(f64::NAN);
-                    let a = stack.pop().unwrap_or(f64::NAN);
-                    binary(op, a, b)
-                }
-                Op::Min | Op::Max | Op::Atan2 => {
-                    let b = stack.pop().unwrap_or(f64::NAN);
-                    let a = stack.pop().unwrap_or(f64::NAN);
-                    if a.is_nan() || b.is_nan() {
-                        f64::NAN
-                    } else {
-                        match *op {
-                            Op::Min => a.min(b),
-                            Op::Max => a.max(b),
-                            _ => a.atan2(b),
-                        }
-                    }
-                }
-                Op::If => {
-                    let otherwise = stack.pop().unwrap_or(f64::NAN);
-                    let then = stack.pop().unwrap_or(f64::NAN);
-                    let condition = stack.pop().unwrap_or(f64::NAN);
-                    // Only the branch taken matters: a missing input or a division by zero in
-                    // the other one does not make the result absent.
-                    if condition.is_nan() {
-                        f64::NAN
-                    } else if condition != 0.0 {
-                        then
-                    } else {
-                        otherwise
-                    }
-                }
-                unary => {
-                    let x = stack.pop().unwrap_or(f64::NAN);
-                    finite(match unary {
-                        Op::Abs => x.abs(),
-                        Op::Sqrt => x.sqrt(),
-                        Op::Exp => x.exp(),
-                        Op::Ln => x.ln(),
-                        Op::Log10 => x.log10(),
-                        Op::Sin => x.sin(),
-                        _ => x.cos(),
-                    })
-                }
+        if self.depth <= INLINE_STACK {
+            let mut inline = ArrayStack {
+                values: [0.0; INLINE_STACK],
+                len: 0,
             };
-            stack.push(value);
+            run(&self.ops, slots, &mut inline)
+        } else {
+            stack.clear();
+            run(&self.ops, slots, stack)
         }
-        let result = stack.pop().unwrap_or(f64::NAN);
-        finite(result)
     }
 }

@@ -343,3 +343,14 @@ proptest! {
         let _ = compile(json!({"out": text}));
     }
 }
+
+#[test]
+fn a_program_deeper_than_the_stack_array_evaluates_the_same() {
+    // Right-nested: the stack grows by one per level (21 values at once).
+    let expr = format!("{}x{}", "1 + (".repeat(20), ")".repeat(20));
+    let derived = compile(json!({ "out": expr })).unwrap();
+    let (_, program) = derived.programs().next().unwrap();
+    assert!(program.depth() > 16, "{}", program.depth());
+    assert_eq!(eval(&expr, json!({"x": 1})), Some(21.0));
+    assert_eq!(eval(&expr, json!({})), None);
+}
