@@ -38,6 +38,99 @@ pub(super) enum Op {
     Atan2,
     /// Pops `else`, `then`, `condition`.
     If,
+    /// `x^2` as `x * x` (powf costs far more).
+    Square,
+    /// A binary operation on two slots, fused (`Load a, Load b, op`).
+    SlotSlot(Bin, u32, u32),
+    /// A binary operation on a slot and a constant, fused (`Load a, Const c, op`).
+    SlotConst(Bin, u32, f64),
+    /// A binary operation on the stack top and a slot, fused (`Load b, op`).
+    TopSlot(Bin, u32),
+    /// A binary operation on the stack top and a constant, fused (`Const c, op`).
+    TopConst(Bin, f64),
+}
+
+/// The binary operations fused instructions carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Bin {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl Bin {
+    fn of(op: Op) -> Option<Bin> {
+        Some(match op {
+            Op::Add => Bin::Add,
+            Op::Sub => Bin::Sub,
+            Op::Mul => Bin::Mul,
+            Op::Div => Bin::Div,
+            Op::Lt => Bin::Lt,
+            Op::Le => Bin::Le,
+            Op::Gt => Bin::Gt,
+            Op::Ge => Bin::Ge,
+            _ => return None,
+        })
+    }
+
+    #[inline(always)]
+    fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            Bin::Add => finite(a + b),
+            Bin::Sub => finite(a - b),
+            Bin::Mul => finite(a * b),
+            Bin::Div => {
+                if b == 0.0 {
+                    f64::NAN
+                } else {
+                    finite(a / b)
+                }
+            }
+            Bin::Lt => compare(a, b, a < b),
+            Bin::Le => compare(a, b, a <= b),
+            Bin::Gt => compare(a, b, a > b),
+            Bin::Ge => compare(a, b, a >= b),
+        }
+    }
+}
+
+/// Fuses the commonest instruction sequences into one instruction each (fewer dispatches and
+/// stack moves); the result is the same.
+fn fuse(ops: Vec<Op>) -> Vec<Op> {
+    let mut out: Vec<Op> = Vec::with_capacity(ops.len());
+    for op in ops {
+        if op == Op::Pow {
+            if let Some(Op::Const(c)) = out.last() {
+                if *c == 2.0 {
+                    out.pop();
+                    out.push(Op::Square);
+                    continue;
+                }
+            }
+        }
+        if let Some(bin) = Bin::of(op) {
+            let n = out.len();
+            let fused = match (n.checked_sub(2).map(|i| out[i]), out.last().copied()) {
+                (Some(Op::Load(a)), Some(Op::Load(b))) => Some((2, Op::SlotSlot(bin, a, b))),
+                (Some(Op::Load(a)), Some(Op::Const(c))) => Some((2, Op::SlotConst(bin, a, c))),
+                (_, Some(Op::Load(b))) => Some((1, Op::TopSlot(bin, b))),
+                (_, Some(Op::Const(c))) => Some((1, Op::TopConst(bin, c))),
+                _ => None,
+            };
+            if let Some((operands, fused)) = fused {
+                out.truncate(n - operands);
+                out.push(fused);
+                continue;
+            }
+        }
+        out.push(op);
+    }
+    out
 }
 
 impl Op {
@@ -130,11 +223,16 @@ impl Stack for ArrayStack {
 }
 
 #[inline(always)]
+fn load(slots: &[f64], i: u32) -> f64 {
+    slots.get(i as usize).copied().unwrap_or(f64::NAN)
+}
+
+#[inline(always)]
 fn run(ops: &[Op], slots: &[f64], stack: &mut impl Stack) -> f64 {
     for op in ops {
         let value = match *op {
             Op::Const(c) => c,
-            Op::Load(i) => slots.get(i as usize).copied().unwrap_or(f64::NAN),
+            Op::Load(i) => load(slots, i),
             Op::Neg => -stack.pop(),
             Op::Abs => stack.pop().abs(),
             Op::Sqrt => finite(stack.pop().sqrt()),
@@ -156,6 +254,20 @@ fn run(ops: &[Op], slots: &[f64], stack: &mut impl Stack) -> f64 {
                 } else {
                     otherwise
                 }
+            }
+            Op::Square => {
+                let x = stack.pop();
+                finite(x * x)
+            }
+            Op::SlotSlot(bin, a, b) => bin.apply(load(slots, a), load(slots, b)),
+            Op::SlotConst(bin, a, c) => bin.apply(load(slots, a), c),
+            Op::TopSlot(bin, b) => {
+                let a = stack.pop();
+                bin.apply(a, load(slots, b))
+            }
+            Op::TopConst(bin, c) => {
+                let a = stack.pop();
+                bin.apply(a, c)
             }
             binary => {
                 let b = stack.pop();
@@ -207,6 +319,22 @@ impl Program {
         };
         let mut height = 0;
         program.emit(expr, slot, &mut height);
+        // Fusing only ever lowers the stack height, so `depth` stays an upper bound.
+        program.ops = fuse(std::mem::take(&mut program.ops));
+        program
+    }
+
+    /// [`Program::compile`] without fusing, to check that fusing changes no result.
+    #[cfg(test)]
+    pub(super) fn compile_unfused(
+        expr: &Expr,
+        slot: &mut impl FnMut(&str, bool) -> u32,
+    ) -> Program {
+        let mut program = Program {
+            ops: Vec::new(),
+            depth: 0,
+        };
+        program.emit(expr, slot, &mut 0);
         program
     }
 

@@ -339,6 +339,28 @@ proptest! {
     }
 
     #[test]
+    fn fused_programs_give_the_results_of_unfused_ones(
+        expr in expression(),
+        a in finite_or_edge(),
+        b in finite_or_edge(),
+        c in finite_or_edge(),
+    ) {
+        let tree = super::parse::parse(&expr).expect("generated expressions parse");
+        let mut slot = |name: &str, _last: bool| match name {
+            "a" => 0,
+            "b" => 1,
+            "c" => 2,
+            _ => 3,
+        };
+        let fused = Program::compile(&tree, &mut slot);
+        let unfused = Program::compile_unfused(&tree, &mut slot);
+        let slots = [a, b, c, f64::NAN];
+        let mut stack = Vec::new();
+        let (x, y) = (fused.eval(&slots, &mut stack), unfused.eval(&slots, &mut stack));
+        prop_assert!(x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()), "{expr}: {x} vs {y}");
+    }
+
+    #[test]
     fn arbitrary_text_never_panics_the_compiler(text in ".{0,80}") {
         let _ = compile(json!({"out": text}));
     }
