@@ -85,9 +85,9 @@ pub use ports::{
     insert_one_by_one,
 };
 pub use rules::{
-    AnalysisContext, CompiledRules, Evaluator, Extensions, LimitSet, MonitorContext, MonitorOutput,
-    RateLimits, Rule, Scalar, Severities, SpacecraftMonitor, ThresholdViolation, Thresholds,
-    WindowAnalysis, analyse,
+    AnalysisContext, CompiledRules, DeriveScratch, DerivedParameters, Evaluator, Extensions,
+    LastValues, LimitSet, MAX_DERIVED, MonitorContext, MonitorOutput, Program, RateLimits, Rule,
+    Scalar, Severities, SpacecraftMonitor, ThresholdViolation, Thresholds, WindowAnalysis, analyse,
 };
 pub use service::{
     ANALYSIS_PAGE_SNAPSHOTS, AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView,

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use crate::domain::{AnomalyKind, JsonObject, ParameterName, ParameterValue};
 use crate::error::{Error, Result};
 
+use super::derived::DerivedParameters;
 use super::extensions::{Extensions, compile_extensions};
 use super::thresholds::{ThresholdViolation, Thresholds, compile_thresholds};
 
@@ -72,6 +73,8 @@ pub struct CompiledRules {
     /// True when no rule has a beyond-compat field: analysis then takes the stateless compat
     /// path and returns exactly what the TypeScript service did.
     compat_only: bool,
+    /// The configuration's derived parameters (SPEC §11), evaluated at ingest before the rules.
+    derived: DerivedParameters,
 }
 
 impl CompiledRules {
@@ -81,6 +84,7 @@ impl CompiledRules {
             rules: Vec::new(),
             by_name: HashMap::new(),
             compat_only: true,
+            derived: DerivedParameters::default(),
         }
     }
 
@@ -89,10 +93,15 @@ impl CompiledRules {
     /// inconsistent thresholds (`warnLow` above `warnHigh`, `critLow` above `warnLow`, `critHigh`
     /// below `warnHigh`, any low threshold above any high one), and bad beyond-compat fields
     /// (SPEC §3: `persistence` below 1, a `deadband` wider than the band, a `when` value that is
-    /// not a scalar, …). Other fields are kept in the document and ignored here.
+    /// not a scalar, …), and bad `derived` expressions (see [`DerivedParameters::compile`]).
+    /// Other fields are kept in the document and ignored here.
     pub fn compile(config: &JsonObject) -> Result<Self> {
+        let derived = DerivedParameters::compile(config)?;
         let Some(parameters) = config.get("parameters") else {
-            return Ok(Self::empty());
+            return Ok(CompiledRules {
+                derived,
+                ..Self::empty()
+            });
         };
         let parameters = parameters.as_object().ok_or_else(|| {
             Error::invalid("parameters", "must be an object of parameter name → rule")
@@ -101,6 +110,7 @@ impl CompiledRules {
             rules: Vec::with_capacity(parameters.len()),
             by_name: HashMap::with_capacity(parameters.len()),
             compat_only: true,
+            derived: DerivedParameters::default(),
         };
         for (name, rule) in parameters {
             let field = format!("parameters.{name}");
@@ -130,7 +140,13 @@ impl CompiledRules {
                 descriptions,
             });
         }
+        compiled.derived = derived;
         Ok(compiled)
+    }
+
+    /// The derived parameters, compiled.
+    pub fn derived(&self) -> &DerivedParameters {
+        &self.derived
     }
 
     /// The index of the rule for `parameter`, if it has one.

@@ -4,6 +4,7 @@
 //!   threshold check and its fields; `extensions`: the beyond-compat fields.
 //! - `checks`: one sample against one rule (limits or states, rate, staleness); `deadband`:
 //!   persistence and deadband across samples; `finding`: a check's finding → an anomaly.
+//! - `derived/`: the `derived` expressions, compiled and evaluated at ingest before the rules.
 //! - `binding`: a snapshot layout bound to rules once per layout.
 //! - `analyse`: batch analyse, through `evaluate` (the compat evaluator) or `stateful` (every
 //!   field, in time order).
@@ -14,6 +15,7 @@ mod binding;
 mod checks;
 mod compile;
 mod deadband;
+mod derived;
 mod evaluate;
 mod extensions;
 mod finding;
@@ -24,6 +26,7 @@ mod thresholds;
 
 pub use analyse::analyse;
 pub use compile::{CompiledRules, Rule};
+pub use derived::{DeriveScratch, DerivedParameters, LastValues, MAX_DERIVED, Program};
 pub use evaluate::Evaluator;
 pub use extensions::{Extensions, LimitSet, RateLimits, Scalar, Severities};
 pub use finding::AnalysisContext;

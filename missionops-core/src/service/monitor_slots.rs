@@ -18,7 +18,7 @@ use futures_util::lock::Mutex as AsyncMutex;
 use crate::domain::{Limit, SpacecraftId, TelemetrySnapshot, Timestamp};
 use crate::error::Result;
 use crate::ports::{IngestOutcome, TelemetryWrite};
-use crate::rules::{CompiledRules, MonitorContext, MonitorOutput, SpacecraftMonitor};
+use crate::rules::{CompiledRules, LastValues, MonitorContext, MonitorOutput, SpacecraftMonitor};
 
 use super::MissionOps;
 use super::app::RECHECK_MS;
@@ -34,6 +34,9 @@ pub(super) struct MonitorSlot {
     pub(super) version: Option<u32>,
     /// When that version was last compared with the store.
     pub(super) checked_at: Option<Timestamp>,
+    /// The latest known value of each parameter the configuration's derived parameters read
+    /// through `last()`; committed with the monitor (see `ingest/derive.rs`).
+    pub(super) last: LastValues,
 }
 
 /// A spacecraft's monitor. Clones share it.
@@ -104,6 +107,15 @@ impl MissionOps {
                     .recent_telemetry(id, Limit::clamped(REBUILD_HISTORY.into(), REBUILD_HISTORY))
                     .await?;
                 let open = self.open_alarms_of(id).await?;
+                slot.last = LastValues::default();
+                if rules.derived().uses_last() {
+                    // The stored snapshots carry their derived values too.
+                    let mut oldest_first: Vec<&TelemetrySnapshot> = history.iter().collect();
+                    oldest_first.sort_by_key(|s| s.timestamp);
+                    for snapshot in oldest_first {
+                        slot.last.remember(rules.derived(), &snapshot.parameters);
+                    }
+                }
                 slot.monitor = Some(SpacecraftMonitor::rebuild(
                     id.clone(),
                     rules,
@@ -121,10 +133,11 @@ impl MissionOps {
     /// Stores `snapshots` in one write with what `evaluate` makes of them. The monitors of
     /// `spacecraft` are locked (in one order everywhere, so that batches naming several
     /// spacecraft never deadlock), brought up to date with the configuration, and handed to
-    /// `evaluate` as copies that replace them only once the store has committed.
+    /// `evaluate` as copies that replace them only once the store has committed. The snapshots
+    /// get their derived values first (as played back: see `ingest/derive.rs`).
     pub(super) async fn monitored_write(
         &self,
-        snapshots: Vec<TelemetrySnapshot>,
+        mut snapshots: Vec<TelemetrySnapshot>,
         spacecraft: &[SpacecraftId],
         evaluate: impl FnOnce(&Monitored<'_>, &mut [MonitorSlot], &mut MonitorOutput),
     ) -> Result<IngestOutcome> {
@@ -143,6 +156,8 @@ impl MissionOps {
         for (id, slot) in order.iter().zip(work.iter_mut()) {
             self.refresh(id, slot, context, &mut out).await?;
         }
+        // Played back (the only caller): derived values before the checks, from nothing known.
+        super::ingest::derive_played_back(&mut snapshots, &order, &work)?;
         let monitored = Monitored {
             order: &order,
             snapshots: &snapshots,

@@ -108,8 +108,11 @@ pub async fn get_config(
 /// diff). The body is the configuration document itself.
 #[utoipa::path(put, path = "/spacecraft/{id}/config", tag = "spacecraft",
     params(("id" = String, Path)),
-    request_body(content = Object, description = "the configuration document",
-        example = json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}})),
+    request_body(content = Object, description = "the configuration document: `parameters` \
+        (name → rule) and `derived` (name → expression, evaluated at ingest before the rules; \
+        a bad expression or a cycle answers 400 naming `derived.<name>`)",
+        example = json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}, "power": {"warnHigh": 150}},
+            "derived": {"power": "bus_v * bus_i"}})),
     responses((status = 200, description = "`{spacecraftId, config, status, source, version}`"), (status = 400, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn put_config(

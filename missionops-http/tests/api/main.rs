@@ -12,6 +12,7 @@ mod alarms;
 mod anomalies;
 mod bad_requests;
 mod connections;
+mod derived;
 mod docs;
 mod errors;
 mod fleet;

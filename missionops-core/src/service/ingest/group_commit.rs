@@ -14,6 +14,8 @@ use crate::ports::{GroupOutcome, IngestOutcome, Registration, TelemetryWrite};
 use crate::rules::{MonitorContext, MonitorOutput};
 
 use crate::service::MissionOps;
+
+use super::derive::{derive_live, has_derived};
 use crate::service::monitor_slots::MonitorSlot;
 
 /// The most snapshots one group commit takes (a larger write goes alone): enough to turn many
@@ -362,15 +364,34 @@ impl MissionOps {
                 answer(&failed, Err(e));
                 return None;
             }
+            // Derived values before the rules. A lone write takes them in place; in a group the
+            // write keeps its snapshots as sent, in case it is evaluated again.
+            let mut derived: Option<Vec<TelemetrySnapshot>> = None;
+            if slots[i]
+                .iter()
+                .any(|&slot| work[slot].as_ref().is_some_and(has_derived))
+            {
+                let target = if alone {
+                    &mut writes[i].snapshots
+                } else {
+                    derived.insert(writes[i].snapshots.clone())
+                };
+                if let Err(e) = derive_live(target, &mut work, |id| slot_of(order, id)) {
+                    let failed = writes.remove(i);
+                    answer(&failed, Err(e));
+                    return None;
+                }
+            }
             let write = &mut writes[i];
+            let observed: &[TelemetrySnapshot] = derived.as_deref().unwrap_or(&write.snapshots);
             if let [slot] = slots[i][..] {
                 if let Some(monitor) = work[slot].as_mut().and_then(|s| s.monitor.as_mut()) {
-                    for snapshot in &write.snapshots {
+                    for snapshot in observed {
                         monitor.observe(snapshot, context, &mut out);
                     }
                 }
             } else {
-                for snapshot in &write.snapshots {
+                for snapshot in observed {
                     let slot = slot_of(order, &snapshot.spacecraft_id);
                     if let Some(monitor) = work[slot].as_mut().and_then(|s| s.monitor.as_mut()) {
                         monitor.observe(snapshot, context, &mut out);
@@ -380,10 +401,10 @@ impl MissionOps {
             let (anomalies, alarms, events) = std::mem::take(&mut out).into_parts();
             group.push(TelemetryWrite {
                 registrations,
-                snapshots: if alone {
-                    std::mem::take(&mut write.snapshots)
-                } else {
-                    write.snapshots.clone()
+                snapshots: match derived {
+                    Some(derived) => derived,
+                    None if alone => std::mem::take(&mut write.snapshots),
+                    None => write.snapshots.clone(),
                 },
                 anomalies,
                 alarms,

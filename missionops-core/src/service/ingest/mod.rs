@@ -4,8 +4,10 @@
 //! - this file: checking a batch (size, ids, repeated ids) and registering unknown spacecraft;
 //! - [`live`]: live telemetry through the streaming monitor;
 //! - [`group_commit`]: concurrent live writes of any spacecraft committed together;
-//! - [`played_back`]: stored telemetry, checked by batch analyse, no alarms or events.
+//! - [`played_back`]: stored telemetry, checked by batch analyse, no alarms or events;
+//! - [`derive`]: the derived parameters appended to each snapshot before the rules.
 
+mod derive;
 mod group_commit;
 mod live;
 mod played_back;
@@ -18,6 +20,7 @@ use crate::ports::IngestOutcome;
 
 use super::{BatchReceipt, IngestReceipt, MissionOps};
 
+pub(super) use derive::derive_played_back;
 pub(super) use group_commit::WriteQueue;
 
 /// The most snapshots one batch may hold.
