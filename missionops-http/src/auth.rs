@@ -608,6 +608,63 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn key_uses_are_noted_once_a_minute_and_written_in_one_flush() {
+        use std::sync::Arc;
+
+        use missionops_core::{Clock, ManualClock, SequentialIds};
+        use missionops_store::MemoryStore;
+
+        let clock = Arc::new(ManualClock::new(
+            Timestamp::parse("2025-01-01T00:00:00Z").expect("time"),
+        ));
+        let ops = MissionOps::new(
+            Arc::new(MemoryStore::new()),
+            clock.clone(),
+            Arc::new(SequentialIds::new()),
+        );
+        let made = create_key(
+            &ops,
+            &Caller::open(),
+            KeyName::parse("k").expect("name"),
+            Role::Viewer,
+            None,
+        )
+        .await
+        .expect("key");
+        let auth = Authenticator::new(ops.clone(), MAX_FAILURES);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {}", made.key)).expect("header"),
+        );
+        let first = clock.now();
+        for _ in 0..5 {
+            let caller = auth.authenticate(&headers, None).await.expect("valid key");
+            assert_eq!(caller.role, Role::Viewer);
+            clock.advance_millis(1_000);
+        }
+        let stored = || async {
+            ops.find_key(&made.record.id)
+                .await
+                .expect("find")
+                .expect("key")
+        };
+        assert_eq!(
+            stored().await.last_used_at,
+            None,
+            "nothing is written per request"
+        );
+        auth.flush_uses().await.expect("flush");
+        assert_eq!(
+            stored().await.last_used_at,
+            Some(first),
+            "the first use of the minute is written"
+        );
+        auth.flush_uses().await.expect("an empty flush");
+        assert_eq!(stored().await.last_used_at, Some(first));
+    }
+
     #[test]
     fn hex_round_trips() {
         let bytes: [u8; 32] = std::array::from_fn(|i| (i * 37) as u8);

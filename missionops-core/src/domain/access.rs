@@ -246,7 +246,7 @@ impl KeyLifetime {
         }
         let count: i64 = digits.parse().map_err(|_| bad())?;
         let millis = count.checked_mul(per_unit).ok_or_else(bad)?;
-        if millis < 1_000 || millis > Self::MAX_MILLIS {
+        if !(1_000..=Self::MAX_MILLIS).contains(&millis) {
             return Err(bad());
         }
         Ok(KeyLifetime { millis })
