@@ -17,13 +17,19 @@
 # Environment: SECS (default 10), CONNS (default 16; batch always uses 8), FLEET (spacecraft
 # of the fleet rows, default 1000), DB (sqlite, the default, or postgres: a fresh database per
 # scenario on the server PGURL, default postgres://postgres@127.0.0.1:5432, created with psql,
-# migrated with `missionops migrate`, dropped afterwards).
+# migrated with `missionops migrate`, dropped afterwards), AUTH (1: create an admin key with
+# `missionops keys create` before the server starts, so authentication is on, and send it with
+# every request; 0, the default: no key, the server runs open). The key measurement of issue 14
+# is the same run with and without it, e.g.
+#
+#   scripts/http-bench.sh target open healthz single && AUTH=1 scripts/http-bench.sh target auth healthz single
 set -euo pipefail
 target=$1 label=$2
 shift 2
 secs=${SECS:-10}
 fleet=${FLEET:-1000}
 db=${DB:-sqlite}
+auth=${AUTH:-0}
 pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432}
 case "$db" in
   sqlite | postgres) ;;
@@ -62,6 +68,13 @@ for scenario in "$@"; do
   else
     url="sqlite://$dir/bench.db"
   fi
+  unset MISSIONOPS_API_KEY
+  if [ "$auth" = 1 ]; then
+    # The key goes to the load generator through its environment, never its arguments.
+    MISSIONOPS_API_KEY=$("$target/release/missionops" --database-url "$url" keys create \
+      --name bench --role admin 2>/dev/null)
+    export MISSIONOPS_API_KEY
+  fi
   "$target/release/missionops" --database-url "$url" serve --bind "127.0.0.1:$port" 2>/dev/null &
   server=$!
   for _ in $(seq 50); do
@@ -74,7 +87,7 @@ for scenario in "$@"; do
   fi
   connections=${CONNS:-16}
   [ "$scenario" = batch ] && connections=8
-  echo -n "[$label] $db, load $(cut -d' ' -f1 /proc/loadavg), $connections connections: "
+  echo -n "[$label] $db$([ "$auth" = 1 ] && echo ', auth on'), load $(cut -d' ' -f1 /proc/loadavg), $connections connections: "
   # --fleet only where it means something: a baseline's older loadgen does not know it.
   fleet_args=()
   case "$scenario" in *-fleet) fleet_args=(--fleet "$fleet") ;; esac

@@ -171,6 +171,23 @@ Examples:
     )]
     Outbox(OutboxCommand),
 
+    /// Create, list and revoke API keys (SPEC §9)
+    ///
+    /// Works on the database directly, as the operator of the installation: --tenant picks
+    /// the tenant (default `default`). Once a key exists the server needs one on every route
+    /// but /healthz, /readyz and /openapi.json; a running server sees a new or revoked key
+    /// within a second.
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  missionops keys create --name alice --role admin
+  missionops keys create --name ground-station-1 --role operator --expires-in 90d
+  missionops keys list
+  missionops keys revoke 0190f3a2c4e87b1a9d5e6f7a8b9c0d1e"
+    )]
+    Keys(KeysCommand),
+
     /// Create or update the database schema
     ///
     /// SQLite files are also migrated when first opened; PostgreSQL databases must be migrated
@@ -487,6 +504,12 @@ pub(crate) struct ServeArgs {
     )]
     pub tls_key: Option<PathBuf>,
 
+    /// Serve with no API key on an address other than loopback, where anyone who reaches
+    /// the port is the admin of tenant `default`; without it `serve` refuses to start there
+    /// until a key exists (`missionops keys create`)
+    #[arg(long, env = "MISSIONOPS_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }
@@ -568,6 +591,54 @@ pub(crate) struct DeliveryArgs {
         value_name = "MS"
     )]
     pub outbox_poll_ms: u64,
+}
+
+/// `keys …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Create a key and print it, once: only its hash is stored
+    #[command(after_help = "\
+Examples:
+  missionops keys create --name alice --role admin
+  missionops keys create --name ground-station-1 --role operator --tenant mission-a --expires-in 90d")]
+    Create {
+        /// Its name, shown in the audit trail and as `acknowledgedBy`
+        #[arg(long, value_name = "NAME")]
+        name: String,
+
+        /// What it may do: viewer, operator, engineer or admin
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+
+        /// The tenant it acts in
+        #[arg(long, default_value = "default", value_name = "TENANT")]
+        tenant: String,
+
+        /// How long it stays valid (90d, 12h, 30m, 45s); forever when absent
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
+
+    /// List the keys of a tenant (never a secret)
+    #[command(after_help = "\
+Examples:
+  missionops keys list
+  missionops keys list --tenant mission-a --json")]
+    List {
+        /// The tenant whose keys to list
+        #[arg(long, default_value = "default", value_name = "TENANT")]
+        tenant: String,
+    },
+
+    /// Revoke a key (running servers refuse it within a second)
+    #[command(after_help = "\
+Examples:
+  missionops keys revoke 0190f3a2c4e87b1a9d5e6f7a8b9c0d1e")]
+    Revoke {
+        /// The key's id (the part after `mo_`, as `keys list` shows it)
+        #[arg(value_name = "KEY_ID")]
+        key_id: String,
+    },
 }
 
 /// `outbox …`.

@@ -65,24 +65,25 @@ pub mod json {
 
 pub use domain::{
     Actor, Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, Anomaly, AnomalyId, AnomalyKind,
-    ApiKeyId, BatchSnapshot, BucketWidth, Caller, CompatAnomaly, ConfigRecord, ConfigSource,
-    ConfigStatus, DocumentBody, DocumentCategory, DocumentFilter, DocumentId, DocumentTitle,
-    EventFilter, EventId, EventType, JsonObject, KeyName, LatestValue, Layout, LayoutInterner,
-    Limit, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_PARAMETERS, MAX_METADATA_BYTES,
-    MAX_METADATA_DEPTH, MAX_METADATA_KEYS, MAX_PARAMETERS, MAX_TAGS, MAX_TEXT_VALUE_LEN,
-    MissionEvent, MissionType, NewDocument, NewEvent, NewSnapshot, NewSnapshotBatch, NewSpacecraft,
-    Operator, OpsDocument, ParameterName, ParameterValue, Parameters, Role, SearchQuery,
-    SeriesBucket, Severity, SnapshotId, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName,
-    Tag, Tags, TelemetrySnapshot, TenantId, Timestamp, check_metadata,
+    ApiKey, ApiKeyId, BatchSnapshot, BucketWidth, Caller, CompatAnomaly, ConfigRecord,
+    ConfigSource, ConfigStatus, DocumentBody, DocumentCategory, DocumentFilter, DocumentId,
+    DocumentTitle, EventFilter, EventId, EventType, JsonObject, KeyLifetime, KeyName, LatestValue,
+    Layout, LayoutInterner, Limit, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_PARAMETERS,
+    MAX_METADATA_BYTES, MAX_METADATA_DEPTH, MAX_METADATA_KEYS, MAX_PARAMETERS, MAX_TAGS,
+    MAX_TEXT_VALUE_LEN, MissionEvent, MissionType, NewDocument, NewEvent, NewSnapshot,
+    NewSnapshotBatch, NewSpacecraft, Operator, OpsDocument, ParameterName, ParameterValue,
+    Parameters, Role, SearchQuery, SecretHash, SeriesBucket, Severity, SnapshotId, Spacecraft,
+    SpacecraftConfig, SpacecraftId, SpacecraftName, Tag, Tags, TelemetrySnapshot, TenantId,
+    Timestamp, check_metadata,
 };
 pub use error::{BoxError, Error, MAX_FIELD_CHARS, MAX_REASON_CHARS, QUOTE_CHARS, Result, quote};
 pub use ports::{
     AlarmRepository, AnomalyCount, AnomalyPage, AnomalyRepository, Claim, ClaimId, Clock,
     ConfigRepository, DeadLetter, DocumentRepository, EventRepository, FailureOutcome,
-    GroupOutcome, IdGenerator, IngestOutcome, ManualClock, OutboxEntry, OutboxStats, OutboxStore,
-    RangeCursor, Registration, RetryPolicy, RetrySelection, SequentialIds, SpacecraftPage,
-    SpacecraftRepository, Store, TelemetryPage, TelemetryRepository, TelemetryWrite, WriteProbe,
-    insert_one_by_one,
+    GroupOutcome, IdGenerator, IngestOutcome, KeyRepository, ManualClock, OutboxEntry, OutboxStats,
+    OutboxStore, RangeCursor, Registration, RetryPolicy, RetrySelection, SequentialIds,
+    SpacecraftPage, SpacecraftRepository, Store, TelemetryPage, TelemetryRepository,
+    TelemetryWrite, WriteProbe, insert_one_by_one,
 };
 pub use rules::{
     AnalysisContext, CompiledRules, DeriveScratch, DerivedParameters, Evaluator, Extensions,

@@ -26,6 +26,9 @@
 //!
 //! It only talks to the URL it is given (default `http://127.0.0.1:3000`), and every loop is
 //! bounded by `--seconds`, `--rows` or `--fleet`.
+//!
+//! With `MISSIONOPS_API_KEY` set, every request carries it as a bearer key (a server with
+//! authentication on; `scripts/http-bench.sh` with `AUTH=1`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +48,24 @@ struct Options {
 }
 
 /// The usage line.
+/// A client that sends `Authorization: Bearer $MISSIONOPS_API_KEY` with every request when
+/// that variable is set (a server with keys). The key comes from the environment, not an
+/// argument, so that it never shows in the process list.
+fn client_builder() -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder();
+    match std::env::var("MISSIONOPS_API_KEY") {
+        Ok(key) if !key.is_empty() => {
+            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {key}"))
+                .expect("MISSIONOPS_API_KEY must be a header value");
+            value.set_sensitive(true);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, value);
+            builder.default_headers(headers)
+        }
+        _ => builder,
+    }
+}
+
 const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N]";
 
 fn parse_options() -> Result<Options, String> {
@@ -159,7 +180,7 @@ async fn run_for<F>(
 where
     F: Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
-    let client = reqwest::Client::builder()
+    let client = client_builder()
         .pool_max_idle_per_host(options.connections)
         .build()
         .expect("client");
@@ -227,7 +248,7 @@ async fn register_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
             .map(|i| format!("{prefix}-{i}"))
             .collect(),
     );
-    let client = reqwest::Client::new();
+    let client = client_builder().build().expect("http client");
     let url = format!("{}/spacecraft", options.url);
     let next = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
@@ -327,7 +348,7 @@ async fn main() {
         }
         "analyze" => {
             let spacecraft = format!("LOAD-A{run_id}");
-            let client = reqwest::Client::new();
+            let client = client_builder().build().expect("http client");
             let config = json!({"parameters": {"battery_soc": {"warnLow": 25, "critLow": 15}, "rw1_speed_rpm": {"warnHigh": 3900, "critHigh": 8000}}});
             client
                 .put(format!("{base}/spacecraft/{spacecraft}/config"))
@@ -363,7 +384,7 @@ async fn main() {
         }
         "fill" => {
             let url = format!("{base}/telemetry/batch");
-            let client = reqwest::Client::new();
+            let client = client_builder().build().expect("http client");
             let spacecraft = format!("LOAD-F{run_id}");
             let per_request = 100u64;
             let total = options.rows;

@@ -96,7 +96,7 @@ pub(crate) async fn serve_connections(
     let mut saturated = false;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -113,6 +113,7 @@ pub(crate) async fn serve_connections(
                 }
                 let connection = Connection {
                     app: app.clone(),
+                    peer,
                     limits,
                     stopping: stopping_rx.clone(),
                     accepted: Instant::now(),
@@ -211,6 +212,9 @@ where
 /// One accepted connection and what it holds until it closes.
 struct Connection {
     app: Router,
+    /// The client's address, given to handlers as `ConnectInfo` (authentication limits
+    /// failures per address).
+    peer: std::net::SocketAddr,
     limits: ConnectionLimits,
     stopping: watch::Receiver<bool>,
     /// When it was accepted: the first head (and under TLS the handshake before it) must be
@@ -258,10 +262,14 @@ impl Connection {
         let activity = Arc::new(Activity::new(self.accepted));
         let app = self.app.clone();
         let service_activity = Arc::clone(&activity);
-        let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let peer = self.peer;
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             // hyper calls the service once the request's headers are in.
             let guard = service_activity.begin_request();
             let app = app.clone();
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
             async move {
                 let response = app.oneshot(request.map(Body::new)).await?;
                 Ok::<Response, std::convert::Infallible>(response.map(|body| {

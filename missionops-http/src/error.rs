@@ -22,7 +22,8 @@ pub struct ApiError {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The kind: `InvalidInput`, `NotFound`, `Conflict`, `PayloadTooLarge`,
-    /// `UnsupportedMediaType`, `MethodNotAllowed`, `Timeout`, `Unavailable` or `Internal`.
+    /// `UnsupportedMediaType`, `MethodNotAllowed`, `Timeout`, `Unavailable`, `Unauthorized`,
+    /// `Forbidden`, `TooManyRequests` or `Internal`.
     pub error: &'static str,
     /// A sentence for people, naming the field for bad input.
     pub message: String,
@@ -116,6 +117,40 @@ impl ApiError {
         );
         err.internal = Some(cause.to_string());
         err
+    }
+
+    /// 401: no key, or a key that is unknown, revoked, expired or malformed: one message for
+    /// all of them, so that the answer tells an attacker nothing (SPEC §9). The
+    /// `WWW-Authenticate: Bearer` header is added where the answer is made (`auth`).
+    pub fn unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "a valid API key is required: send it as Authorization: Bearer <key>",
+        )
+    }
+
+    /// 403: the key is valid but its role is below `needed`.
+    pub fn forbidden(needed: missionops_core::Role) -> Self {
+        let mut err = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("this operation needs the role {needed} or above"),
+        );
+        err.details = vec![json!({"requiredRole": needed.as_str()})];
+        err
+    }
+
+    /// 429: too many failed authentications from this client address; try again in
+    /// `retry_after_secs` (the `Retry-After` header is added where the answer is made).
+    pub fn too_many_failures(retry_after_secs: u64) -> Self {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            format!(
+                "too many failed authentications from this address; try again in {retry_after_secs} s"
+            ),
+        )
     }
 
     /// The same error about line `line` of an NDJSON body.

@@ -25,6 +25,7 @@
 //! - `serde_errors`: serde's messages as reasons for clients (no Rust types, short quotes).
 //! - `error`: [`ApiError`], the one mapping from core errors to statuses.
 //! - `openapi`: the route table, shared by the router and the OpenAPI document.
+//! - `auth`: API keys, the route roles, the authentication middleware (SPEC §9).
 //! - `server`: middleware, [`router`], [`serve`].
 //! - `access_log`: which finished requests are logged, at which level.
 //! - `connections`: the accept loop: the connection cap, header-read and idle timeouts, and
@@ -34,6 +35,7 @@
 #![deny(missing_docs)]
 
 mod access_log;
+mod auth;
 mod connections;
 mod error;
 mod extract;
@@ -47,6 +49,10 @@ mod streamed;
 #[cfg(feature = "tls")]
 mod tls;
 
+pub use auth::{
+    Access, Authenticator, KEY_PREFIX, NewKey, PresentedKey, RouteAccess, create_key, hash_secret,
+    route_table,
+};
 pub use error::{ApiError, ErrorBody};
 pub use metrics::Metrics;
 pub use openapi::document as openapi_document;

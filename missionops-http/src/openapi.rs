@@ -8,53 +8,118 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{anomalies, docs, events, ops, outbox, spacecraft, telemetry};
+use crate::auth::{ADMIN, ENGINEER, OPERATOR, PUBLIC, SECURITY_SCHEME, VIEWER, secured};
+use crate::routes::{anomalies, docs, events, keys, ops, outbox, spacecraft, telemetry};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "MissionOps", description = "Spacecraft operations data: telemetry, limits, anomalies, documents and events."),
     components(schemas(crate::error::ErrorBody)),
+    modifiers(&BearerScheme),
     tags(
         (name = "telemetry"), (name = "spacecraft"), (name = "events"),
-        (name = "docs"), (name = "anomalies"), (name = "outbox"), (name = "ops")
+        (name = "docs"), (name = "anomalies"), (name = "outbox"), (name = "ops"), (name = "keys")
     )
 )]
 struct ApiDoc;
 
-/// Every route of the API with its OpenAPI description.
+/// Every route of the API with its OpenAPI description and, declared beside it, the minimum
+/// role of each of its operations (SPEC §9; see `auth::secured`). An operation without a
+/// declared role cannot be registered here (the router would not build), and one registered
+/// elsewhere fails the route table test.
 pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+    use axum::http::Method as M;
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(telemetry::ingest, telemetry::recent))
-        .routes(routes!(telemetry::ingest_batch))
-        .routes(routes!(telemetry::ingest_ndjson))
-        .routes(routes!(telemetry::analyze))
-        .routes(routes!(telemetry::latest))
-        .routes(routes!(telemetry::series))
-        .routes(routes!(spacecraft::list, spacecraft::register))
-        .routes(routes!(spacecraft::get))
-        .routes(routes!(spacecraft::status))
-        .routes(routes!(spacecraft::get_config, spacecraft::put_config))
-        .routes(routes!(spacecraft::config_history))
-        .routes(routes!(spacecraft::detect))
-        .routes(routes!(spacecraft::fleet))
-        .routes(routes!(events::list))
-        .routes(routes!(events::stream))
-        .routes(routes!(docs::publish, docs::list))
-        .routes(routes!(docs::search))
-        .routes(routes!(docs::get, docs::update))
-        .routes(routes!(anomalies::list))
-        .routes(routes!(anomalies::timeline))
-        .routes(routes!(anomalies::procedures))
-        .routes(routes!(anomalies::alarms))
-        .routes(routes!(anomalies::acknowledge))
-        .routes(routes!(anomalies::shelve))
-        .routes(routes!(anomalies::unshelve))
-        .routes(routes!(outbox::stats))
-        .routes(routes!(ops::healthz))
-        .routes(routes!(ops::readyz))
-        .routes(routes!(ops::metrics))
-        .routes(routes!(ops::openapi))
+        .routes(secured(
+            routes!(telemetry::ingest, telemetry::recent),
+            &[(M::POST, OPERATOR), (M::GET, VIEWER)],
+        ))
+        .routes(secured(
+            routes!(telemetry::ingest_batch),
+            &[(M::POST, OPERATOR)],
+        ))
+        .routes(secured(
+            routes!(telemetry::ingest_ndjson),
+            &[(M::POST, OPERATOR)],
+        ))
+        .routes(secured(routes!(telemetry::analyze), &[(M::GET, VIEWER)]))
+        .routes(secured(routes!(telemetry::latest), &[(M::GET, VIEWER)]))
+        .routes(secured(routes!(telemetry::series), &[(M::GET, VIEWER)]))
+        .routes(secured(
+            routes!(spacecraft::list, spacecraft::register),
+            &[(M::GET, VIEWER), (M::POST, ENGINEER)],
+        ))
+        .routes(secured(routes!(spacecraft::get), &[(M::GET, VIEWER)]))
+        .routes(secured(routes!(spacecraft::status), &[(M::GET, VIEWER)]))
+        .routes(secured(
+            routes!(spacecraft::get_config, spacecraft::put_config),
+            &[(M::GET, VIEWER), (M::PUT, ENGINEER)],
+        ))
+        .routes(secured(
+            routes!(spacecraft::config_history),
+            &[(M::GET, VIEWER)],
+        ))
+        .routes(secured(routes!(spacecraft::detect), &[(M::POST, OPERATOR)]))
+        .routes(secured(routes!(spacecraft::fleet), &[(M::GET, VIEWER)]))
+        .routes(secured(routes!(events::list), &[(M::GET, VIEWER)]))
+        .routes(secured(routes!(events::stream), &[(M::GET, VIEWER)]))
+        .routes(secured(
+            routes!(docs::publish, docs::list),
+            &[(M::POST, ENGINEER), (M::GET, VIEWER)],
+        ))
+        .routes(secured(routes!(docs::search), &[(M::GET, VIEWER)]))
+        .routes(secured(
+            routes!(docs::get, docs::update),
+            &[(M::GET, VIEWER), (M::PUT, ENGINEER)],
+        ))
+        .routes(secured(routes!(anomalies::list), &[(M::GET, VIEWER)]))
+        .routes(secured(routes!(anomalies::timeline), &[(M::GET, VIEWER)]))
+        .routes(secured(routes!(anomalies::procedures), &[(M::GET, VIEWER)]))
+        .routes(secured(routes!(anomalies::alarms), &[(M::GET, VIEWER)]))
+        .routes(secured(
+            routes!(anomalies::acknowledge),
+            &[(M::POST, OPERATOR)],
+        ))
+        .routes(secured(routes!(anomalies::shelve), &[(M::POST, OPERATOR)]))
+        .routes(secured(
+            routes!(anomalies::unshelve),
+            &[(M::POST, OPERATOR)],
+        ))
+        .routes(secured(routes!(outbox::stats), &[(M::GET, VIEWER)]))
+        .routes(secured(
+            routes!(keys::create, keys::list),
+            &[(M::POST, ADMIN), (M::GET, ADMIN)],
+        ))
+        .routes(secured(routes!(keys::revoke), &[(M::DELETE, ADMIN)]))
+        .routes(secured(routes!(ops::healthz), &[(M::GET, PUBLIC)]))
+        .routes(secured(routes!(ops::readyz), &[(M::GET, PUBLIC)]))
+        .routes(secured(routes!(ops::metrics), &[(M::GET, VIEWER)]))
+        .routes(secured(routes!(ops::openapi), &[(M::GET, PUBLIC)]))
+}
+
+/// Adds the bearer security scheme the secured operations refer to.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut Document) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                SECURITY_SCHEME,
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("mo_<keyId>_<secret>")
+                        .description(Some(
+                            "An API key (SPEC §9). While no key exists the server runs open.",
+                        ))
+                        .build(),
+                ),
+            );
+    }
 }
 
 /// The OpenAPI document of [`api_router`], built once.

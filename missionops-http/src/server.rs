@@ -24,6 +24,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = api
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), crate::auth::authorize))
         .layer(from_fn_with_state(state.clone(), request_timeout))
         .layer(from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(state.config.body_limit));
@@ -138,6 +139,8 @@ async fn serve_over(
     if let Some(every) = state.config.monitor_tick {
         tokio::spawn(run_ticks(state.clone(), every));
     }
+    let flusher = tokio::spawn(flush_key_uses(state.clone()));
+    let auth = std::sync::Arc::clone(&state.auth);
     let limits = ConnectionLimits {
         header_read_timeout: state.config.header_read_timeout,
         idle_timeout: state.config.idle_timeout,
@@ -149,7 +152,31 @@ async fn serve_over(
         state.begin_shutdown();
     })
     .await;
+    // The last uses noted since the previous flush.
+    let _ = flusher.await;
+    if let Err(e) = auth.flush_uses().await {
+        tracing::warn!(error = %e, "cannot record the last uses of API keys");
+    }
     Ok(())
+}
+
+/// How often the uses of API keys noted in memory are written (`lastUsedAt`).
+const KEY_USE_FLUSH: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Writes the noted uses of API keys every [`KEY_USE_FLUSH`] until shutdown begins.
+async fn flush_key_uses(state: AppState) {
+    let mut shutdown = state.shutdown_signal();
+    let mut interval = tokio::time::interval(KEY_USE_FLUSH);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
+        }
+        if let Err(e) = state.auth.flush_uses().await {
+            tracing::warn!(error = %e, "cannot record the last uses of API keys");
+        }
+    }
 }
 
 /// Runs the monitor's clock tick every `every` until shutdown begins. A failed tick is

@@ -6,6 +6,7 @@ use std::time::Duration;
 use missionops_core::MissionOps;
 use tokio::sync::watch;
 
+use crate::auth::Authenticator;
 use crate::metrics::Metrics;
 
 /// Settings of the HTTP layer.
@@ -42,6 +43,9 @@ pub struct HttpConfig {
     /// `Retry-After` (or, when many more arrive at once, closed). Default 512: under the
     /// usual limit of 1,024 file descriptors with room for the store's, at about 60 KB each.
     pub max_connections: usize,
+    /// Failed authentications one client address may make within a minute; the next request
+    /// from it answers 429 for a minute (SPEC §9). Default 20.
+    pub max_auth_failures: u32,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +61,7 @@ impl Default for HttpConfig {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(75),
             max_connections: 512,
+            max_auth_failures: crate::auth::MAX_FAILURES,
         }
     }
 }
@@ -75,6 +80,8 @@ pub struct AppState {
     /// embedded without event delivery answers 404 there and shows no outbox metric, rather
     /// than counts that only ever grow.
     pub report_outbox: bool,
+    /// Checks API keys and caches what the store says about them (see `auth`).
+    pub auth: Arc<Authenticator>,
     /// Flips to `true` when the server starts shutting down, so that endless responses (event
     /// streams) end and graceful shutdown can complete.
     shutdown: Arc<watch::Sender<bool>>,
@@ -92,6 +99,7 @@ impl AppState {
     /// State over `ops` with `config`.
     pub fn new(ops: MissionOps, config: HttpConfig) -> Self {
         AppState {
+            auth: Arc::new(Authenticator::new(ops.clone(), config.max_auth_failures)),
             ops,
             metrics: Arc::new(Metrics::new()),
             config: Arc::new(config),

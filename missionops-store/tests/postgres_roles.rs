@@ -163,6 +163,8 @@ async fn the_readonly_role_reads_and_cannot_write() {
         "TRUNCATE telemetry",
         "CREATE TABLE intruder (id int)",
         "SELECT nextval('telemetry_arrival_block_seq')",
+        // Not even a read of the key hashes.
+        "SELECT secret_hash FROM api_keys",
     ] {
         assert_eq!(refused(&readonly, sql).await, DENIED, "{sql}");
     }

@@ -3,6 +3,7 @@
 
 mod alarms;
 mod catalog;
+mod keys;
 mod listen;
 mod outbox;
 mod seed;
@@ -42,6 +43,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::serve(&db, *args).await,
         Command::Migrate => catalog::migrate(&db, out).await,
         Command::Outbox(command) => outbox::outbox(&db, out, command).await,
+        Command::Keys(command) => keys::keys(&db.ops().await?, out, command).await,
         Command::Spacecraft(command) => catalog::spacecraft(&db.ops().await?, out, command).await,
         Command::Config(command) => catalog::config(&db.ops().await?, out, command).await,
         Command::Detect(args) => telemetry::detect(&db.ops().await?, out, args).await,

@@ -51,6 +51,17 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
     let address = listener
         .local_addr()
         .with_context(|| format!("cannot read the address bound for {bind}"))?;
+    let auth_on = ops.any_key_exists().await?;
+    if !auth_on && !address.ip().is_loopback() && !args.allow_anonymous {
+        return Err(Error::invalid(
+            "bind",
+            format!(
+                "refusing to serve {address} with no API key, where anyone who reaches it would be admin: \
+                 create one with `missionops keys create --name admin --role admin`, or pass --allow-anonymous"
+            ),
+        )
+        .into());
+    }
     tracing::info!(
         address = %address,
         database = %db.display(),
@@ -66,6 +77,15 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
         "MissionOps listening on {}://{address}",
         if tls.is_some() { "https" } else { "http" }
     );
+    if auth_on {
+        tracing::info!(
+            "authentication on: every route but /healthz, /readyz and /openapi.json needs an API key"
+        );
+    } else {
+        tracing::warn!(
+            "no API key exists: running open as admin of tenant default; create one with `missionops keys create`"
+        );
+    }
     // The dispatcher drains the outbox of the same store (a store is its own outbox).
     let dispatcher = plan.start(Arc::new(store)).await?;
     let state = AppState::new(ops, config).with_outbox();

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::text::text_newtype;
+use super::time::Timestamp;
 use crate::error::{Error, Result};
 
 text_newtype!(
@@ -188,6 +189,117 @@ impl Caller {
     }
 }
 
+/// The SHA-256 hash of a key's secret, the only form in which a secret is stored. The secret
+/// itself is made and hashed at the edge (the core has no randomness of the OS); 256 random
+/// bits need no salt or slow hash.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SecretHash(pub [u8; 32]);
+
+impl fmt::Debug for SecretHash {
+    /// Never printed: a hash in a log line would help nobody and is still key material.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretHash(..)")
+    }
+}
+
+impl SecretHash {
+    /// A hash read back from storage, which must be exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self> {
+        <[u8; 32]>::try_from(bytes)
+            .map(SecretHash)
+            .map_err(|_| Error::invalid("secretHash", "must be 32 bytes"))
+    }
+}
+
+/// How long a new key stays valid (`expiresIn`: `90d`, `12h`, `30m`, `45s`; 1 s to 10 years).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyLifetime {
+    millis: i64,
+}
+
+impl KeyLifetime {
+    /// The longest lifetime accepted: ten years.
+    pub const MAX_MILLIS: i64 = 10 * 366 * 86_400_000;
+
+    /// Parses a number followed by `d`, `h`, `m` or `s`.
+    pub fn parse(value: &str) -> Result<Self> {
+        let bad = || {
+            Error::invalid(
+                "expiresIn",
+                format!(
+                    "must be a whole number followed by d, h, m or s (like 90d or 12h), up to 10 years; got {}",
+                    crate::error::quote(value)
+                ),
+            )
+        };
+        let unit = value.chars().last().ok_or_else(bad)?;
+        let per_unit: i64 = match unit {
+            'd' => 86_400_000,
+            'h' => 3_600_000,
+            'm' => 60_000,
+            's' => 1_000,
+            _ => return Err(bad()),
+        };
+        let digits = &value[..value.len() - 1];
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let count: i64 = digits.parse().map_err(|_| bad())?;
+        let millis = count.checked_mul(per_unit).ok_or_else(bad)?;
+        if !(1_000..=Self::MAX_MILLIS).contains(&millis) {
+            return Err(bad());
+        }
+        Ok(KeyLifetime { millis })
+    }
+
+    /// The lifetime in milliseconds.
+    pub fn as_millis(self) -> i64 {
+        self.millis
+    }
+}
+
+/// A stored API key (SPEC §9): everything but its secret, of which only the hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    /// The public id (`mo_<id>_…`).
+    pub id: ApiKeyId,
+    /// Its human name.
+    pub name: KeyName,
+    /// The tenant it acts in.
+    pub tenant: TenantId,
+    /// What it may do.
+    pub role: Role,
+    /// SHA-256 of the secret.
+    pub secret_hash: SecretHash,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Timestamp>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+    /// When it was last used, to the minute (see `KeyRepository::record_key_use`).
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl ApiKey {
+    /// Whether the key authenticates a request at `now`: not revoked, not expired.
+    pub fn is_active_at(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expires| now < expires)
+    }
+
+    /// The caller a request authenticated with this key acts as.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            tenant: self.tenant.clone(),
+            role: self.role,
+            actor: Actor::Key {
+                id: self.id.clone(),
+                name: self.name.clone(),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +327,47 @@ mod tests {
         assert!(ApiKeyId::parse_strict("abcdEFGH1234").is_ok());
         assert!(ApiKeyId::parse_strict("abcdEFGH123").is_err());
         assert!(ApiKeyId::parse_strict("abcdEFGH123_").is_err());
+    }
+
+    #[test]
+    fn key_lifetimes_are_a_number_and_a_unit() {
+        assert_eq!(
+            KeyLifetime::parse("90d").unwrap().as_millis(),
+            90 * 86_400_000
+        );
+        assert_eq!(
+            KeyLifetime::parse("12h").unwrap().as_millis(),
+            12 * 3_600_000
+        );
+        assert_eq!(KeyLifetime::parse("30m").unwrap().as_millis(), 1_800_000);
+        assert_eq!(KeyLifetime::parse("45s").unwrap().as_millis(), 45_000);
+        for bad in ["", "d", "90", "-1d", "1.5h", "0s", "99999d", "90 d", "1w"] {
+            assert!(KeyLifetime::parse(bad).is_err(), "{bad} must be refused");
+        }
+    }
+
+    #[test]
+    fn a_key_is_active_until_it_expires_or_is_revoked() {
+        let at = |ms| Timestamp::from_millis(ms).unwrap();
+        let mut key = ApiKey {
+            id: ApiKeyId::parse("abcdEFGH1234").unwrap(),
+            name: KeyName::parse("alice").unwrap(),
+            tenant: TenantId::default_tenant(),
+            role: Role::Operator,
+            secret_hash: SecretHash([7; 32]),
+            created_at: at(0),
+            expires_at: Some(at(1_000)),
+            revoked_at: None,
+            last_used_at: None,
+        };
+        assert!(key.is_active_at(at(999)));
+        assert!(!key.is_active_at(at(1_000)));
+        key.expires_at = None;
+        assert!(key.is_active_at(at(5_000)));
+        key.revoked_at = Some(at(2_000));
+        assert!(!key.is_active_at(at(1)));
+        assert_eq!(key.caller().role, Role::Operator);
+        assert_eq!(format!("{:?}", key.secret_hash), "SecretHash(..)");
     }
 
     #[test]

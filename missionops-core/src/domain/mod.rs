@@ -19,7 +19,9 @@ pub(crate) mod text;
 mod time;
 mod value;
 
-pub use access::{Actor, ApiKeyId, Caller, KeyName, Role, TenantId};
+pub use access::{
+    Actor, ApiKey, ApiKeyId, Caller, KeyLifetime, KeyName, Role, SecretHash, TenantId,
+};
 pub use alarm::{Alarm, AlarmFilter, AlarmState, AlarmStates};
 pub use anomaly::{Anomaly, CompatAnomaly};
 pub use document::{

@@ -19,9 +19,10 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::domain::{
-    Alarm, AlarmFilter, AlarmId, Anomaly, AnomalyId, BucketWidth, ConfigRecord, DocumentFilter,
-    DocumentId, LatestValue, Limit, MissionEvent, NewEvent, OpsDocument, ParameterName,
-    SearchQuery, SeriesBucket, Severity, Spacecraft, SpacecraftId, TelemetrySnapshot, Timestamp,
+    Alarm, AlarmFilter, AlarmId, Anomaly, AnomalyId, ApiKey, ApiKeyId, BucketWidth, ConfigRecord,
+    DocumentFilter, DocumentId, LatestValue, Limit, MissionEvent, NewEvent, OpsDocument,
+    ParameterName, SearchQuery, SeriesBucket, Severity, Spacecraft, SpacecraftId,
+    TelemetrySnapshot, TenantId, Timestamp,
 };
 use crate::error::Result;
 
@@ -471,6 +472,36 @@ pub trait EventRepository: Send + Sync {
     ) -> Result<Vec<MissionEvent>>;
 }
 
+/// API key storage (SPEC §9). Keys are never deleted: a revoked key stays listed with its
+/// `revokedAt`, so the audit trail's key ids keep naming something.
+#[async_trait]
+pub trait KeyRepository: Send + Sync {
+    /// Stores a new key. [`Error::Conflict`](crate::Error::Conflict) when its id exists;
+    /// nothing is written then.
+    async fn create_key(&self, key: ApiKey) -> Result<()>;
+
+    /// The keys of `tenant`, oldest first (revoked and expired ones included).
+    async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>>;
+
+    /// The key with `id`, whatever its tenant or state, or `None`.
+    async fn get_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>>;
+
+    /// Marks the key `id` of `tenant` revoked at `at` and returns it. A key already revoked
+    /// keeps its first `revokedAt` (revoking twice is no failure).
+    /// [`Error::NotFound`](crate::Error::NotFound) when no key of `tenant` has that id (a key
+    /// of another tenant is not found either).
+    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, at: Timestamp) -> Result<ApiKey>;
+
+    /// Sets `lastUsedAt` of each listed key to the time given when that is later than the
+    /// stored one; ids of no key are skipped. One write for many keys: callers collect uses
+    /// in memory and flush them now and then, never a write per request.
+    async fn record_key_use(&self, uses: &[(ApiKeyId, Timestamp)]) -> Result<()>;
+
+    /// Whether any key exists, in any tenant and state: authentication is on from the first
+    /// key created, revoked ones included (revoking the last key must not reopen the server).
+    async fn any_key_exists(&self) -> Result<bool>;
+}
+
 /// Whether the backend takes writes, for readiness checks: a store whose reads answer may
 /// still refuse every write (a database switched to read-only, a file locked by another
 /// process, a standby after a failover).
@@ -497,6 +528,7 @@ pub trait Store:
     + AlarmRepository
     + DocumentRepository
     + EventRepository
+    + KeyRepository
     + OutboxStore
     + WriteProbe
 {
@@ -510,6 +542,7 @@ impl<T> Store for T where
         + AlarmRepository
         + DocumentRepository
         + EventRepository
+        + KeyRepository
         + OutboxStore
         + WriteProbe
 {

@@ -12,6 +12,7 @@
 //!   `recent_window_cache`: the newest snapshots dashboards poll.
 //! - `documents`, `events`: documents and the event history.
 //! - `alarms`: the operator's acknowledge, shelve and unshelve; `tick`: the clock tick.
+//! - `keys`: API keys of a tenant and what authentication asks of the store.
 //! - `outbox`: event delivery as operators see it (statistics, dead letters, retry).
 //! - `seed`: the demo seeders; `views`: answers shaped as the HTTP API renders them.
 
@@ -24,6 +25,7 @@ mod config_diff;
 mod documents;
 mod events;
 mod ingest;
+mod keys;
 mod monitor_slots;
 mod outbox;
 mod recent_window_cache;

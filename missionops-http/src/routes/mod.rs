@@ -4,6 +4,7 @@
 pub mod anomalies;
 pub mod docs;
 pub mod events;
+pub mod keys;
 pub mod ops;
 pub mod outbox;
 pub mod spacecraft;

@@ -149,7 +149,7 @@ pub async fn spawn_gated_app() -> (TestApp, Arc<GatedStore>) {
 }
 
 /// Serves `served` on a port of its own; `store` is what the test reads afterwards.
-async fn start(
+pub async fn start(
     served: Arc<dyn Store>,
     store: Arc<dyn Store>,
     dir: Option<tempfile::TempDir>,

@@ -10,6 +10,7 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 
 mod alarms;
 mod anomalies;
+mod auth;
 mod bad_requests;
 mod connections;
 mod derived;

@@ -67,6 +67,9 @@ const SPEC_ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/outbox/stats"),
     ("get", "/openapi.json"),
+    ("post", "/keys"),
+    ("get", "/keys"),
+    ("delete", "/keys/{id}"),
 ];
 
 #[tokio::test]

@@ -7,12 +7,13 @@
 use async_trait::async_trait;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmRepository, Anomaly, AnomalyCount, AnomalyId, AnomalyPage,
-    AnomalyRepository, BucketWidth, Claim, ClaimId, ConfigRecord, ConfigRepository, DeadLetter,
-    DocumentFilter, DocumentId, DocumentRepository, EventRepository, FailureOutcome, GroupOutcome,
-    IngestOutcome, LatestValue, Limit, MissionEvent, NewEvent, OpsDocument, OutboxStats,
-    OutboxStore, ParameterName, RangeCursor, Result, RetryPolicy, RetrySelection, SearchQuery,
-    SeriesBucket, Spacecraft, SpacecraftId, SpacecraftPage, SpacecraftRepository, Store,
-    TelemetryPage, TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp, WriteProbe,
+    AnomalyRepository, ApiKey, ApiKeyId, BucketWidth, Claim, ClaimId, ConfigRecord,
+    ConfigRepository, DeadLetter, DocumentFilter, DocumentId, DocumentRepository, EventRepository,
+    FailureOutcome, GroupOutcome, IngestOutcome, KeyRepository, LatestValue, Limit, MissionEvent,
+    NewEvent, OpsDocument, OutboxStats, OutboxStore, ParameterName, RangeCursor, Result,
+    RetryPolicy, RetrySelection, SearchQuery, SeriesBucket, Spacecraft, SpacecraftId,
+    SpacecraftPage, SpacecraftRepository, Store, TelemetryPage, TelemetryRepository,
+    TelemetrySnapshot, TelemetryWrite, TenantId, Timestamp, WriteProbe,
 };
 use std::ops::Deref;
 use std::sync::Arc;
@@ -287,6 +288,33 @@ impl<I: Interceptor> EventRepository for Intercepted<I> {
     ) -> Result<Vec<MissionEvent>> {
         self.interceptor.before_events_after().await;
         self.inner.events_after(after, spacecraft, limit).await
+    }
+}
+
+#[async_trait]
+impl<I: Interceptor> KeyRepository for Intercepted<I> {
+    async fn create_key(&self, key: ApiKey) -> Result<()> {
+        self.inner.create_key(key).await
+    }
+
+    async fn list_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>> {
+        self.inner.list_keys(tenant).await
+    }
+
+    async fn get_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>> {
+        self.inner.get_key(id).await
+    }
+
+    async fn revoke_key(&self, tenant: &TenantId, id: &ApiKeyId, at: Timestamp) -> Result<ApiKey> {
+        self.inner.revoke_key(tenant, id, at).await
+    }
+
+    async fn record_key_use(&self, uses: &[(ApiKeyId, Timestamp)]) -> Result<()> {
+        self.inner.record_key_use(uses).await
+    }
+
+    async fn any_key_exists(&self) -> Result<bool> {
+        self.inner.any_key_exists().await
     }
 }
 

@@ -20,7 +20,7 @@
 //!
 //! # Layout
 //! - one file of cases per repository: `spacecraft`, `config`, `telemetry_writes`,
-//!   `telemetry_reads`, `anomalies`, `alarms`, `documents`, `events`;
+//!   `telemetry_reads`, `anomalies`, `alarms`, `documents`, `events`, `keys`;
 //! - `fixtures`: the values every harness builds its data from, the backends' own test files
 //!   included;
 //! - `backends`: fresh SQLite and Postgres stores for the test targets;
@@ -35,6 +35,7 @@ pub mod documents;
 pub mod events;
 pub mod fixtures;
 pub mod intercept;
+pub mod keys;
 pub mod recording;
 pub mod spacecraft;
 pub mod telemetry_reads;
@@ -81,6 +82,10 @@ macro_rules! conformance_tests {
             telemetry_writes::registrations_with_telemetry_register_each_spacecraft_once,
             telemetry_reads::ranges_are_read_by_pages_after_a_cursor,
             anomalies::anomaly_timelines_are_read_by_pages_after_a_cursor,
+            keys::keys_are_created_read_back_and_unique,
+            keys::keys_are_listed_per_tenant_oldest_first,
+            keys::keys_are_revoked_within_their_tenant,
+            keys::key_uses_are_recorded_in_bulk_latest_first,
         );
     };
     (@cases $fresh:path; $($module:ident :: $case:ident),* $(,)?) => {

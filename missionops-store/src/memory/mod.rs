@@ -10,6 +10,7 @@ mod config;
 mod documents;
 mod events;
 mod health;
+mod keys;
 mod outbox;
 mod spacecraft;
 mod telemetry;
@@ -49,6 +50,8 @@ struct Inner {
     alarms: HashMap<AlarmId, Alarm>,
     documents: HashMap<DocumentId, OpsDocument>,
     events: Vec<MissionEvent>,
+    /// API keys, in creation order (`memory/keys.rs`).
+    keys: Vec<missionops_core::ApiKey>,
     event_ids: HashSet<EventId>,
     /// The outbox rows of the events (`memory/outbox.rs`).
     outbox: outbox::MemoryOutbox,

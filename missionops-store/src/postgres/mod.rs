@@ -23,6 +23,7 @@ mod codec;
 mod documents;
 mod events;
 mod health;
+mod keys;
 mod outbox;
 mod pool;
 mod scratch;

@@ -9,6 +9,7 @@
 //! - `anomalies`: anomalies and alarms.
 //! - `documents`: documents, their version history and full-text search.
 //! - `outbox`: the outbox port: claims under a lease, delivery marks, backoff, dead letters.
+//! - `keys`: API keys (SPEC §9), the secret's hash only.
 //! - `health`: the write probe of readiness checks (`BEGIN IMMEDIATE`, rolled back).
 //!
 //! # Transactions
@@ -22,6 +23,7 @@ mod codec;
 mod documents;
 mod events;
 mod health;
+mod keys;
 mod outbox;
 mod spacecraft;
 mod telemetry;
