@@ -28,10 +28,12 @@
 //! - `server`: middleware, [`router`], [`serve`].
 //! - `access_log`: which finished requests are logged, at which level.
 //! - `connections`: the accept loop: the connection cap, header-read and idle timeouts.
+//! - `body_budget`: the bound on request-body bytes held by all requests at once.
 
 #![deny(missing_docs)]
 
 mod access_log;
+mod body_budget;
 mod connections;
 mod error;
 mod extract;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use missionops_core::MissionOps;
 use tokio::sync::watch;
 
+use crate::body_budget::BodyBudget;
 use crate::metrics::Metrics;
 
 /// Settings of the HTTP layer.
@@ -42,6 +43,15 @@ pub struct HttpConfig {
     /// `Retry-After` (or, when many more arrive at once, closed). Default 512: under the
     /// usual limit of 1,024 file descriptors with room for the store's, at about 60 KB each.
     pub max_connections: usize,
+    /// How many bytes of request bodies all requests together may hold at once; a request
+    /// whose body does not fit is answered 503 with `Retry-After` before its body is read, so
+    /// nothing of it is stored. A request holds several times its body while it is parsed and
+    /// written (about 6.6 times for a telemetry batch), so this bounds the memory that parallel
+    /// large uploads take. Counted by `Content-Length`, or chunk by chunk for a chunked body;
+    /// a value below [`HttpConfig::body_limit`] counts as that limit, so that one body of the
+    /// largest accepted size always fits. Default 64 MiB: four bodies of the default 16 MiB
+    /// limit at once.
+    pub max_body_bytes_in_flight: usize,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +67,7 @@ impl Default for HttpConfig {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(75),
             max_connections: 512,
+            max_body_bytes_in_flight: 64 * 1024 * 1024,
         }
     }
 }
@@ -75,6 +86,8 @@ pub struct AppState {
     /// embedded without event delivery answers 404 there and shows no outbox metric, rather
     /// than counts that only ever grow.
     pub report_outbox: bool,
+    /// The request-body bytes still free under [`HttpConfig::max_body_bytes_in_flight`].
+    pub(crate) body_budget: BodyBudget,
     /// Flips to `true` when the server starts shutting down, so that endless responses (event
     /// streams) end and graceful shutdown can complete.
     shutdown: Arc<watch::Sender<bool>>,
@@ -94,6 +107,7 @@ impl AppState {
         AppState {
             ops,
             metrics: Arc::new(Metrics::new()),
+            body_budget: BodyBudget::new(config.max_body_bytes_in_flight.max(config.body_limit)),
             config: Arc::new(config),
             report_outbox: false,
             shutdown: Arc::new(watch::channel(false).0),

@@ -11,6 +11,7 @@ pub const BACKEND: helpers::Backend = helpers::Backend::Sqlite;
 mod alarms;
 mod anomalies;
 mod bad_requests;
+mod body_budget;
 mod connections;
 mod docs;
 mod errors;
