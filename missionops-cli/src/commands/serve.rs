@@ -163,7 +163,9 @@ impl DeliveryPlan {
         if sinks.is_empty() {
             return Ok(None);
         }
-        let dispatcher = Dispatcher::new(outbox, sinks, self.dispatcher)?;
+        // Leases and backoffs on the same clock as the application's.
+        let dispatcher =
+            Dispatcher::new(outbox, sinks, self.dispatcher)?.with_clock(Arc::new(SystemClock));
         Ok(Some(dispatcher.spawn()))
     }
 }
