@@ -25,6 +25,7 @@
 //! - `serde_errors`: serde's messages as reasons for clients (no Rust types, short quotes).
 //! - `error`: [`ApiError`], the one mapping from core errors to statuses.
 //! - `openapi`: the route table, shared by the router and the OpenAPI document.
+//! - `contract`: the served `/openapi.json`: that document with the server's real contract.
 //! - `server`: middleware, [`router`], [`serve`].
 //! - `access_log`: which finished requests are logged, at which level.
 //! - `connections`: the accept loop: the connection cap, header-read and idle timeouts.
@@ -35,6 +36,7 @@
 mod access_log;
 mod body_budget;
 mod connections;
+mod contract;
 mod error;
 mod extract;
 mod metrics;
