@@ -460,6 +460,14 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "MISSIONOPS_MAX_CONNECTIONS", default_value = "512", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
+    /// How many bytes of request bodies all requests together may hold at once (bytes, or with
+    /// a unit: 64MiB, 1GiB); a request whose body does not fit is answered 503 with
+    /// Retry-After before its body is read. Protects memory against many large uploads at
+    /// once: a request holds several times its body while it is parsed and written. Raised to
+    /// --body-limit when lower
+    #[arg(long, env = "MISSIONOPS_MAX_BODY_BYTES_IN_FLIGHT", default_value = "64MiB", value_name = "SIZE", value_parser = parse_size)]
+    pub max_body_bytes_in_flight: usize,
+
     /// How often the alarm monitor's clock tick runs: stale parameters, lost contact, shelvings
     /// that ran out (5s, 500ms, 1m; plain numbers are seconds)
     #[arg(long, env = "MISSIONOPS_MONITOR_TICK", default_value = "5s", value_name = "DURATION", value_parser = parse_duration)]

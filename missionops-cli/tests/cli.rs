@@ -1064,6 +1064,25 @@ fn serve_refuses_a_connection_cap_of_0() {
 }
 
 #[test]
+fn serve_help_names_the_bound_on_bodies_in_flight_and_a_bad_size_is_a_usage_error() {
+    let db = Db::new();
+    let help = db.run(&["serve", "--help"]).ok();
+    assert!(help.contains("--max-body-bytes-in-flight"), "{help}");
+    assert!(
+        help.contains("MISSIONOPS_MAX_BODY_BYTES_IN_FLIGHT"),
+        "{help}"
+    );
+    assert!(help.contains("Retry-After"), "{help}");
+    assert!(help.contains("Protects memory"), "{help}");
+    let run = db.run(&["serve", "--max-body-bytes-in-flight", "lots"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(
+        run.stderr.contains("--max-body-bytes-in-flight"),
+        "{run:#?}"
+    );
+}
+
+#[test]
 fn serve_disconnects_a_silent_client_after_the_header_read_timeout_it_is_given() {
     use std::io::Read;
 

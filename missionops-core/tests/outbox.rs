@@ -19,6 +19,11 @@ const ONCE: RetryPolicy = RetryPolicy {
     max_backoff: Duration::from_secs(1),
 };
 
+/// The worker's time, the application's too.
+fn now() -> Timestamp {
+    Timestamp::parse("2025-06-01T12:00:00Z").expect("time")
+}
+
 struct Harness {
     app: MissionOps,
     /// The same store as the application's, for the worker's side of the outbox.
@@ -27,9 +32,7 @@ struct Harness {
 
 fn harness() -> Harness {
     let store = Arc::new(MemoryStore::new());
-    let clock = Arc::new(ManualClock::new(
-        Timestamp::parse("2025-06-01T12:00:00Z").expect("time"),
-    ));
+    let clock = Arc::new(ManualClock::new(now()));
     let app = MissionOps::new(store.clone(), clock, Arc::new(SequentialIds::new()));
     Harness { app, store }
 }
@@ -54,14 +57,14 @@ impl Harness {
 
     /// Claims every due row, delivers `delivered` and gives up on `dead` (with `error`).
     async fn settle(&self, delivered: &[u64], dead: &[u64], error: &str) {
-        let claim = self.store.claim(100, LEASE).await.expect("claim");
+        let claim = self.store.claim(now(), 100, LEASE).await.expect("claim");
         self.store
             .mark_delivered(delivered)
             .await
             .expect("mark delivered");
         for &sequence in dead {
             self.store
-                .mark_failed(&claim.id, sequence, error, &ONCE)
+                .mark_failed(now(), &claim.id, sequence, error, &ONCE)
                 .await
                 .expect("mark failed");
         }
@@ -165,7 +168,7 @@ async fn retrying_all_puts_every_dead_letter_back_for_delivery() {
     );
     assert!(h.app.dead_letters(10).await.expect("dead").is_empty());
     // Back with no attempts counted, due at once: a worker claims them again.
-    let claim = h.store.claim(10, LEASE).await.expect("claim");
+    let claim = h.store.claim(now(), 10, LEASE).await.expect("claim");
     assert!(claim.entries.iter().all(|e| e.attempts == 0));
     assert_eq!(claim.sequences(), vec![1, 3]);
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use missionops_core::{
-    ClaimId, Error, FailureOutcome, OutboxEntry, OutboxStore, Result, RetryPolicy, SpacecraftId,
+    ClaimId, Clock, Error, FailureOutcome, OutboxEntry, OutboxStore, Result, RetryPolicy,
+    SpacecraftId, Timestamp,
 };
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -101,6 +102,22 @@ pub struct Dispatcher {
     store: Arc<dyn OutboxStore>,
     sinks: Vec<Arc<dyn Sink>>,
     config: DispatcherConfig,
+    /// The time leases and backoffs are measured on ([`Dispatcher::with_clock`]).
+    clock: Arc<dyn Clock>,
+}
+
+/// The system's wall clock: the time a dispatcher claims and backs off by unless told
+/// otherwise. Workers sharing a database compare leases by it, so keep it in step (NTP).
+#[derive(Debug, Clone, Copy)]
+struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> Timestamp {
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Timestamp::from_millis_clamped(millis)
+    }
 }
 
 impl fmt::Debug for Dispatcher {
@@ -139,7 +156,16 @@ impl Dispatcher {
             store,
             sinks,
             config,
+            clock: Arc::new(WallClock),
         })
+    }
+
+    /// The same dispatcher measuring leases and backoffs on `clock` instead of the system's
+    /// wall clock: tests drive them with a [`ManualClock`](missionops_core::ManualClock).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The settings.
@@ -152,7 +178,8 @@ impl Dispatcher {
     pub async fn run_once(&self) -> Result<BatchReport> {
         let store = self.store.clone();
         let (limit, lease) = (self.config.batch_size, self.config.lease);
-        let claim = detached(async move { store.claim(limit, lease).await }).await?;
+        let now = self.clock.now();
+        let claim = detached(async move { store.claim(now, limit, lease).await }).await?;
         if claim.entries.is_empty() {
             return Ok(BatchReport::default());
         }
@@ -198,6 +225,7 @@ impl Dispatcher {
         }
         let settled = detached(settle(
             self.store.clone(),
+            self.clock.clone(),
             claim.id,
             delivered,
             failures,
@@ -352,6 +380,7 @@ async fn detached<T: Send + 'static>(
 /// released untried. Returns the counts (all but `claimed`).
 async fn settle(
     store: Arc<dyn OutboxStore>,
+    clock: Arc<dyn Clock>,
     claim: ClaimId,
     delivered: Vec<u64>,
     failures: Vec<(u64, String)>,
@@ -364,7 +393,10 @@ async fn settle(
         report.delivered = delivered.len();
     }
     for (sequence, error) in &failures {
-        match store.mark_failed(&claim, *sequence, error, &retry).await? {
+        match store
+            .mark_failed(clock.now(), &claim, *sequence, error, &retry)
+            .await?
+        {
             FailureOutcome::Retry { attempts, after } => {
                 report.failed += 1;
                 tracing::warn!(

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use missionops_core::{MissionEvent, OutboxStats, OutboxStore, RetryPolicy};
+use missionops_core::{
+    Clock, ManualClock, MissionEvent, OutboxStats, OutboxStore, RetryPolicy, Timestamp,
+};
 use missionops_delivery::{
     Delivery, Dispatcher, DispatcherConfig, NatsConfig, NatsSink, Sink, nats_subject,
 };
@@ -209,8 +211,12 @@ async fn a_worker_that_dies_after_publishing_is_redelivered_and_jetstream_keeps_
     }
 
     // A worker claims the rows, publishes every event (JetStream acknowledges them)…
+    // Leases are measured on a clock the test moves, not waited out.
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::parse("2025-06-01T00:00:00Z").expect("time"),
+    ));
     let lease = Duration::from_millis(400);
-    let claim = store.claim(100, lease).await.expect("claim");
+    let claim = store.claim(clock.now(), 100, lease).await.expect("claim");
     assert_eq!(claim.entries.len(), 30);
     let deliveries: Vec<Delivery> = claim
         .entries
@@ -224,14 +230,19 @@ async fn a_worker_that_dies_after_publishing_is_redelivered_and_jetstream_keeps_
     drop(claim);
     assert_eq!(store.stats().await.expect("stats").pending, 30);
 
-    // Another worker picks the rows up once the lease has run out and sends them again.
-    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    // Another worker finds nothing while the lease lasts, to its last millisecond…
     let dispatcher = Dispatcher::new(
         store.clone(),
         vec![sink.clone() as Arc<dyn Sink>],
         config(Duration::from_secs(30)),
     )
-    .expect("dispatcher");
+    .expect("dispatcher")
+    .with_clock(clock.clone());
+    clock.advance_millis(399);
+    let report = dispatcher.run_once().await.expect("run while leased");
+    assert_eq!(report.claimed, 0, "{report:?}");
+    // …and picks the rows up once it has run out, and sends them again.
+    clock.advance_millis(1);
     let report = dispatcher.run_once().await.expect("redeliver");
     assert_eq!(report.claimed, 25, "{report:?}");
     assert_eq!(report.delivered, 25, "{report:?}");

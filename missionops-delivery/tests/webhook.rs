@@ -11,7 +11,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use hmac::{Hmac, Mac};
-use missionops_core::{MissionEvent, OutboxStats, OutboxStore, RetryPolicy, RetrySelection};
+use missionops_core::{
+    Clock, ManualClock, MissionEvent, OutboxStats, OutboxStore, RetryPolicy, RetrySelection,
+    Timestamp,
+};
 use missionops_delivery::{Dispatcher, DispatcherConfig, Sink, WebhookConfig, WebhookSink};
 use missionops_store::SqliteStore;
 use sha2::Sha256;
@@ -350,4 +353,43 @@ async fn a_receiver_that_does_not_answer_in_time_counts_as_a_failure() {
         "{dead:?}"
     );
     hold.abort();
+}
+
+#[tokio::test]
+async fn a_failed_event_waits_out_its_backoff_on_the_dispatcher_clock() {
+    let (url, receiver) = spawn_receiver(Receiver {
+        fail_first: 1,
+        ..Receiver::default()
+    })
+    .await;
+    let (store, _dir) = fresh_store().await;
+    fixtures::record(&*store, "ev-1", Some("SC-A")).await;
+    let clock = Arc::new(ManualClock::new(
+        Timestamp::parse("2025-06-01T00:00:00Z").expect("time"),
+    ));
+    let config = DispatcherConfig {
+        retry: RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_secs(60),
+            max_backoff: Duration::from_secs(60),
+        },
+        ..dispatcher_config(5)
+    };
+    let dispatcher = Dispatcher::new(store.clone(), vec![sink(&url)], config)
+        .expect("dispatcher")
+        .with_clock(clock.clone());
+    let report = dispatcher.run_once().await.expect("first attempt");
+    assert_eq!(report.failed, 1, "{report:?}");
+    // The first retry waits 30 to 60 s (jitter); on the dispatcher's clock, not the wall's.
+    clock.advance_millis(29_999);
+    let report = dispatcher.run_once().await.expect("during the backoff");
+    assert_eq!(report.claimed, 0, "claimed during the backoff: {report:?}");
+    clock.advance_millis(30_001);
+    let report = dispatcher.run_once().await.expect("after the backoff");
+    assert_eq!((report.claimed, report.delivered), (1, 1), "{report:?}");
+    assert_eq!(receiver.lock().expect("receiver").calls, 2);
+    assert_eq!(
+        clock.now(),
+        Timestamp::parse("2025-06-01T00:01:00Z").expect("time")
+    );
 }

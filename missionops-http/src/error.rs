@@ -16,6 +16,8 @@ pub struct ApiError {
     message: String,
     details: Vec<Value>,
     internal: Option<String>,
+    /// Seconds for a `Retry-After` header, on a 503 that is worth retrying soon.
+    retry_after: Option<u32>,
 }
 
 /// The body of every error answer.
@@ -44,6 +46,7 @@ impl ApiError {
             message: message.into(),
             details: Vec::new(),
             internal: None,
+            retry_after: None,
         }
     }
 
@@ -106,6 +109,23 @@ impl ApiError {
             "Unavailable",
             "the server has as many connections open as it may; try again shortly",
         )
+    }
+
+    /// 503 with `Retry-After: 1`: the request bodies the server holds already add up to its
+    /// limit ([`HttpConfig::max_body_bytes_in_flight`]), so this one is not read.
+    ///
+    /// [`HttpConfig::max_body_bytes_in_flight`]: crate::HttpConfig::max_body_bytes_in_flight
+    pub fn bodies_in_flight_full(limit: usize) -> Self {
+        let mut err = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Unavailable",
+            format!(
+                "the server is holding as many request bodies as it may ({limit} bytes in all); \
+                 try again shortly"
+            ),
+        );
+        err.retry_after = Some(1);
+        err
     }
 
     /// 503: the store does not answer (readiness).
@@ -224,6 +244,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let Some(cause) = self.internal {
             response.extensions_mut().insert(InternalCause(cause));
         }

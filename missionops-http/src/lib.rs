@@ -26,17 +26,21 @@
 //! - `error`: [`ApiError`], the one mapping from core errors to statuses.
 //! - `openapi`: the route table, shared by the router and the OpenAPI document.
 //! - `auth`: API keys, the route roles, the authentication middleware (SPEC §9).
+//! - `contract`: the served `/openapi.json`: that document with the server's real contract.
 //! - `server`: middleware, [`router`], [`serve`].
 //! - `access_log`: which finished requests are logged, at which level.
 //! - `connections`: the accept loop: the connection cap, header-read and idle timeouts, and
 //!   the TLS handshake under them.
 //! - `tls` (feature `tls`): `TlsConfig` from PEM files, for `serve_tls`.
+//! - `body_budget`: the bound on request-body bytes held by all requests at once.
 
 #![deny(missing_docs)]
 
 mod access_log;
 mod auth;
+mod body_budget;
 mod connections;
+mod contract;
 mod error;
 mod extract;
 mod metrics;

@@ -122,7 +122,9 @@ impl utoipa::Modify for BearerScheme {
     }
 }
 
-/// The OpenAPI document of [`api_router`], built once.
+/// The OpenAPI document of [`api_router`], built once: the operations as the handlers annotate
+/// them. `/openapi.json` serves it with the server's full contract written in (parameter and
+/// body schemas, every error answer; see `contract`).
 pub fn document() -> &'static Document {
     static DOCUMENT: OnceLock<Document> = OnceLock::new();
     DOCUMENT.get_or_init(|| api_router().split_for_parts().1)

@@ -13,17 +13,21 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 use crate::access_log;
+use crate::body_budget::limit_bodies;
 use crate::connections::{ConnectionLimits, Transport, serve_connections};
 use crate::error::{ApiError, InternalCause};
 use crate::state::AppState;
 
 /// The whole API as an axum router over `state`: every route, the error shape for unknown
-/// routes and wrong methods, body limit, request timeout, request logging and metrics, CORS.
+/// routes and wrong methods, body limit and the bound on bodies in flight, request timeout, request logging and metrics, CORS.
 pub fn router(state: AppState) -> Router {
     let (api, _) = crate::openapi::api_router().split_for_parts();
     let mut router = api
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the request timeout: a chunked body read by the budget is timed like any other.
+        .layer(from_fn_with_state(state.clone(), limit_bodies))
+        // Outside the body budget: a request without a valid key reserves no body bytes.
         .layer(from_fn_with_state(state.clone(), crate::auth::authorize))
         .layer(from_fn_with_state(state.clone(), request_timeout))
         .layer(from_fn_with_state(state.clone(), observe))

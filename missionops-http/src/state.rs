@@ -7,6 +7,7 @@ use missionops_core::MissionOps;
 use tokio::sync::watch;
 
 use crate::auth::Authenticator;
+use crate::body_budget::BodyBudget;
 use crate::metrics::Metrics;
 
 /// Settings of the HTTP layer.
@@ -46,6 +47,15 @@ pub struct HttpConfig {
     /// Failed authentications one client address may make within a minute; the next request
     /// from it answers 429 for a minute (SPEC §9). Default 20.
     pub max_auth_failures: u32,
+    /// How many bytes of request bodies all requests together may hold at once; a request
+    /// whose body does not fit is answered 503 with `Retry-After` before its body is read, so
+    /// nothing of it is stored. A request holds several times its body while it is parsed and
+    /// written (about 6.6 times for a telemetry batch), so this bounds the memory that parallel
+    /// large uploads take. Counted by `Content-Length`, or chunk by chunk for a chunked body;
+    /// a value below [`HttpConfig::body_limit`] counts as that limit, so that one body of the
+    /// largest accepted size always fits. Default 64 MiB: four bodies of the default 16 MiB
+    /// limit at once.
+    pub max_body_bytes_in_flight: usize,
 }
 
 impl Default for HttpConfig {
@@ -62,6 +72,7 @@ impl Default for HttpConfig {
             idle_timeout: Duration::from_secs(75),
             max_connections: 512,
             max_auth_failures: crate::auth::MAX_FAILURES,
+            max_body_bytes_in_flight: 64 * 1024 * 1024,
         }
     }
 }
@@ -82,6 +93,8 @@ pub struct AppState {
     pub report_outbox: bool,
     /// Checks API keys and caches what the store says about them (see `auth`).
     pub auth: Arc<Authenticator>,
+    /// The request-body bytes still free under [`HttpConfig::max_body_bytes_in_flight`].
+    pub(crate) body_budget: BodyBudget,
     /// Flips to `true` when the server starts shutting down, so that endless responses (event
     /// streams) end and graceful shutdown can complete.
     shutdown: Arc<watch::Sender<bool>>,
@@ -102,6 +115,7 @@ impl AppState {
             auth: Arc::new(Authenticator::new(ops.clone(), config.max_auth_failures)),
             ops,
             metrics: Arc::new(Metrics::new()),
+            body_budget: BodyBudget::new(config.max_body_bytes_in_flight.max(config.body_limit)),
             config: Arc::new(config),
             report_outbox: false,
             shutdown: Arc::new(watch::channel(false).0),

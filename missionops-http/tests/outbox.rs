@@ -87,9 +87,10 @@ async fn outbox_stats_count_events_by_delivery_state_over_http_and_in_metrics() 
         json!({"pending": 3, "delivered": 0, "dead": 0})
     );
     // A worker delivers one and gives up on another.
+    let now = missionops_core::Timestamp::parse("2025-06-01T00:00:00Z").expect("time");
     let claim = app
         .store
-        .claim(10, std::time::Duration::from_secs(60))
+        .claim(now, 10, std::time::Duration::from_secs(60))
         .await
         .expect("claim");
     app.store.mark_delivered(&[1]).await.expect("delivered");
@@ -98,7 +99,7 @@ async fn outbox_stats_count_events_by_delivery_state_over_http_and_in_metrics() 
         ..RetryPolicy::default()
     };
     app.store
-        .mark_failed(&claim.id, 2, "HTTP 500", &once)
+        .mark_failed(now, &claim.id, 2, "HTTP 500", &once)
         .await
         .expect("dead");
     assert_eq!(

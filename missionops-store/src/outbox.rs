@@ -46,7 +46,6 @@ pub(crate) fn truncate_error(error: &str) -> &str {
 }
 
 /// The milliseconds in `duration`, saturating.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) fn millis(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }

@@ -46,7 +46,10 @@ async fn two_processes_drain_one_database_without_taking_a_row_twice() {
         tasks.push(tokio::spawn(async move {
             let mut delivered = Vec::new();
             for _ in 0..200 {
-                let claim = store.claim(5, suite::LEASE).await.expect("claim");
+                let claim = store
+                    .claim(suite::t(0), 5, suite::LEASE)
+                    .await
+                    .expect("claim");
                 if claim.entries.is_empty() {
                     let stats = store.stats().await.expect("stats");
                     if stats.pending == 0 {

@@ -30,7 +30,10 @@ async fn outbox_states_survive_reopening_the_file() {
         for (id, sc) in [("a1", "SC-A"), ("a2", "SC-A"), ("b1", "SC-B")] {
             suite::record(&store, id, Some(sc)).await;
         }
-        let claim = store.claim(10, suite::LEASE).await.expect("claim");
+        let claim = store
+            .claim(suite::t(0), 10, suite::LEASE)
+            .await
+            .expect("claim");
         store.mark_delivered(&[1]).await.expect("delivered");
         let once = RetryPolicy {
             max_attempts: 1,
@@ -38,7 +41,7 @@ async fn outbox_states_survive_reopening_the_file() {
             max_backoff: Duration::from_millis(10),
         };
         store
-            .mark_failed(&claim.id, 2, "gone", &once)
+            .mark_failed(suite::t(0), &claim.id, 2, "gone", &once)
             .await
             .expect("dead");
         store.close().await;
@@ -56,7 +59,7 @@ async fn outbox_states_survive_reopening_the_file() {
     // Row 3 is still leased to the claim of the closed store: it comes back after the lease.
     assert!(
         store
-            .claim(10, suite::LEASE)
+            .claim(suite::t(0), 10, suite::LEASE)
             .await
             .expect("claim")
             .entries

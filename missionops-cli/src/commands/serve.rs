@@ -34,6 +34,7 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
         header_read_timeout: args.header_read_timeout,
         idle_timeout: args.idle_timeout,
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        max_body_bytes_in_flight: args.max_body_bytes_in_flight,
         monitor_tick: Some(args.monitor_tick),
         cors_origins: args
             .cors_origins
@@ -70,6 +71,7 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
         header_read_timeout_ms = config.header_read_timeout.as_millis(),
         idle_timeout_ms = config.idle_timeout.as_millis(),
         max_connections = config.max_connections,
+        max_body_bytes_in_flight = config.max_body_bytes_in_flight.max(config.body_limit),
         cors_origins = ?config.cors_origins,
         access_log = config.access_log,
         slow_request_ms = config.slow_request.as_millis(),
@@ -209,7 +211,9 @@ impl DeliveryPlan {
         if sinks.is_empty() {
             return Ok(None);
         }
-        let dispatcher = Dispatcher::new(outbox, sinks, self.dispatcher)?;
+        // Leases and backoffs on the same clock as the application's.
+        let dispatcher =
+            Dispatcher::new(outbox, sinks, self.dispatcher)?.with_clock(Arc::new(SystemClock));
         Ok(Some(dispatcher.spawn()))
     }
 }

@@ -16,7 +16,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::retry::RetryPolicy;
-use crate::domain::MissionEvent;
+use crate::domain::{MissionEvent, Timestamp};
 use crate::error::Result;
 
 /// One outbox row handed to a delivery worker, with its event.
@@ -126,9 +126,15 @@ pub enum RetrySelection {
 /// Rows move `pending` → `delivered`, or `pending` → `dead` after
 /// [`RetryPolicy::max_attempts`] failed attempts, and `dead` → `pending` when retried. A
 /// pending row is *due* when it has never failed or its backoff has passed, and *free* when no
-/// unexpired claim holds it. Leases and backoffs run on the backend's own time (the database's
-/// clock, so that workers sharing it agree; a monotonic clock in memory), not on the core's
-/// [`Clock`].
+/// unexpired claim holds it. Leases and backoffs run on the caller's time: [`claim`] and
+/// [`mark_failed`] take `now` (a delivery worker reads it from its [`Clock`]), so that tests
+/// drive leases and backoffs with a [`ManualClock`] instead of waiting on the real clock.
+/// Workers sharing a database must therefore keep their clocks in step (NTP): a worker whose
+/// clock runs ahead sees leases and backoffs end early by as much.
+///
+/// [`claim`]: OutboxStore::claim
+/// [`mark_failed`]: OutboxStore::mark_failed
+/// [`ManualClock`]: super::ManualClock
 ///
 /// Every method fails only with [`Error::Backend`](crate::Error::Backend) (the storage
 /// failed); rows that are missing or in another state are skipped, never an error.
@@ -136,8 +142,8 @@ pub enum RetrySelection {
 /// [`Clock`]: super::Clock
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
-    /// Claims up to `limit` due, free, pending rows in sequence order, with their events, and
-    /// leases them to a new [`ClaimId`] for `lease`.
+    /// Claims up to `limit` rows that are due, free and pending at `now`, in sequence order,
+    /// with their events, and leases them to a new [`ClaimId`] until `now` + `lease`.
     ///
     /// A row is only taken when every earlier pending row of the same spacecraft (events
     /// without a spacecraft form one group) is taken by this claim too; a row that is backing
@@ -145,18 +151,19 @@ pub trait OutboxStore: Send + Sync {
     /// share a database, concurrent claims never take the same row, nor rows of one group
     /// out of order. Rows whose lease runs out without being settled become free again: that
     /// is how the rows of a crashed worker come back.
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Claim>;
+    async fn claim(&self, now: Timestamp, limit: usize, lease: Duration) -> Result<Claim>;
 
     /// Marks the pending rows `sequences` delivered, whoever holds them (a late mark after the
     /// lease ran out still records a real delivery).
     async fn mark_delivered(&self, sequences: &[u64]) -> Result<()>;
 
-    /// Counts a failed attempt on row `sequence` held by `claim`, keeps `error` (cut to 1,000
-    /// bytes) and frees the row: it is due again after [`RetryPolicy::backoff`] (the backend
-    /// draws the random number of its jitter), or becomes `dead` when this was attempt
+    /// Counts a failed attempt on row `sequence` held by `claim` at `now`, keeps `error` (cut to
+    /// 1,000 bytes) and frees the row: it is due again at `now` + [`RetryPolicy::backoff`] (the
+    /// backend draws the random number of its jitter), or becomes `dead` when this was attempt
     /// [`RetryPolicy::max_attempts`].
     async fn mark_failed(
         &self,
+        now: Timestamp,
         claim: &ClaimId,
         sequence: u64,
         error: &str,
@@ -183,8 +190,8 @@ pub trait OutboxStore: Send + Sync {
 /// trait-object upcasting (which needs Rust 1.86; the workspace supports 1.85).
 #[async_trait]
 impl<S: OutboxStore + ?Sized> OutboxStore for Arc<S> {
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Claim> {
-        (**self).claim(limit, lease).await
+    async fn claim(&self, now: Timestamp, limit: usize, lease: Duration) -> Result<Claim> {
+        (**self).claim(now, limit, lease).await
     }
 
     async fn mark_delivered(&self, sequences: &[u64]) -> Result<()> {
@@ -193,12 +200,15 @@ impl<S: OutboxStore + ?Sized> OutboxStore for Arc<S> {
 
     async fn mark_failed(
         &self,
+        now: Timestamp,
         claim: &ClaimId,
         sequence: u64,
         error: &str,
         policy: &RetryPolicy,
     ) -> Result<FailureOutcome> {
-        (**self).mark_failed(claim, sequence, error, policy).await
+        (**self)
+            .mark_failed(now, claim, sequence, error, policy)
+            .await
     }
 
     async fn release(&self, claim: &ClaimId, sequences: &[u64]) -> Result<()> {

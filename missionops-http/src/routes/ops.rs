@@ -51,8 +51,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     responses((status = 200, description = "the OpenAPI 3.1 document")))]
 #[tracing::instrument(skip_all)]
 pub async fn openapi() -> Response {
-    match serde_json::to_vec(crate::openapi::document()) {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-        Err(e) => ApiError::from(missionops_core::Error::backend(e)).into_response(),
-    }
+    // The route table's document with the server's contract written in (`contract`).
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::contract::served(),
+    )
+        .into_response()
 }

@@ -142,9 +142,14 @@ pub async fn spawn_app_with(config: HttpConfig) -> TestApp {
 /// The server over a fresh store behind a [`GatedStore`], which the test holds to decide
 /// when writes and event pages go through. The app's `store` is the one behind the gates.
 pub async fn spawn_gated_app() -> (TestApp, Arc<GatedStore>) {
+    spawn_gated_app_with(HttpConfig::default()).await
+}
+
+/// [`spawn_gated_app`] with `config`.
+pub async fn spawn_gated_app_with(config: HttpConfig) -> (TestApp, Arc<GatedStore>) {
     let (store, dir) = fresh_store().await;
     let gated = Arc::new(GatedStore::wrap(store.clone(), Gates::default()));
-    let app = start(gated.clone(), store, dir, HttpConfig::default()).await;
+    let app = start(gated.clone(), store, dir, config).await;
     (app, gated)
 }
 

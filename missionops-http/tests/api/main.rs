@@ -12,6 +12,7 @@ mod alarms;
 mod anomalies;
 mod auth;
 mod bad_requests;
+mod body_budget;
 mod connections;
 mod derived;
 mod docs;

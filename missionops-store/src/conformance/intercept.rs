@@ -320,8 +320,8 @@ impl<I: Interceptor> KeyRepository for Intercepted<I> {
 
 #[async_trait]
 impl<I: Interceptor> OutboxStore for Intercepted<I> {
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Claim> {
-        self.inner.claim(limit, lease).await
+    async fn claim(&self, now: Timestamp, limit: usize, lease: Duration) -> Result<Claim> {
+        self.inner.claim(now, limit, lease).await
     }
 
     async fn mark_delivered(&self, sequences: &[u64]) -> Result<()> {
@@ -330,12 +330,15 @@ impl<I: Interceptor> OutboxStore for Intercepted<I> {
 
     async fn mark_failed(
         &self,
+        now: Timestamp,
         claim: &ClaimId,
         sequence: u64,
         error: &str,
         policy: &RetryPolicy,
     ) -> Result<FailureOutcome> {
-        self.inner.mark_failed(claim, sequence, error, policy).await
+        self.inner
+            .mark_failed(now, claim, sequence, error, policy)
+            .await
     }
 
     async fn release(&self, claim: &ClaimId, sequences: &[u64]) -> Result<()> {

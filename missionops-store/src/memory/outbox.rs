@@ -4,19 +4,19 @@
 //! in-memory store only pushes new rows ([`MemoryOutbox::push`]) and counts pending ones.
 
 use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use missionops_core::{
     Claim, ClaimId, DeadLetter, Error, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore,
-    Result, RetryPolicy, RetrySelection, SpacecraftId,
+    Result, RetryPolicy, RetrySelection, SpacecraftId, Timestamp,
 };
 
 use super::MemoryStore;
-use crate::outbox::{jitter, new_claim_id, truncate_error};
+use crate::outbox::{jitter, millis, new_claim_id, truncate_error};
 
-/// The outbox rows of a [`MemoryStore`]. Times are monotonic ([`Instant`]): nothing here
-/// outlives the process.
+/// The outbox rows of a [`MemoryStore`]. Times are the callers' epoch milliseconds (the `now`
+/// of [`OutboxStore::claim`] and [`OutboxStore::mark_failed`]).
 #[derive(Debug, Default)]
 pub(super) struct MemoryOutbox {
     pending: BTreeMap<u64, PendingRow>,
@@ -28,18 +28,18 @@ pub(super) struct MemoryOutbox {
 struct PendingRow {
     attempts: u32,
     /// Not due before this (set after a failure).
-    not_before: Option<Instant>,
+    not_before: Option<i64>,
     /// The claim holding the row, and until when.
-    claim: Option<(ClaimId, Instant)>,
+    claim: Option<(ClaimId, i64)>,
 }
 
 impl PendingRow {
-    fn is_ready(&self, now: Instant) -> bool {
+    fn is_ready(&self, now: i64) -> bool {
         self.not_before.is_none_or(|t| t <= now)
             && self.claim.as_ref().is_none_or(|(_, until)| *until <= now)
     }
 
-    fn is_held_by(&self, claim: &ClaimId, now: Instant) -> bool {
+    fn is_held_by(&self, claim: &ClaimId, now: i64) -> bool {
         self.claim
             .as_ref()
             .is_some_and(|(id, until)| id == claim && *until > now)
@@ -66,11 +66,11 @@ impl MemoryOutbox {
 
 #[async_trait]
 impl OutboxStore for MemoryStore {
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Claim> {
+    async fn claim(&self, now: Timestamp, limit: usize, lease: Duration) -> Result<Claim> {
         let mut inner = self.lock()?;
         let inner = &mut *inner;
-        let now = Instant::now();
-        let until = now + lease;
+        let now = now.as_millis();
+        let until = now.saturating_add(millis(lease));
         let id = new_claim_id();
         let mut held_back: HashSet<Option<SpacecraftId>> = HashSet::new();
         let mut entries = Vec::new();
@@ -112,13 +112,14 @@ impl OutboxStore for MemoryStore {
 
     async fn mark_failed(
         &self,
+        now: Timestamp,
         claim: &ClaimId,
         sequence: u64,
         error: &str,
         policy: &RetryPolicy,
     ) -> Result<FailureOutcome> {
         let mut inner = self.lock()?;
-        let now = Instant::now();
+        let now = now.as_millis();
         let outbox = &mut inner.outbox;
         let Some(row) = outbox.pending.get_mut(&sequence) else {
             return Ok(FailureOutcome::NotHeld);
@@ -141,7 +142,7 @@ impl OutboxStore for MemoryStore {
         let after = policy.backoff(attempts, jitter(attempts));
         *row = PendingRow {
             attempts,
-            not_before: Some(now + after),
+            not_before: Some(now.saturating_add(millis(after))),
             claim: None,
         };
         Ok(FailureOutcome::Retry { attempts, after })
@@ -149,10 +150,10 @@ impl OutboxStore for MemoryStore {
 
     async fn release(&self, claim: &ClaimId, sequences: &[u64]) -> Result<()> {
         let mut inner = self.lock()?;
-        let now = Instant::now();
+        // Whether the lease ran out does not matter: a row freed either way is free.
         for sequence in sequences {
             if let Some(row) = inner.outbox.pending.get_mut(sequence) {
-                if row.is_held_by(claim, now) {
+                if row.claim.as_ref().is_some_and(|(id, _)| id == claim) {
                     row.claim = None;
                 }
             }

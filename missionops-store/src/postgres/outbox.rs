@@ -5,20 +5,20 @@
 //! those spacecraft, and no two workers ever deliver one spacecraft's events side by side.
 //! `FOR UPDATE SKIP LOCKED` keeps a claim from waiting on rows that another transaction is
 //! marking. A worker that dies leaves its rows leased until `claimed_until`; then they are
-//! claimed again. Times come from the database clock (`statement_timestamp()`), so workers'
-//! clocks need not agree.
+//! claimed again. Times are the caller's (the `now` of [`OutboxStore::claim`] and
+//! [`OutboxStore::mark_failed`]), so workers sharing the database keep their clocks in step.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use missionops_core::{
     Claim, ClaimId, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore, Result,
-    RetryPolicy, RetrySelection,
+    RetryPolicy, RetrySelection, Timestamp,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::codec::get;
+use super::codec::{PgTime, get};
 use super::events::event_from_row;
 use super::{PostgresStore, db, to_i64};
 use crate::outbox::{jitter, millis, new_claim_id, truncate_error};
@@ -26,7 +26,8 @@ use crate::outbox::{jitter, millis, new_claim_id, truncate_error};
 /// The advisory lock every claim takes (`MOOB`: MissionOps outbox).
 const CLAIM_LOCK: i64 = 0x4d4f_4f42;
 
-/// Leases up to `$1` rows for `$2` ms to claim `$3`, returning them with their events.
+/// Leases up to `$1` rows due at `$4` (now) for `$2` ms to claim `$3`, returning them with
+/// their events.
 ///
 /// `held` (materialised once): the first pending row of each spacecraft that is backing off
 /// or leased (the `attempts > 0 OR claimed_until IS NOT NULL` term lets the planner read the
@@ -36,15 +37,15 @@ WITH held AS MATERIALIZED (
     SELECT e.spacecraft_id AS grp, min(o.sequence) AS first_held
     FROM outbox o JOIN events e ON e.sequence = o.sequence
     WHERE o.status = 'pending' AND (o.attempts > 0 OR o.claimed_until IS NOT NULL)
-      AND ((o.attempts > 0 AND o.next_attempt_at > statement_timestamp())
-           OR o.claimed_until > statement_timestamp())
+      AND ((o.attempts > 0 AND o.next_attempt_at > $4)
+           OR o.claimed_until > $4)
     GROUP BY e.spacecraft_id
 ), picked AS (
     SELECT o.sequence
     FROM outbox o JOIN events e ON e.sequence = o.sequence
     WHERE o.status = 'pending'
-      AND (o.attempts = 0 OR o.next_attempt_at <= statement_timestamp())
-      AND (o.claimed_until IS NULL OR o.claimed_until <= statement_timestamp())
+      AND (o.attempts = 0 OR o.next_attempt_at <= $4)
+      AND (o.claimed_until IS NULL OR o.claimed_until <= $4)
       AND NOT EXISTS (
           SELECT 1 FROM held h
           WHERE h.grp IS NOT DISTINCT FROM e.spacecraft_id AND h.first_held < o.sequence)
@@ -53,7 +54,7 @@ WITH held AS MATERIALIZED (
     FOR UPDATE OF o SKIP LOCKED
 )
 UPDATE outbox u
-SET claimed_until = statement_timestamp() + $2::float8 * interval '1 millisecond',
+SET claimed_until = $4 + $2::float8 * interval '1 millisecond',
     claim_id = $3
 FROM picked JOIN events e ON e.sequence = picked.sequence
 WHERE u.sequence = picked.sequence
@@ -83,7 +84,7 @@ fn sequences_u64(sequences: Vec<i64>) -> Vec<u64> {
 
 #[async_trait]
 impl OutboxStore for PostgresStore {
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Claim> {
+    async fn claim(&self, now: Timestamp, limit: usize, lease: Duration) -> Result<Claim> {
         let id = new_claim_id();
         let mut tx = self.pool.begin().await.map_err(db)?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -95,6 +96,7 @@ impl OutboxStore for PostgresStore {
             .bind(to_i64(limit))
             .bind(millis(lease) as f64)
             .bind(id.as_str())
+            .bind(PgTime(now))
             .fetch_all(&mut *tx)
             .await
             .map_err(db)?;
@@ -131,6 +133,7 @@ impl OutboxStore for PostgresStore {
 
     async fn mark_failed(
         &self,
+        now: Timestamp,
         claim: &ClaimId,
         sequence: u64,
         error: &str,
@@ -141,11 +144,12 @@ impl OutboxStore for PostgresStore {
         let held = sqlx::query(
             "SELECT attempts FROM outbox
              WHERE sequence = $1 AND status = 'pending' AND claim_id = $2
-               AND claimed_until > statement_timestamp()
+               AND claimed_until > $3
              FOR UPDATE",
         )
         .bind(sequence)
         .bind(claim.as_str())
+        .bind(PgTime(now))
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
@@ -161,7 +165,7 @@ impl OutboxStore for PostgresStore {
         };
         sqlx::query(
             "UPDATE outbox SET status = $1, attempts = $2, last_error = $3,
-                 next_attempt_at = statement_timestamp() + $4::float8 * interval '1 millisecond',
+                 next_attempt_at = $6 + $4::float8 * interval '1 millisecond',
                  claimed_until = NULL, claim_id = NULL
              WHERE sequence = $5",
         )
@@ -170,6 +174,7 @@ impl OutboxStore for PostgresStore {
         .bind(truncate_error(error))
         .bind(millis(wait) as f64)
         .bind(sequence)
+        .bind(PgTime(now))
         .execute(&mut *tx)
         .await
         .map_err(db)?;

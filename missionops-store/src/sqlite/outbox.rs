@@ -2,14 +2,15 @@
 //!
 //! Every write runs in one `BEGIN IMMEDIATE` transaction on the writer connection, which
 //! serialises claims in this process and, through the database lock, with other processes on
-//! the same file: two claims never overlap. Times are epoch milliseconds of the system clock.
+//! the same file: two claims never overlap. Times are epoch milliseconds of the caller's clock
+//! (the `now` of [`OutboxStore::claim`] and [`OutboxStore::mark_failed`]).
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use missionops_core::{
     Claim, ClaimId, Clock, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore,
-    Result, RetryPolicy, RetrySelection,
+    Result, RetryPolicy, RetrySelection, Timestamp,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -49,10 +50,6 @@ WHERE o.status = 'pending'
 ORDER BY o.sequence
 LIMIT ?2";
 
-fn now_millis() -> i64 {
-    SystemClock.now().as_millis()
-}
-
 /// Runs `UPDATE outbox SET <set> WHERE <filter> AND sequence IN (…)` over `sequences` in
 /// chunks; `set` and `filter` bind nothing of their own but what `bind` pushes.
 async fn update_listed(
@@ -82,9 +79,9 @@ async fn update_listed(
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
-    async fn claim(&self, limit: usize, lease: Duration) -> Result<Claim> {
+    async fn claim(&self, now: Timestamp, limit: usize, lease: Duration) -> Result<Claim> {
         let id = new_claim_id();
-        let now = now_millis();
+        let now = now.as_millis();
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
         let rows: Vec<ClaimRow> = sqlx::query_as(CLAIM_SQL)
@@ -136,12 +133,13 @@ impl OutboxStore for SqliteStore {
 
     async fn mark_failed(
         &self,
+        now: Timestamp,
         claim: &ClaimId,
         sequence: u64,
         error: &str,
         policy: &RetryPolicy,
     ) -> Result<FailureOutcome> {
-        let now = now_millis();
+        let now = now.as_millis();
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
         let attempts: Option<i64> = sqlx::query_scalar(
@@ -250,7 +248,9 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn retry_dead(&self, which: &RetrySelection) -> Result<Vec<u64>> {
-        let now = now_millis();
+        // With no attempts counted a row is due whatever `next_attempt_at` says; the system
+        // time here only keeps the column meaningful to someone reading the file.
+        let now = SystemClock.now().as_millis();
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
         let chosen: Vec<i64> = match which {

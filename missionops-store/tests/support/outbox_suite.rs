@@ -26,6 +26,13 @@ pub use missionops_store::conformance::Guard;
 /// A long lease: rows stay claimed for the whole case unless it says otherwise.
 pub const LEASE: Duration = Duration::from_secs(60);
 
+/// The instant `millis` after the cases' start (2025-06-01): every claim and failure is given
+/// its time, so leases and backoffs are checked to the millisecond without waiting on the real
+/// clock.
+pub fn t(millis: i64) -> Timestamp {
+    Timestamp::from_millis(1_748_736_000_000 + millis).expect("time")
+}
+
 /// Records an event of `spacecraft` (none for `None`) dated `millis`.
 pub async fn record_at(
     store: &dyn TestStore,
@@ -50,10 +57,19 @@ fn policy(max_attempts: u32, initial_ms: u64) -> RetryPolicy {
     }
 }
 
-/// A claim now takes nothing.
+/// A claim at the start takes nothing.
 async fn assert_nothing_claimable(store: &dyn TestStore) {
-    let claim = store.claim(10, LEASE).await.expect("claim");
-    assert!(claim.entries.is_empty(), "claimed {:?}", claim.sequences());
+    assert_nothing_claimable_at(store, t(0)).await;
+}
+
+/// A claim at `now` takes nothing.
+async fn assert_nothing_claimable_at(store: &dyn TestStore, now: Timestamp) {
+    let claim = store.claim(now, 10, LEASE).await.expect("claim");
+    assert!(
+        claim.entries.is_empty(),
+        "claimed {:?} at {now}",
+        claim.sequences()
+    );
 }
 
 fn sequences_of(events: &[&MissionEvent]) -> Vec<u64> {
@@ -67,13 +83,13 @@ pub async fn claims_take_pending_rows_in_sequence_order_with_their_events(
     let b1 = record(&*store, "b1", Some("SC-B")).await;
     let n1 = record(&*store, "n1", None).await;
     let a2 = record(&*store, "a2", Some("SC-A")).await;
-    let claim = store.claim(10, LEASE).await.expect("claim");
+    let claim = store.claim(t(0), 10, LEASE).await.expect("claim");
     assert_eq!(claim.sequences(), sequences_of(&[&a1, &b1, &n1, &a2]));
     let events: Vec<&MissionEvent> = claim.entries.iter().map(|e| &e.event).collect();
     assert_eq!(events, vec![&a1, &b1, &n1, &a2]);
     assert!(claim.entries.iter().all(|e| e.attempts == 0));
     // Claimed rows are not handed out twice.
-    let again = store.claim(10, LEASE).await.expect("claim again");
+    let again = store.claim(t(0), 10, LEASE).await.expect("claim again");
     assert!(again.entries.is_empty(), "{:?}", again.sequences());
     assert_eq!(
         store.stats().await.expect("stats"),
@@ -89,13 +105,13 @@ pub async fn delivered_rows_leave_the_outbox(store: Arc<dyn TestStore>) {
     for i in 0..5 {
         record(&*store, &format!("e{i}"), Some("SC-A")).await;
     }
-    let claim = store.claim(3, LEASE).await.expect("claim");
+    let claim = store.claim(t(0), 3, LEASE).await.expect("claim");
     assert_eq!(claim.sequences(), vec![1, 2, 3], "the limit is honoured");
     store
         .mark_delivered(&claim.sequences())
         .await
         .expect("mark delivered");
-    let rest = store.claim(10, LEASE).await.expect("claim the rest");
+    let rest = store.claim(t(0), 10, LEASE).await.expect("claim the rest");
     assert_eq!(rest.sequences(), vec![4, 5]);
     store
         .mark_delivered(&rest.sequences())
@@ -117,7 +133,7 @@ pub async fn delivered_rows_leave_the_outbox(store: Arc<dyn TestStore>) {
 pub async fn events_dated_in_the_future_are_due_at_once(store: Arc<dyn TestStore>) {
     // 2100-01-01: a spacecraft clock far ahead must not delay delivery.
     record_at(&*store, "future", Some("SC-A"), 4_102_444_800_000).await;
-    let claim = store.claim(10, LEASE).await.expect("claim");
+    let claim = store.claim(t(0), 10, LEASE).await.expect("claim");
     assert_eq!(claim.sequences(), vec![1]);
 }
 
@@ -125,26 +141,27 @@ pub async fn a_claim_whose_lease_runs_out_comes_back_and_loses_its_rows(store: A
     record(&*store, "a1", Some("SC-A")).await;
     record(&*store, "b1", Some("SC-B")).await;
     let first = store
-        .claim(10, Duration::from_millis(300))
+        .claim(t(0), 10, Duration::from_millis(300))
         .await
         .expect("claim");
     assert_eq!(first.sequences(), vec![1, 2]);
     assert_nothing_claimable(&*store).await;
-    // The worker "dies": nothing is settled. After the lease the rows are claimed again.
-    tokio::time::sleep(Duration::from_millis(450)).await;
-    let second = store.claim(10, LEASE).await.expect("reclaim");
+    // The lease holds to its last millisecond…
+    assert_nothing_claimable_at(&*store, t(299)).await;
+    // …and the worker "died": nothing is settled. When the lease ends the rows are claimed again.
+    let second = store.claim(t(300), 10, LEASE).await.expect("reclaim");
     assert_eq!(second.sequences(), vec![1, 2]);
     assert_ne!(second.id, first.id);
     // The first worker can no longer count a failure or release them…
     let outcome = store
-        .mark_failed(&first.id, 1, "late", &policy(3, 50))
+        .mark_failed(t(301), &first.id, 1, "late", &policy(3, 50))
         .await
         .expect("mark failed");
     assert_eq!(outcome, FailureOutcome::NotHeld);
     store.release(&first.id, &[1, 2]).await.expect("release");
     assert!(
         store
-            .claim(10, LEASE)
+            .claim(t(301), 10, LEASE)
             .await
             .expect("claim")
             .entries
@@ -162,11 +179,11 @@ pub async fn a_failure_backs_off_and_holds_back_only_its_spacecraft(store: Arc<d
     let a2 = record(&*store, "a2", Some("SC-A")).await;
     let n1 = record(&*store, "n1", None).await;
     let b2 = record(&*store, "b2", Some("SC-B")).await;
-    let claim = store.claim(10, LEASE).await.expect("claim");
+    let claim = store.claim(t(0), 10, LEASE).await.expect("claim");
     assert_eq!(claim.entries.len(), 5);
     let retry = policy(5, 400);
     let outcome = store
-        .mark_failed(&claim.id, a1.sequence, "receiver down", &retry)
+        .mark_failed(t(0), &claim.id, a1.sequence, "receiver down", &retry)
         .await
         .expect("mark failed");
     let FailureOutcome::Retry { attempts, after } = outcome else {
@@ -185,14 +202,19 @@ pub async fn a_failure_backs_off_and_holds_back_only_its_spacecraft(store: Arc<d
         .mark_delivered(&[b1.sequence, b2.sequence])
         .await
         .expect("delivered");
-    // n1 is still claimed; a1 backs off and holds a2 back.
+    // n1 is still claimed; a1 backs off and holds a2 back, to the backoff's last millisecond.
     assert_nothing_claimable(&*store).await;
+    let backoff = i64::try_from(after.as_millis()).expect("millis");
+    assert_nothing_claimable_at(&*store, t(backoff - 1)).await;
     store
         .release(&claim.id, &[n1.sequence])
         .await
         .expect("release");
     let b3 = record(&*store, "b3", Some("SC-B")).await;
-    let other = store.claim(10, LEASE).await.expect("claim other groups");
+    let other = store
+        .claim(t(0), 10, LEASE)
+        .await
+        .expect("claim other groups");
     assert_eq!(
         other.sequences(),
         vec![n1.sequence, b3.sequence],
@@ -202,9 +224,8 @@ pub async fn a_failure_backs_off_and_holds_back_only_its_spacecraft(store: Arc<d
         .mark_delivered(&other.sequences())
         .await
         .expect("delivered");
-    tokio::time::sleep(after + Duration::from_millis(100)).await;
     let later = store
-        .claim(10, LEASE)
+        .claim(t(backoff), 10, LEASE)
         .await
         .expect("claim after the backoff");
     assert_eq!(later.sequences(), vec![a1.sequence, a2.sequence]);
@@ -218,21 +239,26 @@ pub async fn the_last_attempt_makes_a_dead_letter_that_no_longer_holds_back_and_
     let a1 = record(&*store, "a1", Some("SC-A")).await;
     let a2 = record(&*store, "a2", Some("SC-A")).await;
     let retry = policy(2, 30);
-    let claim = store.claim(1, LEASE).await.expect("claim");
+    let claim = store.claim(t(0), 1, LEASE).await.expect("claim");
     assert_eq!(claim.sequences(), vec![a1.sequence]);
-    assert!(matches!(
-        store
-            .mark_failed(&claim.id, a1.sequence, "HTTP 500", &retry)
-            .await
-            .expect("fail"),
-        FailureOutcome::Retry { attempts: 1, .. }
-    ));
-    tokio::time::sleep(Duration::from_millis(80)).await;
-    let claim = store.claim(1, LEASE).await.expect("claim again");
+    let outcome = store
+        .mark_failed(t(0), &claim.id, a1.sequence, "HTTP 500", &retry)
+        .await
+        .expect("fail");
+    let FailureOutcome::Retry { attempts: 1, after } = outcome else {
+        panic!("expected a first retry, got {outcome:?}");
+    };
+    // Not due during its backoff, due when it ends.
+    let backoff = i64::try_from(after.as_millis()).expect("millis");
+    assert_nothing_claimable_at(&*store, t(backoff - 1)).await;
+    let claim = store
+        .claim(t(backoff), 1, LEASE)
+        .await
+        .expect("claim again");
     assert_eq!(claim.sequences(), vec![a1.sequence]);
     assert_eq!(
         store
-            .mark_failed(&claim.id, a1.sequence, "HTTP 503", &retry)
+            .mark_failed(t(backoff), &claim.id, a1.sequence, "HTTP 503", &retry)
             .await
             .expect("fail"),
         FailureOutcome::Dead { attempts: 2 }
@@ -252,7 +278,10 @@ pub async fn the_last_attempt_makes_a_dead_letter_that_no_longer_holds_back_and_
     assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 503"));
     assert_eq!(dead[0].event, a1);
     // The dead event no longer holds its successor back.
-    let next = store.claim(10, LEASE).await.expect("claim the successor");
+    let next = store
+        .claim(t(backoff), 10, LEASE)
+        .await
+        .expect("claim the successor");
     assert_eq!(next.sequences(), vec![a2.sequence]);
     store
         .mark_delivered(&next.sequences())
@@ -277,7 +306,10 @@ pub async fn the_last_attempt_makes_a_dead_letter_that_no_longer_holds_back_and_
             dead: 0
         }
     );
-    let back = store.claim(10, LEASE).await.expect("claim the retried");
+    let back = store
+        .claim(t(backoff), 10, LEASE)
+        .await
+        .expect("claim the retried");
     assert_eq!(back.sequences(), vec![a1.sequence]);
     assert_eq!(back.entries[0].attempts, 0);
     assert!(store.dead_letters(10).await.expect("dead").is_empty());
@@ -288,11 +320,11 @@ pub async fn retry_all_puts_every_dead_letter_back(store: Arc<dyn TestStore>) {
         record(&*store, &format!("e{i}"), Some(&format!("SC-{i}"))).await;
     }
     let once = policy(1, 10);
-    let claim = store.claim(10, LEASE).await.expect("claim");
+    let claim = store.claim(t(0), 10, LEASE).await.expect("claim");
     for entry in &claim.entries {
         assert_eq!(
             store
-                .mark_failed(&claim.id, entry.sequence, "no", &once)
+                .mark_failed(t(0), &claim.id, entry.sequence, "no", &once)
                 .await
                 .expect("fail"),
             FailureOutcome::Dead { attempts: 1 }
@@ -321,7 +353,7 @@ pub async fn concurrent_claims_never_overlap_nor_split_a_spacecraft(store: Arc<d
     let tasks: Vec<_> = (0..4)
         .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move { store.claim(7, LEASE).await.expect("claim") })
+            tokio::spawn(async move { store.claim(t(0), 7, LEASE).await.expect("claim") })
         })
         .collect();
     let mut seen = HashSet::new();
