@@ -8,12 +8,13 @@ use std::task::{Poll, Waker};
 
 use futures_util::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::domain::{NewEvent, SpacecraftId, TelemetrySnapshot};
+use crate::domain::{NewEvent, SpacecraftId, TelemetrySnapshot, TenantId};
 use crate::error::{Error, Result};
 use crate::ports::{GroupOutcome, IngestOutcome, Registration, TelemetryWrite};
 use crate::rules::{MonitorContext, MonitorOutput};
 
 use crate::service::MissionOps;
+use crate::service::app::Scoped;
 use crate::service::monitor_slots::MonitorSlot;
 
 /// The most snapshots one group commit takes (a larger write goes alone): enough to turn many
@@ -35,8 +36,10 @@ struct AnswerCell {
 #[derive(Debug)]
 struct QueuedWrite {
     snapshots: Vec<TelemetrySnapshot>,
-    /// The spacecraft its snapshots name, each once.
-    spacecraft: Vec<SpacecraftId>,
+    /// The tenant of the handle that queued it (the writes of one group may be of several).
+    tenant: TenantId,
+    /// The spacecraft its snapshots name, each once, in its tenant.
+    spacecraft: Vec<Scoped>,
     answer: Answer,
 }
 
@@ -57,7 +60,8 @@ impl WriteQueue {
     fn enqueue(
         &self,
         snapshots: Vec<TelemetrySnapshot>,
-        spacecraft: Vec<SpacecraftId>,
+        tenant: TenantId,
+        spacecraft: Vec<Scoped>,
     ) -> Result<Queued<'_>> {
         let answer = Answer::default();
         self.waiting
@@ -65,6 +69,7 @@ impl WriteQueue {
             .map_err(|_| Error::backend("the live write queue is poisoned".to_owned()))?
             .push(QueuedWrite {
                 snapshots,
+                tenant,
                 spacecraft,
                 answer: Arc::clone(&answer),
             });
@@ -148,8 +153,8 @@ fn answer(write: &QueuedWrite, result: Result<IngestOutcome>) {
 
 /// The spacecraft `writes` name, each once, sorted: the order their monitors are locked in,
 /// the same everywhere, so that a group never deadlocks with a batch locking several.
-fn lock_order(writes: &[QueuedWrite]) -> Vec<SpacecraftId> {
-    let mut order: Vec<SpacecraftId> = writes
+fn lock_order(writes: &[QueuedWrite]) -> Vec<Scoped> {
+    let mut order: Vec<Scoped> = writes
         .iter()
         .flat_map(|write| write.spacecraft.iter().cloned())
         .collect();
@@ -159,7 +164,7 @@ fn lock_order(writes: &[QueuedWrite]) -> Vec<SpacecraftId> {
 }
 
 /// Where `id` sits in `order` (sorted, and naming it).
-fn slot_of(order: &[SpacecraftId], id: &SpacecraftId) -> usize {
+fn slot_of(order: &[Scoped], id: &Scoped) -> usize {
     order.binary_search(id).unwrap_or(0)
 }
 
@@ -190,7 +195,8 @@ impl MissionOps {
         spacecraft: Vec<SpacecraftId>,
     ) -> Result<IngestOutcome> {
         let queue = &self.live_writes;
-        let queued = queue.enqueue(snapshots, spacecraft)?;
+        let keys = spacecraft.iter().map(|id| self.scoped(id)).collect();
+        let queued = queue.enqueue(snapshots, self.tenant.clone(), keys)?;
         // Wait for the turn, or for whoever has it to store this write meanwhile: then there
         // is no need to take the turn at all.
         let mut turn = std::pin::pin!(queue.turn.lock());
@@ -304,7 +310,7 @@ impl MissionOps {
     /// taken out, and nothing is stored.
     async fn evaluate_round(
         &self,
-        order: &[SpacecraftId],
+        order: &[Scoped],
         guards: &[OwnedMutexGuard<MonitorSlot>],
         writes: &mut Vec<QueuedWrite>,
     ) -> Option<Round> {
@@ -351,7 +357,7 @@ impl MissionOps {
                 }
                 if !registering[slot] && !self.is_known(id) {
                     registering[slot] = true;
-                    let spacecraft = self.implicit_spacecraft(id);
+                    let spacecraft = self.implicit_spacecraft(&id.1);
                     let event =
                         NewEvent::spacecraft_registered(self.event_stamp(), &spacecraft, true);
                     registrations.push(Registration { spacecraft, event });
@@ -371,7 +377,8 @@ impl MissionOps {
                 }
             } else {
                 for snapshot in &write.snapshots {
-                    let slot = slot_of(order, &snapshot.spacecraft_id);
+                    let key = (write.tenant.clone(), snapshot.spacecraft_id.clone());
+                    let slot = slot_of(order, &key);
                     if let Some(monitor) = work[slot].as_mut().and_then(|s| s.monitor.as_mut()) {
                         monitor.observe(snapshot, context, &mut out);
                     }
@@ -379,6 +386,7 @@ impl MissionOps {
             }
             let (anomalies, alarms, events) = std::mem::take(&mut out).into_parts();
             group.push(TelemetryWrite {
+                tenant: write.tenant.clone(),
                 registrations,
                 snapshots: if alone {
                     std::mem::take(&mut write.snapshots)
