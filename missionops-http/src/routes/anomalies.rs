@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::query::{self, QueryLimit};
-use crate::extract::{JsJson, JsonBody, Path, Query, ok, rename_field, window};
+use crate::extract::{CallerExt, JsJson, JsonBody, Path, Query, ok, rename_field, window};
 use crate::state::AppState;
 use crate::streamed::json_array;
 
@@ -57,10 +57,12 @@ pub struct AlarmsQuery {
 #[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn list(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<ListQuery>,
 ) -> Result<JsJson<Vec<Anomaly>>, ApiError> {
     Ok(ok(state
         .ops
+        .acting_as(caller)
         .list_anomalies(&query.spacecraft_id, query.limit.0)
         .await?))
 }
@@ -72,15 +74,18 @@ pub async fn list(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn timeline(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<TimelineQuery>,
 ) -> Result<Response, ApiError> {
     let (from, to) =
         window(query.from, query.to)?.ok_or_else(|| ApiError::invalid("from", "is required"))?;
     // Streamed page by page; the first page is read before answering, so that its failure
     // still gets a status.
-    let mut pages = state
-        .ops
-        .anomaly_timeline_pages(&query.spacecraft_id, from, to)?;
+    let mut pages =
+        state
+            .ops
+            .acting_as(caller)
+            .anomaly_timeline_pages(&query.spacecraft_id, from, to)?;
     let first = pages.next().await?;
     Ok(json_array(first, pages, |anomaly, out| {
         write_js(out, anomaly)
@@ -94,10 +99,15 @@ pub async fn timeline(
 #[tracing::instrument(skip_all, fields(anomaly_id = %id))]
 pub async fn procedures(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
 ) -> Result<JsJson<Vec<OpsDocument>>, ApiError> {
     let id = AnomalyId::parse(id).map_err(|e| rename_field(e, "id"))?;
-    Ok(ok(state.ops.procedures_for_anomaly(&id).await?))
+    Ok(ok(state
+        .ops
+        .acting_as(caller)
+        .procedures_for_anomaly(&id)
+        .await?))
 }
 
 /// Alarms, most recently opened first.
@@ -107,13 +117,14 @@ pub async fn procedures(
 #[tracing::instrument(skip_all, fields(spacecraft_id = query.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn alarms(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<AlarmsQuery>,
 ) -> Result<JsJson<Vec<Alarm>>, ApiError> {
     let filter = AlarmFilter {
         spacecraft_id: query.spacecraft_id,
         states: query.state,
     };
-    Ok(ok(state.ops.list_alarms(&filter).await?))
+    Ok(ok(state.ops.acting_as(caller).list_alarms(&filter).await?))
 }
 
 /// The body of `POST /alarms/{id}/acknowledge`.
@@ -162,11 +173,12 @@ fn alarm_id(raw: String) -> Result<AlarmId, ApiError> {
 #[tracing::instrument(skip_all, fields(alarm_id = %id))]
 pub async fn acknowledge(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Acknowledgement>,
 ) -> Result<JsJson<Alarm>, ApiError> {
     let id = alarm_id(id)?;
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     Ok(ok(completed(async move {
         ops.acknowledge_alarm(&id, body.by, body.comment).await
     })
@@ -182,11 +194,12 @@ pub async fn acknowledge(
 #[tracing::instrument(skip_all, fields(alarm_id = %id))]
 pub async fn shelve(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Shelving>,
 ) -> Result<JsJson<Alarm>, ApiError> {
     let id = alarm_id(id)?;
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     Ok(ok(completed(async move {
         ops.shelve_alarm(&id, body.until, body.by, body.comment)
             .await
@@ -203,11 +216,12 @@ pub async fn shelve(
 #[tracing::instrument(skip_all, fields(alarm_id = %id))]
 pub async fn unshelve(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Unshelving>,
 ) -> Result<JsJson<Alarm>, ApiError> {
     let id = alarm_id(id)?;
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     Ok(ok(completed(async move {
         ops.unshelve_alarm(&id, body.by).await
     })
