@@ -308,3 +308,42 @@ async fn concurrent_live_writes_of_two_tenants_committed_together_stay_apart() {
     assert_eq!(alarms_a.len(), 1);
     assert!(alarms_b.is_empty());
 }
+
+#[tokio::test]
+async fn events_caused_by_a_key_name_it_and_open_mode_events_stay_as_they_were() {
+    let t = two();
+    warn_above(&t.a, 45.0).await;
+    t.a.ingest(snap(0, json!({"temp": 50})))
+        .await
+        .expect("ingest");
+    let alarm =
+        t.a.list_alarms(&AlarmFilter::default())
+            .await
+            .expect("alarms")[0]
+            .clone();
+    t.a.acknowledge_alarm(&alarm.id, Operator::parse("flight").expect("op"), None)
+        .await
+        .expect("ack");
+    t.a.publish_document(document("Procedure"))
+        .await
+        .expect("publish");
+    let events = t.a.list_events(None, limit(100)).await.expect("events");
+    // Registration, config change, anomaly, alarm, acknowledgement, document.
+    assert!(events.len() >= 5, "{events:?}");
+    for event in &events {
+        assert_eq!(
+            event.metadata.get("actor"),
+            Some(&json!({"keyId": "keyalpha000000000", "name": "alpha-operator"})),
+            "{event:?}"
+        );
+    }
+    // The open caller (no key: open mode, CLI, embedding) adds nothing to its events.
+    warn_above(&t.root, 45.0).await;
+    t.root
+        .ingest(snap(0, json!({"temp": 50})))
+        .await
+        .expect("ingest");
+    let open = t.root.list_events(None, limit(100)).await.expect("events");
+    assert!(!open.is_empty());
+    assert!(open.iter().all(|e| !e.metadata.contains_key("actor")));
+}

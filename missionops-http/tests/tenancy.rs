@@ -307,3 +307,34 @@ async fn the_event_stream_carries_only_the_tenants_own_events() {
         .collect();
     assert_eq!(streamed, own, "{text}");
 }
+
+#[tokio::test]
+async fn a_keys_events_name_it_and_its_acknowledgement_is_by_the_key() {
+    let api = Api::start().await;
+    two_tenants_with_sc_001(&api).await;
+    let alarm = api.ok("alpha", "/alarms").await[0]["id"]
+        .as_str()
+        .expect("alarm id")
+        .to_owned();
+    // No `by`: the key names who acknowledged.
+    let (status, acked) = api
+        .send(
+            reqwest::Method::POST,
+            "alpha",
+            &format!("/alarms/{alarm}/acknowledge"),
+            &json!({"comment": "on it"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{acked}");
+    assert_eq!(acked["acknowledgedBy"], "alpha-desk");
+    let events = api.ok("alpha", "/events?limit=100").await;
+    let events = events.as_array().expect("array");
+    assert!(events.iter().any(|e| e["type"] == "ALARM_ACKNOWLEDGED"));
+    for event in events {
+        assert_eq!(
+            event["metadata"]["actor"],
+            json!({"keyId": "alphakey0000000", "name": "alpha-desk"}),
+            "{event}"
+        );
+    }
+}

@@ -76,6 +76,20 @@ impl MissionOps {
 
     /// Applies an operator's change to an alarm under its spacecraft's monitor lock, stores
     /// it with its event, and hands the new version to the monitor.
+    /// Who acknowledges, shelves or unshelves (SPEC §9): the key's name when the caller is a
+    /// key (whatever `by` says, so the audit trail cannot be forged), else `by`, which is then
+    /// required ([`Error::Invalid`] naming `by` without it).
+    pub fn operator(&self, by: Option<Operator>) -> Result<Operator> {
+        match (self.actor.key_name(), by) {
+            (Some(name), _) => Operator::parse(name.as_str()),
+            (None, Some(by)) => Ok(by),
+            (None, None) => Err(Error::invalid(
+                "by",
+                "is required: say who acts (a request with an API key is named by its key)",
+            )),
+        }
+    }
+
     async fn change_alarm(
         &self,
         id: &AlarmId,
@@ -90,7 +104,7 @@ impl MissionOps {
         change(&mut alarm)?;
         let event = event(self.event_stamp(), &alarm);
         self.store
-            .save_alarm(&self.tenant, alarm.clone(), vec![event])
+            .save_alarm(&self.tenant, alarm.clone(), vec![self.audited(event)])
             .await?;
         if let Some(monitor) = slot.monitor.as_mut() {
             monitor.replace_alarm(&alarm);

@@ -226,7 +226,7 @@ impl MissionOps {
                 .into_iter()
                 .map(|anomaly| {
                     let event = NewEvent::anomaly(self.event_stamp(), &anomaly, None);
-                    (anomaly, event)
+                    (anomaly, self.audited(event))
                 })
                 .collect();
             report.persisted += self

@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use crate::domain::{Actor, Caller, EventStamp, Limit, SpacecraftId, TenantId, Timestamp};
+use crate::domain::{
+    Actor, Caller, EventStamp, Limit, NewEvent, SpacecraftId, TenantId, Timestamp,
+};
 use crate::error::Result;
 use crate::ports::{Clock, IdGenerator, Store};
 
@@ -26,6 +28,17 @@ pub(super) const RECHECK_MS: i64 = 2_000;
 /// A spacecraft of one tenant: the key of every per-spacecraft cache, so that two tenants'
 /// `SC-001` never share rules, a monitor or a window.
 pub(super) type Scoped = (TenantId, SpacecraftId);
+
+/// Puts `actor` into `event.metadata.actor` (SPEC §9: every event a request causes names who
+/// caused it). Not for the open caller (anonymous in `default`, i.e. no key exists, the CLI,
+/// embedding): its events stay byte-identical to those of the TypeScript service, which the
+/// compat fixtures pin.
+pub(super) fn audit(tenant: &TenantId, actor: &Actor, event: &mut NewEvent) {
+    if tenant.is_default() && *actor == Actor::Anonymous {
+        return;
+    }
+    event.metadata.insert("actor".to_owned(), actor.to_json());
+}
 
 /// The MissionOps application: every use case, over a store, a clock and an id generator.
 ///
@@ -131,6 +144,12 @@ impl MissionOps {
             id: self.ids.new_id().into(),
             timestamp: self.clock.now(),
         }
+    }
+
+    /// `event` as this handle's caller causes it: with `metadata.actor` (SPEC §9 audit).
+    pub(super) fn audited(&self, mut event: NewEvent) -> NewEvent {
+        audit(&self.tenant, &self.actor, &mut event);
+        event
     }
 
     /// The cache key of `id` in this handle's tenant.

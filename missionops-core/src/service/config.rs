@@ -51,7 +51,7 @@ impl MissionOps {
             let event = NewEvent::config_changed(self.event_stamp(), &record, previous, diff);
             match self
                 .store
-                .put_config(&self.tenant, record.clone(), event)
+                .put_config(&self.tenant, record.clone(), self.audited(event))
                 .await
             {
                 Ok(()) => {

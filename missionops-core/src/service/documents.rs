@@ -29,7 +29,7 @@ impl MissionOps {
         };
         let event = NewEvent::document_published(self.event_stamp(), &document);
         self.store
-            .publish_document(&self.tenant, document.clone(), event)
+            .publish_document(&self.tenant, document.clone(), self.audited(event))
             .await?;
         Ok(document)
     }
@@ -50,7 +50,7 @@ impl MissionOps {
         };
         let event = NewEvent::document_updated(self.event_stamp(), &document);
         self.store
-            .update_document(&self.tenant, document.clone(), event)
+            .update_document(&self.tenant, document.clone(), self.audited(event))
             .await?;
         Ok(document)
     }

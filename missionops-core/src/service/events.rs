@@ -41,6 +41,8 @@ impl MissionOps {
     ) -> Result<MissionEvent> {
         let stamp = self.event_stamp();
         let event = NewEvent::custom(stamp, spacecraft, event_type, severity, message, metadata);
-        self.store.record_event(&self.tenant, event).await
+        self.store
+            .record_event(&self.tenant, self.audited(event))
+            .await
     }
 }

@@ -164,7 +164,7 @@ impl MissionOps {
                 snapshots,
                 anomalies,
                 alarms,
-                events,
+                events: events.into_iter().map(|e| self.audited(e)).collect(),
             })
             .await?;
         for (guard, slot) in guards.iter_mut().zip(work) {

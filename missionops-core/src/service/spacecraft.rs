@@ -35,7 +35,7 @@ impl MissionOps {
     async fn store_registration(&self, spacecraft: &Spacecraft, implicit: bool) -> Result<()> {
         let event = NewEvent::spacecraft_registered(self.event_stamp(), spacecraft, implicit);
         self.store
-            .register_spacecraft(&self.tenant, spacecraft.clone(), event)
+            .register_spacecraft(&self.tenant, spacecraft.clone(), self.audited(event))
             .await?;
         self.remember(self.scoped(&spacecraft.id));
         Ok(())

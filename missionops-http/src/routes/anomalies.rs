@@ -131,8 +131,9 @@ pub async fn alarms(
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Acknowledgement {
-    /// Who.
-    by: Operator,
+    /// Who; optional with an API key, whose name is used instead.
+    #[serde(default)]
+    by: Option<Operator>,
     /// Why, or what is being done.
     #[serde(default)]
     comment: Option<String>,
@@ -144,8 +145,9 @@ pub struct Acknowledgement {
 pub struct Shelving {
     /// Silenced until then (RFC 3339, in the future).
     until: Timestamp,
-    /// Who.
-    by: Operator,
+    /// Who; optional with an API key, whose name is used instead.
+    #[serde(default)]
+    by: Option<Operator>,
     /// Why.
     #[serde(default)]
     comment: Option<String>,
@@ -155,8 +157,9 @@ pub struct Shelving {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Unshelving {
-    /// Who.
-    by: Operator,
+    /// Who; optional with an API key, whose name is used instead.
+    #[serde(default)]
+    by: Option<Operator>,
 }
 
 fn alarm_id(raw: String) -> Result<AlarmId, ApiError> {
@@ -167,7 +170,7 @@ fn alarm_id(raw: String) -> Result<AlarmId, ApiError> {
 /// already returned); records `ALARM_ACKNOWLEDGED`.
 #[utoipa::path(post, path = "/alarms/{id}/acknowledge", tag = "anomalies",
     params(("id" = String, Path)),
-    request_body(content = Object, description = "`{by, comment?}`", example = json!({"by": "flight", "comment": "heater cycling, watching"})),
+    request_body(content = Object, description = "`{by?, comment?}` (`by` is required without an API key; with one, the key's name is used)", example = json!({"by": "flight", "comment": "heater cycling, watching"})),
     responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "already acknowledged")))]
 #[tracing::instrument(skip_all, fields(alarm_id = %id))]
@@ -180,7 +183,8 @@ pub async fn acknowledge(
     let id = alarm_id(id)?;
     let ops = state.ops.acting_as(caller);
     Ok(ok(completed(async move {
-        ops.acknowledge_alarm(&id, body.by, body.comment).await
+        ops.acknowledge_alarm(&id, ops.operator(body.by)?, body.comment)
+            .await
     })
     .await?))
 }
@@ -188,7 +192,7 @@ pub async fn acknowledge(
 /// Shelve an alarm until a time: it raises no events meanwhile.
 #[utoipa::path(post, path = "/alarms/{id}/shelve", tag = "anomalies",
     params(("id" = String, Path)),
-    request_body(content = Object, description = "`{until, by, comment?}`", example = json!({"until": "2025-01-01T06:00:00Z", "by": "flight"})),
+    request_body(content = Object, description = "`{until, by?, comment?}`", example = json!({"until": "2025-01-01T06:00:00Z", "by": "flight"})),
     responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "cleared")))]
 #[tracing::instrument(skip_all, fields(alarm_id = %id))]
@@ -201,7 +205,7 @@ pub async fn shelve(
     let id = alarm_id(id)?;
     let ops = state.ops.acting_as(caller);
     Ok(ok(completed(async move {
-        ops.shelve_alarm(&id, body.until, body.by, body.comment)
+        ops.shelve_alarm(&id, body.until, ops.operator(body.by)?, body.comment)
             .await
     })
     .await?))
@@ -210,7 +214,7 @@ pub async fn shelve(
 /// End a shelving early.
 #[utoipa::path(post, path = "/alarms/{id}/unshelve", tag = "anomalies",
     params(("id" = String, Path)),
-    request_body(content = Object, description = "`{by}`", example = json!({"by": "flight"})),
+    request_body(content = Object, description = "`{by?}`", example = json!({"by": "flight"})),
     responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "not shelved")))]
 #[tracing::instrument(skip_all, fields(alarm_id = %id))]
@@ -223,7 +227,7 @@ pub async fn unshelve(
     let id = alarm_id(id)?;
     let ops = state.ops.acting_as(caller);
     Ok(ok(completed(async move {
-        ops.unshelve_alarm(&id, body.by).await
+        ops.unshelve_alarm(&id, ops.operator(body.by)?).await
     })
     .await?))
 }

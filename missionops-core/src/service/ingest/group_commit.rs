@@ -8,13 +8,13 @@ use std::task::{Poll, Waker};
 
 use futures_util::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::domain::{NewEvent, SpacecraftId, TelemetrySnapshot, TenantId};
+use crate::domain::{Actor, NewEvent, SpacecraftId, TelemetrySnapshot, TenantId};
 use crate::error::{Error, Result};
 use crate::ports::{GroupOutcome, IngestOutcome, Registration, TelemetryWrite};
 use crate::rules::{MonitorContext, MonitorOutput};
 
 use crate::service::MissionOps;
-use crate::service::app::Scoped;
+use crate::service::app::{Scoped, audit};
 use crate::service::monitor_slots::MonitorSlot;
 
 /// The most snapshots one group commit takes (a larger write goes alone): enough to turn many
@@ -38,6 +38,8 @@ struct QueuedWrite {
     snapshots: Vec<TelemetrySnapshot>,
     /// The tenant of the handle that queued it (the writes of one group may be of several).
     tenant: TenantId,
+    /// Who queued it, named in the events it causes.
+    actor: Actor,
     /// The spacecraft its snapshots name, each once, in its tenant.
     spacecraft: Vec<Scoped>,
     answer: Answer,
@@ -61,6 +63,7 @@ impl WriteQueue {
         &self,
         snapshots: Vec<TelemetrySnapshot>,
         tenant: TenantId,
+        actor: Actor,
         spacecraft: Vec<Scoped>,
     ) -> Result<Queued<'_>> {
         let answer = Answer::default();
@@ -70,6 +73,7 @@ impl WriteQueue {
             .push(QueuedWrite {
                 snapshots,
                 tenant,
+                actor,
                 spacecraft,
                 answer: Arc::clone(&answer),
             });
@@ -196,7 +200,7 @@ impl MissionOps {
     ) -> Result<IngestOutcome> {
         let queue = &self.live_writes;
         let keys = spacecraft.iter().map(|id| self.scoped(id)).collect();
-        let queued = queue.enqueue(snapshots, self.tenant.clone(), keys)?;
+        let queued = queue.enqueue(snapshots, self.tenant.clone(), self.actor.clone(), keys)?;
         // Wait for the turn, or for whoever has it to store this write meanwhile: then there
         // is no need to take the turn at all.
         let mut turn = std::pin::pin!(queue.turn.lock());
@@ -358,8 +362,9 @@ impl MissionOps {
                 if !registering[slot] && !self.is_known(id) {
                     registering[slot] = true;
                     let spacecraft = self.implicit_spacecraft(&id.1);
-                    let event =
+                    let mut event =
                         NewEvent::spacecraft_registered(self.event_stamp(), &spacecraft, true);
+                    audit(&writes[i].tenant, &writes[i].actor, &mut event);
                     registrations.push(Registration { spacecraft, event });
                 }
             }
@@ -384,7 +389,10 @@ impl MissionOps {
                     }
                 }
             }
-            let (anomalies, alarms, events) = std::mem::take(&mut out).into_parts();
+            let (anomalies, alarms, mut events) = std::mem::take(&mut out).into_parts();
+            for event in &mut events {
+                audit(&write.tenant, &write.actor, event);
+            }
             group.push(TelemetryWrite {
                 tenant: write.tenant.clone(),
                 registrations,
