@@ -679,7 +679,10 @@ async fn operator_actions_name_what_is_wrong() {
     let store: &dyn Store = desk.store.as_ref();
     assert!(
         store
-            .list_alarms(&AlarmFilter::default())
+            .list_alarms(
+                &missionops_core::TenantId::default(),
+                &AlarmFilter::default()
+            )
             .await
             .expect("list")
             .is_empty()

@@ -832,6 +832,7 @@ async fn windowed_reads_see_this_application_s_writes_at_once_and_others_within_
     // Another process writes to the same database behind the application's back.
     store
         .insert_telemetry(TelemetryWrite {
+            tenant: Default::default(),
             registrations: Vec::new(),
             snapshots: vec![TelemetrySnapshot {
                 id: "c".parse().expect("id"),

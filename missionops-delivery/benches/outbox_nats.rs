@@ -80,7 +80,10 @@ fn events() -> Vec<NewEvent> {
 
 async fn record_all(store: &dyn EventRepository, events: Vec<NewEvent>) {
     for event in events {
-        store.record_event(event).await.expect("record");
+        store
+            .record_event(&missionops_core::TenantId::default(), event)
+            .await
+            .expect("record");
     }
 }
 

@@ -4,13 +4,35 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header, request::Parts};
 use axum::response::{IntoResponse, Response};
-use missionops_core::{SpacecraftId, Timestamp};
+use missionops_core::{Caller, SpacecraftId, Timestamp};
 use serde::Serialize;
 use serde::de::value::{Error as DeError, MapDeserializer};
 use serde::de::{DeserializeOwned, Deserializer, IntoDeserializer, Visitor};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Who is asking (SPEC §9): the [`Caller`] the authentication layer put into the request's
+/// extensions, or [`Caller::open`] (the anonymous admin of tenant `default`) when there is
+/// none, which is the open mode: no key exists, so no layer authenticates. Every handler that
+/// reaches data acts as this caller (`state.ops.acting_as(caller)`), so it sees and writes
+/// its own tenant's data only.
+#[derive(Debug, Clone)]
+pub struct CallerExt(pub Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for CallerExt {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(CallerExt(
+            parts
+                .extensions
+                .get::<Caller>()
+                .cloned()
+                .unwrap_or_else(Caller::open),
+        ))
+    }
+}
 
 /// A JSON response rendered with JavaScript number formatting (`25`, `1e+21`), as the
 /// TypeScript service rendered it.

@@ -20,6 +20,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`) and drops it at the end. Throughput is
 //! reported in snapshots per second.
 
+use missionops_core::TenantId;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,7 @@ async fn register(store: &PostgresStore, id: &str) {
     let now = Timestamp::parse("2025-01-01T00:00:00Z").expect("time");
     store
         .register_spacecraft(
+            &TenantId::default(),
             Spacecraft {
                 id: spacecraft_id(id),
                 name: SpacecraftName::parse(id).expect("name"),
@@ -145,6 +147,7 @@ fn ingest(c: &mut Criterion) {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
                     let write = TelemetryWrite {
+                        tenant: Default::default(),
                         registrations: Vec::new(),
                         snapshots: batch("SC-STORE", &next_store),
                         anomalies: Vec::new(),
@@ -187,6 +190,7 @@ fn ingest(c: &mut Criterion) {
             for first in [round % 2 == 0, round % 2 != 0] {
                 if first {
                     let write = TelemetryWrite {
+                        tenant: Default::default(),
                         registrations: Vec::new(),
                         snapshots: batch("SC-STORE", &next_store),
                         anomalies: Vec::new(),
@@ -240,6 +244,7 @@ fn read_day(c: &mut Criterion) {
     runtime.block_on(async {
         while next.load(Ordering::Relaxed) < DAY {
             let write = TelemetryWrite {
+                tenant: Default::default(),
                 registrations: Vec::new(),
                 snapshots: batch("SC-DAY", &next),
                 anomalies: Vec::new(),
@@ -261,7 +266,7 @@ fn read_day(c: &mut Criterion) {
         b.iter(|| {
             runtime.block_on(async {
                 let day = store
-                    .telemetry_range(&spacecraft, start, end, 100_000)
+                    .telemetry_range(&TenantId::default(), &spacecraft, start, end, 100_000)
                     .await
                     .expect("range");
                 assert_eq!(day.len(), 86_400);
@@ -272,7 +277,14 @@ fn read_day(c: &mut Criterion) {
         b.iter(|| {
             runtime.block_on(async {
                 let series = store
-                    .telemetry_series(&spacecraft, &parameter, start, end, minute)
+                    .telemetry_series(
+                        &TenantId::default(),
+                        &spacecraft,
+                        &parameter,
+                        start,
+                        end,
+                        minute,
+                    )
                     .await
                     .expect("series");
                 assert_eq!(series.len(), 1440);

@@ -22,6 +22,7 @@
 #[path = "../examples/sqlite_fill.rs"]
 mod fill;
 
+use missionops_core::TenantId;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,6 +88,7 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("insert_telemetry", |b| {
         b.iter_batched(
             || TelemetryWrite {
+                tenant: Default::default(),
                 registrations: Vec::new(),
                 snapshots: batches.next(),
                 ..TelemetryWrite::default()
@@ -186,7 +188,7 @@ fn range(c: &mut Criterion) {
     let from = fill::epoch();
     let to = from.add_millis(i64::try_from(DAY_SECONDS).expect("day") * 1_000 - 1);
     let day = rt
-        .block_on(store.telemetry_range(&spacecraft, from, to, usize::MAX))
+        .block_on(store.telemetry_range(&TenantId::default(), &spacecraft, from, to, usize::MAX))
         .expect("range");
     assert_eq!(
         day.len() as u64,
@@ -200,7 +202,13 @@ fn range(c: &mut Criterion) {
     group.bench_function("one_day_at_1hz", |b| {
         b.iter(|| {
             let day = rt
-                .block_on(store.telemetry_range(&spacecraft, from, to, usize::MAX))
+                .block_on(store.telemetry_range(
+                    &TenantId::default(),
+                    &spacecraft,
+                    from,
+                    to,
+                    usize::MAX,
+                ))
                 .expect("range");
             black_box(day)
         });

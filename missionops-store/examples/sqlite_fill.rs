@@ -14,6 +14,7 @@
 //! spacecraft has N / 8 seconds of history: 10 M gives each 14 days, 1 M about 35 hours.
 //! Snapshot ids are time-ordered UUIDs, as generated ids are.
 
+use missionops_core::TenantId;
 use std::path::Path;
 use std::time::Instant;
 
@@ -100,11 +101,17 @@ pub fn snapshot(
 pub async fn register_all(store: &SqliteStore) {
     for n in 0..SPACECRAFT {
         let id = spacecraft_id(n);
-        if store.get_spacecraft(&id).await.expect("get").is_some() {
+        if store
+            .get_spacecraft(&TenantId::default(), &id)
+            .await
+            .expect("get")
+            .is_some()
+        {
             continue;
         }
         store
             .register_spacecraft(
+                &TenantId::default(),
                 Spacecraft {
                     id: id.clone(),
                     name: SpacecraftName::parse(format!("Bench-{n}")).expect("name"),
@@ -146,6 +153,7 @@ pub async fn fill(path: &Path, total: u64) {
             .collect();
         store
             .insert_telemetry(TelemetryWrite {
+                tenant: Default::default(),
                 registrations: Vec::new(),
                 snapshots,
                 ..TelemetryWrite::default()

@@ -43,6 +43,8 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod system;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod tenancy;
 
 pub use memory::MemoryStore;
 pub use open::{DatabaseUrl, migrate, open};

@@ -116,7 +116,10 @@ mod tests {
         let store = open("memory:").await.expect("open");
         assert!(
             store
-                .get_spacecraft(&missionops_core::SpacecraftId::parse("x").expect("id"))
+                .get_spacecraft(
+                    &missionops_core::TenantId::default(),
+                    &missionops_core::SpacecraftId::parse("x").expect("id")
+                )
                 .await
                 .expect("get")
                 .is_none()

@@ -9,6 +9,7 @@
 //! and migrates it, and the store drops it when the case ends. The guard that drops it lives
 //! inside the store, so the harness's guard holds nothing.
 
+use missionops_core::TenantId;
 use std::sync::Arc;
 
 use missionops_core::{
@@ -77,7 +78,7 @@ async fn every_recorded_event_has_a_pending_outbox_row() {
     let store = scratch_postgres().await;
     register(&store, "SC-1").await;
     store
-        .record_event(event("info-1", None))
+        .record_event(&TenantId::default(), event("info-1", None))
         .await
         .expect("record");
     assert_eq!(store.outbox_pending().await.expect("pending"), 2);
@@ -103,6 +104,7 @@ async fn documents_keep_their_exact_text_and_are_queryable_as_jsonb() {
     .expect("config");
     store
         .put_config(
+            &TenantId::default(),
             ConfigRecord {
                 spacecraft_id: sc("SC-1"),
                 version: 1,
@@ -127,7 +129,7 @@ async fn documents_keep_their_exact_text_and_are_queryable_as_jsonb() {
     );
     assert_eq!(warn_high, "45");
     let back = store
-        .current_config(&sc("SC-1"))
+        .current_config(&TenantId::default(), &sc("SC-1"))
         .await
         .expect("current")
         .expect("a config");
@@ -158,6 +160,7 @@ async fn a_nul_character_in_a_config_is_invalid_input_not_a_backend_failure() {
     );
     let err = store
         .put_config(
+            &TenantId::default(),
             ConfigRecord {
                 spacecraft_id: sc("SC-1"),
                 version: 1,
@@ -187,7 +190,9 @@ async fn concurrent_writers_get_gap_free_sequences() {
             } else {
                 format!("ev-{n}")
             };
-            store.record_event(event(&id, None)).await
+            store
+                .record_event(&TenantId::default(), event(&id, None))
+                .await
         }));
     }
     let mut failures = 0;
@@ -198,7 +203,7 @@ async fn concurrent_writers_get_gap_free_sequences() {
     }
     assert_eq!(failures, 10);
     let events = store
-        .recent_events(None, limit(1000))
+        .recent_events(&TenantId::default(), None, limit(1000))
         .await
         .expect("events");
     let mut sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
@@ -258,6 +263,7 @@ async fn a_retried_batch_stores_only_its_new_snapshots_with_its_events() {
         .expect("insert");
     let outcome = store
         .insert_telemetry(TelemetryWrite {
+            tenant: Default::default(),
             registrations: Vec::new(),
             snapshots: vec![
                 snapshot_with("b", "SC-1", 5, json!({"temp": 2})),
@@ -271,7 +277,7 @@ async fn a_retried_batch_stores_only_its_new_snapshots_with_its_events() {
         .expect("retry");
     assert_eq!((outcome.inserted, outcome.duplicates), (1, 1));
     let recent = store
-        .recent_telemetry(&sc("SC-1"), limit(10))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("recent");
     let ids: Vec<&str> = recent.iter().map(|s| s.id.as_str()).collect();
@@ -280,7 +286,10 @@ async fn a_retried_batch_stores_only_its_new_snapshots_with_its_events() {
         ["b", "a"],
         "the snapshot stored last comes first on a tie"
     );
-    let latest = store.latest_values(&sc("SC-1")).await.expect("latest");
+    let latest = store
+        .latest_values(&TenantId::default(), &sc("SC-1"))
+        .await
+        .expect("latest");
     assert_eq!(latest[0].value.to_string(), "2");
     assert_eq!(store.outbox_pending().await.expect("pending"), 2);
 }
@@ -317,7 +326,7 @@ async fn series_latest_values_and_windows_match_the_in_memory_store() {
         let mut spacecraft = spacecraft_named("SC-1");
         spacecraft.created_at = epoch;
         target
-            .register_spacecraft(spacecraft, event("reg", Some("SC-1")))
+            .register_spacecraft(&TenantId::default(), spacecraft, event("reg", Some("SC-1")))
             .await
             .expect("register");
         for batch in &batches {
@@ -333,37 +342,43 @@ async fn series_latest_values_and_windows_match_the_in_memory_store() {
         let from = epoch.add_millis(-3_600_000);
         let to = epoch.add_millis(3_600_000);
         let got = store
-            .telemetry_series(&sc("SC-1"), &v, from, to, width)
+            .telemetry_series(&TenantId::default(), &sc("SC-1"), &v, from, to, width)
             .await
             .expect("series");
         let want = memory
-            .telemetry_series(&sc("SC-1"), &v, from, to, width)
+            .telemetry_series(&TenantId::default(), &sc("SC-1"), &v, from, to, width)
             .await
             .expect("series");
         assert_eq!(got, want, "series in {bucket} buckets");
     }
     assert_eq!(
-        store.latest_values(&sc("SC-1")).await.expect("latest"),
-        memory.latest_values(&sc("SC-1")).await.expect("latest")
+        store
+            .latest_values(&TenantId::default(), &sc("SC-1"))
+            .await
+            .expect("latest"),
+        memory
+            .latest_values(&TenantId::default(), &sc("SC-1"))
+            .await
+            .expect("latest")
     );
     let (from, to) = (epoch.add_millis(-61_000), epoch.add_millis(60_000));
     assert_eq!(
         store
-            .telemetry_range(&sc("SC-1"), from, to, 100)
+            .telemetry_range(&TenantId::default(), &sc("SC-1"), from, to, 100)
             .await
             .expect("range"),
         memory
-            .telemetry_range(&sc("SC-1"), from, to, 100)
+            .telemetry_range(&TenantId::default(), &sc("SC-1"), from, to, 100)
             .await
             .expect("range")
     );
     assert_eq!(
         store
-            .recent_telemetry(&sc("SC-1"), limit(5))
+            .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(5))
             .await
             .expect("recent"),
         memory
-            .recent_telemetry(&sc("SC-1"), limit(5))
+            .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(5))
             .await
             .expect("recent")
     );
@@ -392,7 +407,7 @@ async fn search_takes_wildcards_literally_and_matches_substrings() {
     .enumerate()
     {
         store
-            .publish_document(d, event(&format!("doc-{n}"), None))
+            .publish_document(&TenantId::default(), d, event(&format!("doc-{n}"), None))
             .await
             .expect("publish");
     }
@@ -401,7 +416,7 @@ async fn search_takes_wildcards_literally_and_matches_substrings() {
         let q = SearchQuery::parse(q).expect("query");
         async move {
             store
-                .search_documents(&q, limit(10))
+                .search_documents(&TenantId::default(), &q, limit(10))
                 .await
                 .expect("search")
                 .into_iter()
@@ -436,7 +451,7 @@ async fn unreadable_stored_data_is_a_backend_error_not_a_panic() {
         .await
         .expect("sabotage");
     let err = store
-        .recent_telemetry(&sc("SC-1"), limit(5))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(5))
         .await
         .expect_err("parameters that are not an object");
     assert!(matches!(err, Error::Backend(_)), "got {err}");
@@ -445,7 +460,7 @@ async fn unreadable_stored_data_is_a_backend_error_not_a_panic() {
         .await
         .expect("sabotage");
     let err = store
-        .list_spacecraft(limit(5), 0)
+        .list_spacecraft(&TenantId::default(), limit(5), 0)
         .await
         .expect_err("an id that does not parse");
     assert!(matches!(err, Error::Backend(_)), "got {err}");
@@ -514,7 +529,7 @@ async fn the_write_probe_fails_on_a_database_that_refuses_writes_and_reads_still
         "the cause is kept for the log: {err}"
     );
     read_only
-        .list_spacecraft(limit(1), 0)
+        .list_spacecraft(&TenantId::default(), limit(1), 0)
         .await
         .expect("reads still answer");
     read_only.pool().close().await;
@@ -530,7 +545,10 @@ async fn the_write_probe_fails_on_a_database_that_refuses_writes_and_reads_still
     writable.pool().close().await;
     // The probe changed nothing: the first write still gets event sequence 1.
     register(&store, "SC-1").await;
-    let events = store.recent_events(None, limit(10)).await.expect("events");
+    let events = store
+        .recent_events(&TenantId::default(), None, limit(10))
+        .await
+        .expect("events");
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].sequence, 1);
 }

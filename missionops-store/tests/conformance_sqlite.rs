@@ -2,6 +2,7 @@
 //! durable backend can show: reopening, migrations, the outbox, exact JSON round trips, and
 //! stored rows that cannot be read back.
 
+use missionops_core::TenantId;
 use std::sync::Arc;
 
 use missionops_core::{
@@ -84,7 +85,10 @@ async fn every_location_form_opens_the_same_file_and_migrating_again_changes_not
     ];
     for form in forms {
         let reopened = SqliteStore::open(&form).await.expect("reopen");
-        let got = reopened.get_spacecraft(&sc("SC-1")).await.expect("get");
+        let got = reopened
+            .get_spacecraft(&TenantId::default(), &sc("SC-1"))
+            .await
+            .expect("get");
         assert!(got.is_some(), "{form} must open the same file");
         reopened.close().await;
     }
@@ -145,13 +149,13 @@ async fn data_survives_closing_and_reopening() {
     store.close().await;
     let reopened = SqliteStore::open(&sqlite.url()).await.expect("reopen");
     let back = reopened
-        .recent_telemetry(&sc("SC-1"), limit(10))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("recent");
     assert_eq!(back, vec![original]);
     assert_eq!(
         reopened
-            .recent_events(None, limit(10))
+            .recent_events(&TenantId::default(), None, limit(10))
             .await
             .expect("events")
             .len(),
@@ -164,9 +168,13 @@ async fn every_event_gets_one_pending_outbox_row_and_failed_writes_add_none() {
     let sqlite = TempSqlite::open().await;
     let store = &sqlite.store;
     register(store, "SC-1", 1).await;
-    store.record_event(event(2)).await.expect("record");
+    store
+        .record_event(&TenantId::default(), event(2))
+        .await
+        .expect("record");
     store
         .insert_telemetry(TelemetryWrite {
+            tenant: Default::default(),
             registrations: Vec::new(),
             snapshots: vec![snapshot_with("a", "SC-1", 1, json!({"temp": 1}))],
             anomalies: vec![],
@@ -179,6 +187,7 @@ async fn every_event_gets_one_pending_outbox_row_and_failed_writes_add_none() {
     // Event 2 is taken: nothing of this write may remain, outbox included.
     let failed = store
         .insert_telemetry(TelemetryWrite {
+            tenant: Default::default(),
             registrations: Vec::new(),
             snapshots: vec![snapshot_with("b", "SC-1", 2, json!({"temp": 1}))],
             anomalies: vec![],
@@ -203,7 +212,7 @@ async fn every_event_gets_one_pending_outbox_row_and_failed_writes_add_none() {
         "outbox rows are due at once and untried"
     );
     let recent = store
-        .recent_telemetry(&sc("SC-1"), limit(10))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("recent");
     assert_eq!(recent.len(), 1);
@@ -228,11 +237,11 @@ async fn configurations_keep_numbers_and_field_order_exactly() {
         created_at: at(3),
     };
     store
-        .put_config(record.clone(), event(2))
+        .put_config(&TenantId::default(), record.clone(), event(2))
         .await
         .expect("put");
     let back = store
-        .current_config(&sc("SC-1"))
+        .current_config(&TenantId::default(), &sc("SC-1"))
         .await
         .expect("get")
         .expect("a config");
@@ -242,7 +251,7 @@ async fn configurations_keep_numbers_and_field_order_exactly() {
         serde_json::to_string(&document).expect("json"),
     );
     let spacecraft = store
-        .get_spacecraft(&sc("SC-1"))
+        .get_spacecraft(&TenantId::default(), &sc("SC-1"))
         .await
         .expect("get")
         .expect("found");
@@ -275,7 +284,14 @@ async fn series_take_the_last_stored_sample_of_a_tie_and_read_any_parameter_name
     let minute = BucketWidth::parse("1m").expect("bucket");
     let temp = ParameterName::parse("temp").expect("name");
     let series = store
-        .telemetry_series(&sc("SC-1"), &temp, at(-100), at(100), minute)
+        .telemetry_series(
+            &TenantId::default(),
+            &sc("SC-1"),
+            &temp,
+            at(-100),
+            at(100),
+            minute,
+        )
         .await
         .expect("series");
     let got: Vec<(Timestamp, f64, f64, f64, u64, f64)> = series
@@ -291,7 +307,14 @@ async fn series_take_the_last_stored_sample_of_a_tie_and_read_any_parameter_name
     );
     let odd = ParameterName::parse(odd).expect("name");
     let series = store
-        .telemetry_series(&sc("SC-1"), &odd, at(0), at(100), minute)
+        .telemetry_series(
+            &TenantId::default(),
+            &sc("SC-1"),
+            &odd,
+            at(0),
+            at(100),
+            minute,
+        )
         .await
         .expect("series");
     assert_eq!(series.len(), 1);
@@ -301,7 +324,14 @@ async fn series_take_the_last_stored_sample_of_a_tie_and_read_any_parameter_name
     );
     let dotted = ParameterName::parse("bus.v x").expect("name");
     let series = store
-        .telemetry_series(&sc("SC-1"), &dotted, at(0), at(100), minute)
+        .telemetry_series(
+            &TenantId::default(),
+            &sc("SC-1"),
+            &dotted,
+            at(0),
+            at(100),
+            minute,
+        )
         .await
         .expect("series");
     assert_eq!(series.len(), 1);
@@ -353,7 +383,7 @@ async fn long_ranges_come_back_whole_in_order_across_pages_and_ties() {
         .collect();
     for max in [1, 2_047, 2_048, 2_049, 4_500, 7_000, 10_000] {
         let got = store
-            .telemetry_range(&sc("SC-1"), at(0), at(100_000), max)
+            .telemetry_range(&TenantId::default(), &sc("SC-1"), at(0), at(100_000), max)
             .await
             .expect("range");
         let ids: Vec<&str> = got.iter().map(|s| s.id.as_str()).collect();
@@ -362,7 +392,13 @@ async fn long_ranges_come_back_whole_in_order_across_pages_and_ties() {
         assert!(got.iter().all(|s| s.spacecraft_id == sc("SC-1")));
     }
     let window = store
-        .telemetry_range(&sc("SC-1"), at(1_000), at(1_999), usize::MAX)
+        .telemetry_range(
+            &TenantId::default(),
+            &sc("SC-1"),
+            at(1_000),
+            at(1_999),
+            usize::MAX,
+        )
         .await
         .expect("range");
     assert_eq!(window.len(), 3_000);
@@ -377,7 +413,7 @@ async fn long_ranges_come_back_whole_in_order_across_pages_and_ties() {
 async fn search(store: &dyn Store, q: &str) -> Vec<String> {
     let query = SearchQuery::parse(q).expect("query");
     store
-        .search_documents(&query, limit(10))
+        .search_documents(&TenantId::default(), &query, limit(10))
         .await
         .expect("search")
         .into_iter()
@@ -404,7 +440,7 @@ async fn search_finds_substrings_inside_words_and_ranks_whole_word_hits_first() 
     ];
     for (n, d) in docs.iter().enumerate() {
         store
-            .publish_document(d.clone(), event(n as u32 + 1))
+            .publish_document(&TenantId::default(), d.clone(), event(n as u32 + 1))
             .await
             .expect("publish");
     }
@@ -431,7 +467,7 @@ async fn search_finds_substrings_inside_words_and_ranks_whole_word_hits_first() 
     updated.title = DocumentTitle::parse("Power recovery").expect("title");
     updated.body = DocumentBody::parse("bus drop").expect("body");
     store
-        .update_document(updated, event(9))
+        .update_document(&TenantId::default(), updated, event(9))
         .await
         .expect("update");
     assert_eq!(search(store, "volt").await, ["tag", "inside"]);
@@ -459,6 +495,7 @@ async fn concurrent_writers_get_gap_free_sequences() {
                 let n = task * 100 + i;
                 store
                     .insert_telemetry(TelemetryWrite {
+                        tenant: Default::default(),
                         registrations: Vec::new(),
                         snapshots: vec![snapshot_with(
                             &format!("s{n}"),
@@ -479,7 +516,7 @@ async fn concurrent_writers_get_gap_free_sequences() {
         task.await.expect("task");
     }
     let events = store
-        .recent_events(None, limit(1000))
+        .recent_events(&TenantId::default(), None, limit(1000))
         .await
         .expect("events");
     let sequences: Vec<u64> = events.iter().rev().map(|e| e.sequence).collect();
@@ -497,7 +534,7 @@ async fn a_stored_row_that_cannot_be_read_back_is_a_backend_error() {
         .expect("insert");
     raw(&sqlite, "UPDATE telemetry SET parameters = '{\"t\": [1]}'").await;
     let err = store
-        .recent_telemetry(&sc("SC-1"), limit(10))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect_err("corrupt row");
     assert!(matches!(err, Error::Backend(_)), "got {err}");
@@ -508,7 +545,7 @@ async fn a_stored_row_that_cannot_be_read_back_is_a_backend_error() {
     )
     .await;
     let err = store
-        .get_spacecraft(&sc("SC-1"))
+        .get_spacecraft(&TenantId::default(), &sc("SC-1"))
         .await
         .expect_err("corrupt time");
     assert!(matches!(err, Error::Backend(_)), "got {err}");
@@ -571,7 +608,7 @@ async fn the_write_probe_fails_while_another_process_holds_the_write_lock() {
     let err = store.probe_writes().await.expect_err("the file is locked");
     assert!(matches!(err, Error::Backend(_)), "got {err}");
     store
-        .list_spacecraft(limit(1), 0)
+        .list_spacecraft(&TenantId::default(), limit(1), 0)
         .await
         .expect("reads still answer");
     sqlx::query("ROLLBACK")
@@ -581,7 +618,10 @@ async fn the_write_probe_fails_while_another_process_holds_the_write_lock() {
     store.probe_writes().await.expect("writable again");
     // The probe changed nothing: a write still commits with the first event sequence.
     register(store, "SC-1", 1).await;
-    let events = store.recent_events(None, limit(10)).await.expect("events");
+    let events = store
+        .recent_events(&TenantId::default(), None, limit(10))
+        .await
+        .expect("events");
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].sequence, 1);
 }

@@ -7,6 +7,7 @@
 //! each commit; the parent reads a few lines, sends SIGKILL while the child is in the middle of
 //! the next batch, reopens the file and counts what is there.
 
+use missionops_core::TenantId;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -54,6 +55,7 @@ fn batch(n: u64) -> TelemetryWrite {
         })
         .collect();
     TelemetryWrite {
+        tenant: Default::default(),
         registrations: Vec::new(),
         snapshots,
         ..TelemetryWrite::default()
@@ -97,6 +99,7 @@ fn committed_batches_survive_kill_9() {
         let store = SqliteStore::open_path(&path).await.expect("open");
         store
             .register_spacecraft(
+                &TenantId::default(),
                 Spacecraft {
                     id: spacecraft_id(),
                     name: SpacecraftName::parse("crash test").expect("name"),
@@ -185,6 +188,7 @@ fn committed_batches_survive_kill_9() {
             .expect("reopen after the crash");
         let stored = store
             .telemetry_range(
+                &TenantId::default(),
                 &spacecraft_id(),
                 start().add_millis(-1),
                 start().add_millis(i64::MAX / 2),

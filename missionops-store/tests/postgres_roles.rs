@@ -14,7 +14,8 @@
 use std::sync::Arc;
 
 use missionops_core::{
-    AnomalyKind, Error, EventType, SpacecraftRepository, Store, TelemetryRepository, TelemetryWrite,
+    AnomalyKind, Error, EventType, SpacecraftRepository, Store, TelemetryRepository,
+    TelemetryWrite, TenantId,
 };
 use missionops_store::PostgresStore;
 use missionops_store::conformance::Guard;
@@ -72,6 +73,7 @@ async fn write_history(store: &PostgresStore) {
     register(store, "SC-1", 0, 1).await;
     store
         .insert_telemetry(TelemetryWrite {
+            tenant: TenantId::default(),
             registrations: Vec::new(),
             snapshots: vec![snapshot("s1", "SC-1", 5, 99.5)],
             anomalies: vec![anomaly("SC-1", 5, "temp", AnomalyKind::WarnHigh)],
@@ -138,13 +140,13 @@ async fn the_readonly_role_reads_and_cannot_write() {
     write_history(&owner).await;
 
     let listing = readonly
-        .list_spacecraft(limit(10), 0)
+        .list_spacecraft(&TenantId::default(), limit(10), 0)
         .await
         .expect("the readonly role reads through the store");
     assert_eq!(listing.total, 1);
     assert_eq!(
         readonly
-            .recent_telemetry(&sc("SC-1"), limit(10))
+            .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
             .await
             .expect("telemetry")
             .len(),
@@ -171,6 +173,7 @@ async fn the_readonly_role_reads_and_cannot_write() {
     // A write through the store is a backend failure, not a panic, and changes nothing.
     let err = readonly
         .register_spacecraft(
+            &TenantId::default(),
             spacecraft("SC-2", 1),
             event(9, Some("SC-2"), EventType::SpacecraftRegistered),
         )

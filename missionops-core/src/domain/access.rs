@@ -30,6 +30,19 @@ impl TenantId {
     pub fn default_tenant() -> Self {
         TenantId("default".into())
     }
+
+    /// Whether this is the `default` tenant.
+    pub fn is_default(&self) -> bool {
+        &*self.0 == "default"
+    }
+}
+
+/// `default`: what a record made without naming a tenant (the CLI, embedding, data stored
+/// before tenants existed) belongs to.
+impl Default for TenantId {
+    fn default() -> Self {
+        TenantId::default_tenant()
+    }
 }
 
 impl ApiKeyId {

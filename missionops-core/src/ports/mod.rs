@@ -7,6 +7,13 @@
 //! event id is already recorded fails whole, with [`Error::Conflict`]. Every method returns [`Error::Backend`] when the
 //! backend itself fails; the other errors each method can return are listed in its docs.
 //!
+//!
+//! Every repository is tenant-scoped (SPEC §9): each method takes the tenant it reads or writes
+//! in (a [`TelemetryWrite`] carries its own), and a record of another tenant is treated exactly
+//! as if it did not exist: absent from listings, `None` from lookups by id, and a spacecraft id
+//! of another tenant is free to register. Event sequences are global to the store (one log), so
+//! a tenant's sequences have gaps; `events_after` skips the other tenants' events.
+//!
 //! [`Error::Backend`]: crate::Error::Backend
 //! [`Error::Conflict`]: crate::Error::Conflict
 
@@ -102,29 +109,51 @@ pub struct SpacecraftPage {
 pub trait SpacecraftRepository: Send + Sync {
     /// Stores a new spacecraft with its `SPACECRAFT_REGISTERED` event.
     /// [`Error::Conflict`](crate::Error::Conflict) when the id exists; nothing is written then.
-    async fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()>;
+    async fn register_spacecraft(
+        &self,
+        tenant: &TenantId,
+        spacecraft: Spacecraft,
+        event: NewEvent,
+    ) -> Result<()>;
 
     /// The spacecraft with `id`, or `None`.
-    async fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Option<Spacecraft>>;
+    async fn get_spacecraft(
+        &self,
+        tenant: &TenantId,
+        id: &SpacecraftId,
+    ) -> Result<Option<Spacecraft>>;
 
     /// A page of spacecraft ordered by registration time, then id.
-    async fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftPage>;
+    async fn list_spacecraft(
+        &self,
+        tenant: &TenantId,
+        limit: Limit,
+        offset: u64,
+    ) -> Result<SpacecraftPage>;
 }
 
 /// Configuration storage, with every version kept.
 #[async_trait]
 pub trait ConfigRepository: Send + Sync {
     /// The newest configuration of `spacecraft`, or `None` when it has none (or does not exist).
-    async fn current_config(&self, spacecraft: &SpacecraftId) -> Result<Option<ConfigRecord>>;
+    async fn current_config(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<ConfigRecord>>;
 
     /// The version of [`current_config`], or `None` when there is none: what a caller holding
     /// the rules of a version asks to learn whether they are still current. The default
     /// reads the whole configuration; a backend answers it without reading the document.
     ///
     /// [`current_config`]: ConfigRepository::current_config
-    async fn current_config_version(&self, spacecraft: &SpacecraftId) -> Result<Option<u32>> {
+    async fn current_config_version(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<u32>> {
         Ok(self
-            .current_config(spacecraft)
+            .current_config(tenant, spacecraft)
             .await?
             .map(|record| record.version))
     }
@@ -134,10 +163,19 @@ pub trait ConfigRepository: Send + Sync {
     /// otherwise [`Error::Conflict`](crate::Error::Conflict) (a concurrent change won) and
     /// nothing is written. [`Error::NotFound`](crate::Error::NotFound) when the spacecraft does
     /// not exist.
-    async fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()>;
+    async fn put_config(
+        &self,
+        tenant: &TenantId,
+        record: ConfigRecord,
+        event: NewEvent,
+    ) -> Result<()>;
 
     /// Every version of `spacecraft`'s configuration, oldest first; empty when none.
-    async fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>>;
+    async fn config_history(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Vec<ConfigRecord>>;
 }
 
 /// A spacecraft a telemetry write registers if nobody registered it yet (implicit
@@ -154,6 +192,9 @@ pub struct Registration {
 /// Telemetry to store in one transaction, with what evaluating it produced.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TelemetryWrite {
+    /// The tenant every record of the write belongs to. The write carries it (rather than the
+    /// call) because group commit stores writes of many tenants in one transaction.
+    pub tenant: TenantId,
     /// Spacecraft to register first, each only if no spacecraft with its id exists (then its
     /// event is recorded, before the write's own events); one that exists is left as it is and
     /// its event dropped, which is no failure. So however many writes carry the registration
@@ -281,6 +322,7 @@ pub trait TelemetryRepository: Send + Sync {
     /// The newest `limit` snapshots of `spacecraft`, newest first (ties: last stored first).
     async fn recent_telemetry(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>>;
@@ -289,6 +331,7 @@ pub trait TelemetryRepository: Send + Sync {
     /// stored first), at most `max`.
     async fn telemetry_range(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -298,12 +341,17 @@ pub trait TelemetryRepository: Send + Sync {
     /// The newest sample time of `spacecraft`, or `None` when it has no telemetry.
     async fn last_telemetry_timestamp(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<Timestamp>>;
 
     /// The newest value of every parameter `spacecraft` has sent, ordered by parameter name.
     /// A parameter's newest value is the one of its newest sample time (ties: last stored).
-    async fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>>;
+    async fn latest_values(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Vec<LatestValue>>;
 
     /// The numeric samples of `parameter` with `from <= timestamp <= to`, downsampled into
     /// epoch-aligned buckets of `bucket` (min, max, avg, count, and the value of the newest
@@ -312,6 +360,7 @@ pub trait TelemetryRepository: Send + Sync {
     /// into the caller.
     async fn telemetry_series(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         parameter: &ParameterName,
         from: Timestamp,
@@ -327,6 +376,7 @@ pub trait TelemetryRepository: Send + Sync {
     /// [`telemetry_range`]: TelemetryRepository::telemetry_range
     async fn telemetry_range_page(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -338,6 +388,7 @@ pub trait TelemetryRepository: Send + Sync {
     /// than `at_most` (so that checking a window against a cap costs at most the cap).
     async fn count_telemetry_range(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -360,14 +411,19 @@ pub trait AnomalyRepository: Send + Sync {
     /// Persists anomalies, each with the event to record if (and only if) it is new. An anomaly
     /// whose (spacecraft, parameter, timestamp, kind) is already stored is skipped with its
     /// event. Returns how many were new. All-or-nothing.
-    async fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize>;
+    async fn persist_anomalies(
+        &self,
+        tenant: &TenantId,
+        anomalies: Vec<(Anomaly, NewEvent)>,
+    ) -> Result<usize>;
 
     /// The anomaly with `id`, or `None`.
-    async fn get_anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>>;
+    async fn get_anomaly(&self, tenant: &TenantId, id: &AnomalyId) -> Result<Option<Anomaly>>;
 
     /// The newest `limit` anomalies of `spacecraft` by sample time, newest first.
     async fn recent_anomalies(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<Anomaly>>;
@@ -375,6 +431,7 @@ pub trait AnomalyRepository: Send + Sync {
     /// The anomalies of `spacecraft` with `from <= timestamp <= to`, oldest first.
     async fn anomaly_timeline(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -383,6 +440,7 @@ pub trait AnomalyRepository: Send + Sync {
     /// How many anomalies of `spacecraft` have a sample time at or after `since`, and the worst.
     async fn count_anomalies_since(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount>;
@@ -394,6 +452,7 @@ pub trait AnomalyRepository: Send + Sync {
     /// [`anomaly_timeline`]: AnomalyRepository::anomaly_timeline
     async fn anomaly_timeline_page(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -415,13 +474,18 @@ pub struct AnomalyPage {
 #[async_trait]
 pub trait AlarmRepository: Send + Sync {
     /// Creates or replaces `alarm` (by id) with the events its change causes.
-    async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()>;
+    async fn save_alarm(
+        &self,
+        tenant: &TenantId,
+        alarm: Alarm,
+        events: Vec<NewEvent>,
+    ) -> Result<()>;
 
     /// The alarm with `id`, or `None`.
-    async fn get_alarm(&self, id: &AlarmId) -> Result<Option<Alarm>>;
+    async fn get_alarm(&self, tenant: &TenantId, id: &AlarmId) -> Result<Option<Alarm>>;
 
     /// The alarms passing `filter`, most recently opened first.
-    async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>>;
+    async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>>;
 }
 
 /// Document storage.
@@ -429,35 +493,55 @@ pub trait AlarmRepository: Send + Sync {
 pub trait DocumentRepository: Send + Sync {
     /// Stores a new document (version 1) with its `DOCUMENT_PUBLISHED` event.
     /// [`Error::Conflict`](crate::Error::Conflict) when the id exists.
-    async fn publish_document(&self, document: OpsDocument, event: NewEvent) -> Result<()>;
+    async fn publish_document(
+        &self,
+        tenant: &TenantId,
+        document: OpsDocument,
+        event: NewEvent,
+    ) -> Result<()>;
 
     /// Replaces a document with its next version and records its `DOCUMENT_UPDATED` event.
     /// [`Error::NotFound`](crate::Error::NotFound) when it does not exist;
     /// [`Error::Conflict`](crate::Error::Conflict) when `document.version` is not the stored
     /// version + 1.
-    async fn update_document(&self, document: OpsDocument, event: NewEvent) -> Result<()>;
+    async fn update_document(
+        &self,
+        tenant: &TenantId,
+        document: OpsDocument,
+        event: NewEvent,
+    ) -> Result<()>;
 
     /// The document with `id`, or `None`.
-    async fn get_document(&self, id: &DocumentId) -> Result<Option<OpsDocument>>;
+    async fn get_document(&self, tenant: &TenantId, id: &DocumentId)
+    -> Result<Option<OpsDocument>>;
 
     /// Documents matching `query`, best match first: the compat rule (the query appears in the
     /// title or body ignoring case, or equals a tag) ranked by relevance, ties newest first.
-    async fn search_documents(&self, query: &SearchQuery, limit: Limit)
-    -> Result<Vec<OpsDocument>>;
+    async fn search_documents(
+        &self,
+        tenant: &TenantId,
+        query: &SearchQuery,
+        limit: Limit,
+    ) -> Result<Vec<OpsDocument>>;
 
     /// Documents passing `filter`, newest publication first.
-    async fn list_documents(&self, filter: &DocumentFilter) -> Result<Vec<OpsDocument>>;
+    async fn list_documents(
+        &self,
+        tenant: &TenantId,
+        filter: &DocumentFilter,
+    ) -> Result<Vec<OpsDocument>>;
 }
 
 /// Event storage.
 #[async_trait]
 pub trait EventRepository: Send + Sync {
     /// Records an event that comes with no state change (`INFO`, `COMMAND_SENT`, …).
-    async fn record_event(&self, event: NewEvent) -> Result<MissionEvent>;
+    async fn record_event(&self, tenant: &TenantId, event: NewEvent) -> Result<MissionEvent>;
 
     /// The newest `limit` events, of one spacecraft or all, newest first.
     async fn recent_events(
         &self,
+        tenant: &TenantId,
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>>;
@@ -466,6 +550,7 @@ pub trait EventRepository: Send + Sync {
     /// `limit` (for resuming a stream).
     async fn events_after(
         &self,
+        tenant: &TenantId,
         after: u64,
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,

@@ -4,7 +4,7 @@
 
 use crate::domain::{
     Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, EventStamp, NewEvent, Operator,
-    SpacecraftId, Timestamp,
+    SpacecraftId, TenantId, Timestamp,
 };
 use crate::error::{Error, Result};
 
@@ -16,13 +16,13 @@ pub const MAX_COMMENT_CHARS: usize = 2_000;
 impl MissionOps {
     /// Alarms passing `filter`, most recently opened first.
     pub async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
-        self.store.list_alarms(filter).await
+        self.store.list_alarms(&self.tenant, filter).await
     }
 
     /// The alarm with `id`; [`Error::NotFound`] when unknown.
     pub async fn get_alarm(&self, id: &AlarmId) -> Result<Alarm> {
         self.store
-            .get_alarm(id)
+            .get_alarm(&self.tenant, id)
             .await?
             .ok_or_else(|| Error::not_found("alarm", id))
     }
@@ -76,6 +76,20 @@ impl MissionOps {
 
     /// Applies an operator's change to an alarm under its spacecraft's monitor lock, stores
     /// it with its event, and hands the new version to the monitor.
+    /// Who acknowledges, shelves or unshelves (SPEC §9): the key's name when the caller is a
+    /// key (whatever `by` says, so the audit trail cannot be forged), else `by`, which is then
+    /// required ([`Error::Invalid`] naming `by` without it).
+    pub fn operator(&self, by: Option<Operator>) -> Result<Operator> {
+        match (self.actor.key_name(), by) {
+            (Some(name), _) => Operator::parse(name.as_str()),
+            (None, Some(by)) => Ok(by),
+            (None, None) => Err(Error::invalid(
+                "by",
+                "is required: say who acts (a request with an API key is named by its key)",
+            )),
+        }
+    }
+
     async fn change_alarm(
         &self,
         id: &AlarmId,
@@ -83,13 +97,15 @@ impl MissionOps {
         event: impl FnOnce(EventStamp, &Alarm) -> NewEvent,
     ) -> Result<Alarm> {
         let spacecraft = self.get_alarm(id).await?.spacecraft_id;
-        let handle = self.slot_handle(&spacecraft);
+        let handle = self.slot_handle(&self.scoped(&spacecraft));
         let mut slot = handle.slot.lock().await;
         // Read again under the lock: the monitor may have changed it meanwhile.
         let mut alarm = self.get_alarm(id).await?;
         change(&mut alarm)?;
         let event = event(self.event_stamp(), &alarm);
-        self.store.save_alarm(alarm.clone(), vec![event]).await?;
+        self.store
+            .save_alarm(&self.tenant, alarm.clone(), vec![self.audited(event)])
+            .await?;
         if let Some(monitor) = slot.monitor.as_mut() {
             monitor.replace_alarm(&alarm);
         }
@@ -97,18 +113,25 @@ impl MissionOps {
     }
 
     /// The stored alarms of `id` that are not `CLEARED`.
-    pub(super) async fn open_alarms_of(&self, id: &SpacecraftId) -> Result<Vec<Alarm>> {
+    pub(super) async fn open_alarms_of(
+        &self,
+        tenant: &TenantId,
+        id: &SpacecraftId,
+    ) -> Result<Vec<Alarm>> {
         self.store
-            .list_alarms(&AlarmFilter {
-                spacecraft_id: Some(id.clone()),
-                states: AlarmStates::Open,
-            })
+            .list_alarms(
+                tenant,
+                &AlarmFilter {
+                    spacecraft_id: Some(id.clone()),
+                    states: AlarmStates::Open,
+                },
+            )
             .await
     }
 
     /// How many alarms of `id` need attention: `ACTIVE` or `ACKNOWLEDGED`.
     pub(super) async fn active_alarm_count(&self, id: &SpacecraftId) -> Result<usize> {
-        let open = self.open_alarms_of(id).await?;
+        let open = self.open_alarms_of(&self.tenant, id).await?;
         Ok(open
             .iter()
             .filter(|a| matches!(a.state, AlarmState::Active | AlarmState::Acknowledged))

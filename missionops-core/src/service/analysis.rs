@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::domain::{Anomaly, Limit, NewEvent, SpacecraftId, Timestamp};
+use crate::domain::{Anomaly, Limit, NewEvent, SpacecraftId, TenantId, Timestamp};
 use crate::error::{Error, Result};
 use crate::ports::{RangeCursor, Store};
 use crate::rules::{AnalysisContext, WindowAnalysis, analyse};
@@ -54,6 +54,7 @@ impl AnalysisWindow {
 /// is read may or may not be seen, as with any series of reads.
 pub struct RangeAnalysis {
     store: Arc<dyn Store>,
+    tenant: TenantId,
     spacecraft: SpacecraftId,
     from: Timestamp,
     to: Timestamp,
@@ -87,6 +88,7 @@ impl RangeAnalysis {
         let page = self
             .store
             .telemetry_range_page(
+                &self.tenant,
                 &self.spacecraft,
                 self.from,
                 self.to,
@@ -143,7 +145,7 @@ impl MissionOps {
         } else {
             let count = self
                 .store
-                .count_telemetry_range(id, from, to, MAX_WINDOW_SNAPSHOTS + 1)
+                .count_telemetry_range(&self.tenant, id, from, to, MAX_WINDOW_SNAPSHOTS + 1)
                 .await?;
             if count > MAX_WINDOW_SNAPSHOTS {
                 return Err(Error::invalid(
@@ -162,6 +164,7 @@ impl MissionOps {
         };
         Ok(RangeAnalysis {
             store: Arc::clone(&self.store),
+            tenant: self.tenant.clone(),
             spacecraft: id.clone(),
             from,
             to,
@@ -223,10 +226,13 @@ impl MissionOps {
                 .into_iter()
                 .map(|anomaly| {
                     let event = NewEvent::anomaly(self.event_stamp(), &anomaly, None);
-                    (anomaly, event)
+                    (anomaly, self.audited(event))
                 })
                 .collect();
-            report.persisted += self.store.persist_anomalies(with_events).await?;
+            report.persisted += self
+                .store
+                .persist_anomalies(&self.tenant, with_events)
+                .await?;
         }
         Ok(report)
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::domain::{Anomaly, AnomalyId, Limit, SpacecraftId, Timestamp};
+use crate::domain::{Anomaly, AnomalyId, Limit, SpacecraftId, TenantId, Timestamp};
 use crate::error::{Error, Result};
 use crate::ports::{RangeCursor, Store};
 
@@ -12,6 +12,7 @@ use super::{AnalysisWindow, MissionOps};
 /// [`MissionOps::anomaly_timeline_pages`]): each call to [`next`](Self::next) reads one page.
 pub struct TimelinePages {
     store: Arc<dyn Store>,
+    tenant: TenantId,
     spacecraft: SpacecraftId,
     from: Timestamp,
     to: Timestamp,
@@ -38,6 +39,7 @@ impl TimelinePages {
         let page = self
             .store
             .anomaly_timeline_page(
+                &self.tenant,
                 &self.spacecraft,
                 self.from,
                 self.to,
@@ -56,7 +58,7 @@ impl TimelinePages {
 impl MissionOps {
     /// Persisted anomalies of `id`, newest first.
     pub async fn list_anomalies(&self, id: &SpacecraftId, limit: Limit) -> Result<Vec<Anomaly>> {
-        self.store.recent_anomalies(id, limit).await
+        self.store.recent_anomalies(&self.tenant, id, limit).await
     }
 
     /// Persisted anomalies of `id` in `from..=to`, oldest first.
@@ -67,7 +69,9 @@ impl MissionOps {
         to: Timestamp,
     ) -> Result<Vec<Anomaly>> {
         AnalysisWindow::range(from, to)?;
-        self.store.anomaly_timeline(id, from, to).await
+        self.store
+            .anomaly_timeline(&self.tenant, id, from, to)
+            .await
     }
 
     /// [`Self::anomaly_timeline`] read page by page (pages of the analysis page size), for
@@ -81,6 +85,7 @@ impl MissionOps {
         AnalysisWindow::range(from, to)?;
         Ok(TimelinePages {
             store: Arc::clone(&self.store),
+            tenant: self.tenant.clone(),
             spacecraft: id.clone(),
             from,
             to,
@@ -93,7 +98,7 @@ impl MissionOps {
     /// The persisted anomaly with `id`; [`Error::NotFound`] when unknown.
     pub async fn get_anomaly(&self, id: &AnomalyId) -> Result<Anomaly> {
         self.store
-            .get_anomaly(id)
+            .get_anomaly(&self.tenant, id)
             .await?
             .ok_or_else(|| Error::not_found("anomaly", id))
     }

@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use crate::domain::{EventStamp, Limit, SpacecraftId, Timestamp};
+use crate::domain::{
+    Actor, Caller, EventStamp, Limit, NewEvent, SpacecraftId, TenantId, Timestamp,
+};
 use crate::error::Result;
 use crate::ports::{Clock, IdGenerator, Store};
 
@@ -23,9 +25,27 @@ use super::rules_cache::CachedRules;
 /// server on one PostgreSQL) are seen after at most this long.
 pub(super) const RECHECK_MS: i64 = 2_000;
 
+/// A spacecraft of one tenant: the key of every per-spacecraft cache, so that two tenants'
+/// `SC-001` never share rules, a monitor or a window.
+pub(super) type Scoped = (TenantId, SpacecraftId);
+
+/// Puts `actor` into `event.metadata.actor` (SPEC §9: every event a request causes names who
+/// caused it). Not for the open caller (anonymous in `default`, i.e. no key exists, the CLI,
+/// embedding): its events stay byte-identical to those of the TypeScript service, which the
+/// compat fixtures pin.
+pub(super) fn audit(tenant: &TenantId, actor: &Actor, event: &mut NewEvent) {
+    if tenant.is_default() && *actor == Actor::Anonymous {
+        return;
+    }
+    event.metadata.insert("actor".to_owned(), actor.to_json());
+}
+
 /// The MissionOps application: every use case, over a store, a clock and an id generator.
 ///
-/// A cheap, clonable handle; clones share the store and the caches.
+/// A cheap, clonable handle; clones share the store and the caches. Each handle acts for one
+/// caller (SPEC §9): its use cases read and write in the caller's tenant only and name the
+/// caller's actor in the events they record. [`MissionOps::new`] acts as [`Caller::open`];
+/// [`MissionOps::acting_as`] gives a handle for another caller.
 ///
 /// ```
 /// # use std::sync::Arc;
@@ -40,14 +60,18 @@ pub struct MissionOps {
     pub(super) store: Arc<dyn Store>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) ids: Arc<dyn IdGenerator>,
+    /// The tenant this handle reads and writes in.
+    pub(super) tenant: TenantId,
+    /// Who the events this handle records name as their cause.
+    pub(super) actor: Actor,
     /// Compiled rules per spacecraft, recompiled when the configuration version changes.
-    pub(super) rules: Arc<Mutex<HashMap<SpacecraftId, CachedRules>>>,
+    pub(super) rules: Arc<Mutex<HashMap<Scoped, CachedRules>>>,
     /// Spacecraft known to exist, so that ingest skips the existence lookup. Spacecraft are
     /// never deleted, so an entry never goes stale. A std mutex: held for a lookup only, never
     /// across an await.
-    pub(super) known: Arc<Mutex<HashSet<SpacecraftId>>>,
+    pub(super) known: Arc<Mutex<HashSet<Scoped>>>,
     /// The streaming monitor of each spacecraft seen since start (see [`super::monitor_slots`]).
-    pub(super) monitors: Arc<Mutex<HashMap<SpacecraftId, SlotHandle>>>,
+    pub(super) monitors: Arc<Mutex<HashMap<Scoped, SlotHandle>>>,
     /// Live writes of any spacecraft waiting to be evaluated and stored together (see
     /// `MissionOps::store_live_grouped`).
     pub(super) live_writes: WriteQueue,
@@ -72,6 +96,8 @@ impl MissionOps {
             store,
             clock,
             ids,
+            tenant: TenantId::default_tenant(),
+            actor: Actor::Anonymous,
             rules: Arc::default(),
             known: Arc::default(),
             monitors: Arc::default(),
@@ -80,6 +106,26 @@ impl MissionOps {
             windows: Arc::default(),
             analysis_page: super::analysis::ANALYSIS_PAGE_SNAPSHOTS,
         }
+    }
+
+    /// A handle acting for `caller`: the same store, clock, ids and caches (a cheap clone),
+    /// reading and writing in `caller.tenant` only and naming `caller.actor` in its events.
+    pub fn acting_as(&self, caller: Caller) -> MissionOps {
+        MissionOps {
+            tenant: caller.tenant,
+            actor: caller.actor,
+            ..self.clone()
+        }
+    }
+
+    /// The tenant this handle acts in.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// The actor this handle names in the events it records.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
     }
 
     /// The store, for frontends that need a query no use case covers yet.
@@ -100,22 +146,33 @@ impl MissionOps {
         }
     }
 
-    pub(super) fn is_known(&self, id: &SpacecraftId) -> bool {
-        self.known.lock().map(|k| k.contains(id)).unwrap_or(false)
+    /// `event` as this handle's caller causes it: with `metadata.actor` (SPEC §9 audit).
+    pub(super) fn audited(&self, mut event: NewEvent) -> NewEvent {
+        audit(&self.tenant, &self.actor, &mut event);
+        event
     }
 
-    pub(super) fn remember(&self, id: &SpacecraftId) {
+    /// The cache key of `id` in this handle's tenant.
+    pub(super) fn scoped(&self, id: &SpacecraftId) -> Scoped {
+        (self.tenant.clone(), id.clone())
+    }
+
+    pub(super) fn is_known(&self, key: &Scoped) -> bool {
+        self.known.lock().map(|k| k.contains(key)).unwrap_or(false)
+    }
+
+    pub(super) fn remember(&self, key: Scoped) {
         if let Ok(mut known) = self.known.lock() {
-            known.insert(id.clone());
+            known.insert(key);
         }
     }
 
-    /// Remembers every one of `ids`, under one lock, copying only those not known yet.
-    pub(super) fn remember_all<'a>(&self, ids: impl IntoIterator<Item = &'a SpacecraftId>) {
+    /// Remembers every one of `keys`, under one lock, copying only those not known yet.
+    pub(super) fn remember_all<'a>(&self, keys: impl IntoIterator<Item = &'a Scoped>) {
         if let Ok(mut known) = self.known.lock() {
-            for id in ids {
-                if !known.contains(id) {
-                    known.insert(id.clone());
+            for key in keys {
+                if !known.contains(key) {
+                    known.insert(key.clone());
                 }
             }
         }
@@ -124,7 +181,7 @@ impl MissionOps {
     /// Whether the store answers (for readiness probes).
     pub async fn ping(&self) -> Result<()> {
         self.store
-            .list_spacecraft(Limit::clamped(1, 1), 0)
+            .list_spacecraft(&self.tenant, Limit::clamped(1, 1), 0)
             .await
             .map(|_| ())
     }

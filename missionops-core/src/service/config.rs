@@ -17,7 +17,7 @@ impl MissionOps {
     /// The current configuration of `id`; [`Error::NotFound`] when it has none.
     pub async fn get_config(&self, id: &SpacecraftId) -> Result<ConfigRecord> {
         self.store
-            .current_config(id)
+            .current_config(&self.tenant, id)
             .await?
             .ok_or_else(|| Error::not_found("configuration of spacecraft", id))
     }
@@ -34,7 +34,7 @@ impl MissionOps {
         self.ensure_spacecraft(id).await?;
         let mut last_conflict = None;
         for _ in 0..CONFIG_WRITE_ATTEMPTS {
-            let previous = self.store.current_config(id).await?;
+            let previous = self.store.current_config(&self.tenant, id).await?;
             let empty = Map::new();
             let before = previous.as_ref().map_or(&empty, |p| p.config.as_object());
             let diff = config_diff::config_diff(before, config.as_object());
@@ -49,7 +49,11 @@ impl MissionOps {
             };
             let previous = previous.as_ref().map(|p| p.version);
             let event = NewEvent::config_changed(self.event_stamp(), &record, previous, diff);
-            match self.store.put_config(record.clone(), event).await {
+            match self
+                .store
+                .put_config(&self.tenant, record.clone(), self.audited(event))
+                .await
+            {
                 Ok(()) => {
                     self.forget_rules(id).await;
                     return Ok(record);
@@ -66,6 +70,6 @@ impl MissionOps {
     /// Every version of `id`'s configuration, oldest first.
     pub async fn config_history(&self, id: &SpacecraftId) -> Result<Vec<ConfigRecord>> {
         self.get_spacecraft(id).await?;
-        self.store.config_history(id).await
+        self.store.config_history(&self.tenant, id).await
     }
 }

@@ -28,7 +28,9 @@ impl MissionOps {
             version: 1,
         };
         let event = NewEvent::document_published(self.event_stamp(), &document);
-        self.store.publish_document(document.clone(), event).await?;
+        self.store
+            .publish_document(&self.tenant, document.clone(), self.audited(event))
+            .await?;
         Ok(document)
     }
 
@@ -47,14 +49,16 @@ impl MissionOps {
             version: current.version + 1,
         };
         let event = NewEvent::document_updated(self.event_stamp(), &document);
-        self.store.update_document(document.clone(), event).await?;
+        self.store
+            .update_document(&self.tenant, document.clone(), self.audited(event))
+            .await?;
         Ok(document)
     }
 
     /// The document with `id`; [`Error::NotFound`] when unknown.
     pub async fn get_document(&self, id: &DocumentId) -> Result<OpsDocument> {
         self.store
-            .get_document(id)
+            .get_document(&self.tenant, id)
             .await?
             .ok_or_else(|| Error::not_found("document", id))
     }
@@ -65,12 +69,14 @@ impl MissionOps {
         query: &SearchQuery,
         limit: Limit,
     ) -> Result<Vec<OpsDocument>> {
-        self.store.search_documents(query, limit).await
+        self.store
+            .search_documents(&self.tenant, query, limit)
+            .await
     }
 
     /// Documents passing `filter`, newest first.
     pub async fn list_documents(&self, filter: &DocumentFilter) -> Result<Vec<OpsDocument>> {
-        self.store.list_documents(filter).await
+        self.store.list_documents(&self.tenant, filter).await
     }
 
     /// `procedure` documents relevant to a persisted anomaly: those tagged with its parameter
@@ -82,19 +88,26 @@ impl MissionOps {
         let tagged = match Tag::parse(anomaly.parameter.as_str()) {
             Ok(tag) => {
                 self.store
-                    .list_documents(&DocumentFilter {
-                        spacecraft_id: None,
-                        category: Some(procedure),
-                        tag: Some(tag),
-                        limit,
-                        offset: 0,
-                    })
+                    .list_documents(
+                        &self.tenant,
+                        &DocumentFilter {
+                            spacecraft_id: None,
+                            category: Some(procedure),
+                            tag: Some(tag),
+                            limit,
+                            offset: 0,
+                        },
+                    )
                     .await?
             }
             Err(_) => Vec::new(),
         };
         let mentioned = match SearchQuery::parse(anomaly.parameter.as_str()) {
-            Ok(query) => self.store.search_documents(&query, limit).await?,
+            Ok(query) => {
+                self.store
+                    .search_documents(&self.tenant, &query, limit)
+                    .await?
+            }
             Err(_) => Vec::new(),
         };
         let mut found = tagged;

@@ -13,7 +13,9 @@ impl MissionOps {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        self.store.recent_events(spacecraft, limit).await
+        self.store
+            .recent_events(&self.tenant, spacecraft, limit)
+            .await
     }
 
     /// Events after `sequence`, oldest first (for resuming a stream).
@@ -23,7 +25,9 @@ impl MissionOps {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        self.store.events_after(sequence, spacecraft, limit).await
+        self.store
+            .events_after(&self.tenant, sequence, spacecraft, limit)
+            .await
     }
 
     /// Records an informational event that comes with no state change.
@@ -37,6 +41,8 @@ impl MissionOps {
     ) -> Result<MissionEvent> {
         let stamp = self.event_stamp();
         let event = NewEvent::custom(stamp, spacecraft, event_type, severity, message, metadata);
-        self.store.record_event(event).await
+        self.store
+            .record_event(&self.tenant, self.audited(event))
+            .await
     }
 }

@@ -21,7 +21,7 @@ use crate::ports::{IngestOutcome, TelemetryWrite};
 use crate::rules::{CompiledRules, LastValues, MonitorContext, MonitorOutput, SpacecraftMonitor};
 
 use super::MissionOps;
-use super::app::RECHECK_MS;
+use super::app::{RECHECK_MS, Scoped};
 
 /// How many of a spacecraft's newest snapshots rebuild its monitor after a restart.
 pub const REBUILD_HISTORY: u32 = 100;
@@ -53,16 +53,16 @@ pub(super) struct Monitored<'a> {
 }
 
 impl MissionOps {
-    pub(super) fn slot_handle(&self, id: &SpacecraftId) -> SlotHandle {
+    pub(super) fn slot_handle(&self, key: &Scoped) -> SlotHandle {
         match self.monitors.lock() {
-            Ok(mut monitors) => monitors.entry(id.clone()).or_default().clone(),
+            Ok(mut monitors) => monitors.entry(key.clone()).or_default().clone(),
             // A poisoned registry only means another thread panicked mid-insert; a fresh
             // slot rebuilds from the store.
             Err(_) => SlotHandle::default(),
         }
     }
 
-    pub(super) fn loaded_slots(&self) -> Vec<(SpacecraftId, SlotHandle)> {
+    pub(super) fn loaded_slots(&self) -> Vec<(Scoped, SlotHandle)> {
         self.monitors
             .lock()
             .map(|m| {
@@ -77,7 +77,7 @@ impl MissionOps {
     /// from history on first use. Alarms of rules that went away clear into `out`.
     pub(super) async fn refresh(
         &self,
-        id: &SpacecraftId,
+        key: &Scoped,
         slot: &mut MonitorSlot,
         context: MonitorContext<'_>,
         out: &mut MonitorOutput,
@@ -89,14 +89,15 @@ impl MissionOps {
         if slot.monitor.is_some() && recent {
             return Ok(());
         }
-        let record = self.store.current_config(id).await?;
+        let (tenant, id) = key;
+        let record = self.store.current_config(tenant, id).await?;
         let version = record.as_ref().map(|r| r.version);
         if slot.monitor.is_some() && slot.version == version {
             slot.checked_at = Some(now);
             return Ok(());
         }
         let rules = match &record {
-            Some(record) => self.compiled_rules(id, record)?,
+            Some(record) => self.compiled_rules(key, record)?,
             None => Arc::new(CompiledRules::empty()),
         };
         match &mut slot.monitor {
@@ -104,9 +105,13 @@ impl MissionOps {
             None => {
                 let history = self
                     .store
-                    .recent_telemetry(id, Limit::clamped(REBUILD_HISTORY.into(), REBUILD_HISTORY))
+                    .recent_telemetry(
+                        tenant,
+                        id,
+                        Limit::clamped(REBUILD_HISTORY.into(), REBUILD_HISTORY),
+                    )
                     .await?;
-                let open = self.open_alarms_of(id).await?;
+                let open = self.open_alarms_of(tenant, id).await?;
                 slot.last = LastValues::default();
                 if rules.derived().uses_last() {
                     // The stored snapshots carry their derived values too.
@@ -145,7 +150,7 @@ impl MissionOps {
         order.sort();
         let mut guards = Vec::with_capacity(order.len());
         for id in &order {
-            guards.push(self.slot_handle(id).slot.lock_owned().await);
+            guards.push(self.slot_handle(&self.scoped(id)).slot.lock_owned().await);
         }
         let context = MonitorContext {
             now: self.clock.now(),
@@ -154,7 +159,8 @@ impl MissionOps {
         let mut out = MonitorOutput::default();
         let mut work: Vec<MonitorSlot> = guards.iter().map(|g| (**g).clone()).collect();
         for (id, slot) in order.iter().zip(work.iter_mut()) {
-            self.refresh(id, slot, context, &mut out).await?;
+            self.refresh(&self.scoped(id), slot, context, &mut out)
+                .await?;
         }
         // Played back (the only caller): derived values before the checks, from nothing known.
         super::ingest::derive_played_back(&mut snapshots, &order, &work)?;
@@ -168,11 +174,12 @@ impl MissionOps {
         let outcome = self
             .store
             .insert_telemetry(TelemetryWrite {
+                tenant: self.tenant.clone(),
                 registrations: Vec::new(),
                 snapshots,
                 anomalies,
                 alarms,
-                events,
+                events: events.into_iter().map(|e| self.audited(e)).collect(),
             })
             .await?;
         for (guard, slot) in guards.iter_mut().zip(work) {

@@ -9,7 +9,7 @@ use crate::domain::{Limit, SpacecraftId, TelemetrySnapshot, Timestamp};
 use crate::error::Result;
 
 use super::MissionOps;
-use super::app::RECHECK_MS;
+use super::app::{RECHECK_MS, Scoped};
 
 /// The most snapshots a cached window holds: the largest `limit` of the windowed reads.
 const WINDOW: u32 = 100;
@@ -33,17 +33,17 @@ struct CachedWindow {
 
 /// The windows of every spacecraft read since start.
 #[derive(Debug, Default)]
-pub(super) struct Windows(Mutex<HashMap<SpacecraftId, Window>>);
+pub(super) struct Windows(Mutex<HashMap<Scoped, Window>>);
 
 impl Windows {
-    fn generation(&self, id: &SpacecraftId) -> u64 {
+    fn generation(&self, id: &Scoped) -> u64 {
         self.0
             .lock()
             .map(|w| w.get(id).map_or(0, |w| w.generation))
             .unwrap_or(u64::MAX)
     }
 
-    fn hit(&self, id: &SpacecraftId, now: Timestamp) -> Option<Arc<Vec<TelemetrySnapshot>>> {
+    fn hit(&self, id: &Scoped, now: Timestamp) -> Option<Arc<Vec<TelemetrySnapshot>>> {
         let windows = self.0.lock().ok()?;
         let window = windows.get(id)?;
         let cached = window.cached.as_ref()?;
@@ -54,7 +54,7 @@ impl Windows {
 
     fn fill(
         &self,
-        id: &SpacecraftId,
+        id: &Scoped,
         generation: u64,
         now: Timestamp,
         snapshots: Arc<Vec<TelemetrySnapshot>>,
@@ -72,7 +72,7 @@ impl Windows {
     }
 
     /// Forgets the windows of `spacecraft` (they were just written to).
-    pub(super) fn invalidate<'a>(&self, spacecraft: impl IntoIterator<Item = &'a SpacecraftId>) {
+    pub(super) fn invalidate<'a>(&self, spacecraft: impl IntoIterator<Item = &'a Scoped>) {
         if let Ok(mut windows) = self.0.lock() {
             for id in spacecraft {
                 let window = windows.entry(id.clone()).or_default();
@@ -119,20 +119,21 @@ impl MissionOps {
     ) -> Result<WindowSnapshots> {
         if limit.get() > WINDOW as usize {
             return Ok(WindowSnapshots::owned(
-                self.store.recent_telemetry(id, limit).await?,
+                self.store.recent_telemetry(&self.tenant, id, limit).await?,
             ));
         }
         let now = self.clock.now();
-        let window = match self.windows.hit(id, now) {
+        let key = self.scoped(id);
+        let window = match self.windows.hit(&key, now) {
             Some(window) => window,
             None => {
-                let generation = self.windows.generation(id);
+                let generation = self.windows.generation(&key);
                 let read = self
                     .store
-                    .recent_telemetry(id, Limit::clamped(WINDOW.into(), WINDOW))
+                    .recent_telemetry(&self.tenant, id, Limit::clamped(WINDOW.into(), WINDOW))
                     .await?;
                 let read = Arc::new(read);
-                self.windows.fill(id, generation, now, Arc::clone(&read));
+                self.windows.fill(&key, generation, now, Arc::clone(&read));
                 read
             }
         };

@@ -291,7 +291,7 @@ impl MissionOps {
     ) -> Result<ProfileSeedReport> {
         let target = self.demo_spacecraft(profile, run.dry_run).await?;
         let config = profile.config()?;
-        let current = self.store.current_config(&target.id).await?;
+        let current = self.store.current_config(&self.tenant, &target.id).await?;
         let config_changed = current
             .as_ref()
             .is_none_or(|c| c.config.as_object() != config.as_object());
@@ -431,7 +431,7 @@ impl MissionOps {
             });
         }
         let id = SpacecraftId::parse(profile.spacecraft_name())?;
-        if let Some(other) = self.store.get_spacecraft(&id).await? {
+        if let Some(other) = self.store.get_spacecraft(&self.tenant, &id).await? {
             return Err(id_taken(&id, &other, &name));
         }
         if dry_run {
@@ -456,15 +456,17 @@ impl MissionOps {
                 registered: true,
             }),
             // Registered concurrently since the lookup: fine if it is the demo spacecraft.
-            Err(conflict @ Error::Conflict { .. }) => match self.store.get_spacecraft(&id).await? {
-                Some(existing) if existing.name == name => Ok(DemoTarget {
-                    id,
-                    name,
-                    registered: false,
-                }),
-                Some(other) => Err(id_taken(&id, &other, &name)),
-                None => Err(conflict),
-            },
+            Err(conflict @ Error::Conflict { .. }) => {
+                match self.store.get_spacecraft(&self.tenant, &id).await? {
+                    Some(existing) if existing.name == name => Ok(DemoTarget {
+                        id,
+                        name,
+                        registered: false,
+                    }),
+                    Some(other) => Err(id_taken(&id, &other, &name)),
+                    None => Err(conflict),
+                }
+            }
             Err(e) => Err(e),
         }
     }
@@ -474,7 +476,10 @@ impl MissionOps {
         let page_size = Limit::clamped(i64::from(PAGE), PAGE);
         let mut offset = 0u64;
         loop {
-            let page = self.store.list_spacecraft(page_size, offset).await?;
+            let page = self
+                .store
+                .list_spacecraft(&self.tenant, page_size, offset)
+                .await?;
             let count = page.items.len() as u64;
             if let Some(found) = page.items.into_iter().find(|s| &s.name == name) {
                 return Ok(Some(found));

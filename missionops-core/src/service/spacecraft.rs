@@ -35,9 +35,9 @@ impl MissionOps {
     async fn store_registration(&self, spacecraft: &Spacecraft, implicit: bool) -> Result<()> {
         let event = NewEvent::spacecraft_registered(self.event_stamp(), spacecraft, implicit);
         self.store
-            .register_spacecraft(spacecraft.clone(), event)
+            .register_spacecraft(&self.tenant, spacecraft.clone(), self.audited(event))
             .await?;
-        self.remember(&spacecraft.id);
+        self.remember(self.scoped(&spacecraft.id));
         Ok(())
     }
 
@@ -45,18 +45,18 @@ impl MissionOps {
     /// configuration arrives for a spacecraft nobody registered (as the TypeScript service
     /// accepted them).
     pub(super) async fn ensure_spacecraft(&self, id: &SpacecraftId) -> Result<()> {
-        if self.is_known(id) {
+        if self.is_known(&self.scoped(id)) {
             return Ok(());
         }
-        if self.store.get_spacecraft(id).await?.is_some() {
-            self.remember(id);
+        if self.store.get_spacecraft(&self.tenant, id).await?.is_some() {
+            self.remember(self.scoped(id));
             return Ok(());
         }
         let spacecraft = self.implicit_spacecraft(id);
         match self.store_registration(&spacecraft, true).await {
             // Another request registered it first: it exists, which is all we need.
             Ok(()) | Err(Error::Conflict { .. }) => {
-                self.remember(id);
+                self.remember(self.scoped(id));
                 Ok(())
             }
             Err(e) => Err(e),
@@ -80,17 +80,23 @@ impl MissionOps {
     /// The spacecraft with `id`; [`Error::NotFound`] when unknown.
     pub async fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Spacecraft> {
         self.store
-            .get_spacecraft(id)
+            .get_spacecraft(&self.tenant, id)
             .await?
             .ok_or_else(|| Error::not_found("spacecraft", id))
     }
 
     /// A page of spacecraft with their current configurations (`GET /spacecraft`).
     pub async fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftListing> {
-        let page = self.store.list_spacecraft(limit, offset).await?;
+        let page = self
+            .store
+            .list_spacecraft(&self.tenant, limit, offset)
+            .await?;
         let mut items = Vec::with_capacity(page.items.len());
         for spacecraft in page.items {
-            let config = self.store.current_config(&spacecraft.id).await?;
+            let config = self
+                .store
+                .current_config(&self.tenant, &spacecraft.id)
+                .await?;
             items.push(SpacecraftListItem::new(spacecraft, config));
         }
         Ok(SpacecraftListing {
@@ -108,7 +114,10 @@ impl MissionOps {
         let page_size = Limit::clamped(100, 100);
         let mut offset = 0u64;
         loop {
-            let page = self.store.list_spacecraft(page_size, offset).await?;
+            let page = self
+                .store
+                .list_spacecraft(&self.tenant, page_size, offset)
+                .await?;
             let count = page.items.len();
             all.extend(page.items);
             offset += count as u64;

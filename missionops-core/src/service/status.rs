@@ -89,18 +89,21 @@ impl MissionOps {
     /// `LOW`, `NOMINAL`.
     pub async fn status(&self, id: &SpacecraftId) -> Result<SpacecraftStatus> {
         let now = self.clock.now();
-        let last = self.store.last_telemetry_timestamp(id).await?;
+        let last = self
+            .store
+            .last_telemetry_timestamp(&self.tenant, id)
+            .await?;
         let h1 = self
             .store
-            .count_anomalies_since(id, now.add_millis(-HOUR_MS))
+            .count_anomalies_since(&self.tenant, id, now.add_millis(-HOUR_MS))
             .await?;
         let h6 = self
             .store
-            .count_anomalies_since(id, now.add_millis(-6 * HOUR_MS))
+            .count_anomalies_since(&self.tenant, id, now.add_millis(-6 * HOUR_MS))
             .await?;
         let h24 = self
             .store
-            .count_anomalies_since(id, now.add_millis(-24 * HOUR_MS))
+            .count_anomalies_since(&self.tenant, id, now.add_millis(-24 * HOUR_MS))
             .await?;
         let highest = h24.highest.unwrap_or(Severity::Low);
         let active_alarms = self.active_alarm_count(id).await?;

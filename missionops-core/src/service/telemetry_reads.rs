@@ -54,7 +54,7 @@ impl MissionOps {
     pub async fn latest_values(&self, id: &SpacecraftId) -> Result<LatestView> {
         self.get_spacecraft(id).await?;
         let rules = self.rules_for(id).await?;
-        let latest = self.store.latest_values(id).await?;
+        let latest = self.store.latest_values(&self.tenant, id).await?;
         // Limit sets look at other parameters' values: use the newest of each as the context.
         let value_of = |name: &str| {
             latest
@@ -122,7 +122,7 @@ impl MissionOps {
             ));
         }
         self.store
-            .telemetry_series(id, parameter, from, to, bucket)
+            .telemetry_series(&self.tenant, id, parameter, from, to, bucket)
             .await
     }
 
@@ -136,6 +136,8 @@ impl MissionOps {
         to: Timestamp,
         max: usize,
     ) -> Result<Vec<TelemetrySnapshot>> {
-        self.store.telemetry_range(id, from, to, max).await
+        self.store
+            .telemetry_range(&self.tenant, id, from, to, max)
+            .await
     }
 }

@@ -2,7 +2,7 @@
 //! that ran out. What goes stale is decided by each spacecraft's monitor; this loops over them
 //! and commits what they decide.
 
-use crate::domain::{AlarmFilter, AlarmState, AlarmStates, Operator};
+use crate::domain::{AlarmFilter, AlarmState, AlarmStates, Caller, Operator};
 use crate::error::{Error, Result};
 use crate::ports::TelemetryWrite;
 use crate::rules::{MonitorContext, MonitorOutput};
@@ -30,7 +30,12 @@ impl MissionOps {
     pub async fn tick(&self) -> Result<TickReport> {
         let mut report = TickReport::default();
         self.load_fleet_monitors().await?;
-        for (id, handle) in self.loaded_slots() {
+        // Monitors of every tenant are checked; the tenants seen are then unshelved too.
+        let mut tenants = vec![self.tenant.clone()];
+        for (key, handle) in self.loaded_slots() {
+            if !tenants.contains(&key.0) {
+                tenants.push(key.0.clone());
+            }
             let mut guard = handle.slot.lock().await;
             let context = MonitorContext {
                 now: self.clock.now(),
@@ -38,7 +43,7 @@ impl MissionOps {
             };
             let mut work = (*guard).clone();
             let mut out = MonitorOutput::default();
-            self.refresh(&id, &mut work, context, &mut out).await?;
+            self.refresh(&key, &mut work, context, &mut out).await?;
             if let Some(monitor) = work.monitor.as_mut() {
                 monitor.tick(context, &mut out);
             }
@@ -49,6 +54,7 @@ impl MissionOps {
                 report.events += events.len();
                 self.store
                     .insert_telemetry(TelemetryWrite {
+                        tenant: key.0.clone(),
                         registrations: Vec::new(),
                         snapshots: Vec::new(),
                         anomalies,
@@ -60,20 +66,27 @@ impl MissionOps {
             *guard = work;
         }
         let now = self.clock.now();
-        let shelved = self
-            .store
-            .list_alarms(&AlarmFilter {
-                spacecraft_id: None,
-                states: AlarmStates::Only(AlarmState::Shelved),
-            })
-            .await?;
         let system = Operator::parse("system")?;
-        for alarm in shelved {
-            if alarm.shelved_until.is_some_and(|until| until <= now) {
-                match self.unshelve_alarm(&alarm.id, system.clone()).await {
-                    // Someone unshelved it meanwhile: nothing left to do.
-                    Ok(_) | Err(Error::Conflict { .. }) => report.unshelved += 1,
-                    Err(e) => return Err(e),
+        for tenant in tenants {
+            // The clock, not the caller, unshelves: the tenant's own anonymous handle.
+            let ops = self.acting_as(Caller::operator_of(tenant));
+            let shelved = ops
+                .store
+                .list_alarms(
+                    &ops.tenant,
+                    &AlarmFilter {
+                        spacecraft_id: None,
+                        states: AlarmStates::Only(AlarmState::Shelved),
+                    },
+                )
+                .await?;
+            for alarm in shelved {
+                if alarm.shelved_until.is_some_and(|until| until <= now) {
+                    match ops.unshelve_alarm(&alarm.id, system.clone()).await {
+                        // Someone unshelved it meanwhile: nothing left to do.
+                        Ok(_) | Err(Error::Conflict { .. }) => report.unshelved += 1,
+                        Err(e) => return Err(e),
+                    }
                 }
             }
         }
@@ -87,7 +100,7 @@ impl MissionOps {
             return Ok(());
         }
         for spacecraft in self.every_spacecraft().await? {
-            self.slot_handle(&spacecraft.id);
+            self.slot_handle(&self.scoped(&spacecraft.id));
         }
         self.fleet_loaded
             .store(true, std::sync::atomic::Ordering::Release);

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::query::{self, QueryLimit};
-use crate::extract::{JsJson, JsonBody, Path, Query, ok, rename_field, window};
+use crate::extract::{CallerExt, JsJson, JsonBody, Path, Query, ok, rename_field, window};
 use crate::state::AppState;
 use crate::streamed::json_array;
 
@@ -57,10 +57,12 @@ pub struct AlarmsQuery {
 #[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn list(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<ListQuery>,
 ) -> Result<JsJson<Vec<Anomaly>>, ApiError> {
     Ok(ok(state
         .ops
+        .acting_as(caller)
         .list_anomalies(&query.spacecraft_id, query.limit.0)
         .await?))
 }
@@ -72,15 +74,18 @@ pub async fn list(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn timeline(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<TimelineQuery>,
 ) -> Result<Response, ApiError> {
     let (from, to) =
         window(query.from, query.to)?.ok_or_else(|| ApiError::invalid("from", "is required"))?;
     // Streamed page by page; the first page is read before answering, so that its failure
     // still gets a status.
-    let mut pages = state
-        .ops
-        .anomaly_timeline_pages(&query.spacecraft_id, from, to)?;
+    let mut pages =
+        state
+            .ops
+            .acting_as(caller)
+            .anomaly_timeline_pages(&query.spacecraft_id, from, to)?;
     let first = pages.next().await?;
     Ok(json_array(first, pages, |anomaly, out| {
         write_js(out, anomaly)
@@ -94,10 +99,15 @@ pub async fn timeline(
 #[tracing::instrument(skip_all, fields(anomaly_id = %id))]
 pub async fn procedures(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
 ) -> Result<JsJson<Vec<OpsDocument>>, ApiError> {
     let id = AnomalyId::parse(id).map_err(|e| rename_field(e, "id"))?;
-    Ok(ok(state.ops.procedures_for_anomaly(&id).await?))
+    Ok(ok(state
+        .ops
+        .acting_as(caller)
+        .procedures_for_anomaly(&id)
+        .await?))
 }
 
 /// Alarms, most recently opened first.
@@ -107,21 +117,23 @@ pub async fn procedures(
 #[tracing::instrument(skip_all, fields(spacecraft_id = query.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn alarms(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<AlarmsQuery>,
 ) -> Result<JsJson<Vec<Alarm>>, ApiError> {
     let filter = AlarmFilter {
         spacecraft_id: query.spacecraft_id,
         states: query.state,
     };
-    Ok(ok(state.ops.list_alarms(&filter).await?))
+    Ok(ok(state.ops.acting_as(caller).list_alarms(&filter).await?))
 }
 
 /// The body of `POST /alarms/{id}/acknowledge`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Acknowledgement {
-    /// Who.
-    by: Operator,
+    /// Who; optional with an API key, whose name is used instead.
+    #[serde(default)]
+    by: Option<Operator>,
     /// Why, or what is being done.
     #[serde(default)]
     comment: Option<String>,
@@ -133,8 +145,9 @@ pub struct Acknowledgement {
 pub struct Shelving {
     /// Silenced until then (RFC 3339, in the future).
     until: Timestamp,
-    /// Who.
-    by: Operator,
+    /// Who; optional with an API key, whose name is used instead.
+    #[serde(default)]
+    by: Option<Operator>,
     /// Why.
     #[serde(default)]
     comment: Option<String>,
@@ -144,8 +157,9 @@ pub struct Shelving {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Unshelving {
-    /// Who.
-    by: Operator,
+    /// Who; optional with an API key, whose name is used instead.
+    #[serde(default)]
+    by: Option<Operator>,
 }
 
 fn alarm_id(raw: String) -> Result<AlarmId, ApiError> {
@@ -156,19 +170,21 @@ fn alarm_id(raw: String) -> Result<AlarmId, ApiError> {
 /// already returned); records `ALARM_ACKNOWLEDGED`.
 #[utoipa::path(post, path = "/alarms/{id}/acknowledge", tag = "anomalies",
     params(("id" = String, Path)),
-    request_body(content = Object, description = "`{by, comment?}`", example = json!({"by": "flight", "comment": "heater cycling, watching"})),
+    request_body(content = Object, description = "`{by?, comment?}` (`by` is required without an API key; with one, the key's name is used)", example = json!({"by": "flight", "comment": "heater cycling, watching"})),
     responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "already acknowledged")))]
 #[tracing::instrument(skip_all, fields(alarm_id = %id))]
 pub async fn acknowledge(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Acknowledgement>,
 ) -> Result<JsJson<Alarm>, ApiError> {
     let id = alarm_id(id)?;
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     Ok(ok(completed(async move {
-        ops.acknowledge_alarm(&id, body.by, body.comment).await
+        ops.acknowledge_alarm(&id, ops.operator(body.by)?, body.comment)
+            .await
     })
     .await?))
 }
@@ -176,19 +192,20 @@ pub async fn acknowledge(
 /// Shelve an alarm until a time: it raises no events meanwhile.
 #[utoipa::path(post, path = "/alarms/{id}/shelve", tag = "anomalies",
     params(("id" = String, Path)),
-    request_body(content = Object, description = "`{until, by, comment?}`", example = json!({"until": "2025-01-01T06:00:00Z", "by": "flight"})),
+    request_body(content = Object, description = "`{until, by?, comment?}`", example = json!({"until": "2025-01-01T06:00:00Z", "by": "flight"})),
     responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "cleared")))]
 #[tracing::instrument(skip_all, fields(alarm_id = %id))]
 pub async fn shelve(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Shelving>,
 ) -> Result<JsJson<Alarm>, ApiError> {
     let id = alarm_id(id)?;
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     Ok(ok(completed(async move {
-        ops.shelve_alarm(&id, body.until, body.by, body.comment)
+        ops.shelve_alarm(&id, body.until, ops.operator(body.by)?, body.comment)
             .await
     })
     .await?))
@@ -197,19 +214,20 @@ pub async fn shelve(
 /// End a shelving early.
 #[utoipa::path(post, path = "/alarms/{id}/unshelve", tag = "anomalies",
     params(("id" = String, Path)),
-    request_body(content = Object, description = "`{by}`", example = json!({"by": "flight"})),
+    request_body(content = Object, description = "`{by?}`", example = json!({"by": "flight"})),
     responses((status = 200, description = "the alarm"), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "not shelved")))]
 #[tracing::instrument(skip_all, fields(alarm_id = %id))]
 pub async fn unshelve(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Unshelving>,
 ) -> Result<JsJson<Alarm>, ApiError> {
     let id = alarm_id(id)?;
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     Ok(ok(completed(async move {
-        ops.unshelve_alarm(&id, body.by).await
+        ops.unshelve_alarm(&id, ops.operator(body.by)?).await
     })
     .await?))
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::query::{self, QueryLimit};
-use crate::extract::{JsJson, JsonBody, Path, Query, created, ok, rename_field};
+use crate::extract::{CallerExt, JsJson, JsonBody, Path, Query, created, ok, rename_field};
 use crate::state::AppState;
 
 fn path_id(raw: &str) -> Result<DocumentId, ApiError> {
@@ -25,9 +25,10 @@ fn path_id(raw: &str) -> Result<DocumentId, ApiError> {
 #[tracing::instrument(skip_all, fields(spacecraft_id = new.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn publish(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     JsonBody(new): JsonBody<NewDocument>,
 ) -> Result<JsJson<Value>, ApiError> {
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     let document = completed(async move { ops.publish_document(new).await }).await?;
     Ok(created(json!({"documentId": document.id})))
 }
@@ -68,6 +69,7 @@ pub struct SearchParams {
 #[tracing::instrument(skip_all, fields(spacecraft_id = query.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn list(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<ListQuery>,
 ) -> Result<JsJson<Vec<OpsDocument>>, ApiError> {
     let filter = DocumentFilter {
@@ -77,7 +79,11 @@ pub async fn list(
         limit: query.limit.0,
         offset: usize::try_from(query.offset).unwrap_or(usize::MAX),
     };
-    Ok(ok(state.ops.list_documents(&filter).await?))
+    Ok(ok(state
+        .ops
+        .acting_as(caller)
+        .list_documents(&filter)
+        .await?))
 }
 
 /// Full-text search, best match first.
@@ -87,12 +93,14 @@ pub async fn list(
 #[tracing::instrument(skip_all)]
 pub async fn search(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<SearchParams>,
 ) -> Result<JsJson<Vec<OpsDocument>>, ApiError> {
     // An absent `q` is the empty query, which the domain refuses with its own reason.
     let search = SearchQuery::parse(&query.q)?;
     Ok(ok(state
         .ops
+        .acting_as(caller)
         .search_documents(&search, query.limit.0)
         .await?))
 }
@@ -104,9 +112,14 @@ pub async fn search(
 #[tracing::instrument(skip_all, fields(document_id = %id))]
 pub async fn get(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
 ) -> Result<JsJson<OpsDocument>, ApiError> {
-    Ok(ok(state.ops.get_document(&path_id(&id)?).await?))
+    Ok(ok(state
+        .ops
+        .acting_as(caller)
+        .get_document(&path_id(&id)?)
+        .await?))
 }
 
 /// Replaces a document's content (`version` + 1, `DOCUMENT_UPDATED` event).
@@ -117,11 +130,12 @@ pub async fn get(
 #[tracing::instrument(skip_all, fields(document_id = %id))]
 pub async fn update(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     JsonBody(new): JsonBody<NewDocument>,
 ) -> Result<JsJson<OpsDocument>, ApiError> {
     let id = path_id(&id)?;
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     Ok(ok(completed(
         async move { ops.update_document(&id, new).await },
     )

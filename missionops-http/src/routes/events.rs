@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::query::{self, QueryLimit};
-use crate::extract::{JsJson, Query, ok};
+use crate::extract::{CallerExt, JsJson, Query, ok};
 use crate::state::AppState;
 
 /// The query of `GET /events`.
@@ -43,10 +43,12 @@ pub struct StreamQuery {
 #[tracing::instrument(skip_all, fields(spacecraft_id = query.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn list(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<ListQuery>,
 ) -> Result<JsJson<Vec<MissionEvent>>, ApiError> {
     Ok(ok(state
         .ops
+        .acting_as(caller)
         .list_events(query.spacecraft_id.as_ref(), query.limit.0)
         .await?))
 }
@@ -119,9 +121,11 @@ fn to_sse(event: &MissionEvent) -> Event {
 #[tracing::instrument(skip_all, fields(spacecraft_id = query.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn stream(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let ops = state.ops.acting_as(caller);
     let spacecraft = query.spacecraft_id;
     let after = match headers.get("last-event-id") {
         Some(value) => value
@@ -131,15 +135,14 @@ pub async fn stream(
             .ok_or_else(|| {
                 ApiError::invalid("Last-Event-ID", "must be the sequence number of an event")
             })?,
-        None => state
-            .ops
+        None => ops
             .list_events(None, Limit::clamped(1, 1))
             .await?
             .first()
             .map_or(0, |e| e.sequence),
     };
     let cursor = Cursor {
-        ops: state.ops.clone(),
+        ops,
         spacecraft,
         after,
         pending: VecDeque::new(),

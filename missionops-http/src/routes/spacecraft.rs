@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsJson, JsonBody, Path, Query, created, ok, parse_id};
+use crate::extract::{CallerExt, JsJson, JsonBody, Path, Query, created, ok, parse_id};
 use crate::state::AppState;
 
 fn path_id(raw: &str) -> Result<SpacecraftId, ApiError> {
@@ -45,11 +45,16 @@ pub struct ListQuery {
 #[tracing::instrument(skip_all)]
 pub async fn list(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<ListQuery>,
 ) -> Result<JsJson<SpacecraftListing>, ApiError> {
     let limit = Limit::clamped(lenient_int(query.limit.as_deref(), 20), 100);
     let offset = lenient_int(query.offset.as_deref(), 0).max(0) as u64;
-    Ok(ok(state.ops.list_spacecraft(limit, offset).await?))
+    Ok(ok(state
+        .ops
+        .acting_as(caller)
+        .list_spacecraft(limit, offset)
+        .await?))
 }
 
 /// Registers a spacecraft; the id is generated when absent.
@@ -59,9 +64,10 @@ pub async fn list(
 #[tracing::instrument(skip_all, fields(spacecraft_id = new.id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn register(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     JsonBody(new): JsonBody<NewSpacecraft>,
 ) -> Result<JsJson<Spacecraft>, ApiError> {
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     Ok(created(
         completed(async move { ops.register_spacecraft(new).await }).await?,
     ))
@@ -74,9 +80,14 @@ pub async fn register(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn get(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
 ) -> Result<JsJson<Spacecraft>, ApiError> {
-    Ok(ok(state.ops.get_spacecraft(&path_id(&id)?).await?))
+    Ok(ok(state
+        .ops
+        .acting_as(caller)
+        .get_spacecraft(&path_id(&id)?)
+        .await?))
 }
 
 /// Compat health: anomaly counts over 1 h / 6 h / 24 h and the overall status.
@@ -87,9 +98,14 @@ pub async fn get(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn status(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
 ) -> Result<JsJson<SpacecraftStatus>, ApiError> {
-    Ok(ok(state.ops.status(&path_id(&id)?).await?))
+    Ok(ok(state
+        .ops
+        .acting_as(caller)
+        .status(&path_id(&id)?)
+        .await?))
 }
 
 /// The current configuration.
@@ -99,9 +115,15 @@ pub async fn status(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn get_config(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
 ) -> Result<JsJson<ConfigView>, ApiError> {
-    Ok(ok(state.ops.get_config(&path_id(&id)?).await?.into()))
+    Ok(ok(state
+        .ops
+        .acting_as(caller)
+        .get_config(&path_id(&id)?)
+        .await?
+        .into()))
 }
 
 /// Replaces the configuration with a new version (validated; `CONFIG_CHANGED` event with the
@@ -117,12 +139,13 @@ pub async fn get_config(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn put_config(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     JsonBody(document): JsonBody<Value>,
 ) -> Result<JsJson<ConfigView>, ApiError> {
     let id = path_id(&id)?;
     let config = SpacecraftConfig::parse(document)?;
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     let record = completed(async move {
         ops.set_config(
             &id,
@@ -143,9 +166,14 @@ pub async fn put_config(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn config_history(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
 ) -> Result<JsJson<Vec<ConfigRecord>>, ApiError> {
-    Ok(ok(state.ops.config_history(&path_id(&id)?).await?))
+    Ok(ok(state
+        .ops
+        .acting_as(caller)
+        .config_history(&path_id(&id)?)
+        .await?))
 }
 
 /// The body of `POST /spacecraft/{id}/detect`.
@@ -163,11 +191,12 @@ pub struct DetectWindow {
 #[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn detect(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     JsonBody(window): JsonBody<DetectWindow>,
 ) -> Result<JsJson<DetectReport>, ApiError> {
     let id = path_id(&id)?;
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     Ok(ok(completed(async move {
         ops.detect(&id, window.from, window.to).await
     })
@@ -178,8 +207,11 @@ pub async fn detect(
 #[utoipa::path(get, path = "/fleet/status", tag = "spacecraft",
     responses((status = 200, description = "`[status + {name, activeAlarms}]`")))]
 #[tracing::instrument(skip_all)]
-pub async fn fleet(State(state): State<AppState>) -> Result<JsJson<Vec<FleetEntry>>, ApiError> {
-    Ok(ok(state.ops.fleet_status().await?))
+pub async fn fleet(
+    State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
+) -> Result<JsJson<Vec<FleetEntry>>, ApiError> {
+    Ok(ok(state.ops.acting_as(caller).fleet_status().await?))
 }
 
 #[cfg(test)]

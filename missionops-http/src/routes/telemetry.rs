@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::query::{self, QueryLimit};
-use crate::extract::{Body, JsJson, JsonBody, Query, created, ok, parse_json, window};
+use crate::extract::{Body, CallerExt, JsJson, JsonBody, Query, created, ok, parse_json, window};
 use crate::state::AppState;
 use crate::streamed::json_array;
 
@@ -86,9 +86,10 @@ pub struct NdjsonQuery {
 #[tracing::instrument(skip_all, fields(spacecraft_id = %snapshot.spacecraft_id))]
 pub async fn ingest(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     JsonBody(snapshot): JsonBody<NewSnapshot>,
 ) -> Result<JsJson<Value>, ApiError> {
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     let receipt = completed(async move { ops.ingest(snapshot).await }).await?;
     state.metrics.snapshots_ingested(1);
     Ok(created(json!({"id": receipt.id})))
@@ -102,6 +103,7 @@ pub async fn ingest(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %batch.spacecraft_id))]
 pub async fn ingest_batch(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     JsonBody(batch): JsonBody<NewSnapshotBatch>,
 ) -> Result<JsJson<Value>, ApiError> {
     let mode = if batch.stored {
@@ -109,7 +111,7 @@ pub async fn ingest_batch(
     } else {
         IngestMode::Live
     };
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     let ingested =
         completed(async move { ops.ingest_batch_as(batch.into_snapshots(), mode).await }).await?;
     state.metrics.snapshots_ingested(ingested.count);
@@ -168,6 +170,7 @@ impl FromRequest<AppState> for NdjsonBody {
 #[tracing::instrument(skip_all)]
 pub async fn ingest_ndjson(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<NdjsonQuery>,
     NdjsonBody(snapshots): NdjsonBody,
 ) -> Result<JsJson<Value>, ApiError> {
@@ -176,7 +179,7 @@ pub async fn ingest_ndjson(
     } else {
         IngestMode::Live
     };
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     let ingested = completed(async move { ops.ingest_bulk(snapshots, mode).await }).await?;
     state.metrics.snapshots_ingested(ingested.count);
     Ok(created(json!({"count": ingested.count})))
@@ -189,10 +192,12 @@ pub async fn ingest_ndjson(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn recent(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<RecentQuery>,
 ) -> Result<JsJson<Vec<missionops_core::TelemetrySnapshot>>, ApiError> {
     Ok(ok(state
         .ops
+        .acting_as(caller)
         .recent_telemetry(&query.spacecraft_id, query.limit.0)
         .await?))
 }
@@ -206,22 +211,21 @@ pub async fn recent(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn analyze(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<AnalyzeQuery>,
 ) -> Result<Response, ApiError> {
+    let ops = state.ops.acting_as(caller);
     if let Some((from, to)) = window(query.from, query.to)? {
         // A time window can hold a million snapshots: streamed, page by page. The first page
         // is read before answering, so that its failure still gets a status.
-        let mut analysis = state
-            .ops
-            .analyse_range(&query.spacecraft_id, from, to)
-            .await?;
+        let mut analysis = ops.analyse_range(&query.spacecraft_id, from, to).await?;
         let first = analysis.next().await?;
         return Ok(json_array(first, analysis, |anomaly, out| {
             write_js(out, &anomaly.compat())
         }));
     }
     let window = AnalysisWindow::Recent(query.limit.0);
-    let anomalies = state.ops.analyse(&query.spacecraft_id, window).await?;
+    let anomalies = ops.analyse(&query.spacecraft_id, window).await?;
     // Rendered from the borrowed compat views here, with no JSON tree built in between.
     let compat: Vec<_> = anomalies.iter().map(Anomaly::compat).collect();
     Ok(ok(compat).into_response())
@@ -235,9 +239,14 @@ pub async fn analyze(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn latest(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<LatestQuery>,
 ) -> Result<JsJson<missionops_core::LatestView>, ApiError> {
-    Ok(ok(state.ops.latest_values(&query.spacecraft_id).await?))
+    Ok(ok(state
+        .ops
+        .acting_as(caller)
+        .latest_values(&query.spacecraft_id)
+        .await?))
 }
 
 /// A downsampled numeric series for plots; empty buckets are omitted.
@@ -248,6 +257,7 @@ pub async fn latest(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn series(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Query(query): Query<SeriesQuery>,
 ) -> Result<JsJson<Vec<missionops_core::SeriesBucket>>, ApiError> {
     let SeriesQuery {
@@ -259,6 +269,7 @@ pub async fn series(
     } = query;
     Ok(ok(state
         .ops
+        .acting_as(caller)
         .series(&spacecraft_id, &parameter, from, to, bucket)
         .await?))
 }

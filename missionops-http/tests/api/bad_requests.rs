@@ -617,38 +617,58 @@ async fn everything(app: &TestApp) -> Everything {
     let all = Limit::new(1_000, 1_000).expect("limit");
     let first = Timestamp::parse("0000-01-01T00:00:00Z").expect("ts");
     let last = Timestamp::parse("9999-12-31T23:59:59.999Z").expect("ts");
-    let spacecraft = store.list_spacecraft(all, 0).await.expect("spacecraft");
+    let spacecraft = store
+        .list_spacecraft(&missionops_core::TenantId::default(), all, 0)
+        .await
+        .expect("spacecraft");
     let (mut configs, mut telemetry, mut anomalies) = (Vec::new(), Vec::new(), Vec::new());
     for sc in &spacecraft.items {
-        configs.push(store.config_history(&sc.id).await.expect("configs"));
+        configs.push(
+            store
+                .config_history(&missionops_core::TenantId::default(), &sc.id)
+                .await
+                .expect("configs"),
+        );
         telemetry.push(
             store
-                .telemetry_range(&sc.id, first, last, 100_000)
+                .telemetry_range(
+                    &missionops_core::TenantId::default(),
+                    &sc.id,
+                    first,
+                    last,
+                    100_000,
+                )
                 .await
                 .expect("telemetry"),
         );
         anomalies.push(
             store
-                .anomaly_timeline(&sc.id, first, last)
+                .anomaly_timeline(&missionops_core::TenantId::default(), &sc.id, first, last)
                 .await
                 .expect("anomalies"),
         );
     }
     let alarms = store
-        .list_alarms(&AlarmFilter {
-            spacecraft_id: None,
-            states: AlarmStates::All,
-        })
+        .list_alarms(
+            &missionops_core::TenantId::default(),
+            &AlarmFilter {
+                spacecraft_id: None,
+                states: AlarmStates::All,
+            },
+        )
         .await
         .expect("alarms");
     let documents = store
-        .list_documents(&DocumentFilter {
-            spacecraft_id: None,
-            category: None,
-            tag: None,
-            limit: all,
-            offset: 0,
-        })
+        .list_documents(
+            &missionops_core::TenantId::default(),
+            &DocumentFilter {
+                spacecraft_id: None,
+                category: None,
+                tag: None,
+                limit: all,
+                offset: 0,
+            },
+        )
         .await
         .expect("documents");
     Everything {
@@ -657,7 +677,10 @@ async fn everything(app: &TestApp) -> Everything {
         anomalies,
         alarms,
         documents,
-        events: store.events_after(0, None, all).await.expect("events"),
+        events: store
+            .events_after(&missionops_core::TenantId::default(), 0, None, all)
+            .await
+            .expect("events"),
         outbox: store.stats().await.expect("outbox"),
         dead_letters: store.dead_letters(1_000).await.expect("dead letters"),
         spacecraft,

@@ -73,7 +73,13 @@ async fn stored(app: &TestApp, spacecraft: &str) -> usize {
     let from = Timestamp::parse("2024-01-01T00:00:00Z").expect("time");
     let to = Timestamp::parse("2026-01-01T00:00:00Z").expect("time");
     app.store
-        .count_telemetry_range(&id, from, to, usize::MAX)
+        .count_telemetry_range(
+            &missionops_core::TenantId::default_tenant(),
+            &id,
+            from,
+            to,
+            usize::MAX,
+        )
         .await
         .expect("count")
 }

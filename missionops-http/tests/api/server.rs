@@ -72,7 +72,7 @@ async fn shutdown_finishes_in_flight_requests_and_keeps_acknowledged_writes() {
         let sc = missionops_core::SpacecraftId::parse(format!("SC-{i}")).expect("id");
         let limit = missionops_core::Limit::new(10, 10).expect("limit");
         let stored: Vec<String> = store
-            .recent_telemetry(&sc, limit)
+            .recent_telemetry(&missionops_core::TenantId::default(), &sc, limit)
             .await
             .expect("read store")
             .into_iter()
@@ -122,7 +122,13 @@ async fn clients_that_give_up_mid_write_neither_jam_the_store_nor_leave_half_a_b
     let from = missionops_core::Timestamp::parse("2025-01-01T00:00:00Z").expect("ts");
     let stored = app
         .store
-        .telemetry_range(&sc, from, from, 10_000)
+        .telemetry_range(
+            &missionops_core::TenantId::default(),
+            &sc,
+            from,
+            from,
+            10_000,
+        )
         .await
         .expect("range");
     assert_eq!(stored.len() % 100, 0, "{} snapshots stored", stored.len());

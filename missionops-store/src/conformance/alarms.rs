@@ -1,6 +1,7 @@
 //! Conformance of [`AlarmRepository`](missionops_core::AlarmRepository): saved, replaced by id,
 //! filtered.
 
+use missionops_core::TenantId;
 use missionops_core::{Alarm, AlarmFilter, AlarmState, AlarmStates, EventType, Store};
 
 use super::fixtures::*;
@@ -15,17 +16,26 @@ pub async fn alarms_are_saved_replaced_and_filtered(store: &dyn Store) {
     };
     store
         .save_alarm(
+            &TenantId::default(),
             alarm("a1", "SC-1", 1, AlarmState::Active),
             vec![event(3, Some("SC-1"), EventType::Anomaly)],
         )
         .await
         .expect("save");
     store
-        .save_alarm(alarm("a2", "SC-1", 2, AlarmState::Active), vec![])
+        .save_alarm(
+            &TenantId::default(),
+            alarm("a2", "SC-1", 2, AlarmState::Active),
+            vec![],
+        )
         .await
         .expect("save");
     store
-        .save_alarm(alarm("a3", "SC-2", 3, AlarmState::Active), vec![])
+        .save_alarm(
+            &TenantId::default(),
+            alarm("a3", "SC-2", 3, AlarmState::Active),
+            vec![],
+        )
         .await
         .expect("save");
     let mut acked = alarm("a1", "SC-1", 1, AlarmState::Acknowledged);
@@ -35,14 +45,21 @@ pub async fn alarms_are_saved_replaced_and_filtered(store: &dyn Store) {
     acked.violation_count = 3;
     store
         .save_alarm(
+            &TenantId::default(),
             acked.clone(),
             vec![event(4, Some("SC-1"), EventType::AlarmAcknowledged)],
         )
         .await
         .expect("replace");
-    assert_eq!(store.get_alarm(&acked.id).await.expect("get"), Some(acked));
+    assert_eq!(
+        store
+            .get_alarm(&TenantId::default(), &acked.id)
+            .await
+            .expect("get"),
+        Some(acked)
+    );
     let all = store
-        .list_alarms(&AlarmFilter::default())
+        .list_alarms(&TenantId::default(), &AlarmFilter::default())
         .await
         .expect("list");
     let ids: Vec<&str> = all.iter().map(|a| a.id.as_str()).collect();
@@ -51,32 +68,44 @@ pub async fn alarms_are_saved_replaced_and_filtered(store: &dyn Store) {
         spacecraft_id: Some(sc("SC-1")),
         states: AlarmStates::Only(AlarmState::Active),
     };
-    let active = store.list_alarms(&filter).await.expect("list");
+    let active = store
+        .list_alarms(&TenantId::default(), &filter)
+        .await
+        .expect("list");
     let ids: Vec<&str> = active.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["a2"]);
     // A cleared alarm leaves the default (open) listing but stays in the history.
     let mut cleared = alarm("a2", "SC-1", 2, AlarmState::Cleared);
     cleared.cleared_at = Some(at(5));
-    store.save_alarm(cleared, vec![]).await.expect("clear");
+    store
+        .save_alarm(&TenantId::default(), cleared, vec![])
+        .await
+        .expect("clear");
     let open = store
-        .list_alarms(&AlarmFilter::default())
+        .list_alarms(&TenantId::default(), &AlarmFilter::default())
         .await
         .expect("list");
     let ids: Vec<&str> = open.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["a3", "a1"]);
     let every = store
-        .list_alarms(&AlarmFilter {
-            spacecraft_id: None,
-            states: AlarmStates::All,
-        })
+        .list_alarms(
+            &TenantId::default(),
+            &AlarmFilter {
+                spacecraft_id: None,
+                states: AlarmStates::All,
+            },
+        )
         .await
         .expect("list");
     assert_eq!(every.len(), 3);
     let history = store
-        .list_alarms(&AlarmFilter {
-            spacecraft_id: None,
-            states: AlarmStates::Only(AlarmState::Cleared),
-        })
+        .list_alarms(
+            &TenantId::default(),
+            &AlarmFilter {
+                spacecraft_id: None,
+                states: AlarmStates::Only(AlarmState::Cleared),
+            },
+        )
         .await
         .expect("list");
     let ids: Vec<&str> = history.iter().map(|a| a.id.as_str()).collect();

@@ -1,6 +1,7 @@
 //! Conformance of [`AnomalyRepository`](missionops_core::AnomalyRepository): uniqueness and
 //! queries by time.
 
+use missionops_core::TenantId;
 use missionops_core::{AnomalyId, AnomalyKind, EventType, ParameterValue, Severity, Store};
 
 use super::fixtures::*;
@@ -10,39 +11,48 @@ use super::fixtures::*;
 pub async fn anomalies_are_unique_and_announced_once(store: &dyn Store) {
     register(store, "SC-1", 0, 1).await;
     let first = store
-        .persist_anomalies(vec![
-            (
-                anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh),
-                event(2, Some("SC-1"), EventType::Anomaly),
-            ),
-            (
-                anomaly("SC-1", 1, "temp", AnomalyKind::CritHigh),
-                event(3, Some("SC-1"), EventType::Anomaly),
-            ),
-        ])
+        .persist_anomalies(
+            &TenantId::default(),
+            vec![
+                (
+                    anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh),
+                    event(2, Some("SC-1"), EventType::Anomaly),
+                ),
+                (
+                    anomaly("SC-1", 1, "temp", AnomalyKind::CritHigh),
+                    event(3, Some("SC-1"), EventType::Anomaly),
+                ),
+            ],
+        )
         .await
         .expect("persist");
     assert_eq!(first, 2);
     let again = store
-        .persist_anomalies(vec![
-            (
-                anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh),
-                event(4, Some("SC-1"), EventType::Anomaly),
-            ),
-            (
-                anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh),
-                event(5, Some("SC-1"), EventType::Anomaly),
-            ),
-        ])
+        .persist_anomalies(
+            &TenantId::default(),
+            vec![
+                (
+                    anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh),
+                    event(4, Some("SC-1"), EventType::Anomaly),
+                ),
+                (
+                    anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh),
+                    event(5, Some("SC-1"), EventType::Anomaly),
+                ),
+            ],
+        )
         .await
         .expect("persist again");
     assert_eq!(again, 1, "only the new anomaly counts");
     let stored = store
-        .recent_anomalies(&sc("SC-1"), limit(10))
+        .recent_anomalies(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("list");
     assert_eq!(stored.len(), 3);
-    let events = store.recent_events(None, limit(10)).await.expect("events");
+    let events = store
+        .recent_events(&TenantId::default(), None, limit(10))
+        .await
+        .expect("events");
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -59,25 +69,28 @@ pub async fn anomalies_are_queried_by_time(store: &dyn Store) {
     let mut crit = anomaly("SC-1", 30, "volt", AnomalyKind::CritLow);
     crit.value = ParameterValue::Number(-3.5);
     store
-        .persist_anomalies(vec![
-            (
-                anomaly("SC-1", 10, "temp", AnomalyKind::WarnHigh),
-                event(3, Some("SC-1"), EventType::Anomaly),
-            ),
-            (crit.clone(), event(4, Some("SC-1"), EventType::Anomaly)),
-            (
-                anomaly("SC-1", 20, "temp", AnomalyKind::WarnHigh),
-                event(5, Some("SC-1"), EventType::Anomaly),
-            ),
-            (
-                anomaly("SC-2", 25, "temp", AnomalyKind::CritHigh),
-                event(6, Some("SC-2"), EventType::Anomaly),
-            ),
-        ])
+        .persist_anomalies(
+            &TenantId::default(),
+            vec![
+                (
+                    anomaly("SC-1", 10, "temp", AnomalyKind::WarnHigh),
+                    event(3, Some("SC-1"), EventType::Anomaly),
+                ),
+                (crit.clone(), event(4, Some("SC-1"), EventType::Anomaly)),
+                (
+                    anomaly("SC-1", 20, "temp", AnomalyKind::WarnHigh),
+                    event(5, Some("SC-1"), EventType::Anomaly),
+                ),
+                (
+                    anomaly("SC-2", 25, "temp", AnomalyKind::CritHigh),
+                    event(6, Some("SC-2"), EventType::Anomaly),
+                ),
+            ],
+        )
         .await
         .expect("persist");
     let recent = store
-        .recent_anomalies(&sc("SC-1"), limit(2))
+        .recent_anomalies(&TenantId::default(), &sc("SC-1"), limit(2))
         .await
         .expect("recent");
     let seconds: Vec<i64> = recent
@@ -86,25 +99,37 @@ pub async fn anomalies_are_queried_by_time(store: &dyn Store) {
         .collect();
     assert_eq!(seconds, [30, 20]);
     let timeline = store
-        .anomaly_timeline(&sc("SC-1"), at(10), at(20))
+        .anomaly_timeline(&TenantId::default(), &sc("SC-1"), at(10), at(20))
         .await
         .expect("timeline");
     assert_eq!(timeline.len(), 2);
     assert!(timeline[0].timestamp < timeline[1].timestamp);
     let count = store
-        .count_anomalies_since(&sc("SC-1"), at(15))
+        .count_anomalies_since(&TenantId::default(), &sc("SC-1"), at(15))
         .await
         .expect("count");
     assert_eq!(count.count, 2);
     assert_eq!(count.highest, Some(Severity::High));
     let none = store
-        .count_anomalies_since(&sc("SC-1"), at(31))
+        .count_anomalies_since(&TenantId::default(), &sc("SC-1"), at(31))
         .await
         .expect("count");
     assert_eq!((none.count, none.highest), (0, None));
-    assert_eq!(store.get_anomaly(&crit.id).await.expect("get"), Some(crit));
+    assert_eq!(
+        store
+            .get_anomaly(&TenantId::default(), &crit.id)
+            .await
+            .expect("get"),
+        Some(crit)
+    );
     let missing = AnomalyId::parse("nope").expect("id");
-    assert_eq!(store.get_anomaly(&missing).await.expect("get"), None);
+    assert_eq!(
+        store
+            .get_anomaly(&TenantId::default(), &missing)
+            .await
+            .expect("get"),
+        None
+    );
 }
 
 /// An anomaly timeline read by pages after a cursor gives exactly the one-call timeline,
@@ -136,9 +161,12 @@ pub async fn anomaly_timelines_are_read_by_pages_after_a_cursor(store: &dyn Stor
         anomaly("SC-2", 12, "p0", AnomalyKind::WarnHigh),
         event(event_second, Some("SC-2"), EventType::Anomaly),
     ));
-    store.persist_anomalies(batch).await.expect("persist");
+    store
+        .persist_anomalies(&TenantId::default(), batch)
+        .await
+        .expect("persist");
     let whole = store
-        .anomaly_timeline(&sc("SC-1"), at(11), at(13))
+        .anomaly_timeline(&TenantId::default(), &sc("SC-1"), at(11), at(13))
         .await
         .expect("timeline");
     assert!(whole.len() >= 6, "{}", whole.len());
@@ -147,7 +175,14 @@ pub async fn anomaly_timelines_are_read_by_pages_after_a_cursor(store: &dyn Stor
         let mut after = None;
         for _ in 0..=whole.len() + 1 {
             let page = store
-                .anomaly_timeline_page(&sc("SC-1"), at(11), at(13), after, page_size)
+                .anomaly_timeline_page(
+                    &TenantId::default(),
+                    &sc("SC-1"),
+                    at(11),
+                    at(13),
+                    after,
+                    page_size,
+                )
                 .await
                 .expect("page");
             assert!(page.anomalies.len() <= page_size);

@@ -1,6 +1,7 @@
 //! Conformance of [`ConfigRepository`](missionops_core::ConfigRepository): versions kept as
 //! history, stale versions, unknown spacecraft.
 
+use missionops_core::TenantId;
 use missionops_core::{Error, EventType, Store};
 
 use super::fixtures::*;
@@ -8,9 +9,16 @@ use super::fixtures::*;
 /// Every configuration version is kept; the newest is current.
 pub async fn config_versions_are_kept_as_history(store: &dyn Store) {
     register(store, "SC-1", 1, 1).await;
-    assert_eq!(store.current_config(&sc("SC-1")).await.expect("get"), None);
+    assert_eq!(
+        store
+            .current_config(&TenantId::default(), &sc("SC-1"))
+            .await
+            .expect("get"),
+        None
+    );
     store
         .put_config(
+            &TenantId::default(),
             config("SC-1", 1, 45),
             event(2, Some("SC-1"), EventType::ConfigChanged),
         )
@@ -18,25 +26,32 @@ pub async fn config_versions_are_kept_as_history(store: &dyn Store) {
         .expect("put v1");
     store
         .put_config(
+            &TenantId::default(),
             config("SC-1", 2, 50),
             event(3, Some("SC-1"), EventType::ConfigChanged),
         )
         .await
         .expect("put v2");
-    let current = store.current_config(&sc("SC-1")).await.expect("get");
+    let current = store
+        .current_config(&TenantId::default(), &sc("SC-1"))
+        .await
+        .expect("get");
     assert_eq!(current, Some(config("SC-1", 2, 50)));
-    let history = store.config_history(&sc("SC-1")).await.expect("history");
+    let history = store
+        .config_history(&TenantId::default(), &sc("SC-1"))
+        .await
+        .expect("history");
     assert_eq!(history, vec![config("SC-1", 1, 45), config("SC-1", 2, 50)]);
     assert_eq!(
         store
-            .current_config_version(&sc("SC-1"))
+            .current_config_version(&TenantId::default(), &sc("SC-1"))
             .await
             .expect("version"),
         Some(2)
     );
     assert_eq!(
         store
-            .current_config_version(&sc("SC-404"))
+            .current_config_version(&TenantId::default(), &sc("SC-404"))
             .await
             .expect("version"),
         None
@@ -54,6 +69,7 @@ pub async fn a_config_with_a_stale_version_conflicts_and_writes_nothing(store: &
     register(store, "SC-1", 1, 1).await;
     store
         .put_config(
+            &TenantId::default(),
             config("SC-1", 1, 45),
             event(2, Some("SC-1"), EventType::ConfigChanged),
         )
@@ -62,6 +78,7 @@ pub async fn a_config_with_a_stale_version_conflicts_and_writes_nothing(store: &
     for version in [1, 3] {
         let err = store
             .put_config(
+                &TenantId::default(),
                 config("SC-1", version, 60),
                 event(10 + version, Some("SC-1"), EventType::ConfigChanged),
             )
@@ -69,7 +86,14 @@ pub async fn a_config_with_a_stale_version_conflicts_and_writes_nothing(store: &
             .expect_err("stale version must fail");
         assert!(matches!(err, Error::Conflict { .. }), "got {err}");
     }
-    assert_eq!(store.config_history(&sc("SC-1")).await.expect("h").len(), 1);
+    assert_eq!(
+        store
+            .config_history(&TenantId::default(), &sc("SC-1"))
+            .await
+            .expect("h")
+            .len(),
+        1
+    );
     assert_eq!(event_count(store).await, 2);
 }
 
@@ -77,6 +101,7 @@ pub async fn a_config_with_a_stale_version_conflicts_and_writes_nothing(store: &
 pub async fn a_config_for_an_unknown_spacecraft_is_not_found(store: &dyn Store) {
     let err = store
         .put_config(
+            &TenantId::default(),
             config("SC-9", 1, 45),
             event(1, Some("SC-9"), EventType::ConfigChanged),
         )

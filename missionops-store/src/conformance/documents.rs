@@ -1,6 +1,7 @@
 //! Conformance of [`DocumentRepository`](missionops_core::DocumentRepository): versions, search,
 //! filtered listing.
 
+use missionops_core::TenantId;
 use missionops_core::{
     DocumentBody, DocumentCategory, DocumentFilter, DocumentId, Error, EventType, OpsDocument,
     SearchQuery, Store, Tag,
@@ -13,17 +14,25 @@ pub async fn documents_are_published_updated_and_versioned(store: &dyn Store) {
     let doc = document("d1", 1, "Battery recovery", "Steps", &["battery_soc"]);
     store
         .publish_document(
+            &TenantId::default(),
             doc.clone(),
             event(1, Some("SC-1"), EventType::DocumentPublished),
         )
         .await
         .expect("publish");
     assert_eq!(
-        store.get_document(&doc.id).await.expect("get"),
+        store
+            .get_document(&TenantId::default(), &doc.id)
+            .await
+            .expect("get"),
         Some(doc.clone())
     );
     let err = store
-        .publish_document(doc.clone(), event(2, None, EventType::DocumentPublished))
+        .publish_document(
+            &TenantId::default(),
+            doc.clone(),
+            event(2, None, EventType::DocumentPublished),
+        )
         .await
         .expect_err("publish twice");
     assert!(matches!(err, Error::Conflict { .. }), "got {err}");
@@ -33,24 +42,36 @@ pub async fn documents_are_published_updated_and_versioned(store: &dyn Store) {
     next.updated_at = at(5);
     store
         .update_document(
+            &TenantId::default(),
             next.clone(),
             event(3, Some("SC-1"), EventType::DocumentUpdated),
         )
         .await
         .expect("update");
     assert_eq!(
-        store.get_document(&doc.id).await.expect("get"),
+        store
+            .get_document(&TenantId::default(), &doc.id)
+            .await
+            .expect("get"),
         Some(next.clone())
     );
     let err = store
-        .update_document(next.clone(), event(4, None, EventType::DocumentUpdated))
+        .update_document(
+            &TenantId::default(),
+            next.clone(),
+            event(4, None, EventType::DocumentUpdated),
+        )
         .await
         .expect_err("same version again");
     assert!(matches!(err, Error::Conflict { .. }), "got {err}");
     let mut missing = next;
     missing.id = DocumentId::parse("d404").expect("id");
     let err = store
-        .update_document(missing, event(5, None, EventType::DocumentUpdated))
+        .update_document(
+            &TenantId::default(),
+            missing,
+            event(5, None, EventType::DocumentUpdated),
+        )
         .await
         .expect_err("missing");
     assert!(matches!(err, Error::NotFound { .. }), "got {err}");
@@ -68,6 +89,7 @@ pub async fn document_search_is_case_insensitive_ranked_and_matches_tags(store: 
     for (n, doc) in docs.iter().enumerate() {
         store
             .publish_document(
+                &TenantId::default(),
                 doc.clone(),
                 event(n as u32 + 1, None, EventType::DocumentPublished),
             )
@@ -76,7 +98,7 @@ pub async fn document_search_is_case_insensitive_ranked_and_matches_tags(store: 
     }
     let query = SearchQuery::parse("battery").expect("query");
     let found = store
-        .search_documents(&query, limit(10))
+        .search_documents(&TenantId::default(), &query, limit(10))
         .await
         .expect("search");
     let ids: Vec<&str> = found.iter().map(|d| d.id.as_str()).collect();
@@ -88,13 +110,13 @@ pub async fn document_search_is_case_insensitive_ranked_and_matches_tags(store: 
         "a title match ranks above a body match: {ids:?}"
     );
     let found = store
-        .search_documents(&query, limit(1))
+        .search_documents(&TenantId::default(), &query, limit(1))
         .await
         .expect("search");
     assert_eq!(found.len(), 1);
     let query = SearchQuery::parse("adcs").expect("query");
     let found = store
-        .search_documents(&query, limit(10))
+        .search_documents(&TenantId::default(), &query, limit(10))
         .await
         .expect("search");
     assert_eq!(found.len(), 1, "an exact tag matches");
@@ -113,6 +135,7 @@ pub async fn documents_are_listed_with_filters_newest_first(store: &dyn Store) {
     for (n, doc) in docs.iter().enumerate() {
         store
             .publish_document(
+                &TenantId::default(),
                 doc.clone(),
                 event(n as u32 + 1, None, EventType::DocumentPublished),
             )
@@ -132,27 +155,33 @@ pub async fn documents_are_listed_with_filters_newest_first(store: &dyn Store) {
         docs.into_iter().map(|d| d.id.into_string()).collect()
     };
     let all = store
-        .list_documents(&list(None, None, None, 0))
+        .list_documents(&TenantId::default(), &list(None, None, None, 0))
         .await
         .expect("list");
     assert_eq!(names(all), ["note", "p2", "p1"]);
     let skipped = store
-        .list_documents(&list(None, None, None, 1))
+        .list_documents(&TenantId::default(), &list(None, None, None, 1))
         .await
         .expect("list");
     assert_eq!(names(skipped), ["p2", "p1"]);
     let by_sc = store
-        .list_documents(&list(Some("SC-1"), None, None, 0))
+        .list_documents(&TenantId::default(), &list(Some("SC-1"), None, None, 0))
         .await
         .expect("list");
     assert_eq!(names(by_sc), ["p2", "p1"]);
     let by_cat = store
-        .list_documents(&list(None, Some("mission_note"), None, 0))
+        .list_documents(
+            &TenantId::default(),
+            &list(None, Some("mission_note"), None, 0),
+        )
         .await
         .expect("list");
     assert_eq!(names(by_cat), ["note"]);
     let by_tag = store
-        .list_documents(&list(None, None, Some("battery_soc"), 0))
+        .list_documents(
+            &TenantId::default(),
+            &list(None, None, Some("battery_soc"), 0),
+        )
         .await
         .expect("list");
     assert_eq!(names(by_tag), ["p1"]);

@@ -1,6 +1,7 @@
 //! Conformance of [`EventRepository`](missionops_core::EventRepository): gap-free sequences,
 //! listing and resuming, and that a change whose event cannot be recorded is not stored.
 
+use missionops_core::TenantId;
 use missionops_core::{AnomalyKind, EventType, Store, TelemetryWrite};
 
 use super::fixtures::*;
@@ -10,6 +11,7 @@ pub async fn event_sequences_are_gap_free_and_increasing(store: &dyn Store) {
     register(store, "SC-1", 0, 1).await;
     store
         .put_config(
+            &TenantId::default(),
             config("SC-1", 1, 45),
             event(2, Some("SC-1"), EventType::ConfigChanged),
         )
@@ -18,17 +20,19 @@ pub async fn event_sequences_are_gap_free_and_increasing(store: &dyn Store) {
     // A failed write must not consume a sequence number.
     let _ = store
         .register_spacecraft(
+            &TenantId::default(),
             spacecraft("SC-1", 0),
             event(3, Some("SC-1"), EventType::SpacecraftRegistered),
         )
         .await;
     let recorded = store
-        .record_event(event(4, None, EventType::Info))
+        .record_event(&TenantId::default(), event(4, None, EventType::Info))
         .await
         .expect("record");
     assert_eq!(recorded.sequence, 3);
     store
         .insert_telemetry(TelemetryWrite {
+            tenant: Default::default(),
             registrations: Vec::new(),
             snapshots: vec![snapshot("a", "SC-1", 1, 1.0)],
             anomalies: vec![],
@@ -37,7 +41,10 @@ pub async fn event_sequences_are_gap_free_and_increasing(store: &dyn Store) {
         })
         .await
         .expect("insert");
-    let events = store.recent_events(None, limit(100)).await.expect("events");
+    let events = store
+        .recent_events(&TenantId::default(), None, limit(100))
+        .await
+        .expect("events");
     let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, [4, 3, 2, 1]);
     assert_eq!(events[1], event(4, None, EventType::Info).recorded(3));
@@ -52,28 +59,31 @@ pub async fn events_are_listed_per_spacecraft_and_resumed_after_a_sequence(store
             Some("SC-1")
         };
         store
-            .record_event(event(n, spacecraft, EventType::Info))
+            .record_event(&TenantId::default(), event(n, spacecraft, EventType::Info))
             .await
             .expect("record");
     }
     let sc1 = store
-        .recent_events(Some(&sc("SC-1")), limit(2))
+        .recent_events(&TenantId::default(), Some(&sc("SC-1")), limit(2))
         .await
         .expect("events");
     let sequences: Vec<u64> = sc1.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, [5, 3]);
-    let after = store.events_after(2, None, limit(3)).await.expect("after");
+    let after = store
+        .events_after(&TenantId::default(), 2, None, limit(3))
+        .await
+        .expect("after");
     let sequences: Vec<u64> = after.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, [3, 4, 5]);
     let after = store
-        .events_after(2, Some(&sc("SC-2")), limit(10))
+        .events_after(&TenantId::default(), 2, Some(&sc("SC-2")), limit(10))
         .await
         .expect("after");
     let sequences: Vec<u64> = after.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences, [4, 6]);
     assert!(
         store
-            .events_after(6, None, limit(10))
+            .events_after(&TenantId::default(), 6, None, limit(10))
             .await
             .expect("after")
             .is_empty()
@@ -87,17 +97,32 @@ pub async fn a_change_whose_event_cannot_be_recorded_is_not_stored(store: &dyn S
     let taken = || event(1, Some("SC-1"), EventType::Info);
 
     let err = store
-        .register_spacecraft(spacecraft("SC-2", 1), taken())
+        .register_spacecraft(&TenantId::default(), spacecraft("SC-2", 1), taken())
         .await;
     assert!(err.is_err(), "registration with a taken event id must fail");
-    assert_eq!(store.get_spacecraft(&sc("SC-2")).await.expect("get"), None);
+    assert_eq!(
+        store
+            .get_spacecraft(&TenantId::default(), &sc("SC-2"))
+            .await
+            .expect("get"),
+        None
+    );
 
-    let err = store.put_config(config("SC-1", 1, 45), taken()).await;
+    let err = store
+        .put_config(&TenantId::default(), config("SC-1", 1, 45), taken())
+        .await;
     assert!(err.is_err(), "config with a taken event id must fail");
-    assert_eq!(store.current_config(&sc("SC-1")).await.expect("get"), None);
+    assert_eq!(
+        store
+            .current_config(&TenantId::default(), &sc("SC-1"))
+            .await
+            .expect("get"),
+        None
+    );
 
     let err = store
         .insert_telemetry(TelemetryWrite {
+            tenant: Default::default(),
             registrations: Vec::new(),
             snapshots: vec![snapshot("a", "SC-1", 1, 1.0)],
             anomalies: vec![anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh)],
@@ -108,47 +133,58 @@ pub async fn a_change_whose_event_cannot_be_recorded_is_not_stored(store: &dyn S
     assert!(err.is_err(), "telemetry with a taken event id must fail");
     assert_eq!(
         store
-            .get_alarm(&test_alarm("al-x", "SC-1", 1).id)
+            .get_alarm(&TenantId::default(), &test_alarm("al-x", "SC-1", 1).id)
             .await
             .expect("get"),
         None
     );
     assert!(
         store
-            .recent_telemetry(&sc("SC-1"), limit(5))
+            .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(5))
             .await
             .expect("recent")
             .is_empty()
     );
     assert!(
         store
-            .recent_anomalies(&sc("SC-1"), limit(5))
+            .recent_anomalies(&TenantId::default(), &sc("SC-1"), limit(5))
             .await
             .expect("list")
             .is_empty()
     );
 
     let err = store
-        .persist_anomalies(vec![(
-            anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh),
-            taken(),
-        )])
+        .persist_anomalies(
+            &TenantId::default(),
+            vec![(anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh), taken())],
+        )
         .await;
     assert!(err.is_err(), "an anomaly with a taken event id must fail");
     assert!(
         store
-            .recent_anomalies(&sc("SC-1"), limit(5))
+            .recent_anomalies(&TenantId::default(), &sc("SC-1"), limit(5))
             .await
             .expect("list")
             .is_empty()
     );
 
     let doc = document("d1", 1, "Title", "body", &[]);
-    assert!(store.publish_document(doc.clone(), taken()).await.is_err());
-    assert_eq!(store.get_document(&doc.id).await.expect("get"), None);
+    assert!(
+        store
+            .publish_document(&TenantId::default(), doc.clone(), taken())
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store
+            .get_document(&TenantId::default(), &doc.id)
+            .await
+            .expect("get"),
+        None
+    );
 
     let recorded = store
-        .record_event(event(2, None, EventType::Info))
+        .record_event(&TenantId::default(), event(2, None, EventType::Info))
         .await
         .expect("record");
     assert_eq!(

@@ -3,6 +3,7 @@
 //!
 //! Times are seconds after 2025-06-01T00:00:00Z ([`at`]); ids parse or the test panics.
 
+use missionops_core::TenantId;
 use missionops_core::{
     Alarm, AlarmId, AlarmState, Anomaly, AnomalyId, AnomalyKind, ConfigRecord, ConfigStatus,
     DocumentBody, DocumentCategory, DocumentId, DocumentTitle, EventId, EventRepository, EventType,
@@ -65,7 +66,10 @@ pub async fn record_event_at(
     timestamp: Timestamp,
 ) -> MissionEvent {
     store
-        .record_event(event_named(id, spacecraft, timestamp, json!({})))
+        .record_event(
+            &TenantId::default(),
+            event_named(id, spacecraft, timestamp, json!({})),
+        )
         .await
         .expect("record an event")
 }
@@ -125,7 +129,7 @@ pub fn registration(id: &str, second: i64, n: u32) -> Registration {
 /// Registers `spacecraft` with `event`, or panics.
 pub async fn register_as(store: &dyn Store, spacecraft: Spacecraft, event: NewEvent) {
     store
-        .register_spacecraft(spacecraft, event)
+        .register_spacecraft(&TenantId::default(), spacecraft, event)
         .await
         .expect("register spacecraft");
 }
@@ -168,6 +172,7 @@ pub fn snapshot(id: &str, spacecraft: &str, second: i64, temp: f64) -> Telemetry
 /// A telemetry write of `snapshots` alone.
 pub fn write(snapshots: Vec<TelemetrySnapshot>) -> TelemetryWrite {
     TelemetryWrite {
+        tenant: Default::default(),
         registrations: Vec::new(),
         snapshots,
         anomalies: Vec::new(),
@@ -244,7 +249,7 @@ pub fn document(id: &str, second: i64, title: &str, body: &str, tags: &[&str]) -
 /// How many events the store holds (up to 1,000).
 pub async fn event_count(store: &dyn Store) -> usize {
     store
-        .recent_events(None, limit(1000))
+        .recent_events(&TenantId::default(), None, limit(1000))
         .await
         .expect("list events")
         .len()

@@ -63,35 +63,68 @@ impl<I> std::fmt::Debug for Intercepted<I> {
 
 #[async_trait]
 impl<I: Interceptor> SpacecraftRepository for Intercepted<I> {
-    async fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()> {
-        self.inner.register_spacecraft(spacecraft, event).await
+    async fn register_spacecraft(
+        &self,
+        tenant: &TenantId,
+        spacecraft: Spacecraft,
+        event: NewEvent,
+    ) -> Result<()> {
+        self.inner
+            .register_spacecraft(tenant, spacecraft, event)
+            .await
     }
 
-    async fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Option<Spacecraft>> {
-        self.inner.get_spacecraft(id).await
+    async fn get_spacecraft(
+        &self,
+        tenant: &TenantId,
+        id: &SpacecraftId,
+    ) -> Result<Option<Spacecraft>> {
+        self.inner.get_spacecraft(tenant, id).await
     }
 
-    async fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftPage> {
-        self.inner.list_spacecraft(limit, offset).await
+    async fn list_spacecraft(
+        &self,
+        tenant: &TenantId,
+        limit: Limit,
+        offset: u64,
+    ) -> Result<SpacecraftPage> {
+        self.inner.list_spacecraft(tenant, limit, offset).await
     }
 }
 
 #[async_trait]
 impl<I: Interceptor> ConfigRepository for Intercepted<I> {
-    async fn current_config(&self, spacecraft: &SpacecraftId) -> Result<Option<ConfigRecord>> {
-        self.inner.current_config(spacecraft).await
+    async fn current_config(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<ConfigRecord>> {
+        self.inner.current_config(tenant, spacecraft).await
     }
 
-    async fn current_config_version(&self, spacecraft: &SpacecraftId) -> Result<Option<u32>> {
-        self.inner.current_config_version(spacecraft).await
+    async fn current_config_version(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<u32>> {
+        self.inner.current_config_version(tenant, spacecraft).await
     }
 
-    async fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()> {
-        self.inner.put_config(record, event).await
+    async fn put_config(
+        &self,
+        tenant: &TenantId,
+        record: ConfigRecord,
+        event: NewEvent,
+    ) -> Result<()> {
+        self.inner.put_config(tenant, record, event).await
     }
 
-    async fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>> {
-        self.inner.config_history(spacecraft).await
+    async fn config_history(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Vec<ConfigRecord>> {
+        self.inner.config_history(tenant, spacecraft).await
     }
 }
 
@@ -109,35 +142,47 @@ impl<I: Interceptor> TelemetryRepository for Intercepted<I> {
 
     async fn recent_telemetry(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>> {
-        self.inner.recent_telemetry(spacecraft, limit).await
+        self.inner.recent_telemetry(tenant, spacecraft, limit).await
     }
 
     async fn telemetry_range(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
         max: usize,
     ) -> Result<Vec<TelemetrySnapshot>> {
-        self.inner.telemetry_range(spacecraft, from, to, max).await
+        self.inner
+            .telemetry_range(tenant, spacecraft, from, to, max)
+            .await
     }
 
     async fn last_telemetry_timestamp(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<Timestamp>> {
-        self.inner.last_telemetry_timestamp(spacecraft).await
+        self.inner
+            .last_telemetry_timestamp(tenant, spacecraft)
+            .await
     }
 
-    async fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>> {
-        self.inner.latest_values(spacecraft).await
+    async fn latest_values(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Vec<LatestValue>> {
+        self.inner.latest_values(tenant, spacecraft).await
     }
 
     async fn telemetry_series(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         parameter: &ParameterName,
         from: Timestamp,
@@ -145,12 +190,13 @@ impl<I: Interceptor> TelemetryRepository for Intercepted<I> {
         bucket: BucketWidth,
     ) -> Result<Vec<SeriesBucket>> {
         self.inner
-            .telemetry_series(spacecraft, parameter, from, to, bucket)
+            .telemetry_series(tenant, spacecraft, parameter, from, to, bucket)
             .await
     }
 
     async fn telemetry_range_page(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -158,60 +204,73 @@ impl<I: Interceptor> TelemetryRepository for Intercepted<I> {
         limit: usize,
     ) -> Result<TelemetryPage> {
         self.inner
-            .telemetry_range_page(spacecraft, from, to, after, limit)
+            .telemetry_range_page(tenant, spacecraft, from, to, after, limit)
             .await
     }
 
     async fn count_telemetry_range(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
         at_most: usize,
     ) -> Result<usize> {
         self.inner
-            .count_telemetry_range(spacecraft, from, to, at_most)
+            .count_telemetry_range(tenant, spacecraft, from, to, at_most)
             .await
     }
 }
 
 #[async_trait]
 impl<I: Interceptor> AnomalyRepository for Intercepted<I> {
-    async fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize> {
-        self.inner.persist_anomalies(anomalies).await
+    async fn persist_anomalies(
+        &self,
+        tenant: &TenantId,
+        anomalies: Vec<(Anomaly, NewEvent)>,
+    ) -> Result<usize> {
+        self.inner.persist_anomalies(tenant, anomalies).await
     }
 
-    async fn get_anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>> {
-        self.inner.get_anomaly(id).await
+    async fn get_anomaly(&self, tenant: &TenantId, id: &AnomalyId) -> Result<Option<Anomaly>> {
+        self.inner.get_anomaly(tenant, id).await
     }
 
     async fn recent_anomalies(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<Anomaly>> {
-        self.inner.recent_anomalies(spacecraft, limit).await
+        self.inner.recent_anomalies(tenant, spacecraft, limit).await
     }
 
     async fn anomaly_timeline(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Anomaly>> {
-        self.inner.anomaly_timeline(spacecraft, from, to).await
+        self.inner
+            .anomaly_timeline(tenant, spacecraft, from, to)
+            .await
     }
 
     async fn count_anomalies_since(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount> {
-        self.inner.count_anomalies_since(spacecraft, since).await
+        self.inner
+            .count_anomalies_since(tenant, spacecraft, since)
+            .await
     }
 
     async fn anomaly_timeline_page(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -219,75 +278,103 @@ impl<I: Interceptor> AnomalyRepository for Intercepted<I> {
         limit: usize,
     ) -> Result<AnomalyPage> {
         self.inner
-            .anomaly_timeline_page(spacecraft, from, to, after, limit)
+            .anomaly_timeline_page(tenant, spacecraft, from, to, after, limit)
             .await
     }
 }
 
 #[async_trait]
 impl<I: Interceptor> AlarmRepository for Intercepted<I> {
-    async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()> {
-        self.inner.save_alarm(alarm, events).await
+    async fn save_alarm(
+        &self,
+        tenant: &TenantId,
+        alarm: Alarm,
+        events: Vec<NewEvent>,
+    ) -> Result<()> {
+        self.inner.save_alarm(tenant, alarm, events).await
     }
 
-    async fn get_alarm(&self, id: &AlarmId) -> Result<Option<Alarm>> {
-        self.inner.get_alarm(id).await
+    async fn get_alarm(&self, tenant: &TenantId, id: &AlarmId) -> Result<Option<Alarm>> {
+        self.inner.get_alarm(tenant, id).await
     }
 
-    async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
-        self.inner.list_alarms(filter).await
+    async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
+        self.inner.list_alarms(tenant, filter).await
     }
 }
 
 #[async_trait]
 impl<I: Interceptor> DocumentRepository for Intercepted<I> {
-    async fn publish_document(&self, document: OpsDocument, event: NewEvent) -> Result<()> {
-        self.inner.publish_document(document, event).await
+    async fn publish_document(
+        &self,
+        tenant: &TenantId,
+        document: OpsDocument,
+        event: NewEvent,
+    ) -> Result<()> {
+        self.inner.publish_document(tenant, document, event).await
     }
 
-    async fn update_document(&self, document: OpsDocument, event: NewEvent) -> Result<()> {
-        self.inner.update_document(document, event).await
+    async fn update_document(
+        &self,
+        tenant: &TenantId,
+        document: OpsDocument,
+        event: NewEvent,
+    ) -> Result<()> {
+        self.inner.update_document(tenant, document, event).await
     }
 
-    async fn get_document(&self, id: &DocumentId) -> Result<Option<OpsDocument>> {
-        self.inner.get_document(id).await
+    async fn get_document(
+        &self,
+        tenant: &TenantId,
+        id: &DocumentId,
+    ) -> Result<Option<OpsDocument>> {
+        self.inner.get_document(tenant, id).await
     }
 
     async fn search_documents(
         &self,
+        tenant: &TenantId,
         query: &SearchQuery,
         limit: Limit,
     ) -> Result<Vec<OpsDocument>> {
-        self.inner.search_documents(query, limit).await
+        self.inner.search_documents(tenant, query, limit).await
     }
 
-    async fn list_documents(&self, filter: &DocumentFilter) -> Result<Vec<OpsDocument>> {
-        self.inner.list_documents(filter).await
+    async fn list_documents(
+        &self,
+        tenant: &TenantId,
+        filter: &DocumentFilter,
+    ) -> Result<Vec<OpsDocument>> {
+        self.inner.list_documents(tenant, filter).await
     }
 }
 
 #[async_trait]
 impl<I: Interceptor> EventRepository for Intercepted<I> {
-    async fn record_event(&self, event: NewEvent) -> Result<MissionEvent> {
-        self.inner.record_event(event).await
+    async fn record_event(&self, tenant: &TenantId, event: NewEvent) -> Result<MissionEvent> {
+        self.inner.record_event(tenant, event).await
     }
 
     async fn recent_events(
         &self,
+        tenant: &TenantId,
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        self.inner.recent_events(spacecraft, limit).await
+        self.inner.recent_events(tenant, spacecraft, limit).await
     }
 
     async fn events_after(
         &self,
+        tenant: &TenantId,
         after: u64,
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
         self.interceptor.before_events_after().await;
-        self.inner.events_after(after, spacecraft, limit).await
+        self.inner
+            .events_after(tenant, after, spacecraft, limit)
+            .await
     }
 }
 

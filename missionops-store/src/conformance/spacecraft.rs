@@ -1,6 +1,7 @@
 //! Conformance of [`SpacecraftRepository`](missionops_core::SpacecraftRepository): registration,
 //! conflicts, the paged listing.
 
+use missionops_core::TenantId;
 use missionops_core::{Error, EventType, SpacecraftName, Store};
 
 use super::fixtures::*;
@@ -8,14 +9,26 @@ use super::fixtures::*;
 /// A registered spacecraft reads back field for field, and its event is recorded.
 pub async fn spacecraft_are_registered_and_read_back(store: &dyn Store) {
     register(store, "SC-1", 1, 1).await;
-    let got = store.get_spacecraft(&sc("SC-1")).await.expect("get");
+    let got = store
+        .get_spacecraft(&TenantId::default(), &sc("SC-1"))
+        .await
+        .expect("get");
     assert_eq!(
         got,
         Some(spacecraft("SC-1", 1)),
         "spacecraft read back differs"
     );
-    assert_eq!(store.get_spacecraft(&sc("SC-2")).await.expect("get"), None);
-    let events = store.recent_events(None, limit(10)).await.expect("events");
+    assert_eq!(
+        store
+            .get_spacecraft(&TenantId::default(), &sc("SC-2"))
+            .await
+            .expect("get"),
+        None
+    );
+    let events = store
+        .recent_events(&TenantId::default(), None, limit(10))
+        .await
+        .expect("events");
     assert_eq!(events.len(), 1, "registration must record its event");
     assert_eq!(events[0].event_type, EventType::SpacecraftRegistered);
 }
@@ -27,6 +40,7 @@ pub async fn registering_an_existing_id_conflicts_and_writes_nothing(store: &dyn
     other.name = SpacecraftName::parse("impostor").expect("name");
     let err = store
         .register_spacecraft(
+            &TenantId::default(),
             other,
             event(2, Some("SC-1"), EventType::SpacecraftRegistered),
         )
@@ -36,7 +50,10 @@ pub async fn registering_an_existing_id_conflicts_and_writes_nothing(store: &dyn
         matches!(err, Error::Conflict { .. }),
         "expected a conflict, got {err}"
     );
-    let got = store.get_spacecraft(&sc("SC-1")).await.expect("get");
+    let got = store
+        .get_spacecraft(&TenantId::default(), &sc("SC-1"))
+        .await
+        .expect("get");
     assert_eq!(
         got,
         Some(spacecraft("SC-1", 1)),
@@ -54,14 +71,23 @@ pub async fn spacecraft_are_listed_in_registration_order_with_a_total(store: &dy
     register(store, "SC-B", 2, 1).await;
     register(store, "SC-A", 3, 2).await;
     register(store, "SC-C", 1, 3).await;
-    let page = store.list_spacecraft(limit(2), 0).await.expect("list");
+    let page = store
+        .list_spacecraft(&TenantId::default(), limit(2), 0)
+        .await
+        .expect("list");
     assert_eq!(page.total, 3);
     let names: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(names, ["SC-C", "SC-B"]);
-    let page = store.list_spacecraft(limit(2), 2).await.expect("list");
+    let page = store
+        .list_spacecraft(&TenantId::default(), limit(2), 2)
+        .await
+        .expect("list");
     let names: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(names, ["SC-A"]);
-    let page = store.list_spacecraft(limit(2), 10).await.expect("list");
+    let page = store
+        .list_spacecraft(&TenantId::default(), limit(2), 10)
+        .await
+        .expect("list");
     assert!(page.items.is_empty());
     assert_eq!(page.total, 3);
 }

@@ -1,6 +1,7 @@
 //! Conformance of the read side of [`TelemetryRepository`](missionops_core::TelemetryRepository):
 //! recent snapshots and ranges, exact parameters, the last sample time, latest values, series.
 
+use missionops_core::TenantId;
 use missionops_core::{
     BucketWidth, ParameterName, Parameters, SnapshotId, Store, TelemetrySnapshot, Timestamp,
 };
@@ -24,22 +25,22 @@ pub async fn recent_telemetry_is_newest_first_and_ranges_oldest_first(store: &dy
         .await
         .expect("insert");
     let recent = store
-        .recent_telemetry(&sc("SC-1"), limit(3))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(3))
         .await
         .expect("recent");
     assert_eq!(ids(&recent), ["c", "b2", "b1"]);
     let range = store
-        .telemetry_range(&sc("SC-1"), at(1), at(2), 100)
+        .telemetry_range(&TenantId::default(), &sc("SC-1"), at(1), at(2), 100)
         .await
         .expect("range");
     assert_eq!(ids(&range), ["a", "b1", "b2"]);
     let capped = store
-        .telemetry_range(&sc("SC-1"), at(0), at(10), 2)
+        .telemetry_range(&TenantId::default(), &sc("SC-1"), at(0), at(10), 2)
         .await
         .expect("range");
     assert_eq!(ids(&capped), ["a", "b1"]);
     let none = store
-        .recent_telemetry(&sc("SC-3"), limit(3))
+        .recent_telemetry(&TenantId::default(), &sc("SC-3"), limit(3))
         .await
         .expect("recent");
     assert!(none.is_empty());
@@ -64,7 +65,7 @@ pub async fn parameters_round_trip_in_order_with_their_types(store: &dyn Store) 
         .await
         .expect("insert");
     let back = store
-        .recent_telemetry(&sc("SC-1"), limit(1))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(1))
         .await
         .expect("recent");
     assert_eq!(back, vec![original], "snapshot must round-trip exactly");
@@ -75,7 +76,7 @@ pub async fn the_last_telemetry_timestamp_is_the_newest_sample(store: &dyn Store
     register(store, "SC-1", 0, 1).await;
     assert_eq!(
         store
-            .last_telemetry_timestamp(&sc("SC-1"))
+            .last_telemetry_timestamp(&TenantId::default(), &sc("SC-1"))
             .await
             .expect("last"),
         None
@@ -89,7 +90,7 @@ pub async fn the_last_telemetry_timestamp_is_the_newest_sample(store: &dyn Store
         .expect("insert");
     assert_eq!(
         store
-            .last_telemetry_timestamp(&sc("SC-1"))
+            .last_telemetry_timestamp(&TenantId::default(), &sc("SC-1"))
             .await
             .expect("last"),
         Some(at(9))
@@ -127,7 +128,7 @@ pub async fn latest_values_are_the_newest_sample_of_each_parameter(store: &dyn S
     );
     assert!(
         store
-            .latest_values(&sc("SC-9"))
+            .latest_values(&TenantId::default(), &sc("SC-9"))
             .await
             .expect("latest")
             .is_empty()
@@ -163,7 +164,7 @@ pub async fn latest_values_are_the_newest_sample_of_each_parameter(store: &dyn S
 /// `spacecraft`'s latest values as (parameter, value text, sample time), by parameter name.
 async fn latest_of(store: &dyn Store, spacecraft: &str) -> Vec<(String, String, Timestamp)> {
     store
-        .latest_values(&sc(spacecraft))
+        .latest_values(&TenantId::default(), &sc(spacecraft))
         .await
         .expect("latest")
         .into_iter()
@@ -199,7 +200,14 @@ pub async fn series_are_downsampled_into_epoch_aligned_buckets(store: &dyn Store
     let temp = ParameterName::parse("temp").expect("name");
     let minute = BucketWidth::parse("1m").expect("bucket");
     let series = store
-        .telemetry_series(&sc("SC-1"), &temp, at(0), at(210), minute)
+        .telemetry_series(
+            &TenantId::default(),
+            &sc("SC-1"),
+            &temp,
+            at(0),
+            at(210),
+            minute,
+        )
         .await
         .expect("series");
     let got: Vec<(i64, f64, f64, f64, u64, f64)> = series
@@ -220,7 +228,14 @@ pub async fn series_are_downsampled_into_epoch_aligned_buckets(store: &dyn Store
     );
     let other = ParameterName::parse("mode").expect("name");
     let none = store
-        .telemetry_series(&sc("SC-1"), &other, at(0), at(300), minute)
+        .telemetry_series(
+            &TenantId::default(),
+            &sc("SC-1"),
+            &other,
+            at(0),
+            at(300),
+            minute,
+        )
         .await
         .expect("series");
     assert!(none.is_empty(), "a string parameter has no numeric series");
@@ -246,7 +261,7 @@ pub async fn ranges_are_read_by_pages_after_a_cursor(store: &dyn Store) {
         .await
         .expect("insert");
     let whole = store
-        .telemetry_range(&sc("SC-1"), at(1), at(4), 100)
+        .telemetry_range(&TenantId::default(), &sc("SC-1"), at(1), at(4), 100)
         .await
         .expect("range");
     assert_eq!(whole.len(), 12);
@@ -256,7 +271,14 @@ pub async fn ranges_are_read_by_pages_after_a_cursor(store: &dyn Store) {
         let mut pages = 0;
         loop {
             let page = store
-                .telemetry_range_page(&sc("SC-1"), at(1), at(4), after, page_size)
+                .telemetry_range_page(
+                    &TenantId::default(),
+                    &sc("SC-1"),
+                    at(1),
+                    at(4),
+                    after,
+                    page_size,
+                )
                 .await
                 .expect("page");
             assert!(page.snapshots.len() <= page_size);
@@ -271,12 +293,13 @@ pub async fn ranges_are_read_by_pages_after_a_cursor(store: &dyn Store) {
         assert_eq!(paged, whole, "pages of {page_size}");
     }
     let empty = store
-        .telemetry_range_page(&sc("SC-3"), at(1), at(4), None, 5)
+        .telemetry_range_page(&TenantId::default(), &sc("SC-3"), at(1), at(4), None, 5)
         .await
         .expect("page");
     assert!(empty.snapshots.is_empty() && empty.next.is_none());
     let sc1 = sc("SC-1");
-    let count = |from, to, at_most| store.count_telemetry_range(&sc1, from, to, at_most);
+    let tenant = TenantId::default();
+    let count = |from, to, at_most| store.count_telemetry_range(&tenant, &sc1, from, to, at_most);
     assert_eq!(count(at(1), at(4), 100).await.expect("count"), 12);
     assert_eq!(count(at(1), at(4), 5).await.expect("count"), 5);
     assert_eq!(count(at(0), at(9), 100).await.expect("count"), 14);

@@ -1,6 +1,7 @@
 //! Conformance of the write side of [`TelemetryRepository`](missionops_core::TelemetryRepository):
 //! idempotent ingest, conflicts that reject a whole batch, group commit, what a write carries.
 
+use missionops_core::TenantId;
 use missionops_core::{
     AlarmState, AnomalyKind, Error, EventType, IngestOutcome, Store, TelemetryWrite,
 };
@@ -24,7 +25,7 @@ pub async fn the_same_snapshot_twice_is_stored_once(store: &dyn Store) {
         .expect("insert again");
     assert_eq!((again.inserted, again.duplicates), (1, 1));
     let all = store
-        .recent_telemetry(&sc("SC-1"), limit(10))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("recent");
     assert_eq!(ids(&all), ["b", "a"]);
@@ -39,6 +40,7 @@ pub async fn a_conflicting_snapshot_rejects_the_whole_batch(store: &dyn Store) {
         .expect("insert");
     let err = store
         .insert_telemetry(TelemetryWrite {
+            tenant: Default::default(),
             registrations: Vec::new(),
             snapshots: vec![snapshot("b", "SC-1", 2, 1.0), snapshot("a", "SC-1", 1, 7.0)],
             anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
@@ -58,7 +60,7 @@ pub async fn a_conflicting_snapshot_rejects_the_whole_batch(store: &dyn Store) {
         other => panic!("expected a conflict, got {other}"),
     }
     let all = store
-        .recent_telemetry(&sc("SC-1"), limit(10))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("recent");
     assert_eq!(ids(&all), ["a"], "nothing of a failed batch may be stored");
@@ -68,7 +70,7 @@ pub async fn a_conflicting_snapshot_rejects_the_whole_batch(store: &dyn Store) {
         "the stored snapshot must not change"
     );
     let anomalies = store
-        .recent_anomalies(&sc("SC-1"), limit(10))
+        .recent_anomalies(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("anomalies");
     assert!(
@@ -90,6 +92,7 @@ pub async fn a_group_of_writes_is_stored_in_order_each_with_its_outcome(store: &
     let fresh = store
         .insert_telemetry_group(vec![
             TelemetryWrite {
+                tenant: Default::default(),
                 registrations: Vec::new(),
                 snapshots: vec![snapshot("a", "SC-1", 1, 1.0), snapshot("b", "SC-1", 2, 1.0)],
                 anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
@@ -98,6 +101,7 @@ pub async fn a_group_of_writes_is_stored_in_order_each_with_its_outcome(store: &
             },
             write(vec![snapshot("c", "SC-1", 3, 2.0)]),
             TelemetryWrite {
+                tenant: Default::default(),
                 registrations: Vec::new(),
                 snapshots: vec![snapshot("d", "SC-1", 3, 5.0)],
                 // The same anomaly again: stored once, as two writes in a row would.
@@ -128,18 +132,21 @@ pub async fn a_group_of_writes_is_stored_in_order_each_with_its_outcome(store: &
         vec![outcome(1, 1), outcome(1, 0), outcome(0, 1),]
     );
     let all = store
-        .recent_telemetry(&sc("SC-1"), limit(10))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("recent");
     assert_eq!(ids(&all), ["f", "e", "d", "c", "b", "a"]);
-    let latest = store.latest_values(&sc("SC-1")).await.expect("latest");
+    let latest = store
+        .latest_values(&TenantId::default(), &sc("SC-1"))
+        .await
+        .expect("latest");
     let temp = latest
         .iter()
         .find(|v| v.parameter.as_str() == "temp")
         .expect("temp");
     assert_eq!(temp.timestamp, at(5));
     let anomalies = store
-        .recent_anomalies(&sc("SC-1"), limit(10))
+        .recent_anomalies(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("anomalies");
     assert_eq!(anomalies.len(), 1);
@@ -158,6 +165,7 @@ pub async fn a_failed_write_of_a_group_fails_alone_and_stops_the_group(store: &d
         .insert_telemetry_group(vec![
             write(vec![snapshot("b", "SC-1", 2, 1.0)]),
             TelemetryWrite {
+                tenant: Default::default(),
                 registrations: Vec::new(),
                 snapshots: vec![snapshot("c", "SC-1", 3, 1.0), snapshot("a", "SC-1", 1, 7.0)],
                 anomalies: Vec::new(),
@@ -176,7 +184,7 @@ pub async fn a_failed_write_of_a_group_fails_alone_and_stops_the_group(store: &d
         other => panic!("expected a conflict, got {other:?}"),
     }
     let all = store
-        .recent_telemetry(&sc("SC-1"), limit(10))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("recent");
     assert_eq!(ids(&all), ["b", "a"]);
@@ -195,7 +203,7 @@ pub async fn telemetry_for_an_unknown_spacecraft_is_rejected(store: &dyn Store) 
         .expect_err("unknown spacecraft");
     assert!(matches!(err, Error::NotFound { .. }), "got {err}");
     let all = store
-        .recent_telemetry(&sc("SC-1"), limit(10))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("recent");
     assert!(all.is_empty());
@@ -206,6 +214,7 @@ pub async fn telemetry_writes_carry_their_anomalies_and_events(store: &dyn Store
     register(store, "SC-1", 0, 1).await;
     let outcome = store
         .insert_telemetry(TelemetryWrite {
+            tenant: Default::default(),
             registrations: Vec::new(),
             snapshots: vec![snapshot("a", "SC-1", 1, 99.5)],
             anomalies: vec![anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh)],
@@ -217,7 +226,7 @@ pub async fn telemetry_writes_carry_their_anomalies_and_events(store: &dyn Store
     assert_eq!(outcome.inserted, 1);
     assert_eq!(
         store
-            .get_alarm(&test_alarm("al-1", "SC-1", 1).id)
+            .get_alarm(&TenantId::default(), &test_alarm("al-1", "SC-1", 1).id)
             .await
             .expect("alarm"),
         Some(test_alarm("al-1", "SC-1", 1))
@@ -229,6 +238,7 @@ pub async fn telemetry_writes_carry_their_anomalies_and_events(store: &dyn Store
     cleared.violation_count = 4;
     let outcome = store
         .insert_telemetry(TelemetryWrite {
+            tenant: Default::default(),
             alarms: vec![cleared.clone()],
             events: vec![event(3, Some("SC-1"), EventType::AnomalyCleared)],
             ..TelemetryWrite::default()
@@ -237,18 +247,24 @@ pub async fn telemetry_writes_carry_their_anomalies_and_events(store: &dyn Store
         .expect("alarm alone");
     assert_eq!(outcome, IngestOutcome::default());
     assert_eq!(
-        store.get_alarm(&cleared.id).await.expect("alarm"),
+        store
+            .get_alarm(&TenantId::default(), &cleared.id)
+            .await
+            .expect("alarm"),
         Some(cleared)
     );
     let anomalies = store
-        .recent_anomalies(&sc("SC-1"), limit(10))
+        .recent_anomalies(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("anomalies");
     assert_eq!(
         anomalies,
         vec![anomaly("SC-1", 1, "temp", AnomalyKind::WarnHigh)]
     );
-    let events = store.recent_events(None, limit(10)).await.expect("events");
+    let events = store
+        .recent_events(&TenantId::default(), None, limit(10))
+        .await
+        .expect("events");
     assert_eq!(events[0].event_type, EventType::AnomalyCleared);
     assert_eq!(events[1].event_type, EventType::Anomaly);
     assert_eq!(events.len(), 3);
@@ -311,13 +327,13 @@ pub async fn a_rejected_batch_names_its_first_bad_snapshot(store: &dyn Store) {
         .expect_err("unknown spacecraft first");
     assert!(matches!(err, Error::NotFound { .. }), "got {err}");
     let stored = store
-        .recent_telemetry(&sc("SC-1"), limit(10))
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
         .await
         .expect("recent");
     assert_eq!(stored.len(), 2, "nothing of the rejected batches is stored");
     assert!(
         store
-            .latest_values(&sc("SC-2"))
+            .latest_values(&TenantId::default(), &sc("SC-2"))
             .await
             .expect("latest")
             .is_empty()
@@ -338,6 +354,7 @@ pub async fn a_group_of_many_spacecraft_fails_only_the_conflicting_write(store: 
     let of = |n: u32| {
         let spacecraft = format!("SC-{n}");
         TelemetryWrite {
+            tenant: Default::default(),
             registrations: Vec::new(),
             snapshots: vec![snapshot(&format!("s-{n}"), &spacecraft, 2, 50.0)],
             anomalies: vec![anomaly(&spacecraft, 2, "temp", AnomalyKind::WarnHigh)],
@@ -366,11 +383,11 @@ pub async fn a_group_of_many_spacecraft_fails_only_the_conflicting_write(store: 
     for n in 1..=6 {
         let spacecraft = format!("SC-{n}");
         let stored = store
-            .recent_telemetry(&sc(&spacecraft), limit(10))
+            .recent_telemetry(&TenantId::default(), &sc(&spacecraft), limit(10))
             .await
             .expect("recent");
         let anomalies = store
-            .recent_anomalies(&sc(&spacecraft), limit(10))
+            .recent_anomalies(&TenantId::default(), &sc(&spacecraft), limit(10))
             .await
             .expect("anomalies");
         if n == 3 {
@@ -391,6 +408,7 @@ pub async fn a_group_of_many_spacecraft_fails_only_the_conflicting_write(store: 
 pub async fn registrations_with_telemetry_register_each_spacecraft_once(store: &dyn Store) {
     register(store, "SC-1", 0, 1).await;
     let with = |registrations: Vec<(&str, u32)>, snapshots, events| TelemetryWrite {
+        tenant: Default::default(),
         registrations: registrations
             .into_iter()
             .map(|(id, n)| registration(id, 5, n))
@@ -433,22 +451,31 @@ pub async fn registrations_with_telemetry_register_each_spacecraft_once(store: &
         vec![outcome(1, 0), outcome(1, 0), outcome(1, 0), outcome(2, 0)]
     );
     for (id, count) in [("NEW-1", 2), ("NEW-2", 1), ("NEW-3", 1)] {
-        let registered = store.get_spacecraft(&sc(id)).await.expect("get");
+        let registered = store
+            .get_spacecraft(&TenantId::default(), &sc(id))
+            .await
+            .expect("get");
         assert_eq!(registered, Some(registration(id, 5, 0).spacecraft), "{id}");
         let stored = store
-            .recent_telemetry(&sc(id), limit(10))
+            .recent_telemetry(&TenantId::default(), &sc(id), limit(10))
             .await
             .expect("recent");
         assert_eq!(stored.len(), count, "{id}");
     }
     assert_eq!(
-        store.get_spacecraft(&sc("SC-1")).await.expect("get"),
+        store
+            .get_spacecraft(&TenantId::default(), &sc("SC-1"))
+            .await
+            .expect("get"),
         Some(spacecraft("SC-1", 0)),
         "a registered spacecraft is left as it is"
     );
     // Oldest first: each registration before what its write caused; the repeated and the
     // needless registrations left no event.
-    let mut events = store.recent_events(None, limit(20)).await.expect("events");
+    let mut events = store
+        .recent_events(&TenantId::default(), None, limit(20))
+        .await
+        .expect("events");
     events.reverse();
     let recorded: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(recorded, ["ev-1", "ev-10", "ev-13", "ev-14", "ev-15"]);
@@ -465,7 +492,13 @@ pub async fn registrations_with_telemetry_register_each_spacecraft_once(store: &
         .await
         .expect_err("conflict");
     assert!(matches!(failed, Error::Conflict { .. }), "got {failed}");
-    assert_eq!(store.get_spacecraft(&sc("NEW-4")).await.expect("get"), None);
+    assert_eq!(
+        store
+            .get_spacecraft(&TenantId::default(), &sc("NEW-4"))
+            .await
+            .expect("get"),
+        None
+    );
     let alone = store
         .insert_telemetry(with(
             vec![("NEW-4", 17)],
@@ -476,7 +509,10 @@ pub async fn registrations_with_telemetry_register_each_spacecraft_once(store: &
         .expect("alone");
     assert_eq!(alone, outcome(1, 0));
     assert_eq!(event_count(store).await, 6);
-    let last = store.recent_events(None, limit(1)).await.expect("events");
+    let last = store
+        .recent_events(&TenantId::default(), None, limit(1))
+        .await
+        .expect("events");
     assert_eq!(last[0].id.as_str(), "ev-17");
     assert_eq!(last[0].event_type, EventType::SpacecraftRegistered);
 }

@@ -1,29 +1,37 @@
 //! Alarms in memory: saved and replaced by id, filtered by spacecraft and state.
 
 use async_trait::async_trait;
+use missionops_core::TenantId;
 use missionops_core::{Alarm, AlarmFilter, AlarmId, AlarmRepository, NewEvent, Result};
 
 use super::MemoryStore;
 
 #[async_trait]
 impl AlarmRepository for MemoryStore {
-    async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()> {
-        let mut inner = self.lock()?;
+    async fn save_alarm(
+        &self,
+        tenant: &TenantId,
+        alarm: Alarm,
+        events: Vec<NewEvent>,
+    ) -> Result<()> {
+        let mut world = self.lock()?;
+        let (inner, log) = world.split(tenant);
         inner.require_spacecraft(&alarm.spacecraft_id)?;
-        inner.check_events(&events)?;
+        log.check_events(&events)?;
         inner.alarms.insert(alarm.id.clone(), alarm);
         for event in events {
-            inner.record(event);
+            log.record(tenant, event);
         }
         Ok(())
     }
 
-    async fn get_alarm(&self, id: &AlarmId) -> Result<Option<Alarm>> {
-        Ok(self.lock()?.alarms.get(id).cloned())
+    async fn get_alarm(&self, tenant: &TenantId, id: &AlarmId) -> Result<Option<Alarm>> {
+        Ok(self.lock()?.tenant(tenant).alarms.get(id).cloned())
     }
 
-    async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
-        let inner = self.lock()?;
+    async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         let mut found: Vec<Alarm> = inner
             .alarms
             .values()

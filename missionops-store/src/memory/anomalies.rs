@@ -1,6 +1,7 @@
 //! Anomalies in memory: unique on (spacecraft, parameter, time, kind), queried by time.
 
 use async_trait::async_trait;
+use missionops_core::TenantId;
 use missionops_core::{
     Anomaly, AnomalyCount, AnomalyId, AnomalyPage, AnomalyRepository, Limit, NewEvent, RangeCursor,
     Result, SpacecraftId, Timestamp,
@@ -19,26 +20,32 @@ pub(super) fn store_anomaly(inner: &mut Inner, anomaly: Anomaly) {
 
 #[async_trait]
 impl AnomalyRepository for MemoryStore {
-    async fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize> {
-        let mut inner = self.lock()?;
+    async fn persist_anomalies(
+        &self,
+        tenant: &TenantId,
+        anomalies: Vec<(Anomaly, NewEvent)>,
+    ) -> Result<usize> {
+        let mut world = self.lock()?;
+        let (inner, log) = world.split(tenant);
         for (anomaly, _) in &anomalies {
             inner.require_spacecraft(&anomaly.spacecraft_id)?;
         }
-        inner.check_events(anomalies.iter().map(|(_, e)| e))?;
+        log.check_events(anomalies.iter().map(|(_, e)| e))?;
         let mut persisted = 0;
         for (anomaly, event) in anomalies {
             if inner.anomaly_keys.contains(&anomaly_key(&anomaly)) {
                 continue;
             }
-            store_anomaly(&mut inner, anomaly);
-            inner.record(event);
+            store_anomaly(inner, anomaly);
+            log.record(tenant, event);
             persisted += 1;
         }
         Ok(persisted)
     }
 
-    async fn get_anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>> {
-        let inner = self.lock()?;
+    async fn get_anomaly(&self, tenant: &TenantId, id: &AnomalyId) -> Result<Option<Anomaly>> {
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         Ok(inner
             .anomaly_ids
             .get(id)
@@ -47,10 +54,12 @@ impl AnomalyRepository for MemoryStore {
 
     async fn recent_anomalies(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<Anomaly>> {
-        let inner = self.lock()?;
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         let mut found: Vec<(usize, &Anomaly)> = inner
             .anomalies
             .iter()
@@ -67,11 +76,13 @@ impl AnomalyRepository for MemoryStore {
 
     async fn anomaly_timeline(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Anomaly>> {
-        let inner = self.lock()?;
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         let mut found: Vec<(usize, &Anomaly)> = inner
             .anomalies
             .iter()
@@ -86,10 +97,12 @@ impl AnomalyRepository for MemoryStore {
 
     async fn count_anomalies_since(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount> {
-        let inner = self.lock()?;
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         let mut count = AnomalyCount::default();
         for anomaly in inner
             .anomalies
@@ -104,6 +117,7 @@ impl AnomalyRepository for MemoryStore {
 
     async fn anomaly_timeline_page(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -119,7 +133,8 @@ impl AnomalyRepository for MemoryStore {
             Some(c) if c.timestamp >= from => (c.timestamp, c.arrival),
             _ => (from, 0),
         };
-        let inner = self.lock()?;
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         let mut found: Vec<((Timestamp, i64), &Anomaly)> = inner
             .anomalies
             .iter()

@@ -1,22 +1,34 @@
 //! Configurations in memory: every version kept, the newest current.
 
 use async_trait::async_trait;
+use missionops_core::TenantId;
 use missionops_core::{ConfigRecord, ConfigRepository, Error, NewEvent, Result, SpacecraftId};
 
 use super::MemoryStore;
 
 #[async_trait]
 impl ConfigRepository for MemoryStore {
-    async fn current_config(&self, spacecraft: &SpacecraftId) -> Result<Option<ConfigRecord>> {
+    async fn current_config(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<ConfigRecord>> {
         Ok(self
             .lock()?
+            .tenant(tenant)
             .configs
             .get(spacecraft)
             .and_then(|versions| versions.last().cloned()))
     }
 
-    async fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()> {
-        let mut inner = self.lock()?;
+    async fn put_config(
+        &self,
+        tenant: &TenantId,
+        record: ConfigRecord,
+        event: NewEvent,
+    ) -> Result<()> {
+        let mut world = self.lock()?;
+        let (inner, log) = world.split(tenant);
         inner.require_spacecraft(&record.spacecraft_id)?;
         let current = inner
             .configs
@@ -32,19 +44,24 @@ impl ConfigRepository for MemoryStore {
                 ),
             ));
         }
-        inner.check_events([&event])?;
+        log.check_events([&event])?;
         inner
             .configs
             .entry(record.spacecraft_id.clone())
             .or_default()
             .push(record);
-        inner.record(event);
+        log.record(tenant, event);
         Ok(())
     }
 
-    async fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>> {
+    async fn config_history(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Vec<ConfigRecord>> {
         Ok(self
             .lock()?
+            .tenant(tenant)
             .configs
             .get(spacecraft)
             .cloned()

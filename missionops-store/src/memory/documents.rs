@@ -2,6 +2,7 @@
 //! listing.
 
 use async_trait::async_trait;
+use missionops_core::TenantId;
 use missionops_core::{
     DocumentFilter, DocumentId, DocumentRepository, Error, Limit, NewEvent, OpsDocument, Result,
     SearchQuery,
@@ -40,19 +41,31 @@ fn newest_first(a: &OpsDocument, b: &OpsDocument) -> std::cmp::Ordering {
 
 #[async_trait]
 impl DocumentRepository for MemoryStore {
-    async fn publish_document(&self, document: OpsDocument, event: NewEvent) -> Result<()> {
-        let mut inner = self.lock()?;
+    async fn publish_document(
+        &self,
+        tenant: &TenantId,
+        document: OpsDocument,
+        event: NewEvent,
+    ) -> Result<()> {
+        let mut world = self.lock()?;
+        let (inner, log) = world.split(tenant);
         if inner.documents.contains_key(&document.id) {
             return Err(Error::conflict("document", &document.id, "already exists"));
         }
-        inner.check_events([&event])?;
+        log.check_events([&event])?;
         inner.documents.insert(document.id.clone(), document);
-        inner.record(event);
+        log.record(tenant, event);
         Ok(())
     }
 
-    async fn update_document(&self, document: OpsDocument, event: NewEvent) -> Result<()> {
-        let mut inner = self.lock()?;
+    async fn update_document(
+        &self,
+        tenant: &TenantId,
+        document: OpsDocument,
+        event: NewEvent,
+    ) -> Result<()> {
+        let mut world = self.lock()?;
+        let (inner, log) = world.split(tenant);
         let Some(current) = inner.documents.get(&document.id) else {
             return Err(Error::not_found("document", &document.id));
         };
@@ -66,22 +79,28 @@ impl DocumentRepository for MemoryStore {
                 ),
             ));
         }
-        inner.check_events([&event])?;
+        log.check_events([&event])?;
         inner.documents.insert(document.id.clone(), document);
-        inner.record(event);
+        log.record(tenant, event);
         Ok(())
     }
 
-    async fn get_document(&self, id: &DocumentId) -> Result<Option<OpsDocument>> {
-        Ok(self.lock()?.documents.get(id).cloned())
+    async fn get_document(
+        &self,
+        tenant: &TenantId,
+        id: &DocumentId,
+    ) -> Result<Option<OpsDocument>> {
+        Ok(self.lock()?.tenant(tenant).documents.get(id).cloned())
     }
 
     async fn search_documents(
         &self,
+        tenant: &TenantId,
         query: &SearchQuery,
         limit: Limit,
     ) -> Result<Vec<OpsDocument>> {
-        let inner = self.lock()?;
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         let mut found: Vec<(usize, &OpsDocument)> = inner
             .documents
             .values()
@@ -95,8 +114,13 @@ impl DocumentRepository for MemoryStore {
             .collect())
     }
 
-    async fn list_documents(&self, filter: &DocumentFilter) -> Result<Vec<OpsDocument>> {
-        let inner = self.lock()?;
+    async fn list_documents(
+        &self,
+        tenant: &TenantId,
+        filter: &DocumentFilter,
+    ) -> Result<Vec<OpsDocument>> {
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         let mut found: Vec<&OpsDocument> = inner
             .documents
             .values()

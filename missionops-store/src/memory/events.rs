@@ -1,28 +1,30 @@
 //! The event log in memory: gap-free sequences, listing per spacecraft and resuming after a
-//! sequence.
+//! sequence, each tenant's own.
 
 use async_trait::async_trait;
+use missionops_core::TenantId;
 use missionops_core::{EventRepository, Limit, MissionEvent, NewEvent, Result, SpacecraftId};
 
 use super::MemoryStore;
 
 #[async_trait]
 impl EventRepository for MemoryStore {
-    async fn record_event(&self, event: NewEvent) -> Result<MissionEvent> {
-        let mut inner = self.lock()?;
-        inner.check_events([&event])?;
-        Ok(inner.record(event))
+    async fn record_event(&self, tenant: &TenantId, event: NewEvent) -> Result<MissionEvent> {
+        let mut world = self.lock()?;
+        world.log.check_events([&event])?;
+        Ok(world.log.record(tenant, event))
     }
 
     async fn recent_events(
         &self,
+        tenant: &TenantId,
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        let inner = self.lock()?;
-        Ok(inner
-            .events
-            .iter()
+        let world = self.lock()?;
+        Ok(world
+            .log
+            .of(tenant, 0)
             .rev()
             .filter(|e| spacecraft.is_none_or(|id| e.spacecraft_id.as_ref() == Some(id)))
             .take(limit.get())
@@ -32,16 +34,16 @@ impl EventRepository for MemoryStore {
 
     async fn events_after(
         &self,
+        tenant: &TenantId,
         after: u64,
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        let inner = self.lock()?;
-        let start = usize::try_from(after)
-            .unwrap_or(usize::MAX)
-            .min(inner.events.len());
-        Ok(inner.events[start..]
-            .iter()
+        let world = self.lock()?;
+        let start = usize::try_from(after).unwrap_or(usize::MAX);
+        Ok(world
+            .log
+            .of(tenant, start)
             .filter(|e| spacecraft.is_none_or(|id| e.spacecraft_id.as_ref() == Some(id)))
             .take(limit.get())
             .cloned()

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use missionops_core::{
     Alarm, AlarmId, Anomaly, AnomalyId, AnomalyKind, ConfigRecord, DocumentId, Error, EventId,
     MissionEvent, NewEvent, OpsDocument, ParameterName, Result, SnapshotId, Spacecraft,
-    SpacecraftId, TelemetrySnapshot, Timestamp,
+    SpacecraftId, TelemetrySnapshot, TenantId, Timestamp,
 };
 
 /// Every repository trait, in memory. Cheap to clone: clones share the same data.
@@ -31,7 +31,45 @@ use missionops_core::{
 /// each write all-or-nothing, the way a transaction does in the durable backends.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
-    inner: Arc<Mutex<Inner>>,
+    inner: Arc<Mutex<World>>,
+}
+
+/// Everything stored: each tenant's records apart (so that nothing of one tenant can be found
+/// through another), and one event log for all, numbered in one sequence like the durable
+/// backends' event tables.
+#[derive(Debug, Default)]
+struct World {
+    tenants: HashMap<TenantId, Inner>,
+    log: Log,
+    /// API keys of every tenant, in creation order (`memory/keys.rs`): a key is looked up by
+    /// its id before its tenant is known.
+    keys: Vec<missionops_core::ApiKey>,
+}
+
+impl World {
+    /// The records of `tenant` (empty when it has none yet) and the shared log.
+    fn split(&mut self, tenant: &TenantId) -> (&mut Inner, &mut Log) {
+        (
+            self.tenants.entry(tenant.clone()).or_default(),
+            &mut self.log,
+        )
+    }
+
+    /// The records of `tenant`.
+    fn tenant(&mut self, tenant: &TenantId) -> &mut Inner {
+        self.tenants.entry(tenant.clone()).or_default()
+    }
+}
+
+/// The event log of every tenant and its outbox rows.
+#[derive(Debug, Default)]
+struct Log {
+    events: Vec<MissionEvent>,
+    /// The tenant of each event, by index.
+    tenants: Vec<TenantId>,
+    event_ids: HashSet<EventId>,
+    /// The outbox rows of the events (`memory/outbox.rs`).
+    outbox: outbox::MemoryOutbox,
 }
 
 type AnomalyKey = (SpacecraftId, ParameterName, Timestamp, AnomalyKind);
@@ -49,15 +87,9 @@ struct Inner {
     anomaly_ids: HashMap<AnomalyId, usize>,
     alarms: HashMap<AlarmId, Alarm>,
     documents: HashMap<DocumentId, OpsDocument>,
-    events: Vec<MissionEvent>,
-    /// API keys, in creation order (`memory/keys.rs`).
-    keys: Vec<missionops_core::ApiKey>,
-    event_ids: HashSet<EventId>,
-    /// The outbox rows of the events (`memory/outbox.rs`).
-    outbox: outbox::MemoryOutbox,
 }
 
-impl Inner {
+impl Log {
     /// Fails when an event id is already recorded (or repeated), before anything is written.
     fn check_events<'a>(&self, events: impl IntoIterator<Item = &'a NewEvent>) -> Result<()> {
         let mut seen = HashSet::new();
@@ -69,15 +101,32 @@ impl Inner {
         Ok(())
     }
 
-    fn record(&mut self, event: NewEvent) -> MissionEvent {
+    fn record(&mut self, tenant: &TenantId, event: NewEvent) -> MissionEvent {
         let sequence = self.events.len() as u64 + 1;
         self.event_ids.insert(event.id.clone());
         let recorded = event.recorded(sequence);
         self.events.push(recorded.clone());
+        self.tenants.push(tenant.clone());
         self.outbox.push(sequence);
         recorded
     }
 
+    /// The events of `tenant`, oldest first, from index `start` on.
+    fn of<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        start: usize,
+    ) -> impl DoubleEndedIterator<Item = &'a MissionEvent> + 'a {
+        let start = start.min(self.events.len());
+        self.events[start..]
+            .iter()
+            .zip(&self.tenants[start..])
+            .filter(move |(_, t)| *t == tenant)
+            .map(|(e, _)| e)
+    }
+}
+
+impl Inner {
     fn require_spacecraft(&self, id: &SpacecraftId) -> Result<()> {
         if self.spacecraft.contains_key(id) {
             Ok(())
@@ -102,7 +151,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+    fn lock(&self) -> Result<MutexGuard<'_, World>> {
         self.inner
             .lock()
             .map_err(|_| Error::backend("the in-memory store was poisoned by a panic".to_owned()))
@@ -110,6 +159,6 @@ impl MemoryStore {
 
     /// How many recorded events wait in the outbox for delivery.
     pub fn outbox_pending(&self) -> Result<usize> {
-        Ok(self.lock()?.outbox.len())
+        Ok(self.lock()?.log.outbox.len())
     }
 }

@@ -74,13 +74,13 @@ impl OutboxStore for MemoryStore {
         let id = new_claim_id();
         let mut held_back: HashSet<Option<SpacecraftId>> = HashSet::new();
         let mut entries = Vec::new();
-        for (&sequence, row) in inner.outbox.pending.iter_mut() {
+        for (&sequence, row) in inner.log.outbox.pending.iter_mut() {
             if entries.len() >= limit {
                 break;
             }
             let event = usize::try_from(sequence - 1)
                 .ok()
-                .and_then(|i| inner.events.get(i))
+                .and_then(|i| inner.log.events.get(i))
                 .ok_or_else(|| Error::backend(format!("outbox row {sequence} has no event")))?;
             let group = &event.spacecraft_id;
             if held_back.contains(group) {
@@ -103,8 +103,8 @@ impl OutboxStore for MemoryStore {
     async fn mark_delivered(&self, sequences: &[u64]) -> Result<()> {
         let mut inner = self.lock()?;
         for sequence in sequences {
-            if inner.outbox.pending.remove(sequence).is_some() {
-                inner.outbox.delivered += 1;
+            if inner.log.outbox.pending.remove(sequence).is_some() {
+                inner.log.outbox.delivered += 1;
             }
         }
         Ok(())
@@ -120,7 +120,7 @@ impl OutboxStore for MemoryStore {
     ) -> Result<FailureOutcome> {
         let mut inner = self.lock()?;
         let now = now.as_millis();
-        let outbox = &mut inner.outbox;
+        let outbox = &mut inner.log.outbox;
         let Some(row) = outbox.pending.get_mut(&sequence) else {
             return Ok(FailureOutcome::NotHeld);
         };
@@ -152,7 +152,7 @@ impl OutboxStore for MemoryStore {
         let mut inner = self.lock()?;
         // Whether the lease ran out does not matter: a row freed either way is free.
         for sequence in sequences {
-            if let Some(row) = inner.outbox.pending.get_mut(sequence) {
+            if let Some(row) = inner.log.outbox.pending.get_mut(sequence) {
                 if row.claim.as_ref().is_some_and(|(id, _)| id == claim) {
                     row.claim = None;
                 }
@@ -164,15 +164,16 @@ impl OutboxStore for MemoryStore {
     async fn stats(&self) -> Result<OutboxStats> {
         let inner = self.lock()?;
         Ok(OutboxStats {
-            pending: inner.outbox.pending.len() as u64,
-            delivered: inner.outbox.delivered,
-            dead: inner.outbox.dead.len() as u64,
+            pending: inner.log.outbox.pending.len() as u64,
+            delivered: inner.log.outbox.delivered,
+            dead: inner.log.outbox.dead.len() as u64,
         })
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
         let inner = self.lock()?;
         inner
+            .log
             .outbox
             .dead
             .iter()
@@ -180,7 +181,7 @@ impl OutboxStore for MemoryStore {
             .map(|(&sequence, row)| {
                 let event = usize::try_from(sequence - 1)
                     .ok()
-                    .and_then(|i| inner.events.get(i))
+                    .and_then(|i| inner.log.events.get(i))
                     .ok_or_else(|| Error::backend(format!("outbox row {sequence} has no event")))?;
                 Ok(DeadLetter {
                     sequence,
@@ -194,7 +195,7 @@ impl OutboxStore for MemoryStore {
 
     async fn retry_dead(&self, which: &RetrySelection) -> Result<Vec<u64>> {
         let mut inner = self.lock()?;
-        let outbox = &mut inner.outbox;
+        let outbox = &mut inner.log.outbox;
         let chosen: Vec<u64> = match which {
             RetrySelection::All => outbox.dead.keys().copied().collect(),
             RetrySelection::Sequences(sequences) => {

@@ -1,6 +1,7 @@
 //! Spacecraft in memory: registration, lookup and the paged listing.
 
 use async_trait::async_trait;
+use missionops_core::TenantId;
 use missionops_core::{
     Error, Limit, NewEvent, Result, Spacecraft, SpacecraftId, SpacecraftPage, SpacecraftRepository,
 };
@@ -9,8 +10,14 @@ use super::MemoryStore;
 
 #[async_trait]
 impl SpacecraftRepository for MemoryStore {
-    async fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()> {
-        let mut inner = self.lock()?;
+    async fn register_spacecraft(
+        &self,
+        tenant: &TenantId,
+        spacecraft: Spacecraft,
+        event: NewEvent,
+    ) -> Result<()> {
+        let mut world = self.lock()?;
+        let (inner, log) = world.split(tenant);
         if inner.spacecraft.contains_key(&spacecraft.id) {
             return Err(Error::conflict(
                 "spacecraft",
@@ -18,18 +25,28 @@ impl SpacecraftRepository for MemoryStore {
                 "already exists",
             ));
         }
-        inner.check_events([&event])?;
+        log.check_events([&event])?;
         inner.spacecraft.insert(spacecraft.id.clone(), spacecraft);
-        inner.record(event);
+        log.record(tenant, event);
         Ok(())
     }
 
-    async fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Option<Spacecraft>> {
-        Ok(self.lock()?.spacecraft.get(id).cloned())
+    async fn get_spacecraft(
+        &self,
+        tenant: &TenantId,
+        id: &SpacecraftId,
+    ) -> Result<Option<Spacecraft>> {
+        Ok(self.lock()?.tenant(tenant).spacecraft.get(id).cloned())
     }
 
-    async fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftPage> {
-        let inner = self.lock()?;
+    async fn list_spacecraft(
+        &self,
+        tenant: &TenantId,
+        limit: Limit,
+        offset: u64,
+    ) -> Result<SpacecraftPage> {
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         let mut all: Vec<&Spacecraft> = inner.spacecraft.values().collect();
         all.sort_by(|a, b| {
             a.created_at

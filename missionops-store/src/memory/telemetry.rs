@@ -1,6 +1,7 @@
 //! Telemetry in memory: idempotent ingest by snapshot id, and the reads over it (recent,
 //! ranges, latest values, series).
 
+use missionops_core::TenantId;
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
@@ -18,7 +19,9 @@ use super::{MemoryStore, anomaly_key};
 #[async_trait]
 impl TelemetryRepository for MemoryStore {
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
-        let mut inner = self.lock()?;
+        let tenant = &write.tenant.clone();
+        let mut world = self.lock()?;
+        let (inner, log) = world.split(tenant);
         // Check everything first, so that a failure leaves nothing behind.
         let mut registering: Vec<usize> = Vec::new();
         for (index, registration) in write.registrations.iter().enumerate() {
@@ -68,7 +71,7 @@ impl TelemetryRepository for MemoryStore {
                 inner.require_spacecraft(&alarm.spacecraft_id)?;
             }
         }
-        inner.check_events(
+        log.check_events(
             registering
                 .iter()
                 .map(|&r| &write.registrations[r].event)
@@ -93,7 +96,7 @@ impl TelemetryRepository for MemoryStore {
         for index in registering {
             if let Some(Registration { spacecraft, event }) = registrations[index].take() {
                 inner.spacecraft.insert(spacecraft.id.clone(), spacecraft);
-                inner.record(event);
+                log.record(tenant, event);
             }
         }
         let mut snapshots: Vec<Option<TelemetrySnapshot>> =
@@ -115,14 +118,14 @@ impl TelemetryRepository for MemoryStore {
         let mut anomalies: Vec<Option<Anomaly>> = write.anomalies.into_iter().map(Some).collect();
         for index in new_anomalies {
             if let Some(anomaly) = anomalies[index].take() {
-                store_anomaly(&mut inner, anomaly);
+                store_anomaly(inner, anomaly);
             }
         }
         for alarm in write.alarms {
             inner.alarms.insert(alarm.id.clone(), alarm);
         }
         for event in write.events {
-            inner.record(event);
+            log.record(tenant, event);
         }
         Ok(IngestOutcome {
             inserted,
@@ -132,10 +135,12 @@ impl TelemetryRepository for MemoryStore {
 
     async fn recent_telemetry(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>> {
-        let inner = self.lock()?;
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         Ok(inner
             .telemetry
             .get(spacecraft)
@@ -151,6 +156,7 @@ impl TelemetryRepository for MemoryStore {
 
     async fn telemetry_range(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -159,7 +165,8 @@ impl TelemetryRepository for MemoryStore {
         if from > to {
             return Ok(Vec::new());
         }
-        let inner = self.lock()?;
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         Ok(inner
             .telemetry
             .get(spacecraft)
@@ -174,17 +181,24 @@ impl TelemetryRepository for MemoryStore {
 
     async fn last_telemetry_timestamp(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<Timestamp>> {
-        let inner = self.lock()?;
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         Ok(inner
             .telemetry
             .get(spacecraft)
             .and_then(|series| series.keys().next_back().map(|(t, _)| *t)))
     }
 
-    async fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>> {
-        let inner = self.lock()?;
+    async fn latest_values(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Vec<LatestValue>> {
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         let mut latest: BTreeMap<&str, LatestValue> = BTreeMap::new();
         if let Some(series) = inner.telemetry.get(spacecraft) {
             // Oldest to newest, so that later samples overwrite earlier ones.
@@ -206,6 +220,7 @@ impl TelemetryRepository for MemoryStore {
 
     async fn telemetry_series(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         parameter: &ParameterName,
         from: Timestamp,
@@ -215,7 +230,8 @@ impl TelemetryRepository for MemoryStore {
         if from > to {
             return Ok(Vec::new());
         }
-        let inner = self.lock()?;
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         let mut buckets: BTreeMap<Timestamp, (SeriesBucket, f64)> = BTreeMap::new();
         let Some(series) = inner.telemetry.get(spacecraft) else {
             return Ok(Vec::new());
@@ -256,6 +272,7 @@ impl TelemetryRepository for MemoryStore {
 
     async fn telemetry_range_page(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -277,7 +294,8 @@ impl TelemetryRepository for MemoryStore {
         } else {
             Bound::Included((from, 0))
         };
-        let inner = self.lock()?;
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         let mut last = None;
         let snapshots: Vec<TelemetrySnapshot> =
             inner
@@ -306,6 +324,7 @@ impl TelemetryRepository for MemoryStore {
 
     async fn count_telemetry_range(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -314,7 +333,8 @@ impl TelemetryRepository for MemoryStore {
         if from > to {
             return Ok(0);
         }
-        let inner = self.lock()?;
+        let mut world = self.lock()?;
+        let inner = world.tenant(tenant);
         Ok(inner.telemetry.get(spacecraft).map_or(0, |series| {
             series
                 .range((from, 0)..=(to, u64::MAX))

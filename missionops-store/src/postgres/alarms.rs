@@ -1,6 +1,7 @@
 //! Alarms: created or replaced by id, with the events their change causes.
 
 use async_trait::async_trait;
+use missionops_core::TenantId;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, AnomalyKind, NewEvent,
     Operator, ParameterName, Result, Severity, SpacecraftId,
@@ -102,7 +103,13 @@ pub(super) async fn upsert_alarm(conn: &mut PgConnection, alarm: &Alarm) -> Resu
 
 #[async_trait]
 impl AlarmRepository for PostgresStore {
-    async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()> {
+    async fn save_alarm(
+        &self,
+        tenant: &TenantId,
+        alarm: Alarm,
+        events: Vec<NewEvent>,
+    ) -> Result<()> {
+        crate::tenancy::only_default(tenant)?;
         let mut tx = self.pool.begin().await.map_err(db)?;
         require_spacecraft(&mut tx, [&alarm.spacecraft_id]).await?;
         upsert_alarm(&mut tx, &alarm).await?;
@@ -111,7 +118,8 @@ impl AlarmRepository for PostgresStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn get_alarm(&self, id: &AlarmId) -> Result<Option<Alarm>> {
+    async fn get_alarm(&self, tenant: &TenantId, id: &AlarmId) -> Result<Option<Alarm>> {
+        crate::tenancy::only_default(tenant)?;
         sqlx::query(concat!(alarm_columns!(), "WHERE id = $1"))
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -122,7 +130,8 @@ impl AlarmRepository for PostgresStore {
             .transpose()
     }
 
-    async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
+    async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
+        crate::tenancy::only_default(tenant)?;
         let rows = sqlx::query(concat!(
             alarm_columns!(),
             "WHERE ($1::text IS NULL OR spacecraft_id = $1)

@@ -1,5 +1,6 @@
 //! Anomalies, unique on (spacecraft, parameter, sample time, kind).
 
+use missionops_core::TenantId;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
@@ -137,7 +138,12 @@ macro_rules! anomaly_columns {
 
 #[async_trait]
 impl AnomalyRepository for PostgresStore {
-    async fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize> {
+    async fn persist_anomalies(
+        &self,
+        tenant: &TenantId,
+        anomalies: Vec<(Anomaly, NewEvent)>,
+    ) -> Result<usize> {
+        crate::tenancy::only_default(tenant)?;
         if anomalies.is_empty() {
             return Ok(0);
         }
@@ -160,7 +166,8 @@ impl AnomalyRepository for PostgresStore {
         Ok(persisted)
     }
 
-    async fn get_anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>> {
+    async fn get_anomaly(&self, tenant: &TenantId, id: &AnomalyId) -> Result<Option<Anomaly>> {
+        crate::tenancy::only_default(tenant)?;
         sqlx::query(concat!(
             anomaly_columns!(),
             "WHERE id = $1 ORDER BY stored DESC LIMIT 1"
@@ -176,9 +183,11 @@ impl AnomalyRepository for PostgresStore {
 
     async fn recent_anomalies(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<Anomaly>> {
+        crate::tenancy::only_default(tenant)?;
         let rows = sqlx::query(concat!(
             anomaly_columns!(),
             "WHERE spacecraft_id = $1 ORDER BY ts DESC, stored DESC LIMIT $2"
@@ -193,10 +202,12 @@ impl AnomalyRepository for PostgresStore {
 
     async fn anomaly_timeline(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Anomaly>> {
+        crate::tenancy::only_default(tenant)?;
         let rows = sqlx::query(concat!(
             anomaly_columns!(),
             "WHERE spacecraft_id = $1 AND ts BETWEEN $2 AND $3 ORDER BY ts, stored"
@@ -212,9 +223,11 @@ impl AnomalyRepository for PostgresStore {
 
     async fn count_anomalies_since(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount> {
+        crate::tenancy::only_default(tenant)?;
         let (count, highest): (i64, Option<String>) = sqlx::query_as(
             "SELECT count(*),
                     (ARRAY['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'])[max(
@@ -237,12 +250,14 @@ impl AnomalyRepository for PostgresStore {
 
     async fn anomaly_timeline_page(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
         after: Option<RangeCursor>,
         limit: usize,
     ) -> Result<AnomalyPage> {
+        crate::tenancy::only_default(tenant)?;
         if from > to || limit == 0 {
             return Ok(AnomalyPage::default());
         }

@@ -1,6 +1,7 @@
 //! Operational documents, their version history and their search.
 
 use async_trait::async_trait;
+use missionops_core::TenantId;
 use missionops_core::{
     DocumentBody, DocumentCategory, DocumentFilter, DocumentId, DocumentRepository, DocumentTitle,
     Error, Limit, NewEvent, OpsDocument, Result, SearchQuery, SpacecraftId, Tag, Tags,
@@ -94,7 +95,13 @@ fn contains_pattern(text: &str) -> String {
 
 #[async_trait]
 impl DocumentRepository for PostgresStore {
-    async fn publish_document(&self, document: OpsDocument, event: NewEvent) -> Result<()> {
+    async fn publish_document(
+        &self,
+        tenant: &TenantId,
+        document: OpsDocument,
+        event: NewEvent,
+    ) -> Result<()> {
+        crate::tenancy::only_default(tenant)?;
         let tags: Vec<&str> = document.tags.as_slice().iter().map(Tag::as_str).collect();
         let mut tx = self.pool.begin().await.map_err(db)?;
         let inserted = sqlx::query(
@@ -123,7 +130,13 @@ impl DocumentRepository for PostgresStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn update_document(&self, document: OpsDocument, event: NewEvent) -> Result<()> {
+    async fn update_document(
+        &self,
+        tenant: &TenantId,
+        document: OpsDocument,
+        event: NewEvent,
+    ) -> Result<()> {
+        crate::tenancy::only_default(tenant)?;
         let tags: Vec<&str> = document.tags.as_slice().iter().map(Tag::as_str).collect();
         let mut tx = self.pool.begin().await.map_err(db)?;
         // The row lock makes concurrent updates of one document take turns, so the version
@@ -169,7 +182,12 @@ impl DocumentRepository for PostgresStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn get_document(&self, id: &DocumentId) -> Result<Option<OpsDocument>> {
+    async fn get_document(
+        &self,
+        tenant: &TenantId,
+        id: &DocumentId,
+    ) -> Result<Option<OpsDocument>> {
+        crate::tenancy::only_default(tenant)?;
         sqlx::query(concat!(document_columns!(), "WHERE id = $1"))
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -182,9 +200,11 @@ impl DocumentRepository for PostgresStore {
 
     async fn search_documents(
         &self,
+        tenant: &TenantId,
         query: &SearchQuery,
         limit: Limit,
     ) -> Result<Vec<OpsDocument>> {
+        crate::tenancy::only_default(tenant)?;
         // Which documents match is the compat rule: the query in the title or body ignoring
         // case, or equal to a tag. How they rank is full-text relevance (ts_rank over title
         // words weighted A, tags A and body words B), then the compat hits (title 3, body 1,
@@ -210,7 +230,12 @@ impl DocumentRepository for PostgresStore {
         rows.iter().map(document_from_row).collect()
     }
 
-    async fn list_documents(&self, filter: &DocumentFilter) -> Result<Vec<OpsDocument>> {
+    async fn list_documents(
+        &self,
+        tenant: &TenantId,
+        filter: &DocumentFilter,
+    ) -> Result<Vec<OpsDocument>> {
+        crate::tenancy::only_default(tenant)?;
         let rows = sqlx::query(concat!(
             document_columns!(),
             "WHERE ($1::text IS NULL OR spacecraft_id = $1)

@@ -1,6 +1,7 @@
 //! Events: gap-free sequences, event and outbox rows written inside the caller's transaction,
 //! and the event queries.
 
+use missionops_core::TenantId;
 use std::collections::HashSet;
 
 use async_trait::async_trait;
@@ -163,7 +164,8 @@ pub(super) fn event_from_row(row: &PgRow) -> Result<MissionEvent> {
 
 #[async_trait]
 impl EventRepository for PostgresStore {
-    async fn record_event(&self, event: NewEvent) -> Result<MissionEvent> {
+    async fn record_event(&self, tenant: &TenantId, event: NewEvent) -> Result<MissionEvent> {
+        crate::tenancy::only_default(tenant)?;
         let mut tx = self.pool.begin().await.map_err(db)?;
         let sequences = record_events(&mut tx, &[&event], &[]).await?;
         tx.commit().await.map_err(db)?;
@@ -175,9 +177,11 @@ impl EventRepository for PostgresStore {
 
     async fn recent_events(
         &self,
+        tenant: &TenantId,
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
+        crate::tenancy::only_default(tenant)?;
         // Two statements rather than `$1 IS NULL OR …`, so that each keeps a plan that uses its
         // index.
         let query = match spacecraft {
@@ -196,10 +200,12 @@ impl EventRepository for PostgresStore {
 
     async fn events_after(
         &self,
+        tenant: &TenantId,
         after: u64,
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
+        crate::tenancy::only_default(tenant)?;
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let query = match spacecraft {
             Some(id) => sqlx::query(concat!(

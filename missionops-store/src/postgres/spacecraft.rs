@@ -1,5 +1,6 @@
 //! Spacecraft and the versions of their configuration.
 
+use missionops_core::TenantId;
 use std::collections::HashSet;
 
 use async_trait::async_trait;
@@ -164,7 +165,13 @@ pub(super) async fn register_missing<'a>(
 
 #[async_trait]
 impl SpacecraftRepository for PostgresStore {
-    async fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()> {
+    async fn register_spacecraft(
+        &self,
+        tenant: &TenantId,
+        spacecraft: Spacecraft,
+        event: NewEvent,
+    ) -> Result<()> {
+        crate::tenancy::only_default(tenant)?;
         let metadata = object_text(&spacecraft.metadata)?;
         let mut tx = self.pool.begin().await.map_err(db)?;
         let inserted = sqlx::query(
@@ -198,7 +205,12 @@ impl SpacecraftRepository for PostgresStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Option<Spacecraft>> {
+    async fn get_spacecraft(
+        &self,
+        tenant: &TenantId,
+        id: &SpacecraftId,
+    ) -> Result<Option<Spacecraft>> {
+        crate::tenancy::only_default(tenant)?;
         sqlx::query(concat!(spacecraft_columns!(), "WHERE id = $1"))
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -209,7 +221,13 @@ impl SpacecraftRepository for PostgresStore {
             .transpose()
     }
 
-    async fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftPage> {
+    async fn list_spacecraft(
+        &self,
+        tenant: &TenantId,
+        limit: Limit,
+        offset: u64,
+    ) -> Result<SpacecraftPage> {
+        crate::tenancy::only_default(tenant)?;
         // One statement, so that the total and the page come from the same snapshot.
         let rows = sqlx::query(
             "WITH page AS (
@@ -273,7 +291,12 @@ macro_rules! config_columns {
 
 #[async_trait]
 impl ConfigRepository for PostgresStore {
-    async fn current_config(&self, spacecraft: &SpacecraftId) -> Result<Option<ConfigRecord>> {
+    async fn current_config(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<ConfigRecord>> {
+        crate::tenancy::only_default(tenant)?;
         sqlx::query(concat!(
             config_columns!(),
             "WHERE spacecraft_id = $1 ORDER BY version DESC LIMIT 1"
@@ -287,7 +310,13 @@ impl ConfigRepository for PostgresStore {
         .transpose()
     }
 
-    async fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()> {
+    async fn put_config(
+        &self,
+        tenant: &TenantId,
+        record: ConfigRecord,
+        event: NewEvent,
+    ) -> Result<()> {
+        crate::tenancy::only_default(tenant)?;
         let document = object_text(record.config.as_object())?;
         let version = super::codec::version_to_i32(record.version)?;
         let mut tx = self.pool.begin().await.map_err(db)?;
@@ -340,7 +369,12 @@ impl ConfigRepository for PostgresStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>> {
+    async fn config_history(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Vec<ConfigRecord>> {
+        crate::tenancy::only_default(tenant)?;
         let rows = sqlx::query(concat!(
             config_columns!(),
             "WHERE spacecraft_id = $1 ORDER BY version"

@@ -17,6 +17,7 @@
 //! transaction. A group of writes (group commit) goes in as one merged write, so the same few
 //! statements carry the whole group, whatever spacecraft it names.
 
+use missionops_core::TenantId;
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
@@ -612,6 +613,7 @@ fn snapshots_from_rows(
 #[async_trait]
 impl TelemetryRepository for PostgresStore {
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
+        crate::tenancy::only_default(&write.tenant)?;
         if write.snapshots.is_empty() {
             if write.is_empty() {
                 return Ok(IngestOutcome::default());
@@ -640,7 +642,7 @@ impl TelemetryRepository for PostgresStore {
     /// merged transaction is rolled back and the writes are stored one transaction each, so
     /// that a write that fails fails alone, with the error it would have had alone.
     async fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
-        if writes.len() < 2 {
+        if writes.len() < 2 || writes.iter().any(|w| !w.tenant.is_default()) {
             return insert_one_by_one(self, writes).await;
         }
         let counts: Vec<usize> = writes.iter().map(|w| w.snapshots.len()).collect();
@@ -664,9 +666,11 @@ impl TelemetryRepository for PostgresStore {
 
     async fn recent_telemetry(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>> {
+        crate::tenancy::only_default(tenant)?;
         let rows = sqlx::query(concat!(
             snapshot_columns!(),
             "WHERE spacecraft_id = $1 ORDER BY ts DESC, arrival DESC LIMIT $2"
@@ -681,11 +685,13 @@ impl TelemetryRepository for PostgresStore {
 
     async fn telemetry_range(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
         max: usize,
     ) -> Result<Vec<TelemetrySnapshot>> {
+        crate::tenancy::only_default(tenant)?;
         if from > to || max == 0 {
             return Ok(Vec::new());
         }
@@ -705,8 +711,10 @@ impl TelemetryRepository for PostgresStore {
 
     async fn last_telemetry_timestamp(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<Timestamp>> {
+        crate::tenancy::only_default(tenant)?;
         let last: Option<PgTime> =
             sqlx::query_scalar("SELECT max(ts) FROM telemetry WHERE spacecraft_id = $1")
                 .bind(spacecraft.as_str())
@@ -716,7 +724,12 @@ impl TelemetryRepository for PostgresStore {
         Ok(last.map(|t| t.0))
     }
 
-    async fn latest_values(&self, spacecraft: &SpacecraftId) -> Result<Vec<LatestValue>> {
+    async fn latest_values(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Vec<LatestValue>> {
+        crate::tenancy::only_default(tenant)?;
         let rows = sqlx::query(
             "SELECT parameter, value_json::text AS value, ts FROM latest_values
              WHERE spacecraft_id = $1 ORDER BY parameter",
@@ -742,12 +755,14 @@ impl TelemetryRepository for PostgresStore {
 
     async fn telemetry_series(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         parameter: &ParameterName,
         from: Timestamp,
         to: Timestamp,
         bucket: BucketWidth,
     ) -> Result<Vec<SeriesBucket>> {
+        crate::tenancy::only_default(tenant)?;
         if from > to {
             return Ok(Vec::new());
         }
@@ -804,12 +819,14 @@ impl TelemetryRepository for PostgresStore {
 
     async fn telemetry_range_page(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
         after: Option<RangeCursor>,
         limit: usize,
     ) -> Result<TelemetryPage> {
+        crate::tenancy::only_default(tenant)?;
         if from > to || limit == 0 {
             return Ok(TelemetryPage::default());
         }
@@ -850,11 +867,13 @@ impl TelemetryRepository for PostgresStore {
 
     async fn count_telemetry_range(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
         at_most: usize,
     ) -> Result<usize> {
+        crate::tenancy::only_default(tenant)?;
         if from > to || at_most == 0 {
             return Ok(0);
         }

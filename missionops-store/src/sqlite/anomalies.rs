@@ -1,5 +1,6 @@
 //! Anomalies (unique on spacecraft, parameter, sample time and kind) and alarms.
 
+use missionops_core::TenantId;
 use std::collections::HashSet;
 
 use async_trait::async_trait;
@@ -158,7 +159,12 @@ struct AnomalyQuery<'a> {
 
 #[async_trait]
 impl AnomalyRepository for SqliteStore {
-    async fn persist_anomalies(&self, anomalies: Vec<(Anomaly, NewEvent)>) -> Result<usize> {
+    async fn persist_anomalies(
+        &self,
+        tenant: &TenantId,
+        anomalies: Vec<(Anomaly, NewEvent)>,
+    ) -> Result<usize> {
+        crate::tenancy::only_default(tenant)?;
         events::check_distinct(anomalies.iter().map(|(_, e)| e))?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
@@ -184,7 +190,8 @@ impl AnomalyRepository for SqliteStore {
         Ok(to_record.len())
     }
 
-    async fn get_anomaly(&self, id: &AnomalyId) -> Result<Option<Anomaly>> {
+    async fn get_anomaly(&self, tenant: &TenantId, id: &AnomalyId) -> Result<Option<Anomaly>> {
+        crate::tenancy::only_default(tenant)?;
         let row: Option<AnomalyRow> = sqlx::query_as(&format!(
             "SELECT {ANOMALY_COLUMNS} FROM anomalies WHERE id = ? ORDER BY seq DESC LIMIT 1"
         ))
@@ -197,9 +204,11 @@ impl AnomalyRepository for SqliteStore {
 
     async fn recent_anomalies(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<Anomaly>> {
+        crate::tenancy::only_default(tenant)?;
         self.fetch_anomalies(
             &format!(
                 "SELECT {ANOMALY_COLUMNS} FROM anomalies WHERE spacecraft_id = ? \
@@ -215,10 +224,12 @@ impl AnomalyRepository for SqliteStore {
 
     async fn anomaly_timeline(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Anomaly>> {
+        crate::tenancy::only_default(tenant)?;
         self.fetch_anomalies(
             &format!(
                 "SELECT {ANOMALY_COLUMNS} FROM anomalies \
@@ -234,9 +245,11 @@ impl AnomalyRepository for SqliteStore {
 
     async fn count_anomalies_since(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount> {
+        crate::tenancy::only_default(tenant)?;
         let (count, worst): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*), MAX(CASE severity WHEN 'LOW' THEN 0 WHEN 'MEDIUM' THEN 1 \
              WHEN 'HIGH' THEN 2 WHEN 'CRITICAL' THEN 3 END) \
@@ -269,12 +282,14 @@ impl AnomalyRepository for SqliteStore {
 
     async fn anomaly_timeline_page(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
         after: Option<RangeCursor>,
         limit: usize,
     ) -> Result<AnomalyPage> {
+        crate::tenancy::only_default(tenant)?;
         if from > to || limit == 0 {
             return Ok(AnomalyPage::default());
         }
@@ -419,7 +434,13 @@ pub(super) async fn upsert_alarm(conn: &mut SqliteConnection, alarm: &Alarm) -> 
 
 #[async_trait]
 impl AlarmRepository for SqliteStore {
-    async fn save_alarm(&self, alarm: Alarm, events: Vec<NewEvent>) -> Result<()> {
+    async fn save_alarm(
+        &self,
+        tenant: &TenantId,
+        alarm: Alarm,
+        events: Vec<NewEvent>,
+    ) -> Result<()> {
+        crate::tenancy::only_default(tenant)?;
         events::check_distinct(&events)?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
@@ -429,7 +450,8 @@ impl AlarmRepository for SqliteStore {
         tx.commit().await.db()
     }
 
-    async fn get_alarm(&self, id: &AlarmId) -> Result<Option<Alarm>> {
+    async fn get_alarm(&self, tenant: &TenantId, id: &AlarmId) -> Result<Option<Alarm>> {
+        crate::tenancy::only_default(tenant)?;
         let row: Option<AlarmRow> =
             sqlx::query_as(&format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE id = ?"))
                 .bind(id.as_str())
@@ -439,7 +461,8 @@ impl AlarmRepository for SqliteStore {
         row.map(alarm_from_row).transpose()
     }
 
-    async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
+    async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
+        crate::tenancy::only_default(tenant)?;
         let mut query =
             QueryBuilder::<Sqlite>::new(format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE 1 = 1"));
         if let Some(id) = &filter.spacecraft_id {

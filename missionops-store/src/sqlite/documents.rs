@@ -8,6 +8,7 @@
 //! to the newest. So a document is never missed because tokenization split a word differently.
 
 use async_trait::async_trait;
+use missionops_core::TenantId;
 use missionops_core::{
     DocumentBody, DocumentCategory, DocumentFilter, DocumentId, DocumentRepository, DocumentTitle,
     Error, Limit, NewEvent, OpsDocument, Result, SearchQuery, SpacecraftId, Tag, Tags,
@@ -110,7 +111,13 @@ fn fts_phrase(query: &str) -> Option<String> {
 
 #[async_trait]
 impl DocumentRepository for SqliteStore {
-    async fn publish_document(&self, document: OpsDocument, event: NewEvent) -> Result<()> {
+    async fn publish_document(
+        &self,
+        tenant: &TenantId,
+        document: OpsDocument,
+        event: NewEvent,
+    ) -> Result<()> {
+        crate::tenancy::only_default(tenant)?;
         let row = Stored::new(&document)?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
@@ -143,7 +150,13 @@ impl DocumentRepository for SqliteStore {
         tx.commit().await.db()
     }
 
-    async fn update_document(&self, document: OpsDocument, event: NewEvent) -> Result<()> {
+    async fn update_document(
+        &self,
+        tenant: &TenantId,
+        document: OpsDocument,
+        event: NewEvent,
+    ) -> Result<()> {
+        crate::tenancy::only_default(tenant)?;
         let row = Stored::new(&document)?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
@@ -189,7 +202,12 @@ impl DocumentRepository for SqliteStore {
         tx.commit().await.db()
     }
 
-    async fn get_document(&self, id: &DocumentId) -> Result<Option<OpsDocument>> {
+    async fn get_document(
+        &self,
+        tenant: &TenantId,
+        id: &DocumentId,
+    ) -> Result<Option<OpsDocument>> {
+        crate::tenancy::only_default(tenant)?;
         let row: Option<DocumentRow> = sqlx::query_as(&format!(
             "SELECT {DOCUMENT_COLUMNS} FROM documents d WHERE d.id = ?"
         ))
@@ -202,9 +220,11 @@ impl DocumentRepository for SqliteStore {
 
     async fn search_documents(
         &self,
+        tenant: &TenantId,
         query: &SearchQuery,
         limit: Limit,
     ) -> Result<Vec<OpsDocument>> {
+        crate::tenancy::only_default(tenant)?;
         let text = query.as_str();
         let folded = text.to_lowercase();
         // ?1 the FTS5 phrase, ?2 the lower-cased query, ?3 the query as a tag, ?4 the limit.
@@ -244,7 +264,12 @@ impl DocumentRepository for SqliteStore {
         rows.into_iter().map(document_from_row).collect()
     }
 
-    async fn list_documents(&self, filter: &DocumentFilter) -> Result<Vec<OpsDocument>> {
+    async fn list_documents(
+        &self,
+        tenant: &TenantId,
+        filter: &DocumentFilter,
+    ) -> Result<Vec<OpsDocument>> {
+        crate::tenancy::only_default(tenant)?;
         let mut query = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {DOCUMENT_COLUMNS} FROM documents d WHERE 1 = 1"
         ));

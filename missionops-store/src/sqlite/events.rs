@@ -1,6 +1,7 @@
 //! Events: recorded inside the transaction of the change that causes them, each with its
 //! outbox row, and read back by sequence.
 
+use missionops_core::TenantId;
 use std::collections::HashSet;
 
 use async_trait::async_trait;
@@ -170,7 +171,8 @@ async fn fetch_events(
 
 #[async_trait]
 impl EventRepository for SqliteStore {
-    async fn record_event(&self, event: NewEvent) -> Result<MissionEvent> {
+    async fn record_event(&self, tenant: &TenantId, event: NewEvent) -> Result<MissionEvent> {
+        crate::tenancy::only_default(tenant)?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
         let sequence = record(&mut tx, std::slice::from_ref(&event)).await?;
@@ -180,9 +182,11 @@ impl EventRepository for SqliteStore {
 
     async fn recent_events(
         &self,
+        tenant: &TenantId,
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
+        crate::tenancy::only_default(tenant)?;
         let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
         if let Some(id) = spacecraft {
             query.push(" WHERE spacecraft_id = ").push_bind(id.as_str());
@@ -195,10 +199,12 @@ impl EventRepository for SqliteStore {
 
     async fn events_after(
         &self,
+        tenant: &TenantId,
         after: u64,
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
+        crate::tenancy::only_default(tenant)?;
         let mut query = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE sequence > "
         ));

@@ -1,5 +1,6 @@
 //! Spacecraft and their configuration versions.
 
+use missionops_core::TenantId;
 use std::collections::HashSet;
 
 use async_trait::async_trait;
@@ -77,7 +78,13 @@ pub(super) async fn register_missing(
 
 #[async_trait]
 impl SpacecraftRepository for SqliteStore {
-    async fn register_spacecraft(&self, spacecraft: Spacecraft, event: NewEvent) -> Result<()> {
+    async fn register_spacecraft(
+        &self,
+        tenant: &TenantId,
+        spacecraft: Spacecraft,
+        event: NewEvent,
+    ) -> Result<()> {
+        crate::tenancy::only_default(tenant)?;
         let metadata = to_json(&spacecraft.metadata)?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
@@ -107,7 +114,12 @@ impl SpacecraftRepository for SqliteStore {
         tx.commit().await.db()
     }
 
-    async fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Option<Spacecraft>> {
+    async fn get_spacecraft(
+        &self,
+        tenant: &TenantId,
+        id: &SpacecraftId,
+    ) -> Result<Option<Spacecraft>> {
+        crate::tenancy::only_default(tenant)?;
         let row: Option<SpacecraftRow> = sqlx::query_as(&format!(
             "SELECT {SPACECRAFT_COLUMNS} FROM spacecraft WHERE id = ?"
         ))
@@ -118,7 +130,13 @@ impl SpacecraftRepository for SqliteStore {
         row.map(spacecraft_from_row).transpose()
     }
 
-    async fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftPage> {
+    async fn list_spacecraft(
+        &self,
+        tenant: &TenantId,
+        limit: Limit,
+        offset: u64,
+    ) -> Result<SpacecraftPage> {
+        crate::tenancy::only_default(tenant)?;
         // One read transaction, so that the total and the page describe the same moment.
         let mut tx = self.reader.begin().await.db()?;
         let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM spacecraft")
@@ -168,7 +186,12 @@ fn config_from_row(row: ConfigRow) -> Result<ConfigRecord> {
 
 #[async_trait]
 impl ConfigRepository for SqliteStore {
-    async fn current_config(&self, spacecraft: &SpacecraftId) -> Result<Option<ConfigRecord>> {
+    async fn current_config(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<ConfigRecord>> {
+        crate::tenancy::only_default(tenant)?;
         let row: Option<ConfigRow> = sqlx::query_as(&format!(
             "SELECT {CONFIG_COLUMNS} FROM config_versions WHERE spacecraft_id = ? \
              ORDER BY version DESC LIMIT 1"
@@ -180,7 +203,12 @@ impl ConfigRepository for SqliteStore {
         row.map(config_from_row).transpose()
     }
 
-    async fn current_config_version(&self, spacecraft: &SpacecraftId) -> Result<Option<u32>> {
+    async fn current_config_version(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<u32>> {
+        crate::tenancy::only_default(tenant)?;
         let version: Option<i64> = sqlx::query_scalar(
             "SELECT version FROM config_versions WHERE spacecraft_id = ? \
              ORDER BY version DESC LIMIT 1",
@@ -197,7 +225,13 @@ impl ConfigRepository for SqliteStore {
             .transpose()
     }
 
-    async fn put_config(&self, record: ConfigRecord, event: NewEvent) -> Result<()> {
+    async fn put_config(
+        &self,
+        tenant: &TenantId,
+        record: ConfigRecord,
+        event: NewEvent,
+    ) -> Result<()> {
+        crate::tenancy::only_default(tenant)?;
         let document = to_json(record.config.as_object())?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
@@ -237,7 +271,12 @@ impl ConfigRepository for SqliteStore {
         tx.commit().await.db()
     }
 
-    async fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>> {
+    async fn config_history(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Vec<ConfigRecord>> {
+        crate::tenancy::only_default(tenant)?;
         let rows: Vec<ConfigRow> = sqlx::query_as(&format!(
             "SELECT {CONFIG_COLUMNS} FROM config_versions WHERE spacecraft_id = ? ORDER BY version"
         ))

@@ -8,12 +8,13 @@ use std::task::{Poll, Waker};
 
 use futures_util::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
 
-use crate::domain::{NewEvent, SpacecraftId, TelemetrySnapshot};
+use crate::domain::{Actor, NewEvent, SpacecraftId, TelemetrySnapshot, TenantId};
 use crate::error::{Error, Result};
 use crate::ports::{GroupOutcome, IngestOutcome, Registration, TelemetryWrite};
 use crate::rules::{MonitorContext, MonitorOutput};
 
 use crate::service::MissionOps;
+use crate::service::app::{Scoped, audit};
 
 use super::derive::{derive_live, has_derived};
 use crate::service::monitor_slots::MonitorSlot;
@@ -37,8 +38,12 @@ struct AnswerCell {
 #[derive(Debug)]
 struct QueuedWrite {
     snapshots: Vec<TelemetrySnapshot>,
-    /// The spacecraft its snapshots name, each once.
-    spacecraft: Vec<SpacecraftId>,
+    /// The tenant of the handle that queued it (the writes of one group may be of several).
+    tenant: TenantId,
+    /// Who queued it, named in the events it causes.
+    actor: Actor,
+    /// The spacecraft its snapshots name, each once, in its tenant.
+    spacecraft: Vec<Scoped>,
     answer: Answer,
 }
 
@@ -59,7 +64,9 @@ impl WriteQueue {
     fn enqueue(
         &self,
         snapshots: Vec<TelemetrySnapshot>,
-        spacecraft: Vec<SpacecraftId>,
+        tenant: TenantId,
+        actor: Actor,
+        spacecraft: Vec<Scoped>,
     ) -> Result<Queued<'_>> {
         let answer = Answer::default();
         self.waiting
@@ -67,6 +74,8 @@ impl WriteQueue {
             .map_err(|_| Error::backend("the live write queue is poisoned".to_owned()))?
             .push(QueuedWrite {
                 snapshots,
+                tenant,
+                actor,
                 spacecraft,
                 answer: Arc::clone(&answer),
             });
@@ -150,8 +159,8 @@ fn answer(write: &QueuedWrite, result: Result<IngestOutcome>) {
 
 /// The spacecraft `writes` name, each once, sorted: the order their monitors are locked in,
 /// the same everywhere, so that a group never deadlocks with a batch locking several.
-fn lock_order(writes: &[QueuedWrite]) -> Vec<SpacecraftId> {
-    let mut order: Vec<SpacecraftId> = writes
+fn lock_order(writes: &[QueuedWrite]) -> Vec<Scoped> {
+    let mut order: Vec<Scoped> = writes
         .iter()
         .flat_map(|write| write.spacecraft.iter().cloned())
         .collect();
@@ -161,7 +170,7 @@ fn lock_order(writes: &[QueuedWrite]) -> Vec<SpacecraftId> {
 }
 
 /// Where `id` sits in `order` (sorted, and naming it).
-fn slot_of(order: &[SpacecraftId], id: &SpacecraftId) -> usize {
+fn slot_of(order: &[Scoped], id: &Scoped) -> usize {
     order.binary_search(id).unwrap_or(0)
 }
 
@@ -192,7 +201,8 @@ impl MissionOps {
         spacecraft: Vec<SpacecraftId>,
     ) -> Result<IngestOutcome> {
         let queue = &self.live_writes;
-        let queued = queue.enqueue(snapshots, spacecraft)?;
+        let keys = spacecraft.iter().map(|id| self.scoped(id)).collect();
+        let queued = queue.enqueue(snapshots, self.tenant.clone(), self.actor.clone(), keys)?;
         // Wait for the turn, or for whoever has it to store this write meanwhile: then there
         // is no need to take the turn at all.
         let mut turn = std::pin::pin!(queue.turn.lock());
@@ -306,7 +316,7 @@ impl MissionOps {
     /// taken out, and nothing is stored.
     async fn evaluate_round(
         &self,
-        order: &[SpacecraftId],
+        order: &[Scoped],
         guards: &[OwnedMutexGuard<MonitorSlot>],
         writes: &mut Vec<QueuedWrite>,
     ) -> Option<Round> {
@@ -353,9 +363,10 @@ impl MissionOps {
                 }
                 if !registering[slot] && !self.is_known(id) {
                     registering[slot] = true;
-                    let spacecraft = self.implicit_spacecraft(id);
-                    let event =
+                    let spacecraft = self.implicit_spacecraft(&id.1);
+                    let mut event =
                         NewEvent::spacecraft_registered(self.event_stamp(), &spacecraft, true);
+                    audit(&writes[i].tenant, &writes[i].actor, &mut event);
                     registrations.push(Registration { spacecraft, event });
                 }
             }
@@ -371,12 +382,14 @@ impl MissionOps {
                 .iter()
                 .any(|&slot| work[slot].as_ref().is_some_and(has_derived))
             {
+                let tenant = writes[i].tenant.clone();
                 let target = if alone {
                     &mut writes[i].snapshots
                 } else {
                     derived.insert(writes[i].snapshots.clone())
                 };
-                if let Err(e) = derive_live(target, &mut work, |id| slot_of(order, id)) {
+                let slot_in = |id: &SpacecraftId| slot_of(order, &(tenant.clone(), id.clone()));
+                if let Err(e) = derive_live(target, &mut work, slot_in) {
                     let failed = writes.remove(i);
                     answer(&failed, Err(e));
                     return None;
@@ -392,14 +405,19 @@ impl MissionOps {
                 }
             } else {
                 for snapshot in observed {
-                    let slot = slot_of(order, &snapshot.spacecraft_id);
+                    let key = (write.tenant.clone(), snapshot.spacecraft_id.clone());
+                    let slot = slot_of(order, &key);
                     if let Some(monitor) = work[slot].as_mut().and_then(|s| s.monitor.as_mut()) {
                         monitor.observe(snapshot, context, &mut out);
                     }
                 }
             }
-            let (anomalies, alarms, events) = std::mem::take(&mut out).into_parts();
+            let (anomalies, alarms, mut events) = std::mem::take(&mut out).into_parts();
+            for event in &mut events {
+                audit(&write.tenant, &write.actor, event);
+            }
             group.push(TelemetryWrite {
+                tenant: write.tenant.clone(),
                 registrations,
                 snapshots: match derived {
                     Some(derived) => derived,

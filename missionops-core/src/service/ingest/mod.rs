@@ -139,7 +139,8 @@ impl MissionOps {
         };
         // Whatever the outcome (a write cut short may or may not have committed), cached
         // windows of these spacecraft are stale now.
-        self.windows.invalidate(&spacecraft);
+        let keys: Vec<_> = spacecraft.iter().map(|id| self.scoped(id)).collect();
+        self.windows.invalidate(&keys);
         let mut outcome = stored.map_err(|e| match e {
             // Name the snapshot by its index in the batch as the client sent it.
             Error::Conflict { entity, id, .. } if entity == "snapshot" => {

@@ -399,6 +399,7 @@ fn split(mut merged: TelemetryWrite, counts: &[Counts]) -> Vec<TelemetryWrite> {
         .rev()
         .map(
             |&(registrations, snapshots, anomalies, alarms, events)| TelemetryWrite {
+                tenant: Default::default(),
                 registrations: tail(&mut merged.registrations, registrations),
                 snapshots: tail(&mut merged.snapshots, snapshots),
                 anomalies: tail(&mut merged.anomalies, anomalies),
@@ -432,6 +433,7 @@ impl SqliteStore {
     /// SQLite's thread, not SQLite's work, were most of their cost.
     async fn write_all_new(&self, write: &TelemetryWrite) -> Option<IngestOutcome> {
         let TelemetryWrite {
+            tenant: _,
             registrations,
             snapshots,
             anomalies,
@@ -492,6 +494,7 @@ impl SqliteStore {
     /// answers [`Written::NotAllNew`].
     async fn write_telemetry(&self, write: &TelemetryWrite, all_new: bool) -> Result<Written> {
         let TelemetryWrite {
+            tenant: _,
             registrations,
             snapshots,
             anomalies,
