@@ -2,47 +2,26 @@
 //! own data on every read route, search, the fleet view and the SSE stream, and the other
 //! tenant's alarm and document ids answer 404.
 //!
-//! The authentication layer (which puts the key's `Caller` into the request) is not part of
-//! this crate's router yet, so a test layer stands in for it: it turns the `x-test-tenant`
-//! header into the admin caller of that tenant. Over the in-memory store, which keeps tenants
-//! apart (the durable backends keep only `default` until their schemas have tenants).
+//! Each tenant signs in with an admin API key of its own, created before the server starts, so
+//! the real authentication layer puts each key's `Caller` into its requests. Over the in-memory
+//! store, which keeps tenants apart (the durable backends keep only `default` until their
+//! schemas have tenants).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::middleware::{Next, from_fn};
-use axum::response::Response;
-use missionops_core::{Actor, ApiKeyId, Caller, KeyName, MissionOps, Role, TenantId};
-use missionops_http::{AppState, HttpConfig, router};
+use missionops_core::{Caller, KeyName, MissionOps, Role, TenantId};
+use missionops_http::{AppState, HttpConfig, NewKey, create_key, router};
 use missionops_store::{MemoryStore, SystemClock, UuidV7Ids};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Stands in for the authentication middleware: `x-test-tenant: T` → the admin key of T.
-async fn inject_caller(mut request: Request, next: Next) -> Response {
-    let tenant = request
-        .headers()
-        .get("x-test-tenant")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if let Some(tenant) = tenant {
-        request.extensions_mut().insert(Caller {
-            tenant: TenantId::parse(tenant.clone()).expect("tenant"),
-            role: Role::Admin,
-            actor: Actor::Key {
-                id: ApiKeyId::parse(format!("{tenant}key0000000")).expect("key id"),
-                name: KeyName::parse(format!("{tenant}-desk")).expect("key name"),
-            },
-        });
-    }
-    next.run(request).await
-}
-
 struct Api {
     base: String,
     client: reqwest::Client,
+    /// Each tenant's admin key (`alpha`, `bravo`, `default`), named `<tenant>-desk`.
+    keys: HashMap<&'static str, NewKey>,
 }
 
 impl Api {
@@ -52,7 +31,16 @@ impl Api {
             Arc::new(SystemClock),
             Arc::new(UuidV7Ids),
         );
-        let app = router(AppState::new(ops, HttpConfig::default())).layer(from_fn(inject_caller));
+        let mut keys = HashMap::new();
+        for tenant in ["alpha", "bravo", "default"] {
+            let caller = Caller::operator_of(TenantId::parse(tenant).expect("tenant"));
+            let name = KeyName::parse(format!("{tenant}-desk")).expect("key name");
+            let key = create_key(&ops, &caller, name, Role::Admin, None)
+                .await
+                .expect("create key");
+            keys.insert(tenant, key);
+        }
+        let app = router(AppState::new(ops, HttpConfig::default()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -61,6 +49,7 @@ impl Api {
         Api {
             base,
             client: reqwest::Client::new(),
+            keys,
         }
     }
 
@@ -72,7 +61,7 @@ impl Api {
     ) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{path}", self.base))
-            .header("x-test-tenant", tenant)
+            .bearer_auth(&self.keys[tenant].key)
     }
 
     async fn get(&self, tenant: &str, path: &str) -> (StatusCode, Value) {
@@ -333,7 +322,7 @@ async fn a_keys_events_name_it_and_its_acknowledgement_is_by_the_key() {
     for event in events {
         assert_eq!(
             event["metadata"]["actor"],
-            json!({"keyId": "alphakey0000000", "name": "alpha-desk"}),
+            json!({"keyId": api.keys["alpha"].record.id.as_str(), "name": "alpha-desk"}),
             "{event}"
         );
     }
