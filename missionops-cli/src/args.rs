@@ -460,6 +460,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "MISSIONOPS_MAX_CONNECTIONS", default_value = "512", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
+    /// How many failed authentications one client address may make within a minute before
+    /// its requests are answered 429 for a minute; protects keys against guessing. Behind a
+    /// reverse proxy every client shares the proxy's address: raise it there
+    #[arg(long, env = "MISSIONOPS_MAX_AUTH_FAILURES", default_value = "20", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_auth_failures: u32,
+
     /// How many bytes of request bodies all requests together may hold at once (bytes, or with
     /// a unit: 64MiB, 1GiB); a request whose body does not fit is answered 503 with
     /// Retry-After before its body is read. Protects memory against many large uploads at

@@ -53,6 +53,8 @@ fn parameter(method: &str, path: &str, name: &str) -> Option<Value> {
             );
             schema
         }
+        ("id", "/keys/{id}") => json!({"type": "string", "pattern": "^[A-Za-z0-9]{12,64}$",
+            "description": "a key id: 12–64 ASCII letters and digits"}),
         ("id", _) => identifier("the id"),
         ("spacecraftId", _) => identifier("a spacecraft id"),
         ("limit", "/spacecraft") => json!({"type": "string",
@@ -208,9 +210,31 @@ fn operation(method: &str, path: &str, op: &mut Map<String, Value>) {
             json_body |= content.contains_key("application/x-ndjson");
         }
     }
+    let secured = op
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|schemes| !schemes.is_empty());
     let Some(Value::Object(responses)) = op.get_mut("responses") else {
         return;
     };
+    if secured {
+        answer(
+            responses,
+            "401",
+            "no key, or an unknown, revoked or expired one (with `WWW-Authenticate: Bearer`)",
+        );
+        answer(
+            responses,
+            "403",
+            "the key's role is below the operation's (`x-required-role`)",
+        );
+        answer(
+            responses,
+            "429",
+            "too many failed authentications from this address within a minute (with \
+             `Retry-After`)",
+        );
+    }
     if takes_input {
         answer(
             responses,
@@ -330,6 +354,14 @@ mod tests {
                 }
                 if path.contains("{id}") {
                     assert!(responses.get("404").is_some(), "{method} {path}: 404");
+                }
+                let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+                for status in ["401", "403", "429"] {
+                    assert_eq!(
+                        responses.get(status).is_some(),
+                        secured,
+                        "{method} {path}: {status}"
+                    );
                 }
             }
         }

@@ -35,6 +35,7 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
         idle_timeout: args.idle_timeout,
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         max_body_bytes_in_flight: args.max_body_bytes_in_flight,
+        max_auth_failures: args.max_auth_failures,
         monitor_tick: Some(args.monitor_tick),
         cors_origins: args
             .cors_origins

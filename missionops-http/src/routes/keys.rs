@@ -116,7 +116,7 @@ pub async fn revoke(
     who: Option<Extension<Caller>>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let id = ApiKeyId::parse(id)?;
+    let id = ApiKeyId::parse_strict(id)?;
     let who = caller(who);
     let ops = state.ops.clone();
     completed(async move { ops.revoke_key(&who, &id).await }).await?;
