@@ -40,9 +40,11 @@
 //! - `decoder`: compiling a definition, decoding packets and buffers.
 //! - `framing`: the primary header and the splitting of a buffer; `bits`: bit fields.
 //! - `time`: epochs and leap seconds.
+//! - `adapter`: the core's packet ports ([`XtceDecoding`]).
 
 #![deny(missing_docs)]
 
+mod adapter;
 mod bits;
 mod decoder;
 mod definition;
@@ -51,6 +53,7 @@ mod framing;
 mod time;
 mod xtce;
 
+pub use adapter::XtceDecoding;
 pub use decoder::{Counts, DecodedBuffer, DecodedPacket, Decoder, OnError, ParameterInfo};
 pub use definition::{AlarmRanges, Definition};
 pub use error::{DefinitionError, PacketError, PacketErrorKind};

@@ -11,6 +11,7 @@
 //! [`Error::Conflict`]: crate::Error::Conflict
 
 mod outbox;
+mod packets;
 mod retry;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -28,6 +29,10 @@ use crate::error::Result;
 pub use outbox::{
     Claim, ClaimId, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore,
     RetrySelection,
+};
+pub use packets::{
+    CompiledPackets, DecodedPackets, OnPacketError, PacketCounts, PacketDecoding,
+    PacketDefinitionRecord, PacketDefinitionRepository, PacketValues,
 };
 pub use retry::RetryPolicy;
 
@@ -497,6 +502,7 @@ pub trait Store:
     + AlarmRepository
     + DocumentRepository
     + EventRepository
+    + PacketDefinitionRepository
     + OutboxStore
     + WriteProbe
 {
@@ -510,6 +516,7 @@ impl<T> Store for T where
         + AlarmRepository
         + DocumentRepository
         + EventRepository
+        + PacketDefinitionRepository
         + OutboxStore
         + WriteProbe
 {

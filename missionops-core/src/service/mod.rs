@@ -12,6 +12,7 @@
 //!   `recent_window_cache`: the newest snapshots dashboards poll.
 //! - `documents`, `events`: documents and the event history.
 //! - `alarms`: the operator's acknowledge, shelve and unshelve; `tick`: the clock tick.
+//! - `packets`: packet definitions and packet ingest (SPEC §11).
 //! - `outbox`: event delivery as operators see it (statistics, dead letters, retry).
 //! - `seed`: the demo seeders; `views`: answers shaped as the HTTP API renders them.
 
@@ -26,6 +27,7 @@ mod events;
 mod ingest;
 mod monitor_slots;
 mod outbox;
+mod packets;
 mod recent_window_cache;
 mod rules_cache;
 mod seed;
@@ -42,6 +44,7 @@ pub use app::MissionOps;
 pub use ingest::{BatchIngest, IngestMode, MAX_BATCH_SNAPSHOTS};
 pub use monitor_slots::REBUILD_HISTORY;
 pub use outbox::RetryReport;
+pub use packets::PacketDefinitionView;
 pub use seed::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use status::{AnomalyCounts, FleetEntry, OverallStatus, SpacecraftStatus};
 pub use telemetry_reads::{LatestView, MAX_SERIES_BUCKETS, ParameterState};

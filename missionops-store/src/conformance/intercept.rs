@@ -10,9 +10,10 @@ use missionops_core::{
     AnomalyRepository, BucketWidth, Claim, ClaimId, ConfigRecord, ConfigRepository, DeadLetter,
     DocumentFilter, DocumentId, DocumentRepository, EventRepository, FailureOutcome, GroupOutcome,
     IngestOutcome, LatestValue, Limit, MissionEvent, NewEvent, OpsDocument, OutboxStats,
-    OutboxStore, ParameterName, RangeCursor, Result, RetryPolicy, RetrySelection, SearchQuery,
-    SeriesBucket, Spacecraft, SpacecraftId, SpacecraftPage, SpacecraftRepository, Store,
-    TelemetryPage, TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp, WriteProbe,
+    OutboxStore, PacketDefinitionRecord, PacketDefinitionRepository, ParameterName, RangeCursor,
+    Result, RetryPolicy, RetrySelection, SearchQuery, SeriesBucket, Spacecraft, SpacecraftId,
+    SpacecraftPage, SpacecraftRepository, Store, TelemetryPage, TelemetryRepository,
+    TelemetrySnapshot, TelemetryWrite, TenantId, Timestamp, WriteProbe,
 };
 use std::ops::Deref;
 use std::sync::Arc;
@@ -91,6 +92,50 @@ impl<I: Interceptor> ConfigRepository for Intercepted<I> {
 
     async fn config_history(&self, spacecraft: &SpacecraftId) -> Result<Vec<ConfigRecord>> {
         self.inner.config_history(spacecraft).await
+    }
+}
+
+#[async_trait]
+impl<I: Interceptor> PacketDefinitionRepository for Intercepted<I> {
+    async fn current_packet_definition(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<PacketDefinitionRecord>> {
+        self.inner
+            .current_packet_definition(tenant, spacecraft)
+            .await
+    }
+
+    async fn current_packet_definition_version(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<u32>> {
+        self.inner
+            .current_packet_definition_version(tenant, spacecraft)
+            .await
+    }
+
+    async fn put_packet_definition(
+        &self,
+        tenant: &TenantId,
+        record: PacketDefinitionRecord,
+        event: NewEvent,
+    ) -> Result<()> {
+        self.inner
+            .put_packet_definition(tenant, record, event)
+            .await
+    }
+
+    async fn packet_definition_history(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Vec<PacketDefinitionRecord>> {
+        self.inner
+            .packet_definition_history(tenant, spacecraft)
+            .await
     }
 }
 

@@ -11,6 +11,7 @@ mod documents;
 mod events;
 mod health;
 mod outbox;
+mod packets;
 mod spacecraft;
 mod telemetry;
 
@@ -22,6 +23,7 @@ use missionops_core::{
     MissionEvent, NewEvent, OpsDocument, ParameterName, Result, SnapshotId, Spacecraft,
     SpacecraftId, TelemetrySnapshot, Timestamp,
 };
+use missionops_core::{PacketDefinitionRecord, TenantId};
 
 /// Every repository trait, in memory. Cheap to clone: clones share the same data.
 ///
@@ -39,6 +41,8 @@ type AnomalyKey = (SpacecraftId, ParameterName, Timestamp, AnomalyKind);
 struct Inner {
     spacecraft: HashMap<SpacecraftId, Spacecraft>,
     configs: HashMap<SpacecraftId, Vec<ConfigRecord>>,
+    /// Packet definition versions per (tenant, spacecraft).
+    packet_definitions: HashMap<(TenantId, SpacecraftId), Vec<PacketDefinitionRecord>>,
     /// Per spacecraft, snapshots by (sample time, arrival order).
     telemetry: HashMap<SpacecraftId, BTreeMap<(Timestamp, u64), Arc<TelemetrySnapshot>>>,
     snapshots_by_id: HashMap<SnapshotId, Arc<TelemetrySnapshot>>,

@@ -24,6 +24,7 @@ mod documents;
 mod events;
 mod health;
 mod outbox;
+mod packets;
 mod pool;
 mod scratch;
 mod spacecraft;

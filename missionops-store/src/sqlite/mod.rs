@@ -23,6 +23,7 @@ mod documents;
 mod events;
 mod health;
 mod outbox;
+mod packets;
 mod spacecraft;
 mod telemetry;
 
