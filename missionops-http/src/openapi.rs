@@ -8,7 +8,7 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{anomalies, docs, events, ops, outbox, spacecraft, telemetry};
+use crate::routes::{anomalies, docs, events, ops, outbox, packets, spacecraft, telemetry};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -17,7 +17,7 @@ use crate::state::AppState;
     components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "telemetry"), (name = "spacecraft"), (name = "events"),
-        (name = "docs"), (name = "anomalies"), (name = "outbox"), (name = "ops")
+        (name = "docs"), (name = "anomalies"), (name = "outbox"), (name = "ops"), (name = "packets")
     )
 )]
 struct ApiDoc;
@@ -38,6 +38,8 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(spacecraft::config_history))
         .routes(routes!(spacecraft::detect))
         .routes(routes!(spacecraft::fleet))
+        .routes(routes!(packets::put_definition, packets::get_definition))
+        .routes(routes!(packets::ingest))
         .routes(routes!(events::list))
         .routes(routes!(events::stream))
         .routes(routes!(docs::publish, docs::list))

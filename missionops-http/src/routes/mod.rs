@@ -6,6 +6,7 @@ pub mod docs;
 pub mod events;
 pub mod ops;
 pub mod outbox;
+pub mod packets;
 pub mod spacecraft;
 pub mod telemetry;
 
