@@ -258,7 +258,11 @@ Examples:
   missionops status Sat-Imager-001 --json")]
     Status(StatusArgs),
 
-    /// Import telemetry snapshots from NDJSON or CSV
+    /// Import telemetry snapshots from NDJSON or CSV, or CCSDS Space Packets
+    ///
+    /// CCSDS: Space Packets back to back (--format ccsds --spacecraft-id ID), decoded with the
+    /// spacecraft's packet definition (`packets define`); a bad packet stops the import naming
+    /// its byte offset (or is counted and skipped with --skip-invalid).
     ///
     /// NDJSON: one snapshot a line, {"id"?, "spacecraftId", "timestamp", "parameters"}.
     /// CSV: header id,spacecraftId,timestamp,<parameter>..., one row per snapshot; an empty cell
@@ -273,8 +277,18 @@ Examples:
 Examples:
   missionops import telemetry.ndjson
   missionops import export.csv --skip-invalid
-  gunzip -c archive.ndjson.gz | missionops import --format ndjson")]
+  gunzip -c archive.ndjson.gz | missionops import --format ndjson
+  missionops import --format ccsds --spacecraft-id Sat-Imager-001 pass.bin")]
     Import(ImportArgs),
+
+    /// Packet telemetry: define a spacecraft's packets (XTCE)
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  missionops packets define Sat-Imager-001 sat-imager-001.xml"
+    )]
+    Packets(PacketsCommand),
 
     /// Export a spacecraft's telemetry as NDJSON or CSV, oldest first
     ///
@@ -892,6 +906,30 @@ pub(crate) enum Format {
     Ndjson,
     /// One row per snapshot, one column per parameter
     Csv,
+    /// CCSDS Space Packets back to back, decoded with the spacecraft's packet definition
+    /// (import only; needs --spacecraft-id)
+    Ccsds,
+}
+
+/// `packets …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PacketsCommand {
+    /// Store a new version of a spacecraft's packet definition (XTCE), read from a file or stdin
+    ///
+    /// The definition is compiled first: anything outside the supported XTCE subset is refused
+    /// naming the element and its line, and nothing is stored. Static alarm ranges become the
+    /// limits of the parameters the spacecraft's configuration does not set.
+    #[command(after_help = "\
+Examples:
+  missionops packets define Sat-Imager-001 sat-imager-001.xml")]
+    Define {
+        /// The spacecraft (registered when unknown)
+        #[arg(value_name = "ID")]
+        id: SpacecraftId,
+        /// The XTCE document ("-" or absent: stdin)
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
 }
 
 /// `import`.
@@ -913,6 +951,10 @@ pub(crate) struct ImportArgs {
     /// telemetry is played back (stored): its anomalies are recorded, but it pages nobody
     #[arg(long)]
     pub live: bool,
+
+    /// The spacecraft whose packet definition decodes a --format ccsds file
+    #[arg(long, value_name = "ID")]
+    pub spacecraft_id: Option<SpacecraftId>,
 }
 
 /// `export`.

@@ -63,6 +63,8 @@ fn every_command_has_help_with_an_example() {
         &["status"],
         &["import"],
         &["export"],
+        &["packets"],
+        &["packets", "define"],
     ];
     for command in commands {
         let mut args = command.to_vec();

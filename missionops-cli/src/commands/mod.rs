@@ -5,6 +5,7 @@ mod alarms;
 mod catalog;
 mod listen;
 mod outbox;
+mod packets;
 mod seed;
 mod serve;
 mod telemetry;
@@ -21,6 +22,13 @@ use tracing_subscriber::EnvFilter;
 
 use crate::args::{Cli, Command};
 use crate::output::Output;
+
+/// The application over `store` as the CLI composes it: the system clock, UUIDv7 ids, and
+/// packet decoding by the packets crate.
+pub(crate) fn compose(store: Arc<dyn Store>) -> MissionOps {
+    MissionOps::new(store, Arc::new(SystemClock), Arc::new(UuidV7Ids))
+        .with_packet_decoding(Arc::new(missionops_packets::XtceDecoding))
+}
 
 /// Runs the command `cli` names.
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -50,6 +58,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Docs(command) => catalog::docs(&db.ops().await?, out, command).await,
         Command::Status(args) => catalog::status(&db.ops().await?, out, args).await,
         Command::Import(args) => transfer::import(&db.ops().await?, out, args).await,
+        Command::Packets(command) => packets::packets(&db.ops().await?, out, command).await,
         Command::Export(args) => transfer::export(&db.ops().await?, out, args).await,
     }
 }
@@ -94,11 +103,7 @@ impl Database {
 
     /// The application over this database, opened (and, for SQLite, created and migrated).
     pub(crate) async fn ops(&self) -> anyhow::Result<MissionOps> {
-        Ok(MissionOps::new(
-            self.store().await?,
-            Arc::new(SystemClock),
-            Arc::new(UuidV7Ids),
-        ))
+        Ok(compose(self.store().await?))
     }
 
     /// The application for a dry run: over an empty in-memory store when the database is a
@@ -110,11 +115,7 @@ impl Database {
                 let store = missionops_store::open("memory:")
                     .await
                     .context("cannot open an in-memory store")?;
-                Ok(MissionOps::new(
-                    store,
-                    Arc::new(SystemClock),
-                    Arc::new(UuidV7Ids),
-                ))
+                Ok(compose(store))
             }
             _ => self.ops().await,
         }

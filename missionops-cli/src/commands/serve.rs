@@ -4,12 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use missionops_core::{Error, MissionOps, OutboxStore, RetryPolicy};
+use missionops_core::{Error, OutboxStore, RetryPolicy};
 use missionops_delivery::{
     Dispatcher, DispatcherConfig, DispatcherHandle, Sink, WebhookConfig, WebhookSink,
 };
 use missionops_http::{AppState, HttpConfig, serve as serve_http, shutdown_signal};
-use missionops_store::{SystemClock, UuidV7Ids};
 
 use super::Database;
 use super::listen::listen;
@@ -24,7 +23,7 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
     // Bad delivery settings are reported before anything is opened.
     let plan = DeliveryPlan::from_args(args.delivery)?;
     let store = db.store().await?;
-    let ops = MissionOps::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
+    let ops = super::compose(store.clone());
     let config = HttpConfig {
         body_limit: args.body_limit,
         request_timeout: args.request_timeout,
