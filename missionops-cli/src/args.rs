@@ -930,6 +930,33 @@ Examples:
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
     },
+
+    /// Receive Space Packets over UDP or TCP and ingest them as live telemetry
+    ///
+    /// UDP: one packet per datagram. TCP: a byte stream of packets back to back, framed by
+    /// their length fields; a connection whose stream stops making sense (a packet that is not
+    /// version 0) is closed. Bad packets are counted and skipped, never fatal. Runs until ctrl-c
+    /// or SIGTERM, logging the counts of what it ingested.
+    #[command(after_help = "\
+Examples:
+  missionops packets listen --udp 0.0.0.0:10015 --spacecraft-id Sat-Imager-001
+  missionops packets listen --tcp 127.0.0.1:10016 --spacecraft-id Sat-Imager-001")]
+    Listen {
+        /// Receive datagrams on this address (HOST:PORT)
+        #[arg(
+            long,
+            value_name = "ADDR",
+            conflicts_with = "tcp",
+            required_unless_present = "tcp"
+        )]
+        udp: Option<String>,
+        /// Accept connections on this address (HOST:PORT)
+        #[arg(long, value_name = "ADDR")]
+        tcp: Option<String>,
+        /// The spacecraft whose packet definition decodes the packets
+        #[arg(long, value_name = "ID")]
+        spacecraft_id: SpacecraftId,
+    },
 }
 
 /// `import`.

@@ -65,6 +65,7 @@ fn every_command_has_help_with_an_example() {
         &["export"],
         &["packets"],
         &["packets", "define"],
+        &["packets", "listen"],
     ];
     for command in commands {
         let mut args = command.to_vec();

@@ -124,3 +124,166 @@ fn ccsds_files_are_imported_once_and_a_bad_packet_imports_nothing() {
         .fails(2);
     assert!(line.contains("--spacecraft-id"), "{line}");
 }
+
+// ---- listen ----------------------------------------------------------------------------------
+
+/// A `packets listen` process and its log, with the port it reported.
+struct Listening {
+    child: std::process::Child,
+    port: u16,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Listening {
+    fn start(db: &Db, protocol: &str) -> Self {
+        use std::io::BufRead;
+        let mut child = db
+            .command(&[
+                "packets",
+                "listen",
+                &format!("--{protocol}"),
+                "127.0.0.1:0",
+                "--spacecraft-id",
+                "PKT-1",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn listen");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let marker = format!("packet listener on {protocol}://127.0.0.1:");
+        let reader = {
+            let log = std::sync::Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some((_, after)) = line.split_once(&marker) {
+                        let port: String = after.chars().take_while(char::is_ascii_digit).collect();
+                        let _ = tx.send(port.parse::<u16>().expect("port"));
+                    }
+                    let mut log = log.lock().expect("log");
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            })
+        };
+        let port = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the listener reports its address");
+        Listening {
+            child,
+            port,
+            log,
+            reader: Some(reader),
+        }
+    }
+
+    /// Sends SIGTERM and returns the exit status and the whole log.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().expect("try_wait") {
+                break exit;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the listener did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        let log = self.log.lock().expect("log").clone();
+        (exit, log)
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn defined() -> Db {
+    let db = Db::new();
+    db.run_with_stdin(&["packets", "define", "PKT-1"], DEFINITION)
+        .ok();
+    db
+}
+
+/// Polls until `n` snapshots are stored (the listener commits them asynchronously).
+fn wait_for_stored(db: &Db, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while stored(db) < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {n} snapshots stored",
+            stored(db)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_udp_listener_ingests_one_packet_per_datagram_and_stops_cleanly() {
+    let db = defined();
+    let listening = Listening::start(&db, "udp");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    for seq in 1..=3 {
+        socket
+            .send_to(
+                &hk(seq, u32::from(seq), 200, 28_000),
+                ("127.0.0.1", listening.port),
+            )
+            .expect("send");
+    }
+    socket
+        .send_to(&[0x20, 0, 0], ("127.0.0.1", listening.port))
+        .expect("send garbage");
+    wait_for_stored(&db, 3);
+    let (exit, log) = listening.stop();
+    assert!(exit.success(), "{exit}: {log}");
+    assert!(log.contains("packet listener stopped"), "{log}");
+    assert!(
+        log.contains("snapshots=3") && log.contains("malformed=1"),
+        "{log}"
+    );
+}
+
+#[test]
+fn the_tcp_listener_frames_a_stream_by_packet_length_and_stops_cleanly() {
+    use std::io::Write;
+    let db = defined();
+    let listening = Listening::start(&db, "tcp");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", listening.port)).expect("connect");
+    let mut bytes = Vec::new();
+    for seq in 1..=4 {
+        bytes.extend(hk(seq, u32::from(seq), 200, 28_000));
+    }
+    // Split mid-packet: the listener must wait for the rest.
+    stream.write_all(&bytes[..17]).expect("write");
+    stream.flush().expect("flush");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    stream.write_all(&bytes[17..]).expect("write");
+    stream.flush().expect("flush");
+    wait_for_stored(&db, 4);
+    // Stops with the connection still open.
+    let (exit, log) = listening.stop();
+    assert!(exit.success(), "{exit}: {log}");
+    assert!(
+        log.contains("packet listener stopped") && log.contains("snapshots=4"),
+        "{log}"
+    );
+    drop(stream);
+}

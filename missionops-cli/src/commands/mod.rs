@@ -5,6 +5,7 @@ mod alarms;
 mod catalog;
 mod listen;
 mod outbox;
+mod packet_links;
 mod packets;
 mod seed;
 mod serve;
@@ -32,7 +33,10 @@ pub(crate) fn compose(store: Arc<dyn Store>) -> MissionOps {
 
 /// Runs the command `cli` names.
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
-    let serving = matches!(cli.command, Command::Serve(_));
+    let serving = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Packets(crate::args::PacketsCommand::Listen { .. })
+    );
     // The server logs its start, failures and slow requests at info and above (every request
     // with --access-log); the other commands print their results on stdout and keep stderr for
     // warnings and the one error line.

@@ -31,6 +31,15 @@ pub(crate) async fn packets(
                 view.parameters_with_limits.len()
             ))
         }
+        PacketsCommand::Listen {
+            udp,
+            tcp,
+            spacecraft_id,
+        } => match (udp, tcp) {
+            (Some(address), _) => super::packet_links::udp(ops, &address, spacecraft_id).await,
+            (None, Some(address)) => super::packet_links::tcp(ops, &address, spacecraft_id).await,
+            (None, None) => Err(Error::invalid("listen", "give --udp ADDR or --tcp ADDR").into()),
+        },
     }
 }
 
