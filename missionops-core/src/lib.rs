@@ -98,4 +98,6 @@ pub use service::{
     SpacecraftListItem, SpacecraftListing, SpacecraftStatus, TickReport, TimelinePages,
 };
 pub use service::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
-pub use simulation::{Behaviour, DemoProfile, ParameterModel, SnapshotGenerator};
+pub use simulation::{
+    Behaviour, DemoProfile, ParameterModel, SAT_IMAGER_001_PACKET_DEFINITION, SnapshotGenerator,
+};

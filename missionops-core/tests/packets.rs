@@ -309,3 +309,38 @@ async fn a_packet_value_beyond_its_static_range_raises_an_alarm() {
     assert_eq!(alarms.len(), 1, "{alarms:?}");
     assert_eq!(alarms[0].parameter.as_str(), "temp");
 }
+
+#[test]
+fn the_demo_documents_carry_the_packets_crate_demo_definition() {
+    assert_eq!(
+        missionops_core::SAT_IMAGER_001_PACKET_DEFINITION,
+        missionops_packets::SAT_IMAGER_001_DEFINITION
+    );
+    let documents = missionops_core::DemoProfile::LeoImaging
+        .documents(&sc("Sat-Imager-001"))
+        .expect("documents");
+    let xtce = documents
+        .iter()
+        .find(|d| d.title.as_str().contains("packet definition"))
+        .expect("the packet definition document");
+    assert_eq!(
+        xtce.category.as_ref().map(|c| c.as_str()),
+        Some("telemetry_definition")
+    );
+    assert!(
+        xtce.body
+            .as_str()
+            .contains(missionops_packets::SAT_IMAGER_001_DEFINITION)
+    );
+}
+
+#[tokio::test]
+async fn the_demo_definition_is_accepted_with_the_demo_limits_config() {
+    let app = app();
+    app.put_packet_definition(
+        &sc("Sat-Imager-001"),
+        missionops_core::SAT_IMAGER_001_PACKET_DEFINITION,
+    )
+    .await
+    .expect("the demo definition compiles and its ranges make limits");
+}
