@@ -69,7 +69,7 @@ impl SnapshotId {
 
 /// The UUIDv5 namespace of packet snapshot ids: `uuid5(NAMESPACE_URL,
 /// "urn:missionops:packet")`. Fixed for good, as [`NAMESPACE`].
-const PACKET_NAMESPACE: Uuid = Uuid::from_u128(0x6a1b_2f0c_54d4_5b8e_9c1e_2d7f_43a0_9b61);
+const PACKET_NAMESPACE: Uuid = Uuid::from_u128(0x5f826279_8b6e_5dcb_a508_7a3fff0cfffa);
 
 impl SnapshotId {
     /// The id of the snapshot a Space Packet makes (SPEC §11): derived from its spacecraft,
@@ -130,6 +130,27 @@ mod tests {
             &params(p),
         )
         .into_string()
+    }
+
+    #[test]
+    fn the_packet_namespace_is_the_uuid5_it_says() {
+        assert_eq!(
+            PACKET_NAMESPACE,
+            Uuid::new_v5(&Uuid::NAMESPACE_URL, b"urn:missionops:packet")
+        );
+    }
+
+    #[test]
+    fn packet_ids_depend_on_spacecraft_apid_sequence_and_time_only() {
+        let at = Timestamp::parse("2025-01-01T00:00:00Z").expect("ts");
+        let a = SpacecraftId::parse("SC-1").expect("id");
+        let b = SpacecraftId::parse("SC-2").expect("id");
+        let id = SnapshotId::from_packet(&a, 100, 7, at);
+        assert_eq!(id, SnapshotId::from_packet(&a, 100, 7, at));
+        assert_ne!(id, SnapshotId::from_packet(&b, 100, 7, at));
+        assert_ne!(id, SnapshotId::from_packet(&a, 101, 7, at));
+        assert_ne!(id, SnapshotId::from_packet(&a, 100, 8, at));
+        assert_ne!(id, SnapshotId::from_packet(&a, 100, 7, at.add_millis(1)));
     }
 
     #[test]
