@@ -67,6 +67,10 @@ const SPEC_ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/outbox/stats"),
     ("get", "/openapi.json"),
+    // SPEC §11.
+    ("put", "/spacecraft/{id}/packet-definition"),
+    ("get", "/spacecraft/{id}/packet-definition"),
+    ("post", "/spacecraft/{id}/packets"),
 ];
 
 #[tokio::test]
