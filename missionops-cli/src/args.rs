@@ -123,7 +123,8 @@ Examples:
 Examples:
   missionops seed-demo-data
   missionops seed-demo-data 10 60 --dry-run
-  missionops seed-demo-data 1440 30 --seed 7 --end 2025-01-01T00:00:00Z --profile CUBESAT")]
+  missionops seed-demo-data 1440 30 --seed 7 --end 2025-01-01T00:00:00Z --profile CUBESAT
+  missionops seed-demo-data --packets")]
     SeedDemoData(SeedArgs),
 
     /// Publish the demo documents: procedures, telemetry definitions and mission notes
@@ -410,6 +411,11 @@ pub(crate) struct SeedArgs {
     /// Seed only this profile (repeatable): LEO_IMAGING, GNSS, GEO_COMMS, CUBESAT
     #[arg(long = "profile", value_name = "PROFILE", value_parser = parse_profile)]
     pub profiles: Vec<DemoProfile>,
+
+    /// Send Sat-Imager-001's telemetry through the packet path: define its packet definition
+    /// (XTCE), encode each simulated snapshot as a Space Packet and ingest the packets
+    #[arg(long)]
+    pub packets: bool,
 }
 
 /// `seed-demo-docs`.

@@ -287,3 +287,52 @@ fn the_tcp_listener_frames_a_stream_by_packet_length_and_stops_cleanly() {
     );
     drop(stream);
 }
+
+// ---- seed-demo-data --packets ------------------------------------------------------------
+
+#[test]
+fn seeding_through_the_packet_path_stores_the_demo_once() {
+    let db = Db::new();
+    let args = [
+        "seed-demo-data",
+        "10",
+        "60",
+        "--end",
+        "2025-01-01T00:00:00Z",
+        "--profile",
+        "LEO_IMAGING",
+        "--profile",
+        "CUBESAT",
+        "--packets",
+    ];
+    let report = db.json(&args);
+    let snapshots = report["packets"]["snapshots"].as_u64().expect("snapshots");
+    assert!(snapshots >= 10, "{report}");
+    assert_eq!(report["packets"]["packets"], report["packets"]["snapshots"]);
+    assert_eq!(report["packets"]["malformed"], 0);
+    // The other profiles are seeded as JSON, as without --packets.
+    assert_eq!(report["seed"]["profiles"].as_array().map(Vec::len), Some(1));
+    let listed = |db: &Db| {
+        db.json(&[
+            "list-telemetry",
+            "--spacecraft-id",
+            "Sat-Imager-001",
+            "--limit",
+            "100",
+        ])
+        .as_array()
+        .expect("array")
+        .len()
+    };
+    assert_eq!(listed(&db) as u64, snapshots);
+    db.run(&args).ok();
+    assert_eq!(
+        listed(&db) as u64,
+        snapshots,
+        "seeding twice stores nothing twice"
+    );
+    let line = db
+        .run(&["seed-demo-data", "--packets", "--dry-run"])
+        .fails(2);
+    assert!(line.contains("--dry-run"), "{line}");
+}
