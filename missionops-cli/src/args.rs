@@ -123,7 +123,8 @@ Examples:
 Examples:
   missionops seed-demo-data
   missionops seed-demo-data 10 60 --dry-run
-  missionops seed-demo-data 1440 30 --seed 7 --end 2025-01-01T00:00:00Z --profile CUBESAT")]
+  missionops seed-demo-data 1440 30 --seed 7 --end 2025-01-01T00:00:00Z --profile CUBESAT
+  missionops seed-demo-data --packets")]
     SeedDemoData(SeedArgs),
 
     /// Publish the demo documents: procedures, telemetry definitions and mission notes
@@ -279,7 +280,11 @@ Examples:
   missionops status Sat-Imager-001 --json")]
     Status(StatusArgs),
 
-    /// Import telemetry snapshots from NDJSON or CSV
+    /// Import telemetry snapshots from NDJSON or CSV, or CCSDS Space Packets
+    ///
+    /// CCSDS: Space Packets back to back (--format ccsds --spacecraft-id ID), decoded with the
+    /// spacecraft's packet definition (`packets define`); a bad packet stops the import naming
+    /// its byte offset (or is counted and skipped with --skip-invalid).
     ///
     /// NDJSON: one snapshot a line, {"id"?, "spacecraftId", "timestamp", "parameters"}.
     /// CSV: header id,spacecraftId,timestamp,<parameter>..., one row per snapshot; an empty cell
@@ -294,8 +299,18 @@ Examples:
 Examples:
   missionops import telemetry.ndjson
   missionops import export.csv --skip-invalid
-  gunzip -c archive.ndjson.gz | missionops import --format ndjson")]
+  gunzip -c archive.ndjson.gz | missionops import --format ndjson
+  missionops import --format ccsds --spacecraft-id Sat-Imager-001 pass.bin")]
     Import(ImportArgs),
+
+    /// Packet telemetry: define a spacecraft's packets (XTCE)
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  missionops packets define Sat-Imager-001 sat-imager-001.xml"
+    )]
+    Packets(PacketsCommand),
 
     /// Export a spacecraft's telemetry as NDJSON or CSV, oldest first
     ///
@@ -417,6 +432,11 @@ pub(crate) struct SeedArgs {
     /// Seed only this profile (repeatable): LEO_IMAGING, GNSS, GEO_COMMS, CUBESAT
     #[arg(long = "profile", value_name = "PROFILE", value_parser = parse_profile)]
     pub profiles: Vec<DemoProfile>,
+
+    /// Send Sat-Imager-001's telemetry through the packet path: define its packet definition
+    /// (XTCE), encode each simulated snapshot as a Space Packet and ingest the packets
+    #[arg(long)]
+    pub packets: bool,
 }
 
 /// `seed-demo-docs`.
@@ -1000,6 +1020,57 @@ pub(crate) enum Format {
     Ndjson,
     /// One row per snapshot, one column per parameter
     Csv,
+    /// CCSDS Space Packets back to back, decoded with the spacecraft's packet definition
+    /// (import only; needs --spacecraft-id)
+    Ccsds,
+}
+
+/// `packets …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PacketsCommand {
+    /// Store a new version of a spacecraft's packet definition (XTCE), read from a file or stdin
+    ///
+    /// The definition is compiled first: anything outside the supported XTCE subset is refused
+    /// naming the element and its line, and nothing is stored. Static alarm ranges become the
+    /// limits of the parameters the spacecraft's configuration does not set.
+    #[command(after_help = "\
+Examples:
+  missionops packets define Sat-Imager-001 sat-imager-001.xml")]
+    Define {
+        /// The spacecraft (registered when unknown)
+        #[arg(value_name = "ID")]
+        id: SpacecraftId,
+        /// The XTCE document ("-" or absent: stdin)
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+
+    /// Receive Space Packets over UDP or TCP and ingest them as live telemetry
+    ///
+    /// UDP: one packet per datagram. TCP: a byte stream of packets back to back, framed by
+    /// their length fields; a connection whose stream stops making sense (a packet that is not
+    /// version 0) is closed. Bad packets are counted and skipped, never fatal. Runs until ctrl-c
+    /// or SIGTERM, logging the counts of what it ingested.
+    #[command(after_help = "\
+Examples:
+  missionops packets listen --udp 0.0.0.0:10015 --spacecraft-id Sat-Imager-001
+  missionops packets listen --tcp 127.0.0.1:10016 --spacecraft-id Sat-Imager-001")]
+    Listen {
+        /// Receive datagrams on this address (HOST:PORT)
+        #[arg(
+            long,
+            value_name = "ADDR",
+            conflicts_with = "tcp",
+            required_unless_present = "tcp"
+        )]
+        udp: Option<String>,
+        /// Accept connections on this address (HOST:PORT)
+        #[arg(long, value_name = "ADDR")]
+        tcp: Option<String>,
+        /// The spacecraft whose packet definition decodes the packets
+        #[arg(long, value_name = "ID")]
+        spacecraft_id: SpacecraftId,
+    },
 }
 
 /// `import`.
@@ -1021,6 +1092,10 @@ pub(crate) struct ImportArgs {
     /// telemetry is played back (stored): its anomalies are recorded, but it pages nobody
     #[arg(long)]
     pub live: bool,
+
+    /// The spacecraft whose packet definition decodes a --format ccsds file
+    #[arg(long, value_name = "ID")]
+    pub spacecraft_id: Option<SpacecraftId>,
 }
 
 /// `export`.

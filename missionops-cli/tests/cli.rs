@@ -63,6 +63,9 @@ fn every_command_has_help_with_an_example() {
         &["status"],
         &["import"],
         &["export"],
+        &["packets"],
+        &["packets", "define"],
+        &["packets", "listen"],
     ];
     for command in commands {
         let mut args = command.to_vec();

@@ -79,11 +79,12 @@ pub use domain::{
 pub use error::{BoxError, Error, MAX_FIELD_CHARS, MAX_REASON_CHARS, QUOTE_CHARS, Result, quote};
 pub use ports::{
     AlarmRepository, AnomalyCount, AnomalyPage, AnomalyRepository, Claim, ClaimId, Clock,
-    ConfigRepository, DeadLetter, DocumentRepository, EventRepository, FailureOutcome,
-    GroupOutcome, IdGenerator, IngestOutcome, KeyRepository, ManualClock, OutboxEntry, OutboxStats,
-    OutboxStore, RangeCursor, Registration, RetryPolicy, RetrySelection, SequentialIds,
-    SpacecraftPage, SpacecraftRepository, Store, TelemetryPage, TelemetryRepository,
-    TelemetryWrite, WriteProbe, insert_one_by_one,
+    CompiledPackets, ConfigRepository, DeadLetter, DecodedPackets, DocumentRepository,
+    EventRepository, FailureOutcome, GroupOutcome, IdGenerator, IngestOutcome, KeyRepository,
+    ManualClock, OnPacketError, OutboxEntry, OutboxStats, OutboxStore, PacketCounts,
+    PacketDecoding, PacketDefinitionRecord, PacketDefinitionRepository, PacketValues, RangeCursor,
+    Registration, RetryPolicy, RetrySelection, SequentialIds, SpacecraftPage, SpacecraftRepository,
+    Store, TelemetryPage, TelemetryRepository, TelemetryWrite, WriteProbe, insert_one_by_one,
 };
 pub use rules::{
     AnalysisContext, CompiledRules, DeriveScratch, DerivedParameters, Evaluator, Extensions,
@@ -94,8 +95,10 @@ pub use service::{
     ANALYSIS_PAGE_SNAPSHOTS, AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView,
     DetectReport, FleetEntry, IngestMode, IngestReceipt, LatestView, MAX_BATCH_SNAPSHOTS,
     MAX_COMMENT_CHARS, MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS, MissionOps, OverallStatus,
-    ParameterState, REBUILD_HISTORY, RangeAnalysis, RetryReport, SpacecraftListItem,
-    SpacecraftListing, SpacecraftStatus, TickReport, TimelinePages,
+    PacketDefinitionView, ParameterState, REBUILD_HISTORY, RangeAnalysis, RetryReport,
+    SpacecraftListItem, SpacecraftListing, SpacecraftStatus, TickReport, TimelinePages,
 };
 pub use service::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
-pub use simulation::{Behaviour, DemoProfile, ParameterModel, SnapshotGenerator};
+pub use simulation::{
+    Behaviour, DemoProfile, ParameterModel, SAT_IMAGER_001_PACKET_DEFINITION, SnapshotGenerator,
+};

@@ -635,16 +635,26 @@ async fn procedures_carry_the_tags_of_the_parameters_they_cover() {
         })
         .await
         .expect("definitions");
-    assert_eq!(definitions.len(), 1);
-    let body = definitions[0].body.as_str();
+    // The parameter table and the packet definition (XTCE, SPEC §11).
+    assert_eq!(definitions.len(), 2);
+    let table = definitions
+        .iter()
+        .find(|d| d.title.as_str().ends_with("telemetry definitions"))
+        .expect("the parameter table");
+    let body = table.body.as_str();
     for model in DemoProfile::LeoImaging.parameters() {
         assert!(
             body.contains(&format!("| `{}` |", model.name)),
             "{}",
             model.name
         );
-        assert!(definitions[0].tags.contains(model.name));
+        assert!(table.tags.contains(model.name));
     }
+    assert!(definitions.iter().any(|d| {
+        d.body
+            .as_str()
+            .contains("<SpaceSystem name=\"Sat-Imager-001\"")
+    }));
     let notes = app
         .list_documents(&DocumentFilter {
             category: Some("mission_note".parse().expect("category")),

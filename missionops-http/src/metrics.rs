@@ -2,7 +2,7 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use missionops_core::OutboxStats;
+use missionops_core::{OutboxStats, PacketCounts};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -51,6 +51,10 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     snapshots: Counter,
+    /// Space Packets received, of unknown APIDs, and malformed (skipped).
+    packets: Counter,
+    unknown_apid: Counter,
+    malformed: Counter,
     /// Outbox rows by state; registered on first use, so that a server without an outbox
     /// shows no outbox metric rather than zeros.
     outbox: OnceLock<Family<OutboxLabels, Gauge>>,
@@ -92,11 +96,32 @@ impl Metrics {
             "Telemetry snapshots accepted over HTTP",
             snapshots.clone(),
         );
+        let packets = Counter::default();
+        let unknown_apid = Counter::default();
+        let malformed = Counter::default();
+        registry.register(
+            "packets_received",
+            "Space Packets received over HTTP (decoded, of an unknown APID or malformed)",
+            packets.clone(),
+        );
+        registry.register(
+            "packets_unknown_apid",
+            "Space Packets of an APID the definition does not know, skipped",
+            unknown_apid.clone(),
+        );
+        registry.register(
+            "packets_malformed",
+            "Malformed Space Packets skipped (onError=skip)",
+            malformed.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
             latency,
             snapshots,
+            packets,
+            unknown_apid,
+            malformed,
             outbox: OnceLock::new(),
         }
     }
@@ -144,6 +169,13 @@ impl Metrics {
     /// Counts accepted snapshots.
     pub fn snapshots_ingested(&self, count: usize) {
         self.snapshots.inc_by(count as u64);
+    }
+
+    /// Counts the packets of an accepted packet request.
+    pub fn packets(&self, counts: &PacketCounts) {
+        self.packets.inc_by(counts.packets as u64);
+        self.unknown_apid.inc_by(counts.unknown_apid as u64);
+        self.malformed.inc_by(counts.malformed as u64);
     }
 
     /// The OpenMetrics text exposition.

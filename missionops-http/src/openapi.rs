@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{ADMIN, ENGINEER, OPERATOR, PUBLIC, SECURITY_SCHEME, VIEWER, secured};
-use crate::routes::{anomalies, docs, events, keys, ops, outbox, spacecraft, telemetry};
+use crate::routes::{anomalies, docs, events, keys, ops, outbox, packets, spacecraft, telemetry};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -19,7 +19,8 @@ use crate::state::AppState;
     modifiers(&BearerScheme),
     tags(
         (name = "telemetry"), (name = "spacecraft"), (name = "events"),
-        (name = "docs"), (name = "anomalies"), (name = "outbox"), (name = "ops"), (name = "keys")
+        (name = "docs"), (name = "anomalies"), (name = "outbox"), (name = "ops"), (name = "keys"),
+        (name = "packets")
     )
 )]
 struct ApiDoc;
@@ -62,6 +63,11 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(secured(routes!(spacecraft::detect), &[(M::POST, OPERATOR)]))
         .routes(secured(routes!(spacecraft::fleet), &[(M::GET, VIEWER)]))
+        .routes(secured(
+            routes!(packets::put_definition, packets::get_definition),
+            &[(M::PUT, ENGINEER), (M::GET, VIEWER)],
+        ))
+        .routes(secured(routes!(packets::ingest), &[(M::POST, OPERATOR)]))
         .routes(secured(routes!(events::list), &[(M::GET, VIEWER)]))
         .routes(secured(routes!(events::stream), &[(M::GET, VIEWER)]))
         .routes(secured(

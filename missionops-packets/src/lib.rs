@@ -40,19 +40,24 @@
 //! - `decoder`: compiling a definition, decoding packets and buffers.
 //! - `framing`: the primary header and the splitting of a buffer; `bits`: bit fields.
 //! - `time`: epochs and leap seconds.
+//! - `adapter`: the core's packet ports ([`XtceDecoding`]); `encode`: the demo's packets.
 
 #![deny(missing_docs)]
 
+mod adapter;
 mod bits;
 mod decoder;
 mod definition;
+mod encode;
 mod error;
 mod framing;
 mod time;
 mod xtce;
 
+pub use adapter::XtceDecoding;
 pub use decoder::{Counts, DecodedBuffer, DecodedPacket, Decoder, OnError, ParameterInfo};
 pub use definition::{AlarmRanges, Definition};
+pub use encode::{SAT_IMAGER_001_APID, encode_sat_imager_001};
 pub use error::{DefinitionError, PacketError, PacketErrorKind};
 pub use framing::{MIN_PACKET_LEN, PRIMARY_HEADER_LEN, Packet, Packets, PrimaryHeader};
 

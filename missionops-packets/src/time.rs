@@ -90,6 +90,20 @@ pub(crate) fn utc_millis(epoch: Epoch, seconds: f64) -> Option<i64> {
     (millis.is_finite() && millis.abs() < 4.6e18).then_some(millis as i64)
 }
 
+/// TAI seconds since 1958-01-01 (the TAI epoch) of a UTC time in POSIX seconds: the inverse of
+/// [`utc_millis`] with [`Epoch::Tai`], for encoders.
+pub(crate) fn tai_seconds(unix: f64) -> f64 {
+    let mut offset = 10.0;
+    for (utc_start, step) in LEAP_SECONDS {
+        if unix >= utc_start as f64 {
+            offset = step;
+        } else {
+            break;
+        }
+    }
+    unix + offset - TAI_EPOCH_UNIX
+}
+
 fn from_tai(tai_unix: f64) -> f64 {
     tai_unix - tai_minus_utc(tai_unix)
 }

@@ -6,6 +6,8 @@ mod catalog;
 mod keys;
 mod listen;
 mod outbox;
+mod packet_links;
+mod packets;
 mod seed;
 mod serve;
 mod telemetry;
@@ -23,9 +25,19 @@ use tracing_subscriber::EnvFilter;
 use crate::args::{Cli, Command};
 use crate::output::Output;
 
+/// The application over `store` as the CLI composes it: the system clock, UUIDv7 ids, and
+/// packet decoding by the packets crate.
+pub(crate) fn compose(store: Arc<dyn Store>) -> MissionOps {
+    MissionOps::new(store, Arc::new(SystemClock), Arc::new(UuidV7Ids))
+        .with_packet_decoding(Arc::new(missionops_packets::XtceDecoding))
+}
+
 /// Runs the command `cli` names.
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
-    let serving = matches!(cli.command, Command::Serve(_));
+    let serving = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Packets(crate::args::PacketsCommand::Listen { .. })
+    );
     // The server logs its start, failures and slow requests at info and above (every request
     // with --access-log); the other commands print their results on stdout and keep stderr for
     // warnings and the one error line.
@@ -52,6 +64,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Docs(command) => catalog::docs(&db.ops().await?, out, command).await,
         Command::Status(args) => catalog::status(&db.ops().await?, out, args).await,
         Command::Import(args) => transfer::import(&db.ops().await?, out, args).await,
+        Command::Packets(command) => packets::packets(&db.ops().await?, out, command).await,
         Command::Export(args) => transfer::export(&db.ops().await?, out, args).await,
     }
 }
@@ -96,11 +109,7 @@ impl Database {
 
     /// The application over this database, opened (and, for SQLite, created and migrated).
     pub(crate) async fn ops(&self) -> anyhow::Result<MissionOps> {
-        Ok(MissionOps::new(
-            self.store().await?,
-            Arc::new(SystemClock),
-            Arc::new(UuidV7Ids),
-        ))
+        Ok(compose(self.store().await?))
     }
 
     /// The application for a dry run: over an empty in-memory store when the database is a
@@ -112,11 +121,7 @@ impl Database {
                 let store = missionops_store::open("memory:")
                     .await
                     .context("cannot open an in-memory store")?;
-                Ok(MissionOps::new(
-                    store,
-                    Arc::new(SystemClock),
-                    Arc::new(UuidV7Ids),
-                ))
+                Ok(compose(store))
             }
             _ => self.ops().await,
         }

@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use missionops_core::{Error, MissionOps, OutboxStore, RetryPolicy};
+use missionops_core::{Error, OutboxStore, RetryPolicy};
 use missionops_delivery::{
     Dispatcher, DispatcherConfig, DispatcherHandle, Sink, WebhookConfig, WebhookSink,
 };
 use missionops_http::{
     AppState, HttpConfig, TlsConfig, TlsError, serve as serve_http, serve_tls, shutdown_signal,
 };
-use missionops_store::{SystemClock, UuidV7Ids};
+use missionops_store::SystemClock;
 
 use super::Database;
 use super::listen::listen;
@@ -27,7 +27,7 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
     let plan = DeliveryPlan::from_args(args.delivery)?;
     let tls = tls_config(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
     let store = db.store().await?;
-    let ops = MissionOps::new(store.clone(), Arc::new(SystemClock), Arc::new(UuidV7Ids));
+    let ops = super::compose(store.clone());
     let config = HttpConfig {
         body_limit: args.body_limit,
         request_timeout: args.request_timeout,

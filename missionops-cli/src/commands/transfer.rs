@@ -107,8 +107,14 @@ impl Input {
 
 /// `import`.
 pub(crate) async fn import(ops: &MissionOps, out: Output, args: ImportArgs) -> anyhow::Result<()> {
-    let path = args.file.filter(|p| p != Path::new("-"));
+    let path = args.file.clone().filter(|p| p != Path::new("-"));
     let format = Format::choose(args.format, path.as_deref());
+    if format == Format::Ccsds {
+        return super::packets::import_ccsds(ops, out, args).await;
+    }
+    if args.spacecraft_id.is_some() {
+        return Err(Error::invalid("spacecraftId", "is only read with --format ccsds").into());
+    }
     let source = path
         .as_ref()
         .map_or_else(|| "stdin".to_owned(), |p| p.display().to_string());
@@ -413,6 +419,13 @@ pub(crate) async fn export(ops: &MissionOps, out: Output, args: ExportArgs) -> a
                 count += page.len() as u64;
                 bar.set_position(count);
             }
+        }
+        Format::Ccsds => {
+            return Err(Error::invalid(
+                "format",
+                "ccsds is an import format; export writes ndjson or csv",
+            )
+            .into());
         }
         Format::Csv => {
             // The header needs every parameter name before the first row.

@@ -39,6 +39,7 @@ impl Format {
         match self {
             Format::Ndjson => "ndjson",
             Format::Csv => "csv",
+            Format::Ccsds => "ccsds",
         }
     }
 }
@@ -71,6 +72,13 @@ impl<R: Read> SnapshotReader<R> {
         Ok(match format {
             Format::Ndjson => SnapshotReader::Ndjson(ndjson::NdjsonReader::new(input)),
             Format::Csv => SnapshotReader::Csv(csv_format::CsvReader::new(input)?),
+            Format::Ccsds => {
+                return Err(Error::invalid(
+                    "format",
+                    "ccsds is read as packets, not as snapshot lines",
+                )
+                .into());
+            }
         })
     }
 

@@ -67,6 +67,34 @@ impl SnapshotId {
     }
 }
 
+/// The UUIDv5 namespace of packet snapshot ids: `uuid5(NAMESPACE_URL,
+/// "urn:missionops:packet")`. Fixed for good, as [`NAMESPACE`].
+const PACKET_NAMESPACE: Uuid = Uuid::from_u128(0x5f826279_8b6e_5dcb_a508_7a3fff0cfffa);
+
+impl SnapshotId {
+    /// The id of the snapshot a Space Packet makes (SPEC §11): derived from its spacecraft,
+    /// APID, sequence count and time only, so that a packet sent again is stored once. Laid out
+    /// as [`SnapshotId::derived`] (time prefix, then hash bits).
+    pub fn from_packet(
+        spacecraft: &SpacecraftId,
+        apid: u16,
+        sequence_count: u16,
+        time: Timestamp,
+    ) -> SnapshotId {
+        let name = format!(
+            "{}\n{apid}\n{sequence_count}\n{}",
+            spacecraft.as_str(),
+            time.as_millis()
+        );
+        let hash = Uuid::new_v5(&PACKET_NAMESPACE, name.as_bytes()).into_bytes();
+        let millis = u64::try_from(time.as_millis()).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
+        let mut bytes = [0u8; 16];
+        bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+        bytes[6..].copy_from_slice(&hash[6..]);
+        SnapshotId::from(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
+}
+
 impl NewSnapshot {
     /// This snapshot with its content-derived id ([`SnapshotId::derived`]) when it has none;
     /// an id given is kept.
@@ -102,6 +130,27 @@ mod tests {
             &params(p),
         )
         .into_string()
+    }
+
+    #[test]
+    fn the_packet_namespace_is_the_uuid5_it_says() {
+        assert_eq!(
+            PACKET_NAMESPACE,
+            Uuid::new_v5(&Uuid::NAMESPACE_URL, b"urn:missionops:packet")
+        );
+    }
+
+    #[test]
+    fn packet_ids_depend_on_spacecraft_apid_sequence_and_time_only() {
+        let at = Timestamp::parse("2025-01-01T00:00:00Z").expect("ts");
+        let a = SpacecraftId::parse("SC-1").expect("id");
+        let b = SpacecraftId::parse("SC-2").expect("id");
+        let id = SnapshotId::from_packet(&a, 100, 7, at);
+        assert_eq!(id, SnapshotId::from_packet(&a, 100, 7, at));
+        assert_ne!(id, SnapshotId::from_packet(&b, 100, 7, at));
+        assert_ne!(id, SnapshotId::from_packet(&a, 101, 7, at));
+        assert_ne!(id, SnapshotId::from_packet(&a, 100, 8, at));
+        assert_ne!(id, SnapshotId::from_packet(&a, 100, 7, at.add_millis(1)));
     }
 
     #[test]

@@ -123,6 +123,37 @@ impl NewEvent {
         )
     }
 
+    /// `CONFIG_CHANGED` for a packet definition (SPEC §11): its version and the parameters it
+    /// added and removed against the previous version.
+    pub(crate) fn packet_definition_changed(
+        stamp: EventStamp,
+        spacecraft: &SpacecraftId,
+        version: u32,
+        previous: Option<u32>,
+        added: &[String],
+        removed: &[String],
+    ) -> NewEvent {
+        Self::stamped(
+            stamp,
+            Some(spacecraft),
+            EventType::ConfigChanged,
+            Severity::Low,
+            format!(
+                "Packet definition of {spacecraft} changed to version {version} ({} parameters \
+                 added, {} removed)",
+                added.len(),
+                removed.len()
+            ),
+            json!({
+                "packetDefinition": true,
+                "version": version,
+                "previousVersion": previous,
+                "parametersAdded": added,
+                "parametersRemoved": removed,
+            }),
+        )
+    }
+
     /// `DOCUMENT_PUBLISHED`.
     pub(crate) fn document_published(stamp: EventStamp, document: &OpsDocument) -> NewEvent {
         Self::document(stamp, document, EventType::DocumentPublished, "published")

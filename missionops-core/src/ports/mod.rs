@@ -18,6 +18,7 @@
 //! [`Error::Conflict`]: crate::Error::Conflict
 
 mod outbox;
+mod packets;
 mod retry;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -36,6 +37,10 @@ use crate::error::Result;
 pub use outbox::{
     Claim, ClaimId, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore,
     RetrySelection,
+};
+pub use packets::{
+    CompiledPackets, DecodedPackets, OnPacketError, PacketCounts, PacketDecoding,
+    PacketDefinitionRecord, PacketDefinitionRepository, PacketValues,
 };
 pub use retry::RetryPolicy;
 
@@ -614,6 +619,7 @@ pub trait Store:
     + DocumentRepository
     + EventRepository
     + KeyRepository
+    + PacketDefinitionRepository
     + OutboxStore
     + WriteProbe
 {
@@ -628,6 +634,7 @@ impl<T> Store for T where
         + DocumentRepository
         + EventRepository
         + KeyRepository
+        + PacketDefinitionRepository
         + OutboxStore
         + WriteProbe
 {

@@ -9,10 +9,11 @@ use crate::domain::{
     Actor, Caller, EventStamp, Limit, NewEvent, SpacecraftId, TenantId, Timestamp,
 };
 use crate::error::Result;
-use crate::ports::{Clock, IdGenerator, Store};
+use crate::ports::{Clock, IdGenerator, PacketDecoding, Store};
 
 use super::ingest::WriteQueue;
 use super::monitor_slots::SlotHandle;
+use super::packets::CachedPackets;
 use super::recent_window_cache::Windows;
 use super::rules_cache::CachedRules;
 
@@ -81,6 +82,11 @@ pub struct MissionOps {
     pub(super) windows: Arc<Windows>,
     /// Snapshots per page of a time-window analysis (see [`super::analysis`]).
     pub(super) analysis_page: usize,
+    /// The packet definition compiler, when this build decodes packets (see
+    /// [`MissionOps::with_packet_decoding`]).
+    pub(super) packet_decoding: Option<Arc<dyn PacketDecoding>>,
+    /// The compiled packet definition of each spacecraft, per definition version.
+    pub(super) packet_decoders: Arc<Mutex<HashMap<Scoped, CachedPackets>>>,
 }
 
 impl std::fmt::Debug for MissionOps {
@@ -105,6 +111,8 @@ impl MissionOps {
             fleet_loaded: Arc::default(),
             windows: Arc::default(),
             analysis_page: super::analysis::ANALYSIS_PAGE_SNAPSHOTS,
+            packet_decoding: None,
+            packet_decoders: Arc::default(),
         }
     }
 
@@ -126,6 +134,13 @@ impl MissionOps {
     /// The actor this handle names in the events it records.
     pub fn actor(&self) -> &Actor {
         &self.actor
+    }
+
+    /// This application decoding packets with `decoding` (the packets crate's adapter): without
+    /// it, the packet use cases answer that packet decoding is not enabled.
+    pub fn with_packet_decoding(mut self, decoding: Arc<dyn PacketDecoding>) -> Self {
+        self.packet_decoding = Some(decoding);
+        self
     }
 
     /// The store, for frontends that need a query no use case covers yet.

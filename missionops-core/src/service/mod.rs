@@ -13,6 +13,7 @@
 //! - `documents`, `events`: documents and the event history.
 //! - `alarms`: the operator's acknowledge, shelve and unshelve; `tick`: the clock tick.
 //! - `keys`: API keys of a tenant and what authentication asks of the store.
+//! - `packets`: packet definitions and packet ingest (SPEC §11).
 //! - `outbox`: event delivery as operators see it (statistics, dead letters, retry).
 //! - `seed`: the demo seeders; `views`: answers shaped as the HTTP API renders them.
 
@@ -28,6 +29,7 @@ mod ingest;
 mod keys;
 mod monitor_slots;
 mod outbox;
+mod packets;
 mod recent_window_cache;
 mod rules_cache;
 mod seed;
@@ -44,6 +46,7 @@ pub use app::MissionOps;
 pub use ingest::{BatchIngest, IngestMode, MAX_BATCH_SNAPSHOTS};
 pub use monitor_slots::REBUILD_HISTORY;
 pub use outbox::RetryReport;
+pub use packets::PacketDefinitionView;
 pub use seed::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use status::{AnomalyCounts, FleetEntry, OverallStatus, SpacecraftStatus};
 pub use telemetry_reads::{LatestView, MAX_SERIES_BUCKETS, ParameterState};

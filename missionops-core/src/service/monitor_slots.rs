@@ -22,6 +22,7 @@ use crate::rules::{CompiledRules, LastValues, MonitorContext, MonitorOutput, Spa
 
 use super::MissionOps;
 use super::app::{RECHECK_MS, Scoped};
+use super::rules_cache::RulesVersion;
 
 /// How many of a spacecraft's newest snapshots rebuild its monitor after a restart.
 pub const REBUILD_HISTORY: u32 = 100;
@@ -30,8 +31,9 @@ pub const REBUILD_HISTORY: u32 = 100;
 #[derive(Debug, Clone, Default)]
 pub(super) struct MonitorSlot {
     pub(super) monitor: Option<SpacecraftMonitor>,
-    /// The configuration version the monitor's rules come from (`None`: no configuration).
-    pub(super) version: Option<u32>,
+    /// The configuration and packet definition versions the monitor's rules come from
+    /// (`None` when the spacecraft has none, `None` as a whole before the first refresh).
+    pub(super) version: Option<RulesVersion>,
     /// When that version was last compared with the store.
     pub(super) checked_at: Option<Timestamp>,
     /// The latest known value of each parameter the configuration's derived parameters read
@@ -91,14 +93,19 @@ impl MissionOps {
         }
         let (tenant, id) = key;
         let record = self.store.current_config(tenant, id).await?;
-        let version = record.as_ref().map(|r| r.version);
-        if slot.monitor.is_some() && slot.version == version {
+        let packets = self.packets_for_rules(key).await?;
+        let version = (
+            record.as_ref().map(|r| r.version),
+            packets.as_ref().map(|p| p.0),
+        );
+        if slot.monitor.is_some() && slot.version == Some(version) {
             slot.checked_at = Some(now);
             return Ok(());
         }
-        let rules = match &record {
-            Some(record) => self.compiled_rules(key, record)?,
-            None => Arc::new(CompiledRules::empty()),
+        let rules = if version == (None, None) {
+            Arc::new(CompiledRules::empty())
+        } else {
+            self.compiled_rules(key, record.as_ref(), packets.as_ref())?
         };
         match &mut slot.monitor {
             Some(monitor) => monitor.retarget(rules, context, out),
@@ -130,7 +137,7 @@ impl MissionOps {
                 ));
             }
         }
-        slot.version = version;
+        slot.version = Some(version);
         slot.checked_at = Some(now);
         Ok(())
     }

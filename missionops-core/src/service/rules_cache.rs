@@ -1,21 +1,32 @@
 //! The compiled rules of each spacecraft's current configuration, compiled once per version and
 //! dropped when a configuration change is made here (see [`super::app::RECHECK_MS`] for changes
-//! made elsewhere).
+//! made elsewhere). The static alarm ranges of the spacecraft's packet definition (SPEC §11)
+//! are merged in as limits of the parameters the configuration does not set, so the cache key
+//! is the pair (configuration version, packet definition version).
 
 use std::sync::Arc;
 
-use crate::domain::{ConfigRecord, SpacecraftId, Timestamp};
+use serde_json::{Value, json};
 
+use crate::domain::{ConfigRecord, JsonObject, SpacecraftId, Timestamp};
 use crate::error::Result;
-use crate::rules::CompiledRules;
+use crate::ports::CompiledPackets;
+use crate::rules::{CompiledRules, Thresholds};
 
 use super::MissionOps;
 use super::app::{RECHECK_MS, Scoped};
 
+/// What compiled rules come from: the configuration version and the packet definition
+/// version, each `None` when the spacecraft has none.
+pub(super) type RulesVersion = (Option<u32>, Option<u32>);
+
+/// A packet definition version and its compiled form.
+pub(super) type VersionedPackets = (u32, Arc<dyn CompiledPackets>);
+
 /// The rules compiled for one configuration version of a spacecraft.
 #[derive(Debug)]
 pub(super) struct CachedRules {
-    version: u32,
+    version: RulesVersion,
     rules: Arc<CompiledRules>,
     /// When `version` was last compared with the store.
     checked_at: Timestamp,
@@ -33,9 +44,12 @@ impl MissionOps {
         if let Some(rules) = self.recently_checked_rules(&key, now) {
             return Ok(rules);
         }
-        let Some(version) = self.store.current_config_version(&self.tenant, id).await? else {
+        let config_version = self.store.current_config_version(&self.tenant, id).await?;
+        let packets = self.packets_for_rules(&key).await?;
+        let version = (config_version, packets.as_ref().map(|p| p.0));
+        if version == (None, None) {
             return Ok(Arc::new(CompiledRules::empty()));
-        };
+        }
         if let Some(rules) = self.cached_rules(&key, version) {
             if let Ok(mut cache) = self.rules.lock() {
                 if let Some(cached) = cache.get_mut(&key) {
@@ -44,10 +58,11 @@ impl MissionOps {
             }
             return Ok(rules);
         }
-        match self.store.current_config(&self.tenant, id).await? {
-            Some(record) => self.compiled_rules(&key, &record),
-            None => Ok(Arc::new(CompiledRules::empty())),
-        }
+        let record = match config_version {
+            Some(_) => self.store.current_config(&self.tenant, id).await?,
+            None => None,
+        };
+        self.compiled_rules(&key, record.as_ref(), packets.as_ref())
     }
 
     /// The cached rules of `id` when their version was compared with the store less than
@@ -61,7 +76,7 @@ impl MissionOps {
     }
 
     /// The cached rules of `id`, when they are those of `version`.
-    fn cached_rules(&self, key: &Scoped, version: u32) -> Option<Arc<CompiledRules>> {
+    fn cached_rules(&self, key: &Scoped, version: RulesVersion) -> Option<Arc<CompiledRules>> {
         let cache = self.rules.lock().ok()?;
         cache
             .get(key)
@@ -69,21 +84,27 @@ impl MissionOps {
             .map(|cached| Arc::clone(&cached.rules))
     }
 
-    /// The compiled rules of `record`, from the cache when that version was compiled before.
+    /// The compiled rules of `record` with the limits of `packets` merged in, from the cache
+    /// when that pair of versions was compiled before.
     pub(super) fn compiled_rules(
         &self,
         key: &Scoped,
-        record: &ConfigRecord,
+        record: Option<&ConfigRecord>,
+        packets: Option<&VersionedPackets>,
     ) -> Result<Arc<CompiledRules>> {
-        if let Some(rules) = self.cached_rules(key, record.version) {
+        let version = (record.map(|r| r.version), packets.map(|p| p.0));
+        if let Some(rules) = self.cached_rules(key, version) {
             return Ok(rules);
         }
-        let rules = Arc::new(CompiledRules::compile(record.config.as_object())?);
+        let rules = Arc::new(merged_rules(
+            record.map(|r| r.config.as_object()),
+            packets.map(|p| &*p.1),
+        )?);
         if let Ok(mut cache) = self.rules.lock() {
             cache.insert(
                 key.clone(),
                 CachedRules {
-                    version: record.version,
+                    version,
                     rules: Arc::clone(&rules),
                     checked_at: self.clock.now(),
                 },
@@ -92,7 +113,8 @@ impl MissionOps {
         Ok(rules)
     }
 
-    /// Makes the next ingest of `id` re-read the configuration (after a change here).
+    /// Makes the next ingest of `id` re-read the configuration and the packet definition (after
+    /// a change here).
     pub(super) async fn forget_rules(&self, id: &SpacecraftId) {
         let key = self.scoped(id);
         if let Ok(mut rules) = self.rules.lock() {
@@ -101,4 +123,46 @@ impl MissionOps {
         let handle = self.slot_handle(&key);
         handle.slot.lock().await.checked_at = None;
     }
+}
+
+/// Compiles `config`'s rules with the static alarm ranges of `packets` added as the limits of
+/// every parameter the configuration does not set (the configuration wins, SPEC §11).
+pub(super) fn merged_rules(
+    config: Option<&JsonObject>,
+    packets: Option<&dyn CompiledPackets>,
+) -> Result<CompiledRules> {
+    let limits = packets.map(|p| p.limits()).unwrap_or_default();
+    let empty = JsonObject::new();
+    let config = config.unwrap_or(&empty);
+    if limits.is_empty() {
+        return CompiledRules::compile(config);
+    }
+    let mut merged = config.clone();
+    let parameters = merged
+        .entry("parameters")
+        .or_insert_with(|| Value::Object(JsonObject::new()));
+    if let Value::Object(parameters) = parameters {
+        for (name, thresholds) in limits {
+            if !parameters.contains_key(name.as_str()) {
+                parameters.insert(name.as_str().to_owned(), thresholds_rule(&thresholds));
+            }
+        }
+    }
+    CompiledRules::compile(&merged)
+}
+
+/// A rule object holding the finite ones of `thresholds`.
+fn thresholds_rule(thresholds: &Thresholds) -> Value {
+    let mut rule = JsonObject::new();
+    for (field, value) in [
+        ("critLow", thresholds.crit_low),
+        ("warnLow", thresholds.warn_low),
+        ("critHigh", thresholds.crit_high),
+        ("warnHigh", thresholds.warn_high),
+    ] {
+        if value.is_finite() {
+            rule.insert(field.to_owned(), json!(value));
+        }
+    }
+    Value::Object(rule)
 }

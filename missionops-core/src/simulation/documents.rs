@@ -256,6 +256,15 @@ impl DemoProfile {
             &all,
             &self.definitions_body(&rules),
         )?);
+        if self == DemoProfile::LeoImaging {
+            documents.push(document(
+                spacecraft_id,
+                &format!("{name} packet definition (XTCE)"),
+                "telemetry_definition",
+                &["xtce", "packets"],
+                &packet_definition_body(name),
+            )?);
+        }
         for procedure in self.procedures() {
             documents.push(document(
                 spacecraft_id,
@@ -364,6 +373,21 @@ impl DemoProfile {
             self.mission_note()
         )
     }
+}
+
+/// The packet definition (XTCE) of the demo's `Sat-Imager-001`: a copy of the packets crate's
+/// `SAT_IMAGER_001_DEFINITION` (the core cannot depend on that crate; a test keeps the two
+/// equal), to upload with `missionops packets define`.
+pub const SAT_IMAGER_001_PACKET_DEFINITION: &str = include_str!("definitions/sat-imager-001.xml");
+
+fn packet_definition_body(name: &str) -> String {
+    format!(
+        "# {name} packet definition\n\nThe CCSDS Space Packets of {name}, in the XTCE subset \
+         MissionOps decodes (README, \"Packet telemetry\"). Upload it with \
+         `missionops packets define {name} FILE` or `PUT /spacecraft/{name}/packet-definition`; \
+         its static alarm ranges become the limits of parameters the configuration does not \
+         set.\n\n```xml\n{SAT_IMAGER_001_PACKET_DEFINITION}```\n"
+    )
 }
 
 fn document(

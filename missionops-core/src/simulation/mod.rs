@@ -14,6 +14,7 @@ mod documents;
 mod generator;
 mod profile;
 
+pub use documents::SAT_IMAGER_001_PACKET_DEFINITION;
 pub use generator::SnapshotGenerator;
 pub(crate) use generator::{Span, validate_span};
 pub use profile::{Behaviour, DemoProfile, ParameterModel};

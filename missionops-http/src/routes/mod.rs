@@ -7,6 +7,7 @@ pub mod events;
 pub mod keys;
 pub mod ops;
 pub mod outbox;
+pub mod packets;
 pub mod spacecraft;
 pub mod telemetry;
 

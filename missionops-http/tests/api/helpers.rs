@@ -160,7 +160,9 @@ pub async fn start(
     dir: Option<tempfile::TempDir>,
     config: HttpConfig,
 ) -> TestApp {
-    let ops = MissionOps::new(served, Arc::new(SystemClock), Arc::new(UuidV7Ids));
+    // Packets are decoded as the CLI composes the server: with the packets crate's adapter.
+    let ops = MissionOps::new(served, Arc::new(SystemClock), Arc::new(UuidV7Ids))
+        .with_packet_decoding(Arc::new(missionops_packets::XtceDecoding));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -22,6 +22,7 @@ mod gated_store;
 mod helpers;
 mod ndjson;
 mod ops;
+mod packets;
 mod readiness;
 mod server;
 mod spacecraft;

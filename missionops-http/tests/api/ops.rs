@@ -70,6 +70,10 @@ const SPEC_ROUTES: &[(&str, &str)] = &[
     ("post", "/keys"),
     ("get", "/keys"),
     ("delete", "/keys/{id}"),
+    // SPEC §11.
+    ("put", "/spacecraft/{id}/packet-definition"),
+    ("get", "/spacecraft/{id}/packet-definition"),
+    ("post", "/spacecraft/{id}/packets"),
 ];
 
 #[tokio::test]

@@ -24,6 +24,8 @@ mod helpers;
 mod ndjson;
 #[path = "../api/ops.rs"]
 mod ops;
+#[path = "../api/packets.rs"]
+mod packets;
 #[path = "../api/server.rs"]
 mod server;
 #[path = "../api/spacecraft.rs"]

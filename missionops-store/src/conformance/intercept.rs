@@ -10,10 +10,11 @@ use missionops_core::{
     AnomalyRepository, ApiKey, ApiKeyId, BucketWidth, Claim, ClaimId, ConfigRecord,
     ConfigRepository, DeadLetter, DocumentFilter, DocumentId, DocumentRepository, EventRepository,
     FailureOutcome, GroupOutcome, IngestOutcome, KeyRepository, LatestValue, Limit, MissionEvent,
-    NewEvent, OpsDocument, OutboxStats, OutboxStore, ParameterName, RangeCursor, Result,
-    RetryPolicy, RetrySelection, SearchQuery, SeriesBucket, Spacecraft, SpacecraftId,
-    SpacecraftPage, SpacecraftRepository, Store, TelemetryPage, TelemetryRepository,
-    TelemetrySnapshot, TelemetryWrite, TenantId, Timestamp, WriteProbe,
+    NewEvent, OpsDocument, OutboxStats, OutboxStore, PacketDefinitionRecord,
+    PacketDefinitionRepository, ParameterName, RangeCursor, Result, RetryPolicy, RetrySelection,
+    SearchQuery, SeriesBucket, Spacecraft, SpacecraftId, SpacecraftPage, SpacecraftRepository,
+    Store, TelemetryPage, TelemetryRepository, TelemetrySnapshot, TelemetryWrite, TenantId,
+    Timestamp, WriteProbe,
 };
 use std::ops::Deref;
 use std::sync::Arc;
@@ -125,6 +126,50 @@ impl<I: Interceptor> ConfigRepository for Intercepted<I> {
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<ConfigRecord>> {
         self.inner.config_history(tenant, spacecraft).await
+    }
+}
+
+#[async_trait]
+impl<I: Interceptor> PacketDefinitionRepository for Intercepted<I> {
+    async fn current_packet_definition(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<PacketDefinitionRecord>> {
+        self.inner
+            .current_packet_definition(tenant, spacecraft)
+            .await
+    }
+
+    async fn current_packet_definition_version(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<u32>> {
+        self.inner
+            .current_packet_definition_version(tenant, spacecraft)
+            .await
+    }
+
+    async fn put_packet_definition(
+        &self,
+        tenant: &TenantId,
+        record: PacketDefinitionRecord,
+        event: NewEvent,
+    ) -> Result<()> {
+        self.inner
+            .put_packet_definition(tenant, record, event)
+            .await
+    }
+
+    async fn packet_definition_history(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Vec<PacketDefinitionRecord>> {
+        self.inner
+            .packet_definition_history(tenant, spacecraft)
+            .await
     }
 }
 

@@ -19,7 +19,7 @@
 //! [`Guard`] from here.
 //!
 //! # Layout
-//! - one file of cases per repository: `spacecraft`, `config`, `telemetry_writes`,
+//! - one file of cases per repository: `spacecraft`, `config`, `packets`, `telemetry_writes`,
 //!   `telemetry_reads`, `anomalies`, `alarms`, `documents`, `events`, `keys`;
 //! - `fixtures`: the values every harness builds its data from, the backends' own test files
 //!   included;
@@ -36,6 +36,7 @@ pub mod events;
 pub mod fixtures;
 pub mod intercept;
 pub mod keys;
+pub mod packets;
 pub mod recording;
 pub mod spacecraft;
 pub mod telemetry_reads;
@@ -57,6 +58,9 @@ macro_rules! conformance_tests {
             config::config_versions_are_kept_as_history,
             config::a_config_with_a_stale_version_conflicts_and_writes_nothing,
             config::a_config_for_an_unknown_spacecraft_is_not_found,
+            packets::packet_definitions_are_kept_as_history,
+            packets::a_packet_definition_with_a_stale_version_conflicts_and_writes_nothing,
+            packets::a_packet_definition_for_an_unknown_spacecraft_is_not_found,
             telemetry_reads::recent_telemetry_is_newest_first_and_ranges_oldest_first,
             telemetry_reads::parameters_round_trip_in_order_with_their_types,
             telemetry_writes::the_same_snapshot_twice_is_stored_once,

@@ -12,12 +12,14 @@ mod events;
 mod health;
 mod keys;
 mod outbox;
+mod packets;
 mod spacecraft;
 mod telemetry;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use missionops_core::PacketDefinitionRecord;
 use missionops_core::{
     Alarm, AlarmId, Anomaly, AnomalyId, AnomalyKind, ConfigRecord, DocumentId, Error, EventId,
     MissionEvent, NewEvent, OpsDocument, ParameterName, Result, SnapshotId, Spacecraft,
@@ -78,6 +80,8 @@ type AnomalyKey = (SpacecraftId, ParameterName, Timestamp, AnomalyKind);
 struct Inner {
     spacecraft: HashMap<SpacecraftId, Spacecraft>,
     configs: HashMap<SpacecraftId, Vec<ConfigRecord>>,
+    /// Packet definition versions per spacecraft.
+    packet_definitions: HashMap<SpacecraftId, Vec<PacketDefinitionRecord>>,
     /// Per spacecraft, snapshots by (sample time, arrival order).
     telemetry: HashMap<SpacecraftId, BTreeMap<(Timestamp, u64), Arc<TelemetrySnapshot>>>,
     snapshots_by_id: HashMap<SnapshotId, Arc<TelemetrySnapshot>>,

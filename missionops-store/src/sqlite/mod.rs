@@ -25,6 +25,7 @@ mod events;
 mod health;
 mod keys;
 mod outbox;
+mod packets;
 mod spacecraft;
 mod telemetry;
 

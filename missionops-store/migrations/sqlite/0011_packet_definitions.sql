@@ -1,0 +1,11 @@
+-- Packet definitions (issue 16, SPEC §11): every version of a spacecraft's XTCE document, kept
+-- like configuration versions. Keyed by tenant first, so that tenancy needs no new key.
+
+CREATE TABLE packet_definitions (
+    tenant        TEXT    NOT NULL DEFAULT 'default',
+    spacecraft_id TEXT    NOT NULL REFERENCES spacecraft (id),
+    version       INTEGER NOT NULL CHECK (version >= 1),
+    document      TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    PRIMARY KEY (tenant, spacecraft_id, version)
+) WITHOUT ROWID;
