@@ -74,6 +74,9 @@ fn parameter(method: &str, path: &str, name: &str) -> Option<Value> {
         ("q", _) => label(200, "the search text"),
         ("bucket", _) => json!({"type": "string", "pattern": r"^[0-9]+[smhd]?$",
             "description": "a bucket width: seconds (`60`), or with a unit `s`, `m`, `h`, `d`; 1 s to 1 d"}),
+        ("limit", "/anomalies/timeline") => limit(10_000, 1_000),
+        ("cursor", _) => json!({"type": "string", "pattern": "^-?[0-9]{1,16}_-?[0-9]{1,19}$",
+            "description": "where the page starts, from the previous page's `Link: rel=\"next\"`"}),
         ("onError", _) => json!({"type": "string", "enum": ["reject", "skip"], "default": "reject",
             "description": "`reject`: a bad packet refuses the whole request (400 naming its byte \
              offset); `skip`: bad packets are counted and skipped"}),

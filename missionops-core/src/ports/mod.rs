@@ -286,6 +286,35 @@ pub struct RangeCursor {
     pub arrival: i64,
 }
 
+impl RangeCursor {
+    /// The cursor as the text a client passes back (`<epoch ms>_<arrival>`): opaque to
+    /// clients, meaningful only to the store that made it.
+    pub fn token(&self) -> String {
+        format!("{}_{}", self.timestamp.as_millis(), self.arrival)
+    }
+}
+
+impl std::str::FromStr for RangeCursor {
+    type Err = crate::error::Error;
+
+    /// Parses a [`RangeCursor::token`]; anything else is [`Error::Invalid`] naming `cursor`.
+    ///
+    /// [`Error::Invalid`]: crate::error::Error::Invalid
+    fn from_str(text: &str) -> Result<Self> {
+        let invalid = || {
+            crate::error::Error::invalid(
+                "cursor",
+                "must be a cursor given by a previous page (its `Link: rel=\"next\"`)",
+            )
+        };
+        let (millis, arrival) = text.split_once('_').ok_or_else(invalid)?;
+        let millis: i64 = millis.parse().map_err(|_| invalid())?;
+        let arrival: i64 = arrival.parse().map_err(|_| invalid())?;
+        let timestamp = Timestamp::from_millis(millis).map_err(|_| invalid())?;
+        Ok(RangeCursor { timestamp, arrival })
+    }
+}
+
 /// One page of a range read of telemetry.
 #[derive(Debug, Clone, Default)]
 pub struct TelemetryPage {

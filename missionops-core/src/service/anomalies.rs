@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::domain::{Anomaly, AnomalyId, Limit, SpacecraftId, TenantId, Timestamp};
 use crate::error::{Error, Result};
-use crate::ports::{RangeCursor, Store};
+use crate::ports::{AnomalyPage, RangeCursor, Store};
 
 use super::{AnalysisWindow, MissionOps};
 
@@ -93,6 +93,22 @@ impl MissionOps {
             after: None,
             done: false,
         })
+    }
+
+    /// One page of [`Self::anomaly_timeline`]: at most `limit` anomalies after `after` (from
+    /// the window's start when `None`), and where the next page starts when there may be more.
+    pub async fn anomaly_timeline_page(
+        &self,
+        id: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: Limit,
+    ) -> Result<AnomalyPage> {
+        AnalysisWindow::range(from, to)?;
+        self.store
+            .anomaly_timeline_page(&self.tenant, id, from, to, after, limit.get())
+            .await
     }
 
     /// The persisted anomaly with `id`; [`Error::NotFound`] when unknown.

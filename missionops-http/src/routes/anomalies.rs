@@ -1,11 +1,12 @@
 //! Persisted anomalies and alarms.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use missionops_core::json::write_js;
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, Operator, OpsDocument,
-    SpacecraftId, Timestamp,
+    Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, Limit, Operator, OpsDocument,
+    RangeCursor, SpacecraftId, Timestamp,
 };
 use serde::Deserialize;
 
@@ -37,6 +38,13 @@ pub struct TimelineQuery {
     from: Option<Timestamp>,
     #[serde(default, deserialize_with = "query::optional_timestamp")]
     to: Option<Timestamp>,
+    /// Page size (1 to 10,000, 1,000 with only a `cursor`): with it or a `cursor`, one page
+    /// and a `Link: rel="next"` header when there may be more.
+    #[serde(default)]
+    limit: Option<QueryLimit<1_000, 10_000>>,
+    /// Where the page starts, from the previous page's `Link: rel="next"`.
+    #[serde(default, deserialize_with = "query::optional")]
+    cursor: Option<RangeCursor>,
 }
 
 /// The query of `GET /alarms`.
@@ -68,9 +76,14 @@ pub async fn list(
 }
 
 /// Persisted anomalies of a spacecraft in a window, in time order.
+///
+/// Without `limit` or `cursor`, the whole window (streamed). With them, one page; the
+/// `Link: <…>; rel="next"` header, when present, is the request for the next page.
 #[utoipa::path(get, path = "/anomalies/timeline", tag = "anomalies",
-    params(("spacecraftId" = String, Query), ("from" = String, Query), ("to" = String, Query)),
-    responses((status = 200, description = "anomalies, oldest first"), (status = 400, body = ErrorBody)))]
+    params(("spacecraftId" = String, Query), ("from" = String, Query), ("to" = String, Query),
+        ("limit" = Option<u32>, Query, description = "page size, 1–10,000"),
+        ("cursor" = Option<String>, Query, description = "where the page starts, from the previous page's `Link: rel=\"next\"`")),
+    responses((status = 200, description = "anomalies, oldest first; with `limit` or `cursor` one page, and a `Link: rel=\"next\"` header when there may be more"), (status = 400, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn timeline(
     State(state): State<AppState>,
@@ -79,17 +92,47 @@ pub async fn timeline(
 ) -> Result<Response, ApiError> {
     let (from, to) =
         window(query.from, query.to)?.ok_or_else(|| ApiError::invalid("from", "is required"))?;
+    let ops = state.ops.acting_as(caller);
+    if query.limit.is_some() || query.cursor.is_some() {
+        let limit = query.limit.unwrap_or_default().0;
+        let page = ops
+            .anomaly_timeline_page(&query.spacecraft_id, from, to, query.cursor, limit)
+            .await?;
+        let mut response = ok(page.anomalies).into_response();
+        if let Some(next) = page.next {
+            let link = next_page_link(&query.spacecraft_id, from, to, limit, next);
+            if let Ok(value) = HeaderValue::from_str(&link) {
+                response.headers_mut().insert(header::LINK, value);
+            }
+        }
+        return Ok(response);
+    }
     // Streamed page by page; the first page is read before answering, so that its failure
     // still gets a status.
-    let mut pages =
-        state
-            .ops
-            .acting_as(caller)
-            .anomaly_timeline_pages(&query.spacecraft_id, from, to)?;
+    let mut pages = ops.anomaly_timeline_pages(&query.spacecraft_id, from, to)?;
     let first = pages.next().await?;
     Ok(json_array(first, pages, |anomaly, out| {
         write_js(out, anomaly)
     }))
+}
+
+/// The `Link` header value of the timeline page after `next` (RFC 8288), relative to the
+/// server, its query percent-encoded.
+fn next_page_link(
+    spacecraft: &SpacecraftId,
+    from: Timestamp,
+    to: Timestamp,
+    limit: Limit,
+    next: RangeCursor,
+) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("spacecraftId", spacecraft.as_str())
+        .append_pair("from", &from.to_string())
+        .append_pair("to", &to.to_string())
+        .append_pair("limit", &limit.get().to_string())
+        .append_pair("cursor", &next.token())
+        .finish();
+    format!("</anomalies/timeline?{query}>; rel=\"next\"")
 }
 
 /// `procedure` documents relevant to an anomaly, best first.

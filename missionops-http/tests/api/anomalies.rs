@@ -60,3 +60,69 @@ async fn events_docs_and_anomalies_follow_the_compat_routes() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(timeline.as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn the_timeline_pages_by_limit_and_follows_its_next_links_to_the_whole_window() {
+    let app = spawn_app().await;
+    app.put_json(
+        "/spacecraft/SC-1/config",
+        &json!({"parameters": {"temp": {"warnHigh": 45}}}),
+    )
+    .await;
+    // Seven violations, each an anomaly of the live monitor.
+    let snapshots: Vec<_> = (0..7)
+        .map(|i| {
+            json!({"id": format!("s{i}"), "spacecraftId": "SC-1",
+                "timestamp": format!("2025-01-01T00:00:0{i}Z"), "parameters": {"temp": 50 + i}})
+        })
+        .collect();
+    let (status, _) = app
+        .post_json(
+            "/telemetry/batch",
+            &json!({"spacecraftId": "SC-1", "snapshots": snapshots}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let window = "spacecraftId=SC-1&from=2025-01-01T00:00:00Z&to=2025-01-01T01:00:00Z";
+    let (_, whole) = app.get_json(&format!("/anomalies/timeline?{window}")).await;
+    let whole = whole.as_array().expect("array").clone();
+    assert_eq!(whole.len(), 7);
+
+    let mut paged = Vec::new();
+    let mut next = Some(format!("/anomalies/timeline?{window}&limit=3"));
+    let mut pages = 0;
+    while let Some(path) = next.take() {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        next = response
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .map(|link| {
+                assert!(link.ends_with(">; rel=\"next\""), "{link}");
+                link.trim_start_matches('<')
+                    .split_once('>')
+                    .expect("a <target>")
+                    .0
+                    .to_owned()
+            });
+        let page: serde_json::Value = response.json().await.expect("json");
+        let page = page.as_array().expect("array");
+        assert!(page.len() <= 3, "{page:?}");
+        paged.extend(page.iter().cloned());
+        pages += 1;
+        assert!(pages <= 4, "the next links must end");
+    }
+    assert_eq!(
+        paged, whole,
+        "the pages, in order, are the whole window once"
+    );
+    assert!(pages >= 3);
+
+    for bad in ["limit=0", "limit=10001", "cursor=abc", "cursor=1_x"] {
+        let (status, body) = app
+            .get_json(&format!("/anomalies/timeline?{window}&{bad}"))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+}
