@@ -110,6 +110,7 @@ macro_rules! tenancy_conformance_tests {
             tenants::a_group_of_two_tenants_keeps_each_write_in_its_tenant,
             tenants::anomalies_alarms_and_events_are_kept_per_tenant,
             tenants::documents_are_kept_per_tenant,
+            tenants::outbox_entries_carry_their_tenant_and_hold_back_only_its_spacecraft,
         );
     };
 }

@@ -530,3 +530,61 @@ pub async fn documents_are_kept_per_tenant(store: &dyn Store) {
         "zenith's doc-1 is untouched by acme's update"
     );
 }
+
+/// Outbox entries carry the tenant that recorded their event, and delivery order is kept per
+/// spacecraft of a tenant: a failing event of one tenant's `SC-001` holds back that tenant's
+/// later events only, not another tenant's `SC-001`.
+pub async fn outbox_entries_carry_their_tenant_and_hold_back_only_its_spacecraft(
+    store: &dyn Store,
+) {
+    let (acme, zenith, _) = tenants();
+    let mut sequences = Vec::new();
+    for (n, t) in [(1, &acme), (2, &zenith), (3, &acme), (4, &zenith)] {
+        let recorded = store
+            .record_event(t, event(n, Some("SC-001"), EventType::Info))
+            .await
+            .expect("record");
+        sequences.push(recorded.sequence);
+    }
+    let lease = std::time::Duration::from_secs(60);
+    let claim = store.claim(at(10), 10, lease).await.expect("claim");
+    let claimed: Vec<(&str, &str)> = claim
+        .entries
+        .iter()
+        .map(|e| (e.event.id.as_str(), e.tenant.as_str()))
+        .collect();
+    assert_eq!(
+        claimed,
+        [
+            ("ev-1", "acme"),
+            ("ev-2", "zenith"),
+            ("ev-3", "acme"),
+            ("ev-4", "zenith")
+        ]
+    );
+    // acme's ev-1 fails and backs off for a minute; the rest go back untried.
+    let policy = missionops_core::RetryPolicy {
+        max_attempts: 5,
+        initial_backoff: std::time::Duration::from_secs(60),
+        max_backoff: std::time::Duration::from_secs(60),
+    };
+    store
+        .mark_failed(at(10), &claim.id, sequences[0], "receiver down", &policy)
+        .await
+        .expect("mark failed");
+    store
+        .release(&claim.id, &sequences[1..])
+        .await
+        .expect("release");
+    let again = store.claim(at(11), 10, lease).await.expect("claim");
+    let claimed: Vec<(&str, &str)> = again
+        .entries
+        .iter()
+        .map(|e| (e.event.id.as_str(), e.tenant.as_str()))
+        .collect();
+    assert_eq!(
+        claimed,
+        [("ev-2", "zenith"), ("ev-4", "zenith")],
+        "acme's ev-3 waits behind ev-1; zenith's SC-001 does not"
+    );
+}
