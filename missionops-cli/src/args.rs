@@ -563,7 +563,7 @@ pub(crate) struct DeliveryArgs {
     )]
     pub nats_url: Option<String>,
 
-    /// Subjects are PREFIX.<spacecraftId>.<TYPE> (`_` for events without a spacecraft)
+    /// Subjects are PREFIX.<tenant>.<spacecraftId>.<TYPE> (`_` for events without a spacecraft)
     #[arg(
         long,
         env = "MISSIONOPS_NATS_SUBJECT_PREFIX",

@@ -285,7 +285,7 @@ fn serve_with_nats_delivers_every_event_of_a_seed_run_to_jetstream() {
         assert_eq!(event["id"], id.as_str());
         let spacecraft = event["spacecraftId"].as_str().unwrap_or("_").to_owned();
         let expected = format!(
-            "missionops.events.{spacecraft}.{}",
+            "missionops.events.default.{spacecraft}.{}",
             event["type"].as_str().expect("type")
         );
         assert_eq!(subject, &expected);

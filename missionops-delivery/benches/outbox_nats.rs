@@ -33,7 +33,7 @@ use async_nats::{HeaderMap, header};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use missionops_core::{
     EventId, EventRepository, EventType, JsonObject, NewEvent, OutboxStore, Severity, SpacecraftId,
-    Timestamp,
+    TenantId, Timestamp,
 };
 use missionops_delivery::{
     Delivery, Dispatcher, DispatcherConfig, NatsConfig, NatsSink, Sink, nats_subject,
@@ -115,10 +115,10 @@ fn raw_messages() -> Vec<(String, HeaderMap, bytes::Bytes)> {
         .enumerate()
         .map(|(i, event)| {
             let event = event.recorded(i as u64 + 1);
-            let subject = nats_subject(PREFIX, &event);
+            let subject = nats_subject(PREFIX, &TenantId::default(), &event);
             let mut headers = HeaderMap::new();
             headers.insert(header::NATS_MESSAGE_ID, event.id.as_str());
-            let delivery = Delivery::new(event).expect("render");
+            let delivery = Delivery::new(TenantId::default(), event).expect("render");
             (subject, headers, delivery.payload)
         })
         .collect()

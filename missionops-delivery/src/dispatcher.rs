@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use missionops_core::{
     ClaimId, Clock, Error, FailureOutcome, OutboxEntry, OutboxStore, Result, RetryPolicy,
-    SpacecraftId, Timestamp,
+    SpacecraftId, TenantId, Timestamp,
 };
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -80,7 +80,8 @@ pub struct BatchReport {
 
 /// Drains an [`OutboxStore`] into [`Sink`]s, at least once, in order per spacecraft.
 ///
-/// Each round claims up to [`DispatcherConfig::batch_size`] rows, groups them by spacecraft,
+/// Each round claims up to [`DispatcherConfig::batch_size`] rows, groups them by spacecraft
+/// (of a tenant),
 /// and hands each group to every sink (groups and sinks concurrently, the events of a group in
 /// order). A row is marked delivered when every sink accepted it; at a group's first failure
 /// that row's attempt is counted (backoff, or dead) and the group's later rows are released
@@ -191,7 +192,7 @@ impl Dispatcher {
             let mut deliveries = Vec::with_capacity(group.len());
             let mut error = None;
             for entry in &group {
-                match Delivery::new(entry.event.clone()) {
+                match Delivery::new(entry.tenant.clone(), entry.event.clone()) {
                     Ok(delivery) => deliveries.push(delivery),
                     Err(e) => {
                         error = Some(format!("cannot render the event: {e}"));
@@ -431,13 +432,13 @@ async fn settle(
     Ok(report)
 }
 
-/// `entries` (in sequence order) split by spacecraft, each group in sequence order, groups in
-/// the order of their first row.
+/// `entries` (in sequence order) split by spacecraft of a tenant (two tenants' `SC-001` are two
+/// groups), each group in sequence order, groups in the order of their first row.
 fn group_by_spacecraft(entries: Vec<OutboxEntry>) -> Vec<Vec<OutboxEntry>> {
-    let mut index: HashMap<Option<SpacecraftId>, usize> = HashMap::new();
+    let mut index: HashMap<(TenantId, Option<SpacecraftId>), usize> = HashMap::new();
     let mut groups: Vec<Vec<OutboxEntry>> = Vec::new();
     for entry in entries {
-        let key = entry.event.spacecraft_id.clone();
+        let key = (entry.tenant.clone(), entry.event.spacecraft_id.clone());
         match index.get(&key) {
             Some(&i) => groups[i].push(entry),
             None => {
@@ -465,9 +466,14 @@ mod tests {
     use super::*;
 
     fn entry(sequence: u64, spacecraft: Option<&str>) -> OutboxEntry {
+        entry_of("default", sequence, spacecraft)
+    }
+
+    fn entry_of(tenant: &str, sequence: u64, spacecraft: Option<&str>) -> OutboxEntry {
         OutboxEntry {
             sequence,
             attempts: 0,
+            tenant: TenantId::parse(tenant).expect("tenant"),
             event: MissionEvent {
                 id: EventId::parse(format!("ev-{sequence}")).expect("id"),
                 sequence,
@@ -495,6 +501,20 @@ mod tests {
             .map(|g| g.iter().map(|e| e.sequence).collect())
             .collect();
         assert_eq!(sequences, vec![vec![1, 4], vec![2, 5], vec![3]]);
+    }
+
+    #[test]
+    fn two_tenants_spacecraft_of_one_id_are_two_groups() {
+        let groups = group_by_spacecraft(vec![
+            entry_of("acme", 1, Some("SC-001")),
+            entry_of("zenith", 2, Some("SC-001")),
+            entry_of("acme", 3, Some("SC-001")),
+        ]);
+        let sequences: Vec<Vec<u64>> = groups
+            .iter()
+            .map(|g| g.iter().map(|e| e.sequence).collect())
+            .collect();
+        assert_eq!(sequences, vec![vec![1, 3], vec![2]]);
     }
 
     #[test]

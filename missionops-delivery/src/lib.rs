@@ -61,6 +61,6 @@ pub use dispatcher::{BatchReport, Dispatcher, DispatcherConfig, DispatcherHandle
 pub use nats::{DEFAULT_SUBJECT_PREFIX, NatsConfig, NatsSink, nats_subject};
 pub use sink::{Delivery, Sink, SinkOutcome};
 pub use webhook::{
-    EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookConfig, WebhookSink,
+    EVENT_ID_HEADER, SIGNATURE_HEADER, TENANT_HEADER, TIMESTAMP_HEADER, WebhookConfig, WebhookSink,
     webhook_signature,
 };

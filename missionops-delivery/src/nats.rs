@@ -7,7 +7,7 @@ use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::{self, stream};
 use async_nats::{ConnectOptions, HeaderMap, ServerAddr, header};
 use async_trait::async_trait;
-use missionops_core::{Error, MissionEvent, Result};
+use missionops_core::{Error, MissionEvent, Result, TenantId};
 use tokio::sync::OnceCell;
 
 use crate::sink::{Delivery, Sink, SinkOutcome};
@@ -23,7 +23,7 @@ const NO_SPACECRAFT_TOKEN: &str = "_";
 pub struct NatsConfig {
     /// The server (`nats://host:4222`; several separated by commas; `tls://…` for TLS).
     pub url: String,
-    /// Subjects are `<prefix>.<spacecraftId>.<TYPE>`. Default `missionops.events`.
+    /// Subjects are `<prefix>.<tenant>.<spacecraftId>.<TYPE>`. Default `missionops.events`.
     pub subject_prefix: String,
     /// Create the stream (subjects `<prefix>.>`) when it does not exist. Default off: the
     /// stream is usually managed with the rest of the NATS set-up.
@@ -134,30 +134,39 @@ fn validate_prefix(prefix: &str) -> Result<()> {
     Ok(())
 }
 
-/// The subject of `event` under `prefix`: `<prefix>.<spacecraftId>.<TYPE>`.
+/// The subject of `event`, recorded by `tenant`, under `prefix`:
+/// `<prefix>.<tenant>.<spacecraftId>.<TYPE>` (SPEC §9), so that a subscriber takes one
+/// tenant's events with `<prefix>.<tenant>.>`.
 ///
-/// A spacecraft id is one subject token: `%`, `.`, `*` and `>` in it are written `%25`, `%2E`,
-/// `%2A` and `%3E` (ids have no whitespace). Events without a spacecraft use the token `_`;
-/// a spacecraft whose id is `_` is written `%5F`.
-pub fn nats_subject(prefix: &str, event: &MissionEvent) -> String {
-    let token = match &event.spacecraft_id {
+/// A tenant and a spacecraft id are one subject token each: `%`, `.`, `*` and `>` in them are
+/// written `%25`, `%2E`, `%2A` and `%3E` (neither has whitespace). Events without a spacecraft
+/// use the token `_`; a spacecraft whose id is `_` is written `%5F`.
+pub fn nats_subject(prefix: &str, tenant: &TenantId, event: &MissionEvent) -> String {
+    let spacecraft = match &event.spacecraft_id {
         None => NO_SPACECRAFT_TOKEN.to_owned(),
         Some(id) if id.as_str() == NO_SPACECRAFT_TOKEN => "%5F".to_owned(),
-        Some(id) => {
-            let mut token = String::with_capacity(id.as_str().len());
-            for c in id.as_str().chars() {
-                match c {
-                    '%' => token.push_str("%25"),
-                    '.' => token.push_str("%2E"),
-                    '*' => token.push_str("%2A"),
-                    '>' => token.push_str("%3E"),
-                    c => token.push(c),
-                }
-            }
-            token
-        }
+        Some(id) => one_token(id.as_str()),
     };
-    format!("{prefix}.{token}.{}", event.event_type.as_str())
+    format!(
+        "{prefix}.{}.{spacecraft}.{}",
+        one_token(tenant.as_str()),
+        event.event_type.as_str()
+    )
+}
+
+/// `text` as one subject token (see [`nats_subject`]).
+fn one_token(text: &str) -> String {
+    let mut token = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '%' => token.push_str("%25"),
+            '.' => token.push_str("%2E"),
+            '*' => token.push_str("%2A"),
+            '>' => token.push_str("%3E"),
+            c => token.push(c),
+        }
+    }
+    token
 }
 
 /// Publishes each event to NATS JetStream and waits for the stream's acknowledgement.
@@ -217,9 +226,9 @@ impl NatsSink {
         &self.client
     }
 
-    /// The subject `event` is published on.
-    pub fn subject(&self, event: &MissionEvent) -> String {
-        nats_subject(&self.prefix, event)
+    /// The subject `delivery` is published on.
+    pub fn subject(&self, delivery: &Delivery) -> String {
+        nats_subject(&self.prefix, &delivery.tenant, &delivery.event)
     }
 
     /// Creates the configured stream unless it exists (once per sink; a failure is tried
@@ -278,7 +287,7 @@ impl Sink for NatsSink {
         let mut acks: Vec<(String, PublishAckFuture)> = Vec::with_capacity(events.len());
         let mut stopped = None;
         for delivery in events {
-            let subject = self.subject(&delivery.event);
+            let subject = self.subject(delivery);
             let mut headers = HeaderMap::new();
             headers.insert(header::NATS_MESSAGE_ID, delivery.event.id.as_str());
             match self
@@ -332,26 +341,41 @@ mod tests {
     }
 
     #[test]
-    fn subjects_name_the_spacecraft_and_the_type() {
+    fn subjects_name_the_tenant_the_spacecraft_and_the_type() {
         let p = DEFAULT_SUBJECT_PREFIX;
+        let default = TenantId::default();
         assert_eq!(
-            nats_subject(p, &event(Some("SC-001"))),
-            "missionops.events.SC-001.CONFIG_CHANGED"
+            nats_subject(p, &default, &event(Some("SC-001"))),
+            "missionops.events.default.SC-001.CONFIG_CHANGED"
         );
         assert_eq!(
-            nats_subject(p, &event(None)),
-            "missionops.events._.CONFIG_CHANGED"
+            nats_subject(p, &default, &event(None)),
+            "missionops.events.default._.CONFIG_CHANGED"
+        );
+        let mission = TenantId::parse("mission-a").expect("tenant");
+        assert_eq!(
+            nats_subject(p, &mission, &event(Some("SC-001"))),
+            "missionops.events.mission-a.SC-001.CONFIG_CHANGED"
         );
     }
 
     #[test]
-    fn spacecraft_ids_stay_one_token() {
+    fn tenants_and_spacecraft_ids_stay_one_token() {
         let p = "ops";
+        let default = TenantId::default();
         assert_eq!(
-            nats_subject(p, &event(Some("a.b*c>d%e"))),
-            "ops.a%2Eb%2Ac%3Ed%25e.CONFIG_CHANGED"
+            nats_subject(p, &default, &event(Some("a.b*c>d%e"))),
+            "ops.default.a%2Eb%2Ac%3Ed%25e.CONFIG_CHANGED"
         );
-        assert_eq!(nats_subject(p, &event(Some("_"))), "ops.%5F.CONFIG_CHANGED");
+        assert_eq!(
+            nats_subject(p, &default, &event(Some("_"))),
+            "ops.default.%5F.CONFIG_CHANGED"
+        );
+        let odd = TenantId::parse("a.b*c>d%e").expect("tenant");
+        assert_eq!(
+            nats_subject(p, &odd, &event(None)),
+            "ops.a%2Eb%2Ac%3Ed%25e._.CONFIG_CHANGED"
+        );
     }
 
     #[test]

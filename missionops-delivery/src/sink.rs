@@ -4,11 +4,15 @@ use std::fmt;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use missionops_core::{Error, MissionEvent, Result};
+use missionops_core::{Error, MissionEvent, Result, TenantId};
 
-/// One event on its way to a sink: the event and its JSON, rendered once for every sink.
+/// One event on its way to a sink: the event, its tenant and its JSON, rendered once for every
+/// sink.
 #[derive(Debug, Clone)]
 pub struct Delivery {
+    /// The tenant that recorded the event (SPEC §9): the NATS subject and a webhook header
+    /// name it.
+    pub tenant: TenantId,
     /// The event.
     pub event: MissionEvent,
     /// The event JSON, as `GET /events` renders it (numbers as JavaScript prints them).
@@ -16,10 +20,12 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// The delivery of `event`; [`Error::Backend`] if it cannot be rendered as JSON.
-    pub fn new(event: MissionEvent) -> Result<Self> {
+    /// The delivery of `event`, recorded by `tenant`; [`Error::Backend`] if it cannot be
+    /// rendered as JSON.
+    pub fn new(tenant: TenantId, event: MissionEvent) -> Result<Self> {
         let payload = missionops_core::json::to_vec_js(&event).map_err(Error::backend)?;
         Ok(Delivery {
+            tenant,
             event,
             payload: Bytes::from(payload),
         })
@@ -82,20 +88,26 @@ mod tests {
 
     #[test]
     fn deliveries_carry_the_event_json() {
-        let delivery = Delivery::new(MissionEvent {
-            id: EventId::parse("ev-7").expect("id"),
-            sequence: 7,
-            spacecraft_id: Some(SpacecraftId::parse("SC-1").expect("spacecraft")),
-            timestamp: Timestamp::from_millis(0).expect("time"),
-            event_type: EventType::Info,
-            severity: Severity::Low,
-            message: "m".to_owned(),
-            metadata: JsonObject::new(),
-        })
+        let tenant = TenantId::parse("mission-a").expect("tenant");
+        let delivery = Delivery::new(
+            tenant.clone(),
+            MissionEvent {
+                id: EventId::parse("ev-7").expect("id"),
+                sequence: 7,
+                spacecraft_id: Some(SpacecraftId::parse("SC-1").expect("spacecraft")),
+                timestamp: Timestamp::from_millis(0).expect("time"),
+                event_type: EventType::Info,
+                severity: Severity::Low,
+                message: "m".to_owned(),
+                metadata: JsonObject::new(),
+            },
+        )
         .expect("render");
         let json: serde_json::Value = serde_json::from_slice(&delivery.payload).expect("json");
         assert_eq!(json["sequence"], 7);
         assert_eq!(json["spacecraftId"], "SC-1");
         assert_eq!(json["type"], "INFO");
+        assert_eq!(delivery.tenant, tenant);
+        assert!(json.get("tenant").is_none(), "the event JSON is unchanged");
     }
 }

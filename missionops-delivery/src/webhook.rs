@@ -18,6 +18,9 @@ pub const TIMESTAMP_HEADER: &str = "x-missionops-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-missionops-signature";
 /// The header with the event id, for receivers that de-duplicate (delivery is at least once).
 pub const EVENT_ID_HEADER: &str = "x-missionops-event-id";
+/// The header with the tenant that recorded the event (SPEC §9); the event JSON does not name
+/// it.
+pub const TENANT_HEADER: &str = "x-missionops-tenant";
 
 /// Settings of a [`WebhookSink`].
 #[derive(Clone, PartialEq, Eq)]
@@ -113,7 +116,7 @@ pub fn webhook_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String 
 /// The events of one spacecraft are sent one after another, each after the previous one was
 /// answered, and delivery stops at the first request that fails or is answered with anything
 /// but 2xx. Headers: `content-type: application/json`, [`TIMESTAMP_HEADER`],
-/// [`SIGNATURE_HEADER`] and [`EVENT_ID_HEADER`].
+/// [`SIGNATURE_HEADER`], [`EVENT_ID_HEADER`] and [`TENANT_HEADER`].
 pub struct WebhookSink {
     client: reqwest::Client,
     url: reqwest::Url,
@@ -170,6 +173,7 @@ impl WebhookSink {
                 EVENT_ID_HEADER,
                 header(delivery.event.id.as_str().to_owned())?,
             )
+            .header(TENANT_HEADER, header(delivery.tenant.as_str().to_owned())?)
             .body(delivery.payload.clone())
             .send()
             .await

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use missionops_core::{
-    Clock, ManualClock, MissionEvent, OutboxStats, OutboxStore, RetryPolicy, Timestamp,
+    Clock, ManualClock, MissionEvent, OutboxStats, OutboxStore, RetryPolicy, TenantId, Timestamp,
 };
 use missionops_delivery::{
     Delivery, Dispatcher, DispatcherConfig, NatsConfig, NatsSink, Sink, nats_subject,
@@ -120,7 +120,10 @@ fn assert_delivered_once_in_order(
     let mut last: HashMap<Option<String>, u64> = HashMap::new();
     for (subject, id, event) in messages {
         assert_eq!(id, event.id.as_str(), "Nats-Msg-Id is the event id");
-        assert_eq!(subject, &nats_subject("missionops.events", event));
+        assert_eq!(
+            subject,
+            &nats_subject("missionops.events", &TenantId::default(), event)
+        );
         let key = event.spacecraft_id.as_ref().map(|s| s.as_str().to_owned());
         if let Some(previous) = last.insert(key.clone(), event.sequence) {
             assert!(
@@ -191,9 +194,9 @@ async fn events_recorded_while_nats_is_down_are_all_delivered_in_order_when_it_r
     // Events without a spacecraft go to `_`; a spacecraft id with a dot stays one token.
     let subjects: HashSet<&str> = messages.iter().map(|(s, _, _)| s.as_str()).collect();
     for subject in [
-        "missionops.events.SC-A.INFO",
-        "missionops.events._.INFO",
-        "missionops.events.Sat%2EImager.INFO",
+        "missionops.events.default.SC-A.INFO",
+        "missionops.events.default._.INFO",
+        "missionops.events.default.Sat%2EImager.INFO",
     ] {
         assert!(subjects.contains(subject), "{subject} in {subjects:?}");
     }
@@ -221,7 +224,7 @@ async fn a_worker_that_dies_after_publishing_is_redelivered_and_jetstream_keeps_
     let deliveries: Vec<Delivery> = claim
         .entries
         .iter()
-        .map(|e| Delivery::new(e.event.clone()).expect("render"))
+        .map(|e| Delivery::new(e.tenant.clone(), e.event.clone()).expect("render"))
         .collect();
     let outcome = sink.deliver(&deliveries).await;
     assert_eq!(outcome.accepted, 30, "{:?}", outcome.error);
@@ -335,7 +338,30 @@ async fn without_a_stream_delivery_fails_with_a_clear_message_and_backs_off() {
     let dead = store.dead_letters(10).await.expect("dead letters");
     let error = dead[0].last_error.clone().unwrap_or_default();
     assert!(
-        error.contains("no JetStream stream takes subject missionops.events.SC-A.INFO"),
+        error.contains("no JetStream stream takes subject missionops.events.default.SC-A.INFO"),
         "{error}"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_is_published_under_its_tenant() {
+    let sink = NatsSink::connect(NatsConfig::new("nats://127.0.0.1:4222"))
+        .await
+        .expect("sink");
+    let event = missionops_core::NewEvent {
+        id: missionops_core::EventId::parse("ev-t").expect("id"),
+        spacecraft_id: Some(missionops_core::SpacecraftId::parse("SC-001").expect("id")),
+        timestamp: Timestamp::from_millis(0).expect("time"),
+        event_type: missionops_core::EventType::Info,
+        severity: missionops_core::Severity::Low,
+        message: "m".to_owned(),
+        metadata: missionops_core::JsonObject::new(),
+    }
+    .recorded(1);
+    let tenant = TenantId::parse("mission-a").expect("tenant");
+    let delivery = Delivery::new(tenant, event).expect("render");
+    assert_eq!(
+        sink.subject(&delivery),
+        "missionops.events.mission-a.SC-001.INFO"
     );
 }

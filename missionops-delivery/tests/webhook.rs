@@ -30,6 +30,7 @@ struct Received {
     timestamp: String,
     signature: String,
     event_id: String,
+    tenant: String,
     body: Bytes,
     answered: StatusCode,
 }
@@ -65,6 +66,7 @@ async fn hook(State(receiver): State<Shared>, headers: HeaderMap, body: Bytes) -
         timestamp: header("x-missionops-timestamp"),
         signature: header("x-missionops-signature"),
         event_id: header("x-missionops-event-id"),
+        tenant: header("x-missionops-tenant"),
         body,
         answered,
     });
@@ -202,6 +204,7 @@ async fn a_receiver_that_fails_at_first_gets_every_event_signed_and_in_order() {
         assert!(!verify("wrong secret", received));
         let event: MissionEvent = serde_json::from_slice(&received.body).expect("event JSON");
         assert_eq!(received.event_id, event.id.as_str());
+        assert_eq!(received.tenant, "default");
     }
     // Every event accepted exactly once (nothing was accepted and then failed), in sequence
     // order per spacecraft.
@@ -240,6 +243,43 @@ async fn a_receiver_that_fails_at_first_gets_every_event_signed_and_in_order() {
         missionops_core::json::to_vec_js(&event)
             .expect("render")
             .as_slice()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_event_names_the_tenant_that_recorded_it() {
+    let (url, receiver) = spawn_receiver(Receiver::default()).await;
+    let (store, _dir) = fresh_store().await;
+    fixtures::record_in(&*store, "default", "ev-d", Some("SC-001")).await;
+    fixtures::record_in(&*store, "mission-a", "ev-a", Some("SC-001")).await;
+    fixtures::record_in(&*store, "mission-b", "ev-b", None).await;
+    let handle = Dispatcher::new(store.clone(), vec![sink(&url)], dispatcher_config(10))
+        .expect("dispatcher")
+        .spawn();
+    wait_for(
+        &*store,
+        OutboxStats {
+            pending: 0,
+            delivered: 3,
+            dead: 0,
+        },
+    )
+    .await;
+    handle.shutdown().await;
+    let receiver = receiver.lock().expect("receiver");
+    let mut tenants: Vec<(String, String)> = receiver
+        .received
+        .iter()
+        .map(|r| (r.event_id.clone(), r.tenant.clone()))
+        .collect();
+    tenants.sort();
+    assert_eq!(
+        tenants,
+        [
+            ("ev-a".to_owned(), "mission-a".to_owned()),
+            ("ev-b".to_owned(), "mission-b".to_owned()),
+            ("ev-d".to_owned(), "default".to_owned()),
+        ]
     );
 }
 

@@ -43,7 +43,8 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod system;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+// Only PostgreSQL still refuses tenants other than `default`.
+#[cfg(feature = "postgres")]
 mod tenancy;
 
 pub use memory::MemoryStore;

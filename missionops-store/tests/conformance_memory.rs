@@ -11,3 +11,4 @@ async fn fresh() -> (Arc<dyn Store>, Guard) {
 }
 
 missionops_store::conformance_tests!(fresh);
+missionops_store::tenancy_conformance_tests!(fresh);

@@ -25,6 +25,7 @@ async fn fresh() -> (Arc<dyn Store>, Guard) {
 }
 
 missionops_store::conformance_tests!(fresh);
+missionops_store::tenancy_conformance_tests!(fresh);
 
 /// Event number `n` of SC-1 (INFO), with a fraction in its metadata.
 fn event(n: u32) -> NewEvent {

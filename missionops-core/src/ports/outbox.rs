@@ -16,7 +16,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::retry::RetryPolicy;
-use crate::domain::{MissionEvent, Timestamp};
+use crate::domain::{MissionEvent, TenantId, Timestamp};
 use crate::error::Result;
 
 /// One outbox row handed to a delivery worker, with its event.
@@ -26,6 +26,9 @@ pub struct OutboxEntry {
     pub sequence: u64,
     /// Failed delivery attempts so far.
     pub attempts: u32,
+    /// The tenant that recorded the event: delivery names it (the NATS subject, a webhook
+    /// header), since the event's JSON does not.
+    pub tenant: TenantId,
     /// The event to deliver.
     pub event: MissionEvent,
 }

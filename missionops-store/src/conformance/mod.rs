@@ -21,6 +21,9 @@
 //! # Layout
 //! - one file of cases per repository: `spacecraft`, `config`, `packets`, `telemetry_writes`,
 //!   `telemetry_reads`, `anomalies`, `alarms`, `documents`, `events`, `keys`;
+//! - `tenants`: tenant isolation across every repository, run by
+//!   [`tenancy_conformance_tests!`](crate::tenancy_conformance_tests) on the backends that keep
+//!   tenants apart;
 //! - `fixtures`: the values every harness builds its data from, the backends' own test files
 //!   included;
 //! - `backends`: fresh SQLite and Postgres stores for the test targets;
@@ -41,6 +44,7 @@ pub mod recording;
 pub mod spacecraft;
 pub mod telemetry_reads;
 pub mod telemetry_writes;
+pub mod tenants;
 
 /// What a fresh store needs kept alive until its case ends (dropped after the store).
 pub type Guard = Box<dyn std::any::Any + Send>;
@@ -93,6 +97,34 @@ macro_rules! conformance_tests {
         );
     };
     (@cases $fresh:path; $($module:ident :: $case:ident),* $(,)?) => {
+        $crate::conformance_cases!($fresh; $($module :: $case),*);
+    };
+}
+
+/// Generates one `#[tokio::test]` per tenant isolation case (`conformance::tenants`), each on the
+/// store that `$fresh()` makes, as [`conformance_tests!`](crate::conformance_tests) does. A
+/// backend that keeps tenants apart expands it beside `conformance_tests!`; every backend does
+/// (memory, SQLite, PostgreSQL) except where its test target says why not.
+#[macro_export]
+macro_rules! tenancy_conformance_tests {
+    ($fresh:path) => {
+        $crate::conformance_cases!($fresh;
+            tenants::spacecraft_and_configs_are_kept_per_tenant,
+            tenants::telemetry_is_kept_per_tenant,
+            tenants::a_group_of_two_tenants_keeps_each_write_in_its_tenant,
+            tenants::anomalies_alarms_and_events_are_kept_per_tenant,
+            tenants::documents_are_kept_per_tenant,
+            tenants::outbox_entries_carry_their_tenant_and_hold_back_only_its_spacecraft,
+        );
+    };
+}
+
+/// One `#[tokio::test]` per named case of `conformance`, on the store `$fresh()` makes (the
+/// expansion shared by the macros above).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! conformance_cases {
+    ($fresh:path; $($module:ident :: $case:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $case() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use missionops_core::{
     Claim, ClaimId, DeadLetter, Error, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore,
-    Result, RetryPolicy, RetrySelection, SpacecraftId, Timestamp,
+    Result, RetryPolicy, RetrySelection, SpacecraftId, TenantId, Timestamp,
 };
 
 use super::MemoryStore;
@@ -72,7 +72,8 @@ impl OutboxStore for MemoryStore {
         let now = now.as_millis();
         let until = now.saturating_add(millis(lease));
         let id = new_claim_id();
-        let mut held_back: HashSet<Option<SpacecraftId>> = HashSet::new();
+        // Order is kept per (tenant, spacecraft): two tenants' `SC-001` are two groups.
+        let mut held_back: HashSet<(TenantId, Option<SpacecraftId>)> = HashSet::new();
         let mut entries = Vec::new();
         for (&sequence, row) in inner.log.outbox.pending.iter_mut() {
             if entries.len() >= limit {
@@ -82,18 +83,23 @@ impl OutboxStore for MemoryStore {
                 .ok()
                 .and_then(|i| inner.log.events.get(i))
                 .ok_or_else(|| Error::backend(format!("outbox row {sequence} has no event")))?;
-            let group = &event.spacecraft_id;
-            if held_back.contains(group) {
+            let tenant = usize::try_from(sequence - 1)
+                .ok()
+                .and_then(|i| inner.log.tenants.get(i))
+                .ok_or_else(|| Error::backend(format!("outbox row {sequence} has no tenant")))?;
+            let group = (tenant.clone(), event.spacecraft_id.clone());
+            if held_back.contains(&group) {
                 continue;
             }
             if !row.is_ready(now) {
-                held_back.insert(group.clone());
+                held_back.insert(group);
                 continue;
             }
             row.claim = Some((id.clone(), until));
             entries.push(OutboxEntry {
                 sequence,
                 attempts: row.attempts,
+                tenant: tenant.clone(),
                 event: event.clone(),
             });
         }

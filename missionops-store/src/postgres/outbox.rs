@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use missionops_core::{
     Claim, ClaimId, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore, Result,
-    RetryPolicy, RetrySelection, Timestamp,
+    RetryPolicy, RetrySelection, TenantId, Timestamp,
 };
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -108,6 +108,9 @@ impl OutboxStore for PostgresStore {
                 Ok(OutboxEntry {
                     sequence: event.sequence,
                     attempts: attempts(row)?,
+                    // The PostgreSQL schema has no tenant column yet and the store keeps only
+                    // `default`'s records (`tenancy::only_default`).
+                    tenant: TenantId::default(),
                     event,
                 })
             })

@@ -18,11 +18,12 @@ use super::{
 };
 
 const ANOMALY_INSERT: &str = "INSERT INTO anomalies \
-     (id, spacecraft_id, ts, parameter, kind, value, severity, limit_value, description, \
+     (tenant, id, spacecraft_id, ts, parameter, kind, value, severity, limit_value, description, \
       detected_at, window_start, window_end) ";
 
 /// What is left out of `ANOMALY_INSERT` when an anomaly is already stored.
-const ANOMALY_SKIP_DUPLICATE: &str = " ON CONFLICT (spacecraft_id, parameter, ts, kind) DO NOTHING";
+const ANOMALY_SKIP_DUPLICATE: &str =
+    " ON CONFLICT (tenant, spacecraft_id, parameter, ts, kind) DO NOTHING";
 
 const ANOMALY_COLUMNS: &str = "id, spacecraft_id, ts, parameter, kind, value, severity, \
      limit_value, description, detected_at, window_start, window_end";
@@ -31,6 +32,7 @@ const ANOMALY_COLUMNS: &str = "id, spacecraft_id, ts, parameter, kind, value, se
 /// kind), in the open transaction on `conn`. Returns, for each anomaly, whether it was new.
 pub(super) async fn insert_new(
     conn: &mut SqliteConnection,
+    tenant: &TenantId,
     anomalies: &[Anomaly],
 ) -> Result<Vec<bool>> {
     let values: Vec<String> = anomalies
@@ -42,7 +44,7 @@ pub(super) async fn insert_new(
         // The usual case, and the only way to learn per row whether it was new.
         for (anomaly, value) in anomalies.iter().zip(&values) {
             let mut query = QueryBuilder::<Sqlite>::new(ANOMALY_INSERT);
-            query.push_values([(anomaly, value)], push_anomaly);
+            query.push_values([(tenant, anomaly, value)], push_anomaly);
             query.push(ANOMALY_SKIP_DUPLICATE);
             let done = query.build().execute(&mut *conn).await.db()?;
             fresh.push(done.rows_affected() == 1);
@@ -51,10 +53,13 @@ pub(super) async fn insert_new(
     }
     // Several: one statement per chunk, learning which rows were new from RETURNING. Rows
     // repeated inside the batch are new only the first time.
-    let per = rows_per_statement(12);
+    let per = rows_per_statement(13);
     for (chunk, values) in anomalies.chunks(per).zip(values.chunks(per)) {
         let mut query = QueryBuilder::<Sqlite>::new(ANOMALY_INSERT);
-        query.push_values(chunk.iter().zip(values), push_anomaly);
+        query.push_values(
+            chunk.iter().zip(values).map(|(a, v)| (tenant, a, v)),
+            push_anomaly,
+        );
         query.push(ANOMALY_SKIP_DUPLICATE);
         query.push(" RETURNING spacecraft_id, parameter, ts, kind");
         let inserted: Vec<(String, String, i64, String)> =
@@ -77,9 +82,10 @@ pub(super) async fn insert_new(
 
 fn push_anomaly(
     mut row: sqlx::query_builder::Separated<'_, '_, Sqlite, &'static str>,
-    (anomaly, value): (&Anomaly, &String),
+    (tenant, anomaly, value): (&TenantId, &Anomaly, &String),
 ) {
-    row.push_bind(anomaly.id.as_str().to_owned())
+    row.push_bind(tenant.as_str().to_owned())
+        .push_bind(anomaly.id.as_str().to_owned())
         .push_bind(anomaly.spacecraft_id.as_str().to_owned())
         .push_bind(anomaly.timestamp.as_millis())
         .push_bind(anomaly.parameter.as_str().to_owned())
@@ -142,7 +148,9 @@ fn anomaly_from_row(row: AnomalyRow) -> Result<Anomaly> {
 
 impl SqliteStore {
     async fn fetch_anomalies(&self, sql: &str, binds: AnomalyQuery<'_>) -> Result<Vec<Anomaly>> {
-        let mut query = sqlx::query_as::<_, AnomalyRow>(sql).bind(binds.spacecraft.as_str());
+        let mut query = sqlx::query_as::<_, AnomalyRow>(sql)
+            .bind(binds.tenant.as_str())
+            .bind(binds.spacecraft.as_str());
         for bound in binds.integers {
             query = query.bind(bound);
         }
@@ -151,8 +159,9 @@ impl SqliteStore {
     }
 }
 
-/// The values bound to an anomaly query: the spacecraft, then integers in order.
+/// The values bound to an anomaly query: the tenant, the spacecraft, then integers in order.
 struct AnomalyQuery<'a> {
+    tenant: &'a TenantId,
     spacecraft: &'a SpacecraftId,
     integers: Vec<i64>,
 }
@@ -164,14 +173,13 @@ impl AnomalyRepository for SqliteStore {
         tenant: &TenantId,
         anomalies: Vec<(Anomaly, NewEvent)>,
     ) -> Result<usize> {
-        crate::tenancy::only_default(tenant)?;
         events::check_distinct(anomalies.iter().map(|(_, e)| e))?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
         let mut checked = HashSet::new();
         for (anomaly, _) in &anomalies {
             if checked.insert(&anomaly.spacecraft_id) {
-                require_spacecraft(&mut tx, &anomaly.spacecraft_id).await?;
+                require_spacecraft(&mut tx, tenant, &anomaly.spacecraft_id).await?;
             }
         }
         // Every event id must be free, even those of anomalies that turn out to be stored
@@ -179,22 +187,22 @@ impl AnomalyRepository for SqliteStore {
         events::check_unrecorded(&mut tx, anomalies.iter().map(|(_, e)| e)).await?;
         let (anomalies, announcements): (Vec<Anomaly>, Vec<NewEvent>) =
             anomalies.into_iter().unzip();
-        let fresh = insert_new(&mut tx, &anomalies).await?;
+        let fresh = insert_new(&mut tx, tenant, &anomalies).await?;
         let to_record: Vec<NewEvent> = announcements
             .into_iter()
             .zip(&fresh)
             .filter_map(|(event, new)| new.then_some(event))
             .collect();
-        events::record(&mut tx, &to_record).await?;
+        events::record(&mut tx, tenant, &to_record).await?;
         tx.commit().await.db()?;
         Ok(to_record.len())
     }
 
     async fn get_anomaly(&self, tenant: &TenantId, id: &AnomalyId) -> Result<Option<Anomaly>> {
-        crate::tenancy::only_default(tenant)?;
         let row: Option<AnomalyRow> = sqlx::query_as(&format!(
-            "SELECT {ANOMALY_COLUMNS} FROM anomalies WHERE id = ? ORDER BY seq DESC LIMIT 1"
+            "SELECT {ANOMALY_COLUMNS} FROM anomalies WHERE tenant = ? AND id = ? ORDER BY seq DESC LIMIT 1"
         ))
+        .bind(tenant.as_str())
         .bind(id.as_str())
         .fetch_optional(&self.reader)
         .await
@@ -208,13 +216,13 @@ impl AnomalyRepository for SqliteStore {
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<Anomaly>> {
-        crate::tenancy::only_default(tenant)?;
         self.fetch_anomalies(
             &format!(
-                "SELECT {ANOMALY_COLUMNS} FROM anomalies WHERE spacecraft_id = ? \
+                "SELECT {ANOMALY_COLUMNS} FROM anomalies WHERE tenant = ? AND spacecraft_id = ? \
                  ORDER BY ts DESC, seq DESC LIMIT ?"
             ),
             AnomalyQuery {
+                tenant,
                 spacecraft,
                 integers: vec![sql_count(limit.get())],
             },
@@ -229,13 +237,13 @@ impl AnomalyRepository for SqliteStore {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Anomaly>> {
-        crate::tenancy::only_default(tenant)?;
         self.fetch_anomalies(
             &format!(
                 "SELECT {ANOMALY_COLUMNS} FROM anomalies \
-                 WHERE spacecraft_id = ? AND ts >= ? AND ts <= ? ORDER BY ts, seq"
+                 WHERE tenant = ? AND spacecraft_id = ? AND ts >= ? AND ts <= ? ORDER BY ts, seq"
             ),
             AnomalyQuery {
+                tenant,
                 spacecraft,
                 integers: vec![from.as_millis(), to.as_millis()],
             },
@@ -249,12 +257,12 @@ impl AnomalyRepository for SqliteStore {
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount> {
-        crate::tenancy::only_default(tenant)?;
         let (count, worst): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*), MAX(CASE severity WHEN 'LOW' THEN 0 WHEN 'MEDIUM' THEN 1 \
              WHEN 'HIGH' THEN 2 WHEN 'CRITICAL' THEN 3 END) \
-             FROM anomalies WHERE spacecraft_id = ? AND ts >= ?",
+             FROM anomalies WHERE tenant = ? AND spacecraft_id = ? AND ts >= ?",
         )
+        .bind(tenant.as_str())
         .bind(spacecraft.as_str())
         .bind(since.as_millis())
         .fetch_one(&self.reader)
@@ -289,7 +297,6 @@ impl AnomalyRepository for SqliteStore {
         after: Option<RangeCursor>,
         limit: usize,
     ) -> Result<AnomalyPage> {
-        crate::tenancy::only_default(tenant)?;
         if from > to || limit == 0 {
             return Ok(AnomalyPage::default());
         }
@@ -302,13 +309,14 @@ impl AnomalyRepository for SqliteStore {
         let rows: Vec<(AnomalyRow, (i64, i64))> = sqlx::query(&format!(
             "SELECT {ANOMALY_COLUMNS}, seq FROM anomalies \
              WHERE spacecraft_id = ?1 AND ts >= ?2 AND ts <= ?3 AND (ts > ?2 OR seq > ?4) \
-             ORDER BY ts, seq LIMIT ?5"
+             AND tenant = ?6 ORDER BY ts, seq LIMIT ?5"
         ))
         .bind(spacecraft.as_str())
         .bind(after_ts)
         .bind(to.as_millis())
         .bind(after_seq)
         .bind(sql_count(limit))
+        .bind(tenant.as_str())
         .fetch_all(&self.reader)
         .await
         .db()?
@@ -398,13 +406,18 @@ fn alarm_from_row(row: AlarmRow) -> Result<Alarm> {
 }
 
 /// Creates or replaces `alarm` by id, in the open transaction on `conn`.
-pub(super) async fn upsert_alarm(conn: &mut SqliteConnection, alarm: &Alarm) -> Result<()> {
+pub(super) async fn upsert_alarm(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    alarm: &Alarm,
+) -> Result<()> {
     let violation_count = i64::try_from(alarm.violation_count)
         .map_err(|_| Error::invalid("violationCount", "is too large to store"))?;
     let last_value = to_json(&alarm.last_value)?;
     sqlx::query(&format!(
-        "INSERT INTO alarms ({ALARM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (id) DO UPDATE SET spacecraft_id = excluded.spacecraft_id, \
+        "INSERT INTO alarms (tenant, {ALARM_COLUMNS}) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (tenant, id) DO UPDATE SET spacecraft_id = excluded.spacecraft_id, \
          parameter = excluded.parameter, kind = excluded.kind, state = excluded.state, \
          severity = excluded.severity, violation_count = excluded.violation_count, \
          opened_at = excluded.opened_at, last_value = excluded.last_value, \
@@ -412,6 +425,7 @@ pub(super) async fn upsert_alarm(conn: &mut SqliteConnection, alarm: &Alarm) -> 
          acknowledged_at = excluded.acknowledged_at, comment = excluded.comment, \
          shelved_until = excluded.shelved_until"
     ))
+    .bind(tenant.as_str())
     .bind(alarm.id.as_str())
     .bind(alarm.spacecraft_id.as_str())
     .bind(alarm.parameter.as_str())
@@ -440,31 +454,32 @@ impl AlarmRepository for SqliteStore {
         alarm: Alarm,
         events: Vec<NewEvent>,
     ) -> Result<()> {
-        crate::tenancy::only_default(tenant)?;
         events::check_distinct(&events)?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
-        require_spacecraft(&mut tx, &alarm.spacecraft_id).await?;
-        upsert_alarm(&mut tx, &alarm).await?;
-        events::record(&mut tx, &events).await?;
+        require_spacecraft(&mut tx, tenant, &alarm.spacecraft_id).await?;
+        upsert_alarm(&mut tx, tenant, &alarm).await?;
+        events::record(&mut tx, tenant, &events).await?;
         tx.commit().await.db()
     }
 
     async fn get_alarm(&self, tenant: &TenantId, id: &AlarmId) -> Result<Option<Alarm>> {
-        crate::tenancy::only_default(tenant)?;
-        let row: Option<AlarmRow> =
-            sqlx::query_as(&format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE id = ?"))
-                .bind(id.as_str())
-                .fetch_optional(&self.reader)
-                .await
-                .db()?;
+        let row: Option<AlarmRow> = sqlx::query_as(&format!(
+            "SELECT {ALARM_COLUMNS} FROM alarms WHERE tenant = ? AND id = ?"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .db()?;
         row.map(alarm_from_row).transpose()
     }
 
     async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
-        crate::tenancy::only_default(tenant)?;
-        let mut query =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {ALARM_COLUMNS} FROM alarms WHERE 1 = 1"));
+        let mut query = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {ALARM_COLUMNS} FROM alarms WHERE tenant = "
+        ));
+        query.push_bind(tenant.as_str());
         if let Some(id) = &filter.spacecraft_id {
             query.push(" AND spacecraft_id = ").push_bind(id.as_str());
         }

@@ -78,12 +78,14 @@ impl<'a> Stored<'a> {
     }
 
     /// Keeps this version in the history table.
-    async fn keep_version(&self, conn: &mut SqliteConnection) -> Result<()> {
+    async fn keep_version(&self, conn: &mut SqliteConnection, tenant: &TenantId) -> Result<()> {
         let d = self.document;
         sqlx::query(
-            "INSERT INTO document_versions (document_id, version, spacecraft_id, title, category, \
-             tags, body, published_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO document_versions (tenant, document_id, version, spacecraft_id, title, \
+             category, tags, body, published_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
+        .bind(tenant.as_str())
         .bind(d.id.as_str())
         .bind(i64::from(d.version))
         .bind(d.spacecraft_id.as_ref().map(SpacecraftId::as_str))
@@ -117,15 +119,15 @@ impl DocumentRepository for SqliteStore {
         document: OpsDocument,
         event: NewEvent,
     ) -> Result<()> {
-        crate::tenancy::only_default(tenant)?;
         let row = Stored::new(&document)?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
         let inserted = sqlx::query(
-            "INSERT INTO documents (id, spacecraft_id, title, category, tags, body, title_folded, \
-             body_folded, published_at, updated_at, version) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO documents (tenant, id, spacecraft_id, title, category, tags, body, \
+             title_folded, body_folded, published_at, updated_at, version) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
+        .bind(tenant.as_str())
         .bind(document.id.as_str())
         .bind(document.spacecraft_id.as_ref().map(SpacecraftId::as_str))
         .bind(document.title.as_str())
@@ -145,8 +147,8 @@ impl DocumentRepository for SqliteStore {
             }
             other => other.db()?,
         };
-        row.keep_version(&mut tx).await?;
-        events::record(&mut tx, std::slice::from_ref(&event)).await?;
+        row.keep_version(&mut tx, tenant).await?;
+        events::record(&mut tx, tenant, std::slice::from_ref(&event)).await?;
         tx.commit().await.db()
     }
 
@@ -156,15 +158,16 @@ impl DocumentRepository for SqliteStore {
         document: OpsDocument,
         event: NewEvent,
     ) -> Result<()> {
-        crate::tenancy::only_default(tenant)?;
         let row = Stored::new(&document)?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT version FROM documents WHERE id = ?")
-            .bind(document.id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .db()?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM documents WHERE tenant = ? AND id = ?")
+                .bind(tenant.as_str())
+                .bind(document.id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?;
         let Some(current) = current else {
             return Err(Error::not_found("document", &document.id));
         };
@@ -181,7 +184,7 @@ impl DocumentRepository for SqliteStore {
         sqlx::query(
             "UPDATE documents SET spacecraft_id = ?, title = ?, category = ?, tags = ?, body = ?, \
              title_folded = ?, body_folded = ?, published_at = ?, updated_at = ?, version = ? \
-             WHERE id = ?",
+             WHERE tenant = ? AND id = ?",
         )
         .bind(document.spacecraft_id.as_ref().map(SpacecraftId::as_str))
         .bind(document.title.as_str())
@@ -193,12 +196,13 @@ impl DocumentRepository for SqliteStore {
         .bind(document.published_at.as_millis())
         .bind(document.updated_at.as_millis())
         .bind(i64::from(document.version))
+        .bind(tenant.as_str())
         .bind(document.id.as_str())
         .execute(&mut *tx)
         .await
         .db()?;
-        row.keep_version(&mut tx).await?;
-        events::record(&mut tx, std::slice::from_ref(&event)).await?;
+        row.keep_version(&mut tx, tenant).await?;
+        events::record(&mut tx, tenant, std::slice::from_ref(&event)).await?;
         tx.commit().await.db()
     }
 
@@ -207,10 +211,10 @@ impl DocumentRepository for SqliteStore {
         tenant: &TenantId,
         id: &DocumentId,
     ) -> Result<Option<OpsDocument>> {
-        crate::tenancy::only_default(tenant)?;
         let row: Option<DocumentRow> = sqlx::query_as(&format!(
-            "SELECT {DOCUMENT_COLUMNS} FROM documents d WHERE d.id = ?"
+            "SELECT {DOCUMENT_COLUMNS} FROM documents d WHERE d.tenant = ? AND d.id = ?"
         ))
+        .bind(tenant.as_str())
         .bind(id.as_str())
         .fetch_optional(&self.reader)
         .await
@@ -224,10 +228,10 @@ impl DocumentRepository for SqliteStore {
         query: &SearchQuery,
         limit: Limit,
     ) -> Result<Vec<OpsDocument>> {
-        crate::tenancy::only_default(tenant)?;
         let text = query.as_str();
         let folded = text.to_lowercase();
-        // ?1 the FTS5 phrase, ?2 the lower-cased query, ?3 the query as a tag, ?4 the limit.
+        // ?1 the FTS5 phrase, ?2 the lower-cased query, ?3 the query as a tag, ?4 the limit,
+        // ?5 the tenant.
         let ranked = match fts_phrase(text) {
             Some(_) => {
                 "(SELECT rowid AS key, bm25(documents_fts, 10.0, 1.0, 5.0) AS score \
@@ -243,7 +247,7 @@ impl DocumentRepository for SqliteStore {
                  (length(d.body_folded) - length(replace(d.body_folded, ?2, ''))) \
                    / length(?2) AS body_hits, \
                  EXISTS (SELECT 1 FROM json_each(d.tags) t WHERE t.value = ?3) AS tag_hit \
-               FROM documents d) \
+               FROM documents d WHERE d.tenant = ?5) \
              SELECT {DOCUMENT_COLUMNS} FROM documents d \
              JOIN hits h ON h.key = d.key \
              LEFT JOIN {ranked} f ON f.key = d.key \
@@ -258,6 +262,7 @@ impl DocumentRepository for SqliteStore {
             .bind(folded)
             .bind(text)
             .bind(sql_count(limit.get()))
+            .bind(tenant.as_str())
             .fetch_all(&self.reader)
             .await
             .db()?;
@@ -269,10 +274,10 @@ impl DocumentRepository for SqliteStore {
         tenant: &TenantId,
         filter: &DocumentFilter,
     ) -> Result<Vec<OpsDocument>> {
-        crate::tenancy::only_default(tenant)?;
         let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {DOCUMENT_COLUMNS} FROM documents d WHERE 1 = 1"
+            "SELECT {DOCUMENT_COLUMNS} FROM documents d WHERE d.tenant = "
         ));
+        query.push_bind(tenant.as_str());
         if let Some(id) = &filter.spacecraft_id {
             query.push(" AND d.spacecraft_id = ").push_bind(id.as_str());
         }

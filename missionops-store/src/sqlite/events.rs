@@ -32,7 +32,8 @@ fn taken(id: &EventId) -> Error {
     Error::conflict("event", id, "is already recorded")
 }
 
-/// Fails with [`Error::Conflict`] when one of `events` has an id that is already recorded.
+/// Fails with [`Error::Conflict`] when one of `events` has an id that is already recorded (by
+/// any tenant: event ids are unique in a store, as the port says).
 pub(super) async fn check_unrecorded<'a>(
     conn: &mut SqliteConnection,
     events: impl IntoIterator<Item = &'a NewEvent>,
@@ -65,7 +66,11 @@ pub(super) async fn check_unrecorded<'a>(
 /// write lock, so no other writer can take the same ones, and a rollback gives them back.
 /// [`Error::Conflict`] when an event id is already recorded; the caller's transaction must then
 /// be dropped (rolled back).
-pub(super) async fn record(conn: &mut SqliteConnection, events: &[NewEvent]) -> Result<u64> {
+pub(super) async fn record(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    events: &[NewEvent],
+) -> Result<u64> {
     if events.is_empty() {
         return Ok(0);
     }
@@ -80,14 +85,15 @@ pub(super) async fn record(conn: &mut SqliteConnection, events: &[NewEvent]) -> 
         .collect::<Result<_>>()?;
     let mut sequence = first;
     for (chunk, metadata) in events
-        .chunks(rows_per_statement(8))
-        .zip(metadata.chunks(rows_per_statement(8)))
+        .chunks(rows_per_statement(9))
+        .zip(metadata.chunks(rows_per_statement(9)))
     {
         let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (sequence, id, spacecraft_id, ts, type, severity, message, metadata) ",
+            "INSERT INTO events (sequence, tenant, id, spacecraft_id, ts, type, severity, message, metadata) ",
         );
         query.push_values(chunk.iter().zip(metadata), |mut row, (event, metadata)| {
             row.push_bind(sequence)
+                .push_bind(tenant.as_str())
                 .push_bind(event.id.as_str())
                 .push_bind(event.spacecraft_id.as_ref().map(SpacecraftId::as_str))
                 .push_bind(event.timestamp.as_millis())
@@ -172,10 +178,9 @@ async fn fetch_events(
 #[async_trait]
 impl EventRepository for SqliteStore {
     async fn record_event(&self, tenant: &TenantId, event: NewEvent) -> Result<MissionEvent> {
-        crate::tenancy::only_default(tenant)?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
-        let sequence = record(&mut tx, std::slice::from_ref(&event)).await?;
+        let sequence = record(&mut tx, tenant, std::slice::from_ref(&event)).await?;
         tx.commit().await.db()?;
         Ok(event.recorded(sequence))
     }
@@ -186,10 +191,12 @@ impl EventRepository for SqliteStore {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        crate::tenancy::only_default(tenant)?;
-        let mut query = QueryBuilder::<Sqlite>::new(format!("SELECT {EVENT_COLUMNS} FROM events"));
+        let mut query = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE tenant = "
+        ));
+        query.push_bind(tenant.as_str());
         if let Some(id) = spacecraft {
-            query.push(" WHERE spacecraft_id = ").push_bind(id.as_str());
+            query.push(" AND spacecraft_id = ").push_bind(id.as_str());
         }
         query
             .push(" ORDER BY sequence DESC LIMIT ")
@@ -204,11 +211,11 @@ impl EventRepository for SqliteStore {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        crate::tenancy::only_default(tenant)?;
         let mut query = QueryBuilder::<Sqlite>::new(format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE sequence > "
         ));
         query.push_bind(sql_count(after));
+        query.push(" AND tenant = ").push_bind(tenant.as_str());
         if let Some(id) = spacecraft {
             query.push(" AND spacecraft_id = ").push_bind(id.as_str());
         }

@@ -35,7 +35,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use missionops_core::{Error, Result, SpacecraftId, Timestamp};
+use missionops_core::{Error, Result, SpacecraftId, TenantId, Timestamp};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -102,10 +102,10 @@ pub struct SqliteStore {
     reader: SqlitePool,
     /// The background checkpointer, stopped when the last clone of the store goes.
     checkpointer: Arc<Checkpointer>,
-    /// The integer keys of spacecraft, by id, as writes found them: a spacecraft row is never
-    /// deleted, so its key never changes, and an ingest of known spacecraft need not look
-    /// them up (see `telemetry`).
-    spacecraft_keys: Arc<std::sync::RwLock<std::collections::HashMap<String, i64>>>,
+    /// The integer keys of spacecraft, by tenant and id, as writes found them: a spacecraft
+    /// row is never deleted, so its key never changes, and an ingest of known spacecraft need
+    /// not look them up (see `telemetry`).
+    spacecraft_keys: Arc<std::sync::RwLock<SpacecraftKeys>>,
 }
 
 /// The one write connection, held directly rather than in a pool of one: a sqlx pool tests a
@@ -366,6 +366,9 @@ impl SqliteStore {
     }
 }
 
+/// Spacecraft keys by tenant, then by spacecraft id (nested so that a lookup borrows both).
+type SpacecraftKeys = std::collections::HashMap<String, std::collections::HashMap<String, i64>>;
+
 /// Starts a write transaction on the write connection (see [`Writer::lock`]), taking the
 /// database write lock at once (`BEGIN IMMEDIATE`), so that a concurrent writer in another
 /// process makes this one wait (up to the busy timeout) at the start instead of failing
@@ -422,12 +425,18 @@ fn sql_count(n: impl TryInto<i64>) -> i64 {
 }
 
 /// Fails with [`Error::NotFound`] unless the spacecraft exists.
-async fn require_spacecraft(conn: &mut SqliteConnection, id: &SpacecraftId) -> Result<()> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM spacecraft WHERE id = ?")
-        .bind(id.as_str())
-        .fetch_optional(&mut *conn)
-        .await
-        .db()?;
+async fn require_spacecraft(
+    conn: &mut SqliteConnection,
+    tenant: &TenantId,
+    id: &SpacecraftId,
+) -> Result<()> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM spacecraft WHERE tenant = ? AND id = ?")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
     match found {
         Some(_) => Ok(()),
         None => Err(Error::not_found("spacecraft", id)),

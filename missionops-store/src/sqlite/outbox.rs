@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use missionops_core::{
-    Claim, ClaimId, Clock, DeadLetter, FailureOutcome, OutboxEntry, OutboxStats, OutboxStore,
-    Result, RetryPolicy, RetrySelection, Timestamp,
+    Claim, ClaimId, Clock, DeadLetter, Error, FailureOutcome, OutboxEntry, OutboxStats,
+    OutboxStore, Result, RetryPolicy, RetrySelection, TenantId, Timestamp,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -19,34 +19,36 @@ use super::{DbResult, SqliteStore, begin_write, rows_per_statement, sql_count};
 use crate::SystemClock;
 use crate::outbox::{jitter, millis, new_claim_id, truncate_error};
 
-/// A claimed row: outbox attempts and the event.
+/// A claimed row: outbox attempts, the event's tenant and the event.
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
     attempts: i64,
+    tenant: String,
     #[sqlx(flatten)]
     event: EventRow,
 }
 
 /// Pending rows that hold back their group: backing off, or claimed under a live lease. The
-/// first such row of each group bounds what a claim may take of it. `held` is materialised
+/// first such row of each group (a tenant's spacecraft) bounds what a claim may take of it. `held` is materialised
 /// once per claim, and its `attempts > 0 OR claimed_until IS NOT NULL` term lets SQLite read
 /// the small `outbox_held` index; the main scan walks `outbox_pending` in sequence order.
 const CLAIM_SQL: &str = "
 WITH held AS MATERIALIZED (
-    SELECT e.spacecraft_id AS grp, MIN(o.sequence) AS first_held
+    SELECT e.tenant AS tenant, e.spacecraft_id AS grp, MIN(o.sequence) AS first_held
     FROM outbox o JOIN events e ON e.sequence = o.sequence
     WHERE o.status = 'pending' AND (o.attempts > 0 OR o.claimed_until IS NOT NULL)
       AND ((o.attempts > 0 AND o.next_attempt_at > ?1) OR o.claimed_until > ?1)
-    GROUP BY e.spacecraft_id
+    GROUP BY e.tenant, e.spacecraft_id
 )
-SELECT o.attempts, e.sequence, e.id, e.spacecraft_id, e.ts, e.type, e.severity, e.message,
+SELECT o.attempts, e.tenant, e.sequence, e.id, e.spacecraft_id, e.ts, e.type, e.severity, e.message,
        e.metadata
 FROM outbox o JOIN events e ON e.sequence = o.sequence
 WHERE o.status = 'pending'
   AND (o.attempts = 0 OR o.next_attempt_at <= ?1)
   AND (o.claimed_until IS NULL OR o.claimed_until <= ?1)
   AND NOT EXISTS (
-      SELECT 1 FROM held h WHERE h.grp IS e.spacecraft_id AND h.first_held < o.sequence)
+      SELECT 1 FROM held h
+      WHERE h.tenant = e.tenant AND h.grp IS e.spacecraft_id AND h.first_held < o.sequence)
 ORDER BY o.sequence
 LIMIT ?2";
 
@@ -91,11 +93,19 @@ impl OutboxStore for SqliteStore {
             .await
             .db()?;
         let mut entries = Vec::with_capacity(rows.len());
-        for ClaimRow { attempts, event } in rows {
+        for ClaimRow {
+            attempts,
+            tenant,
+            event,
+        } in rows
+        {
             let event = event_from_row(event)?;
+            let tenant = TenantId::parse(tenant)
+                .map_err(|e| Error::backend(format!("event {}: stored tenant: {e}", event.id)))?;
             entries.push(OutboxEntry {
                 sequence: event.sequence,
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                tenant,
                 event,
             });
         }

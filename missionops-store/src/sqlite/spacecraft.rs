@@ -40,27 +40,30 @@ fn spacecraft_from_row(row: SpacecraftRow) -> Result<Spacecraft> {
 /// multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING id` per few hundred spacecraft.
 pub(super) async fn register_missing(
     conn: &mut SqliteConnection,
+    tenant: &TenantId,
     registrations: &[Registration],
 ) -> Result<Vec<NewEvent>> {
     let mut registered: HashSet<String> = HashSet::new();
-    for chunk in registrations.chunks(rows_per_statement(6)) {
+    for chunk in registrations.chunks(rows_per_statement(7)) {
         let metadata = chunk
             .iter()
             .map(|r| to_json(&r.spacecraft.metadata))
             .collect::<Result<Vec<String>>>()?;
         let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO spacecraft (id, name, mission_type, metadata, created_at, updated_at) ",
+            "INSERT INTO spacecraft \
+             (tenant, id, name, mission_type, metadata, created_at, updated_at) ",
         );
         query.push_values(chunk.iter().zip(metadata), |mut row, (r, metadata)| {
             let spacecraft = &r.spacecraft;
-            row.push_bind(spacecraft.id.as_str())
+            row.push_bind(tenant.as_str())
+                .push_bind(spacecraft.id.as_str())
                 .push_bind(spacecraft.name.as_str())
                 .push_bind(spacecraft.mission_type.as_str())
                 .push_bind(metadata)
                 .push_bind(spacecraft.created_at.as_millis())
                 .push_bind(spacecraft.updated_at.as_millis());
         });
-        query.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+        query.push(" ON CONFLICT (tenant, id) DO NOTHING RETURNING id");
         let ids: Vec<String> = query
             .build_query_scalar()
             .fetch_all(&mut *conn)
@@ -84,14 +87,15 @@ impl SpacecraftRepository for SqliteStore {
         spacecraft: Spacecraft,
         event: NewEvent,
     ) -> Result<()> {
-        crate::tenancy::only_default(tenant)?;
         let metadata = to_json(&spacecraft.metadata)?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
         let inserted = sqlx::query(
-            "INSERT INTO spacecraft (id, name, mission_type, metadata, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO spacecraft \
+             (tenant, id, name, mission_type, metadata, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
+        .bind(tenant.as_str())
         .bind(spacecraft.id.as_str())
         .bind(spacecraft.name.as_str())
         .bind(spacecraft.mission_type.as_str())
@@ -110,7 +114,7 @@ impl SpacecraftRepository for SqliteStore {
             }
             other => other.db()?,
         };
-        events::record(&mut tx, std::slice::from_ref(&event)).await?;
+        events::record(&mut tx, tenant, std::slice::from_ref(&event)).await?;
         tx.commit().await.db()
     }
 
@@ -119,10 +123,10 @@ impl SpacecraftRepository for SqliteStore {
         tenant: &TenantId,
         id: &SpacecraftId,
     ) -> Result<Option<Spacecraft>> {
-        crate::tenancy::only_default(tenant)?;
         let row: Option<SpacecraftRow> = sqlx::query_as(&format!(
-            "SELECT {SPACECRAFT_COLUMNS} FROM spacecraft WHERE id = ?"
+            "SELECT {SPACECRAFT_COLUMNS} FROM spacecraft WHERE tenant = ? AND id = ?"
         ))
+        .bind(tenant.as_str())
         .bind(id.as_str())
         .fetch_optional(&self.reader)
         .await
@@ -136,16 +140,18 @@ impl SpacecraftRepository for SqliteStore {
         limit: Limit,
         offset: u64,
     ) -> Result<SpacecraftPage> {
-        crate::tenancy::only_default(tenant)?;
         // One read transaction, so that the total and the page describe the same moment.
         let mut tx = self.reader.begin().await.db()?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM spacecraft")
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM spacecraft WHERE tenant = ?")
+            .bind(tenant.as_str())
             .fetch_one(&mut *tx)
             .await
             .db()?;
         let rows: Vec<SpacecraftRow> = sqlx::query_as(&format!(
-            "SELECT {SPACECRAFT_COLUMNS} FROM spacecraft ORDER BY created_at, id LIMIT ? OFFSET ?"
+            "SELECT {SPACECRAFT_COLUMNS} FROM spacecraft WHERE tenant = ? \
+             ORDER BY created_at, id LIMIT ? OFFSET ?"
         ))
+        .bind(tenant.as_str())
         .bind(sql_count(limit.get()))
         .bind(sql_count(offset))
         .fetch_all(&mut *tx)
@@ -191,11 +197,11 @@ impl ConfigRepository for SqliteStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<ConfigRecord>> {
-        crate::tenancy::only_default(tenant)?;
         let row: Option<ConfigRow> = sqlx::query_as(&format!(
-            "SELECT {CONFIG_COLUMNS} FROM config_versions WHERE spacecraft_id = ? \
+            "SELECT {CONFIG_COLUMNS} FROM config_versions WHERE tenant = ? AND spacecraft_id = ? \
              ORDER BY version DESC LIMIT 1"
         ))
+        .bind(tenant.as_str())
         .bind(spacecraft.as_str())
         .fetch_optional(&self.reader)
         .await
@@ -208,11 +214,11 @@ impl ConfigRepository for SqliteStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<u32>> {
-        crate::tenancy::only_default(tenant)?;
         let version: Option<i64> = sqlx::query_scalar(
-            "SELECT version FROM config_versions WHERE spacecraft_id = ? \
+            "SELECT version FROM config_versions WHERE tenant = ? AND spacecraft_id = ? \
              ORDER BY version DESC LIMIT 1",
         )
+        .bind(tenant.as_str())
         .bind(spacecraft.as_str())
         .fetch_optional(&self.reader)
         .await
@@ -231,14 +237,15 @@ impl ConfigRepository for SqliteStore {
         record: ConfigRecord,
         event: NewEvent,
     ) -> Result<()> {
-        crate::tenancy::only_default(tenant)?;
         let document = to_json(record.config.as_object())?;
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
-        require_spacecraft(&mut tx, &record.spacecraft_id).await?;
+        require_spacecraft(&mut tx, tenant, &record.spacecraft_id).await?;
         let current: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(version), 0) FROM config_versions WHERE spacecraft_id = ?",
+            "SELECT COALESCE(MAX(version), 0) FROM config_versions \
+             WHERE tenant = ? AND spacecraft_id = ?",
         )
+        .bind(tenant.as_str())
         .bind(record.spacecraft_id.as_str())
         .fetch_one(&mut *tx)
         .await
@@ -255,9 +262,10 @@ impl ConfigRepository for SqliteStore {
         }
         sqlx::query(
             "INSERT INTO config_versions \
-             (spacecraft_id, version, document, status, source, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             (tenant, spacecraft_id, version, document, status, source, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
+        .bind(tenant.as_str())
         .bind(record.spacecraft_id.as_str())
         .bind(i64::from(record.version))
         .bind(document)
@@ -267,7 +275,7 @@ impl ConfigRepository for SqliteStore {
         .execute(&mut *tx)
         .await
         .db()?;
-        events::record(&mut tx, std::slice::from_ref(&event)).await?;
+        events::record(&mut tx, tenant, std::slice::from_ref(&event)).await?;
         tx.commit().await.db()
     }
 
@@ -276,10 +284,11 @@ impl ConfigRepository for SqliteStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<ConfigRecord>> {
-        crate::tenancy::only_default(tenant)?;
         let rows: Vec<ConfigRow> = sqlx::query_as(&format!(
-            "SELECT {CONFIG_COLUMNS} FROM config_versions WHERE spacecraft_id = ? ORDER BY version"
+            "SELECT {CONFIG_COLUMNS} FROM config_versions WHERE tenant = ? AND spacecraft_id = ? \
+             ORDER BY version"
         ))
+        .bind(tenant.as_str())
         .bind(spacecraft.as_str())
         .fetch_all(&self.reader)
         .await

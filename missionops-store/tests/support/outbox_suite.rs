@@ -88,6 +88,10 @@ pub async fn claims_take_pending_rows_in_sequence_order_with_their_events(
     let events: Vec<&MissionEvent> = claim.entries.iter().map(|e| &e.event).collect();
     assert_eq!(events, vec![&a1, &b1, &n1, &a2]);
     assert!(claim.entries.iter().all(|e| e.attempts == 0));
+    assert!(
+        claim.entries.iter().all(|e| e.tenant.is_default()),
+        "events recorded for `default` are delivered as its"
+    );
     // Claimed rows are not handed out twice.
     let again = store.claim(t(0), 10, LEASE).await.expect("claim again");
     assert!(again.entries.is_empty(), "{:?}", again.sequences());

@@ -20,12 +20,13 @@ use super::SqliteStore;
 #[async_trait]
 impl TelemetryRepository for SqliteStore {
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
-        crate::tenancy::only_default(&write.tenant)?;
         self.ingest(write).await
     }
 
     async fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
-        if writes.iter().any(|w| !w.tenant.is_default()) {
+        // A group commit merges writes into one transaction of one tenant; a group that
+        // mixes tenants (rare: one connection serves one tenant) is stored write by write.
+        if writes.windows(2).any(|w| w[0].tenant != w[1].tenant) {
             return insert_one_by_one(self, writes).await;
         }
         self.ingest_group(writes).await
@@ -37,8 +38,7 @@ impl TelemetryRepository for SqliteStore {
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>> {
-        crate::tenancy::only_default(tenant)?;
-        self.read_recent(spacecraft, limit).await
+        self.read_recent(tenant, spacecraft, limit).await
     }
 
     async fn telemetry_range(
@@ -49,8 +49,7 @@ impl TelemetryRepository for SqliteStore {
         to: Timestamp,
         max: usize,
     ) -> Result<Vec<TelemetrySnapshot>> {
-        crate::tenancy::only_default(tenant)?;
-        self.read_range(spacecraft, from, to, max).await
+        self.read_range(tenant, spacecraft, from, to, max).await
     }
 
     async fn last_telemetry_timestamp(
@@ -58,8 +57,7 @@ impl TelemetryRepository for SqliteStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<Timestamp>> {
-        crate::tenancy::only_default(tenant)?;
-        self.read_last_timestamp(spacecraft).await
+        self.read_last_timestamp(tenant, spacecraft).await
     }
 
     async fn latest_values(
@@ -67,8 +65,7 @@ impl TelemetryRepository for SqliteStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<LatestValue>> {
-        crate::tenancy::only_default(tenant)?;
-        self.read_latest_values(spacecraft).await
+        self.read_latest_values(tenant, spacecraft).await
     }
 
     async fn telemetry_series(
@@ -80,8 +77,7 @@ impl TelemetryRepository for SqliteStore {
         to: Timestamp,
         bucket: BucketWidth,
     ) -> Result<Vec<SeriesBucket>> {
-        crate::tenancy::only_default(tenant)?;
-        self.read_series(spacecraft, parameter, from, to, bucket)
+        self.read_series(tenant, spacecraft, parameter, from, to, bucket)
             .await
     }
 
@@ -94,8 +90,7 @@ impl TelemetryRepository for SqliteStore {
         after: Option<RangeCursor>,
         limit: usize,
     ) -> Result<TelemetryPage> {
-        crate::tenancy::only_default(tenant)?;
-        self.read_range_page(spacecraft, from, to, after, limit)
+        self.read_range_page(tenant, spacecraft, from, to, after, limit)
             .await
     }
 
@@ -107,7 +102,7 @@ impl TelemetryRepository for SqliteStore {
         to: Timestamp,
         at_most: usize,
     ) -> Result<usize> {
-        crate::tenancy::only_default(tenant)?;
-        self.count_range(spacecraft, from, to, at_most).await
+        self.count_range(tenant, spacecraft, from, to, at_most)
+            .await
     }
 }

@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
+use missionops_core::TenantId;
 use missionops_core::{
     BucketWidth, Error, LatestValue, LayoutInterner, Limit, ParameterName, RangeCursor, Result,
     SeriesBucket, SnapshotId, SpacecraftId, TelemetryPage, TelemetrySnapshot, Timestamp,
@@ -213,6 +214,7 @@ fn json_path(name: &str) -> Option<String> {
 impl SqliteStore {
     pub(super) async fn read_recent(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>> {
@@ -224,9 +226,10 @@ impl SqliteStore {
                                  char(30)), \
                     count(*) \
              FROM (SELECT id, ts, seq, parameters FROM telemetry \
-                   WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?) \
+                   WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE tenant = ? AND id = ?) \
                    ORDER BY ts DESC, seq DESC LIMIT ?)",
         )
+        .bind(tenant.as_str())
         .bind(spacecraft.as_str())
         .bind(sql_count(limit.get()))
         .fetch_one(&self.reader)
@@ -241,6 +244,7 @@ impl SqliteStore {
 
     pub(super) async fn read_range(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -251,11 +255,13 @@ impl SqliteStore {
         }
         // One read transaction, so that every page sees the same state of the file.
         let mut tx = self.reader.begin().await.db()?;
-        let key: Option<i64> = sqlx::query_scalar("SELECT key FROM spacecraft WHERE id = ?")
-            .bind(spacecraft.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .db()?;
+        let key: Option<i64> =
+            sqlx::query_scalar("SELECT key FROM spacecraft WHERE tenant = ? AND id = ?")
+                .bind(tenant.as_str())
+                .bind(spacecraft.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .db()?;
         let Some(key) = key else {
             return Ok(Vec::new());
         };
@@ -300,6 +306,7 @@ impl SqliteStore {
     /// [`TelemetryRepository::telemetry_range_page`]: missionops_core::TelemetryRepository::telemetry_range_page
     pub(super) async fn read_range_page(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -310,11 +317,13 @@ impl SqliteStore {
             return Ok(TelemetryPage::default());
         }
         let mut conn = self.reader.acquire().await.db()?;
-        let key: Option<i64> = sqlx::query_scalar("SELECT key FROM spacecraft WHERE id = ?")
-            .bind(spacecraft.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .db()?;
+        let key: Option<i64> =
+            sqlx::query_scalar("SELECT key FROM spacecraft WHERE tenant = ? AND id = ?")
+                .bind(tenant.as_str())
+                .bind(spacecraft.as_str())
+                .fetch_optional(&mut *conn)
+                .await
+                .db()?;
         let Some(key) = key else {
             return Ok(TelemetryPage::default());
         };
@@ -348,6 +357,7 @@ impl SqliteStore {
     /// How many rows a range read would return, counting at most `at_most`.
     pub(super) async fn count_range(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         from: Timestamp,
         to: Timestamp,
@@ -358,13 +368,14 @@ impl SqliteStore {
         }
         let count: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM (SELECT 1 FROM telemetry \
-             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?1) \
+             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE tenant = ?5 AND id = ?1) \
                AND ts >= ?2 AND ts <= ?3 LIMIT ?4)",
         )
         .bind(spacecraft.as_str())
         .bind(from.as_millis())
         .bind(to.as_millis())
         .bind(sql_count(at_most))
+        .bind(tenant.as_str())
         .fetch_one(&self.reader)
         .await
         .db()?;
@@ -373,13 +384,15 @@ impl SqliteStore {
 
     pub(super) async fn read_last_timestamp(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<Timestamp>> {
         let last: Option<i64> = sqlx::query_scalar(
             "SELECT ts FROM telemetry \
-             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?) \
+             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE tenant = ? AND id = ?) \
              ORDER BY ts DESC LIMIT 1",
         )
+        .bind(tenant.as_str())
         .bind(spacecraft.as_str())
         .fetch_optional(&self.reader)
         .await
@@ -390,13 +403,15 @@ impl SqliteStore {
 
     pub(super) async fn read_latest_values(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<LatestValue>> {
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT parameter, value, ts FROM latest_values \
-             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?) \
+             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE tenant = ? AND id = ?) \
              ORDER BY parameter",
         )
+        .bind(tenant.as_str())
         .bind(spacecraft.as_str())
         .fetch_all(&self.reader)
         .await
@@ -416,6 +431,7 @@ impl SqliteStore {
 
     pub(super) async fn read_series(
         &self,
+        tenant: &TenantId,
         spacecraft: &SpacecraftId,
         parameter: &ParameterName,
         from: Timestamp,
@@ -430,13 +446,13 @@ impl SqliteStore {
         let samples = if json_path(parameter.as_str()).is_some() {
             "SELECT t.ts AS ts, t.seq AS seq, json_extract(t.parameters, ?1) AS v \
              FROM telemetry t \
-             WHERE t.spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?2) \
+             WHERE t.spacecraft_key = (SELECT key FROM spacecraft WHERE tenant = ?6 AND id = ?2) \
              AND t.ts >= ?3 AND t.ts <= ?4 \
              AND json_type(t.parameters, ?1) IN ('integer', 'real')"
         } else {
             "SELECT t.ts AS ts, t.seq AS seq, j.value AS v \
              FROM telemetry t, json_each(t.parameters) j \
-             WHERE t.spacecraft_key = (SELECT key FROM spacecraft WHERE id = ?2) \
+             WHERE t.spacecraft_key = (SELECT key FROM spacecraft WHERE tenant = ?6 AND id = ?2) \
              AND t.ts >= ?3 AND t.ts <= ?4 \
              AND j.key = ?1 AND j.type IN ('integer', 'real')"
         };
@@ -461,6 +477,7 @@ impl SqliteStore {
             .bind(from.as_millis())
             .bind(to.as_millis())
             .bind(bucket.as_millis())
+            .bind(tenant.as_str())
             .fetch_all(&self.reader)
             .await
             .db()?;

@@ -20,6 +20,8 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::task::Poll;
 
+use missionops_core::TenantId;
+
 use missionops_core::{
     Error, GroupOutcome, IngestOutcome, ParameterName, ParameterValue, Parameters, Result,
     SpacecraftId, TelemetrySnapshot, TelemetryWrite, insert_one_by_one,
@@ -121,13 +123,15 @@ impl SqliteStore {
     async fn spacecraft_keys<'a>(
         &self,
         conn: &mut SqliteConnection,
+        tenant: &TenantId,
         ids: impl Iterator<Item = &'a SpacecraftId>,
     ) -> Result<Keys<'a>> {
         let (wanted, distinct) = distinct_spacecraft(ids);
         let mut map = HashMap::with_capacity(wanted.len());
         for chunk in wanted.chunks(rows_per_statement(1)) {
             let mut query =
-                QueryBuilder::<Sqlite>::new("SELECT id, key FROM spacecraft WHERE id IN (");
+                QueryBuilder::<Sqlite>::new("SELECT id, key FROM spacecraft WHERE tenant = ");
+            query.push_bind(tenant.as_str()).push(" AND id IN (");
             let mut list = query.separated(", ");
             for id in chunk {
                 list.push_bind(id.as_str());
@@ -148,8 +152,9 @@ impl SqliteStore {
     }
 
     /// Remembers `keys`, looked up in a transaction that committed.
-    fn remember_keys(&self, keys: &Keys<'_>) {
+    fn remember_keys(&self, tenant: &TenantId, keys: &Keys<'_>) {
         if let Ok(mut cache) = self.spacecraft_keys.write() {
+            let cache = cache.entry(tenant.as_str().to_owned()).or_default();
             for (&id, &key) in &keys.map {
                 cache.insert(id.to_owned(), key);
             }
@@ -157,8 +162,13 @@ impl SqliteStore {
     }
 
     /// The keys of the spacecraft of a write as remembered, or `None` when one of them is not.
-    fn remembered_keys<'a>(&self, ids: impl Iterator<Item = &'a SpacecraftId>) -> Option<Keys<'a>> {
+    fn remembered_keys<'a>(
+        &self,
+        tenant: &TenantId,
+        ids: impl Iterator<Item = &'a SpacecraftId>,
+    ) -> Option<Keys<'a>> {
         let cache = self.spacecraft_keys.read().ok()?;
+        let cache = cache.get(tenant.as_str())?;
         let (wanted, _) = distinct_spacecraft(ids);
         let mut map = HashMap::with_capacity(wanted.len());
         for id in wanted {
@@ -179,6 +189,7 @@ fn first_repeat(snapshots: &[TelemetrySnapshot]) -> Option<usize> {
 /// which batch indices are duplicates of stored snapshots when neither is the case.
 async fn find_duplicates(
     conn: &mut SqliteConnection,
+    tenant: &TenantId,
     snapshots: &[TelemetrySnapshot],
     keys: &Keys<'_>,
     stored_up_to: i64,
@@ -194,7 +205,11 @@ async fn find_duplicates(
         let mut query = QueryBuilder::<Sqlite>::new(
             "SELECT id, spacecraft_key, ts, parameters FROM telemetry WHERE seq <= ",
         );
-        query.push_bind(stored_up_to).push(" AND id IN (");
+        query
+            .push_bind(stored_up_to)
+            .push(" AND tenant = ")
+            .push_bind(tenant.as_str())
+            .push(" AND id IN (");
         let mut list = query.separated(", ");
         for snapshot in chunk {
             list.push_bind(snapshot.id.as_str());
@@ -320,13 +335,15 @@ async fn upsert_latest_values(conn: &mut SqliteConnection, rows: Vec<LatestRow<'
 /// into the statement's arguments rather than copied).
 fn push_snapshot_rows<'q>(
     query: &mut QueryBuilder<'q, Sqlite>,
+    tenant: &'q TenantId,
     snapshots: &'q [TelemetrySnapshot],
     texts: Vec<String>,
     keys: &Keys<'_>,
 ) {
-    query.push("INSERT INTO telemetry (id, spacecraft_key, ts, parameters) ");
+    query.push("INSERT INTO telemetry (tenant, id, spacecraft_key, ts, parameters) ");
     query.push_values(snapshots.iter().zip(texts), |mut row, (snapshot, text)| {
-        row.push_bind(snapshot.id.as_str())
+        row.push_bind(tenant.as_str())
+            .push_bind(snapshot.id.as_str())
             .push_bind(keys.get(&snapshot.spacecraft_id))
             .push_bind(snapshot.timestamp.as_millis())
             .push_bind(text);
@@ -373,6 +390,8 @@ fn merge(writes: Vec<TelemetryWrite>) -> (TelemetryWrite, Vec<Counts>) {
     let mut merged = TelemetryWrite::default();
     let mut counts = Vec::with_capacity(writes.len());
     for write in writes {
+        // The caller merges writes of one tenant only.
+        merged.tenant = write.tenant;
         counts.push((
             write.registrations.len(),
             write.snapshots.len(),
@@ -399,7 +418,7 @@ fn split(mut merged: TelemetryWrite, counts: &[Counts]) -> Vec<TelemetryWrite> {
         .rev()
         .map(
             |&(registrations, snapshots, anomalies, alarms, events)| TelemetryWrite {
-                tenant: Default::default(),
+                tenant: merged.tenant.clone(),
                 registrations: tail(&mut merged.registrations, registrations),
                 snapshots: tail(&mut merged.snapshots, snapshots),
                 anomalies: tail(&mut merged.anomalies, anomalies),
@@ -433,7 +452,7 @@ impl SqliteStore {
     /// SQLite's thread, not SQLite's work, were most of their cost.
     async fn write_all_new(&self, write: &TelemetryWrite) -> Option<IngestOutcome> {
         let TelemetryWrite {
-            tenant: _,
+            tenant,
             registrations,
             snapshots,
             anomalies,
@@ -447,7 +466,7 @@ impl SqliteStore {
         {
             return None;
         }
-        let keys = self.remembered_keys(named_spacecraft(write))?;
+        let keys = self.remembered_keys(tenant, named_spacecraft(write))?;
         let outcome = IngestOutcome {
             inserted: snapshots.len(),
             duplicates: 0,
@@ -462,7 +481,7 @@ impl SqliteStore {
         let latest = newest_values(snapshots, &keys, None).ok()?;
         let mut query = QueryBuilder::<Sqlite>::new(if one_go { "BEGIN IMMEDIATE; " } else { "" });
         if !snapshots.is_empty() {
-            push_snapshot_rows(&mut query, snapshots, texts, &keys);
+            push_snapshot_rows(&mut query, tenant, snapshots, texts, &keys);
             for chunk in latest.chunks(rows_per_statement(4)) {
                 query.push("; ");
                 push_latest_values(&mut query, chunk);
@@ -479,12 +498,14 @@ impl SqliteStore {
             query.build().execute(&mut *tx).await.ok()?;
         }
         if !anomalies.is_empty() {
-            anomalies::insert_new(&mut tx, anomalies).await.ok()?;
+            anomalies::insert_new(&mut tx, tenant, anomalies)
+                .await
+                .ok()?;
         }
         for alarm in alarms {
-            anomalies::upsert_alarm(&mut tx, alarm).await.ok()?;
+            anomalies::upsert_alarm(&mut tx, tenant, alarm).await.ok()?;
         }
-        events::record(&mut tx, events).await.ok()?;
+        events::record(&mut tx, tenant, events).await.ok()?;
         tx.commit().await.ok()?;
         Some(outcome)
     }
@@ -494,7 +515,7 @@ impl SqliteStore {
     /// answers [`Written::NotAllNew`].
     async fn write_telemetry(&self, write: &TelemetryWrite, all_new: bool) -> Result<Written> {
         let TelemetryWrite {
-            tenant: _,
+            tenant,
             registrations,
             snapshots,
             anomalies,
@@ -506,9 +527,9 @@ impl SqliteStore {
 
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
-        let registered = spacecraft::register_missing(&mut tx, registrations).await?;
+        let registered = spacecraft::register_missing(&mut tx, tenant, registrations).await?;
         let keys = self
-            .spacecraft_keys(&mut tx, named_spacecraft(write))
+            .spacecraft_keys(&mut tx, tenant, named_spacecraft(write))
             .await?;
         // Rows up to this arrival number were stored before this batch.
         let (stored_up_to, first_texts) = overlapped(
@@ -523,8 +544,8 @@ impl SqliteStore {
         let mut optimistic_latest = None;
         for (k, chunk) in chunks.iter().enumerate() {
             let mut query = QueryBuilder::<Sqlite>::new("");
-            push_snapshot_rows(&mut query, chunk, texts, &keys);
-            query.push(" ON CONFLICT (id) DO NOTHING");
+            push_snapshot_rows(&mut query, tenant, chunk, texts, &keys);
+            query.push(" ON CONFLICT (tenant, id) DO NOTHING");
             let (done, prepared) = overlapped(query.build().execute(&mut *tx), || {
                 match chunks.get(k + 1) {
                     Some(next) => Prepared::Chunk(encode_chunk(next)),
@@ -543,7 +564,8 @@ impl SqliteStore {
             if all_new {
                 return Ok(Written::NotAllNew);
             }
-            let duplicate = find_duplicates(&mut tx, snapshots, &keys, stored_up_to).await?;
+            let duplicate =
+                find_duplicates(&mut tx, tenant, snapshots, &keys, stored_up_to).await?;
             let found = duplicate.iter().filter(|d| **d).count();
             if found + inserted != snapshots.len() {
                 return Err(Error::backend(format!(
@@ -557,16 +579,16 @@ impl SqliteStore {
         };
         upsert_latest_values(&mut tx, latest).await?;
         if !anomalies.is_empty() {
-            anomalies::insert_new(&mut tx, anomalies).await?;
+            anomalies::insert_new(&mut tx, tenant, anomalies).await?;
         }
         for alarm in alarms {
-            anomalies::upsert_alarm(&mut tx, alarm).await?;
+            anomalies::upsert_alarm(&mut tx, tenant, alarm).await?;
         }
         // A registration's event comes before what the telemetry caused.
-        events::record(&mut tx, &registered).await?;
-        events::record(&mut tx, events).await?;
+        events::record(&mut tx, tenant, &registered).await?;
+        events::record(&mut tx, tenant, events).await?;
         tx.commit().await.db()?;
-        self.remember_keys(&keys);
+        self.remember_keys(tenant, &keys);
         Ok(Written::Stored(IngestOutcome {
             inserted,
             duplicates: snapshots.len() - inserted,
@@ -604,7 +626,9 @@ impl SqliteStore {
             // a fleet's writes, new spacecraft among them, takes one careful transaction.
             let one_command = merged.registrations.is_empty()
                 && merged.snapshots.len() <= ALL_NEW_MAX
-                && self.remembered_keys(named_spacecraft(&merged)).is_some();
+                && self
+                    .remembered_keys(&merged.tenant, named_spacecraft(&merged))
+                    .is_some();
             let stored = if one_command {
                 self.write_all_new(&merged).await.is_some()
             } else {
