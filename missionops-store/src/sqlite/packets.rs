@@ -67,7 +67,7 @@ impl PacketDefinitionRepository for SqliteStore {
     ) -> Result<()> {
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
-        require_spacecraft(&mut tx, &record.spacecraft_id).await?;
+        require_spacecraft(&mut tx, tenant, &record.spacecraft_id).await?;
         let current: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(version), 0) FROM packet_definitions \
              WHERE tenant = ? AND spacecraft_id = ?",
@@ -99,7 +99,7 @@ impl PacketDefinitionRepository for SqliteStore {
         .execute(&mut *tx)
         .await
         .db()?;
-        events::record(&mut tx, std::slice::from_ref(&event)).await?;
+        events::record(&mut tx, tenant, std::slice::from_ref(&event)).await?;
         tx.commit().await.db()
     }
 
