@@ -8,14 +8,14 @@
 # add --features missionops-cli/postgres for DB=postgres);
 # point it at the target directory of another checkout to measure a baseline in the same run.
 # Each scenario runs against a fresh server on a fresh database. Scenarios: single, batch,
-# analyze, fill (one spacecraft); single-fleet, single-new, batch10-fleet, batch-new (a fleet);
+# analyze, fill (one spacecraft); packets (100 Space Packets a request, SPEC §11); single-fleet, single-new, batch10-fleet, batch-new (a fleet);
 # healthz (the bare HTTP stack). When healthz runs first, every later row is also reported as a
 # ratio to it, the figure that survives the machine's noise:
 #
 #   scripts/http-bench.sh target new healthz single single-fleet single-new batch10-fleet
 #
 # Environment: SECS (default 10), CONNS (default 16; batch always uses 8), FLEET (spacecraft
-# of the fleet rows, default 1000), DB (sqlite, the default, or postgres: a fresh database per
+# of the fleet rows, default 1000; batch and packets always use 8), DB (sqlite, the default, or postgres: a fresh database per
 # scenario on the server PGURL, default postgres://postgres@127.0.0.1:5432, created with psql,
 # migrated with `missionops migrate`, dropped afterwards), AUTH (1: create an admin key with
 # `missionops keys create` before the server starts, so authentication is on, and send it with
@@ -86,7 +86,7 @@ for scenario in "$@"; do
     exit 1
   fi
   connections=${CONNS:-16}
-  [ "$scenario" = batch ] && connections=8
+  case "$scenario" in batch | packets) connections=8 ;; esac
   echo -n "[$label] $db$([ "$auth" = 1 ] && echo ', auth on'), load $(cut -d' ' -f1 /proc/loadavg), $connections connections: "
   # --fleet only where it means something: a baseline's older loadgen does not know it.
   fleet_args=()

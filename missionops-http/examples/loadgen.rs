@@ -21,6 +21,11 @@
 //! - `batch10-fleet`: `POST /telemetry/batch` of 10 snapshots, round-robin over the fleet.
 //! - `batch-new`: `POST /telemetry/batch` of 100 snapshots from a new spacecraft each.
 //!
+//! Packets (SPEC §11):
+//! - `packets`: defines the demo's XTCE definition (`Sat-Imager-001`'s) for a spacecraft, then
+//!   `POST /spacecraft/:id/packets` of 100 Space Packets (11 parameters each, every packet a
+//!   new time, so none is a duplicate); packets/s and latency.
+//!
 //! And the reference the other rows are compared with:
 //! - `healthz`: `GET /healthz`, the bare HTTP stack (no store, no JSON parsing).
 //!
@@ -34,7 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use missionops_core::Timestamp;
+use missionops_core::{DemoProfile, SnapshotGenerator, SpacecraftId, Timestamp};
 use serde_json::json;
 
 #[derive(Debug, Clone)]
@@ -500,6 +505,61 @@ async fn main() {
             report(
                 "POST /telemetry/batch (100 x 10), a new spacecraft per batch",
                 "snapshots",
+                elapsed,
+                outcomes,
+            );
+        }
+        "packets" => {
+            let spacecraft = format!("LOAD-P{run_id}");
+            let client = client_builder().build().expect("http client");
+            let defined = client
+                .put(format!("{base}/spacecraft/{spacecraft}/packet-definition"))
+                .header(reqwest::header::CONTENT_TYPE, "application/xml")
+                .body(missionops_packets::SAT_IMAGER_001_DEFINITION)
+                .send()
+                .await
+                .expect("packet definition");
+            assert!(
+                defined.status().is_success(),
+                "the packet definition was refused: {}",
+                defined.status()
+            );
+            // One simulated sample's values, sent again and again under new times.
+            let start = Timestamp::parse("2026-01-01T00:00:00Z").expect("time");
+            let parameters = SnapshotGenerator::for_spacecraft(
+                DemoProfile::LeoImaging,
+                SpacecraftId::parse(spacecraft.clone()).expect("id"),
+                start,
+                1,
+                1,
+                7,
+            )
+            .expect("generator")
+            .next()
+            .expect("a sample")
+            .parameters;
+            let parameters = Arc::new(parameters);
+            let url = format!("{base}/spacecraft/{spacecraft}/packets");
+            let (elapsed, outcomes) = run_for(&options, 100, move |c, n| {
+                let mut buffer = Vec::with_capacity(100 * 48);
+                for i in 0..100u64 {
+                    let k = n * 100 + i;
+                    let millis = start.as_millis() + i64::try_from(k).unwrap_or(i64::MAX / 2);
+                    let time = Timestamp::from_millis(millis).expect("time");
+                    buffer.extend(missionops_packets::encode_sat_imager_001(
+                        (k % 16_384) as u16,
+                        time,
+                        &parameters,
+                    ));
+                }
+                c.post(&url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(buffer)
+            })
+            .await;
+            report(
+                "POST /spacecraft/:id/packets (100 x 11)",
+                "packets",
                 elapsed,
                 outcomes,
             );
