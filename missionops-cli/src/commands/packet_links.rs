@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use missionops_core::{IngestMode, MissionOps, OnPacketError, PacketCounts, SpacecraftId};
 use missionops_http::shutdown_signal;
+use missionops_packets::{PRIMARY_HEADER_LEN, PrimaryHeader};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::watch;
@@ -169,12 +170,16 @@ async fn connection(
 /// framed.
 fn complete_packets(buffer: &[u8]) -> Result<usize, &'static str> {
     let mut end = 0;
-    while buffer.len() - end >= 6 {
-        if buffer[end] >> 5 != 0 {
+    // The header as the packets crate reads it: one framing rule for the stream and the decoder.
+    while let Some(header) = buffer
+        .get(end..end + PRIMARY_HEADER_LEN)
+        .and_then(|bytes| <&[u8; PRIMARY_HEADER_LEN]>::try_from(bytes).ok())
+        .map(PrimaryHeader::read)
+    {
+        if header.version != 0 {
             return Err("a packet header is not version 0");
         }
-        let length = usize::from(u16::from_be_bytes([buffer[end + 4], buffer[end + 5]]));
-        let total = 6 + length + 1;
+        let total = header.packet_len();
         if buffer.len() - end < total {
             break;
         }
