@@ -30,7 +30,8 @@ impl Api {
             Arc::new(MemoryStore::new()),
             Arc::new(SystemClock),
             Arc::new(UuidV7Ids),
-        );
+        )
+        .with_packet_decoding(Arc::new(missionops_packets::XtceDecoding));
         let mut keys = HashMap::new();
         for tenant in ["alpha", "bravo", "default"] {
             let caller = Caller::operator_of(TenantId::parse(tenant).expect("tenant"));
@@ -326,4 +327,40 @@ async fn a_keys_events_name_it_and_its_acknowledgement_is_by_the_key() {
             "{event}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_packet_definition_is_its_tenants_own() {
+    let api = Api::start().await;
+    two_tenants_with_sc_001(&api).await;
+    let xml = include_str!("../../fixtures/packets/housekeeping.xml");
+    let response = api
+        .request(
+            reqwest::Method::PUT,
+            "alpha",
+            "/spacecraft/SC-001/packet-definition",
+        )
+        .header("content-type", "application/xml")
+        .body(xml)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (status, _) = api
+        .get("alpha", "/spacecraft/SC-001/packet-definition")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Bravo's SC-001 has none, and bravo's packets are not decoded with alpha's definition.
+    let (status, _) = api
+        .get("bravo", "/spacecraft/SC-001/packet-definition")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let response = api
+        .request(reqwest::Method::POST, "bravo", "/spacecraft/SC-001/packets")
+        .header("content-type", "application/octet-stream")
+        .body(vec![0x08, 100, 0xC0, 0, 0, 0, 0])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::completed;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::query;
-use crate::extract::{Body, JsJson, Path, Query, parse_id};
+use crate::extract::{Body, CallerExt, JsJson, Path, Query, parse_id};
 use crate::state::AppState;
 
 /// The header of `GET /spacecraft/{id}/packet-definition` carrying the definition's version.
@@ -42,6 +42,7 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
 #[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn put_definition(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     headers: HeaderMap,
     Body(bytes): Body,
@@ -55,7 +56,7 @@ pub async fn put_definition(
     }
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|e| ApiError::invalid("definition", format!("is not UTF-8 ({e})")))?;
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     let view = completed(async move { ops.put_packet_definition(&id, &text).await }).await?;
     let status = if view.created {
         StatusCode::CREATED
@@ -74,9 +75,14 @@ pub async fn put_definition(
 #[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn get_definition(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let record = state.ops.packet_definition(&path_id(&id)?).await?;
+    let record = state
+        .ops
+        .acting_as(caller)
+        .packet_definition(&path_id(&id)?)
+        .await?;
     Ok((
         [
             (
@@ -132,6 +138,7 @@ pub struct PacketsQuery {
 #[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn ingest(
     State(state): State<AppState>,
+    CallerExt(caller): CallerExt,
     Path(id): Path<String>,
     Query(query): Query<PacketsQuery>,
     headers: HeaderMap,
@@ -147,7 +154,7 @@ pub async fn ingest(
         IngestMode::Live
     };
     let on_error = query.on_error;
-    let ops = state.ops.clone();
+    let ops = state.ops.acting_as(caller);
     let counts =
         completed(async move { ops.ingest_packets(&id, &bytes, on_error, mode).await }).await?;
     state.metrics.packets(&counts);
