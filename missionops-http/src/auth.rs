@@ -457,6 +457,44 @@ impl Authenticator {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .and_then(|v| PresentedKey::parse(v.trim()));
+        self.check_presented(presented, client).await
+    }
+
+    /// Signs a key in for a browser session (`POST /session`): the key's caller, or the
+    /// same refusals as a bearer key (failures count towards the 429). Only called while
+    /// authentication is on.
+    pub(crate) async fn sign_in(
+        &self,
+        key: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Caller, Refusal> {
+        if let Some(secs) = self.blocked(client) {
+            return Err(Refusal::Limited(secs));
+        }
+        self.check_presented(PresentedKey::parse(key.trim()), client)
+            .await
+    }
+
+    /// The caller of a browser session signed in with key `id`, the key looked up again
+    /// (trusted for at most [`REVALIDATE`]): `None` once it is revoked, expired or gone.
+    pub(crate) async fn session_caller(
+        &self,
+        id: &ApiKeyId,
+    ) -> missionops_core::Result<Option<Caller>> {
+        let key = self.key(id).await?;
+        Ok(key
+            .filter(|key| key.is_active_at(self.ops.now()))
+            .map(|key| {
+                self.note_use(&key.id);
+                key.caller()
+            }))
+    }
+
+    async fn check_presented(
+        &self,
+        presented: Option<PresentedKey>,
+        client: Option<IpAddr>,
+    ) -> Result<Caller, Refusal> {
         let Some(presented) = presented else {
             return Err(self.failed(client));
         };
@@ -569,13 +607,75 @@ pub(crate) async fn authorize(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    match state.auth.authenticate(request.headers(), client).await {
+    let authenticated = match session_of(&request) {
+        Some(session) => {
+            let over_tls = request
+                .extensions()
+                .get::<crate::session::OverTls>()
+                .is_some();
+            let write = !crate::session::is_read(request.method());
+            match state
+                .session_caller(request.headers(), write, over_tls, &session)
+                .await
+            {
+                Ok(caller) => Ok(caller),
+                Err(response) => return response,
+            }
+        }
+        None => state.auth.authenticate(request.headers(), client).await,
+    };
+    match authenticated {
         Ok(caller) if caller.role.includes(needed) => {
             request.extensions_mut().insert(caller);
             next.run(request).await
         }
         Ok(_) => ApiError::forbidden(needed).into_response(),
         Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// The session id of a request authenticated by its cookie: one with a session cookie and no
+/// `Authorization` header (a bearer key, when sent, is what counts).
+fn session_of(request: &Request) -> Option<String> {
+    if request.headers().contains_key(header::AUTHORIZATION) {
+        return None;
+    }
+    crate::session::cookie_of(request.headers()).map(str::to_owned)
+}
+
+impl AppState {
+    /// The caller of a request carrying the session cookie `session`, or the answer refusing
+    /// it: 401 for an unknown or ended session (or one whose key is no longer valid, which
+    /// also ends it), 403 for a write that is not same-origin. In open mode the session does
+    /// not matter: every request is the open caller's.
+    async fn session_caller(
+        &self,
+        headers: &HeaderMap,
+        write: bool,
+        over_tls: bool,
+        session: &str,
+    ) -> Result<Caller, Response> {
+        let refuse = |refusal: Refusal| Err(refusal.into_response());
+        match self.auth.auth_enabled().await {
+            Ok(false) => return Ok(Caller::open()),
+            Ok(true) => {}
+            Err(e) => return refuse(Refusal::Store(e)),
+        }
+        let Some(key) = self.sessions.key_of(session) else {
+            return refuse(Refusal::Unauthenticated);
+        };
+        let caller = match self.auth.session_caller(&key).await {
+            Ok(Some(caller)) => caller,
+            Ok(None) => {
+                self.sessions.close(session);
+                return refuse(Refusal::Unauthenticated);
+            }
+            Err(e) => return refuse(Refusal::Store(e)),
+        };
+        if write && !crate::session::same_origin(headers, over_tls) {
+            return Err(ApiError::cross_origin().into_response());
+        }
+        Ok(caller)
     }
 }
 

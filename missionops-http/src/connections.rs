@@ -231,7 +231,7 @@ impl Connection {
     /// under TLS (a handshake that fails or overruns the header-read timeout closes it).
     async fn start(self, stream: TcpStream, transport: Transport) {
         match transport {
-            Transport::Plain => self.run(stream).await,
+            Transport::Plain => self.run(stream, false).await,
             #[cfg(feature = "tls")]
             Transport::Tls(acceptor) => {
                 let deadline = self.accepted + self.limits.header_read_timeout;
@@ -243,7 +243,7 @@ impl Connection {
                     _ = stopping.wait_for(|s| *s) => return,
                 };
                 match handshake {
-                    Ok(Ok(stream)) => self.run(stream).await,
+                    Ok(Ok(stream)) => self.run(stream, true).await,
                     Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                     Err(_) => {
                         tracing::debug!(
@@ -255,7 +255,9 @@ impl Connection {
         }
     }
 
-    async fn run<S>(mut self, stream: S)
+    /// Serves requests on `stream`; `over_tls` marks each request with
+    /// [`OverTls`](crate::session::OverTls) (the session cookie is then `Secure`).
+    async fn run<S>(mut self, stream: S, over_tls: bool)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -270,6 +272,9 @@ impl Connection {
             request
                 .extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
+            if over_tls {
+                request.extensions_mut().insert(crate::session::OverTls);
+            }
             async move {
                 let response = app.oneshot(request.map(Body::new)).await?;
                 Ok::<Response, std::convert::Infallible>(response.map(|body| {

@@ -161,6 +161,17 @@ impl ApiError {
         err
     }
 
+    /// 403: a write made with the console's session cookie that does not come from the
+    /// server's own origin (SPEC §9).
+    pub fn cross_origin() -> Self {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "a write made with the session cookie must come from the console's own origin \
+             (Origin or Sec-Fetch-Site)",
+        )
+    }
+
     /// 429: too many failed authentications from this client address; try again in
     /// `retry_after_secs` (the `Retry-After` header is added where the answer is made).
     pub fn too_many_failures(retry_after_secs: u64) -> Self {

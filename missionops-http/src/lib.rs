@@ -33,6 +33,9 @@
 //!   the TLS handshake under them.
 //! - `tls` (feature `tls`): `TlsConfig` from PEM files, for `serve_tls`.
 //! - `body_budget`: the bound on request-body bytes held by all requests at once.
+//! - `session`: browser sessions: a key signed in once becomes an `HttpOnly` cookie; the
+//!   same-origin check on the cookie's writes.
+//! - `console` (feature `console`): the operator console's page and assets (SPEC §10).
 
 #![deny(missing_docs)]
 
@@ -40,6 +43,8 @@ mod access_log;
 mod auth;
 mod body_budget;
 mod connections;
+#[cfg(feature = "console")]
+pub mod console;
 mod contract;
 mod error;
 mod extract;
@@ -48,6 +53,7 @@ mod openapi;
 mod routes;
 mod serde_errors;
 mod server;
+mod session;
 mod state;
 mod streamed;
 #[cfg(feature = "tls")]
@@ -63,6 +69,7 @@ pub use openapi::document as openapi_document;
 #[cfg(feature = "tls")]
 pub use server::serve_tls;
 pub use server::{router, serve, shutdown_signal};
+pub use session::{COOKIE as SESSION_COOKIE, SESSION_LIFETIME, Sessions};
 pub use state::{AppState, HttpConfig};
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError};

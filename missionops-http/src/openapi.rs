@@ -9,7 +9,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{ADMIN, ENGINEER, OPERATOR, PUBLIC, SECURITY_SCHEME, VIEWER, secured};
-use crate::routes::{anomalies, docs, events, keys, ops, outbox, packets, spacecraft, telemetry};
+use crate::routes::{
+    anomalies, docs, events, keys, ops, outbox, packets, session, spacecraft, telemetry,
+};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -20,7 +22,7 @@ use crate::state::AppState;
     tags(
         (name = "telemetry"), (name = "spacecraft"), (name = "events"),
         (name = "docs"), (name = "anomalies"), (name = "outbox"), (name = "ops"), (name = "keys"),
-        (name = "packets")
+        (name = "packets"), (name = "session"), (name = "console")
     )
 )]
 struct ApiDoc;
@@ -31,7 +33,7 @@ struct ApiDoc;
 /// elsewhere fails the route table test.
 pub(crate) fn api_router() -> OpenApiRouter<AppState> {
     use axum::http::Method as M;
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let router = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(secured(
             routes!(telemetry::ingest, telemetry::recent),
             &[(M::POST, OPERATOR), (M::GET, VIEWER)],
@@ -102,6 +104,42 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .routes(secured(routes!(ops::readyz), &[(M::GET, PUBLIC)]))
         .routes(secured(routes!(ops::metrics), &[(M::GET, VIEWER)]))
         .routes(secured(routes!(ops::openapi), &[(M::GET, PUBLIC)]))
+        // Public: sign-in authenticates the key it is given, the others read or end the
+        // request's own session (see `routes::session`).
+        .routes(secured(
+            routes!(session::sign_in, session::current, session::sign_out),
+            &[(M::POST, PUBLIC), (M::GET, PUBLIC), (M::DELETE, PUBLIC)],
+        ));
+    console_routes(router)
+}
+
+/// The console's page and assets (feature `console`): public, because they hold no data and
+/// a browser must load them to sign in; every request the page then makes for data goes
+/// through the roles above. Compressed.
+#[cfg(feature = "console")]
+fn console_routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    use axum::http::Method as M;
+    use tower_http::compression::CompressionLayer;
+
+    use crate::console;
+    let compressed = |(schemas, paths, method_router): utoipa_axum::router::UtoipaMethodRouter<
+        AppState,
+    >| { (schemas, paths, method_router.layer(CompressionLayer::new())) };
+    router
+        .routes(secured(
+            compressed(routes!(console::index)),
+            &[(M::GET, PUBLIC)],
+        ))
+        .routes(secured(
+            compressed(routes!(console::asset)),
+            &[(M::GET, PUBLIC)],
+        ))
+}
+
+/// Without the console: nothing more.
+#[cfg(not(feature = "console"))]
+fn console_routes(router: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    router
 }
 
 /// Adds the bearer security scheme the secured operations refer to.

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use crate::auth::Authenticator;
 use crate::body_budget::BodyBudget;
 use crate::metrics::Metrics;
+use crate::session::Sessions;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -93,6 +94,8 @@ pub struct AppState {
     pub report_outbox: bool,
     /// Checks API keys and caches what the store says about them (see `auth`).
     pub auth: Arc<Authenticator>,
+    /// The console's browser sessions (see `session`).
+    pub sessions: Arc<Sessions>,
     /// The request-body bytes still free under [`HttpConfig::max_body_bytes_in_flight`].
     pub(crate) body_budget: BodyBudget,
     /// Flips to `true` when the server starts shutting down, so that endless responses (event
@@ -113,6 +116,7 @@ impl AppState {
     pub fn new(ops: MissionOps, config: HttpConfig) -> Self {
         AppState {
             auth: Arc::new(Authenticator::new(ops.clone(), config.max_auth_failures)),
+            sessions: Arc::new(Sessions::new()),
             ops,
             metrics: Arc::new(Metrics::new()),
             body_budget: BodyBudget::new(config.max_body_bytes_in_flight.max(config.body_limit)),

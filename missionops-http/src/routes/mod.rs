@@ -8,6 +8,7 @@ pub mod keys;
 pub mod ops;
 pub mod outbox;
 pub mod packets;
+pub mod session;
 pub mod spacecraft;
 pub mod telemetry;
 
