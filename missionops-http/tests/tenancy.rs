@@ -4,8 +4,8 @@
 //!
 //! Each tenant signs in with an admin API key of its own, created before the server starts, so
 //! the real authentication layer puts each key's `Caller` into its requests. Over the in-memory
-//! store, which keeps tenants apart (the durable backends keep only `default` until their
-//! schemas have tenants).
+//! store; that SQLite and PostgreSQL keep tenants apart as it does is the store conformance
+//! suite's `tenancy_conformance_tests!`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

@@ -43,9 +43,6 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod system;
-// Only PostgreSQL still refuses tenants other than `default`.
-#[cfg(feature = "postgres")]
-mod tenancy;
 
 pub use memory::MemoryStore;
 pub use open::{DatabaseUrl, migrate, open};

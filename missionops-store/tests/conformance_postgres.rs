@@ -34,8 +34,7 @@ async fn fresh() -> (Arc<dyn Store>, Guard) {
 }
 
 missionops_store::conformance_tests!(fresh);
-// Not `tenancy_conformance_tests!` yet: the PostgreSQL schema has no tenant column until its
-// migration 0009, and the store refuses every tenant but `default` (`tenancy::only_default`).
+missionops_store::tenancy_conformance_tests!(fresh);
 
 // ---------------------------------------------------------------------------------------------
 // Postgres-specific behaviour.

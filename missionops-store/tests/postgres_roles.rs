@@ -14,14 +14,15 @@
 use std::sync::Arc;
 
 use missionops_core::{
-    AnomalyKind, Error, EventType, SpacecraftRepository, Store, TelemetryRepository,
-    TelemetryWrite, TenantId,
+    AlarmRepository, AnomalyKind, ConfigRepository, DocumentRepository, Error, EventType,
+    PacketDefinitionRecord, PacketDefinitionRepository, SpacecraftRepository, Store,
+    TelemetryRepository, TelemetryWrite, TenantId,
 };
 use missionops_store::PostgresStore;
 use missionops_store::conformance::Guard;
 use missionops_store::conformance::backends::{APP_ROLE, READONLY_ROLE, scratch_postgres_as};
 use missionops_store::conformance::fixtures::{
-    anomaly, event, limit, register, sc, snapshot, spacecraft,
+    anomaly, at, config, document, event, limit, register, sc, snapshot, spacecraft, test_alarm,
 };
 
 /// The conformance suite, connected as the app role.
@@ -34,6 +35,8 @@ mod as_app {
     }
 
     missionops_store::conformance_tests!(fresh);
+    // Tenants apart with row-level security in force (the app role is no superuser).
+    missionops_store::tenancy_conformance_tests!(fresh);
 }
 
 #[macro_use]
@@ -59,6 +62,20 @@ async fn refused(store: &PostgresStore, sql: &str) -> String {
 
 /// `insufficient_privilege`: what PostgreSQL answers to a statement the role may not run.
 const DENIED: &str = "42501";
+
+/// The rows of `table` that a transaction which set `missionops.tenant` to `tenant` sees.
+async fn count_in(store: &PostgresStore, tenant: &str, table: &str) -> i64 {
+    let mut tx = store.pool().begin().await.expect("begin");
+    sqlx::query("SELECT set_config('missionops.tenant', $1, true)")
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await
+        .expect("set the tenant");
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap_or_else(|err| panic!("count {table} in {tenant}: {err}"))
+}
 
 async fn count(store: &PostgresStore, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
@@ -152,8 +169,10 @@ async fn the_readonly_role_reads_and_cannot_write() {
             .len(),
         1
     );
-    assert_eq!(count(&readonly, "events").await, 2);
-    assert_eq!(count(&readonly, "outbox").await, 2);
+    // Row-level security: a query of its own sees a tenant's rows once it names the tenant.
+    assert_eq!(count(&readonly, "events").await, 0, "no tenant set");
+    assert_eq!(count_in(&readonly, "default", "events").await, 2);
+    assert_eq!(count_in(&readonly, "default", "outbox").await, 2);
 
     for sql in [
         "INSERT INTO event_counter (singleton, last_sequence) VALUES (false, 0)",
@@ -262,4 +281,126 @@ async fn migrating_again_keeps_the_roles_and_their_grants() {
     .await
     .expect("attributes");
     assert!(!super_or_bypass, "the roles have no special powers");
+}
+
+/// Every table that holds a tenant's data (migration `0012_tenants.sql`).
+const TENANT_TABLES: [&str; 12] = [
+    "spacecraft",
+    "spacecraft_configs",
+    "telemetry",
+    "telemetry_ids",
+    "latest_values",
+    "anomalies",
+    "alarms",
+    "documents",
+    "document_versions",
+    "events",
+    "outbox",
+    "packet_definitions",
+];
+
+/// Writes at least one row into every table of [`TENANT_TABLES`], as tenant `default`.
+async fn write_every_table(store: &PostgresStore) {
+    write_history(store).await;
+    let default = TenantId::default();
+    store
+        .put_config(
+            &default,
+            config("SC-1", 1, 40),
+            event(3, Some("SC-1"), EventType::ConfigChanged),
+        )
+        .await
+        .expect("config");
+    store
+        .save_alarm(&default, test_alarm("al-1", "SC-1", 5), vec![])
+        .await
+        .expect("alarm");
+    store
+        .publish_document(
+            &default,
+            document("doc-1", 1, "Battery", "Discharge slowly", &["power"]),
+            event(4, None, EventType::Info),
+        )
+        .await
+        .expect("document");
+    store
+        .put_packet_definition(
+            &default,
+            PacketDefinitionRecord {
+                spacecraft_id: sc("SC-1"),
+                version: 1,
+                text: "<SpaceSystem/>".to_owned(),
+                created_at: at(6),
+            },
+            event(5, Some("SC-1"), EventType::Info),
+        )
+        .await
+        .expect("packet definition");
+}
+
+#[tokio::test]
+async fn a_transaction_with_no_tenant_set_sees_no_rows_and_writes_none() {
+    let (app, owner) = scratch_postgres_as(APP_ROLE).await;
+    write_every_table(&app).await;
+    for table in TENANT_TABLES {
+        assert!(
+            count_in(&app, "default", table).await > 0,
+            "{table}: the rows are there"
+        );
+        assert_eq!(count(&app, table).await, 0, "{table}: no tenant set");
+        assert_eq!(
+            count_in(&app, "other", table).await,
+            0,
+            "{table}: another tenant"
+        );
+        // The owner's own connections are bound too (FORCE), unless it is a superuser as the
+        // test server's is; the catalogue says the tables are forced.
+        let (enabled, forced): (bool, bool) = sqlx::query_as(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class
+             WHERE relname = $1 AND relnamespace = current_schema()::regnamespace",
+        )
+        .bind(table)
+        .fetch_one(owner.pool())
+        .await
+        .expect("catalogue");
+        assert!(
+            enabled && forced,
+            "{table}: row-level security enabled and forced"
+        );
+    }
+    // A write that sets no tenant, or another tenant than its rows', is refused.
+    for sql in [
+        "INSERT INTO spacecraft (tenant, id, name, mission_type, metadata_json, created_at,
+                                 updated_at)
+         VALUES ('default', 'SC-9', 'n', 'CUBESAT', '{}', now(), now())",
+        "UPDATE alarms SET comment = 'x' WHERE true RETURNING id",
+    ] {
+        let refused_or_nothing = sqlx::query(sql).execute(app.pool()).await;
+        match refused_or_nothing {
+            Ok(done) => assert_eq!(done.rows_affected(), 0, "{sql}"),
+            Err(sqlx::Error::Database(err)) => {
+                assert_eq!(err.code().as_deref(), Some(DENIED), "{sql}")
+            }
+            Err(other) => panic!("{sql}: {other}"),
+        }
+    }
+    let mut tx = app.pool().begin().await.expect("begin");
+    sqlx::query("SELECT set_config('missionops.tenant', 'other', true)")
+        .execute(&mut *tx)
+        .await
+        .expect("set the tenant");
+    let err = sqlx::query(
+        "INSERT INTO documents (tenant, id, title, category, tags, body, published_at,
+                                updated_at, version)
+         VALUES ('default', 'd', 't', 'general', '{}', 'b', now(), now(), 1)",
+    )
+    .execute(&mut *tx)
+    .await
+    .expect_err("a row of another tenant than the transaction's");
+    assert!(
+        err.to_string().contains("row-level security"),
+        "refused by the policy: {err}"
+    );
+    drop(tx);
+    assert_eq!(count_in(&owner, "default", "spacecraft").await, 1);
 }

@@ -64,15 +64,19 @@ macro_rules! alarm_columns {
 }
 
 /// Creates or replaces `alarm` by id, in the open transaction on `conn`.
-pub(super) async fn upsert_alarm(conn: &mut PgConnection, alarm: &Alarm) -> Result<()> {
+pub(super) async fn upsert_alarm(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    alarm: &Alarm,
+) -> Result<()> {
     let violation_count = u64_to_i64("violationCount", alarm.violation_count)?;
     let last_value = value_text(&alarm.last_value)?;
     sqlx::query(
-        "INSERT INTO alarms AS a (id, spacecraft_id, parameter, kind, state, severity,
+        "INSERT INTO alarms AS a (tenant, id, spacecraft_id, parameter, kind, state, severity,
                                  violation_count, opened_at, last_value_json, cleared_at,
                                  acknowledged_by, acknowledged_at, comment, shelved_until)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10, $11, $12, $13, $14)
-         ON CONFLICT (id) DO UPDATE SET
+         VALUES ($15, $1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10, $11, $12, $13, $14)
+         ON CONFLICT (tenant, id) DO UPDATE SET
              spacecraft_id = excluded.spacecraft_id, parameter = excluded.parameter,
              kind = excluded.kind, state = excluded.state, severity = excluded.severity,
              violation_count = excluded.violation_count, opened_at = excluded.opened_at,
@@ -95,6 +99,7 @@ pub(super) async fn upsert_alarm(conn: &mut PgConnection, alarm: &Alarm) -> Resu
     .bind(alarm.acknowledged_at.map(PgTime))
     .bind(alarm.comment.as_deref())
     .bind(alarm.shelved_until.map(PgTime))
+    .bind(tenant.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db)?;
@@ -109,20 +114,20 @@ impl AlarmRepository for PostgresStore {
         alarm: Alarm,
         events: Vec<NewEvent>,
     ) -> Result<()> {
-        crate::tenancy::only_default(tenant)?;
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        require_spacecraft(&mut tx, [&alarm.spacecraft_id]).await?;
-        upsert_alarm(&mut tx, &alarm).await?;
+        let mut tx = self.begin_for(tenant).await?;
+        require_spacecraft(&mut tx, tenant, [&alarm.spacecraft_id]).await?;
+        upsert_alarm(&mut tx, tenant, &alarm).await?;
         let events: Vec<&NewEvent> = events.iter().collect();
-        record_events(&mut tx, &events, &[]).await?;
+        record_events(&mut tx, tenant, &events, &[]).await?;
         tx.commit().await.map_err(db)
     }
 
     async fn get_alarm(&self, tenant: &TenantId, id: &AlarmId) -> Result<Option<Alarm>> {
-        crate::tenancy::only_default(tenant)?;
-        sqlx::query(concat!(alarm_columns!(), "WHERE id = $1"))
+        let mut tx = self.begin_for(tenant).await?;
+        sqlx::query(concat!(alarm_columns!(), "WHERE tenant = $2 AND id = $1"))
             .bind(id.as_str())
-            .fetch_optional(&self.pool)
+            .bind(tenant.as_str())
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db)?
             .as_ref()
@@ -131,10 +136,11 @@ impl AlarmRepository for PostgresStore {
     }
 
     async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         let rows = sqlx::query(concat!(
             alarm_columns!(),
-            "WHERE ($1::text IS NULL OR spacecraft_id = $1)
+            "WHERE tenant = $4
+               AND ($1::text IS NULL OR spacecraft_id = $1)
                AND ($2::text IS NULL OR state = $2)
                AND ($3::text IS NULL OR state <> $3)
              ORDER BY opened_at DESC, id DESC"
@@ -148,7 +154,8 @@ impl AlarmRepository for PostgresStore {
             AlarmStates::Open => Some(AlarmState::Cleared.as_str()),
             _ => None,
         })
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         rows.iter().map(alarm_from_row).collect()

@@ -22,6 +22,7 @@ type AnomalyKey = (String, String, Timestamp, String);
 /// the list); returns, for each one, whether it was stored.
 pub(super) async fn insert_anomalies(
     conn: &mut PgConnection,
+    tenant: &TenantId,
     anomalies: &[Anomaly],
 ) -> Result<Vec<bool>> {
     if anomalies.is_empty() {
@@ -49,14 +50,15 @@ pub(super) async fn insert_anomalies(
     // Rows are inserted in array order, so `stored` follows the list and, among equal keys, the
     // first is kept and the later ones skipped.
     let inserted: Vec<(String, String, PgTime, String)> = sqlx::query_as(
-        "INSERT INTO anomalies (spacecraft_id, parameter, ts, kind, id, value_json, severity,
-                                limit_value, description, detected_at, window_start, window_end)
-         SELECT s, p, t, k, i, v::json, sev, l, d, da, ws, we
+        "INSERT INTO anomalies (tenant, spacecraft_id, parameter, ts, kind, id, value_json,
+                                severity, limit_value, description, detected_at, window_start,
+                                window_end)
+         SELECT $13, s, p, t, k, i, v::json, sev, l, d, da, ws, we
          FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
                      $6::text[], $7::text[], $8::float8[], $9::text[], $10::timestamptz[],
                      $11::timestamptz[], $12::timestamptz[])
               AS u(s, p, t, k, i, v, sev, l, d, da, ws, we)
-         ON CONFLICT (spacecraft_id, parameter, ts, kind) DO NOTHING
+         ON CONFLICT (tenant, spacecraft_id, parameter, ts, kind) DO NOTHING
          RETURNING spacecraft_id, parameter, ts, kind",
     )
     .bind(&spacecraft)
@@ -71,6 +73,7 @@ pub(super) async fn insert_anomalies(
     .bind(&detected)
     .bind(&window_starts)
     .bind(&window_ends)
+    .bind(tenant.as_str())
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
@@ -143,14 +146,13 @@ impl AnomalyRepository for PostgresStore {
         tenant: &TenantId,
         anomalies: Vec<(Anomaly, NewEvent)>,
     ) -> Result<usize> {
-        crate::tenancy::only_default(tenant)?;
         if anomalies.is_empty() {
             return Ok(0);
         }
         let (anomalies, events): (Vec<Anomaly>, Vec<NewEvent>) = anomalies.into_iter().unzip();
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        require_spacecraft(&mut tx, anomalies.iter().map(|a| &a.spacecraft_id)).await?;
-        let stored_flags = insert_anomalies(&mut tx, &anomalies).await?;
+        let mut tx = self.begin_for(tenant).await?;
+        require_spacecraft(&mut tx, tenant, anomalies.iter().map(|a| &a.spacecraft_id)).await?;
+        let stored_flags = insert_anomalies(&mut tx, tenant, &anomalies).await?;
         let persisted = stored_flags.iter().filter(|s| **s).count();
         let mut recorded: Vec<&NewEvent> = Vec::with_capacity(persisted);
         let mut skipped: Vec<&EventId> = Vec::new();
@@ -161,19 +163,20 @@ impl AnomalyRepository for PostgresStore {
                 skipped.push(&event.id);
             }
         }
-        record_events(&mut tx, &recorded, &skipped).await?;
+        record_events(&mut tx, tenant, &recorded, &skipped).await?;
         tx.commit().await.map_err(db)?;
         Ok(persisted)
     }
 
     async fn get_anomaly(&self, tenant: &TenantId, id: &AnomalyId) -> Result<Option<Anomaly>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         sqlx::query(concat!(
             anomaly_columns!(),
-            "WHERE id = $1 ORDER BY stored DESC LIMIT 1"
+            "WHERE tenant = $2 AND id = $1 ORDER BY stored DESC LIMIT 1"
         ))
         .bind(id.as_str())
-        .fetch_optional(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db)?
         .as_ref()
@@ -187,14 +190,15 @@ impl AnomalyRepository for PostgresStore {
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<Anomaly>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         let rows = sqlx::query(concat!(
             anomaly_columns!(),
-            "WHERE spacecraft_id = $1 ORDER BY ts DESC, stored DESC LIMIT $2"
+            "WHERE tenant = $3 AND spacecraft_id = $1 ORDER BY ts DESC, stored DESC LIMIT $2"
         ))
         .bind(spacecraft.as_str())
         .bind(to_i64(limit.get()))
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         rows.iter().map(anomaly_from_row).collect()
@@ -207,15 +211,17 @@ impl AnomalyRepository for PostgresStore {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Anomaly>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         let rows = sqlx::query(concat!(
             anomaly_columns!(),
-            "WHERE spacecraft_id = $1 AND ts BETWEEN $2 AND $3 ORDER BY ts, stored"
+            "WHERE tenant = $4 AND spacecraft_id = $1 AND ts BETWEEN $2 AND $3
+             ORDER BY ts, stored"
         ))
         .bind(spacecraft.as_str())
         .bind(PgTime(from))
         .bind(PgTime(to))
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         rows.iter().map(anomaly_from_row).collect()
@@ -227,17 +233,18 @@ impl AnomalyRepository for PostgresStore {
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         let (count, highest): (i64, Option<String>) = sqlx::query_as(
             "SELECT count(*),
                     (ARRAY['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'])[max(
                         CASE severity WHEN 'LOW' THEN 1 WHEN 'MEDIUM' THEN 2
                                       WHEN 'HIGH' THEN 3 WHEN 'CRITICAL' THEN 4 END)]
-             FROM anomalies WHERE spacecraft_id = $1 AND ts >= $2",
+             FROM anomalies WHERE tenant = $3 AND spacecraft_id = $1 AND ts >= $2",
         )
         .bind(spacecraft.as_str())
         .bind(PgTime(since))
-        .fetch_one(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
         Ok(AnomalyCount {
@@ -257,10 +264,10 @@ impl AnomalyRepository for PostgresStore {
         after: Option<RangeCursor>,
         limit: usize,
     ) -> Result<AnomalyPage> {
-        crate::tenancy::only_default(tenant)?;
         if from > to || limit == 0 {
             return Ok(AnomalyPage::default());
         }
+        let mut tx = self.begin_for(tenant).await?;
         // `stored` comes from a sequence starting at 1: (from, 0) is before all at `from`.
         let (after_ts, after_stored) = match after {
             Some(c) if c.timestamp >= from => (c.timestamp, c.arrival),
@@ -270,7 +277,8 @@ impl AnomalyRepository for PostgresStore {
             "SELECT id, spacecraft_id, ts, parameter, value_json::text AS value, severity, kind,
                     limit_value, description, detected_at, window_start, window_end, stored
              FROM anomalies
-             WHERE spacecraft_id = $1 AND ts BETWEEN $2 AND $3 AND (ts, stored) > ($2, $4)
+             WHERE tenant = $6 AND spacecraft_id = $1 AND ts BETWEEN $2 AND $3
+               AND (ts, stored) > ($2, $4)
              ORDER BY ts, stored LIMIT $5",
         )
         .bind(spacecraft.as_str())
@@ -278,7 +286,8 @@ impl AnomalyRepository for PostgresStore {
         .bind(PgTime(to))
         .bind(after_stored)
         .bind(to_i64(limit))
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         let next = match rows.last() {

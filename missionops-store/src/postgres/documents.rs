@@ -51,12 +51,16 @@ macro_rules! document_columns {
 }
 
 /// Keeps `document` as version `document.version` in the history.
-async fn insert_version(conn: &mut PgConnection, document: &OpsDocument) -> Result<()> {
+async fn insert_version(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    document: &OpsDocument,
+) -> Result<()> {
     let tags: Vec<&str> = document.tags.as_slice().iter().map(Tag::as_str).collect();
     sqlx::query(
         "INSERT INTO document_versions
-             (document_id, version, spacecraft_id, title, category, tags, body, written_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             (tenant, document_id, version, spacecraft_id, title, category, tags, body, written_at)
+         VALUES ($9, $1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(document.id.as_str())
     .bind(version_to_i32(document.version)?)
@@ -66,6 +70,7 @@ async fn insert_version(conn: &mut PgConnection, document: &OpsDocument) -> Resu
     .bind(&tags)
     .bind(document.body.as_str())
     .bind(PgTime(document.updated_at))
+    .bind(tenant.as_str())
     .execute(&mut *conn)
     .await
     .map_err(|e| match unique_violation(&e) {
@@ -101,14 +106,13 @@ impl DocumentRepository for PostgresStore {
         document: OpsDocument,
         event: NewEvent,
     ) -> Result<()> {
-        crate::tenancy::only_default(tenant)?;
         let tags: Vec<&str> = document.tags.as_slice().iter().map(Tag::as_str).collect();
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.begin_for(tenant).await?;
         let inserted = sqlx::query(
-            "INSERT INTO documents (id, spacecraft_id, title, category, tags, body, published_at,
-                                    updated_at, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO documents (tenant, id, spacecraft_id, title, category, tags, body,
+                                    published_at, updated_at, version)
+             VALUES ($10, $1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (tenant, id) DO NOTHING",
         )
         .bind(document.id.as_str())
         .bind(document.spacecraft_id.as_ref().map(SpacecraftId::as_str))
@@ -119,14 +123,15 @@ impl DocumentRepository for PostgresStore {
         .bind(PgTime(document.published_at))
         .bind(PgTime(document.updated_at))
         .bind(version_to_i32(document.version)?)
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await
         .map_err(db)?;
         if inserted.rows_affected() == 0 {
             return Err(Error::conflict("document", &document.id, "already exists"));
         }
-        insert_version(&mut tx, &document).await?;
-        record_events(&mut tx, &[&event], &[]).await?;
+        insert_version(&mut tx, tenant, &document).await?;
+        record_events(&mut tx, tenant, &[&event], &[]).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -136,17 +141,18 @@ impl DocumentRepository for PostgresStore {
         document: OpsDocument,
         event: NewEvent,
     ) -> Result<()> {
-        crate::tenancy::only_default(tenant)?;
         let tags: Vec<&str> = document.tags.as_slice().iter().map(Tag::as_str).collect();
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.begin_for(tenant).await?;
         // The row lock makes concurrent updates of one document take turns, so the version
         // check below cannot be raced.
-        let current: Option<i32> =
-            sqlx::query_scalar("SELECT version FROM documents WHERE id = $1 FOR UPDATE")
-                .bind(document.id.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
+        let current: Option<i32> = sqlx::query_scalar(
+            "SELECT version FROM documents WHERE tenant = $2 AND id = $1 FOR UPDATE",
+        )
+        .bind(document.id.as_str())
+        .bind(tenant.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
         let Some(current) = current else {
             return Err(Error::not_found("document", &document.id));
         };
@@ -163,7 +169,7 @@ impl DocumentRepository for PostgresStore {
         sqlx::query(
             "UPDATE documents SET spacecraft_id = $2, title = $3, category = $4, tags = $5,
                                   body = $6, published_at = $7, updated_at = $8, version = $9
-             WHERE id = $1",
+             WHERE tenant = $10 AND id = $1",
         )
         .bind(document.id.as_str())
         .bind(document.spacecraft_id.as_ref().map(SpacecraftId::as_str))
@@ -174,11 +180,12 @@ impl DocumentRepository for PostgresStore {
         .bind(PgTime(document.published_at))
         .bind(PgTime(document.updated_at))
         .bind(version_to_i32(document.version)?)
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        insert_version(&mut tx, &document).await?;
-        record_events(&mut tx, &[&event], &[]).await?;
+        insert_version(&mut tx, tenant, &document).await?;
+        record_events(&mut tx, tenant, &[&event], &[]).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -187,15 +194,19 @@ impl DocumentRepository for PostgresStore {
         tenant: &TenantId,
         id: &DocumentId,
     ) -> Result<Option<OpsDocument>> {
-        crate::tenancy::only_default(tenant)?;
-        sqlx::query(concat!(document_columns!(), "WHERE id = $1"))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(document_from_row)
-            .transpose()
+        let mut tx = self.begin_for(tenant).await?;
+        sqlx::query(concat!(
+            document_columns!(),
+            "WHERE tenant = $2 AND id = $1"
+        ))
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(document_from_row)
+        .transpose()
     }
 
     async fn search_documents(
@@ -204,7 +215,7 @@ impl DocumentRepository for PostgresStore {
         query: &SearchQuery,
         limit: Limit,
     ) -> Result<Vec<OpsDocument>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         // Which documents match is the compat rule: the query in the title or body ignoring
         // case, or equal to a tag. How they rank is full-text relevance (ts_rank over title
         // words weighted A, tags A and body words B), then the compat hits (title 3, body 1,
@@ -213,7 +224,7 @@ impl DocumentRepository for PostgresStore {
             document_columns!(),
             ", LATERAL (SELECT title ILIKE $2 AS in_title, body ILIKE $2 AS in_body,
                               $1 = ANY(tags) AS in_tags) AS hit
-             WHERE hit.in_title OR hit.in_body OR hit.in_tags
+             WHERE tenant = $4 AND (hit.in_title OR hit.in_body OR hit.in_tags)
              ORDER BY ts_rank(search || setweight(to_tsvector('english'::regconfig,
                                                               array_to_string(tags, ' ')), 'A'),
                               plainto_tsquery('english'::regconfig, $1)) DESC,
@@ -224,7 +235,8 @@ impl DocumentRepository for PostgresStore {
         .bind(query.as_str())
         .bind(contains_pattern(query.as_str()))
         .bind(to_i64(limit.get()))
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         rows.iter().map(document_from_row).collect()
@@ -235,10 +247,11 @@ impl DocumentRepository for PostgresStore {
         tenant: &TenantId,
         filter: &DocumentFilter,
     ) -> Result<Vec<OpsDocument>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         let rows = sqlx::query(concat!(
             document_columns!(),
-            "WHERE ($1::text IS NULL OR spacecraft_id = $1)
+            "WHERE tenant = $6
+               AND ($1::text IS NULL OR spacecraft_id = $1)
                AND ($2::text IS NULL OR category = $2)
                AND ($3::text IS NULL OR $3 = ANY(tags))
              ORDER BY published_at DESC, id DESC
@@ -249,7 +262,8 @@ impl DocumentRepository for PostgresStore {
         .bind(filter.tag.as_ref().map(Tag::as_str))
         .bind(to_i64(filter.limit.get()))
         .bind(to_i64(filter.offset))
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         rows.iter().map(document_from_row).collect()

@@ -15,8 +15,8 @@ use sqlx::postgres::PgRow;
 use super::codec::{PgTime, corrupt, get, object_text, parse_object, stored, time, u64_column};
 use super::{PostgresStore, db, to_i64, unique_violation};
 
-/// Records `events` in order with the next sequences, each with its outbox row, inside the
-/// transaction `conn` belongs to; returns their sequences.
+/// Records `events` of `tenant` in order with the next sequences, each with its outbox row,
+/// inside the transaction `conn` belongs to; returns their sequences.
 ///
 /// `also_unique` are ids of events the caller drops (an anomaly that was already stored) but
 /// which must still not be taken, as in the in-memory store. A repeated or already recorded id
@@ -28,6 +28,7 @@ use super::{PostgresStore, db, to_i64, unique_violation};
 /// record events last, to hold the lock briefly.
 pub(super) async fn record_events(
     conn: &mut PgConnection,
+    tenant: &TenantId,
     events: &[&NewEvent],
     also_unique: &[&EventId],
 ) -> Result<Vec<u64>> {
@@ -49,7 +50,9 @@ pub(super) async fn record_events(
     let count = to_i64(events.len());
     // One round trip checks that no id is taken and, only then, takes `count` numbers from the
     // counter (both parts see the same snapshot). The unique key on events.id still guards
-    // against a concurrent writer recording the same id after the check.
+    // against a concurrent writer recording the same id after the check, and against an id
+    // another tenant recorded (row-level security hides those rows from the check; unique keys
+    // are checked on every row).
     let (taken, last): (Option<String>, Option<i64>) = sqlx::query_as(
         "WITH taken AS (SELECT min(id) AS id FROM events WHERE id = ANY($2::text[])),
               bumped AS (
@@ -86,12 +89,13 @@ pub(super) async fn record_events(
         .collect::<Result<Vec<String>>>()?;
     let inserted = sqlx::query(
         "WITH recorded AS (
-             INSERT INTO events (sequence, id, spacecraft_id, ts, type, severity, message, metadata_json)
-             SELECT s, i, sc, t, ty, sev, m, md::json
+             INSERT INTO events
+                 (tenant, sequence, id, spacecraft_id, ts, type, severity, message, metadata_json)
+             SELECT $9, s, i, sc, t, ty, sev, m, md::json
              FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
                          $6::text[], $7::text[], $8::text[]) AS u(s, i, sc, t, ty, sev, m, md)
              RETURNING sequence)
-         INSERT INTO outbox (sequence) SELECT sequence FROM recorded",
+         INSERT INTO outbox (tenant, sequence) SELECT $9, sequence FROM recorded",
     )
     .bind(&sequences)
     .bind(&ids[..events.len()])
@@ -101,6 +105,7 @@ pub(super) async fn record_events(
     .bind(&severities)
     .bind(&messages)
     .bind(&metadata)
+    .bind(tenant.as_str())
     .execute(&mut *conn)
     .await;
     if let Err(err) = inserted {
@@ -165,9 +170,8 @@ pub(super) fn event_from_row(row: &PgRow) -> Result<MissionEvent> {
 #[async_trait]
 impl EventRepository for PostgresStore {
     async fn record_event(&self, tenant: &TenantId, event: NewEvent) -> Result<MissionEvent> {
-        crate::tenancy::only_default(tenant)?;
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let sequences = record_events(&mut tx, &[&event], &[]).await?;
+        let mut tx = self.begin_for(tenant).await?;
+        let sequences = record_events(&mut tx, tenant, &[&event], &[]).await?;
         tx.commit().await.map_err(db)?;
         match sequences.first() {
             Some(&sequence) => Ok(event.recorded(sequence)),
@@ -181,20 +185,25 @@ impl EventRepository for PostgresStore {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         // Two statements rather than `$1 IS NULL OR …`, so that each keeps a plan that uses its
         // index.
         let query = match spacecraft {
             Some(id) => sqlx::query(concat!(
                 event_columns!(),
-                "WHERE spacecraft_id = $2 ORDER BY sequence DESC LIMIT $1"
+                "WHERE tenant = $3 AND spacecraft_id = $2 ORDER BY sequence DESC LIMIT $1"
             ))
             .bind(to_i64(limit.get()))
-            .bind(id.as_str()),
-            None => sqlx::query(concat!(event_columns!(), "ORDER BY sequence DESC LIMIT $1"))
-                .bind(to_i64(limit.get())),
+            .bind(id.as_str())
+            .bind(tenant.as_str()),
+            None => sqlx::query(concat!(
+                event_columns!(),
+                "WHERE tenant = $2 ORDER BY sequence DESC LIMIT $1"
+            ))
+            .bind(to_i64(limit.get()))
+            .bind(tenant.as_str()),
         };
-        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
+        let rows = query.fetch_all(&mut *tx).await.map_err(db)?;
         rows.iter().map(event_from_row).collect()
     }
 
@@ -205,24 +214,27 @@ impl EventRepository for PostgresStore {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let query = match spacecraft {
             Some(id) => sqlx::query(concat!(
                 event_columns!(),
-                "WHERE sequence > $1 AND spacecraft_id = $3 ORDER BY sequence LIMIT $2"
+                "WHERE tenant = $4 AND spacecraft_id = $3 AND sequence > $1
+                 ORDER BY sequence LIMIT $2"
             ))
             .bind(after)
             .bind(to_i64(limit.get()))
-            .bind(id.as_str()),
+            .bind(id.as_str())
+            .bind(tenant.as_str()),
             None => sqlx::query(concat!(
                 event_columns!(),
-                "WHERE sequence > $1 ORDER BY sequence LIMIT $2"
+                "WHERE tenant = $3 AND sequence > $1 ORDER BY sequence LIMIT $2"
             ))
             .bind(after)
-            .bind(to_i64(limit.get())),
+            .bind(to_i64(limit.get()))
+            .bind(tenant.as_str()),
         };
-        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
+        let rows = query.fetch_all(&mut *tx).await.map_err(db)?;
         rows.iter().map(event_from_row).collect()
     }
 }

@@ -33,9 +33,9 @@ mod telemetry;
 
 use std::sync::Arc;
 
-use missionops_core::{Error, Result};
-use sqlx::PgPool;
+use missionops_core::{Error, Result, TenantId};
 use sqlx::migrate::Migrator;
+use sqlx::{PgPool, Postgres, Transaction};
 
 use scratch::ScratchDatabase;
 
@@ -98,15 +98,68 @@ impl PostgresStore {
         MIGRATOR.run(&self.pool).await.map_err(Error::backend)
     }
 
-    /// How many recorded events wait in the outbox for delivery.
+    /// How many recorded events, of every tenant, wait in the outbox for delivery.
     pub async fn outbox_pending(&self) -> Result<u64> {
+        let mut tx = self.begin_all_tenants().await?;
         let pending: i64 =
             sqlx::query_scalar("SELECT count(*) FROM outbox WHERE status = 'pending'")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(db)?;
         Ok(u64::try_from(pending).unwrap_or(0))
     }
+
+    /// Begins a transaction in which row-level security shows and accepts `tenant`'s rows only
+    /// (`missionops.tenant`, transaction-local; see migration `0012_tenants.sql`). Every
+    /// repository method runs its statements in one of these, reads included: a read's
+    /// transaction is dropped rather than committed, and sqlx sends its `ROLLBACK` when the
+    /// connection goes back to the pool, after the caller has its answer.
+    async fn begin_for(&self, tenant: &TenantId) -> Result<Tx> {
+        begin_with_setting(&self.pool, "missionops.tenant", tenant.as_str()).await
+    }
+
+    /// Begins a transaction that sees the events and outbox rows of every tenant
+    /// (`missionops.all_tenants`): the outbox dispatcher's path, and only its.
+    async fn begin_all_tenants(&self) -> Result<Tx> {
+        begin_with_setting(&self.pool, "missionops.all_tenants", "on").await
+    }
+}
+
+/// A transaction on a pooled connection.
+type Tx = Transaction<'static, Postgres>;
+
+/// Begins a transaction with the transaction-local `setting` at `value`.
+///
+/// A value of plain characters (the usual tenant ids) rides with `BEGIN` in one simple query,
+/// as a literal that needs no escaping: one round trip, as a bare `BEGIN` costs. Any other value
+/// is bound as a parameter in a statement of its own (one more round trip), so that no quoting
+/// rule of the server's is relied on.
+async fn begin_with_setting(pool: &PgPool, setting: &'static str, value: &str) -> Result<Tx> {
+    if is_plain(value) {
+        return pool
+            .begin_with(format!(
+                "BEGIN; SELECT set_config('{setting}', '{value}', true)"
+            ))
+            .await
+            .map_err(db);
+    }
+    let mut tx = pool.begin().await.map_err(db)?;
+    sqlx::query("SELECT set_config($1, $2, true)")
+        .bind(setting)
+        .bind(value)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    Ok(tx)
+}
+
+/// Whether `value` is non-empty and only ASCII letters, digits, `-`, `_`, `.`, `:` or `@`: a
+/// string literal of it means the same under every server setting.
+fn is_plain(value: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'@'))
 }
 
 /// A failure of the database or of the connection to it.
@@ -131,4 +184,27 @@ fn is_untranslatable_character(err: &sqlx::Error) -> bool {
 /// `value` as a `bigint`, for limits and offsets (larger values mean "all").
 fn to_i64(value: usize) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain;
+
+    #[test]
+    fn only_plain_values_go_into_the_begin_statement() {
+        assert!(is_plain("default"));
+        assert!(is_plain("acme-2.eu_west:x@y"));
+        for value in [
+            "",
+            "o'brien",
+            "a\\b",
+            "x;y",
+            "a b",
+            "*",
+            "t$$",
+            "\u{e9}t\u{e9}",
+        ] {
+            assert!(!is_plain(value), "{value:?}");
+        }
+    }
 }

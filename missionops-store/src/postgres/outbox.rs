@@ -18,7 +18,7 @@ use missionops_core::{
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::codec::{PgTime, get};
+use super::codec::{PgTime, get, stored};
 use super::events::event_from_row;
 use super::{PostgresStore, db, to_i64};
 use crate::outbox::{jitter, millis, new_claim_id, truncate_error};
@@ -29,17 +29,19 @@ const CLAIM_LOCK: i64 = 0x4d4f_4f42;
 /// Leases up to `$1` rows due at `$4` (now) for `$2` ms to claim `$3`, returning them with
 /// their events.
 ///
+/// A spacecraft is a tenant's: groups are (tenant, spacecraft).
+///
 /// `held` (materialised once): the first pending row of each spacecraft that is backing off
 /// or leased (the `attempts > 0 OR claimed_until IS NOT NULL` term lets the planner read the
 /// small `outbox_held_idx`). `picked`: due, free rows that come before their group's first held row.
 const CLAIM_SQL: &str = "
 WITH held AS MATERIALIZED (
-    SELECT e.spacecraft_id AS grp, min(o.sequence) AS first_held
+    SELECT e.tenant, e.spacecraft_id AS grp, min(o.sequence) AS first_held
     FROM outbox o JOIN events e ON e.sequence = o.sequence
     WHERE o.status = 'pending' AND (o.attempts > 0 OR o.claimed_until IS NOT NULL)
       AND ((o.attempts > 0 AND o.next_attempt_at > $4)
            OR o.claimed_until > $4)
-    GROUP BY e.spacecraft_id
+    GROUP BY e.tenant, e.spacecraft_id
 ), picked AS (
     SELECT o.sequence
     FROM outbox o JOIN events e ON e.sequence = o.sequence
@@ -48,7 +50,8 @@ WITH held AS MATERIALIZED (
       AND (o.claimed_until IS NULL OR o.claimed_until <= $4)
       AND NOT EXISTS (
           SELECT 1 FROM held h
-          WHERE h.grp IS NOT DISTINCT FROM e.spacecraft_id AND h.first_held < o.sequence)
+          WHERE h.tenant = e.tenant AND h.grp IS NOT DISTINCT FROM e.spacecraft_id
+            AND h.first_held < o.sequence)
     ORDER BY o.sequence
     LIMIT $1
     FOR UPDATE OF o SKIP LOCKED
@@ -58,7 +61,7 @@ SET claimed_until = $4 + $2::float8 * interval '1 millisecond',
     claim_id = $3
 FROM picked JOIN events e ON e.sequence = picked.sequence
 WHERE u.sequence = picked.sequence
-RETURNING u.attempts, e.sequence, e.id, e.spacecraft_id, e.ts, e.type, e.severity, e.message,
+RETURNING u.attempts, e.tenant, e.sequence, e.id, e.spacecraft_id, e.ts, e.type, e.severity, e.message,
           e.metadata_json::text AS metadata";
 
 fn attempts(row: &PgRow) -> Result<u32> {
@@ -86,7 +89,7 @@ fn sequences_u64(sequences: Vec<i64>) -> Vec<u64> {
 impl OutboxStore for PostgresStore {
     async fn claim(&self, now: Timestamp, limit: usize, lease: Duration) -> Result<Claim> {
         let id = new_claim_id();
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.begin_all_tenants().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(CLAIM_LOCK)
             .execute(&mut *tx)
@@ -108,9 +111,10 @@ impl OutboxStore for PostgresStore {
                 Ok(OutboxEntry {
                     sequence: event.sequence,
                     attempts: attempts(row)?,
-                    // The PostgreSQL schema has no tenant column yet and the store keeps only
-                    // `default`'s records (`tenancy::only_default`).
-                    tenant: TenantId::default(),
+                    tenant: stored(
+                        "event tenant",
+                        TenantId::parse(get::<String>(row, "tenant")?),
+                    )?,
                     event,
                 })
             })
@@ -123,15 +127,16 @@ impl OutboxStore for PostgresStore {
         if sequences.is_empty() {
             return Ok(());
         }
+        let mut tx = self.begin_all_tenants().await?;
         sqlx::query(
             "UPDATE outbox SET status = 'delivered', claimed_until = NULL, claim_id = NULL
              WHERE sequence = ANY($1) AND status = 'pending'",
         )
         .bind(sequences_i64(sequences))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(())
+        tx.commit().await.map_err(db)
     }
 
     async fn mark_failed(
@@ -143,7 +148,7 @@ impl OutboxStore for PostgresStore {
         policy: &RetryPolicy,
     ) -> Result<FailureOutcome> {
         let sequence = i64::try_from(sequence).unwrap_or(i64::MAX);
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.begin_all_tenants().await?;
         let held = sqlx::query(
             "SELECT attempts FROM outbox
              WHERE sequence = $1 AND status = 'pending' AND claim_id = $2
@@ -189,26 +194,28 @@ impl OutboxStore for PostgresStore {
         if sequences.is_empty() {
             return Ok(());
         }
+        let mut tx = self.begin_all_tenants().await?;
         sqlx::query(
             "UPDATE outbox SET claimed_until = NULL, claim_id = NULL
              WHERE sequence = ANY($1) AND status = 'pending' AND claim_id = $2",
         )
         .bind(sequences_i64(sequences))
         .bind(claim.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(())
+        tx.commit().await.map_err(db)
     }
 
     async fn stats(&self) -> Result<OutboxStats> {
+        let mut tx = self.begin_all_tenants().await?;
         let row = sqlx::query(
             "SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
                     count(*) FILTER (WHERE status = 'delivered') AS delivered,
                     count(*) FILTER (WHERE status = 'dead') AS dead
              FROM outbox",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
         let count = |name: &str| -> Result<u64> {
@@ -223,6 +230,7 @@ impl OutboxStore for PostgresStore {
     }
 
     async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        let mut tx = self.begin_all_tenants().await?;
         let rows = sqlx::query(
             "SELECT o.attempts, o.last_error, e.sequence, e.id, e.spacecraft_id, e.ts, e.type,
                     e.severity, e.message, e.metadata_json::text AS metadata
@@ -232,7 +240,7 @@ impl OutboxStore for PostgresStore {
              LIMIT $1",
         )
         .bind(to_i64(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         rows.iter()
@@ -252,19 +260,21 @@ impl OutboxStore for PostgresStore {
         const RETRY: &str = "UPDATE outbox SET status = 'pending', attempts = 0,
                  next_attempt_at = statement_timestamp(), claimed_until = NULL, claim_id = NULL
              WHERE status = 'dead'";
+        let mut tx = self.begin_all_tenants().await?;
         let chosen: Vec<i64> = match which {
             RetrySelection::All => sqlx::query_scalar(&format!("{RETRY} RETURNING sequence"))
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(db)?,
             RetrySelection::Sequences(sequences) => sqlx::query_scalar(&format!(
                 "{RETRY} AND sequence = ANY($1) RETURNING sequence"
             ))
             .bind(sequences_i64(sequences))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .map_err(db)?,
         };
+        tx.commit().await.map_err(db)?;
         Ok(sequences_u64(chosen))
     }
 }

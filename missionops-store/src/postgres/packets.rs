@@ -32,13 +32,14 @@ impl PacketDefinitionRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<PacketDefinitionRecord>> {
+        let mut tx = self.begin_for(tenant).await?;
         sqlx::query(
             "SELECT spacecraft_id, version, document, created_at FROM packet_definitions
              WHERE tenant = $1 AND spacecraft_id = $2 ORDER BY version DESC LIMIT 1",
         )
         .bind(tenant.as_str())
         .bind(spacecraft.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db)?
         .as_ref()
@@ -51,12 +52,13 @@ impl PacketDefinitionRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<u32>> {
+        let mut tx = self.begin_for(tenant).await?;
         let version: Option<i32> = sqlx::query_scalar(
             "SELECT max(version) FROM packet_definitions WHERE tenant = $1 AND spacecraft_id = $2",
         )
         .bind(tenant.as_str())
         .bind(spacecraft.as_str())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
         version
@@ -73,9 +75,9 @@ impl PacketDefinitionRepository for PostgresStore {
         event: NewEvent,
     ) -> Result<()> {
         let version = version_to_i32(record.version)?;
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.begin_for(tenant).await?;
         let (exists, current): (bool, Option<i32>) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM spacecraft WHERE id = $2),
+            "SELECT EXISTS (SELECT 1 FROM spacecraft WHERE tenant = $1 AND id = $2),
                     (SELECT max(version) FROM packet_definitions
                      WHERE tenant = $1 AND spacecraft_id = $2)",
         )
@@ -118,7 +120,7 @@ impl PacketDefinitionRepository for PostgresStore {
             Some("packet_definitions_pkey") => stale(),
             _ => db(e),
         })?;
-        record_events(&mut tx, &[&event], &[]).await?;
+        record_events(&mut tx, tenant, &[&event], &[]).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -127,13 +129,14 @@ impl PacketDefinitionRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<PacketDefinitionRecord>> {
+        let mut tx = self.begin_for(tenant).await?;
         let rows = sqlx::query(
             "SELECT spacecraft_id, version, document, created_at FROM packet_definitions
              WHERE tenant = $1 AND spacecraft_id = $2 ORDER BY version",
         )
         .bind(tenant.as_str())
         .bind(spacecraft.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         rows.iter().map(definition_from_row).collect()

@@ -48,6 +48,7 @@ macro_rules! spacecraft_columns {
 /// The ids among `ids` that name no spacecraft, in the order given (each once).
 pub(super) async fn unknown_spacecraft<'a>(
     conn: &mut PgConnection,
+    tenant: &TenantId,
     ids: impl IntoIterator<Item = &'a SpacecraftId>,
 ) -> Result<Vec<&'a SpacecraftId>> {
     let mut wanted: Vec<&SpacecraftId> = Vec::new();
@@ -62,8 +63,9 @@ pub(super) async fn unknown_spacecraft<'a>(
     }
     let names: Vec<&str> = wanted.iter().map(|id| id.as_str()).collect();
     let known: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM spacecraft WHERE id = ANY($1::text[])")
+        sqlx::query_scalar("SELECT id FROM spacecraft WHERE tenant = $2 AND id = ANY($1::text[])")
             .bind(&names)
+            .bind(tenant.as_str())
             .fetch_all(&mut *conn)
             .await
             .map_err(db)?;
@@ -76,9 +78,10 @@ pub(super) async fn unknown_spacecraft<'a>(
 /// Fails with [`Error::NotFound`] naming the first of `ids` that is not a spacecraft.
 pub(super) async fn require_spacecraft<'a>(
     conn: &mut PgConnection,
+    tenant: &TenantId,
     ids: impl IntoIterator<Item = &'a SpacecraftId>,
 ) -> Result<()> {
-    match unknown_spacecraft(conn, ids).await?.first() {
+    match unknown_spacecraft(conn, tenant, ids).await?.first() {
         Some(id) => Err(Error::not_found("spacecraft", id)),
         None => Ok(()),
     }
@@ -101,6 +104,7 @@ fn nul_in_document(field: &str) -> Error {
 /// registers nothing.
 pub(super) async fn register_missing<'a>(
     conn: &mut PgConnection,
+    tenant: &TenantId,
     registrations: &'a [Registration],
 ) -> Result<Vec<&'a NewEvent>> {
     if registrations.is_empty() {
@@ -132,12 +136,13 @@ pub(super) async fn register_missing<'a>(
         .map(|r| PgTime(r.spacecraft.updated_at))
         .collect();
     let registered: Vec<String> = sqlx::query_scalar(
-        "INSERT INTO spacecraft (id, name, mission_type, metadata_json, created_at, updated_at)
-         SELECT i, n, m, d::json, c, u
+        "INSERT INTO spacecraft
+             (tenant, id, name, mission_type, metadata_json, created_at, updated_at)
+         SELECT $7, i, n, m, d::json, c, u
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
                      $6::timestamptz[]) WITH ORDINALITY AS x(i, n, m, d, c, u, k)
          ORDER BY k
-         ON CONFLICT (id) DO NOTHING
+         ON CONFLICT (tenant, id) DO NOTHING
          RETURNING id",
     )
     .bind(&ids)
@@ -146,6 +151,7 @@ pub(super) async fn register_missing<'a>(
     .bind(&metadata)
     .bind(&created)
     .bind(&updated)
+    .bind(tenant.as_str())
     .fetch_all(&mut *conn)
     .await
     .map_err(|e| {
@@ -171,13 +177,13 @@ impl SpacecraftRepository for PostgresStore {
         spacecraft: Spacecraft,
         event: NewEvent,
     ) -> Result<()> {
-        crate::tenancy::only_default(tenant)?;
         let metadata = object_text(&spacecraft.metadata)?;
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.begin_for(tenant).await?;
         let inserted = sqlx::query(
-            "INSERT INTO spacecraft (id, name, mission_type, metadata_json, created_at, updated_at)
-             VALUES ($1, $2, $3, $4::json, $5, $6)
-             ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO spacecraft
+                 (tenant, id, name, mission_type, metadata_json, created_at, updated_at)
+             VALUES ($7, $1, $2, $3, $4::json, $5, $6)
+             ON CONFLICT (tenant, id) DO NOTHING",
         )
         .bind(spacecraft.id.as_str())
         .bind(spacecraft.name.as_str())
@@ -185,6 +191,7 @@ impl SpacecraftRepository for PostgresStore {
         .bind(&metadata)
         .bind(PgTime(spacecraft.created_at))
         .bind(PgTime(spacecraft.updated_at))
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await
         .map_err(|e| {
@@ -201,7 +208,7 @@ impl SpacecraftRepository for PostgresStore {
                 "already exists",
             ));
         }
-        record_events(&mut tx, &[&event], &[]).await?;
+        record_events(&mut tx, tenant, &[&event], &[]).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -210,15 +217,19 @@ impl SpacecraftRepository for PostgresStore {
         tenant: &TenantId,
         id: &SpacecraftId,
     ) -> Result<Option<Spacecraft>> {
-        crate::tenancy::only_default(tenant)?;
-        sqlx::query(concat!(spacecraft_columns!(), "WHERE id = $1"))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?
-            .as_ref()
-            .map(spacecraft_from_row)
-            .transpose()
+        let mut tx = self.begin_for(tenant).await?;
+        sqlx::query(concat!(
+            spacecraft_columns!(),
+            "WHERE tenant = $2 AND id = $1"
+        ))
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(spacecraft_from_row)
+        .transpose()
     }
 
     async fn list_spacecraft(
@@ -227,20 +238,21 @@ impl SpacecraftRepository for PostgresStore {
         limit: Limit,
         offset: u64,
     ) -> Result<SpacecraftPage> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         // One statement, so that the total and the page come from the same snapshot.
         let rows = sqlx::query(
             "WITH page AS (
                  SELECT id, name, mission_type, metadata_json::text AS metadata, created_at,
                         updated_at
-                 FROM spacecraft ORDER BY created_at, id LIMIT $1 OFFSET $2)
-             SELECT (SELECT count(*) FROM spacecraft) AS total, page.*
+                 FROM spacecraft WHERE tenant = $3 ORDER BY created_at, id LIMIT $1 OFFSET $2)
+             SELECT (SELECT count(*) FROM spacecraft WHERE tenant = $3) AS total, page.*
              FROM (SELECT 1) AS one LEFT JOIN page ON true
              ORDER BY page.created_at, page.id",
         )
         .bind(to_i64(limit.get()))
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         let total: i64 = match rows.first() {
@@ -296,13 +308,14 @@ impl ConfigRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<ConfigRecord>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         sqlx::query(concat!(
             config_columns!(),
-            "WHERE spacecraft_id = $1 ORDER BY version DESC LIMIT 1"
+            "WHERE tenant = $2 AND spacecraft_id = $1 ORDER BY version DESC LIMIT 1"
         ))
         .bind(spacecraft.as_str())
-        .fetch_optional(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db)?
         .as_ref()
@@ -316,15 +329,16 @@ impl ConfigRepository for PostgresStore {
         record: ConfigRecord,
         event: NewEvent,
     ) -> Result<()> {
-        crate::tenancy::only_default(tenant)?;
         let document = object_text(record.config.as_object())?;
         let version = super::codec::version_to_i32(record.version)?;
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.begin_for(tenant).await?;
         let (exists, current): (bool, Option<i32>) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM spacecraft WHERE id = $1),
-                    (SELECT max(version) FROM spacecraft_configs WHERE spacecraft_id = $1)",
+            "SELECT EXISTS (SELECT 1 FROM spacecraft WHERE tenant = $2 AND id = $1),
+                    (SELECT max(version) FROM spacecraft_configs
+                     WHERE tenant = $2 AND spacecraft_id = $1)",
         )
         .bind(record.spacecraft_id.as_str())
+        .bind(tenant.as_str())
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
@@ -349,8 +363,8 @@ impl ConfigRepository for PostgresStore {
         // the primary key: the same conflict, detected by the database.
         sqlx::query(
             "INSERT INTO spacecraft_configs
-                 (spacecraft_id, version, config_json, status, source, created_at)
-             VALUES ($1, $2, $3::json, $4, $5, $6)",
+                 (tenant, spacecraft_id, version, config_json, status, source, created_at)
+             VALUES ($7, $1, $2, $3::json, $4, $5, $6)",
         )
         .bind(record.spacecraft_id.as_str())
         .bind(version)
@@ -358,6 +372,7 @@ impl ConfigRepository for PostgresStore {
         .bind(record.status.as_str())
         .bind(record.source.map(ConfigSource::as_str))
         .bind(PgTime(record.created_at))
+        .bind(tenant.as_str())
         .execute(&mut *tx)
         .await
         .map_err(|e| match unique_violation(&e) {
@@ -365,7 +380,7 @@ impl ConfigRepository for PostgresStore {
             _ if is_untranslatable_character(&e) => nul_in_document("config"),
             _ => db(e),
         })?;
-        record_events(&mut tx, &[&event], &[]).await?;
+        record_events(&mut tx, tenant, &[&event], &[]).await?;
         tx.commit().await.map_err(db)
     }
 
@@ -374,13 +389,14 @@ impl ConfigRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<ConfigRecord>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         let rows = sqlx::query(concat!(
             config_columns!(),
-            "WHERE spacecraft_id = $1 ORDER BY version"
+            "WHERE tenant = $2 AND spacecraft_id = $1 ORDER BY version"
         ))
         .bind(spacecraft.as_str())
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         rows.iter().map(config_from_row).collect()

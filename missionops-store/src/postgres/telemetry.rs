@@ -88,6 +88,7 @@ fn same_content(snapshot: &TelemetrySnapshot, stored: &StoredSnapshot) -> Result
 /// The stored snapshots under `ids`.
 async fn stored_snapshots(
     conn: &mut PgConnection,
+    tenant: &TenantId,
     ids: &[&str],
 ) -> Result<HashMap<String, StoredSnapshot>> {
     if ids.is_empty() {
@@ -96,10 +97,12 @@ async fn stored_snapshots(
     let rows = sqlx::query(
         "SELECT t.id, t.spacecraft_id, t.ts, t.parameters::text AS parameters
          FROM telemetry_ids r
-         JOIN telemetry t ON t.spacecraft_id = r.spacecraft_id AND t.ts = r.ts AND t.id = r.id
-         WHERE r.id = ANY($1::text[])",
+         JOIN telemetry t ON t.tenant = r.tenant AND t.spacecraft_id = r.spacecraft_id
+                         AND t.ts = r.ts AND t.id = r.id
+         WHERE r.tenant = $2 AND r.id = ANY($1::text[])",
     )
     .bind(ids)
+    .bind(tenant.as_str())
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
@@ -160,11 +163,12 @@ fn first_rejection(
 /// within it). Which snapshot it names depends on the stored ids too: an earlier conflict wins.
 async fn rejection(
     conn: &mut PgConnection,
+    tenant: &TenantId,
     snapshots: &[TelemetrySnapshot],
     unknown: &[&SpacecraftId],
 ) -> Result<Error> {
     let ids: Vec<&str> = snapshots.iter().map(|s| s.id.as_str()).collect();
-    let stored = stored_snapshots(conn, &ids).await?;
+    let stored = stored_snapshots(conn, tenant, &ids).await?;
     Ok(
         first_rejection(snapshots, unknown, &stored)?.unwrap_or_else(|| {
             Error::backend("a telemetry batch was rejected for no reason found".to_owned())
@@ -263,6 +267,7 @@ enum Optimistic<'a> {
 /// inserts every snapshot and moves `latest_values` forward, assuming all ids are new.
 async fn insert_as_new<'a>(
     conn: &mut PgConnection,
+    tenant: &TenantId,
     snapshots: &'a [TelemetrySnapshot],
 ) -> Result<Optimistic<'a>> {
     let wanted = spacecraft_of(snapshots);
@@ -284,32 +289,34 @@ async fn insert_as_new<'a>(
     let outcome = sqlx::query_scalar::<_, Vec<String>>(
         "WITH unknown AS (
                  SELECT s FROM unnest($1::text[]) AS s
-                 WHERE NOT EXISTS (SELECT 1 FROM spacecraft WHERE id = s)),
+                 WHERE NOT EXISTS (SELECT 1 FROM spacecraft WHERE tenant = $12 AND id = s)),
              go AS (SELECT NOT EXISTS (SELECT 1 FROM unknown) AS ok),
              block AS (
                  SELECT ARRAY(SELECT nextval('telemetry_arrival_block_seq')
                               FROM generate_series(1, $2) ORDER BY 1) AS b
                  WHERE (SELECT ok FROM go)),
              registered AS (
-                 INSERT INTO telemetry_ids (id, spacecraft_id, ts)
-                 SELECT i, s, t FROM unnest($3::text[], $4::text[], $5::timestamptz[]) AS u(i, s, t)
+                 INSERT INTO telemetry_ids (tenant, id, spacecraft_id, ts)
+                 SELECT $12, i, s, t
+                 FROM unnest($3::text[], $4::text[], $5::timestamptz[]) AS u(i, s, t)
                  WHERE (SELECT ok FROM go)),
              inserted AS (
-                 INSERT INTO telemetry (spacecraft_id, ts, arrival, id, parameters)
-                 SELECT s, t,
+                 INSERT INTO telemetry (tenant, spacecraft_id, ts, arrival, id, parameters)
+                 SELECT $12, s, t,
                         ((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575),
                         i, p::json
                  FROM unnest($4::text[], $5::timestamptz[], $3::text[], $6::text[])
                       WITH ORDINALITY AS u(s, t, i, p, n)
                  WHERE (SELECT ok FROM go)),
              latest AS (
-                 INSERT INTO latest_values AS l (spacecraft_id, parameter, value_json, ts, arrival)
-                 SELECT s, p, v::json, t,
+                 INSERT INTO latest_values AS l
+                     (tenant, spacecraft_id, parameter, value_json, ts, arrival)
+                 SELECT $12, s, p, v::json, t,
                         ((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575)
                  FROM unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::int8[])
                       AS u(s, p, v, t, n)
                  WHERE (SELECT ok FROM go)
-                 ON CONFLICT (spacecraft_id, parameter) DO UPDATE
+                 ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
                  SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
                  WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival))
          SELECT ARRAY(SELECT s FROM unknown)",
@@ -325,6 +332,7 @@ async fn insert_as_new<'a>(
     .bind(&latest.values)
     .bind(&latest.times)
     .bind(&latest_ordinals)
+    .bind(tenant.as_str())
     .fetch_one(&mut *conn)
     .await;
     match outcome {
@@ -371,6 +379,7 @@ async fn number_arrivals(conn: &mut PgConnection, len: usize) -> Result<Vec<i64>
 /// Registers the ids that are new (`ON CONFLICT DO NOTHING`) and returns them.
 async fn register_new_ids(
     conn: &mut PgConnection,
+    tenant: &TenantId,
     snapshots: &[TelemetrySnapshot],
 ) -> Result<HashSet<String>> {
     // Registering in id order makes concurrent batches that share ids take their locks in the
@@ -381,14 +390,15 @@ async fn register_new_ids(
     let spacecraft: Vec<&str> = order.iter().map(|s| s.spacecraft_id.as_str()).collect();
     let times: Vec<PgTime> = order.iter().map(|s| PgTime(s.timestamp)).collect();
     let fresh: Vec<String> = sqlx::query_scalar(
-        "INSERT INTO telemetry_ids (id, spacecraft_id, ts)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-         ON CONFLICT (id) DO NOTHING
+        "INSERT INTO telemetry_ids (tenant, id, spacecraft_id, ts)
+         SELECT $4, i, s, t FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(i, s, t)
+         ON CONFLICT (tenant, id) DO NOTHING
          RETURNING id",
     )
     .bind(&ids)
     .bind(&spacecraft)
     .bind(&times)
+    .bind(tenant.as_str())
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
@@ -399,6 +409,7 @@ async fn register_new_ids(
 /// `latest_values` forward with them.
 async fn insert_new(
     conn: &mut PgConnection,
+    tenant: &TenantId,
     fresh: &[(usize, &TelemetrySnapshot)],
     arrivals: &[i64],
 ) -> Result<()> {
@@ -426,8 +437,8 @@ async fn insert_new(
         .map(|(_, s)| parameters_text(&s.parameters))
         .collect::<Result<Vec<String>>>()?;
     sqlx::query(
-        "INSERT INTO telemetry (spacecraft_id, ts, arrival, id, parameters)
-         SELECT s, t, a, i, p::json
+        "INSERT INTO telemetry (tenant, spacecraft_id, ts, arrival, id, parameters)
+         SELECT $6, s, t, a, i, p::json
          FROM unnest($1::text[], $2::timestamptz[], $3::int8[], $4::text[], $5::text[])
               AS u(s, t, a, i, p)",
     )
@@ -436,6 +447,7 @@ async fn insert_new(
     .bind(&fresh_arrivals)
     .bind(&ids)
     .bind(&parameters)
+    .bind(tenant.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db)?;
@@ -446,11 +458,11 @@ async fn insert_new(
         .map(|p| arrival_of(*p))
         .collect::<Result<Vec<i64>>>()?;
     sqlx::query(
-        "INSERT INTO latest_values AS l (spacecraft_id, parameter, value_json, ts, arrival)
-         SELECT s, p, v::json, t, a
+        "INSERT INTO latest_values AS l (tenant, spacecraft_id, parameter, value_json, ts, arrival)
+         SELECT $6, s, p, v::json, t, a
          FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int8[])
               AS u(s, p, v, t, a)
-         ON CONFLICT (spacecraft_id, parameter) DO UPDATE
+         ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
          SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
          WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival)",
     )
@@ -459,6 +471,7 @@ async fn insert_new(
     .bind(&latest.values)
     .bind(&latest.times)
     .bind(&latest_arrivals)
+    .bind(tenant.as_str())
     .execute(&mut *conn)
     .await
     .map_err(db)?;
@@ -466,42 +479,35 @@ async fn insert_new(
 }
 
 /// Creates or replaces the alarms of an ingest; their spacecraft must exist.
-async fn upsert_alarms(conn: &mut PgConnection, alarms: &[Alarm]) -> Result<()> {
+async fn upsert_alarms(conn: &mut PgConnection, tenant: &TenantId, alarms: &[Alarm]) -> Result<()> {
     if alarms.is_empty() {
         return Ok(());
     }
-    require_spacecraft(&mut *conn, alarms.iter().map(|a| &a.spacecraft_id)).await?;
+    require_spacecraft(&mut *conn, tenant, alarms.iter().map(|a| &a.spacecraft_id)).await?;
     for alarm in alarms {
-        super::alarms::upsert_alarm(&mut *conn, alarm).await?;
+        super::alarms::upsert_alarm(&mut *conn, tenant, alarm).await?;
     }
     Ok(())
 }
 
 impl PostgresStore {
     /// The common case: every snapshot is new. `Ok(None)` when one is not and the ingest must
-    /// be run carefully. Without anomalies or events the one statement is its own transaction.
+    /// be run carefully. The transaction sets the write's tenant (row-level security) first.
     async fn ingest_as_new(&self, write: &TelemetryWrite) -> Result<Option<IngestOutcome>> {
         let snapshots = &write.snapshots;
-        let outcome = if write.registrations.is_empty()
-            && write.anomalies.is_empty()
-            && write.alarms.is_empty()
-            && write.events.is_empty()
-        {
-            let mut conn = self.pool.acquire().await.map_err(db)?;
-            insert_as_new(&mut conn, snapshots).await?
+        let tenant = &write.tenant;
+        let mut tx = self.begin_for(tenant).await?;
+        let mut events = register_missing(&mut tx, tenant, &write.registrations).await?;
+        let outcome = insert_as_new(&mut tx, tenant, snapshots).await?;
+        if let Optimistic::Stored = outcome {
+            insert_anomalies(&mut tx, tenant, &write.anomalies).await?;
+            upsert_alarms(&mut tx, tenant, &write.alarms).await?;
+            events.extend(&write.events);
+            record_events(&mut tx, tenant, &events, &[]).await?;
+            tx.commit().await.map_err(db)?;
         } else {
-            let mut tx = self.pool.begin().await.map_err(db)?;
-            let mut events = register_missing(&mut tx, &write.registrations).await?;
-            let outcome = insert_as_new(&mut tx, snapshots).await?;
-            if let Optimistic::Stored = outcome {
-                insert_anomalies(&mut tx, &write.anomalies).await?;
-                upsert_alarms(&mut tx, &write.alarms).await?;
-                events.extend(&write.events);
-                record_events(&mut tx, &events, &[]).await?;
-                tx.commit().await.map_err(db)?;
-            }
-            outcome
-        };
+            drop(tx);
+        }
         match outcome {
             Optimistic::Stored => Ok(Some(IngestOutcome {
                 inserted: snapshots.len(),
@@ -509,8 +515,8 @@ impl PostgresStore {
             })),
             Optimistic::IdTaken => Ok(None),
             Optimistic::UnknownSpacecraft(unknown) => {
-                let mut conn = self.pool.acquire().await.map_err(db)?;
-                Err(rejection(&mut conn, snapshots, &unknown).await?)
+                let mut tx = self.begin_for(tenant).await?;
+                Err(rejection(&mut tx, tenant, snapshots, &unknown).await?)
             }
         }
     }
@@ -519,23 +525,24 @@ impl PostgresStore {
     /// events alone.
     async fn ingest_carefully(&self, write: &TelemetryWrite) -> Result<IngestOutcome> {
         let snapshots = &write.snapshots;
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let tenant = &write.tenant;
+        let mut tx = self.begin_for(tenant).await?;
         // A registration's event comes before what the telemetry caused.
-        let mut events = register_missing(&mut tx, &write.registrations).await?;
+        let mut events = register_missing(&mut tx, tenant, &write.registrations).await?;
         let mut outcome = IngestOutcome::default();
         if !snapshots.is_empty() {
-            let unknown = unknown_spacecraft(&mut tx, spacecraft_of(snapshots)).await?;
+            let unknown = unknown_spacecraft(&mut tx, tenant, spacecraft_of(snapshots)).await?;
             if !unknown.is_empty() {
-                return Err(rejection(&mut tx, snapshots, &unknown).await?);
+                return Err(rejection(&mut tx, tenant, snapshots, &unknown).await?);
             }
             let arrivals = number_arrivals(&mut tx, snapshots.len()).await?;
-            let fresh_ids = register_new_ids(&mut tx, snapshots).await?;
+            let fresh_ids = register_new_ids(&mut tx, tenant, snapshots).await?;
             let known: Vec<&str> = snapshots
                 .iter()
                 .map(|s| s.id.as_str())
                 .filter(|id| !fresh_ids.contains(*id))
                 .collect();
-            let stored = stored_snapshots(&mut tx, &known).await?;
+            let stored = stored_snapshots(&mut tx, tenant, &known).await?;
             if let Some(err) = first_rejection(snapshots, &[], &stored)? {
                 return Err(err);
             }
@@ -552,22 +559,25 @@ impl PostgresStore {
                     )));
                 }
             }
-            insert_new(&mut tx, &fresh, &arrivals).await?;
+            insert_new(&mut tx, tenant, &fresh, &arrivals).await?;
             outcome.inserted = fresh.len();
         }
-        insert_anomalies(&mut tx, &write.anomalies).await?;
-        upsert_alarms(&mut tx, &write.alarms).await?;
+        insert_anomalies(&mut tx, tenant, &write.anomalies).await?;
+        upsert_alarms(&mut tx, tenant, &write.alarms).await?;
         events.extend(&write.events);
-        record_events(&mut tx, &events, &[]).await?;
+        record_events(&mut tx, tenant, &events, &[]).await?;
         tx.commit().await.map_err(db)?;
         Ok(outcome)
     }
 }
 
-/// `writes` appended into one write, in order. A registration repeated by a later write counts
-/// once, as it would one write after another.
+/// `writes` (all of one tenant) appended into one write of that tenant, in order. A
+/// registration repeated by a later write counts once, as it would one write after another.
 fn merge(writes: &[TelemetryWrite]) -> TelemetryWrite {
     let mut merged = TelemetryWrite::default();
+    if let Some(first) = writes.first() {
+        merged.tenant = first.tenant.clone();
+    }
     for write in writes {
         merged
             .registrations
@@ -613,7 +623,6 @@ fn snapshots_from_rows(
 #[async_trait]
 impl TelemetryRepository for PostgresStore {
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
-        crate::tenancy::only_default(&write.tenant)?;
         if write.snapshots.is_empty() {
             if write.is_empty() {
                 return Ok(IngestOutcome::default());
@@ -621,12 +630,12 @@ impl TelemetryRepository for PostgresStore {
             return self.ingest_carefully(&write).await;
         }
         if has_repeated_ids(&write.snapshots) {
-            let mut conn = self.pool.acquire().await.map_err(db)?;
+            let mut tx = self.begin_for(&write.tenant).await?;
             let mut unknown =
-                unknown_spacecraft(&mut conn, spacecraft_of(&write.snapshots)).await?;
+                unknown_spacecraft(&mut tx, &write.tenant, spacecraft_of(&write.snapshots)).await?;
             // A spacecraft the write registers would exist by the time its snapshots go in.
             unknown.retain(|id| !write.registrations.iter().any(|r| r.spacecraft.id == **id));
-            return Err(rejection(&mut conn, &write.snapshots, &unknown).await?);
+            return Err(rejection(&mut tx, &write.tenant, &write.snapshots, &unknown).await?);
         }
         match self.ingest_as_new(&write).await? {
             Some(outcome) => Ok(outcome),
@@ -642,7 +651,8 @@ impl TelemetryRepository for PostgresStore {
     /// merged transaction is rolled back and the writes are stored one transaction each, so
     /// that a write that fails fails alone, with the error it would have had alone.
     async fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
-        if writes.len() < 2 || writes.iter().any(|w| !w.tenant.is_default()) {
+        // One merged write is one tenant's transaction: a group of several tenants goes one by one.
+        if writes.len() < 2 || writes.iter().any(|w| w.tenant != writes[0].tenant) {
             return insert_one_by_one(self, writes).await;
         }
         let counts: Vec<usize> = writes.iter().map(|w| w.snapshots.len()).collect();
@@ -670,14 +680,15 @@ impl TelemetryRepository for PostgresStore {
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         let rows = sqlx::query(concat!(
             snapshot_columns!(),
-            "WHERE spacecraft_id = $1 ORDER BY ts DESC, arrival DESC LIMIT $2"
+            "WHERE tenant = $3 AND spacecraft_id = $1 ORDER BY ts DESC, arrival DESC LIMIT $2"
         ))
         .bind(spacecraft.as_str())
         .bind(to_i64(limit.get()))
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         snapshots_from_rows(spacecraft, &rows)
@@ -691,19 +702,21 @@ impl TelemetryRepository for PostgresStore {
         to: Timestamp,
         max: usize,
     ) -> Result<Vec<TelemetrySnapshot>> {
-        crate::tenancy::only_default(tenant)?;
         if from > to || max == 0 {
             return Ok(Vec::new());
         }
+        let mut tx = self.begin_for(tenant).await?;
         let rows = sqlx::query(concat!(
             snapshot_columns!(),
-            "WHERE spacecraft_id = $1 AND ts BETWEEN $2 AND $3 ORDER BY ts, arrival LIMIT $4"
+            "WHERE tenant = $5 AND spacecraft_id = $1 AND ts BETWEEN $2 AND $3
+             ORDER BY ts, arrival LIMIT $4"
         ))
         .bind(spacecraft.as_str())
         .bind(PgTime(from))
         .bind(PgTime(to))
         .bind(to_i64(max))
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         snapshots_from_rows(spacecraft, &rows)
@@ -714,13 +727,15 @@ impl TelemetryRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<Timestamp>> {
-        crate::tenancy::only_default(tenant)?;
-        let last: Option<PgTime> =
-            sqlx::query_scalar("SELECT max(ts) FROM telemetry WHERE spacecraft_id = $1")
-                .bind(spacecraft.as_str())
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db)?;
+        let mut tx = self.begin_for(tenant).await?;
+        let last: Option<PgTime> = sqlx::query_scalar(
+            "SELECT max(ts) FROM telemetry WHERE tenant = $2 AND spacecraft_id = $1",
+        )
+        .bind(spacecraft.as_str())
+        .bind(tenant.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
         Ok(last.map(|t| t.0))
     }
 
@@ -729,13 +744,14 @@ impl TelemetryRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<LatestValue>> {
-        crate::tenancy::only_default(tenant)?;
+        let mut tx = self.begin_for(tenant).await?;
         let rows = sqlx::query(
             "SELECT parameter, value_json::text AS value, ts FROM latest_values
-             WHERE spacecraft_id = $1 ORDER BY parameter",
+             WHERE tenant = $2 AND spacecraft_id = $1 ORDER BY parameter",
         )
         .bind(spacecraft.as_str())
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         rows.iter()
@@ -762,10 +778,10 @@ impl TelemetryRepository for PostgresStore {
         to: Timestamp,
         bucket: BucketWidth,
     ) -> Result<Vec<SeriesBucket>> {
-        crate::tenancy::only_default(tenant)?;
         if from > to {
             return Ok(Vec::new());
         }
+        let mut tx = self.begin_for(tenant).await?;
         // The primary key's range scan reads the window; the parameter is taken out of each
         // row's JSON once (`samples` is materialized so that it is not looked up twice) and
         // non-numbers are dropped. Buckets start at multiples of the width since the epoch
@@ -778,7 +794,7 @@ impl TelemetryRepository for PostgresStore {
                  SELECT floor(extract(epoch FROM ts) * 1000)::int8 AS ms, arrival,
                         parameters -> $2 AS x
                  FROM telemetry
-                 WHERE spacecraft_id = $1 AND ts BETWEEN $3 AND $4),
+                 WHERE tenant = $6 AND spacecraft_id = $1 AND ts BETWEEN $3 AND $4),
              numbers AS (
                  SELECT ms - (((ms % $5) + $5) % $5) AS start, ms, arrival,
                         (x::text)::float8 AS v
@@ -798,7 +814,8 @@ impl TelemetryRepository for PostgresStore {
         .bind(PgTime(from))
         .bind(PgTime(to))
         .bind(bucket.as_millis())
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         rows.iter()
@@ -826,10 +843,10 @@ impl TelemetryRepository for PostgresStore {
         after: Option<RangeCursor>,
         limit: usize,
     ) -> Result<TelemetryPage> {
-        crate::tenancy::only_default(tenant)?;
         if from > to || limit == 0 {
             return Ok(TelemetryPage::default());
         }
+        let mut tx = self.begin_for(tenant).await?;
         // Arrival numbers are positive, so (from, 0) is just before the first row at `from`.
         let (after_ts, after_arrival) = match after {
             Some(c) if c.timestamp >= from => (c.timestamp, c.arrival),
@@ -838,7 +855,8 @@ impl TelemetryRepository for PostgresStore {
         // The arrival is read after the columns `snapshots_from_rows` reads by position.
         let rows = sqlx::query(concat!(
             "SELECT id, ts, parameters::text AS parameters, arrival FROM telemetry ",
-            "WHERE spacecraft_id = $1 AND ts BETWEEN $2 AND $3 AND (ts, arrival) > ($2, $4) ",
+            "WHERE tenant = $6 AND spacecraft_id = $1 AND ts BETWEEN $2 AND $3 ",
+            "AND (ts, arrival) > ($2, $4) ",
             "ORDER BY ts, arrival LIMIT $5"
         ))
         .bind(spacecraft.as_str())
@@ -846,7 +864,8 @@ impl TelemetryRepository for PostgresStore {
         .bind(PgTime(to))
         .bind(after_arrival)
         .bind(to_i64(limit))
-        .fetch_all(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
         let next = match rows.last() {
@@ -873,19 +892,20 @@ impl TelemetryRepository for PostgresStore {
         to: Timestamp,
         at_most: usize,
     ) -> Result<usize> {
-        crate::tenancy::only_default(tenant)?;
         if from > to || at_most == 0 {
             return Ok(0);
         }
+        let mut tx = self.begin_for(tenant).await?;
         let count: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM (SELECT 1 FROM telemetry \
-             WHERE spacecraft_id = $1 AND ts BETWEEN $2 AND $3 LIMIT $4) AS w",
+             WHERE tenant = $5 AND spacecraft_id = $1 AND ts BETWEEN $2 AND $3 LIMIT $4) AS w",
         )
         .bind(spacecraft.as_str())
         .bind(PgTime(from))
         .bind(PgTime(to))
         .bind(to_i64(at_most))
-        .fetch_one(&self.pool)
+        .bind(tenant.as_str())
+        .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
         Ok(usize::try_from(count).unwrap_or(0))
