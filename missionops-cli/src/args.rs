@@ -19,6 +19,11 @@ Storage:
   created and migrated on first use), postgres://USER:PASSWORD@HOST/DB (run `missionops migrate`
   first) or memory: (nothing is kept). A .env file in the working directory is read when present.
 
+Tenants:
+  --tenant T picks the tenant a data command acts in (default `default`), as the installation's
+  operator: ingest, import, export, status, seed-demo-data, spacecraft, config, docs, packets,
+  keys, …. `serve` takes each request's tenant from its API key.
+
 Output:
   Tables by default; --json prints JSON (numbers as the HTTP API prints them). Colour only on a
   terminal, never with --json or when NO_COLOR is set. Progress bars go to stderr, only when it
@@ -59,6 +64,11 @@ pub(crate) struct Cli {
     /// Print JSON instead of tables, for scripts
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// The tenant whose data the command reads and writes (default `default`); not for
+    /// `serve`, `migrate` and `outbox`, which work for every tenant
+    #[arg(long, global = true, value_name = "TENANT")]
+    pub tenant: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -644,10 +654,6 @@ Examples:
         #[arg(long, value_name = "ROLE")]
         role: String,
 
-        /// The tenant it acts in
-        #[arg(long, default_value = "default", value_name = "TENANT")]
-        tenant: String,
-
         /// How long it stays valid (90d, 12h, 30m, 45s); forever when absent
         #[arg(long, value_name = "DURATION")]
         expires_in: Option<String>,
@@ -658,11 +664,7 @@ Examples:
 Examples:
   missionops keys list
   missionops keys list --tenant mission-a --json")]
-    List {
-        /// The tenant whose keys to list
-        #[arg(long, default_value = "default", value_name = "TENANT")]
-        tenant: String,
-    },
+    List,
 
     /// Revoke a key (running servers refuse it within a second)
     #[command(after_help = "\

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 mod support;
 use support::{Db, Run, Serving, http};
@@ -1304,4 +1304,85 @@ fn imported_telemetry_is_played_back_unless_live() {
         db.json(&["alarms", "list"]).as_array().map(Vec::len),
         Some(1)
     );
+}
+
+/// `--tenant`: two tenants that both own `SC-001` each ingest, list, export and import only
+/// their own data, `default` sees neither, and the commands that work for every tenant refuse
+/// the flag.
+#[test]
+fn data_commands_act_in_the_tenant_given_by_tenant() {
+    let db = Db::new();
+    let snapshot = |id: &str, temp: i32| {
+        format!(
+            r#"{{"id":"{id}","spacecraftId":"SC-001","timestamp":"2025-01-01T00:00:0{temp}Z","parameters":{{"temp":{temp}}}}}"#
+        )
+    };
+    db.run(&["--tenant", "acme", "ingest-telemetry", &snapshot("a1", 1)])
+        .ok();
+    // The flag is global: after the subcommand too.
+    db.run(&["ingest-telemetry", &snapshot("z1", 2), "--tenant", "zenith"])
+        .ok();
+    db.run(&["ingest-telemetry", "--tenant", "zenith", &snapshot("z2", 3)])
+        .ok();
+
+    let temps = |tenant: &str| -> Vec<Value> {
+        db.json(&["--tenant", tenant, "list-telemetry", "--spacecraft-id", "SC-001"])
+            .as_array()
+            .expect("snapshots")
+            .iter()
+            .map(|s| s["parameters"]["temp"].clone())
+            .collect()
+    };
+    assert_eq!(temps("acme"), [json!(1)]);
+    assert_eq!(temps("zenith"), [json!(3), json!(2)]);
+    assert!(db.run(&["status"]).ok().contains("No spacecraft yet"));
+    db.run(&["list-telemetry", "--spacecraft-id", "SC-001"])
+        .fails(3);
+    let status = db.json(&["--tenant", "acme", "status", "SC-001"]);
+    assert_eq!(status["spacecraftId"], "SC-001", "{status}");
+
+    // Export from one tenant, import into another: the copy is the new tenant's only.
+    let file = db.path("acme.ndjson");
+    let file = file.to_str().expect("path");
+    db.run(&[
+        "--tenant",
+        "acme",
+        "export",
+        "--spacecraft-id",
+        "SC-001",
+        "--output",
+        file,
+    ])
+    .ok();
+    let report = db.json(&["--tenant", "copy", "import", file]);
+    assert_eq!(report["inserted"], 1, "{report}");
+    assert_eq!(temps("copy"), [json!(1)]);
+    assert_eq!(temps("zenith"), [json!(3), json!(2)]);
+
+    // Keys take the same flag.
+    db.run(&["--tenant", "acme", "keys", "create", "--name", "a", "--role", "viewer"])
+        .ok();
+    assert_eq!(
+        db.json(&["keys", "list", "--tenant", "acme"])
+            .as_array()
+            .expect("keys")
+            .len(),
+        1
+    );
+    assert!(
+        db.json(&["keys", "list"])
+            .as_array()
+            .expect("keys")
+            .is_empty()
+    );
+
+    // Bad tenants and commands that work for every tenant are refused as bad input.
+    let refused = db.run(&["--tenant", "a b", "status"]).fails(2);
+    assert!(refused.contains("tenant"), "{refused}");
+    for args in [&["migrate"][..], &["outbox", "stats"], &["serve"]] {
+        let mut all = vec!["--tenant", "acme"];
+        all.extend_from_slice(args);
+        let refused = db.run(&all).fails(2);
+        assert!(refused.contains("takes no --tenant"), "{args:?}: {refused}");
+    }
 }

@@ -2,7 +2,7 @@
 //! operator. A new key is printed once; listings never show a secret.
 
 use missionops_core::{
-    ApiKey, ApiKeyId, Caller, Error, KeyLifetime, KeyName, MissionOps, Role, TenantId,
+    ApiKey, ApiKeyId, Caller, Error, KeyLifetime, KeyName, MissionOps, Role,
 };
 use serde_json::json;
 
@@ -23,6 +23,7 @@ fn key_json(key: &ApiKey) -> serde_json::Value {
 }
 
 /// Runs one `keys` subcommand.
+/// `ops` acts in the tenant of `--tenant`: keys are created in it and listed from it.
 pub(crate) async fn keys(
     ops: &MissionOps,
     out: Output,
@@ -32,10 +33,9 @@ pub(crate) async fn keys(
         KeysCommand::Create {
             name,
             role,
-            tenant,
             expires_in,
         } => {
-            let caller = Caller::operator_of(TenantId::parse(tenant)?);
+            let caller = Caller::operator_of(ops.tenant().clone());
             let name = KeyName::parse(name)?;
             let role = Role::parse(&role)?;
             let lifetime = expires_in.as_deref().map(KeyLifetime::parse).transpose()?;
@@ -50,8 +50,8 @@ pub(crate) async fn keys(
             }
             out.line(&made.key)
         }
-        KeysCommand::List { tenant } => {
-            let caller = Caller::operator_of(TenantId::parse(tenant)?);
+        KeysCommand::List => {
+            let caller = Caller::operator_of(ops.tenant().clone());
             let keys = ops.list_keys(&caller).await?;
             if out.is_json() {
                 return out.json(&keys.iter().map(key_json).collect::<Vec<_>>());

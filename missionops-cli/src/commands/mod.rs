@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use missionops_core::{Error, MissionOps, Store};
+use missionops_core::{Caller, Error, MissionOps, Store, TenantId};
 use missionops_store::{DatabaseUrl, SystemClock, UuidV7Ids};
 use tracing_subscriber::EnvFilter;
 
@@ -43,7 +43,23 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     // warnings and the one error line.
     init_logging(if serving { "info" } else { "warn,sqlx=error" });
     let out = Output::new(cli.json);
-    let db = Database::new(cli.database_url);
+    let tenant = match cli.tenant {
+        Some(tenant) => {
+            if let Some(name) = across_tenants(&cli.command) {
+                return Err(Error::invalid(
+                    "tenant",
+                    format!(
+                        "`{name}` works for every tenant and takes no --tenant \
+                         (the server takes each request's tenant from its API key)"
+                    ),
+                )
+                .into());
+            }
+            TenantId::parse(tenant)?
+        }
+        None => TenantId::default_tenant(),
+    };
+    let db = Database::new(cli.database_url, tenant);
     match cli.command {
         Command::IngestTelemetry(args) => telemetry::ingest(&db.ops().await?, out, args).await,
         Command::ListTelemetry(args) => telemetry::list(&db.ops().await?, out, args).await,
@@ -69,6 +85,16 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The name of `command` when it works across tenants (and so takes no `--tenant`).
+fn across_tenants(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Serve(_) => Some("serve"),
+        Command::Migrate => Some("migrate"),
+        Command::Outbox(_) => Some("outbox"),
+        _ => None,
+    }
+}
+
 /// Logs on stderr, filtered by `RUST_LOG` when set, else by `default`.
 fn init_logging(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
@@ -83,15 +109,16 @@ fn init_logging(default: &str) {
         .try_init();
 }
 
-/// The database the command works on.
+/// The database the command works on, and the tenant it acts in there.
 #[derive(Debug)]
 pub(crate) struct Database {
     url: String,
+    tenant: TenantId,
 }
 
 impl Database {
-    fn new(url: String) -> Self {
-        Database { url }
+    fn new(url: String, tenant: TenantId) -> Self {
+        Database { url, tenant }
     }
 
     /// The URL as it may be shown: without a password.
@@ -107,9 +134,15 @@ impl Database {
             .with_context(|| format!("cannot open database {}", self.display()))
     }
 
-    /// The application over this database, opened (and, for SQLite, created and migrated).
+    /// The application over this database, opened (and, for SQLite, created and migrated),
+    /// acting as the operator of the command's tenant.
     pub(crate) async fn ops(&self) -> anyhow::Result<MissionOps> {
-        Ok(compose(self.store().await?))
+        Ok(self.acting(compose(self.store().await?)))
+    }
+
+    /// `ops` acting as the installation's operator in the command's tenant.
+    fn acting(&self, ops: MissionOps) -> MissionOps {
+        ops.acting_as(Caller::operator_of(self.tenant.clone()))
     }
 
     /// The application for a dry run: over an empty in-memory store when the database is a
@@ -121,7 +154,7 @@ impl Database {
                 let store = missionops_store::open("memory:")
                     .await
                     .context("cannot open an in-memory store")?;
-                Ok(compose(store))
+                Ok(self.acting(compose(store)))
             }
             _ => self.ops().await,
         }
@@ -238,7 +271,7 @@ mod tests {
 
     #[test]
     fn errors_quoting_the_url_lose_its_password() {
-        let db = Database::new("postgres://ops:s3cret@db/x".to_owned());
+        let db = Database::new("postgres://ops:s3cret@db/x".to_owned(), TenantId::default_tenant());
         let scrubbed = db.scrub(Error::invalid(
             "database-url",
             "cannot use postgres://ops:s3cret@db/x",
@@ -256,7 +289,7 @@ mod tests {
 
     #[test]
     fn sqlite_urls_name_their_file() {
-        let file = |url: &str| Database::new(url.to_owned()).sqlite_file();
+        let file = |url: &str| Database::new(url.to_owned(), TenantId::default_tenant()).sqlite_file();
         assert_eq!(
             file("sqlite://missionops.db"),
             Some(PathBuf::from("missionops.db"))
