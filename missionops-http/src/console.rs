@@ -96,7 +96,8 @@ fn etag(index: usize) -> &'static str {
 
 fn serve(name: &str, headers: &HeaderMap) -> Response {
     let Some(index) = ASSETS.iter().position(|a| a.name == name) else {
-        return ApiError::no_route(&format!("/console/{name}")).into_response();
+        return ApiError::from(missionops_core::Error::not_found("console file", name))
+            .into_response();
     };
     let asset = &ASSETS[index];
     let tag = etag(index);

@@ -54,6 +54,8 @@ fn test_pki() -> TestPki {
 struct TlsApp {
     address: String,
     pki: TestPki,
+    /// The application behind the server (keys for the sign-in test).
+    ops: MissionOps,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -70,7 +72,7 @@ async fn spawn_tls_app(config: HttpConfig) -> TlsApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address").to_string();
     let (stop, stopped) = oneshot::channel::<()>();
-    let state = AppState::new(ops, config);
+    let state = AppState::new(ops.clone(), config);
     let server = tokio::spawn(async move {
         serve_tls(listener, state, tls, async move {
             let _ = stopped.await;
@@ -81,6 +83,7 @@ async fn spawn_tls_app(config: HttpConfig) -> TlsApp {
     TlsApp {
         address,
         pki,
+        ops,
         stop: Some(stop),
         server,
     }
@@ -169,6 +172,40 @@ async fn closed_within<S: AsyncRead + Unpin>(
             String::from_utf8_lossy(&chunk[..n])
         ),
         Err(_) => panic!("the connection was still open after {within:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_console_session_cookie_is_secure_under_tls() {
+    let app = spawn_tls_app(HttpConfig::default()).await;
+    let key = missionops_http::create_key(
+        &app.ops,
+        &missionops_core::Caller::open(),
+        missionops_core::KeyName::parse("console").expect("name"),
+        missionops_core::Role::Viewer,
+        None,
+    )
+    .await
+    .expect("key")
+    .key;
+    let mut stream = app.tls().await;
+    let body = format!("{{\"key\":\"{key}\"}}");
+    let request = format!(
+        "POST /session HTTP/1.1\r\nHost: localhost\r\nOrigin: https://localhost\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let cookie = answer
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a session cookie");
+    for part in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(cookie.contains(part), "{part} missing: {cookie}");
     }
 }
 

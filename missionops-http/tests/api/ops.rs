@@ -74,6 +74,15 @@ const SPEC_ROUTES: &[(&str, &str)] = &[
     ("put", "/spacecraft/{id}/packet-definition"),
     ("get", "/spacecraft/{id}/packet-definition"),
     ("post", "/spacecraft/{id}/packets"),
+    // SPEC §9, the console's sign-in.
+    ("post", "/session"),
+    ("get", "/session"),
+    ("delete", "/session"),
+    // SPEC §10, with the `console` feature.
+    #[cfg(feature = "console")]
+    ("get", "/"),
+    #[cfg(feature = "console")]
+    ("get", "/console/{file}"),
 ];
 
 #[tokio::test]
