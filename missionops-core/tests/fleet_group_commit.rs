@@ -12,7 +12,7 @@ use std::sync::Arc;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmStates, Anomaly, ConfigSource, ConfigStatus, Error, EventType, Limit,
     ManualClock, MissionEvent, MissionOps, NewSnapshot, NewSpacecraft, SequentialIds,
-    SpacecraftConfig, SpacecraftId, SpacecraftName, Timestamp,
+    SpacecraftConfig, SpacecraftId, SpacecraftName, Store, Timestamp,
 };
 use missionops_store::MemoryStore;
 use missionops_store::conformance::recording::{Recorded, RecordingStore};
@@ -225,6 +225,107 @@ async fn implicit_registration_rides_in_the_group_once_per_spacecraft() {
         .expect("later");
     let last = store.calls();
     assert!(last[last.len() - 1].writes()[0].registrations.is_empty());
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn first_writes_of_new_spacecraft_read_no_history_but_a_spacecraft_stored_before_is_rebuilt()
+{
+    // OLD-1 was registered, configured and put in alarm through another application over the
+    // same store (another process, or this one before a restart): this one does not know it.
+    let memory: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let ids = Arc::new(SequentialIds::new());
+    let earlier = MissionOps::new(memory.clone(), clock.clone(), ids.clone());
+    register(&earlier, "OLD-1").await;
+    earlier
+        .ingest(sample("o-1", "OLD-1", 1, 80.0))
+        .await
+        .expect("earlier write");
+    let store = Arc::new(RecordingStore::new(memory));
+    let app = MissionOps::new(store.clone(), clock, ids);
+    let mut tasks = Vec::new();
+    let writes = [
+        ("a", "NEW-1"),
+        ("b", "OLD-1"),
+        ("c", "NEW-2"),
+        ("d", "NEW-1"),
+    ];
+    for (second, (id, spacecraft)) in (2..).zip(writes) {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.ingest(sample(id, spacecraft, second, 80.0)).await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("stored");
+    }
+    assert_eq!(group_sizes(&store), [4], "one group");
+    // The new spacecraft's monitors were built without a read; OLD-1's from what is stored.
+    assert_eq!(store.history_reads(), [sc("OLD-1")]);
+    let calls = store.calls();
+    let group = calls[0].writes();
+    let registered: Vec<&str> = group
+        .iter()
+        .flat_map(|w| w.registrations.iter().map(|r| r.spacecraft.id.as_str()))
+        .collect();
+    assert_eq!(
+        registered,
+        ["NEW-1", "NEW-2"],
+        "OLD-1 exists: not registered"
+    );
+    assert!(
+        !group[1].anomalies.is_empty(),
+        "OLD-1's write was checked against its stored configuration"
+    );
+    let open = app
+        .list_alarms(&AlarmFilter {
+            spacecraft_id: Some(sc("OLD-1")),
+            states: AlarmStates::All,
+        })
+        .await
+        .expect("alarms");
+    assert_eq!(
+        open.len(),
+        1,
+        "the alarm opened before is still the one: {open:?}"
+    );
+    for id in ["NEW-1", "NEW-2"] {
+        assert!(app.get_spacecraft(&sc(id)).await.is_ok(), "{id} registered");
+        let registrations = app
+            .list_events(Some(&sc(id)), Limit::clamped(100, 100))
+            .await
+            .expect("events")
+            .into_iter()
+            .filter(|e| e.event_type == EventType::SpacecraftRegistered)
+            .count();
+        assert_eq!(registrations, 1, "{id}");
+        // No configuration: nothing to check, no anomaly.
+        assert!(
+            app.list_anomalies(&sc(id), Limit::clamped(10, 10))
+                .await
+                .expect("anomalies")
+                .is_empty()
+        );
+    }
+    // A configuration set now reaches the monitor built without reads.
+    app.set_config(
+        &sc("NEW-2"),
+        limits(),
+        ConfigStatus::Approved,
+        Some(ConfigSource::Manual),
+    )
+    .await
+    .expect("config");
+    app.ingest(sample("e", "NEW-2", 9, 80.0))
+        .await
+        .expect("after the configuration");
+    assert_eq!(
+        app.list_anomalies(&sc("NEW-2"), Limit::clamped(10, 10))
+            .await
+            .expect("anomalies")
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

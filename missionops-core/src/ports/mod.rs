@@ -128,6 +128,26 @@ pub trait SpacecraftRepository: Send + Sync {
         id: &SpacecraftId,
     ) -> Result<Option<Spacecraft>>;
 
+    /// Which of `ids` exist in `tenant`, in any order: what live ingest asks, once per group,
+    /// about the spacecraft it has not seen yet (a spacecraft that does not exist has no
+    /// history, configuration or alarms to read). The default asks [`get_spacecraft`] about
+    /// each; a backend answers it in one query.
+    ///
+    /// [`get_spacecraft`]: SpacecraftRepository::get_spacecraft
+    async fn existing_spacecraft(
+        &self,
+        tenant: &TenantId,
+        ids: &[SpacecraftId],
+    ) -> Result<Vec<SpacecraftId>> {
+        let mut existing = Vec::new();
+        for id in ids {
+            if self.get_spacecraft(tenant, id).await?.is_some() {
+                existing.push(id.clone());
+            }
+        }
+        Ok(existing)
+    }
+
     /// A page of spacecraft ordered by registration time, then id.
     async fn list_spacecraft(
         &self,

@@ -41,6 +41,26 @@ pub(super) struct MonitorSlot {
     pub(super) last: LastValues,
 }
 
+impl MonitorSlot {
+    /// The slot of a spacecraft that does not exist yet (the write at hand registers it): no
+    /// history, configuration, packet definition or alarms, so it is what `MissionOps::refresh`
+    /// would build after reading all of them, without reading them.
+    pub(super) fn unregistered(id: &SpacecraftId, now: Timestamp) -> Self {
+        MonitorSlot {
+            monitor: Some(SpacecraftMonitor::rebuild(
+                id.clone(),
+                Arc::new(CompiledRules::empty()),
+                &[],
+                Vec::new(),
+                now,
+            )),
+            version: Some((None, None)),
+            checked_at: Some(now),
+            last: LastValues::default(),
+        }
+    }
+}
+
 /// A spacecraft's monitor. Clones share it.
 #[derive(Debug, Clone, Default)]
 pub(super) struct SlotHandle {
@@ -92,12 +112,21 @@ impl MissionOps {
             return Ok(());
         }
         let (tenant, id) = key;
-        let record = self.store.current_config(tenant, id).await?;
         let packets = self.packets_for_rules(key).await?;
-        let version = (
-            record.as_ref().map(|r| r.version),
-            packets.as_ref().map(|p| p.0),
-        );
+        let packets_version = packets.as_ref().map(|p| p.0);
+        // A monitor in use is only rechecked: the version answers that without the document.
+        if let Some((config_version, current_packets)) =
+            slot.version.filter(|_| slot.monitor.is_some())
+        {
+            if current_packets == packets_version
+                && self.store.current_config_version(tenant, id).await? == config_version
+            {
+                slot.checked_at = Some(now);
+                return Ok(());
+            }
+        }
+        let record = self.store.current_config(tenant, id).await?;
+        let version = (record.as_ref().map(|r| r.version), packets_version);
         if slot.monitor.is_some() && slot.version == Some(version) {
             slot.checked_at = Some(now);
             return Ok(());

@@ -32,6 +32,9 @@ pub trait Interceptor: Send + Sync + 'static {
 
     /// Before `events_after` (one page of an event stream).
     async fn before_events_after(&self) {}
+
+    /// Before `recent_telemetry` of `spacecraft` (what a monitor is rebuilt from).
+    async fn before_recent_telemetry(&self, _spacecraft: &SpacecraftId) {}
 }
 
 /// `inner` with `I` stepping in before its intercepted calls; derefs to the interceptor, so a
@@ -81,6 +84,14 @@ impl<I: Interceptor> SpacecraftRepository for Intercepted<I> {
         id: &SpacecraftId,
     ) -> Result<Option<Spacecraft>> {
         self.inner.get_spacecraft(tenant, id).await
+    }
+
+    async fn existing_spacecraft(
+        &self,
+        tenant: &TenantId,
+        ids: &[SpacecraftId],
+    ) -> Result<Vec<SpacecraftId>> {
+        self.inner.existing_spacecraft(tenant, ids).await
     }
 
     async fn list_spacecraft(
@@ -191,6 +202,7 @@ impl<I: Interceptor> TelemetryRepository for Intercepted<I> {
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>> {
+        self.interceptor.before_recent_telemetry(spacecraft).await;
         self.inner.recent_telemetry(tenant, spacecraft, limit).await
     }
 

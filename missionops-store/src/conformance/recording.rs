@@ -1,11 +1,12 @@
 //! A store that records the telemetry writes it is given, for tests of the services above a
 //! store: which writes were handed over together as one group (one transaction on a backend
-//! that commits groups together), and which alone.
+//! that commits groups together), and which alone; and whose recent history was read (what
+//! rebuilds a monitor).
 
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use missionops_core::{Store, TelemetryWrite};
+use missionops_core::{SpacecraftId, Store, TelemetryWrite};
 
 use super::intercept::{Intercepted, Interceptor};
 
@@ -32,12 +33,21 @@ impl Recorded {
 #[derive(Debug, Default)]
 pub struct Recorder {
     calls: Mutex<Vec<Recorded>>,
+    history_reads: Mutex<Vec<SpacecraftId>>,
 }
 
 impl Recorder {
     /// The telemetry calls so far, oldest first.
     pub fn calls(&self) -> Vec<Recorded> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// The spacecraft whose recent history was read (`recent_telemetry`), oldest first.
+    pub fn history_reads(&self) -> Vec<SpacecraftId> {
+        self.history_reads
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
     }
 
     fn record(&self, call: Recorded) {
@@ -55,6 +65,12 @@ impl Interceptor for Recorder {
 
     async fn before_insert_group(&self, writes: &[TelemetryWrite]) {
         self.record(Recorded::Group(writes.to_vec()));
+    }
+
+    async fn before_recent_telemetry(&self, spacecraft: &SpacecraftId) {
+        if let Ok(mut reads) = self.history_reads.lock() {
+            reads.push(spacecraft.clone());
+        }
     }
 }
 

@@ -134,6 +134,37 @@ impl SpacecraftRepository for SqliteStore {
         row.map(spacecraft_from_row).transpose()
     }
 
+    async fn existing_spacecraft(
+        &self,
+        tenant: &TenantId,
+        ids: &[SpacecraftId],
+    ) -> Result<Vec<SpacecraftId>> {
+        let mut existing = Vec::new();
+        for chunk in ids.chunks(rows_per_statement(1) - 1) {
+            let mut query =
+                QueryBuilder::<Sqlite>::new("SELECT id FROM spacecraft WHERE tenant = ");
+            query.push_bind(tenant.as_str()).push(" AND id IN (");
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            query.push(")");
+            let found: Vec<String> = query
+                .build_query_scalar()
+                .fetch_all(&self.reader)
+                .await
+                .db()?;
+            let found: HashSet<String> = found.into_iter().collect();
+            existing.extend(
+                chunk
+                    .iter()
+                    .filter(|id| found.contains(id.as_str()))
+                    .cloned(),
+            );
+        }
+        Ok(existing)
+    }
+
     async fn list_spacecraft(
         &self,
         tenant: &TenantId,

@@ -344,6 +344,7 @@ impl MissionOps {
                 last_of[slot] = i;
             }
         }
+        let unregistered = self.unregistered(order, guards).await;
         let mut work: Vec<Option<MonitorSlot>> = vec![None; order.len()];
         let mut registering = vec![false; order.len()];
         let mut group = Vec::with_capacity(count);
@@ -353,7 +354,10 @@ impl MissionOps {
             let mut registrations = Vec::new();
             let mut refused = None;
             for (id, &slot) in writes[i].spacecraft.iter().zip(&slots[i]) {
-                if work[slot].is_none() {
+                if work[slot].is_none() && unregistered[slot] {
+                    // Registered by this write: nothing stored to build its monitor from.
+                    work[slot] = Some(MonitorSlot::unregistered(&id.1, context.now));
+                } else if work[slot].is_none() {
                     let mut state = (*guards[slot]).clone();
                     if let Err(e) = self.refresh(id, &mut state, context, &mut out).await {
                         refused = Some(e);
@@ -445,6 +449,59 @@ impl MissionOps {
             slots,
             last_of,
         })
+    }
+}
+
+impl MissionOps {
+    /// Which of the locked monitors (`guards`, in `order`) belong to spacecraft that do not
+    /// exist yet, by lock order: never loaded, not known to exist, and not found by one
+    /// [`existing_spacecraft`] query per tenant (those found are remembered as known, so no
+    /// write tries to register them again). Their monitors need none of the three reads
+    /// that rebuild a monitor (configuration, history, open alarms); the write that names them
+    /// first registers them. When the query fails every spacecraft is read the usual way.
+    ///
+    /// A spacecraft registered by someone else between this query and the commit (another
+    /// request's explicit registration, or a configuration's implicit one) only ever got that
+    /// far concurrently with this write, which is then evaluated as if it came first; a
+    /// configuration change marks the monitor for a refresh once this group lets go of it.
+    ///
+    /// [`existing_spacecraft`]: crate::SpacecraftRepository::existing_spacecraft
+    async fn unregistered(
+        &self,
+        order: &[Scoped],
+        guards: &[OwnedMutexGuard<MonitorSlot>],
+    ) -> Vec<bool> {
+        let mut unregistered: Vec<bool> = order
+            .iter()
+            .zip(guards)
+            .map(|(key, guard)| guard.monitor.is_none() && !self.is_known(key))
+            .collect();
+        // `order` is sorted, so the candidates of each tenant are together.
+        let mut start = 0;
+        while start < order.len() {
+            let tenant = &order[start].0;
+            let end = start + order[start..].partition_point(|(t, _)| t == tenant);
+            let ids: Vec<SpacecraftId> = (start..end)
+                .filter(|&slot| unregistered[slot])
+                .map(|slot| order[slot].1.clone())
+                .collect();
+            if !ids.is_empty() {
+                match self.store.existing_spacecraft(tenant, &ids).await {
+                    Ok(existing) => {
+                        for id in &existing {
+                            if let Ok(at) = order[start..end].binary_search_by(|(_, s)| s.cmp(id)) {
+                                unregistered[start + at] = false;
+                                // Spacecraft are never deleted: no write needs to register it.
+                                self.remember(order[start + at].clone());
+                            }
+                        }
+                    }
+                    Err(_) => unregistered[start..end].fill(false),
+                }
+            }
+            start = end;
+        }
+        unregistered
     }
 }
 
