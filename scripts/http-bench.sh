@@ -9,6 +9,8 @@
 # point it at the target directory of another checkout to measure a baseline in the same run.
 # Each scenario runs against a fresh server on a fresh database. Scenarios: single, batch,
 # analyze, fill (one spacecraft); packets (100 Space Packets a request, SPEC §11); single-fleet, single-new, batch10-fleet, batch-new (a fleet);
+# fleet-live (10,000 spacecraft with configured, live monitors: FLEET defaults to 10000 for it;
+# prints the monitor tick's mean time and the server's resident memory);
 # healthz (the bare HTTP stack). When healthz runs first, every later row is also reported as a
 # ratio to it, the figure that survives the machine's noise:
 #
@@ -90,7 +92,10 @@ for scenario in "$@"; do
   echo -n "[$label] $db$([ "$auth" = 1 ] && echo ', auth on'), load $(cut -d' ' -f1 /proc/loadavg), $connections connections: "
   # --fleet only where it means something: a baseline's older loadgen does not know it.
   fleet_args=()
-  case "$scenario" in *-fleet) fleet_args=(--fleet "$fleet") ;; esac
+  case "$scenario" in
+    *-fleet) fleet_args=(--fleet "$fleet") ;;
+    fleet-live) fleet_args=(--fleet "${FLEET:-10000}") ;;
+  esac
   "$target/release/examples/loadgen" "$scenario" --url "http://127.0.0.1:$port" \
     --seconds "$secs" --connections "$connections" --rows 10000 ${fleet_args[@]+"${fleet_args[@]}"} |
     tee "$dir/row"
@@ -102,6 +107,6 @@ for scenario in "$@"; do
     awk -v r="$rate" -v h="$healthz_rate" \
       'BEGIN { printf "  %.3f of GET /healthz (%d requests/s)\n", r / h, h }'
   fi
-  echo "  server $(grep VmHWM "/proc/$server/status")"
+  echo "  server $(grep VmHWM "/proc/$server/status"), $(grep VmRSS "/proc/$server/status")"
   cleanup
 done

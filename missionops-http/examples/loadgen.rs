@@ -20,6 +20,11 @@
 //!   every request registers one implicitly.
 //! - `batch10-fleet`: `POST /telemetry/batch` of 10 snapshots, round-robin over the fleet.
 //! - `batch-new`: `POST /telemetry/batch` of 100 snapshots from a new spacecraft each.
+//! - `fleet-live`: ten thousand spacecraft live (SPEC §8 "Fleet scale"; `--fleet`, default
+//!   here 10,000 unless given): gives every spacecraft a configuration of its ten parameters
+//!   with limits and `staleAfterSec` (`PUT /spacecraft/:id/config`, which registers it), then
+//!   sends `POST /telemetry` round-robin over the fleet for `--seconds`, then reads the
+//!   monitor tick's duration and the monitors it visited from `/metrics`.
 //!
 //! Packets (SPEC §11):
 //! - `packets`: defines the demo's XTCE definition (`Sat-Imager-001`'s) for a spacecraft, then
@@ -71,7 +76,7 @@ fn client_builder() -> reqwest::ClientBuilder {
     }
 }
 
-const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N]";
+const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|fleet-live|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N]";
 
 fn parse_options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
@@ -82,7 +87,7 @@ fn parse_options() -> Result<Options, String> {
         seconds: 10,
         connections: 8,
         rows: 10_000,
-        fleet: 1000,
+        fleet: 0,
     };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -104,6 +109,13 @@ fn parse_options() -> Result<Options, String> {
             }
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
+    }
+    if options.fleet == 0 {
+        options.fleet = if options.scenario == "fleet-live" {
+            10_000
+        } else {
+            1000
+        };
     }
     Ok(options)
 }
@@ -288,6 +300,108 @@ async fn register_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
         }
     }
     ids
+}
+
+/// Gives `options.fleet` spacecraft `{prefix}-{i}` a configuration of the ten parameters the
+/// generator sends, each with limits and `staleAfterSec` (`PUT /spacecraft/:id/config`, which
+/// registers the spacecraft), `options.connections` at a time; returns their ids. Exits when
+/// one is refused.
+async fn configure_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
+    let ids: Arc<Vec<String>> = Arc::new(
+        (0..options.fleet)
+            .map(|i| format!("{prefix}-{i}"))
+            .collect(),
+    );
+    let names = [
+        "battery_soc",
+        "battery_temp",
+        "bus_voltage",
+        "solar_array_current",
+        "panel_temp",
+        "payload_temp",
+        "attitude_error_deg",
+        "rw1_speed_rpm",
+        "rw2_speed_rpm",
+        "images_captured",
+    ];
+    let parameters: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .map(|n| {
+            let rule = json!({"warnHigh": 1e9, "critHigh": 2e9, "staleAfterSec": 120});
+            ((*n).to_owned(), rule)
+        })
+        .collect();
+    let body = Arc::new(json!({ "parameters": parameters }).to_string());
+    let client = client_builder().build().expect("http client");
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..options.connections {
+        let (client, next, ids, body) = (client.clone(), next.clone(), ids.clone(), body.clone());
+        let base = options.url.clone();
+        workers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(id) = usize::try_from(i).ok().and_then(|i| ids.get(i)) else {
+                    return Ok(());
+                };
+                let url = format!("{base}/spacecraft/{id}/config");
+                match json_body(client.put(&url), (*body).clone()).send().await {
+                    Ok(response) if response.status().is_success() => {}
+                    Ok(response) => return Err(format!("configuring {id}: {}", response.status())),
+                    Err(e) => return Err(format!("configuring {id}: {e}")),
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        match worker.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+            Err(e) => {
+                eprintln!("a configuration worker failed: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    println!(
+        "configured {} spacecraft in {:.1} s",
+        ids.len(),
+        started.elapsed().as_secs_f64()
+    );
+    ids
+}
+
+/// Prints the monitor ticks the server timed (`/metrics`): how many, their mean duration, and
+/// how many monitors the last one visited.
+async fn report_ticks(base: &str) {
+    let client = client_builder().build().expect("http client");
+    let text = match client.get(format!("{base}/metrics")).send().await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("cannot read /metrics: {e}");
+            return;
+        }
+    };
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    let count = value("missionops_monitor_tick_duration_seconds_count");
+    let sum = value("missionops_monitor_tick_duration_seconds_sum");
+    let visited = value("missionops_monitor_tick_spacecraft");
+    match (count, sum) {
+        (Some(count), Some(sum)) if count > 0.0 => println!(
+            "monitor ticks: {count} timed, mean {:.3} ms; the last visited {} monitors",
+            sum / count * 1000.0,
+            visited.unwrap_or(0.0)
+        ),
+        _ => println!("monitor ticks: none timed in /metrics"),
+    }
 }
 
 /// The element of `fleet` that request `n` goes to, round-robin.
@@ -563,6 +677,27 @@ async fn main() {
                 elapsed,
                 outcomes,
             );
+        }
+        "fleet-live" => {
+            let fleet = configure_fleet(&options, &format!("LOAD-L{run_id}")).await;
+            let url = format!("{base}/telemetry");
+            let (elapsed, outcomes) = run_for(&options, 1, move |c, n| {
+                let spacecraft = round_robin(&fleet, n);
+                let mut body = String::with_capacity(448);
+                write_snapshot(&mut body, &format!("{spacecraft}-{n}"), Some(spacecraft), n);
+                json_body(c.post(&url), body)
+            })
+            .await;
+            report(
+                &format!(
+                    "POST /telemetry, round-robin over {} live spacecraft (10 monitored parameters each)",
+                    options.fleet
+                ),
+                "snapshots",
+                elapsed,
+                outcomes,
+            );
+            report_ticks(&base).await;
         }
         "healthz" => {
             let url = format!("{base}/healthz");

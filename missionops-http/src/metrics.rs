@@ -58,6 +58,10 @@ pub struct Metrics {
     /// Outbox rows by state; registered on first use, so that a server without an outbox
     /// shows no outbox metric rather than zeros.
     outbox: OnceLock<Family<OutboxLabels, Gauge>>,
+    /// How long each monitor tick took, and how many monitors the last one visited (SPEC §8
+    /// "Fleet scale": a tick costs what is due, not the fleet).
+    tick_duration: Histogram,
+    tick_spacecraft: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -114,6 +118,18 @@ impl Metrics {
             "Malformed Space Packets skipped (onError=skip)",
             malformed.clone(),
         );
+        let tick_duration = latency_histogram();
+        let tick_spacecraft = Gauge::default();
+        registry.register(
+            "monitor_tick_duration_seconds",
+            "Time each clock tick of the monitors took (staleness, lost contact, unshelving)",
+            tick_duration.clone(),
+        );
+        registry.register(
+            "monitor_tick_spacecraft",
+            "Monitors the last clock tick visited (those due)",
+            tick_spacecraft.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
@@ -123,6 +139,8 @@ impl Metrics {
             unknown_apid,
             malformed,
             outbox: OnceLock::new(),
+            tick_duration,
+            tick_spacecraft,
         }
     }
 
@@ -164,6 +182,13 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(seconds);
+    }
+
+    /// Records one monitor tick that took `seconds` and visited `spacecraft` monitors.
+    pub fn tick(&self, seconds: f64, spacecraft: usize) {
+        self.tick_duration.observe(seconds);
+        self.tick_spacecraft
+            .set(i64::try_from(spacecraft).unwrap_or(i64::MAX));
     }
 
     /// Counts accepted snapshots.

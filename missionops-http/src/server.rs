@@ -194,7 +194,14 @@ async fn run_ticks(state: AppState, every: std::time::Duration) {
             _ = interval.tick() => {}
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
-        match state.ops.tick().await {
+        let started = std::time::Instant::now();
+        let ticked = state.ops.tick().await;
+        if let Ok(report) = &ticked {
+            state
+                .metrics
+                .tick(started.elapsed().as_secs_f64(), report.spacecraft);
+        }
+        match ticked {
             Ok(report) if report.events > 0 || report.unshelved > 0 => {
                 tracing::info!(
                     alarms = report.alarms,

@@ -5,6 +5,11 @@
 //! The status is sent before the window is read to its end: a failure part way (the store
 //! failing) cuts the body short, which a client sees as a broken response, not as a complete
 //! array; it is logged.
+//!
+//! The batches are read by a task of their own, at most [`READ_AHEAD`] ahead of the body: the
+//! next page of a window is read and analysed while this one is rendered and sent (SPEC §8
+//! "Fleet scale": a 100,000-snapshot analysis end to end), and memory stays bounded by a few
+//! batches.
 
 use std::future::Future;
 
@@ -13,10 +18,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use missionops_core::{Anomaly, RangeAnalysis, TimelinePages};
+use tokio::sync::mpsc;
 
 /// Bytes gathered before a piece of the body is handed to the connection: large enough to
 /// keep per-chunk costs small, small enough to keep memory flat.
 const CHUNK_BYTES: usize = 64 * 1024;
+
+/// Batches read ahead of the body being written: one being rendered, this many waiting.
+const READ_AHEAD: usize = 2;
 
 /// A source of array items, batch by batch, in order.
 pub trait Batches: Send + 'static {
@@ -52,18 +61,39 @@ impl Batches for TimelinePages {
 /// Appends one item's JSON to the body.
 pub type Render<T> = fn(&T, &mut Vec<u8>) -> serde_json::Result<()>;
 
+/// What the reading task hands the writer: a batch, the end, or the failure that stopped it.
+type Message<T> = missionops_core::Result<Option<Vec<T>>>;
+
+/// Reads `batches` to their end on a task of its own, at most [`READ_AHEAD`] batches ahead of
+/// the receiver; stops when the receiver is dropped (the client went away).
+fn read_ahead<B: Batches>(mut batches: B) -> mpsc::Receiver<Message<B::Item>> {
+    let (sender, receiver) = mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        loop {
+            let message = batches.next_batch().await;
+            let last = !matches!(message, Ok(Some(_)));
+            if sender.send(message).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    receiver
+}
+
 /// Where the writer of one body is.
-struct Writer<B: Batches> {
-    batches: B,
+struct Writer<T> {
+    /// The batches, read ahead; the reader says when they end, so a channel closing before
+    /// that (the reading task panicked) is a failure, never a complete array.
+    batches: mpsc::Receiver<Message<T>>,
     /// A batch read before the response was made (so that its failure got a status).
-    first: Option<Vec<B::Item>>,
-    render: Render<B::Item>,
+    first: Option<Vec<T>>,
+    render: Render<T>,
     opened: bool,
     wrote_item: bool,
     done: bool,
 }
 
-impl<B: Batches> Writer<B> {
+impl<T> Writer<T> {
     /// The next piece of the body, `None` after the closing bracket.
     async fn piece(&mut self) -> Option<std::io::Result<Bytes>> {
         if self.done {
@@ -77,7 +107,12 @@ impl<B: Batches> Writer<B> {
         while out.len() < CHUNK_BYTES {
             let batch = match self.first.take() {
                 Some(first) => Ok(Some(first)),
-                None => self.batches.next_batch().await,
+                None => match self.batches.recv().await {
+                    Some(message) => message,
+                    None => Err(missionops_core::Error::backend(
+                        "the reader of a streamed answer stopped before its end".to_owned(),
+                    )),
+                },
             };
             let items = match batch {
                 Ok(Some(items)) => items,
@@ -119,7 +154,7 @@ pub fn json_array<B: Batches>(
     let writer = Writer {
         done: false,
         first,
-        batches,
+        batches: read_ahead(batches),
         render,
         opened: false,
         wrote_item: false,
@@ -134,4 +169,85 @@ pub fn json_array<B: Batches>(
         Body::from_stream(body),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Numbers in batches of three, up to `count`, failing at batch `fail_at` (if given) or
+    /// panicking at batch `panic_at`.
+    struct Numbers {
+        next: u32,
+        count: u32,
+        fail_at: Option<u32>,
+        panic_at: Option<u32>,
+    }
+
+    impl Batches for Numbers {
+        type Item = u32;
+
+        async fn next_batch(&mut self) -> missionops_core::Result<Option<Vec<u32>>> {
+            let batch = self.next / 3;
+            if self.fail_at == Some(batch) {
+                return Err(missionops_core::Error::backend(
+                    "the store went away".to_owned(),
+                ));
+            }
+            assert_ne!(self.panic_at, Some(batch), "the reader panics");
+            if self.next >= self.count {
+                return Ok(None);
+            }
+            let end = (self.next + 3).min(self.count);
+            let items = (self.next..end).collect();
+            self.next = end;
+            Ok(Some(items))
+        }
+    }
+
+    fn render(n: &u32, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        serde_json::to_writer(out, n)
+    }
+
+    async fn body(source: Numbers) -> Result<String, String> {
+        let response = json_array(None, source, render);
+        match axum::body::to_bytes(response.into_body(), usize::MAX).await {
+            Ok(body) => Ok(String::from_utf8(body.to_vec()).expect("utf-8")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn numbers(count: u32) -> Numbers {
+        Numbers {
+            next: 0,
+            count,
+            fail_at: None,
+            panic_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_read_ahead_make_the_array_rendered_whole() {
+        let whole: Vec<u32> = (0..20_000).collect();
+        let expected = serde_json::to_string(&whole).expect("json");
+        assert_eq!(body(numbers(20_000)).await, Ok(expected));
+        assert_eq!(body(numbers(0)).await, Ok("[]".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn a_reader_failing_or_panicking_part_way_cuts_the_body_short() {
+        let failing = Numbers {
+            fail_at: Some(4),
+            ..numbers(100)
+        };
+        assert!(body(failing).await.is_err());
+        let panicking = Numbers {
+            panic_at: Some(4),
+            ..numbers(100)
+        };
+        assert!(
+            body(panicking).await.is_err(),
+            "never a complete array that is not the whole answer"
+        );
+    }
 }

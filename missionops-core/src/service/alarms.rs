@@ -109,6 +109,7 @@ impl MissionOps {
         if let Some(monitor) = slot.monitor.as_mut() {
             monitor.replace_alarm(&alarm);
         }
+        self.deadlines.reschedule(&self.scoped(&spacecraft), &slot);
         Ok(alarm)
     }
 

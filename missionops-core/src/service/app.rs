@@ -11,6 +11,7 @@ use crate::domain::{
 use crate::error::Result;
 use crate::ports::{Clock, IdGenerator, PacketDecoding, Store};
 
+use super::deadlines::Deadlines;
 use super::ingest::WriteQueue;
 use super::monitor_slots::SlotHandle;
 use super::packets::CachedPackets;
@@ -73,6 +74,8 @@ pub struct MissionOps {
     pub(super) known: Arc<Mutex<HashSet<Scoped>>>,
     /// The streaming monitor of each spacecraft seen since start (see [`super::monitor_slots`]).
     pub(super) monitors: Arc<Mutex<HashMap<Scoped, SlotHandle>>>,
+    /// When each monitor is next due for the clock tick (see [`super::deadlines`]).
+    pub(super) deadlines: Arc<Deadlines>,
     /// Live writes of any spacecraft waiting to be evaluated and stored together (see
     /// `MissionOps::store_live_grouped`).
     pub(super) live_writes: WriteQueue,
@@ -107,6 +110,7 @@ impl MissionOps {
             rules: Arc::default(),
             known: Arc::default(),
             monitors: Arc::default(),
+            deadlines: Arc::default(),
             live_writes: WriteQueue::default(),
             fleet_loaded: Arc::default(),
             windows: Arc::default(),

@@ -5,7 +5,8 @@
 //!   compiled rules of each configuration version; `config_diff`: the diff a
 //!   `CONFIG_CHANGED` event carries.
 //! - `ingest/`: telemetry in, live (through the streaming monitor, with group commit) or
-//!   played back; `monitor_slots`: each spacecraft's streaming monitor between writes.
+//!   played back; `monitor_slots`: each spacecraft's streaming monitor between writes; `deadlines`:
+//!   when each monitor is next due for the tick.
 //! - `analysis`: analyse and detect; `anomalies`: reads of persisted anomalies.
 //! - `status`: a spacecraft's compat status and the fleet overview.
 //! - `telemetry_reads`: newest snapshots, latest values, series, export pages;
@@ -23,6 +24,7 @@ mod anomalies;
 mod app;
 mod config;
 mod config_diff;
+mod deadlines;
 mod documents;
 mod events;
 mod ingest;

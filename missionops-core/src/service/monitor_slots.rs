@@ -77,7 +77,16 @@ pub(super) struct Monitored<'a> {
 impl MissionOps {
     pub(super) fn slot_handle(&self, key: &Scoped) -> SlotHandle {
         match self.monitors.lock() {
-            Ok(mut monitors) => monitors.entry(key.clone()).or_default().clone(),
+            Ok(mut monitors) => match monitors.get(key) {
+                Some(handle) => handle.clone(),
+                None => {
+                    let handle = SlotHandle::default();
+                    monitors.insert(key.clone(), handle.clone());
+                    // Under the registry's lock: the slot is never seen unscheduled.
+                    self.deadlines.added(key);
+                    handle
+                }
+            },
             // A poisoned registry only means another thread panicked mid-insert; a fresh
             // slot rebuilds from the store.
             Err(_) => SlotHandle::default(),
@@ -218,7 +227,8 @@ impl MissionOps {
                 events: events.into_iter().map(|e| self.audited(e)).collect(),
             })
             .await?;
-        for (guard, slot) in guards.iter_mut().zip(work) {
+        for ((id, guard), slot) in order.iter().zip(guards.iter_mut()).zip(work) {
+            self.deadlines.reschedule(&self.scoped(id), &slot);
             **guard = slot;
         }
         Ok(outcome)

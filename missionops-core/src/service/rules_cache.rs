@@ -121,7 +121,9 @@ impl MissionOps {
             rules.remove(&key);
         }
         let handle = self.slot_handle(&key);
-        handle.slot.lock().await.checked_at = None;
+        let mut slot = handle.slot.lock().await;
+        slot.checked_at = None;
+        self.deadlines.reschedule(&key, &slot);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The clock tick (SPEC §3): stale parameters and lost contact across the fleet, and shelvings
-//! that ran out. What goes stale is decided by each spacecraft's monitor; this loops over them
-//! and commits what they decide.
+//! that ran out. What goes stale is decided by each spacecraft's monitor; this loops over the
+//! monitors that are due (see `deadlines`) and commits what they decide.
 
 use crate::domain::{AlarmFilter, AlarmState, AlarmStates, Caller, Operator};
 use crate::error::{Error, Result};
@@ -8,11 +8,13 @@ use crate::ports::TelemetryWrite;
 use crate::rules::{MonitorContext, MonitorOutput};
 
 use super::MissionOps;
+use super::app::Scoped;
 
 /// What a clock tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TickReport {
-    /// Spacecraft whose monitors were checked.
+    /// Spacecraft whose monitors were checked: those due (every loaded one for
+    /// [`MissionOps::tick_every_monitor`]).
     pub spacecraft: usize,
     /// Alarms opened or changed (stale parameters).
     pub alarms: usize,
@@ -27,15 +29,36 @@ impl MissionOps {
     /// ago than its `staleAfterSec` goes `STALE`; a spacecraft whose every such parameter is
     /// stale gets one `CONTACT_LOST` event; shelvings that ran out end. The server calls it
     /// every few seconds; an embedding application calls it on its own schedule.
+    ///
+    /// Only the monitors that are due are visited (see `deadlines`): a tick over a fleet where
+    /// nothing is overdue costs next to nothing. It decides what visiting every monitor
+    /// ([`tick_every_monitor`](Self::tick_every_monitor)) would.
     pub async fn tick(&self) -> Result<TickReport> {
-        let mut report = TickReport::default();
         self.load_fleet_monitors().await?;
-        // Monitors of every tenant are checked; the tenants seen are then unshelved too.
-        let mut tenants = vec![self.tenant.clone()];
-        for (key, handle) in self.loaded_slots() {
-            if !tenants.contains(&key.0) {
-                tenants.push(key.0.clone());
-            }
+        let due = self.deadlines.due(self.clock.now().as_millis());
+        self.tick_monitors(due).await
+    }
+
+    /// The clock tick visiting every loaded monitor, due or not: the same decisions as
+    /// [`tick`](Self::tick), at a cost that grows with the fleet. Besides, it brings every
+    /// monitor up to date with configuration changes made by another process sharing the
+    /// database (which `tick` sees only at a spacecraft's next write or deadline).
+    pub async fn tick_every_monitor(&self) -> Result<TickReport> {
+        self.load_fleet_monitors().await?;
+        let every = self
+            .loaded_slots()
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        self.tick_monitors(every).await
+    }
+
+    /// Ticks the monitors of `keys`, then ends the shelvings that ran out in every tenant
+    /// that has a monitor.
+    async fn tick_monitors(&self, keys: Vec<Scoped>) -> Result<TickReport> {
+        let mut report = TickReport::default();
+        for key in keys {
+            let handle = self.slot_handle(&key);
             let mut guard = handle.slot.lock().await;
             let context = MonitorContext {
                 now: self.clock.now(),
@@ -63,7 +86,15 @@ impl MissionOps {
                     })
                     .await?;
             }
+            self.deadlines.reschedule(&key, &work);
             *guard = work;
+        }
+        // This handle's tenant first, then every tenant with a monitor.
+        let mut tenants = vec![self.tenant.clone()];
+        for tenant in self.deadlines.tenants() {
+            if !tenants.contains(&tenant) {
+                tenants.push(tenant);
+            }
         }
         let now = self.clock.now();
         let system = Operator::parse("system")?;

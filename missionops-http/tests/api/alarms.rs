@@ -399,4 +399,17 @@ async fn a_silent_spacecraft_goes_stale_and_loses_contact_once() {
         .filter_map(|a| a["kind"].as_str())
         .collect();
     assert_eq!(kinds, ["STALE", "STALE"]);
+    // The ticks are timed in /metrics, with how many monitors the last one visited (none is
+    // due any more: both parameters are stale and contact is lost).
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    let ticks = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("missionops_monitor_tick_duration_seconds_count "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no tick duration in {metrics}"));
+    assert!(ticks >= 5, "{ticks} ticks");
+    assert!(
+        metrics.contains("missionops_monitor_tick_spacecraft 0"),
+        "{metrics}"
+    );
 }

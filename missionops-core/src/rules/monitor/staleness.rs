@@ -54,6 +54,40 @@ impl SpacecraftMonitor {
         }
     }
 
+    /// The first time (milliseconds since the epoch, by the application's clock) at which
+    /// [`tick`](Self::tick) would change something: `i64::MIN` when a `CONTACT_LOST` is owed
+    /// already, else the first moment a parameter without a stale alarm is overdue; `None`
+    /// when no tick can change anything before the next sample or change of rules.
+    ///
+    /// Exactly the conditions `tick` checks, so that a tick skipping this monitor before then
+    /// decides what a tick visiting it would have.
+    pub fn next_tick_due(&self) -> Option<i64> {
+        if !self.contact_lost && self.all_stale(self.stale_alarm_count()) {
+            return Some(i64::MIN);
+        }
+        let defaults = Extensions::default();
+        self.rules
+            .rules()
+            .iter()
+            .zip(self.parameters.iter())
+            .filter_map(|(rule, state)| {
+                let ext = rule.extensions.as_deref().unwrap_or(&defaults);
+                let stale_ms = ext.stale_after_ms.filter(|_| rule.enabled())?;
+                if state.stale_alarm.is_some() || state.last.as_ref()?.value.is_none() {
+                    return None;
+                }
+                // `tick` finds it overdue once `now - arrived > stale_ms`.
+                Some(
+                    state
+                        .arrived?
+                        .as_millis()
+                        .saturating_add(stale_ms)
+                        .saturating_add(1),
+                )
+            })
+            .min()
+    }
+
     /// After a restart: contact is lost when every stale-checked parameter has its stale alarm
     /// open again.
     pub(super) fn recount_contact(&mut self) {

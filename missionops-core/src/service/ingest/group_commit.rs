@@ -278,6 +278,7 @@ impl MissionOps {
                         .map(|at| kept[i].swap_remove(at).1),
                 };
                 if let Some(state) = state {
+                    self.deadlines.reschedule(&order[slot], &state);
                     *guards[slot] = state;
                 }
             }
