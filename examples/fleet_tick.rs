@@ -21,10 +21,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use missionops::store::SqliteStore;
+use missionops::store::{SqliteStore, UuidV7Ids};
 use missionops::{
     Clock, ConfigStatus, ManualClock, MissionOps, NewSnapshot, SpacecraftConfig, SpacecraftId,
-    Timestamp, UuidV7Ids,
+    Timestamp,
 };
 use serde_json::{Map, Value, json};
 
