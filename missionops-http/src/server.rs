@@ -183,19 +183,31 @@ async fn flush_key_uses(state: AppState) {
     }
 }
 
-/// Runs the monitor's clock tick every `every` until shutdown begins. A failed tick is
-/// logged and tried again at the next one.
+/// How often the tick visits every monitor instead of only the due ones: that sweep brings a
+/// silent spacecraft's monitor up to date with a configuration another server sharing the
+/// database changed, at a cost that grows with the fleet, so it runs once a minute.
+const FULL_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs the monitor's clock tick every `every` until shutdown begins, visiting every monitor
+/// once per [`FULL_SWEEP_EVERY`]. A failed tick is logged and tried again at the next one.
 async fn run_ticks(state: AppState, every: std::time::Duration) {
     let mut shutdown = state.shutdown_signal();
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let sweep_every = (FULL_SWEEP_EVERY.as_millis() / every.as_millis().max(1)).max(1);
+    let mut ticks: u128 = 0;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
             _ = shutdown.wait_for(|stopping| *stopping) => return,
         }
+        ticks += 1;
         let started = std::time::Instant::now();
-        let ticked = state.ops.tick().await;
+        let ticked = if ticks % sweep_every == 0 {
+            state.ops.tick_every_monitor().await
+        } else {
+            state.ops.tick().await
+        };
         if let Ok(report) = &ticked {
             state
                 .metrics

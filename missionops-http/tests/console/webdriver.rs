@@ -3,6 +3,7 @@
 //! stopped after it. Commands: navigate, run a script (sync or async), find, click, type,
 //! screenshot, and whether an alert dialog is open.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -45,7 +46,10 @@ impl Browser {
     /// flags and a 1400×1000 window.
     pub async fn start() -> Browser {
         let port = free_port();
+        // Its own process group, so that Chromium (its child) goes with it when a failed test
+        // drops the browser without ending the session.
         let driver = Command::new("chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -277,6 +281,16 @@ impl Browser {
         let _ = self
             .try_command(reqwest::Method::DELETE, "", json!({}))
             .await;
+        self.stop_process_group();
+    }
+
+    /// Kills chromedriver's process group (the driver and every Chromium process it started),
+    /// then reaps the driver. Killing before reaping keeps the group id from being reused.
+    fn stop_process_group(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -284,9 +298,11 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // A failed test: at least the driver goes (quit has already reaped it otherwise).
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        // A failed test drops the browser without `quit`. After `quit` the group is gone and the
+        // driver reaped (`try_wait` answers from the kept status), so nothing is killed twice.
+        if matches!(self.driver.try_wait(), Ok(None)) {
+            self.stop_process_group();
+        }
     }
 }
 
