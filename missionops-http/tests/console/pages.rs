@@ -693,21 +693,32 @@ async fn a_fleet_of_1000_spacecraft_renders_every_tile_worst_first() {
             .expect("register");
         assert_eq!(response.status(), StatusCode::CREATED);
     }
+    // Open mode: no Authorization header at all (an empty bearer token is a bad key). The
+    // samples are of now: a tile's colour is the worst anomaly of the last 24 hours.
+    let now = missionops_core::Timestamp::from_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64,
+    )
+    .expect("now");
     for (i, temp) in [(1, 80), (2, 50), (3, 80)] {
-        app.call(
-            Method::PUT,
-            &format!("/spacecraft/SC-{i:04}/config"),
-            "",
-            Some(&json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}})),
-        )
-        .await;
-        app.call(
-            Method::POST,
-            "/telemetry",
-            "",
-            Some(&json!({"spacecraftId": format!("SC-{i:04}"), "timestamp": "2025-01-01T00:00:00Z", "parameters": {"temp": temp}})),
-        )
-        .await;
+        let configured = app
+            .client
+            .put(app.url(&format!("/spacecraft/SC-{i:04}/config")))
+            .json(&json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}}))
+            .send()
+            .await
+            .expect("configure");
+        assert!(configured.status().is_success(), "{}", configured.status());
+        let ingested = app
+            .client
+            .post(app.url("/telemetry"))
+            .json(&json!({"spacecraftId": format!("SC-{i:04}"), "timestamp": now.to_string(), "parameters": {"temp": temp}}))
+            .send()
+            .await
+            .expect("ingest");
+        assert_eq!(ingested.status(), StatusCode::CREATED);
     }
     let browser = Browser::start().await;
     let mut figures = Vec::new();
