@@ -1326,19 +1326,26 @@ fn data_commands_act_in_the_tenant_given_by_tenant() {
         .ok();
 
     let temps = |tenant: &str| -> Vec<Value> {
-        db.json(&["--tenant", tenant, "list-telemetry", "--spacecraft-id", "SC-001"])
-            .as_array()
-            .expect("snapshots")
-            .iter()
-            .map(|s| s["parameters"]["temp"].clone())
-            .collect()
+        db.json(&[
+            "--tenant",
+            tenant,
+            "list-telemetry",
+            "--spacecraft-id",
+            "SC-001",
+        ])
+        .as_array()
+        .expect("snapshots")
+        .iter()
+        .map(|s| s["parameters"]["temp"].clone())
+        .collect()
     };
     assert_eq!(temps("acme"), [json!(1)]);
     assert_eq!(temps("zenith"), [json!(3), json!(2)]);
     assert!(db.run(&["status"]).ok().contains("No spacecraft yet"));
     // `default` has no SC-001: its listing is empty (as the compat listing of an unknown id is).
     assert_eq!(
-        db.run(&["list-telemetry", "--spacecraft-id", "SC-001"]).ok(),
+        db.run(&["list-telemetry", "--spacecraft-id", "SC-001"])
+            .ok(),
         "No telemetry for SC-001.\n"
     );
     let status = db.json(&["--tenant", "acme", "status", "SC-001"]);
@@ -1363,8 +1370,10 @@ fn data_commands_act_in_the_tenant_given_by_tenant() {
     assert_eq!(temps("zenith"), [json!(3), json!(2)]);
 
     // Keys take the same flag.
-    db.run(&["--tenant", "acme", "keys", "create", "--name", "a", "--role", "viewer"])
-        .ok();
+    db.run(&[
+        "--tenant", "acme", "keys", "create", "--name", "a", "--role", "viewer",
+    ])
+    .ok();
     assert_eq!(
         db.json(&["keys", "list", "--tenant", "acme"])
             .as_array()

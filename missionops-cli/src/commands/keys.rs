@@ -1,9 +1,7 @@
 //! `keys create|list|revoke`: API keys, on the database directly as the installation's
 //! operator. A new key is printed once; listings never show a secret.
 
-use missionops_core::{
-    ApiKey, ApiKeyId, Caller, Error, KeyLifetime, KeyName, MissionOps, Role,
-};
+use missionops_core::{ApiKey, ApiKeyId, Caller, Error, KeyLifetime, KeyName, MissionOps, Role};
 use serde_json::json;
 
 use crate::args::KeysCommand;

@@ -271,7 +271,10 @@ mod tests {
 
     #[test]
     fn errors_quoting_the_url_lose_its_password() {
-        let db = Database::new("postgres://ops:s3cret@db/x".to_owned(), TenantId::default_tenant());
+        let db = Database::new(
+            "postgres://ops:s3cret@db/x".to_owned(),
+            TenantId::default_tenant(),
+        );
         let scrubbed = db.scrub(Error::invalid(
             "database-url",
             "cannot use postgres://ops:s3cret@db/x",
@@ -289,7 +292,8 @@ mod tests {
 
     #[test]
     fn sqlite_urls_name_their_file() {
-        let file = |url: &str| Database::new(url.to_owned(), TenantId::default_tenant()).sqlite_file();
+        let file =
+            |url: &str| Database::new(url.to_owned(), TenantId::default_tenant()).sqlite_file();
         assert_eq!(
             file("sqlite://missionops.db"),
             Some(PathBuf::from("missionops.db"))

@@ -749,8 +749,15 @@ async fn a_fleet_of_1000_spacecraft_renders_every_tile_worst_first() {
     let mut critical: Vec<&str> = order[..2].iter().map(|(id, _)| id.as_str()).collect();
     critical.sort_unstable();
     assert_eq!(critical, ["SC-0001", "SC-0003"], "tiles: {order:?}");
-    assert!(order[..2].iter().all(|(_, status)| status == "CRITICAL"), "tiles: {order:?}");
-    assert_eq!(order[2], ("SC-0002".to_owned(), "WARNING".to_owned()), "tiles: {order:?}");
+    assert!(
+        order[..2].iter().all(|(_, status)| status == "CRITICAL"),
+        "tiles: {order:?}"
+    );
+    assert_eq!(
+        order[2],
+        ("SC-0002".to_owned(), "WARNING".to_owned()),
+        "tiles: {order:?}"
+    );
     assert_ne!(order[3].1, "CRITICAL", "tiles: {order:?}");
     browser.screenshot("fleet-1000").await;
     // The render time is a benchmark figure (BENCHMARKS.md, "Operator console"), printed for
