@@ -655,22 +655,21 @@ impl AppState {
         over_tls: bool,
         session: &str,
     ) -> Result<Caller, Response> {
-        let refuse = |refusal: Refusal| Err(refusal.into_response());
         match self.auth.auth_enabled().await {
             Ok(false) => return Ok(Caller::open()),
             Ok(true) => {}
-            Err(e) => return refuse(Refusal::Store(e)),
+            Err(e) => return Err(Refusal::Store(e).into_response()),
         }
         let Some(key) = self.sessions.key_of(session) else {
-            return refuse(Refusal::Unauthenticated);
+            return Err(Refusal::Unauthenticated.into_response());
         };
         let caller = match self.auth.session_caller(&key).await {
             Ok(Some(caller)) => caller,
             Ok(None) => {
                 self.sessions.close(session);
-                return refuse(Refusal::Unauthenticated);
+                return Err(Refusal::Unauthenticated.into_response());
             }
-            Err(e) => return refuse(Refusal::Store(e)),
+            Err(e) => return Err(Refusal::Store(e).into_response()),
         };
         if write && !crate::session::same_origin(headers, over_tls) {
             return Err(ApiError::cross_origin().into_response());

@@ -211,9 +211,12 @@ mod tests {
         assert_eq!(cookie_of(&HeaderMap::new()), None);
     }
 
+    /// A case: request headers, over TLS, same origin expected.
+    type OriginCase = (&'static [(&'static str, &'static str)], bool, bool);
+
     #[test]
     fn same_origin_needs_fetch_metadata_or_a_matching_origin() {
-        let cases: &[(&[(&'static str, &'static str)], bool, bool)] = &[
+        let cases: &[OriginCase] = &[
             (&[("sec-fetch-site", "same-origin")], false, true),
             (
                 &[

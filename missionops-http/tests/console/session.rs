@@ -112,13 +112,16 @@ async fn a_bad_key_gets_the_one_401_and_no_cookie() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "no key field");
 }
 
+/// Request headers of a case: name and value.
+type Headers<'a> = Vec<(&'a str, String)>;
+
 #[tokio::test]
 async fn cookie_writes_must_come_from_the_same_origin_and_bearer_writes_need_not() {
     let app = ConsoleApp::spawn().await;
     let key = app.key("ops", Role::Operator).await;
     let cookie = app.sign_in(&key).await;
     let own = app.address.clone();
-    let cases: Vec<(&str, Vec<(&str, String)>, StatusCode)> = vec![
+    let cases: Vec<(&str, Headers<'_>, StatusCode)> = vec![
         (
             "no Origin, no Sec-Fetch-Site",
             vec![],
