@@ -239,6 +239,9 @@ function fleetMarks(alarms, events) {
   return { stale, lost };
 }
 
+/** A tile's telemetry line: how long ago the last snapshot arrived, or that none has. */
+const lastTelemetry = (timestamp) => (timestamp ? `last telemetry ${age(timestamp)}` : 'no telemetry yet');
+
 /** One tile, cloned for each spacecraft (cheaper than building each from scratch). */
 const TILE = h('a', { class: 'tile' },
   h('div', { class: 'name' }), h('div', { class: 'id' }), h('div', { class: 'status' }),
@@ -266,7 +269,7 @@ export function renderFleet(grid, entries, marks) {
     id.textContent = sc.spacecraftId;
     label.textContent = status;
     alarms.textContent = `${sc.activeAlarms || 0} active alarm${sc.activeAlarms === 1 ? '' : 's'}`;
-    ageCell.textContent = `last telemetry ${age(sc.lastTelemetryTimestamp)}`;
+    ageCell.textContent = lastTelemetry(sc.lastTelemetryTimestamp);
     ages.push([ageCell, sc.lastTelemetryTimestamp]);
     const lostAt = marks.lost.get(sc.spacecraftId);
     if (lostAt && (!sc.lastTelemetryTimestamp || Date.parse(lostAt) >= Date.parse(sc.lastTelemetryTimestamp))) {
@@ -297,7 +300,7 @@ async function fleetPage() {
   await load();
   const reload = debounce(300, () => load().catch(() => {}));
   every(1000, () => {
-    for (const [cell, t] of ages) cell.textContent = `last telemetry ${age(t)}`;
+    for (const [cell, t] of ages) cell.textContent = lastTelemetry(t);
   });
   every(15000, reload);
   return { onEvent: reload };

@@ -759,6 +759,23 @@ async fn a_fleet_of_1000_spacecraft_renders_every_tile_worst_first() {
         "tiles: {order:?}"
     );
     assert_ne!(order[3].1, "CRITICAL", "tiles: {order:?}");
+    let (ages, _) = browser
+        .wait_for(
+            "the tiles' telemetry lines",
+            "return ['SC-0001', 'SC-0000'].map(id => document.querySelector(`#fleet .tile[data-id=\"${id}\"] .age`).textContent)",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        ages[0]
+            .as_str()
+            .is_some_and(|a| a.starts_with("last telemetry ")),
+        "{ages}"
+    );
+    assert_eq!(
+        ages[1], "no telemetry yet",
+        "a spacecraft that never sent: {ages}"
+    );
     browser.screenshot("fleet-1000").await;
     // The render time is a benchmark figure (BENCHMARKS.md, "Operator console"), printed for
     // the bench command and not asserted: a timed test would fail on a loaded machine, not on
