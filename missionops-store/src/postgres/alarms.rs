@@ -123,16 +123,9 @@ impl AlarmRepository for PostgresStore {
     }
 
     async fn get_alarm(&self, tenant: &TenantId, id: &AlarmId) -> Result<Option<Alarm>> {
-        let mut tx = self.begin_for(tenant).await?;
-        sqlx::query(concat!(alarm_columns!(), "WHERE tenant = $2 AND id = $1"))
-            .bind(id.as_str())
-            .bind(tenant.as_str())
-            .fetch_optional(&mut *tx)
+        const SQL: &str = concat!(alarm_columns!(), "WHERE tenant = $2 AND id = $1");
+        self.one_of_tenant(tenant, SQL, id.as_str(), alarm_from_row)
             .await
-            .map_err(db)?
-            .as_ref()
-            .map(alarm_from_row)
-            .transpose()
     }
 
     async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {

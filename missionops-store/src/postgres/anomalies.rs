@@ -169,19 +169,12 @@ impl AnomalyRepository for PostgresStore {
     }
 
     async fn get_anomaly(&self, tenant: &TenantId, id: &AnomalyId) -> Result<Option<Anomaly>> {
-        let mut tx = self.begin_for(tenant).await?;
-        sqlx::query(concat!(
+        const SQL: &str = concat!(
             anomaly_columns!(),
             "WHERE tenant = $2 AND id = $1 ORDER BY stored DESC LIMIT 1"
-        ))
-        .bind(id.as_str())
-        .bind(tenant.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(anomaly_from_row)
-        .transpose()
+        );
+        self.one_of_tenant(tenant, SQL, id.as_str(), anomaly_from_row)
+            .await
     }
 
     async fn recent_anomalies(

@@ -194,19 +194,9 @@ impl DocumentRepository for PostgresStore {
         tenant: &TenantId,
         id: &DocumentId,
     ) -> Result<Option<OpsDocument>> {
-        let mut tx = self.begin_for(tenant).await?;
-        sqlx::query(concat!(
-            document_columns!(),
-            "WHERE tenant = $2 AND id = $1"
-        ))
-        .bind(id.as_str())
-        .bind(tenant.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(document_from_row)
-        .transpose()
+        const SQL: &str = concat!(document_columns!(), "WHERE tenant = $2 AND id = $1");
+        self.one_of_tenant(tenant, SQL, id.as_str(), document_from_row)
+            .await
     }
 
     async fn search_documents(

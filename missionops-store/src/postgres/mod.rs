@@ -118,6 +118,28 @@ impl PostgresStore {
         begin_with_setting(&self.pool, "missionops.tenant", tenant.as_str()).await
     }
 
+    /// The row of `tenant` whose id is `id`, read by `sql` (which binds the id as `$1` and the
+    /// tenant as `$2`) in a transaction of that tenant and mapped by `from_row`; `None` when
+    /// there is none.
+    async fn one_of_tenant<T>(
+        &self,
+        tenant: &TenantId,
+        sql: &'static str,
+        id: &str,
+        from_row: fn(&sqlx::postgres::PgRow) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let mut tx = self.begin_for(tenant).await?;
+        sqlx::query(sql)
+            .bind(id)
+            .bind(tenant.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+            .as_ref()
+            .map(from_row)
+            .transpose()
+    }
+
     /// Begins a transaction that sees the events and outbox rows of every tenant
     /// (`missionops.all_tenants`): the outbox dispatcher's path, and only its.
     async fn begin_all_tenants(&self) -> Result<Tx> {

@@ -217,19 +217,9 @@ impl SpacecraftRepository for PostgresStore {
         tenant: &TenantId,
         id: &SpacecraftId,
     ) -> Result<Option<Spacecraft>> {
-        let mut tx = self.begin_for(tenant).await?;
-        sqlx::query(concat!(
-            spacecraft_columns!(),
-            "WHERE tenant = $2 AND id = $1"
-        ))
-        .bind(id.as_str())
-        .bind(tenant.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?
-        .as_ref()
-        .map(spacecraft_from_row)
-        .transpose()
+        const SQL: &str = concat!(spacecraft_columns!(), "WHERE tenant = $2 AND id = $1");
+        self.one_of_tenant(tenant, SQL, id.as_str(), spacecraft_from_row)
+            .await
     }
 
     async fn list_spacecraft(
