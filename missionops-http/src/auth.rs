@@ -21,9 +21,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use missionops_core::{
     ApiKey, ApiKeyId, Caller, KeyLifetime, KeyName, MissionOps, Role, SecretHash, Timestamp,
@@ -590,16 +589,19 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// request when it needs a key, answers 401/403/429, and puts the [`Caller`] into the request
 /// extensions for the handlers. A route with no declared access needs an admin key (deny by
 /// default); a path no route serves goes on to the 404 fallback.
-pub(crate) async fn authorize(
-    State(state): State<AppState>,
+pub(crate) async fn authorize<F>(
+    state: &AppState,
     mut request: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: std::future::Future<Output = Response>,
+{
     let Some(path) = request.extensions().get::<MatchedPath>().cloned() else {
-        return next.run(request).await;
+        return next(request).await;
     };
     let needed = match access_of(request.method(), path.as_str()) {
-        Some(Access::Public) => return next.run(request).await,
+        Some(Access::Public) => return next(request).await,
         Some(Access::Role(role)) => role,
         None => Role::Admin,
     };
@@ -627,7 +629,7 @@ pub(crate) async fn authorize(
     match authenticated {
         Ok(caller) if caller.role.includes(needed) => {
             request.extensions_mut().insert(caller);
-            next.run(request).await
+            next(request).await
         }
         Ok(_) => ApiError::forbidden(needed).into_response(),
         Err(refusal) => refusal.into_response(),

@@ -11,9 +11,10 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use std::future::Future;
+
+use axum::extract::Request;
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use http_body::Body as _;
@@ -60,15 +61,18 @@ fn units(bytes: usize) -> usize {
     bytes.div_ceil(UNIT)
 }
 
-/// Middleware: runs the request only when its body fits in the budget, holding the room until
-/// the response is ready.
-pub(crate) async fn limit_bodies(
-    State(state): State<AppState>,
+/// Middleware (a step of `server::front`): runs the request through `next` only when its body
+/// fits in the budget, holding the room until the response is ready.
+pub(crate) async fn limit_bodies<F>(
+    state: &AppState,
     request: Request,
-    next: Next,
-) -> Response {
+    next: impl FnOnce(Request) -> F,
+) -> Response
+where
+    F: Future<Output = Response>,
+{
     if request.body().is_end_stream() {
-        return next.run(request).await;
+        return next(request).await;
     }
     let budget = &state.body_budget;
     let body_limit = state.config.body_limit;
@@ -86,7 +90,7 @@ pub(crate) async fn limit_bodies(
             let Some(_room) = budget.take_units(units(length)) else {
                 return budget.full();
             };
-            next.run(request).await
+            next(request).await
         }
         None => {
             let (parts, body) = request.into_parts();
@@ -114,7 +118,7 @@ pub(crate) async fn limit_bodies(
                 buffer.extend_from_slice(&chunk);
             }
             let request = Request::from_parts(parts, Body::from(Bytes::from(buffer)));
-            let response = next.run(request).await;
+            let response = next(request).await;
             drop(room);
             response
         }

@@ -70,6 +70,6 @@ pub use openapi::document as openapi_document;
 pub use server::serve_tls;
 pub use server::{router, serve, shutdown_signal};
 pub use session::{COOKIE as SESSION_COOKIE, SESSION_LIFETIME, Sessions};
-pub use state::{AppState, HttpConfig};
+pub use state::{AppState, HttpConfig, SharedState};
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError};

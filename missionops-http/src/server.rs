@@ -25,12 +25,7 @@ pub fn router(state: AppState) -> Router {
     let mut router = api
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
-        // Inside the request timeout: a chunked body read by the budget is timed like any other.
-        .layer(from_fn_with_state(state.clone(), limit_bodies))
-        // Outside the body budget: a request without a valid key reserves no body bytes.
-        .layer(from_fn_with_state(state.clone(), crate::auth::authorize))
-        .layer(from_fn_with_state(state.clone(), request_timeout))
-        .layer(from_fn_with_state(state.clone(), observe))
+        .layer(from_fn_with_state(state.clone(), front))
         .layer(DefaultBodyLimit::max(state.config.body_limit));
     if let Some(cors) = cors_layer(&state.config.cors_origins) {
         router = router.layer(cors);
@@ -61,17 +56,36 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::method_not_allowed(method.as_str(), uri.path())
 }
 
-/// Abandons a request whose response has not started within the configured time.
-async fn request_timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::timeout().into_response(),
-    }
+/// Every request's way in, one middleware layer doing in order what four used to (a layer
+/// costs a clone of the state and a boxed future per request, and single telemetry writes
+/// spent a tenth of their time on them):
+///
+/// 1. [`observe`]: metrics and the access log, around everything else;
+/// 2. the request timeout: a response that has not started within the configured time is
+///    abandoned with 503;
+/// 3. [`authorize`](crate::auth::authorize): outside the body budget, so that a request
+///    without a valid key reserves no body bytes;
+/// 4. [`limit_bodies`]: inside the timeout, so that a chunked body read by the budget is
+///    timed like any other.
+async fn front(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    observe(&state, request, |request| async {
+        let authorized = crate::auth::authorize(&state, request, |request| {
+            limit_bodies(&state, request, |request| next.run(request))
+        });
+        match tokio::time::timeout(state.config.request_timeout, authorized).await {
+            Ok(response) => response,
+            Err(_) => ApiError::timeout().into_response(),
+        }
+    })
+    .await
 }
 
 /// Records every request's metrics, and logs it as the access log says (5xx with their cause,
 /// slow requests; the others only when asked for).
-async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn observe<F>(state: &AppState, request: Request, next: impl FnOnce(Request) -> F) -> Response
+where
+    F: Future<Output = Response>,
+{
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -79,7 +93,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let path = request.uri().path().to_owned();
-    let response = next.run(request).await;
+    let response = next(request).await;
     let status = response.status();
     let elapsed = started.elapsed();
     state.metrics.observe(
@@ -298,7 +312,7 @@ mod tests {
                 }),
             )
             .route("/fast", get(|| async { "ok" }))
-            .layer(from_fn_with_state(state.clone(), request_timeout))
+            .layer(from_fn_with_state(state.clone(), front))
             .with_state(state);
         let slow = app
             .clone()

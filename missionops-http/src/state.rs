@@ -78,9 +78,22 @@ impl Default for HttpConfig {
     }
 }
 
-/// The state every handler gets: a cheap clone over shared parts.
+/// The state every handler gets: one shared [`SharedState`], so that a clone (every middleware
+/// layer and handler takes one per request) is one reference-count increment.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<SharedState>);
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// What the handles of one server share (reached through [`AppState`]).
 #[derive(Clone)]
-pub struct AppState {
+pub struct SharedState {
     /// The application services.
     pub ops: MissionOps,
     /// Prometheus metrics of this process.
@@ -103,7 +116,7 @@ pub struct AppState {
     shutdown: Arc<watch::Sender<bool>>,
 }
 
-impl std::fmt::Debug for AppState {
+impl std::fmt::Debug for SharedState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
             .field("config", &self.config)
@@ -114,7 +127,7 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State over `ops` with `config`.
     pub fn new(ops: MissionOps, config: HttpConfig) -> Self {
-        AppState {
+        AppState(Arc::new(SharedState {
             auth: Arc::new(Authenticator::new(ops.clone(), config.max_auth_failures)),
             sessions: Arc::new(Sessions::new()),
             ops,
@@ -123,14 +136,14 @@ impl AppState {
             config: Arc::new(config),
             report_outbox: false,
             shutdown: Arc::new(watch::channel(false).0),
-        }
+        }))
     }
 
     /// The same state reporting the delivery outbox of the store behind `ops`
     /// ([`MissionOps::outbox_stats`]) at `GET /outbox/stats` and in `/metrics`.
     #[must_use]
     pub fn with_outbox(mut self) -> Self {
-        self.report_outbox = true;
+        Arc::make_mut(&mut self.0).report_outbox = true;
         self
     }
 

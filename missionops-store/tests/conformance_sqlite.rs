@@ -626,3 +626,31 @@ async fn the_write_probe_fails_while_another_process_holds_the_write_lock() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].sequence, 1);
 }
+
+/// The clock tick asks for each tenant's SHELVED alarms on every tick; after a fleet-wide
+/// outage a tenant holds a hundred thousand open alarms, few of them shelved. The query must
+/// read only the alarms of the state it names (index `alarms_by_state`), not walk every alarm
+/// of the tenant by opening time.
+#[tokio::test]
+async fn alarms_of_one_state_are_read_through_the_state_index() {
+    let sqlite = TempSqlite::open().await;
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&sqlite.url())
+        .await
+        .expect("raw connection");
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT * FROM alarms WHERE tenant = ?1 AND state = ?2 \
+         ORDER BY opened_at DESC, id DESC",
+    )
+    .bind("default")
+    .bind("SHELVED")
+    .fetch_all(&mut conn)
+    .await
+    .expect("query plan");
+    let details: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("USING INDEX alarms_by_state (tenant=? AND state=?)")),
+        "plan: {details:?}"
+    );
+}

@@ -16,12 +16,13 @@ pub const MAX_COMMENT_CHARS: usize = 2_000;
 impl MissionOps {
     /// Alarms passing `filter`, most recently opened first.
     pub async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
-        self.store.list_alarms(&self.tenant, filter).await
+        self.shared.store.list_alarms(&self.tenant, filter).await
     }
 
     /// The alarm with `id`; [`Error::NotFound`] when unknown.
     pub async fn get_alarm(&self, id: &AlarmId) -> Result<Alarm> {
-        self.store
+        self.shared
+            .store
             .get_alarm(&self.tenant, id)
             .await?
             .ok_or_else(|| Error::not_found("alarm", id))
@@ -37,7 +38,7 @@ impl MissionOps {
         comment: Option<String>,
     ) -> Result<Alarm> {
         let comment = checked_comment(comment)?;
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         self.change_alarm(
             id,
             |alarm| alarm.acknowledge(by.clone(), comment.clone(), now),
@@ -56,7 +57,7 @@ impl MissionOps {
         comment: Option<String>,
     ) -> Result<Alarm> {
         let comment = checked_comment(comment)?;
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         self.change_alarm(
             id,
             |alarm| alarm.shelve(until, comment.clone(), now),
@@ -103,13 +104,16 @@ impl MissionOps {
         let mut alarm = self.get_alarm(id).await?;
         change(&mut alarm)?;
         let event = event(self.event_stamp(), &alarm);
-        self.store
+        self.shared
+            .store
             .save_alarm(&self.tenant, alarm.clone(), vec![self.audited(event)])
             .await?;
         if let Some(monitor) = slot.monitor.as_mut() {
             monitor.replace_alarm(&alarm);
         }
-        self.deadlines.reschedule(&self.scoped(&spacecraft), &slot);
+        self.shared
+            .deadlines
+            .reschedule(&self.scoped(&spacecraft), &slot);
         Ok(alarm)
     }
 
@@ -119,7 +123,8 @@ impl MissionOps {
         tenant: &TenantId,
         id: &SpacecraftId,
     ) -> Result<Vec<Alarm>> {
-        self.store
+        self.shared
+            .store
             .list_alarms(
                 tenant,
                 &AlarmFilter {

@@ -119,7 +119,7 @@ impl MissionOps {
     /// [`ANALYSIS_PAGE_SNAPSHOTS`]: for tests of paging, which want small pages.
     #[must_use]
     pub fn with_analysis_page(mut self, snapshots: usize) -> Self {
-        self.analysis_page = snapshots.max(1);
+        Arc::make_mut(&mut self.shared).analysis_page = snapshots.max(1);
         self
     }
 
@@ -144,6 +144,7 @@ impl MissionOps {
             None
         } else {
             let count = self
+                .shared
                 .store
                 .count_telemetry_range(&self.tenant, id, from, to, MAX_WINDOW_SNAPSHOTS + 1)
                 .await?;
@@ -156,19 +157,19 @@ impl MissionOps {
                 ));
             }
             let context = AnalysisContext {
-                detected_at: self.clock.now(),
+                detected_at: self.shared.clock.now(),
                 window_start: Some(from),
                 window_end: Some(to),
             };
             Some(WindowAnalysis::new(rules, context))
         };
         Ok(RangeAnalysis {
-            store: Arc::clone(&self.store),
+            store: Arc::clone(&self.shared.store),
             tenant: self.tenant.clone(),
             spacecraft: id.clone(),
             from,
             to,
-            page_size: self.analysis_page,
+            page_size: self.shared.analysis_page,
             after: None,
             exhausted: false,
             analysis,
@@ -191,7 +192,7 @@ impl MissionOps {
         }
         let snapshots = self.recent_window(id, limit).await?;
         let context = AnalysisContext {
-            detected_at: self.clock.now(),
+            detected_at: self.shared.clock.now(),
             window_start: snapshots.iter().map(|s| s.timestamp).min(),
             window_end: snapshots.iter().map(|s| s.timestamp).max(),
         };
@@ -230,6 +231,7 @@ impl MissionOps {
                 })
                 .collect();
             report.persisted += self
+                .shared
                 .store
                 .persist_anomalies(&self.tenant, with_events)
                 .await?;

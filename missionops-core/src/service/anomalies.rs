@@ -58,7 +58,10 @@ impl TimelinePages {
 impl MissionOps {
     /// Persisted anomalies of `id`, newest first.
     pub async fn list_anomalies(&self, id: &SpacecraftId, limit: Limit) -> Result<Vec<Anomaly>> {
-        self.store.recent_anomalies(&self.tenant, id, limit).await
+        self.shared
+            .store
+            .recent_anomalies(&self.tenant, id, limit)
+            .await
     }
 
     /// Persisted anomalies of `id` in `from..=to`, oldest first.
@@ -69,7 +72,8 @@ impl MissionOps {
         to: Timestamp,
     ) -> Result<Vec<Anomaly>> {
         AnalysisWindow::range(from, to)?;
-        self.store
+        self.shared
+            .store
             .anomaly_timeline(&self.tenant, id, from, to)
             .await
     }
@@ -84,12 +88,12 @@ impl MissionOps {
     ) -> Result<TimelinePages> {
         AnalysisWindow::range(from, to)?;
         Ok(TimelinePages {
-            store: Arc::clone(&self.store),
+            store: Arc::clone(&self.shared.store),
             tenant: self.tenant.clone(),
             spacecraft: id.clone(),
             from,
             to,
-            page_size: self.analysis_page,
+            page_size: self.shared.analysis_page,
             after: None,
             done: false,
         })
@@ -106,14 +110,16 @@ impl MissionOps {
         limit: Limit,
     ) -> Result<AnomalyPage> {
         AnalysisWindow::range(from, to)?;
-        self.store
+        self.shared
+            .store
             .anomaly_timeline_page(&self.tenant, id, from, to, after, limit.get())
             .await
     }
 
     /// The persisted anomaly with `id`; [`Error::NotFound`] when unknown.
     pub async fn get_anomaly(&self, id: &AnomalyId) -> Result<Anomaly> {
-        self.store
+        self.shared
+            .store
             .get_anomaly(&self.tenant, id)
             .await?
             .ok_or_else(|| Error::not_found("anomaly", id))

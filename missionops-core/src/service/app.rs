@@ -59,13 +59,21 @@ pub(super) fn audit(tenant: &TenantId, actor: &Actor, event: &mut NewEvent) {
 /// ```
 #[derive(Clone)]
 pub struct MissionOps {
-    pub(super) store: Arc<dyn Store>,
-    pub(super) clock: Arc<dyn Clock>,
-    pub(super) ids: Arc<dyn IdGenerator>,
+    /// What every handle shares: one reference count to bump per clone, since handles are
+    /// made per request (each acts for its caller).
+    pub(super) shared: Arc<Shared>,
     /// The tenant this handle reads and writes in.
     pub(super) tenant: TenantId,
     /// Who the events this handle records name as their cause.
     pub(super) actor: Actor,
+}
+
+/// The store, clock, id generator and caches every handle of one application shares.
+#[derive(Clone)]
+pub(super) struct Shared {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) ids: Arc<dyn IdGenerator>,
     /// Compiled rules per spacecraft, recompiled when the configuration version changes.
     pub(super) rules: Arc<Mutex<HashMap<Scoped, CachedRules>>>,
     /// Spacecraft known to exist, so that ingest skips the existence lookup. Spacecraft are
@@ -102,21 +110,23 @@ impl MissionOps {
     /// The application over `store`, reading time from `clock` and ids from `ids`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
         MissionOps {
-            store,
-            clock,
-            ids,
+            shared: Arc::new(Shared {
+                store,
+                clock,
+                ids,
+                rules: Arc::default(),
+                known: Arc::default(),
+                monitors: Arc::default(),
+                deadlines: Arc::default(),
+                live_writes: WriteQueue::default(),
+                fleet_loaded: Arc::default(),
+                windows: Arc::default(),
+                analysis_page: super::analysis::ANALYSIS_PAGE_SNAPSHOTS,
+                packet_decoding: None,
+                packet_decoders: Arc::default(),
+            }),
             tenant: TenantId::default_tenant(),
             actor: Actor::Anonymous,
-            rules: Arc::default(),
-            known: Arc::default(),
-            monitors: Arc::default(),
-            deadlines: Arc::default(),
-            live_writes: WriteQueue::default(),
-            fleet_loaded: Arc::default(),
-            windows: Arc::default(),
-            analysis_page: super::analysis::ANALYSIS_PAGE_SNAPSHOTS,
-            packet_decoding: None,
-            packet_decoders: Arc::default(),
         }
     }
 
@@ -143,25 +153,25 @@ impl MissionOps {
     /// This application decoding packets with `decoding` (the packets crate's adapter): without
     /// it, the packet use cases answer that packet decoding is not enabled.
     pub fn with_packet_decoding(mut self, decoding: Arc<dyn PacketDecoding>) -> Self {
-        self.packet_decoding = Some(decoding);
+        Arc::make_mut(&mut self.shared).packet_decoding = Some(decoding);
         self
     }
 
     /// The store, for frontends that need a query no use case covers yet.
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        &self.shared.store
     }
 
     /// Now, by the application's clock.
     pub fn now(&self) -> Timestamp {
-        self.clock.now()
+        self.shared.clock.now()
     }
 
     /// The id and time of an event recorded now.
     pub(super) fn event_stamp(&self) -> EventStamp {
         EventStamp {
-            id: self.ids.new_id().into(),
-            timestamp: self.clock.now(),
+            id: self.shared.ids.new_id().into(),
+            timestamp: self.shared.clock.now(),
         }
     }
 
@@ -177,18 +187,22 @@ impl MissionOps {
     }
 
     pub(super) fn is_known(&self, key: &Scoped) -> bool {
-        self.known.lock().map(|k| k.contains(key)).unwrap_or(false)
+        self.shared
+            .known
+            .lock()
+            .map(|k| k.contains(key))
+            .unwrap_or(false)
     }
 
     pub(super) fn remember(&self, key: Scoped) {
-        if let Ok(mut known) = self.known.lock() {
+        if let Ok(mut known) = self.shared.known.lock() {
             known.insert(key);
         }
     }
 
     /// Remembers every one of `keys`, under one lock, copying only those not known yet.
     pub(super) fn remember_all<'a>(&self, keys: impl IntoIterator<Item = &'a Scoped>) {
-        if let Ok(mut known) = self.known.lock() {
+        if let Ok(mut known) = self.shared.known.lock() {
             for key in keys {
                 if !known.contains(key) {
                     known.insert(key.clone());
@@ -199,7 +213,8 @@ impl MissionOps {
 
     /// Whether the store answers (for readiness probes).
     pub async fn ping(&self) -> Result<()> {
-        self.store
+        self.shared
+            .store
             .list_spacecraft(&self.tenant, Limit::clamped(1, 1), 0)
             .await
             .map(|_| ())
@@ -211,6 +226,6 @@ impl MissionOps {
     /// [`ping`]: MissionOps::ping
     pub async fn check_ready(&self) -> Result<()> {
         self.ping().await?;
-        self.store.probe_writes().await
+        self.shared.store.probe_writes().await
     }
 }

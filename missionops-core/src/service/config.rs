@@ -16,7 +16,8 @@ const CONFIG_WRITE_ATTEMPTS: usize = 5;
 impl MissionOps {
     /// The current configuration of `id`; [`Error::NotFound`] when it has none.
     pub async fn get_config(&self, id: &SpacecraftId) -> Result<ConfigRecord> {
-        self.store
+        self.shared
+            .store
             .current_config(&self.tenant, id)
             .await?
             .ok_or_else(|| Error::not_found("configuration of spacecraft", id))
@@ -34,7 +35,7 @@ impl MissionOps {
         self.ensure_spacecraft(id).await?;
         let mut last_conflict = None;
         for _ in 0..CONFIG_WRITE_ATTEMPTS {
-            let previous = self.store.current_config(&self.tenant, id).await?;
+            let previous = self.shared.store.current_config(&self.tenant, id).await?;
             let empty = Map::new();
             let before = previous.as_ref().map_or(&empty, |p| p.config.as_object());
             let diff = config_diff::config_diff(before, config.as_object());
@@ -45,11 +46,12 @@ impl MissionOps {
                 config: config.clone(),
                 status,
                 source,
-                created_at: self.clock.now(),
+                created_at: self.shared.clock.now(),
             };
             let previous = previous.as_ref().map(|p| p.version);
             let event = NewEvent::config_changed(self.event_stamp(), &record, previous, diff);
             match self
+                .shared
                 .store
                 .put_config(&self.tenant, record.clone(), self.audited(event))
                 .await
@@ -70,6 +72,6 @@ impl MissionOps {
     /// Every version of `id`'s configuration, oldest first.
     pub async fn config_history(&self, id: &SpacecraftId) -> Result<Vec<ConfigRecord>> {
         self.get_spacecraft(id).await?;
-        self.store.config_history(&self.tenant, id).await
+        self.shared.store.config_history(&self.tenant, id).await
     }
 }

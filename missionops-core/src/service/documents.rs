@@ -15,9 +15,9 @@ const MAX_PROCEDURES: u32 = 50;
 impl MissionOps {
     /// Publishes a document (version 1, `DOCUMENT_PUBLISHED` event).
     pub async fn publish_document(&self, new: NewDocument) -> Result<OpsDocument> {
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         let document = OpsDocument {
-            id: self.ids.new_id().into(),
+            id: self.shared.ids.new_id().into(),
             spacecraft_id: new.spacecraft_id,
             title: new.title,
             category: new.category.unwrap_or_else(DocumentCategory::general),
@@ -28,7 +28,8 @@ impl MissionOps {
             version: 1,
         };
         let event = NewEvent::document_published(self.event_stamp(), &document);
-        self.store
+        self.shared
+            .store
             .publish_document(&self.tenant, document.clone(), self.audited(event))
             .await?;
         Ok(document)
@@ -45,11 +46,12 @@ impl MissionOps {
             tags: new.tags.unwrap_or_default(),
             body: new.body,
             published_at: current.published_at,
-            updated_at: self.clock.now(),
+            updated_at: self.shared.clock.now(),
             version: current.version + 1,
         };
         let event = NewEvent::document_updated(self.event_stamp(), &document);
-        self.store
+        self.shared
+            .store
             .update_document(&self.tenant, document.clone(), self.audited(event))
             .await?;
         Ok(document)
@@ -57,7 +59,8 @@ impl MissionOps {
 
     /// The document with `id`; [`Error::NotFound`] when unknown.
     pub async fn get_document(&self, id: &DocumentId) -> Result<OpsDocument> {
-        self.store
+        self.shared
+            .store
             .get_document(&self.tenant, id)
             .await?
             .ok_or_else(|| Error::not_found("document", id))
@@ -69,14 +72,15 @@ impl MissionOps {
         query: &SearchQuery,
         limit: Limit,
     ) -> Result<Vec<OpsDocument>> {
-        self.store
+        self.shared
+            .store
             .search_documents(&self.tenant, query, limit)
             .await
     }
 
     /// Documents passing `filter`, newest first.
     pub async fn list_documents(&self, filter: &DocumentFilter) -> Result<Vec<OpsDocument>> {
-        self.store.list_documents(&self.tenant, filter).await
+        self.shared.store.list_documents(&self.tenant, filter).await
     }
 
     /// `procedure` documents relevant to a persisted anomaly: those tagged with its parameter
@@ -87,7 +91,8 @@ impl MissionOps {
         let procedure = DocumentCategory::parse("procedure")?;
         let tagged = match Tag::parse(anomaly.parameter.as_str()) {
             Ok(tag) => {
-                self.store
+                self.shared
+                    .store
                     .list_documents(
                         &self.tenant,
                         &DocumentFilter {
@@ -104,7 +109,8 @@ impl MissionOps {
         };
         let mentioned = match SearchQuery::parse(anomaly.parameter.as_str()) {
             Ok(query) => {
-                self.store
+                self.shared
+                    .store
                     .search_documents(&self.tenant, &query, limit)
                     .await?
             }

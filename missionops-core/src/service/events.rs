@@ -13,7 +13,8 @@ impl MissionOps {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        self.store
+        self.shared
+            .store
             .recent_events(&self.tenant, spacecraft, limit)
             .await
     }
@@ -25,7 +26,8 @@ impl MissionOps {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        self.store
+        self.shared
+            .store
             .events_after(&self.tenant, sequence, spacecraft, limit)
             .await
     }
@@ -41,7 +43,8 @@ impl MissionOps {
     ) -> Result<MissionEvent> {
         let stamp = self.event_stamp();
         let event = NewEvent::custom(stamp, spacecraft, event_type, severity, message, metadata);
-        self.store
+        self.shared
+            .store
             .record_event(&self.tenant, self.audited(event))
             .await
     }

@@ -19,8 +19,8 @@ impl MissionOps {
         secret_hash: SecretHash,
         lifetime: Option<KeyLifetime>,
     ) -> Result<ApiKey> {
-        let now = self.clock.now();
-        let id = ApiKeyId::parse_strict(self.ids.new_id().simple().to_string())?;
+        let now = self.shared.clock.now();
+        let id = ApiKeyId::parse_strict(self.shared.ids.new_id().simple().to_string())?;
         let key = ApiKey {
             id,
             name,
@@ -45,7 +45,7 @@ impl MissionOps {
     /// [`Error::NotFound`](crate::Error::NotFound), as if it did not exist.
     pub async fn revoke_key(&self, caller: &Caller, id: &ApiKeyId) -> Result<ApiKey> {
         self.keys()
-            .revoke_key(&caller.tenant, id, self.clock.now())
+            .revoke_key(&caller.tenant, id, self.shared.clock.now())
             .await
     }
 
@@ -68,6 +68,6 @@ impl MissionOps {
     }
 
     fn keys(&self) -> &dyn Store {
-        self.store.as_ref()
+        self.shared.store.as_ref()
     }
 }

@@ -76,14 +76,14 @@ pub(super) struct Monitored<'a> {
 
 impl MissionOps {
     pub(super) fn slot_handle(&self, key: &Scoped) -> SlotHandle {
-        match self.monitors.lock() {
+        match self.shared.monitors.lock() {
             Ok(mut monitors) => match monitors.get(key) {
                 Some(handle) => handle.clone(),
                 None => {
                     let handle = SlotHandle::default();
                     monitors.insert(key.clone(), handle.clone());
                     // Under the registry's lock: the slot is never seen unscheduled.
-                    self.deadlines.added(key);
+                    self.shared.deadlines.added(key);
                     handle
                 }
             },
@@ -94,7 +94,8 @@ impl MissionOps {
     }
 
     pub(super) fn loaded_slots(&self) -> Vec<(Scoped, SlotHandle)> {
-        self.monitors
+        self.shared
+            .monitors
             .lock()
             .map(|m| {
                 m.iter()
@@ -128,13 +129,13 @@ impl MissionOps {
             slot.version.filter(|_| slot.monitor.is_some())
         {
             if current_packets == packets_version
-                && self.store.current_config_version(tenant, id).await? == config_version
+                && self.shared.store.current_config_version(tenant, id).await? == config_version
             {
                 slot.checked_at = Some(now);
                 return Ok(());
             }
         }
-        let record = self.store.current_config(tenant, id).await?;
+        let record = self.shared.store.current_config(tenant, id).await?;
         let version = (record.as_ref().map(|r| r.version), packets_version);
         if slot.monitor.is_some() && slot.version == Some(version) {
             slot.checked_at = Some(now);
@@ -149,6 +150,7 @@ impl MissionOps {
             Some(monitor) => monitor.retarget(rules, context, out),
             None => {
                 let history = self
+                    .shared
                     .store
                     .recent_telemetry(
                         tenant,
@@ -198,8 +200,8 @@ impl MissionOps {
             guards.push(self.slot_handle(&self.scoped(id)).slot.lock_owned().await);
         }
         let context = MonitorContext {
-            now: self.clock.now(),
-            ids: &*self.ids,
+            now: self.shared.clock.now(),
+            ids: &*self.shared.ids,
         };
         let mut out = MonitorOutput::default();
         let mut work: Vec<MonitorSlot> = guards.iter().map(|g| (**g).clone()).collect();
@@ -217,6 +219,7 @@ impl MissionOps {
         evaluate(&monitored, &mut work, &mut out);
         let (anomalies, alarms, events) = out.into_parts();
         let outcome = self
+            .shared
             .store
             .insert_telemetry(TelemetryWrite {
                 tenant: self.tenant.clone(),
@@ -228,7 +231,7 @@ impl MissionOps {
             })
             .await?;
         for ((id, guard), slot) in order.iter().zip(guards.iter_mut()).zip(work) {
-            self.deadlines.reschedule(&self.scoped(id), &slot);
+            self.shared.deadlines.reschedule(&self.scoped(id), &slot);
             **guard = slot;
         }
         Ok(outcome)

@@ -46,6 +46,6 @@ impl MissionOps {
     /// The store's outbox, reached through the store itself rather than through the
     /// forwarding `impl OutboxStore for Arc<_>` (one boxed future per call instead of two).
     fn outbox(&self) -> &dyn Store {
-        self.store.as_ref()
+        self.shared.store.as_ref()
     }
 }

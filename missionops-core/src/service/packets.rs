@@ -63,12 +63,13 @@ impl MissionOps {
         text: &str,
     ) -> Result<PacketDefinitionView> {
         let decoding = self
+            .shared
             .packet_decoding
             .as_ref()
             .ok_or_else(|| Error::invalid("packets", NOT_ENABLED))?;
         let compiled = decoding.compile(text)?;
         // Check now, not at the next ingest, that the ranges make limits the rules accept.
-        let config = self.store.current_config(&self.tenant, id).await?;
+        let config = self.shared.store.current_config(&self.tenant, id).await?;
         merged_rules(
             config.as_ref().map(|c| c.config.as_object()),
             Some(&*compiled),
@@ -93,7 +94,11 @@ impl MissionOps {
         let tenant = self.packet_tenant();
         let mut last_conflict = None;
         for _ in 0..DEFINITION_WRITE_ATTEMPTS {
-            let previous = self.store.current_packet_definition(&tenant, id).await?;
+            let previous = self
+                .shared
+                .store
+                .current_packet_definition(&tenant, id)
+                .await?;
             let before: Vec<String> = match &previous {
                 // A stored version compiled when it was stored; should it no longer, every
                 // parameter counts as added.
@@ -124,7 +129,7 @@ impl MissionOps {
                 spacecraft_id: id.clone(),
                 version,
                 text: text.to_owned(),
-                created_at: self.clock.now(),
+                created_at: self.shared.clock.now(),
             };
             let event = NewEvent::packet_definition_changed(
                 self.event_stamp(),
@@ -135,17 +140,18 @@ impl MissionOps {
                 &removed,
             );
             match self
+                .shared
                 .store
                 .put_packet_definition(&tenant, record.clone(), self.audited(event))
                 .await
             {
                 Ok(()) => {
-                    if let Ok(mut cache) = self.packet_decoders.lock() {
+                    if let Ok(mut cache) = self.shared.packet_decoders.lock() {
                         cache.insert(
                             self.scoped(id),
                             CachedPackets {
                                 packets: (version, Arc::clone(&compiled)),
-                                checked_at: self.clock.now(),
+                                checked_at: self.shared.clock.now(),
                             },
                         );
                     }
@@ -174,7 +180,8 @@ impl MissionOps {
 
     /// The current packet definition of `id`; [`Error::NotFound`] when it has none.
     pub async fn packet_definition(&self, id: &SpacecraftId) -> Result<PacketDefinitionRecord> {
-        self.store
+        self.shared
+            .store
             .current_packet_definition(&self.packet_tenant(), id)
             .await?
             .ok_or_else(|| Error::not_found("packet definition of spacecraft", id))
@@ -185,7 +192,8 @@ impl MissionOps {
         &self,
         id: &SpacecraftId,
     ) -> Result<Vec<PacketDefinitionRecord>> {
-        self.store
+        self.shared
+            .store
             .packet_definition_history(&self.packet_tenant(), id)
             .await
     }
@@ -205,7 +213,7 @@ impl MissionOps {
         on_error: OnPacketError,
         mode: IngestMode,
     ) -> Result<PacketCounts> {
-        if self.packet_decoding.is_none() {
+        if self.shared.packet_decoding.is_none() {
             return Err(Error::invalid("packets", NOT_ENABLED));
         }
         let Some((_, compiled)) = self.packets_for(&self.scoped(id)).await? else {
@@ -217,7 +225,7 @@ impl MissionOps {
         let decoded = compiled.decode(buffer, on_error)?;
         let mut counts = decoded.counts;
         counts.snapshots = decoded.packets.len();
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         let snapshots: Vec<NewSnapshot> = decoded
             .packets
             .into_iter()
@@ -245,7 +253,7 @@ impl MissionOps {
     /// `id`'s compiled packet definition for the rules: `None` without packet decoding or
     /// without a definition.
     pub(super) async fn packets_for_rules(&self, key: &Scoped) -> Result<Option<VersionedPackets>> {
-        if self.packet_decoding.is_none() {
+        if self.shared.packet_decoding.is_none() {
             return Ok(None);
         }
         self.packets_for(key).await
@@ -255,11 +263,11 @@ impl MissionOps {
     /// with the store at most every [`RECHECK_MS`].
     async fn packets_for(&self, key: &Scoped) -> Result<Option<VersionedPackets>> {
         let (tenant, id) = key;
-        let Some(decoding) = &self.packet_decoding else {
+        let Some(decoding) = &self.shared.packet_decoding else {
             return Ok(None);
         };
-        let now = self.clock.now();
-        let cached = self.packet_decoders.lock().ok().and_then(|cache| {
+        let now = self.shared.clock.now();
+        let cached = self.shared.packet_decoders.lock().ok().and_then(|cache| {
             cache
                 .get(key)
                 .map(|c| (c.packets.0, Arc::clone(&c.packets.1), c.checked_at))
@@ -270,11 +278,12 @@ impl MissionOps {
             }
         }
         let Some(version) = self
+            .shared
             .store
             .current_packet_definition_version(tenant, id)
             .await?
         else {
-            if let Ok(mut cache) = self.packet_decoders.lock() {
+            if let Ok(mut cache) = self.shared.packet_decoders.lock() {
                 cache.remove(key);
             }
             return Ok(None);
@@ -282,12 +291,17 @@ impl MissionOps {
         let (version, compiled) = match cached {
             Some((cached_version, compiled, _)) if cached_version == version => (version, compiled),
             // The record read may be newer than the version read just before: key by its own.
-            _ => match self.store.current_packet_definition(tenant, id).await? {
+            _ => match self
+                .shared
+                .store
+                .current_packet_definition(tenant, id)
+                .await?
+            {
                 Some(record) => (record.version, decoding.compile(&record.text)?),
                 None => return Ok(None),
             },
         };
-        if let Ok(mut cache) = self.packet_decoders.lock() {
+        if let Ok(mut cache) = self.shared.packet_decoders.lock() {
             cache.insert(
                 key.clone(),
                 CachedPackets {

@@ -119,21 +119,27 @@ impl MissionOps {
     ) -> Result<WindowSnapshots> {
         if limit.get() > WINDOW as usize {
             return Ok(WindowSnapshots::owned(
-                self.store.recent_telemetry(&self.tenant, id, limit).await?,
+                self.shared
+                    .store
+                    .recent_telemetry(&self.tenant, id, limit)
+                    .await?,
             ));
         }
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         let key = self.scoped(id);
-        let window = match self.windows.hit(&key, now) {
+        let window = match self.shared.windows.hit(&key, now) {
             Some(window) => window,
             None => {
-                let generation = self.windows.generation(&key);
+                let generation = self.shared.windows.generation(&key);
                 let read = self
+                    .shared
                     .store
                     .recent_telemetry(&self.tenant, id, Limit::clamped(WINDOW.into(), WINDOW))
                     .await?;
                 let read = Arc::new(read);
-                self.windows.fill(&key, generation, now, Arc::clone(&read));
+                self.shared
+                    .windows
+                    .fill(&key, generation, now, Arc::clone(&read));
                 read
             }
         };

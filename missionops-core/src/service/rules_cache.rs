@@ -39,19 +39,23 @@ impl MissionOps {
         // The version alone tells whether the cached rules are current: `analyze` asks on
         // every request, and reading and validating the whole document each time cost more
         // than the rest of a small analysis.
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         let key = self.scoped(id);
         if let Some(rules) = self.recently_checked_rules(&key, now) {
             return Ok(rules);
         }
-        let config_version = self.store.current_config_version(&self.tenant, id).await?;
+        let config_version = self
+            .shared
+            .store
+            .current_config_version(&self.tenant, id)
+            .await?;
         let packets = self.packets_for_rules(&key).await?;
         let version = (config_version, packets.as_ref().map(|p| p.0));
         if version == (None, None) {
             return Ok(Arc::new(CompiledRules::empty()));
         }
         if let Some(rules) = self.cached_rules(&key, version) {
-            if let Ok(mut cache) = self.rules.lock() {
+            if let Ok(mut cache) = self.shared.rules.lock() {
                 if let Some(cached) = cache.get_mut(&key) {
                     cached.checked_at = now;
                 }
@@ -59,7 +63,7 @@ impl MissionOps {
             return Ok(rules);
         }
         let record = match config_version {
-            Some(_) => self.store.current_config(&self.tenant, id).await?,
+            Some(_) => self.shared.store.current_config(&self.tenant, id).await?,
             None => None,
         };
         self.compiled_rules(&key, record.as_ref(), packets.as_ref())
@@ -68,7 +72,7 @@ impl MissionOps {
     /// The cached rules of `id` when their version was compared with the store less than
     /// [`RECHECK_MS`] ago (a configuration change made here drops them at once).
     fn recently_checked_rules(&self, key: &Scoped, now: Timestamp) -> Option<Arc<CompiledRules>> {
-        let cache = self.rules.lock().ok()?;
+        let cache = self.shared.rules.lock().ok()?;
         cache
             .get(key)
             .filter(|cached| now.as_millis() - cached.checked_at.as_millis() < RECHECK_MS)
@@ -77,7 +81,7 @@ impl MissionOps {
 
     /// The cached rules of `id`, when they are those of `version`.
     fn cached_rules(&self, key: &Scoped, version: RulesVersion) -> Option<Arc<CompiledRules>> {
-        let cache = self.rules.lock().ok()?;
+        let cache = self.shared.rules.lock().ok()?;
         cache
             .get(key)
             .filter(|cached| cached.version == version)
@@ -100,13 +104,13 @@ impl MissionOps {
             record.map(|r| r.config.as_object()),
             packets.map(|p| &*p.1),
         )?);
-        if let Ok(mut cache) = self.rules.lock() {
+        if let Ok(mut cache) = self.shared.rules.lock() {
             cache.insert(
                 key.clone(),
                 CachedRules {
                     version,
                     rules: Arc::clone(&rules),
-                    checked_at: self.clock.now(),
+                    checked_at: self.shared.clock.now(),
                 },
             );
         }
@@ -117,13 +121,13 @@ impl MissionOps {
     /// a change here).
     pub(super) async fn forget_rules(&self, id: &SpacecraftId) {
         let key = self.scoped(id);
-        if let Ok(mut rules) = self.rules.lock() {
+        if let Ok(mut rules) = self.shared.rules.lock() {
             rules.remove(&key);
         }
         let handle = self.slot_handle(&key);
         let mut slot = handle.slot.lock().await;
         slot.checked_at = None;
-        self.deadlines.reschedule(&key, &slot);
+        self.shared.deadlines.reschedule(&key, &slot);
     }
 }
 

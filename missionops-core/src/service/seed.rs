@@ -260,7 +260,7 @@ impl MissionOps {
                 profiles.push(profile);
             }
         }
-        let end = options.end.unwrap_or_else(|| self.clock.now());
+        let end = options.end.unwrap_or_else(|| self.shared.clock.now());
         let start = end.add_millis(-i64::from(span.duration_minutes) * 60_000);
         let run = SeedRun {
             span,
@@ -291,7 +291,11 @@ impl MissionOps {
     ) -> Result<ProfileSeedReport> {
         let target = self.demo_spacecraft(profile, run.dry_run).await?;
         let config = profile.config()?;
-        let current = self.store.current_config(&self.tenant, &target.id).await?;
+        let current = self
+            .shared
+            .store
+            .current_config(&self.tenant, &target.id)
+            .await?;
         let config_changed = current
             .as_ref()
             .is_none_or(|c| c.config.as_object() != config.as_object());
@@ -431,7 +435,7 @@ impl MissionOps {
             });
         }
         let id = SpacecraftId::parse(profile.spacecraft_name())?;
-        if let Some(other) = self.store.get_spacecraft(&self.tenant, &id).await? {
+        if let Some(other) = self.shared.store.get_spacecraft(&self.tenant, &id).await? {
             return Err(id_taken(&id, &other, &name));
         }
         if dry_run {
@@ -457,7 +461,7 @@ impl MissionOps {
             }),
             // Registered concurrently since the lookup: fine if it is the demo spacecraft.
             Err(conflict @ Error::Conflict { .. }) => {
-                match self.store.get_spacecraft(&self.tenant, &id).await? {
+                match self.shared.store.get_spacecraft(&self.tenant, &id).await? {
                     Some(existing) if existing.name == name => Ok(DemoTarget {
                         id,
                         name,
@@ -477,6 +481,7 @@ impl MissionOps {
         let mut offset = 0u64;
         loop {
             let page = self
+                .shared
                 .store
                 .list_spacecraft(&self.tenant, page_size, offset)
                 .await?;

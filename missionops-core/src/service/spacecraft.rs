@@ -19,9 +19,9 @@ impl MissionOps {
         if let Some(metadata) = &new.metadata {
             crate::domain::check_metadata(metadata)?;
         }
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         let spacecraft = Spacecraft {
-            id: new.id.unwrap_or_else(|| self.ids.new_id().into()),
+            id: new.id.unwrap_or_else(|| self.shared.ids.new_id().into()),
             name: new.name,
             mission_type: new.mission_type.unwrap_or_else(MissionType::unspecified),
             metadata: new.metadata.unwrap_or_default(),
@@ -34,7 +34,8 @@ impl MissionOps {
 
     async fn store_registration(&self, spacecraft: &Spacecraft, implicit: bool) -> Result<()> {
         let event = NewEvent::spacecraft_registered(self.event_stamp(), spacecraft, implicit);
-        self.store
+        self.shared
+            .store
             .register_spacecraft(&self.tenant, spacecraft.clone(), self.audited(event))
             .await?;
         self.remember(self.scoped(&spacecraft.id));
@@ -48,7 +49,13 @@ impl MissionOps {
         if self.is_known(&self.scoped(id)) {
             return Ok(());
         }
-        if self.store.get_spacecraft(&self.tenant, id).await?.is_some() {
+        if self
+            .shared
+            .store
+            .get_spacecraft(&self.tenant, id)
+            .await?
+            .is_some()
+        {
             self.remember(self.scoped(id));
             return Ok(());
         }
@@ -66,7 +73,7 @@ impl MissionOps {
     /// The spacecraft `id` as registered implicitly now: named by its id, mission type
     /// `UNSPECIFIED`.
     pub(super) fn implicit_spacecraft(&self, id: &SpacecraftId) -> Spacecraft {
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         Spacecraft {
             id: id.clone(),
             name: SpacecraftName::from_id(id),
@@ -79,7 +86,8 @@ impl MissionOps {
 
     /// The spacecraft with `id`; [`Error::NotFound`] when unknown.
     pub async fn get_spacecraft(&self, id: &SpacecraftId) -> Result<Spacecraft> {
-        self.store
+        self.shared
+            .store
             .get_spacecraft(&self.tenant, id)
             .await?
             .ok_or_else(|| Error::not_found("spacecraft", id))
@@ -88,12 +96,14 @@ impl MissionOps {
     /// A page of spacecraft with their current configurations (`GET /spacecraft`).
     pub async fn list_spacecraft(&self, limit: Limit, offset: u64) -> Result<SpacecraftListing> {
         let page = self
+            .shared
             .store
             .list_spacecraft(&self.tenant, limit, offset)
             .await?;
         let mut items = Vec::with_capacity(page.items.len());
         for spacecraft in page.items {
             let config = self
+                .shared
                 .store
                 .current_config(&self.tenant, &spacecraft.id)
                 .await?;
@@ -115,6 +125,7 @@ impl MissionOps {
         let mut offset = 0u64;
         loop {
             let page = self
+                .shared
                 .store
                 .list_spacecraft(&self.tenant, page_size, offset)
                 .await?;

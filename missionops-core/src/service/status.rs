@@ -88,20 +88,24 @@ impl MissionOps {
     /// poll a spacecraft before its first contact expect: no last telemetry, zero counts,
     /// `LOW`, `NOMINAL`.
     pub async fn status(&self, id: &SpacecraftId) -> Result<SpacecraftStatus> {
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         let last = self
+            .shared
             .store
             .last_telemetry_timestamp(&self.tenant, id)
             .await?;
         let h1 = self
+            .shared
             .store
             .count_anomalies_since(&self.tenant, id, now.add_millis(-HOUR_MS))
             .await?;
         let h6 = self
+            .shared
             .store
             .count_anomalies_since(&self.tenant, id, now.add_millis(-6 * HOUR_MS))
             .await?;
         let h24 = self
+            .shared
             .store
             .count_anomalies_since(&self.tenant, id, now.add_millis(-24 * HOUR_MS))
             .await?;

@@ -54,7 +54,7 @@ impl MissionOps {
     pub async fn latest_values(&self, id: &SpacecraftId) -> Result<LatestView> {
         self.get_spacecraft(id).await?;
         let rules = self.rules_for(id).await?;
-        let latest = self.store.latest_values(&self.tenant, id).await?;
+        let latest = self.shared.store.latest_values(&self.tenant, id).await?;
         // Limit sets look at other parameters' values: use the newest of each as the context.
         let value_of = |name: &str| {
             latest
@@ -121,7 +121,8 @@ impl MissionOps {
                 ),
             ));
         }
-        self.store
+        self.shared
+            .store
             .telemetry_series(&self.tenant, id, parameter, from, to, bucket)
             .await
     }
@@ -136,7 +137,8 @@ impl MissionOps {
         to: Timestamp,
         max: usize,
     ) -> Result<Vec<TelemetrySnapshot>> {
-        self.store
+        self.shared
+            .store
             .telemetry_range(&self.tenant, id, from, to, max)
             .await
     }

@@ -35,7 +35,10 @@ impl MissionOps {
     /// ([`tick_every_monitor`](Self::tick_every_monitor)) would.
     pub async fn tick(&self) -> Result<TickReport> {
         self.load_fleet_monitors().await?;
-        let due = self.deadlines.due(self.clock.now().as_millis());
+        let due = self
+            .shared
+            .deadlines
+            .due(self.shared.clock.now().as_millis());
         self.tick_monitors(due).await
     }
 
@@ -61,8 +64,8 @@ impl MissionOps {
             let handle = self.slot_handle(&key);
             let mut guard = handle.slot.lock().await;
             let context = MonitorContext {
-                now: self.clock.now(),
-                ids: &*self.ids,
+                now: self.shared.clock.now(),
+                ids: &*self.shared.ids,
             };
             let mut work = (*guard).clone();
             let mut out = MonitorOutput::default();
@@ -75,7 +78,8 @@ impl MissionOps {
                 let (anomalies, alarms, events) = out.into_parts();
                 report.alarms += alarms.len();
                 report.events += events.len();
-                self.store
+                self.shared
+                    .store
                     .insert_telemetry(TelemetryWrite {
                         tenant: key.0.clone(),
                         registrations: Vec::new(),
@@ -86,22 +90,23 @@ impl MissionOps {
                     })
                     .await?;
             }
-            self.deadlines.reschedule(&key, &work);
+            self.shared.deadlines.reschedule(&key, &work);
             *guard = work;
         }
         // This handle's tenant first, then every tenant with a monitor.
         let mut tenants = vec![self.tenant.clone()];
-        for tenant in self.deadlines.tenants() {
+        for tenant in self.shared.deadlines.tenants() {
             if !tenants.contains(&tenant) {
                 tenants.push(tenant);
             }
         }
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         let system = Operator::parse("system")?;
         for tenant in tenants {
             // The clock, not the caller, unshelves: the tenant's own anonymous handle.
             let ops = self.acting_as(Caller::operator_of(tenant));
             let shelved = ops
+                .shared
                 .store
                 .list_alarms(
                     &ops.tenant,
@@ -127,13 +132,18 @@ impl MissionOps {
     /// Gives every registered spacecraft a monitor once, so that a spacecraft that stays
     /// silent after a restart still goes stale.
     async fn load_fleet_monitors(&self) -> Result<()> {
-        if self.fleet_loaded.load(std::sync::atomic::Ordering::Acquire) {
+        if self
+            .shared
+            .fleet_loaded
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
             return Ok(());
         }
         for spacecraft in self.every_spacecraft().await? {
             self.slot_handle(&self.scoped(&spacecraft.id));
         }
-        self.fleet_loaded
+        self.shared
+            .fleet_loaded
             .store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }

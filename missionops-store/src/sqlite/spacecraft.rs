@@ -1,7 +1,7 @@
 //! Spacecraft and their configuration versions.
 
 use missionops_core::TenantId;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use missionops_core::{
@@ -36,14 +36,15 @@ fn spacecraft_from_row(row: SpacecraftRow) -> Result<Spacecraft> {
 
 /// Registers each of `registrations` whose id nobody registered, in the open write transaction
 /// on `conn`, and returns the events of those it registered, in the order given (see
-/// [`TelemetryWrite::registrations`](missionops_core::TelemetryWrite::registrations)): one
-/// multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING id` per few hundred spacecraft.
+/// [`TelemetryWrite::registrations`](missionops_core::TelemetryWrite::registrations)), and
+/// their keys by id: one multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING id, key` per
+/// few hundred spacecraft.
 pub(super) async fn register_missing(
     conn: &mut SqliteConnection,
     tenant: &TenantId,
     registrations: &[Registration],
-) -> Result<Vec<NewEvent>> {
-    let mut registered: HashSet<String> = HashSet::new();
+) -> Result<(Vec<NewEvent>, HashMap<String, i64>)> {
+    let mut registered: HashMap<String, i64> = HashMap::new();
     for chunk in registrations.chunks(rows_per_statement(7)) {
         let metadata = chunk
             .iter()
@@ -63,20 +64,22 @@ pub(super) async fn register_missing(
                 .push_bind(spacecraft.created_at.as_millis())
                 .push_bind(spacecraft.updated_at.as_millis());
         });
-        query.push(" ON CONFLICT (tenant, id) DO NOTHING RETURNING id");
-        let ids: Vec<String> = query
-            .build_query_scalar()
-            .fetch_all(&mut *conn)
-            .await
-            .db()?;
-        registered.extend(ids);
+        // The keys come back with the ids, so that the write does not look them up again.
+        query.push(" ON CONFLICT (tenant, id) DO NOTHING RETURNING id, key");
+        let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(&mut *conn).await.db()?;
+        registered.extend(rows);
     }
     // The first registration of an id is the one that counted, as one after another.
-    Ok(registrations
+    let mut counted: HashSet<&str> = HashSet::with_capacity(registered.len());
+    let events = registrations
         .iter()
-        .filter(|r| registered.remove(r.spacecraft.id.as_str()))
+        .filter(|r| {
+            let id = r.spacecraft.id.as_str();
+            registered.contains_key(id) && counted.insert(id)
+        })
         .map(|r| r.event.clone())
-        .collect())
+        .collect();
+    Ok((events, registered))
 }
 
 #[async_trait]

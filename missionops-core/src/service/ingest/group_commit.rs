@@ -200,7 +200,7 @@ impl MissionOps {
         snapshots: Vec<TelemetrySnapshot>,
         spacecraft: Vec<SpacecraftId>,
     ) -> Result<IngestOutcome> {
-        let queue = &self.live_writes;
+        let queue = &self.shared.live_writes;
         let keys = spacecraft.iter().map(|id| self.scoped(id)).collect();
         let queued = queue.enqueue(snapshots, self.tenant.clone(), self.actor.clone(), keys)?;
         // Wait for the turn, or for whoever has it to store this write meanwhile: then there
@@ -259,7 +259,8 @@ impl MissionOps {
                 slots,
                 last_of,
             } = round;
-            let GroupOutcome { stored, failure } = self.store.insert_telemetry_group(group).await;
+            let GroupOutcome { stored, failure } =
+                self.shared.store.insert_telemetry_group(group).await;
             let done = stored.len().min(writes.len());
             // Each monitor takes the state the last stored write of its spacecraft left.
             let mut last_stored: Vec<Option<usize>> = vec![None; order.len()];
@@ -278,7 +279,7 @@ impl MissionOps {
                         .map(|at| kept[i].swap_remove(at).1),
                 };
                 if let Some(state) = state {
-                    self.deadlines.reschedule(&order[slot], &state);
+                    self.shared.deadlines.reschedule(&order[slot], &state);
                     *guards[slot] = state;
                 }
             }
@@ -322,8 +323,8 @@ impl MissionOps {
         writes: &mut Vec<QueuedWrite>,
     ) -> Option<Round> {
         let context = MonitorContext {
-            now: self.clock.now(),
-            ids: &*self.ids,
+            now: self.shared.clock.now(),
+            ids: &*self.shared.ids,
         };
         let count = writes.len();
         // A lone write hands its snapshots over; in a group each keeps them, in case it has
@@ -487,7 +488,7 @@ impl MissionOps {
                 .map(|slot| order[slot].1.clone())
                 .collect();
             if !ids.is_empty() {
-                match self.store.existing_spacecraft(tenant, &ids).await {
+                match self.shared.store.existing_spacecraft(tenant, &ids).await {
                     Ok(existing) => {
                         for id in &existing {
                             if let Ok(at) = order[start..end].binary_search_by(|(_, s)| s.cmp(id)) {

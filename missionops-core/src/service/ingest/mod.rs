@@ -102,7 +102,7 @@ impl MissionOps {
         let mut spacecraft: Vec<SpacecraftId> = Vec::new();
         for (index, new) in snapshots.into_iter().enumerate() {
             let snapshot = TelemetrySnapshot {
-                id: new.id.unwrap_or_else(|| self.ids.new_id().into()),
+                id: new.id.unwrap_or_else(|| self.shared.ids.new_id().into()),
                 spacecraft_id: new.spacecraft_id,
                 timestamp: new.timestamp,
                 parameters: new.parameters,
@@ -140,7 +140,7 @@ impl MissionOps {
         // Whatever the outcome (a write cut short may or may not have committed), cached
         // windows of these spacecraft are stale now.
         let keys: Vec<_> = spacecraft.iter().map(|id| self.scoped(id)).collect();
-        self.windows.invalidate(&keys);
+        self.shared.windows.invalidate(&keys);
         let mut outcome = stored.map_err(|e| match e {
             // Name the snapshot by its index in the batch as the client sent it.
             Error::Conflict { entity, id, .. } if entity == "snapshot" => {
