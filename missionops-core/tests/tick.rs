@@ -371,3 +371,53 @@ async fn a_tick_visits_only_the_monitors_that_are_due() {
         50
     );
 }
+
+/// A fleet-wide outage: every spacecraft goes stale in one tick. What the monitors decide is
+/// stored in groups of up to 256 spacecraft (one commit each), not one write per spacecraft,
+/// and every decision is stored.
+#[tokio::test]
+async fn a_tick_with_the_whole_fleet_due_stores_its_decisions_in_groups() {
+    use missionops_store::conformance::recording::{Recorded, RecordingStore};
+    let store = Arc::new(RecordingStore::new(Arc::new(MemoryStore::new())));
+    let clock = Arc::new(ManualClock::new(t0()));
+    let app = MissionOps::new(store.clone(), clock.clone(), Arc::new(SequentialIds::new()));
+    let fleet = 300;
+    let config = SpacecraftConfig::parse(
+        json!({"parameters": {"temp": {"warnHigh": 45, "staleAfterSec": 10}}}),
+    )
+    .expect("config");
+    for n in 0..fleet {
+        app.set_config(&sc(n), config.clone(), ConfigStatus::Approved, None)
+            .await
+            .expect("config");
+        let snapshot: NewSnapshot = serde_json::from_value(json!({
+            "spacecraftId": sc(n).as_str(),
+            "timestamp": t0().to_string(),
+            "parameters": {"temp": 20},
+        }))
+        .expect("snapshot");
+        app.ingest(snapshot).await.expect("ingest");
+    }
+    let before = store.calls().len();
+    clock.advance_millis(11_000);
+    let report = app.tick().await.expect("tick");
+    assert_eq!((report.spacecraft, report.alarms), (fleet, fleet));
+    let sizes: Vec<(bool, usize)> = store.calls()[before..]
+        .iter()
+        .map(|call| (matches!(call, Recorded::Group(_)), call.writes().len()))
+        .collect();
+    assert_eq!(sizes, vec![(true, 256), (true, fleet - 256)]);
+    let stale = app
+        .list_alarms(&AlarmFilter {
+            spacecraft_id: None,
+            states: AlarmStates::Open,
+        })
+        .await
+        .expect("alarms");
+    assert_eq!(stale.len(), fleet, "every stale alarm is stored");
+    assert_eq!(
+        app.tick().await.expect("tick").spacecraft,
+        0,
+        "and every monitor took its new state: none is due again"
+    );
+}

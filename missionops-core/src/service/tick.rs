@@ -10,6 +10,11 @@ use crate::rules::{MonitorContext, MonitorOutput};
 use super::MissionOps;
 use super::app::Scoped;
 
+/// The most monitors one tick locks and stores together (see [`MissionOps::tick_group`]):
+/// enough that a fleet-wide outage commits in few transactions, few enough that the writes of
+/// those spacecraft do not wait long for their monitors.
+const TICK_GROUP: usize = 256;
+
 /// What a clock tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TickReport {
@@ -58,40 +63,14 @@ impl MissionOps {
 
     /// Ticks the monitors of `keys`, then ends the shelvings that ran out in every tenant
     /// that has a monitor.
-    async fn tick_monitors(&self, keys: Vec<Scoped>) -> Result<TickReport> {
+    async fn tick_monitors(&self, mut keys: Vec<Scoped>) -> Result<TickReport> {
         let mut report = TickReport::default();
-        for key in keys {
-            let handle = self.slot_handle(&key);
-            let mut guard = handle.slot.lock().await;
-            let context = MonitorContext {
-                now: self.shared.clock.now(),
-                ids: &*self.shared.ids,
-            };
-            let mut work = (*guard).clone();
-            let mut out = MonitorOutput::default();
-            self.refresh(&key, &mut work, context, &mut out).await?;
-            if let Some(monitor) = work.monitor.as_mut() {
-                monitor.tick(context, &mut out);
-            }
-            report.spacecraft += 1;
-            if !out.is_empty() {
-                let (anomalies, alarms, events) = out.into_parts();
-                report.alarms += alarms.len();
-                report.events += events.len();
-                self.shared
-                    .store
-                    .insert_telemetry(TelemetryWrite {
-                        tenant: key.0.clone(),
-                        registrations: Vec::new(),
-                        snapshots: Vec::new(),
-                        anomalies,
-                        alarms,
-                        events,
-                    })
-                    .await?;
-            }
-            self.shared.deadlines.reschedule(&key, &work);
-            *guard = work;
+        // Sorted: the order every holder of several monitors locks them in (see
+        // `group_commit::lock_order`), so that a tick never deadlocks with a group write.
+        keys.sort_unstable();
+        keys.dedup();
+        for group in keys.chunks(TICK_GROUP) {
+            self.tick_group(group, &mut report).await?;
         }
         // This handle's tenant first, then every tenant with a monitor.
         let mut tenants = vec![self.tenant.clone()];
@@ -146,5 +125,74 @@ impl MissionOps {
             .fleet_loaded
             .store(true, std::sync::atomic::Ordering::Release);
         Ok(())
+    }
+
+    /// Ticks the monitors of `keys` (sorted) under their locks, and stores what they decide
+    /// together: one [`insert_telemetry_group`] call for the group, so that a tick after a
+    /// fleet-wide outage (every spacecraft due, ten alarms each) costs a commit per
+    /// [`TICK_GROUP`] spacecraft rather than one per spacecraft. A monitor takes its new state
+    /// only once what it decided is stored; when storing fails, the monitors of the writes
+    /// not stored keep their old state and the tick answers the error (the next tick decides
+    /// again).
+    ///
+    /// [`insert_telemetry_group`]: crate::TelemetryRepository::insert_telemetry_group
+    async fn tick_group(&self, keys: &[Scoped], report: &mut TickReport) -> Result<()> {
+        let mut guards = Vec::with_capacity(keys.len());
+        for key in keys {
+            guards.push(self.slot_handle(key).slot.lock_owned().await);
+        }
+        let context = MonitorContext {
+            now: self.shared.clock.now(),
+            ids: &*self.shared.ids,
+        };
+        let mut states = Vec::with_capacity(keys.len());
+        let mut writes = Vec::new();
+        // Which monitor (index into `keys`) each write is of, ascending.
+        let mut write_of = Vec::new();
+        for (i, (key, guard)) in keys.iter().zip(&guards).enumerate() {
+            let mut work = (**guard).clone();
+            let mut out = MonitorOutput::default();
+            self.refresh(key, &mut work, context, &mut out).await?;
+            if let Some(monitor) = work.monitor.as_mut() {
+                monitor.tick(context, &mut out);
+            }
+            report.spacecraft += 1;
+            if !out.is_empty() {
+                let (anomalies, alarms, events) = out.into_parts();
+                report.alarms += alarms.len();
+                report.events += events.len();
+                writes.push(TelemetryWrite {
+                    tenant: key.0.clone(),
+                    registrations: Vec::new(),
+                    snapshots: Vec::new(),
+                    anomalies,
+                    alarms,
+                    events,
+                });
+                write_of.push(i);
+            }
+            states.push(work);
+        }
+        let (stored, failure) = if writes.is_empty() {
+            (0, None)
+        } else {
+            let outcome = self.shared.store.insert_telemetry_group(writes).await;
+            (outcome.stored.len(), outcome.failure)
+        };
+        for (i, ((key, guard), state)) in keys.iter().zip(&mut guards).zip(states).enumerate() {
+            let decided_and_stored = match write_of.binary_search(&i) {
+                Ok(write) => write < stored,
+                // Nothing to store: its new state stands.
+                Err(_) => true,
+            };
+            if decided_and_stored {
+                self.shared.deadlines.reschedule(key, &state);
+                **guard = state;
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }

@@ -405,44 +405,54 @@ fn alarm_from_row(row: AlarmRow) -> Result<Alarm> {
     })
 }
 
-/// Creates or replaces `alarm` by id, in the open transaction on `conn`.
-pub(super) async fn upsert_alarm(
+/// Creates or replaces each of `alarms` by id, in order, in the open transaction on `conn`:
+/// one multi-row upsert per few hundred alarms (SQLite applies the rows of one statement one
+/// after another, so an alarm named twice ends as its last row says, as one by one would).
+/// A clock tick after a fleet-wide outage opens a hundred thousand alarms at once.
+pub(super) async fn upsert_alarms(
     conn: &mut SqliteConnection,
     tenant: &TenantId,
-    alarm: &Alarm,
+    alarms: &[Alarm],
 ) -> Result<()> {
-    let violation_count = i64::try_from(alarm.violation_count)
-        .map_err(|_| Error::invalid("violationCount", "is too large to store"))?;
-    let last_value = to_json(&alarm.last_value)?;
-    sqlx::query(&format!(
-        "INSERT INTO alarms (tenant, {ALARM_COLUMNS}) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (tenant, id) DO UPDATE SET spacecraft_id = excluded.spacecraft_id, \
-         parameter = excluded.parameter, kind = excluded.kind, state = excluded.state, \
-         severity = excluded.severity, violation_count = excluded.violation_count, \
-         opened_at = excluded.opened_at, last_value = excluded.last_value, \
-         cleared_at = excluded.cleared_at, acknowledged_by = excluded.acknowledged_by, \
-         acknowledged_at = excluded.acknowledged_at, comment = excluded.comment, \
-         shelved_until = excluded.shelved_until"
-    ))
-    .bind(tenant.as_str())
-    .bind(alarm.id.as_str())
-    .bind(alarm.spacecraft_id.as_str())
-    .bind(alarm.parameter.as_str())
-    .bind(alarm.kind.as_str())
-    .bind(alarm.state.as_str())
-    .bind(alarm.severity.as_str())
-    .bind(violation_count)
-    .bind(alarm.opened_at.as_millis())
-    .bind(last_value)
-    .bind(alarm.cleared_at.map(Timestamp::as_millis))
-    .bind(alarm.acknowledged_by.as_ref().map(Operator::as_str))
-    .bind(alarm.acknowledged_at.map(Timestamp::as_millis))
-    .bind(alarm.comment.as_deref())
-    .bind(alarm.shelved_until.map(Timestamp::as_millis))
-    .execute(&mut *conn)
-    .await
-    .db()?;
+    let rows = alarms
+        .iter()
+        .map(|alarm| {
+            let violation_count = i64::try_from(alarm.violation_count)
+                .map_err(|_| Error::invalid("violationCount", "is too large to store"))?;
+            Ok((alarm, violation_count, to_json(&alarm.last_value)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for chunk in rows.chunks(rows_per_statement(15)) {
+        let mut query =
+            QueryBuilder::<Sqlite>::new(format!("INSERT INTO alarms (tenant, {ALARM_COLUMNS}) "));
+        query.push_values(chunk, |mut row, (alarm, violation_count, last_value)| {
+            row.push_bind(tenant.as_str())
+                .push_bind(alarm.id.as_str())
+                .push_bind(alarm.spacecraft_id.as_str())
+                .push_bind(alarm.parameter.as_str())
+                .push_bind(alarm.kind.as_str())
+                .push_bind(alarm.state.as_str())
+                .push_bind(alarm.severity.as_str())
+                .push_bind(*violation_count)
+                .push_bind(alarm.opened_at.as_millis())
+                .push_bind(last_value.as_str())
+                .push_bind(alarm.cleared_at.map(Timestamp::as_millis))
+                .push_bind(alarm.acknowledged_by.as_ref().map(Operator::as_str))
+                .push_bind(alarm.acknowledged_at.map(Timestamp::as_millis))
+                .push_bind(alarm.comment.as_deref())
+                .push_bind(alarm.shelved_until.map(Timestamp::as_millis));
+        });
+        query.push(
+            " ON CONFLICT (tenant, id) DO UPDATE SET spacecraft_id = excluded.spacecraft_id, \
+             parameter = excluded.parameter, kind = excluded.kind, state = excluded.state, \
+             severity = excluded.severity, violation_count = excluded.violation_count, \
+             opened_at = excluded.opened_at, last_value = excluded.last_value, \
+             cleared_at = excluded.cleared_at, acknowledged_by = excluded.acknowledged_by, \
+             acknowledged_at = excluded.acknowledged_at, comment = excluded.comment, \
+             shelved_until = excluded.shelved_until",
+        );
+        query.build().execute(&mut *conn).await.db()?;
+    }
     Ok(())
 }
 
@@ -458,7 +468,7 @@ impl AlarmRepository for SqliteStore {
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
         require_spacecraft(&mut tx, tenant, &alarm.spacecraft_id).await?;
-        upsert_alarm(&mut tx, tenant, &alarm).await?;
+        upsert_alarms(&mut tx, tenant, std::slice::from_ref(&alarm)).await?;
         events::record(&mut tx, tenant, &events).await?;
         tx.commit().await.db()
     }

@@ -521,9 +521,9 @@ impl SqliteStore {
                 .await
                 .ok()?;
         }
-        for alarm in alarms {
-            anomalies::upsert_alarm(&mut tx, tenant, alarm).await.ok()?;
-        }
+        anomalies::upsert_alarms(&mut tx, tenant, alarms)
+            .await
+            .ok()?;
         events::record(&mut tx, tenant, events).await.ok()?;
         tx.commit().await.ok()?;
         Some(outcome)
@@ -606,9 +606,7 @@ impl SqliteStore {
         if !anomalies.is_empty() {
             anomalies::insert_new(&mut tx, tenant, anomalies).await?;
         }
-        for alarm in alarms {
-            anomalies::upsert_alarm(&mut tx, tenant, alarm).await?;
-        }
+        anomalies::upsert_alarms(&mut tx, tenant, alarms).await?;
         // A registration's event comes before what the telemetry caused; both in one go
         // (each recording costs three statements).
         if registered.is_empty() {
