@@ -657,19 +657,25 @@ impl TelemetryRepository for PostgresStore {
         }
         let counts: Vec<usize> = writes.iter().map(|w| w.snapshots.len()).collect();
         let merged = merge(&writes);
-        if !merged.snapshots.is_empty() && !has_repeated_ids(&merged.snapshots) {
-            if let Ok(Some(_)) = self.ingest_as_new(&merged).await {
-                return GroupOutcome {
-                    stored: counts
-                        .into_iter()
-                        .map(|inserted| IngestOutcome {
-                            inserted,
-                            duplicates: 0,
-                        })
-                        .collect(),
-                    failure: None,
-                };
-            }
+        // Writes with no snapshots (what a clock tick decides for a group of monitors) go in
+        // one transaction too; a failure rolls it back and they go one by one.
+        let stored = if merged.snapshots.is_empty() {
+            self.ingest_carefully(&merged).await.is_ok()
+        } else {
+            !has_repeated_ids(&merged.snapshots)
+                && matches!(self.ingest_as_new(&merged).await, Ok(Some(_)))
+        };
+        if stored {
+            return GroupOutcome {
+                stored: counts
+                    .into_iter()
+                    .map(|inserted| IngestOutcome {
+                        inserted,
+                        duplicates: 0,
+                    })
+                    .collect(),
+                failure: None,
+            };
         }
         insert_one_by_one(self, writes).await
     }
