@@ -4,7 +4,7 @@
 
 use crate::domain::{AlarmFilter, AlarmState, AlarmStates, Caller, Operator};
 use crate::error::{Error, Result};
-use crate::ports::TelemetryWrite;
+use crate::ports::{GroupOutcome, TelemetryWrite};
 use crate::rules::{MonitorContext, MonitorOutput};
 
 use super::MissionOps;
@@ -127,68 +127,60 @@ impl MissionOps {
         Ok(())
     }
 
-    /// Ticks the monitors of `keys` (sorted) under their locks, and stores what they decide
-    /// together: one [`insert_telemetry_group`] call for the group, so that a tick after a
-    /// fleet-wide outage (every spacecraft due, ten alarms each) costs a commit per
-    /// [`TICK_GROUP`] spacecraft rather than one per spacecraft. A monitor takes its new state
-    /// only once what it decided is stored; when storing fails, the monitors of the writes
-    /// not stored keep their old state and the tick answers the error (the next tick decides
-    /// again).
+    /// Ticks the monitors of `keys` (sorted), and stores what they decide together: one
+    /// [`insert_telemetry_group`] call for the group, so that a tick after a fleet-wide outage
+    /// (every spacecraft due, ten alarms each) costs a commit per [`TICK_GROUP`] spacecraft
+    /// rather than one per spacecraft. A monitor that decides nothing takes its new state and
+    /// is let go at once (most due monitors: new ones, refreshed configurations); one that
+    /// decided something stays locked until what it decided is stored, and takes its new
+    /// state only then. When storing fails, the monitors of the writes not stored keep their
+    /// old state and the tick answers the error (the next tick decides again).
     ///
     /// [`insert_telemetry_group`]: crate::TelemetryRepository::insert_telemetry_group
     async fn tick_group(&self, keys: &[Scoped], report: &mut TickReport) -> Result<()> {
-        let mut guards = Vec::with_capacity(keys.len());
-        for key in keys {
-            guards.push(self.slot_handle(key).slot.lock_owned().await);
-        }
         let context = MonitorContext {
             now: self.shared.clock.now(),
             ids: &*self.shared.ids,
         };
-        let mut states = Vec::with_capacity(keys.len());
+        // The monitors that decided something, locked, with their new state, and their writes.
+        let mut deciding = Vec::new();
         let mut writes = Vec::new();
-        // Which monitor (index into `keys`) each write is of, ascending.
-        let mut write_of = Vec::new();
-        for (i, (key, guard)) in keys.iter().zip(&guards).enumerate() {
-            let mut work = (**guard).clone();
+        for key in keys {
+            let handle = self.slot_handle(key);
+            let mut guard = handle.slot.lock_owned().await;
+            let mut work = (*guard).clone();
             let mut out = MonitorOutput::default();
             self.refresh(key, &mut work, context, &mut out).await?;
             if let Some(monitor) = work.monitor.as_mut() {
                 monitor.tick(context, &mut out);
             }
             report.spacecraft += 1;
-            if !out.is_empty() {
-                let (anomalies, alarms, events) = out.into_parts();
-                report.alarms += alarms.len();
-                report.events += events.len();
-                writes.push(TelemetryWrite {
-                    tenant: key.0.clone(),
-                    registrations: Vec::new(),
-                    snapshots: Vec::new(),
-                    anomalies,
-                    alarms,
-                    events,
-                });
-                write_of.push(i);
+            if out.is_empty() {
+                self.shared.deadlines.reschedule(key, &work);
+                *guard = work;
+                continue;
             }
-            states.push(work);
+            let (anomalies, alarms, events) = out.into_parts();
+            report.alarms += alarms.len();
+            report.events += events.len();
+            writes.push(TelemetryWrite {
+                tenant: key.0.clone(),
+                registrations: Vec::new(),
+                snapshots: Vec::new(),
+                anomalies,
+                alarms,
+                events,
+            });
+            deciding.push((key, guard, work));
         }
-        let (stored, failure) = if writes.is_empty() {
-            (0, None)
-        } else {
-            let outcome = self.shared.store.insert_telemetry_group(writes).await;
-            (outcome.stored.len(), outcome.failure)
-        };
-        for (i, ((key, guard), state)) in keys.iter().zip(&mut guards).zip(states).enumerate() {
-            let decided_and_stored = match write_of.binary_search(&i) {
-                Ok(write) => write < stored,
-                // Nothing to store: its new state stands.
-                Err(_) => true,
-            };
-            if decided_and_stored {
-                self.shared.deadlines.reschedule(key, &state);
-                **guard = state;
-            }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let GroupOutcome { stored, failure } =
+            self.shared.store.insert_telemetry_group(writes).await;
+        for (key, mut guard, state) in deciding.into_iter().take(stored.len()) {
+            self.shared.deadlines.reschedule(key, &state);
+            *guard = state;
         }
         match failure {
             Some(e) => Err(e),
