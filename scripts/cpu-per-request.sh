@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# CPU time per request of the server and of the load generator, for one load-generator
+# scenario against a fresh server on a fresh database:
+#
+#   scripts/cpu-per-request.sh TARGET_DIR SCENARIO [SECS=5]
+#
+# Prints the request rate and the microseconds of CPU (user + system) each request cost the
+# server and the load generator. On this 2-core machine both share the cores, so a rate moves
+# with whatever else runs; CPU per request moves much less, and is what an A/B of two builds
+# (TARGET_DIR of each, alternated) should compare. Scenarios and TARGET_DIR as for
+# scripts/http-bench.sh; environment: CONNS (default 16), FLEET (default 1000), DB (sqlite or
+# postgres, PGURL as there).
+set -euo pipefail
+target=$1 scenario=$2 secs=${3:-5}
+connections=${CONNS:-16}
+fleet=${FLEET:-1000}
+db=${DB:-sqlite}
+pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432}
+dir=$(mktemp -d /tmp/cpu-per-request.XXXX)
+server= name=
+cleanup() {
+  if [ -n "$server" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+  rm -rf "$dir"
+  if [ -n "$name" ]; then
+    psql -q "$pgurl/postgres" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" || true
+  fi
+}
+trap cleanup EXIT
+port=$((3900 + RANDOM % 500))
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((3900 + RANDOM % 500)); done
+if [ "$db" = postgres ]; then
+  name="cpu_bench_$$_${RANDOM}"
+  psql -q -v ON_ERROR_STOP=1 "$pgurl/postgres" -c "CREATE DATABASE $name"
+  url="$pgurl/$name"
+  "$target/release/missionops" --database-url "$url" migrate >/dev/null
+else
+  url="sqlite://$dir/bench.db"
+fi
+"$target/release/missionops" --database-url "$url" serve --bind "127.0.0.1:$port" 2>/dev/null &
+server=$!
+for _ in $(seq 50); do
+  curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
+  sleep 0.1
+done
+fleet_args=()
+case "$scenario" in *-fleet) fleet_args=(--fleet "$fleet") ;; esac
+# utime + stime of the server, in clock ticks (1/100 s here: getconf CLK_TCK).
+ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+hz=$(getconf CLK_TCK)
+before=$(ticks)
+/usr/bin/time -f "%U %S" -o "$dir/loadgen-cpu" "$target/release/examples/loadgen" "$scenario" \
+  --url "http://127.0.0.1:$port" --seconds "$secs" --connections "$connections" --rows 10000 \
+  ${fleet_args[@]+"${fleet_args[@]}"} >"$dir/row"
+after=$(ticks)
+requests=$(sed -n 's/.*: \([0-9][0-9]*\) requests, .*/\1/p' "$dir/row")
+rate=$(sed -n 's/.* \([0-9][0-9]*\) requests\/s.*/\1/p' "$dir/row" | head -n 1)
+read -r user system <"$dir/loadgen-cpu"
+awk -v s=$((after - before)) -v hz="$hz" -v u="$user" -v y="$system" -v n="$requests" \
+  -v rate="$rate" -v sc="$scenario" -v db="$db" -v c="$connections" \
+  'BEGIN { printf "%s %-14s %2d conns %7d requests/s  server %6.1f us/request  load generator %5.1f us/request\n",
+           db, sc, c, rate, s / hz * 1e6 / n, (u + y) * 1e6 / n }'
