@@ -1,7 +1,7 @@
 //! The console's pages in headless Chromium (SPEC §10's acceptance): sign-in, the demo fleet's
 //! tiles and colours, alarms acknowledged and shelved through the page, a viewer without
 //! buttons whose forged write gets 403, a live alarm within 2 s, a plot with limits whose zoom
-//! re-queries, markup in names, titles and bodies rendered as text, 1,000 tiles worst first (their render time printed for BENCHMARKS.md).
+//! re-queries, markup in names, titles and bodies rendered as text, 1,000 tiles worst first (their render time printed for BENCHMARKS.md), a silent spacecraft marked STALE and CONTACT LOST (whole, not clipped) until it sends again.
 //! Every page is screenshotted under `target/console-screenshots/`.
 
 use std::time::Duration;
@@ -781,5 +781,103 @@ async fn a_fleet_of_1000_spacecraft_renders_every_tile_worst_first() {
     // the bench command and not asserted: a timed test would fail on a loaded machine, not on
     // a slow page.
     println!("fleet of 1,000 rendered in {figures:?} ms (performance.now around render + layout)");
+    browser.quit().await;
+}
+
+/// The time now, as the API takes it.
+fn now() -> missionops_core::Timestamp {
+    missionops_core::Timestamp::from_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis() as i64,
+    )
+    .expect("now")
+}
+
+/// Sends one `temp` sample of now for `spacecraft` (open mode: no key).
+async fn send_sample(app: &ConsoleApp, spacecraft: &str) {
+    let response = app
+        .client
+        .post(app.url("/telemetry"))
+        .json(&json!({"spacecraftId": spacecraft, "timestamp": now().to_string(), "parameters": {"temp": 20}}))
+        .send()
+        .await
+        .expect("ingest");
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_silent_spacecraft_is_marked_stale_and_contact_lost_until_it_sends_again() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = ConsoleApp::spawn().await;
+    let configured = app
+        .client
+        .put(app.url("/spacecraft/SC-QUIET/config"))
+        .json(&json!({"parameters": {"temp": {"warnHigh": 45, "staleAfterSec": 1}}}))
+        .send()
+        .await
+        .expect("configure");
+    assert!(configured.status().is_success(), "{}", configured.status());
+    send_sample(&app, "SC-QUIET").await;
+    send_sample(&app, "SC-TALK").await;
+    // SC-QUIET stays silent past its staleAfterSec; the clock tick (the server's runs every
+    // 5 s; called here so the test does not wait for it) opens its STALE alarm and, its only
+    // monitored parameter being stale, records CONTACT_LOST (besides the stale ANOMALY event).
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let report = app.ops.tick().await.expect("tick");
+    assert_eq!((report.alarms, report.events), (1, 2), "{report:?}");
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/#/fleet")).await;
+    let marks = "return ['SC-QUIET', 'SC-TALK'].map(id => [...document.querySelectorAll(`#fleet .tile[data-id=\"${id}\"] .mark`)].map(m => m.textContent))";
+    let (seen, _) = browser
+        .wait_for(
+            "the silent spacecraft's marks",
+            &format!("const m = (() => {{ {marks} }})(); return m[0].length === 2 && m"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        seen,
+        json!([["CONTACT LOST", "STALE"], []]),
+        "the talking spacecraft has no mark"
+    );
+    let (inside, _) = browser
+        .wait_for(
+            "the marks' boxes",
+            "const t = document.querySelector('#fleet .tile[data-id=\"SC-QUIET\"]'); \
+             const r = t.getBoundingClientRect(); \
+             return [[...t.querySelectorAll('.mark')].every(m => m.getBoundingClientRect().bottom <= r.bottom)]",
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        inside,
+        json!([true]),
+        "the marks show whole inside the tile, not clipped"
+    );
+    browser.screenshot("fleet-stale").await;
+    // It sends again: contact is back (its last telemetry is newer than the CONTACT_LOST).
+    send_sample(&app, "SC-QUIET").await;
+    browser.exec("location.reload()", json!([])).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (seen, _) = browser
+        .wait_for(
+            "the contact-lost mark gone",
+            &format!(
+                "const m = (() => {{ {marks} }})(); \
+                 return document.querySelectorAll('#fleet .tile').length === 2 \
+                 && !m[0].includes('CONTACT LOST') && m"
+            ),
+            WAIT,
+        )
+        .await;
+    assert!(
+        !seen[0]
+            .as_array()
+            .expect("marks")
+            .contains(&json!("CONTACT LOST")),
+        "{seen}"
+    );
     browser.quit().await;
 }
