@@ -1,7 +1,8 @@
 //! The console's pages in headless Chromium (SPEC §10's acceptance): sign-in, the demo fleet's
 //! tiles and colours, alarms acknowledged and shelved through the page, a viewer without
 //! buttons whose forged write gets 403, a live alarm within 2 s, a plot with limits whose zoom
-//! re-queries, markup in names, titles and bodies rendered as text, 1,000 tiles worst first (their render time printed for BENCHMARKS.md), a silent spacecraft marked STALE and CONTACT LOST (whole, not clipped) until it sends again.
+//! re-queries and whose custom range asks for exactly the window typed (and refuses a start after
+//! the end), markup in names, titles and bodies rendered as text, 1,000 tiles worst first (their render time printed for BENCHMARKS.md), a silent spacecraft marked STALE and CONTACT LOST (whole, not clipped) until it sends again.
 //! Every page is screenshotted under `target/console-screenshots/`.
 
 use std::time::Duration;
@@ -511,6 +512,60 @@ async fn a_seeded_parameter_plots_with_its_limits_and_zoom_queries_a_narrower_ra
         )
         .await;
     browser.screenshot("spacecraft-zoomed").await;
+
+    // A custom range: a start after the end asks for nothing and says why; the two fields and
+    // Show then ask for exactly the window typed (read in the browser's time zone).
+    let count = after.as_array().map_or(0, Vec::len);
+    browser
+        .exec(
+            "document.getElementById('range-from').value = '2020-01-02T03:04'; \
+             document.getElementById('range-to').value = '2020-01-01T00:00';",
+            json!([]),
+        )
+        .await;
+    browser.click("#range-apply").await;
+    let (refusal, _) = browser
+        .wait_for(
+            "the refused range",
+            "const t = document.getElementById('plot-title').textContent; return t.startsWith('Choose') && t",
+            WAIT,
+        )
+        .await;
+    assert_eq!(refusal, "Choose a start before the end.");
+    browser
+        .exec(
+            "document.getElementById('range-to').value = '2020-01-03T05:06';",
+            json!([]),
+        )
+        .await;
+    browser.click("#range-apply").await;
+    let (custom, _) = browser
+        .wait_for(
+            "the custom range's series request",
+            &format!(
+                "const r = window.__mo.seriesRequests; \
+                 return r.length > {count} && {{requests: r, \
+                   from: new Date('2020-01-02T03:04').toISOString(), \
+                   to: new Date('2020-01-03T05:06').toISOString()}}"
+            ),
+            WAIT,
+        )
+        .await;
+    let requests = custom["requests"].as_array().expect("requests");
+    assert_eq!(
+        requests.len(),
+        count + 1,
+        "the refused range asked for nothing: {requests:?}"
+    );
+    let asked = requests
+        .last()
+        .and_then(Value::as_str)
+        .expect("request")
+        .replace("%3A", ":");
+    for bound in ["from", "to"] {
+        let expected = format!("{bound}={}", custom[bound].as_str().expect("bound"));
+        assert!(asked.contains(&expected), "{asked} lacks {expected}");
+    }
 
     // Configuration: history, and the engineer's editor shows a server error beside its field.
     open(&browser, &app, "#/config/Sat-Imager-001").await;
