@@ -654,3 +654,91 @@ async fn alarms_of_one_state_are_read_through_the_state_index() {
         "plan: {details:?}"
     );
 }
+
+/// The latest values of every spacecraft, by spacecraft then parameter, as JSON.
+async fn latest_of(store: &dyn Store, ids: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = Vec::new();
+    for id in ids {
+        let values = store
+            .latest_values(&TenantId::default(), &sc(id))
+            .await
+            .expect("latest values");
+        all.push(serde_json::to_value(values).expect("json"));
+    }
+    all
+}
+
+/// Latest values are written behind the telemetry (`telemetry::latest`): a process killed
+/// before writing them leaves them to be rebuilt from the telemetry stored after the arrival
+/// number `latest_values_flushed` names. With the table emptied and that number set back to
+/// 0, reopening rebuilds exactly what was there: newest sample time per parameter, a later
+/// arrival winning a tie, every kind of value with its exact JSON.
+#[tokio::test]
+async fn latest_values_a_process_did_not_write_are_rebuilt_from_the_telemetry_at_open() {
+    let sqlite = TempSqlite::open().await;
+    let store = &sqlite.store;
+    register(store, "SC-1", 1).await;
+    register(store, "SC-2", 2).await;
+    let writes = [
+        snapshot_with(
+            "a",
+            "SC-1",
+            5,
+            json!({"temp": 20.5, "mode": "SAFE", "on": true}),
+        ),
+        // Older than "a": "temp" stays 20.5, "volt" is new.
+        snapshot_with(
+            "b",
+            "SC-1",
+            3,
+            json!({"temp": 99, "volt": 0.30000000000000004}),
+        ),
+        // The same time as "a": the later arrival wins.
+        snapshot_with(
+            "c",
+            "SC-1",
+            5,
+            json!({"mode": "CRUISE", "id": "\"quoted\" ü"}),
+        ),
+        snapshot_with("d", "SC-2", 7, json!({"temp": -1e-7, "flag": false})),
+    ];
+    for snapshot in writes {
+        store
+            .insert_telemetry(write(vec![snapshot]))
+            .await
+            .expect("insert");
+    }
+    let expected = latest_of(store, &["SC-1", "SC-2"]).await;
+    assert_eq!(
+        expected[0],
+        json!([
+            {"parameter": "id", "value": "\"quoted\" ü", "timestamp": at(5).to_string()},
+            {"parameter": "mode", "value": "CRUISE", "timestamp": at(5).to_string()},
+            {"parameter": "on", "value": true, "timestamp": at(5).to_string()},
+            {"parameter": "temp", "value": 20.5, "timestamp": at(5).to_string()},
+            {"parameter": "volt", "value": 0.30000000000000004, "timestamp": at(3).to_string()},
+        ]),
+        "read before any flush, from what waits in memory"
+    );
+    store.close().await;
+    let reopened = SqliteStore::open(&sqlite.url()).await.expect("reopen");
+    assert_eq!(
+        latest_of(&reopened, &["SC-1", "SC-2"]).await,
+        expected,
+        "written at close"
+    );
+    reopened.close().await;
+    raw(&sqlite, "DELETE FROM latest_values").await;
+    raw(&sqlite, "UPDATE latest_values_flushed SET seq = 0").await;
+    let rebuilt = SqliteStore::open(&sqlite.url()).await.expect("reopen");
+    assert_eq!(
+        latest_of(&rebuilt, &["SC-1", "SC-2"]).await,
+        expected,
+        "rebuilt from the telemetry"
+    );
+    assert_eq!(
+        raw_count(&sqlite, "SELECT seq FROM latest_values_flushed").await,
+        raw_count(&sqlite, "SELECT MAX(seq) FROM telemetry").await,
+        "and the table says it holds all of it"
+    );
+}

@@ -230,6 +230,24 @@ fn committed_batches_survive_kill_9() {
             last_present == last_reported || last_present == last_reported + 1,
             "reported up to {last_reported}, found up to {last_present}"
         );
+        // Latest values are written behind the telemetry (every 250 ms): those the child had
+        // not written yet are rebuilt from the surviving telemetry at reopening, so they are
+        // the last surviving snapshot's (batch `last_present`, snapshot 999).
+        let latest = store
+            .latest_values(&TenantId::default(), &spacecraft_id())
+            .await
+            .expect("latest values");
+        let newest = start()
+            .add_millis((i64::try_from(last_present).expect("batch number") * 1_000 + 999) * 1_000);
+        let temp = latest
+            .iter()
+            .find(|v| v.parameter.as_str() == "temp")
+            .map(|v| serde_json::to_value(v).expect("json"));
+        assert_eq!(
+            temp,
+            Some(json!({"parameter": "temp", "value": 29.5, "timestamp": newest.to_string()})),
+            "the latest temp is the last surviving snapshot's"
+        );
         let integrity: String = {
             let url = format!("sqlite://{}", path.display());
             let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)

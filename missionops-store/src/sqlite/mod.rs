@@ -72,6 +72,13 @@ const PAGE_SIZE: u32 = 8192;
 /// SQLite's automatic checkpoint runs inside whichever commit takes the log past 1,000 pages
 /// and stretched that request's latency (p99 of single writes 7.5 ms → 3.4 ms without it).
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The latest values waiting in memory are written every this many checkpoint intervals (1 s):
+/// a fleet touches every spacecraft's values within a second, so each flush writes each row
+/// once however often it runs, and a rarer flush writes fewer rows in all (see
+/// `telemetry::latest`). A process killed between two flushes leaves at most this much
+/// telemetry to rebuild them from when the file is next opened.
+const LATEST_FLUSH_TICKS: u32 = 4;
 /// A log of at least this many frames is finished on the writer connection after the
 /// background pass, so that the next write starts the log afresh: the background pass alone
 /// never catches up with a writer that keeps appending, and the log would grow without end.
@@ -100,12 +107,15 @@ pub struct SqliteStore {
     writer: Writer,
     /// Read-only (`query_only`) connections for queries.
     reader: SqlitePool,
-    /// The background checkpointer, stopped when the last clone of the store goes.
+    /// The background checkpointer (and writer of the latest values), stopped when the last
+    /// clone of the store goes.
     checkpointer: Arc<Checkpointer>,
     /// The integer keys of spacecraft, by tenant and id, as writes found them: a spacecraft
     /// row is never deleted, so its key never changes, and an ingest of known spacecraft need
     /// not look them up (see `telemetry`).
     spacecraft_keys: Arc<std::sync::RwLock<SpacecraftKeys>>,
+    /// Latest values of committed writes waiting to be written (see `telemetry::latest`).
+    latest: Arc<telemetry::PendingLatest>,
 }
 
 /// The one write connection, held directly rather than in a pool of one: a sqlx pool tests a
@@ -155,6 +165,7 @@ impl Writer {
     async fn commit_in_one_go<'q>(
         &self,
         statements: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+        committed: impl FnOnce(),
     ) -> Result<()> {
         let mut state = self.state.lock().await;
         state.settle().await;
@@ -172,7 +183,12 @@ impl Writer {
             let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
         }
         *unfinished = false;
-        result.map(|_| ()).db()
+        let result = result.map(|_| ()).db();
+        if result.is_ok() {
+            // Still holding the connection: nothing else writes before `committed` ran.
+            committed();
+        }
+        result
     }
 
     async fn close(&self) {
@@ -203,14 +219,28 @@ impl WriterState {
 struct Checkpointer(tokio::task::JoinHandle<()>);
 
 impl Checkpointer {
-    fn start(connection: SqlitePool, writer: Writer) -> Self {
+    fn start(
+        connection: SqlitePool,
+        writer: Writer,
+        latest: Arc<telemetry::PendingLatest>,
+    ) -> Self {
         Checkpointer(tokio::spawn(async move {
             let mut every = tokio::time::interval(CHECKPOINT_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut ticks: u32 = 0;
             loop {
                 every.tick().await;
                 if connection.is_closed() {
                     return;
+                }
+                // The latest values gathered since the last flush, before the checkpoint
+                // copies their pages (see `telemetry::latest`). A failure leaves them waiting
+                // for the next one; they are in the telemetry meanwhile.
+                ticks = ticks.wrapping_add(1);
+                if ticks % LATEST_FLUSH_TICKS == 0 {
+                    if let Err(e) = telemetry::flush_latest_values(&writer, &latest).await {
+                        tracing::warn!(error = %e, "cannot write the latest values; retrying");
+                    }
                 }
                 // A failed checkpoint (the file busy in another process) is retried at the
                 // next tick; the log only grows meanwhile.
@@ -314,6 +344,8 @@ impl SqliteStore {
             .await
             .map_err(Error::backend)?;
         MIGRATOR.run(&mut writer).await.map_err(Error::backend)?;
+        // Latest values a process stopped before writing (see `telemetry::latest`).
+        Self::repair_latest_values(&mut writer).await?;
         let writer = Writer::new(writer, options.get_filename().to_path_buf());
         let checkpoint_connection = SqlitePoolOptions::new()
             .max_connections(1)
@@ -337,12 +369,18 @@ impl SqliteStore {
             )
             .await
             .map_err(Error::backend)?;
-        let checkpointer = Arc::new(Checkpointer::start(checkpoint_connection, writer.clone()));
+        let latest = Arc::<telemetry::PendingLatest>::default();
+        let checkpointer = Arc::new(Checkpointer::start(
+            checkpoint_connection,
+            writer.clone(),
+            Arc::clone(&latest),
+        ));
         Ok(SqliteStore {
             writer,
             reader,
             checkpointer,
             spacecraft_keys: Arc::default(),
+            latest,
         })
     }
 
@@ -351,6 +389,10 @@ impl SqliteStore {
     /// store (or its clones) fail with [`Error::Backend`].
     pub async fn close(&self) {
         self.checkpointer.0.abort();
+        if let Err(e) = telemetry::flush_latest_values(&self.writer, &self.latest).await {
+            // Written from the telemetry when the file is next opened.
+            tracing::warn!(error = %e, "cannot write the latest values at close");
+        }
         self.reader.close().await;
         self.writer.close().await;
     }
@@ -486,7 +528,7 @@ mod tests {
             WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) \
             INSERT INTO cut SELECT x FROM c; INSERT INTO cut VALUES (0); COMMIT";
         {
-            let mut write = pin!(store.writer.commit_in_one_go(sqlx::query(slow)));
+            let mut write = pin!(store.writer.commit_in_one_go(sqlx::query(slow), || ()));
             let mut cx = Context::from_waker(Waker::noop());
             assert!(write.as_mut().poll(&mut cx).is_pending(), "sent, not done");
         }
@@ -498,9 +540,10 @@ mod tests {
         // The connection is usable for transactions again, both ways.
         store
             .writer
-            .commit_in_one_go(sqlx::query(
-                "BEGIN IMMEDIATE; INSERT INTO cut VALUES (1); COMMIT",
-            ))
+            .commit_in_one_go(
+                sqlx::query("BEGIN IMMEDIATE; INSERT INTO cut VALUES (1); COMMIT"),
+                || (),
+            )
             .await
             .expect("one go");
         {
@@ -523,24 +566,26 @@ mod tests {
             .expect("open");
         store
             .writer
-            .commit_in_one_go(sqlx::query(
-                "BEGIN IMMEDIATE; CREATE TABLE cut (x INTEGER UNIQUE); COMMIT",
-            ))
+            .commit_in_one_go(
+                sqlx::query("BEGIN IMMEDIATE; CREATE TABLE cut (x INTEGER UNIQUE); COMMIT"),
+                || (),
+            )
             .await
             .expect("create");
         let failed = store
             .writer
             .commit_in_one_go(sqlx::query(
                 "BEGIN IMMEDIATE; INSERT INTO cut VALUES (1); INSERT INTO cut VALUES (1); COMMIT",
-            ))
+            ), || ())
             .await;
         assert!(matches!(failed, Err(Error::Backend(_))), "{failed:?}");
         assert_eq!(count(&store).await, 0, "the first insert was rolled back");
         store
             .writer
-            .commit_in_one_go(sqlx::query(
-                "BEGIN IMMEDIATE; INSERT INTO cut VALUES (1); COMMIT",
-            ))
+            .commit_in_one_go(
+                sqlx::query("BEGIN IMMEDIATE; INSERT INTO cut VALUES (1); COMMIT"),
+                || (),
+            )
             .await
             .expect("the next transaction starts");
         assert_eq!(count(&store).await, 1);

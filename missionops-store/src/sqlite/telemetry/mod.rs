@@ -4,8 +4,11 @@
 //! [`TelemetryRepository`] is one trait, so its impl lives here and hands each method to the
 //! path it belongs to.
 
+mod latest;
 mod read;
 mod write;
+
+pub(crate) use latest::{PendingLatest, flush_latest_values};
 
 use async_trait::async_trait;
 use missionops_core::TenantId;

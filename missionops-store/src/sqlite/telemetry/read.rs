@@ -406,6 +406,15 @@ impl SqliteStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<LatestValue>> {
+        // What waits in memory first, then the table (see `latest`): a flush between the two
+        // moves a value from the one to the other, never out of both. Only writes through this
+        // store leave values waiting, and they remember the spacecraft's key.
+        let key = self.spacecraft_keys.read().ok().and_then(|keys| {
+            keys.get(tenant.as_str())
+                .and_then(|of| of.get(spacecraft.as_str()))
+                .copied()
+        });
+        let waiting = key.map(|key| self.latest.of(key)).unwrap_or_default();
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT parameter, value, ts FROM latest_values \
              WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE tenant = ? AND id = ?) \
@@ -418,7 +427,8 @@ impl SqliteStore {
         .db()?;
         let what = "latest value of spacecraft";
         let id = spacecraft.as_str();
-        rows.into_iter()
+        let mut values = rows
+            .into_iter()
             .map(|(parameter, value, ts)| {
                 Ok(LatestValue {
                     parameter: stored(ParameterName::parse(parameter), what, id)?,
@@ -426,7 +436,29 @@ impl SqliteStore {
                     timestamp: stored_time(ts, what, id)?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        if waiting.is_empty() {
+            return Ok(values);
+        }
+        for (parameter, (ts, value)) in waiting {
+            let timestamp = stored_time(ts, what, id)?;
+            // As the table's upsert: at least as new wins (a later arrival wins a tie).
+            match values.iter_mut().find(|v| v.parameter == parameter) {
+                Some(stored) if timestamp < stored.timestamp => {}
+                Some(stored) => {
+                    stored.value = value;
+                    stored.timestamp = timestamp;
+                }
+                None => values.push(LatestValue {
+                    parameter,
+                    value,
+                    timestamp,
+                }),
+            }
+        }
+        // By parameter, as the table's ORDER BY (byte order) gives them.
+        values.sort_unstable_by(|a, b| a.parameter.as_str().cmp(b.parameter.as_str()));
+        Ok(values)
     }
 
     pub(super) async fn read_series(

@@ -28,7 +28,7 @@ use missionops_core::{
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::sqlite::codec::{read_parameters, to_json};
+use crate::sqlite::codec::read_parameters;
 use crate::sqlite::{
     DbResult, SqliteStore, anomalies, begin_write, events, rows_per_statement, spacecraft,
 };
@@ -68,7 +68,7 @@ async fn overlapped<T, R>(statement: impl Future<Output = T>, work: impl FnOnce(
 
 /// The integer keys of the spacecraft of a write. A batch is usually of one spacecraft, so
 /// that case skips hashing a key per snapshot.
-struct Keys<'a> {
+pub(super) struct Keys<'a> {
     map: HashMap<&'a str, i64>,
     only: Option<i64>,
 }
@@ -80,6 +80,11 @@ impl Keys<'_> {
 }
 
 impl<'a> Keys<'a> {
+    /// The keys of `map` (spacecraft id to key).
+    pub(super) fn from_owned(map: &'a HashMap<String, i64>) -> Self {
+        Keys::new(map.iter().map(|(id, &key)| (id.as_str(), key)).collect())
+    }
+
     fn new(map: HashMap<&'a str, i64>) -> Self {
         let only = (map.len() == 1)
             .then(|| map.values().next().copied())
@@ -272,15 +277,18 @@ async fn find_duplicates(
 }
 
 /// One row of `latest_values`: spacecraft key, parameter, sample time, JSON value.
-type LatestRow<'a> = (i64, &'a str, i64, String);
+pub(super) type LatestRow<'a> = (i64, &'a str, i64, String);
+
+/// A newest value found in a write: spacecraft key, parameter, sample time, value.
+pub(super) type NewestValue<'a> = (i64, &'a ParameterName, i64, &'a ParameterValue);
 
 /// The newest value of each (spacecraft, parameter) among the snapshots not marked in `skip`
 /// (newest sample time; ties go to the later snapshot, stored later).
-fn newest_values<'a>(
+pub(super) fn newest_values<'a>(
     snapshots: &'a [TelemetrySnapshot],
     keys: &Keys<'_>,
     skip: Option<&[bool]>,
-) -> Result<Vec<LatestRow<'a>>> {
+) -> Vec<NewestValue<'a>> {
     type Slot<'a> = (i64, &'a ParameterValue);
     /// Consecutive snapshots of one spacecraft with the same names in the same order (the
     /// usual batch) are folded position by position, without hashing a name per value.
@@ -289,11 +297,11 @@ fn newest_values<'a>(
         names: &'a [ParameterName],
         slots: Vec<Slot<'a>>,
     }
-    fn flush<'a>(run: Option<Run<'a>>, newest: &mut HashMap<(i64, &'a str), Slot<'a>>) {
+    fn flush<'a>(run: Option<Run<'a>>, newest: &mut HashMap<(i64, &'a ParameterName), Slot<'a>>) {
         let Some(run) = run else { return };
         for (name, slot) in run.names.iter().zip(run.slots) {
             newest
-                .entry((run.key, name.as_str()))
+                .entry((run.key, name))
                 .and_modify(|kept| {
                     if slot.0 >= kept.0 {
                         *kept = slot;
@@ -302,7 +310,7 @@ fn newest_values<'a>(
                 .or_insert(slot);
         }
     }
-    let mut newest: HashMap<(i64, &'a str), Slot<'a>> = HashMap::new();
+    let mut newest: HashMap<(i64, &'a ParameterName), Slot<'a>> = HashMap::new();
     let mut run: Option<Run<'a>> = None;
     for (index, snapshot) in snapshots.iter().enumerate() {
         if skip.is_some_and(|skip| skip[index]) {
@@ -335,19 +343,8 @@ fn newest_values<'a>(
     flush(run, &mut newest);
     newest
         .into_iter()
-        .map(|((key, name), (ts, value))| Ok((key, name, ts, to_json(value)?)))
+        .map(|((key, name), (ts, value))| (key, name, ts, value))
         .collect()
-}
-
-/// Moves the stored latest values forward to `rows` where they are at least as new (a later
-/// arrival wins a tie of sample times).
-async fn upsert_latest_values(conn: &mut SqliteConnection, rows: Vec<LatestRow<'_>>) -> Result<()> {
-    for chunk in rows.chunks(rows_per_statement(4)) {
-        let mut query = QueryBuilder::<Sqlite>::new("");
-        push_latest_values(&mut query, chunk);
-        query.build().execute(&mut *conn).await.db()?;
-    }
-    Ok(())
 }
 
 /// Appends the multi-row `INSERT` of `snapshots` with their parameters' JSON `texts` (moved
@@ -370,7 +367,10 @@ fn push_snapshot_rows<'q>(
 }
 
 /// Appends the statement that moves the stored latest values forward to `rows`.
-fn push_latest_values<'q>(query: &mut QueryBuilder<'q, Sqlite>, rows: &'q [LatestRow<'q>]) {
+pub(super) fn push_latest_values<'q>(
+    query: &mut QueryBuilder<'q, Sqlite>,
+    rows: &'q [LatestRow<'q>],
+) {
     query.push("INSERT INTO latest_values (spacecraft_key, parameter, ts, value) ");
     query.push_values(rows, |mut row, (key, name, ts, value)| {
         row.push_bind(*key)
@@ -389,7 +389,7 @@ enum Prepared<'a> {
     /// The JSON of the next chunk.
     Chunk(Result<Vec<String>>),
     /// After the last chunk: the latest values, assuming every snapshot was new.
-    Latest(Result<Vec<LatestRow<'a>>>),
+    Latest(Vec<NewestValue<'a>>),
 }
 
 /// What [`SqliteStore::write_telemetry`] did.
@@ -497,18 +497,18 @@ impl SqliteStore {
         // so its whole transaction goes over as one command.
         let one_go = anomalies.is_empty() && alarms.is_empty() && events.is_empty();
         let texts = encode_chunk(snapshots).ok()?;
-        let latest = newest_values(snapshots, &keys, None).ok()?;
+        let latest = newest_values(snapshots, &keys, None);
         let mut query = QueryBuilder::<Sqlite>::new(if one_go { "BEGIN IMMEDIATE; " } else { "" });
         if !snapshots.is_empty() {
             push_snapshot_rows(&mut query, tenant, snapshots, texts, &keys);
-            for chunk in latest.chunks(rows_per_statement(4)) {
-                query.push("; ");
-                push_latest_values(&mut query, chunk);
-            }
         }
         if one_go {
             query.push("; COMMIT");
-            self.writer.commit_in_one_go(query.build()).await.ok()?;
+            // The latest values wait behind the commit (see `latest`).
+            self.writer
+                .commit_in_one_go(query.build(), || self.latest.merge(latest))
+                .await
+                .ok()?;
             return Some(outcome);
         }
         let mut writer = self.writer.lock().await.ok()?;
@@ -526,6 +526,7 @@ impl SqliteStore {
             .ok()?;
         events::record(&mut tx, tenant, events).await.ok()?;
         tx.commit().await.ok()?;
+        self.latest.merge(latest);
         Some(outcome)
     }
 
@@ -582,7 +583,7 @@ impl SqliteStore {
             texts = Vec::new();
             match prepared {
                 Prepared::Chunk(next) => texts = next?,
-                Prepared::Latest(latest) => optimistic_latest = Some(latest?),
+                Prepared::Latest(latest) => optimistic_latest = Some(latest),
             }
         }
         let latest = if inserted < snapshots.len() {
@@ -598,11 +599,10 @@ impl SqliteStore {
                     snapshots.len()
                 )));
             }
-            newest_values(snapshots, &keys, Some(&duplicate))?
+            newest_values(snapshots, &keys, Some(&duplicate))
         } else {
             optimistic_latest.unwrap_or_default()
         };
-        upsert_latest_values(&mut tx, latest).await?;
         if !anomalies.is_empty() {
             anomalies::insert_new(&mut tx, tenant, anomalies).await?;
         }
@@ -618,6 +618,8 @@ impl SqliteStore {
         }
         tx.commit().await.db()?;
         self.remember_keys(tenant, &keys);
+        // Still holding the write connection (see `latest`).
+        self.latest.merge(latest);
         Ok(Written::Stored(IngestOutcome {
             inserted,
             duplicates: snapshots.len() - inserted,
