@@ -13,12 +13,12 @@
 # up, then times RUNS requests for the whole window with curl and prints each, the median and
 # the best, the body size and the load average.
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 target=$1
 label=${2:-$(basename "$(dirname "$target")")}
 N=${3:-100000}
 RUNS=${4:-15}
-port=$((3900 + RANDOM % 500))
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((3900 + RANDOM % 500)); done
+port=$(free_port)
 dir=$(mktemp -d /tmp/analyze-bench.XXXX)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT

@@ -11,6 +11,7 @@
 # scripts/http-bench.sh; environment: CONNS (default 16), FLEET (default 1000), DB (sqlite or
 # postgres, PGURL as there).
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 target=$1 scenario=$2 secs=${3:-5}
 connections=${CONNS:-16}
 fleet=${FLEET:-1000}
@@ -29,16 +30,8 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-port=$((3900 + RANDOM % 500))
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((3900 + RANDOM % 500)); done
-if [ "$db" = postgres ]; then
-  name="cpu_bench_$$_${RANDOM}"
-  psql -q -v ON_ERROR_STOP=1 "$pgurl/postgres" -c "CREATE DATABASE $name"
-  url="$pgurl/$name"
-  "$target/release/missionops" --database-url "$url" migrate >/dev/null
-else
-  url="sqlite://$dir/bench.db"
-fi
+port=$(free_port)
+fresh_database "$target" "$db" "$dir" cpu_bench
 "$target/release/missionops" --database-url "$url" serve --bind "127.0.0.1:$port" 2>/dev/null &
 server=$!
 for _ in $(seq 50); do

@@ -26,6 +26,7 @@
 #
 #   scripts/http-bench.sh target open healthz single && AUTH=1 scripts/http-bench.sh target auth healthz single
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 target=$1 label=$2
 shift 2
 secs=${SECS:-10}
@@ -57,19 +58,8 @@ for scenario in "$@"; do
   sync
   sleep 3
   dir=$(mktemp -d /tmp/http-bench.XXXX)
-  # A port nothing listens on (a NATS server on 4222 is common here).
-  port=$((3900 + RANDOM % 500))
-  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-    port=$((3900 + RANDOM % 500))
-  done
-  if [ "$db" = postgres ]; then
-    name="http_bench_$$_${RANDOM}"
-    psql -q -v ON_ERROR_STOP=1 "$pgurl/postgres" -c "CREATE DATABASE $name"
-    url="$pgurl/$name"
-    "$target/release/missionops" --database-url "$url" migrate >/dev/null
-  else
-    url="sqlite://$dir/bench.db"
-  fi
+  port=$(free_port)
+  fresh_database "$target" "$db" "$dir" http_bench
   unset MISSIONOPS_API_KEY
   if [ "$auth" = 1 ]; then
     # The key goes to the load generator through its environment, never its arguments.

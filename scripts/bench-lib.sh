@@ -1,0 +1,25 @@
+# Shared by the bench scripts (sourced, not run): a free port and a fresh database per server.
+
+# Prints a loopback port nothing listens on (a NATS server on 4222 is common here).
+free_port() {
+  local port=$((3900 + RANDOM % 500))
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    port=$((3900 + RANDOM % 500))
+  done
+  echo "$port"
+}
+
+# fresh_database TARGET DB DIR PREFIX: sets `url` to a new database for one server: a file in DIR
+# for DB=sqlite; for DB=postgres a database named PREFIX_<pid>_<random> on $pgurl, created and
+# migrated with TARGET's `missionops migrate`, its name left in `name` for the caller to drop.
+fresh_database() {
+  local target=$1 db=$2 dir=$3 prefix=$4
+  if [ "$db" = postgres ]; then
+    name="${prefix}_$$_${RANDOM}"
+    psql -q -v ON_ERROR_STOP=1 "$pgurl/postgres" -c "CREATE DATABASE $name"
+    url="$pgurl/$name"
+    "$target/release/missionops" --database-url "$url" migrate >/dev/null
+  else
+    url="sqlite://$dir/bench.db"
+  fi
+}
