@@ -23,3 +23,14 @@ fresh_database() {
     url="sqlite://$dir/bench.db"
   fi
 }
+
+# start_server TARGET: serves $url on 127.0.0.1:$port in the background, its pid in `server`,
+# and waits (up to 5 s) until it answers.
+start_server() {
+  "$1/release/missionops" --database-url "$url" serve --bind "127.0.0.1:$port" 2>/dev/null &
+  server=$!
+  for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
+    sleep 0.1
+  done
+}

@@ -32,12 +32,7 @@ cleanup() {
 trap cleanup EXIT
 port=$(free_port)
 fresh_database "$target" "$db" "$dir" cpu_bench
-"$target/release/missionops" --database-url "$url" serve --bind "127.0.0.1:$port" 2>/dev/null &
-server=$!
-for _ in $(seq 50); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
-  sleep 0.1
-done
+start_server "$target"
 fleet_args=()
 case "$scenario" in *-fleet) fleet_args=(--fleet "$fleet") ;; esac
 # utime + stime of the server, in clock ticks (1/100 s here: getconf CLK_TCK).

@@ -67,12 +67,7 @@ for scenario in "$@"; do
       --name bench --role admin 2>/dev/null)
     export MISSIONOPS_API_KEY
   fi
-  "$target/release/missionops" --database-url "$url" serve --bind "127.0.0.1:$port" 2>/dev/null &
-  server=$!
-  for _ in $(seq 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/health" && break
-    sleep 0.1
-  done
+  start_server "$target"
   if ! kill -0 "$server" 2>/dev/null; then
     echo "[$label] the server for $scenario did not start" >&2
     exit 1
