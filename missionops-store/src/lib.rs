@@ -45,7 +45,7 @@ mod sqlite;
 mod system;
 
 pub use memory::MemoryStore;
-pub use open::{DatabaseUrl, migrate, open};
+pub use open::{DatabaseUrl, migrate, open, open_for_server};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]

@@ -52,6 +52,21 @@ impl DatabaseUrl {
     }
 }
 
+/// [`open`] for the server, the one long-running process that ingests: a SQLite store writes
+/// the latest values of live telemetry behind it
+/// ([`SqliteStore::deferring_latest_values`](crate::SqliteStore::deferring_latest_values)).
+pub async fn open_for_server(url: &str) -> Result<Arc<dyn Store>> {
+    match DatabaseUrl::parse(url)? {
+        #[cfg(feature = "sqlite")]
+        DatabaseUrl::Sqlite(url) => Ok(Arc::new(
+            crate::SqliteStore::open(&url)
+                .await?
+                .deferring_latest_values(),
+        )),
+        _ => open(url).await,
+    }
+}
+
 /// Opens the store `url` names, its outbox included (every [`Store`] has one). A SQLite file
 /// is created and migrated when needed; a PostgreSQL database must have been migrated with
 /// [`migrate`] (the CLI's `migrate`). A backend whose feature is not compiled in is an

@@ -676,7 +676,12 @@ async fn latest_of(store: &dyn Store, ids: &[&str]) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn latest_values_a_process_did_not_write_are_rebuilt_from_the_telemetry_at_open() {
     let sqlite = TempSqlite::open().await;
-    let store = &sqlite.store;
+    // As the server opens it: latest values written behind the telemetry.
+    let deferring = SqliteStore::open(&sqlite.url())
+        .await
+        .expect("open")
+        .deferring_latest_values();
+    let store = &deferring;
     register(store, "SC-1", 1).await;
     register(store, "SC-2", 2).await;
     let writes = [
@@ -721,6 +726,7 @@ async fn latest_values_a_process_did_not_write_are_rebuilt_from_the_telemetry_at
         "read before any flush, from what waits in memory"
     );
     store.close().await;
+    sqlite.store.close().await;
     let reopened = SqliteStore::open(&sqlite.url()).await.expect("reopen");
     assert_eq!(
         latest_of(&reopened, &["SC-1", "SC-2"]).await,
@@ -740,5 +746,65 @@ async fn latest_values_a_process_did_not_write_are_rebuilt_from_the_telemetry_at
         raw_count(&sqlite, "SELECT seq FROM latest_values_flushed").await,
         raw_count(&sqlite, "SELECT MAX(seq) FROM telemetry").await,
         "and the table says it holds all of it"
+    );
+}
+
+/// Two processes on one file: the server writes latest values behind its telemetry, a CLI
+/// command writes them with its own. The CLI's write moves the "latest values hold every row
+/// up to here" number only over rows it covered, so a server killed before writing its own
+/// waiting values has them rebuilt at the next open, whatever the CLI wrote after them; and a
+/// file written only by such writes needs no rebuilding (the number stays at the newest row).
+#[tokio::test]
+async fn latest_values_waiting_in_one_process_survive_another_writing_after_them() {
+    let sqlite = TempSqlite::open().await;
+    let cli = &sqlite.store;
+    register(cli, "SC-1", 1).await;
+    register(cli, "SC-2", 2).await;
+    cli.insert_telemetry(write(vec![snapshot_with(
+        "a",
+        "SC-1",
+        1,
+        json!({"temp": 1}),
+    )]))
+    .await
+    .expect("insert");
+    let covered = "SELECT seq FROM latest_values_flushed";
+    let newest = "SELECT MAX(seq) FROM telemetry";
+    assert_eq!(
+        raw_count(&sqlite, covered).await,
+        raw_count(&sqlite, newest).await
+    );
+    let server = SqliteStore::open(&sqlite.url())
+        .await
+        .expect("open")
+        .deferring_latest_values();
+    server
+        .insert_telemetry(write(vec![snapshot_with(
+            "b",
+            "SC-2",
+            2,
+            json!({"volt": 28}),
+        )]))
+        .await
+        .expect("insert");
+    cli.insert_telemetry(write(vec![snapshot_with(
+        "c",
+        "SC-1",
+        3,
+        json!({"temp": 3}),
+    )]))
+    .await
+    .expect("insert");
+    // The server is killed: what waited in it is gone with it.
+    drop(server);
+    cli.close().await;
+    let reopened = SqliteStore::open(&sqlite.url()).await.expect("reopen");
+    let latest = latest_of(&reopened, &["SC-1", "SC-2"]).await;
+    assert_eq!(
+        latest,
+        vec![
+            json!([{"parameter": "temp", "value": 3, "timestamp": at(3).to_string()}]),
+            json!([{"parameter": "volt", "value": 28, "timestamp": at(2).to_string()}]),
+        ]
     );
 }

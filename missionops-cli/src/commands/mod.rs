@@ -134,6 +134,15 @@ impl Database {
             .with_context(|| format!("cannot open database {}", self.display()))
     }
 
+    /// [`Self::store`] for `serve`: a SQLite store writes the latest values of live telemetry
+    /// behind it (see README "Storage").
+    pub(crate) async fn store_for_server(&self) -> anyhow::Result<Arc<dyn Store>> {
+        missionops_store::open_for_server(&self.url)
+            .await
+            .map_err(|e| self.scrub(e))
+            .with_context(|| format!("cannot open database {}", self.display()))
+    }
+
     /// The application over this database, opened (and, for SQLite, created and migrated),
     /// acting as the operator of the command's tenant.
     pub(crate) async fn ops(&self) -> anyhow::Result<MissionOps> {

@@ -116,6 +116,9 @@ pub struct SqliteStore {
     spacecraft_keys: Arc<std::sync::RwLock<SpacecraftKeys>>,
     /// Latest values of committed writes waiting to be written (see `telemetry::latest`).
     latest: Arc<telemetry::PendingLatest>,
+    /// Whether this store writes latest values behind the telemetry
+    /// ([`SqliteStore::deferring_latest_values`]) or with it.
+    defer_latest: bool,
 }
 
 /// The one write connection, held directly rather than in a pool of one: a sqlx pool tests a
@@ -381,7 +384,21 @@ impl SqliteStore {
             checkpointer,
             spacecraft_keys: Arc::default(),
             latest,
+            defer_latest: false,
         })
+    }
+
+    /// This store writing the latest values of live telemetry behind it, once a second, instead
+    /// of in each write's transaction (see README "Storage"): for the one long-running
+    /// process that ingests (the server). Its reads see them at once; another process reading
+    /// the file sees them up to a second later; opening the file rebuilds those a killed
+    /// process had not written. Other processes writing the same file (CLI commands) keep
+    /// the default, which writes them with the telemetry, so that nothing they wrote waits on
+    /// them. One file takes one deferring process at a time.
+    #[must_use]
+    pub fn deferring_latest_values(mut self) -> Self {
+        self.defer_latest = true;
+        self
     }
 
     /// Closes every connection, waiting for those in use to be returned. The last connection

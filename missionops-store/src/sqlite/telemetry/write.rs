@@ -28,7 +28,7 @@ use missionops_core::{
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::sqlite::codec::read_parameters;
+use crate::sqlite::codec::{read_parameters, to_json};
 use crate::sqlite::{
     DbResult, SqliteStore, anomalies, begin_write, events, rows_per_statement, spacecraft,
 };
@@ -282,6 +282,38 @@ pub(super) type LatestRow<'a> = (i64, &'a str, i64, String);
 /// A newest value found in a write: spacecraft key, parameter, sample time, value.
 pub(super) type NewestValue<'a> = (i64, &'a ParameterName, i64, &'a ParameterValue);
 
+/// `values` as `latest_values` rows (the value as JSON text).
+fn latest_rows<'a>(values: &[NewestValue<'a>]) -> Result<Vec<LatestRow<'a>>> {
+    values
+        .iter()
+        .map(|&(key, name, ts, value)| Ok((key, name.as_str(), ts, to_json(value)?)))
+        .collect()
+}
+
+/// Moves the stored latest values forward to `rows` where they are at least as new (a later
+/// arrival wins a tie of sample times).
+async fn upsert_latest_values(conn: &mut SqliteConnection, rows: &[LatestRow<'_>]) -> Result<()> {
+    for chunk in rows.chunks(rows_per_statement(4)) {
+        let mut query = QueryBuilder::<Sqlite>::new("");
+        push_latest_values(&mut query, chunk);
+        query.build().execute(&mut *conn).await.db()?;
+    }
+    Ok(())
+}
+
+/// Appends the statement that moves `latest_values_flushed` over the `inserted` telemetry rows
+/// a write that wrote their latest values with them just added (they took the highest arrival
+/// numbers), but only when it covered every row before them: rows of another process that
+/// writes latest values behind (see `latest`) may wait below them, and must stay uncovered
+/// until that process writes them.
+fn push_covered(query: &mut QueryBuilder<'_, Sqlite>, inserted: usize) {
+    query.push(
+        "UPDATE latest_values_flushed SET seq = (SELECT COALESCE(MAX(seq), 0) FROM telemetry) \
+         WHERE seq >= (SELECT COALESCE(MAX(seq), 0) FROM telemetry) - ",
+    );
+    query.push_bind(i64::try_from(inserted).unwrap_or(i64::MAX));
+}
+
 /// The newest value of each (spacecraft, parameter) among the snapshots not marked in `skip`
 /// (newest sample time; ties go to the later snapshot, stored later).
 pub(super) fn newest_values<'a>(
@@ -498,15 +530,33 @@ impl SqliteStore {
         let one_go = anomalies.is_empty() && alarms.is_empty() && events.is_empty();
         let texts = encode_chunk(snapshots).ok()?;
         let latest = newest_values(snapshots, &keys, None);
+        // Written with the rows unless this store writes them behind (see `latest`).
+        let latest_rows = if self.defer_latest {
+            Vec::new()
+        } else {
+            latest_rows(&latest).ok()?
+        };
         let mut query = QueryBuilder::<Sqlite>::new(if one_go { "BEGIN IMMEDIATE; " } else { "" });
         if !snapshots.is_empty() {
             push_snapshot_rows(&mut query, tenant, snapshots, texts, &keys);
+            if !self.defer_latest {
+                for chunk in latest_rows.chunks(rows_per_statement(4)) {
+                    query.push("; ");
+                    push_latest_values(&mut query, chunk);
+                }
+                query.push("; ");
+                push_covered(&mut query, snapshots.len());
+            }
         }
         if one_go {
             query.push("; COMMIT");
-            // The latest values wait behind the commit (see `latest`).
+            let defer = self.defer_latest;
             self.writer
-                .commit_in_one_go(query.build(), || self.latest.merge(latest))
+                .commit_in_one_go(query.build(), || {
+                    if defer {
+                        self.latest.merge(latest);
+                    }
+                })
                 .await
                 .ok()?;
             return Some(outcome);
@@ -526,7 +576,9 @@ impl SqliteStore {
             .ok()?;
         events::record(&mut tx, tenant, events).await.ok()?;
         tx.commit().await.ok()?;
-        self.latest.merge(latest);
+        if self.defer_latest {
+            self.latest.merge(latest);
+        }
         Some(outcome)
     }
 
@@ -616,10 +668,18 @@ impl SqliteStore {
             all.extend(events.iter().cloned());
             events::record(&mut tx, tenant, &all).await?;
         }
+        if !self.defer_latest {
+            upsert_latest_values(&mut tx, &latest_rows(&latest)?).await?;
+            let mut covered = QueryBuilder::<Sqlite>::new("");
+            push_covered(&mut covered, inserted);
+            covered.build().execute(&mut *tx).await.db()?;
+        }
         tx.commit().await.db()?;
         self.remember_keys(tenant, &keys);
-        // Still holding the write connection (see `latest`).
-        self.latest.merge(latest);
+        if self.defer_latest {
+            // Still holding the write connection (see `latest`).
+            self.latest.merge(latest);
+        }
         Ok(Written::Stored(IngestOutcome {
             inserted,
             duplicates: snapshots.len() - inserted,
