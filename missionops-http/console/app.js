@@ -17,7 +17,7 @@ const MAX_BUCKETS = 1500;
 
 /** What the page holds: the session, the current page, the event stream; `__mo` is read by the tests. */
 const S = { session: null, page: null, stream: null, timers: [] };
-const probe = { seriesRequests: [], fleetRenderMs: null, plot: null, events: 0 };
+const probe = { seriesRequests: [], fleetRenderMs: null, plot: null, plotOf: null, events: 0 };
 window.__mo = probe;
 
 // ---------------------------------------------------------------------------------------------
@@ -511,6 +511,7 @@ function makePlot(id, parameter, rule, box, title) {
       },
     }, data, box);
     probe.plot = u;
+    probe.plotOf = parameter();
   };
   const load = async (fromMs, toMs) => {
     window = [fromMs, toMs];

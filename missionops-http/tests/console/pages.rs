@@ -408,7 +408,10 @@ async fn a_seeded_parameter_plots_with_its_limits_and_zoom_queries_a_narrower_ra
         .wait_for(
             "the plot of the parameter",
             &format!(
-                "const p = window.__mo.plot; return p && document.getElementById('plot-title').textContent.startsWith('{parameter} ') \
+                // The plot drawn for this parameter, not the one shown before the click (the
+                // title changes at once, the plot when its series arrives).
+                "const p = window.__mo.plot; return p && window.__mo.plotOf === '{parameter}' \
+                 && document.getElementById('plot-title').textContent.startsWith('{parameter} ') \
                  && p.data[0].length > 10 && !!document.querySelector('#plot canvas')"
             ),
             WAIT,
