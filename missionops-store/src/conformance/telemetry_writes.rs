@@ -516,3 +516,63 @@ pub async fn registrations_with_telemetry_register_each_spacecraft_once(store: &
     assert_eq!(last[0].id.as_str(), "ev-17");
     assert_eq!(last[0].event_type, EventType::SpacecraftRegistered);
 }
+
+/// A group of writes with no snapshots, as a clock tick stores what the monitors of many
+/// spacecraft decided: every write's anomalies, alarms and events are stored, each write
+/// answered, and an alarm that two writes of the group change ends as the later one says
+/// (the backends store such a group in one transaction, alarms in multi-row statements).
+pub async fn a_group_of_decisions_without_snapshots_stores_every_alarm_and_event(
+    store: &dyn Store,
+) {
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    let decided = |n: u32, spacecraft: &str, alarm: missionops_core::Alarm| TelemetryWrite {
+        tenant: Default::default(),
+        anomalies: vec![anomaly(
+            spacecraft,
+            i64::from(n),
+            "temp",
+            AnomalyKind::WarnHigh,
+        )],
+        alarms: vec![alarm],
+        events: vec![event(10 + n, Some(spacecraft), EventType::ContactLost)],
+        ..TelemetryWrite::default()
+    };
+    let first = test_alarm("al-1", "SC-1", 1);
+    let other = test_alarm("al-2", "SC-2", 2);
+    let mut later = test_alarm("al-1", "SC-1", 1);
+    later.state = AlarmState::Cleared;
+    later.cleared_at = Some(at(3));
+    let outcome = store
+        .insert_telemetry_group(vec![
+            decided(1, "SC-1", first),
+            decided(2, "SC-2", other.clone()),
+            decided(3, "SC-1", later.clone()),
+        ])
+        .await;
+    assert!(outcome.failure.is_none(), "{:?}", outcome.failure);
+    assert_eq!(outcome.stored, vec![IngestOutcome::default(); 3]);
+    let tenant = TenantId::default();
+    for alarm in [later, other] {
+        assert_eq!(
+            store.get_alarm(&tenant, &alarm.id).await.expect("alarm"),
+            Some(alarm)
+        );
+    }
+    for (spacecraft, count) in [("SC-1", 2), ("SC-2", 1)] {
+        let anomalies = store
+            .recent_anomalies(&tenant, &sc(spacecraft), limit(10))
+            .await
+            .expect("anomalies");
+        assert_eq!(anomalies.len(), count, "{spacecraft}: {anomalies:?}");
+    }
+    let events = store
+        .recent_events(&tenant, None, limit(10))
+        .await
+        .expect("events");
+    let lost = events
+        .iter()
+        .filter(|e| e.event_type == EventType::ContactLost)
+        .count();
+    assert_eq!(lost, 3, "{events:?}");
+}
