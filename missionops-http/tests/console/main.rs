@@ -30,6 +30,14 @@ pub struct ConsoleApp {
     _dir: tempfile::TempDir,
 }
 
+/// Sends `request`; its status and its body as JSON (`null` when the body is not JSON).
+pub async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
 impl ConsoleApp {
     pub async fn spawn() -> ConsoleApp {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -93,10 +101,7 @@ impl ConsoleApp {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.expect("request");
-        let status = response.status();
-        let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        answer(request).await
     }
 
     /// Signs `key` in over HTTP and returns the session cookie's `name=value`.

@@ -32,10 +32,7 @@ async fn with_cookie(
     if let Some(body) = body {
         request = request.json(body);
     }
-    let response = request.send().await.expect("request");
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    crate::answer(request).await
 }
 
 #[tokio::test]
