@@ -38,15 +38,28 @@ case "$scenario" in *-fleet) fleet_args=(--fleet "$fleet") ;; esac
 # utime + stime of the server, in clock ticks (1/100 s here: getconf CLK_TCK).
 ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 hz=$(getconf CLK_TCK)
-before=$(ticks)
+# utime + stime of every PostgreSQL process (backends, WAL writer, checkpointer), in clock
+# ticks: on PostgreSQL the database's CPU shares the two cores too.
+pg_ticks() {
+  local total=0 stat
+  for stat in /proc/[0-9]*/stat; do
+    case "$(cat "${stat%stat}comm" 2>/dev/null)" in
+      postgres) total=$((total + $(awk '{print $14 + $15}' "$stat" 2>/dev/null || echo 0))) ;;
+    esac
+  done
+  echo "$total"
+}
+before=$(ticks) pg_before=$(pg_ticks)
 /usr/bin/time -f "%U %S" -o "$dir/loadgen-cpu" "$target/release/examples/loadgen" "$scenario" \
   --url "http://127.0.0.1:$port" --seconds "$secs" --connections "$connections" --rows 10000 \
   ${fleet_args[@]+"${fleet_args[@]}"} >"$dir/row"
-after=$(ticks)
+after=$(ticks) pg_after=$(pg_ticks)
 requests=$(sed -n 's/.*: \([0-9][0-9]*\) requests, .*/\1/p' "$dir/row")
 rate=$(sed -n 's/.* \([0-9][0-9]*\) requests\/s.*/\1/p' "$dir/row" | head -n 1)
 read -r user system <"$dir/loadgen-cpu"
 awk -v s=$((after - before)) -v hz="$hz" -v u="$user" -v y="$system" -v n="$requests" \
-  -v rate="$rate" -v sc="$scenario" -v db="$db" -v c="$connections" \
-  'BEGIN { printf "%s %-14s %2d conns %7d requests/s  server %6.1f us/request  load generator %5.1f us/request\n",
-           db, sc, c, rate, s / hz * 1e6 / n, (u + y) * 1e6 / n }'
+  -v rate="$rate" -v sc="$scenario" -v db="$db" -v c="$connections" -v pg=$((pg_after - pg_before)) \
+  'BEGIN { printf "%s %-14s %2d conns %7d requests/s  server %6.1f us/request  load generator %5.1f us/request",
+           db, sc, c, rate, s / hz * 1e6 / n, (u + y) * 1e6 / n;
+           if (db == "postgres") printf "  postgres %6.1f us/request", pg / hz * 1e6 / n;
+           printf "\n" }'

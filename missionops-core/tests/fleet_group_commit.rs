@@ -15,6 +15,7 @@ use missionops_core::{
     SpacecraftConfig, SpacecraftId, SpacecraftName, Store, Timestamp,
 };
 use missionops_store::MemoryStore;
+use missionops_store::conformance::intercept::{Intercepted, Interceptor};
 use missionops_store::conformance::recording::{Recorded, RecordingStore};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -588,4 +589,98 @@ proptest! {
         let reaching = writes.iter().filter(|write| consistent(write)).count();
         prop_assert_eq!(sizes.first().copied(), (reaching > 0).then_some(reaching));
     }
+}
+
+/// Holds every grouped write at a gate until the test opens it, and notes whose history was
+/// read (what loading a monitor reads).
+#[derive(Default)]
+struct HeldGroups {
+    open: tokio::sync::watch::Sender<bool>,
+    held: tokio::sync::watch::Sender<usize>,
+    history_reads: std::sync::Mutex<Vec<SpacecraftId>>,
+}
+
+#[async_trait::async_trait]
+impl Interceptor for HeldGroups {
+    async fn before_insert_group(&self, _writes: &[missionops_core::TelemetryWrite]) {
+        self.held.send_modify(|held| *held += 1);
+        let _ = self.open.subscribe().wait_for(|open| *open).await;
+    }
+
+    async fn before_recent_telemetry(&self, spacecraft: &SpacecraftId) {
+        if let Ok(mut reads) = self.history_reads.lock() {
+            reads.push(spacecraft.clone());
+        }
+    }
+}
+
+/// Waits (up to 10 s) until `done` holds, checking every millisecond; `false` if it never did.
+async fn eventually(done: impl Fn() -> bool) -> bool {
+    for _ in 0..10_000 {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_monitor_is_loaded_while_another_group_is_being_stored() {
+    // A fleet's writes each need their spacecraft's monitor loaded (or rechecked) from the
+    // store; on PostgreSQL every read is a round trip. Done while the write waits for its
+    // turn, beside other requests, the reads no longer add up one after another under the
+    // turn, which the whole fleet's writes queue for.
+    let store = Arc::new(Intercepted::wrap(
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+        HeldGroups::default(),
+    ));
+    let app = MissionOps::new(
+        store.clone(),
+        Arc::new(ManualClock::new(t0())),
+        Arc::new(SequentialIds::new()),
+    );
+    register(&app, "SC-A").await;
+    register(&app, "SC-B").await;
+    let first = tokio::spawn({
+        let app = app.clone();
+        async move { app.ingest(sample("a-1", "SC-A", 1, 20.0)).await }
+    });
+    let mut held = store.held.subscribe();
+    held.wait_for(|held| *held == 1).await.expect("gate");
+    // SC-A's group holds the turn, waiting at the store. SC-B's write loads its monitor now.
+    let second = tokio::spawn({
+        let app = app.clone();
+        async move { app.ingest(sample("b-1", "SC-B", 1, 50.0)).await }
+    });
+    let loaded = eventually(|| {
+        store
+            .history_reads
+            .lock()
+            .is_ok_and(|reads| reads.contains(&sc("SC-B")))
+    })
+    .await;
+    assert!(
+        loaded,
+        "SC-B's monitor must be loaded while SC-A's group is stored"
+    );
+    assert_eq!(*store.held.borrow(), 1, "SC-B's write has not been stored");
+    store.open.send_replace(true);
+    first.await.expect("task").expect("SC-A's write");
+    second.await.expect("task").expect("SC-B's write");
+    // Loaded once, and the write was evaluated on it: 50 is over SC-B's warning limit.
+    let reads = store
+        .history_reads
+        .lock()
+        .map(|r| r.clone())
+        .expect("reads");
+    assert_eq!(reads.iter().filter(|id| id.as_str() == "SC-B").count(), 1);
+    let alarms = app
+        .list_alarms(&AlarmFilter {
+            spacecraft_id: Some(sc("SC-B")),
+            states: AlarmStates::All,
+        })
+        .await
+        .expect("alarms");
+    assert_eq!(alarms.len(), 1, "SC-B's write raised its alarm: {alarms:?}");
 }

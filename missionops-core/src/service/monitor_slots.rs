@@ -42,6 +42,15 @@ pub(super) struct MonitorSlot {
 }
 
 impl MonitorSlot {
+    /// Whether the monitor is loaded and its versions were compared with the store less than
+    /// [`RECHECK_MS`] before `now`.
+    fn is_checked_recently(&self, now: Timestamp) -> bool {
+        self.monitor.is_some()
+            && self
+                .checked_at
+                .is_some_and(|t| now.as_millis() - t.as_millis() < RECHECK_MS)
+    }
+
     /// The slot of a spacecraft that does not exist yet (the write at hand registers it): no
     /// history, configuration, packet definition or alarms, so it is what `MissionOps::refresh`
     /// would build after reading all of them, without reading them.
@@ -105,6 +114,61 @@ impl MissionOps {
             .unwrap_or_default()
     }
 
+    /// Does the store reads [`Self::refresh`] would need for `key`'s monitor before a live write
+    /// joins the group-commit queue, so that they run beside other requests' instead of one
+    /// after another under the queue's turn (on PostgreSQL each is a round trip, and a fleet
+    /// has a monitor to load, or to recheck every [`RECHECK_MS`], for nearly every write).
+    ///
+    /// Only what changes no alarm happens here: a monitor is loaded from history, or its
+    /// versions are compared with the store's and found current. Anything else (a changed
+    /// configuration, which may clear alarms) is left to the refresh under the turn, whose
+    /// output is stored with the write. A spacecraft not known to exist is left alone (its
+    /// first write may register it, and needs no reads at all), and so is a failed read (the
+    /// refresh under the turn reads again and answers the write with the error).
+    pub(super) async fn prepare_monitor(&self, key: &Scoped) {
+        let handle = self.slot_handle(key);
+        let mut slot = handle.slot.lock().await;
+        let now = self.shared.clock.now();
+        if slot.is_checked_recently(now) {
+            return;
+        }
+        if slot.monitor.is_none() {
+            if !self.is_known(key) {
+                return;
+            }
+            let context = MonitorContext {
+                now,
+                ids: &*self.shared.ids,
+            };
+            // Loading a monitor writes nothing into the output: it is rebuilt, not retargeted.
+            let mut loaded = (*slot).clone();
+            if self
+                .refresh(key, &mut loaded, context, &mut MonitorOutput::default())
+                .await
+                .is_ok()
+            {
+                self.shared.deadlines.reschedule(key, &loaded);
+                *slot = loaded;
+            }
+            return;
+        }
+        let Some(version) = slot.version else {
+            return;
+        };
+        if self.current_rules_version(key).await.ok() == Some(version) {
+            slot.checked_at = Some(now);
+        }
+    }
+
+    /// The versions of `key`'s configuration and packet definition the rules would come
+    /// from now.
+    async fn current_rules_version(&self, key: &Scoped) -> Result<RulesVersion> {
+        let (tenant, id) = key;
+        let packets = self.packets_for_rules(key).await?.map(|p| p.0);
+        let config = self.shared.store.current_config_version(tenant, id).await?;
+        Ok((config, packets))
+    }
+
     /// Brings `slot` up to date with `id`'s current configuration, rebuilding its monitor
     /// from history on first use. Alarms of rules that went away clear into `out`.
     pub(super) async fn refresh(
@@ -115,10 +179,7 @@ impl MissionOps {
         out: &mut MonitorOutput,
     ) -> Result<()> {
         let now = context.now;
-        let recent = slot
-            .checked_at
-            .is_some_and(|t| now.as_millis() - t.as_millis() < RECHECK_MS);
-        if slot.monitor.is_some() && recent {
+        if slot.is_checked_recently(now) {
             return Ok(());
         }
         let (tenant, id) = key;

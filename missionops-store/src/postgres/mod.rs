@@ -115,7 +115,33 @@ impl PostgresStore {
     /// transaction is dropped rather than committed, and sqlx sends its `ROLLBACK` when the
     /// connection goes back to the pool, after the caller has its answer.
     async fn begin_for(&self, tenant: &TenantId) -> Result<Tx> {
-        begin_with_setting(&self.pool, "missionops.tenant", tenant.as_str()).await
+        begin_with_setting(
+            &self.pool,
+            "missionops.tenant",
+            tenant.as_str(),
+            Plans::PerCall,
+        )
+        .await
+    }
+
+    /// [`Self::begin_for`] for the optimistic ingest, whose statements run with the plan the
+    /// server prepared once rather than one planned for each call's values
+    /// (`plan_cache_mode`, transaction-local).
+    ///
+    /// The ingest statement is one large query over arrays: planning it for each call's
+    /// values took longer than running it (0.55 ms against 0.3 ms for a group of five
+    /// snapshots, on the test machine), and the server never settles on its generic plan by
+    /// itself, because it cannot price arrays of unknown length. The statements are written
+    /// so that the generic plan is the good one (existence checks by primary key, row by
+    /// row, whatever the statistics say).
+    async fn begin_for_ingest(&self, tenant: &TenantId) -> Result<Tx> {
+        begin_with_setting(
+            &self.pool,
+            "missionops.tenant",
+            tenant.as_str(),
+            Plans::Generic,
+        )
+        .await
     }
 
     /// The row of `tenant` whose id is `id`, read by `sql` (which binds the id as `$1` and the
@@ -143,8 +169,19 @@ impl PostgresStore {
     /// Begins a transaction that sees the events and outbox rows of every tenant
     /// (`missionops.all_tenants`): the outbox dispatcher's path, and only its.
     async fn begin_all_tenants(&self) -> Result<Tx> {
-        begin_with_setting(&self.pool, "missionops.all_tenants", "on").await
+        begin_with_setting(&self.pool, "missionops.all_tenants", "on", Plans::PerCall).await
     }
+}
+
+/// How a transaction's prepared statements are planned (`plan_cache_mode`).
+#[derive(Debug, Clone, Copy)]
+enum Plans {
+    /// The server's default: planned for each call's values until a generic plan looks as
+    /// good.
+    PerCall,
+    /// The generic plan, prepared once per connection (see
+    /// [`PostgresStore::begin_for_ingest`]).
+    Generic,
 }
 
 /// A transaction on a pooled connection.
@@ -156,17 +193,27 @@ type Tx = Transaction<'static, Postgres>;
 /// as a literal that needs no escaping: one round trip, as a bare `BEGIN` costs. Any other value
 /// is bound as a parameter in a statement of its own (one more round trip), so that no quoting
 /// rule of the server's is relied on.
-async fn begin_with_setting(pool: &PgPool, setting: &'static str, value: &str) -> Result<Tx> {
+async fn begin_with_setting(
+    pool: &PgPool,
+    setting: &'static str,
+    value: &str,
+    plans: Plans,
+) -> Result<Tx> {
+    // Transaction-local like the setting: the connection goes back to the pool as it was.
+    let generic = match plans {
+        Plans::PerCall => "",
+        Plans::Generic => ", set_config('plan_cache_mode', 'force_generic_plan', true)",
+    };
     if is_plain(value) {
         return pool
             .begin_with(format!(
-                "BEGIN; SELECT set_config('{setting}', '{value}', true)"
+                "BEGIN; SELECT set_config('{setting}', '{value}', true){generic}"
             ))
             .await
             .map_err(db);
     }
     let mut tx = pool.begin().await.map_err(db)?;
-    sqlx::query("SELECT set_config($1, $2, true)")
+    sqlx::query(&format!("SELECT set_config($1, $2, true){generic}"))
         .bind(setting)
         .bind(value)
         .execute(&mut *tx)

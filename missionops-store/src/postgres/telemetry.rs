@@ -289,7 +289,9 @@ async fn insert_as_new<'a>(
     let outcome = sqlx::query_scalar::<_, Vec<String>>(
         "WITH unknown AS (
                  SELECT s FROM unnest($1::text[]) AS s
-                 WHERE NOT EXISTS (SELECT 1 FROM spacecraft WHERE tenant = $12 AND id = s)),
+                 LEFT JOIN LATERAL (SELECT 1 AS found FROM spacecraft
+                                    WHERE tenant = $12 AND id = s LIMIT 1) AS f ON true
+                 WHERE f.found IS NULL),
              go AS (SELECT NOT EXISTS (SELECT 1 FROM unknown) AS ok),
              block AS (
                  SELECT ARRAY(SELECT nextval('telemetry_arrival_block_seq')
@@ -496,7 +498,7 @@ impl PostgresStore {
     async fn ingest_as_new(&self, write: &TelemetryWrite) -> Result<Option<IngestOutcome>> {
         let snapshots = &write.snapshots;
         let tenant = &write.tenant;
-        let mut tx = self.begin_for(tenant).await?;
+        let mut tx = self.begin_for_ingest(tenant).await?;
         let mut events = register_missing(&mut tx, tenant, &write.registrations).await?;
         let outcome = insert_as_new(&mut tx, tenant, snapshots).await?;
         if let Optimistic::Stored = outcome {

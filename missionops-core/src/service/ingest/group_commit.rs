@@ -201,7 +201,10 @@ impl MissionOps {
         spacecraft: Vec<SpacecraftId>,
     ) -> Result<IngestOutcome> {
         let queue = &self.shared.live_writes;
-        let keys = spacecraft.iter().map(|id| self.scoped(id)).collect();
+        let keys: Vec<Scoped> = spacecraft.iter().map(|id| self.scoped(id)).collect();
+        for key in &keys {
+            self.prepare_monitor(key).await;
+        }
         let queued = queue.enqueue(snapshots, self.tenant.clone(), self.actor.clone(), keys)?;
         // Wait for the turn, or for whoever has it to store this write meanwhile: then there
         // is no need to take the turn at all.
