@@ -404,3 +404,87 @@ async fn a_transaction_with_no_tenant_set_sees_no_rows_and_writes_none() {
     drop(tx);
     assert_eq!(count_in(&owner, "default", "spacecraft").await, 1);
 }
+
+/// A live write of snapshots alone, as the app role (row-level security in force): stored by
+/// its one statement, outside any transaction of the store's, in the write's own tenant.
+async fn write_alone(app: &PostgresStore, tenant: &TenantId, id: &str, spacecraft: &str) {
+    let before = app.one_statement_writes();
+    let outcome = app
+        .insert_telemetry(TelemetryWrite {
+            tenant: tenant.clone(),
+            registrations: Vec::new(),
+            snapshots: vec![snapshot(id, spacecraft, 5, 20.0)],
+            anomalies: Vec::new(),
+            alarms: Vec::new(),
+            events: Vec::new(),
+        })
+        .await
+        .unwrap_or_else(|err| panic!("{tenant}'s write {id}: {err}"));
+    assert_eq!(outcome.inserted, 1, "{id}");
+    assert_eq!(
+        app.one_statement_writes(),
+        before + 1,
+        "{tenant}'s write {id} went in by its one statement"
+    );
+}
+
+#[tokio::test]
+async fn a_write_of_snapshots_alone_is_one_statement_that_sets_its_own_tenant() {
+    let (app, _owner) = scratch_postgres_as(APP_ROLE).await;
+    // A tenant id that is no plain literal takes the same path.
+    let other = TenantId::parse("team-b's").expect("tenant");
+    register(&app, "SC-1", 0, 1).await;
+    app.register_spacecraft(
+        &other,
+        spacecraft("SC-2", 0),
+        event(2, Some("SC-2"), EventType::SpacecraftRegistered),
+    )
+    .await
+    .expect("register SC-2 in the other tenant");
+    write_alone(&app, &TenantId::default(), "s1", "SC-1").await;
+    write_alone(&app, &other, "s2", "SC-2").await;
+    assert_eq!(count_in(&app, "default", "telemetry").await, 1);
+    assert_eq!(count_in(&app, "team-b's", "telemetry").await, 1);
+    assert_eq!(
+        count_in(&app, "team-b's", "latest_values").await,
+        2,
+        "temp and mode"
+    );
+    // The one statement cannot see another tenant's spacecraft: refused, named, nothing kept.
+    let before = app.one_statement_writes();
+    let refused = app
+        .insert_telemetry(TelemetryWrite {
+            tenant: other.clone(),
+            registrations: Vec::new(),
+            snapshots: vec![snapshot("s3", "SC-1", 6, 20.0)],
+            anomalies: Vec::new(),
+            alarms: Vec::new(),
+            events: Vec::new(),
+        })
+        .await;
+    assert!(
+        matches!(&refused, Err(Error::NotFound { id, .. }) if id == "SC-1"),
+        "SC-1 is not the other tenant's: {refused:?}"
+    );
+    assert_eq!(app.one_statement_writes(), before);
+    assert_eq!(
+        count(&app, "telemetry_ids").await,
+        0,
+        "no tenant set: none visible"
+    );
+    assert_eq!(count_in(&app, "default", "telemetry").await, 1);
+    assert_eq!(count_in(&app, "team-b's", "telemetry").await, 1);
+    // A write with more than snapshots is a transaction of several statements, as before.
+    app.insert_telemetry(TelemetryWrite {
+        tenant: TenantId::default(),
+        registrations: Vec::new(),
+        snapshots: vec![snapshot("s4", "SC-1", 7, 99.5)],
+        anomalies: vec![anomaly("SC-1", 7, "temp", AnomalyKind::WarnHigh)],
+        alarms: Vec::new(),
+        events: vec![event(3, Some("SC-1"), EventType::Anomaly)],
+    })
+    .await
+    .expect("a write with an anomaly");
+    assert_eq!(app.one_statement_writes(), before);
+    assert_eq!(count_in(&app, "default", "anomalies").await, 1);
+}

@@ -32,6 +32,7 @@ mod spacecraft;
 mod telemetry;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use missionops_core::{Error, Result, TenantId};
 use sqlx::migrate::Migrator;
@@ -60,6 +61,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Writes stored by the one-statement ingest (see the `telemetry` module).
+    one_statement_writes: Arc<AtomicU64>,
     /// Set on stores made by [`PostgresStore::scratch`]: drops their database when the last
     /// clone of the store goes away. Declared after `pool` so that the pool is released first.
     scratch: Option<Arc<ScratchDatabase>>,
@@ -83,8 +86,16 @@ impl PostgresStore {
     pub fn from_pool(pool: PgPool) -> Self {
         PostgresStore {
             pool,
+            one_statement_writes: Arc::default(),
             scratch: None,
         }
+    }
+
+    /// How many telemetry writes were stored by one statement in its own implicit
+    /// transaction, rather than in a transaction of several statements: how often live
+    /// ingest took its one-round-trip path (for tests and diagnostics).
+    pub fn one_statement_writes(&self) -> u64 {
+        self.one_statement_writes.load(Ordering::Relaxed)
     }
 
     /// The connection pool, for health checks and for SQL of the caller's own.
@@ -176,8 +187,9 @@ impl PostgresStore {
 /// How a transaction's prepared statements are planned (`plan_cache_mode`).
 #[derive(Debug, Clone, Copy)]
 enum Plans {
-    /// The server's default: planned for each call's values until a generic plan looks as
-    /// good.
+    /// The server's default (`auto`): planned for each call's values until a generic plan
+    /// looks as good. Set explicitly, because the store's own pool makes its connections
+    /// prefer generic plans outside transactions (see the `pool` module).
     PerCall,
     /// The generic plan, prepared once per connection (see
     /// [`PostgresStore::begin_for_ingest`]).
@@ -201,7 +213,7 @@ async fn begin_with_setting(
 ) -> Result<Tx> {
     // Transaction-local like the setting: the connection goes back to the pool as it was.
     let generic = match plans {
-        Plans::PerCall => "",
+        Plans::PerCall => ", set_config('plan_cache_mode', 'auto', true)",
         Plans::Generic => ", set_config('plan_cache_mode', 'force_generic_plan', true)",
     };
     if is_plain(value) {

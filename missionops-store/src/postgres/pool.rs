@@ -33,6 +33,18 @@ pub(super) fn options(max_connections: u32, ping_if_idle_for: Duration) -> PgPoo
         .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(false)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // The one-statement ingest runs outside any transaction, on the session's
+                // planning mode: its statement is planned once per connection, not per call
+                // (see `PostgresStore::begin_for_ingest` for why). Every transaction the
+                // store begins sets its own mode.
+                sqlx::query("SET plan_cache_mode = force_generic_plan")
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
         .before_acquire(move |conn, meta| {
             Box::pin(async move {
                 if meta.idle_for >= ping_if_idle_for {

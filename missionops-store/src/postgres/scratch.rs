@@ -62,6 +62,7 @@ impl PostgresStore {
             .map_err(db)?;
         let store = PostgresStore {
             pool,
+            one_statement_writes: std::sync::Arc::default(),
             scratch: Some(std::sync::Arc::new(guard)),
         };
         store.migrate().await?;
