@@ -59,6 +59,7 @@ macro_rules! conformance_tests {
             spacecraft::spacecraft_are_registered_and_read_back,
             spacecraft::registering_an_existing_id_conflicts_and_writes_nothing,
             spacecraft::spacecraft_are_listed_in_registration_order_with_a_total,
+            spacecraft::the_existing_spacecraft_among_ids_are_those_registered_in_the_tenant,
             config::config_versions_are_kept_as_history,
             config::a_config_with_a_stale_version_conflicts_and_writes_nothing,
             config::a_config_for_an_unknown_spacecraft_is_not_found,

@@ -91,3 +91,40 @@ pub async fn spacecraft_are_listed_in_registration_order_with_a_total(store: &dy
     assert!(page.items.is_empty());
     assert_eq!(page.total, 3);
 }
+
+/// `existing_spacecraft` answers which of the ids given are registered in the tenant asked
+/// about: each once, none of another tenant's, none made up.
+pub async fn the_existing_spacecraft_among_ids_are_those_registered_in_the_tenant(
+    store: &dyn Store,
+) {
+    register(store, "SC-1", 1, 1).await;
+    register(store, "SC-3", 2, 2).await;
+    let other = TenantId::parse("other").expect("tenant");
+    store
+        .register_spacecraft(
+            &other,
+            spacecraft("SC-4", 3),
+            event(3, Some("SC-4"), EventType::SpacecraftRegistered),
+        )
+        .await
+        .expect("register in the other tenant");
+    let asked = [sc("SC-4"), sc("SC-3"), sc("SC-2"), sc("SC-1")];
+    let mut found = store
+        .existing_spacecraft(&TenantId::default(), &asked)
+        .await
+        .expect("existing");
+    found.sort();
+    assert_eq!(found, [sc("SC-1"), sc("SC-3")]);
+    let found = store
+        .existing_spacecraft(&other, &asked)
+        .await
+        .expect("existing in the other tenant");
+    assert_eq!(found, [sc("SC-4")]);
+    assert_eq!(
+        store
+            .existing_spacecraft(&TenantId::default(), &[])
+            .await
+            .expect("none asked"),
+        []
+    );
+}

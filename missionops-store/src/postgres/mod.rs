@@ -98,7 +98,10 @@ impl PostgresStore {
         self.one_statement_writes.load(Ordering::Relaxed)
     }
 
-    /// The connection pool, for health checks and for SQL of the caller's own.
+    /// The connection pool, for health checks and for SQL of the caller's own. On a store
+    /// made by [`PostgresStore::connect`], a statement run outside a transaction is planned
+    /// with the generic plan (`plan_cache_mode`, see the `pool` module); inside one, as the
+    /// server would.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -126,33 +129,7 @@ impl PostgresStore {
     /// transaction is dropped rather than committed, and sqlx sends its `ROLLBACK` when the
     /// connection goes back to the pool, after the caller has its answer.
     async fn begin_for(&self, tenant: &TenantId) -> Result<Tx> {
-        begin_with_setting(
-            &self.pool,
-            "missionops.tenant",
-            tenant.as_str(),
-            Plans::PerCall,
-        )
-        .await
-    }
-
-    /// [`Self::begin_for`] for the optimistic ingest, whose statements run with the plan the
-    /// server prepared once rather than one planned for each call's values
-    /// (`plan_cache_mode`, transaction-local).
-    ///
-    /// The ingest statement is one large query over arrays: planning it for each call's
-    /// values took longer than running it (0.55 ms against 0.3 ms for a group of five
-    /// snapshots, on the test machine), and the server never settles on its generic plan by
-    /// itself, because it cannot price arrays of unknown length. The statements are written
-    /// so that the generic plan is the good one (existence checks by primary key, row by
-    /// row, whatever the statistics say).
-    async fn begin_for_ingest(&self, tenant: &TenantId) -> Result<Tx> {
-        begin_with_setting(
-            &self.pool,
-            "missionops.tenant",
-            tenant.as_str(),
-            Plans::Generic,
-        )
-        .await
+        begin_with_setting(&self.pool, "missionops.tenant", tenant.as_str()).await
     }
 
     /// The row of `tenant` whose id is `id`, read by `sql` (which binds the id as `$1` and the
@@ -180,20 +157,8 @@ impl PostgresStore {
     /// Begins a transaction that sees the events and outbox rows of every tenant
     /// (`missionops.all_tenants`): the outbox dispatcher's path, and only its.
     async fn begin_all_tenants(&self) -> Result<Tx> {
-        begin_with_setting(&self.pool, "missionops.all_tenants", "on", Plans::PerCall).await
+        begin_with_setting(&self.pool, "missionops.all_tenants", "on").await
     }
-}
-
-/// How a transaction's prepared statements are planned (`plan_cache_mode`).
-#[derive(Debug, Clone, Copy)]
-enum Plans {
-    /// The server's default (`auto`): planned for each call's values until a generic plan
-    /// looks as good. Set explicitly, because the store's own pool makes its connections
-    /// prefer generic plans outside transactions (see the `pool` module).
-    PerCall,
-    /// The generic plan, prepared once per connection (see
-    /// [`PostgresStore::begin_for_ingest`]).
-    Generic,
 }
 
 /// A transaction on a pooled connection.
@@ -205,27 +170,22 @@ type Tx = Transaction<'static, Postgres>;
 /// as a literal that needs no escaping: one round trip, as a bare `BEGIN` costs. Any other value
 /// is bound as a parameter in a statement of its own (one more round trip), so that no quoting
 /// rule of the server's is relied on.
-async fn begin_with_setting(
-    pool: &PgPool,
-    setting: &'static str,
-    value: &str,
-    plans: Plans,
-) -> Result<Tx> {
-    // Transaction-local like the setting: the connection goes back to the pool as it was.
-    let generic = match plans {
-        Plans::PerCall => ", set_config('plan_cache_mode', 'auto', true)",
-        Plans::Generic => ", set_config('plan_cache_mode', 'force_generic_plan', true)",
-    };
+async fn begin_with_setting(pool: &PgPool, setting: &'static str, value: &str) -> Result<Tx> {
+    // The server's default planning, transaction-local like the setting: the store's pool
+    // makes its connections prefer generic plans outside transactions, for the one-statement
+    // ingest (see the `pool` module), and a generic plan cached while a table was small would
+    // scan it whole once it is large.
+    let planning = ", set_config('plan_cache_mode', 'auto', true)";
     if is_plain(value) {
         return pool
             .begin_with(format!(
-                "BEGIN; SELECT set_config('{setting}', '{value}', true){generic}"
+                "BEGIN; SELECT set_config('{setting}', '{value}', true){planning}"
             ))
             .await
             .map_err(db);
     }
     let mut tx = pool.begin().await.map_err(db)?;
-    sqlx::query(&format!("SELECT set_config($1, $2, true){generic}"))
+    sqlx::query(&format!("SELECT set_config($1, $2, true){planning}"))
         .bind(setting)
         .bind(value)
         .execute(&mut *tx)

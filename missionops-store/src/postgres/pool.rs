@@ -36,9 +36,13 @@ pub(super) fn options(max_connections: u32, ping_if_idle_for: Duration) -> PgPoo
         .after_connect(|conn, _| {
             Box::pin(async move {
                 // The one-statement ingest runs outside any transaction, on the session's
-                // planning mode: its statement is planned once per connection, not per call
-                // (see `PostgresStore::begin_for_ingest` for why). Every transaction the
-                // store begins sets its own mode.
+                // planning mode. Planned for each call's values, that large statement over
+                // arrays took longer to plan than to run (0.55 ms against 0.3 ms for a group
+                // of five snapshots on the test machine), and the server never settles on its
+                // generic plan by itself, as it cannot price arrays of unknown length. The
+                // statement is written so that its generic plan is good whatever the tables
+                // hold (existence by primary key, row by row). Every transaction the store
+                // begins goes back to the server's default planning.
                 sqlx::query("SET plan_cache_mode = force_generic_plan")
                     .execute(conn)
                     .await?;

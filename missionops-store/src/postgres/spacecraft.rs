@@ -222,6 +222,36 @@ impl SpacecraftRepository for PostgresStore {
             .await
     }
 
+    /// One query, by primary key: the group commit asks it about every spacecraft of a group
+    /// it has not seen, under the queue's turn (the default's one transaction per id made a
+    /// group of new spacecraft wait for as many round trips).
+    async fn existing_spacecraft(
+        &self,
+        tenant: &TenantId,
+        ids: &[SpacecraftId],
+    ) -> Result<Vec<SpacecraftId>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = ids.iter().map(SpacecraftId::as_str).collect();
+        let mut tx = self.begin_for(tenant).await?;
+        let found: HashSet<String> = sqlx::query_scalar(
+            "SELECT id FROM spacecraft WHERE tenant = $1 AND id = ANY($2::text[])",
+        )
+        .bind(tenant.as_str())
+        .bind(&names)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .collect();
+        Ok(ids
+            .iter()
+            .filter(|id| found.contains(id.as_str()))
+            .cloned()
+            .collect())
+    }
+
     async fn list_spacecraft(
         &self,
         tenant: &TenantId,

@@ -525,7 +525,7 @@ impl PostgresStore {
                 Ok(Optimistic::UnknownSpacecraft(_) | Optimistic::Unchecked) | Err(_) => {}
             }
         }
-        let mut tx = self.begin_for_ingest(tenant).await?;
+        let mut tx = self.begin_for(tenant).await?;
         let mut events = register_missing(&mut tx, tenant, &write.registrations).await?;
         let outcome = insert_as_new(&mut tx, tenant, snapshots).await?;
         if let Optimistic::Stored = outcome {
