@@ -125,9 +125,16 @@ impl MissionOps {
     /// output is stored with the write. A spacecraft not known to exist is left alone (its
     /// first write may register it, and needs no reads at all), and so is a failed read (the
     /// refresh under the turn reads again and answers the write with the error).
+    ///
+    /// A monitor locked by someone else is left alone too, without waiting: a group holds it
+    /// from evaluation until its commit, so it was loaded and checked just now, and waiting
+    /// would keep this write out of the queue until that commit (one busy spacecraft's
+    /// writes would stop gathering into groups).
     pub(super) async fn prepare_monitor(&self, key: &Scoped) {
         let handle = self.slot_handle(key);
-        let mut slot = handle.slot.lock().await;
+        let Some(mut slot) = handle.slot.try_lock() else {
+            return;
+        };
         let now = self.shared.clock.now();
         if slot.is_checked_recently(now) {
             return;
