@@ -343,6 +343,29 @@ impl ConfigRepository for PostgresStore {
         .transpose()
     }
 
+    /// The version alone: every live monitor asks it every 2 s, and the document (which the
+    /// default reads) can be large.
+    async fn current_config_version(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> Result<Option<u32>> {
+        let mut tx = self.begin_for(tenant).await?;
+        let version: Option<i32> = sqlx::query_scalar(
+            "SELECT max(version) FROM spacecraft_configs WHERE tenant = $1 AND spacecraft_id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(spacecraft.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        version
+            .map(|v| {
+                u32::try_from(v).map_err(|e| super::codec::corrupt("configuration version", e))
+            })
+            .transpose()
+    }
+
     async fn put_config(
         &self,
         tenant: &TenantId,
