@@ -34,7 +34,7 @@ mod telemetry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use missionops_core::{Error, Result, TenantId};
+use missionops_core::{Error, Result, SpacecraftId, TenantId};
 use sqlx::migrate::Migrator;
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -130,6 +130,28 @@ impl PostgresStore {
     /// connection goes back to the pool, after the caller has its answer.
     async fn begin_for(&self, tenant: &TenantId) -> Result<Tx> {
         begin_with_setting(&self.pool, "missionops.tenant", tenant.as_str()).await
+    }
+
+    /// The newest version of one of `spacecraft`'s versioned documents, read by `sql` (a
+    /// `max(version)` binding the tenant as `$1` and the spacecraft as `$2`); `what` names the
+    /// version in the error when the stored number does not fit.
+    async fn newest_version(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+        sql: &'static str,
+        what: &'static str,
+    ) -> Result<Option<u32>> {
+        let mut tx = self.begin_for(tenant).await?;
+        let version: Option<i32> = sqlx::query_scalar(sql)
+            .bind(tenant.as_str())
+            .bind(spacecraft.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        version
+            .map(|v| u32::try_from(v).map_err(|e| codec::corrupt(what, e)))
+            .transpose()
     }
 
     /// The row of `tenant` whose id is `id`, read by `sql` (which binds the id as `$1` and the

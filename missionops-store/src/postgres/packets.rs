@@ -52,20 +52,13 @@ impl PacketDefinitionRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<u32>> {
-        let mut tx = self.begin_for(tenant).await?;
-        let version: Option<i32> = sqlx::query_scalar(
+        self.newest_version(
+            tenant,
+            spacecraft,
             "SELECT max(version) FROM packet_definitions WHERE tenant = $1 AND spacecraft_id = $2",
+            "packet definition version",
         )
-        .bind(tenant.as_str())
-        .bind(spacecraft.as_str())
-        .fetch_one(&mut *tx)
         .await
-        .map_err(db)?;
-        version
-            .map(|v| {
-                u32::try_from(v).map_err(|e| super::codec::corrupt("packet definition version", e))
-            })
-            .transpose()
     }
 
     async fn put_packet_definition(

@@ -350,20 +350,13 @@ impl ConfigRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<u32>> {
-        let mut tx = self.begin_for(tenant).await?;
-        let version: Option<i32> = sqlx::query_scalar(
+        self.newest_version(
+            tenant,
+            spacecraft,
             "SELECT max(version) FROM spacecraft_configs WHERE tenant = $1 AND spacecraft_id = $2",
+            "configuration version",
         )
-        .bind(tenant.as_str())
-        .bind(spacecraft.as_str())
-        .fetch_one(&mut *tx)
         .await
-        .map_err(db)?;
-        version
-            .map(|v| {
-                u32::try_from(v).map_err(|e| super::codec::corrupt("configuration version", e))
-            })
-            .transpose()
     }
 
     async fn put_config(
