@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use missionops_core::EventRepository;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmStates, Anomaly, ConfigSource, ConfigStatus, Error, EventType, Limit,
     ManualClock, MissionEvent, MissionOps, NewSnapshot, NewSpacecraft, SequentialIds,
@@ -683,4 +684,65 @@ async fn a_monitor_is_loaded_while_another_group_is_being_stored() {
         .await
         .expect("alarms");
     assert_eq!(alarms.len(), 1, "SC-B's write raised its alarm: {alarms:?}");
+}
+
+#[tokio::test]
+async fn a_configuration_changed_by_another_process_still_applies_to_a_live_write() {
+    // The version recheck before the queue only confirms a monitor whose versions are
+    // current; a changed configuration (here written straight into the store, as another
+    // process sharing the database would) is applied under the turn, within the recheck time,
+    // and what it clears is stored with the write that found it.
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(t0()));
+    let app = MissionOps::new(store.clone(), clock.clone(), Arc::new(SequentialIds::new()));
+    register(&app, "SC-1").await;
+    app.ingest(sample("s-1", "SC-1", 1, 50.0))
+        .await
+        .expect("over the limit");
+    let open = |app: MissionOps| async move {
+        app.list_alarms(&AlarmFilter {
+            spacecraft_id: Some(sc("SC-1")),
+            states: AlarmStates::Open,
+        })
+        .await
+        .expect("alarms")
+        .len()
+    };
+    assert_eq!(open(app.clone()).await, 1, "temp over 45 opened an alarm");
+    // Another process: version 2 has no rule for temp any more.
+    let version_two =
+        SpacecraftConfig::parse(json!({"parameters": {"volt": {"warnLow": 20}}})).expect("config");
+    missionops_core::ConfigRepository::put_config(
+        &*store,
+        &Default::default(),
+        missionops_core::ConfigRecord {
+            spacecraft_id: sc("SC-1"),
+            version: 2,
+            config: version_two,
+            status: ConfigStatus::Approved,
+            source: Some(ConfigSource::Manual),
+            created_at: t0(),
+        },
+        missionops_store::conformance::fixtures::event(900, Some("SC-1"), EventType::ConfigChanged),
+    )
+    .await
+    .expect("another process changes the configuration");
+    clock.advance_millis(2_500);
+    app.ingest(sample("s-2", "SC-1", 3, 50.0))
+        .await
+        .expect("the next write");
+    let events = store
+        .recent_events(&Default::default(), None, Limit::clamped(50, 100))
+        .await
+        .expect("events");
+    let cleared: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event_type == EventType::AnomalyCleared)
+        .map(|e| e.message.as_str())
+        .collect();
+    assert_eq!(
+        cleared,
+        ["Parameter temp is no longer monitored"],
+        "version 2 has no rule for temp: the write that found it cleared the alarm's anomaly"
+    );
 }
