@@ -116,8 +116,10 @@ async fn analysing_a_long_window_takes_memory_independent_of_its_length() {
     // Measured: +31 MiB for 200 k snapshots, +46 MiB for 600 k, most of it SQLite's reader
     // page caches filling up (8 MiB per reader connection, 64 MiB in all): bounded, not
     // growing with the window. Holding the anomalies and the body whole instead: +230 MiB.
+    // Since pages are read side by side (two readers producing, parsed on blocking threads),
+    // +50 to +62 MiB: glibc keeps an arena per thread (+35 MiB with MALLOC_ARENA_MAX=1).
     assert!(
-        grown_mib < 64,
+        grown_mib < 96,
         "analysing {SNAPSHOTS} snapshots grew the server by {grown_mib} MiB"
     );
 }

@@ -21,9 +21,12 @@ mod outbox;
 mod packets;
 mod retry;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use uuid::Uuid;
 
 use crate::domain::{
@@ -347,7 +350,7 @@ pub struct TelemetryPage {
 
 /// Telemetry storage.
 #[async_trait]
-pub trait TelemetryRepository: Send + Sync {
+pub trait TelemetryRepository: Send + Sync + 'static {
     /// Stores a batch all-or-nothing, registering its [`registrations`] that do not exist yet
     /// first. A snapshot whose id is already stored with the same
     /// content counts as a duplicate and is not stored again; with different content the whole
@@ -437,6 +440,47 @@ pub trait TelemetryRepository: Send + Sync {
         after: Option<RangeCursor>,
         limit: usize,
     ) -> Result<TelemetryPage>;
+
+    /// The snapshots of `spacecraft` with `from <= timestamp <= to` as a series of pages of
+    /// about `page` snapshots each (at least 1), in the order of [`telemetry_range`]: what a
+    /// long analysis reads. Concatenated, the pages give what one `telemetry_range` call
+    /// would, when nothing is stored in the range meanwhile; a page may hold more than `page`
+    /// snapshots when some were stored in it while the range was read.
+    ///
+    /// By default the pages are [`telemetry_range_page`] calls, one after another, each made
+    /// when the stream is polled for it. A backend may read pages ahead of the consumer, side
+    /// by side on connections of their own (SQLite's does, which is why this takes the store
+    /// by `Arc`); the stream's memory stays bounded by a few pages all the same.
+    ///
+    /// [`telemetry_range`]: TelemetryRepository::telemetry_range
+    /// [`telemetry_range_page`]: TelemetryRepository::telemetry_range_page
+    fn telemetry_range_pages(
+        self: Arc<Self>,
+        tenant: TenantId,
+        spacecraft: SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        page: usize,
+    ) -> BoxStream<'static, Result<TelemetryPage>> {
+        let page = page.max(1);
+        // `Some(after)` while there may be more: `after` is where the next page starts.
+        let start: Option<Option<RangeCursor>> = Some(None);
+        futures_util::stream::try_unfold(start, move |next| {
+            let store = Arc::clone(&self);
+            let (tenant, spacecraft) = (tenant.clone(), spacecraft.clone());
+            async move {
+                let Some(after) = next else {
+                    return Ok(None);
+                };
+                let read = store
+                    .telemetry_range_page(&tenant, &spacecraft, from, to, after, page)
+                    .await?;
+                let next = read.next.map(Some);
+                Ok(Some((read, next)))
+            }
+        })
+        .boxed()
+    }
 
     /// How many snapshots of `spacecraft` have `from <= timestamp <= to`, counting no further
     /// than `at_most` (so that checking a window against a cap costs at most the cap).

@@ -6,9 +6,12 @@
 
 use std::sync::Arc;
 
-use crate::domain::{Anomaly, Limit, NewEvent, SpacecraftId, TenantId, Timestamp};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+
+use crate::domain::{Anomaly, Limit, NewEvent, SpacecraftId, Timestamp};
 use crate::error::{Error, Result};
-use crate::ports::{RangeCursor, Store};
+use crate::ports::TelemetryPage;
 use crate::rules::{AnalysisContext, WindowAnalysis, analyse};
 
 use super::{DetectReport, MissionOps};
@@ -50,18 +53,15 @@ impl AnalysisWindow {
 /// page of the window and returns the anomalies that are final, in the order
 /// [`MissionOps::analyse`] returns them for the whole window.
 ///
-/// Pages are read one at a time, each its own read: telemetry stored in the window while it
-/// is read may or may not be seen, as with any series of reads.
+/// The pages come from [`TelemetryRepository::telemetry_range_pages`], which a store may read
+/// ahead of the analysis: telemetry stored in the window while it is read may or may not be
+/// seen, as with any series of reads.
+///
+/// [`TelemetryRepository::telemetry_range_pages`]: crate::ports::TelemetryRepository::telemetry_range_pages
 pub struct RangeAnalysis {
-    store: Arc<dyn Store>,
-    tenant: TenantId,
     spacecraft: SpacecraftId,
-    from: Timestamp,
-    to: Timestamp,
-    page_size: usize,
-    after: Option<RangeCursor>,
-    /// Whether the last page has been read.
-    exhausted: bool,
+    /// The window's pages; `None` once read to the end (or failed).
+    pages: Option<BoxStream<'static, Result<TelemetryPage>>>,
     /// `None` once the window is done (or when there are no rules to analyse against).
     analysis: Option<WindowAnalysis>,
 }
@@ -70,38 +70,30 @@ impl std::fmt::Debug for RangeAnalysis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RangeAnalysis")
             .field("spacecraft", &self.spacecraft)
-            .field("after", &self.after)
+            .field("read_to_the_end", &self.pages.is_none())
             .finish_non_exhaustive()
     }
 }
 
 impl RangeAnalysis {
     /// The anomalies of the next page that are final (possibly none), or `None` when the
-    /// window is done.
+    /// window is done. After a failure the analysis is over: the next call returns `None`.
     pub async fn next(&mut self) -> Result<Option<Vec<Anomaly>>> {
-        if self.exhausted {
-            return Ok(self.analysis.take().map(WindowAnalysis::finish));
-        }
         let Some(analysis) = self.analysis.as_mut() else {
             return Ok(None);
         };
-        let page = self
-            .store
-            .telemetry_range_page(
-                &self.tenant,
-                &self.spacecraft,
-                self.from,
-                self.to,
-                self.after,
-                self.page_size,
-            )
-            .await?;
-        let found = analysis.push(&page.snapshots);
-        match page.next {
-            Some(next) => self.after = Some(next),
-            None => self.exhausted = true,
+        if let Some(pages) = self.pages.as_mut() {
+            match pages.next().await {
+                Some(Ok(page)) => return Ok(Some(analysis.push(&page.snapshots))),
+                Some(Err(e)) => {
+                    self.pages = None;
+                    self.analysis = None;
+                    return Err(e);
+                }
+                None => self.pages = None,
+            }
         }
-        Ok(Some(found))
+        Ok(self.analysis.take().map(WindowAnalysis::finish))
     }
 
     /// Every remaining anomaly of the window, in order.
@@ -140,39 +132,42 @@ impl MissionOps {
             ));
         }
         let rules = self.rules_for(id).await?;
-        let analysis = if rules.is_empty() {
-            None
-        } else {
-            let count = self
-                .shared
-                .store
-                .count_telemetry_range(&self.tenant, id, from, to, MAX_WINDOW_SNAPSHOTS + 1)
-                .await?;
-            if count > MAX_WINDOW_SNAPSHOTS {
-                return Err(Error::invalid(
-                    "to",
-                    format!(
-                        "the window holds more than {MAX_WINDOW_SNAPSHOTS} snapshots; narrow it"
-                    ),
-                ));
-            }
-            let context = AnalysisContext {
-                detected_at: self.shared.clock.now(),
-                window_start: Some(from),
-                window_end: Some(to),
-            };
-            Some(WindowAnalysis::new(rules, context))
-        };
-        Ok(RangeAnalysis {
-            store: Arc::clone(&self.shared.store),
-            tenant: self.tenant.clone(),
-            spacecraft: id.clone(),
+        if rules.is_empty() {
+            return Ok(RangeAnalysis {
+                spacecraft: id.clone(),
+                pages: None,
+                analysis: None,
+            });
+        }
+        // Asked for before the count, so that a store that reads ahead starts on the first
+        // page meanwhile; dropped unread when the count refuses the window.
+        let pages = Arc::clone(&self.shared.store).telemetry_range_pages(
+            self.tenant.clone(),
+            id.clone(),
             from,
             to,
-            page_size: self.shared.analysis_page,
-            after: None,
-            exhausted: false,
-            analysis,
+            self.shared.analysis_page,
+        );
+        let count = self
+            .shared
+            .store
+            .count_telemetry_range(&self.tenant, id, from, to, MAX_WINDOW_SNAPSHOTS + 1)
+            .await?;
+        if count > MAX_WINDOW_SNAPSHOTS {
+            return Err(Error::invalid(
+                "to",
+                format!("the window holds more than {MAX_WINDOW_SNAPSHOTS} snapshots; narrow it"),
+            ));
+        }
+        let context = AnalysisContext {
+            detected_at: self.shared.clock.now(),
+            window_start: Some(from),
+            window_end: Some(to),
+        };
+        Ok(RangeAnalysis {
+            spacecraft: id.clone(),
+            pages: Some(pages),
+            analysis: Some(WindowAnalysis::new(rules, context)),
         })
     }
 

@@ -5,6 +5,7 @@
 //! ports is forwarded in one place.
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmRepository, Anomaly, AnomalyCount, AnomalyId, AnomalyPage,
     AnomalyRepository, ApiKey, ApiKeyId, BucketWidth, Claim, ClaimId, ConfigRecord,
@@ -263,6 +264,17 @@ impl<I: Interceptor> TelemetryRepository for Intercepted<I> {
         self.inner
             .telemetry_range_page(tenant, spacecraft, from, to, after, limit)
             .await
+    }
+
+    fn telemetry_range_pages(
+        self: Arc<Self>,
+        tenant: TenantId,
+        spacecraft: SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        page: usize,
+    ) -> BoxStream<'static, Result<TelemetryPage>> {
+        Arc::clone(&self.inner).telemetry_range_pages(tenant, spacecraft, from, to, page)
     }
 
     async fn count_telemetry_range(

@@ -100,6 +100,9 @@ macro_rules! conformance_tests {
     };
     (@cases $fresh:path; $($module:ident :: $case:ident),* $(,)?) => {
         $crate::conformance_cases!($fresh; $($module :: $case),*);
+        $crate::conformance_cases!(@shared $fresh;
+            telemetry_reads::ranges_are_read_as_a_stream_of_pages,
+        );
     };
 }
 
@@ -126,6 +129,16 @@ macro_rules! tenancy_conformance_tests {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! conformance_cases {
+    // Cases that hand the store on (`&Arc<dyn Store>`), as a method taking `self: Arc<Self>` needs.
+    (@shared $fresh:path; $($module:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (store, _guard) = $fresh().await;
+                $crate::conformance::$module::$case(&store).await;
+            }
+        )*
+    };
     ($fresh:path; $($module:ident :: $case:ident),* $(,)?) => {
         $(
             #[tokio::test]

@@ -1,9 +1,13 @@
 //! Conformance of the read side of [`TelemetryRepository`](missionops_core::TelemetryRepository):
 //! recent snapshots and ranges, exact parameters, the last sample time, latest values, series.
 
+use std::sync::Arc;
+
+use futures_util::{StreamExt, TryStreamExt};
 use missionops_core::TenantId;
 use missionops_core::{
-    BucketWidth, ParameterName, Parameters, SnapshotId, Store, TelemetrySnapshot, Timestamp,
+    BucketWidth, ParameterName, Parameters, SnapshotId, Store, TelemetryPage, TelemetrySnapshot,
+    Timestamp,
 };
 use serde_json::json;
 
@@ -305,4 +309,73 @@ pub async fn ranges_are_read_by_pages_after_a_cursor(store: &dyn Store) {
     assert_eq!(count(at(0), at(9), 100).await.expect("count"), 14);
     assert_eq!(count(at(5), at(8), 100).await.expect("count"), 0);
     assert_eq!(count(at(4), at(1), 100).await.expect("count"), 0);
+}
+
+/// The stream of pages of a range read, concatenated, is the one-call range read, whatever the
+/// page size, also when pages end inside runs of equal sample times; no page holds more than
+/// asked while nothing is stored; an empty window, an unknown spacecraft and another tenant's
+/// spacecraft give no snapshots; a stream dropped part way leaves the store answering.
+pub async fn ranges_are_read_as_a_stream_of_pages(store: &Arc<dyn Store>) {
+    register(&**store, "SC-1", 0, 1).await;
+    let mut snapshots = Vec::new();
+    for i in 0..12_u8 {
+        // Seconds 1, 1, 1, 2, 2, 2, …: runs of equal times that pages must not split wrongly.
+        let second = 1 + i64::from(i / 3);
+        snapshots.push(snapshot(&format!("s{i:02}"), "SC-1", second, f64::from(i)));
+    }
+    snapshots.push(snapshot("before", "SC-1", 0, 1.0));
+    snapshots.push(snapshot("after", "SC-1", 9, 1.0));
+    store
+        .insert_telemetry(write(snapshots))
+        .await
+        .expect("insert");
+    let tenant = TenantId::default();
+    let pages = |spacecraft: &str, from, to, page| {
+        Arc::clone(store)
+            .telemetry_range_pages(tenant.clone(), sc(spacecraft), from, to, page)
+            .try_collect::<Vec<TelemetryPage>>()
+    };
+    for (from, to) in [(at(1), at(4)), (at(0), at(9)), (at(2), at(2))] {
+        let whole = store
+            .telemetry_range(&tenant, &sc("SC-1"), from, to, 100)
+            .await
+            .expect("range");
+        for page_size in [1, 2, 3, 5, 12, 13, 100] {
+            let read = pages("SC-1", from, to, page_size).await.expect("pages");
+            assert!(
+                read.iter().all(|p| p.snapshots.len() <= page_size),
+                "a page of {page_size} holds more"
+            );
+            let paged: Vec<_> = read.into_iter().flat_map(|p| p.snapshots).collect();
+            assert_eq!(paged, whole, "pages of {page_size} over {from}..={to}");
+        }
+    }
+    for (spacecraft, from, to) in [
+        ("SC-1", at(5), at(8)),
+        ("SC-1", at(4), at(1)),
+        ("SC-3", at(0), at(9)),
+    ] {
+        let read = pages(spacecraft, from, to, 2).await.expect("pages");
+        assert!(
+            read.iter().all(|p| p.snapshots.is_empty()),
+            "{spacecraft} {from}..={to} has no snapshots"
+        );
+    }
+    let other = TenantId::parse("other-tenant").expect("tenant");
+    let foreign = Arc::clone(store)
+        .telemetry_range_pages(other, sc("SC-1"), at(0), at(9), 2)
+        .try_collect::<Vec<TelemetryPage>>()
+        .await
+        .expect("pages");
+    assert!(foreign.iter().all(|p| p.snapshots.is_empty()));
+    let mut stream =
+        Arc::clone(store).telemetry_range_pages(tenant.clone(), sc("SC-1"), at(0), at(9), 1);
+    let first = stream.next().await.expect("a page").expect("read");
+    assert_eq!(ids(&first.snapshots), ["before"]);
+    drop(stream);
+    let again = store
+        .telemetry_range(&tenant, &sc("SC-1"), at(0), at(0), 10)
+        .await
+        .expect("range after a dropped stream");
+    assert_eq!(ids(&again), ["before"]);
 }

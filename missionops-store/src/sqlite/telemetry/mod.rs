@@ -1,16 +1,21 @@
 //! Telemetry on SQLite: the write path (`write`: batched, idempotent ingest and group commit)
-//! and the read path (`read`: recent snapshots, paged range reads, latest values, series).
+//! and the read path (`read`: recent snapshots, paged range reads, latest values, series;
+//! `pages`: the pages of a long range read, read ahead side by side).
 //!
 //! [`TelemetryRepository`] is one trait, so its impl lives here and hands each method to the
 //! path it belongs to.
 
 mod latest;
+mod pages;
 mod read;
 mod write;
 
 pub(crate) use latest::{PendingLatest, flush_latest_values};
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 use missionops_core::TenantId;
 use missionops_core::{
     BucketWidth, GroupOutcome, IngestOutcome, LatestValue, Limit, ParameterName, RangeCursor,
@@ -95,6 +100,17 @@ impl TelemetryRepository for SqliteStore {
     ) -> Result<TelemetryPage> {
         self.read_range_page(tenant, spacecraft, from, to, after, limit)
             .await
+    }
+
+    fn telemetry_range_pages(
+        self: Arc<Self>,
+        tenant: TenantId,
+        spacecraft: SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        page: usize,
+    ) -> BoxStream<'static, Result<TelemetryPage>> {
+        self.range_pages(tenant, spacecraft, from, to, page)
     }
 
     async fn count_telemetry_range(
