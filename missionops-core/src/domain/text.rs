@@ -61,14 +61,16 @@ macro_rules! text_newtype {
             pub const FIELD: &'static str = $field;
 
             /// Parses `value`, naming the field in the error when it is not acceptable.
-            pub fn parse(value: impl Into<String>) -> $crate::error::Result<Self> {
-                let value = value.into();
+            pub fn parse(value: impl AsRef<str>) -> $crate::error::Result<Self> {
+                let value = value.as_ref();
                 $crate::domain::text::check_text(
                     $field,
-                    &value,
+                    value,
                     $max,
                     $crate::domain::text::TextRule::$rule,
                 )?;
+                // Straight into the shared form: one allocation, whether given a `&str` (as
+                // rows read back are) or a `String`.
                 Ok(Self(value.into()))
             }
 

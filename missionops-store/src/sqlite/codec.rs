@@ -73,13 +73,21 @@ pub(crate) fn read_parameters_like(text: &str, previous: Option<&Parameters>) ->
         loop {
             reader.skip_ws();
             let at = reader.pos;
-            let raw = reader.string()?;
             let name = match known.get(pairs.len()) {
-                Some(same) if same.as_str() == raw => same.clone(),
-                _ => {
-                    same_layout = false;
-                    ParameterName::parse(raw.into_owned())
-                        .map_err(|e| reader.fail_at(at, &format!("bad parameter name: {e}")))?
+                // The usual case, a run of one layout: the stored key is the previous name's
+                // text, compared in place without reading it as a string first.
+                Some(same) if reader.eat_unescaped_string(same.as_str()) => same.clone(),
+                known_here => {
+                    let raw = reader.string()?;
+                    match known_here {
+                        Some(same) if same.as_str() == raw => same.clone(),
+                        _ => {
+                            same_layout = false;
+                            ParameterName::parse(&raw).map_err(|e| {
+                                reader.fail_at(at, &format!("bad parameter name: {e}"))
+                            })?
+                        }
+                    }
                 }
             };
             reader.skip_ws();
@@ -427,6 +435,21 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Consumes the JSON string `"expected"` when it is next, written without escapes; a
+    /// text with `"` or `\` in it is never matched (its JSON form has escapes), so `false`
+    /// means only "read it the long way".
+    fn eat_unescaped_string(&mut self, expected: &str) -> bool {
+        let end = self.pos + 1 + expected.len();
+        let matches = self.bytes.get(self.pos) == Some(&b'"')
+            && self.bytes.get(self.pos + 1..end) == Some(expected.as_bytes())
+            && self.bytes.get(end) == Some(&b'"')
+            && !expected.contains(['"', '\\']);
+        if matches {
+            self.pos = end + 1;
+        }
+        matches
+    }
+
     /// A string literal, borrowed from the text when it has no escapes.
     fn string(&mut self) -> Read<Cow<'a, str>> {
         self.expect(b'"')?;
@@ -634,6 +657,29 @@ mod tests {
         );
         assert!(object["parameters"]["temp"]["warnHigh"].is_u64());
         assert!(object["parameters"]["temp"]["critLow"].is_f64());
+    }
+
+    #[test]
+    fn a_run_of_one_layout_reads_each_name_as_written() {
+        let layout = |value: serde_json::Value| Parameters::from_json(&value).unwrap();
+        let names = |p: &Parameters| -> Vec<String> {
+            p.names().iter().map(|n| n.as_str().to_owned()).collect()
+        };
+        // Names with escapes in their JSON form are read back from a previous snapshot of the
+        // same layout as they are from none.
+        let escaped = layout(json!({"a\"b": 1, "temp": 2, "x\\": 3}));
+        let text = to_json(&escaped).unwrap();
+        assert_eq!(
+            read_parameters_like(&text, Some(&escaped)).unwrap(),
+            escaped
+        );
+        // The previous name `a\"b` is not the stored key `"a\"b"` (which is `a"b`), and
+        // `temp` is not `temperature`: each is read as written, not borrowed.
+        let previous = layout(json!({"a\\\"b": 1, "temp": 2}));
+        let read = read_parameters_like(r#"{"a\"b":1,"temperature":2}"#, Some(&previous)).unwrap();
+        assert_eq!(names(&read), ["a\"b", "temperature"]);
+        let read = read_parameters_like(r#"{"tem":1}"#, Some(&layout(json!({"temp": 1})))).unwrap();
+        assert_eq!(names(&read), ["tem"]);
     }
 
     #[test]
