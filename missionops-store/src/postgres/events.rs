@@ -15,6 +15,18 @@ use sqlx::postgres::PgRow;
 use super::codec::{PgTime, corrupt, get, object_text, parse_object, stored, time, u64_column};
 use super::{PostgresStore, db, to_i64, unique_violation};
 
+/// Takes `$1` sequence numbers from the counter unless one of the event ids `$2` is recorded
+/// already, and names the first such id. Each id is looked up by the unique key on its own:
+/// planned generically, `id = ANY($2)` read the whole table (2 ms at 20,000 events).
+pub(super) const TAKE_EVENT_SEQUENCES: &str = "WITH taken AS (
+         SELECT min(e.id) AS id FROM unnest($2::text[]) AS wanted(id)
+         CROSS JOIN LATERAL (SELECT id FROM events WHERE id = wanted.id LIMIT 1) e),
+     bumped AS (
+         UPDATE event_counter SET last_sequence = last_sequence + $1
+         WHERE $1 > 0 AND (SELECT id FROM taken) IS NULL
+         RETURNING last_sequence)
+SELECT (SELECT id FROM taken), (SELECT last_sequence FROM bumped)";
+
 /// Records `events` of `tenant` in order with the next sequences, each with its outbox row,
 /// inside the transaction `conn` belongs to; returns their sequences.
 ///
@@ -53,19 +65,12 @@ pub(super) async fn record_events(
     // against a concurrent writer recording the same id after the check, and against an id
     // another tenant recorded (row-level security hides those rows from the check; unique keys
     // are checked on every row).
-    let (taken, last): (Option<String>, Option<i64>) = sqlx::query_as(
-        "WITH taken AS (SELECT min(id) AS id FROM events WHERE id = ANY($2::text[])),
-              bumped AS (
-                  UPDATE event_counter SET last_sequence = last_sequence + $1
-                  WHERE $1 > 0 AND NOT EXISTS (SELECT 1 FROM events WHERE id = ANY($2::text[]))
-                  RETURNING last_sequence)
-         SELECT (SELECT id FROM taken), (SELECT last_sequence FROM bumped)",
-    )
-    .bind(count)
-    .bind(&ids)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db)?;
+    let (taken, last): (Option<String>, Option<i64>) = sqlx::query_as(TAKE_EVENT_SEQUENCES)
+        .bind(count)
+        .bind(&ids)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
     if let Some(id) = taken {
         return Err(Error::conflict("event", id, "is already recorded"));
     }

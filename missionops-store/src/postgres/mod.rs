@@ -271,3 +271,85 @@ mod tests {
         }
     }
 }
+
+/// The lookups by id list that run on every group commit (or on its conflict path) are key
+/// lookups under a generic plan, whatever the tables held when the plan was made.
+#[cfg(all(test, feature = "conformance"))]
+mod plan_tests {
+    use sqlx::{Connection, Row};
+
+    /// The plan PostgreSQL makes for `sql` with `parameters` (their types, in order) when it
+    /// plans generically, as the store's pool does outside transactions, on an empty database.
+    async fn generic_plan(sql: &str, parameters: &str, values: &str) -> String {
+        let store = crate::conformance::backends::scratch_postgres().await;
+        let mut conn = store.pool.acquire().await.expect("connection");
+        let mut tx = conn.begin().await.expect("begin");
+        sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+            .execute(&mut *tx)
+            .await
+            .expect("plan mode");
+        sqlx::query(&format!("PREPARE lookup({parameters}) AS {sql}"))
+            .execute(&mut *tx)
+            .await
+            .expect("prepare");
+        let lines = sqlx::query(&format!("EXPLAIN EXECUTE lookup({values})"))
+            .fetch_all(&mut *tx)
+            .await
+            .expect("explain");
+        lines
+            .iter()
+            .map(|line| line.get::<String, _>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// `table` is read through an index by the id of each element of the list, never scanned
+    /// or filtered after reading a whole tenant.
+    fn assert_key_lookups(plan: &str, table: &str) {
+        assert!(
+            !plan.contains(&format!("Seq Scan on {table}")),
+            "{table} is scanned:\n{plan}"
+        );
+        assert!(
+            !plan.contains("ANY"),
+            "ids are filtered, not looked up:\n{plan}"
+        );
+        assert!(
+            plan.lines()
+                .any(|line| line.contains("Index Cond") && line.contains("wanted.id")),
+            "the id is not an index condition:\n{plan}"
+        );
+    }
+
+    #[tokio::test]
+    async fn lookups_by_a_list_of_ids_are_key_lookups_under_a_generic_plan() {
+        let plan = generic_plan(
+            super::spacecraft::EXISTING_SPACECRAFT,
+            "text, text[]",
+            "'default', '{SC-1,SC-2}'",
+        )
+        .await;
+        assert_key_lookups(&plan, "spacecraft");
+        let plan = generic_plan(
+            super::spacecraft::KNOWN_SPACECRAFT,
+            "text[], text",
+            "'{SC-1,SC-2}', 'default'",
+        )
+        .await;
+        assert_key_lookups(&plan, "spacecraft");
+        let plan = generic_plan(
+            super::events::TAKE_EVENT_SEQUENCES,
+            "bigint, text[]",
+            "2, '{e-1,e-2}'",
+        )
+        .await;
+        assert_key_lookups(&plan, "events");
+        let plan = generic_plan(
+            super::telemetry::STORED_SNAPSHOTS,
+            "text[], text",
+            "'{s-1,s-2}', 'default'",
+        )
+        .await;
+        assert_key_lookups(&plan, "telemetry_ids");
+    }
+}

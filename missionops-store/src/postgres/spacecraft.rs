@@ -16,6 +16,20 @@ use super::codec::{PgTime, get, object_text, parse_object, stored, time, version
 use super::events::record_events;
 use super::{PostgresStore, db, is_untranslatable_character, to_i64, unique_violation};
 
+/// Which of the ids `$2` are spacecraft of the tenant `$1`: a primary-key lookup per id.
+/// Planned generically (as the store's statements are outside transactions, and as PostgreSQL
+/// settles on after five runs inside them), `id = ANY($2)` read every spacecraft of the tenant
+/// (2.4 ms at 20,000; this form 0.06 ms). `LIMIT 1` keeps the lookup from being flattened into
+/// a join.
+pub(super) const EXISTING_SPACECRAFT: &str = "SELECT s.id FROM unnest($2::text[]) AS wanted(id) \
+     CROSS JOIN LATERAL \
+       (SELECT id FROM spacecraft WHERE tenant = $1 AND id = wanted.id LIMIT 1) s";
+
+/// [`EXISTING_SPACECRAFT`] with the ids first and the tenant second.
+pub(super) const KNOWN_SPACECRAFT: &str = "SELECT s.id FROM unnest($1::text[]) AS wanted(id) \
+     CROSS JOIN LATERAL \
+       (SELECT id FROM spacecraft WHERE tenant = $2 AND id = wanted.id LIMIT 1) s";
+
 fn spacecraft_from_row(row: &PgRow) -> Result<Spacecraft> {
     let metadata: String = get(row, "metadata")?;
     Ok(Spacecraft {
@@ -62,13 +76,12 @@ pub(super) async fn unknown_spacecraft<'a>(
         return Ok(Vec::new());
     }
     let names: Vec<&str> = wanted.iter().map(|id| id.as_str()).collect();
-    let known: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM spacecraft WHERE tenant = $2 AND id = ANY($1::text[])")
-            .bind(&names)
-            .bind(tenant.as_str())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?;
+    let known: Vec<String> = sqlx::query_scalar(KNOWN_SPACECRAFT)
+        .bind(&names)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
     Ok(wanted
         .into_iter()
         .filter(|id| !known.iter().any(|k| k == id.as_str()))
@@ -222,9 +235,9 @@ impl SpacecraftRepository for PostgresStore {
             .await
     }
 
-    /// One query, by primary key: the group commit asks it about every spacecraft of a group
-    /// it has not seen, under the queue's turn (the default's one transaction per id made a
-    /// group of new spacecraft wait for as many round trips).
+    /// One query, by primary key ([`EXISTING_SPACECRAFT`]): the group commit asks it about
+    /// every spacecraft of a group it has not seen, under the queue's turn (the default's one
+    /// transaction per id made a group of new spacecraft wait for as many round trips).
     async fn existing_spacecraft(
         &self,
         tenant: &TenantId,
@@ -235,16 +248,14 @@ impl SpacecraftRepository for PostgresStore {
         }
         let names: Vec<&str> = ids.iter().map(SpacecraftId::as_str).collect();
         let mut tx = self.begin_for(tenant).await?;
-        let found: HashSet<String> = sqlx::query_scalar(
-            "SELECT id FROM spacecraft WHERE tenant = $1 AND id = ANY($2::text[])",
-        )
-        .bind(tenant.as_str())
-        .bind(&names)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?
-        .into_iter()
-        .collect();
+        let found: HashSet<String> = sqlx::query_scalar(EXISTING_SPACECRAFT)
+            .bind(tenant.as_str())
+            .bind(&names)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?
+            .into_iter()
+            .collect();
         Ok(ids
             .iter()
             .filter(|id| found.contains(id.as_str()))

@@ -44,6 +44,19 @@ use super::events::record_events;
 use super::spacecraft::{register_missing, require_spacecraft, unknown_spacecraft};
 use super::{PostgresStore, db, to_i64, unique_violation};
 
+/// The stored snapshots of tenant `$2` among the ids `$1`: a primary-key lookup per id
+/// (`LIMIT 1` keeps it from being flattened into a join). Planned generically,
+/// `r.id = ANY($1)` would read every snapshot id of the tenant.
+pub(super) const STORED_SNAPSHOTS: &str = "SELECT found.*
+     FROM unnest($1::text[]) AS wanted(id)
+     CROSS JOIN LATERAL (
+         SELECT t.id, t.spacecraft_id, t.ts, t.parameters::text AS parameters
+         FROM telemetry_ids r
+         JOIN telemetry t ON t.tenant = r.tenant AND t.spacecraft_id = r.spacecraft_id
+                         AND t.ts = r.ts AND t.id = r.id
+         WHERE r.tenant = $2 AND r.id = wanted.id
+         LIMIT 1) found";
+
 /// Arrival numbers are `block << ARRIVAL_BITS | index in the batch`.
 const ARRIVAL_BITS: u32 = 20;
 // The optimistic ingest statement spells the shift and the mask out as literals.
@@ -100,18 +113,12 @@ async fn stored_snapshots(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = sqlx::query(
-        "SELECT t.id, t.spacecraft_id, t.ts, t.parameters::text AS parameters
-         FROM telemetry_ids r
-         JOIN telemetry t ON t.tenant = r.tenant AND t.spacecraft_id = r.spacecraft_id
-                         AND t.ts = r.ts AND t.id = r.id
-         WHERE r.tenant = $2 AND r.id = ANY($1::text[])",
-    )
-    .bind(ids)
-    .bind(tenant.as_str())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?;
+    let rows = sqlx::query(STORED_SNAPSHOTS)
+        .bind(ids)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
     let mut found = HashMap::with_capacity(rows.len());
     for row in &rows {
         found.insert(
