@@ -55,7 +55,7 @@ impl PacketDefinitionRepository for PostgresStore {
         self.newest_version(
             tenant,
             spacecraft,
-            "SELECT max(version) FROM packet_definitions WHERE tenant = $1 AND spacecraft_id = $2",
+            super::NEWEST_PACKET_DEFINITION_VERSION,
             "packet definition version",
         )
         .await

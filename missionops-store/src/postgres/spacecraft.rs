@@ -364,7 +364,7 @@ impl ConfigRepository for PostgresStore {
         self.newest_version(
             tenant,
             spacecraft,
-            "SELECT max(version) FROM spacecraft_configs WHERE tenant = $1 AND spacecraft_id = $2",
+            super::NEWEST_CONFIG_VERSION,
             "configuration version",
         )
         .await
