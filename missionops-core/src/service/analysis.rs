@@ -234,3 +234,58 @@ impl MissionOps {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::stream;
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::{Parameters, SnapshotId, TelemetrySnapshot};
+    use crate::rules::CompiledRules;
+
+    fn page(second: i64, temp: f64) -> Result<TelemetryPage> {
+        Ok(TelemetryPage {
+            snapshots: vec![TelemetrySnapshot {
+                id: SnapshotId::parse(format!("s{second}"))?,
+                spacecraft_id: SpacecraftId::parse("SC-1")?,
+                timestamp: Timestamp::from_millis(second * 1000)?,
+                parameters: Parameters::from_json(&json!({"temp": temp}))?,
+            }],
+            next: None,
+        })
+    }
+
+    /// A page that fails ends the analysis: the failure once, then `None`. Neither the pages
+    /// after it nor what the analysis holds for the window's end are returned as if the
+    /// window had been read whole.
+    #[tokio::test]
+    async fn a_page_that_fails_ends_the_analysis() {
+        let config = json!({"parameters": {"temp": {"warnHigh": 10}}});
+        let rules = CompiledRules::compile(config.as_object().expect("object")).expect("rules");
+        let context = AnalysisContext {
+            detected_at: Timestamp::from_millis(0).expect("time"),
+            window_start: None,
+            window_end: None,
+        };
+        let pages = vec![
+            page(1, 20.0),
+            Err(Error::backend("the store went away".to_owned())),
+            page(3, 30.0),
+        ];
+        let mut analysis = RangeAnalysis {
+            spacecraft: SpacecraftId::parse("SC-1").expect("id"),
+            pages: Some(stream::iter(pages).boxed()),
+            analysis: Some(WindowAnalysis::new(Arc::new(rules), context)),
+        };
+        let mut found = Vec::new();
+        while let Ok(Some(anomalies)) = analysis.next().await {
+            found.extend(anomalies);
+        }
+        assert!(
+            found.iter().all(|a| a.timestamp.as_millis() < 2000),
+            "an anomaly after the failed page was returned: {found:?}"
+        );
+        assert!(matches!(analysis.next().await, Ok(None)));
+    }
+}

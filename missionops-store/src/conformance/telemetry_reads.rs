@@ -245,10 +245,9 @@ pub async fn series_are_downsampled_into_epoch_aligned_buckets(store: &dyn Store
     assert!(none.is_empty(), "a string parameter has no numeric series");
 }
 
-/// A range read by pages after a cursor gives exactly the one-call range read, whatever the
-/// page size, even when a page ends inside a run of equal sample times; the last page has no
-/// cursor; the count of a range stops at its cap.
-pub async fn ranges_are_read_by_pages_after_a_cursor(store: &dyn Store) {
+/// Twelve snapshots of SC-1 at seconds 1 to 4 in runs of three equal times (`s00`…`s11`),
+/// one before them at second 0 and one after at second 9, and one of SC-2 at second 2.
+async fn store_runs_of_equal_times(store: &dyn Store) {
     register(store, "SC-1", 0, 1).await;
     register(store, "SC-2", 0, 2).await;
     let mut snapshots = Vec::new();
@@ -264,6 +263,13 @@ pub async fn ranges_are_read_by_pages_after_a_cursor(store: &dyn Store) {
         .insert_telemetry(write(snapshots))
         .await
         .expect("insert");
+}
+
+/// A range read by pages after a cursor gives exactly the one-call range read, whatever the
+/// page size, even when a page ends inside a run of equal sample times; the last page has no
+/// cursor; the count of a range stops at its cap.
+pub async fn ranges_are_read_by_pages_after_a_cursor(store: &dyn Store) {
+    store_runs_of_equal_times(store).await;
     let whole = store
         .telemetry_range(&TenantId::default(), &sc("SC-1"), at(1), at(4), 100)
         .await
@@ -316,19 +322,7 @@ pub async fn ranges_are_read_by_pages_after_a_cursor(store: &dyn Store) {
 /// asked while nothing is stored; an empty window, an unknown spacecraft and another tenant's
 /// spacecraft give no snapshots; a stream dropped part way leaves the store answering.
 pub async fn ranges_are_read_as_a_stream_of_pages(store: &Arc<dyn Store>) {
-    register(&**store, "SC-1", 0, 1).await;
-    let mut snapshots = Vec::new();
-    for i in 0..12_u8 {
-        // Seconds 1, 1, 1, 2, 2, 2, …: runs of equal times that pages must not split wrongly.
-        let second = 1 + i64::from(i / 3);
-        snapshots.push(snapshot(&format!("s{i:02}"), "SC-1", second, f64::from(i)));
-    }
-    snapshots.push(snapshot("before", "SC-1", 0, 1.0));
-    snapshots.push(snapshot("after", "SC-1", 9, 1.0));
-    store
-        .insert_telemetry(write(snapshots))
-        .await
-        .expect("insert");
+    store_runs_of_equal_times(&**store).await;
     let tenant = TenantId::default();
     let pages = |spacecraft: &str, from, to, page| {
         Arc::clone(store)
