@@ -64,37 +64,46 @@ pub(crate) fn read_parameters_like(text: &str, previous: Option<&Parameters>) ->
     let mut reader = Reader::new(text);
     reader.skip_ws();
     reader.expect(b'{')?;
-    let mut pairs = Vec::with_capacity(known.len().max(8));
-    // Whether every name so far equals the previous snapshot's name at the same position: then
-    // the previous layout is reused whole, with no duplicate check and no hashing.
-    let mut same_layout = previous.is_some();
+    // The values alone while every name so far equals the previous snapshot's name at the same
+    // position (the usual run of one layout): that layout is then reused whole, with no name
+    // kept, duplicate check or hashing. The names are gathered from the first one that differs.
+    let mut values = Vec::with_capacity(known.len().max(4));
+    let mut names: Option<Vec<ParameterName>> = previous.is_none().then(Vec::new);
     reader.skip_ws();
     if !reader.eat(b'}') {
         loop {
             reader.skip_ws();
             let at = reader.pos;
-            let name = match known.get(pairs.len()) {
-                // The usual case, a run of one layout: the stored key is the previous name's
-                // text, compared in place without reading it as a string first.
-                Some(same) if reader.eat_unescaped_string(same.as_str()) => same.clone(),
-                known_here => {
+            let position = values.len();
+            match (names.as_mut(), known.get(position)) {
+                // The stored key is the previous name's text, compared in place without
+                // reading it as a string first.
+                (None, Some(same)) if reader.eat_unescaped_string(same.as_str()) => {}
+                (names_so_far, known_here) => {
                     let raw = reader.string()?;
-                    match known_here {
+                    let name = match known_here {
                         Some(same) if same.as_str() == raw => same.clone(),
-                        _ => {
-                            same_layout = false;
-                            ParameterName::parse(&raw).map_err(|e| {
-                                reader.fail_at(at, &format!("bad parameter name: {e}"))
-                            })?
+                        _ => ParameterName::parse(&raw)
+                            .map_err(|e| reader.fail_at(at, &format!("bad parameter name: {e}")))?,
+                    };
+                    match names_so_far {
+                        Some(names) => names.push(name),
+                        // The first name off the previous layout: the ones before it were
+                        // that layout's.
+                        None if name.as_str() == known.get(position).map_or("", |k| k.as_str()) => {
+                        }
+                        None => {
+                            let mut gathered = known[..position].to_vec();
+                            gathered.push(name);
+                            names = Some(gathered);
                         }
                     }
                 }
-            };
+            }
             reader.skip_ws();
             reader.expect(b':')?;
             reader.skip_ws();
-            let value = reader.scalar()?;
-            pairs.push((name, value));
+            values.push(reader.scalar()?);
             reader.skip_ws();
             if reader.eat(b',') {
                 continue;
@@ -104,12 +113,17 @@ pub(crate) fn read_parameters_like(text: &str, previous: Option<&Parameters>) ->
         }
     }
     reader.end()?;
-    if let Some(previous) = previous.filter(|p| same_layout && p.len() == pairs.len()) {
-        let values = pairs.into_iter().map(|(_, value)| value).collect();
-        return Parameters::with_layout(previous.layout(), values)
-            .map_err(|e| reader.fail_at(0, &e.to_string()));
+    match (names, previous) {
+        (None, Some(previous)) if previous.len() == values.len() => {
+            Parameters::with_layout(previous.layout(), values)
+                .map_err(|e| reader.fail_at(0, &e.to_string()))
+        }
+        // Fewer names than the previous layout's, all equal to its first ones.
+        (None, _) => Parameters::new(known[..values.len()].iter().cloned().zip(values))
+            .map_err(|e| reader.fail_at(0, &e.to_string())),
+        (Some(names), _) => Parameters::new(names.into_iter().zip(values))
+            .map_err(|e| reader.fail_at(0, &e.to_string())),
     }
-    Parameters::new(pairs).map_err(|e| reader.fail_at(0, &e.to_string()))
 }
 
 /// Reads one parameter value: a number, a string or a boolean.
