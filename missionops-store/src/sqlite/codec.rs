@@ -694,6 +694,19 @@ mod tests {
         assert_eq!(names(&read), ["a\"b", "temperature"]);
         let read = read_parameters_like(r#"{"tem":1}"#, Some(&layout(json!({"temp": 1})))).unwrap();
         assert_eq!(names(&read), ["tem"]);
+        // Fewer, more or repeated names than the previous layout's.
+        let ab = layout(json!({"a": 1, "b": 2}));
+        let read = read_parameters_like(r#"{"a":5}"#, Some(&ab)).unwrap();
+        assert_eq!(read, layout(json!({"a": 5})));
+        let read = read_parameters_like(r#"{"a":5,"b":6,"c":7}"#, Some(&ab)).unwrap();
+        assert_eq!(read, layout(json!({"a": 5, "b": 6, "c": 7})));
+        let read = read_parameters_like(r#"{"b":5,"a":6}"#, Some(&ab)).unwrap();
+        assert_eq!(names(&read), ["b", "a"]);
+        assert!(read_parameters_like(r#"{"a":5,"a":6}"#, Some(&ab)).is_err());
+        assert_eq!(
+            read_parameters_like("{}", Some(&ab)).unwrap(),
+            layout(json!({}))
+        );
     }
 
     #[test]
