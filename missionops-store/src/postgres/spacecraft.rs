@@ -25,11 +25,6 @@ pub(super) const EXISTING_SPACECRAFT: &str = "SELECT s.id FROM unnest($2::text[]
      CROSS JOIN LATERAL \
        (SELECT id FROM spacecraft WHERE tenant = $1 AND id = wanted.id LIMIT 1) s";
 
-/// [`EXISTING_SPACECRAFT`] with the ids first and the tenant second.
-pub(super) const KNOWN_SPACECRAFT: &str = "SELECT s.id FROM unnest($1::text[]) AS wanted(id) \
-     CROSS JOIN LATERAL \
-       (SELECT id FROM spacecraft WHERE tenant = $2 AND id = wanted.id LIMIT 1) s";
-
 fn spacecraft_from_row(row: &PgRow) -> Result<Spacecraft> {
     let metadata: String = get(row, "metadata")?;
     Ok(Spacecraft {
@@ -76,9 +71,9 @@ pub(super) async fn unknown_spacecraft<'a>(
         return Ok(Vec::new());
     }
     let names: Vec<&str> = wanted.iter().map(|id| id.as_str()).collect();
-    let known: Vec<String> = sqlx::query_scalar(KNOWN_SPACECRAFT)
-        .bind(&names)
+    let known: Vec<String> = sqlx::query_scalar(EXISTING_SPACECRAFT)
         .bind(tenant.as_str())
+        .bind(&names)
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
