@@ -349,27 +349,29 @@ mod plan_tests {
 
     #[tokio::test]
     async fn lookups_by_a_list_of_ids_are_key_lookups_under_a_generic_plan() {
-        let plan = generic_plan(
-            super::spacecraft::EXISTING_SPACECRAFT,
-            "text, text[]",
-            "'default', '{SC-1,SC-2}'",
-        )
-        .await;
-        assert_key_lookups(&plan, "spacecraft");
-        let plan = generic_plan(
-            super::events::TAKE_EVENT_SEQUENCES,
-            "bigint, text[]",
-            "2, '{e-1,e-2}'",
-        )
-        .await;
-        assert_key_lookups(&plan, "events");
-        let plan = generic_plan(
-            super::telemetry::STORED_SNAPSHOTS,
-            "text[], text",
-            "'{s-1,s-2}', 'default'",
-        )
-        .await;
-        assert_key_lookups(&plan, "telemetry_ids");
+        let lookups = [
+            (
+                super::spacecraft::EXISTING_SPACECRAFT,
+                "text, text[]",
+                "'default', '{a,b}'",
+                "spacecraft",
+            ),
+            (
+                super::events::TAKE_EVENT_SEQUENCES,
+                "bigint, text[]",
+                "2, '{a,b}'",
+                "events",
+            ),
+            (
+                super::telemetry::STORED_SNAPSHOTS,
+                "text[], text",
+                "'{a,b}', 'default'",
+                "telemetry_ids",
+            ),
+        ];
+        for (sql, types, values, table) in lookups {
+            assert_key_lookups(&generic_plan(sql, types, values).await, table);
+        }
     }
 
     #[tokio::test]
