@@ -25,9 +25,9 @@ fresh_database() {
 }
 
 # start_server TARGET: serves $url on 127.0.0.1:$port in the background, its pid in `server`,
-# and waits (up to 5 s) until it answers.
+# and waits (up to 5 s) until it answers. Its log goes to $SERVER_LOG when set.
 start_server() {
-  "$1/release/missionops" --database-url "$url" serve --bind "127.0.0.1:$port" 2>/dev/null &
+  "$1/release/missionops" --database-url "$url" serve --bind "127.0.0.1:$port" 2>"${SERVER_LOG:-/dev/null}" &
   server=$!
   for _ in $(seq 50); do
     curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break

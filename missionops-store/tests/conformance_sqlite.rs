@@ -808,3 +808,66 @@ async fn latest_values_waiting_in_one_process_survive_another_writing_after_them
         ]
     );
 }
+
+/// A spacecraft registered in one go takes the key after the highest this store knows of. When
+/// another process (a CLI command on the same file) registered one meanwhile, that key is
+/// taken: the write goes the careful way instead, and no telemetry lands on the other
+/// process's spacecraft.
+#[tokio::test]
+async fn registrations_in_one_go_never_take_a_key_another_process_took() {
+    let sqlite = TempSqlite::open().await;
+    let server = &sqlite.store;
+    let cli = SqliteStore::open_path(sqlite.path()).await.expect("open");
+    let new = |id: &str, n: u32, snapshot: &str| TelemetryWrite {
+        registrations: vec![fixtures::registration(id, 5, n)],
+        ..write(vec![fixtures::snapshot(snapshot, id, 1, f64::from(n))])
+    };
+    for (id, n, snapshot) in [("NEW-1", 1, "a"), ("NEW-2", 2, "b")] {
+        let group = server
+            .insert_telemetry_group(vec![new(id, n, snapshot)])
+            .await;
+        assert!(group.failure.is_none(), "{:?}", group.failure);
+    }
+    fixtures::register(&cli, "OTHER", 5, 3).await;
+    let group = server
+        .insert_telemetry_group(vec![new("NEW-3", 4, "c"), new("NEW-4", 5, "d")])
+        .await;
+    assert!(group.failure.is_none(), "{:?}", group.failure);
+    assert_eq!(group.stored, vec![fixtures::outcome(1, 0); 2]);
+    let tenant = TenantId::default();
+    let others = cli
+        .recent_telemetry(&tenant, &sc("OTHER"), limit(10))
+        .await
+        .expect("recent");
+    assert!(others.is_empty(), "{others:?}");
+    for (id, snapshot) in [
+        ("NEW-1", "a"),
+        ("NEW-2", "b"),
+        ("NEW-3", "c"),
+        ("NEW-4", "d"),
+    ] {
+        let stored = cli
+            .recent_telemetry(&tenant, &sc(id), limit(10))
+            .await
+            .expect("recent");
+        let ids: Vec<&str> = stored.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, [snapshot], "{id}");
+    }
+    let keys = raw_count(&sqlite, "SELECT COUNT(DISTINCT key) FROM spacecraft").await;
+    assert_eq!(keys, 5);
+    let events = cli
+        .recent_events(&tenant, None, limit(10))
+        .await
+        .expect("events");
+    assert_eq!(events.len(), 5, "one SPACECRAFT_REGISTERED each");
+    // And in one go again afterwards, after the highest key.
+    let group = server
+        .insert_telemetry_group(vec![new("NEW-5", 6, "e")])
+        .await;
+    assert!(group.failure.is_none(), "{:?}", group.failure);
+    let stored = cli
+        .recent_telemetry(&tenant, &sc("NEW-5"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(stored.len(), 1);
+}

@@ -3,7 +3,7 @@
 
 use missionops_core::TenantId;
 use missionops_core::{
-    AlarmState, AnomalyKind, Error, EventType, IngestOutcome, Store, TelemetryWrite,
+    AlarmState, AnomalyKind, Error, EventType, IngestOutcome, ParameterValue, Store, TelemetryWrite,
 };
 
 use super::fixtures::*;
@@ -515,6 +515,80 @@ pub async fn registrations_with_telemetry_register_each_spacecraft_once(store: &
         .expect("events");
     assert_eq!(last[0].id.as_str(), "ev-17");
     assert_eq!(last[0].event_type, EventType::SpacecraftRegistered);
+}
+
+/// A group of writes from spacecraft nobody registered (a fleet coming up) registers each
+/// spacecraft once, with its one SPACECRAFT_REGISTERED event and that event's outbox row, in
+/// the order of the writes; the spacecraft then take writes, groups and latest values like any
+/// other, and so do the ones a later group registers beside them.
+pub async fn a_group_of_new_spacecraft_registers_each_once_with_its_outbox_row(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let new = |k: u32| TelemetryWrite {
+        registrations: vec![registration(&format!("NEW-{k}"), 5, 10 + k)],
+        ..write(vec![snapshot(
+            &format!("n{k}-a"),
+            &format!("NEW-{k}"),
+            1,
+            1.0,
+        )])
+    };
+    let first = store
+        .insert_telemetry_group((0..5).map(new).collect())
+        .await;
+    assert!(first.failure.is_none(), "{:?}", first.failure);
+    assert_eq!(first.stored, vec![outcome(1, 0); 5]);
+    let second = store
+        .insert_telemetry_group(vec![
+            write(vec![snapshot("n0-b", "NEW-0", 2, 7.0)]),
+            write(vec![snapshot("s1-a", "SC-1", 1, 1.0)]),
+            new(5),
+            write(vec![snapshot("n4-b", "NEW-4", 2, 3.0)]),
+        ])
+        .await;
+    assert!(second.failure.is_none(), "{:?}", second.failure);
+    assert_eq!(second.stored, vec![outcome(1, 0); 4]);
+    let tenant = TenantId::default();
+    for k in 0..6 {
+        let id = format!("NEW-{k}");
+        let registered = store.get_spacecraft(&tenant, &sc(&id)).await.expect("get");
+        assert_eq!(registered, Some(registration(&id, 5, 0).spacecraft), "{id}");
+        let stored = store
+            .recent_telemetry(&tenant, &sc(&id), limit(10))
+            .await
+            .expect("recent");
+        let expected = if k == 0 || k == 4 { 2 } else { 1 };
+        assert_eq!(stored.len(), expected, "{id}");
+        assert!(stored.iter().all(|s| s.spacecraft_id == sc(&id)), "{id}");
+    }
+    for (id, second, temp) in [("NEW-0", 2, 7.0), ("NEW-4", 2, 3.0), ("NEW-5", 1, 1.0)] {
+        let latest = store.latest_values(&tenant, &sc(id)).await.expect("latest");
+        let temps: Vec<_> = latest
+            .iter()
+            .filter(|v| v.parameter.as_str() == "temp")
+            .map(|v| (v.timestamp, v.value.clone()))
+            .collect();
+        assert_eq!(temps, [(at(second), ParameterValue::Number(temp))], "{id}");
+    }
+    let registered = ["ev-1", "ev-10", "ev-11", "ev-12", "ev-13", "ev-14", "ev-15"];
+    let mut events = store
+        .recent_events(&tenant, None, limit(20))
+        .await
+        .expect("events");
+    events.reverse();
+    let recorded: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(recorded, registered, "one event per spacecraft, in order");
+    let sequences: Vec<u64> = events.iter().map(|e| e.sequence).collect();
+    assert_eq!(
+        sequences,
+        (1..=7).collect::<Vec<u64>>(),
+        "numbered without gaps"
+    );
+    let claim = store
+        .claim(at(10), 20, std::time::Duration::from_secs(60))
+        .await
+        .expect("claim");
+    let pending: Vec<&str> = claim.entries.iter().map(|e| e.event.id.as_str()).collect();
+    assert_eq!(pending, registered, "each event has its outbox row");
 }
 
 /// A group of writes with no snapshots, as a clock tick stores what the monitors of many

@@ -79,30 +79,14 @@ pub(super) async fn record(
         .fetch_one(&mut *conn)
         .await
         .db()?;
-    let metadata: Vec<String> = events
-        .iter()
-        .map(|e| to_json(&e.metadata))
-        .collect::<Result<_>>()?;
+    let metadata = metadata_of(events)?;
     let mut sequence = first;
     for (chunk, metadata) in events
         .chunks(rows_per_statement(9))
         .zip(metadata.chunks(rows_per_statement(9)))
     {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (sequence, tenant, id, spacecraft_id, ts, type, severity, message, metadata) ",
-        );
-        query.push_values(chunk.iter().zip(metadata), |mut row, (event, metadata)| {
-            row.push_bind(sequence)
-                .push_bind(tenant.as_str())
-                .push_bind(event.id.as_str())
-                .push_bind(event.spacecraft_id.as_ref().map(SpacecraftId::as_str))
-                .push_bind(event.timestamp.as_millis())
-                .push_bind(event.event_type.as_str())
-                .push_bind(event.severity.as_str())
-                .push_bind(event.message.as_str())
-                .push_bind(metadata.as_str());
-            sequence += 1;
-        });
+        let mut query = QueryBuilder::<Sqlite>::new("");
+        push_event_rows(&mut query, tenant, chunk, metadata, Some(&mut sequence));
         if let Err(err) = query.build().execute(&mut *conn).await {
             if is_unique_violation(&err) {
                 // Name the id that is taken; fall back to the first one if the lookup finds
@@ -122,6 +106,70 @@ pub(super) async fn record(
     .await
     .db()?;
     Ok(u64::try_from(first).unwrap_or(0))
+}
+
+/// Appends the multi-row `INSERT` of `events` (with their `metadata` JSON), numbered from
+/// `sequence` on (advanced past them) or, with `None`, by SQLite: each row takes the highest
+/// sequence + 1, in order, which is the same number.
+fn push_event_rows<'q>(
+    query: &mut QueryBuilder<'q, Sqlite>,
+    tenant: &'q TenantId,
+    events: &'q [NewEvent],
+    metadata: &'q [String],
+    mut sequence: Option<&mut i64>,
+) {
+    query.push(if sequence.is_some() {
+        "INSERT INTO events (sequence, tenant, id, spacecraft_id, ts, type, severity, message, metadata) "
+    } else {
+        "INSERT INTO events (tenant, id, spacecraft_id, ts, type, severity, message, metadata) "
+    });
+    query.push_values(events.iter().zip(metadata), |mut row, (event, metadata)| {
+        if let Some(sequence) = sequence.as_deref_mut() {
+            row.push_bind(*sequence);
+            *sequence += 1;
+        }
+        row.push_bind(tenant.as_str())
+            .push_bind(event.id.as_str())
+            .push_bind(event.spacecraft_id.as_ref().map(SpacecraftId::as_str))
+            .push_bind(event.timestamp.as_millis())
+            .push_bind(event.event_type.as_str())
+            .push_bind(event.severity.as_str())
+            .push_bind(event.message.as_str())
+            .push_bind(metadata.as_str());
+    });
+}
+
+/// The metadata JSON of each of `events`, for [`push_record`].
+pub(super) fn metadata_of(events: &[NewEvent]) -> Result<Vec<String>> {
+    events.iter().map(|e| to_json(&e.metadata)).collect()
+}
+
+/// Appends the statements that record `events` (with their `metadata`, see [`metadata_of`]),
+/// each with its pending outbox row, to a transaction sent in one go: as [`record`] does, but
+/// with nothing read back before the `COMMIT`. SQLite numbers them; an id already recorded
+/// fails the statement, and with it the transaction.
+pub(super) fn push_record<'q>(
+    query: &mut QueryBuilder<'q, Sqlite>,
+    tenant: &'q TenantId,
+    events: &'q [NewEvent],
+    metadata: &'q [String],
+) {
+    let rows = rows_per_statement(8);
+    for (chunk, metadata) in events.chunks(rows).zip(metadata.chunks(rows)) {
+        query.push("; ");
+        push_event_rows(query, tenant, chunk, metadata, None);
+    }
+    for chunk in events.chunks(rows_per_statement(1)) {
+        query.push(
+            "; INSERT INTO outbox (sequence, next_attempt_at) \
+             SELECT sequence, ts FROM events WHERE id IN (",
+        );
+        let mut list = query.separated(", ");
+        for event in chunk {
+            list.push_bind(event.id.as_str());
+        }
+        query.push(")");
+    }
 }
 
 /// An event row, read by column name ([`EVENT_COLUMNS`]); other rows flatten it into theirs.

@@ -114,6 +114,10 @@ pub struct SqliteStore {
     /// row is never deleted, so its key never changes, and an ingest of known spacecraft need
     /// not look them up (see `telemetry`).
     spacecraft_keys: Arc<std::sync::RwLock<SpacecraftKeys>>,
+    /// The key the next spacecraft registered in one go gets (see `telemetry::write`), once
+    /// known: the highest key + 1, kept up to date by those registrations and forgotten
+    /// (read again when next needed) after any other registration or a failed one.
+    next_spacecraft_key: Arc<std::sync::Mutex<Option<i64>>>,
     /// Latest values of committed writes waiting to be written (see `telemetry::latest`).
     latest: Arc<telemetry::PendingLatest>,
     /// Whether this store writes latest values behind the telemetry
@@ -383,6 +387,7 @@ impl SqliteStore {
             reader,
             checkpointer,
             spacecraft_keys: Arc::default(),
+            next_spacecraft_key: Arc::default(),
             latest,
             defer_latest: false,
         })

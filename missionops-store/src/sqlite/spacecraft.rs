@@ -34,6 +34,49 @@ fn spacecraft_from_row(row: SpacecraftRow) -> Result<Spacecraft> {
     })
 }
 
+/// The metadata JSON of each registration's spacecraft, for [`push_registration_rows`].
+pub(super) fn registration_metadata(registrations: &[Registration]) -> Result<Vec<String>> {
+    registrations
+        .iter()
+        .map(|r| to_json(&r.spacecraft.metadata))
+        .collect()
+}
+
+/// Appends the multi-row `INSERT` of the spacecraft of `registrations` (with their `metadata`
+/// JSON), with the given `keys` (one per registration) or, with `None`, keys SQLite picks.
+pub(super) fn push_registration_rows<'q>(
+    query: &mut QueryBuilder<'q, Sqlite>,
+    tenant: &'q TenantId,
+    registrations: &'q [Registration],
+    metadata: &'q [String],
+    keys: Option<&[i64]>,
+) {
+    query.push(if keys.is_some() {
+        "INSERT INTO spacecraft \
+         (key, tenant, id, name, mission_type, metadata, created_at, updated_at) "
+    } else {
+        "INSERT INTO spacecraft \
+         (tenant, id, name, mission_type, metadata, created_at, updated_at) "
+    });
+    let mut keys = keys.map(|keys| keys.iter());
+    query.push_values(
+        registrations.iter().zip(metadata),
+        |mut row, (r, metadata)| {
+            if let Some(key) = keys.as_mut().and_then(Iterator::next) {
+                row.push_bind(*key);
+            }
+            let spacecraft = &r.spacecraft;
+            row.push_bind(tenant.as_str())
+                .push_bind(spacecraft.id.as_str())
+                .push_bind(spacecraft.name.as_str())
+                .push_bind(spacecraft.mission_type.as_str())
+                .push_bind(metadata.as_str())
+                .push_bind(spacecraft.created_at.as_millis())
+                .push_bind(spacecraft.updated_at.as_millis());
+        },
+    );
+}
+
 /// Registers each of `registrations` whose id nobody registered, in the open write transaction
 /// on `conn`, and returns the events of those it registered, in the order given (see
 /// [`TelemetryWrite::registrations`](missionops_core::TelemetryWrite::registrations)), and
@@ -45,25 +88,11 @@ pub(super) async fn register_missing(
     registrations: &[Registration],
 ) -> Result<(Vec<NewEvent>, HashMap<String, i64>)> {
     let mut registered: HashMap<String, i64> = HashMap::new();
-    for chunk in registrations.chunks(rows_per_statement(7)) {
-        let metadata = chunk
-            .iter()
-            .map(|r| to_json(&r.spacecraft.metadata))
-            .collect::<Result<Vec<String>>>()?;
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO spacecraft \
-             (tenant, id, name, mission_type, metadata, created_at, updated_at) ",
-        );
-        query.push_values(chunk.iter().zip(metadata), |mut row, (r, metadata)| {
-            let spacecraft = &r.spacecraft;
-            row.push_bind(tenant.as_str())
-                .push_bind(spacecraft.id.as_str())
-                .push_bind(spacecraft.name.as_str())
-                .push_bind(spacecraft.mission_type.as_str())
-                .push_bind(metadata)
-                .push_bind(spacecraft.created_at.as_millis())
-                .push_bind(spacecraft.updated_at.as_millis());
-        });
+    let metadata = registration_metadata(registrations)?;
+    let rows = rows_per_statement(7);
+    for (chunk, metadata) in registrations.chunks(rows).zip(metadata.chunks(rows)) {
+        let mut query = QueryBuilder::<Sqlite>::new("");
+        push_registration_rows(&mut query, tenant, chunk, metadata, None);
         // The keys come back with the ids, so that the write does not look them up again.
         query.push(" ON CONFLICT (tenant, id) DO NOTHING RETURNING id, key");
         let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(&mut *conn).await.db()?;
@@ -118,7 +147,10 @@ impl SpacecraftRepository for SqliteStore {
             other => other.db()?,
         };
         events::record(&mut tx, tenant, std::slice::from_ref(&event)).await?;
-        tx.commit().await.db()
+        tx.commit().await.db()?;
+        // SQLite numbered it; a registration in one go reads the highest key again.
+        self.set_next_spacecraft_key(None);
+        Ok(())
     }
 
     async fn get_spacecraft(
@@ -310,7 +342,10 @@ impl ConfigRepository for SqliteStore {
         .await
         .db()?;
         events::record(&mut tx, tenant, std::slice::from_ref(&event)).await?;
-        tx.commit().await.db()
+        tx.commit().await.db()?;
+        // SQLite numbered it; a registration in one go reads the highest key again.
+        self.set_next_spacecraft_key(None);
+        Ok(())
     }
 
     async fn config_history(

@@ -23,8 +23,8 @@ use std::task::Poll;
 use missionops_core::TenantId;
 
 use missionops_core::{
-    Error, GroupOutcome, IngestOutcome, ParameterName, ParameterValue, Parameters, Result,
-    SpacecraftId, TelemetrySnapshot, TelemetryWrite, insert_one_by_one,
+    Error, GroupOutcome, IngestOutcome, NewEvent, ParameterName, ParameterValue, Parameters,
+    Registration, Result, SpacecraftId, TelemetrySnapshot, TelemetryWrite, insert_one_by_one,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -185,6 +185,48 @@ impl SqliteStore {
         }
     }
 
+    /// The keys of the spacecraft of a write that registers some, for registering them in one
+    /// go: the registered ones numbered from the next spacecraft key (returned too), the others
+    /// as remembered. `None` when one of the others is not remembered, a spacecraft is
+    /// registered twice, or the next key cannot be read.
+    async fn keys_registering<'a>(&self, write: &'a TelemetryWrite) -> Option<(Keys<'a>, i64)> {
+        let known = *self.next_spacecraft_key.lock().ok()?;
+        let first = match known {
+            Some(next) => next,
+            None => {
+                sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(key), 0) + 1 FROM spacecraft")
+                    .fetch_one(&self.reader)
+                    .await
+                    .ok()?
+            }
+        };
+        let mut map: HashMap<&'a str, i64> = HashMap::new();
+        for (key, registration) in (first..).zip(&write.registrations) {
+            if map
+                .insert(registration.spacecraft.id.as_str(), key)
+                .is_some()
+            {
+                return None;
+            }
+        }
+        let cache = self.spacecraft_keys.read().ok()?;
+        let remembered = cache.get(write.tenant.as_str());
+        let (wanted, _) = distinct_spacecraft(named_spacecraft(write));
+        for id in wanted {
+            if !map.contains_key(id.as_str()) {
+                map.insert(id.as_str(), *remembered?.get(id.as_str())?);
+            }
+        }
+        Some((Keys::new(map), first))
+    }
+
+    /// Sets (or, with `None`, forgets) the key the next registration in one go takes.
+    pub(in crate::sqlite) fn set_next_spacecraft_key(&self, next: Option<i64>) {
+        if let Ok(mut slot) = self.next_spacecraft_key.lock() {
+            *slot = next;
+        }
+    }
+
     /// The keys of the spacecraft of a write as remembered, or `None` when one of them is not.
     fn remembered_keys<'a>(
         &self,
@@ -200,6 +242,11 @@ impl SqliteStore {
         }
         Some(Keys::new(map))
     }
+}
+
+/// How many keys `registrations` take.
+fn key_count(registrations: &[Registration]) -> i64 {
+    i64::try_from(registrations.len()).unwrap_or(i64::MAX)
 }
 
 /// The first index whose id repeats an earlier one of the same batch, if any.
@@ -510,24 +557,29 @@ impl SqliteStore {
             alarms,
             events,
         } = write;
-        // A registration needs its spacecraft's key, which the careful way looks up after it.
-        if !registrations.is_empty()
+        // Plain telemetry (the usual write) needs nothing back from SQLite before its commit,
+        // so its whole transaction goes over as one command.
+        let one_go = anomalies.is_empty() && alarms.is_empty() && events.is_empty();
+        // Registrations go in one go only (their events need no number read back first
+        // there), and come with the telemetry that caused them.
+        if (!registrations.is_empty() && (!one_go || snapshots.is_empty()))
             || snapshots.len() > ALL_NEW_MAX
-            || events::check_distinct(events).is_err()
+            || events::check_distinct(registrations.iter().map(|r| &r.event).chain(events)).is_err()
         {
             return None;
         }
-        let keys = self.remembered_keys(tenant, named_spacecraft(write))?;
+        let (keys, first_new_key) = if registrations.is_empty() {
+            (self.remembered_keys(tenant, named_spacecraft(write))?, 0)
+        } else {
+            self.keys_registering(write).await?
+        };
         let outcome = IngestOutcome {
             inserted: snapshots.len(),
             duplicates: 0,
         };
-        if snapshots.is_empty() && anomalies.is_empty() && alarms.is_empty() && events.is_empty() {
+        if registrations.is_empty() && snapshots.is_empty() && one_go {
             return Some(outcome);
         }
-        // Plain telemetry (the usual write) needs nothing back from SQLite before its commit,
-        // so its whole transaction goes over as one command.
-        let one_go = anomalies.is_empty() && alarms.is_empty() && events.is_empty();
         let texts = encode_chunk(snapshots).ok()?;
         let latest = newest_values(snapshots, &keys, None);
         // Written with the rows unless this store writes them behind (see `latest`).
@@ -536,7 +588,27 @@ impl SqliteStore {
         } else {
             latest_rows(&latest).ok()?
         };
+        let registered_metadata = spacecraft::registration_metadata(registrations).ok()?;
+        let registered_events: Vec<NewEvent> =
+            registrations.iter().map(|r| r.event.clone()).collect();
+        let event_metadata = events::metadata_of(&registered_events).ok()?;
+        let new_keys: Vec<i64> = (first_new_key..).take(registrations.len()).collect();
         let mut query = QueryBuilder::<Sqlite>::new(if one_go { "BEGIN IMMEDIATE; " } else { "" });
+        let rows = rows_per_statement(8);
+        for ((chunk, metadata), chunk_keys) in registrations
+            .chunks(rows)
+            .zip(registered_metadata.chunks(rows))
+            .zip(new_keys.chunks(rows))
+        {
+            spacecraft::push_registration_rows(
+                &mut query,
+                tenant,
+                chunk,
+                metadata,
+                Some(chunk_keys),
+            );
+            query.push("; ");
+        }
         if !snapshots.is_empty() {
             push_snapshot_rows(&mut query, tenant, snapshots, texts, &keys);
             if !self.defer_latest {
@@ -549,16 +621,35 @@ impl SqliteStore {
             }
         }
         if one_go {
+            // The registrations' events come after the telemetry that caused them, as the
+            // careful way records them (`push_record` starts each statement with "; ").
+            events::push_record(&mut query, tenant, &registered_events, &event_metadata);
             query.push("; COMMIT");
             let defer = self.defer_latest;
-            self.writer
+            let committed = self
+                .writer
                 .commit_in_one_go(query.build(), || {
                     if defer {
                         self.latest.merge(latest);
                     }
+                    if !registrations.is_empty() {
+                        // Still holding the write connection: no other registration between.
+                        self.set_next_spacecraft_key(Some(
+                            first_new_key + key_count(registrations),
+                        ));
+                    }
                 })
-                .await
-                .ok()?;
+                .await;
+            if committed.is_err() {
+                if !registrations.is_empty() {
+                    // Taken by another writer, perhaps: read it again next time.
+                    self.set_next_spacecraft_key(None);
+                }
+                return None;
+            }
+            if !registrations.is_empty() {
+                self.remember_keys(tenant, &keys);
+            }
             return Some(outcome);
         }
         let mut writer = self.writer.lock().await.ok()?;
@@ -599,6 +690,10 @@ impl SqliteStore {
 
         let mut writer = self.writer.lock().await?;
         let mut tx = begin_write(&mut writer).await?;
+        if !registrations.is_empty() {
+            // SQLite numbers these; the next registration in one go reads the highest again.
+            self.set_next_spacecraft_key(None);
+        }
         let (registered, registered_keys) =
             spacecraft::register_missing(&mut tx, tenant, registrations).await?;
         let keys = self
@@ -713,21 +808,20 @@ impl SqliteStore {
     pub(super) async fn ingest_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
         let writes = if writes.len() > 1 {
             let (merged, counts) = merge(writes);
-            // The one-command way needs every key remembered and no registration; a group of
-            // a fleet's writes, new spacecraft among them, takes one careful transaction.
-            let one_command = merged.registrations.is_empty()
-                && merged.snapshots.len() <= ALL_NEW_MAX
+            // The one-command way needs every key remembered but those of the spacecraft the
+            // group registers. Had it every key, a group it could not store holds a snapshot
+            // stored before (or met a failure): one by one below. Otherwise (a spacecraft
+            // registered meanwhile, say) the group takes one careful transaction first.
+            let one_command = merged.snapshots.len() <= ALL_NEW_MAX
                 && self
                     .remembered_keys(&merged.tenant, named_spacecraft(&merged))
                     .is_some();
-            let stored = if one_command {
-                self.write_all_new(&merged).await.is_some()
-            } else {
-                matches!(
-                    self.write_telemetry(&merged, true).await,
-                    Ok(Written::Stored(_))
-                )
-            };
+            let stored = self.write_all_new(&merged).await.is_some()
+                || (!one_command
+                    && matches!(
+                        self.write_telemetry(&merged, true).await,
+                        Ok(Written::Stored(_))
+                    ));
             if stored {
                 return GroupOutcome {
                     stored: counts
