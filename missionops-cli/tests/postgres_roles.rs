@@ -65,6 +65,45 @@ async fn migrate_as_the_owner_then_seed_and_serve_as_the_app_role() {
     assert_eq!(status, 201, "{answer}");
     let (status, answer) = http(serving.port, "GET", "/events?limit=5", "").expect("answer");
     assert_eq!(status, 200, "{answer}");
+    // The server writes latest values behind, as the app role: a tenant's first write of a
+    // known spacecraft moves the table itself and has the next write-behind list the tenant;
+    // from then on a write is held back and written within a second or so.
+    let post = |second: u32, temp: u32| {
+        let body = format!(
+            r#"{{"spacecraftId":"Cube-001","timestamp":"2025-01-01T00:00:{second:02}Z","parameters":{{"temp":{temp}}}}}"#
+        );
+        let (status, answer) = http(serving.port, "POST", "/telemetry", &body).expect("answer");
+        assert_eq!(status, 201, "{answer}");
+    };
+    let stored = |temp: u32| {
+        format!(
+            "SELECT count(*) FROM latest_values WHERE spacecraft_id = 'Cube-001' \
+             AND parameter = 'temp' AND value_json::text = '{temp}'"
+        )
+    };
+    post(1, 21);
+    wait_for(&scratch, &stored(21), 1).await;
+    let listed = "SELECT count(*) FROM latest_values_writers WHERE 'default' = ANY(tenants)";
+    wait_for(&scratch, listed, 1).await;
+    post(2, 22);
+    wait_for(&scratch, &stored(22), 1).await;
     drop(serving);
     drop(scratch);
+}
+
+/// Waits (up to 10 s) until `count_sql`, run on the scratch store's admin connection (a
+/// superuser: row-level security does not hide other tenants' rows from it), counts `expected`.
+async fn wait_for(store: &missionops_store::PostgresStore, count_sql: &str, expected: i64) {
+    let mut count = -1;
+    for _ in 0..100 {
+        count = sqlx::query_scalar(count_sql)
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        if count == expected {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{count_sql} counted {count}, not {expected}");
 }

@@ -52,14 +52,21 @@ impl DatabaseUrl {
     }
 }
 
-/// [`open`] for the server, the one long-running process that ingests: a SQLite store writes
-/// the latest values of live telemetry behind it
-/// ([`SqliteStore::deferring_latest_values`](crate::SqliteStore::deferring_latest_values)).
+/// [`open`] for the server, the long-running process that ingests: the store writes the
+/// latest values of live telemetry behind it
+/// ([`SqliteStore::deferring_latest_values`](crate::SqliteStore::deferring_latest_values),
+/// [`PostgresStore::deferring_latest_values`](crate::PostgresStore::deferring_latest_values)).
 pub async fn open_for_server(url: &str) -> Result<Arc<dyn Store>> {
     match DatabaseUrl::parse(url)? {
         #[cfg(feature = "sqlite")]
         DatabaseUrl::Sqlite(url) => Ok(Arc::new(
             crate::SqliteStore::open(&url)
+                .await?
+                .deferring_latest_values(),
+        )),
+        #[cfg(feature = "postgres")]
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(
+            crate::PostgresStore::connect(&url)
                 .await?
                 .deferring_latest_values(),
         )),

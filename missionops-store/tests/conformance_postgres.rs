@@ -25,7 +25,7 @@ use missionops_store::PostgresStore;
 use missionops_store::conformance::Guard;
 use missionops_store::conformance::backends::{admin_url, scratch_postgres};
 use missionops_store::conformance::fixtures::{
-    at, event_named, limit, register_as, sc, snapshot_with, spacecraft_with, write,
+    at, event_named, limit, register_as, sc, snapshot, snapshot_with, spacecraft_with, write,
 };
 use serde_json::json;
 
@@ -552,4 +552,124 @@ async fn the_write_probe_fails_on_a_database_that_refuses_writes_and_reads_still
         .expect("events");
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].sequence, 1);
+}
+
+/// The server's store writes latest values behind its one-statement ingests: its own reads see
+/// them at once, other processes once they are written. A tenant's first write moves the table
+/// in its statement (the store's row in `latest_values_writers` does not list the tenant yet);
+/// after a write-behind lists it, writes are held back until the next one.
+#[tokio::test]
+async fn latest_values_written_behind_are_read_at_once_and_by_others_once_written() {
+    let plain = scratch_postgres().await;
+    register(&plain, "SC-1").await;
+    let hour = std::time::Duration::from_secs(3600);
+    let server = PostgresStore::from_pool(plain.pool().clone()).deferring_latest_values_every(hour);
+    let tenant = TenantId::default();
+    let temp = |store: PostgresStore| {
+        let tenant = tenant.clone();
+        async move {
+            let values = store
+                .latest_values(&tenant, &sc("SC-1"))
+                .await
+                .expect("latest values");
+            values
+                .into_iter()
+                .find(|v| v.parameter.as_str() == "temp")
+                .map(|v| (v.timestamp, v.value))
+        }
+    };
+    let number = |n: f64| missionops_core::ParameterValue::Number(n);
+    server
+        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
+        .await
+        .expect("first");
+    assert_eq!(
+        temp(plain.clone()).await,
+        Some((at(1), number(1.0))),
+        "first write inline"
+    );
+    server.write_latest_values().await.expect("write behind");
+    server
+        .insert_telemetry(write(vec![snapshot("b", "SC-1", 2, 2.0)]))
+        .await
+        .expect("second");
+    assert_eq!(
+        temp(server.clone()).await,
+        Some((at(2), number(2.0))),
+        "read at once"
+    );
+    assert_eq!(
+        temp(plain.clone()).await,
+        Some((at(1), number(1.0))),
+        "held back"
+    );
+    // An older sample held back does not hide the newer one in the table.
+    server
+        .insert_telemetry(write(vec![snapshot("c", "SC-1", 0, 9.0)]))
+        .await
+        .expect("older");
+    assert_eq!(temp(server.clone()).await, Some((at(2), number(2.0))));
+    server.write_latest_values().await.expect("write behind");
+    assert_eq!(
+        temp(plain.clone()).await,
+        Some((at(2), number(2.0))),
+        "written"
+    );
+}
+
+/// A server killed between two write-behinds leaves its row in `latest_values_writers`; once
+/// that row is older than the limit, another store rebuilds the latest values of its tenants
+/// from the telemetry stored since its last write-behind, and removes the row.
+#[tokio::test]
+async fn latest_values_a_killed_server_held_back_are_rebuilt_from_the_telemetry() {
+    let plain = scratch_postgres().await;
+    register(&plain, "SC-1").await;
+    register(&plain, "SC-2").await;
+    let hour = std::time::Duration::from_secs(3600);
+    let server = PostgresStore::from_pool(plain.pool().clone()).deferring_latest_values_every(hour);
+    let tenant = TenantId::default();
+    server
+        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
+        .await
+        .expect("first");
+    server.write_latest_values().await.expect("write behind");
+    for (id, spacecraft, second, temp) in [("b", "SC-1", 2, 2.0), ("c", "SC-2", 5, 5.0)] {
+        server
+            .insert_telemetry(write(vec![snapshot(id, spacecraft, second, temp)]))
+            .await
+            .expect("held back");
+    }
+    // Killed: nothing more is written.
+    drop(server);
+    let temps = |spacecraft: &'static str| {
+        let (plain, tenant) = (plain.clone(), tenant.clone());
+        async move {
+            plain
+                .latest_values(&tenant, &sc(spacecraft))
+                .await
+                .expect("latest values")
+                .into_iter()
+                .filter(|v| v.parameter.as_str() == "temp")
+                .map(|v| v.timestamp)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(temps("SC-1").await, [at(1)]);
+    assert_eq!(temps("SC-2").await, Vec::<Timestamp>::new());
+    plain
+        .rebuild_latest_values_of_gone_servers(hour)
+        .await
+        .expect("nothing gone yet");
+    assert_eq!(temps("SC-1").await, [at(1)], "a recent row is left alone");
+    plain
+        .rebuild_latest_values_of_gone_servers(std::time::Duration::ZERO)
+        .await
+        .expect("rebuild");
+    assert_eq!(temps("SC-1").await, [at(2)]);
+    assert_eq!(temps("SC-2").await, [at(5)]);
+    let writers: i64 = sqlx::query_scalar("SELECT count(*) FROM latest_values_writers")
+        .fetch_one(plain.pool())
+        .await
+        .expect("count");
+    assert_eq!(writers, 0, "the row of the gone server is removed");
 }

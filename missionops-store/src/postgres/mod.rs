@@ -24,6 +24,7 @@ mod documents;
 mod events;
 mod health;
 mod keys;
+mod latest;
 mod outbox;
 mod packets;
 mod pool;
@@ -63,9 +64,24 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Writes stored by the one-statement ingest (see the `telemetry` module).
     one_statement_writes: Arc<AtomicU64>,
+    /// What a store writing latest values behind holds back
+    /// ([`PostgresStore::deferring_latest_values`]).
+    behind: Option<Arc<latest::Behind>>,
+    /// Its write-behind task, stopped when the last clone of the store goes.
+    write_behind: Option<Arc<AbortOnDrop>>,
     /// Set on stores made by [`PostgresStore::scratch`]: drops their database when the last
     /// clone of the store goes away. Declared after `pool` so that the pool is released first.
     scratch: Option<Arc<ScratchDatabase>>,
+}
+
+/// Aborts a task when dropped: the write-behind task of the last clone of a store.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl PostgresStore {
@@ -87,8 +103,73 @@ impl PostgresStore {
         PostgresStore {
             pool,
             one_statement_writes: Arc::default(),
+            behind: None,
+            write_behind: None,
             scratch: None,
         }
+    }
+
+    /// This store writing the latest values of its live telemetry behind it, once a second,
+    /// instead of in each ingest statement (see README "Storage"): for the server. Its reads
+    /// see them at once; other processes see them up to a second later. A server killed (or
+    /// stopped) between two writes leaves its latest values to the next server that runs:
+    /// within [`GONE_AFTER`](latest::GONE_AFTER) of its last write, that server rebuilds
+    /// them from the telemetry. Must be called inside a Tokio runtime (it starts the task that
+    /// writes them).
+    #[must_use]
+    pub fn deferring_latest_values(self) -> Self {
+        self.deferring_latest_values_every(latest::WRITE_EVERY)
+    }
+
+    /// [`Self::deferring_latest_values`], writing them every `period` (the first time one
+    /// `period` from now) instead of every second: for tests, which write them when they
+    /// choose with [`Self::write_latest_values`].
+    #[must_use]
+    pub fn deferring_latest_values_every(mut self, period: std::time::Duration) -> Self {
+        let behind = Arc::new(latest::Behind::new());
+        let task = {
+            let behind = Arc::clone(&behind);
+            let pool = self.pool.clone();
+            tokio::spawn(async move {
+                let first = tokio::time::Instant::now() + period;
+                let mut every = tokio::time::interval_at(first, period);
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    every.tick().await;
+                    if pool.is_closed() {
+                        return;
+                    }
+                    // Whatever failed stays held back for the next tick.
+                    if let Err(e) = behind.write_behind(&pool).await {
+                        tracing::warn!(error = %e, "cannot write the latest values; retrying");
+                    }
+                }
+            })
+        };
+        self.behind = Some(behind);
+        self.write_behind = Some(Arc::new(AbortOnDrop(task)));
+        self
+    }
+
+    /// Writes the latest values this store holds back now (a store that does not hold any
+    /// back has nothing to do), and rebuilds those of servers gone for
+    /// [`GONE_AFTER`](latest::GONE_AFTER).
+    pub async fn write_latest_values(&self) -> Result<()> {
+        match &self.behind {
+            Some(behind) => behind.write_behind(&self.pool).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Rebuilds the latest values held back by servers whose last write is older than
+    /// `gone_after`, from the telemetry (what a deferring store does on its own with
+    /// [`GONE_AFTER`](latest::GONE_AFTER)).
+    pub async fn rebuild_latest_values_of_gone_servers(
+        &self,
+        gone_after: std::time::Duration,
+    ) -> Result<()> {
+        let me = self.behind.as_ref().map_or("", |b| b.writer());
+        latest::rebuild_gone(&self.pool, me, gone_after).await
     }
 
     /// How many telemetry writes were stored by one statement in its own implicit

@@ -63,6 +63,8 @@ impl PostgresStore {
         let store = PostgresStore {
             pool,
             one_statement_writes: std::sync::Arc::default(),
+            behind: None,
+            write_behind: None,
             scratch: Some(std::sync::Arc::new(guard)),
         };
         store.migrate().await?;

@@ -41,6 +41,7 @@ use super::codec::{
     PgTime, get, parameters_text, parse_parameters, parse_value, stored, time, value_text,
 };
 use super::events::record_events;
+use super::latest::{Behind, Held};
 use super::spacecraft::{register_missing, require_spacecraft, unknown_spacecraft};
 use super::{PostgresStore, db, to_i64, unique_violation};
 
@@ -194,6 +195,7 @@ async fn rejection(
 /// `positions` are batch indices; the snapshots' arrival numbers follow them.
 #[derive(Default)]
 struct LatestRows<'a> {
+    keys: Vec<(&'a SpacecraftId, &'a ParameterName)>,
     spacecraft: Vec<&'a str>,
     parameters: Vec<&'a str>,
     values: Vec<String>,
@@ -229,6 +231,7 @@ impl<'a> LatestRows<'a> {
         sorted.sort_unstable_by_key(|(key, _)| *key);
         let mut rows = LatestRows::default();
         for ((spacecraft, parameter), (timestamp, position, value)) in sorted {
+            rows.keys.push((spacecraft, parameter));
             rows.spacecraft.push(spacecraft.as_str());
             rows.parameters.push(parameter.as_str());
             rows.values.push(value_text(value)?);
@@ -280,10 +283,14 @@ enum Optimistic<'a> {
 
 /// The optimistic ingest: one statement that checks the spacecraft, registers every id,
 /// inserts every snapshot and moves `latest_values` forward, assuming all ids are new.
+///
+/// With `behind` the statement leaves `latest_values` alone and, once it committed (the caller
+/// runs it in its own implicit transaction), the values are held back there instead.
 async fn insert_as_new<'a>(
     conn: &mut PgConnection,
     tenant: &TenantId,
     snapshots: &'a [TelemetrySnapshot],
+    behind: Option<&Behind>,
 ) -> Result<Optimistic<'a>> {
     let wanted = spacecraft_of(snapshots);
     let names: Vec<&str> = wanted.iter().map(|id| id.as_str()).collect();
@@ -295,13 +302,15 @@ async fn insert_as_new<'a>(
         .map(|s| parameters_text(&s.parameters))
         .collect::<Result<Vec<String>>>()?;
     let candidates: Vec<(usize, &TelemetrySnapshot)> = snapshots.iter().enumerate().collect();
-    let latest = LatestRows::newest(&candidates)?;
+    let newest = LatestRows::newest(&candidates)?;
+    let none = LatestRows::default();
+    let latest = if behind.is_some() { &none } else { &newest };
     // Ordinals are 1-based; arrival numbers use the 0-based index (`n - 1`), shifted and
     // masked with ARRIVAL_BITS = 20.
     let latest_ordinals: Vec<i64> = latest.positions.iter().map(|p| to_i64(p + 1)).collect();
     // Every part runs only when all spacecraft exist (`ok`); data-modifying CTEs always run to
     // completion, so the statement stores the whole batch or, failing anywhere, nothing.
-    let outcome = sqlx::query_scalar::<_, Option<Vec<String>>>(
+    let outcome = sqlx::query_as::<_, (Option<Vec<String>>, Option<Vec<i64>>)>(
         "WITH tenant AS MATERIALIZED (
                  SELECT set_config('missionops.tenant', $12, true) AS t),
              unknown AS (
@@ -339,7 +348,8 @@ async fn insert_as_new<'a>(
                  ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
                  SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
                  WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival))
-         SELECT CASE WHEN (SELECT t FROM tenant) = $12 THEN ARRAY(SELECT s FROM unknown) END",
+         SELECT CASE WHEN (SELECT t FROM tenant) = $12 THEN ARRAY(SELECT s FROM unknown) END,
+                (SELECT b FROM block)",
     )
     .bind(&names)
     .bind(blocks_for(snapshots.len()))
@@ -356,11 +366,23 @@ async fn insert_as_new<'a>(
     .fetch_one(&mut *conn)
     .await;
     match outcome {
-        Ok(Some(unknown)) if unknown.is_empty() => Ok(Optimistic::Stored),
+        Ok((Some(unknown), blocks)) if unknown.is_empty() => {
+            if let Some(behind) = behind {
+                let rows = newest
+                    .keys
+                    .iter()
+                    .zip(newest.values)
+                    .zip(&newest.times)
+                    .zip(&newest.positions)
+                    .map(|(((&(s, p), v), t), &n)| (s, p, v, t.0, n));
+                behind.merge(tenant, rows, blocks.as_deref().unwrap_or_default());
+            }
+            Ok(Optimistic::Stored)
+        }
         // The tenant was not set before the existence check: nothing was written, and the
         // check's answer is not to be trusted (it saw no spacecraft at all).
-        Ok(None) => Ok(Optimistic::Unchecked),
-        Ok(Some(unknown)) => Ok(Optimistic::UnknownSpacecraft(
+        Ok((None, _)) => Ok(Optimistic::Unchecked),
+        Ok((Some(unknown), _)) => Ok(Optimistic::UnknownSpacecraft(
             wanted
                 .into_iter()
                 .filter(|id| unknown.iter().any(|u| u == id.as_str()))
@@ -371,6 +393,15 @@ async fn insert_as_new<'a>(
         }
         Err(err) => Err(db(err)),
     }
+}
+
+/// A latest value held back by a deferring store.
+fn latest_value(parameter: ParameterName, held: &Held) -> Result<LatestValue> {
+    Ok(LatestValue {
+        parameter,
+        value: parse_value("latest value", &held.value_json)?,
+        timestamp: held.timestamp,
+    })
 }
 
 /// Whether `err` is Postgres breaking a deadlock (two batches registering shared ids in
@@ -534,7 +565,7 @@ impl PostgresStore {
         }
         let mut tx = self.begin_for(tenant).await?;
         let mut events = register_missing(&mut tx, tenant, &write.registrations).await?;
-        let outcome = insert_as_new(&mut tx, tenant, snapshots).await?;
+        let outcome = insert_as_new(&mut tx, tenant, snapshots, None).await?;
         if let Optimistic::Stored = outcome {
             insert_anomalies(&mut tx, tenant, &write.anomalies).await?;
             upsert_alarms(&mut tx, tenant, &write.alarms).await?;
@@ -563,7 +594,16 @@ impl PostgresStore {
     /// tenant for row-level security itself, before it reads or writes a row.
     async fn insert_alone<'a>(&self, write: &'a TelemetryWrite) -> Result<Optimistic<'a>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        let outcome = insert_as_new(&mut conn, &write.tenant, &write.snapshots).await?;
+        let behind = self
+            .behind
+            .as_deref()
+            .filter(|behind| behind.holds_back(&write.tenant));
+        // Entered before the statement takes its arrival block, left once its values merged.
+        let _gate = match behind {
+            Some(behind) => Some(behind.enter().await),
+            None => None,
+        };
+        let outcome = insert_as_new(&mut conn, &write.tenant, &write.snapshots, behind).await?;
         if let Optimistic::Stored = outcome {
             self.one_statement_writes.fetch_add(1, Ordering::Relaxed);
         }
@@ -808,9 +848,15 @@ impl TelemetryRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<LatestValue>> {
+        // What this store holds back is read first: a value merged after the table was read
+        // would be missed, one written out meanwhile is in the table too.
+        let mut held = match &self.behind {
+            Some(behind) => behind.held(tenant, spacecraft),
+            None => HashMap::new(),
+        };
         let mut tx = self.begin_for(tenant).await?;
         let rows = sqlx::query(
-            "SELECT parameter, value_json::text AS value, ts FROM latest_values
+            "SELECT parameter, value_json::text AS value, ts, arrival FROM latest_values
              WHERE tenant = $2 AND spacecraft_id = $1 ORDER BY parameter",
         )
         .bind(spacecraft.as_str())
@@ -818,19 +864,33 @@ impl TelemetryRepository for PostgresStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        rows.iter()
+        let mut values = rows
+            .iter()
             .map(|row| {
-                let value: String = get(row, "value")?;
+                let parameter = stored(
+                    "parameter name",
+                    ParameterName::parse(get::<String>(row, "parameter")?),
+                )?;
+                let timestamp = time(row, "ts")?;
+                let arrival: i64 = get(row, "arrival")?;
+                let value = match held.remove(&parameter) {
+                    Some(h) if (h.timestamp, h.arrival) > (timestamp, arrival) => {
+                        return latest_value(parameter, &h);
+                    }
+                    _ => get::<String>(row, "value")?,
+                };
                 Ok(LatestValue {
-                    parameter: stored(
-                        "parameter name",
-                        ParameterName::parse(get::<String>(row, "parameter")?),
-                    )?,
+                    parameter,
                     value: parse_value("latest value", &value)?,
-                    timestamp: time(row, "ts")?,
+                    timestamp,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        for (parameter, h) in held {
+            values.push(latest_value(parameter, &h)?);
+        }
+        values.sort_by(|a, b| a.parameter.cmp(&b.parameter));
+        Ok(values)
     }
 
     async fn telemetry_series(

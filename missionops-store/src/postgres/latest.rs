@@ -1,0 +1,351 @@
+//! Latest values written behind the telemetry, for the server's store
+//! ([`PostgresStore::deferring_latest_values`]).
+//!
+//! Moving `latest_values` forward in the ingest statement is one row update per parameter of
+//! every snapshot: for a fleet of ten-parameter snapshots, half of PostgreSQL's work per write.
+//! A deferring store keeps the newest value of each (spacecraft, parameter) its one-statement
+//! ingests stored in memory instead, answers its own reads from the table and that memory, and
+//! writes them once a second, with its row in `latest_values_writers` (see migration 0014):
+//! the tenants it holds values back for and `from_arrival`, below which everything it held
+//! back is written. A process killed between two writes loses what it held; another
+//! deferring store finds its row unrefreshed for [`GONE_AFTER`] and rebuilds those tenants'
+//! latest values from the telemetry stored from `from_arrival` on (idempotent: every upsert
+//! keeps the newest by sample time, then arrival).
+//!
+//! A tenant's values are held back only once the writer's row lists it: the first writes of a
+//! tenant move `latest_values` in their statement, and the next write-behind adds the tenant.
+//!
+//! [`PostgresStore::deferring_latest_values`]: super::PostgresStore::deferring_latest_values
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use missionops_core::{ParameterName, Result, SpacecraftId, TenantId, Timestamp};
+use sqlx::PgPool;
+use tokio::sync::{RwLock, RwLockReadGuard};
+
+use super::codec::PgTime;
+use super::db;
+
+/// How often what is held back is written.
+pub(super) const WRITE_EVERY: Duration = Duration::from_secs(1);
+
+/// How long a writer's row may go unrefreshed before another writer takes it for gone.
+pub(super) const GONE_AFTER: Duration = Duration::from_secs(10);
+
+/// Arrival numbers are a block number shifted by this many bits, plus the index in the block
+/// (see the `telemetry` module).
+const ARRIVAL_BITS: u32 = 20;
+
+/// A value held back: the sample's time and arrival number, and the value as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Held {
+    pub(super) timestamp: Timestamp,
+    pub(super) arrival: i64,
+    pub(super) value_json: String,
+}
+
+impl Held {
+    fn newer_than(&self, other: &Held) -> bool {
+        (self.timestamp, self.arrival) > (other.timestamp, other.arrival)
+    }
+}
+
+type Key = (TenantId, SpacecraftId);
+
+#[derive(Default)]
+struct State {
+    held: HashMap<Key, HashMap<ParameterName, Held>>,
+    /// The highest arrival block merged since the last write-behind took what was held.
+    highest_block: Option<i64>,
+    /// The tenants the writer's row lists (committed): their values may be held back.
+    listed: HashSet<TenantId>,
+    /// Tenants written since, to be listed by the next write-behind.
+    unlisted: HashSet<TenantId>,
+}
+
+/// What a deferring store holds back, and the gate between its ingests and its write-behind.
+pub(super) struct Behind {
+    writer: String,
+    /// Held shared by a deferring ingest from before its statement until its values are
+    /// merged; a write-behind takes it exclusively while it takes what is held, so that every
+    /// statement that took an arrival block before that moment has merged by then.
+    gate: RwLock<()>,
+    state: std::sync::Mutex<State>,
+}
+
+impl std::fmt::Debug for Behind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Behind")
+            .field("writer", &self.writer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Behind {
+    pub(super) fn new() -> Self {
+        Behind {
+            writer: uuid::Uuid::now_v7().to_string(),
+            gate: RwLock::new(()),
+            state: std::sync::Mutex::default(),
+        }
+    }
+
+    /// This process's id in `latest_values_writers`.
+    pub(super) fn writer(&self) -> &str {
+        &self.writer
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `tenant`'s values may be held back now; when not, the tenant is listed by the
+    /// next write-behind.
+    pub(super) fn holds_back(&self, tenant: &TenantId) -> bool {
+        let mut state = self.state();
+        if state.listed.contains(tenant) {
+            return true;
+        }
+        state.unlisted.insert(tenant.clone());
+        false
+    }
+
+    /// Entered by a deferring ingest before its statement, left after [`Behind::merge`].
+    pub(super) async fn enter(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read().await
+    }
+
+    /// Takes in the newest values of a committed statement: `rows` are (spacecraft,
+    /// parameter, JSON value, time, index in the batch), `blocks` the arrival blocks the
+    /// statement took.
+    pub(super) fn merge<'a>(
+        &self,
+        tenant: &TenantId,
+        rows: impl Iterator<
+            Item = (
+                &'a SpacecraftId,
+                &'a ParameterName,
+                String,
+                Timestamp,
+                usize,
+            ),
+        >,
+        blocks: &[i64],
+    ) {
+        let mut state = self.state();
+        if let Some(&highest) = blocks.iter().max() {
+            state.highest_block = Some(state.highest_block.map_or(highest, |h| h.max(highest)));
+        }
+        for (spacecraft, parameter, value_json, timestamp, index) in rows {
+            let Some(&block) = blocks.get(index >> ARRIVAL_BITS) else {
+                continue;
+            };
+            let index = i64::try_from(index & ((1 << ARRIVAL_BITS) - 1)).unwrap_or(0);
+            let held = Held {
+                timestamp,
+                arrival: (block << ARRIVAL_BITS) | index,
+                value_json,
+            };
+            keep_newer(
+                state
+                    .held
+                    .entry((tenant.clone(), spacecraft.clone()))
+                    .or_default(),
+                parameter,
+                held,
+            );
+        }
+    }
+
+    /// What is held back for `spacecraft` of `tenant`, by parameter.
+    pub(super) fn held(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+    ) -> HashMap<ParameterName, Held> {
+        self.state()
+            .held
+            .get(&(tenant.clone(), spacecraft.clone()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Writes what is held back, with the writer's row; on failure it stays held for the next
+    /// call. Then rebuilds the latest values of writers gone for [`GONE_AFTER`].
+    pub(super) async fn write_behind(&self, pool: &PgPool) -> Result<()> {
+        let (held, highest_block, tenants, unlisted) = {
+            let _gate = self.gate.write().await;
+            let mut state = self.state();
+            let held = std::mem::take(&mut state.held);
+            let highest_block = state.highest_block.take();
+            let unlisted: Vec<TenantId> = state.unlisted.drain().collect();
+            let mut tenants: Vec<String> = state
+                .listed
+                .iter()
+                .chain(&unlisted)
+                .map(|t| t.as_str().to_owned())
+                .collect();
+            tenants.sort_unstable();
+            (held, highest_block, tenants, unlisted)
+        };
+        match self.write(pool, &held, highest_block, &tenants).await {
+            Ok(()) => {
+                self.state().listed.extend(unlisted);
+            }
+            Err(e) => {
+                let mut state = self.state();
+                for (key, values) in held {
+                    let of = state.held.entry(key).or_default();
+                    for (parameter, value) in values {
+                        keep_newer(of, &parameter, value);
+                    }
+                }
+                if let Some(block) = highest_block {
+                    state.highest_block = Some(state.highest_block.map_or(block, |h| h.max(block)));
+                }
+                state.unlisted.extend(unlisted);
+                return Err(e);
+            }
+        }
+        rebuild_gone(pool, &self.writer, GONE_AFTER).await
+    }
+
+    async fn write(
+        &self,
+        pool: &PgPool,
+        held: &HashMap<Key, HashMap<ParameterName, Held>>,
+        highest_block: Option<i64>,
+        tenants: &[String],
+    ) -> Result<()> {
+        let mut by_tenant: HashMap<&TenantId, Vec<(&SpacecraftId, &ParameterName, &Held)>> =
+            HashMap::new();
+        for ((tenant, spacecraft), values) in held {
+            let rows = by_tenant.entry(tenant).or_default();
+            rows.extend(values.iter().map(|(p, h)| (spacecraft, p, h)));
+        }
+        let mut tx = pool.begin().await.map_err(db)?;
+        for (tenant, mut rows) in by_tenant {
+            // In key order, as the ingest locks them, so that the two never deadlock.
+            rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            let spacecraft: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+            let parameters: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+            let values: Vec<&str> = rows.iter().map(|r| r.2.value_json.as_str()).collect();
+            let times: Vec<PgTime> = rows.iter().map(|r| PgTime(r.2.timestamp)).collect();
+            let arrivals: Vec<i64> = rows.iter().map(|r| r.2.arrival).collect();
+            set_tenant(&mut tx, tenant.as_str()).await?;
+            sqlx::query(
+                "INSERT INTO latest_values AS l
+                     (tenant, spacecraft_id, parameter, value_json, ts, arrival)
+                 SELECT $1, s, p, v::json, t, a
+                 FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int8[])
+                      AS u(s, p, v, t, a)
+                 ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
+                 SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
+                 WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival)",
+            )
+            .bind(tenant.as_str())
+            .bind(&spacecraft)
+            .bind(&parameters)
+            .bind(&values)
+            .bind(&times)
+            .bind(&arrivals)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        // Everything held back came from blocks up to `highest_block`, and every statement
+        // after the gate takes a later block; with nothing merged, the mark stays (a new row
+        // starts after every block taken so far).
+        sqlx::query(
+            "INSERT INTO latest_values_writers AS w (writer, tenants, from_arrival, seen_at)
+             VALUES ($1, $2, COALESCE($3, nextval('telemetry_arrival_block_seq') << 20), now())
+             ON CONFLICT (writer) DO UPDATE
+             SET tenants = excluded.tenants, seen_at = excluded.seen_at,
+                 from_arrival = COALESCE($3, w.from_arrival)",
+        )
+        .bind(&self.writer)
+        .bind(tenants)
+        .bind(highest_block.map(|b| (b + 1) << ARRIVAL_BITS))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+}
+
+/// Sets the tenant of the open transaction on `tx` (row-level security).
+async fn set_tenant(tx: &mut sqlx::PgConnection, tenant: &str) -> Result<()> {
+    sqlx::query("SELECT set_config('missionops.tenant', $1, true)")
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+fn keep_newer(of: &mut HashMap<ParameterName, Held>, parameter: &ParameterName, held: Held) {
+    match of.get_mut(parameter) {
+        Some(kept) if held.newer_than(kept) => *kept = held,
+        Some(_) => {}
+        None => {
+            of.insert(parameter.clone(), held);
+        }
+    }
+}
+
+/// Rebuilds the latest values that writers other than `me`, unrefreshed for `gone_after`,
+/// held back, from the telemetry stored from their `from_arrival` on, and removes their rows.
+pub(super) async fn rebuild_gone(pool: &PgPool, me: &str, gone_after: Duration) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(db)?;
+    let gone: Vec<(String, Vec<String>, i64)> = sqlx::query_as(
+        "SELECT writer, tenants, from_arrival FROM latest_values_writers
+         WHERE writer <> $1 AND seen_at < now() - make_interval(secs => $2)
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(me)
+    .bind(gone_after.as_secs_f64())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(db)?;
+    if gone.is_empty() {
+        return Ok(());
+    }
+    for (writer, tenants, from_arrival) in &gone {
+        for tenant in tenants {
+            set_tenant(&mut tx, tenant).await?;
+            sqlx::query(
+                "WITH newest AS (
+                         SELECT DISTINCT ON (t.spacecraft_id, p.key)
+                                t.spacecraft_id, p.key, p.value, t.ts, t.arrival
+                         FROM telemetry t CROSS JOIN LATERAL json_each(t.parameters) AS p
+                         WHERE t.tenant = $1 AND t.arrival >= $2
+                         ORDER BY t.spacecraft_id, p.key, t.ts DESC, t.arrival DESC)
+                 INSERT INTO latest_values AS l
+                     (tenant, spacecraft_id, parameter, value_json, ts, arrival)
+                 SELECT $1, spacecraft_id, key, value, ts, arrival
+                 FROM newest ORDER BY spacecraft_id, key
+                 ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
+                 SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
+                 WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival)",
+            )
+            .bind(tenant)
+            .bind(from_arrival)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        sqlx::query("DELETE FROM latest_values_writers WHERE writer = $1")
+            .bind(writer)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tracing::info!(
+            tenants = tenants.len(),
+            "rebuilt the latest values a stopped server had not written"
+        );
+    }
+    tx.commit().await.map_err(db)
+}
