@@ -615,6 +615,30 @@ async fn latest_values_written_behind_are_read_at_once_and_by_others_once_writte
         Some((at(2), number(2.0))),
         "written"
     );
+    // A write of several statements (here it registers its spacecraft) holds back too.
+    server
+        .insert_telemetry(TelemetryWrite {
+            registrations: vec![missionops_store::conformance::fixtures::registration(
+                "SC-2", 5, 7,
+            )],
+            ..write(vec![snapshot("d", "SC-2", 3, 3.0)])
+        })
+        .await
+        .expect("registering write");
+    let of_sc2 = |store: PostgresStore| {
+        let tenant = tenant.clone();
+        async move {
+            store
+                .latest_values(&tenant, &sc("SC-2"))
+                .await
+                .expect("latest values")
+                .len()
+        }
+    };
+    assert_eq!(of_sc2(server.clone()).await, 2, "read at once");
+    assert_eq!(of_sc2(plain.clone()).await, 0, "held back");
+    server.write_latest_values().await.expect("write behind");
+    assert_eq!(of_sc2(plain.clone()).await, 2, "written");
 }
 
 /// A server killed between two write-behinds leaves its row in `latest_values_writers`; once

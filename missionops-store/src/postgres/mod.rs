@@ -438,6 +438,12 @@ mod plan_tests {
                 "spacecraft",
             ),
             (
+                super::spacecraft::EXISTING_SPACECRAFT_ALONE,
+                "text, text[]",
+                "'default', '{a,b}'",
+                "spacecraft",
+            ),
+            (
                 super::events::TAKE_EVENT_SEQUENCES,
                 "bigint, text[]",
                 "2, '{a,b}'",

@@ -25,6 +25,15 @@ pub(super) const EXISTING_SPACECRAFT: &str = "SELECT s.id FROM unnest($2::text[]
      CROSS JOIN LATERAL \
        (SELECT id FROM spacecraft WHERE tenant = $1 AND id = wanted.id LIMIT 1) s";
 
+/// [`EXISTING_SPACECRAFT`] as one statement in its own implicit transaction, which sets the
+/// tenant for row-level security itself (each lookup waits for it: it reads the materialized
+/// setting): the group commit asks it for every group that names a spacecraft it has not
+/// seen, and a transaction around it took three round trips.
+pub(super) const EXISTING_SPACECRAFT_ALONE: &str = "WITH scope AS MATERIALIZED (SELECT set_config('missionops.tenant', $1, true) AS tenant) \
+     SELECT s.id FROM scope CROSS JOIN unnest($2::text[]) AS wanted(id) \
+     CROSS JOIN LATERAL \
+       (SELECT id FROM spacecraft WHERE tenant = scope.tenant AND id = wanted.id LIMIT 1) s";
+
 fn spacecraft_from_row(row: &PgRow) -> Result<Spacecraft> {
     let metadata: String = get(row, "metadata")?;
     Ok(Spacecraft {
@@ -242,11 +251,10 @@ impl SpacecraftRepository for PostgresStore {
             return Ok(Vec::new());
         }
         let names: Vec<&str> = ids.iter().map(SpacecraftId::as_str).collect();
-        let mut tx = self.begin_for(tenant).await?;
-        let found: HashSet<String> = sqlx::query_scalar(EXISTING_SPACECRAFT)
+        let found: HashSet<String> = sqlx::query_scalar(EXISTING_SPACECRAFT_ALONE)
             .bind(tenant.as_str())
             .bind(&names)
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.pool)
             .await
             .map_err(db)?
             .into_iter()

@@ -271,8 +271,9 @@ fn newest_per_layout<'a>(
 
 /// How the optimistic statement ended.
 enum Optimistic<'a> {
-    /// Every snapshot was new and is stored (uncommitted while in a transaction).
-    Stored,
+    /// Every snapshot was new and is stored (uncommitted while in a transaction), with the
+    /// latest values to hold back once it committed when asked to.
+    Stored(Option<HeldBack<'a>>),
     /// These spacecraft do not exist; nothing was written.
     UnknownSpacecraft(Vec<&'a SpacecraftId>),
     /// An id is already stored (or held by a concurrent batch); nothing was written.
@@ -281,11 +282,37 @@ enum Optimistic<'a> {
     Unchecked,
 }
 
+/// The latest values of a statement that left `latest_values` alone, and the arrival blocks it
+/// took: held back by the store once the statement's transaction committed.
+struct HeldBack<'a> {
+    rows: LatestRows<'a>,
+    blocks: Vec<i64>,
+}
+
+impl HeldBack<'_> {
+    fn hold(self, behind: &Behind, tenant: &TenantId) {
+        let LatestRows {
+            keys,
+            values,
+            times,
+            positions,
+            ..
+        } = self.rows;
+        let rows = keys
+            .into_iter()
+            .zip(values)
+            .zip(times)
+            .zip(positions)
+            .map(|((((s, p), v), t), n)| (s, p, v, t.0, n));
+        behind.merge(tenant, rows, &self.blocks);
+    }
+}
+
 /// The optimistic ingest: one statement that checks the spacecraft, registers every id,
 /// inserts every snapshot and moves `latest_values` forward, assuming all ids are new.
 ///
-/// With `behind` the statement leaves `latest_values` alone and, once it committed (the caller
-/// runs it in its own implicit transaction), the values are held back there instead.
+/// With `behind` the statement leaves `latest_values` alone and returns them, to be held back
+/// there once the caller's transaction committed.
 async fn insert_as_new<'a>(
     conn: &mut PgConnection,
     tenant: &TenantId,
@@ -367,17 +394,10 @@ async fn insert_as_new<'a>(
     .await;
     match outcome {
         Ok((Some(unknown), blocks)) if unknown.is_empty() => {
-            if let Some(behind) = behind {
-                let rows = newest
-                    .keys
-                    .iter()
-                    .zip(newest.values)
-                    .zip(&newest.times)
-                    .zip(&newest.positions)
-                    .map(|(((&(s, p), v), t), &n)| (s, p, v, t.0, n));
-                behind.merge(tenant, rows, blocks.as_deref().unwrap_or_default());
-            }
-            Ok(Optimistic::Stored)
+            Ok(Optimistic::Stored(behind.is_some().then(|| HeldBack {
+                rows: newest,
+                blocks: blocks.unwrap_or_default(),
+            })))
         }
         // The tenant was not set before the existence check: nothing was written, and the
         // check's answer is not to be trusted (it saw no spacecraft at all).
@@ -556,27 +576,41 @@ impl PostgresStore {
         };
         if carries_snapshots_only(write) {
             match self.insert_alone(write).await {
-                Ok(Optimistic::Stored) => return Ok(Some(stored)),
+                Ok(Optimistic::Stored(_)) => return Ok(Some(stored)),
                 Ok(Optimistic::IdTaken) => return Ok(None),
                 // The transaction below decides (and names what is unknown): the statement
                 // is the same, so whatever it refused was not written.
                 Ok(Optimistic::UnknownSpacecraft(_) | Optimistic::Unchecked) | Err(_) => {}
             }
         }
+        let behind = self
+            .behind
+            .as_deref()
+            .filter(|behind| behind.holds_back(tenant));
+        // Entered before the statement takes its arrival block, left once its values merged.
+        let _gate = match behind {
+            Some(behind) => Some(behind.enter().await),
+            None => None,
+        };
         let mut tx = self.begin_for(tenant).await?;
         let mut events = register_missing(&mut tx, tenant, &write.registrations).await?;
-        let outcome = insert_as_new(&mut tx, tenant, snapshots, None).await?;
-        if let Optimistic::Stored = outcome {
+        let outcome = insert_as_new(&mut tx, tenant, snapshots, behind).await?;
+        let outcome = if let Optimistic::Stored(held) = outcome {
             insert_anomalies(&mut tx, tenant, &write.anomalies).await?;
             upsert_alarms(&mut tx, tenant, &write.alarms).await?;
             events.extend(&write.events);
             record_events(&mut tx, tenant, &events, &[]).await?;
             tx.commit().await.map_err(db)?;
+            if let (Some(behind), Some(held)) = (behind, held) {
+                held.hold(behind, tenant);
+            }
+            Optimistic::Stored(None)
         } else {
             drop(tx);
-        }
+            outcome
+        };
         match outcome {
-            Optimistic::Stored => Ok(Some(stored)),
+            Optimistic::Stored(_) => Ok(Some(stored)),
             Optimistic::IdTaken => Ok(None),
             Optimistic::Unchecked => Err(Error::backend(
                 "the ingest statement did not see the tenant set by its transaction".to_owned(),
@@ -604,10 +638,17 @@ impl PostgresStore {
             None => None,
         };
         let outcome = insert_as_new(&mut conn, &write.tenant, &write.snapshots, behind).await?;
-        if let Optimistic::Stored = outcome {
-            self.one_statement_writes.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(outcome)
+        Ok(match outcome {
+            Optimistic::Stored(held) => {
+                self.one_statement_writes.fetch_add(1, Ordering::Relaxed);
+                // Its own implicit transaction: committed.
+                if let (Some(behind), Some(held)) = (behind, held) {
+                    held.hold(behind, &write.tenant);
+                }
+                Optimistic::Stored(None)
+            }
+            other => other,
+        })
     }
 
     /// The ingest of a batch that may repeat stored snapshots (a retry), or of anomalies and
