@@ -4,8 +4,8 @@
 //! Moving `latest_values` forward in the ingest statement is one row update per parameter of
 //! every snapshot: for a fleet of ten-parameter snapshots, half of PostgreSQL's work per write.
 //! A deferring store keeps the newest value of each (spacecraft, parameter) its ingests stored
-//! in memory instead (from the commit of each), answers its own reads from the table and that memory, and
-//! writes them once a second, with its row in `latest_values_writers` (see migration 0014):
+//! in memory instead (from the commit of each), answers its own reads from the table and that
+//! memory, and writes them once a second, with its row in `latest_values_writers` (see migration 0014):
 //! the tenants it holds values back for and `from_arrival`, below which everything it held
 //! back is written. A process killed between two writes loses what it held; another
 //! deferring store finds its row unrefreshed for [`GONE_AFTER`] and rebuilds those tenants'
