@@ -26,6 +26,7 @@ use tokio::sync::{RwLock, RwLockReadGuard};
 
 use super::codec::PgTime;
 use super::db;
+use super::telemetry::UPSERT_LATEST_VALUES;
 
 /// How often what is held back is written.
 pub(super) const WRITE_EVERY: Duration = Duration::from_secs(1);
@@ -236,25 +237,16 @@ impl Behind {
             let times: Vec<PgTime> = rows.iter().map(|r| PgTime(r.2.timestamp)).collect();
             let arrivals: Vec<i64> = rows.iter().map(|r| r.2.arrival).collect();
             set_tenant(&mut tx, tenant.as_str()).await?;
-            sqlx::query(
-                "INSERT INTO latest_values AS l
-                     (tenant, spacecraft_id, parameter, value_json, ts, arrival)
-                 SELECT $1, s, p, v::json, t, a
-                 FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int8[])
-                      AS u(s, p, v, t, a)
-                 ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
-                 SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
-                 WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival)",
-            )
-            .bind(tenant.as_str())
-            .bind(&spacecraft)
-            .bind(&parameters)
-            .bind(&values)
-            .bind(&times)
-            .bind(&arrivals)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            sqlx::query(UPSERT_LATEST_VALUES)
+                .bind(&spacecraft)
+                .bind(&parameters)
+                .bind(&values)
+                .bind(&times)
+                .bind(&arrivals)
+                .bind(tenant.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         }
         // Everything held back came from blocks up to `highest_block`, and every statement
         // after the gate takes a later block; with nothing merged, the mark stays (a new row

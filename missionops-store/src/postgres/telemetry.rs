@@ -269,6 +269,18 @@ fn newest_per_layout<'a>(
     Some(groups)
 }
 
+/// Moves `latest_values` of tenant `$6` forward to the rows (`$1`–`$5`: spacecraft, parameter,
+/// JSON value, time, arrival number) where they are newer by time, then arrival: what a write
+/// stored, or what the server held back (see the `latest` module).
+pub(super) const UPSERT_LATEST_VALUES: &str = "INSERT INTO latest_values AS l
+         (tenant, spacecraft_id, parameter, value_json, ts, arrival)
+     SELECT $6, s, p, v::json, t, a
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int8[])
+          AS u(s, p, v, t, a)
+     ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
+     SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
+     WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival)";
+
 /// How the optimistic statement ended.
 enum Optimistic<'a> {
     /// Every snapshot was new and is stored (uncommitted while in a transaction), with the
@@ -531,24 +543,16 @@ async fn insert_new(
         .iter()
         .map(|p| arrival_of(*p))
         .collect::<Result<Vec<i64>>>()?;
-    sqlx::query(
-        "INSERT INTO latest_values AS l (tenant, spacecraft_id, parameter, value_json, ts, arrival)
-         SELECT $6, s, p, v::json, t, a
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int8[])
-              AS u(s, p, v, t, a)
-         ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
-         SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
-         WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival)",
-    )
-    .bind(&latest.spacecraft)
-    .bind(&latest.parameters)
-    .bind(&latest.values)
-    .bind(&latest.times)
-    .bind(&latest_arrivals)
-    .bind(tenant.as_str())
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
+    sqlx::query(UPSERT_LATEST_VALUES)
+        .bind(&latest.spacecraft)
+        .bind(&latest.parameters)
+        .bind(&latest.values)
+        .bind(&latest.times)
+        .bind(&latest_arrivals)
+        .bind(tenant.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
     Ok(())
 }
 
