@@ -7,7 +7,9 @@
 //! - as `missionops_app`, DDL, TRUNCATE, DELETE anywhere and UPDATE of history (events,
 //!   anomalies) are refused;
 //! - as `missionops_readonly`, every write is refused and reads answer;
-//! - a table a later migration creates is covered by the default privileges.
+//! - a table a later migration creates is covered by the default privileges;
+//! - the server's latest values written behind, and a gone server's rebuilt, as
+//!   `missionops_app` with row-level security in force.
 //!
 //! The roles connect without a password: the test server must trust them on its host.
 
@@ -23,6 +25,7 @@ use missionops_store::conformance::Guard;
 use missionops_store::conformance::backends::{APP_ROLE, READONLY_ROLE, scratch_postgres_as};
 use missionops_store::conformance::fixtures::{
     anomaly, at, config, document, event, limit, register, sc, snapshot, spacecraft, test_alarm,
+    write,
 };
 
 /// The conformance suite, connected as the app role.
@@ -487,4 +490,46 @@ async fn a_write_of_snapshots_alone_is_one_statement_that_sets_its_own_tenant() 
     .expect("a write with an anomaly");
     assert_eq!(app.one_statement_writes(), before);
     assert_eq!(count_in(&app, "default", "anomalies").await, 1);
+}
+
+/// As the app role (row-level security in force), the server's store writes its latest values
+/// behind, and another store rebuilds those of a server gone since from the telemetry and
+/// removes its row (the one `DELETE` the role may do).
+#[tokio::test]
+async fn the_app_role_writes_latest_values_behind_and_rebuilds_a_gone_servers() {
+    let (app, owner) = scratch_postgres_as(APP_ROLE).await;
+    register(&app, "SC-1", 0, 1).await;
+    let hour = std::time::Duration::from_secs(3600);
+    let server = PostgresStore::from_pool(app.pool().clone()).deferring_latest_values_every(hour);
+    server
+        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
+        .await
+        .expect("first write");
+    server
+        .write_latest_values()
+        .await
+        .expect("the write-behind lists the tenant");
+    server
+        .insert_telemetry(write(vec![snapshot("b", "SC-1", 2, 2.0)]))
+        .await
+        .expect("held back");
+    drop(server);
+    assert_eq!(count(&owner, "latest_values_writers").await, 1);
+    sqlx::query("UPDATE latest_values_writers SET seen_at = now() - interval '1 hour'")
+        .execute(owner.pool())
+        .await
+        .expect("age the row");
+    app.rebuild_latest_values_of_gone_servers(std::time::Duration::from_secs(60))
+        .await
+        .expect("rebuilt as the app role");
+    let temps: Vec<_> = app
+        .latest_values(&TenantId::default(), &sc("SC-1"))
+        .await
+        .expect("latest values")
+        .into_iter()
+        .filter(|v| v.parameter.as_str() == "temp")
+        .map(|v| v.timestamp)
+        .collect();
+    assert_eq!(temps, [at(2)]);
+    assert_eq!(count(&owner, "latest_values_writers").await, 0);
 }
