@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Time of GET /telemetry/analyze over a long range, end to end over HTTP (SPEC §8 "Fleet
 # scale": a 100,000-snapshot range with about 20,000 anomalies in < 50 ms; the TypeScript
-# service took 188 ms), on SQLite.
+# service took 188 ms), on SQLite, or on PostgreSQL with DB=postgres (a fresh database on
+# $PGURL, default postgres://postgres@127.0.0.1:5432, dropped afterwards).
 #
 #   scripts/analyze-bench.sh TARGET_DIR [LABEL] [N=100000] [RUNS=15]
 #
@@ -18,13 +19,26 @@ target=$1
 label=${2:-$(basename "$(dirname "$target")")}
 N=${3:-100000}
 RUNS=${4:-15}
+db=${DB:-sqlite}
+pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432}
 port=$(free_port)
 dir=$(mktemp -d /tmp/analyze-bench.XXXX)
-pid=
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+pid= name=
+cleanup() {
+    if [ -n "$pid" ]; then
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    rm -rf "$dir"
+    if [ -n "$name" ]; then
+        psql -q "$pgurl/postgres" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" || true
+    fi
+}
+trap cleanup EXIT
+fresh_database "$target" "$db" "$dir" analyze_bench
 base="http://127.0.0.1:$port"
 serve() {
-    MISSIONOPS_DATABASE_URL="sqlite://$dir/bench.db" RUST_LOG=warn \
+    MISSIONOPS_DATABASE_URL="$url" RUST_LOG=warn \
         "$target/release/missionops" serve --bind "127.0.0.1:$port" --body-limit 1GiB \
         >>"$dir/serve.log" 2>&1 &
     pid=$!
@@ -69,6 +83,6 @@ size=$(stat -c %s "$dir/body")
 printf '%s\n' "${times[@]}" | sort -n >"$dir/times"
 median=$(awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)] * 1000}' "$dir/times")
 best=$(head -n 1 "$dir/times" | awk '{print $1 * 1000}')
-echo "[$label] $N snapshots, $anomalies anomalies, $size bytes: median $median ms, best $best ms," \
+echo "[$label] $db, $N snapshots, $anomalies anomalies, $size bytes: median $median ms, best $best ms," \
     "server CPU $cpu_ms ms per request, over $RUNS runs (load $(cut -d' ' -f1 /proc/loadavg));" \
     "each: $(tr '\n' ' ' <"$dir/times")"
