@@ -24,9 +24,12 @@
 
 use missionops_core::TenantId;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use missionops_core::{
     Alarm, BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
     ParameterName, ParameterValue, RangeCursor, Result, SeriesBucket, SnapshotId, SpacecraftId,
@@ -765,6 +768,45 @@ fn snapshots_from_rows(
 
 #[async_trait]
 impl TelemetryRepository for PostgresStore {
+    /// Reads each page on a task of its own while the consumer works on the one before, so
+    /// that PostgreSQL producing a page and this process decoding it overlap the analysis of
+    /// the page before (read one after another, each waited for the other). Pages follow
+    /// each other by their cursors, so one page is read ahead at a time.
+    fn telemetry_range_pages(
+        self: Arc<Self>,
+        tenant: TenantId,
+        spacecraft: SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        page: usize,
+    ) -> BoxStream<'static, Result<TelemetryPage>> {
+        let page = page.max(1);
+        let (pages, receiver) = tokio::sync::mpsc::channel::<Result<TelemetryPage>>(1);
+        tokio::spawn(async move {
+            let mut after = None;
+            loop {
+                let read = self
+                    .telemetry_range_page(&tenant, &spacecraft, from, to, after, page)
+                    .await;
+                let next = read.as_ref().ok().and_then(|read| read.next);
+                let failed = read.is_err();
+                // The consumer went away, or saw the failure that ends the stream.
+                if pages.send(read).await.is_err() || failed {
+                    return;
+                }
+                match next {
+                    Some(next) => after = Some(next),
+                    None => return,
+                }
+            }
+        });
+        futures_util::stream::unfold(receiver, |mut receiver| async move {
+            let page = receiver.recv().await?;
+            Some((page, receiver))
+        })
+        .boxed()
+    }
+
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
         if write.snapshots.is_empty() {
             if write.is_empty() {
