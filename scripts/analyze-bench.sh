@@ -23,17 +23,7 @@ db=${DB:-sqlite}
 pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432}
 port=$(free_port)
 dir=$(mktemp -d /tmp/analyze-bench.XXXX)
-pid= name=
-cleanup() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$dir"
-    if [ -n "$name" ]; then
-        psql -q "$pgurl/postgres" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" || true
-    fi
-}
+server= name=
 trap cleanup EXIT
 fresh_database "$target" "$db" "$dir" analyze_bench
 base="http://127.0.0.1:$port"
@@ -41,7 +31,7 @@ serve() {
     MISSIONOPS_DATABASE_URL="$url" RUST_LOG=warn \
         "$target/release/missionops" serve --bind "127.0.0.1:$port" --body-limit 1GiB \
         >>"$dir/serve.log" 2>&1 &
-    pid=$!
+    server=$!
     until curl -sf "$base/healthz" >/dev/null; do sleep 0.1; done
 }
 serve
@@ -66,13 +56,13 @@ done
 curl -sf -o /dev/null -X PUT -H 'content-type: application/json' \
     -d '{"parameters":{"temp":{"warnHigh":49,"critHigh":55},"volt":{"warnLow":20}}}' \
     "$base/spacecraft/SC-AN/config"
-kill "$pid"
-wait "$pid" 2>/dev/null || true
+kill "$server"
+wait "$server" 2>/dev/null || true
 serve
 url="$base/telemetry/analyze?spacecraftId=SC-AN&from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z"
 anomalies=$(curl -sf "$url" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 # The server's CPU (user + system, in clock ticks) before and after the timed requests.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 cpu_before=$(cpu_ticks)
 times=()
 for _ in $(seq "$RUNS"); do

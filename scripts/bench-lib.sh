@@ -34,3 +34,18 @@ start_server() {
     sleep 0.1
   done
 }
+
+# cleanup: stops `server`, removes `dir` and drops the database `name` (each when set), then
+# forgets them. The scripts set it as their EXIT trap, so that whatever happens no server,
+# database or directory of a run is left behind; http-bench also calls it between rows.
+cleanup() {
+  if [ -n "${server:-}" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+  [ -n "${dir:-}" ] && rm -rf "$dir"
+  if [ -n "${name:-}" ]; then
+    psql -q "$pgurl/postgres" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" || true
+  fi
+  server= name= dir=
+}

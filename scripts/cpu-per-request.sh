@@ -19,16 +19,6 @@ db=${DB:-sqlite}
 pgurl=${PGURL:-postgres://postgres@127.0.0.1:5432}
 dir=$(mktemp -d /tmp/cpu-per-request.XXXX)
 server= name=
-cleanup() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -rf "$dir"
-  if [ -n "$name" ]; then
-    psql -q "$pgurl/postgres" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" || true
-  fi
-}
 trap cleanup EXIT
 port=$(free_port)
 fresh_database "$target" "$db" "$dir" cpu_bench

@@ -40,18 +40,7 @@ case "$db" in
 esac
 healthz_rate=
 server= name= dir=
-# Whatever happens, no server, database or directory of this run is left behind.
-cleanup() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  [ -n "$dir" ] && rm -rf "$dir"
-  if [ -n "$name" ]; then
-    psql -q "$pgurl/postgres" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" || true
-  fi
-  server= name= dir=
-}
+# Whatever happens, no server, database or directory of this run is left behind (bench-lib).
 trap cleanup EXIT
 for scenario in "$@"; do
   # Let the disk settle first: dirty pages of a build being written back slow the first run.
