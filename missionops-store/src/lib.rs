@@ -28,6 +28,8 @@
 //!   telemetry has its write path and its read path in files of their own.
 //! - `system`: the system clock and UUIDv7 ids.
 //! - `outbox`: what the backends' outbox implementations share (claim ids, jitter, error cut).
+//! - `json_text`, `text_pages`: what the durable backends share to read telemetry back: the
+//!   exact reader of stored JSON text, and pages of a range read joined into one text.
 //! - `conformance/`: the shared backend test suite (feature `conformance`): one file of cases
 //!   per repository, `fixtures`, `backends`.
 
@@ -35,6 +37,9 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+mod json_text;
 mod memory;
 mod open;
 mod outbox;
@@ -43,6 +48,8 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod system;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod text_pages;
 
 pub use memory::MemoryStore;
 pub use open::{DatabaseUrl, migrate, open, open_for_server};

@@ -103,6 +103,7 @@ macro_rules! conformance_tests {
         $crate::conformance_cases!($fresh; $($module :: $case),*);
         $crate::conformance_cases!(@shared $fresh;
             telemetry_reads::ranges_are_read_as_a_stream_of_pages,
+            telemetry_reads::range_pages_read_back_exact_values,
         );
     };
 }

@@ -28,8 +28,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
+use futures_util::future::{self, BoxFuture};
 use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
 use missionops_core::{
     Alarm, BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
     ParameterName, ParameterValue, RangeCursor, Result, SeriesBucket, SnapshotId, SpacecraftId,
@@ -47,6 +48,7 @@ use super::events::record_events;
 use super::latest::{Behind, Held};
 use super::spacecraft::{register_missing, require_spacecraft, unknown_spacecraft};
 use super::{PostgresStore, db, to_i64, unique_violation};
+use crate::text_pages::{PageTimes, read_page_off_thread, stored_time};
 
 /// The stored snapshots of tenant `$2` among the ids `$1`: a primary-key lookup per id
 /// (`LIMIT 1` keeps it from being flattened into a join). Planned generically,
@@ -766,12 +768,114 @@ fn snapshots_from_rows(
         .collect()
 }
 
+/// Pages of a range read that wait for the consumer, besides the one it works on: with one,
+/// PostgreSQL produces a page while the one before is read back and analysed.
+const PAGES_AHEAD: usize = 1;
+
+/// The read of one page, running on a task of its own.
+type PageRead = BoxFuture<'static, Result<TelemetryPage>>;
+
+/// A page of a range read as PostgreSQL hands it over (the form of `text_pages`, times
+/// beside the text), not read back yet.
+struct TextPage {
+    text: String,
+    /// (epoch milliseconds, arrival) of each row, in the text's order.
+    times: Vec<(i64, i64)>,
+}
+
+impl TextPage {
+    /// The cursor after the page's last row when the page is full (`limit` rows), so that
+    /// more may follow; `None` after the last page.
+    fn cursor_after(&self, spacecraft: &SpacecraftId, limit: usize) -> Result<Option<RangeCursor>> {
+        if self.times.len() < limit {
+            return Ok(None);
+        }
+        // The last in (time, arrival) order, whatever order the rows came in.
+        let Some(&(millis, arrival)) = self.times.iter().max() else {
+            return Ok(None);
+        };
+        Ok(Some(RangeCursor {
+            timestamp: stored_time(millis, "snapshot", spacecraft.as_str())?,
+            arrival,
+        }))
+    }
+
+    /// The page's snapshots in time order, read back on the blocking pool.
+    async fn read(self, spacecraft: &SpacecraftId) -> Result<Vec<TelemetrySnapshot>> {
+        let (snapshots, _) =
+            read_page_off_thread(spacecraft, self.text, PageTimes::Beside(self.times)).await?;
+        Ok(snapshots)
+    }
+}
+
+impl PostgresStore {
+    /// The rows of `spacecraft` in `from..=to` after `after` (from the start with `None`), at
+    /// most `limit` of them in (time, arrival) order, as one text; `None` when there are none.
+    async fn fetch_text_page(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &SpacecraftId,
+        from: Timestamp,
+        to: Timestamp,
+        after: Option<RangeCursor>,
+        limit: usize,
+    ) -> Result<Option<TextPage>> {
+        let mut tx = self.begin_for(tenant).await?;
+        // Arrival numbers are positive, so (from, 0) is just before the first row at `from`.
+        let (after_ts, after_arrival) = match after {
+            Some(c) if c.timestamp >= from => (c.timestamp, c.arrival),
+            _ => (from, 0),
+        };
+        // Joined into one text in PostgreSQL: decoding a page row by row (a message, a row
+        // and a column decode each, then serde for the parameters) cost this process more
+        // than PostgreSQL spent producing it. Times and arrival numbers go beside the text as
+        // binary arrays: writing each as text was a third of PostgreSQL's work on a page. The
+        // aggregates take the rows in the subquery's order, which `text_pages` checks rather
+        // than trusts.
+        let (text, times, arrivals): (Option<String>, Option<Vec<PgTime>>, Option<Vec<i64>>) =
+            sqlx::query_as(concat!(
+                "SELECT string_agg(concat_ws(chr(31), id, parameters::text), chr(30)), ",
+                "array_agg(ts), array_agg(arrival) ",
+                "FROM (SELECT id, ts, arrival, parameters FROM telemetry ",
+                "WHERE tenant = $6 AND spacecraft_id = $1 AND ts BETWEEN $2 AND $3 ",
+                "AND (ts, arrival) > ($2, $4) ",
+                "ORDER BY ts, arrival LIMIT $5) AS page"
+            ))
+            .bind(spacecraft.as_str())
+            .bind(PgTime(after_ts))
+            .bind(PgTime(to))
+            .bind(after_arrival)
+            .bind(to_i64(limit))
+            .bind(tenant.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        drop(tx);
+        let (Some(text), Some(times), Some(arrivals)) = (text, times, arrivals) else {
+            return Ok(None);
+        };
+        if arrivals.len() != times.len() {
+            return Err(Error::backend(format!(
+                "a page of spacecraft '{spacecraft}' came back with {} times and {} arrival numbers",
+                times.len(),
+                arrivals.len()
+            )));
+        }
+        let times = times
+            .into_iter()
+            .map(|t| t.0.as_millis())
+            .zip(arrivals)
+            .collect();
+        Ok(Some(TextPage { text, times }))
+    }
+}
+
 #[async_trait]
 impl TelemetryRepository for PostgresStore {
-    /// Reads each page on a task of its own while the consumer works on the one before, so
-    /// that PostgreSQL producing a page and this process decoding it overlap the analysis of
-    /// the page before (read one after another, each waited for the other). Pages follow
-    /// each other by their cursors, so one page is read ahead at a time.
+    /// Reads the pages one after another by their cursors, each read back into snapshots on a
+    /// task of its own, so that PostgreSQL produces the next page while this process reads
+    /// back and the consumer analyses the ones before; at most [`PAGES_AHEAD`] pages wait for
+    /// the consumer.
     fn telemetry_range_pages(
         self: Arc<Self>,
         tenant: TenantId,
@@ -780,20 +884,45 @@ impl TelemetryRepository for PostgresStore {
         to: Timestamp,
         page: usize,
     ) -> BoxStream<'static, Result<TelemetryPage>> {
+        if from > to {
+            return futures_util::stream::empty().boxed();
+        }
         let page = page.max(1);
-        let (pages, receiver) = tokio::sync::mpsc::channel::<Result<TelemetryPage>>(1);
+        let (reads, receiver) = tokio::sync::mpsc::channel::<PageRead>(PAGES_AHEAD);
         tokio::spawn(async move {
             let mut after = None;
             loop {
-                let read = self
-                    .telemetry_range_page(&tenant, &spacecraft, from, to, after, page)
-                    .await;
-                let next = read.as_ref().ok().and_then(|read| read.next);
-                let failed = read.is_err();
-                // The consumer went away, or saw the failure that ends the stream.
-                if pages.send(read).await.is_err() || failed {
+                // Room first, so that the pages in flight are bounded by the channel.
+                let Ok(room) = reads.reserve().await else {
                     return;
-                }
+                };
+                let fetched = self
+                    .fetch_text_page(&tenant, &spacecraft, from, to, after, page)
+                    .await
+                    .and_then(|fetched| {
+                        let Some(fetched) = fetched else {
+                            return Ok(None);
+                        };
+                        let next = fetched.cursor_after(&spacecraft, page)?;
+                        Ok(Some((fetched, next)))
+                    });
+                let (fetched, next) = match fetched {
+                    Ok(Some(fetched)) => fetched,
+                    Ok(None) => return,
+                    Err(e) => {
+                        // The consumer sees the failure in place of the next page.
+                        room.send(future::ready(Err(e)).boxed());
+                        return;
+                    }
+                };
+                let spacecraft = spacecraft.clone();
+                let read = tokio::spawn(async move {
+                    Ok(TelemetryPage {
+                        snapshots: fetched.read(&spacecraft).await?,
+                        next,
+                    })
+                });
+                room.send(async move { read.await.map_err(Error::backend)? }.boxed());
                 match next {
                     Some(next) => after = Some(next),
                     None => return,
@@ -801,8 +930,8 @@ impl TelemetryRepository for PostgresStore {
             }
         });
         futures_util::stream::unfold(receiver, |mut receiver| async move {
-            let page = receiver.recv().await?;
-            Some((page, receiver))
+            let read = receiver.recv().await?;
+            Some((read.await, receiver))
         })
         .boxed()
     }
@@ -1057,40 +1186,15 @@ impl TelemetryRepository for PostgresStore {
         if from > to || limit == 0 {
             return Ok(TelemetryPage::default());
         }
-        let mut tx = self.begin_for(tenant).await?;
-        // Arrival numbers are positive, so (from, 0) is just before the first row at `from`.
-        let (after_ts, after_arrival) = match after {
-            Some(c) if c.timestamp >= from => (c.timestamp, c.arrival),
-            _ => (from, 0),
+        let Some(page) = self
+            .fetch_text_page(tenant, spacecraft, from, to, after, limit)
+            .await?
+        else {
+            return Ok(TelemetryPage::default());
         };
-        // The arrival is read after the columns `snapshots_from_rows` reads by position.
-        let rows = sqlx::query(concat!(
-            "SELECT id, ts, parameters::text AS parameters, arrival FROM telemetry ",
-            "WHERE tenant = $6 AND spacecraft_id = $1 AND ts BETWEEN $2 AND $3 ",
-            "AND (ts, arrival) > ($2, $4) ",
-            "ORDER BY ts, arrival LIMIT $5"
-        ))
-        .bind(spacecraft.as_str())
-        .bind(PgTime(after_ts))
-        .bind(PgTime(to))
-        .bind(after_arrival)
-        .bind(to_i64(limit))
-        .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        let next = match rows.last() {
-            Some(row) if rows.len() == limit => {
-                let timestamp: PgTime = row.try_get(1).map_err(db)?;
-                Some(RangeCursor {
-                    timestamp: timestamp.0,
-                    arrival: row.try_get(3).map_err(db)?,
-                })
-            }
-            _ => None,
-        };
+        let next = page.cursor_after(spacecraft, limit)?;
         Ok(TelemetryPage {
-            snapshots: snapshots_from_rows(spacecraft, &rows)?,
+            snapshots: page.read(spacecraft).await?,
             next,
         })
     }

@@ -11,11 +11,11 @@ use missionops_core::{
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::codec::{read_parameter_value, to_json};
 use super::{
     DbResult, SqliteStore, begin_write, corrupt, events, require_spacecraft, rows_per_statement,
     sql_count, stored, stored_opt_time, stored_time,
 };
+use crate::json_text::{read_parameter_value, to_json};
 
 const ANOMALY_INSERT: &str = "INSERT INTO anomalies \
      (tenant, id, spacecraft_id, ts, parameter, kind, value, severity, limit_value, description, \

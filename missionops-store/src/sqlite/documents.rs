@@ -15,11 +15,11 @@ use missionops_core::{
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::codec::{read_strings, to_json};
 use super::{
     DbResult, SqliteStore, begin_write, corrupt, events, is_unique_violation, sql_count, stored,
     stored_time,
 };
+use crate::json_text::{read_strings, to_json};
 
 const DOCUMENT_COLUMNS: &str = "d.id, d.spacecraft_id, d.title, d.category, d.tags, d.body, d.published_at, d.updated_at, \
      d.version";

@@ -11,11 +11,11 @@ use missionops_core::{
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::codec::{read_object, to_json};
 use super::{
     DbResult, SqliteStore, begin_write, corrupt, is_unique_violation, rows_per_statement,
     sql_count, stored, stored_time,
 };
+use crate::json_text::{read_object, to_json};
 
 /// Fails with [`Error::Conflict`] when two of `events` share an id, before anything is written.
 pub(super) fn check_distinct<'a>(events: impl IntoIterator<Item = &'a NewEvent>) -> Result<()> {

@@ -1,7 +1,8 @@
 //! The embedded SQLite backend: one file in WAL mode, created and migrated on open.
 //!
 //! # Layout
-//! - `codec`: the JSON text stored for parameters, documents and metadata, and its exact reader.
+//! - The JSON text stored for parameters, documents and metadata, and its exact reader, are the
+//!   crate's `json_text`; the pages of range reads, its `text_pages`.
 //! - `events`: recording events with gap-free sequences plus their outbox rows, inside the
 //!   caller's transaction; the event queries.
 //! - `spacecraft`: spacecraft and configuration versions.
@@ -19,7 +20,6 @@
 //! even an event sequence number) is left behind.
 
 mod anomalies;
-mod codec;
 mod documents;
 mod events;
 mod health;
@@ -40,6 +40,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection, Sqlite, SqliteConnection, Transaction};
+
+use crate::text_pages::{corrupt, stored_time};
 
 /// The schema migrations, embedded at build time and applied by [`SqliteStore::open`].
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -457,19 +459,6 @@ impl<T> DbResult<T> for std::result::Result<T, sqlx::Error> {
 fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.is_unique_violation())
-}
-
-/// A stored row that cannot be turned back into a domain value: the file was written by
-/// something else or is damaged. Reported, never panicked on.
-fn corrupt(what: &str, id: &str, detail: impl fmt::Display) -> Error {
-    Error::backend(format!(
-        "the stored {what} '{id}' cannot be read back: {detail}"
-    ))
-}
-
-/// A stored time in epoch milliseconds back as a [`Timestamp`].
-fn stored_time(millis: i64, what: &str, id: &str) -> Result<Timestamp> {
-    Timestamp::from_millis(millis).map_err(|e| corrupt(what, id, e))
 }
 
 /// An optional stored time back as a [`Timestamp`].

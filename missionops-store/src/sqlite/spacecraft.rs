@@ -11,11 +11,11 @@ use missionops_core::{
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::codec::{read_object, to_json};
 use super::{
     DbResult, SqliteStore, begin_write, corrupt, events, is_unique_violation, require_spacecraft,
     rows_per_statement, sql_count, stored, stored_time,
 };
+use crate::json_text::{read_object, to_json};
 
 type SpacecraftRow = (String, String, String, String, i64, i64);
 

@@ -25,7 +25,7 @@ use missionops_core::{ParameterName, ParameterValue, Result, TelemetrySnapshot};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::write::{Keys, LatestRow, NewestValue, newest_values, push_latest_values};
-use crate::sqlite::codec::{read_parameters, to_json};
+use crate::json_text::{read_parameters, to_json};
 use crate::sqlite::{
     DbResult, SqliteStore, Writer, begin_write, corrupt, rows_per_statement, stored_time,
 };

@@ -20,8 +20,9 @@ use missionops_core::{
 use sqlx::SqlitePool;
 use tokio::sync::mpsc;
 
-use super::read::{fetch_page, parse_page, split_page, up_to_the_end};
+use super::read::{fetch_page, up_to_the_end};
 use crate::sqlite::{DbResult, SqliteStore, sql_count, stored_time};
+use crate::text_pages::{PageTimes, read_page_off_thread};
 
 /// Pages read ahead of the one the consumer waits for. Each being read holds a reader
 /// connection (the store has four) and a page of memory. With one, two pages are produced side
@@ -167,11 +168,6 @@ async fn read_page(
         });
     };
     let count = usize::try_from(count).unwrap_or(0);
-    let snapshots = tokio::task::spawn_blocking(move || {
-        let rows = split_page(&spacecraft, &text, count, false)?;
-        parse_page(&spacecraft, &text, rows)
-    })
-    .await
-    .map_err(Error::backend)??;
+    let (snapshots, _) = read_page_off_thread(&spacecraft, text, PageTimes::InText(count)).await?;
     Ok(TelemetryPage { snapshots, next })
 }

@@ -6,75 +6,24 @@
 //! of equal times. Pages are parsed on the blocking pool while SQLite produces the next one.
 
 use std::collections::VecDeque;
-use std::ops::Range;
 
 use missionops_core::TenantId;
 use missionops_core::{
-    BucketWidth, Error, LatestValue, LayoutInterner, Limit, ParameterName, RangeCursor, Result,
-    SeriesBucket, SnapshotId, SpacecraftId, TelemetryPage, TelemetrySnapshot, Timestamp,
+    BucketWidth, Error, LatestValue, Limit, ParameterName, RangeCursor, Result, SeriesBucket,
+    SpacecraftId, TelemetryPage, TelemetrySnapshot, Timestamp,
 };
 use sqlx::SqliteConnection;
 
-use crate::sqlite::codec::{read_parameter_value, read_parameters_like};
+use crate::json_text::read_parameter_value;
 use crate::sqlite::{DbResult, SqliteStore, corrupt, sql_count, stored, stored_time};
-
-/// Turns stored rows of one spacecraft back into snapshots.
-struct SnapshotReader<'a> {
-    spacecraft: &'a SpacecraftId,
-    layouts: LayoutInterner,
-}
-
-impl<'a> SnapshotReader<'a> {
-    fn new(spacecraft: &'a SpacecraftId) -> Self {
-        SnapshotReader {
-            spacecraft,
-            layouts: LayoutInterner::new(),
-        }
-    }
-
-    /// One row; `previous`, the snapshot read before it, lends its parameter names.
-    fn read(
-        &mut self,
-        id: &str,
-        ts: i64,
-        parameters: &str,
-        previous: Option<&TelemetrySnapshot>,
-    ) -> Result<TelemetrySnapshot> {
-        let what = "snapshot";
-        let parameters = read_parameters_like(parameters, previous.map(|p| &p.parameters))
-            .map_err(|e| corrupt(what, id, e))?;
-        // A layout borrowed from the previous snapshot is shared already.
-        let shared = previous.is_some_and(|p| p.parameters.layout().same_as(parameters.layout()));
-        Ok(TelemetrySnapshot {
-            id: stored(SnapshotId::parse(id), what, id)?,
-            spacecraft_id: self.spacecraft.clone(),
-            timestamp: stored_time(ts, what, id)?,
-            parameters: if shared {
-                parameters
-            } else {
-                self.layouts.share(parameters)
-            },
-        })
-    }
-}
+use crate::text_pages::{PageTimes, parse_page, read_page_off_thread, split_page};
 
 /// Snapshots per page of a range read.
 const RANGE_PAGE: usize = 2_048;
 
-/// Separates the rows of a page of a range read.
-const ROW_SEPARATOR: char = '\u{1e}';
-/// Separates the fields of a row of a page.
-const FIELD_SEPARATOR: char = '\u{1f}';
-
 /// One page of a range read: the rows of one spacecraft after the row (`after_ts`,
 /// `after_seq`) and up to the row `up_to` (inclusive), at most `limit` of them (all with
-/// `None`), in time order, as one text.
-///
-/// A day at 1 Hz is 86,400 rows; handed over one by one, the driver's per-row work (a channel
-/// message, a copy and an allocation per column) costs more than SQLite's. So SQLite joins each
-/// page into one text: rows separated by U+001E, fields (id, time, arrival, parameters) by
-/// U+001F. Neither can occur in a row: ids exclude control characters and the JSON writer
-/// escapes them inside strings.
+/// `None`), in time order, as one text (the form of `text_pages`) and the number of rows.
 pub(super) async fn fetch_page(
     conn: &mut SqliteConnection,
     key: i64,
@@ -118,91 +67,6 @@ pub(super) async fn fetch_page(
 /// The end of a range: every row up to `to`, whatever its arrival number.
 pub(super) fn up_to_the_end(to: Timestamp) -> (i64, i64) {
     (to.as_millis(), i64::MAX)
-}
-
-/// Where a row of a page is: the byte range of its id, its time, its arrival number and the
-/// byte range of its parameters.
-pub(super) type RowSpan = (Range<usize>, i64, i64, Range<usize>);
-
-/// Splits a page into its rows, checking that there are `count` of them, and returns them in
-/// (time, arrival) order, or the reverse with `newest_first`. Only the row headers are read
-/// here; the parameters are parsed by [`parse_page`], off this thread for a range read.
-pub(super) fn split_page(
-    spacecraft: &SpacecraftId,
-    text: &str,
-    count: usize,
-    newest_first: bool,
-) -> Result<Vec<RowSpan>> {
-    let damaged = |detail: &str| {
-        corrupt(
-            "telemetry of spacecraft",
-            spacecraft.as_str(),
-            format!("a page of a range read is damaged: {detail}"),
-        )
-    };
-    let mut rows = Vec::with_capacity(count);
-    let mut at = 0;
-    for record in text.split(ROW_SEPARATOR) {
-        let start = at;
-        at += record.len() + ROW_SEPARATOR.len_utf8();
-        let mut fields = record.splitn(4, FIELD_SEPARATOR);
-        let (Some(id), Some(ts), Some(seq), Some(parameters)) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
-            return Err(damaged("a row has too few fields"));
-        };
-        let ts = ts
-            .parse()
-            .map_err(|_| damaged("a time is not an integer"))?;
-        let seq = seq
-            .parse()
-            .map_err(|_| damaged("an arrival number is not an integer"))?;
-        let parameters_at = start + record.len() - parameters.len();
-        rows.push((
-            start..start + id.len(),
-            ts,
-            seq,
-            parameters_at..parameters_at + parameters.len(),
-        ));
-    }
-    if rows.len() != count {
-        return Err(damaged(&format!(
-            "{} rows where {count} were counted",
-            rows.len()
-        )));
-    }
-    // SQLite joins the rows in the order its subquery yields them, which is the ORDER BY
-    // order; its documentation leaves the order of group_concat open, so check, not trust.
-    if newest_first {
-        if !rows.is_sorted_by(|a, b| (a.1, a.2) >= (b.1, b.2)) {
-            rows.sort_unstable_by_key(|(_, ts, seq, _)| std::cmp::Reverse((*ts, *seq)));
-        }
-    } else if !rows.is_sorted_by_key(|(_, ts, seq, _)| (*ts, *seq)) {
-        rows.sort_unstable_by_key(|(_, ts, seq, _)| (*ts, *seq));
-    }
-    Ok(rows)
-}
-
-/// Reads the rows of a page back into snapshots, in order.
-pub(super) fn parse_page(
-    spacecraft: &SpacecraftId,
-    text: &str,
-    rows: Vec<RowSpan>,
-) -> Result<Vec<TelemetrySnapshot>> {
-    let mut reader = SnapshotReader::new(spacecraft);
-    let mut snapshots: Vec<TelemetrySnapshot> = Vec::with_capacity(rows.len());
-    for (id, ts, _, parameters) in rows {
-        let (Some(id), Some(parameters)) = (text.get(id), text.get(parameters)) else {
-            return Err(corrupt(
-                "telemetry of spacecraft",
-                spacecraft.as_str(),
-                "a row of a range read is out of its page",
-            ));
-        };
-        let snapshot = reader.read(id, ts, parameters, snapshots.last())?;
-        snapshots.push(snapshot);
-    }
-    Ok(snapshots)
 }
 
 /// Waits for the oldest page being parsed and appends its snapshots.
@@ -258,7 +122,12 @@ impl SqliteStore {
         let Some(text) = text else {
             return Ok(Vec::new());
         };
-        let rows = split_page(spacecraft, &text, usize::try_from(count).unwrap_or(0), true)?;
+        let rows = split_page(
+            spacecraft,
+            &text,
+            PageTimes::InText(usize::try_from(count).unwrap_or(0)),
+            true,
+        )?;
         parse_page(spacecraft, &text, rows)
     }
 
@@ -299,7 +168,7 @@ impl SqliteStore {
                 fetch_page(&mut tx, key, after, up_to_the_end(to), Some(asked)).await?;
             let Some(text) = text else { break };
             let count = usize::try_from(count).unwrap_or(0);
-            let rows = split_page(spacecraft, &text, count, false)?;
+            let rows = split_page(spacecraft, &text, PageTimes::InText(count), false)?;
             let last = rows.last().map_or(after, |(_, ts, seq, _)| (*ts, *seq));
             if parsing.len() == PAGES_IN_FLIGHT {
                 collect(&mut parsing, &mut snapshots).await?;
@@ -360,12 +229,8 @@ impl SqliteStore {
             return Ok(TelemetryPage::default());
         };
         let count = usize::try_from(count).unwrap_or(0);
-        let rows = split_page(spacecraft, &text, count, false)?;
-        let last = rows.last().map(|(_, ts, seq, _)| (*ts, *seq));
-        let id = spacecraft.clone();
-        let snapshots = tokio::task::spawn_blocking(move || parse_page(&id, &text, rows))
-            .await
-            .map_err(Error::backend)??;
+        let (snapshots, last) =
+            read_page_off_thread(spacecraft, text, PageTimes::InText(count)).await?;
         let next = match last {
             Some((ts, arrival)) if count == limit => Some(RangeCursor {
                 timestamp: stored_time(ts, "snapshot", spacecraft.as_str())?,

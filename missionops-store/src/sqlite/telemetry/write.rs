@@ -28,7 +28,7 @@ use missionops_core::{
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::sqlite::codec::{read_parameters, to_json};
+use crate::json_text::{read_parameters, to_json};
 use crate::sqlite::{
     DbResult, SqliteStore, anomalies, begin_write, events, rows_per_statement, spacecraft,
 };
@@ -38,7 +38,7 @@ use crate::sqlite::{
 /// encoding of one chunk something to overlap with.
 const SNAPSHOTS_PER_STATEMENT: usize = 250;
 
-/// The compact JSON text of a snapshot's parameters (see `codec`), written into a buffer sized
+/// The compact JSON text of a snapshot's parameters (see `json_text`), written into a buffer sized
 /// for typical telemetry so that it is not regrown value by value.
 fn encode(parameters: &Parameters) -> Result<String> {
     let mut out = Vec::with_capacity(2 + 32 * parameters.len());

@@ -1,4 +1,4 @@
-//! The JSON text the SQLite backend stores, and the reader it reads that text back with.
+//! The JSON text the durable backends store, and the reader they read that text back with.
 //!
 //! Parameters, configuration documents, metadata and tags are stored as the compact JSON text
 //! serde_json writes (with `preserve_order`, so keys keep their order). Writing goes through the
@@ -7,8 +7,8 @@
 //! same text, which lets ingest compare a repeated snapshot with the stored one by its text.
 //!
 //! The workspace enables serde_json's `float_roundtrip`, so serde_json would read these texts
-//! back exactly too (the Postgres backend does). This reader stays because of the telemetry read
-//! path: [`read_parameters_like`] reads a run of snapshots that share one layout (the usual
+//! back exactly too (the PostgreSQL backend does, outside range reads). This reader stays
+//! because of the telemetry read path: [`read_parameters_like`] reads a run of snapshots that share one layout (the usual
 //! range) by comparing each name with the previous snapshot's name at the same position and
 //! reusing that layout whole, where deserializing through serde would validate and hash every
 //! name of every row again (reusing it took a day's range out of 10 M rows from 245 ms to
@@ -18,8 +18,10 @@
 //! integer `45`. The other readers (objects, string arrays) share its number and string
 //! handling, so that every column of the file is read by one set of rules.
 //!
-//! It stays in this backend rather than next to the core's JSON code: only SQLite stores
-//! parameters as text it must parse itself, and the core keeps no reader of its own to share.
+//! It stays in this crate rather than next to the core's JSON code: only the stores read
+//! parameters back from text, and the core keeps no reader of its own to share. SQLite reads
+//! every column with it; PostgreSQL (whose `json` columns keep the text as written) reads the
+//! pages of range reads with it (see `text_pages`).
 
 use std::borrow::Cow;
 use std::fmt;
