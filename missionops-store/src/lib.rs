@@ -28,8 +28,9 @@
 //!   telemetry has its write path and its read path in files of their own.
 //! - `system`: the system clock and UUIDv7 ids.
 //! - `outbox`: what the backends' outbox implementations share (claim ids, jitter, error cut).
-//! - `json_text`, `text_pages`: what the durable backends share to read telemetry back: the
-//!   exact reader of stored JSON text, and pages of a range read joined into one text.
+//! - `json_text`, `text_pages`, `pages_ahead`: what the durable backends share to read
+//!   telemetry back: the exact reader of stored JSON text, pages of a range read joined into
+//!   one text, and those pages read ahead of their consumer and side by side.
 //! - `conformance/`: the shared backend test suite (feature `conformance`): one file of cases
 //!   per repository, `fixtures`, `backends`.
 
@@ -43,6 +44,8 @@ mod json_text;
 mod memory;
 mod open;
 mod outbox;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod pages_ahead;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]

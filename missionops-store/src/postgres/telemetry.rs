@@ -48,6 +48,7 @@ use super::events::record_events;
 use super::latest::{Behind, Held};
 use super::spacecraft::{register_missing, require_spacecraft, unknown_spacecraft};
 use super::{PostgresStore, db, to_i64, unique_violation};
+use crate::pages_ahead::{PagedRange, RowKey, read_ahead};
 use crate::text_pages::{PageTimes, read_page_off_thread, stored_time};
 
 /// The stored snapshots of tenant `$2` among the ids `$1`: a primary-key lookup per id
@@ -768,12 +769,72 @@ fn snapshots_from_rows(
         .collect()
 }
 
-/// Pages of a range read that wait for the consumer, besides the one it works on: with one,
-/// PostgreSQL produces a page while the one before is read back and analysed.
-const PAGES_AHEAD: usize = 1;
+/// One spacecraft's range, read by pages with their ends found first (`pages_ahead`).
+struct PgRange {
+    store: Arc<PostgresStore>,
+    tenant: TenantId,
+    spacecraft: SpacecraftId,
+    to: Timestamp,
+    page: usize,
+}
 
-/// The read of one page, running on a task of its own.
-type PageRead = BoxFuture<'static, Result<TelemetryPage>>;
+#[async_trait]
+impl PagedRange for PgRange {
+    async fn end_of_page_after(&self, (after_ts, after_arrival): RowKey) -> Result<Option<RowKey>> {
+        let after_ts = stored_time(after_ts, "snapshot", self.spacecraft.as_str())?;
+        let mut tx = self.store.begin_for(&self.tenant).await?;
+        let end: Option<(PgTime, i64)> = sqlx::query_as(
+            "SELECT ts, arrival FROM telemetry \
+             WHERE tenant = $6 AND spacecraft_id = $1 AND (ts, arrival) > ($2, $4) AND ts <= $3 \
+             ORDER BY ts, arrival OFFSET $5 LIMIT 1",
+        )
+        .bind(self.spacecraft.as_str())
+        .bind(PgTime(after_ts))
+        .bind(PgTime(self.to))
+        .bind(after_arrival)
+        .bind(to_i64(self.page - 1))
+        .bind(self.tenant.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        Ok(end.map(|(ts, arrival)| (ts.0.as_millis(), arrival)))
+    }
+
+    fn read_page(
+        &self,
+        after: RowKey,
+        end: Option<RowKey>,
+    ) -> BoxFuture<'static, Result<TelemetryPage>> {
+        let store = Arc::clone(&self.store);
+        let tenant = self.tenant.clone();
+        let spacecraft = self.spacecraft.clone();
+        let to = self.to;
+        async move {
+            let what = spacecraft.as_str();
+            let after = (stored_time(after.0, "snapshot", what)?, after.1);
+            let up_to = match end {
+                Some((ts, arrival)) => (stored_time(ts, "snapshot", what)?, arrival),
+                None => (to, i64::MAX),
+            };
+            let snapshots = match store
+                .fetch_text_page(&tenant, &spacecraft, after, up_to, None)
+                .await?
+            {
+                Some(page) => page.read(&spacecraft).await?,
+                None => Vec::new(),
+            };
+            let next = match end {
+                Some((ts, arrival)) => Some(RangeCursor {
+                    timestamp: stored_time(ts, "snapshot", what)?,
+                    arrival,
+                }),
+                None => None,
+            };
+            Ok(TelemetryPage { snapshots, next })
+        }
+        .boxed()
+    }
+}
 
 /// A page of a range read as PostgreSQL hands it over (the form of `text_pages`, times
 /// beside the text), not read back yet.
@@ -809,44 +870,41 @@ impl TextPage {
 }
 
 impl PostgresStore {
-    /// The rows of `spacecraft` in `from..=to` after `after` (from the start with `None`), at
-    /// most `limit` of them in (time, arrival) order, as one text; `None` when there are none.
+    /// The rows of `spacecraft` after the row (time, arrival) `after` up to the row `up_to`
+    /// (inclusive), at most `limit` of them (all with `None`), in (time, arrival) order, as
+    /// one text; `None` when there are none.
     async fn fetch_text_page(
         &self,
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
-        from: Timestamp,
-        to: Timestamp,
-        after: Option<RangeCursor>,
-        limit: usize,
+        (after_ts, after_arrival): (Timestamp, i64),
+        (up_to_ts, up_to_arrival): (Timestamp, i64),
+        limit: Option<usize>,
     ) -> Result<Option<TextPage>> {
         let mut tx = self.begin_for(tenant).await?;
-        // Arrival numbers are positive, so (from, 0) is just before the first row at `from`.
-        let (after_ts, after_arrival) = match after {
-            Some(c) if c.timestamp >= from => (c.timestamp, c.arrival),
-            _ => (from, 0),
-        };
         // Joined into one text in PostgreSQL: decoding a page row by row (a message, a row
         // and a column decode each, then serde for the parameters) cost this process more
         // than PostgreSQL spent producing it. Times and arrival numbers go beside the text as
         // binary arrays: writing each as text was a third of PostgreSQL's work on a page. The
         // aggregates take the rows in the subquery's order, which `text_pages` checks rather
-        // than trusts.
+        // than trusts. The row comparisons alone bound the index scan: each further condition
+        // on `ts` is checked on every index entry (a fifth of reading the rows).
         let (text, times, arrivals): (Option<String>, Option<Vec<PgTime>>, Option<Vec<i64>>) =
             sqlx::query_as(concat!(
-                "SELECT string_agg(concat_ws(chr(31), id, parameters::text), chr(30)), ",
+                "SELECT string_agg(id || chr(31) || parameters::text, chr(30)), ",
                 "array_agg(ts), array_agg(arrival) ",
                 "FROM (SELECT id, ts, arrival, parameters FROM telemetry ",
-                "WHERE tenant = $6 AND spacecraft_id = $1 AND ts BETWEEN $2 AND $3 ",
-                "AND (ts, arrival) > ($2, $4) ",
+                "WHERE tenant = $6 AND spacecraft_id = $1 ",
+                "AND (ts, arrival) > ($2, $4) AND (ts, arrival) <= ($3, $7) ",
                 "ORDER BY ts, arrival LIMIT $5) AS page"
             ))
             .bind(spacecraft.as_str())
             .bind(PgTime(after_ts))
-            .bind(PgTime(to))
+            .bind(PgTime(up_to_ts))
             .bind(after_arrival)
-            .bind(to_i64(limit))
+            .bind(limit.map(to_i64))
             .bind(tenant.as_str())
+            .bind(up_to_arrival)
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
@@ -872,10 +930,7 @@ impl PostgresStore {
 
 #[async_trait]
 impl TelemetryRepository for PostgresStore {
-    /// Reads the pages one after another by their cursors, each read back into snapshots on a
-    /// task of its own, so that PostgreSQL produces the next page while this process reads
-    /// back and the consumer analyses the ones before; at most [`PAGES_AHEAD`] pages wait for
-    /// the consumer.
+    /// Read ahead, side by side (see the crate's `pages_ahead`).
     fn telemetry_range_pages(
         self: Arc<Self>,
         tenant: TenantId,
@@ -887,53 +942,15 @@ impl TelemetryRepository for PostgresStore {
         if from > to {
             return futures_util::stream::empty().boxed();
         }
-        let page = page.max(1);
-        let (reads, receiver) = tokio::sync::mpsc::channel::<PageRead>(PAGES_AHEAD);
-        tokio::spawn(async move {
-            let mut after = None;
-            loop {
-                // Room first, so that the pages in flight are bounded by the channel.
-                let Ok(room) = reads.reserve().await else {
-                    return;
-                };
-                let fetched = self
-                    .fetch_text_page(&tenant, &spacecraft, from, to, after, page)
-                    .await
-                    .and_then(|fetched| {
-                        let Some(fetched) = fetched else {
-                            return Ok(None);
-                        };
-                        let next = fetched.cursor_after(&spacecraft, page)?;
-                        Ok(Some((fetched, next)))
-                    });
-                let (fetched, next) = match fetched {
-                    Ok(Some(fetched)) => fetched,
-                    Ok(None) => return,
-                    Err(e) => {
-                        // The consumer sees the failure in place of the next page.
-                        room.send(future::ready(Err(e)).boxed());
-                        return;
-                    }
-                };
-                let spacecraft = spacecraft.clone();
-                let read = tokio::spawn(async move {
-                    Ok(TelemetryPage {
-                        snapshots: fetched.read(&spacecraft).await?,
-                        next,
-                    })
-                });
-                room.send(async move { read.await.map_err(Error::backend)? }.boxed());
-                match next {
-                    Some(next) => after = Some(next),
-                    None => return,
-                }
-            }
-        });
-        futures_util::stream::unfold(receiver, |mut receiver| async move {
-            let read = receiver.recv().await?;
-            Some((read.await, receiver))
-        })
-        .boxed()
+        let range = PgRange {
+            store: self,
+            tenant,
+            spacecraft,
+            to,
+            page: page.max(1),
+        };
+        // Arrival numbers are positive, so (from, 0) is just before the first row at `from`.
+        read_ahead(future::ready(Ok(Some(range))), (from.as_millis(), 0))
     }
 
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
@@ -1186,8 +1203,13 @@ impl TelemetryRepository for PostgresStore {
         if from > to || limit == 0 {
             return Ok(TelemetryPage::default());
         }
+        // Arrival numbers are positive, so (from, 0) is just before the first row at `from`.
+        let after = match after {
+            Some(c) if c.timestamp >= from => (c.timestamp, c.arrival),
+            _ => (from, 0),
+        };
         let Some(page) = self
-            .fetch_text_page(tenant, spacecraft, from, to, after, limit)
+            .fetch_text_page(tenant, spacecraft, after, (to, i64::MAX), Some(limit))
             .await?
         else {
             return Ok(TelemetryPage::default());
