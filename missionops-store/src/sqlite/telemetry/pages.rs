@@ -126,6 +126,7 @@ async fn read_page(
         });
     };
     let count = usize::try_from(count).unwrap_or(0);
-    let (snapshots, _) = read_page_off_thread(&spacecraft, text, PageTimes::InText(count)).await?;
+    let (snapshots, _) =
+        read_page_off_thread(&spacecraft, text, PageTimes::TimesInText(count)).await?;
     Ok(TelemetryPage { snapshots, next })
 }

@@ -24,6 +24,10 @@ const RANGE_PAGE: usize = 2_048;
 /// One page of a range read: the rows of one spacecraft after the row (`after_ts`,
 /// `after_seq`) and up to the row `up_to` (inclusive), at most `limit` of them (all with
 /// `None`), in time order, as one text (the form of `text_pages`) and the number of rows.
+///
+/// With a limit each row holds its arrival number (a cursor after the page needs the last
+/// one): `PageTimes::InText`. Without one (a page between two ends found beforehand) it does
+/// not: `PageTimes::TimesInText` (writing the number as text was a few per cent of the read).
 pub(super) async fn fetch_page(
     conn: &mut SqliteConnection,
     key: i64,
@@ -36,7 +40,7 @@ pub(super) async fn fetch_page(
     // third more per row.
     let sql = match limit {
         None => {
-            "SELECT group_concat(concat_ws(char(31), id, ts, seq, parameters), char(30)), \
+            "SELECT group_concat(concat_ws(char(31), id, ts, parameters), char(30)), \
                     count(*) \
              FROM telemetry \
              WHERE spacecraft_key = ?1 AND ts >= ?2 AND ts <= ?3 \
