@@ -118,6 +118,47 @@ struct Stored {
     newest_temps: Vec<(String, Option<i64>)>,
 }
 
+/// The SQL that reads [`Stored`] on one backend (their schemas differ).
+struct StoredSql {
+    registrations: &'static str,
+    orphans: &'static str,
+    without_outbox: &'static str,
+    newest_temps: &'static str,
+}
+
+/// Reads [`Stored`] over `$conn` (a `&mut` SQLite or PostgreSQL connection) with `$sql`.
+macro_rules! read_stored {
+    ($conn:expr, $sql:expr) => {{
+        let conn = $conn;
+        let sql: &StoredSql = $sql;
+        Stored {
+            ids: sqlx::query_scalar("SELECT id FROM telemetry")
+                .fetch_all(&mut *conn)
+                .await
+                .expect("ids"),
+            registrations: sqlx::query_as(sql.registrations)
+                .fetch_all(&mut *conn)
+                .await
+                .expect("registrations"),
+            orphans: sqlx::query_scalar(sql.orphans)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("orphans"),
+            without_outbox: sqlx::query_scalar(sql.without_outbox)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("outbox"),
+            newest_temps: sqlx::query(sql.newest_temps)
+                .fetch_all(&mut *conn)
+                .await
+                .expect("newest")
+                .iter()
+                .map(|row| (row.get(0), row.get(1)))
+                .collect(),
+        }
+    }};
+}
+
 /// Everything acknowledged is stored, no batch in part, one registration event per
 /// spacecraft, an outbox row per event.
 fn check_stored(stored: &Stored, acknowledged: &[String]) {
@@ -199,46 +240,21 @@ fn acknowledged_fleet_writes_survive_kill_9_and_each_spacecraft_registers_once()
         let mut conn = SqliteConnection::connect(&url)
             .await
             .expect("open the file");
-        let stored = Stored {
-            ids: sqlx::query_scalar("SELECT id FROM telemetry")
-                .fetch_all(&mut conn)
-                .await
-                .expect("ids"),
-            registrations: sqlx::query_as(
-                "SELECT s.id, (SELECT count(*) FROM events e \
-                               WHERE e.type = 'SPACECRAFT_REGISTERED' AND e.spacecraft_id = s.id) \
-                 FROM spacecraft s",
-            )
-            .fetch_all(&mut conn)
-            .await
-            .expect("registrations"),
-            orphans: sqlx::query_scalar(
-                "SELECT count(*) FROM events e WHERE e.type = 'SPACECRAFT_REGISTERED' \
-                 AND NOT EXISTS (SELECT 1 FROM spacecraft s WHERE s.id = e.spacecraft_id)",
-            )
-            .fetch_one(&mut conn)
-            .await
-            .expect("orphans"),
-            without_outbox: sqlx::query_scalar(
-                "SELECT count(*) FROM events e \
-                 WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.sequence = e.sequence)",
-            )
-            .fetch_one(&mut conn)
-            .await
-            .expect("outbox"),
-            newest_temps: sqlx::query(
-                "SELECT s.id, (SELECT json_extract(t.parameters, '$.temp') FROM telemetry t \
-                               WHERE t.spacecraft_key = s.key \
-                               ORDER BY t.ts DESC, t.seq DESC LIMIT 1) \
-                 FROM spacecraft s",
-            )
-            .fetch_all(&mut conn)
-            .await
-            .expect("newest")
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect(),
-        };
+        let stored = read_stored!(
+            &mut conn,
+            &StoredSql {
+                registrations: "SELECT s.id, (SELECT count(*) FROM events e \
+                                WHERE e.type = 'SPACECRAFT_REGISTERED' AND e.spacecraft_id = s.id) \
+                                FROM spacecraft s",
+                orphans: "SELECT count(*) FROM events e WHERE e.type = 'SPACECRAFT_REGISTERED' \
+                          AND NOT EXISTS (SELECT 1 FROM spacecraft s WHERE s.id = e.spacecraft_id)",
+                without_outbox: "SELECT count(*) FROM events e \
+                                 WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.sequence = e.sequence)",
+                newest_temps: "SELECT s.id, (SELECT json_extract(t.parameters, '$.temp') \
+                               FROM telemetry t WHERE t.spacecraft_key = s.key \
+                               ORDER BY t.ts DESC, t.seq DESC LIMIT 1) FROM spacecraft s",
+            }
+        );
         conn.close().await.expect("close");
         stored
     });
@@ -266,48 +282,23 @@ async fn acknowledged_fleet_writes_survive_kill_9_on_postgres_and_held_values_ar
         tokio::task::block_in_place(|| load_then_kill(serving))
     };
     let mut conn = PgConnection::connect(&url).await.expect("connect");
-    let stored = Stored {
-        ids: sqlx::query_scalar("SELECT id FROM telemetry")
-            .fetch_all(&mut conn)
-            .await
-            .expect("ids"),
-        registrations: sqlx::query_as(
-            "SELECT s.id, (SELECT count(*) FROM events e \
-                           WHERE e.type = 'SPACECRAFT_REGISTERED' AND e.tenant = s.tenant \
-                             AND e.spacecraft_id = s.id) \
-             FROM spacecraft s",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .expect("registrations"),
-        orphans: sqlx::query_scalar(
-            "SELECT count(*) FROM events e WHERE e.type = 'SPACECRAFT_REGISTERED' \
-             AND NOT EXISTS (SELECT 1 FROM spacecraft s \
-                             WHERE s.tenant = e.tenant AND s.id = e.spacecraft_id)",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .expect("orphans"),
-        without_outbox: sqlx::query_scalar(
-            "SELECT count(*) FROM events e WHERE NOT EXISTS \
-             (SELECT 1 FROM outbox o WHERE o.tenant = e.tenant AND o.sequence = e.sequence)",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .expect("outbox"),
-        newest_temps: sqlx::query(
-            "SELECT s.id, (SELECT (t.parameters->>'temp')::int8 FROM telemetry t \
+    let stored = read_stored!(
+        &mut conn,
+        &StoredSql {
+            registrations: "SELECT s.id, (SELECT count(*) FROM events e \
+                            WHERE e.type = 'SPACECRAFT_REGISTERED' AND e.tenant = s.tenant \
+                            AND e.spacecraft_id = s.id) FROM spacecraft s",
+            orphans: "SELECT count(*) FROM events e WHERE e.type = 'SPACECRAFT_REGISTERED' \
+                      AND NOT EXISTS (SELECT 1 FROM spacecraft s \
+                      WHERE s.tenant = e.tenant AND s.id = e.spacecraft_id)",
+            without_outbox: "SELECT count(*) FROM events e WHERE NOT EXISTS \
+                             (SELECT 1 FROM outbox o WHERE o.tenant = e.tenant \
+                             AND o.sequence = e.sequence)",
+            newest_temps: "SELECT s.id, (SELECT (t.parameters->>'temp')::int8 FROM telemetry t \
                            WHERE t.tenant = s.tenant AND t.spacecraft_id = s.id \
-                           ORDER BY t.ts DESC, t.arrival DESC LIMIT 1) \
-             FROM spacecraft s",
-        )
-        .fetch_all(&mut conn)
-        .await
-        .expect("newest")
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect(),
-    };
+                           ORDER BY t.ts DESC, t.arrival DESC LIMIT 1) FROM spacecraft s",
+        }
+    );
     conn.close().await.expect("close");
     check_stored(&stored, &acknowledged);
     // The new server rebuilds the killed one's held values once it has not been seen for a
