@@ -86,14 +86,17 @@ pub(crate) type RowSpan = (Range<usize>, i64, i64, Range<usize>);
 pub(crate) enum PageTimes {
     /// In the text: each row is id, time, arrival, parameters (how SQLite hands a page over).
     /// The count is the number of rows.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     InText(usize),
     /// The times in the text, no arrival numbers: each row is id, time, parameters (a page
     /// read between two ends known beforehand needs none). Rows of equal times keep the order
     /// they came in, which is their arrival order; their arrival numbers read as 0.
+    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     TimesInText(usize),
     /// Beside the text, one (time, arrival) per row in the text's order; each row of the text
     /// is id, parameters. PostgreSQL hands them over as binary arrays, which costs it less
     /// than writing each as text.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Beside(Vec<(i64, i64)>),
 }
 
