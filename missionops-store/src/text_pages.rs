@@ -192,7 +192,11 @@ pub(crate) fn parse_page(
     text: &str,
     rows: Vec<RowSpan>,
 ) -> Result<Vec<TelemetrySnapshot>> {
-    let mut reader = SnapshotReader::new(spacecraft);
+    // A page's own copy of the id: its snapshots count references to it on this thread and
+    // drop them on the consumer's, so sharing one with the pages being read meanwhile would
+    // bounce that count between the cores.
+    let own = SpacecraftId::parse(spacecraft.as_str())?;
+    let mut reader = SnapshotReader::new(&own);
     let mut snapshots: Vec<TelemetrySnapshot> = Vec::with_capacity(rows.len());
     for (id, ts, _, parameters) in rows {
         let (Some(id), Some(parameters)) = (text.get(id), text.get(parameters)) else {
