@@ -393,7 +393,7 @@ impl std::fmt::Debug for Authenticator {
 
 impl Authenticator {
     /// An authenticator over the keys of `ops`'s store, refusing a client address after
-    /// `max_failures` failed authentications within [`FAILURE_WINDOW`].
+    /// `max_failures` failed authentications within a minute (`FAILURE_WINDOW`).
     pub fn new(ops: MissionOps, max_failures: u32) -> Self {
         Authenticator {
             ops,
@@ -406,7 +406,7 @@ impl Authenticator {
     }
 
     /// Whether the store holds a key (authentication on), asked at most once a
-    /// [`REVALIDATE`].
+    /// second (`REVALIDATE`).
     pub async fn auth_enabled(&self) -> missionops_core::Result<bool> {
         let now = Instant::now();
         if let Some((at, any)) = *lock(&self.any_key) {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 /// An error answered as `{"error": "<Kind>", "message": "<sentence>", "details": [...]}`.
 ///
 /// Internal failures answer `Internal` with a generic message; their cause travels in a
-/// response extension ([`InternalCause`]) to the request-logging middleware, which logs it once.
+/// response extension (`InternalCause`) to the request-logging middleware, which logs it once.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,

@@ -166,7 +166,7 @@ impl utoipa::Modify for BearerScheme {
     }
 }
 
-/// The OpenAPI document of [`api_router`], built once: the operations as the handlers annotate
+/// The OpenAPI document of `api_router`, built once: the operations as the handlers annotate
 /// them. `/openapi.json` serves it with the server's full contract written in (parameter and
 /// body schemas, every error answer; see `contract`).
 pub fn document() -> &'static Document {

@@ -113,7 +113,7 @@ impl PostgresStore {
     /// instead of in each ingest statement (see README "Storage"): for the server. Its reads
     /// see them at once; other processes see them up to a second later. A server killed (or
     /// stopped) between two writes leaves its latest values to the next server that runs:
-    /// within [`GONE_AFTER`](latest::GONE_AFTER) of its last write, that server rebuilds
+    /// within ten seconds of its last write, that server rebuilds
     /// them from the telemetry. Must be called inside a Tokio runtime (it starts the task that
     /// writes them).
     #[must_use]
@@ -153,7 +153,7 @@ impl PostgresStore {
 
     /// Writes the latest values this store holds back now (a store that does not hold any
     /// back has nothing to do), and rebuilds those of servers gone for
-    /// [`GONE_AFTER`](latest::GONE_AFTER).
+    /// ten seconds.
     pub async fn write_latest_values(&self) -> Result<()> {
         match &self.behind {
             Some(behind) => behind.write_behind(&self.pool).await,
@@ -163,7 +163,7 @@ impl PostgresStore {
 
     /// Rebuilds the latest values held back by servers whose last write is older than
     /// `gone_after`, from the telemetry (what a deferring store does on its own with
-    /// [`GONE_AFTER`](latest::GONE_AFTER)).
+    /// ten seconds).
     pub async fn rebuild_latest_values_of_gone_servers(
         &self,
         gone_after: std::time::Duration,

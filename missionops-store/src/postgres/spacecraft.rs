@@ -239,7 +239,7 @@ impl SpacecraftRepository for PostgresStore {
             .await
     }
 
-    /// One query, by primary key ([`EXISTING_SPACECRAFT`]): the group commit asks it about
+    /// One query, by primary key: the group commit asks it about
     /// every spacecraft of a group it has not seen, under the queue's turn (the default's one
     /// transaction per id made a group of new spacecraft wait for as many round trips).
     async fn existing_spacecraft(
