@@ -28,9 +28,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
+use futures_util::FutureExt;
 use futures_util::future::{self, BoxFuture};
 use futures_util::stream::BoxStream;
-use futures_util::{FutureExt, StreamExt};
 use missionops_core::{
     Alarm, BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
     ParameterName, ParameterValue, RangeCursor, Result, SeriesBucket, SnapshotId, SpacecraftId,
@@ -939,9 +939,6 @@ impl TelemetryRepository for PostgresStore {
         to: Timestamp,
         page: usize,
     ) -> BoxStream<'static, Result<TelemetryPage>> {
-        if from > to {
-            return futures_util::stream::empty().boxed();
-        }
         let range = PgRange {
             store: self,
             tenant,
@@ -949,8 +946,7 @@ impl TelemetryRepository for PostgresStore {
             to,
             page: page.max(1),
         };
-        // Arrival numbers are positive, so (from, 0) is just before the first row at `from`.
-        read_ahead(future::ready(Ok(Some(range))), (from.as_millis(), 0))
+        read_ahead(future::ready(Ok(Some(range))), from, to)
     }
 
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {

@@ -5,8 +5,8 @@
 //! ends found on the time index.
 
 use async_trait::async_trait;
-use futures_util::stream::{self, BoxStream};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
+use futures_util::stream::BoxStream;
 use missionops_core::{
     Error, RangeCursor, Result, SpacecraftId, TelemetryPage, TenantId, Timestamp,
 };
@@ -29,9 +29,6 @@ impl SqliteStore {
         to: Timestamp,
         page: usize,
     ) -> BoxStream<'static, Result<TelemetryPage>> {
-        if from > to {
-            return stream::empty().boxed();
-        }
         let reader = self.reader.clone();
         let open = async move {
             let key: Option<i64> =
@@ -49,8 +46,7 @@ impl SqliteStore {
                 page: page.max(1),
             }))
         };
-        // Arrival numbers start at 1, so (from, 0) is just before the first row at `from`.
-        read_ahead(open.boxed(), (from.as_millis(), 0))
+        read_ahead(open.boxed(), from, to)
     }
 }
 
