@@ -746,3 +746,210 @@ async fn a_configuration_changed_by_another_process_still_applies_to_a_live_writ
         "version 2 has no rule for temp: the write that found it cleared the alarm's anomaly"
     );
 }
+
+/// Holds every group that reaches the store while the gate is closed, and counts them.
+struct Gate {
+    open: tokio::sync::watch::Sender<bool>,
+    reached: tokio::sync::watch::Sender<usize>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            open: tokio::sync::watch::Sender::new(true),
+            reached: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Interceptor for Gate {
+    async fn before_insert_group(&self, _writes: &[missionops_core::TelemetryWrite]) {
+        self.reached.send_modify(|reached| *reached += 1);
+        let _ = self.open.subscribe().wait_for(|open| *open).await;
+    }
+}
+
+type GatedStore = Intercepted<Gate>;
+
+/// The application over a gated memory store that lets `at_once` groups be in flight.
+fn gated_app(at_once: usize) -> (MissionOps, Arc<GatedStore>) {
+    let store = Arc::new(
+        Intercepted::wrap(
+            Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+            Gate::default(),
+        )
+        .with_group_commits_at_once(at_once),
+    );
+    let app = MissionOps::new(
+        store.clone(),
+        Arc::new(ManualClock::new(t0())),
+        Arc::new(SequentialIds::new()),
+    );
+    (app, store)
+}
+
+fn spawn_ingest(
+    app: &MissionOps,
+    snapshots: Vec<NewSnapshot>,
+) -> tokio::task::JoinHandle<missionops_core::Result<missionops_core::BatchIngest>> {
+    let app = app.clone();
+    tokio::spawn(async move { app.ingest_batch(snapshots).await })
+}
+
+/// Lets the other tasks of a single-threaded runtime run for a while.
+async fn settle() {
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+}
+
+#[tokio::test]
+async fn a_second_group_of_other_spacecraft_is_stored_while_the_first_waits_when_the_store_takes_two()
+ {
+    for at_once in [1, 2] {
+        let (app, store) = gated_app(at_once);
+        register(&app, "SC-A").await;
+        register(&app, "SC-B").await;
+        store.open.send_replace(false);
+        let first = spawn_ingest(&app, vec![sample("a-1", "SC-A", 1, 20.0)]);
+        let mut reached = store.reached.subscribe();
+        reached.wait_for(|n| *n == 1).await.expect("gate");
+        let second = spawn_ingest(&app, vec![sample("b-1", "SC-B", 1, 20.0)]);
+        settle().await;
+        // One lane: SC-B's group waits for SC-A's to be stored. Two: it reaches the store.
+        assert_eq!(*store.reached.borrow(), at_once, "groups in flight");
+        store.open.send_replace(true);
+        first.await.expect("task").expect("SC-A's write");
+        second.await.expect("task").expect("SC-B's write");
+        assert_eq!(*store.reached.borrow(), 2);
+    }
+}
+
+#[tokio::test]
+async fn a_group_taken_while_another_is_stored_waits_for_the_monitors_they_share() {
+    let writes: Vec<PlannedWrite> = vec![
+        vec![("a-1".into(), "SC-A".into(), 1, 50.0)],
+        vec![("b-1".into(), "SC-B".into(), 1, 50.0)],
+        vec![("a-2".into(), "SC-A".into(), 2, 20.0)],
+    ];
+    let expected = sequential(&writes, &[]).await;
+    let (app, store) = gated_app(2);
+    configure(&app).await;
+    store.open.send_replace(false);
+    let first = spawn_ingest(&app, batch(&writes[0]));
+    let mut reached = store.reached.subscribe();
+    reached.wait_for(|n| *n == 1).await.expect("gate");
+    let later: Vec<_> = writes[1..]
+        .iter()
+        .map(|write| spawn_ingest(&app, batch(write)))
+        .collect();
+    settle().await;
+    // The second group (SC-B's write and SC-A's second) needs SC-A's monitor, which the first
+    // holds until it is stored: it may not be evaluated on the state before `a-1`.
+    assert_eq!(*store.reached.borrow(), 1, "the second group waits");
+    store.open.send_replace(true);
+    let mut answers = vec![answer(first.await.expect("task"))];
+    for task in later {
+        answers.push(answer(task.await.expect("task")));
+    }
+    assert_eq!(*store.reached.borrow(), 2, "then goes as one group");
+    assert_eq!(outcome(&app, answers).await, expected);
+}
+
+#[tokio::test]
+async fn the_writes_of_a_cancelled_group_are_answered_and_their_monitors_let_go() {
+    let (app, store) = gated_app(2);
+    register(&app, "SC-A").await;
+    register(&app, "SC-B").await;
+    store.open.send_replace(false);
+    // Both join the queue before the first takes its group: one group, stored by the first.
+    let storing = spawn_ingest(&app, vec![sample("a-1", "SC-A", 1, 20.0)]);
+    let riding = spawn_ingest(&app, vec![sample("b-1", "SC-B", 1, 20.0)]);
+    let mut reached = store.reached.subscribe();
+    reached.wait_for(|n| *n == 1).await.expect("gate");
+    storing.abort();
+    let riding = tokio::time::timeout(std::time::Duration::from_secs(10), riding)
+        .await
+        .expect("the riding write is answered, not left waiting")
+        .expect("task");
+    let message = riding.expect_err("its group was cancelled").to_string();
+    assert!(message.contains("may or may not be stored"), "{message}");
+    // The monitors were let go: the next writes of both spacecraft go through.
+    store.open.send_replace(true);
+    app.ingest(sample("a-2", "SC-A", 2, 20.0))
+        .await
+        .expect("SC-A");
+    app.ingest(sample("b-2", "SC-B", 2, 20.0))
+        .await
+        .expect("SC-B");
+}
+
+/// `writes` with each snapshot id made its spacecraft's own: writes of different spacecraft
+/// in flight at once commit in either order, so which of two spacecraft's snapshots sharing an
+/// id would be the conflict is not a matter of arrival order.
+fn ids_per_spacecraft(writes: Vec<PlannedWrite>) -> Vec<PlannedWrite> {
+    writes
+        .into_iter()
+        .map(|write| {
+            write
+                .into_iter()
+                .map(|(id, craft, second, temp)| (format!("{craft}-{id}"), craft, second, temp))
+                .collect()
+        })
+        .collect()
+}
+
+/// `first` sent while the store holds every group, `second` sent once the first group is held
+/// (so groups are taken while others are in flight), then the store let go; then `after` one
+/// by one.
+async fn pipelined(
+    first: &[PlannedWrite],
+    second: &[PlannedWrite],
+    after: &[PlannedWrite],
+) -> Outcome {
+    let (app, store) = gated_app(2);
+    configure(&app).await;
+    store.open.send_replace(false);
+    let mut tasks: Vec<_> = first.iter().map(|w| spawn_ingest(&app, batch(w))).collect();
+    if first.iter().any(consistent) {
+        let mut reached = store.reached.subscribe();
+        reached.wait_for(|n| *n >= 1).await.expect("gate");
+    }
+    tasks.extend(second.iter().map(|w| spawn_ingest(&app, batch(w))));
+    settle().await;
+    store.open.send_replace(true);
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(answer(task.await.expect("task")));
+    }
+    for write in after {
+        answers.push(answer(app.ingest_batch(batch(write)).await));
+    }
+    outcome(&app, answers).await
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// With two groups in flight at once, every spacecraft's telemetry, anomalies, alarms,
+    /// events and monitor are still those of sending the writes one by one in arrival order.
+    #[test]
+    fn pipelined_group_commit_equals_sequential_ingest(
+        first in planned_writes(),
+        second in planned_writes(),
+        after in planned_writes(),
+    ) {
+        let (first, second, after) = (
+            ids_per_spacecraft(first),
+            ids_per_spacecraft(second),
+            ids_per_spacecraft(after),
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let all: Vec<PlannedWrite> = first.iter().chain(&second).cloned().collect();
+        let expected = runtime.block_on(sequential(&all, &after));
+        let got = runtime.block_on(pipelined(&first, &second, &after));
+        prop_assert_eq!(got, expected);
+    }
+}

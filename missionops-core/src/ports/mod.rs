@@ -376,6 +376,19 @@ pub trait TelemetryRepository: Send + Sync + 'static {
         insert_one_by_one(self, writes).await
     }
 
+    /// How many group commits ([`insert_telemetry_group`] calls) the application may have in
+    /// flight at once, each holding the monitors of its own spacecraft (at least one). A store
+    /// that runs one write at a time anyway (one write connection) gains nothing from a second
+    /// and answers 1, the default: each group then gathers every write that arrived while the
+    /// one before it was stored. A store that commits on several connections answers more, so
+    /// that the next group's statements run while the one before waits for its commit to be
+    /// flushed.
+    ///
+    /// [`insert_telemetry_group`]: TelemetryRepository::insert_telemetry_group
+    fn group_commits_at_once(&self) -> usize {
+        1
+    }
+
     /// The newest `limit` snapshots of `spacecraft`, newest first (ties: last stored first).
     async fn recent_telemetry(
         &self,

@@ -109,6 +109,7 @@ impl std::fmt::Debug for MissionOps {
 impl MissionOps {
     /// The application over `store`, reading time from `clock` and ids from `ids`.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        let live_writes = WriteQueue::new(store.group_commits_at_once());
         MissionOps {
             shared: Arc::new(Shared {
                 store,
@@ -118,7 +119,7 @@ impl MissionOps {
                 known: Arc::default(),
                 monitors: Arc::default(),
                 deadlines: Arc::default(),
-                live_writes: WriteQueue::default(),
+                live_writes,
                 fleet_loaded: Arc::default(),
                 windows: Arc::default(),
                 analysis_page: super::analysis::ANALYSIS_PAGE_SNAPSHOTS,

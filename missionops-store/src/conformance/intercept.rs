@@ -43,12 +43,26 @@ pub trait Interceptor: Send + Sync + 'static {
 pub struct Intercepted<I> {
     inner: Arc<dyn Store>,
     interceptor: I,
+    /// What `group_commits_at_once` answers instead of `inner`'s, when set.
+    group_commits_at_once: Option<usize>,
 }
 
 impl<I> Intercepted<I> {
     /// `inner` behind `interceptor`.
     pub fn wrap(inner: Arc<dyn Store>, interceptor: I) -> Self {
-        Intercepted { inner, interceptor }
+        Intercepted {
+            inner,
+            interceptor,
+            group_commits_at_once: None,
+        }
+    }
+
+    /// Says that `count` group commits may be in flight at once, whatever `inner` says: the
+    /// application's pipelined group commit over a store that stores one write at a time.
+    #[must_use]
+    pub fn with_group_commits_at_once(mut self, count: usize) -> Self {
+        self.group_commits_at_once = Some(count);
+        self
     }
 }
 
@@ -195,6 +209,11 @@ impl<I: Interceptor> TelemetryRepository for Intercepted<I> {
     async fn insert_telemetry_group(&self, writes: Vec<TelemetryWrite>) -> GroupOutcome {
         self.interceptor.before_insert_group(&writes).await;
         self.inner.insert_telemetry_group(writes).await
+    }
+
+    fn group_commits_at_once(&self) -> usize {
+        self.group_commits_at_once
+            .unwrap_or_else(|| self.inner.group_commits_at_once())
     }
 
     async fn recent_telemetry(

@@ -1,10 +1,13 @@
 //! Group commit of live writes: concurrent live writes, of any spacecraft, wait in one queue in
-//! arrival order, and whoever has the turn evaluates each with its spacecraft's monitor and
-//! stores them together.
+//! arrival order, and whoever has the turn takes the oldest as a group, locks their
+//! spacecraft's monitors, and evaluates and stores them together. A store that commits on
+//! several connections lets the next group be taken while the one before is being stored.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::task::{Poll, Waker};
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::lock::{Mutex as AsyncMutex, OwnedMutexGuard};
 
@@ -47,18 +50,41 @@ struct QueuedWrite {
     answer: Answer,
 }
 
-/// The live writes waiting to be stored, in arrival order, and the turn to store them. Clones
-/// share both.
-#[derive(Debug, Clone, Default)]
+/// The live writes waiting to be stored, in arrival order, the turn to take the next group, and
+/// the lanes groups are stored in. Clones share them.
+#[derive(Debug, Clone)]
 pub(in crate::service) struct WriteQueue {
     /// A std mutex: held to push or take, never across an await.
     waiting: Arc<Mutex<Vec<QueuedWrite>>>,
-    /// Held by whoever evaluates and stores a group. One group at a time, taken oldest first,
-    /// so the writes of each spacecraft are evaluated and committed in arrival order.
+    /// Held by whoever takes the next group, until it holds the group's monitors. Groups are
+    /// taken oldest first and each holds its spacecraft's monitors until it is stored, so the
+    /// writes of each spacecraft are evaluated and committed in arrival order.
     turn: Arc<AsyncMutex<()>>,
+    /// One per group that may be in flight at once (the store's
+    /// [`group_commits_at_once`](crate::TelemetryRepository::group_commits_at_once)), used in
+    /// turn: a group waits for the one taken that many groups before it.
+    lanes: Arc<[Arc<AsyncMutex<()>>]>,
+    /// The lane of the next group; moved on under the turn.
+    next_lane: Arc<AtomicUsize>,
 }
 
 impl WriteQueue {
+    /// A queue whose groups may have `at_once` in flight (at least one).
+    pub(in crate::service) fn new(at_once: usize) -> Self {
+        WriteQueue {
+            waiting: Arc::default(),
+            turn: Arc::default(),
+            lanes: (0..at_once.max(1)).map(|_| Arc::default()).collect(),
+            next_lane: Arc::default(),
+        }
+    }
+
+    /// The lane of the next group (called under the turn).
+    fn next_lane(&self) -> Arc<AsyncMutex<()>> {
+        let lane = self.next_lane.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
+        Arc::clone(&self.lanes[lane])
+    }
+
     /// Queues a write; the guard takes it out of the queue again if the caller gives up (its
     /// request is cancelled) before anyone took it.
     fn enqueue(
@@ -85,13 +111,12 @@ impl WriteQueue {
         })
     }
 
-    /// Takes the oldest queued writes, up to [`GROUP_SNAPSHOTS`] snapshots (at least one write).
-    fn take_group(&self) -> Vec<QueuedWrite> {
-        let Ok(mut queue) = self.waiting.lock() else {
-            return Vec::new();
-        };
+    /// How many of the oldest queued writes the next group takes: up to [`GROUP_SNAPSHOTS`]
+    /// snapshots (at least one write), stopping before the first write naming a spacecraft
+    /// `covered` says no to.
+    fn group_len(queue: &[QueuedWrite], covered: impl Fn(&Scoped) -> bool) -> usize {
         let mut total = 0;
-        let count = queue
+        let within = queue
             .iter()
             .take_while(|write| {
                 total += write.snapshots.len();
@@ -100,7 +125,32 @@ impl WriteQueue {
             .count()
             .max(1)
             .min(queue.len());
-        queue.drain(..count).collect()
+        queue[..within]
+            .iter()
+            .take_while(|write| write.spacecraft.iter().all(&covered))
+            .count()
+    }
+
+    /// The spacecraft the next group would name, each once, sorted (see [`lock_order`]);
+    /// `None` when no write waits.
+    fn peek_group(&self) -> Option<Vec<Scoped>> {
+        let queue = self.waiting.lock().ok()?;
+        if queue.is_empty() {
+            return None;
+        }
+        let len = Self::group_len(&queue, |_| true);
+        Some(lock_order(&queue[..len]))
+    }
+
+    /// Takes the oldest queued writes, as [`Self::peek_group`] saw them, but only as far as
+    /// their spacecraft are among `locked` (sorted): writes queued after the peek may name
+    /// others, whose monitors this group does not hold. Empty when the oldest write does.
+    fn take_group(&self, locked: &[Scoped]) -> Vec<QueuedWrite> {
+        let Ok(mut queue) = self.waiting.lock() else {
+            return Vec::new();
+        };
+        let len = Self::group_len(&queue, |id| locked.binary_search(id).is_ok());
+        queue.drain(..len).collect()
     }
 }
 
@@ -146,6 +196,50 @@ impl Drop for Queued<'_> {
     }
 }
 
+/// The writes of a group being evaluated and stored, each taken out once answered. Whatever
+/// is left when it is dropped (the request storing the group was cancelled, or panicked) is
+/// answered with an error saying so: its callers wait for their answers, not for the turn.
+struct InFlight(Vec<QueuedWrite>);
+
+impl std::ops::Deref for InFlight {
+    type Target = Vec<QueuedWrite>;
+
+    fn deref(&self) -> &Vec<QueuedWrite> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for InFlight {
+    fn deref_mut(&mut self) -> &mut Vec<QueuedWrite> {
+        &mut self.0
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        for write in self.0.drain(..) {
+            answer(
+                &write,
+                Err(Error::backend(
+                    "the request storing this write with others was cancelled before it \
+                     answered; the write may or may not be stored"
+                        .to_owned(),
+                )),
+            );
+        }
+    }
+}
+
+/// A group taken from the queue: its writes, the monitors of their spacecraft (locked, in
+/// lock order) and the lane it is stored in.
+struct TakenGroup {
+    writes: InFlight,
+    order: Vec<Scoped>,
+    guards: Vec<OwnedMutexGuard<MonitorSlot>>,
+    /// Held until the group is stored.
+    _lane: OwnedMutexGuard<()>,
+}
+
 /// Puts `result` where the caller of `write` finds it, and wakes the caller.
 fn answer(write: &QueuedWrite, result: Result<IngestOutcome>) {
     let waiting = write.answer.lock().ok().and_then(|mut cell| {
@@ -180,19 +274,23 @@ impl MissionOps {
     ///
     /// Every write needs the monitors of its spacecraft from evaluation to commit, and a
     /// commit costs far more than an evaluation. So each write joins one queue and waits for
-    /// the turn; whoever gets it takes the queued writes in arrival order, locks the monitors
-    /// they name, evaluates the writes one after another exactly as if they came one by one
-    /// (each on the monitor state the writes of its spacecraft before it left), registers the
-    /// spacecraft nobody registered with the first write naming them, and stores the lot with
-    /// one [`insert_telemetry_group`] call, which may commit it in one transaction. Each write
-    /// gets its own outcome. When one fails, the ones before it stand, it gets its error, and
-    /// the ones after it are evaluated again on the state the stored ones left and stored in
-    /// the next round: a failed write fails nobody else, the monitors only ever hold the state
-    /// of what was stored, and no write is answered before it is committed.
+    /// the turn; whoever gets it waits for a free lane (one group at a time, or as many as the
+    /// store may commit at once), takes the oldest queued writes, locks the monitors they name
+    /// and lets go of the turn. It then evaluates the writes one after another exactly as if
+    /// they came one by one (each on the monitor state the writes of its spacecraft before it
+    /// left), registers the spacecraft nobody registered with the first write naming them,
+    /// and stores the lot with one [`insert_telemetry_group`] call, which may commit it in one
+    /// transaction. Each write gets its own outcome. When one fails, the ones before it stand,
+    /// it gets its error, and the ones after it are evaluated again on the state the stored
+    /// ones left and stored in the next round: a failed write fails nobody else, the monitors
+    /// only ever hold the state of what was stored, and no write is answered before it is
+    /// committed. A group taken while another is being stored waits for the monitors the two
+    /// share, so each spacecraft's writes still commit in arrival order.
     ///
-    /// A caller whose turn comes finds its write stored already, or stores it (with the ones
-    /// queued behind it). If the request storing a group is cancelled halfway, the writes it
-    /// took answer with an error saying they may or may not be stored.
+    /// A caller whose turn comes finds its write stored already, or being stored by another
+    /// group (and waits for that answer), or stores it (with the ones queued around it). If
+    /// the request storing a group is cancelled halfway, the writes it took answer with an
+    /// error saying they may or may not be stored.
     ///
     /// [`insert_telemetry_group`]: crate::TelemetryRepository::insert_telemetry_group
     pub(super) async fn store_live_grouped(
@@ -206,32 +304,42 @@ impl MissionOps {
             self.prepare_monitor(key).await;
         }
         let queued = queue.enqueue(snapshots, self.tenant.clone(), self.actor.clone(), keys)?;
-        // Wait for the turn, or for whoever has it to store this write meanwhile: then there
-        // is no need to take the turn at all.
-        let mut turn = std::pin::pin!(queue.turn.lock());
-        let turn = std::future::poll_fn(|cx| match queued.answer(Some(cx.waker())) {
-            Some(result) => Poll::Ready(Err(result)),
-            None => turn.as_mut().poll(cx).map(Ok),
-        })
-        .await;
-        let turn = match turn {
-            Ok(turn) => turn,
-            Err(result) => return result,
-        };
-        // Groups are taken oldest first, so this write may come in a later one. A write that
-        // is neither answered nor waiting was taken by a request cancelled before it answered.
-        while !queued.is_answered() && queued.is_waiting() {
+        loop {
+            // Wait for the turn, or for whoever has it to store this write meanwhile: then
+            // there is no need to take the turn at all.
+            let mut turn = std::pin::pin!(queue.turn.lock());
+            let turn = std::future::poll_fn(|cx| match queued.answer(Some(cx.waker())) {
+                Some(result) => Poll::Ready(Err(result)),
+                None => turn.as_mut().poll(cx).map(Ok),
+            })
+            .await;
+            let turn = match turn {
+                Ok(turn) => turn,
+                Err(result) => return result,
+            };
+            if !queued.is_answered() && !queued.is_waiting() {
+                // Taken by a group still being stored, which answers it (see `InFlight`).
+                drop(turn);
+                return std::future::poll_fn(|cx| match queued.answer(Some(cx.waker())) {
+                    Some(result) => Poll::Ready(result),
+                    None => Poll::Pending,
+                })
+                .await;
+            }
+            if queued.is_answered() {
+                break;
+            }
+            let lane = queue.next_lane().lock_owned().await;
             // Requests the executor has ready to run may be writes about to join the queue:
             // let them first, so that the group is larger and the commits fewer (single
             // writes over HTTP measured ~5 % more per second). Costs nothing when idle.
             yield_once().await;
-            let group = queue.take_group();
-            if group.is_empty() {
+            let Some(group) = self.take_locked_group(lane).await else {
                 break;
-            }
+            };
+            drop(turn);
             self.commit_group(group).await;
         }
-        drop(turn);
         queued.answer(None).unwrap_or_else(|| {
             Err(Error::backend(
                 "the request storing this write with others was cancelled before it answered; \
@@ -241,14 +349,49 @@ impl MissionOps {
         })
     }
 
-    /// Evaluates and stores `writes` in order under their spacecraft's monitors (see
-    /// [`Self::store_live_grouped`]), answering each.
-    async fn commit_group(&self, mut writes: Vec<QueuedWrite>) {
-        let order = lock_order(&writes);
-        let mut guards: Vec<OwnedMutexGuard<MonitorSlot>> = Vec::with_capacity(order.len());
-        for id in &order {
-            guards.push(self.slot_handle(id).slot.lock_owned().await);
+    /// Takes the next group (under the turn): peeks at the oldest queued writes, locks their
+    /// spacecraft's monitors (waiting for any group in flight that holds one), and takes the
+    /// writes those monitors cover, which may by then be more than were peeked at. `None`
+    /// when nothing waits.
+    async fn take_locked_group(&self, lane: OwnedMutexGuard<()>) -> Option<TakenGroup> {
+        let queue = &self.shared.live_writes;
+        loop {
+            let peeked = queue.peek_group()?;
+            let mut guards: Vec<OwnedMutexGuard<MonitorSlot>> = Vec::with_capacity(peeked.len());
+            for id in &peeked {
+                guards.push(self.slot_handle(id).slot.lock_owned().await);
+            }
+            let writes = queue.take_group(&peeked);
+            if writes.is_empty() {
+                // The oldest write was given up while the monitors were awaited.
+                continue;
+            }
+            let order = lock_order(&writes);
+            // Let go of the monitors no taken write names.
+            let guards = peeked
+                .iter()
+                .zip(guards)
+                .filter(|(id, _)| order.binary_search(id).is_ok())
+                .map(|(_, guard)| guard)
+                .collect();
+            return Some(TakenGroup {
+                writes: InFlight(writes),
+                order,
+                guards,
+                _lane: lane,
+            });
         }
+    }
+
+    /// Evaluates and stores a taken group's writes in order under their spacecraft's monitors
+    /// (see [`Self::store_live_grouped`]), answering each.
+    async fn commit_group(&self, group: TakenGroup) {
+        let TakenGroup {
+            mut writes,
+            order,
+            mut guards,
+            _lane,
+        } = group;
         while !writes.is_empty() {
             let round = match self.evaluate_round(&order, &guards, &mut writes).await {
                 Some(round) => round,
