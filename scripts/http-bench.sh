@@ -21,7 +21,9 @@
 # scenario on the server PGURL, default postgres://postgres@127.0.0.1:5432, created with psql,
 # migrated with `missionops migrate`, dropped afterwards), AUTH (1: create an admin key with
 # `missionops keys create` before the server starts, so authentication is on, and send it with
-# every request; 0, the default: no key, the server runs open). The key measurement of issue 14
+# every request; 0, the default: no key, the server runs open), CLIENT (the load generator's
+# --client: hyper, its default, or reqwest, the client of the figures before session 12; unset
+# passes nothing, for a baseline's older load generator). The key measurement of issue 14
 # is the same run with and without it, e.g.
 #
 #   scripts/http-bench.sh target open healthz single && AUTH=1 scripts/http-bench.sh target auth healthz single
@@ -71,7 +73,8 @@ for scenario in "$@"; do
     fleet-live) fleet_args=(--fleet "${FLEET:-10000}") ;;
   esac
   "$target/release/examples/loadgen" "$scenario" --url "http://127.0.0.1:$port" \
-    --seconds "$secs" --connections "$connections" --rows 10000 ${fleet_args[@]+"${fleet_args[@]}"} |
+    --seconds "$secs" --connections "$connections" --rows 10000 ${fleet_args[@]+"${fleet_args[@]}"} \
+    ${CLIENT:+--client "$CLIENT"} |
     tee "$dir/row"
   # "… 1234 requests/s, …": the request rate of this row.
   rate=$(sed -n 's/.* \([0-9][0-9]*\) requests\/s.*/\1/p' "$dir/row" | head -n 1)

@@ -37,6 +37,13 @@
 //! It only talks to the URL it is given (default `http://127.0.0.1:3000`), and every loop is
 //! bounded by `--seconds`, `--rows` or `--fleet`.
 //!
+//! The timed requests go over `--connections` keep-alive connections of hyper's HTTP/1 client
+//! (`--client hyper`, the default), one request at a time on each. The generator shares this
+//! two-core machine with the server, so what it spends per request the server does not get:
+//! reqwest, the generator of earlier sessions (`--client reqwest`, still there to compare with
+//! their figures), spent 20–45 µs of CPU a request, the bare connections about a third of that.
+//! Setting up (registering a fleet, filling a range) always uses reqwest.
+//!
 //! With `MISSIONOPS_API_KEY` set, every request carries it as a bearer key (a server with
 //! authentication on; `scripts/http-bench.sh` with `AUTH=1`).
 
@@ -55,6 +62,48 @@ struct Options {
     connections: usize,
     rows: u64,
     fleet: u64,
+    client: ClientKind,
+}
+
+/// Which client sends the timed requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientKind {
+    /// hyper's HTTP/1 client on one connection per worker.
+    Hyper,
+    /// reqwest (its pool, one client for all workers), as in earlier sessions.
+    Reqwest,
+}
+
+/// One timed request: method, path (with its query), content type and body.
+struct Req {
+    method: hyper::Method,
+    path: String,
+    content_type: Option<&'static str>,
+    body: Vec<u8>,
+}
+
+impl Req {
+    fn get(path: String) -> Self {
+        Req {
+            method: hyper::Method::GET,
+            path,
+            content_type: None,
+            body: Vec::new(),
+        }
+    }
+
+    fn post(path: String, content_type: &'static str, body: Vec<u8>) -> Self {
+        Req {
+            method: hyper::Method::POST,
+            path,
+            content_type: Some(content_type),
+            body,
+        }
+    }
+
+    fn json(path: String, body: String) -> Self {
+        Req::post(path, "application/json", body.into_bytes())
+    }
 }
 
 /// The usage line.
@@ -76,7 +125,7 @@ fn client_builder() -> reqwest::ClientBuilder {
     }
 }
 
-const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|fleet-live|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N]";
+const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|fleet-live|packets|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N] [--client hyper|reqwest]";
 
 fn parse_options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
@@ -88,6 +137,7 @@ fn parse_options() -> Result<Options, String> {
         connections: 8,
         rows: 10_000,
         fleet: 0,
+        client: ClientKind::Hyper,
     };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -101,6 +151,13 @@ fn parse_options() -> Result<Options, String> {
             "--seconds" => options.seconds = number()?,
             "--connections" => options.connections = usize::try_from(number()?).unwrap_or(8).max(1),
             "--rows" => options.rows = number()?,
+            "--client" => {
+                options.client = match value.as_str() {
+                    "hyper" => ClientKind::Hyper,
+                    "reqwest" => ClientKind::Reqwest,
+                    other => return Err(format!("--client: hyper or reqwest, not {other}")),
+                }
+            }
             "--fleet" => {
                 options.fleet = number()?;
                 if options.fleet == 0 {
@@ -195,9 +252,9 @@ async fn run_for<F>(
     request: F,
 ) -> (Duration, Vec<Outcome>)
 where
-    F: Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
+    F: Fn(u64) -> Req + Send + Sync + 'static,
 {
-    let client = client_builder()
+    let reqwest_client = client_builder()
         .pool_max_idle_per_host(options.connections)
         .build()
         .expect("client");
@@ -207,25 +264,33 @@ where
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..options.connections {
-        let client = client.clone();
+        let client = reqwest_client.clone();
         let counter = counter.clone();
         let request = request.clone();
+        let options = options.clone();
         workers.push(tokio::spawn(async move {
             let mut outcome = Outcome {
                 latencies: Vec::new(),
                 items: 0,
                 errors: 0,
             };
+            let mut connection = match options.client {
+                ClientKind::Hyper => Some(Connection::open(&options.url).await),
+                ClientKind::Reqwest => None,
+            };
             while Instant::now() < deadline {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
+                let req = request(n);
                 let sent = Instant::now();
-                match request(&client, n).send().await {
-                    Ok(response) if response.status().is_success() => {
-                        let _ = response.bytes().await;
-                        outcome.latencies.push(sent.elapsed());
-                        outcome.items += items_per_request;
-                    }
-                    _ => outcome.errors += 1,
+                let ok = match &mut connection {
+                    Some(connection) => connection.send(req).await,
+                    None => send_reqwest(&client, &options.url, req).await,
+                };
+                if ok {
+                    outcome.latencies.push(sent.elapsed());
+                    outcome.items += items_per_request;
+                } else {
+                    outcome.errors += 1;
                 }
             }
             outcome
@@ -238,6 +303,113 @@ where
         }
     }
     (started.elapsed(), outcomes)
+}
+
+/// Sends `req` with reqwest; whether it was answered with a success (body read).
+async fn send_reqwest(client: &reqwest::Client, base: &str, req: Req) -> bool {
+    let mut builder = client.request(req.method, format!("{base}{}", req.path));
+    if let Some(content_type) = req.content_type {
+        builder = builder
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(req.body);
+    }
+    match builder.send().await {
+        Ok(response) if response.status().is_success() => response.bytes().await.is_ok(),
+        _ => false,
+    }
+}
+
+/// One keep-alive connection of hyper's HTTP/1 client, reopened after a failure.
+struct Connection {
+    address: String,
+    authorization: Option<hyper::header::HeaderValue>,
+    sender:
+        Option<hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>>,
+}
+
+impl Connection {
+    /// A connection to the `http://host:port` of `url`.
+    async fn open(url: &str) -> Self {
+        let address = url
+            .strip_prefix("http://")
+            .expect("--client hyper speaks plain http:// (use --client reqwest for https)")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let authorization = match std::env::var("MISSIONOPS_API_KEY") {
+            Ok(key) if !key.is_empty() => {
+                let mut value = hyper::header::HeaderValue::from_str(&format!("Bearer {key}"))
+                    .expect("MISSIONOPS_API_KEY must be a header value");
+                value.set_sensitive(true);
+                Some(value)
+            }
+            _ => None,
+        };
+        let mut connection = Connection {
+            address,
+            authorization,
+            sender: None,
+        };
+        connection.sender = connection.connect().await;
+        connection
+    }
+
+    async fn connect(
+        &self,
+    ) -> Option<hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>>
+    {
+        let stream = tokio::net::TcpStream::connect(&self.address).await.ok()?;
+        stream.set_nodelay(true).ok()?;
+        // Head and body in one write, so that each request reaches the server as one segment.
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .writev(false)
+            .handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .ok()?;
+        tokio::spawn(connection);
+        Some(sender)
+    }
+
+    /// Sends `req`; whether it was answered with a success (body read).
+    async fn send(&mut self, req: Req) -> bool {
+        use http_body_util::BodyExt;
+        if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
+            self.sender = self.connect().await;
+        }
+        let Some(sender) = self.sender.as_mut() else {
+            return false;
+        };
+        if sender.ready().await.is_err() {
+            self.sender = None;
+            return false;
+        }
+        let mut builder = hyper::Request::builder()
+            .method(req.method)
+            .uri(req.path)
+            .header(hyper::header::HOST, &self.address);
+        if let Some(content_type) = req.content_type {
+            builder = builder.header(hyper::header::CONTENT_TYPE, content_type);
+        }
+        if let Some(authorization) = &self.authorization {
+            builder = builder.header(hyper::header::AUTHORIZATION, authorization.clone());
+        }
+        let Ok(request) = builder.body(http_body_util::Full::new(hyper::body::Bytes::from(
+            req.body,
+        ))) else {
+            return false;
+        };
+        match sender.send_request(request).await {
+            Ok(response) => {
+                let success = response.status().is_success();
+                response.into_body().collect().await.is_ok() && success
+            }
+            Err(_) => {
+                self.sender = None;
+                false
+            }
+        }
+    }
 }
 
 /// A `POST /telemetry/batch` body of `count` snapshots from sample `first`.
@@ -435,10 +607,9 @@ async fn main() {
     let run_id = std::process::id();
     match options.scenario.as_str() {
         "batch" => {
-            let url = format!("{base}/telemetry/batch");
-            let (elapsed, outcomes) = run_for(&options, 100, move |c, n| {
-                json_body(
-                    c.post(&url),
+            let (elapsed, outcomes) = run_for(&options, 100, move |n| {
+                Req::json(
+                    "/telemetry/batch".to_owned(),
                     batch_body(&format!("LOAD-B{run_id}"), n * 100, 100),
                 )
             })
@@ -451,8 +622,7 @@ async fn main() {
             );
         }
         "single" => {
-            let url = format!("{base}/telemetry");
-            let (elapsed, outcomes) = run_for(&options, 1, move |c, n| {
+            let (elapsed, outcomes) = run_for(&options, 1, move |n| {
                 let mut body = String::with_capacity(448);
                 write_snapshot(
                     &mut body,
@@ -460,7 +630,7 @@ async fn main() {
                     Some(&format!("LOAD-S{run_id}")),
                     n,
                 );
-                json_body(c.post(&url), body)
+                Req::json("/telemetry".to_owned(), body)
             })
             .await;
             report("POST /telemetry", "snapshots", elapsed, outcomes);
@@ -492,8 +662,8 @@ async fn main() {
                 );
                 stored += count;
             }
-            let url = format!("{base}/telemetry/analyze?spacecraftId={spacecraft}&limit=100");
-            let (elapsed, outcomes) = run_for(&options, 1, move |c, _| c.get(&url)).await;
+            let path = format!("/telemetry/analyze?spacecraftId={spacecraft}&limit=100");
+            let (elapsed, outcomes) = run_for(&options, 1, move |_| Req::get(path.clone())).await;
             report(
                 &format!("GET /telemetry/analyze?limit=100 ({} stored)", options.rows),
                 "responses",
@@ -556,12 +726,11 @@ async fn main() {
         }
         "single-fleet" => {
             let fleet = register_fleet(&options, &format!("LOAD-R{run_id}")).await;
-            let url = format!("{base}/telemetry");
-            let (elapsed, outcomes) = run_for(&options, 1, move |c, n| {
+            let (elapsed, outcomes) = run_for(&options, 1, move |n| {
                 let spacecraft = round_robin(&fleet, n);
                 let mut body = String::with_capacity(448);
                 write_snapshot(&mut body, &format!("{spacecraft}-{n}"), Some(spacecraft), n);
-                json_body(c.post(&url), body)
+                Req::json("/telemetry".to_owned(), body)
             })
             .await;
             report(
@@ -575,12 +744,11 @@ async fn main() {
             );
         }
         "single-new" => {
-            let url = format!("{base}/telemetry");
-            let (elapsed, outcomes) = run_for(&options, 1, move |c, n| {
+            let (elapsed, outcomes) = run_for(&options, 1, move |n| {
                 let mut body = String::with_capacity(448);
                 let spacecraft = format!("LOAD-N{run_id}-{n}");
                 write_snapshot(&mut body, &format!("{spacecraft}-0"), Some(&spacecraft), n);
-                json_body(c.post(&url), body)
+                Req::json("/telemetry".to_owned(), body)
             })
             .await;
             report(
@@ -592,9 +760,11 @@ async fn main() {
         }
         "batch10-fleet" => {
             let fleet = register_fleet(&options, &format!("LOAD-T{run_id}")).await;
-            let url = format!("{base}/telemetry/batch");
-            let (elapsed, outcomes) = run_for(&options, 10, move |c, n| {
-                json_body(c.post(&url), batch_body(round_robin(&fleet, n), n * 10, 10))
+            let (elapsed, outcomes) = run_for(&options, 10, move |n| {
+                Req::json(
+                    "/telemetry/batch".to_owned(),
+                    batch_body(round_robin(&fleet, n), n * 10, 10),
+                )
             })
             .await;
             report(
@@ -608,10 +778,9 @@ async fn main() {
             );
         }
         "batch-new" => {
-            let url = format!("{base}/telemetry/batch");
-            let (elapsed, outcomes) = run_for(&options, 100, move |c, n| {
-                json_body(
-                    c.post(&url),
+            let (elapsed, outcomes) = run_for(&options, 100, move |n| {
+                Req::json(
+                    "/telemetry/batch".to_owned(),
                     batch_body(&format!("LOAD-BN{run_id}-{n}"), n * 100, 100),
                 )
             })
@@ -653,8 +822,8 @@ async fn main() {
             .expect("a sample")
             .parameters;
             let parameters = Arc::new(parameters);
-            let url = format!("{base}/spacecraft/{spacecraft}/packets");
-            let (elapsed, outcomes) = run_for(&options, 100, move |c, n| {
+            let path = format!("/spacecraft/{spacecraft}/packets");
+            let (elapsed, outcomes) = run_for(&options, 100, move |n| {
                 let mut buffer = Vec::with_capacity(100 * 48);
                 for i in 0..100u64 {
                     let k = n * 100 + i;
@@ -666,9 +835,7 @@ async fn main() {
                         &parameters,
                     ));
                 }
-                c.post(&url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .body(buffer)
+                Req::post(path.clone(), "application/octet-stream", buffer)
             })
             .await;
             report(
@@ -680,12 +847,11 @@ async fn main() {
         }
         "fleet-live" => {
             let fleet = configure_fleet(&options, &format!("LOAD-L{run_id}")).await;
-            let url = format!("{base}/telemetry");
-            let (elapsed, outcomes) = run_for(&options, 1, move |c, n| {
+            let (elapsed, outcomes) = run_for(&options, 1, move |n| {
                 let spacecraft = round_robin(&fleet, n);
                 let mut body = String::with_capacity(448);
                 write_snapshot(&mut body, &format!("{spacecraft}-{n}"), Some(spacecraft), n);
-                json_body(c.post(&url), body)
+                Req::json("/telemetry".to_owned(), body)
             })
             .await;
             report(
@@ -700,8 +866,8 @@ async fn main() {
             report_ticks(&base).await;
         }
         "healthz" => {
-            let url = format!("{base}/healthz");
-            let (elapsed, outcomes) = run_for(&options, 1, move |c, _| c.get(&url)).await;
+            let (elapsed, outcomes) =
+                run_for(&options, 1, move |_| Req::get("/healthz".to_owned())).await;
             report("GET /healthz", "responses", elapsed, outcomes);
         }
         other => {
