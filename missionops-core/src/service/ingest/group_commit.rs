@@ -218,16 +218,19 @@ impl std::ops::DerefMut for InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         for write in self.0.drain(..) {
-            answer(
-                &write,
-                Err(Error::backend(
-                    "the request storing this write with others was cancelled before it \
-                     answered; the write may or may not be stored"
-                        .to_owned(),
-                )),
-            );
+            answer(&write, Err(cancelled_while_storing()));
         }
     }
+}
+
+/// The answer to a write whose group was being stored by a request that was cancelled (or
+/// panicked) before it answered.
+fn cancelled_while_storing() -> Error {
+    Error::backend(
+        "the request storing this write with others was cancelled before it answered; the \
+         write may or may not be stored"
+            .to_owned(),
+    )
 }
 
 /// A group taken from the queue: its writes, the monitors of their spacecraft (locked, in
@@ -340,13 +343,9 @@ impl MissionOps {
             drop(turn);
             self.commit_group(group).await;
         }
-        queued.answer(None).unwrap_or_else(|| {
-            Err(Error::backend(
-                "the request storing this write with others was cancelled before it answered; \
-                 the write may or may not be stored"
-                    .to_owned(),
-            ))
-        })
+        queued
+            .answer(None)
+            .unwrap_or_else(|| Err(cancelled_while_storing()))
     }
 
     /// Takes the next group (under the turn): peeks at the oldest queued writes, locks their
