@@ -814,9 +814,20 @@ async fn a_second_group_of_other_spacecraft_is_stored_while_the_first_waits_when
         let mut reached = store.reached.subscribe();
         reached.wait_for(|n| *n == 1).await.expect("gate");
         let second = spawn_ingest(&app, vec![sample("b-1", "SC-B", 1, 20.0)]);
-        settle().await;
-        // One lane: SC-B's group waits for SC-A's to be stored. Two: it reaches the store.
-        assert_eq!(*store.reached.borrow(), at_once, "groups in flight");
+        if at_once == 2 {
+            // Two lanes: SC-B's group reaches the store while SC-A's is held there.
+            let both = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                reached.wait_for(|n| *n == 2),
+            )
+            .await;
+            assert!(both.is_ok(), "SC-B's group reaches the store");
+        } else {
+            // One lane: SC-B's group waits for SC-A's to be stored (nothing to wait for but
+            // time: every task here runs on this thread, and 30 ms lets them all run).
+            settle().await;
+            assert_eq!(*store.reached.borrow(), 1, "SC-B's group waits");
+        }
         store.open.send_replace(true);
         first.await.expect("task").expect("SC-A's write");
         second.await.expect("task").expect("SC-B's write");

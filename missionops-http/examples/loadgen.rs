@@ -167,6 +167,12 @@ fn parse_options() -> Result<Options, String> {
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
         }
     }
+    if options.client == ClientKind::Hyper && !options.url.starts_with("http://") {
+        return Err(format!(
+            "--client hyper speaks plain http://, not {}; use --client reqwest",
+            options.url
+        ));
+    }
     if options.fleet == 0 {
         options.fleet = if options.scenario == "fleet-live" {
             10_000
@@ -330,9 +336,9 @@ struct Connection {
 impl Connection {
     /// A connection to the `http://host:port` of `url`.
     async fn open(url: &str) -> Self {
+        // `parse_options` let only http:// through for this client.
         let address = url
-            .strip_prefix("http://")
-            .expect("--client hyper speaks plain http:// (use --client reqwest for https)")
+            .trim_start_matches("http://")
             .split('/')
             .next()
             .unwrap_or_default()
