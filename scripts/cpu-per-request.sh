@@ -9,7 +9,7 @@
 # with whatever else runs; CPU per request moves much less, and is what an A/B of two builds
 # (TARGET_DIR of each, alternated) should compare. Scenarios and TARGET_DIR as for
 # scripts/http-bench.sh; environment: CONNS (default 16), FLEET (default 1000), DB (sqlite or
-# postgres, PGURL as there), CLIENT (the load generator's --client, as there).
+# postgres, PGURL as there), CLIENT (the load generator's --client, or node, as there).
 set -euo pipefail
 . "$(dirname "$0")/bench-lib.sh"
 target=$1 scenario=$2 secs=${3:-5}
@@ -40,9 +40,15 @@ pg_ticks() {
   echo "$total"
 }
 before=$(ticks) pg_before=$(pg_ticks)
-/usr/bin/time -f "%U %S" -o "$dir/loadgen-cpu" "$target/release/examples/loadgen" "$scenario" \
-  --url "http://127.0.0.1:$port" --seconds "$secs" --connections "$connections" --rows 10000 \
-  ${fleet_args[@]+"${fleet_args[@]}"} ${CLIENT:+--client "$CLIENT"} >"$dir/row"
+if [ "${CLIENT:-}" = node ]; then
+  /usr/bin/time -f "%U %S" -o "$dir/loadgen-cpu" node "$(dirname "$0")/node-loadgen.mjs" "$scenario" \
+    --url "http://127.0.0.1:$port" --seconds "$secs" --connections "$connections" \
+    ${fleet_args[@]+"${fleet_args[@]}"} >"$dir/row"
+else
+  /usr/bin/time -f "%U %S" -o "$dir/loadgen-cpu" "$target/release/examples/loadgen" "$scenario" \
+    --url "http://127.0.0.1:$port" --seconds "$secs" --connections "$connections" --rows 10000 \
+    ${fleet_args[@]+"${fleet_args[@]}"} ${CLIENT:+--client "$CLIENT"} >"$dir/row"
+fi
 after=$(ticks) pg_after=$(pg_ticks)
 requests=$(sed -n 's/.*: \([0-9][0-9]*\) requests, .*/\1/p' "$dir/row")
 rate=$(sed -n 's/.* \([0-9][0-9]*\) requests\/s.*/\1/p' "$dir/row" | head -n 1)

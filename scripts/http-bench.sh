@@ -23,7 +23,9 @@
 # `missionops keys create` before the server starts, so authentication is on, and send it with
 # every request; 0, the default: no key, the server runs open), CLIENT (the load generator's
 # --client: hyper, its default, or reqwest, the client of the figures before session 12; unset
-# passes nothing, for a baseline's older load generator). The key measurement of issue 14
+# passes nothing, for a baseline's older load generator; or node: scripts/node-loadgen.mjs, a
+# Node.js keep-alive client like the one issue 13's healthz reference was measured with, for
+# healthz, single, single-fleet, single-new and batch10-fleet). The key measurement of issue 14
 # is the same run with and without it, e.g.
 #
 #   scripts/http-bench.sh target open healthz single && AUTH=1 scripts/http-bench.sh target auth healthz single
@@ -72,10 +74,16 @@ for scenario in "$@"; do
     *-fleet) fleet_args=(--fleet "$fleet") ;;
     fleet-live) fleet_args=(--fleet "${FLEET:-10000}") ;;
   esac
-  "$target/release/examples/loadgen" "$scenario" --url "http://127.0.0.1:$port" \
-    --seconds "$secs" --connections "$connections" --rows 10000 ${fleet_args[@]+"${fleet_args[@]}"} \
-    ${CLIENT:+--client "$CLIENT"} |
-    tee "$dir/row"
+  if [ "${CLIENT:-}" = node ]; then
+    node "$(dirname "$0")/node-loadgen.mjs" "$scenario" --url "http://127.0.0.1:$port" \
+      --seconds "$secs" --connections "$connections" ${fleet_args[@]+"${fleet_args[@]}"} |
+      tee "$dir/row"
+  else
+    "$target/release/examples/loadgen" "$scenario" --url "http://127.0.0.1:$port" \
+      --seconds "$secs" --connections "$connections" --rows 10000 ${fleet_args[@]+"${fleet_args[@]}"} \
+      ${CLIENT:+--client "$CLIENT"} |
+      tee "$dir/row"
+  fi
   # "… 1234 requests/s, …": the request rate of this row.
   rate=$(sed -n 's/.* \([0-9][0-9]*\) requests\/s.*/\1/p' "$dir/row" | head -n 1)
   if [ "$scenario" = healthz ]; then

@@ -15,16 +15,30 @@ use sqlx::postgres::PgRow;
 use super::codec::{PgTime, corrupt, get, object_text, parse_object, stored, time, u64_column};
 use super::{PostgresStore, db, to_i64, unique_violation};
 
-/// Takes `$1` sequence numbers from the counter unless one of the event ids `$2` is recorded
-/// already, and names the first such id. Each id is looked up by the unique key on its own:
-/// planned generically, `id = ANY($2)` read the whole table (2 ms at 20,000 events).
-pub(super) const TAKE_EVENT_SEQUENCES: &str = "WITH taken AS (
+/// Records events in one statement: takes `$1` sequence numbers from the counter unless one of
+/// the event ids `$2` is recorded already, and only then inserts the `$1` events (`$3`…`$9`,
+/// numbered in array order) with their outbox rows; answers the first id found recorded and
+/// the last number taken. Each id is looked up by the unique key on its own: planned
+/// generically, `id = ANY($2)` read the whole table (2 ms at 20,000 events). One statement
+/// where the check and the insert took two: the counter row it locks stays locked until the
+/// transaction ends, so every round trip after it holds back every other writer of events.
+pub(super) const RECORD_EVENTS: &str = "WITH taken AS (
          SELECT min(e.id) AS id FROM unnest($2::text[]) AS wanted(id)
          CROSS JOIN LATERAL (SELECT id FROM events WHERE id = wanted.id LIMIT 1) e),
      bumped AS (
          UPDATE event_counter SET last_sequence = last_sequence + $1
          WHERE $1 > 0 AND (SELECT id FROM taken) IS NULL
-         RETURNING last_sequence)
+         RETURNING last_sequence),
+     recorded AS (
+         INSERT INTO events
+             (tenant, sequence, id, spacecraft_id, ts, type, severity, message, metadata_json)
+         SELECT $10, b.last_sequence - $1 + u.k, u.i, u.sc, u.t, u.ty, u.sev, u.m, u.md::json
+         FROM bumped b
+         CROSS JOIN unnest($3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+                           $8::text[], $9::text[]) WITH ORDINALITY AS u(i, sc, t, ty, sev, m, md, k)
+         RETURNING sequence),
+     queued AS (
+         INSERT INTO outbox (tenant, sequence) SELECT $10, sequence FROM recorded)
 SELECT (SELECT id FROM taken), (SELECT last_sequence FROM bumped)";
 
 /// Records `events` of `tenant` in order with the next sequences, each with its outbox row,
@@ -60,26 +74,6 @@ pub(super) async fn record_events(
         }
     }
     let count = to_i64(events.len());
-    // One round trip checks that no id is taken and, only then, takes `count` numbers from the
-    // counter (both parts see the same snapshot). The unique key on events.id still guards
-    // against a concurrent writer recording the same id after the check, and against an id
-    // another tenant recorded (row-level security hides those rows from the check; unique keys
-    // are checked on every row).
-    let (taken, last): (Option<String>, Option<i64>) = sqlx::query_as(TAKE_EVENT_SEQUENCES)
-        .bind(count)
-        .bind(&ids)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db)?;
-    if let Some(id) = taken {
-        return Err(Error::conflict("event", id, "is already recorded"));
-    }
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let last = last.ok_or_else(|| corrupt("event counter", "the counter row is missing"))?;
-    let first = last - count + 1;
-    let sequences: Vec<i64> = (first..=last).collect();
     let spacecraft: Vec<Option<&str>> = events
         .iter()
         .map(|e| e.spacecraft_id.as_ref().map(SpacecraftId::as_str))
@@ -92,37 +86,40 @@ pub(super) async fn record_events(
         .iter()
         .map(|e| object_text(&e.metadata))
         .collect::<Result<Vec<String>>>()?;
-    let inserted = sqlx::query(
-        "WITH recorded AS (
-             INSERT INTO events
-                 (tenant, sequence, id, spacecraft_id, ts, type, severity, message, metadata_json)
-             SELECT $9, s, i, sc, t, ty, sev, m, md::json
-             FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
-                         $6::text[], $7::text[], $8::text[]) AS u(s, i, sc, t, ty, sev, m, md)
-             RETURNING sequence)
-         INSERT INTO outbox (tenant, sequence) SELECT $9, sequence FROM recorded",
-    )
-    .bind(&sequences)
-    .bind(&ids[..events.len()])
-    .bind(&spacecraft)
-    .bind(&times)
-    .bind(&types)
-    .bind(&severities)
-    .bind(&messages)
-    .bind(&metadata)
-    .bind(tenant.as_str())
-    .execute(&mut *conn)
-    .await;
-    if let Err(err) = inserted {
-        return Err(match unique_violation(&err) {
-            Some("events_id_key") => Error::conflict(
-                "event",
-                taken_id(&err).unwrap_or_else(|| ids.join(", ")),
-                "is already recorded",
-            ),
-            _ => db(err),
-        });
+    // The check and the insert see the same snapshot. The unique key on events.id still
+    // guards against a concurrent writer recording the same id after the check, and against
+    // an id another tenant recorded (row-level security hides those rows from the check;
+    // unique keys are checked on every row).
+    let recorded: std::result::Result<(Option<String>, Option<i64>), sqlx::Error> =
+        sqlx::query_as(RECORD_EVENTS)
+            .bind(count)
+            .bind(&ids)
+            .bind(&ids[..events.len()])
+            .bind(&spacecraft)
+            .bind(&times)
+            .bind(&types)
+            .bind(&severities)
+            .bind(&messages)
+            .bind(&metadata)
+            .bind(tenant.as_str())
+            .fetch_one(&mut *conn)
+            .await;
+    let (taken, last) = recorded.map_err(|err| match unique_violation(&err) {
+        Some("events_id_key") => Error::conflict(
+            "event",
+            taken_id(&err).unwrap_or_else(|| ids.join(", ")),
+            "is already recorded",
+        ),
+        _ => db(err),
+    })?;
+    if let Some(id) = taken {
+        return Err(Error::conflict("event", id, "is already recorded"));
     }
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let last = last.ok_or_else(|| corrupt("event counter", "the counter row is missing"))?;
+    let sequences: Vec<i64> = (last - count + 1..=last).collect();
     sequences
         .into_iter()
         .map(|sequence| {

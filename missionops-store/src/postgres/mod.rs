@@ -461,9 +461,10 @@ mod plan_tests {
                 "spacecraft",
             ),
             (
-                super::events::TAKE_EVENT_SEQUENCES,
-                "bigint, text[]",
-                "2, '{a,b}'",
+                super::events::RECORD_EVENTS,
+                "bigint, text[], text[], text[], timestamptz[], text[], text[], text[], text[], text",
+                "2, '{a,b}', '{a,b}', '{s,s}', '{2025-01-01,2025-01-01}', '{t,t}', '{LOW,LOW}', \
+                 '{m,m}', '{\"{}\",\"{}\"}', 'default'",
                 "events",
             ),
             (
