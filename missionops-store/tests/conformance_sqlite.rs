@@ -749,6 +749,56 @@ async fn latest_values_a_process_did_not_write_are_rebuilt_from_the_telemetry_at
     );
 }
 
+/// A flush of a fleet's latest values (taken, encoded away from the write connection, then
+/// written) writes them all with the arrival number they cover: they come back the same from
+/// the file, and nothing is left for the repair at open.
+#[tokio::test]
+async fn a_flush_of_many_spacecraft_writes_them_all_with_the_number_they_cover() {
+    let sqlite = TempSqlite::open().await;
+    let deferring = SqliteStore::open(&sqlite.url())
+        .await
+        .expect("open")
+        .deferring_latest_values();
+    let store = &deferring;
+    let ids: Vec<String> = (0..250).map(|i| format!("SC-{i:03}")).collect();
+    for (n, id) in (1..).zip(&ids) {
+        register(store, id, n).await;
+    }
+    let parameters: serde_json::Map<String, serde_json::Value> =
+        (0..10).map(|p| (format!("p{p}"), json!(p))).collect();
+    for (second, id) in (1..).zip(&ids) {
+        store
+            .insert_telemetry(write(vec![snapshot_with(
+                &format!("s-{id}"),
+                id,
+                second,
+                serde_json::Value::Object(parameters.clone()),
+            )]))
+            .await
+            .expect("insert");
+    }
+    let names: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let expected = latest_of(store, &names).await;
+    assert_eq!(
+        expected[249].as_array().map(Vec::len),
+        Some(10),
+        "read from memory"
+    );
+    store.close().await;
+    assert_eq!(
+        raw_count(&sqlite, "SELECT COUNT(*) FROM latest_values").await,
+        2_500
+    );
+    assert_eq!(
+        raw_count(&sqlite, "SELECT seq FROM latest_values_flushed").await,
+        raw_count(&sqlite, "SELECT MAX(seq) FROM telemetry").await,
+        "the number covers every row"
+    );
+    sqlite.store.close().await;
+    let reopened = SqliteStore::open(&sqlite.url()).await.expect("reopen");
+    assert_eq!(latest_of(&reopened, &names).await, expected);
+}
+
 /// Two processes on one file: the server writes latest values behind its telemetry, a CLI
 /// command writes them with its own. The CLI's write moves the "latest values hold every row
 /// up to here" number only over rows it covered, so a server killed before writing its own
