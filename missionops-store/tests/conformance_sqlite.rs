@@ -655,6 +655,15 @@ async fn alarms_of_one_state_are_read_through_the_state_index() {
     );
 }
 
+/// A store on `sqlite`'s file as the server opens it: latest values written behind the
+/// telemetry.
+async fn deferring_store(sqlite: &TempSqlite) -> SqliteStore {
+    SqliteStore::open(&sqlite.url())
+        .await
+        .expect("open")
+        .deferring_latest_values()
+}
+
 /// The latest values of every spacecraft, by spacecraft then parameter, as JSON.
 async fn latest_of(store: &dyn Store, ids: &[&str]) -> Vec<serde_json::Value> {
     let mut all = Vec::new();
@@ -676,11 +685,7 @@ async fn latest_of(store: &dyn Store, ids: &[&str]) -> Vec<serde_json::Value> {
 #[tokio::test]
 async fn latest_values_a_process_did_not_write_are_rebuilt_from_the_telemetry_at_open() {
     let sqlite = TempSqlite::open().await;
-    // As the server opens it: latest values written behind the telemetry.
-    let deferring = SqliteStore::open(&sqlite.url())
-        .await
-        .expect("open")
-        .deferring_latest_values();
+    let deferring = deferring_store(&sqlite).await;
     let store = &deferring;
     register(store, "SC-1", 1).await;
     register(store, "SC-2", 2).await;
@@ -755,10 +760,7 @@ async fn latest_values_a_process_did_not_write_are_rebuilt_from_the_telemetry_at
 #[tokio::test]
 async fn a_flush_of_many_spacecraft_writes_them_all_with_the_number_they_cover() {
     let sqlite = TempSqlite::open().await;
-    let deferring = SqliteStore::open(&sqlite.url())
-        .await
-        .expect("open")
-        .deferring_latest_values();
+    let deferring = deferring_store(&sqlite).await;
     let store = &deferring;
     let ids: Vec<String> = (0..250).map(|i| format!("SC-{i:03}")).collect();
     for (n, id) in (1..).zip(&ids) {
@@ -824,10 +826,7 @@ async fn latest_values_waiting_in_one_process_survive_another_writing_after_them
         raw_count(&sqlite, covered).await,
         raw_count(&sqlite, newest).await
     );
-    let server = SqliteStore::open(&sqlite.url())
-        .await
-        .expect("open")
-        .deferring_latest_values();
+    let server = deferring_store(&sqlite).await;
     server
         .insert_telemetry(write(vec![snapshot_with(
             "b",
