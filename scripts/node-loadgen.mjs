@@ -18,15 +18,32 @@ const option = (flag, fallback) => {
   const at = args.indexOf(flag);
   return at >= 0 && at + 1 < args.length ? args[at + 1] : fallback;
 };
-const base = new URL(option("--url", "http://127.0.0.1:3000"));
-const seconds = Number(option("--seconds", "10"));
-const connections = Number(option("--connections", "8"));
-const fleetSize = Number(option("--fleet", "1000"));
+const usage = () => {
+  console.error(`usage: node-loadgen.mjs {${known.join("|")}} --url http://HOST:PORT ` +
+    "[--seconds N] [--connections N] [--fleet N]");
+  process.exit(2);
+};
 const known = ["healthz", "single", "single-fleet", "single-new", "batch10-fleet"];
-if (!known.includes(scenario) || base.protocol !== "http:") {
-  console.error(`usage: node-loadgen.mjs {${known.join("|")}} --url http://HOST:PORT ...`);
+// Each bad argument ends the run with one line naming it (exit 2), never a stack trace.
+const whole = (flag, fallback) => {
+  const value = Number(option(flag, fallback));
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`${flag}: a whole number of at least 1, not ${option(flag, fallback)}`);
+    process.exit(2);
+  }
+  return value;
+};
+let base;
+try {
+  base = new URL(option("--url", "http://127.0.0.1:3000"));
+} catch {
+  console.error(`--url: not a URL: ${option("--url", "")}`);
   process.exit(2);
 }
+if (!known.includes(scenario) || base.protocol !== "http:") usage();
+const seconds = whole("--seconds", "10");
+const connections = whole("--connections", "8");
+const fleetSize = whole("--fleet", "1000");
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
 const runId = Date.now() % 1_000_000;
