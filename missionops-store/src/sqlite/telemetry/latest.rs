@@ -176,6 +176,23 @@ async fn upsert(
     Ok(())
 }
 
+/// Writes `rows` as [`upsert`] does and says that the table holds the latest values of every
+/// telemetry row up to arrival number `covered`; never backwards (a store that writes latest
+/// values with its rows may have moved it on meanwhile).
+async fn upsert_covering(
+    conn: &mut SqliteConnection,
+    rows: &[(i64, ParameterName, i64, String)],
+    covered: i64,
+) -> Result<()> {
+    upsert(&mut *conn, rows).await?;
+    sqlx::query("UPDATE latest_values_flushed SET seq = max(seq, ?)")
+        .bind(covered)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    Ok(())
+}
+
 /// Telemetry rows read back per step of the repair at open.
 const REPAIR_ROWS: i64 = 10_000;
 
@@ -214,14 +231,7 @@ pub(crate) async fn flush_latest_values(writer: &Writer, latest: &PendingLatest)
     if !rows.is_empty() {
         let mut conn = writer.lock().await?;
         let mut tx = begin_write(&mut conn).await?;
-        upsert(&mut tx, &rows).await?;
-        // Never backwards: a store that writes latest values with its rows may have moved it
-        // on meanwhile.
-        sqlx::query("UPDATE latest_values_flushed SET seq = max(seq, ?)")
-            .bind(covered)
-            .execute(&mut *tx)
-            .await
-            .db()?;
+        upsert_covering(&mut tx, &rows, covered).await?;
         tx.commit().await.db()?;
     }
     latest.flushed(&taken);
@@ -274,12 +284,7 @@ impl SqliteStore {
                 .into_iter()
                 .map(|(key, p, ts, value)| Ok((key, p.clone(), ts, to_json(value)?)))
                 .collect::<Result<Vec<_>>>()?;
-            upsert(&mut tx, &owned).await?;
-            sqlx::query("UPDATE latest_values_flushed SET seq = ?")
-                .bind(last)
-                .execute(&mut *tx)
-                .await
-                .db()?;
+            upsert_covering(&mut tx, &owned, last).await?;
             tx.commit().await.db()?;
         }
     }
