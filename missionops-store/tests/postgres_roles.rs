@@ -24,8 +24,8 @@ use missionops_store::PostgresStore;
 use missionops_store::conformance::Guard;
 use missionops_store::conformance::backends::{APP_ROLE, READONLY_ROLE, scratch_postgres_as};
 use missionops_store::conformance::fixtures::{
-    anomaly, at, config, document, event, limit, register, sc, snapshot, spacecraft, test_alarm,
-    write,
+    anomaly, at, config, document, event, limit, register, registration, sc, snapshot, spacecraft,
+    test_alarm, write,
 };
 
 /// The conformance suite, connected as the app role.
@@ -490,6 +490,44 @@ async fn a_write_of_snapshots_alone_is_one_statement_that_sets_its_own_tenant() 
     .expect("a write with an anomaly");
     assert_eq!(app.one_statement_writes(), before);
     assert_eq!(count_in(&app, "default", "anomalies").await, 1);
+}
+
+/// A live write of snapshots from spacecraft it registers (implicit registration), as the app
+/// role: one statement too, which registers them, stores the snapshots and records each
+/// registration's event and outbox row, all in the write's own tenant.
+#[tokio::test]
+async fn a_write_that_registers_its_spacecraft_is_one_statement_in_its_own_tenant() {
+    let (app, _owner) = scratch_postgres_as(APP_ROLE).await;
+    let other = TenantId::parse("team-b's").expect("tenant");
+    for (tenant, n) in [(TenantId::default(), 1), (other.clone(), 2)] {
+        let before = app.one_statement_writes();
+        let outcome = app
+            .insert_telemetry(TelemetryWrite {
+                tenant: tenant.clone(),
+                registrations: vec![registration("NEW-1", 0, n)],
+                ..write(vec![snapshot(&format!("s{n}"), "NEW-1", 5, 20.0)])
+            })
+            .await
+            .unwrap_or_else(|err| panic!("{tenant}'s write: {err}"));
+        assert_eq!(outcome.inserted, 1, "{tenant}");
+        assert_eq!(
+            app.one_statement_writes(),
+            before + 1,
+            "{tenant}'s registering write went in by its one statement"
+        );
+        assert_eq!(
+            app.get_spacecraft(&tenant, &sc("NEW-1"))
+                .await
+                .expect("get"),
+            Some(spacecraft("NEW-1", 0)),
+            "{tenant}"
+        );
+    }
+    for tenant in ["default", "team-b's"] {
+        for table in ["spacecraft", "telemetry", "events", "outbox"] {
+            assert_eq!(count_in(&app, tenant, table).await, 1, "{tenant}: {table}");
+        }
+    }
 }
 
 /// As the app role (row-level security in force), the server's store writes its latest values

@@ -90,6 +90,7 @@ macro_rules! conformance_tests {
             telemetry_writes::a_group_of_many_spacecraft_fails_only_the_conflicting_write,
             telemetry_writes::registrations_with_telemetry_register_each_spacecraft_once,
             telemetry_writes::a_group_of_new_spacecraft_registers_each_once_with_its_outbox_row,
+            telemetry_writes::registrations_in_a_group_are_announced_in_the_order_of_the_writes,
             telemetry_writes::a_group_of_decisions_without_snapshots_stores_every_alarm_and_event,
             telemetry_reads::ranges_are_read_by_pages_after_a_cursor,
             anomalies::anomaly_timelines_are_read_by_pages_after_a_cursor,

@@ -591,6 +591,81 @@ pub async fn a_group_of_new_spacecraft_registers_each_once_with_its_outbox_row(s
     assert_eq!(pending, registered, "each event has its outbox row");
 }
 
+/// A group of writes that carry nothing but snapshots and the spacecraft they register (what
+/// PostgreSQL stores in one statement) records the events of the spacecraft it registers in
+/// the order of the writes, not of the ids, numbered without gaps, each with its outbox row; a
+/// registration of a spacecraft that exists, or repeated in the group, leaves no event. A write
+/// that names a spacecraft nobody registers fails and registers nothing, even the spacecraft it
+/// registers itself.
+pub async fn registrations_in_a_group_are_announced_in_the_order_of_the_writes(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    let tenant = TenantId::default();
+    let registering = |id: &str, n: u32, snapshot_id: &str| TelemetryWrite {
+        registrations: vec![registration(id, 5, n)],
+        ..write(vec![snapshot(snapshot_id, id, 1, 1.0)])
+    };
+    let group = store
+        .insert_telemetry_group(vec![
+            registering("NEW-9", 20, "a"),
+            registering("NEW-10", 21, "b"),
+            registering("SC-1", 22, "c"),
+            registering("NEW-9", 23, "d"),
+            registering("NEW-1", 24, "e"),
+        ])
+        .await;
+    assert!(group.failure.is_none(), "{:?}", group.failure);
+    assert_eq!(group.stored, vec![outcome(1, 0); 5]);
+    let mut events = store
+        .recent_events(&tenant, None, limit(20))
+        .await
+        .expect("events");
+    events.reverse();
+    let recorded: Vec<(&str, u64)> = events.iter().map(|e| (e.id.as_str(), e.sequence)).collect();
+    let announced = [("ev-1", 1), ("ev-20", 2), ("ev-21", 3), ("ev-24", 4)];
+    assert_eq!(recorded, announced, "in the writes' order, without gaps");
+    let claim = store
+        .claim(at(10), 20, std::time::Duration::from_secs(60))
+        .await
+        .expect("claim");
+    let pending: Vec<&str> = claim.entries.iter().map(|e| e.event.id.as_str()).collect();
+    assert_eq!(pending, ["ev-1", "ev-20", "ev-21", "ev-24"], "outbox rows");
+    assert_eq!(
+        store
+            .get_spacecraft(&tenant, &sc("SC-1"))
+            .await
+            .expect("get"),
+        Some(spacecraft("SC-1", 0)),
+        "a registered spacecraft is left as it is"
+    );
+    let stored = store
+        .recent_telemetry(&tenant, &sc("NEW-9"), limit(10))
+        .await
+        .expect("recent");
+    assert_eq!(ids(&stored), ["d", "a"]);
+    let refused = store
+        .insert_telemetry(TelemetryWrite {
+            registrations: vec![registration("NEW-2", 5, 25)],
+            ..write(vec![
+                snapshot("f", "NEW-2", 1, 1.0),
+                snapshot("g", "NOBODY", 1, 1.0),
+            ])
+        })
+        .await;
+    assert!(
+        matches!(&refused, Err(Error::NotFound { id, .. }) if id == "NOBODY"),
+        "names the unknown spacecraft: {refused:?}"
+    );
+    assert_eq!(
+        store
+            .get_spacecraft(&tenant, &sc("NEW-2"))
+            .await
+            .expect("get"),
+        None,
+        "a refused write registers nothing"
+    );
+    assert_eq!(event_count(store).await, 4);
+}
+
 /// A group of writes with no snapshots, as a clock tick stores what the monitors of many
 /// spacecraft decided: every write's anomalies, alarms and events are stored, each write
 /// answered, and an alarm that two writes of the group change ends as the later one says

@@ -74,18 +74,7 @@ pub(super) async fn record_events(
         }
     }
     let count = to_i64(events.len());
-    let spacecraft: Vec<Option<&str>> = events
-        .iter()
-        .map(|e| e.spacecraft_id.as_ref().map(SpacecraftId::as_str))
-        .collect();
-    let times: Vec<PgTime> = events.iter().map(|e| PgTime(e.timestamp)).collect();
-    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    let severities: Vec<&str> = events.iter().map(|e| e.severity.as_str()).collect();
-    let messages: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
-    let metadata = events
-        .iter()
-        .map(|e| object_text(&e.metadata))
-        .collect::<Result<Vec<String>>>()?;
+    let rows = EventRows::of(events)?;
     // The check and the insert see the same snapshot. The unique key on events.id still
     // guards against a concurrent writer recording the same id after the check, and against
     // an id another tenant recorded (row-level security hides those rows from the check;
@@ -94,13 +83,13 @@ pub(super) async fn record_events(
         sqlx::query_as(RECORD_EVENTS)
             .bind(count)
             .bind(&ids)
-            .bind(&ids[..events.len()])
-            .bind(&spacecraft)
-            .bind(&times)
-            .bind(&types)
-            .bind(&severities)
-            .bind(&messages)
-            .bind(&metadata)
+            .bind(&rows.ids)
+            .bind(&rows.spacecraft)
+            .bind(&rows.times)
+            .bind(&rows.types)
+            .bind(&rows.severities)
+            .bind(&rows.messages)
+            .bind(&rows.metadata)
             .bind(tenant.as_str())
             .fetch_one(&mut *conn)
             .await;
@@ -127,6 +116,37 @@ pub(super) async fn record_events(
                 .map_err(|_| corrupt("event counter", format!("sequence {sequence} is negative")))
         })
         .collect()
+}
+
+/// Events as the columns of one statement, in order.
+pub(super) struct EventRows<'a> {
+    pub(super) ids: Vec<&'a str>,
+    pub(super) spacecraft: Vec<Option<&'a str>>,
+    pub(super) times: Vec<PgTime>,
+    pub(super) types: Vec<&'a str>,
+    pub(super) severities: Vec<&'a str>,
+    pub(super) messages: Vec<&'a str>,
+    pub(super) metadata: Vec<String>,
+}
+
+impl<'a> EventRows<'a> {
+    pub(super) fn of(events: &[&'a NewEvent]) -> Result<Self> {
+        Ok(EventRows {
+            ids: events.iter().map(|e| e.id.as_str()).collect(),
+            spacecraft: events
+                .iter()
+                .map(|e| e.spacecraft_id.as_ref().map(SpacecraftId::as_str))
+                .collect(),
+            times: events.iter().map(|e| PgTime(e.timestamp)).collect(),
+            types: events.iter().map(|e| e.event_type.as_str()).collect(),
+            severities: events.iter().map(|e| e.severity.as_str()).collect(),
+            messages: events.iter().map(|e| e.message.as_str()).collect(),
+            metadata: events
+                .iter()
+                .map(|e| object_text(&e.metadata))
+                .collect::<Result<_>>()?,
+        })
+    }
 }
 
 /// The id in a unique violation's detail (`Key (id)=(ev-1) already exists.`).

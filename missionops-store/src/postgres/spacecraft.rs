@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
 
 use super::codec::{PgTime, get, object_text, parse_object, stored, time, version_column};
-use super::events::record_events;
+use super::events::{EventRows, record_events};
 use super::{PostgresStore, db, is_untranslatable_character, to_i64, unique_violation};
 
 /// Which of the ids `$2` are spacecraft of the tenant `$1`: a primary-key lookup per id.
@@ -127,31 +127,7 @@ pub(super) async fn register_missing<'a>(
     if registrations.is_empty() {
         return Ok(Vec::new());
     }
-    // The first registration of an id is the one that counts, as one after another.
-    let mut seen = HashSet::with_capacity(registrations.len());
-    let mut order: Vec<&Registration> = registrations
-        .iter()
-        .filter(|r| seen.insert(&r.spacecraft.id))
-        .collect();
-    order.sort_by(|a, b| a.spacecraft.id.cmp(&b.spacecraft.id));
-    let ids: Vec<&str> = order.iter().map(|r| r.spacecraft.id.as_str()).collect();
-    let names: Vec<&str> = order.iter().map(|r| r.spacecraft.name.as_str()).collect();
-    let types: Vec<&str> = order
-        .iter()
-        .map(|r| r.spacecraft.mission_type.as_str())
-        .collect();
-    let metadata = order
-        .iter()
-        .map(|r| object_text(&r.spacecraft.metadata))
-        .collect::<Result<Vec<String>>>()?;
-    let created: Vec<PgTime> = order
-        .iter()
-        .map(|r| PgTime(r.spacecraft.created_at))
-        .collect();
-    let updated: Vec<PgTime> = order
-        .iter()
-        .map(|r| PgTime(r.spacecraft.updated_at))
-        .collect();
+    let rows = RegistrationRows::of(registrations)?;
     let registered: Vec<String> = sqlx::query_scalar(
         "INSERT INTO spacecraft
              (tenant, id, name, mission_type, metadata_json, created_at, updated_at)
@@ -162,12 +138,12 @@ pub(super) async fn register_missing<'a>(
          ON CONFLICT (tenant, id) DO NOTHING
          RETURNING id",
     )
-    .bind(&ids)
-    .bind(&names)
-    .bind(&types)
-    .bind(&metadata)
-    .bind(&created)
-    .bind(&updated)
+    .bind(&rows.ids)
+    .bind(&rows.names)
+    .bind(&rows.types)
+    .bind(&rows.metadata)
+    .bind(&rows.created)
+    .bind(&rows.updated)
     .bind(tenant.as_str())
     .fetch_all(&mut *conn)
     .await
@@ -184,6 +160,48 @@ pub(super) async fn register_missing<'a>(
         .filter(|r| registered.remove(r.spacecraft.id.as_str()))
         .map(|r| &r.event)
         .collect())
+}
+
+/// The registrations of a write as the columns of one statement: the first registration of
+/// each id (the one that counts, as one after another), sorted by id so that concurrent
+/// writes registering the same spacecraft lock them in the same order, each with its
+/// `SPACECRAFT_REGISTERED` event and its place in the write (`order`, the order the events of
+/// those registered are recorded in).
+pub(super) struct RegistrationRows<'a> {
+    pub(super) ids: Vec<&'a str>,
+    pub(super) names: Vec<&'a str>,
+    pub(super) types: Vec<&'a str>,
+    pub(super) metadata: Vec<String>,
+    pub(super) created: Vec<PgTime>,
+    pub(super) updated: Vec<PgTime>,
+    pub(super) order: Vec<i64>,
+    pub(super) events: EventRows<'a>,
+}
+
+impl<'a> RegistrationRows<'a> {
+    pub(super) fn of(registrations: &'a [Registration]) -> Result<Self> {
+        let mut seen = HashSet::with_capacity(registrations.len());
+        let mut firsts: Vec<(usize, &Registration)> = registrations
+            .iter()
+            .filter(|r| seen.insert(&r.spacecraft.id))
+            .enumerate()
+            .collect();
+        firsts.sort_by(|(_, a), (_, b)| a.spacecraft.id.cmp(&b.spacecraft.id));
+        let spacecraft = || firsts.iter().map(|(_, r)| &r.spacecraft);
+        let events: Vec<&NewEvent> = firsts.iter().map(|(_, r)| &r.event).collect();
+        Ok(RegistrationRows {
+            ids: spacecraft().map(|s| s.id.as_str()).collect(),
+            names: spacecraft().map(|s| s.name.as_str()).collect(),
+            types: spacecraft().map(|s| s.mission_type.as_str()).collect(),
+            metadata: spacecraft()
+                .map(|s| object_text(&s.metadata))
+                .collect::<Result<_>>()?,
+            created: spacecraft().map(|s| PgTime(s.created_at)).collect(),
+            updated: spacecraft().map(|s| PgTime(s.updated_at)).collect(),
+            order: firsts.iter().map(|(at, _)| to_i64(*at)).collect(),
+            events: EventRows::of(&events)?,
+        })
+    }
 }
 
 #[async_trait]

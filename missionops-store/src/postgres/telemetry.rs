@@ -33,8 +33,8 @@ use futures_util::future::{self, BoxFuture};
 use futures_util::stream::BoxStream;
 use missionops_core::{
     Alarm, BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
-    ParameterName, ParameterValue, RangeCursor, Result, SeriesBucket, SnapshotId, SpacecraftId,
-    TelemetryPage, TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
+    ParameterName, ParameterValue, RangeCursor, Registration, Result, SeriesBucket, SnapshotId,
+    SpacecraftId, TelemetryPage, TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
     insert_one_by_one,
 };
 use sqlx::postgres::PgRow;
@@ -46,7 +46,9 @@ use super::codec::{
 };
 use super::events::record_events;
 use super::latest::{Behind, Held};
-use super::spacecraft::{register_missing, require_spacecraft, unknown_spacecraft};
+use super::spacecraft::{
+    RegistrationRows, register_missing, require_spacecraft, unknown_spacecraft,
+};
 use super::{PostgresStore, db, to_i64, unique_violation};
 use crate::pages_ahead::{PagedRange, RowKey, read_ahead};
 use crate::text_pages::{PageTimes, read_page_off_thread, stored_time};
@@ -287,6 +289,117 @@ pub(super) const UPSERT_LATEST_VALUES: &str = "INSERT INTO latest_values AS l
      SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
      WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival)";
 
+/// The optimistic ingest statement, with `$registering` in the existence check and
+/// `$registration` among its parts when it registers spacecraft too (see
+/// [`REGISTER_AND_INSERT_AS_NEW`]). Every part runs only when all spacecraft exist (`ok`);
+/// data-modifying CTEs always run to completion, so the statement stores the whole batch or,
+/// failing anywhere, nothing. Ordinals are 1-based; arrival numbers use the 0-based index
+/// (`n - 1`), shifted and masked with ARRIVAL_BITS = 20.
+macro_rules! insert_as_new {
+    ($registering:literal, $registration:literal) => {
+        concat!(
+            "WITH tenant AS MATERIALIZED (
+                 SELECT set_config('missionops.tenant', $12, true) AS t),
+             unknown AS (
+                 SELECT s FROM unnest($1::text[]) AS s
+                 LEFT JOIN LATERAL (SELECT 1 AS found FROM spacecraft
+                                    WHERE tenant = $12 AND id = s LIMIT 1) AS f ON true
+                 WHERE f.found IS NULL",
+            $registering,
+            "),
+             go AS (SELECT (SELECT t FROM tenant) = $12
+                           AND NOT EXISTS (SELECT 1 FROM unknown) AS ok),",
+            $registration,
+            "
+             block AS (
+                 SELECT ARRAY(SELECT nextval('telemetry_arrival_block_seq')
+                              FROM generate_series(1, $2) ORDER BY 1) AS b
+                 WHERE (SELECT ok FROM go)),
+             registered AS (
+                 INSERT INTO telemetry_ids (tenant, id, spacecraft_id, ts)
+                 SELECT $12, i, s, t
+                 FROM unnest($3::text[], $4::text[], $5::timestamptz[]) AS u(i, s, t)
+                 WHERE (SELECT ok FROM go)),
+             inserted AS (
+                 INSERT INTO telemetry (tenant, spacecraft_id, ts, arrival, id, parameters)
+                 SELECT $12, s, t,
+                        ((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575),
+                        i, p::json
+                 FROM unnest($4::text[], $5::timestamptz[], $3::text[], $6::text[])
+                      WITH ORDINALITY AS u(s, t, i, p, n)
+                 WHERE (SELECT ok FROM go)),
+             latest AS (
+                 INSERT INTO latest_values AS l
+                     (tenant, spacecraft_id, parameter, value_json, ts, arrival)
+                 SELECT $12, s, p, v::json, t,
+                        ((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575)
+                 FROM unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::int8[])
+                      AS u(s, p, v, t, n)
+                 WHERE (SELECT ok FROM go)
+                 ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
+                 SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
+                 WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival))
+         SELECT CASE WHEN (SELECT t FROM tenant) = $12 THEN ARRAY(SELECT s FROM unknown) END,
+                (SELECT b FROM block)"
+        )
+    };
+}
+
+/// The optimistic ingest of tenant `$12`: checks that the spacecraft `$1` exist, takes `$2`
+/// arrival blocks, registers the ids `$3` and inserts the snapshots (`$3`–`$6`: id,
+/// spacecraft, time, parameters as JSON), moves `latest_values` forward with the rows `$7`–`$11`
+/// (spacecraft, parameter, value, time, ordinal of the snapshot); answers the spacecraft it
+/// found missing (`NULL` when the tenant was not set in time) and the blocks it took.
+const INSERT_AS_NEW: &str = insert_as_new!("", "");
+
+/// [`INSERT_AS_NEW`] that also registers spacecraft (implicit registration), so that a group of
+/// writes from new spacecraft is one statement in its own implicit transaction, one round trip
+/// where a transaction took five (`BEGIN`, registration, ingest, events, `COMMIT`) with the event
+/// counter locked across two of them. The registrations, as [`RegistrationRows`] gives them:
+/// `$13`–`$18` (id, name, type, metadata, created, updated), `$19` the place of each in the
+/// write, and its event `$20`–`$26` (id, spacecraft, time, type, severity, message, metadata).
+/// The spacecraft it registers count as existing in the check. Only those it registers (`ON
+/// CONFLICT DO NOTHING`) have their event recorded, numbered in the write's order from the
+/// event counter, with an outbox row each. The counter is locked last, once the spacecraft rows
+/// are in (the same order of locks as a transaction that registers, then records events), and
+/// stays locked only until this statement commits.
+const REGISTER_AND_INSERT_AS_NEW: &str = insert_as_new!(
+    " AND s <> ALL($13::text[])",
+    "
+             newcomers AS (
+                 INSERT INTO spacecraft
+                     (tenant, id, name, mission_type, metadata_json, created_at, updated_at)
+                 SELECT $12, i, n, m, d::json, c, u
+                 FROM unnest($13::text[], $14::text[], $15::text[], $16::text[],
+                             $17::timestamptz[], $18::timestamptz[])
+                      WITH ORDINALITY AS x(i, n, m, d, c, u, k)
+                 WHERE (SELECT ok FROM go)
+                 ORDER BY k
+                 ON CONFLICT (tenant, id) DO NOTHING
+                 RETURNING id),
+             announced AS (
+                 SELECT e.*, row_number() OVER (ORDER BY e.o) AS r
+                 FROM unnest($13::text[], $19::int8[], $20::text[], $21::text[],
+                             $22::timestamptz[], $23::text[], $24::text[], $25::text[],
+                             $26::text[]) AS e(sc, o, i, esc, t, ty, sev, m, md)
+                 WHERE e.sc IN (SELECT id FROM newcomers)),
+             bumped AS (
+                 UPDATE event_counter
+                 SET last_sequence = last_sequence + (SELECT count(*) FROM announced)
+                 WHERE EXISTS (SELECT 1 FROM announced)
+                 RETURNING last_sequence),
+             recorded AS (
+                 INSERT INTO events
+                     (tenant, sequence, id, spacecraft_id, ts, type, severity, message,
+                      metadata_json)
+                 SELECT $12, b.last_sequence - (SELECT count(*) FROM announced) + a.r,
+                        a.i, a.esc, a.t, a.ty, a.sev, a.m, a.md::json
+                 FROM bumped b CROSS JOIN announced a
+                 RETURNING sequence),
+             queued AS (
+                 INSERT INTO outbox (tenant, sequence) SELECT $12, sequence FROM recorded),"
+);
+
 /// How the optimistic statement ended.
 enum Optimistic<'a> {
     /// Every snapshot was new and is stored (uncommitted while in a transaction), with the
@@ -327,7 +440,8 @@ impl HeldBack<'_> {
 }
 
 /// The optimistic ingest: one statement that checks the spacecraft, registers every id,
-/// inserts every snapshot and moves `latest_values` forward, assuming all ids are new.
+/// inserts every snapshot and moves `latest_values` forward, assuming all ids are new; with
+/// `registrations`, it registers those spacecraft and records their events too.
 ///
 /// With `behind` the statement leaves `latest_values` alone and returns them, to be held back
 /// there once the caller's transaction committed.
@@ -335,8 +449,14 @@ async fn insert_as_new<'a>(
     conn: &mut PgConnection,
     tenant: &TenantId,
     snapshots: &'a [TelemetrySnapshot],
+    registrations: &[Registration],
     behind: Option<&Behind>,
 ) -> Result<Optimistic<'a>> {
+    let registrations = if registrations.is_empty() {
+        None
+    } else {
+        Some(RegistrationRows::of(registrations)?)
+    };
     let wanted = spacecraft_of(snapshots);
     let names: Vec<&str> = wanted.iter().map(|id| id.as_str()).collect();
     let ids: Vec<&str> = snapshots.iter().map(|s| s.id.as_str()).collect();
@@ -350,66 +470,43 @@ async fn insert_as_new<'a>(
     let newest = LatestRows::newest(&candidates)?;
     let none = LatestRows::default();
     let latest = if behind.is_some() { &none } else { &newest };
-    // Ordinals are 1-based; arrival numbers use the 0-based index (`n - 1`), shifted and
-    // masked with ARRIVAL_BITS = 20.
     let latest_ordinals: Vec<i64> = latest.positions.iter().map(|p| to_i64(p + 1)).collect();
-    // Every part runs only when all spacecraft exist (`ok`); data-modifying CTEs always run to
-    // completion, so the statement stores the whole batch or, failing anywhere, nothing.
-    let outcome = sqlx::query_as::<_, (Option<Vec<String>>, Option<Vec<i64>>)>(
-        "WITH tenant AS MATERIALIZED (
-                 SELECT set_config('missionops.tenant', $12, true) AS t),
-             unknown AS (
-                 SELECT s FROM unnest($1::text[]) AS s
-                 LEFT JOIN LATERAL (SELECT 1 AS found FROM spacecraft
-                                    WHERE tenant = $12 AND id = s LIMIT 1) AS f ON true
-                 WHERE f.found IS NULL),
-             go AS (SELECT (SELECT t FROM tenant) = $12
-                           AND NOT EXISTS (SELECT 1 FROM unknown) AS ok),
-             block AS (
-                 SELECT ARRAY(SELECT nextval('telemetry_arrival_block_seq')
-                              FROM generate_series(1, $2) ORDER BY 1) AS b
-                 WHERE (SELECT ok FROM go)),
-             registered AS (
-                 INSERT INTO telemetry_ids (tenant, id, spacecraft_id, ts)
-                 SELECT $12, i, s, t
-                 FROM unnest($3::text[], $4::text[], $5::timestamptz[]) AS u(i, s, t)
-                 WHERE (SELECT ok FROM go)),
-             inserted AS (
-                 INSERT INTO telemetry (tenant, spacecraft_id, ts, arrival, id, parameters)
-                 SELECT $12, s, t,
-                        ((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575),
-                        i, p::json
-                 FROM unnest($4::text[], $5::timestamptz[], $3::text[], $6::text[])
-                      WITH ORDINALITY AS u(s, t, i, p, n)
-                 WHERE (SELECT ok FROM go)),
-             latest AS (
-                 INSERT INTO latest_values AS l
-                     (tenant, spacecraft_id, parameter, value_json, ts, arrival)
-                 SELECT $12, s, p, v::json, t,
-                        ((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575)
-                 FROM unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::int8[])
-                      AS u(s, p, v, t, n)
-                 WHERE (SELECT ok FROM go)
-                 ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
-                 SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
-                 WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival))
-         SELECT CASE WHEN (SELECT t FROM tenant) = $12 THEN ARRAY(SELECT s FROM unknown) END,
-                (SELECT b FROM block)",
-    )
-    .bind(&names)
-    .bind(blocks_for(snapshots.len()))
-    .bind(&ids)
-    .bind(&spacecraft)
-    .bind(&times)
-    .bind(&parameters)
-    .bind(&latest.spacecraft)
-    .bind(&latest.parameters)
-    .bind(&latest.values)
-    .bind(&latest.times)
-    .bind(&latest_ordinals)
-    .bind(tenant.as_str())
-    .fetch_one(&mut *conn)
-    .await;
+    let sql = if registrations.is_some() {
+        REGISTER_AND_INSERT_AS_NEW
+    } else {
+        INSERT_AS_NEW
+    };
+    let mut query = sqlx::query_as::<_, (Option<Vec<String>>, Option<Vec<i64>>)>(sql)
+        .bind(&names)
+        .bind(blocks_for(snapshots.len()))
+        .bind(&ids)
+        .bind(&spacecraft)
+        .bind(&times)
+        .bind(&parameters)
+        .bind(&latest.spacecraft)
+        .bind(&latest.parameters)
+        .bind(&latest.values)
+        .bind(&latest.times)
+        .bind(&latest_ordinals)
+        .bind(tenant.as_str());
+    if let Some(rows) = &registrations {
+        query = query
+            .bind(&rows.ids)
+            .bind(&rows.names)
+            .bind(&rows.types)
+            .bind(&rows.metadata)
+            .bind(&rows.created)
+            .bind(&rows.updated)
+            .bind(&rows.order)
+            .bind(&rows.events.ids)
+            .bind(&rows.events.spacecraft)
+            .bind(&rows.events.times)
+            .bind(&rows.events.types)
+            .bind(&rows.events.severities)
+            .bind(&rows.events.messages)
+            .bind(&rows.events.metadata);
+    }
+    let outcome = query.fetch_one(&mut *conn).await;
     match outcome {
         Ok((Some(unknown), blocks)) if unknown.is_empty() => {
             Ok(Optimistic::Stored(behind.is_some().then(|| HeldBack {
@@ -584,7 +681,7 @@ impl PostgresStore {
             inserted: snapshots.len(),
             duplicates: 0,
         };
-        if carries_snapshots_only(write) {
+        if goes_in_one_statement(write) {
             match self.insert_alone(write).await {
                 Ok(Optimistic::Stored(_)) => return Ok(Some(stored)),
                 Ok(Optimistic::IdTaken) => return Ok(None),
@@ -610,7 +707,7 @@ impl PostgresStore {
             self.begin_for(tenant).await?
         };
         let mut events = register_missing(&mut tx, tenant, &write.registrations).await?;
-        let outcome = insert_as_new(&mut tx, tenant, snapshots, behind).await?;
+        let outcome = insert_as_new(&mut tx, tenant, snapshots, &[], behind).await?;
         let outcome = if let Optimistic::Stored(held) = outcome {
             insert_anomalies(&mut tx, tenant, &write.anomalies).await?;
             upsert_alarms(&mut tx, tenant, &write.alarms).await?;
@@ -638,10 +735,12 @@ impl PostgresStore {
         }
     }
 
-    /// A write of snapshots alone (no registration, anomaly, alarm or event: a fleet's usual
-    /// write) stored by the optimistic statement in its own implicit transaction: one round
-    /// trip where `BEGIN`, the statement and `COMMIT` take three. The statement sets the
-    /// tenant for row-level security itself, before it reads or writes a row.
+    /// A write of snapshots alone (no anomaly, alarm or event: a fleet's usual write), or of
+    /// snapshots and the spacecraft they register (a group of new spacecraft), stored by the
+    /// optimistic statement in its own implicit transaction: one round trip where `BEGIN`,
+    /// the statement and `COMMIT` take three (five with the registration and its events). The
+    /// statement sets the tenant for row-level security itself, before it reads or writes a
+    /// row.
     async fn insert_alone<'a>(&self, write: &'a TelemetryWrite) -> Result<Optimistic<'a>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         let behind = self
@@ -653,7 +752,14 @@ impl PostgresStore {
             Some(behind) => Some(behind.enter().await),
             None => None,
         };
-        let outcome = insert_as_new(&mut conn, &write.tenant, &write.snapshots, behind).await?;
+        let outcome = insert_as_new(
+            &mut conn,
+            &write.tenant,
+            &write.snapshots,
+            &write.registrations,
+            behind,
+        )
+        .await?;
         Ok(match outcome {
             Optimistic::Stored(held) => {
                 self.one_statement_writes.fetch_add(1, Ordering::Relaxed);
@@ -717,10 +823,10 @@ impl PostgresStore {
     }
 }
 
-/// Whether `write` stores snapshots and nothing else.
-fn carries_snapshots_only(write: &TelemetryWrite) -> bool {
+/// Whether `write` stores snapshots and nothing else but the spacecraft it registers (with their
+/// events): what one optimistic statement can store on its own.
+fn goes_in_one_statement(write: &TelemetryWrite) -> bool {
     !write.snapshots.is_empty()
-        && write.registrations.is_empty()
         && write.anomalies.is_empty()
         && write.alarms.is_empty()
         && write.events.is_empty()
@@ -934,9 +1040,6 @@ impl PostgresStore {
     }
 }
 
-/// See [`TelemetryRepository::group_commits_at_once`] for PostgreSQL.
-const GROUP_COMMITS_AT_ONCE: usize = 2;
-
 #[async_trait]
 impl TelemetryRepository for PostgresStore {
     /// Read ahead, side by side (see the crate's `pages_ahead`).
@@ -1016,12 +1119,16 @@ impl TelemetryRepository for PostgresStore {
         insert_one_by_one(self, writes).await
     }
 
-    /// Two: while one group's commit waits for its WAL flush, the next group's statements run
-    /// on another connection (and its commit may share the flush). Three measured within the
-    /// noise of two on a two-core machine, where the database shares the cores (fleet writes
-    /// +8–11 %, new spacecraft −11 / +30 %, two alternated rounds).
+    /// One. Two paid while a group took several round trips (`BEGIN`, statements, `COMMIT`):
+    /// the next group's ran while the one before waited. Now that a group of snapshots, or of
+    /// snapshots and the spacecraft they register, is one statement in its own transaction,
+    /// a second group in flight only makes both smaller: on a two-core machine where the
+    /// database shares the cores, one measured 7–17 % more new spacecraft a second than two
+    /// (with 20 % less database CPU a request), 3–8 % more batches of 10, and within the noise
+    /// on one spacecraft and a fleet; three and four measured worse still (BENCHMARKS.md,
+    /// "Session 14").
     fn group_commits_at_once(&self) -> usize {
-        GROUP_COMMITS_AT_ONCE
+        1
     }
 
     async fn recent_telemetry(
