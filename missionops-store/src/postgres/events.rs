@@ -260,3 +260,51 @@ impl EventRepository for PostgresStore {
         rows.iter().map(event_from_row).collect()
     }
 }
+
+/// The counter is the one row every writer of events locks: a call that finds an id taken
+/// must leave it alone.
+#[cfg(all(test, feature = "conformance"))]
+mod tests {
+    use std::time::Duration;
+
+    use missionops_core::{Error, EventRepository, EventType, TenantId};
+
+    use super::record_events;
+    use crate::conformance::backends::scratch_postgres;
+    use crate::conformance::fixtures::event;
+
+    /// A call whose event id is recorded already fails with a conflict found before the
+    /// counter is touched: its transaction goes on (no statement failed in it) and still reads
+    /// the counter where it was, and meanwhile another writer records its event at once, with
+    /// the next number.
+    #[tokio::test]
+    async fn a_taken_id_takes_no_number_and_holds_no_lock() {
+        let store = scratch_postgres().await;
+        let tenant = TenantId::default();
+        store
+            .record_event(&tenant, event(1, None, EventType::Anomaly))
+            .await
+            .expect("first event");
+        let mut open = store.begin_for(&tenant).await.expect("begin");
+        let again = event(1, None, EventType::Anomaly);
+        let refused = record_events(&mut open, &tenant, &[&again], &[]).await;
+        assert!(
+            matches!(&refused, Err(Error::Conflict { id, .. }) if id == "ev-1"),
+            "names the taken id: {refused:?}"
+        );
+        let counter: i64 = sqlx::query_scalar("SELECT last_sequence FROM event_counter")
+            .fetch_one(&mut *open)
+            .await
+            .expect("the transaction goes on");
+        assert_eq!(counter, 1, "no number was taken");
+        let other = tokio::time::timeout(
+            Duration::from_secs(5),
+            store.record_event(&tenant, event(2, None, EventType::Anomaly)),
+        )
+        .await
+        .expect("not held back by the open transaction")
+        .expect("second event");
+        assert_eq!(other.sequence, 2);
+        drop(open);
+    }
+}
