@@ -10,7 +10,8 @@
 # Each scenario runs against a fresh server on a fresh database. Scenarios: single, batch,
 # analyze, fill (one spacecraft); packets (100 Space Packets a request, SPEC §11); single-fleet, single-new, batch10-fleet, batch-new (a fleet);
 # fleet-live (10,000 spacecraft with configured, live monitors: FLEET defaults to 10000 for it;
-# prints the monitor tick's mean time and the server's resident memory);
+# prints the monitor ticks' mean time during the load, apart from those while configuring,
+# and the server's resident memory);
 # healthz (the bare HTTP stack). When healthz runs first, every later row is also reported as a
 # ratio to it, the figure that survives the machine's noise:
 #
