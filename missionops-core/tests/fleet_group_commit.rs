@@ -964,3 +964,142 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+/// Counts the configuration reads of each spacecraft and the event pages read.
+#[derive(Default)]
+struct Reads {
+    config: std::sync::Mutex<std::collections::HashMap<SpacecraftId, usize>>,
+    event_pages: std::sync::atomic::AtomicUsize,
+}
+
+impl Reads {
+    /// The configuration reads since the last call, per spacecraft.
+    fn take_config(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut config = self.config.lock().expect("reads");
+        config
+            .drain()
+            .map(|(id, n)| (id.as_str().to_owned(), n))
+            .collect()
+    }
+
+    fn take_event_pages(&self) -> usize {
+        self.event_pages
+            .swap(0, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl Interceptor for Reads {
+    async fn before_config_read(&self, spacecraft: &SpacecraftId) {
+        *self
+            .config
+            .lock()
+            .expect("reads")
+            .entry(spacecraft.clone())
+            .or_default() += 1;
+    }
+
+    async fn before_events_after(&self) {
+        self.event_pages
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_fleets_monitors_are_rechecked_through_the_event_stream() {
+    // Every monitor compares its configuration with the store again after the recheck time;
+    // once the tenant's change feed is running, one page of events every recheck time says
+    // which spacecraft changed, and only those read their configuration. A change another
+    // process makes (straight into the store, with its CONFIG_CHANGED event) still applies.
+    let store = Arc::new(Intercepted::wrap(
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+        Reads::default(),
+    ));
+    let clock = Arc::new(ManualClock::new(t0()));
+    let app = MissionOps::new(store.clone(), clock.clone(), Arc::new(SequentialIds::new()));
+    let fleet = ["SC-1", "SC-2", "SC-3", "SC-4"];
+    for id in fleet {
+        register(&app, id).await;
+    }
+    let round = |second: i64, temp: f64| {
+        let app = app.clone();
+        async move {
+            for id in fleet {
+                app.ingest(sample(&format!("{id}-{second}"), id, second, temp))
+                    .await
+                    .expect("write");
+            }
+        }
+    };
+    round(1, 20.0).await;
+    // Checked before the feed began, and then when it began (this clock stands still while
+    // the feed is asked, and an equal time is not trusted): read each time.
+    for second in 2..4 {
+        clock.advance_millis(2_500);
+        round(second, 20.0).await;
+        assert_eq!(
+            store.take_config().len(),
+            fleet.len(),
+            "round {second}: read"
+        );
+    }
+    store.take_event_pages();
+    // Checked after the feed began: one page of events instead of a read each.
+    for second in 4..7 {
+        clock.advance_millis(2_500);
+        round(second, 20.0).await;
+        assert_eq!(
+            store.take_config(),
+            Default::default(),
+            "round {second}: no reads"
+        );
+        assert_eq!(store.take_event_pages(), 1, "round {second}: one page");
+    }
+    // Another process lowers SC-3's limit.
+    let lower =
+        SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 10}}})).expect("config");
+    missionops_core::ConfigRepository::put_config(
+        &*store,
+        &Default::default(),
+        missionops_core::ConfigRecord {
+            spacecraft_id: sc("SC-3"),
+            version: 2,
+            config: lower,
+            status: ConfigStatus::Approved,
+            source: Some(ConfigSource::Manual),
+            created_at: t0(),
+        },
+        missionops_store::conformance::fixtures::event(900, Some("SC-3"), EventType::ConfigChanged),
+    )
+    .await
+    .expect("another process changes the configuration");
+    clock.advance_millis(2_500);
+    round(7, 20.0).await;
+    let reads = store.take_config();
+    assert!(
+        reads.get("SC-3").is_some_and(|n| *n > 0),
+        "SC-3 read: {reads:?}"
+    );
+    assert!(
+        ["SC-1", "SC-2", "SC-4"]
+            .iter()
+            .all(|id| !reads.contains_key(*id)),
+        "only the changed spacecraft read: {reads:?}"
+    );
+    let anomalies = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            missionops_core::AnomalyRepository::recent_anomalies(
+                &*store,
+                &Default::default(),
+                &sc(id),
+                Limit::clamped(10, 10),
+            )
+            .await
+            .expect("anomalies")
+            .len()
+        }
+    };
+    assert_eq!(anomalies("SC-3").await, 1, "version 2's limit applied");
+    assert_eq!(anomalies("SC-1").await, 0);
+}

@@ -11,6 +11,7 @@ use crate::domain::{
 use crate::error::Result;
 use crate::ports::{Clock, IdGenerator, PacketDecoding, Store};
 
+use super::change_feed::ChangeFeeds;
 use super::deadlines::Deadlines;
 use super::ingest::WriteQueue;
 use super::monitor_slots::SlotHandle;
@@ -24,7 +25,8 @@ use super::rules_cache::CachedRules;
 /// The caches are exact for writes made through this application: every ingest invalidates the
 /// windows of the spacecraft it names, every configuration change its rules. Writes made by
 /// another process sharing the database (a CLI `import` into the server's SQLite file, a second
-/// server on one PostgreSQL) are seen after at most this long.
+/// server on one PostgreSQL) are seen after at most this long. Monitors learn of configuration
+/// changes from the event stream at this pace (see [`super::change_feed`]).
 pub(super) const RECHECK_MS: i64 = 2_000;
 
 /// A spacecraft of one tenant: the key of every per-spacecraft cache, so that two tenants'
@@ -98,6 +100,8 @@ pub(super) struct Shared {
     pub(super) packet_decoding: Option<Arc<dyn PacketDecoding>>,
     /// The compiled packet definition of each spacecraft, per definition version.
     pub(super) packet_decoders: Arc<Mutex<HashMap<Scoped, CachedPackets>>>,
+    /// Which spacecraft's rules changed, from the event stream (see [`super::change_feed`]).
+    pub(super) change_feeds: ChangeFeeds,
 }
 
 impl std::fmt::Debug for MissionOps {
@@ -125,6 +129,7 @@ impl MissionOps {
                 analysis_page: super::analysis::ANALYSIS_PAGE_SNAPSHOTS,
                 packet_decoding: None,
                 packet_decoders: Arc::default(),
+                change_feeds: ChangeFeeds::default(),
             }),
             tenant: TenantId::default_tenant(),
             actor: Actor::Anonymous,

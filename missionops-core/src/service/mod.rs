@@ -22,6 +22,7 @@ mod alarms;
 mod analysis;
 mod anomalies;
 mod app;
+mod change_feed;
 mod config;
 mod config_diff;
 mod deadlines;

@@ -162,6 +162,12 @@ impl MissionOps {
         let Some(version) = slot.version else {
             return;
         };
+        if let Some(checked_at) = slot.checked_at {
+            if let Some(unchanged_at) = self.rules_unchanged_as_of(key, checked_at).await {
+                slot.checked_at = Some(unchanged_at);
+                return;
+            }
+        }
         if self.current_rules_version(key).await.ok() == Some(version) {
             slot.checked_at = Some(now);
         }
@@ -187,6 +193,20 @@ impl MissionOps {
     ) -> Result<()> {
         let now = context.now;
         if slot.is_checked_recently(now) {
+            return Ok(());
+        }
+        // Under the turn no feed is polled (a round trip every group would wait for); a fresh
+        // one that saw no change of this spacecraft spares the version reads.
+        if let Some(unchanged_at) =
+            slot.checked_at
+                .filter(|_| slot.monitor.is_some())
+                .and_then(|checked_at| {
+                    self.shared
+                        .change_feeds
+                        .unchanged_as_of(key, checked_at, now)
+                })
+        {
+            slot.checked_at = Some(unchanged_at);
             return Ok(());
         }
         let (tenant, id) = key;

@@ -36,6 +36,10 @@ pub trait Interceptor: Send + Sync + 'static {
 
     /// Before `recent_telemetry` of `spacecraft` (what a monitor is rebuilt from).
     async fn before_recent_telemetry(&self, _spacecraft: &SpacecraftId) {}
+
+    /// Before `current_config` or `current_config_version` of `spacecraft` (what a monitor's
+    /// recheck reads).
+    async fn before_config_read(&self, _spacecraft: &SpacecraftId) {}
 }
 
 /// `inner` with `I` stepping in before its intercepted calls; derefs to the interceptor, so a
@@ -126,6 +130,7 @@ impl<I: Interceptor> ConfigRepository for Intercepted<I> {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<ConfigRecord>> {
+        self.interceptor.before_config_read(spacecraft).await;
         self.inner.current_config(tenant, spacecraft).await
     }
 
@@ -134,6 +139,7 @@ impl<I: Interceptor> ConfigRepository for Intercepted<I> {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<u32>> {
+        self.interceptor.before_config_read(spacecraft).await;
         self.inner.current_config_version(tenant, spacecraft).await
     }
 

@@ -1,0 +1,179 @@
+//! Which spacecraft's rules changed, learnt from the event stream instead of asked of the store
+//! one spacecraft at a time.
+//!
+//! A monitor whose configuration and packet definition versions were compared with the store
+//! more than [`RECHECK_MS`] ago compares them again before a live write: two reads for every
+//! spacecraft every two seconds, ten thousand reads a second for a fleet of ten thousand,
+//! each a round trip on PostgreSQL. But every change of a configuration or a packet definition,
+//! by this process or any other sharing the database, records a `CONFIG_CHANGED` event naming
+//! its spacecraft in the transaction that makes it, and events are numbered in commit order
+//! without gaps. So one read of the events after the last one seen, per tenant and at most every
+//! [`RECHECK_MS`], tells which spacecraft changed: a monitor checked after the feed began, with
+//! no change of its spacecraft seen since it was checked, is still current, and only the
+//! others read their versions.
+//!
+//! The times are the application clock's: a poll counts as fresh from the moment before it
+//! asked (whatever committed before then is in its answer), and the changes it finds are dated
+//! the moment after it answered (after they committed). A monitor checked at `t` is trusted
+//! only when `t` is after the feed began and after the last change of its spacecraft was seen;
+//! equal times are not trusted, so a clock that does not move only costs reads.
+//!
+//! A poll reads every event of its tenant since the last (pages of [`PAGE`]), not only the
+//! `CONFIG_CHANGED` ones: a tenant recording thousands of events a second (a fleet in anomaly)
+//! pays for reading them every two seconds, still far less than a read per spacecraft.
+//! Polls happen only when a monitor is due a recheck, so a tenant whose monitors are all
+//! new (a fleet coming up) reads no events at all.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::lock::Mutex as AsyncMutex;
+
+use crate::domain::{EventType, Limit, SpacecraftId, TenantId, Timestamp};
+use crate::error::Result;
+
+use super::MissionOps;
+use super::app::{RECHECK_MS, Scoped};
+
+/// Events read per page of a poll.
+const PAGE: u32 = 1_000;
+
+/// The feed of one tenant.
+#[derive(Debug)]
+struct Feed {
+    /// The sequence of the last event read.
+    after: u64,
+    /// When the feed began: monitors checked before then are not covered by it.
+    since: Timestamp,
+    /// When the last poll asked.
+    polled_at: Timestamp,
+    /// When a change of each spacecraft's rules was last seen.
+    changed: HashMap<SpacecraftId, Timestamp>,
+}
+
+/// The change feed of every tenant, and one poll at a time per tenant. Clones share them.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ChangeFeeds {
+    /// A std mutex: held to read or update, never across an await.
+    feeds: Arc<Mutex<HashMap<TenantId, Feed>>>,
+    polls: Arc<Mutex<HashMap<TenantId, Arc<AsyncMutex<()>>>>>,
+}
+
+impl ChangeFeeds {
+    /// When `key`'s rules were last known unchanged since `checked_at`, without reading the
+    /// store: the time the tenant's feed was last polled, if that was less than [`RECHECK_MS`]
+    /// before `now`, the feed began before `checked_at`, and it has seen no change of the
+    /// spacecraft since. A monitor takes that time as its new check time, so that it is
+    /// trusted no longer than the feed's answer.
+    pub(super) fn unchanged_as_of(
+        &self,
+        key: &Scoped,
+        checked_at: Timestamp,
+        now: Timestamp,
+    ) -> Option<Timestamp> {
+        let feeds = self.feeds.lock().ok()?;
+        let feed = feeds.get(&key.0)?;
+        let unchanged = now.as_millis() - feed.polled_at.as_millis() < RECHECK_MS
+            && checked_at > feed.since
+            && feed
+                .changed
+                .get(&key.1)
+                .is_none_or(|seen| checked_at > *seen);
+        unchanged.then_some(feed.polled_at)
+    }
+
+    fn is_fresh(&self, tenant: &TenantId, now: Timestamp) -> bool {
+        self.feeds.lock().is_ok_and(|feeds| {
+            feeds
+                .get(tenant)
+                .is_some_and(|feed| now.as_millis() - feed.polled_at.as_millis() < RECHECK_MS)
+        })
+    }
+
+    fn poll_lock(&self, tenant: &TenantId) -> Arc<AsyncMutex<()>> {
+        match self.polls.lock() {
+            Ok(mut polls) => Arc::clone(polls.entry(tenant.clone()).or_default()),
+            Err(_) => Arc::default(),
+        }
+    }
+}
+
+impl MissionOps {
+    /// [`ChangeFeeds::unchanged_as_of`] for `key`, after polling its tenant's feed when the
+    /// last poll is [`RECHECK_MS`] old (one poll at a time per tenant: the others wait for it
+    /// and use its answer). `None` when the poll fails: the caller reads the versions instead.
+    pub(super) async fn rules_unchanged_as_of(
+        &self,
+        key: &Scoped,
+        checked_at: Timestamp,
+    ) -> Option<Timestamp> {
+        let feeds = &self.shared.change_feeds;
+        if !feeds.is_fresh(&key.0, self.shared.clock.now()) {
+            let lock = feeds.poll_lock(&key.0);
+            let _polling = lock.lock().await;
+            if !feeds.is_fresh(&key.0, self.shared.clock.now()) {
+                self.poll_changes(&key.0).await.ok()?;
+            }
+        }
+        feeds.unchanged_as_of(key, checked_at, self.shared.clock.now())
+    }
+
+    /// Reads the tenant's events after the last one seen (the newest one's number, the first
+    /// time) and notes the spacecraft whose rules changed.
+    async fn poll_changes(&self, tenant: &TenantId) -> Result<()> {
+        let store = &self.shared.store;
+        let asked = self.shared.clock.now();
+        let after = self
+            .shared
+            .change_feeds
+            .feeds
+            .lock()
+            .ok()
+            .and_then(|feeds| feeds.get(tenant).map(|feed| feed.after));
+        let Some(mut after) = after else {
+            let newest = store
+                .recent_events(tenant, None, Limit::clamped(1, 1))
+                .await?
+                .first()
+                .map_or(0, |event| event.sequence);
+            if let Ok(mut feeds) = self.shared.change_feeds.feeds.lock() {
+                feeds.insert(
+                    tenant.clone(),
+                    Feed {
+                        after: newest,
+                        since: asked,
+                        polled_at: asked,
+                        changed: HashMap::new(),
+                    },
+                );
+            }
+            return Ok(());
+        };
+        let mut changed = Vec::new();
+        loop {
+            let page = store
+                .events_after(tenant, after, None, Limit::clamped(PAGE.into(), PAGE))
+                .await?;
+            for event in &page {
+                after = after.max(event.sequence);
+                if event.event_type == EventType::ConfigChanged {
+                    changed.extend(event.spacecraft_id.clone());
+                }
+            }
+            if page.len() < PAGE as usize {
+                break;
+            }
+        }
+        let seen = self.shared.clock.now();
+        if let Ok(mut feeds) = self.shared.change_feeds.feeds.lock() {
+            if let Some(feed) = feeds.get_mut(tenant) {
+                feed.after = feed.after.max(after);
+                feed.polled_at = asked;
+                for id in changed {
+                    feed.changed.insert(id, seen);
+                }
+            }
+        }
+        Ok(())
+    }
+}
