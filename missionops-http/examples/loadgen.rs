@@ -585,16 +585,18 @@ async fn read_ticks(base: &str) -> Option<Ticks> {
     })
 }
 
-/// The tick figures once a tick has run after the fleet's configurations were set (which
-/// visits every monitor they changed), so that the load's figures leave it out; waits at most
-/// 20 s (the server ticks every 5 s by default).
+/// The tick figures once a tick that began after the fleet's configurations were set has run
+/// (the ticks after a configuration visit every monitor it changed; the one running as the
+/// last was set may leave some to the next), so that the load's figures leave them out;
+/// waits at most 60 s (the server ticks every 5 s by default, and on PostgreSQL a tick
+/// visiting thousands of changed monitors takes seconds).
 async fn settled_ticks(base: &str) -> Option<Ticks> {
     let configured = read_ticks(base).await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let now = read_ticks(base).await?;
-        if now.count > configured.count || tokio::time::Instant::now() >= deadline {
+        if now.count >= configured.count + 2.0 || tokio::time::Instant::now() >= deadline {
             return Some(now);
         }
     }

@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use missionops_core::{ParameterName, Result, SpacecraftId, TenantId, Timestamp};
-use sqlx::PgPool;
+use sqlx::{Connection, PgPool};
 use tokio::sync::{RwLock, RwLockReadGuard};
 
 use super::codec::PgTime;
@@ -221,13 +221,30 @@ impl Behind {
         highest_block: Option<i64>,
         tenants: &[String],
     ) -> Result<()> {
+        let mut conn = pool.acquire().await.map_err(db)?;
+        let written = self.write_on(&mut conn, held, highest_block, tenants).await;
+        // A fleet's write is one message of megabytes (10,000 spacecraft × 10 values), and a
+        // connection keeps a buffer as large as the largest message it sent for as long as it
+        // lives: every pool connection that ever carried one held ~7 MB more (the server on
+        // PostgreSQL measured 210–260 MB resident with 10,000 spacecraft live).
+        conn.shrink_buffers();
+        written
+    }
+
+    async fn write_on(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        held: &HashMap<Key, HashMap<ParameterName, Held>>,
+        highest_block: Option<i64>,
+        tenants: &[String],
+    ) -> Result<()> {
         let mut by_tenant: HashMap<&TenantId, Vec<(&SpacecraftId, &ParameterName, &Held)>> =
             HashMap::new();
         for ((tenant, spacecraft), values) in held {
             let rows = by_tenant.entry(tenant).or_default();
             rows.extend(values.iter().map(|(p, h)| (spacecraft, p, h)));
         }
-        let mut tx = pool.begin().await.map_err(db)?;
+        let mut tx = conn.begin().await.map_err(db)?;
         for (tenant, mut rows) in by_tenant {
             // In key order, as the ingest locks them, so that the two never deadlock.
             rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
