@@ -686,6 +686,35 @@ async fn a_monitor_is_loaded_while_another_group_is_being_stored() {
     assert_eq!(alarms.len(), 1, "SC-B's write raised its alarm: {alarms:?}");
 }
 
+/// Stores `config` as version 2 of `spacecraft`'s configuration straight into `store`, with its
+/// `CONFIG_CHANGED` event, as another process sharing the database would: the application
+/// over the store does not hear of it.
+async fn configure_behind_the_app(
+    store: &dyn missionops_core::ConfigRepository,
+    spacecraft: &str,
+    config: SpacecraftConfig,
+) {
+    store
+        .put_config(
+            &Default::default(),
+            missionops_core::ConfigRecord {
+                spacecraft_id: sc(spacecraft),
+                version: 2,
+                config,
+                status: ConfigStatus::Approved,
+                source: Some(ConfigSource::Manual),
+                created_at: t0(),
+            },
+            missionops_store::conformance::fixtures::event(
+                900,
+                Some(spacecraft),
+                EventType::ConfigChanged,
+            ),
+        )
+        .await
+        .expect("another process changes the configuration");
+}
+
 #[tokio::test]
 async fn a_configuration_changed_by_another_process_still_applies_to_a_live_write() {
     // The version recheck before the queue only confirms a monitor whose versions are
@@ -712,21 +741,7 @@ async fn a_configuration_changed_by_another_process_still_applies_to_a_live_writ
     // Another process: version 2 has no rule for temp any more.
     let version_two =
         SpacecraftConfig::parse(json!({"parameters": {"volt": {"warnLow": 20}}})).expect("config");
-    missionops_core::ConfigRepository::put_config(
-        &*store,
-        &Default::default(),
-        missionops_core::ConfigRecord {
-            spacecraft_id: sc("SC-1"),
-            version: 2,
-            config: version_two,
-            status: ConfigStatus::Approved,
-            source: Some(ConfigSource::Manual),
-            created_at: t0(),
-        },
-        missionops_store::conformance::fixtures::event(900, Some("SC-1"), EventType::ConfigChanged),
-    )
-    .await
-    .expect("another process changes the configuration");
+    configure_behind_the_app(&*store, "SC-1", version_two).await;
     clock.advance_millis(2_500);
     app.ingest(sample("s-2", "SC-1", 3, 50.0))
         .await
@@ -1058,21 +1073,7 @@ async fn a_fleets_monitors_are_rechecked_through_the_event_stream() {
     // Another process lowers SC-3's limit.
     let lower =
         SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 10}}})).expect("config");
-    missionops_core::ConfigRepository::put_config(
-        &*store,
-        &Default::default(),
-        missionops_core::ConfigRecord {
-            spacecraft_id: sc("SC-3"),
-            version: 2,
-            config: lower,
-            status: ConfigStatus::Approved,
-            source: Some(ConfigSource::Manual),
-            created_at: t0(),
-        },
-        missionops_store::conformance::fixtures::event(900, Some("SC-3"), EventType::ConfigChanged),
-    )
-    .await
-    .expect("another process changes the configuration");
+    configure_behind_the_app(&*store, "SC-3", lower).await;
     clock.advance_millis(2_500);
     round(7, 20.0).await;
     let reads = store.take_config();
