@@ -1104,3 +1104,38 @@ async fn a_fleets_monitors_are_rechecked_through_the_event_stream() {
     assert_eq!(anomalies("SC-3").await, 1, "version 2's limit applied");
     assert_eq!(anomalies("SC-1").await, 0);
 }
+
+#[tokio::test]
+async fn spacecraft_with_the_same_configuration_share_one_compiled_copy() {
+    // A fleet of one model keeps one copy of its compiled rules, not one per spacecraft; a
+    // spacecraft whose configuration differs has its own, and shares again once it is the same.
+    let (app, _store) = recorded_app();
+    for id in ["SC-1", "SC-2", "SC-3"] {
+        register(&app, id).await;
+    }
+    let rules = |id: &'static str| {
+        let app = app.clone();
+        async move { app.rules_for(&sc(id)).await.expect("rules") }
+    };
+    assert!(Arc::ptr_eq(&rules("SC-1").await, &rules("SC-2").await));
+    assert!(Arc::ptr_eq(&rules("SC-1").await, &rules("SC-3").await));
+    let other =
+        SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 10}}})).expect("config");
+    app.set_config(&sc("SC-3"), other, ConfigStatus::Approved, None)
+        .await
+        .expect("config");
+    let changed = rules("SC-3").await;
+    assert!(!Arc::ptr_eq(&rules("SC-1").await, &changed), "its own");
+    let temp = missionops_core::ParameterName::parse("temp").expect("name");
+    assert_eq!(
+        changed.rule_for(&temp).map(|r| r.thresholds.warn_high),
+        Some(10.0)
+    );
+    app.set_config(&sc("SC-3"), limits(), ConfigStatus::Approved, None)
+        .await
+        .expect("config");
+    assert!(
+        Arc::ptr_eq(&rules("SC-1").await, &rules("SC-3").await),
+        "shared again"
+    );
+}

@@ -17,7 +17,7 @@ use super::ingest::WriteQueue;
 use super::monitor_slots::SlotHandle;
 use super::packets::CachedPackets;
 use super::recent_window_cache::Windows;
-use super::rules_cache::CachedRules;
+use super::rules_cache::{CachedRules, SharedRules};
 
 /// How long a cached window, rule version or monitor configuration is trusted without asking
 /// the store again.
@@ -102,6 +102,8 @@ pub(super) struct Shared {
     pub(super) packet_decoders: Arc<Mutex<HashMap<Scoped, CachedPackets>>>,
     /// Which spacecraft's rules changed, from the event stream (see [`super::change_feed`]).
     pub(super) change_feeds: ChangeFeeds,
+    /// Compiled rules shared by the spacecraft whose configurations are the same document.
+    pub(super) shared_rules: Arc<SharedRules>,
 }
 
 impl std::fmt::Debug for MissionOps {
@@ -130,6 +132,7 @@ impl MissionOps {
                 packet_decoding: None,
                 packet_decoders: Arc::default(),
                 change_feeds: ChangeFeeds::default(),
+                shared_rules: Arc::default(),
             }),
             tenant: TenantId::default_tenant(),
             actor: Actor::Anonymous,
