@@ -1139,3 +1139,87 @@ async fn spacecraft_with_the_same_configuration_share_one_compiled_copy() {
         "shared again"
     );
 }
+
+#[tokio::test]
+async fn a_change_feed_far_behind_starts_again_and_every_monitor_reads_once() {
+    // A feed not polled for 30 s, or with more than 20 pages of events to catch up on, is not
+    // read through: it starts again at the newest event, and the monitors it covered read
+    // their versions once (a change among those events still applies).
+    let store = Arc::new(Intercepted::wrap(
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+        Reads::default(),
+    ));
+    let clock = Arc::new(ManualClock::new(t0()));
+    let app = MissionOps::new(store.clone(), clock.clone(), Arc::new(SequentialIds::new()));
+    let fleet = ["SC-1", "SC-2"];
+    for id in fleet {
+        register(&app, id).await;
+    }
+    let round = |second: i64| {
+        let app = app.clone();
+        async move {
+            for id in fleet {
+                app.ingest(sample(&format!("{id}-{second}"), id, second, 20.0))
+                    .await
+                    .expect("write");
+            }
+        }
+    };
+    for second in 1..5 {
+        clock.advance_millis(2_500);
+        round(second).await;
+    }
+    store.take_config();
+    store.take_event_pages();
+    clock.advance_millis(2_500);
+    round(5).await;
+    assert_eq!(
+        store.take_config(),
+        Default::default(),
+        "the feed is running"
+    );
+    assert_eq!(store.take_event_pages(), 1);
+    // Silent for 40 s; meanwhile SC-2's limit is lowered behind the application's back.
+    let lower =
+        SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 10}}})).expect("config");
+    configure_behind_the_app(&*store, "SC-2", lower).await;
+    clock.advance_millis(40_000);
+    round(6).await;
+    assert_eq!(store.take_event_pages(), 0, "not read through");
+    assert_eq!(store.take_config().len(), 2, "every monitor read once");
+    // Read when the feed started again (this clock stands still, an equal time is not
+    // trusted): read once more, then covered.
+    for second in 7..9 {
+        clock.advance_millis(2_500);
+        round(second).await;
+    }
+    store.take_config();
+    store.take_event_pages();
+    clock.advance_millis(2_500);
+    round(9).await;
+    assert_eq!(store.take_config(), Default::default(), "covered again");
+    assert_eq!(store.take_event_pages(), 1);
+    // More than 20 pages of events behind: the same.
+    for n in 0..20_001 {
+        store
+            .record_event(
+                &Default::default(),
+                missionops_store::conformance::fixtures::event(1_000 + n, None, EventType::Info),
+            )
+            .await
+            .expect("event");
+    }
+    clock.advance_millis(2_500);
+    round(10).await;
+    assert_eq!(store.take_event_pages(), 20, "gave up after 20 pages");
+    assert_eq!(store.take_config().len(), 2, "every monitor read once");
+    let anomalies = missionops_core::AnomalyRepository::recent_anomalies(
+        &*store,
+        &Default::default(),
+        &sc("SC-2"),
+        Limit::clamped(10, 10),
+    )
+    .await
+    .expect("anomalies");
+    assert!(!anomalies.is_empty(), "SC-2's new limit applied");
+}

@@ -13,16 +13,19 @@
 //! others read their versions.
 //!
 //! The times are the application clock's: a poll counts as fresh from the moment before it
-//! asked (whatever committed before then is in its answer), and the changes it finds are dated
-//! the moment after it answered (after they committed). A monitor checked at `t` is trusted
-//! only when `t` is after the feed began and after the last change of its spacecraft was seen;
-//! equal times are not trusted, so a clock that does not move only costs reads.
+//! asked (whatever committed before then is in its answer), the changes it finds are dated
+//! the moment after it answered (after they committed), and a feed begins the moment after
+//! its first read answered. A monitor checked at `t` is trusted only when `t` is after the
+//! feed began and after the last change of its spacecraft was seen; equal times are not
+//! trusted, so a clock that does not move only costs reads.
 //!
 //! A poll reads every event of its tenant since the last (pages of [`PAGE`]), not only the
 //! `CONFIG_CHANGED` ones: a tenant recording thousands of events a second (a fleet in anomaly)
 //! pays for reading them every two seconds, still far less than a read per spacecraft.
 //! Polls happen only when a monitor is due a recheck, so a tenant whose monitors are all
-//! new (a fleet coming up) reads no events at all.
+//! new (a fleet coming up) reads no events at all. A feed that fell far behind (more than
+//! [`MAX_PAGES`] pages, or [`BEHIND_MS`] since its last poll) is not read through: it starts
+//! again at the newest event, and the monitors it covered read their versions once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +40,14 @@ use super::app::{RECHECK_MS, Scoped};
 
 /// Events read per page of a poll.
 const PAGE: u32 = 1_000;
+
+/// The most pages one poll reads. A feed further behind than that (or not polled for
+/// [`BEHIND_MS`]) starts again from the newest event instead: the monitors it covered read
+/// their versions once, as after a restart, and no request waits for a backlog to be read.
+const MAX_PAGES: usize = 20;
+
+/// How long a feed may go unpolled before it starts again (see [`MAX_PAGES`]).
+const BEHIND_MS: i64 = 30_000;
 
 /// The feed of one tenant.
 #[derive(Debug)]
@@ -129,28 +140,17 @@ impl MissionOps {
             .feeds
             .lock()
             .ok()
-            .and_then(|feeds| feeds.get(tenant).map(|feed| feed.after));
+            .and_then(|feeds| {
+                feeds
+                    .get(tenant)
+                    .filter(|feed| asked.as_millis() - feed.polled_at.as_millis() < BEHIND_MS)
+                    .map(|feed| feed.after)
+            });
         let Some(mut after) = after else {
-            let newest = store
-                .recent_events(tenant, None, Limit::clamped(1, 1))
-                .await?
-                .first()
-                .map_or(0, |event| event.sequence);
-            if let Ok(mut feeds) = self.shared.change_feeds.feeds.lock() {
-                feeds.insert(
-                    tenant.clone(),
-                    Feed {
-                        after: newest,
-                        since: asked,
-                        polled_at: asked,
-                        changed: HashMap::new(),
-                    },
-                );
-            }
-            return Ok(());
+            return self.start_feed(tenant, asked).await;
         };
         let mut changed = Vec::new();
-        loop {
+        for _ in 0..MAX_PAGES {
             let page = store
                 .events_after(tenant, after, None, Limit::clamped(PAGE.into(), PAGE))
                 .await?;
@@ -161,18 +161,46 @@ impl MissionOps {
                 }
             }
             if page.len() < PAGE as usize {
-                break;
+                let seen = self.shared.clock.now();
+                if let Ok(mut feeds) = self.shared.change_feeds.feeds.lock() {
+                    if let Some(feed) = feeds.get_mut(tenant) {
+                        feed.after = feed.after.max(after);
+                        feed.polled_at = asked;
+                        for id in changed {
+                            feed.changed.insert(id, seen);
+                        }
+                    }
+                }
+                return Ok(());
             }
         }
-        let seen = self.shared.clock.now();
+        self.start_feed(tenant, asked).await
+    }
+
+    /// Starts the tenant's feed (again) at its newest event (`asked` being when the poll
+    /// began): monitors checked before the newest event was read read their versions once.
+    /// The feed begins when that read answered, not when it was asked: a monitor checked
+    /// meanwhile may have read its versions just before a change that the read then counted
+    /// as seen.
+    async fn start_feed(&self, tenant: &TenantId, asked: Timestamp) -> Result<()> {
+        let newest = self
+            .shared
+            .store
+            .recent_events(tenant, None, Limit::clamped(1, 1))
+            .await?
+            .first()
+            .map_or(0, |event| event.sequence);
+        let since = self.shared.clock.now();
         if let Ok(mut feeds) = self.shared.change_feeds.feeds.lock() {
-            if let Some(feed) = feeds.get_mut(tenant) {
-                feed.after = feed.after.max(after);
-                feed.polled_at = asked;
-                for id in changed {
-                    feed.changed.insert(id, seen);
-                }
-            }
+            feeds.insert(
+                tenant.clone(),
+                Feed {
+                    after: newest,
+                    since,
+                    polled_at: asked,
+                    changed: HashMap::new(),
+                },
+            );
         }
         Ok(())
     }

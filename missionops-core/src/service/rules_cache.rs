@@ -171,7 +171,9 @@ impl SharedRules {
         let limits = packets.map(|p| p.limits()).unwrap_or_default();
         let empty = JsonObject::new();
         let document = merged_document(config.unwrap_or(&empty), &limits);
-        let text = serde_json::to_string(&document).unwrap_or_default();
+        let Ok(text) = serde_json::to_string(&document) else {
+            return Ok(Arc::new(CompiledRules::compile(&document)?));
+        };
         if let Some(rules) = self
             .by_document
             .lock()
