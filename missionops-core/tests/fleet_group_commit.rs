@@ -1020,49 +1020,69 @@ impl Interceptor for Reads {
     }
 }
 
+/// A fleet of registered spacecraft over a memory store whose configuration reads and event
+/// pages are counted, on a clock the test moves.
+struct CountedFleet {
+    app: MissionOps,
+    store: Arc<Intercepted<Reads>>,
+    clock: Arc<ManualClock>,
+    fleet: &'static [&'static str],
+}
+
+impl CountedFleet {
+    async fn new(fleet: &'static [&'static str]) -> Self {
+        let store = Arc::new(Intercepted::wrap(
+            Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+            Reads::default(),
+        ));
+        let clock = Arc::new(ManualClock::new(t0()));
+        let app = MissionOps::new(store.clone(), clock.clone(), Arc::new(SequentialIds::new()));
+        for id in fleet {
+            register(&app, id).await;
+        }
+        CountedFleet {
+            app,
+            store,
+            clock,
+            fleet,
+        }
+    }
+
+    /// `ms` later, one write of every spacecraft at `second` with `temp`.
+    async fn round_after(&self, ms: i64, second: i64, temp: f64) {
+        self.clock.advance_millis(ms);
+        for id in self.fleet {
+            self.app
+                .ingest(sample(&format!("{id}-{second}"), id, second, temp))
+                .await
+                .expect("write");
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_fleets_monitors_are_rechecked_through_the_event_stream() {
     // Every monitor compares its configuration with the store again after the recheck time;
     // once the tenant's change feed is running, one page of events every recheck time says
     // which spacecraft changed, and only those read their configuration. A change another
     // process makes (straight into the store, with its CONFIG_CHANGED event) still applies.
-    let store = Arc::new(Intercepted::wrap(
-        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
-        Reads::default(),
-    ));
-    let clock = Arc::new(ManualClock::new(t0()));
-    let app = MissionOps::new(store.clone(), clock.clone(), Arc::new(SequentialIds::new()));
-    let fleet = ["SC-1", "SC-2", "SC-3", "SC-4"];
-    for id in fleet {
-        register(&app, id).await;
-    }
-    let round = |second: i64, temp: f64| {
-        let app = app.clone();
-        async move {
-            for id in fleet {
-                app.ingest(sample(&format!("{id}-{second}"), id, second, temp))
-                    .await
-                    .expect("write");
-            }
-        }
-    };
-    round(1, 20.0).await;
+    let counted = CountedFleet::new(&["SC-1", "SC-2", "SC-3", "SC-4"]).await;
+    let store = &counted.store;
+    counted.round_after(0, 1, 20.0).await;
     // Checked before the feed began, and then when it began (this clock stands still while
     // the feed is asked, and an equal time is not trusted): read each time.
     for second in 2..4 {
-        clock.advance_millis(2_500);
-        round(second, 20.0).await;
+        counted.round_after(2_500, second, 20.0).await;
         assert_eq!(
             store.take_config().len(),
-            fleet.len(),
+            counted.fleet.len(),
             "round {second}: read"
         );
     }
     store.take_event_pages();
     // Checked after the feed began: one page of events instead of a read each.
     for second in 4..7 {
-        clock.advance_millis(2_500);
-        round(second, 20.0).await;
+        counted.round_after(2_500, second, 20.0).await;
         assert_eq!(
             store.take_config(),
             Default::default(),
@@ -1073,9 +1093,8 @@ async fn a_fleets_monitors_are_rechecked_through_the_event_stream() {
     // Another process lowers SC-3's limit.
     let lower =
         SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 10}}})).expect("config");
-    configure_behind_the_app(&*store, "SC-3", lower).await;
-    clock.advance_millis(2_500);
-    round(7, 20.0).await;
+    configure_behind_the_app(&**store, "SC-3", lower).await;
+    counted.round_after(2_500, 7, 20.0).await;
     let reads = store.take_config();
     assert!(
         reads.get("SC-3").is_some_and(|n| *n > 0),
@@ -1088,7 +1107,7 @@ async fn a_fleets_monitors_are_rechecked_through_the_event_stream() {
         "only the changed spacecraft read: {reads:?}"
     );
     let anomalies = |id: &'static str| {
-        let store = store.clone();
+        let store = Arc::clone(store);
         async move {
             missionops_core::AnomalyRepository::recent_anomalies(
                 &*store,
@@ -1145,34 +1164,14 @@ async fn a_change_feed_far_behind_starts_again_and_every_monitor_reads_once() {
     // A feed not polled for 30 s, or with more than 20 pages of events to catch up on, is not
     // read through: it starts again at the newest event, and the monitors it covered read
     // their versions once (a change among those events still applies).
-    let store = Arc::new(Intercepted::wrap(
-        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
-        Reads::default(),
-    ));
-    let clock = Arc::new(ManualClock::new(t0()));
-    let app = MissionOps::new(store.clone(), clock.clone(), Arc::new(SequentialIds::new()));
-    let fleet = ["SC-1", "SC-2"];
-    for id in fleet {
-        register(&app, id).await;
-    }
-    let round = |second: i64| {
-        let app = app.clone();
-        async move {
-            for id in fleet {
-                app.ingest(sample(&format!("{id}-{second}"), id, second, 20.0))
-                    .await
-                    .expect("write");
-            }
-        }
-    };
+    let counted = CountedFleet::new(&["SC-1", "SC-2"]).await;
+    let store = &counted.store;
     for second in 1..5 {
-        clock.advance_millis(2_500);
-        round(second).await;
+        counted.round_after(2_500, second, 20.0).await;
     }
     store.take_config();
     store.take_event_pages();
-    clock.advance_millis(2_500);
-    round(5).await;
+    counted.round_after(2_500, 5, 20.0).await;
     assert_eq!(
         store.take_config(),
         Default::default(),
@@ -1182,21 +1181,18 @@ async fn a_change_feed_far_behind_starts_again_and_every_monitor_reads_once() {
     // Silent for 40 s; meanwhile SC-2's limit is lowered behind the application's back.
     let lower =
         SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 10}}})).expect("config");
-    configure_behind_the_app(&*store, "SC-2", lower).await;
-    clock.advance_millis(40_000);
-    round(6).await;
+    configure_behind_the_app(&**store, "SC-2", lower).await;
+    counted.round_after(40_000, 6, 20.0).await;
     assert_eq!(store.take_event_pages(), 0, "not read through");
     assert_eq!(store.take_config().len(), 2, "every monitor read once");
     // Read when the feed started again (this clock stands still, an equal time is not
     // trusted): read once more, then covered.
     for second in 7..9 {
-        clock.advance_millis(2_500);
-        round(second).await;
+        counted.round_after(2_500, second, 20.0).await;
     }
     store.take_config();
     store.take_event_pages();
-    clock.advance_millis(2_500);
-    round(9).await;
+    counted.round_after(2_500, 9, 20.0).await;
     assert_eq!(store.take_config(), Default::default(), "covered again");
     assert_eq!(store.take_event_pages(), 1);
     // More than 20 pages of events behind: the same.
@@ -1209,12 +1205,11 @@ async fn a_change_feed_far_behind_starts_again_and_every_monitor_reads_once() {
             .await
             .expect("event");
     }
-    clock.advance_millis(2_500);
-    round(10).await;
+    counted.round_after(2_500, 10, 20.0).await;
     assert_eq!(store.take_event_pages(), 20, "gave up after 20 pages");
     assert_eq!(store.take_config().len(), 2, "every monitor read once");
     let anomalies = missionops_core::AnomalyRepository::recent_anomalies(
-        &*store,
+        &**store,
         &Default::default(),
         &sc("SC-2"),
         Limit::clamped(10, 10),
