@@ -663,7 +663,36 @@ pub async fn registrations_in_a_group_are_announced_in_the_order_of_the_writes(s
         None,
         "a refused write registers nothing"
     );
+    // A registration whose event id is taken fails the write whole: nothing registered, nothing
+    // stored, no number used up.
+    let taken = store
+        .insert_telemetry(TelemetryWrite {
+            registrations: vec![registration("NEW-3", 5, 20)],
+            ..write(vec![snapshot("h", "NEW-3", 1, 1.0)])
+        })
+        .await;
+    assert!(
+        matches!(&taken, Err(Error::Conflict { .. })),
+        "the event id is taken: {taken:?}"
+    );
+    assert_eq!(
+        store
+            .get_spacecraft(&tenant, &sc("NEW-3"))
+            .await
+            .expect("get"),
+        None
+    );
+    let stored = store
+        .recent_telemetry(&tenant, &sc("NEW-3"), limit(10))
+        .await
+        .expect("recent");
+    assert!(stored.is_empty(), "nothing stored");
     assert_eq!(event_count(store).await, 4);
+    let next = store
+        .record_event(&tenant, event(26, None, EventType::Info))
+        .await
+        .expect("event");
+    assert_eq!(next.sequence, 5, "no number used up");
 }
 
 /// A group of writes with no snapshots, as a clock tick stores what the monitors of many
