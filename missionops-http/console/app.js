@@ -513,10 +513,15 @@ function makePlot(id, parameter, rule, box, title) {
     probe.plot = u;
     probe.plotOf = parameter();
   };
+  // Each load is numbered: a series answered after a later range was asked for is dropped, so
+  // a slow answer to an earlier click never draws over the range the operator chose last.
+  let loads = 0;
   const load = async (fromMs, toMs) => {
+    const mine = ++loads;
     window = [fromMs, toMs];
     title.textContent = `${parameter()} · ${time(fromMs)} – ${time(toMs)} UTC (drag to zoom)`;
     const buckets = await fetchSeries(fromMs, toMs);
+    if (mine !== loads) return;
     draw(buckets, fromMs, toMs);
   };
   return Object.assign(state, {

@@ -516,9 +516,49 @@ async fn a_seeded_parameter_plots_with_its_limits_and_zoom_queries_a_narrower_ra
         .await;
     browser.screenshot("spacecraft-zoomed").await;
 
+    // Two ranges asked for one after the other, the first answered last: the plot shows the
+    // range asked for last (the first answer is dropped, not drawn over it).
+    browser
+        .exec(
+            "const f = window.fetch; window.__slow = 'waiting'; \
+             window.fetch = (u, o) => { \
+               if (String(u).includes('/telemetry/series') && window.__slow === 'waiting') { \
+                 window.__slow = 'delayed'; \
+                 return new Promise((r) => setTimeout(r, 800)).then(() => f(u, o)) \
+                   .then((x) => { window.__slow = 'answered'; return x; }); \
+               } \
+               return f(u, o); };",
+            json!([]),
+        )
+        .await;
+    browser.click("button[data-range=\"24h\"]").await;
+    browser.click("button[data-range=\"1h\"]").await;
+    browser
+        .wait_for(
+            "the slow answer to the first range",
+            "return window.__slow === 'answered'",
+            WAIT,
+        )
+        .await;
+    // The slow answer's body is read and would be drawn right after it arrives.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (shown, _) = browser
+        .wait_for(
+            "the plot of the last range",
+            "const x = window.__mo.plot && window.__mo.plot.scales.x; \
+             return x && x.max - x.min > 0 && Math.round(x.max - x.min)",
+            WAIT,
+        )
+        .await;
+    assert_eq!(shown, json!(3600), "the hour asked for last is shown");
+
     // A custom range: a start after the end asks for nothing and says why; the two fields and
     // Show then ask for exactly the window typed (read in the browser's time zone).
-    let count = after.as_array().map_or(0, Vec::len);
+    let count = browser
+        .exec("return window.__mo.seriesRequests.length", json!([]))
+        .await
+        .as_u64()
+        .expect("a count") as usize;
     browser
         .exec(
             "document.getElementById('range-from').value = '2020-01-02T03:04'; \
