@@ -548,6 +548,14 @@ pub(crate) struct ServeArgs {
     )]
     pub tls_key: Option<PathBuf>,
 
+    /// What an acknowledged telemetry write survives. `process`: a crash or kill -9 of this
+    /// server (SQLite synchronous=NORMAL; PostgreSQL commits telemetry without waiting for its
+    /// WAL flush); a power cut or OS crash, or a crash of PostgreSQL, may lose the last
+    /// fraction of a second of telemetry. `machine`: those too; every commit waits for the
+    /// disk (slower). Configurations, keys and documents on PostgreSQL always wait
+    #[arg(long, env = "MISSIONOPS_TELEMETRY_DURABILITY", value_enum, default_value_t = Durability::Process, value_name = "SURVIVES")]
+    pub telemetry_durability: Durability,
+
     /// Serve with no API key on an address other than loopback, where anyone who reaches
     /// the port is the admin of tenant `default`; without it `serve` refuses to start there
     /// until a key exists (`missionops keys create`)
@@ -1015,6 +1023,24 @@ pub(crate) struct StatusArgs {
     pub id: Option<SpacecraftId>,
 }
 
+/// `serve --telemetry-durability`: what an acknowledged telemetry write survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Durability {
+    /// A crash or kill -9 of the server
+    Process,
+    /// A crash of the machine too: every commit waits for the disk
+    Machine,
+}
+
+impl From<Durability> for missionops_store::TelemetryDurability {
+    fn from(durability: Durability) -> Self {
+        match durability {
+            Durability::Process => Self::Process,
+            Durability::Machine => Self::Machine,
+        }
+    }
+}
+
 /// A telemetry file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
@@ -1203,6 +1229,29 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn serve_durability(args: &[&str]) -> Result<Durability, clap::Error> {
+        let cli = Cli::try_parse_from(["missionops", "serve"].iter().chain(args))?;
+        match cli.command {
+            Command::Serve(serve) => Ok(serve.telemetry_durability),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn telemetry_durability_is_the_process_unless_the_machine_is_asked_for() {
+        assert_eq!(serve_durability(&[]).expect("default"), Durability::Process);
+        assert_eq!(
+            serve_durability(&["--telemetry-durability", "machine"]).expect("machine"),
+            Durability::Machine
+        );
+        let err = serve_durability(&["--telemetry-durability", "disk"]).expect_err("disk");
+        let message = err.to_string();
+        assert!(
+            message.contains("disk") && message.contains("process") && message.contains("machine"),
+            "names the value and the choices: {message}"
+        );
     }
 
     #[test]

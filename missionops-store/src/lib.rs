@@ -55,7 +55,7 @@ mod system;
 mod text_pages;
 
 pub use memory::MemoryStore;
-pub use open::{DatabaseUrl, migrate, open, open_for_server};
+pub use open::{DatabaseUrl, TelemetryDurability, migrate, open, open_for_server};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]

@@ -52,24 +52,52 @@ impl DatabaseUrl {
     }
 }
 
+/// What an acknowledged telemetry write survives on the server (`serve
+/// --telemetry-durability`; README "Storage").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TelemetryDurability {
+    /// A crash or `kill -9` of the MissionOps process, what SPEC §8 calls durable: SQLite
+    /// commits with `synchronous=NORMAL`, PostgreSQL commits telemetry ingest without waiting
+    /// for its WAL flush
+    /// ([`PostgresStore::committing_telemetry_without_flush_wait`](crate::PostgresStore::committing_telemetry_without_flush_wait)).
+    /// A power cut or an OS crash (and on PostgreSQL, a crash of PostgreSQL) may lose the
+    /// last fraction of a second of acknowledged telemetry, never part of a write.
+    #[default]
+    Process,
+    /// A crash of the machine too: every commit waits for the disk (SQLite
+    /// `synchronous=FULL`,
+    /// [`SqliteStore::waiting_for_disk`](crate::SqliteStore::waiting_for_disk); PostgreSQL's
+    /// `synchronous_commit` as the server sets it, `on` by default).
+    Machine,
+}
+
 /// [`open`] for the server, the long-running process that ingests: the store writes the
 /// latest values of live telemetry behind it
 /// ([`SqliteStore::deferring_latest_values`](crate::SqliteStore::deferring_latest_values),
-/// [`PostgresStore::deferring_latest_values`](crate::PostgresStore::deferring_latest_values)).
-pub async fn open_for_server(url: &str) -> Result<Arc<dyn Store>> {
+/// [`PostgresStore::deferring_latest_values`](crate::PostgresStore::deferring_latest_values))
+/// and commits telemetry as `durability` says.
+pub async fn open_for_server(url: &str, durability: TelemetryDurability) -> Result<Arc<dyn Store>> {
     match DatabaseUrl::parse(url)? {
         #[cfg(feature = "sqlite")]
-        DatabaseUrl::Sqlite(url) => Ok(Arc::new(
-            crate::SqliteStore::open(&url)
+        DatabaseUrl::Sqlite(url) => {
+            let store = crate::SqliteStore::open(&url)
                 .await?
-                .deferring_latest_values(),
-        )),
+                .deferring_latest_values();
+            Ok(Arc::new(match durability {
+                TelemetryDurability::Process => store,
+                TelemetryDurability::Machine => store.waiting_for_disk().await?,
+            }))
+        }
         #[cfg(feature = "postgres")]
-        DatabaseUrl::Postgres(url) => Ok(Arc::new(
-            crate::PostgresStore::connect(&url)
+        DatabaseUrl::Postgres(url) => {
+            let store = crate::PostgresStore::connect(&url)
                 .await?
-                .deferring_latest_values(),
-        )),
+                .deferring_latest_values();
+            Ok(Arc::new(match durability {
+                TelemetryDurability::Process => store.committing_telemetry_without_flush_wait(),
+                TelemetryDurability::Machine => store,
+            }))
+        }
         _ => open(url).await,
     }
 }

@@ -571,3 +571,103 @@ async fn the_app_role_writes_latest_values_behind_and_rebuilds_a_gone_servers() 
     assert_eq!(temps, [at(2)]);
     assert_eq!(count(&owner, "latest_values_writers").await, 0);
 }
+
+/// Records, for every statement that inserts into `tables`, the table and the
+/// `synchronous_commit` in force when it ran (a trigger of the owner's, so that the app role
+/// needs no privilege on the record).
+async fn record_commit_settings(owner: &PostgresStore, tables: &[&str]) {
+    for sql in [
+        "CREATE TABLE commits_seen (n serial PRIMARY KEY, what text, setting text)",
+        "CREATE FUNCTION record_commit_setting() RETURNS trigger LANGUAGE plpgsql
+         SECURITY DEFINER SET search_path = public AS $$
+         BEGIN
+             INSERT INTO commits_seen (what, setting)
+             VALUES (TG_TABLE_NAME, current_setting('synchronous_commit'));
+             RETURN NULL;
+         END $$",
+    ] {
+        sqlx::query(sql).execute(owner.pool()).await.expect(sql);
+    }
+    for table in tables {
+        sqlx::query(&format!(
+            "CREATE TRIGGER record_commit_setting AFTER INSERT ON {table}
+             FOR EACH STATEMENT EXECUTE FUNCTION record_commit_setting()"
+        ))
+        .execute(owner.pool())
+        .await
+        .expect("trigger");
+    }
+}
+
+/// What [`record_commit_settings`] recorded, in order.
+async fn commit_settings(owner: &PostgresStore) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT what, setting FROM commits_seen ORDER BY n")
+        .fetch_all(owner.pool())
+        .await
+        .expect("commit settings")
+}
+
+/// A store told so commits telemetry ingest without waiting for the WAL flush, on every path
+/// a live write takes (snapshots alone and a registering write, one statement each; a write
+/// with an anomaly and a retry, transactions), and nothing else; a store not told so waits on
+/// every one.
+#[tokio::test]
+async fn telemetry_ingest_commits_without_the_flush_wait_only_when_told_and_nothing_else_does() {
+    for no_flush_wait in [false, true] {
+        let (app, owner) = scratch_postgres_as(APP_ROLE).await;
+        let app = if no_flush_wait {
+            app.committing_telemetry_without_flush_wait()
+        } else {
+            app
+        };
+        register(&app, "SC-1", 0, 1).await;
+        record_commit_settings(&owner, &["telemetry", "anomalies", "spacecraft_configs"]).await;
+        let before = app.one_statement_writes();
+        app.insert_telemetry(write(vec![snapshot("s1", "SC-1", 5, 20.0)]))
+            .await
+            .expect("snapshots alone");
+        app.insert_telemetry(TelemetryWrite {
+            registrations: vec![registration("NEW-1", 0, 2)],
+            ..write(vec![snapshot("s2", "NEW-1", 5, 20.0)])
+        })
+        .await
+        .expect("a registering write");
+        assert_eq!(app.one_statement_writes(), before + 2, "one statement each");
+        app.insert_telemetry(TelemetryWrite {
+            anomalies: vec![anomaly("SC-1", 7, "temp", AnomalyKind::WarnHigh)],
+            events: vec![event(3, Some("SC-1"), EventType::Anomaly)],
+            ..write(vec![snapshot("s3", "SC-1", 7, 99.5)])
+        })
+        .await
+        .expect("a write with an anomaly");
+        let retry = app
+            .insert_telemetry(write(vec![
+                snapshot("s1", "SC-1", 5, 20.0),
+                snapshot("s4", "SC-1", 8, 21.0),
+            ]))
+            .await
+            .expect("a retry with one new snapshot");
+        assert_eq!((retry.inserted, retry.duplicates), (1, 1));
+        app.put_config(
+            &TenantId::default(),
+            config("SC-1", 1, 40),
+            event(4, Some("SC-1"), EventType::ConfigChanged),
+        )
+        .await
+        .expect("config");
+        let seen = commit_settings(&owner).await;
+        let ingest = if no_flush_wait { "off" } else { "on" };
+        let expected: Vec<(String, String)> = [
+            ("telemetry", ingest),
+            ("telemetry", ingest),
+            ("telemetry", ingest),
+            ("anomalies", ingest),
+            ("telemetry", ingest),
+            ("spacecraft_configs", "on"),
+        ]
+        .iter()
+        .map(|(what, setting)| (what.to_string(), setting.to_string()))
+        .collect();
+        assert_eq!(seen, expected, "told: {no_flush_wait}");
+    }
+}

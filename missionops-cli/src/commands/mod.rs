@@ -134,10 +134,13 @@ impl Database {
             .with_context(|| format!("cannot open database {}", self.display()))
     }
 
-    /// [`Self::store`] for `serve`: a SQLite store writes the latest values of live telemetry
-    /// behind it (see README "Storage").
-    pub(crate) async fn store_for_server(&self) -> anyhow::Result<Arc<dyn Store>> {
-        missionops_store::open_for_server(&self.url)
+    /// [`Self::store`] for `serve`: the store writes the latest values of live telemetry
+    /// behind it and commits telemetry as `durability` says (see README "Storage").
+    pub(crate) async fn store_for_server(
+        &self,
+        durability: missionops_store::TelemetryDurability,
+    ) -> anyhow::Result<Arc<dyn Store>> {
+        missionops_store::open_for_server(&self.url, durability)
             .await
             .map_err(|e| self.scrub(e))
             .with_context(|| format!("cannot open database {}", self.display()))

@@ -26,7 +26,9 @@ pub(crate) async fn serve(db: &Database, args: ServeArgs) -> anyhow::Result<()> 
     // Bad delivery settings are reported before anything is opened.
     let plan = DeliveryPlan::from_args(args.delivery)?;
     let tls = tls_config(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
-    let store = db.store_for_server().await?;
+    let store = db
+        .store_for_server(args.telemetry_durability.into())
+        .await?;
     let ops = super::compose(store.clone());
     let config = HttpConfig {
         body_limit: args.body_limit,

@@ -64,6 +64,9 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Writes stored by the one-statement ingest (see the `telemetry` module).
     one_statement_writes: Arc<AtomicU64>,
+    /// Whether telemetry ingest commits without waiting for the WAL flush
+    /// ([`PostgresStore::committing_telemetry_without_flush_wait`]).
+    telemetry_without_flush_wait: bool,
     /// What a store writing latest values behind holds back
     /// ([`PostgresStore::deferring_latest_values`]).
     behind: Option<Arc<latest::Behind>>,
@@ -103,6 +106,7 @@ impl PostgresStore {
         PostgresStore {
             pool,
             one_statement_writes: Arc::default(),
+            telemetry_without_flush_wait: false,
             behind: None,
             write_behind: None,
             scratch: None,
@@ -148,6 +152,26 @@ impl PostgresStore {
         };
         self.behind = Some(behind);
         self.write_behind = Some(Arc::new(AbortOnDrop(task)));
+        self
+    }
+
+    /// This store committing telemetry ingest (snapshots, the spacecraft they register with
+    /// their events, and what the monitors decide of them: anomalies, alarms, their events)
+    /// without waiting for PostgreSQL's WAL flush (`synchronous_commit = off` for those
+    /// transactions only): for the server, on `serve --telemetry-durability process` (the
+    /// default; see README "Storage").
+    ///
+    /// An acknowledged write then survives a crash or `kill -9` of the process that wrote it,
+    /// which is what SPEC §8 calls durable and what SQLite's `synchronous=NORMAL` gives the
+    /// other backend; a crash of PostgreSQL or of its machine may lose the last writes of up
+    /// to three times the server's `wal_writer_delay` (0.6 s by default), never a part of one,
+    /// and never out of order (a commit that waits for its flush makes every earlier one
+    /// durable too). Configurations, keys, documents, operators' acknowledgements and every
+    /// other write keep waiting for the flush. About half of a live group's store time was the
+    /// flush's wait (BENCHMARKS.md, "Session 14").
+    #[must_use]
+    pub fn committing_telemetry_without_flush_wait(mut self) -> Self {
+        self.telemetry_without_flush_wait = true;
         self
     }
 
@@ -210,17 +234,38 @@ impl PostgresStore {
     /// transaction is dropped rather than committed, and sqlx sends its `ROLLBACK` when the
     /// connection goes back to the pool, after the caller has its answer.
     async fn begin_for(&self, tenant: &TenantId) -> Result<Tx> {
-        begin_with_setting(&self.pool, "missionops.tenant", tenant.as_str(), AUTO_PLANS).await
+        begin_with_setting(
+            &self.pool,
+            "missionops.tenant",
+            tenant.as_str(),
+            &[AUTO_PLANS],
+        )
+        .await
     }
 
-    /// [`Self::begin_for`], keeping the connection's generic planning (see the `pool` module)
-    /// for a transaction whose every statement plans well generically: rows inserted from
-    /// arrays, rows looked up by a unique key, never a scan a small table's plan would choose.
-    /// The ingest statement, planned for each call's values inside a transaction that also
+    /// [`Self::begin_for`] for telemetry ingest, which commits without waiting for the WAL
+    /// flush on a store told so ([`Self::committing_telemetry_without_flush_wait`]).
+    ///
+    /// `generic` keeps the connection's generic planning (see the `pool` module), for a
+    /// transaction whose every statement plans well generically: rows inserted from arrays,
+    /// rows looked up by a unique key, never a scan a small table's plan would choose. The
+    /// ingest statement, planned for each call's values inside a transaction that also
     /// registers spacecraft, took 0.3–0.4 ms to plan against 0.25 ms to run, on the critical
     /// path of every group of new spacecraft.
-    async fn begin_generic_for(&self, tenant: &TenantId) -> Result<Tx> {
-        begin_with_setting(&self.pool, "missionops.tenant", tenant.as_str(), "").await
+    async fn begin_ingest_for(&self, tenant: &TenantId, generic: bool) -> Result<Tx> {
+        let planning = if generic { "" } else { AUTO_PLANS };
+        let commit = if self.telemetry_without_flush_wait {
+            NO_FLUSH_WAIT
+        } else {
+            ""
+        };
+        begin_with_setting(
+            &self.pool,
+            "missionops.tenant",
+            tenant.as_str(),
+            &[planning, commit],
+        )
+        .await
     }
 
     /// The newest version of one of `spacecraft`'s versioned documents, read by `sql` (one of
@@ -273,7 +318,7 @@ impl PostgresStore {
     /// Begins a transaction that sees the events and outbox rows of every tenant
     /// (`missionops.all_tenants`): the outbox dispatcher's path, and only its.
     async fn begin_all_tenants(&self) -> Result<Tx> {
-        begin_with_setting(&self.pool, "missionops.all_tenants", "on", AUTO_PLANS).await
+        begin_with_setting(&self.pool, "missionops.all_tenants", "on", &[AUTO_PLANS]).await
     }
 }
 
@@ -309,8 +354,13 @@ type Tx = Transaction<'static, Postgres>;
 /// cached while a table was small would scan it whole once it is large.
 const AUTO_PLANS: &str = ", set_config('plan_cache_mode', 'auto', true)";
 
-/// Begins a transaction with the transaction-local `setting` at `value`, and `planning`
-/// ([`AUTO_PLANS`], or nothing to keep the connection's).
+/// A commit that does not wait for the WAL flush, transaction-local, appended like
+/// [`AUTO_PLANS`]: telemetry ingest on a store told so
+/// ([`PostgresStore::committing_telemetry_without_flush_wait`]).
+const NO_FLUSH_WAIT: &str = ", set_config('synchronous_commit', 'off', true)";
+
+/// Begins a transaction with the transaction-local `setting` at `value`, and the `extras`
+/// ([`AUTO_PLANS`], [`NO_FLUSH_WAIT`]; none keeps the connection's planning and commits).
 ///
 /// A value of plain characters (the usual tenant ids) rides with `BEGIN` in one simple query,
 /// as a literal that needs no escaping: one round trip, as a bare `BEGIN` costs. Any other value
@@ -320,18 +370,19 @@ async fn begin_with_setting(
     pool: &PgPool,
     setting: &'static str,
     value: &str,
-    planning: &'static str,
+    extras: &[&'static str],
 ) -> Result<Tx> {
+    let extras = extras.concat();
     if is_plain(value) {
         return pool
             .begin_with(format!(
-                "BEGIN; SELECT set_config('{setting}', '{value}', true){planning}"
+                "BEGIN; SELECT set_config('{setting}', '{value}', true){extras}"
             ))
             .await
             .map_err(db);
     }
     let mut tx = pool.begin().await.map_err(db)?;
-    sqlx::query(&format!("SELECT set_config($1, $2, true){planning}"))
+    sqlx::query(&format!("SELECT set_config($1, $2, true){extras}"))
         .bind(setting)
         .bind(value)
         .execute(&mut *tx)
@@ -447,26 +498,40 @@ mod plan_tests {
 
     /// The transaction that registers spacecraft with their telemetry keeps the pool's generic
     /// planning (its statements were planned afresh on every call otherwise, 0.3–0.4 ms each);
-    /// every other transaction plans for its values. Both set the tenant.
+    /// every other transaction plans for its values. All set the tenant. Ingest transactions
+    /// commit without waiting for the WAL flush on a store told so, and only they.
     #[tokio::test]
     async fn registering_transactions_plan_generically_and_others_for_their_values() {
-        let store = crate::conformance::backends::scratch_postgres().await;
         let tenant = missionops_core::TenantId::default();
-        for (generic, expected) in [(true, "force_generic_plan"), (false, "auto")] {
-            let mut tx = if generic {
-                store.begin_generic_for(&tenant).await
-            } else {
-                store.begin_for(&tenant).await
+        for no_flush_wait in [false, true] {
+            let mut store = crate::conformance::backends::scratch_postgres().await;
+            if no_flush_wait {
+                store = store.committing_telemetry_without_flush_wait();
             }
-            .expect("begin");
-            let (mode, scoped): (String, String) = sqlx::query_as(
-                "SELECT current_setting('plan_cache_mode'), current_setting('missionops.tenant')",
-            )
-            .fetch_one(&mut *tx)
-            .await
-            .expect("settings");
-            assert_eq!(mode, expected, "generic: {generic}");
-            assert_eq!(scoped, tenant.as_str());
+            let ingest_commit = if no_flush_wait { "off" } else { "on" };
+            for (ingest, generic, mode_expected, commit_expected) in [
+                (true, true, "force_generic_plan", ingest_commit),
+                (true, false, "auto", ingest_commit),
+                (false, false, "auto", "on"),
+            ] {
+                let mut tx = if ingest {
+                    store.begin_ingest_for(&tenant, generic).await
+                } else {
+                    store.begin_for(&tenant).await
+                }
+                .expect("begin");
+                let (mode, scoped, commit): (String, String, String) = sqlx::query_as(
+                    "SELECT current_setting('plan_cache_mode'), \
+                     current_setting('missionops.tenant'), current_setting('synchronous_commit')",
+                )
+                .fetch_one(&mut *tx)
+                .await
+                .expect("settings");
+                let case = format!("ingest {ingest}, generic {generic}, store {no_flush_wait}");
+                assert_eq!(mode, mode_expected, "{case}");
+                assert_eq!(scoped, tenant.as_str(), "{case}");
+                assert_eq!(commit, commit_expected, "{case}");
+            }
         }
     }
 

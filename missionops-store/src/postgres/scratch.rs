@@ -61,11 +61,8 @@ impl PostgresStore {
             .await
             .map_err(db)?;
         let store = PostgresStore {
-            pool,
-            one_statement_writes: std::sync::Arc::default(),
-            behind: None,
-            write_behind: None,
             scratch: Some(std::sync::Arc::new(guard)),
+            ..PostgresStore::from_pool(pool)
         };
         store.migrate().await?;
         Ok(store)

@@ -291,15 +291,18 @@ pub(super) const UPSERT_LATEST_VALUES: &str = "INSERT INTO latest_values AS l
 
 /// The optimistic ingest statement, with `$registering` in the existence check and
 /// `$registration` among its parts when it registers spacecraft too (see
-/// [`REGISTER_AND_INSERT_AS_NEW`]). Every part runs only when all spacecraft exist (`ok`);
+/// [`REGISTER_AND_INSERT_AS_NEW`]), and `$commit` beside the tenant's setting (see
+/// [`super::NO_FLUSH_WAIT`]). Every part runs only when all spacecraft exist (`ok`);
 /// data-modifying CTEs always run to completion, so the statement stores the whole batch or,
 /// failing anywhere, nothing. Ordinals are 1-based; arrival numbers use the 0-based index
 /// (`n - 1`), shifted and masked with ARRIVAL_BITS = 20.
 macro_rules! insert_as_new {
-    ($registering:literal, $registration:literal) => {
+    ($registering:literal, $registration:literal, $commit:literal) => {
         concat!(
             "WITH tenant AS MATERIALIZED (
-                 SELECT set_config('missionops.tenant', $12, true) AS t),
+                 SELECT set_config('missionops.tenant', $12, true) AS t",
+            $commit,
+            "),
              unknown AS (
                  SELECT s FROM unnest($1::text[]) AS s
                  LEFT JOIN LATERAL (SELECT 1 AS found FROM spacecraft
@@ -350,22 +353,21 @@ macro_rules! insert_as_new {
 /// spacecraft, time, parameters as JSON), moves `latest_values` forward with the rows `$7`–`$11`
 /// (spacecraft, parameter, value, time, ordinal of the snapshot); answers the spacecraft it
 /// found missing (`NULL` when the tenant was not set in time) and the blocks it took.
-const INSERT_AS_NEW: &str = insert_as_new!("", "");
+const INSERT_AS_NEW: &str = insert_as_new!("", "", "");
 
-/// [`INSERT_AS_NEW`] that also registers spacecraft (implicit registration), so that a group of
-/// writes from new spacecraft is one statement in its own implicit transaction, one round trip
-/// where a transaction took five (`BEGIN`, registration, ingest, events, `COMMIT`) with the event
-/// counter locked across two of them. The registrations, as [`RegistrationRows`] gives them:
-/// `$13`–`$18` (id, name, type, metadata, created, updated), `$19` the place of each in the
-/// write, and its event `$20`–`$26` (id, spacecraft, time, type, severity, message, metadata).
-/// The spacecraft it registers count as existing in the check. Only those it registers (`ON
-/// CONFLICT DO NOTHING`) have their event recorded, numbered in the write's order from the
-/// event counter, with an outbox row each. The counter is locked last, once the spacecraft rows
-/// are in (the same order of locks as a transaction that registers, then records events), and
-/// stays locked only until this statement commits.
-const REGISTER_AND_INSERT_AS_NEW: &str = insert_as_new!(
-    " AND s <> ALL($13::text[])",
-    "
+/// [`INSERT_AS_NEW`] committing without waiting for the WAL flush (see [`super::NO_FLUSH_WAIT`]).
+const INSERT_AS_NEW_NO_FLUSH_WAIT: &str = insert_as_new!(
+    "",
+    "",
+    ", set_config('synchronous_commit', 'off', true) AS c"
+);
+
+/// [`REGISTER_AND_INSERT_AS_NEW`] with `$commit` beside the tenant's setting.
+macro_rules! register_and_insert_as_new {
+    ($commit:literal) => {
+        insert_as_new!(
+            " AND s <> ALL($13::text[])",
+            "
              newcomers AS (
                  INSERT INTO spacecraft
                      (tenant, id, name, mission_type, metadata_json, created_at, updated_at)
@@ -397,8 +399,29 @@ const REGISTER_AND_INSERT_AS_NEW: &str = insert_as_new!(
                  FROM bumped b CROSS JOIN announced a
                  RETURNING sequence),
              queued AS (
-                 INSERT INTO outbox (tenant, sequence) SELECT $12, sequence FROM recorded),"
-);
+                 INSERT INTO outbox (tenant, sequence) SELECT $12, sequence FROM recorded),",
+            $commit
+        )
+    };
+}
+
+/// [`INSERT_AS_NEW`] that also registers spacecraft (implicit registration), so that a group of
+/// writes from new spacecraft is one statement in its own implicit transaction, one round trip
+/// where a transaction took five (`BEGIN`, registration, ingest, events, `COMMIT`) with the event
+/// counter locked across two of them. The registrations, as [`RegistrationRows`] gives them:
+/// `$13`–`$18` (id, name, type, metadata, created, updated), `$19` the place of each in the
+/// write, and its event `$20`–`$26` (id, spacecraft, time, type, severity, message, metadata).
+/// The spacecraft it registers count as existing in the check. Only those it registers (`ON
+/// CONFLICT DO NOTHING`) have their event recorded, numbered in the write's order from the
+/// event counter, with an outbox row each. The counter is locked last, once the spacecraft rows
+/// are in (the same order of locks as a transaction that registers, then records events), and
+/// stays locked only until this statement commits.
+const REGISTER_AND_INSERT_AS_NEW: &str = register_and_insert_as_new!("");
+
+/// [`REGISTER_AND_INSERT_AS_NEW`] committing without waiting for the WAL flush (see
+/// [`super::NO_FLUSH_WAIT`]).
+const REGISTER_AND_INSERT_AS_NEW_NO_FLUSH_WAIT: &str =
+    register_and_insert_as_new!(", set_config('synchronous_commit', 'off', true) AS c");
 
 /// How the optimistic statement ended.
 enum Optimistic<'a> {
@@ -444,13 +467,15 @@ impl HeldBack<'_> {
 /// `registrations`, it registers those spacecraft and records their events too.
 ///
 /// With `behind` the statement leaves `latest_values` alone and returns them, to be held back
-/// there once the caller's transaction committed.
+/// there once the caller's transaction committed. With `no_flush_wait` the statement's
+/// transaction commits without waiting for the WAL flush (see [`super::NO_FLUSH_WAIT`]).
 async fn insert_as_new<'a>(
     conn: &mut PgConnection,
     tenant: &TenantId,
     snapshots: &'a [TelemetrySnapshot],
     registrations: &[Registration],
     behind: Option<&Behind>,
+    no_flush_wait: bool,
 ) -> Result<Optimistic<'a>> {
     let registrations = if registrations.is_empty() {
         None
@@ -471,10 +496,11 @@ async fn insert_as_new<'a>(
     let none = LatestRows::default();
     let latest = if behind.is_some() { &none } else { &newest };
     let latest_ordinals: Vec<i64> = latest.positions.iter().map(|p| to_i64(p + 1)).collect();
-    let sql = if registrations.is_some() {
-        REGISTER_AND_INSERT_AS_NEW
-    } else {
-        INSERT_AS_NEW
+    let sql = match (registrations.is_some(), no_flush_wait) {
+        (true, false) => REGISTER_AND_INSERT_AS_NEW,
+        (true, true) => REGISTER_AND_INSERT_AS_NEW_NO_FLUSH_WAIT,
+        (false, false) => INSERT_AS_NEW,
+        (false, true) => INSERT_AS_NEW_NO_FLUSH_WAIT,
     };
     let mut query = sqlx::query_as::<_, (Option<Vec<String>>, Option<Vec<i64>>)>(sql)
         .bind(&names)
@@ -701,13 +727,11 @@ impl PostgresStore {
         };
         // Registrations, telemetry and events only (a group of new spacecraft): statements
         // that all plan well generically, planned once per connection instead of per call.
-        let mut tx = if write.anomalies.is_empty() && write.alarms.is_empty() {
-            self.begin_generic_for(tenant).await?
-        } else {
-            self.begin_for(tenant).await?
-        };
+        let generic = write.anomalies.is_empty() && write.alarms.is_empty();
+        let mut tx = self.begin_ingest_for(tenant, generic).await?;
         let mut events = register_missing(&mut tx, tenant, &write.registrations).await?;
-        let outcome = insert_as_new(&mut tx, tenant, snapshots, &[], behind).await?;
+        // The transaction's commit is already set: the statement leaves it alone.
+        let outcome = insert_as_new(&mut tx, tenant, snapshots, &[], behind, false).await?;
         let outcome = if let Optimistic::Stored(held) = outcome {
             insert_anomalies(&mut tx, tenant, &write.anomalies).await?;
             upsert_alarms(&mut tx, tenant, &write.alarms).await?;
@@ -758,6 +782,7 @@ impl PostgresStore {
             &write.snapshots,
             &write.registrations,
             behind,
+            self.telemetry_without_flush_wait,
         )
         .await?;
         Ok(match outcome {
@@ -778,7 +803,7 @@ impl PostgresStore {
     async fn ingest_carefully(&self, write: &TelemetryWrite) -> Result<IngestOutcome> {
         let snapshots = &write.snapshots;
         let tenant = &write.tenant;
-        let mut tx = self.begin_for(tenant).await?;
+        let mut tx = self.begin_ingest_for(tenant, false).await?;
         // A registration's event comes before what the telemetry caused.
         let mut events = register_missing(&mut tx, tenant, &write.registrations).await?;
         let mut outcome = IngestOutcome::default();

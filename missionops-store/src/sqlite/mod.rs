@@ -408,6 +408,20 @@ impl SqliteStore {
         self
     }
 
+    /// This store's commits waiting until SQLite has synced the write-ahead log to disk
+    /// (`synchronous=FULL` on its write connection): an acknowledged write then survives a
+    /// power cut or an OS crash too, not only a crash of the process (see README "Storage").
+    /// Each commit pays a sync of the log.
+    pub async fn waiting_for_disk(self) -> Result<Self> {
+        let mut writer = self.writer.lock().await?;
+        sqlx::query("PRAGMA synchronous = FULL")
+            .execute(&mut *writer)
+            .await
+            .map_err(Error::backend)?;
+        drop(writer);
+        Ok(self)
+    }
+
     /// Closes every connection, waiting for those in use to be returned. The last connection
     /// to close checkpoints the write-ahead log into the database file. Later calls on this
     /// store (or its clones) fail with [`Error::Backend`].
@@ -600,5 +614,27 @@ mod tests {
             .await
             .expect("the next transaction starts");
         assert_eq!(count(&store).await, 1);
+    }
+
+    /// `PRAGMA synchronous` on the store's write connection: 1 NORMAL, 2 FULL.
+    async fn writer_synchronous(store: &SqliteStore) -> i64 {
+        let mut writer = store.writer.lock().await.expect("writer");
+        sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&mut *writer)
+            .await
+            .expect("synchronous")
+    }
+
+    /// Commits wait for the disk only on a store told so (`serve --telemetry-durability
+    /// machine`); the default is SQLite's NORMAL, which survives the process's crash.
+    #[tokio::test]
+    async fn commits_wait_for_the_disk_only_when_told() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open_path(dir.path().join("durable.db"))
+            .await
+            .expect("open");
+        assert_eq!(writer_synchronous(&store).await, 1, "NORMAL by default");
+        let store = store.waiting_for_disk().await.expect("FULL");
+        assert_eq!(writer_synchronous(&store).await, 2, "FULL when told");
     }
 }
