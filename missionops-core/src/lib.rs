@@ -79,9 +79,9 @@ pub use domain::{
 pub use error::{BoxError, Error, MAX_FIELD_CHARS, MAX_REASON_CHARS, QUOTE_CHARS, Result, quote};
 pub use ports::{
     AlarmRepository, AnomalyCount, AnomalyPage, AnomalyRepository, Claim, ClaimId, Clock,
-    CompiledPackets, ConfigRepository, DeadLetter, DecodedPackets, DocumentRepository,
-    EventRepository, FailureOutcome, GroupOutcome, IdGenerator, IngestOutcome, KeyRepository,
-    ManualClock, OnPacketError, OutboxEntry, OutboxStats, OutboxStore, PacketCounts,
+    CompiledPackets, ConfigChanges, ConfigRepository, DeadLetter, DecodedPackets,
+    DocumentRepository, EventRepository, FailureOutcome, GroupOutcome, IdGenerator, IngestOutcome,
+    KeyRepository, ManualClock, OnPacketError, OutboxEntry, OutboxStats, OutboxStore, PacketCounts,
     PacketDecoding, PacketDefinitionRecord, PacketDefinitionRepository, PacketValues, RangeCursor,
     Registration, RetryPolicy, RetrySelection, SequentialIds, SpacecraftPage, SpacecraftRepository,
     Store, TelemetryPage, TelemetryRepository, TelemetryWrite, WriteProbe, insert_one_by_one,

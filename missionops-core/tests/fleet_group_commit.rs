@@ -980,10 +980,12 @@ proptest! {
     }
 }
 
-/// Counts the configuration reads of each spacecraft and the event pages read.
+/// Counts the configuration reads of each spacecraft, the reads of the change feed and the
+/// pages of every event read.
 #[derive(Default)]
 struct Reads {
     config: std::sync::Mutex<std::collections::HashMap<SpacecraftId, usize>>,
+    feed_reads: std::sync::atomic::AtomicUsize,
     event_pages: std::sync::atomic::AtomicUsize,
 }
 
@@ -997,9 +999,16 @@ impl Reads {
             .collect()
     }
 
-    fn take_event_pages(&self) -> usize {
-        self.event_pages
-            .swap(0, std::sync::atomic::Ordering::SeqCst)
+    /// The change feed's reads since the last call; every page of all events read meanwhile
+    /// must be none (the feed reads the changes alone).
+    fn take_feed_reads(&self) -> usize {
+        assert_eq!(
+            self.event_pages
+                .swap(0, std::sync::atomic::Ordering::SeqCst),
+            0,
+            "pages of every event read"
+        );
+        self.feed_reads.swap(0, std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -1016,6 +1025,11 @@ impl Interceptor for Reads {
 
     async fn before_events_after(&self) {
         self.event_pages
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    async fn before_config_changes_after(&self) {
+        self.feed_reads
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
@@ -1079,7 +1093,7 @@ async fn a_fleets_monitors_are_rechecked_through_the_event_stream() {
             "round {second}: read"
         );
     }
-    store.take_event_pages();
+    store.take_feed_reads();
     // Checked after the feed began: one page of events instead of a read each.
     for second in 4..7 {
         counted.round_after(2_500, second, 20.0).await;
@@ -1088,7 +1102,7 @@ async fn a_fleets_monitors_are_rechecked_through_the_event_stream() {
             Default::default(),
             "round {second}: no reads"
         );
-        assert_eq!(store.take_event_pages(), 1, "round {second}: one page");
+        assert_eq!(store.take_feed_reads(), 1, "round {second}: one read");
     }
     // Another process lowers SC-3's limit.
     let lower =
@@ -1170,20 +1184,20 @@ async fn a_change_feed_far_behind_starts_again_and_every_monitor_reads_once() {
         counted.round_after(2_500, second, 20.0).await;
     }
     store.take_config();
-    store.take_event_pages();
+    store.take_feed_reads();
     counted.round_after(2_500, 5, 20.0).await;
     assert_eq!(
         store.take_config(),
         Default::default(),
         "the feed is running"
     );
-    assert_eq!(store.take_event_pages(), 1);
+    assert_eq!(store.take_feed_reads(), 1);
     // Silent for 40 s; meanwhile SC-2's limit is lowered behind the application's back.
     let lower =
         SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 10}}})).expect("config");
     configure_behind_the_app(&**store, "SC-2", lower).await;
     counted.round_after(40_000, 6, 20.0).await;
-    assert_eq!(store.take_event_pages(), 0, "not read through");
+    assert_eq!(store.take_feed_reads(), 0, "not read through");
     assert_eq!(store.take_config().len(), 2, "every monitor read once");
     // Read when the feed started again (this clock stands still, an equal time is not
     // trusted): read once more, then covered.
@@ -1191,22 +1205,26 @@ async fn a_change_feed_far_behind_starts_again_and_every_monitor_reads_once() {
         counted.round_after(2_500, second, 20.0).await;
     }
     store.take_config();
-    store.take_event_pages();
+    store.take_feed_reads();
     counted.round_after(2_500, 9, 20.0).await;
     assert_eq!(store.take_config(), Default::default(), "covered again");
-    assert_eq!(store.take_event_pages(), 1);
-    // More than 20 pages of events behind: the same.
+    assert_eq!(store.take_feed_reads(), 1);
+    // More than 20 pages of configuration changes behind: the same.
     for n in 0..20_001 {
         store
             .record_event(
                 &Default::default(),
-                missionops_store::conformance::fixtures::event(1_000 + n, None, EventType::Info),
+                missionops_store::conformance::fixtures::event(
+                    1_000 + n,
+                    Some("SC-1"),
+                    EventType::ConfigChanged,
+                ),
             )
             .await
             .expect("event");
     }
     counted.round_after(2_500, 10, 20.0).await;
-    assert_eq!(store.take_event_pages(), 20, "gave up after 20 pages");
+    assert_eq!(store.take_feed_reads(), 20, "gave up after 20 pages");
     assert_eq!(store.take_config().len(), 2, "every monitor read once");
     let anomalies = missionops_core::AnomalyRepository::recent_anomalies(
         &**store,
@@ -1217,4 +1235,51 @@ async fn a_change_feed_far_behind_starts_again_and_every_monitor_reads_once() {
     .await
     .expect("anomalies");
     assert!(!anomalies.is_empty(), "SC-2's new limit applied");
+}
+
+#[tokio::test]
+async fn a_change_feed_passes_over_a_storm_of_other_events_in_one_read() {
+    // A tenant recording thousands of other events between two polls (a fleet in anomaly)
+    // costs the feed one read of its changes: it does not page through the others, does not
+    // start again, and no monitor reads its versions but the one that changed.
+    let counted = CountedFleet::new(&["SC-1", "SC-2", "SC-3"]).await;
+    let store = &counted.store;
+    for second in 1..5 {
+        counted.round_after(2_500, second, 20.0).await;
+    }
+    store.take_config();
+    store.take_feed_reads();
+    for n in 0..25_000 {
+        store
+            .record_event(
+                &Default::default(),
+                missionops_store::conformance::fixtures::event(
+                    1_000 + n,
+                    Some("SC-1"),
+                    EventType::Info,
+                ),
+            )
+            .await
+            .expect("event");
+    }
+    let lower =
+        SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 10}}})).expect("config");
+    configure_behind_the_app(&**store, "SC-2", lower).await;
+    counted.round_after(2_500, 5, 20.0).await;
+    assert_eq!(store.take_feed_reads(), 1, "one read of the changes");
+    let reads = store.take_config();
+    assert_eq!(
+        reads.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["SC-2"],
+        "only the changed spacecraft read: {reads:?}"
+    );
+    // SC-2 read while its change was seen (this clock stands still, an equal time is not
+    // trusted): read once more, then covered.
+    counted.round_after(2_500, 6, 20.0).await;
+    let reads = store.take_config();
+    assert!(reads.keys().all(|id| id == "SC-2"), "{reads:?}");
+    assert_eq!(store.take_feed_reads(), 1);
+    counted.round_after(2_500, 7, 20.0).await;
+    assert_eq!(store.take_config(), Default::default(), "covered again");
+    assert_eq!(store.take_feed_reads(), 1);
 }

@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use crate::domain::{
     Alarm, AlarmFilter, AlarmId, Anomaly, AnomalyId, ApiKey, ApiKeyId, BucketWidth, ConfigRecord,
-    DocumentFilter, DocumentId, LatestValue, Limit, MissionEvent, NewEvent, OpsDocument,
+    DocumentFilter, DocumentId, EventType, LatestValue, Limit, MissionEvent, NewEvent, OpsDocument,
     ParameterName, SearchQuery, SeriesBucket, Severity, Spacecraft, SpacecraftId,
     TelemetrySnapshot, TenantId, Timestamp,
 };
@@ -666,6 +666,69 @@ pub trait EventRepository: Send + Sync {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>>;
+
+    /// The spacecraft of the tenant's `CONFIG_CHANGED` events with a sequence above `after`,
+    /// oldest first, at most `limit` of them, and how far the read looked (the monitors' change
+    /// feed). The other events are passed over, not returned: a tenant recording thousands of
+    /// events a second costs the feed a scan in the store, not their transfer.
+    ///
+    /// The default reads one page of every event ([`Self::events_after`]) and keeps the
+    /// changes; the stores answer with the changes alone.
+    async fn config_changes_after(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        limit: Limit,
+    ) -> Result<ConfigChanges> {
+        let page = self.events_after(tenant, after, None, limit).await?;
+        Ok(ConfigChanges {
+            covered: page.last().map_or(after, |event| event.sequence),
+            more: page.len() >= limit.get(),
+            changed: page
+                .into_iter()
+                .filter(|event| event.event_type == EventType::ConfigChanged)
+                .filter_map(|event| event.spacecraft_id)
+                .collect(),
+        })
+    }
+}
+
+/// One read of a tenant's configuration changes ([`EventRepository::config_changes_after`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConfigChanges {
+    /// The spacecraft of each `CONFIG_CHANGED` event read, oldest first (once per event).
+    pub changed: Vec<SpacecraftId>,
+    /// Every event of the tenant up to this sequence was looked at: the next read starts
+    /// after it. At least the `after` asked with.
+    pub covered: u64,
+    /// The read stopped at its limit: more changes may follow `covered`.
+    pub more: bool,
+}
+
+impl ConfigChanges {
+    /// The answer of a store that read the changes after `after`, at most `limit`, and found
+    /// `newest` the tenant's newest sequence before it read them: `rows` (sequence and
+    /// spacecraft of each change, oldest first) may hold one more than `limit`, which tells
+    /// that more follow.
+    pub fn from_rows(
+        rows: Vec<(u64, SpacecraftId)>,
+        after: u64,
+        newest: u64,
+        limit: Limit,
+    ) -> Self {
+        let more = rows.len() > limit.get();
+        let kept: Vec<(u64, SpacecraftId)> = rows.into_iter().take(limit.get()).collect();
+        let covered = if more {
+            kept.last().map_or(after, |(sequence, _)| *sequence)
+        } else {
+            newest.max(after)
+        };
+        ConfigChanges {
+            changed: kept.into_iter().map(|(_, id)| id).collect(),
+            covered,
+            more,
+        }
+    }
 }
 
 /// API key storage (SPEC §9). Keys are never deleted: a revoked key stays listed with its

@@ -19,26 +19,28 @@
 //! feed began and after the last change of its spacecraft was seen; equal times are not
 //! trusted, so a clock that does not move only costs reads.
 //!
-//! A poll reads every event of its tenant since the last (pages of [`PAGE`]), not only the
-//! `CONFIG_CHANGED` ones: a tenant recording thousands of events a second (a fleet in anomaly)
-//! pays for reading them every two seconds, still far less than a read per spacecraft.
+//! A poll asks the store for the tenant's `CONFIG_CHANGED` events since the last (pages of
+//! [`PAGE`] changes, [`EventRepository::config_changes_after`](crate::EventRepository::config_changes_after)),
+//! and the store passes over the other events itself: a tenant recording thousands of events
+//! a second (a fleet in anomaly) costs the poll a scan of its sequence index, not the transfer
+//! of those events, and never sends the feed back to its start.
 //! Polls happen only when a monitor is due a recheck, so a tenant whose monitors are all
 //! new (a fleet coming up) reads no events at all. A feed that fell far behind (more than
-//! [`MAX_PAGES`] pages, or [`BEHIND_MS`] since its last poll) is not read through: it starts
-//! again at the newest event, and the monitors it covered read their versions once.
+//! [`MAX_PAGES`] pages of changes, or [`BEHIND_MS`] since its last poll) is not read through:
+//! it starts again at the newest event, and the monitors it covered read their versions once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::lock::Mutex as AsyncMutex;
 
-use crate::domain::{EventType, Limit, SpacecraftId, TenantId, Timestamp};
+use crate::domain::{Limit, SpacecraftId, TenantId, Timestamp};
 use crate::error::Result;
 
 use super::MissionOps;
 use super::app::{RECHECK_MS, Scoped};
 
-/// Events read per page of a poll.
+/// Configuration changes read per page of a poll.
 const PAGE: u32 = 1_000;
 
 /// The most pages one poll reads. A feed further behind than that (or not polled for
@@ -129,8 +131,8 @@ impl MissionOps {
         feeds.unchanged_as_of(key, checked_at, self.shared.clock.now())
     }
 
-    /// Reads the tenant's events after the last one seen (the newest one's number, the first
-    /// time) and notes the spacecraft whose rules changed.
+    /// Reads the tenant's configuration changes after the last event seen (the newest one's
+    /// number, the first time) and notes the spacecraft whose rules changed.
     async fn poll_changes(&self, tenant: &TenantId) -> Result<()> {
         let store = &self.shared.store;
         let asked = self.shared.clock.now();
@@ -152,15 +154,11 @@ impl MissionOps {
         let mut changed = Vec::new();
         for _ in 0..MAX_PAGES {
             let page = store
-                .events_after(tenant, after, None, Limit::clamped(PAGE.into(), PAGE))
+                .config_changes_after(tenant, after, Limit::clamped(PAGE.into(), PAGE))
                 .await?;
-            for event in &page {
-                after = after.max(event.sequence);
-                if event.event_type == EventType::ConfigChanged {
-                    changed.extend(event.spacecraft_id.clone());
-                }
-            }
-            if page.len() < PAGE as usize {
+            after = after.max(page.covered);
+            changed.extend(page.changed);
+            if !page.more {
                 let seen = self.shared.clock.now();
                 if let Ok(mut feeds) = self.shared.change_feeds.feeds.lock() {
                     if let Some(feed) = feeds.get_mut(tenant) {

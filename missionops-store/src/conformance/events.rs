@@ -90,6 +90,78 @@ pub async fn events_are_listed_per_spacecraft_and_resumed_after_a_sequence(store
     );
 }
 
+/// The change feed's read: the spacecraft of a tenant's `CONFIG_CHANGED` events after a
+/// sequence, oldest first and paged, the other events passed over, and how far the read looked
+/// (the tenant's newest event when no page was cut short); other tenants' events are not seen.
+pub async fn configuration_changes_are_read_alone_paged_and_per_tenant(store: &dyn Store) {
+    let default = TenantId::default();
+    let other = TenantId::parse("other").expect("tenant");
+    let kinds = [
+        (Some("SC-1"), EventType::Info),
+        (Some("SC-1"), EventType::ConfigChanged),
+        (None, EventType::Info),
+        (Some("SC-2"), EventType::ConfigChanged),
+        (Some("SC-1"), EventType::ConfigChanged),
+        (Some("SC-2"), EventType::Anomaly),
+    ];
+    for (n, (spacecraft, kind)) in (1..).zip(kinds) {
+        store
+            .record_event(&default, event(n, spacecraft, kind))
+            .await
+            .expect("record");
+    }
+    let theirs = store
+        .record_event(&other, event(7, Some("SC-9"), EventType::ConfigChanged))
+        .await
+        .expect("record");
+    let newest = store
+        .recent_events(&default, None, limit(1))
+        .await
+        .expect("newest")[0]
+        .sequence;
+    let read = |tenant: TenantId, after: u64, most: i64| async move {
+        let page = store
+            .config_changes_after(&tenant, after, limit(most))
+            .await
+            .expect("changes");
+        let changed: Vec<String> = page
+            .changed
+            .iter()
+            .map(|id| id.as_str().to_owned())
+            .collect();
+        (changed, page.covered, page.more)
+    };
+    let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        read(default.clone(), 0, 10).await,
+        (ids(&["SC-1", "SC-2", "SC-1"]), newest, false)
+    );
+    let events = store
+        .events_after(&default, 0, None, limit(10))
+        .await
+        .expect("events");
+    let fourth = events[3].sequence;
+    assert_eq!(
+        read(default.clone(), 0, 2).await,
+        (ids(&["SC-1", "SC-2"]), fourth, true),
+        "cut short at the second change"
+    );
+    assert_eq!(
+        read(default.clone(), fourth, 2).await,
+        (ids(&["SC-1"]), newest, false)
+    );
+    assert_eq!(
+        read(default.clone(), newest, 10).await,
+        (ids(&[]), newest, false)
+    );
+    assert_eq!(
+        read(other.clone(), 0, 10).await,
+        (ids(&["SC-9"]), theirs.sequence, false)
+    );
+    let empty = TenantId::parse("empty").expect("tenant");
+    assert_eq!(read(empty, 0, 10).await, (ids(&[]), 0, false));
+}
+
 /// A write whose event cannot be recorded (its id is taken) fails whole: the state change is
 /// not stored either, and no sequence number is used up.
 pub async fn a_change_whose_event_cannot_be_recorded_is_not_stored(store: &dyn Store) {

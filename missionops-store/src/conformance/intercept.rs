@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmRepository, Anomaly, AnomalyCount, AnomalyId, AnomalyPage,
-    AnomalyRepository, ApiKey, ApiKeyId, BucketWidth, Claim, ClaimId, ConfigRecord,
+    AnomalyRepository, ApiKey, ApiKeyId, BucketWidth, Claim, ClaimId, ConfigChanges, ConfigRecord,
     ConfigRepository, DeadLetter, DocumentFilter, DocumentId, DocumentRepository, EventRepository,
     FailureOutcome, GroupOutcome, IngestOutcome, KeyRepository, LatestValue, Limit, MissionEvent,
     NewEvent, OpsDocument, OutboxStats, OutboxStore, PacketDefinitionRecord,
@@ -33,6 +33,9 @@ pub trait Interceptor: Send + Sync + 'static {
 
     /// Before `events_after` (one page of an event stream).
     async fn before_events_after(&self) {}
+
+    /// Before `config_changes_after` (one read of the monitors' change feed).
+    async fn before_config_changes_after(&self) {}
 
     /// Before `recent_telemetry` of `spacecraft` (what a monitor is rebuilt from).
     async fn before_recent_telemetry(&self, _spacecraft: &SpacecraftId) {}
@@ -469,6 +472,16 @@ impl<I: Interceptor> EventRepository for Intercepted<I> {
         self.inner
             .events_after(tenant, after, spacecraft, limit)
             .await
+    }
+
+    async fn config_changes_after(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        limit: Limit,
+    ) -> Result<ConfigChanges> {
+        self.interceptor.before_config_changes_after().await;
+        self.inner.config_changes_after(tenant, after, limit).await
     }
 }
 

@@ -82,6 +82,7 @@ macro_rules! conformance_tests {
             documents::documents_are_listed_with_filters_newest_first,
             events::event_sequences_are_gap_free_and_increasing,
             events::events_are_listed_per_spacecraft_and_resumed_after_a_sequence,
+            events::configuration_changes_are_read_alone_paged_and_per_tenant,
             alarms::alarms_are_saved_replaced_and_filtered,
             telemetry_reads::latest_values_are_the_newest_sample_of_each_parameter,
             telemetry_writes::a_rejected_batch_names_its_first_bad_snapshot,

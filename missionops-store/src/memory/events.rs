@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use missionops_core::TenantId;
-use missionops_core::{EventRepository, Limit, MissionEvent, NewEvent, Result, SpacecraftId};
+use missionops_core::{
+    ConfigChanges, EventRepository, EventType, Limit, MissionEvent, NewEvent, Result, SpacecraftId,
+};
 
 use super::MemoryStore;
 
@@ -48,5 +50,28 @@ impl EventRepository for MemoryStore {
             .take(limit.get())
             .cloned()
             .collect())
+    }
+
+    async fn config_changes_after(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        limit: Limit,
+    ) -> Result<ConfigChanges> {
+        let world = self.lock()?;
+        let start = usize::try_from(after).unwrap_or(usize::MAX);
+        let newest = world
+            .log
+            .of(tenant, 0)
+            .next_back()
+            .map_or(0, |e| e.sequence);
+        let rows = world
+            .log
+            .of(tenant, start)
+            .filter(|e| e.event_type == EventType::ConfigChanged)
+            .filter_map(|e| Some((e.sequence, e.spacecraft_id.clone()?)))
+            .take(limit.get() + 1)
+            .collect();
+        Ok(ConfigChanges::from_rows(rows, after, newest, limit))
     }
 }

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use missionops_core::{
-    Error, EventId, EventRepository, EventType, Limit, MissionEvent, NewEvent, Result, Severity,
-    SpacecraftId,
+    ConfigChanges, Error, EventId, EventRepository, EventType, Limit, MissionEvent, NewEvent,
+    Result, Severity, SpacecraftId,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
@@ -162,6 +162,19 @@ fn taken_id(err: &sqlx::Error) -> Option<String> {
 }
 
 /// The columns [`event_from_row`] reads.
+/// The newest sequence of tenant `$1` beside each of its `CONFIG_CHANGED` events after `$2`
+/// (sequence, spacecraft), oldest first, at most `$3`; one row of the newest alone when there
+/// is none. One statement, so one snapshot: the newest is the newest those changes were read
+/// up to. Both parts walk the tenant's sequence index; the other events are passed over here.
+const CONFIG_CHANGES_AFTER: &str = "\
+    SELECT n.newest, c.sequence, c.spacecraft_id::text
+    FROM (SELECT COALESCE(max(sequence), 0) AS newest FROM events WHERE tenant = $1) AS n
+    LEFT JOIN (SELECT sequence, spacecraft_id FROM events
+               WHERE tenant = $1 AND sequence > $2 AND type = 'CONFIG_CHANGED'
+                 AND spacecraft_id IS NOT NULL
+               ORDER BY sequence LIMIT $3) AS c ON true
+    ORDER BY c.sequence";
+
 macro_rules! event_columns {
     () => {
         "SELECT sequence, id, spacecraft_id, ts, type, severity, message,
@@ -227,6 +240,36 @@ impl EventRepository for PostgresStore {
         };
         let rows = query.fetch_all(&mut *tx).await.map_err(db)?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    async fn config_changes_after(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        limit: Limit,
+    ) -> Result<ConfigChanges> {
+        let mut tx = self.begin_for(tenant).await?;
+        let rows: Vec<(i64, Option<i64>, Option<String>)> = sqlx::query_as(CONFIG_CHANGES_AFTER)
+            .bind(tenant.as_str())
+            .bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .bind(to_i64(limit.get().saturating_add(1)))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        let what = "CONFIG_CHANGED event";
+        let newest = rows.first().map_or(0, |(newest, _, _)| *newest);
+        let newest = u64::try_from(newest).map_err(|e| corrupt(what, e))?;
+        let changes = rows
+            .into_iter()
+            .filter_map(|(_, sequence, spacecraft)| Some((sequence?, spacecraft?)))
+            .map(|(sequence, spacecraft)| {
+                Ok((
+                    u64::try_from(sequence).map_err(|e| corrupt(what, e))?,
+                    SpacecraftId::parse(spacecraft).map_err(|e| corrupt(what, e))?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ConfigChanges::from_rows(changes, after, newest, limit))
     }
 
     async fn events_after(

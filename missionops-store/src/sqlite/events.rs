@@ -6,8 +6,8 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use missionops_core::{
-    Error, EventId, EventRepository, EventType, Limit, MissionEvent, NewEvent, Result, Severity,
-    SpacecraftId,
+    ConfigChanges, Error, EventId, EventRepository, EventType, Limit, MissionEvent, NewEvent,
+    Result, Severity, SpacecraftId,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -215,6 +215,19 @@ pub(super) fn event_from_row(row: EventRow) -> Result<MissionEvent> {
     })
 }
 
+/// The newest sequence of tenant `?1` beside each of its `CONFIG_CHANGED` events after `?2`
+/// (sequence, spacecraft), oldest first, at most `?3`; one row of the newest alone when there
+/// is none. One statement, so one snapshot: the newest is the newest those changes were read
+/// up to. Both parts walk the tenant's sequence index; the other events are passed over here.
+const CONFIG_CHANGES_AFTER: &str = "\
+    SELECT n.newest, c.sequence, c.spacecraft_id \
+    FROM (SELECT COALESCE(MAX(sequence), 0) AS newest FROM events WHERE tenant = ?1) AS n \
+    LEFT JOIN (SELECT sequence, spacecraft_id FROM events \
+               WHERE tenant = ?1 AND sequence > ?2 AND type = 'CONFIG_CHANGED' \
+                 AND spacecraft_id IS NOT NULL \
+               ORDER BY sequence LIMIT ?3) AS c \
+    ORDER BY c.sequence";
+
 async fn fetch_events(
     query: &mut QueryBuilder<'_, Sqlite>,
     store: &SqliteStore,
@@ -250,6 +263,36 @@ impl EventRepository for SqliteStore {
             .push(" ORDER BY sequence DESC LIMIT ")
             .push_bind(sql_count(limit.get()));
         fetch_events(&mut query, self).await
+    }
+
+    async fn config_changes_after(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        limit: Limit,
+    ) -> Result<ConfigChanges> {
+        let rows: Vec<(i64, Option<i64>, Option<String>)> = sqlx::query_as(CONFIG_CHANGES_AFTER)
+            .bind(tenant.as_str())
+            .bind(sql_count(after))
+            .bind(sql_count(limit.get().saturating_add(1)))
+            .fetch_all(&self.reader)
+            .await
+            .db()?;
+        let newest = rows.first().map_or(0, |(newest, _, _)| *newest);
+        let what = "CONFIG_CHANGED event";
+        let changes = rows
+            .into_iter()
+            .filter_map(|(_, sequence, spacecraft)| Some((sequence?, spacecraft?)))
+            .map(|(sequence, spacecraft)| {
+                let number = sequence.to_string();
+                Ok((
+                    u64::try_from(sequence).map_err(|e| corrupt(what, &number, e))?,
+                    stored(SpacecraftId::parse(spacecraft), what, &number)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let newest = u64::try_from(newest).map_err(|e| corrupt(what, "newest", e))?;
+        Ok(ConfigChanges::from_rows(changes, after, newest, limit))
     }
 
     async fn events_after(
