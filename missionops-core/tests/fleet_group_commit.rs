@@ -987,6 +987,10 @@ struct Reads {
     config: std::sync::Mutex<std::collections::HashMap<SpacecraftId, usize>>,
     feed_reads: std::sync::atomic::AtomicUsize,
     event_pages: std::sync::atomic::AtomicUsize,
+    /// The spacecraft of each read of configurations for a list.
+    config_lists: std::sync::Mutex<Vec<Vec<String>>>,
+    /// Run (once) before the next read of configurations for a list.
+    before_list: std::sync::Mutex<Option<futures_util::future::BoxFuture<'static, ()>>>,
 }
 
 impl Reads {
@@ -997,6 +1001,11 @@ impl Reads {
             .drain()
             .map(|(id, n)| (id.as_str().to_owned(), n))
             .collect()
+    }
+
+    /// The reads of configurations for a list since the last call.
+    fn take_config_lists(&self) -> Vec<Vec<String>> {
+        std::mem::take(&mut *self.config_lists.lock().expect("reads"))
     }
 
     /// The change feed's reads since the last call; every page of all events read meanwhile
@@ -1026,6 +1035,17 @@ impl Interceptor for Reads {
     async fn before_events_after(&self) {
         self.event_pages
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    async fn before_configs_read(&self, spacecraft: &[SpacecraftId]) {
+        self.config_lists
+            .lock()
+            .expect("reads")
+            .push(spacecraft.iter().map(|id| id.as_str().to_owned()).collect());
+        let step = self.before_list.lock().expect("reads").take();
+        if let Some(step) = step {
+            step.await;
+        }
     }
 
     async fn before_config_changes_after(&self) {
@@ -1282,4 +1302,114 @@ async fn a_change_feed_passes_over_a_storm_of_other_events_in_one_read() {
     counted.round_after(2_500, 7, 20.0).await;
     assert_eq!(store.take_config(), Default::default(), "covered again");
     assert_eq!(store.take_feed_reads(), 1);
+}
+
+#[tokio::test]
+async fn a_tick_after_a_fleet_configuration_change_reads_every_configuration_at_once() {
+    // A configuration change of the whole fleet makes every monitor due at the next tick;
+    // the tick reads their configurations in one read for the list, none one by one, and
+    // the new limits apply from the next sample without a further read.
+    let counted = CountedFleet::new(&["SC-1", "SC-2", "SC-3", "SC-4", "SC-5"]).await;
+    let store = &counted.store;
+    counted.round_after(0, 1, 20.0).await;
+    let lower =
+        SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 10}}})).expect("config");
+    for id in counted.fleet {
+        counted
+            .app
+            .set_config(&sc(id), lower.clone(), ConfigStatus::Approved, None)
+            .await
+            .expect("config");
+    }
+    store.take_config();
+    store.take_config_lists();
+    counted.clock.advance_millis(100);
+    let report = counted.app.tick().await.expect("tick");
+    assert_eq!(
+        report.spacecraft,
+        counted.fleet.len(),
+        "every monitor was due"
+    );
+    assert_eq!(
+        store.take_config(),
+        Default::default(),
+        "none read one by one"
+    );
+    assert_eq!(
+        store.take_config_lists(),
+        [counted
+            .fleet
+            .iter()
+            .map(|id| id.to_string())
+            .collect::<Vec<_>>()],
+        "one read for the list"
+    );
+    counted.round_after(100, 2, 20.0).await;
+    assert_eq!(
+        store.take_config(),
+        Default::default(),
+        "nothing read to write"
+    );
+    for id in counted.fleet {
+        let anomalies = missionops_core::AnomalyRepository::recent_anomalies(
+            &**store,
+            &Default::default(),
+            &sc(id),
+            Limit::clamped(10, 10),
+        )
+        .await
+        .expect("anomalies");
+        assert_eq!(anomalies.len(), 1, "{id}: the new limit applied");
+    }
+}
+
+#[tokio::test]
+async fn a_monitor_changed_here_while_the_tick_reads_for_the_list_reads_its_own() {
+    // A configuration changed by this application after the tick's read for the list began
+    // may be newer than what that read finds: its monitor reads its own, and the change
+    // applies from the next sample.
+    let counted = CountedFleet::new(&["SC-1", "SC-2", "SC-3"]).await;
+    let store = &counted.store;
+    counted.round_after(0, 1, 20.0).await;
+    let lower =
+        SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 10}}})).expect("config");
+    for id in ["SC-1", "SC-3"] {
+        counted
+            .app
+            .set_config(&sc(id), limits(), ConfigStatus::Approved, None)
+            .await
+            .expect("config");
+    }
+    let app = counted.app.clone();
+    *store.before_list.lock().expect("reads") = Some(Box::pin(async move {
+        app.set_config(&sc("SC-3"), lower, ConfigStatus::Approved, None)
+            .await
+            .expect("change during the read");
+    }));
+    store.take_config();
+    counted.clock.advance_millis(100);
+    counted.app.tick().await.expect("tick");
+    assert_eq!(
+        store.take_config_lists(),
+        [vec!["SC-1".to_owned(), "SC-3".to_owned()]]
+    );
+    let reads = store.take_config();
+    assert!(
+        reads.get("SC-3").is_some_and(|n| *n > 1),
+        "SC-3 read its own, after the change's own read: {reads:?}"
+    );
+    assert!(
+        !reads.contains_key("SC-1"),
+        "SC-1 took the list's: {reads:?}"
+    );
+    counted.round_after(100, 2, 20.0).await;
+    let anomalies = missionops_core::AnomalyRepository::recent_anomalies(
+        &**store,
+        &Default::default(),
+        &sc("SC-3"),
+        Limit::clamped(10, 10),
+    )
+    .await
+    .expect("anomalies");
+    assert_eq!(anomalies.len(), 1, "SC-3's change applied");
 }

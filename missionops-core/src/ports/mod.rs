@@ -186,6 +186,24 @@ pub trait ConfigRepository: Send + Sync {
             .map(|record| record.version))
     }
 
+    /// [`current_config`] of each of `spacecraft`, in their order: what the clock tick reads
+    /// at once for the monitors it must bring up to date (after a configuration change of a
+    /// whole fleet, every one). The default reads them one by one; a backend reads them in
+    /// one query.
+    ///
+    /// [`current_config`]: ConfigRepository::current_config
+    async fn current_configs(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<ConfigRecord>>> {
+        let mut configs = Vec::with_capacity(spacecraft.len());
+        for id in spacecraft {
+            configs.push(self.current_config(tenant, id).await?);
+        }
+        Ok(configs)
+    }
+
     /// Stores `record` as the newest version with its `CONFIG_CHANGED` event.
     /// `record.version` must be one more than the current version (1 for the first);
     /// otherwise [`Error::Conflict`](crate::Error::Conflict) (a concurrent change won) and

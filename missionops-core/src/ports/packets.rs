@@ -114,6 +114,24 @@ pub trait PacketDefinitionRepository: Send + Sync {
             .map(|record| record.version))
     }
 
+    /// [`current_packet_definition_version`] of each of `spacecraft`, in their order (the clock
+    /// tick's read, like
+    /// [`ConfigRepository::current_configs`](crate::ConfigRepository::current_configs)). The
+    /// default reads them one by one; a backend reads them in one query.
+    ///
+    /// [`current_packet_definition_version`]: PacketDefinitionRepository::current_packet_definition_version
+    async fn current_packet_definition_versions(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<u32>>> {
+        let mut versions = Vec::with_capacity(spacecraft.len());
+        for id in spacecraft {
+            versions.push(self.current_packet_definition_version(tenant, id).await?);
+        }
+        Ok(versions)
+    }
+
     /// Stores `record` as the newest version with its `CONFIG_CHANGED` event.
     /// `record.version` must be one more than the current version (1 for the first); otherwise
     /// [`Error::Conflict`](crate::Error::Conflict) and nothing is written.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use futures_util::lock::Mutex as AsyncMutex;
 
-use crate::domain::{Limit, SpacecraftId, TelemetrySnapshot, Timestamp};
+use crate::domain::{ConfigRecord, Limit, SpacecraftId, TelemetrySnapshot, Timestamp};
 use crate::error::Result;
 use crate::ports::{IngestOutcome, TelemetryWrite};
 use crate::rules::{CompiledRules, LastValues, MonitorContext, MonitorOutput, SpacecraftMonitor};
@@ -23,6 +23,20 @@ use crate::rules::{CompiledRules, LastValues, MonitorContext, MonitorOutput, Spa
 use super::MissionOps;
 use super::app::{RECHECK_MS, Scoped};
 use super::rules_cache::RulesVersion;
+
+/// What a monitor's rules come from, read by the clock tick for many monitors at once (see
+/// `tick::read_rules_inputs`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct RulesInputs {
+    /// The current configuration, `None` when there is none.
+    pub(super) config: Option<ConfigRecord>,
+    /// The current packet definition version, `None` when there is none (or packets are not
+    /// decoded here).
+    pub(super) packets_version: Option<u32>,
+    /// The slot's [`MonitorSlot::forgotten`] before they were read: a slot told to read again
+    /// since does not take them (they may predate the change).
+    pub(super) forgotten: u64,
+}
 
 /// How many of a spacecraft's newest snapshots rebuild its monitor after a restart.
 pub const REBUILD_HISTORY: u32 = 100;
@@ -39,12 +53,15 @@ pub(super) struct MonitorSlot {
     /// The latest known value of each parameter the configuration's derived parameters read
     /// through `last()`; committed with the monitor (see `ingest/derive.rs`).
     pub(super) last: LastValues,
+    /// How many times a change made here told the monitor to read its rules again
+    /// (`forget_rules`): what the clock tick read for it before a later change is not used.
+    pub(super) forgotten: u64,
 }
 
 impl MonitorSlot {
     /// Whether the monitor is loaded and its versions were compared with the store less than
     /// [`RECHECK_MS`] before `now`.
-    fn is_checked_recently(&self, now: Timestamp) -> bool {
+    pub(super) fn is_checked_recently(&self, now: Timestamp) -> bool {
         self.monitor.is_some()
             && self
                 .checked_at
@@ -66,6 +83,7 @@ impl MonitorSlot {
             version: Some((None, None)),
             checked_at: Some(now),
             last: LastValues::default(),
+            forgotten: 0,
         }
     }
 }
@@ -191,6 +209,21 @@ impl MissionOps {
         context: MonitorContext<'_>,
         out: &mut MonitorOutput,
     ) -> Result<()> {
+        self.refresh_knowing(key, slot, context, out, None).await
+    }
+
+    /// [`Self::refresh`], with the current configuration and packet definition version
+    /// already `known` (read for many monitors at once by the clock tick, no earlier than
+    /// `context.now`) instead of read here.
+    pub(super) async fn refresh_knowing(
+        &self,
+        key: &Scoped,
+        slot: &mut MonitorSlot,
+        context: MonitorContext<'_>,
+        out: &mut MonitorOutput,
+        known: Option<&RulesInputs>,
+    ) -> Result<()> {
+        let known = known.filter(|known| known.forgotten == slot.forgotten);
         let now = context.now;
         if slot.is_checked_recently(now) {
             return Ok(());
@@ -210,20 +243,31 @@ impl MissionOps {
             return Ok(());
         }
         let (tenant, id) = key;
-        let packets = self.packets_for_rules(key).await?;
+        let packets = match known {
+            Some(known) => {
+                self.packets_for_rules_at(key, known.packets_version)
+                    .await?
+            }
+            None => self.packets_for_rules(key).await?,
+        };
         let packets_version = packets.as_ref().map(|p| p.0);
         // A monitor in use is only rechecked: the version answers that without the document.
         if let Some((config_version, current_packets)) =
             slot.version.filter(|_| slot.monitor.is_some())
         {
-            if current_packets == packets_version
-                && self.shared.store.current_config_version(tenant, id).await? == config_version
-            {
+            let current_config = match known {
+                Some(known) => known.config.as_ref().map(|record| record.version),
+                None => self.shared.store.current_config_version(tenant, id).await?,
+            };
+            if current_packets == packets_version && current_config == config_version {
                 slot.checked_at = Some(now);
                 return Ok(());
             }
         }
-        let record = self.shared.store.current_config(tenant, id).await?;
+        let record = match known {
+            Some(known) => known.config.clone(),
+            None => self.shared.store.current_config(tenant, id).await?,
+        };
         let version = (record.as_ref().map(|r| r.version), packets_version);
         if slot.monitor.is_some() && slot.version == Some(version) {
             slot.checked_at = Some(now);

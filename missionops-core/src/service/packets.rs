@@ -216,7 +216,7 @@ impl MissionOps {
         if self.shared.packet_decoding.is_none() {
             return Err(Error::invalid("packets", NOT_ENABLED));
         }
-        let Some((_, compiled)) = self.packets_for(&self.scoped(id)).await? else {
+        let Some((_, compiled)) = self.packets_for(&self.scoped(id), None).await? else {
             return Err(Error::invalid(
                 "packets",
                 format!("spacecraft {id} has no packet definition; upload one first"),
@@ -256,12 +256,30 @@ impl MissionOps {
         if self.shared.packet_decoding.is_none() {
             return Ok(None);
         }
-        self.packets_for(key).await
+        self.packets_for(key, None).await
+    }
+
+    /// [`Self::packets_for_rules`] when the current version is known (`version`, read by the
+    /// clock tick for many spacecraft at once): no version read, the compiled definition from
+    /// the cache when it is that version.
+    pub(super) async fn packets_for_rules_at(
+        &self,
+        key: &Scoped,
+        version: Option<u32>,
+    ) -> Result<Option<VersionedPackets>> {
+        if self.shared.packet_decoding.is_none() {
+            return Ok(None);
+        }
+        self.packets_for(key, Some(version)).await
     }
 
     /// `id`'s current packet definition compiled, once per version; its version is compared
-    /// with the store at most every [`RECHECK_MS`].
-    async fn packets_for(&self, key: &Scoped) -> Result<Option<VersionedPackets>> {
+    /// with the store at most every [`RECHECK_MS`], or is `known` (read by the caller).
+    async fn packets_for(
+        &self,
+        key: &Scoped,
+        known: Option<Option<u32>>,
+    ) -> Result<Option<VersionedPackets>> {
         let (tenant, id) = key;
         let Some(decoding) = &self.shared.packet_decoding else {
             return Ok(None);
@@ -273,16 +291,20 @@ impl MissionOps {
                 .map(|c| (c.packets.0, Arc::clone(&c.packets.1), c.checked_at))
         });
         if let Some((version, compiled, checked_at)) = &cached {
-            if now.as_millis() - checked_at.as_millis() < RECHECK_MS {
+            if known.is_none() && now.as_millis() - checked_at.as_millis() < RECHECK_MS {
                 return Ok(Some((*version, Arc::clone(compiled))));
             }
         }
-        let Some(version) = self
-            .shared
-            .store
-            .current_packet_definition_version(tenant, id)
-            .await?
-        else {
+        let version = match known {
+            Some(version) => version,
+            None => {
+                self.shared
+                    .store
+                    .current_packet_definition_version(tenant, id)
+                    .await?
+            }
+        };
+        let Some(version) = version else {
             if let Ok(mut cache) = self.shared.packet_decoders.lock() {
                 cache.remove(key);
             }

@@ -127,6 +127,7 @@ impl MissionOps {
         let handle = self.slot_handle(&key);
         let mut slot = handle.slot.lock().await;
         slot.checked_at = None;
+        slot.forgotten += 1;
         self.shared.deadlines.reschedule(&key, &slot);
     }
 }

@@ -2,13 +2,18 @@
 //! that ran out. What goes stale is decided by each spacecraft's monitor; this loops over the
 //! monitors that are due (see `deadlines`) and commits what they decide.
 
-use crate::domain::{AlarmFilter, AlarmState, AlarmStates, Caller, Operator};
+use std::collections::HashMap;
+
+use crate::domain::{
+    AlarmFilter, AlarmState, AlarmStates, Caller, Operator, SpacecraftId, TenantId, Timestamp,
+};
 use crate::error::{Error, Result};
 use crate::ports::{GroupOutcome, TelemetryWrite};
 use crate::rules::{MonitorContext, MonitorOutput};
 
 use super::MissionOps;
 use super::app::Scoped;
+use super::monitor_slots::RulesInputs;
 
 /// The most monitors one tick locks and stores together (see [`MissionOps::tick_group`]):
 /// enough that a fleet-wide outage commits in few transactions, few enough that the writes of
@@ -108,6 +113,70 @@ impl MissionOps {
         Ok(report)
     }
 
+    /// The configuration and packet definition version of every monitor of `keys` that must
+    /// compare them with the store at `now` (loaded, not checked within the recheck time, not
+    /// covered by its tenant's change feed), read in one query of each per tenant: after a
+    /// configuration change of a whole fleet every monitor is due, and reading them one by
+    /// one took a round trip or two each (7.4 s for 10,000 on PostgreSQL). Empty when fewer
+    /// than two need them (the refresh reads its own). A monitor busy elsewhere is left to
+    /// read its own, and so is one told by a change made here to read again after these
+    /// reads began (they may predate that change); a change made elsewhere after `now` is
+    /// found by the change feed, as after a read of the monitor's own.
+    async fn read_rules_inputs(
+        &self,
+        keys: &[Scoped],
+        now: Timestamp,
+    ) -> Result<HashMap<Scoped, RulesInputs>> {
+        let due: Vec<(&Scoped, u64)> = keys
+            .iter()
+            .filter_map(|key| {
+                let handle = self.slot_handle(key);
+                let slot = handle.slot.try_lock()?;
+                let due = slot.monitor.is_some()
+                    && !slot.is_checked_recently(now)
+                    && slot
+                        .checked_at
+                        .and_then(|at| self.shared.change_feeds.unchanged_as_of(key, at, now))
+                        .is_none();
+                due.then_some((key, slot.forgotten))
+            })
+            .collect();
+        let mut known = HashMap::new();
+        if due.len() < 2 {
+            return Ok(known);
+        }
+        let mut by_tenant: HashMap<&TenantId, (Vec<SpacecraftId>, Vec<u64>)> = HashMap::new();
+        for ((tenant, id), forgotten) in due {
+            let (ids, marks) = by_tenant.entry(tenant).or_default();
+            ids.push(id.clone());
+            marks.push(forgotten);
+        }
+        for (tenant, (ids, marks)) in by_tenant {
+            let configs = self.shared.store.current_configs(tenant, &ids).await?;
+            let packets = if self.shared.packet_decoding.is_some() {
+                self.shared
+                    .store
+                    .current_packet_definition_versions(tenant, &ids)
+                    .await?
+            } else {
+                vec![None; ids.len()]
+            };
+            for (((id, config), packets_version), forgotten) in
+                ids.into_iter().zip(configs).zip(packets).zip(marks)
+            {
+                known.insert(
+                    (tenant.clone(), id),
+                    RulesInputs {
+                        config,
+                        packets_version,
+                        forgotten,
+                    },
+                );
+            }
+        }
+        Ok(known)
+    }
+
     /// Gives every registered spacecraft a monitor once, so that a spacecraft that stays
     /// silent after a restart still goes stale.
     async fn load_fleet_monitors(&self) -> Result<()> {
@@ -142,6 +211,8 @@ impl MissionOps {
             now: self.shared.clock.now(),
             ids: &*self.shared.ids,
         };
+        // Read after `context.now`: what a monitor takes from them is current as of then.
+        let known = self.read_rules_inputs(keys, context.now).await?;
         // The monitors that decided something, locked, with their new state, and their writes.
         let mut deciding = Vec::new();
         let mut writes = Vec::new();
@@ -150,7 +221,8 @@ impl MissionOps {
             let mut guard = handle.slot.lock_owned().await;
             let mut work = (*guard).clone();
             let mut out = MonitorOutput::default();
-            self.refresh(key, &mut work, context, &mut out).await?;
+            self.refresh_knowing(key, &mut work, context, &mut out, known.get(key))
+                .await?;
             if let Some(monitor) = work.monitor.as_mut() {
                 monitor.tick(context, &mut out);
             }

@@ -43,6 +43,10 @@ pub trait Interceptor: Send + Sync + 'static {
     /// Before `current_config` or `current_config_version` of `spacecraft` (what a monitor's
     /// recheck reads).
     async fn before_config_read(&self, _spacecraft: &SpacecraftId) {}
+
+    /// Before `current_configs` or `current_packet_definition_versions` of `spacecraft` (what
+    /// the clock tick reads at once for the monitors it brings up to date).
+    async fn before_configs_read(&self, _spacecraft: &[SpacecraftId]) {}
 }
 
 /// `inner` with `I` stepping in before its intercepted calls; derefs to the interceptor, so a
@@ -146,6 +150,15 @@ impl<I: Interceptor> ConfigRepository for Intercepted<I> {
         self.inner.current_config_version(tenant, spacecraft).await
     }
 
+    async fn current_configs(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<ConfigRecord>>> {
+        self.interceptor.before_configs_read(spacecraft).await;
+        self.inner.current_configs(tenant, spacecraft).await
+    }
+
     async fn put_config(
         &self,
         tenant: &TenantId,
@@ -183,6 +196,17 @@ impl<I: Interceptor> PacketDefinitionRepository for Intercepted<I> {
     ) -> Result<Option<u32>> {
         self.inner
             .current_packet_definition_version(tenant, spacecraft)
+            .await
+    }
+
+    async fn current_packet_definition_versions(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<u32>>> {
+        self.interceptor.before_configs_read(spacecraft).await;
+        self.inner
+            .current_packet_definition_versions(tenant, spacecraft)
             .await
     }
 

@@ -64,6 +64,7 @@ macro_rules! conformance_tests {
             config::a_config_with_a_stale_version_conflicts_and_writes_nothing,
             config::a_config_for_an_unknown_spacecraft_is_not_found,
             packets::packet_definitions_are_kept_as_history,
+            packets::current_configs_and_packet_versions_are_read_for_a_list,
             packets::a_packet_definition_with_a_stale_version_conflicts_and_writes_nothing,
             packets::a_packet_definition_for_an_unknown_spacecraft_is_not_found,
             telemetry_reads::recent_telemetry_is_newest_first_and_ranges_oldest_first,

@@ -14,6 +14,108 @@ fn definition(id: &str, version: u32, text: &str) -> PacketDefinitionRecord {
     }
 }
 
+/// The clock tick's reads for a list of spacecraft: each one's newest configuration and
+/// newest packet definition version, in the order asked (a repeat answered again), `None`
+/// for one without (or unknown); another tenant's are not seen.
+pub async fn current_configs_and_packet_versions_are_read_for_a_list(store: &dyn Store) {
+    let tenant = TenantId::default_tenant();
+    for (n, id) in (1..).zip(["SC-1", "SC-2", "SC-3"]) {
+        register(store, id, 1, n).await;
+    }
+    let mut n = 10;
+    let mut next_event = |id: &str| {
+        n += 1;
+        event(n, Some(id), EventType::ConfigChanged)
+    };
+    for (id, version, warn_high) in [("SC-1", 1, 40), ("SC-1", 2, 45), ("SC-2", 1, 50)] {
+        store
+            .put_config(&tenant, config(id, version, warn_high), next_event(id))
+            .await
+            .expect("config");
+    }
+    for (id, version) in [("SC-2", 1), ("SC-2", 2), ("SC-3", 1)] {
+        store
+            .put_packet_definition(
+                &tenant,
+                definition(id, version, "<SpaceSystem/>"),
+                next_event(id),
+            )
+            .await
+            .expect("packets");
+    }
+    let other = TenantId::parse("other").expect("tenant");
+    store
+        .register_spacecraft(
+            &other,
+            spacecraft("SC-3", 1),
+            event(90, Some("SC-3"), EventType::SpacecraftRegistered),
+        )
+        .await
+        .expect("register in the other tenant");
+    store
+        .put_config(
+            &other,
+            config("SC-3", 1, 99),
+            event(91, Some("SC-3"), EventType::ConfigChanged),
+        )
+        .await
+        .expect("other config");
+    let wanted = [sc("SC-3"), sc("SC-1"), sc("NOPE"), sc("SC-2"), sc("SC-1")];
+    let configs = store
+        .current_configs(&tenant, &wanted)
+        .await
+        .expect("configs");
+    let summary: Vec<Option<(String, u32)>> = configs
+        .iter()
+        .map(|c| {
+            c.as_ref()
+                .map(|c| (c.spacecraft_id.as_str().to_owned(), c.version))
+        })
+        .collect();
+    let some = |id: &str, v: u32| Some((id.to_owned(), v));
+    assert_eq!(
+        summary,
+        [
+            None,
+            some("SC-1", 2),
+            None,
+            some("SC-2", 1),
+            some("SC-1", 2)
+        ]
+    );
+    assert_eq!(
+        configs[1],
+        store
+            .current_config(&tenant, &sc("SC-1"))
+            .await
+            .expect("one")
+    );
+    assert_eq!(
+        store
+            .current_packet_definition_versions(&tenant, &wanted)
+            .await
+            .expect("versions"),
+        [Some(1), None, None, Some(2), None]
+    );
+    assert_eq!(
+        store
+            .current_configs(&other, &wanted)
+            .await
+            .expect("other's")
+            .iter()
+            .map(|c| c.as_ref().map(|c| c.version))
+            .collect::<Vec<_>>(),
+        [Some(1), None, None, None, None]
+    );
+    assert!(
+        store
+            .current_configs(&tenant, &[])
+            .await
+            .expect("none")
+            .is_empty()
+    );
+}
+
 /// Every version is kept, the newest current; another tenant sees none of them.
 pub async fn packet_definitions_are_kept_as_history(store: &dyn Store) {
     let tenant = TenantId::default_tenant();

@@ -61,6 +61,42 @@ impl PacketDefinitionRepository for PostgresStore {
         .await
     }
 
+    /// One statement for the list: the newest version of each spacecraft read by its key.
+    async fn current_packet_definition_versions(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<u32>>> {
+        if spacecraft.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = spacecraft.iter().map(|id| id.as_str()).collect();
+        let mut tx = self.begin_for(tenant).await?;
+        let versions: Vec<Option<i32>> = sqlx::query_scalar(
+            "SELECT (SELECT version FROM packet_definitions
+                     WHERE tenant = $2 AND spacecraft_id = wanted.id
+                     ORDER BY version DESC LIMIT 1)
+             FROM unnest($1::text[]) WITH ORDINALITY AS wanted(id, n)
+             ORDER BY wanted.n",
+        )
+        .bind(&ids)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        versions
+            .into_iter()
+            .map(|version| {
+                version
+                    .map(|v| {
+                        u32::try_from(v)
+                            .map_err(|e| super::codec::corrupt("packet definition version", e))
+                    })
+                    .transpose()
+            })
+            .collect()
+    }
+
     async fn put_packet_definition(
         &self,
         tenant: &TenantId,

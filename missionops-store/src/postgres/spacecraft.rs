@@ -375,6 +375,43 @@ impl ConfigRepository for PostgresStore {
         .transpose()
     }
 
+    /// One statement for the list, the newest row of each spacecraft read by its key (a
+    /// lateral lookup per id, which the generic plan keeps a key lookup however the table
+    /// grows), in one transaction of the tenant.
+    async fn current_configs(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<ConfigRecord>>> {
+        if spacecraft.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = spacecraft.iter().map(|id| id.as_str()).collect();
+        let mut tx = self.begin_for(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT c.spacecraft_id, c.version, c.config_json::text AS config, c.status,
+                    c.source, c.created_at
+             FROM unnest($1::text[]) AS wanted(id)
+             CROSS JOIN LATERAL (SELECT * FROM spacecraft_configs
+                                 WHERE tenant = $2 AND spacecraft_id = wanted.id
+                                 ORDER BY version DESC LIMIT 1) AS c",
+        )
+        .bind(&ids)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut newest = std::collections::HashMap::new();
+        for row in &rows {
+            let record = config_from_row(row)?;
+            newest.insert(record.spacecraft_id.clone(), record);
+        }
+        Ok(spacecraft
+            .iter()
+            .map(|id| newest.get(id).cloned())
+            .collect())
+    }
+
     /// The version alone: every live monitor asks it every 2 s, and the document (which the
     /// default reads) can be large.
     async fn current_config_version(

@@ -59,6 +59,37 @@ impl PacketDefinitionRepository for SqliteStore {
             .transpose()
     }
 
+    async fn current_packet_definition_versions(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<u32>>> {
+        let mut newest = std::collections::HashMap::new();
+        for chunk in spacecraft.chunks(super::spacecraft::LOOKUPS_PER_QUERY) {
+            let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT spacecraft_id, MAX(version) FROM packet_definitions WHERE tenant = ",
+            );
+            query
+                .push_bind(tenant.as_str())
+                .push(" AND spacecraft_id IN (");
+            let mut ids = query.separated(", ");
+            for id in chunk {
+                ids.push_bind(id.as_str());
+            }
+            query.push(") GROUP BY spacecraft_id");
+            let rows: Vec<(String, i64)> =
+                query.build_query_as().fetch_all(&self.reader).await.db()?;
+            for (id, version) in rows {
+                let version = u32::try_from(version).map_err(|e| corrupt(WHAT, &id, e))?;
+                newest.insert(id, version);
+            }
+        }
+        Ok(spacecraft
+            .iter()
+            .map(|id| newest.get(id.as_str()).copied())
+            .collect())
+    }
+
     async fn put_packet_definition(
         &self,
         tenant: &TenantId,

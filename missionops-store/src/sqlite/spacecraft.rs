@@ -242,6 +242,9 @@ impl SpacecraftRepository for SqliteStore {
 
 type ConfigRow = (String, i64, String, String, Option<String>, i64);
 
+/// Spacecraft looked up per query by a list of ids (well under SQLite's 32,766 variables).
+pub(super) const LOOKUPS_PER_QUERY: usize = 500;
+
 const CONFIG_COLUMNS: &str = "spacecraft_id, version, document, status, source, created_at";
 
 fn config_from_row(row: ConfigRow) -> Result<ConfigRecord> {
@@ -279,6 +282,39 @@ impl ConfigRepository for SqliteStore {
         .await
         .db()?;
         row.map(config_from_row).transpose()
+    }
+
+    async fn current_configs(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<ConfigRecord>>> {
+        let mut newest = HashMap::new();
+        for chunk in spacecraft.chunks(LOOKUPS_PER_QUERY) {
+            let mut query = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {CONFIG_COLUMNS} FROM config_versions AS c WHERE tenant = "
+            ));
+            query
+                .push_bind(tenant.as_str())
+                .push(" AND spacecraft_id IN (");
+            let mut ids = query.separated(", ");
+            for id in chunk {
+                ids.push_bind(id.as_str());
+            }
+            query.push(
+                ") AND version = (SELECT MAX(version) FROM config_versions \
+                 WHERE tenant = c.tenant AND spacecraft_id = c.spacecraft_id)",
+            );
+            let rows: Vec<ConfigRow> = query.build_query_as().fetch_all(&self.reader).await.db()?;
+            for row in rows {
+                let record = config_from_row(row)?;
+                newest.insert(record.spacecraft_id.clone(), record);
+            }
+        }
+        Ok(spacecraft
+            .iter()
+            .map(|id| newest.get(id).cloned())
+            .collect())
     }
 
     async fn current_config_version(
