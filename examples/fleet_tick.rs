@@ -11,11 +11,15 @@
 //!   apart by the application's clock);
 //! - one tick visiting every monitor with nothing to change (`tick_every_monitor`: what every
 //!   tick cost before the deadline index);
+//! - one tick after a new configuration of the whole fleet (every monitor due, reading what
+//!   its rules come from);
 //! - one tick when every spacecraft is due at once: the whole fleet silent for a minute, every
 //!   parameter goes stale and every spacecraft loses contact (100,000 stale alarms and
 //!   anomalies, 10,000 `CONTACT_LOST`), committed.
 //!
-//! `cargo run --release --example fleet_tick` (`FLEET=1000 …` for a smaller fleet). An example
+//! `cargo run --release --example fleet_tick` (`FLEET=1000 …` for a smaller fleet;
+//! `FLEET_TICK_DATABASE_URL=postgres://… cargo run --release --features postgres --example
+//! fleet_tick` on a PostgreSQL database created beforehand). An example
 //! rather than a bench so that it shares the release build of the server.
 
 use std::sync::Arc;
@@ -24,7 +28,7 @@ use std::time::{Duration, Instant};
 use missionops::store::{SqliteStore, UuidV7Ids};
 use missionops::{
     Clock, ConfigStatus, ManualClock, MissionOps, NewSnapshot, SpacecraftConfig, SpacecraftId,
-    Timestamp,
+    Store, Timestamp,
 };
 use serde_json::{Map, Value, json};
 
@@ -48,6 +52,18 @@ fn config() -> SpacecraftConfig {
         parameters.insert(
             format!("p{p}"),
             json!({"warnHigh": 80, "critHigh": 95, "staleAfterSec": 30}),
+        );
+    }
+    SpacecraftConfig::parse(json!({ "parameters": parameters })).expect("config")
+}
+
+/// [`config`] with lower warning limits: what a fleet-wide change of limits looks like.
+fn lowered_config() -> SpacecraftConfig {
+    let mut parameters = Map::new();
+    for p in 0..PARAMETERS {
+        parameters.insert(
+            format!("p{p}"),
+            json!({"warnHigh": 75, "critHigh": 95, "staleAfterSec": 30}),
         );
     }
     SpacecraftConfig::parse(json!({ "parameters": parameters })).expect("config")
@@ -78,12 +94,22 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("fleet-tick-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let rss_start = status_kb("VmRSS");
-    let store = SqliteStore::open_path(dir.join("bench.db"))
-        .await
-        .expect("store");
+    // FLEET_TICK_DATABASE_URL: another database (a PostgreSQL one, created beforehand, with
+    // `--features postgres`); the SQLite file of a temporary directory otherwise.
+    let store: Arc<dyn Store> = match std::env::var("FLEET_TICK_DATABASE_URL") {
+        Ok(url) => {
+            missionops::store::migrate(&url).await.expect("migrate");
+            missionops::store::open(&url).await.expect("store")
+        }
+        Err(_) => Arc::new(
+            SqliteStore::open_path(dir.join("bench.db"))
+                .await
+                .expect("store"),
+        ),
+    };
     let t0 = Timestamp::parse("2025-06-01T00:00:00Z").expect("ts");
     let clock = Arc::new(ManualClock::new(t0));
-    let app = MissionOps::new(Arc::new(store), clock.clone(), Arc::new(UuidV7Ids));
+    let app = MissionOps::new(store, clock.clone(), Arc::new(UuidV7Ids));
     let started = Instant::now();
     let config = config();
     for n in 0..fleet {
@@ -150,6 +176,27 @@ async fn main() {
     let report = app.tick_every_monitor().await.expect("tick");
     println!(
         "  again, configuration versions checked < 2 s ago (no store read): {:.1} ms, {} visited",
+        ms(t.elapsed()),
+        report.spacecraft
+    );
+    // A new configuration for the whole fleet (lower limits, as an engineer pushes to a
+    // constellation of one model): every monitor is due at the next tick, which reads what
+    // its rules now come from (for all of them at once, `current_configs`).
+    let lowered = lowered_config();
+    let t = Instant::now();
+    for n in 0..fleet {
+        let id = SpacecraftId::parse(format!("SC-{n:05}")).expect("id");
+        app.set_config(&id, lowered.clone(), ConfigStatus::Approved, None)
+            .await
+            .expect("set config");
+    }
+    let reconfigured = t.elapsed();
+    clock.advance_millis(1_000);
+    let t = Instant::now();
+    let report = app.tick().await.expect("tick");
+    println!(
+        "tick after a new configuration of the whole fleet ({:.1} s to set): {:.1} ms, {} visited",
+        reconfigured.as_secs_f64(),
         ms(t.elapsed()),
         report.spacecraft
     );

@@ -114,10 +114,12 @@ impl MissionOps {
     }
 
     /// The configuration and packet definition version of every monitor of `keys` that must
-    /// compare them with the store at `now` (loaded, not checked within the recheck time, not
+    /// read them at `now` (not loaded yet, or not checked within the recheck time and not
     /// covered by its tenant's change feed), read in one query of each per tenant: after a
     /// configuration change of a whole fleet every monitor is due, and reading them one by
-    /// one took a round trip or two each (7.4 s for 10,000 on PostgreSQL). Empty when fewer
+    /// one took a round trip or two each. A monitor loaded here still reads its history and
+    /// open alarms on its own (alarms read ahead of its lock could miss an operator's action
+    /// on them). Empty when fewer
     /// than two need them (the refresh reads its own). A monitor busy elsewhere is left to
     /// read its own, and so is one told by a change made here to read again after these
     /// reads began (they may predate that change); a change made elsewhere after `now` is
@@ -132,12 +134,14 @@ impl MissionOps {
             .filter_map(|key| {
                 let handle = self.slot_handle(key);
                 let slot = handle.slot.try_lock()?;
-                let due = slot.monitor.is_some()
-                    && !slot.is_checked_recently(now)
-                    && slot
-                        .checked_at
-                        .and_then(|at| self.shared.change_feeds.unchanged_as_of(key, at, now))
-                        .is_none();
+                // Not loaded yet (a fleet configured before it sent anything, or after a
+                // restart): it reads its rules whatever the feed says.
+                let due = slot.monitor.is_none()
+                    || (!slot.is_checked_recently(now)
+                        && slot
+                            .checked_at
+                            .and_then(|at| self.shared.change_feeds.unchanged_as_of(key, at, now))
+                            .is_none());
                 due.then_some((key, slot.forgotten))
             })
             .collect();
