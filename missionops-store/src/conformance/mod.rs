@@ -94,6 +94,7 @@ macro_rules! conformance_tests {
             telemetry_writes::a_group_of_new_spacecraft_registers_each_once_with_its_outbox_row,
             telemetry_writes::registrations_in_a_group_are_announced_in_the_order_of_the_writes,
             telemetry_writes::a_group_of_decisions_without_snapshots_stores_every_alarm_and_event,
+            telemetry_writes::alarms_written_with_telemetry_keep_the_last_copy_and_every_field,
             telemetry_reads::ranges_are_read_by_pages_after_a_cursor,
             anomalies::anomaly_timelines_are_read_by_pages_after_a_cursor,
             keys::keys_are_created_read_back_and_unique,

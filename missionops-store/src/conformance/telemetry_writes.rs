@@ -695,6 +695,47 @@ pub async fn registrations_in_a_group_are_announced_in_the_order_of_the_writes(s
     assert_eq!(next.sequence, 5, "no number used up");
 }
 
+/// Alarms written with telemetry: an alarm listed twice in one write keeps its last copy, as
+/// one write after another would leave it, and every field of each round-trips, the optional
+/// ones set and unset.
+pub async fn alarms_written_with_telemetry_keep_the_last_copy_and_every_field(store: &dyn Store) {
+    use missionops_core::{AlarmFilter, AlarmStates, Operator};
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    let first = test_alarm("al-1", "SC-1", 5);
+    let mut last = test_alarm("al-1", "SC-1", 5);
+    last.state = AlarmState::Acknowledged;
+    last.violation_count = 7;
+    last.last_value = missionops_core::ParameterValue::Number(61.5);
+    last.acknowledged_by = Some(Operator::parse("jane").expect("operator"));
+    last.acknowledged_at = Some(at(8));
+    last.comment = Some("looking into it".to_owned());
+    let mut other = test_alarm("al-2", "SC-2", 6);
+    other.state = AlarmState::Shelved;
+    other.cleared_at = Some(at(9));
+    other.shelved_until = Some(at(600));
+    store
+        .insert_telemetry(TelemetryWrite {
+            alarms: vec![first, other.clone(), last.clone()],
+            events: vec![event(3, Some("SC-1"), EventType::Anomaly)],
+            ..write(vec![snapshot("s1", "SC-1", 5, 50.0)])
+        })
+        .await
+        .expect("write");
+    let mut stored = store
+        .list_alarms(
+            &TenantId::default(),
+            &AlarmFilter {
+                spacecraft_id: None,
+                states: AlarmStates::All,
+            },
+        )
+        .await
+        .expect("alarms");
+    stored.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    assert_eq!(stored, [last, other]);
+}
+
 /// A group of writes with no snapshots, as a clock tick stores what the monitors of many
 /// spacecraft decided: every write's anomalies, alarms and events are stored, each write
 /// answered, and an alarm that two writes of the group change ends as the later one says

@@ -106,6 +106,89 @@ pub(super) async fn upsert_alarm(
     Ok(())
 }
 
+/// Creates or replaces every one of `alarms` by id in one statement, in the open transaction
+/// on `conn`: a tick after a fleet-wide outage opens ten alarms a spacecraft for hundreds of
+/// spacecraft per transaction, and an upsert each took a round trip each (28–30 s for 10,000
+/// spacecraft). An id listed twice takes its last copy, as one upsert after another would
+/// leave it (a row cannot be upserted twice in one statement).
+pub(super) async fn upsert_alarms(
+    conn: &mut PgConnection,
+    tenant: &TenantId,
+    alarms: &[Alarm],
+) -> Result<()> {
+    let last_of: std::collections::HashMap<&str, usize> = alarms
+        .iter()
+        .enumerate()
+        .map(|(position, alarm)| (alarm.id.as_str(), position))
+        .collect();
+    let alarms: Vec<&Alarm> = alarms
+        .iter()
+        .enumerate()
+        .filter(|(position, alarm)| last_of.get(alarm.id.as_str()) == Some(position))
+        .map(|(_, alarm)| alarm)
+        .collect();
+    if alarms.is_empty() {
+        return Ok(());
+    }
+    let texts = |f: fn(&Alarm) -> &str| alarms.iter().map(|a| f(a)).collect::<Vec<&str>>();
+    let times = |f: fn(&Alarm) -> Option<PgTime>| alarms.iter().map(|a| f(a)).collect::<Vec<_>>();
+    let counts = alarms
+        .iter()
+        .map(|a| u64_to_i64("violationCount", a.violation_count))
+        .collect::<Result<Vec<i64>>>()?;
+    let last_values = alarms
+        .iter()
+        .map(|a| value_text(&a.last_value))
+        .collect::<Result<Vec<String>>>()?;
+    sqlx::query(
+        "INSERT INTO alarms AS a (tenant, id, spacecraft_id, parameter, kind, state, severity,
+                                 violation_count, opened_at, last_value_json, cleared_at,
+                                 acknowledged_by, acknowledged_at, comment, shelved_until)
+         SELECT $15, i, s, p, k, st, sev, n, o, v::json, c, ab, aa, cm, sh
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::int8[], $8::timestamptz[], $9::text[], $10::timestamptz[],
+                     $11::text[], $12::timestamptz[], $13::text[], $14::timestamptz[])
+              AS u(i, s, p, k, st, sev, n, o, v, c, ab, aa, cm, sh)
+         ON CONFLICT (tenant, id) DO UPDATE SET
+             spacecraft_id = excluded.spacecraft_id, parameter = excluded.parameter,
+             kind = excluded.kind, state = excluded.state, severity = excluded.severity,
+             violation_count = excluded.violation_count, opened_at = excluded.opened_at,
+             last_value_json = excluded.last_value_json, cleared_at = excluded.cleared_at,
+             acknowledged_by = excluded.acknowledged_by,
+             acknowledged_at = excluded.acknowledged_at, comment = excluded.comment,
+             shelved_until = excluded.shelved_until",
+    )
+    .bind(texts(|a| a.id.as_str()))
+    .bind(texts(|a| a.spacecraft_id.as_str()))
+    .bind(texts(|a| a.parameter.as_str()))
+    .bind(texts(|a| a.kind.as_str()))
+    .bind(texts(|a| a.state.as_str()))
+    .bind(texts(|a| a.severity.as_str()))
+    .bind(counts)
+    .bind(times(|a| Some(PgTime(a.opened_at))))
+    .bind(last_values)
+    .bind(times(|a| a.cleared_at.map(PgTime)))
+    .bind(
+        alarms
+            .iter()
+            .map(|a| a.acknowledged_by.as_ref().map(Operator::as_str))
+            .collect::<Vec<Option<&str>>>(),
+    )
+    .bind(times(|a| a.acknowledged_at.map(PgTime)))
+    .bind(
+        alarms
+            .iter()
+            .map(|a| a.comment.as_deref())
+            .collect::<Vec<Option<&str>>>(),
+    )
+    .bind(times(|a| a.shelved_until.map(PgTime)))
+    .bind(tenant.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
 #[async_trait]
 impl AlarmRepository for PostgresStore {
     async fn save_alarm(

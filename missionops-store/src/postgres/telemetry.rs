@@ -691,10 +691,7 @@ async fn upsert_alarms(conn: &mut PgConnection, tenant: &TenantId, alarms: &[Ala
         return Ok(());
     }
     require_spacecraft(&mut *conn, tenant, alarms.iter().map(|a| &a.spacecraft_id)).await?;
-    for alarm in alarms {
-        super::alarms::upsert_alarm(&mut *conn, tenant, alarm).await?;
-    }
-    Ok(())
+    super::alarms::upsert_alarms(&mut *conn, tenant, alarms).await
 }
 
 impl PostgresStore {
