@@ -1082,6 +1082,20 @@ impl CountedFleet {
         }
     }
 
+    /// `count` events of `kind` about SC-1, recorded straight into the store (as another
+    /// process sharing the database would).
+    async fn record_events_of_sc1(&self, count: u32, kind: EventType) {
+        for n in 0..count {
+            self.store
+                .record_event(
+                    &Default::default(),
+                    missionops_store::conformance::fixtures::event(1_000 + n, Some("SC-1"), kind),
+                )
+                .await
+                .expect("event");
+        }
+    }
+
     /// `ms` later, one write of every spacecraft at `second` with `temp`.
     async fn round_after(&self, ms: i64, second: i64, temp: f64) {
         self.clock.advance_millis(ms);
@@ -1230,19 +1244,9 @@ async fn a_change_feed_far_behind_starts_again_and_every_monitor_reads_once() {
     assert_eq!(store.take_config(), Default::default(), "covered again");
     assert_eq!(store.take_feed_reads(), 1);
     // More than 20 pages of configuration changes behind: the same.
-    for n in 0..20_001 {
-        store
-            .record_event(
-                &Default::default(),
-                missionops_store::conformance::fixtures::event(
-                    1_000 + n,
-                    Some("SC-1"),
-                    EventType::ConfigChanged,
-                ),
-            )
-            .await
-            .expect("event");
-    }
+    counted
+        .record_events_of_sc1(20_001, EventType::ConfigChanged)
+        .await;
     counted.round_after(2_500, 10, 20.0).await;
     assert_eq!(store.take_feed_reads(), 20, "gave up after 20 pages");
     assert_eq!(store.take_config().len(), 2, "every monitor read once");
@@ -1269,19 +1273,7 @@ async fn a_change_feed_passes_over_a_storm_of_other_events_in_one_read() {
     }
     store.take_config();
     store.take_feed_reads();
-    for n in 0..25_000 {
-        store
-            .record_event(
-                &Default::default(),
-                missionops_store::conformance::fixtures::event(
-                    1_000 + n,
-                    Some("SC-1"),
-                    EventType::Info,
-                ),
-            )
-            .await
-            .expect("event");
-    }
+    counted.record_events_of_sc1(25_000, EventType::Info).await;
     let lower =
         SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": 10}}})).expect("config");
     configure_behind_the_app(&**store, "SC-2", lower).await;

@@ -69,41 +69,7 @@ pub(super) async fn upsert_alarm(
     tenant: &TenantId,
     alarm: &Alarm,
 ) -> Result<()> {
-    let violation_count = u64_to_i64("violationCount", alarm.violation_count)?;
-    let last_value = value_text(&alarm.last_value)?;
-    sqlx::query(
-        "INSERT INTO alarms AS a (tenant, id, spacecraft_id, parameter, kind, state, severity,
-                                 violation_count, opened_at, last_value_json, cleared_at,
-                                 acknowledged_by, acknowledged_at, comment, shelved_until)
-         VALUES ($15, $1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10, $11, $12, $13, $14)
-         ON CONFLICT (tenant, id) DO UPDATE SET
-             spacecraft_id = excluded.spacecraft_id, parameter = excluded.parameter,
-             kind = excluded.kind, state = excluded.state, severity = excluded.severity,
-             violation_count = excluded.violation_count, opened_at = excluded.opened_at,
-             last_value_json = excluded.last_value_json, cleared_at = excluded.cleared_at,
-             acknowledged_by = excluded.acknowledged_by,
-             acknowledged_at = excluded.acknowledged_at, comment = excluded.comment,
-             shelved_until = excluded.shelved_until",
-    )
-    .bind(alarm.id.as_str())
-    .bind(alarm.spacecraft_id.as_str())
-    .bind(alarm.parameter.as_str())
-    .bind(alarm.kind.as_str())
-    .bind(alarm.state.as_str())
-    .bind(alarm.severity.as_str())
-    .bind(violation_count)
-    .bind(PgTime(alarm.opened_at))
-    .bind(&last_value)
-    .bind(alarm.cleared_at.map(PgTime))
-    .bind(alarm.acknowledged_by.as_ref().map(Operator::as_str))
-    .bind(alarm.acknowledged_at.map(PgTime))
-    .bind(alarm.comment.as_deref())
-    .bind(alarm.shelved_until.map(PgTime))
-    .bind(tenant.as_str())
-    .execute(&mut *conn)
-    .await
-    .map_err(db)?;
-    Ok(())
+    upsert_alarms(conn, tenant, std::slice::from_ref(alarm)).await
 }
 
 /// Creates or replaces every one of `alarms` by id in one statement, in the open transaction

@@ -69,14 +69,8 @@ impl PacketDefinitionRepository for SqliteStore {
             let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                 "SELECT spacecraft_id, MAX(version) FROM packet_definitions WHERE tenant = ",
             );
-            query
-                .push_bind(tenant.as_str())
-                .push(" AND spacecraft_id IN (");
-            let mut ids = query.separated(", ");
-            for id in chunk {
-                ids.push_bind(id.as_str());
-            }
-            query.push(") GROUP BY spacecraft_id");
+            super::spacecraft::push_tenant_and_ids(&mut query, tenant, chunk);
+            query.push(" GROUP BY spacecraft_id");
             let rows: Vec<(String, i64)> =
                 query.build_query_as().fetch_all(&self.reader).await.db()?;
             for (id, version) in rows {

@@ -245,6 +245,23 @@ type ConfigRow = (String, i64, String, String, Option<String>, i64);
 /// Spacecraft looked up per query by a list of ids (well under SQLite's 32,766 variables).
 pub(super) const LOOKUPS_PER_QUERY: usize = 500;
 
+/// Appends `tenant` (after a `tenant = ` already written) and ` AND spacecraft_id IN (…)` of
+/// `ids`, each bound.
+pub(super) fn push_tenant_and_ids(
+    query: &mut QueryBuilder<'_, Sqlite>,
+    tenant: &TenantId,
+    ids: &[SpacecraftId],
+) {
+    query
+        .push_bind(tenant.as_str().to_owned())
+        .push(" AND spacecraft_id IN (");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id.as_str().to_owned());
+    }
+    query.push(")");
+}
+
 const CONFIG_COLUMNS: &str = "spacecraft_id, version, document, status, source, created_at";
 
 fn config_from_row(row: ConfigRow) -> Result<ConfigRecord> {
@@ -294,15 +311,9 @@ impl ConfigRepository for SqliteStore {
             let mut query = QueryBuilder::<Sqlite>::new(format!(
                 "SELECT {CONFIG_COLUMNS} FROM config_versions AS c WHERE tenant = "
             ));
-            query
-                .push_bind(tenant.as_str())
-                .push(" AND spacecraft_id IN (");
-            let mut ids = query.separated(", ");
-            for id in chunk {
-                ids.push_bind(id.as_str());
-            }
+            push_tenant_and_ids(&mut query, tenant, chunk);
             query.push(
-                ") AND version = (SELECT MAX(version) FROM config_versions \
+                " AND version = (SELECT MAX(version) FROM config_versions \
                  WHERE tenant = c.tenant AND spacecraft_id = c.spacecraft_id)",
             );
             let rows: Vec<ConfigRow> = query.build_query_as().fetch_all(&self.reader).await.db()?;
