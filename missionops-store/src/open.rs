@@ -76,6 +76,12 @@ pub enum TelemetryDurability {
 /// ([`SqliteStore::deferring_latest_values`](crate::SqliteStore::deferring_latest_values),
 /// [`PostgresStore::deferring_latest_values`](crate::PostgresStore::deferring_latest_values))
 /// and commits telemetry as `durability` says.
+// Without a database backend compiled in there is only the memory store, which has no commits
+// to make durable.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(unused_variables)
+)]
 pub async fn open_for_server(url: &str, durability: TelemetryDurability) -> Result<Arc<dyn Store>> {
     match DatabaseUrl::parse(url)? {
         #[cfg(feature = "sqlite")]
