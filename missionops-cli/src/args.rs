@@ -1246,6 +1246,18 @@ mod tests {
             serve_durability(&["--telemetry-durability", "machine"]).expect("machine"),
             Durability::Machine
         );
+        for (flag, store) in [
+            (
+                Durability::Process,
+                missionops_store::TelemetryDurability::Process,
+            ),
+            (
+                Durability::Machine,
+                missionops_store::TelemetryDurability::Machine,
+            ),
+        ] {
+            assert_eq!(missionops_store::TelemetryDurability::from(flag), store);
+        }
         let err = serve_durability(&["--telemetry-durability", "disk"]).expect_err("disk");
         let message = err.to_string();
         assert!(

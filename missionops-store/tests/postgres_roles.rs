@@ -671,3 +671,42 @@ async fn telemetry_ingest_commits_without_the_flush_wait_only_when_told_and_noth
         assert_eq!(seen, expected, "told: {no_flush_wait}");
     }
 }
+
+/// The server's store (`open_for_server`, what `serve` opens) commits telemetry without the
+/// flush wait on `--telemetry-durability process`, its default, and with it on `machine`.
+#[tokio::test]
+async fn the_servers_store_commits_telemetry_as_its_durability_says() {
+    use missionops_store::TelemetryDurability;
+    use sqlx::postgres::PgConnectOptions;
+    use std::str::FromStr;
+
+    for (durability, expected) in [
+        (TelemetryDurability::default(), "off"),
+        (TelemetryDurability::Machine, "on"),
+    ] {
+        let (_app, owner) = scratch_postgres_as(APP_ROLE).await;
+        let admin =
+            PgConnectOptions::from_str(&missionops_store::conformance::backends::admin_url())
+                .expect("admin URL");
+        let url = format!(
+            "postgres://{APP_ROLE}@{}:{}/{}",
+            admin.get_host(),
+            admin.get_port(),
+            owner.scratch_database().expect("a scratch store")
+        );
+        let server = missionops_store::open_for_server(&url, durability)
+            .await
+            .expect("the server's store");
+        register(&*server, "SC-1", 0, 1).await;
+        record_commit_settings(&owner, &["telemetry"]).await;
+        server
+            .insert_telemetry(write(vec![snapshot("s1", "SC-1", 5, 20.0)]))
+            .await
+            .expect("a live write");
+        assert_eq!(
+            commit_settings(&owner).await,
+            [("telemetry".to_owned(), expected.to_owned())],
+            "{durability:?}"
+        );
+    }
+}
