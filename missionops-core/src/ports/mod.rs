@@ -30,10 +30,10 @@ use futures_util::stream::BoxStream;
 use uuid::Uuid;
 
 use crate::domain::{
-    Alarm, AlarmFilter, AlarmId, Anomaly, AnomalyId, ApiKey, ApiKeyId, BucketWidth, ConfigRecord,
-    DocumentFilter, DocumentId, EventType, LatestValue, Limit, MissionEvent, NewEvent, OpsDocument,
-    ParameterName, SearchQuery, SeriesBucket, Severity, Spacecraft, SpacecraftId,
-    TelemetrySnapshot, TenantId, Timestamp,
+    Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, ApiKey, ApiKeyId, BucketWidth,
+    ConfigRecord, DocumentFilter, DocumentId, EventType, LatestValue, Limit, MissionEvent,
+    NewEvent, OpsDocument, ParameterName, SearchQuery, SeriesBucket, Severity, Spacecraft,
+    SpacecraftId, TelemetrySnapshot, TenantId, Timestamp,
 };
 use crate::error::Result;
 
@@ -415,6 +415,24 @@ pub trait TelemetryRepository: Send + Sync + 'static {
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>>;
 
+    /// [`recent_telemetry`] of each of `spacecraft`, in their order: what the clock tick reads
+    /// at once for the monitors it loads (after a restart, the whole fleet's). The default
+    /// reads them one by one; a backend reads them in one query.
+    ///
+    /// [`recent_telemetry`]: TelemetryRepository::recent_telemetry
+    async fn recent_telemetry_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+        limit: Limit,
+    ) -> Result<Vec<Vec<TelemetrySnapshot>>> {
+        let mut recent = Vec::with_capacity(spacecraft.len());
+        for id in spacecraft {
+            recent.push(self.recent_telemetry(tenant, id, limit).await?);
+        }
+        Ok(recent)
+    }
+
     /// The snapshots of `spacecraft` with `from <= timestamp <= to`, oldest first (ties: first
     /// stored first), at most `max`.
     async fn telemetry_range(
@@ -615,6 +633,26 @@ pub trait AlarmRepository: Send + Sync {
 
     /// The alarms passing `filter`, most recently opened first.
     async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>>;
+
+    /// The open alarms (every state but `CLEARED`) of each of `spacecraft`, in their order,
+    /// each list most recently opened first: what the clock tick reads at once for the
+    /// monitors it loads. The default lists them one by one; a backend reads them in one
+    /// query.
+    async fn open_alarms_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Vec<Alarm>>> {
+        let mut open = Vec::with_capacity(spacecraft.len());
+        for id in spacecraft {
+            let filter = AlarmFilter {
+                spacecraft_id: Some(id.clone()),
+                states: AlarmStates::Open,
+            };
+            open.push(self.list_alarms(tenant, &filter).await?);
+        }
+        Ok(open)
+    }
 }
 
 /// Document storage.

@@ -112,3 +112,74 @@ pub async fn alarms_are_saved_replaced_and_filtered(store: &dyn Store) {
     assert_eq!(ids, ["a2"]);
     assert_eq!(event_count(store).await, 4);
 }
+
+/// The clock tick's read for a list: each spacecraft's alarms in every state but `CLEARED`,
+/// most recently opened first, in the order asked (a repeat answered again), none for one
+/// without (or unknown); another tenant's are not seen.
+pub async fn open_alarms_are_read_for_a_list(store: &dyn Store) {
+    let tenant = TenantId::default_tenant();
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    register(store, "SC-3", 0, 3).await;
+    let alarm = |id: &str, spacecraft: &str, opened: i64, state: AlarmState| Alarm {
+        state,
+        ..test_alarm(id, spacecraft, opened)
+    };
+    for saved in [
+        alarm("a1", "SC-1", 1, AlarmState::Active),
+        alarm("a2", "SC-1", 2, AlarmState::Acknowledged),
+        alarm("a3", "SC-1", 3, AlarmState::Cleared),
+        alarm("b1", "SC-2", 1, AlarmState::Shelved),
+    ] {
+        store
+            .save_alarm(&tenant, saved, vec![])
+            .await
+            .expect("save");
+    }
+    let other = TenantId::parse("other").expect("tenant");
+    store
+        .register_spacecraft(
+            &other,
+            spacecraft("SC-3", 1),
+            event(90, Some("SC-3"), EventType::SpacecraftRegistered),
+        )
+        .await
+        .expect("register in the other tenant");
+    store
+        .save_alarm(&other, alarm("o1", "SC-3", 1, AlarmState::Active), vec![])
+        .await
+        .expect("save in the other tenant");
+    let wanted = [sc("SC-2"), sc("NOPE"), sc("SC-1"), sc("SC-3"), sc("SC-2")];
+    let open = store
+        .open_alarms_of(&tenant, &wanted)
+        .await
+        .expect("open alarms");
+    let listed: Vec<Vec<&str>> = open
+        .iter()
+        .map(|alarms| alarms.iter().map(|a| a.id.as_str()).collect())
+        .collect();
+    assert_eq!(
+        listed,
+        [vec!["b1"], vec![], vec!["a2", "a1"], vec![], vec!["b1"]]
+    );
+    for (id, alarms) in wanted.iter().zip(&open) {
+        let one = store
+            .list_alarms(
+                &tenant,
+                &AlarmFilter {
+                    spacecraft_id: Some(id.clone()),
+                    states: AlarmStates::Open,
+                },
+            )
+            .await
+            .expect("list");
+        assert_eq!(alarms, &one, "{id}: as list_alarms answers");
+    }
+    assert!(
+        store
+            .open_alarms_of(&tenant, &[])
+            .await
+            .expect("none asked")
+            .is_empty()
+    );
+}

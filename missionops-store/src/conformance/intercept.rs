@@ -47,6 +47,18 @@ pub trait Interceptor: Send + Sync + 'static {
     /// Before `current_configs` or `current_packet_definition_versions` of `spacecraft` (what
     /// the clock tick reads at once for the monitors it brings up to date).
     async fn before_configs_read(&self, _spacecraft: &[SpacecraftId]) {}
+
+    /// Before `list_alarms` with `filter` (a monitor rebuilt on its own reads its open alarms
+    /// this way).
+    async fn before_list_alarms(&self, _filter: &AlarmFilter) {}
+
+    /// Before `recent_telemetry_of` of `spacecraft` (what the clock tick reads at once for the
+    /// monitors it loads, with their open alarms).
+    async fn before_recent_telemetry_of(&self, _spacecraft: &[SpacecraftId]) {}
+
+    /// Before `open_alarms_of` of `spacecraft` (what the clock tick reads at once for the
+    /// monitors it loads, with their history).
+    async fn before_open_alarms_of(&self, _spacecraft: &[SpacecraftId]) {}
 }
 
 /// `inner` with `I` stepping in before its intercepted calls; derefs to the interceptor, so a
@@ -259,6 +271,20 @@ impl<I: Interceptor> TelemetryRepository for Intercepted<I> {
         self.inner.recent_telemetry(tenant, spacecraft, limit).await
     }
 
+    async fn recent_telemetry_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+        limit: Limit,
+    ) -> Result<Vec<Vec<TelemetrySnapshot>>> {
+        self.interceptor
+            .before_recent_telemetry_of(spacecraft)
+            .await;
+        self.inner
+            .recent_telemetry_of(tenant, spacecraft, limit)
+            .await
+    }
+
     async fn telemetry_range(
         &self,
         tenant: &TenantId,
@@ -420,7 +446,17 @@ impl<I: Interceptor> AlarmRepository for Intercepted<I> {
     }
 
     async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
+        self.interceptor.before_list_alarms(filter).await;
         self.inner.list_alarms(tenant, filter).await
+    }
+
+    async fn open_alarms_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Vec<Alarm>>> {
+        self.interceptor.before_open_alarms_of(spacecraft).await;
+        self.inner.open_alarms_of(tenant, spacecraft).await
     }
 }
 

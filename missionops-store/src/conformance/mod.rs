@@ -85,6 +85,8 @@ macro_rules! conformance_tests {
             events::events_are_listed_per_spacecraft_and_resumed_after_a_sequence,
             events::configuration_changes_are_read_alone_paged_and_per_tenant,
             alarms::alarms_are_saved_replaced_and_filtered,
+            alarms::open_alarms_are_read_for_a_list,
+            telemetry_reads::recent_telemetry_is_read_for_a_list,
             telemetry_reads::latest_values_are_the_newest_sample_of_each_parameter,
             telemetry_writes::a_rejected_batch_names_its_first_bad_snapshot,
             telemetry_reads::series_are_downsampled_into_epoch_aligned_buckets,

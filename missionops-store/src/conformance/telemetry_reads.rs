@@ -6,8 +6,8 @@ use std::sync::Arc;
 use futures_util::{StreamExt, TryStreamExt};
 use missionops_core::TenantId;
 use missionops_core::{
-    BucketWidth, ParameterName, Parameters, SnapshotId, Store, TelemetryPage, TelemetrySnapshot,
-    Timestamp,
+    BucketWidth, EventType, ParameterName, Parameters, SnapshotId, Store, TelemetryPage,
+    TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
 use serde_json::json;
 
@@ -48,6 +48,72 @@ pub async fn recent_telemetry_is_newest_first_and_ranges_oldest_first(store: &dy
         .await
         .expect("recent");
     assert!(none.is_empty());
+}
+
+/// The clock tick's read for a list: each spacecraft's newest snapshots as
+/// `recent_telemetry` answers them, in the order asked (a repeat answered again), none for one
+/// without telemetry (or unknown); another tenant's are not seen.
+pub async fn recent_telemetry_is_read_for_a_list(store: &dyn Store) {
+    let tenant = TenantId::default_tenant();
+    for (n, id) in (1..).zip(["SC-1", "SC-2", "SC-3"]) {
+        register(store, id, 0, n).await;
+    }
+    store
+        .insert_telemetry(write(vec![
+            snapshot("c", "SC-1", 3, 1.0),
+            snapshot("a", "SC-1", 1, 1.0),
+            snapshot("b1", "SC-1", 2, 1.0),
+            snapshot("b2", "SC-1", 2, 2.0),
+            snapshot("x", "SC-2", 2, 1.0),
+        ]))
+        .await
+        .expect("insert");
+    let other = TenantId::parse("other").expect("tenant");
+    store
+        .register_spacecraft(
+            &other,
+            spacecraft("SC-3", 1),
+            event(90, Some("SC-3"), EventType::SpacecraftRegistered),
+        )
+        .await
+        .expect("register in the other tenant");
+    store
+        .insert_telemetry(TelemetryWrite {
+            tenant: other.clone(),
+            ..write(vec![snapshot("o", "SC-3", 5, 1.0)])
+        })
+        .await
+        .expect("insert in the other tenant");
+    let wanted = [sc("SC-2"), sc("SC-1"), sc("NOPE"), sc("SC-3"), sc("SC-1")];
+    let recent = store
+        .recent_telemetry_of(&tenant, &wanted, limit(3))
+        .await
+        .expect("recent");
+    let listed: Vec<Vec<&str>> = recent.iter().map(|r| ids(r)).collect();
+    assert_eq!(
+        listed,
+        [
+            vec!["x"],
+            vec!["c", "b2", "b1"],
+            vec![],
+            vec![],
+            vec!["c", "b2", "b1"]
+        ]
+    );
+    for (id, list) in wanted.iter().zip(&recent) {
+        let one = store
+            .recent_telemetry(&tenant, id, limit(3))
+            .await
+            .expect("recent");
+        assert_eq!(list, &one, "{id}: as recent_telemetry answers");
+    }
+    assert!(
+        store
+            .recent_telemetry_of(&tenant, &[], limit(3))
+            .await
+            .expect("none asked")
+            .is_empty()
+    );
 }
 
 /// Parameters come back in the order given, with numbers, strings and booleans intact.

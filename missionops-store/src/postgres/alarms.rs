@@ -202,4 +202,40 @@ impl AlarmRepository for PostgresStore {
         .map_err(db)?;
         rows.iter().map(alarm_from_row).collect()
     }
+
+    /// One query for the list, where one by one took a transaction each.
+    async fn open_alarms_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Vec<Alarm>>> {
+        if spacecraft.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
+        let mut tx = self.begin_for(tenant).await?;
+        let rows = sqlx::query(concat!(
+            alarm_columns!(),
+            "WHERE tenant = $2 AND spacecraft_id = ANY($1::text[]) AND state <> $3
+             ORDER BY opened_at DESC, id DESC"
+        ))
+        .bind(&ids)
+        .bind(tenant.as_str())
+        .bind(AlarmState::Cleared.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut open: std::collections::HashMap<SpacecraftId, Vec<Alarm>> =
+            std::collections::HashMap::new();
+        for row in &rows {
+            let alarm = alarm_from_row(row)?;
+            open.entry(alarm.spacecraft_id.clone())
+                .or_default()
+                .push(alarm);
+        }
+        Ok(spacecraft
+            .iter()
+            .map(|id| open.get(id).cloned().unwrap_or_default())
+            .collect())
+    }
 }

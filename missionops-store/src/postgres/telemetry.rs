@@ -1173,6 +1173,53 @@ impl TelemetryRepository for PostgresStore {
         snapshots_from_rows(spacecraft, &rows)
     }
 
+    /// One query for the list: each spacecraft's newest rows through the time index (a
+    /// lateral `LIMIT` per spacecraft), where one by one took a transaction each.
+    async fn recent_telemetry_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+        limit: Limit,
+    ) -> Result<Vec<Vec<TelemetrySnapshot>>> {
+        if spacecraft.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
+        let mut tx = self.begin_for(tenant).await?;
+        // The columns of `snapshot_columns!` first, then the place of the spacecraft in the
+        // list: each spacecraft's rows come together, newest first.
+        let rows = sqlx::query(
+            "SELECT t.id, t.ts, t.parameters::text AS parameters, w.k
+             FROM unnest($1::text[]) WITH ORDINALITY AS w(id, k)
+             CROSS JOIN LATERAL (SELECT id, ts, arrival, parameters FROM telemetry
+                                 WHERE tenant = $3 AND spacecraft_id = w.id
+                                 ORDER BY ts DESC, arrival DESC LIMIT $2) AS t
+             ORDER BY w.k, t.ts DESC, t.arrival DESC",
+        )
+        .bind(&ids)
+        .bind(to_i64(limit.get()))
+        .bind(tenant.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let mut recent = Vec::with_capacity(spacecraft.len());
+        let mut rest = rows.as_slice();
+        for (place, id) in (1_i64..).zip(spacecraft) {
+            let mut count = 0;
+            for row in rest {
+                let of: i64 = row.try_get(3).map_err(db)?;
+                if of != place {
+                    break;
+                }
+                count += 1;
+            }
+            let (own, after) = rest.split_at(count);
+            recent.push(snapshots_from_rows(id, own)?);
+            rest = after;
+        }
+        Ok(recent)
+    }
+
     async fn telemetry_range(
         &self,
         tenant: &TenantId,
