@@ -15,9 +15,12 @@
 //!   its rules come from);
 //! - one tick when every spacecraft is due at once: the whole fleet silent for a minute, every
 //!   parameter goes stale and every spacecraft loses contact (100,000 stale alarms and
-//!   anomalies, 10,000 `CONTACT_LOST`), committed.
+//!   anomalies, 10,000 `CONTACT_LOST`), committed;
+//! - the first tick after a restart (a new application over the same store), which rebuilds
+//!   every monitor from its history and open alarms.
 //!
 //! `cargo run --release --example fleet_tick` (`FLEET=1000 …` for a smaller fleet;
+//! `FLEET_TICK_PAUSE_BEFORE_RESTART=N` to wait N seconds before the restart;
 //! `FLEET_TICK_DATABASE_URL=postgres://… cargo run --release --features postgres --example
 //! fleet_tick` on a PostgreSQL database created beforehand). An example
 //! rather than a bench so that it shares the release build of the server.
@@ -109,6 +112,7 @@ async fn main() {
     };
     let t0 = Timestamp::parse("2025-06-01T00:00:00Z").expect("ts");
     let clock = Arc::new(ManualClock::new(t0));
+    let store_again = Arc::clone(&store);
     let app = MissionOps::new(store, clock.clone(), Arc::new(UuidV7Ids));
     let started = Instant::now();
     let config = config();
@@ -218,11 +222,32 @@ async fn main() {
         ms(t.elapsed()),
         report.spacecraft
     );
+    // A restart: a new application over the same store has no monitor loaded; its first tick
+    // rebuilds every one from its history and open alarms (ten stale alarms each by now).
+    // FLEET_TICK_PAUSE_BEFORE_RESTART=N waits N seconds first: time to `ANALYZE` a PostgreSQL
+    // database whose tables grew from nothing during this run, as a database in service has
+    // statistics (its planner otherwise keeps plans made for empty tables).
+    if let Some(pause) = std::env::var("FLEET_TICK_PAUSE_BEFORE_RESTART")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        println!("pausing {pause} s before the restart");
+        tokio::time::sleep(Duration::from_secs(pause)).await;
+    }
+    let restarted = MissionOps::new(store_again, clock.clone(), Arc::new(UuidV7Ids));
+    clock.advance_millis(1_000);
+    let t = Instant::now();
+    let report = restarted.tick().await.expect("tick");
+    println!(
+        "first tick after a restart (every monitor rebuilt from history and open alarms): {:.1} ms, {} visited",
+        ms(t.elapsed()),
+        report.spacecraft
+    );
     println!(
         "resident at the end: {} MB (peak {} MB)",
         status_kb("VmRSS") / 1024,
         status_kb("VmHWM") / 1024
     );
-    drop(app);
+    drop((app, restarted));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -111,6 +111,8 @@ impl MissionOps {
         if let Some(monitor) = slot.monitor.as_mut() {
             monitor.replace_alarm(&alarm);
         }
+        // What the clock tick read ahead for a monitor not loaded yet predates this change.
+        slot.forgotten += 1;
         self.shared
             .deadlines
             .reschedule(&self.scoped(&spacecraft), &slot);

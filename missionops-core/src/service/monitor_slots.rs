@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use futures_util::lock::Mutex as AsyncMutex;
 
-use crate::domain::{ConfigRecord, Limit, SpacecraftId, TelemetrySnapshot, Timestamp};
+use crate::domain::{Alarm, ConfigRecord, Limit, SpacecraftId, TelemetrySnapshot, Timestamp};
 use crate::error::Result;
 use crate::ports::{IngestOutcome, TelemetryWrite};
 use crate::rules::{CompiledRules, LastValues, MonitorContext, MonitorOutput, SpacecraftMonitor};
@@ -36,10 +36,25 @@ pub(super) struct RulesInputs {
     /// The slot's [`MonitorSlot::forgotten`] before they were read: a slot told to read again
     /// since does not take them (they may predate the change).
     pub(super) forgotten: u64,
+    /// What a monitor not loaded yet is rebuilt from, read with the rest.
+    pub(super) rebuild: Option<Rebuild>,
+}
+
+/// What a monitor is rebuilt from: the spacecraft's newest [`REBUILD_HISTORY`] snapshots, newest
+/// first, and its open alarms as stored.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Rebuild {
+    pub(super) history: Vec<TelemetrySnapshot>,
+    pub(super) open_alarms: Vec<Alarm>,
 }
 
 /// How many of a spacecraft's newest snapshots rebuild its monitor after a restart.
 pub const REBUILD_HISTORY: u32 = 100;
+
+/// [`REBUILD_HISTORY`] as the limit of a read.
+pub(super) fn rebuild_history() -> Limit {
+    Limit::clamped(REBUILD_HISTORY.into(), REBUILD_HISTORY)
+}
 
 /// One spacecraft's monitor and what it knows of the configuration.
 #[derive(Debug, Clone, Default)]
@@ -53,8 +68,9 @@ pub(super) struct MonitorSlot {
     /// The latest known value of each parameter the configuration's derived parameters read
     /// through `last()`; committed with the monitor (see `ingest/derive.rs`).
     pub(super) last: LastValues,
-    /// How many times a change made here told the monitor to read its rules again
-    /// (`forget_rules`): what the clock tick read for it before a later change is not used.
+    /// How many times a change made here made what was read for the monitor stale: its rules
+    /// told to read again (`forget_rules`), or an operator's change to one of its alarms. What
+    /// the clock tick read for it before such a change is not used (see [`RulesInputs`]).
     pub(super) forgotten: u64,
 }
 
@@ -212,16 +228,16 @@ impl MissionOps {
         self.refresh_knowing(key, slot, context, out, None).await
     }
 
-    /// [`Self::refresh`], with the current configuration and packet definition version
-    /// already `known` (read for many monitors at once by the clock tick, no earlier than
-    /// `context.now`) instead of read here.
+    /// [`Self::refresh`], with the current configuration and packet definition version, and
+    /// for a monitor not loaded yet what it is rebuilt from, already `known` (read for many
+    /// monitors at once by the clock tick, no earlier than `context.now`) instead of read here.
     pub(super) async fn refresh_knowing(
         &self,
         key: &Scoped,
         slot: &mut MonitorSlot,
         context: MonitorContext<'_>,
         out: &mut MonitorOutput,
-        known: Option<&RulesInputs>,
+        known: Option<RulesInputs>,
     ) -> Result<()> {
         let known = known.filter(|known| known.forgotten == slot.forgotten);
         let now = context.now;
@@ -243,7 +259,7 @@ impl MissionOps {
             return Ok(());
         }
         let (tenant, id) = key;
-        let packets = match known {
+        let packets = match &known {
             Some(known) => {
                 self.packets_for_rules_at(key, known.packets_version)
                     .await?
@@ -255,7 +271,7 @@ impl MissionOps {
         if let Some((config_version, current_packets)) =
             slot.version.filter(|_| slot.monitor.is_some())
         {
-            let current_config = match known {
+            let current_config = match &known {
                 Some(known) => known.config.as_ref().map(|record| record.version),
                 None => self.shared.store.current_config_version(tenant, id).await?,
             };
@@ -264,9 +280,9 @@ impl MissionOps {
                 return Ok(());
             }
         }
-        let record = match known {
-            Some(known) => known.config.clone(),
-            None => self.shared.store.current_config(tenant, id).await?,
+        let (record, rebuild) = match known {
+            Some(known) => (known.config, known.rebuild),
+            None => (self.shared.store.current_config(tenant, id).await?, None),
         };
         let version = (record.as_ref().map(|r| r.version), packets_version);
         if slot.monitor.is_some() && slot.version == Some(version) {
@@ -281,16 +297,20 @@ impl MissionOps {
         match &mut slot.monitor {
             Some(monitor) => monitor.retarget(rules, context, out),
             None => {
-                let history = self
-                    .shared
-                    .store
-                    .recent_telemetry(
-                        tenant,
-                        id,
-                        Limit::clamped(REBUILD_HISTORY.into(), REBUILD_HISTORY),
-                    )
-                    .await?;
-                let open = self.open_alarms_of(tenant, id).await?;
+                let Rebuild {
+                    history,
+                    open_alarms: open,
+                } = match rebuild {
+                    Some(rebuild) => rebuild,
+                    None => Rebuild {
+                        history: self
+                            .shared
+                            .store
+                            .recent_telemetry(tenant, id, rebuild_history())
+                            .await?,
+                        open_alarms: self.open_alarms_of(tenant, id).await?,
+                    },
+                };
                 slot.last = LastValues::default();
                 if rules.derived().uses_last() {
                     // The stored snapshots carry their derived values too.

@@ -13,7 +13,7 @@ use crate::rules::{MonitorContext, MonitorOutput};
 
 use super::MissionOps;
 use super::app::Scoped;
-use super::monitor_slots::RulesInputs;
+use super::monitor_slots::{Rebuild, RulesInputs, rebuild_history};
 
 /// The most monitors one tick locks and stores together (see [`MissionOps::tick_group`]):
 /// enough that a fleet-wide outage commits in few transactions, few enough that the writes of
@@ -118,45 +118,50 @@ impl MissionOps {
     /// covered by its tenant's change feed), read in one query of each per tenant: after a
     /// configuration change of a whole fleet every monitor is due, and reading them one by
     /// one took a round trip or two each (2.6 s for 10,000 on PostgreSQL, 0.8 s this way).
-    /// Empty when fewer than two need them (the refresh reads its own).
+    /// For the monitors not loaded yet (after a restart, the whole fleet's) their history and
+    /// open alarms too, one query of each per tenant. Empty when fewer than two need them (the
+    /// refresh reads its own).
     ///
-    /// A monitor busy elsewhere is left to read its own, and so is one told by a change made
-    /// here to read again after these reads began (they may predate that change); a change
-    /// made elsewhere after `now` is found by the change feed, as after a read of the
-    /// monitor's own. A monitor loaded here still reads its history and open alarms on its
-    /// own: alarms read ahead of its lock could miss an operator's action on them.
+    /// A monitor busy elsewhere is left to read its own, and so is one whose slot was told by
+    /// a change made here (its rules, or an operator's change to one of its alarms) to read
+    /// again after these reads began: they may predate that change. A change made elsewhere
+    /// after `now` is found by the change feed, as after a read of the monitor's own. A
+    /// monitor loaded meanwhile (by a write) does not use the history and alarms read here.
     async fn read_rules_inputs(
         &self,
         keys: &[Scoped],
         now: Timestamp,
     ) -> Result<HashMap<Scoped, RulesInputs>> {
-        let due: Vec<(&Scoped, u64)> = keys
+        let due: Vec<(&Scoped, u64, bool)> = keys
             .iter()
             .filter_map(|key| {
                 let handle = self.slot_handle(key);
                 let slot = handle.slot.try_lock()?;
                 // Not loaded yet (a fleet configured before it sent anything, or after a
                 // restart): it reads its rules whatever the feed says.
-                let due = slot.monitor.is_none()
+                let unloaded = slot.monitor.is_none();
+                let due = unloaded
                     || (!slot.is_checked_recently(now)
                         && slot
                             .checked_at
                             .and_then(|at| self.shared.change_feeds.unchanged_as_of(key, at, now))
                             .is_none());
-                due.then_some((key, slot.forgotten))
+                due.then_some((key, slot.forgotten, unloaded))
             })
             .collect();
         let mut known = HashMap::new();
         if due.len() < 2 {
             return Ok(known);
         }
-        let mut by_tenant: HashMap<&TenantId, (Vec<SpacecraftId>, Vec<u64>)> = HashMap::new();
-        for ((tenant, id), forgotten) in due {
-            let (ids, marks) = by_tenant.entry(tenant).or_default();
-            ids.push(id.clone());
-            marks.push(forgotten);
+        let mut by_tenant: HashMap<&TenantId, Vec<(SpacecraftId, u64, bool)>> = HashMap::new();
+        for ((tenant, id), forgotten, unloaded) in due {
+            by_tenant
+                .entry(tenant)
+                .or_default()
+                .push((id.clone(), forgotten, unloaded));
         }
-        for (tenant, (ids, marks)) in by_tenant {
+        for (tenant, due) in by_tenant {
+            let ids: Vec<SpacecraftId> = due.iter().map(|(id, ..)| id.clone()).collect();
             let configs = self.shared.store.current_configs(tenant, &ids).await?;
             let packets = if self.shared.packet_decoding.is_some() {
                 self.shared
@@ -166,20 +171,61 @@ impl MissionOps {
             } else {
                 vec![None; ids.len()]
             };
-            for (((id, config), packets_version), forgotten) in
-                ids.into_iter().zip(configs).zip(packets).zip(marks)
+            let mut rebuilds = self.read_rebuilds(tenant, &due).await?;
+            for (((id, forgotten, _), config), packets_version) in
+                due.into_iter().zip(configs).zip(packets)
             {
+                let rebuild = rebuilds.remove(&id);
                 known.insert(
                     (tenant.clone(), id),
                     RulesInputs {
                         config,
                         packets_version,
                         forgotten,
+                        rebuild,
                     },
                 );
             }
         }
         Ok(known)
+    }
+
+    /// The history and open alarms of the monitors of `due` (spacecraft, mark, not loaded)
+    /// that are not loaded yet, read for the list.
+    async fn read_rebuilds(
+        &self,
+        tenant: &TenantId,
+        due: &[(SpacecraftId, u64, bool)],
+    ) -> Result<HashMap<SpacecraftId, Rebuild>> {
+        let unloaded: Vec<SpacecraftId> = due
+            .iter()
+            .filter(|(.., unloaded)| *unloaded)
+            .map(|(id, ..)| id.clone())
+            .collect();
+        if unloaded.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Alarms first: an operator's change to one of them after this read is what the
+        // slots' marks guard against (see `change_alarm`).
+        let alarms = self.shared.store.open_alarms_of(tenant, &unloaded).await?;
+        let histories = self
+            .shared
+            .store
+            .recent_telemetry_of(tenant, &unloaded, rebuild_history())
+            .await?;
+        Ok(unloaded
+            .into_iter()
+            .zip(histories.into_iter().zip(alarms))
+            .map(|(id, (history, open_alarms))| {
+                (
+                    id,
+                    Rebuild {
+                        history,
+                        open_alarms,
+                    },
+                )
+            })
+            .collect())
     }
 
     /// Gives every registered spacecraft a monitor once, so that a spacecraft that stays
@@ -217,7 +263,7 @@ impl MissionOps {
             ids: &*self.shared.ids,
         };
         // Read after `context.now`: what a monitor takes from them is current as of then.
-        let known = self.read_rules_inputs(keys, context.now).await?;
+        let mut known = self.read_rules_inputs(keys, context.now).await?;
         // The monitors that decided something, locked, with their new state, and their writes.
         let mut deciding = Vec::new();
         let mut writes = Vec::new();
@@ -226,7 +272,7 @@ impl MissionOps {
             let mut guard = handle.slot.lock_owned().await;
             let mut work = (*guard).clone();
             let mut out = MonitorOutput::default();
-            self.refresh_knowing(key, &mut work, context, &mut out, known.get(key))
+            self.refresh_knowing(key, &mut work, context, &mut out, known.remove(key))
                 .await?;
             if let Some(monitor) = work.monitor.as_mut() {
                 monitor.tick(context, &mut out);
