@@ -344,3 +344,53 @@ async fn the_demo_definition_is_accepted_with_the_demo_limits_config() {
     .await
     .expect("the demo definition compiles and its ranges make limits");
 }
+
+#[tokio::test]
+async fn after_a_restart_the_tick_builds_monitors_with_the_packet_ranges_read_for_the_list() {
+    // The tick loads both monitors of a restarted application, reading their packet
+    // definition versions for the list (`packets_for_rules_at`): the static alarm ranges are
+    // their limits from the first packet on, without a version read of their own (each
+    // monitor was checked just now and is not checked again before that packet).
+    let store = Arc::new(MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(Timestamp::parse(START).expect("ts")));
+    let ids = Arc::new(SequentialIds::new());
+    let before = MissionOps::new(store.clone(), clock.clone(), ids.clone())
+        .with_packet_decoding(Arc::new(XtceDecoding));
+    for id in ["SC-1", "SC-2"] {
+        before
+            .put_packet_definition(&sc(id), DEFINITION)
+            .await
+            .expect("define");
+    }
+    drop(before);
+    let app =
+        MissionOps::new(store, clock.clone(), ids).with_packet_decoding(Arc::new(XtceDecoding));
+    clock.advance_millis(1_000);
+    let report = app.tick().await.expect("tick");
+    assert_eq!(report.spacecraft, 2, "both monitors loaded by the tick");
+    for id in ["SC-1", "SC-2"] {
+        app.ingest_packets(
+            &sc(id),
+            &hk(1, 2, 50.0, 28.0),
+            OnPacketError::Reject,
+            IngestMode::Live,
+        )
+        .await
+        .expect("ingest");
+        let alarms = app
+            .list_alarms(&AlarmFilter {
+                spacecraft_id: Some(sc(id)),
+                ..AlarmFilter::default()
+            })
+            .await
+            .expect("alarms");
+        assert_eq!(
+            alarms
+                .iter()
+                .map(|a| a.parameter.as_str())
+                .collect::<Vec<_>>(),
+            ["temp"],
+            "{id}: beyond the static range"
+        );
+    }
+}
