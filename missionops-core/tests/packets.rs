@@ -65,6 +65,19 @@ async fn defined() -> MissionOps {
     app
 }
 
+/// The parameters of `id`'s alarms, newest first.
+async fn alarmed_parameters(app: &MissionOps, id: &str) -> Vec<String> {
+    app.list_alarms(&AlarmFilter {
+        spacecraft_id: Some(sc(id)),
+        ..AlarmFilter::default()
+    })
+    .await
+    .expect("alarms")
+    .into_iter()
+    .map(|alarm| alarm.parameter.as_str().to_owned())
+    .collect()
+}
+
 async fn stored(app: &MissionOps) -> usize {
     app.recent_telemetry(&sc("SC-1"), Limit::new(1000, 1000).expect("limit"))
         .await
@@ -299,15 +312,7 @@ async fn a_packet_value_beyond_its_static_range_raises_an_alarm() {
     )
     .await
     .expect("ingest");
-    let alarms = app
-        .list_alarms(&AlarmFilter {
-            spacecraft_id: Some(sc("SC-1")),
-            ..AlarmFilter::default()
-        })
-        .await
-        .expect("alarms");
-    assert_eq!(alarms.len(), 1, "{alarms:?}");
-    assert_eq!(alarms[0].parameter.as_str(), "temp");
+    assert_eq!(alarmed_parameters(&app, "SC-1").await, ["temp"]);
 }
 
 #[test]
@@ -377,18 +382,8 @@ async fn after_a_restart_the_tick_builds_monitors_with_the_packet_ranges_read_fo
         )
         .await
         .expect("ingest");
-        let alarms = app
-            .list_alarms(&AlarmFilter {
-                spacecraft_id: Some(sc(id)),
-                ..AlarmFilter::default()
-            })
-            .await
-            .expect("alarms");
         assert_eq!(
-            alarms
-                .iter()
-                .map(|a| a.parameter.as_str())
-                .collect::<Vec<_>>(),
+            alarmed_parameters(&app, id).await,
             ["temp"],
             "{id}: beyond the static range"
         );

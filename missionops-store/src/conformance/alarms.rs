@@ -136,15 +136,7 @@ pub async fn open_alarms_are_read_for_a_list(store: &dyn Store) {
             .await
             .expect("save");
     }
-    let other = TenantId::parse("other").expect("tenant");
-    store
-        .register_spacecraft(
-            &other,
-            spacecraft("SC-3", 1),
-            event(90, Some("SC-3"), EventType::SpacecraftRegistered),
-        )
-        .await
-        .expect("register in the other tenant");
+    let other = register_sc3_in_other_tenant(store).await;
     store
         .save_alarm(&other, alarm("o1", "SC-3", 1, AlarmState::Active), vec![])
         .await

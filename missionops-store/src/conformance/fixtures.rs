@@ -134,6 +134,21 @@ pub async fn register_as(store: &dyn Store, spacecraft: Spacecraft, event: NewEv
         .expect("register spacecraft");
 }
 
+/// Registers SC-3 in tenant `other`, which the cases reading for a list of spacecraft of the
+/// default tenant must not see; answers that tenant.
+pub async fn register_sc3_in_other_tenant(store: &dyn Store) -> TenantId {
+    let other = TenantId::parse("other").expect("tenant");
+    store
+        .register_spacecraft(
+            &other,
+            spacecraft("SC-3", 1),
+            event(90, Some("SC-3"), EventType::SpacecraftRegistered),
+        )
+        .await
+        .expect("register in the other tenant");
+    other
+}
+
 /// Registers [`spacecraft`]`(id, second)` with its SPACECRAFT_REGISTERED event number `n`.
 pub async fn register(store: &dyn Store, id: &str, second: i64, n: u32) {
     register_as(

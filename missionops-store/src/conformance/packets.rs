@@ -43,15 +43,7 @@ pub async fn current_configs_and_packet_versions_are_read_for_a_list(store: &dyn
             .await
             .expect("packets");
     }
-    let other = TenantId::parse("other").expect("tenant");
-    store
-        .register_spacecraft(
-            &other,
-            spacecraft("SC-3", 1),
-            event(90, Some("SC-3"), EventType::SpacecraftRegistered),
-        )
-        .await
-        .expect("register in the other tenant");
+    let other = register_sc3_in_other_tenant(store).await;
     store
         .put_config(
             &other,

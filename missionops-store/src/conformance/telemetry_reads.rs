@@ -6,18 +6,16 @@ use std::sync::Arc;
 use futures_util::{StreamExt, TryStreamExt};
 use missionops_core::TenantId;
 use missionops_core::{
-    BucketWidth, EventType, ParameterName, Parameters, SnapshotId, Store, TelemetryPage,
-    TelemetrySnapshot, TelemetryWrite, Timestamp,
+    BucketWidth, ParameterName, Parameters, SnapshotId, Store, TelemetryPage, TelemetrySnapshot,
+    TelemetryWrite, Timestamp,
 };
 use serde_json::json;
 
 use super::fixtures::*;
 
-/// Recent telemetry is newest first (ties: last stored first); ranges are inclusive and oldest
-/// first (ties: first stored first), capped at `max`.
-pub async fn recent_telemetry_is_newest_first_and_ranges_oldest_first(store: &dyn Store) {
-    register(store, "SC-1", 0, 1).await;
-    register(store, "SC-2", 0, 2).await;
+/// SC-1's snapshots `c` (second 3), `a` (1), `b1` and `b2` (both 2), stored in that order, and
+/// SC-2's `x` (2), in one write.
+async fn insert_sc1_and_sc2_telemetry(store: &dyn Store) {
     store
         .insert_telemetry(write(vec![
             snapshot("c", "SC-1", 3, 1.0),
@@ -28,6 +26,14 @@ pub async fn recent_telemetry_is_newest_first_and_ranges_oldest_first(store: &dy
         ]))
         .await
         .expect("insert");
+}
+
+/// Recent telemetry is newest first (ties: last stored first); ranges are inclusive and oldest
+/// first (ties: first stored first), capped at `max`.
+pub async fn recent_telemetry_is_newest_first_and_ranges_oldest_first(store: &dyn Store) {
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    insert_sc1_and_sc2_telemetry(store).await;
     let recent = store
         .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(3))
         .await
@@ -58,25 +64,8 @@ pub async fn recent_telemetry_is_read_for_a_list(store: &dyn Store) {
     for (n, id) in (1..).zip(["SC-1", "SC-2", "SC-3"]) {
         register(store, id, 0, n).await;
     }
-    store
-        .insert_telemetry(write(vec![
-            snapshot("c", "SC-1", 3, 1.0),
-            snapshot("a", "SC-1", 1, 1.0),
-            snapshot("b1", "SC-1", 2, 1.0),
-            snapshot("b2", "SC-1", 2, 2.0),
-            snapshot("x", "SC-2", 2, 1.0),
-        ]))
-        .await
-        .expect("insert");
-    let other = TenantId::parse("other").expect("tenant");
-    store
-        .register_spacecraft(
-            &other,
-            spacecraft("SC-3", 1),
-            event(90, Some("SC-3"), EventType::SpacecraftRegistered),
-        )
-        .await
-        .expect("register in the other tenant");
+    insert_sc1_and_sc2_telemetry(store).await;
+    let other = register_sc3_in_other_tenant(store).await;
     store
         .insert_telemetry(TelemetryWrite {
             tenant: other.clone(),
