@@ -417,7 +417,8 @@ pub trait TelemetryRepository: Send + Sync + 'static {
 
     /// [`recent_telemetry`] of each of `spacecraft`, in their order: what the clock tick reads
     /// at once for the monitors it loads (after a restart, the whole fleet's). The default
-    /// reads them one by one; a backend reads them in one query.
+    /// reads them one by one; a backend where each read is a round trip (PostgreSQL) reads
+    /// them in one query.
     ///
     /// [`recent_telemetry`]: TelemetryRepository::recent_telemetry
     async fn recent_telemetry_of(
@@ -636,8 +637,8 @@ pub trait AlarmRepository: Send + Sync {
 
     /// The open alarms (every state but `CLEARED`) of each of `spacecraft`, in their order,
     /// each list most recently opened first: what the clock tick reads at once for the
-    /// monitors it loads. The default lists them one by one; a backend reads them in one
-    /// query.
+    /// monitors it loads. The default lists them one by one; a backend where each read is a
+    /// round trip (PostgreSQL) reads them in one query.
     async fn open_alarms_of(
         &self,
         tenant: &TenantId,
