@@ -178,7 +178,7 @@ impl AlarmRepository for PostgresStore {
     }
 
     async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut tx = self.begin_filtered_read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             alarm_columns!(),
             "WHERE tenant = $4
@@ -213,7 +213,7 @@ impl AlarmRepository for PostgresStore {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
-        let mut tx = self.begin_for(tenant).await?;
+        let mut tx = self.begin_filtered_read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             alarm_columns!(),
             "WHERE tenant = $2 AND spacecraft_id = ANY($1::text[]) AND state <> $3

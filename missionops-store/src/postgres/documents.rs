@@ -237,7 +237,7 @@ impl DocumentRepository for PostgresStore {
         tenant: &TenantId,
         filter: &DocumentFilter,
     ) -> Result<Vec<OpsDocument>> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut tx = self.begin_filtered_read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             document_columns!(),
             "WHERE tenant = $6
