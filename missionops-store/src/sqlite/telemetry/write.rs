@@ -1,11 +1,13 @@
 //! The telemetry write path: batched, idempotent ingest and group commit.
 //!
-//! A write of up to 250 snapshots of spacecraft whose keys are known is first tried as all new:
-//! plain multi-row `INSERT`s and the latest values, sent with `BEGIN IMMEDIATE` and `COMMIT`
-//! as one command to SQLite's thread when the write carries no anomalies, alarms or events (the
-//! usual live write). Each round trip to that thread costs two thread switches, and they were
-//! most of the cost of a single snapshot. Should a snapshot be stored already, its `INSERT`
-//! fails, nothing is kept, and the write goes the careful way:
+//! A write of up to 250 snapshots of spacecraft whose keys are known is first tried as all new.
+//! When it carries nothing but telemetry (the usual live write), its rows and latest values
+//! commit on the writer's direct connection, on the calling thread (`Writer::commit_direct`):
+//! no round trip to a thread of sqlx's at all. When it registers spacecraft (their rows and
+//! events), the same goes as one command to SQLite's thread, `BEGIN IMMEDIATE` to `COMMIT`:
+//! each round trip to that thread costs two thread switches, and they were most of the cost of
+//! a single snapshot. Should a snapshot be stored already, its `INSERT` fails, nothing is kept,
+//! and the write goes the careful way:
 //!
 //! multi-row `INSERT … ON CONFLICT (id) DO NOTHING` statements in one transaction. When every
 //! row went in nothing else is read; when fewer did, the batch is checked for repeated ids and
@@ -354,12 +356,21 @@ async fn upsert_latest_values(conn: &mut SqliteConnection, rows: &[LatestRow<'_>
 /// writes latest values behind (see `latest`) may wait below them, and must stay uncovered
 /// until that process writes them.
 fn push_covered(query: &mut QueryBuilder<'_, Sqlite>, inserted: usize) {
-    query.push(
-        "UPDATE latest_values_flushed SET seq = (SELECT COALESCE(MAX(seq), 0) FROM telemetry) \
-         WHERE seq >= (SELECT COALESCE(MAX(seq), 0) FROM telemetry) - ",
-    );
+    query.push(covered_minus!());
     query.push_bind(i64::try_from(inserted).unwrap_or(i64::MAX));
 }
+
+/// [`push_covered`]'s statement up to the count of inserted rows.
+macro_rules! covered_minus {
+    () => {
+        "UPDATE latest_values_flushed SET seq = (SELECT COALESCE(MAX(seq), 0) FROM telemetry) \
+         WHERE seq >= (SELECT COALESCE(MAX(seq), 0) FROM telemetry) - "
+    };
+}
+use covered_minus;
+
+/// [`push_covered`]'s statement with the count as parameter `?1`, for the direct connection.
+const COVERED: &str = concat!(covered_minus!(), "?1");
 
 /// The newest value of each (spacecraft, parameter) among the snapshots not marked in `skip`
 /// (newest sample time; ties go to the later snapshot, stored later).
@@ -461,6 +472,51 @@ pub(super) fn push_latest_values<'q>(
         " ON CONFLICT (spacecraft_key, parameter) DO UPDATE \
          SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest_values.ts",
     );
+}
+
+/// Stores a plain write (every snapshot new, nothing but telemetry) in one transaction on the
+/// writer's direct connection (see `Writer::commit_direct`): each row through one cached
+/// statement, then the latest values `latest_rows` and the mark of the rows they cover, when
+/// this store writes them with the telemetry (`latest_rows` is empty otherwise). Fails, with
+/// nothing kept, when a snapshot is stored already (its id is unique).
+fn insert_all_new_directly(
+    conn: &mut rusqlite::Connection,
+    tenant: &TenantId,
+    snapshots: &[TelemetrySnapshot],
+    texts: &[String],
+    keys: &Keys<'_>,
+    latest_rows: &[LatestRow<'_>],
+) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    {
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO telemetry (tenant, id, spacecraft_key, ts, parameters) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (snapshot, text) in snapshots.iter().zip(texts) {
+            insert.execute(rusqlite::params![
+                tenant.as_str(),
+                snapshot.id.as_str(),
+                keys.get(&snapshot.spacecraft_id),
+                snapshot.timestamp.as_millis(),
+                text,
+            ])?;
+        }
+    }
+    if !latest_rows.is_empty() {
+        let mut upsert = conn.prepare_cached(
+            "INSERT INTO latest_values (spacecraft_key, parameter, ts, value) \
+             VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (spacecraft_key, parameter) DO UPDATE \
+             SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest_values.ts",
+        )?;
+        for (key, name, ts, value) in latest_rows {
+            upsert.execute(rusqlite::params![key, name, ts, value])?;
+        }
+        conn.prepare_cached(COVERED)?
+            .execute([i64::try_from(snapshots.len()).unwrap_or(i64::MAX)])?;
+    }
+    conn.execute_batch("COMMIT")
 }
 
 /// What the ingest thread prepares while a chunk is being inserted.
@@ -581,13 +637,41 @@ impl SqliteStore {
             return Some(outcome);
         }
         let texts = encode_chunk(snapshots).ok()?;
-        let latest = newest_values(snapshots, &keys, None);
+        let mut latest = newest_values(snapshots, &keys, None);
         // Written with the rows unless this store writes them behind (see `latest`).
         let latest_rows = if self.defer_latest {
             Vec::new()
         } else {
             latest_rows(&latest).ok()?
         };
+        if one_go && registrations.is_empty() {
+            let defer = self.defer_latest;
+            let direct = self
+                .writer
+                .commit_direct(
+                    |conn| {
+                        insert_all_new_directly(
+                            conn,
+                            tenant,
+                            snapshots,
+                            &texts,
+                            &keys,
+                            &latest_rows,
+                        )
+                    },
+                    || {
+                        if defer {
+                            self.latest.merge(std::mem::take(&mut latest));
+                        }
+                    },
+                )
+                .await;
+            if let Some(committed) = direct {
+                return committed.is_ok().then_some(outcome);
+            }
+            // No direct connection (a store waiting for the disk): one command to SQLite's
+            // thread, below.
+        }
         let registered_metadata = spacecraft::registration_metadata(registrations).ok()?;
         let registered_events: Vec<NewEvent> =
             registrations.iter().map(|r| r.event.clone()).collect();
