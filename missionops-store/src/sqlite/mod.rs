@@ -215,7 +215,7 @@ impl Writer {
     /// it and two thread switches, and the next group could not start before its task was
     /// woken. SQLite's work for a plain write is a few rows in the page cache and a `write`
     /// to the log (no `fsync` at `synchronous=NORMAL`), shorter than those switches, so it
-    /// runs in place: the fleet rows rose 8–15 % (BENCHMARKS.md, session 17).
+    /// runs in place: the fleet rows rose 6–13 % (BENCHMARKS.md, session 17).
     async fn commit_direct(
         &self,
         transaction: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<()>,
@@ -718,13 +718,14 @@ mod tests {
 
     /// A plain write of known spacecraft commits on the direct connection, latest values
     /// included; a write that repeats a stored snapshot fails there with nothing kept and is
-    /// told a duplicate the careful way; a store waiting for the disk stores plain writes
-    /// through sqlx.
+    /// told a duplicate the careful way; a write that registers its spacecraft commits there
+    /// with its event and outbox row; a store waiting for the disk stores plain writes through
+    /// sqlx.
     #[cfg(feature = "conformance")]
     #[tokio::test]
     async fn plain_writes_commit_on_the_direct_connection() {
-        use crate::conformance::fixtures::{outcome, register, snapshot, write};
-        use missionops_core::{TelemetryRepository, TenantId};
+        use crate::conformance::fixtures::{outcome, register, registration, snapshot, write};
+        use missionops_core::{TelemetryRepository, TelemetryWrite, TenantId};
 
         let dir = tempfile::tempdir().expect("dir");
         let store = SqliteStore::open_path(dir.path().join("direct.db"))
@@ -769,6 +770,26 @@ mod tests {
                 "{value:?}"
             );
         }
+        // A write that registers its spacecraft commits there too, with the registration's
+        // event and outbox row.
+        let pending = store.outbox_pending().await.expect("outbox");
+        let before = direct_changes(&store).await;
+        let registering = TelemetryWrite {
+            registrations: vec![registration("SC-2", 5, 9)],
+            ..write(vec![snapshot("u1", "SC-2", 5, 20.0)])
+        };
+        let registered = store
+            .insert_telemetry(registering)
+            .await
+            .expect("a registering write");
+        assert_eq!(registered, outcome(1, 0));
+        // The spacecraft, the row, two latest values, the covered mark, the event, its outbox row.
+        assert_eq!(
+            direct_changes(&store).await - before,
+            7,
+            "registered directly"
+        );
+        assert_eq!(store.outbox_pending().await.expect("outbox"), pending + 1);
 
         let store = store.waiting_for_disk().await.expect("FULL");
         let stored = store
@@ -783,7 +804,7 @@ mod tests {
                 .await
                 .expect("count")
         };
-        assert_eq!(count, 5);
+        assert_eq!(count, 6);
     }
 
     /// The direct connection never sleeps in SQLite's busy handler on the runtime's thread:

@@ -1,13 +1,13 @@
 //! The telemetry write path: batched, idempotent ingest and group commit.
 //!
 //! A write of up to 250 snapshots of spacecraft whose keys are known is first tried as all new.
-//! When it carries nothing but telemetry (the usual live write), its rows and latest values
-//! commit on the writer's direct connection, on the calling thread (`Writer::commit_direct`):
-//! no round trip to a thread of sqlx's at all. When it registers spacecraft (their rows and
-//! events), the same goes as one command to SQLite's thread, `BEGIN IMMEDIATE` to `COMMIT`:
-//! each round trip to that thread costs two thread switches, and they were most of the cost of
-//! a single snapshot. Should a snapshot be stored already, its `INSERT` fails, nothing is kept,
-//! and the write goes the careful way:
+//! When it carries no anomalies, alarms or events (the usual live write, registrations of new
+//! spacecraft included), it commits on the writer's direct connection, on the calling thread
+//! (`Writer::commit_direct`): no round trip to a thread of sqlx's at all. On a store without
+//! that connection (waiting for the disk) it goes as one command to SQLite's thread,
+//! `BEGIN IMMEDIATE` to `COMMIT`: each round trip to that thread costs two thread switches, and
+//! they were most of the cost of a single snapshot. Should a snapshot be stored already, its
+//! `INSERT` fails, nothing is kept, and the write goes the careful way:
 //!
 //! multi-row `INSERT … ON CONFLICT (id) DO NOTHING` statements in one transaction. When every
 //! row went in nothing else is read; when fewer did, the batch is checked for repeated ids and
@@ -474,49 +474,123 @@ pub(super) fn push_latest_values<'q>(
     );
 }
 
-/// Stores a plain write (every snapshot new, nothing but telemetry) in one transaction on the
-/// writer's direct connection (see `Writer::commit_direct`): each row through one cached
-/// statement, then the latest values `latest_rows` and the mark of the rows they cover, when
-/// this store writes them with the telemetry (`latest_rows` is empty otherwise). Fails, with
-/// nothing kept, when a snapshot is stored already (its id is unique).
-fn insert_all_new_directly(
-    conn: &mut rusqlite::Connection,
-    tenant: &TenantId,
-    snapshots: &[TelemetrySnapshot],
-    texts: &[String],
-    keys: &Keys<'_>,
-    latest_rows: &[LatestRow<'_>],
-) -> rusqlite::Result<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    {
-        let mut insert = conn.prepare_cached(
-            "INSERT INTO telemetry (tenant, id, spacecraft_key, ts, parameters) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (snapshot, text) in snapshots.iter().zip(texts) {
-            insert.execute(rusqlite::params![
-                tenant.as_str(),
-                snapshot.id.as_str(),
-                keys.get(&snapshot.spacecraft_id),
-                snapshot.timestamp.as_millis(),
-                text,
-            ])?;
+/// Spacecraft a write registers, with what their rows and events are stored with.
+struct Registered<'a> {
+    spacecraft: &'a [Registration],
+    /// Each one's metadata as JSON text.
+    metadata: &'a [String],
+    /// Each one's key.
+    keys: &'a [i64],
+    /// Their `SPACECRAFT_REGISTERED` events, and each one's metadata as JSON text.
+    events: &'a [NewEvent],
+    event_metadata: &'a [String],
+}
+
+/// A write whose snapshots are all new and that causes nothing but the registration of its
+/// new spacecraft, ready to store on the writer's direct connection.
+struct PlainWrite<'a> {
+    tenant: &'a TenantId,
+    registrations: Registered<'a>,
+    snapshots: &'a [TelemetrySnapshot],
+    /// Each snapshot's parameters as JSON text.
+    texts: &'a [String],
+    keys: &'a Keys<'a>,
+    /// The latest values, when this store writes them with the telemetry (empty otherwise).
+    latest_rows: &'a [LatestRow<'a>],
+}
+
+impl PlainWrite<'_> {
+    /// Stores the write in one transaction on `conn` (see `Writer::commit_direct`), in the
+    /// order of the one command to SQLite's thread: the spacecraft rows, the telemetry rows,
+    /// the latest values and the mark of the rows they cover, the registrations' events (SQLite
+    /// numbers them) and their pending outbox rows; each row through one cached statement.
+    /// Fails, with nothing kept, when a snapshot is stored already or a spacecraft or event id
+    /// is taken.
+    fn insert_directly(&self, conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+        let tenant = self.tenant.as_str();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let registered = &self.registrations;
+        if !registered.spacecraft.is_empty() {
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO spacecraft \
+                 (key, tenant, id, name, mission_type, metadata, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for ((registration, metadata), key) in registered
+                .spacecraft
+                .iter()
+                .zip(registered.metadata)
+                .zip(registered.keys)
+            {
+                let spacecraft = &registration.spacecraft;
+                insert.execute(rusqlite::params![
+                    key,
+                    tenant,
+                    spacecraft.id.as_str(),
+                    spacecraft.name.as_str(),
+                    spacecraft.mission_type.as_str(),
+                    metadata,
+                    spacecraft.created_at.as_millis(),
+                    spacecraft.updated_at.as_millis(),
+                ])?;
+            }
         }
-    }
-    if !latest_rows.is_empty() {
-        let mut upsert = conn.prepare_cached(
-            "INSERT INTO latest_values (spacecraft_key, parameter, ts, value) \
-             VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (spacecraft_key, parameter) DO UPDATE \
-             SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest_values.ts",
-        )?;
-        for (key, name, ts, value) in latest_rows {
-            upsert.execute(rusqlite::params![key, name, ts, value])?;
+        {
+            let mut insert = conn.prepare_cached(
+                "INSERT INTO telemetry (tenant, id, spacecraft_key, ts, parameters) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (snapshot, text) in self.snapshots.iter().zip(self.texts) {
+                insert.execute(rusqlite::params![
+                    tenant,
+                    snapshot.id.as_str(),
+                    self.keys.get(&snapshot.spacecraft_id),
+                    snapshot.timestamp.as_millis(),
+                    text,
+                ])?;
+            }
         }
-        conn.prepare_cached(COVERED)?
-            .execute([i64::try_from(snapshots.len()).unwrap_or(i64::MAX)])?;
+        if !self.latest_rows.is_empty() {
+            let mut upsert = conn.prepare_cached(
+                "INSERT INTO latest_values (spacecraft_key, parameter, ts, value) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (spacecraft_key, parameter) DO UPDATE \
+                 SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest_values.ts",
+            )?;
+            for (key, name, ts, value) in self.latest_rows {
+                upsert.execute(rusqlite::params![key, name, ts, value])?;
+            }
+            conn.prepare_cached(COVERED)?
+                .execute([i64::try_from(self.snapshots.len()).unwrap_or(i64::MAX)])?;
+        }
+        if !registered.events.is_empty() {
+            let mut record = conn.prepare_cached(
+                "INSERT INTO events \
+                 (tenant, id, spacecraft_id, ts, type, severity, message, metadata) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for (event, metadata) in registered.events.iter().zip(registered.event_metadata) {
+                record.execute(rusqlite::params![
+                    tenant,
+                    event.id.as_str(),
+                    event.spacecraft_id.as_ref().map(SpacecraftId::as_str),
+                    event.timestamp.as_millis(),
+                    event.event_type.as_str(),
+                    event.severity.as_str(),
+                    event.message.as_str(),
+                    metadata,
+                ])?;
+            }
+            let mut pending = conn.prepare_cached(
+                "INSERT INTO outbox (sequence, next_attempt_at) \
+                 SELECT sequence, ts FROM events WHERE id = ?1",
+            )?;
+            for event in registered.events {
+                pending.execute([event.id.as_str()])?;
+            }
+        }
+        conn.execute_batch("COMMIT")
     }
-    conn.execute_batch("COMMIT")
 }
 
 /// What the ingest thread prepares while a chunk is being inserted.
@@ -644,39 +718,63 @@ impl SqliteStore {
         } else {
             latest_rows(&latest).ok()?
         };
-        if one_go && registrations.is_empty() {
-            let defer = self.defer_latest;
-            let direct = self
-                .writer
-                .commit_direct(
-                    |conn| {
-                        insert_all_new_directly(
-                            conn,
-                            tenant,
-                            snapshots,
-                            &texts,
-                            &keys,
-                            &latest_rows,
-                        )
-                    },
-                    || {
-                        if defer {
-                            self.latest.merge(std::mem::take(&mut latest));
-                        }
-                    },
-                )
-                .await;
-            if let Some(committed) = direct {
-                return committed.is_ok().then_some(outcome);
-            }
-            // No direct connection (a store waiting for the disk): one command to SQLite's
-            // thread, below.
-        }
         let registered_metadata = spacecraft::registration_metadata(registrations).ok()?;
         let registered_events: Vec<NewEvent> =
             registrations.iter().map(|r| r.event.clone()).collect();
         let event_metadata = events::metadata_of(&registered_events).ok()?;
         let new_keys: Vec<i64> = (first_new_key..).take(registrations.len()).collect();
+        if one_go {
+            let defer = self.defer_latest;
+            let plain = PlainWrite {
+                tenant,
+                registrations: Registered {
+                    spacecraft: registrations,
+                    metadata: &registered_metadata,
+                    keys: &new_keys,
+                    events: &registered_events,
+                    event_metadata: &event_metadata,
+                },
+                snapshots,
+                texts: &texts,
+                keys: &keys,
+                latest_rows: &latest_rows,
+            };
+            let direct = self
+                .writer
+                .commit_direct(
+                    |conn| plain.insert_directly(conn),
+                    || {
+                        if defer {
+                            self.latest.merge(std::mem::take(&mut latest));
+                        }
+                        if !registrations.is_empty() {
+                            // Still holding the writer: no other registration between.
+                            self.set_next_spacecraft_key(Some(
+                                first_new_key + key_count(registrations),
+                            ));
+                        }
+                    },
+                )
+                .await;
+            match direct {
+                Some(Ok(())) => {
+                    if !registrations.is_empty() {
+                        self.remember_keys(tenant, &keys);
+                    }
+                    return Some(outcome);
+                }
+                Some(Err(_)) => {
+                    if !registrations.is_empty() {
+                        // Taken by another writer, perhaps: read it again next time.
+                        self.set_next_spacecraft_key(None);
+                    }
+                    return None;
+                }
+                // No direct connection (a store waiting for the disk): one command to SQLite's
+                // thread, below.
+                None => {}
+            }
+        }
         let mut query = QueryBuilder::<Sqlite>::new(if one_go { "BEGIN IMMEDIATE; " } else { "" });
         let rows = rows_per_statement(8);
         for ((chunk, metadata), chunk_keys) in registrations
