@@ -711,6 +711,18 @@ mod tests {
         );
     }
 
+    /// The arrival number the stored latest values cover, and the highest stored.
+    async fn covered_and_stored(store: &SqliteStore) -> (i64, i64) {
+        let mut writer = store.writer.lock().await.expect("writer");
+        sqlx::query_as(
+            "SELECT (SELECT seq FROM latest_values_flushed), \
+                    (SELECT COALESCE(MAX(seq), 0) FROM telemetry)",
+        )
+        .fetch_one(&mut *writer)
+        .await
+        .expect("marks")
+    }
+
     /// Rows the direct connection changed since it was opened.
     async fn direct_changes(store: &SqliteStore) -> u64 {
         let state = store.writer.state.lock().await;
@@ -725,8 +737,11 @@ mod tests {
     #[cfg(feature = "conformance")]
     #[tokio::test]
     async fn plain_writes_commit_on_the_direct_connection() {
-        use crate::conformance::fixtures::{outcome, register, registration, snapshot, write};
+        use crate::conformance::fixtures::{
+            outcome, register, registration, snapshot, snapshot_with, write,
+        };
         use missionops_core::{TelemetryRepository, TelemetryWrite, TenantId};
+        use serde_json::json;
 
         let dir = tempfile::tempdir().expect("dir");
         let store = SqliteStore::open_path(dir.path().join("direct.db"))
@@ -750,6 +765,22 @@ mod tests {
         assert_eq!(plain, outcome(2, 0));
         // Two rows, the latest values of their two parameters, the covered mark.
         assert_eq!(direct_changes(&store).await - before, 5, "stored directly");
+        assert_eq!(
+            covered_and_stored(&store).await,
+            (3, 3),
+            "the mark covers them"
+        );
+        // A snapshot with no parameters has no latest value, and the mark still moves over it.
+        let bare = store
+            .insert_telemetry(write(vec![snapshot_with("t0", "SC-1", 0, json!({}))]))
+            .await
+            .expect("a snapshot with no parameters");
+        assert_eq!(bare, outcome(1, 0));
+        assert_eq!(
+            covered_and_stored(&store).await,
+            (4, 4),
+            "the mark covers it"
+        );
         let again = store
             .insert_telemetry(write(vec![
                 snapshot("t3", "SC-1", 3, 22.0),
@@ -805,7 +836,7 @@ mod tests {
                 .await
                 .expect("count")
         };
-        assert_eq!(count, 6);
+        assert_eq!(count, 7);
     }
 
     /// The direct connection never sleeps in SQLite's busy handler on the runtime's thread:

@@ -495,8 +495,9 @@ struct PlainWrite<'a> {
     /// Each snapshot's parameters as JSON text.
     texts: &'a [String],
     keys: &'a Keys<'a>,
-    /// The latest values, when this store writes them with the telemetry (empty otherwise).
-    latest_rows: &'a [LatestRow<'a>],
+    /// The latest values, when this store writes them with the telemetry (`None` when it
+    /// writes them behind).
+    latest_rows: Option<&'a [LatestRow<'a>]>,
 }
 
 impl PlainWrite<'_> {
@@ -550,14 +551,14 @@ impl PlainWrite<'_> {
                 ])?;
             }
         }
-        if !self.latest_rows.is_empty() {
+        if let Some(latest_rows) = self.latest_rows {
             let mut upsert = conn.prepare_cached(
                 "INSERT INTO latest_values (spacecraft_key, parameter, ts, value) \
                  VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (spacecraft_key, parameter) DO UPDATE \
                  SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest_values.ts",
             )?;
-            for (key, name, ts, value) in self.latest_rows {
+            for (key, name, ts, value) in latest_rows {
                 upsert.execute(rusqlite::params![key, name, ts, value])?;
             }
             conn.prepare_cached(COVERED)?
@@ -737,7 +738,7 @@ impl SqliteStore {
                 snapshots,
                 texts: &texts,
                 keys: &keys,
-                latest_rows: &latest_rows,
+                latest_rows: (!defer).then_some(latest_rows.as_slice()),
             };
             let direct = self
                 .writer
