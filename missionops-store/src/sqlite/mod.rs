@@ -14,10 +14,11 @@
 //! - `health`: the write probe of readiness checks (`BEGIN IMMEDIATE`, rolled back).
 //!
 //! # Transactions
-//! Every trait write runs in one `BEGIN IMMEDIATE` transaction on the single writer connection:
-//! the state change, its events and their outbox rows commit together or not at all. A failed
-//! write returns before `COMMIT`; dropping the transaction rolls it back, so nothing of it (not
-//! even an event sequence number) is left behind.
+//! Every trait write runs in one `BEGIN IMMEDIATE` transaction on the writer (one of its two
+//! connections, one write at a time): the state change, its events and their outbox rows
+//! commit together or not at all. A failed write returns before `COMMIT`; dropping the
+//! transaction rolls it back, so nothing of it (not even an event sequence number) is left
+//! behind.
 
 mod anomalies;
 mod documents;
@@ -90,11 +91,12 @@ const RESTART_FRAMES: i64 = 1_000;
 /// Every repository trait over one SQLite file. Cheap to clone: clones share the connection
 /// pools.
 ///
-/// Writes go through exactly one connection, so they are serialized in the process and never
-/// deadlock upgrading a read lock to a write lock; reads go through a pool of read-only
-/// connections and run beside the writer (WAL mode). Commits use `synchronous=NORMAL`: a committed write
-/// survives the process being killed, but the last commits before a power cut or an operating
-/// system crash may be lost (the database itself stays consistent).
+/// Writes go through the writer, one at a time (on one of its two connections, never both at
+/// once), so they are serialized in the process and never deadlock upgrading a read lock to a
+/// write lock; reads go through a pool of read-only connections and run beside the writer
+/// (WAL mode). Commits use `synchronous=NORMAL`: a committed write survives the process being
+/// killed, but the last commits before a power cut or an operating system crash may be lost
+/// (the database itself stays consistent).
 ///
 /// ```no_run
 /// # async fn demo() -> missionops_core::Result<()> {
@@ -128,7 +130,8 @@ pub struct SqliteStore {
     defer_latest: bool,
 }
 
-/// The one write connection, held directly rather than in a pool of one: a sqlx pool tests a
+/// The sqlx write connection, held directly rather than in a pool of one, and the direct
+/// connection beside it (see [`Writer::commit_direct`]), under one lock: a sqlx pool tests a
 /// connection with a round trip to SQLite's thread when it is taken and again (on a task of
 /// its own) when it is given back, which made every write wait for two extra round trips of
 /// the write before it. Here a write waits for the lock (first come, first served) and then
