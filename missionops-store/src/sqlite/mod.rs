@@ -60,6 +60,22 @@ const READ_CONNECTIONS: u32 = 4;
 /// a larger cache than SQLite's 2 MiB keeps its inner pages resident as the table grows.
 const WRITER_CACHE_KIB: i64 = 32 * 1024;
 
+/// Page cache of the direct write connection while the file is smaller than
+/// [`LARGE_FILE_BYTES`], in KiB: SQLite's default. Below 1 GiB a large cache costs every commit
+/// that split an index page in the middle a walk over all of it: SQLite's `balance_nonroot`
+/// renumbers the new pages through the lock page's number (1 GiB ÷ page size + 1), and the end
+/// of the transaction then drops cached pages from the file's end up to that number by
+/// visiting every bucket of the cache. A fleet splits index pages all the time, and that walk
+/// was the top symbol of the batch-of-10 fleet row, on the request's thread; with 2 MiB the
+/// row ran 4–9 % faster and the single-write rows no slower (BENCHMARKS.md, session 17). From
+/// 1 GiB on the lock page lies inside the file and the walk visits a few buckets, so the large
+/// cache costs nothing there.
+const SMALL_FILE_CACHE_KIB: i64 = 2 * 1024;
+
+/// The file size from which the direct write connection keeps [`WRITER_CACHE_KIB`]: SQLite's
+/// lock page.
+const LARGE_FILE_BYTES: i64 = 1 << 30;
+
 /// Page cache of each reader, in KiB. Reads mostly stream through pages once (the operating
 /// system caches the file anyway), so readers keep little: all caches together stay at 96 MiB
 /// (the two write connections' 32 MiB each, four readers'), inside the server's memory budget
@@ -151,17 +167,28 @@ struct WriterState {
     /// thread (see [`Writer::commit_direct`]); used only under this state's lock, so it never
     /// writes beside `connection`. `None` once closed, and on a store waiting for the disk.
     direct: Option<rusqlite::Connection>,
+    /// The file size from which `direct` has the large page cache, and whether it has it (see
+    /// [`SMALL_FILE_CACHE_KIB`]).
+    large_from: i64,
+    direct_cache_large: bool,
     /// A transaction sent in one go may have been cut off before its `COMMIT`: the next
     /// user of the connection rolls back whatever is left open first.
     unfinished: bool,
 }
 
 impl Writer {
-    fn new(connection: SqliteConnection, direct: rusqlite::Connection, file: PathBuf) -> Self {
+    fn new(
+        connection: SqliteConnection,
+        direct: rusqlite::Connection,
+        sizing: DirectCache,
+        file: PathBuf,
+    ) -> Self {
         Writer {
             state: Arc::new(tokio::sync::Mutex::new(WriterState {
                 connection: Some(connection),
                 direct: Some(direct),
+                large_from: sizing.large_from,
+                direct_cache_large: sizing.large,
                 unfinished: false,
             })),
             file,
@@ -239,6 +266,22 @@ impl Writer {
         Some(result.map_err(Error::backend))
     }
 
+    /// Gives the direct connection its large page cache once the file, `bytes` long now, has
+    /// reached the size for it.
+    async fn fit_direct_cache(&self, bytes: i64) -> Result<()> {
+        let mut state = self.state.lock().await;
+        if state.direct_cache_large || bytes < state.large_from {
+            return Ok(());
+        }
+        if let Some(direct) = state.direct.as_ref() {
+            direct
+                .pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
+                .map_err(Error::backend)?;
+        }
+        state.direct_cache_large = true;
+        Ok(())
+    }
+
     async fn close(&self) {
         let (connection, direct) = {
             let mut state = self.state.lock().await;
@@ -293,6 +336,13 @@ impl Checkpointer {
                 if ticks % LATEST_FLUSH_TICKS == 0 {
                     if let Err(e) = telemetry::flush_latest_values(&writer, &latest).await {
                         tracing::warn!(error = %e, "cannot write the latest values; retrying");
+                    }
+                    let fitted = match file_bytes(&connection).await {
+                        Ok(bytes) => writer.fit_direct_cache(bytes).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = fitted {
+                        tracing::debug!(error = %e, "cannot size the direct cache; retrying");
                     }
                 }
                 // A failed checkpoint (the file busy in another process) is retried at the
@@ -379,6 +429,15 @@ impl SqliteStore {
     }
 
     async fn open_with(options: SqliteConnectOptions) -> Result<Self> {
+        Self::open_sizing_cache_from(options, LARGE_FILE_BYTES).await
+    }
+
+    /// [`Self::open_with`], the direct connection's large cache taken from `large_from` bytes
+    /// of file.
+    async fn open_sizing_cache_from(
+        options: SqliteConnectOptions,
+        large_from: i64,
+    ) -> Result<Self> {
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -399,8 +458,12 @@ impl SqliteStore {
         MIGRATOR.run(&mut writer).await.map_err(Error::backend)?;
         // Latest values a process stopped before writing (see `telemetry::latest`).
         Self::repair_latest_values(&mut writer).await?;
-        let direct = open_direct(options.get_filename())?;
-        let writer = Writer::new(writer, direct, options.get_filename().to_path_buf());
+        let sizing = DirectCache {
+            large_from,
+            large: file_bytes(&mut writer).await? >= large_from,
+        };
+        let direct = open_direct(options.get_filename(), sizing.large)?;
+        let writer = Writer::new(writer, direct, sizing, options.get_filename().to_path_buf());
         let checkpoint_connection = SqlitePoolOptions::new()
             .max_connections(1)
             .idle_timeout(None)
@@ -499,7 +562,7 @@ impl SqliteStore {
 /// the runtime's threads, which must not sleep in SQLite's busy handler while another process
 /// writes the file; its write fails at once instead, and goes the careful way on the sqlx
 /// writer, which waits (up to [`BUSY_TIMEOUT`]) on its own thread.
-fn open_direct(file: &Path) -> Result<rusqlite::Connection> {
+fn open_direct(file: &Path, large_cache: bool) -> Result<rusqlite::Connection> {
     let connection = rusqlite::Connection::open_with_flags(
         file,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -512,10 +575,29 @@ fn open_direct(file: &Path) -> Result<rusqlite::Connection> {
         .execute_batch(&format!(
             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
              PRAGMA cache_size = {}; PRAGMA wal_autocheckpoint = 0",
-            -WRITER_CACHE_KIB
+            if large_cache {
+                -WRITER_CACHE_KIB
+            } else {
+                -SMALL_FILE_CACHE_KIB
+            }
         ))
         .map_err(Error::backend)?;
     Ok(connection)
+}
+
+/// How the direct connection's page cache starts: large from `large_from` bytes of file, and
+/// whether the file is that large already.
+struct DirectCache {
+    large_from: i64,
+    large: bool,
+}
+
+/// The size of the database as `conn` sees it, log included, in bytes.
+async fn file_bytes(conn: impl sqlx::SqliteExecutor<'_>) -> Result<i64> {
+    sqlx::query_scalar("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+        .fetch_one(conn)
+        .await
+        .db()
 }
 
 /// Spacecraft keys by tenant, then by spacecraft id (nested so that a lookup borrows both).
@@ -724,6 +806,73 @@ mod tests {
         .fetch_one(&mut *writer)
         .await
         .expect("marks")
+    }
+
+    /// `PRAGMA cache_size` of the direct write connection (negative: KiB).
+    async fn direct_cache(store: &SqliteStore) -> i64 {
+        let state = store.writer.state.lock().await;
+        state
+            .direct
+            .as_ref()
+            .expect("a direct connection")
+            .pragma_query_value(None, "cache_size", |row| row.get(0))
+            .expect("cache_size")
+    }
+
+    /// The direct connection keeps SQLite's small cache until the file reaches the size from
+    /// which a large one costs commits nothing (1 GiB; here the test's own size): at opening
+    /// when the file is that large already, otherwise once the checkpointer sees it grow there.
+    #[tokio::test]
+    async fn the_direct_cache_grows_when_the_file_does() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("grow.db");
+        let options = || {
+            SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+        };
+        let store = SqliteStore::open_path(&path).await.expect("open");
+        assert_eq!(direct_cache(&store).await, -SMALL_FILE_CACHE_KIB);
+        let opened = {
+            let mut writer = store.writer.lock().await.expect("writer");
+            file_bytes(&mut *writer).await.expect("size")
+        };
+        store.close().await;
+
+        let threshold = opened + 512 * 1024;
+        let store = SqliteStore::open_sizing_cache_from(options(), threshold)
+            .await
+            .expect("open below the threshold");
+        assert_eq!(direct_cache(&store).await, -SMALL_FILE_CACHE_KIB);
+        {
+            let mut writer = store.writer.lock().await.expect("writer");
+            sqlx::query(
+                "CREATE TABLE filler (b BLOB); INSERT INTO filler VALUES (zeroblob(1048576))",
+            )
+            .execute(&mut *writer)
+            .await
+            .expect("grow the file by 1 MiB");
+        }
+        // The checkpointer looks once a second.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while direct_cache(&store).await != -WRITER_CACHE_KIB {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the cache stayed small past the threshold"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        store.close().await;
+
+        let store = SqliteStore::open_sizing_cache_from(options(), threshold)
+            .await
+            .expect("reopen");
+        assert_eq!(
+            direct_cache(&store).await,
+            -WRITER_CACHE_KIB,
+            "large from the start"
+        );
+        store.close().await;
     }
 
     /// Rows the direct connection changed since it was opened.
