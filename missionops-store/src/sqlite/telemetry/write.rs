@@ -446,7 +446,7 @@ fn push_snapshot_rows<'q>(
     texts: Vec<String>,
     keys: &Keys<'_>,
 ) {
-    query.push("INSERT INTO telemetry (tenant, id, spacecraft_key, ts, parameters) ");
+    query.push(insert_telemetry!());
     query.push_values(snapshots.iter().zip(texts), |mut row, (snapshot, text)| {
         row.push_bind(tenant.as_str())
             .push_bind(snapshot.id.as_str())
@@ -461,18 +461,41 @@ pub(super) fn push_latest_values<'q>(
     query: &mut QueryBuilder<'q, Sqlite>,
     rows: &'q [LatestRow<'q>],
 ) {
-    query.push("INSERT INTO latest_values (spacecraft_key, parameter, ts, value) ");
+    query.push(insert_latest!());
     query.push_values(rows, |mut row, (key, name, ts, value)| {
         row.push_bind(*key)
             .push_bind(*name)
             .push_bind(*ts)
             .push_bind(value.as_str());
     });
-    query.push(
-        " ON CONFLICT (spacecraft_key, parameter) DO UPDATE \
-         SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest_values.ts",
-    );
+    query.push(keep_newer_latest!());
 }
+
+/// The head of a telemetry row `INSERT`, before its values (both drivers' statements).
+macro_rules! insert_telemetry {
+    () => {
+        "INSERT INTO telemetry (tenant, id, spacecraft_key, ts, parameters) "
+    };
+}
+use insert_telemetry;
+
+/// The head of a latest-values upsert, before its values.
+macro_rules! insert_latest {
+    () => {
+        "INSERT INTO latest_values (spacecraft_key, parameter, ts, value) "
+    };
+}
+use insert_latest;
+
+/// The tail of a latest-values upsert: a stored value moves forward only to one at least as
+/// new (a later arrival wins a tie of sample times).
+macro_rules! keep_newer_latest {
+    () => {
+        " ON CONFLICT (spacecraft_key, parameter) DO UPDATE \
+         SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest_values.ts"
+    };
+}
+use keep_newer_latest;
 
 /// Spacecraft a write registers, with what their rows and events are stored with.
 struct Registered<'a> {
@@ -537,10 +560,8 @@ impl PlainWrite<'_> {
             }
         }
         {
-            let mut insert = conn.prepare_cached(
-                "INSERT INTO telemetry (tenant, id, spacecraft_key, ts, parameters) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
+            let mut insert =
+                conn.prepare_cached(concat!(insert_telemetry!(), "VALUES (?1, ?2, ?3, ?4, ?5)"))?;
             for (snapshot, text) in self.snapshots.iter().zip(self.texts) {
                 insert.execute(rusqlite::params![
                     tenant,
@@ -552,12 +573,11 @@ impl PlainWrite<'_> {
             }
         }
         if let Some(latest_rows) = self.latest_rows {
-            let mut upsert = conn.prepare_cached(
-                "INSERT INTO latest_values (spacecraft_key, parameter, ts, value) \
-                 VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (spacecraft_key, parameter) DO UPDATE \
-                 SET ts = excluded.ts, value = excluded.value WHERE excluded.ts >= latest_values.ts",
-            )?;
+            let mut upsert = conn.prepare_cached(concat!(
+                insert_latest!(),
+                "VALUES (?1, ?2, ?3, ?4)",
+                keep_newer_latest!()
+            ))?;
             for (key, name, ts, value) in latest_rows {
                 upsert.execute(rusqlite::params![key, name, ts, value])?;
             }
