@@ -43,6 +43,53 @@ pub(crate) fn check_text(field: &str, value: &str, max: usize, rule: TextRule) -
     Ok(())
 }
 
+/// A JSON string as text: borrowed from the input when it holds no escapes (serde_json over a
+/// byte slice, as the HTTP bodies are parsed), owned otherwise. serde's own `Cow<str>` always
+/// copies into a `String`, one allocation more for every id and name of a request.
+pub(crate) fn deserialize_text<'de, D>(
+    d: D,
+) -> std::result::Result<std::borrow::Cow<'de, str>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct TextVisitor;
+    impl<'de> serde::de::Visitor<'de> for TextVisitor {
+        type Value = std::borrow::Cow<'de, str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E: serde::de::Error>(
+            self,
+            v: &'de str,
+        ) -> std::result::Result<Self::Value, E> {
+            Ok(std::borrow::Cow::Borrowed(v))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+            Ok(std::borrow::Cow::Owned(v.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(
+            self,
+            v: String,
+        ) -> std::result::Result<Self::Value, E> {
+            Ok(std::borrow::Cow::Owned(v))
+        }
+    }
+    d.deserialize_str(TextVisitor)
+}
+
+/// [`deserialize_text`] as a seed, for map keys.
+pub(crate) struct TextSeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for TextSeed {
+    type Value = std::borrow::Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        deserialize_text(d)
+    }
+}
+
 /// Declares a parsed text newtype with `parse`, `as_str`, `Display`, `FromStr`, serde as a plain
 /// JSON string, and the bounds given.
 macro_rules! text_newtype {
@@ -118,7 +165,7 @@ macro_rules! text_newtype {
 
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let raw = String::deserialize(d)?;
+                let raw = $crate::domain::text::deserialize_text(d)?;
                 Self::parse(raw).map_err(serde::de::Error::custom)
             }
         }

@@ -386,6 +386,87 @@ impl Serialize for Parameters {
     }
 }
 
+/// How many layouts each thread remembers for the parser (see [`RECENT_LAYOUTS`]).
+const RECENT_LAYOUT_COUNT: usize = 8;
+
+thread_local! {
+    /// The layouts this thread parsed last, newest first: a fleet sends the same few lists of
+    /// names over and over, and a snapshot whose names match one of them takes that shared
+    /// layout instead of allocating and checking each name again (and the monitor then binds
+    /// it by a pointer comparison). Only which of two equal layouts a snapshot holds depends
+    /// on it, never what is parsed or rejected.
+    static RECENT_LAYOUTS: std::cell::RefCell<std::rc::Rc<[Layout]>> =
+        std::cell::RefCell::new(std::rc::Rc::from([]));
+}
+
+/// The layouts a snapshot's names are checked against while it is parsed: the thread's recent
+/// ones, and the one whose first names are the keys parsed so far.
+struct KnownLayouts {
+    recent: std::rc::Rc<[Layout]>,
+    /// The index in `recent` of a layout whose first names are those parsed so far.
+    matched: Option<usize>,
+}
+
+impl KnownLayouts {
+    /// This thread's recent layouts (none while the thread is ending).
+    fn of_this_thread() -> Self {
+        let recent = RECENT_LAYOUTS
+            .try_with(|recent| recent.try_borrow().map(|r| std::rc::Rc::clone(&r)).ok())
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| std::rc::Rc::from([]));
+        KnownLayouts {
+            recent,
+            matched: None,
+        }
+    }
+
+    /// The already-checked name at `names.len()` equal to `key`, from a recent layout whose
+    /// first names are `names` (the keys before it).
+    fn name_at(&mut self, names: &[ParameterName], key: &str) -> Option<ParameterName> {
+        let position = names.len();
+        let next_is_key = |layout: &Layout| {
+            layout
+                .names()
+                .get(position)
+                .is_some_and(|n| n.as_str() == key)
+        };
+        self.matched = match self.matched {
+            // Its first names are `names` already.
+            Some(i) if next_is_key(&self.recent[i]) => Some(i),
+            _ => self
+                .recent
+                .iter()
+                .position(|layout| next_is_key(layout) && layout.names()[..position] == *names),
+        };
+        Some(self.recent[self.matched?].names()[position].clone())
+    }
+
+    /// The recent layout whose names are exactly `names`, the keys parsed.
+    fn whole(&self, names: &[ParameterName]) -> Option<Layout> {
+        let layout = &self.recent[self.matched?];
+        (layout.names().len() == names.len()).then(|| layout.clone())
+    }
+
+    /// Remembers `layout` as this thread's newest.
+    fn remember(&self, layout: &Layout) {
+        let mut recent = Vec::with_capacity(RECENT_LAYOUT_COUNT);
+        recent.push(layout.clone());
+        recent.extend(
+            self.recent
+                .iter()
+                .filter(|known| *known != layout)
+                .take(RECENT_LAYOUT_COUNT - 1)
+                .cloned(),
+        );
+        let _ = RECENT_LAYOUTS.try_with(|cell| {
+            if let Ok(mut cell) = cell.try_borrow_mut() {
+                *cell = recent.into();
+            }
+        });
+    }
+}
+
 impl<'de> Deserialize<'de> for Parameters {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct ParametersVisitor;
@@ -398,13 +479,17 @@ impl<'de> Deserialize<'de> for Parameters {
                 let capacity = map.size_hint().unwrap_or(8).min(MAX_PARAMETERS);
                 let mut names = Vec::with_capacity(capacity);
                 let mut values = Vec::with_capacity(capacity);
-                while let Some(raw) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    let name = ParameterName::parse(raw.as_ref()).map_err(|e| {
-                        de::Error::custom(format!(
-                            "parameters: name {}: {e}",
-                            crate::error::quote(&raw)
-                        ))
-                    })?;
+                let mut known = KnownLayouts::of_this_thread();
+                while let Some(raw) = map.next_key_seed(super::text::TextSeed)? {
+                    let name = match known.name_at(&names, &raw) {
+                        Some(name) => name,
+                        None => ParameterName::parse(raw.as_ref()).map_err(|e| {
+                            de::Error::custom(format!(
+                                "parameters: name {}: {e}",
+                                crate::error::quote(&raw)
+                            ))
+                        })?,
+                    };
                     let value = map.next_value::<ParameterValue>().map_err(|e| {
                         de::Error::custom(format!("parameters.{name}: {}", strip_position(&e)))
                     })?;
@@ -416,7 +501,14 @@ impl<'de> Deserialize<'de> for Parameters {
                         )));
                     }
                 }
-                Parameters::from_parts(names, values).map_err(de::Error::custom)
+                if let Some(layout) = known.whole(&names) {
+                    // Checked when it was first parsed: no repeated name.
+                    return Ok(Parameters { layout, values });
+                }
+                let parameters =
+                    Parameters::from_parts(names, values).map_err(de::Error::custom)?;
+                known.remember(parameters.layout());
+                Ok(parameters)
             }
         }
         d.deserialize_map(ParametersVisitor)
@@ -544,5 +636,94 @@ mod tests {
         let c = interner.share(Parameters::from_json(&json!({"y": 3, "x": 4})).unwrap());
         assert!(a.layout().same_as(b.layout()));
         assert!(!a.layout().same_as(c.layout()));
+    }
+
+    fn names_of(p: &Parameters) -> Vec<&str> {
+        p.names().iter().map(ParameterName::as_str).collect()
+    }
+
+    #[test]
+    fn snapshots_parsed_with_the_same_names_share_one_layout() {
+        let parse = |body: &str| serde_json::from_str::<Parameters>(body).unwrap();
+        let first = parse(r#"{"soc":1,"temp":2}"#);
+        let second = parse(r#"{"soc":3,"temp":4}"#);
+        assert!(second.layout().same_as(first.layout()));
+        // An escaped key is the same name as its plain spelling.
+        let escaped = parse(r#"{"so\u0063":5,"temp":6}"#);
+        assert!(escaped.layout().same_as(first.layout()));
+        assert_eq!(
+            serde_json::to_string(&escaped).unwrap(),
+            r#"{"soc":5,"temp":6}"#
+        );
+        // Other orders, prefixes and extensions of a known list get layouts of their own.
+        for (body, names) in [
+            (r#"{"temp":1,"soc":2}"#, vec!["temp", "soc"]),
+            (r#"{"soc":1}"#, vec!["soc"]),
+            (
+                r#"{"soc":1,"temp":2,"mode":"SAFE"}"#,
+                vec!["soc", "temp", "mode"],
+            ),
+            (r#"{}"#, vec![]),
+        ] {
+            let parsed = parse(body);
+            assert_eq!(names_of(&parsed), names, "{body}");
+            assert!(!parsed.layout().same_as(first.layout()), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_known_list_of_names_is_still_checked_where_it_differs() {
+        serde_json::from_str::<Parameters>(r#"{"a":1,"b":2}"#).unwrap();
+        let repeated = serde_json::from_str::<Parameters>(r#"{"a":1,"b":2,"a":3}"#).unwrap_err();
+        assert!(
+            repeated
+                .to_string()
+                .starts_with("parameters.a: is given more than once"),
+            "{repeated}"
+        );
+        let bad = serde_json::from_str::<Parameters>(r#"{"a":1,"b":2,"\u0001":3}"#).unwrap_err();
+        assert!(
+            bad.to_string()
+                .contains("must not contain control characters"),
+            "{bad}"
+        );
+        // The bad value of a known name is still named.
+        let bad = serde_json::from_str::<Parameters>(r#"{"a":1,"b":null}"#).unwrap_err();
+        assert!(
+            bad.to_string()
+                .starts_with("parameters.b: must be a number"),
+            "{bad}"
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever this thread parsed before, a list of names parses to those names in order,
+        /// or is refused exactly when it repeats one.
+        #[test]
+        fn parsing_does_not_depend_on_the_layouts_seen_before(
+            lists in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(vec!["a", "b", "c", "d"]), 0..5),
+                1..20,
+            )
+        ) {
+            for list in &lists {
+                let body = format!(
+                    "{{{}}}",
+                    list.iter().map(|n| format!("{n:?}:1")).collect::<Vec<_>>().join(",")
+                );
+                let parsed = serde_json::from_str::<Parameters>(&body);
+                let repeats = list.iter().enumerate().any(|(i, n)| list[..i].contains(n));
+                match parsed {
+                    Ok(p) => {
+                        proptest::prop_assert!(!repeats, "{body}");
+                        proptest::prop_assert_eq!(names_of(&p), list.clone());
+                    }
+                    Err(e) => proptest::prop_assert!(
+                        repeats && e.to_string().contains("is given more than once"),
+                        "{body}: {e}"
+                    ),
+                }
+            }
+        }
     }
 }
