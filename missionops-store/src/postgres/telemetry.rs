@@ -289,6 +289,27 @@ pub(super) const UPSERT_LATEST_VALUES: &str = "INSERT INTO latest_values AS l
      SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
      WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival)";
 
+/// The part of the optimistic ingest statement that moves `latest_values` forward with the rows
+/// `$7`–`$11`; left out of the statements of a store that writes them behind (its rows are
+/// empty there, and the part's `INSERT … ON CONFLICT` cost the database its set-up on every
+/// call all the same).
+macro_rules! move_latest {
+    () => {
+        ",
+             latest AS (
+                 INSERT INTO latest_values AS l
+                     (tenant, spacecraft_id, parameter, value_json, ts, arrival)
+                 SELECT $12, s, p, v::json, t,
+                        ((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575)
+                 FROM unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::int8[])
+                      AS u(s, p, v, t, n)
+                 WHERE (SELECT ok FROM go)
+                 ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
+                 SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
+                 WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival))"
+    };
+}
+
 /// The optimistic ingest statement, with `$registering` in the existence check and
 /// `$registration` among its parts when it registers spacecraft too (see
 /// [`REGISTER_AND_INSERT_AS_NEW`]), and `$commit` beside the tenant's setting (see
@@ -297,7 +318,7 @@ pub(super) const UPSERT_LATEST_VALUES: &str = "INSERT INTO latest_values AS l
 /// failing anywhere, nothing. Ordinals are 1-based; arrival numbers use the 0-based index
 /// (`n - 1`), shifted and masked with ARRIVAL_BITS = 20.
 macro_rules! insert_as_new {
-    ($registering:literal, $registration:literal, $commit:literal) => {
+    ($registering:literal, $registration:literal, $commit:expr, $latest:expr) => {
         concat!(
             "WITH tenant AS MATERIALIZED (
                  SELECT set_config('missionops.tenant', $12, true) AS t",
@@ -330,18 +351,9 @@ macro_rules! insert_as_new {
                         i, p::json
                  FROM unnest($4::text[], $5::timestamptz[], $3::text[], $6::text[])
                       WITH ORDINALITY AS u(s, t, i, p, n)
-                 WHERE (SELECT ok FROM go)),
-             latest AS (
-                 INSERT INTO latest_values AS l
-                     (tenant, spacecraft_id, parameter, value_json, ts, arrival)
-                 SELECT $12, s, p, v::json, t,
-                        ((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575)
-                 FROM unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::int8[])
-                      AS u(s, p, v, t, n)
-                 WHERE (SELECT ok FROM go)
-                 ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
-                 SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
-                 WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival))
+                 WHERE (SELECT ok FROM go))",
+            $latest,
+            "
          SELECT CASE WHEN (SELECT t FROM tenant) = $12 THEN ARRAY(SELECT s FROM unknown) END,
                 (SELECT b FROM block)"
         )
@@ -353,18 +365,20 @@ macro_rules! insert_as_new {
 /// spacecraft, time, parameters as JSON), moves `latest_values` forward with the rows `$7`–`$11`
 /// (spacecraft, parameter, value, time, ordinal of the snapshot); answers the spacecraft it
 /// found missing (`NULL` when the tenant was not set in time) and the blocks it took.
-const INSERT_AS_NEW: &str = insert_as_new!("", "", "");
+const INSERT_AS_NEW: &str = insert_as_new!("", "", "", move_latest!());
 
-/// [`INSERT_AS_NEW`] committing without waiting for the WAL flush (see [`super::NO_FLUSH_WAIT`]).
-const INSERT_AS_NEW_NO_FLUSH_WAIT: &str = insert_as_new!(
-    "",
-    "",
-    ", set_config('synchronous_commit', 'off', true) AS c"
-);
+/// Beside the tenant's setting in the optimistic statement: its implicit transaction commits
+/// without waiting for the WAL flush (see [`super::NO_FLUSH_WAIT`]).
+macro_rules! no_flush_wait {
+    () => {
+        ", set_config('synchronous_commit', 'off', true) AS c"
+    };
+}
 
-/// [`REGISTER_AND_INSERT_AS_NEW`] with `$commit` beside the tenant's setting.
+/// [`REGISTER_AND_INSERT_AS_NEW`] with `$commit` beside the tenant's setting and `$latest`
+/// ([`move_latest`] or nothing).
 macro_rules! register_and_insert_as_new {
-    ($commit:literal) => {
+    ($commit:expr, $latest:expr) => {
         insert_as_new!(
             " AND s <> ALL($13::text[])",
             "
@@ -400,7 +414,8 @@ macro_rules! register_and_insert_as_new {
                  RETURNING sequence),
              queued AS (
                  INSERT INTO outbox (tenant, sequence) SELECT $12, sequence FROM recorded),",
-            $commit
+            $commit,
+            $latest
         )
     };
 }
@@ -416,12 +431,24 @@ macro_rules! register_and_insert_as_new {
 /// event counter, with an outbox row each. The counter is locked last, once the spacecraft rows
 /// are in (the same order of locks as a transaction that registers, then records events), and
 /// stays locked only until this statement commits.
-const REGISTER_AND_INSERT_AS_NEW: &str = register_and_insert_as_new!("");
+const REGISTER_AND_INSERT_AS_NEW: &str = register_and_insert_as_new!("", move_latest!());
 
-/// [`REGISTER_AND_INSERT_AS_NEW`] committing without waiting for the WAL flush (see
-/// [`super::NO_FLUSH_WAIT`]).
-const REGISTER_AND_INSERT_AS_NEW_NO_FLUSH_WAIT: &str =
-    register_and_insert_as_new!(", set_config('synchronous_commit', 'off', true) AS c");
+/// The optimistic statement for a write that registers spacecraft or not, commits without
+/// waiting for the WAL flush or not, and moves `latest_values` forward itself or leaves them
+/// to the store's write-behind: [`INSERT_AS_NEW`] or [`REGISTER_AND_INSERT_AS_NEW`], or one of
+/// their variants.
+fn ingest_statement(registering: bool, no_flush_wait: bool, moves_latest: bool) -> &'static str {
+    match (registering, no_flush_wait, moves_latest) {
+        (false, false, true) => INSERT_AS_NEW,
+        (false, false, false) => insert_as_new!("", "", "", ""),
+        (false, true, true) => insert_as_new!("", "", no_flush_wait!(), move_latest!()),
+        (false, true, false) => insert_as_new!("", "", no_flush_wait!(), ""),
+        (true, false, true) => REGISTER_AND_INSERT_AS_NEW,
+        (true, false, false) => register_and_insert_as_new!("", ""),
+        (true, true, true) => register_and_insert_as_new!(no_flush_wait!(), move_latest!()),
+        (true, true, false) => register_and_insert_as_new!(no_flush_wait!(), ""),
+    }
+}
 
 /// How the optimistic statement ended.
 enum Optimistic<'a> {
@@ -496,12 +523,7 @@ async fn insert_as_new<'a>(
     let none = LatestRows::default();
     let latest = if behind.is_some() { &none } else { &newest };
     let latest_ordinals: Vec<i64> = latest.positions.iter().map(|p| to_i64(p + 1)).collect();
-    let sql = match (registrations.is_some(), no_flush_wait) {
-        (true, false) => REGISTER_AND_INSERT_AS_NEW,
-        (true, true) => REGISTER_AND_INSERT_AS_NEW_NO_FLUSH_WAIT,
-        (false, false) => INSERT_AS_NEW,
-        (false, true) => INSERT_AS_NEW_NO_FLUSH_WAIT,
-    };
+    let sql = ingest_statement(registrations.is_some(), no_flush_wait, behind.is_none());
     let mut query = sqlx::query_as::<_, (Option<Vec<String>>, Option<Vec<i64>>)>(sql)
         .bind(&names)
         .bind(blocks_for(snapshots.len()))
