@@ -9,7 +9,8 @@
 # with whatever else runs; CPU per request moves much less, and is what an A/B of two builds
 # (TARGET_DIR of each, alternated) should compare. Scenarios and TARGET_DIR as for
 # scripts/http-bench.sh; environment: CONNS (default 16), FLEET (default 1000), DB (sqlite or
-# postgres, PGURL as there), CLIENT (the load generator's --client, or node, as there).
+# postgres, PGURL as there), CLIENT (the load generator's --client, or node, as there),
+# CROSSING (fleet-live: snapshots in a thousand that cross a limit, as there).
 set -euo pipefail
 . "$(dirname "$0")/bench-lib.sh"
 target=$1 scenario=$2 secs=${3:-5}
@@ -24,7 +25,10 @@ port=$(free_port)
 fresh_database "$target" "$db" "$dir" cpu_bench
 start_server "$target"
 fleet_args=()
-case "$scenario" in *-fleet) fleet_args=(--fleet "$fleet") ;; esac
+case "$scenario" in
+  *-fleet) fleet_args=(--fleet "$fleet") ;;
+  fleet-live) fleet_args=(--fleet "$fleet" ${CROSSING:+--crossing "$CROSSING"}) ;;
+esac
 # utime + stime of the server, in clock ticks (1/100 s here: getconf CLK_TCK).
 ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 hz=$(getconf CLK_TCK)

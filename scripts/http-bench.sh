@@ -11,7 +11,8 @@
 # analyze, fill (one spacecraft); packets (100 Space Packets a request, SPEC §11); single-fleet, single-new, batch10-fleet, batch-new (a fleet);
 # fleet-live (10,000 spacecraft with configured, live monitors: FLEET defaults to 10000 for it;
 # prints the monitor ticks' mean time during the load, apart from those while configuring,
-# and the server's resident memory);
+# and the server's resident memory; CROSSING=N makes N snapshots in a thousand cross a limit,
+# a mixed load of anomalies, alarms and events);
 # healthz (the bare HTTP stack). When healthz runs first, every later row is also reported as a
 # ratio to it, the figure that survives the machine's noise:
 #
@@ -73,7 +74,7 @@ for scenario in "$@"; do
   fleet_args=()
   case "$scenario" in
     *-fleet) fleet_args=(--fleet "$fleet") ;;
-    fleet-live) fleet_args=(--fleet "${FLEET:-10000}") ;;
+    fleet-live) fleet_args=(--fleet "${FLEET:-10000}" ${CROSSING:+--crossing "$CROSSING"}) ;;
   esac
   if [ "${CLIENT:-}" = node ]; then
     node "$(dirname "$0")/node-loadgen.mjs" "$scenario" --url "http://127.0.0.1:$port" \

@@ -26,7 +26,9 @@
 //!   sends `POST /telemetry` round-robin over the fleet for `--seconds`, then reads from
 //!   `/metrics` the mean duration of the monitor ticks timed during the load (apart from the
 //!   ones before it: the tick after the configurations were set visits every monitor they
-//!   changed) and the monitors the last one visited.
+//!   changed) and the monitors the last one visited. With `--crossing N`, N snapshots in a
+//!   thousand cross `battery_soc`'s `warnHigh` (default 0): a mixed load of anomalies, alarms
+//!   and their events.
 //!
 //! Packets (SPEC §11):
 //! - `packets`: defines the demo's XTCE definition (`Sat-Imager-001`'s) for a spacecraft, then
@@ -65,6 +67,8 @@ struct Options {
     rows: u64,
     fleet: u64,
     client: ClientKind,
+    /// Snapshots in a thousand whose `battery_soc` crosses its `warnHigh` (`fleet-live`).
+    crossing: u64,
 }
 
 /// Which client sends the timed requests.
@@ -127,7 +131,7 @@ fn client_builder() -> reqwest::ClientBuilder {
     }
 }
 
-const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|fleet-live|packets|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N] [--client hyper|reqwest]";
+const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|fleet-live|packets|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N] [--client hyper|reqwest] [--crossing N]";
 
 fn parse_options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
@@ -140,6 +144,7 @@ fn parse_options() -> Result<Options, String> {
         rows: 10_000,
         fleet: 0,
         client: ClientKind::Hyper,
+        crossing: 0,
     };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
@@ -164,6 +169,12 @@ fn parse_options() -> Result<Options, String> {
                 options.fleet = number()?;
                 if options.fleet == 0 {
                     return Err("--fleet: at least 1 spacecraft".to_owned());
+                }
+            }
+            "--crossing" => {
+                options.crossing = number()?;
+                if options.crossing > 1000 {
+                    return Err("--crossing: at most 1000 in a thousand".to_owned());
                 }
             }
             other => return Err(format!("unknown flag {other}\n{USAGE}")),
@@ -504,10 +515,19 @@ async fn configure_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
         "rw2_speed_rpm",
         "images_captured",
     ];
+    // `battery_soc` runs 60.00, 60.01, … 69.99 (see `write_parameters`): a `warnHigh` just
+    // below the top `--crossing` of those thousand values is crossed by that many snapshots in
+    // a thousand, each opening an alarm that the next snapshot clears.
+    let soc_warn_high = 60.0 + (1000 - options.crossing) as f64 / 100.0 - 0.005;
     let parameters: serde_json::Map<String, serde_json::Value> = names
         .iter()
         .map(|n| {
-            let rule = json!({"warnHigh": 1e9, "critHigh": 2e9, "staleAfterSec": 120});
+            let warn_high = if *n == "battery_soc" {
+                soc_warn_high
+            } else {
+                1e9
+            };
+            let rule = json!({"warnHigh": warn_high, "critHigh": 2e9, "staleAfterSec": 120});
             ((*n).to_owned(), rule)
         })
         .collect();
