@@ -17,16 +17,68 @@ use super::{
 };
 use crate::json_text::{read_parameter_value, to_json};
 
-const ANOMALY_INSERT: &str = "INSERT INTO anomalies \
-     (tenant, id, spacecraft_id, ts, parameter, kind, value, severity, limit_value, description, \
-      detected_at, window_start, window_end) ";
+/// The head of an anomaly `INSERT`, before its values (13 a row).
+macro_rules! insert_anomaly {
+    () => {
+        "INSERT INTO anomalies \
+         (tenant, id, spacecraft_id, ts, parameter, kind, value, severity, limit_value, \
+          description, detected_at, window_start, window_end) "
+    };
+}
 
-/// What is left out of `ANOMALY_INSERT` when an anomaly is already stored.
-const ANOMALY_SKIP_DUPLICATE: &str =
-    " ON CONFLICT (tenant, spacecraft_id, parameter, ts, kind) DO NOTHING";
+/// What is left out of an anomaly `INSERT` when the anomaly is already stored.
+macro_rules! skip_duplicate_anomaly {
+    () => {
+        " ON CONFLICT (tenant, spacecraft_id, parameter, ts, kind) DO NOTHING"
+    };
+}
+
+const ANOMALY_INSERT: &str = insert_anomaly!();
+const ANOMALY_SKIP_DUPLICATE: &str = skip_duplicate_anomaly!();
 
 const ANOMALY_COLUMNS: &str = "id, spacecraft_id, ts, parameter, kind, value, severity, \
      limit_value, description, detected_at, window_start, window_end";
+
+/// Each anomaly's value as JSON text, as it is stored.
+pub(super) fn anomaly_values(anomalies: &[Anomaly]) -> Result<Vec<String>> {
+    anomalies.iter().map(|a| to_json(&a.value)).collect()
+}
+
+/// Stores the anomalies that are not stored yet, with their `values` (see [`anomaly_values`]),
+/// in the open transaction on the writer's direct connection: one cached statement a row.
+pub(super) fn insert_directly(
+    conn: &rusqlite::Connection,
+    tenant: &TenantId,
+    anomalies: &[Anomaly],
+    values: &[String],
+) -> rusqlite::Result<()> {
+    if anomalies.is_empty() {
+        return Ok(());
+    }
+    let mut insert = conn.prepare_cached(concat!(
+        insert_anomaly!(),
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        skip_duplicate_anomaly!()
+    ))?;
+    for (anomaly, value) in anomalies.iter().zip(values) {
+        insert.execute(rusqlite::params![
+            tenant.as_str(),
+            anomaly.id.as_str(),
+            anomaly.spacecraft_id.as_str(),
+            anomaly.timestamp.as_millis(),
+            anomaly.parameter.as_str(),
+            anomaly.kind.as_str(),
+            value,
+            anomaly.severity.as_str(),
+            anomaly.limit,
+            anomaly.description,
+            anomaly.detected_at.as_millis(),
+            anomaly.window_start.map(Timestamp::as_millis),
+            anomaly.window_end.map(Timestamp::as_millis),
+        ])?;
+    }
+    Ok(())
+}
 
 /// Stores the anomalies that are not stored yet (by spacecraft, parameter, sample time and
 /// kind), in the open transaction on `conn`. Returns, for each anomaly, whether it was new.
@@ -35,10 +87,7 @@ pub(super) async fn insert_new(
     tenant: &TenantId,
     anomalies: &[Anomaly],
 ) -> Result<Vec<bool>> {
-    let values: Vec<String> = anomalies
-        .iter()
-        .map(|a| to_json(&a.value))
-        .collect::<Result<_>>()?;
+    let values = anomaly_values(anomalies)?;
     let mut fresh = Vec::with_capacity(anomalies.len());
     if anomalies.len() <= 1 {
         // The usual case, and the only way to learn per row whether it was new.
@@ -346,9 +395,82 @@ impl AnomalyRepository for SqliteStore {
     }
 }
 
-const ALARM_COLUMNS: &str = "id, spacecraft_id, parameter, kind, state, severity, \
-     violation_count, opened_at, last_value, cleared_at, acknowledged_by, acknowledged_at, \
-     comment, shelved_until";
+/// The columns of an alarm, as read and written (the tenant apart).
+macro_rules! alarm_columns {
+    () => {
+        "id, spacecraft_id, parameter, kind, state, severity, violation_count, opened_at, \
+         last_value, cleared_at, acknowledged_by, acknowledged_at, comment, shelved_until"
+    };
+}
+
+const ALARM_COLUMNS: &str = alarm_columns!();
+
+/// The tail of an alarm upsert: a stored alarm takes every column of the new row.
+macro_rules! update_alarm {
+    () => {
+        " ON CONFLICT (tenant, id) DO UPDATE SET spacecraft_id = excluded.spacecraft_id, \
+         parameter = excluded.parameter, kind = excluded.kind, state = excluded.state, \
+         severity = excluded.severity, violation_count = excluded.violation_count, \
+         opened_at = excluded.opened_at, last_value = excluded.last_value, \
+         cleared_at = excluded.cleared_at, acknowledged_by = excluded.acknowledged_by, \
+         acknowledged_at = excluded.acknowledged_at, comment = excluded.comment, \
+         shelved_until = excluded.shelved_until"
+    };
+}
+
+/// An alarm ready to store: its violation count as a column value and its last value as JSON
+/// text.
+pub(super) type AlarmRowToStore<'a> = (&'a Alarm, i64, String);
+
+/// `alarms` ready to store, or the error naming what does not fit.
+pub(super) fn alarm_rows(alarms: &[Alarm]) -> Result<Vec<AlarmRowToStore<'_>>> {
+    alarms
+        .iter()
+        .map(|alarm| {
+            let violation_count = i64::try_from(alarm.violation_count)
+                .map_err(|_| Error::invalid("violationCount", "is too large to store"))?;
+            Ok((alarm, violation_count, to_json(&alarm.last_value)?))
+        })
+        .collect()
+}
+
+/// Inserts or replaces `rows` (see [`alarm_rows`]) in the open transaction on the writer's
+/// direct connection: one cached statement a row.
+pub(super) fn upsert_alarms_directly(
+    conn: &rusqlite::Connection,
+    tenant: &TenantId,
+    rows: &[AlarmRowToStore<'_>],
+) -> rusqlite::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut upsert = conn.prepare_cached(concat!(
+        "INSERT INTO alarms (tenant, ",
+        alarm_columns!(),
+        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        update_alarm!()
+    ))?;
+    for (alarm, violation_count, last_value) in rows {
+        upsert.execute(rusqlite::params![
+            tenant.as_str(),
+            alarm.id.as_str(),
+            alarm.spacecraft_id.as_str(),
+            alarm.parameter.as_str(),
+            alarm.kind.as_str(),
+            alarm.state.as_str(),
+            alarm.severity.as_str(),
+            violation_count,
+            alarm.opened_at.as_millis(),
+            last_value,
+            alarm.cleared_at.map(Timestamp::as_millis),
+            alarm.acknowledged_by.as_ref().map(Operator::as_str),
+            alarm.acknowledged_at.map(Timestamp::as_millis),
+            alarm.comment.as_deref(),
+            alarm.shelved_until.map(Timestamp::as_millis),
+        ])?;
+    }
+    Ok(())
+}
 
 type AlarmRow = (
     String,
@@ -414,17 +536,13 @@ pub(super) async fn upsert_alarms(
     tenant: &TenantId,
     alarms: &[Alarm],
 ) -> Result<()> {
-    let rows = alarms
-        .iter()
-        .map(|alarm| {
-            let violation_count = i64::try_from(alarm.violation_count)
-                .map_err(|_| Error::invalid("violationCount", "is too large to store"))?;
-            Ok((alarm, violation_count, to_json(&alarm.last_value)?))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let rows = alarm_rows(alarms)?;
     for chunk in rows.chunks(rows_per_statement(15)) {
-        let mut query =
-            QueryBuilder::<Sqlite>::new(format!("INSERT INTO alarms (tenant, {ALARM_COLUMNS}) "));
+        let mut query = QueryBuilder::<Sqlite>::new(concat!(
+            "INSERT INTO alarms (tenant, ",
+            alarm_columns!(),
+            ") "
+        ));
         query.push_values(chunk, |mut row, (alarm, violation_count, last_value)| {
             row.push_bind(tenant.as_str())
                 .push_bind(alarm.id.as_str())
@@ -442,15 +560,7 @@ pub(super) async fn upsert_alarms(
                 .push_bind(alarm.comment.as_deref())
                 .push_bind(alarm.shelved_until.map(Timestamp::as_millis));
         });
-        query.push(
-            " ON CONFLICT (tenant, id) DO UPDATE SET spacecraft_id = excluded.spacecraft_id, \
-             parameter = excluded.parameter, kind = excluded.kind, state = excluded.state, \
-             severity = excluded.severity, violation_count = excluded.violation_count, \
-             opened_at = excluded.opened_at, last_value = excluded.last_value, \
-             cleared_at = excluded.cleared_at, acknowledged_by = excluded.acknowledged_by, \
-             acknowledged_at = excluded.acknowledged_at, comment = excluded.comment, \
-             shelved_until = excluded.shelved_until",
-        );
+        query.push(update_alarm!());
         query.build().execute(&mut *conn).await.db()?;
     }
     Ok(())

@@ -163,7 +163,7 @@ struct Writer {
 struct WriterState {
     /// `None` once the store is closed.
     connection: Option<SqliteConnection>,
-    /// A second connection to the same file for plain telemetry, driven on the caller's
+    /// A second connection to the same file for live telemetry, driven on the caller's
     /// thread (see [`Writer::commit_direct`]); used only under this state's lock, so it never
     /// writes beside `connection`. `None` once closed, and on a store waiting for the disk.
     direct: Option<rusqlite::Connection>,
@@ -244,7 +244,7 @@ impl Writer {
     ///
     /// sqlx runs every statement on a thread of its own; a group commit paid a round trip to
     /// it and two thread switches, and the next group could not start before its task was
-    /// woken. SQLite's work for a plain write is a few rows in the page cache and a `write`
+    /// woken. SQLite's work for a live write is a few rows in the page cache and a `write`
     /// to the log (no `fsync` at `synchronous=NORMAL`), shorter than those switches, so it
     /// runs in place: the fleet rows rose 6–13 % (BENCHMARKS.md, session 17).
     async fn commit_direct(
@@ -995,6 +995,85 @@ mod tests {
                 .expect("count")
         };
         assert_eq!(count, 7);
+    }
+
+    /// A write that carries the monitor's anomalies, alarms and events commits on the direct
+    /// connection too (a mixed load keeps to one connection), and reads back as the same write
+    /// stored through sqlx by a store waiting for the disk: the anomaly, the alarm, the events
+    /// numbered in order, their outbox rows.
+    #[cfg(feature = "conformance")]
+    #[tokio::test]
+    async fn writes_with_anomalies_alarms_and_events_commit_on_the_direct_connection() {
+        use crate::conformance::fixtures::{
+            anomaly, at, event, limit, outcome, sc, snapshot, test_alarm, write,
+        };
+        use missionops_core::{
+            AlarmRepository, AnomalyKind, AnomalyRepository, EventRepository, EventType,
+            TelemetryRepository, TelemetryWrite, TenantId,
+        };
+
+        let mixed = || TelemetryWrite {
+            anomalies: vec![anomaly("SC-1", 2, "temp", AnomalyKind::WarnHigh)],
+            alarms: vec![test_alarm("alarm-1", "SC-1", 2)],
+            events: vec![
+                event(11, Some("SC-1"), EventType::Anomaly),
+                event(12, Some("SC-1"), EventType::AnomalyCleared),
+            ],
+            ..write(vec![snapshot("m2", "SC-1", 2, 99.5)])
+        };
+        let dir = tempfile::tempdir().expect("dir");
+        let tenant = TenantId::default();
+        let mut read_back = Vec::new();
+        for waiting_for_disk in [false, true] {
+            let file = dir.path().join(format!("mixed-{waiting_for_disk}.db"));
+            let mut store = store_knowing_sc1(&file).await;
+            if waiting_for_disk {
+                store = store.waiting_for_disk().await.expect("FULL");
+            }
+            let pending = store.outbox_pending().await.expect("outbox");
+            let registered = store
+                .recent_events(&tenant, None, limit(1))
+                .await
+                .expect("events")
+                .first()
+                .map_or(0, |e| e.sequence);
+            let before = direct_changes(&store).await;
+            let stored = store.insert_telemetry(mixed()).await.expect("mixed write");
+            assert_eq!(stored, outcome(1, 0));
+            let direct = direct_changes(&store).await - before;
+            if waiting_for_disk {
+                assert_eq!(direct, 0, "no direct connection");
+            } else {
+                // The row, two latest values, the covered mark, the anomaly, the alarm, two
+                // events and their two outbox rows.
+                assert_eq!(direct, 10, "stored directly");
+            }
+            assert_eq!(
+                store.outbox_pending().await.expect("outbox"),
+                pending + 2,
+                "an outbox row an event"
+            );
+            let anomalies = store
+                .recent_anomalies(&tenant, &sc("SC-1"), limit(10))
+                .await
+                .expect("anomalies");
+            let alarm = store
+                .get_alarm(&tenant, &"alarm-1".parse().expect("alarm id"))
+                .await
+                .expect("alarm");
+            let events = store
+                .events_after(&tenant, registered, None, limit(10))
+                .await
+                .expect("events");
+            assert_eq!(alarm.as_ref().map(|a| a.opened_at), Some(at(2)));
+            assert_eq!(events.len(), 2, "{events:?}");
+            assert!(
+                events[0].sequence < events[1].sequence,
+                "numbered in the write's order: {events:?}"
+            );
+            read_back.push(format!("{anomalies:?} {alarm:?} {events:?}"));
+        }
+        assert_eq!(read_back[0], read_back[1], "the same as through sqlx");
     }
 
     /// The direct connection never sleeps in SQLite's busy handler on the runtime's thread (no

@@ -1,13 +1,15 @@
 //! The telemetry write path: batched, idempotent ingest and group commit.
 //!
 //! A write of up to 250 snapshots of spacecraft whose keys are known is first tried as all new.
-//! When it carries no anomalies, alarms or events (the usual live write, registrations of new
-//! spacecraft included), it commits on the writer's direct connection, on the calling thread
-//! (`Writer::commit_direct`): no round trip to a thread of sqlx's at all. On a store without
-//! that connection (waiting for the disk) it goes as one command to SQLite's thread,
-//! `BEGIN IMMEDIATE` to `COMMIT`: each round trip to that thread costs two thread switches, and
-//! they were most of the cost of a single snapshot. Should a snapshot be stored already, its
-//! `INSERT` fails, nothing is kept, and the write goes the careful way:
+//! It commits on the writer's direct connection, on the calling thread
+//! (`Writer::commit_direct`), with whatever it carries (registrations of new spacecraft, the
+//! monitor's anomalies, alarms and events): no round trip to a thread of sqlx's at all, and a
+//! load where some snapshots cross a limit keeps to one connection and its page cache. On a
+//! store without that connection (waiting for the disk) plain telemetry goes as one command to
+//! SQLite's thread, `BEGIN IMMEDIATE` to `COMMIT` (each round trip to that thread costs two
+//! thread switches, and they were most of the cost of a single snapshot), the rest as a
+//! transaction there. Should a snapshot be stored already, its `INSERT` fails, nothing is kept,
+//! and the write goes the careful way:
 //!
 //! multi-row `INSERT … ON CONFLICT (id) DO NOTHING` statements in one transaction. When every
 //! row went in nothing else is read; when fewer did, the batch is checked for repeated ids and
@@ -25,8 +27,9 @@ use std::task::Poll;
 use missionops_core::TenantId;
 
 use missionops_core::{
-    Error, GroupOutcome, IngestOutcome, NewEvent, ParameterName, ParameterValue, Parameters,
-    Registration, Result, SpacecraftId, TelemetrySnapshot, TelemetryWrite, insert_one_by_one,
+    Anomaly, Error, GroupOutcome, IngestOutcome, NewEvent, ParameterName, ParameterValue,
+    Parameters, Registration, Result, SpacecraftId, TelemetrySnapshot, TelemetryWrite,
+    insert_one_by_one,
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
@@ -497,21 +500,17 @@ macro_rules! keep_newer_latest {
 }
 use keep_newer_latest;
 
-/// Spacecraft a write registers, with what their rows and events are stored with.
+/// Spacecraft a write registers, with what their rows are stored with.
 struct Registered<'a> {
     spacecraft: &'a [Registration],
     /// Each one's metadata as JSON text.
     metadata: &'a [String],
     /// Each one's key.
     keys: &'a [i64],
-    /// Their `SPACECRAFT_REGISTERED` events, and each one's metadata as JSON text.
-    events: &'a [NewEvent],
-    event_metadata: &'a [String],
 }
 
-/// A write whose snapshots are all new and that causes nothing but the registration of its
-/// new spacecraft, ready to store on the writer's direct connection.
-struct PlainWrite<'a> {
+/// A write whose snapshots are all new, ready to store on the writer's direct connection.
+struct AllNewWrite<'a> {
     tenant: &'a TenantId,
     registrations: Registered<'a>,
     snapshots: &'a [TelemetrySnapshot],
@@ -521,15 +520,22 @@ struct PlainWrite<'a> {
     /// The latest values, when this store writes them with the telemetry (`None` when it
     /// writes them behind).
     latest_rows: Option<&'a [LatestRow<'a>]>,
+    anomalies: &'a [Anomaly],
+    /// Each anomaly's value as JSON text.
+    anomaly_values: &'a [String],
+    alarms: &'a [anomalies::AlarmRowToStore<'a>],
+    /// The events to record (the registrations' or the monitor's: a write that registers
+    /// spacecraft carries no other event), and each one's metadata as JSON text.
+    events: &'a [NewEvent],
+    event_metadata: &'a [String],
 }
 
-impl PlainWrite<'_> {
+impl AllNewWrite<'_> {
     /// Stores the write in one transaction on `conn` (see `Writer::commit_direct`), in the
-    /// order of the one command to SQLite's thread: the spacecraft rows, the telemetry rows,
-    /// the latest values and the mark of the rows they cover, the registrations' events (SQLite
-    /// numbers them) and their pending outbox rows; each row through one cached statement.
-    /// Fails, with nothing kept, when a snapshot is stored already or a spacecraft or event id
-    /// is taken.
+    /// order of the sqlx paths: the spacecraft rows, the telemetry rows, the latest values and
+    /// the mark of the rows they cover, the anomalies, the alarms, the events (SQLite numbers
+    /// them) and their pending outbox rows; each row through one cached statement. Fails, with
+    /// nothing kept, when a snapshot is stored already or a spacecraft or event id is taken.
     fn insert_directly(&self, conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
         let tenant = self.tenant.as_str();
         conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -572,7 +578,8 @@ impl PlainWrite<'_> {
                 ])?;
             }
         }
-        if let Some(latest_rows) = self.latest_rows {
+        // A write of no snapshot (a clock tick's) leaves the latest values and their mark.
+        if let Some(latest_rows) = self.latest_rows.filter(|_| !self.snapshots.is_empty()) {
             let mut upsert = conn.prepare_cached(concat!(
                 insert_latest!(),
                 "VALUES (?1, ?2, ?3, ?4)",
@@ -584,13 +591,15 @@ impl PlainWrite<'_> {
             conn.prepare_cached(COVERED)?
                 .execute([i64::try_from(self.snapshots.len()).unwrap_or(i64::MAX)])?;
         }
-        if !registered.events.is_empty() {
+        anomalies::insert_directly(conn, self.tenant, self.anomalies, self.anomaly_values)?;
+        anomalies::upsert_alarms_directly(conn, self.tenant, self.alarms)?;
+        if !self.events.is_empty() {
             let mut record = conn.prepare_cached(
                 "INSERT INTO events \
                  (tenant, id, spacecraft_id, ts, type, severity, message, metadata) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
-            for (event, metadata) in registered.events.iter().zip(registered.event_metadata) {
+            for (event, metadata) in self.events.iter().zip(self.event_metadata) {
                 record.execute(rusqlite::params![
                     tenant,
                     event.id.as_str(),
@@ -606,7 +615,7 @@ impl PlainWrite<'_> {
                 "INSERT INTO outbox (sequence, next_attempt_at) \
                  SELECT sequence, ts FROM events WHERE id = ?1",
             )?;
-            for event in registered.events {
+            for event in self.events {
                 pending.execute([event.id.as_str()])?;
             }
         }
@@ -687,10 +696,11 @@ const ALL_NEW_MAX: usize = SNAPSHOTS_PER_STATEMENT;
 
 impl SqliteStore {
     /// Stores a write whose snapshots are all new, of spacecraft whose keys are remembered:
-    /// the rows (a plain `INSERT`, no conflict clause) and the latest values, in one round trip
-    /// to SQLite's thread together with `BEGIN IMMEDIATE` and `COMMIT` when the write carries
-    /// no anomalies, alarms or events; otherwise `BEGIN`, that batch, their statements and
-    /// `COMMIT`.
+    /// the rows (a plain `INSERT`, no conflict clause), the latest values and whatever else
+    /// the write carries, on the writer's direct connection. On a store without one: in one
+    /// round trip to SQLite's thread together with `BEGIN IMMEDIATE` and `COMMIT` when the
+    /// write carries no anomalies, alarms or events; otherwise `BEGIN`, that batch, their
+    /// statements and `COMMIT`.
     ///
     /// `None` when it cannot be stored that way: a key not remembered, a snapshot already
     /// stored (its `INSERT` fails on the unique id), or any other failure. Nothing is stored
@@ -744,57 +754,72 @@ impl SqliteStore {
             registrations.iter().map(|r| r.event.clone()).collect();
         let event_metadata = events::metadata_of(&registered_events).ok()?;
         let new_keys: Vec<i64> = (first_new_key..).take(registrations.len()).collect();
-        if one_go {
-            let defer = self.defer_latest;
-            let plain = PlainWrite {
-                tenant,
-                registrations: Registered {
-                    spacecraft: registrations,
-                    metadata: &registered_metadata,
-                    keys: &new_keys,
-                    events: &registered_events,
-                    event_metadata: &event_metadata,
+        // Whatever the write carries, it commits on the direct connection when there is one:
+        // a mixed load then keeps to one connection and its page cache.
+        let defer = self.defer_latest;
+        let anomaly_values = anomalies::anomaly_values(anomalies).ok()?;
+        let alarm_rows = anomalies::alarm_rows(alarms).ok()?;
+        let monitor_metadata = events::metadata_of(events).ok()?;
+        let all_new = AllNewWrite {
+            tenant,
+            registrations: Registered {
+                spacecraft: registrations,
+                metadata: &registered_metadata,
+                keys: &new_keys,
+            },
+            snapshots,
+            texts: &texts,
+            keys: &keys,
+            latest_rows: (!defer).then_some(latest_rows.as_slice()),
+            anomalies,
+            anomaly_values: &anomaly_values,
+            alarms: &alarm_rows,
+            // A write that registers spacecraft has no other event (see above).
+            events: if registrations.is_empty() {
+                events
+            } else {
+                &registered_events
+            },
+            event_metadata: if registrations.is_empty() {
+                &monitor_metadata
+            } else {
+                &event_metadata
+            },
+        };
+        let direct = self
+            .writer
+            .commit_direct(
+                |conn| all_new.insert_directly(conn),
+                || {
+                    if defer {
+                        self.latest.merge(std::mem::take(&mut latest));
+                    }
+                    if !registrations.is_empty() {
+                        // Still holding the writer: no other registration between.
+                        self.set_next_spacecraft_key(Some(
+                            first_new_key + key_count(registrations),
+                        ));
+                    }
                 },
-                snapshots,
-                texts: &texts,
-                keys: &keys,
-                latest_rows: (!defer).then_some(latest_rows.as_slice()),
-            };
-            let direct = self
-                .writer
-                .commit_direct(
-                    |conn| plain.insert_directly(conn),
-                    || {
-                        if defer {
-                            self.latest.merge(std::mem::take(&mut latest));
-                        }
-                        if !registrations.is_empty() {
-                            // Still holding the writer: no other registration between.
-                            self.set_next_spacecraft_key(Some(
-                                first_new_key + key_count(registrations),
-                            ));
-                        }
-                    },
-                )
-                .await;
-            match direct {
-                Some(Ok(())) => {
-                    if !registrations.is_empty() {
-                        self.remember_keys(tenant, &keys);
-                    }
-                    return Some(outcome);
+            )
+            .await;
+        match direct {
+            Some(Ok(())) => {
+                if !registrations.is_empty() {
+                    self.remember_keys(tenant, &keys);
                 }
-                Some(Err(_)) => {
-                    if !registrations.is_empty() {
-                        // Taken by another writer, perhaps: read it again next time.
-                        self.set_next_spacecraft_key(None);
-                    }
-                    return None;
-                }
-                // No direct connection (a store waiting for the disk): one command to SQLite's
-                // thread, below.
-                None => {}
+                return Some(outcome);
             }
+            Some(Err(_)) => {
+                if !registrations.is_empty() {
+                    // Taken by another writer, perhaps: read it again next time.
+                    self.set_next_spacecraft_key(None);
+                }
+                return None;
+            }
+            // No direct connection (a store waiting for the disk): one command to SQLite's
+            // thread, or a transaction there, below.
+            None => {}
         }
         let mut query = QueryBuilder::<Sqlite>::new(if one_go { "BEGIN IMMEDIATE; " } else { "" });
         let rows = rows_per_statement(8);
