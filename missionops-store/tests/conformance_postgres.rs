@@ -74,6 +74,21 @@ async fn migrating_again_is_a_no_op() {
     assert_eq!(applied, i64::try_from(files).expect("count"));
 }
 
+/// `latest_values` keeps half of each page free (migration 0015): the write-behind updates
+/// every live row once a second, and only with room on the page can an update stay there as a
+/// heap-only tuple instead of adding an index entry (2 % HOT before, 99 % after, BENCHMARKS.md
+/// "Session 18").
+#[tokio::test]
+async fn latest_values_keeps_room_for_updates_on_their_page() {
+    let store = scratch_postgres().await;
+    let options: Option<Vec<String>> =
+        sqlx::query_scalar("SELECT reloptions FROM pg_class WHERE oid = 'latest_values'::regclass")
+            .fetch_one(store.pool())
+            .await
+            .expect("reloptions");
+    assert_eq!(options, Some(vec!["fillfactor=50".to_owned()]));
+}
+
 #[tokio::test]
 async fn every_recorded_event_has_a_pending_outbox_row() {
     let store = scratch_postgres().await;
