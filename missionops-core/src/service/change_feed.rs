@@ -24,8 +24,10 @@
 //! and the store passes over the other events itself: a tenant recording thousands of events
 //! a second (a fleet in anomaly) costs the poll a scan of its sequence index, not the transfer
 //! of those events, and never sends the feed back to its start.
-//! Polls happen only when a monitor is due a recheck, so a tenant whose monitors are all
-//! new (a fleet coming up) reads no events at all. A feed that fell far behind (more than
+//! A tenant's feed begins when its first monitor loads (one read of the newest event), so
+//! that the monitors of a fleet coming up, loaded after it began, are covered by it from
+//! their first recheck on instead of each reading its versions once more; after that, polls
+//! happen only when a monitor is due a recheck. A feed that fell far behind (more than
 //! [`MAX_PAGES`] pages of changes, or [`BEHIND_MS`] since its last poll) is not read through:
 //! it starts again at the newest event, and the monitors it covered read their versions once.
 
@@ -103,6 +105,12 @@ impl ChangeFeeds {
         })
     }
 
+    fn has_begun(&self, tenant: &TenantId) -> bool {
+        self.feeds
+            .lock()
+            .is_ok_and(|feeds| feeds.contains_key(tenant))
+    }
+
     fn poll_lock(&self, tenant: &TenantId) -> Arc<AsyncMutex<()>> {
         match self.polls.lock() {
             Ok(mut polls) => Arc::clone(polls.entry(tenant.clone()).or_default()),
@@ -129,6 +137,20 @@ impl MissionOps {
             }
         }
         feeds.unchanged_as_of(key, checked_at, self.shared.clock.now())
+    }
+
+    /// Begins the tenant's feed if it has none (one poll at a time per tenant): called before
+    /// a monitor loads. A failed read leaves the feed to begin at the first recheck.
+    pub(super) async fn begin_change_feed(&self, tenant: &TenantId) {
+        let feeds = &self.shared.change_feeds;
+        if feeds.has_begun(tenant) {
+            return;
+        }
+        let lock = feeds.poll_lock(tenant);
+        let _polling = lock.lock().await;
+        if !feeds.has_begun(tenant) {
+            let _ = self.start_feed(tenant, self.shared.clock.now()).await;
+        }
     }
 
     /// Reads the tenant's configuration changes after the last event seen (the newest one's

@@ -177,8 +177,10 @@ impl MissionOps {
             if !self.is_known(key) {
                 return;
             }
+            // Before the monitor's reads, so that it counts as checked after the feed began.
+            self.begin_change_feed(&key.0).await;
             let context = MonitorContext {
-                now,
+                now: self.shared.clock.now(),
                 ids: &*self.shared.ids,
             };
             // Loading a monitor writes nothing into the output: it is rebuilt, not retargeted.
