@@ -808,15 +808,20 @@ mod tests {
         .expect("marks")
     }
 
-    /// `PRAGMA cache_size` of the direct write connection (negative: KiB).
-    async fn direct_cache(store: &SqliteStore) -> i64 {
+    /// The value of `pragma` on the direct write connection.
+    async fn direct_pragma(store: &SqliteStore, pragma: &str) -> i64 {
         let state = store.writer.state.lock().await;
         state
             .direct
             .as_ref()
             .expect("a direct connection")
-            .pragma_query_value(None, "cache_size", |row| row.get(0))
-            .expect("cache_size")
+            .pragma_query_value(None, pragma, |row| row.get(0))
+            .expect(pragma)
+    }
+
+    /// `PRAGMA cache_size` of the direct write connection (negative: KiB).
+    async fn direct_cache(store: &SqliteStore) -> i64 {
+        direct_pragma(store, "cache_size").await
     }
 
     /// The direct connection keeps SQLite's small cache until the file reaches the size from
@@ -1089,15 +1094,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("busy.db");
         let store = store_knowing_sc1(&path).await;
-        let busy_timeout: i64 = {
-            let state = store.writer.state.lock().await;
-            state
-                .direct
-                .as_ref()
-                .expect("a direct connection")
-                .pragma_query_value(None, "busy_timeout", |row| row.get(0))
-                .expect("busy_timeout")
-        };
+        let busy_timeout = direct_pragma(&store, "busy_timeout").await;
         assert_eq!(
             busy_timeout, 0,
             "the direct connection never waits for a lock"
