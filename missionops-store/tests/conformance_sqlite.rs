@@ -552,42 +552,6 @@ async fn a_stored_row_that_cannot_be_read_back_is_a_backend_error() {
     assert!(matches!(err, Error::Backend(_)), "got {err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_write_ahead_log_stays_bounded_under_constant_writes() {
-    let sqlite = TempSqlite::open().await;
-    let store = &sqlite.store;
-    register(store, "SC-1", 1).await;
-    // Writes without a pause, so that the background checkpoint never sees a quiet log: only
-    // finishing each checkpoint between two writes lets the log start again.
-    for batch in 0..1500i64 {
-        let snapshots = (0..200i64)
-            .map(|i| {
-                let n = batch * 200 + i;
-                snapshot_with(
-                    &format!("s{n}"),
-                    "SC-1",
-                    n,
-                    json!({"a": n, "b": n * 2, "c": "CRUISE", "d": 1.5, "e": true}),
-                )
-            })
-            .collect();
-        store
-            .insert_telemetry(write(snapshots))
-            .await
-            .expect("insert");
-    }
-    let size = |suffix: &str| {
-        std::fs::metadata(sqlite.dir.path().join(format!("missionops.db{suffix}")))
-            .map(|m| m.len())
-            .unwrap_or(0)
-    };
-    let (database, log) = (size(""), size("-wal"));
-    assert!(
-        log < database,
-        "the log ({log} bytes) outgrew the database ({database} bytes): it never restarted"
-    );
-}
-
 #[tokio::test]
 async fn the_write_probe_fails_while_another_process_holds_the_write_lock() {
     use missionops_core::WriteProbe;

@@ -99,10 +99,15 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 /// `telemetry::latest`). A process killed between two flushes leaves at most this much
 /// telemetry to rebuild them from when the file is next opened.
 const LATEST_FLUSH_TICKS: u32 = 4;
-/// A log of at least this many frames is finished on the writer connection after the
-/// background pass, so that the next write starts the log afresh: the background pass alone
-/// never catches up with a writer that keeps appending, and the log would grow without end.
-const RESTART_FRAMES: i64 = 1_000;
+/// A log of at least this many frames (128 MiB of 8 KiB pages) is finished on the writer
+/// connection after the background pass, so that the next write starts the log afresh: the
+/// background pass alone never catches up with a writer that keeps appending, and the log
+/// would grow without end. Finishing holds every write back while it copies what the pass
+/// left and syncs the log and the file (15–30 ms under a fleet's load); at 1,000 frames it
+/// ran twice a second there, and the cores stood idle 5 % of the time waiting for it
+/// (BENCHMARKS.md, session 19). A log that grows this long only under constant writes, and
+/// a quiet moment lets the background pass finish it, so a light load keeps a short log.
+const RESTART_FRAMES: i64 = 16_384;
 
 /// Every repository trait over one SQLite file. Cheap to clone: clones share the connection
 /// pools.
@@ -309,7 +314,7 @@ impl WriterState {
 
 /// Checkpoints the write-ahead log every [`CHECKPOINT_EVERY`]: first `PASSIVE` on a connection
 /// of its own (it copies what it can without waiting for readers or the writer), then, once
-/// the log is [`RESTART_FRAMES`] long, the remainder on the writer connection between two
+/// the log is `restart_frames` long ([`RESTART_FRAMES`]), the remainder on the writer connection between two
 /// writes — little is left by then, and a checkpoint that completes there lets the next write
 /// restart the log. Aborted on drop.
 struct Checkpointer(tokio::task::JoinHandle<()>);
@@ -319,6 +324,7 @@ impl Checkpointer {
         connection: SqlitePool,
         writer: Writer,
         latest: Arc<telemetry::PendingLatest>,
+        restart_frames: i64,
     ) -> Self {
         Checkpointer(tokio::spawn(async move {
             let mut every = tokio::time::interval(CHECKPOINT_EVERY);
@@ -352,7 +358,7 @@ impl Checkpointer {
                         .fetch_one(&connection)
                         .await;
                 let finish = match pass {
-                    Ok((_, frames, _)) => frames >= RESTART_FRAMES,
+                    Ok((_, frames, _)) => frames >= restart_frames,
                     Err(e) => {
                         tracing::debug!(error = %e, "WAL checkpoint failed; retrying");
                         false
@@ -429,14 +435,13 @@ impl SqliteStore {
     }
 
     async fn open_with(options: SqliteConnectOptions) -> Result<Self> {
-        Self::open_sizing_cache_from(options, LARGE_FILE_BYTES).await
+        Self::open_with_thresholds(options, Thresholds::default()).await
     }
 
-    /// [`Self::open_with`], the direct connection's large cache taken from `large_from` bytes
-    /// of file.
-    async fn open_sizing_cache_from(
+    /// [`Self::open_with`] under other [`Thresholds`] (tests reach them with small files).
+    async fn open_with_thresholds(
         options: SqliteConnectOptions,
-        large_from: i64,
+        thresholds: Thresholds,
     ) -> Result<Self> {
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
@@ -459,8 +464,8 @@ impl SqliteStore {
         // Latest values a process stopped before writing (see `telemetry::latest`).
         Self::repair_latest_values(&mut writer).await?;
         let sizing = DirectCache {
-            large_from,
-            large: file_bytes(&mut writer).await? >= large_from,
+            large_from: thresholds.large_cache_from,
+            large: file_bytes(&mut writer).await? >= thresholds.large_cache_from,
         };
         let direct = open_direct(options.get_filename(), sizing.large)?;
         let writer = Writer::new(writer, direct, sizing, options.get_filename().to_path_buf());
@@ -491,6 +496,7 @@ impl SqliteStore {
             checkpoint_connection,
             writer.clone(),
             Arc::clone(&latest),
+            thresholds.restart_log_frames,
         ));
         Ok(SqliteStore {
             writer,
@@ -583,6 +589,25 @@ fn open_direct(file: &Path, large_cache: bool) -> Result<rusqlite::Connection> {
         ))
         .map_err(Error::backend)?;
     Ok(connection)
+}
+
+/// The sizes at which the store changes how it works: [`LARGE_FILE_BYTES`] and
+/// [`RESTART_FRAMES`] by default.
+#[derive(Debug, Clone, Copy)]
+struct Thresholds {
+    /// The file size from which the direct connection keeps its large page cache.
+    large_cache_from: i64,
+    /// The log length from which a checkpoint is finished between two writes.
+    restart_log_frames: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            large_cache_from: LARGE_FILE_BYTES,
+            restart_log_frames: RESTART_FRAMES,
+        }
+    }
 }
 
 /// How the direct connection's page cache starts: large from `large_from` bytes of file, and
@@ -819,6 +844,14 @@ mod tests {
             .expect(pragma)
     }
 
+    /// The default thresholds but for the file size from which the direct cache is large.
+    fn large_from(bytes: i64) -> Thresholds {
+        Thresholds {
+            large_cache_from: bytes,
+            ..Thresholds::default()
+        }
+    }
+
     /// `PRAGMA cache_size` of the direct write connection (negative: KiB).
     async fn direct_cache(store: &SqliteStore) -> i64 {
         direct_pragma(store, "cache_size").await
@@ -845,7 +878,7 @@ mod tests {
         store.close().await;
 
         let threshold = opened + 512 * 1024;
-        let store = SqliteStore::open_sizing_cache_from(options(), threshold)
+        let store = SqliteStore::open_with_thresholds(options(), large_from(threshold))
             .await
             .expect("open below the threshold");
         assert_eq!(direct_cache(&store).await, -SMALL_FILE_CACHE_KIB);
@@ -869,7 +902,7 @@ mod tests {
         }
         store.close().await;
 
-        let store = SqliteStore::open_sizing_cache_from(options(), threshold)
+        let store = SqliteStore::open_with_thresholds(options(), large_from(threshold))
             .await
             .expect("reopen");
         assert_eq!(
@@ -877,6 +910,72 @@ mod tests {
             -WRITER_CACHE_KIB,
             "large from the start"
         );
+        store.close().await;
+    }
+
+    /// How many times the log at `file`'s side started again: the checkpoint sequence number
+    /// of its header (big-endian at byte 12), which SQLite counts up at every restart.
+    fn log_restarts(file: &Path) -> u32 {
+        use std::io::Read;
+
+        let mut name = file.as_os_str().to_owned();
+        name.push("-wal");
+        let mut header = [0u8; 16];
+        std::fs::File::open(name)
+            .and_then(|mut log| log.read_exact(&mut header))
+            .expect("log header");
+        u32::from_be_bytes([header[12], header[13], header[14], header[15]])
+    }
+
+    /// Under writes without a pause the background checkpoint never sees a quiet log (without a
+    /// threshold, 200,000 snapshots grew it to 131 MB in 5 s and it never restarted): only
+    /// finishing a checkpoint between two writes once the log reaches its threshold (here 200
+    /// frames, 1.6 MiB) lets it start again.
+    #[cfg(feature = "conformance")]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_write_ahead_log_restarts_from_its_threshold_under_constant_writes() {
+        use crate::conformance::fixtures::{register, snapshot_with, write};
+        use missionops_core::TelemetryRepository;
+        use serde_json::json;
+
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("log.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let thresholds = Thresholds {
+            restart_log_frames: 200,
+            ..Thresholds::default()
+        };
+        let store = SqliteStore::open_with_thresholds(options, thresholds)
+            .await
+            .expect("open");
+        register(&store, "SC-1", 0, 1).await;
+        // Without a threshold the log restarts every 16,000 frames or so (12 snapshots a
+        // frame here): 3 restarts would take 600,000 snapshots.
+        let mut n = 0i64;
+        while log_restarts(&path) < 3 {
+            assert!(
+                n < 300_000,
+                "the log started again {} times in {n} snapshots written without a pause",
+                log_restarts(&path)
+            );
+            let snapshots = (0..200)
+                .map(|_| {
+                    n += 1;
+                    snapshot_with(
+                        &format!("s{n}"),
+                        "SC-1",
+                        n,
+                        json!({"a": n, "b": n * 2, "c": "CRUISE", "d": 1.5, "e": true}),
+                    )
+                })
+                .collect();
+            store
+                .insert_telemetry(write(snapshots))
+                .await
+                .expect("insert");
+        }
         store.close().await;
     }
 
