@@ -225,3 +225,92 @@ impl MissionOps {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(millis: i64) -> Timestamp {
+        Timestamp::from_millis(millis).expect("time")
+    }
+
+    fn key(id: &str) -> Scoped {
+        (
+            TenantId::default(),
+            SpacecraftId::parse(id).expect("spacecraft"),
+        )
+    }
+
+    /// A tenant's feed that began at 1,000 ms, last polled at 5,000 ms, having seen SC-2's
+    /// rules change at 4,000 ms.
+    fn feeds() -> ChangeFeeds {
+        let feeds = ChangeFeeds::default();
+        let feed = Feed {
+            after: 7,
+            since: at(1_000),
+            polled_at: at(5_000),
+            changed: HashMap::from([(key("SC-2").1, at(4_000))]),
+        };
+        feeds
+            .feeds
+            .lock()
+            .expect("feeds")
+            .insert(TenantId::default(), feed);
+        feeds
+    }
+
+    /// A monitor is trusted only when it was checked strictly after the feed began: at the same
+    /// moment, the read that began the feed may have counted as seen a change that the monitor's
+    /// own read came just before.
+    #[test]
+    fn a_monitor_checked_before_or_as_the_feed_began_is_not_covered() {
+        let feeds = feeds();
+        let now = at(5_500);
+        assert_eq!(feeds.unchanged_as_of(&key("SC-1"), at(999), now), None);
+        assert_eq!(feeds.unchanged_as_of(&key("SC-1"), at(1_000), now), None);
+        assert_eq!(
+            feeds.unchanged_as_of(&key("SC-1"), at(1_001), now),
+            Some(at(5_000)),
+            "trusted as of the last poll"
+        );
+    }
+
+    /// A change seen of a spacecraft's rules makes its monitor read its versions unless it was
+    /// checked strictly after the change was seen; other spacecraft are not affected.
+    #[test]
+    fn a_change_seen_is_covered_only_by_a_later_check() {
+        let feeds = feeds();
+        let now = at(5_500);
+        assert_eq!(feeds.unchanged_as_of(&key("SC-2"), at(3_000), now), None);
+        assert_eq!(feeds.unchanged_as_of(&key("SC-2"), at(4_000), now), None);
+        assert_eq!(
+            feeds.unchanged_as_of(&key("SC-2"), at(4_001), now),
+            Some(at(5_000))
+        );
+        assert_eq!(
+            feeds.unchanged_as_of(&key("SC-1"), at(3_000), now),
+            Some(at(5_000))
+        );
+    }
+
+    /// A poll answers for [`RECHECK_MS`] after it asked; a feed of another tenant, or none,
+    /// covers nothing.
+    #[test]
+    fn a_stale_poll_or_another_tenants_feed_covers_nothing() {
+        let feeds = feeds();
+        let checked = at(2_000);
+        assert_eq!(
+            feeds.unchanged_as_of(&key("SC-1"), checked, at(5_000 + RECHECK_MS - 1)),
+            Some(at(5_000))
+        );
+        assert_eq!(
+            feeds.unchanged_as_of(&key("SC-1"), checked, at(5_000 + RECHECK_MS)),
+            None
+        );
+        let other = (
+            TenantId::parse("other").expect("tenant"),
+            SpacecraftId::parse("SC-1").expect("spacecraft"),
+        );
+        assert_eq!(feeds.unchanged_as_of(&other, checked, at(5_500)), None);
+    }
+}
