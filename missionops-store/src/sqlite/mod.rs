@@ -1002,6 +1002,88 @@ mod tests {
         state.direct.as_ref().map_or(0, |d| d.total_changes())
     }
 
+    /// The key `id` is stored under.
+    async fn spacecraft_key(store: &SqliteStore, id: &str) -> i64 {
+        let mut writer = store.writer.lock().await.expect("writer");
+        sqlx::query_scalar("SELECT key FROM spacecraft WHERE id = ?")
+            .bind(id)
+            .fetch_one(&mut *writer)
+            .await
+            .expect("key")
+    }
+
+    /// On a store writing latest values behind, a write that registers its spacecraft writes
+    /// that spacecraft's latest values in its own transaction (nothing of it waits for the
+    /// flush, and the mark of covered rows stays), while a known spacecraft's values in the
+    /// same write wait as before.
+    #[cfg(feature = "conformance")]
+    #[tokio::test]
+    async fn a_registering_write_stores_its_new_spacecrafts_latest_values_with_it() {
+        use crate::conformance::fixtures::{at, outcome, registration, sc, snapshot, write};
+        use missionops_core::{TelemetryRepository, TelemetryWrite, TenantId};
+
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("behind.db");
+        let store = store_knowing_sc1(&path).await.deferring_latest_values();
+        let (covered, _) = covered_and_stored(&store).await;
+        let before = direct_changes(&store).await;
+        let registering = TelemetryWrite {
+            registrations: vec![registration("SC-2", 5, 9)],
+            ..write(vec![
+                snapshot("u1", "SC-2", 5, 20.0),
+                snapshot("t2", "SC-1", 5, 21.0),
+            ])
+        };
+        let stored = store
+            .insert_telemetry(registering)
+            .await
+            .expect("a registering write");
+        assert_eq!(stored, outcome(2, 0));
+        // The spacecraft, two rows, SC-2's two latest values, the event, its outbox row.
+        assert_eq!(direct_changes(&store).await - before, 7);
+        assert_eq!(
+            covered_and_stored(&store).await.0,
+            covered,
+            "the mark stays"
+        );
+        assert!(
+            store
+                .latest
+                .of(spacecraft_key(&store, "SC-2").await)
+                .is_empty(),
+            "none waits"
+        );
+        assert_eq!(
+            store.latest.of(spacecraft_key(&store, "SC-1").await).len(),
+            2,
+            "SC-1's wait"
+        );
+        let tenant = TenantId::default();
+        for id in ["SC-1", "SC-2"] {
+            let latest = store.latest_values(&tenant, &sc(id)).await.expect("latest");
+            assert_eq!(latest.len(), 2, "{id}: temp and mode");
+            assert!(latest.iter().all(|v| v.timestamp == at(5)), "{latest:?}");
+        }
+        // A store waiting for the disk has no direct connection: such a write's values all
+        // wait for the flush.
+        let store = store.waiting_for_disk().await.expect("FULL");
+        let registering = TelemetryWrite {
+            registrations: vec![registration("SC-3", 6, 10)],
+            ..write(vec![snapshot("v1", "SC-3", 6, 20.0)])
+        };
+        let stored = store
+            .insert_telemetry(registering)
+            .await
+            .expect("a registering write waiting for the disk");
+        assert_eq!(stored, outcome(1, 0));
+        assert_eq!(
+            store.latest.of(spacecraft_key(&store, "SC-3").await).len(),
+            2,
+            "SC-3's wait"
+        );
+        store.close().await;
+    }
+
     /// A plain write of known spacecraft commits on the direct connection, latest values
     /// included; a write that repeats a stored snapshot fails there with nothing kept and is
     /// told a duplicate the careful way; a write that registers its spacecraft commits there

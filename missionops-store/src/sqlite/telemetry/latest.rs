@@ -5,7 +5,8 @@
 //! spacecraft on every commit, on top of the telemetry's: a sixth of the server's CPU on
 //! single writes round-robin over a fleet. So a committed write's latest values wait here, in
 //! memory, and [`flush_latest_values`] upserts what gathered, each row once, every second (and
-//! when the store closes).
+//! when the store closes). The values of spacecraft a write registers are the exception: they
+//! go in with that write, on the direct connection (see `write_all_new`).
 //!
 //! Nothing is lost: the telemetry rows are committed, and `latest_values_flushed.seq` says up
 //! to which arrival number (`telemetry.seq`) the table holds them. Opening the store first
