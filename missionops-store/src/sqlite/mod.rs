@@ -314,9 +314,9 @@ impl WriterState {
 
 /// Checkpoints the write-ahead log every [`CHECKPOINT_EVERY`]: first `PASSIVE` on a connection
 /// of its own (it copies what it can without waiting for readers or the writer), then, once
-/// the log is `restart_frames` long ([`RESTART_FRAMES`]), the remainder on the writer connection between two
-/// writes — little is left by then, and a checkpoint that completes there lets the next write
-/// restart the log. Aborted on drop.
+/// the log is `restart_frames` long ([`RESTART_FRAMES`] by default), the remainder on the
+/// writer connection between two writes — little is left by then, and a checkpoint that
+/// completes there lets the next write restart the log. Aborted on drop.
 struct Checkpointer(tokio::task::JoinHandle<()>);
 
 impl Checkpointer {
