@@ -822,6 +822,7 @@ mod tests {
     }
 
     /// The arrival number the stored latest values cover, and the highest stored.
+    #[cfg(feature = "conformance")]
     async fn covered_and_stored(store: &SqliteStore) -> (i64, i64) {
         let mut writer = store.writer.lock().await.expect("writer");
         sqlx::query_as(
@@ -915,6 +916,7 @@ mod tests {
 
     /// How many times the log at `file`'s side started again: the checkpoint sequence number
     /// of its header (big-endian at byte 12), which SQLite counts up at every restart.
+    #[cfg(feature = "conformance")]
     fn log_restarts(file: &Path) -> u32 {
         use std::io::Read;
 
@@ -997,12 +999,31 @@ mod tests {
     }
 
     /// Rows the direct connection changed since it was opened.
+    #[cfg(feature = "conformance")]
     async fn direct_changes(store: &SqliteStore) -> u64 {
         let state = store.writer.state.lock().await;
         state.direct.as_ref().map_or(0, |d| d.total_changes())
     }
 
+    /// A write registering `id` (with event `n`) by its one snapshot `snapshot_id` at
+    /// `second`.
+    #[cfg(feature = "conformance")]
+    fn registering_write(
+        id: &str,
+        second: i64,
+        n: u32,
+        snapshot_id: &str,
+    ) -> missionops_core::TelemetryWrite {
+        use crate::conformance::fixtures::{registration, snapshot, write};
+
+        missionops_core::TelemetryWrite {
+            registrations: vec![registration(id, second, n)],
+            ..write(vec![snapshot(snapshot_id, id, second, 20.0)])
+        }
+    }
+
     /// The key `id` is stored under.
+    #[cfg(feature = "conformance")]
     async fn spacecraft_key(store: &SqliteStore, id: &str) -> i64 {
         let mut writer = store.writer.lock().await.expect("writer");
         sqlx::query_scalar("SELECT key FROM spacecraft WHERE id = ?")
@@ -1067,12 +1088,8 @@ mod tests {
         // A store waiting for the disk has no direct connection: such a write's values all
         // wait for the flush.
         let store = store.waiting_for_disk().await.expect("FULL");
-        let registering = TelemetryWrite {
-            registrations: vec![registration("SC-3", 6, 10)],
-            ..write(vec![snapshot("v1", "SC-3", 6, 20.0)])
-        };
         let stored = store
-            .insert_telemetry(registering)
+            .insert_telemetry(registering_write("SC-3", 6, 10, "v1"))
             .await
             .expect("a registering write waiting for the disk");
         assert_eq!(stored, outcome(1, 0));
@@ -1092,8 +1109,8 @@ mod tests {
     #[cfg(feature = "conformance")]
     #[tokio::test]
     async fn plain_writes_commit_on_the_direct_connection() {
-        use crate::conformance::fixtures::{outcome, registration, snapshot, snapshot_with, write};
-        use missionops_core::{TelemetryRepository, TelemetryWrite, TenantId};
+        use crate::conformance::fixtures::{outcome, snapshot, snapshot_with, write};
+        use missionops_core::{TelemetryRepository, TenantId};
         use serde_json::json;
 
         let dir = tempfile::tempdir().expect("dir");
@@ -1150,12 +1167,8 @@ mod tests {
         // event and outbox row.
         let pending = store.outbox_pending().await.expect("outbox");
         let before = direct_changes(&store).await;
-        let registering = TelemetryWrite {
-            registrations: vec![registration("SC-2", 5, 9)],
-            ..write(vec![snapshot("u1", "SC-2", 5, 20.0)])
-        };
         let registered = store
-            .insert_telemetry(registering)
+            .insert_telemetry(registering_write("SC-2", 5, 9, "u1"))
             .await
             .expect("a registering write");
         assert_eq!(registered, outcome(1, 0));
