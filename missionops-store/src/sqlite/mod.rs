@@ -1270,7 +1270,26 @@ mod tests {
                 events[0].sequence < events[1].sequence,
                 "numbered in the write's order: {events:?}"
             );
-            read_back.push(format!("{anomalies:?} {alarm:?} {events:?}"));
+            // The outbox rows as stored: each event's number and time, pending, untried.
+            let outbox: Vec<(i64, i64, String, i64)> = {
+                let mut writer = store.writer.lock().await.expect("writer");
+                sqlx::query_as(
+                    "SELECT sequence, next_attempt_at, status, attempts FROM outbox \
+                     ORDER BY sequence",
+                )
+                .fetch_all(&mut *writer)
+                .await
+                .expect("outbox rows")
+            };
+            let expected: Vec<(i64, i64, String, i64)> = events
+                .iter()
+                .map(|e| {
+                    let sequence = i64::try_from(e.sequence).expect("sequence");
+                    (sequence, e.timestamp.as_millis(), "pending".to_owned(), 0)
+                })
+                .collect();
+            assert!(outbox.ends_with(&expected), "{outbox:?}");
+            read_back.push(format!("{anomalies:?} {alarm:?} {events:?} {outbox:?}"));
         }
         assert_eq!(read_back[0], read_back[1], "the same as through sqlx");
     }

@@ -595,13 +595,13 @@ impl AllNewWrite<'_> {
                 .execute([i64::try_from(self.snapshots.len()).unwrap_or(i64::MAX)])?;
         }
         if !self.registered_latest.is_empty() {
-            let mut upsert = conn.prepare_cached(concat!(
-                insert_latest!(),
-                "VALUES (?1, ?2, ?3, ?4)",
-                keep_newer_latest!()
-            ))?;
+            // Plain rows, no upsert: their spacecraft are registered by this transaction, so
+            // nothing of theirs is stored (a spacecraft is never deleted), and an upsert costs
+            // each row a statement journal.
+            let mut insert =
+                conn.prepare_cached(concat!(insert_latest!(), "VALUES (?1, ?2, ?3, ?4)"))?;
             for (key, name, ts, value) in self.registered_latest {
-                upsert.execute(rusqlite::params![key, name, ts, value])?;
+                insert.execute(rusqlite::params![key, name, ts, value])?;
             }
         }
         anomalies::insert_directly(conn, self.tenant, self.anomalies, self.anomaly_values)?;
@@ -612,6 +612,7 @@ impl AllNewWrite<'_> {
                  (tenant, id, spacecraft_id, ts, type, severity, message, metadata) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
+            let mut sequences = Vec::with_capacity(self.events.len());
             for (event, metadata) in self.events.iter().zip(self.event_metadata) {
                 record.execute(rusqlite::params![
                     tenant,
@@ -623,13 +624,16 @@ impl AllNewWrite<'_> {
                     event.message.as_str(),
                     metadata,
                 ])?;
+                // The sequence number SQLite gave the event (its rowid).
+                sequences.push(conn.last_insert_rowid());
             }
-            let mut pending = conn.prepare_cached(
-                "INSERT INTO outbox (sequence, next_attempt_at) \
-                 SELECT sequence, ts FROM events WHERE id = ?1",
-            )?;
-            for event in self.events {
-                pending.execute([event.id.as_str()])?;
+            // Due at once: at the event's own time. One row of values each, not a copy out of
+            // `events` (an `INSERT … SELECT` looks the event up by id and keeps a statement
+            // journal).
+            let mut pending = conn
+                .prepare_cached("INSERT INTO outbox (sequence, next_attempt_at) VALUES (?1, ?2)")?;
+            for (event, sequence) in self.events.iter().zip(sequences) {
+                pending.execute([sequence, event.timestamp.as_millis()])?;
             }
         }
         conn.execute_batch("COMMIT")
