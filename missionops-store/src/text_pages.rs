@@ -33,13 +33,13 @@ pub(crate) fn stored_time(millis: i64, what: &str, id: &str) -> Result<Timestamp
 }
 
 /// Turns stored rows of one spacecraft back into snapshots.
-struct SnapshotReader<'a> {
+pub(crate) struct SnapshotReader<'a> {
     spacecraft: &'a SpacecraftId,
     layouts: LayoutInterner,
 }
 
 impl<'a> SnapshotReader<'a> {
-    fn new(spacecraft: &'a SpacecraftId) -> Self {
+    pub(crate) fn new(spacecraft: &'a SpacecraftId) -> Self {
         SnapshotReader {
             spacecraft,
             layouts: LayoutInterner::new(),
@@ -47,7 +47,7 @@ impl<'a> SnapshotReader<'a> {
     }
 
     /// One row; `previous`, the snapshot read before it, lends its parameter names.
-    fn read(
+    pub(crate) fn read(
         &mut self,
         id: &str,
         ts: i64,
@@ -88,11 +88,6 @@ pub(crate) enum PageTimes {
     /// The count is the number of rows.
     #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
     InText(usize),
-    /// The times in the text, no arrival numbers: each row is id, time, parameters (a page
-    /// read between two ends known beforehand needs none). Rows of equal times keep the order
-    /// they came in, which is their arrival order; their arrival numbers read as 0.
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
-    TimesInText(usize),
     /// Beside the text, one (time, arrival) per row in the text's order; each row of the text
     /// is id, parameters. PostgreSQL hands them over as binary arrays, which costs it less
     /// than writing each as text.
@@ -117,10 +112,9 @@ pub(crate) fn split_page(
             format!("a page of a range read is damaged: {detail}"),
         )
     };
-    let (count, arrivals, mut beside) = match times {
-        PageTimes::InText(count) => (count, true, None),
-        PageTimes::TimesInText(count) => (count, false, None),
-        PageTimes::Beside(times) => (times.len(), true, Some(times.into_iter())),
+    let (count, mut beside) = match times {
+        PageTimes::InText(count) => (count, None),
+        PageTimes::Beside(times) => (times.len(), Some(times.into_iter())),
     };
     let mut rows = Vec::with_capacity(count);
     let mut at = 0;
@@ -129,16 +123,10 @@ pub(crate) fn split_page(
         at += record.len() + ROW_SEPARATOR.len_utf8();
         let (id, ts, seq, parameters) = match beside.as_mut() {
             None => {
-                let mut fields = record.splitn(if arrivals { 4 } else { 3 }, FIELD_SEPARATOR);
-                let (Some(id), Some(ts)) = (fields.next(), fields.next()) else {
-                    return Err(damaged("a row has too few fields"));
-                };
-                let seq = match arrivals.then(|| fields.next()) {
-                    None => "0",
-                    Some(Some(seq)) => seq,
-                    Some(None) => return Err(damaged("a row has too few fields")),
-                };
-                let Some(parameters) = fields.next() else {
+                let mut fields = record.splitn(4, FIELD_SEPARATOR);
+                let (Some(id), Some(ts), Some(seq), Some(parameters)) =
+                    (fields.next(), fields.next(), fields.next(), fields.next())
+                else {
                     return Err(damaged("a row has too few fields"));
                 };
                 let ts = ts
@@ -175,7 +163,7 @@ pub(crate) fn split_page(
     }
     // The database joins the rows in the order its subquery yields them, which is the ORDER
     // BY order; neither SQLite's nor PostgreSQL's documentation promises it, so check, not
-    // trust. Stable sorts: rows without arrival numbers keep their order within a time.
+    // trust.
     if newest_first {
         if !rows.is_sorted_by(|a, b| (a.1, a.2) >= (b.1, b.2)) {
             rows.sort_by_key(|(_, ts, seq, _)| std::cmp::Reverse((*ts, *seq)));
@@ -252,14 +240,6 @@ mod tests {
         let snapshots = parse_page(&sc(), text, rows).expect("parse");
         assert_eq!(snapshots[0].timestamp.as_millis(), 1000);
         assert_eq!(snapshots[1].id.as_str(), "b");
-    }
-
-    #[test]
-    fn rows_without_arrival_numbers_keep_their_order_within_a_time() {
-        let text = "c\u{1f}2000\u{1f}{}\u{1e}a\u{1f}1000\u{1f}{}\u{1e}b\u{1f}1000\u{1f}{}";
-        let rows = split_page(&sc(), text, PageTimes::TimesInText(3), false).expect("split");
-        assert_eq!(ids(text, &rows), ["a", "b", "c"]);
-        assert_eq!(&text[rows[2].3.clone()], "{}");
     }
 
     #[test]

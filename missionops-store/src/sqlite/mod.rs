@@ -77,8 +77,9 @@ const SMALL_FILE_CACHE_KIB: i64 = 2 * 1024;
 const LARGE_FILE_BYTES: i64 = 1 << 30;
 
 /// Page cache of each reader, in KiB. Reads mostly stream through pages once (the operating
-/// system caches the file anyway), so readers keep little: all caches together stay at 96 MiB
-/// (the two write connections' 32 MiB each, four readers'), inside the server's memory budget
+/// system caches the file anyway), so readers keep little: all caches together stay at 104 MiB
+/// (the two write connections' 32 MiB each, four readers', four range readers' 2 MiB:
+/// `telemetry::pages`), inside the server's memory budget
 /// (SPEC §8: 10,000 live spacecraft measured 153–163 MB resident in all).
 const READER_CACHE_KIB: i64 = 8 * 1024;
 
@@ -133,6 +134,9 @@ pub struct SqliteStore {
     writer: Writer,
     /// Read-only (`query_only`) connections for queries.
     reader: SqlitePool,
+    /// Read-only connections that step the rows of long range reads (see
+    /// `telemetry::pages`).
+    range_readers: telemetry::RangeReaders,
     /// The background checkpointer (and writer of the latest values), stopped when the last
     /// clone of the store goes.
     checkpointer: Arc<Checkpointer>,
@@ -499,6 +503,7 @@ impl SqliteStore {
             thresholds.restart_log_frames,
         ));
         Ok(SqliteStore {
+            range_readers: telemetry::RangeReaders::new(writer.file.clone()),
             writer,
             reader,
             checkpointer,

@@ -11,6 +11,7 @@ mod read;
 mod write;
 
 pub(crate) use latest::{PendingLatest, flush_latest_values};
+pub(in crate::sqlite) use pages::RangeReaders;
 
 use std::sync::Arc;
 

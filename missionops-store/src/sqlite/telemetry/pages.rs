@@ -1,21 +1,27 @@
 //! The pages of a long range read on SQLite, read ahead of their consumer and side by side
 //! (see the crate's `pages_ahead`).
 //!
-//! SQLite's page is one text (see `text_pages`), the rows of one spacecraft key between two
-//! ends found on the time index.
+//! A page is the rows of one spacecraft key between two ends found on the time index, stepped
+//! on a blocking thread through a connection of [`RangeReaders`] and turned into snapshots as
+//! they come. Joined into one text by SQLite (as `read`'s pages are, for sqlx's per-row cost)
+//! they cost SQLite three to four times the reading of the rows, and half of the
+//! 100,000-snapshot analysis's CPU (BENCHMARKS.md, session 20).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures_util::FutureExt;
 use futures_util::stream::BoxStream;
 use missionops_core::{
-    Error, RangeCursor, Result, SpacecraftId, TelemetryPage, TenantId, Timestamp,
+    Error, RangeCursor, Result, SpacecraftId, TelemetryPage, TelemetrySnapshot, TenantId, Timestamp,
 };
 use sqlx::SqlitePool;
 
-use super::read::{fetch_page, up_to_the_end};
+use super::read::up_to_the_end;
 use crate::pages_ahead::{PagedRange, RowKey, read_ahead};
-use crate::sqlite::{DbResult, SqliteStore, sql_count, stored_time};
-use crate::text_pages::{PageTimes, read_page_off_thread};
+use crate::sqlite::{DbResult, READ_CONNECTIONS, SqliteStore, sql_count, stored_time};
+use crate::text_pages::SnapshotReader;
 
 impl SqliteStore {
     /// The pages of `spacecraft`'s range `from..=to`, of `page` snapshots each (the last may
@@ -30,6 +36,7 @@ impl SqliteStore {
         page: usize,
     ) -> BoxStream<'static, Result<TelemetryPage>> {
         let reader = self.reader.clone();
+        let rows = self.range_readers.clone();
         let open = async move {
             let key: Option<i64> =
                 sqlx::query_scalar("SELECT key FROM spacecraft WHERE tenant = ? AND id = ?")
@@ -40,6 +47,7 @@ impl SqliteStore {
                     .db()?;
             Ok(key.map(|key| SqliteRange {
                 reader,
+                rows,
                 spacecraft,
                 key,
                 to,
@@ -50,9 +58,70 @@ impl SqliteStore {
     }
 }
 
+/// Page cache of a range reader, in KiB: SQLite's default. A range is read once, front to
+/// back, and the operating system caches the file, so four of these add 8 MiB at most to the
+/// server's memory.
+const RANGE_READER_CACHE_KIB: i64 = 2 * 1024;
+
+/// Read-only connections to the store's file that step the rows of range pages, each used by
+/// one blocking thread at a time; up to [`READ_CONNECTIONS`] are kept between pages. Plain
+/// rusqlite connections: sqlx would hand each row over from its own thread.
+#[derive(Clone)]
+pub(in crate::sqlite) struct RangeReaders(Arc<RangeReadersInner>);
+
+struct RangeReadersInner {
+    file: PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl RangeReaders {
+    /// Readers of `file` (opened when first needed).
+    pub(in crate::sqlite) fn new(file: PathBuf) -> Self {
+        RangeReaders(Arc::new(RangeReadersInner {
+            file,
+            idle: Mutex::default(),
+        }))
+    }
+
+    /// Runs `read` on an idle connection, or a new one, on the calling thread; the
+    /// connection is kept for the next page unless `read` failed.
+    fn with<T>(&self, read: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        let idle = self.0.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let connection = match idle {
+            Some(connection) => connection,
+            None => self.open()?,
+        };
+        let result = read(&connection);
+        if result.is_ok() {
+            if let Ok(mut idle) = self.0.idle.lock() {
+                if idle.len() < READ_CONNECTIONS as usize {
+                    idle.push(connection);
+                }
+            }
+        }
+        result
+    }
+
+    fn open(&self) -> Result<rusqlite::Connection> {
+        let connection = rusqlite::Connection::open_with_flags(
+            &self.0.file,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(Error::backend)?;
+        connection
+            .execute_batch(&format!(
+                "PRAGMA cache_size = {}; PRAGMA query_only = ON",
+                -RANGE_READER_CACHE_KIB
+            ))
+            .map_err(Error::backend)?;
+        Ok(connection)
+    }
+}
+
 /// One spacecraft's range, found by its key.
 struct SqliteRange {
     reader: SqlitePool,
+    rows: RangeReaders,
     spacecraft: SpacecraftId,
     key: i64,
     to: Timestamp,
@@ -82,31 +151,56 @@ impl PagedRange for SqliteRange {
         after: RowKey,
         end: Option<RowKey>,
     ) -> futures_util::future::BoxFuture<'static, Result<TelemetryPage>> {
-        read_page(
-            self.reader.clone(),
-            self.spacecraft.clone(),
-            self.key,
-            after,
-            end,
-            self.to,
-        )
+        let rows = self.rows.clone();
+        let spacecraft = self.spacecraft.clone();
+        let (key, to) = (self.key, self.to);
+        async move {
+            tokio::task::spawn_blocking(move || {
+                rows.with(|connection| read_page(connection, &spacecraft, key, after, end, to))
+            })
+            .await
+            .map_err(Error::backend)?
+        }
         .boxed()
     }
 }
 
-/// Reads and parses the rows after `after` up to `end` (to the end of the range when `None`).
-async fn read_page(
-    reader: SqlitePool,
-    spacecraft: SpacecraftId,
+/// Reads the rows after `after` up to `end` (to the end of the range when `None`) on
+/// `connection`, in (time, arrival) order, into snapshots.
+fn read_page(
+    connection: &rusqlite::Connection,
+    spacecraft: &SpacecraftId,
     key: i64,
     after: (i64, i64),
     end: Option<(i64, i64)>,
     to: Timestamp,
 ) -> Result<TelemetryPage> {
-    let mut conn = reader.acquire().await.db()?;
     let up_to = end.unwrap_or_else(|| up_to_the_end(to));
-    let (text, count) = fetch_page(&mut conn, key, after, up_to, None).await?;
-    drop(conn);
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT id, ts, parameters FROM telemetry \
+             WHERE spacecraft_key = ?1 AND ts >= ?2 AND ts <= ?3 \
+               AND (ts > ?2 OR seq > ?4) AND (ts < ?3 OR seq <= ?5) \
+             ORDER BY ts, seq",
+        )
+        .map_err(Error::backend)?;
+    let mut rows = statement
+        .query(rusqlite::params![key, after.0, up_to.0, after.1, up_to.1])
+        .map_err(Error::backend)?;
+    // A page's own copy of the id (see `text_pages::parse_page`).
+    let own = SpacecraftId::parse(spacecraft.as_str())?;
+    let mut reader = SnapshotReader::new(&own);
+    let mut snapshots: Vec<TelemetrySnapshot> = Vec::new();
+    while let Some(row) = rows.next().map_err(Error::backend)? {
+        let text = |column| -> Result<&str> {
+            row.get_ref(column)
+                .and_then(|value| Ok(value.as_str()?))
+                .map_err(Error::backend)
+        };
+        let ts: i64 = row.get(1).map_err(Error::backend)?;
+        let snapshot = reader.read(text(0)?, ts, text(2)?, snapshots.last())?;
+        snapshots.push(snapshot);
+    }
     let next = end
         .map(|(ts, arrival)| {
             Ok::<_, Error>(RangeCursor {
@@ -115,14 +209,5 @@ async fn read_page(
             })
         })
         .transpose()?;
-    let Some(text) = text else {
-        return Ok(TelemetryPage {
-            snapshots: Vec::new(),
-            next,
-        });
-    };
-    let count = usize::try_from(count).unwrap_or(0);
-    let (snapshots, _) =
-        read_page_off_thread(&spacecraft, text, PageTimes::TimesInText(count)).await?;
     Ok(TelemetryPage { snapshots, next })
 }

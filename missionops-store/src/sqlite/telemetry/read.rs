@@ -22,50 +22,34 @@ use crate::text_pages::{PageTimes, parse_page, read_page_off_thread, split_page}
 const RANGE_PAGE: usize = 2_048;
 
 /// One page of a range read: the rows of one spacecraft after the row (`after_ts`,
-/// `after_seq`) and up to the row `up_to` (inclusive), at most `limit` of them (all with
-/// `None`), in time order, as one text (the form of `text_pages`) and the number of rows.
-///
-/// With a limit each row holds its arrival number (a cursor after the page needs the last
-/// one): `PageTimes::InText`. Without one (a page between two ends found beforehand) it does
-/// not: `PageTimes::TimesInText` (writing the number as text was a few per cent of the read).
+/// `after_seq`) and up to the row `up_to` (inclusive), at most `limit` of them, in time order,
+/// as one text (the form of `text_pages`, each row with its arrival number:
+/// `PageTimes::InText`, since a cursor after the page needs the last one) and the number of
+/// rows.
 pub(super) async fn fetch_page(
     conn: &mut SqliteConnection,
     key: i64,
     (after_ts, after_seq): (i64, i64),
     (up_to_ts, up_to_seq): (i64, i64),
-    limit: Option<usize>,
+    limit: usize,
 ) -> Result<(Option<String>, i64)> {
-    // Without a limit the rows are aggregated straight off the time index, in its order (which
-    // `split_page` checks); a limit needs the ordered subquery, which costs SQLite about a
-    // third more per row.
-    let sql = match limit {
-        None => {
-            "SELECT group_concat(concat_ws(char(31), id, ts, parameters), char(30)), \
-                    count(*) \
-             FROM telemetry \
-             WHERE spacecraft_key = ?1 AND ts >= ?2 AND ts <= ?3 \
-               AND (ts > ?2 OR seq > ?4) AND (ts < ?3 OR seq <= ?5)"
-        }
-        Some(_) => {
-            "SELECT group_concat(concat_ws(char(31), id, ts, seq, parameters), char(30)), \
-                    count(*) \
-             FROM (SELECT id, ts, seq, parameters FROM telemetry \
-                   WHERE spacecraft_key = ?1 AND ts >= ?2 AND ts <= ?3 \
-                     AND (ts > ?2 OR seq > ?4) AND (ts < ?3 OR seq <= ?5) \
-                   ORDER BY ts, seq LIMIT ?6)"
-        }
-    };
-    let query = sqlx::query_as(sql)
-        .bind(key)
-        .bind(after_ts)
-        .bind(up_to_ts)
-        .bind(after_seq)
-        .bind(up_to_seq);
-    let query = match limit {
-        Some(limit) => query.bind(sql_count(limit)),
-        None => query,
-    };
-    query.fetch_one(&mut *conn).await.db()
+    sqlx::query_as(
+        "SELECT group_concat(concat_ws(char(31), id, ts, seq, parameters), char(30)), \
+                count(*) \
+         FROM (SELECT id, ts, seq, parameters FROM telemetry \
+               WHERE spacecraft_key = ?1 AND ts >= ?2 AND ts <= ?3 \
+                 AND (ts > ?2 OR seq > ?4) AND (ts < ?3 OR seq <= ?5) \
+               ORDER BY ts, seq LIMIT ?6)",
+    )
+    .bind(key)
+    .bind(after_ts)
+    .bind(up_to_ts)
+    .bind(after_seq)
+    .bind(up_to_seq)
+    .bind(sql_count(limit))
+    .fetch_one(&mut *conn)
+    .await
+    .db()
 }
 
 /// The end of a range: every row up to `to`, whatever its arrival number.
@@ -168,8 +152,7 @@ impl SqliteStore {
         let mut wanted = max;
         loop {
             let asked = RANGE_PAGE.min(wanted);
-            let (text, count) =
-                fetch_page(&mut tx, key, after, up_to_the_end(to), Some(asked)).await?;
+            let (text, count) = fetch_page(&mut tx, key, after, up_to_the_end(to), asked).await?;
             let Some(text) = text else { break };
             let count = usize::try_from(count).unwrap_or(0);
             let rows = split_page(spacecraft, &text, PageTimes::InText(count), false)?;
@@ -226,8 +209,7 @@ impl SqliteStore {
             Some(c) if c.timestamp >= from => (c.timestamp.as_millis(), c.arrival),
             _ => (from.as_millis(), 0),
         };
-        let (text, count) =
-            fetch_page(&mut conn, key, start, up_to_the_end(to), Some(limit)).await?;
+        let (text, count) = fetch_page(&mut conn, key, start, up_to_the_end(to), limit).await?;
         drop(conn);
         let Some(text) = text else {
             return Ok(TelemetryPage::default());
