@@ -20,7 +20,9 @@ use sqlx::SqlitePool;
 
 use super::read::up_to_the_end;
 use crate::pages_ahead::{PagedRange, RowKey, read_ahead};
-use crate::sqlite::{DbResult, READ_CONNECTIONS, SqliteStore, sql_count, stored_time};
+use crate::sqlite::{
+    BUSY_TIMEOUT, DbResult, READ_CONNECTIONS, SqliteStore, sql_count, stored_time,
+};
 use crate::text_pages::SnapshotReader;
 
 impl SqliteStore {
@@ -108,6 +110,11 @@ impl RangeReaders {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(Error::backend)?;
+        // Like the other connections: a reader can meet a lock while the log is restarted or
+        // recovered; it waits (on its blocking thread) rather than failing the read.
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(Error::backend)?;
         connection
             .execute_batch(&format!(
                 "PRAGMA cache_size = {}; PRAGMA query_only = ON",
@@ -210,4 +217,46 @@ fn read_page(
         })
         .transpose()?;
     Ok(TelemetryPage { snapshots, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A range reader is set up like the store's other readers: it waits out a lock for the
+    /// store's busy timeout, cannot write, and keeps a small cache; it is kept for the next
+    /// page unless its use failed.
+    #[tokio::test]
+    async fn range_readers_wait_for_locks_and_cannot_write() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("ranges.db");
+        let url = format!("sqlite://{}", file.display());
+        let store = SqliteStore::open(&url).await.expect("open");
+        let readers = store.range_readers.clone();
+        let pragma = |connection: &rusqlite::Connection, name: &str| -> Result<i64> {
+            connection
+                .pragma_query_value(None, name, |row| row.get(0))
+                .map_err(Error::backend)
+        };
+        let settings = readers
+            .with(|connection| {
+                Ok((
+                    pragma(connection, "busy_timeout")?,
+                    pragma(connection, "query_only")?,
+                    pragma(connection, "cache_size")?,
+                ))
+            })
+            .expect("settings");
+        let busy_ms = i64::try_from(BUSY_TIMEOUT.as_millis()).expect("ms");
+        assert_eq!(settings, (busy_ms, 1, -RANGE_READER_CACHE_KIB));
+        let idle = || readers.0.idle.lock().map(|idle| idle.len()).ok();
+        assert_eq!(idle(), Some(1), "kept for the next page");
+        let write = readers.with(|connection| {
+            connection
+                .execute_batch("CREATE TABLE scratch (x INTEGER)")
+                .map_err(Error::backend)
+        });
+        assert!(write.is_err(), "a range reader wrote");
+        assert_eq!(idle(), Some(0), "a connection that failed is not kept");
+    }
 }
