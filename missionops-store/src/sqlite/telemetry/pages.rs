@@ -66,14 +66,18 @@ impl SqliteStore {
 const RANGE_READER_CACHE_KIB: i64 = 2 * 1024;
 
 /// Read-only connections to the store's file that step the rows of range pages, each used by
-/// one blocking thread at a time; up to [`READ_CONNECTIONS`] are kept between pages. Plain
-/// rusqlite connections: sqlx would hand each row over from its own thread.
+/// one blocking thread at a time: at most [`READ_CONNECTIONS`] at once, however many ranges
+/// are read together (the others' pages wait their turn, as they did for sqlx's pool), and
+/// kept between pages. Plain rusqlite connections: sqlx would hand each row over from its
+/// own thread.
 #[derive(Clone)]
 pub(in crate::sqlite) struct RangeReaders(Arc<RangeReadersInner>);
 
 struct RangeReadersInner {
     file: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
+    /// One permit a connection in use.
+    in_use: tokio::sync::Semaphore,
 }
 
 impl RangeReaders {
@@ -82,7 +86,21 @@ impl RangeReaders {
         RangeReaders(Arc::new(RangeReadersInner {
             file,
             idle: Mutex::default(),
+            in_use: tokio::sync::Semaphore::new(READ_CONNECTIONS as usize),
         }))
+    }
+
+    /// Runs `read` on a blocking thread with a connection (see [`Self::with`]), once fewer
+    /// than [`READ_CONNECTIONS`] are in use.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self.0.in_use.acquire().await.map_err(Error::backend)?;
+        let readers = self.clone();
+        tokio::task::spawn_blocking(move || readers.with(read))
+            .await
+            .map_err(Error::backend)?
     }
 
     /// Runs `read` on an idle connection, or a new one, on the calling thread; the
@@ -162,11 +180,8 @@ impl PagedRange for SqliteRange {
         let spacecraft = self.spacecraft.clone();
         let (key, to) = (self.key, self.to);
         async move {
-            tokio::task::spawn_blocking(move || {
-                rows.with(|connection| read_page(connection, &spacecraft, key, after, end, to))
-            })
-            .await
-            .map_err(Error::backend)?
+            rows.read(move |connection| read_page(connection, &spacecraft, key, after, end, to))
+                .await
         }
         .boxed()
     }
@@ -258,5 +273,42 @@ mod tests {
         });
         assert!(write.is_err(), "a range reader wrote");
         assert_eq!(idle(), Some(0), "a connection that failed is not kept");
+    }
+
+    /// However many pages are read at once, no more than `READ_CONNECTIONS` connections are
+    /// in use, and so no more are ever kept. (Only the bound is asserted; how many pages
+    /// overlap depends on the scheduler.)
+    #[tokio::test]
+    async fn range_readers_are_bounded() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}", dir.path().join("bounded.db").display());
+        let store = SqliteStore::open(&url).await.expect("open");
+        let readers = store.range_readers.clone();
+        let busy = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let pages = (0..16).map(|_| {
+            let (busy, most) = (Arc::clone(&busy), Arc::clone(&most));
+            readers.read(move |_| {
+                let now = busy.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                // Long enough for the other pages to pile up behind this one.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                busy.fetch_sub(1, Ordering::SeqCst);
+                Ok(())
+            })
+        });
+        for page in futures_util::future::join_all(pages).await {
+            page.expect("page");
+        }
+        let limit = READ_CONNECTIONS as usize;
+        let most = most.load(Ordering::SeqCst);
+        assert!(
+            (1..=limit).contains(&most),
+            "{most} connections in use at once"
+        );
+        let kept = readers.0.idle.lock().map_or(usize::MAX, |idle| idle.len());
+        assert!((1..=limit).contains(&kept), "{kept} connections kept");
     }
 }
