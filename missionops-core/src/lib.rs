@@ -83,8 +83,9 @@ pub use ports::{
     DocumentRepository, EventRepository, FailureOutcome, GroupOutcome, IdGenerator, IngestOutcome,
     KeyRepository, ManualClock, OnPacketError, OutboxEntry, OutboxStats, OutboxStore, PacketCounts,
     PacketDecoding, PacketDefinitionRecord, PacketDefinitionRepository, PacketValues, RangeCursor,
-    Registration, RetryPolicy, RetrySelection, SequentialIds, SpacecraftPage, SpacecraftRepository,
-    Store, TelemetryPage, TelemetryRepository, TelemetryWrite, WriteProbe, insert_one_by_one,
+    RangePages, Registration, RetryPolicy, RetrySelection, SequentialIds, SpacecraftPage,
+    SpacecraftRepository, Store, TelemetryPage, TelemetryRepository, TelemetryWrite, WriteProbe,
+    insert_one_by_one,
 };
 pub use rules::{
     AnalysisContext, CompiledRules, DeriveScratch, DerivedParameters, Evaluator, Extensions,

@@ -388,6 +388,57 @@ async fn analyse_orders_recent_newest_first_and_ranges_oldest_first() {
     assert!(none.is_empty());
 }
 
+/// A time window of more snapshots than the cap is refused, naming `to`, by analyse and by
+/// detect, and detect then stores nothing; a window at the cap is analysed.
+#[tokio::test]
+async fn windows_over_the_cap_are_refused_before_anything_is_analysed() {
+    let h = harness();
+    let app = h.app.clone().with_window_cap(3);
+    for i in 0..4 {
+        app.ingest(snap(None, "SC-1", i, json!({"temp": 50})))
+            .await
+            .expect("ingest");
+    }
+    set_limits(
+        &app,
+        "SC-1",
+        json!({"parameters": {"temp": {"warnHigh": 45}}}),
+    )
+    .await;
+    let start = Timestamp::parse(START).expect("ts");
+    let over = AnalysisWindow::range(start, start.add_millis(3000)).expect("window");
+    let err = app
+        .analyse(&sc("SC-1"), over)
+        .await
+        .expect_err("four snapshots");
+    assert!(matches!(err, Error::Invalid { ref field, .. } if field == "to"));
+    assert_eq!(
+        err.to_string(),
+        "to: the window holds more than 3 snapshots; narrow it"
+    );
+    let at_cap = AnalysisWindow::range(start, start.add_millis(2000)).expect("window");
+    let found = app
+        .analyse(&sc("SC-1"), at_cap)
+        .await
+        .expect("three snapshots");
+    assert_eq!(found.len(), 3);
+    let err = app
+        .detect(&sc("SC-1"), start, start.add_millis(3000))
+        .await
+        .expect_err("four snapshots");
+    assert!(matches!(err, Error::Invalid { ref field, .. } if field == "to"));
+    assert!(
+        !event_types(&app).await.contains(&EventType::Anomaly),
+        "a refused detect announces nothing"
+    );
+    let whole = h
+        .app
+        .analyse(&sc("SC-1"), over)
+        .await
+        .expect("the default cap");
+    assert_eq!(whole.len(), 4);
+}
+
 #[tokio::test]
 async fn detect_persists_new_anomalies_once_with_their_events() {
     let h = harness();

@@ -25,8 +25,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
+use futures_util::{FutureExt, StreamExt};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -366,6 +367,23 @@ pub struct TelemetryPage {
     pub next: Option<RangeCursor>,
 }
 
+/// The pages of a long range read (see [`TelemetryRepository::telemetry_range_pages`]), with
+/// whether the range holds more snapshots than the reader's cap.
+pub struct RangePages {
+    /// Whether the range holds more snapshots than the cap, found by looking no further into
+    /// the range than the cap. Await it before reading the pages: a failure to find out comes
+    /// here (and the pages then end in a failure of their own).
+    pub more_than_cap: BoxFuture<'static, Result<bool>>,
+    /// The pages, in order.
+    pub pages: BoxStream<'static, Result<TelemetryPage>>,
+}
+
+impl std::fmt::Debug for RangePages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RangePages").finish_non_exhaustive()
+    }
+}
+
 /// Telemetry storage.
 #[async_trait]
 pub trait TelemetryRepository: Send + Sync + 'static {
@@ -493,17 +511,22 @@ pub trait TelemetryRepository: Send + Sync + 'static {
 
     /// The snapshots of `spacecraft` with `from <= timestamp <= to` as a series of pages of
     /// about `page` snapshots each (at least 1), in the order of [`telemetry_range`]: what a
-    /// long analysis reads. Concatenated, the pages give what one `telemetry_range` call
-    /// would, when nothing is stored in the range meanwhile; a page may hold more than `page`
-    /// snapshots when some were stored in it while the range was read.
+    /// long analysis reads, with whether the range holds more than `cap` snapshots
+    /// ([`RangePages::more_than_cap`]; `usize::MAX` for no cap). Concatenated, the pages give
+    /// what one `telemetry_range` call would, when nothing is stored in the range meanwhile; a
+    /// page may hold more than `page` snapshots when some were stored in it while the range
+    /// was read.
     ///
     /// By default the pages are [`telemetry_range_page`] calls, one after another, each made
-    /// when the stream is polled for it. A backend may read pages ahead of the consumer, side
-    /// by side on connections of their own (SQLite's does, which is why this takes the store
-    /// by `Arc`); the stream's memory stays bounded by a few pages all the same.
+    /// when the stream is polled for it, and the cap is checked by
+    /// [`count_telemetry_range`]. A backend may read pages ahead of the consumer, side by side
+    /// on connections of their own (SQLite's and PostgreSQL's do, which is why this takes the
+    /// store by `Arc`), and check the cap on the way, so that the range is walked once; the
+    /// stream's memory stays bounded by a few pages all the same.
     ///
     /// [`telemetry_range`]: TelemetryRepository::telemetry_range
     /// [`telemetry_range_page`]: TelemetryRepository::telemetry_range_page
+    /// [`count_telemetry_range`]: TelemetryRepository::count_telemetry_range
     fn telemetry_range_pages(
         self: Arc<Self>,
         tenant: TenantId,
@@ -511,11 +534,23 @@ pub trait TelemetryRepository: Send + Sync + 'static {
         from: Timestamp,
         to: Timestamp,
         page: usize,
-    ) -> BoxStream<'static, Result<TelemetryPage>> {
+        cap: usize,
+    ) -> RangePages {
         let page = page.max(1);
+        let more_than_cap = {
+            let (store, tenant, spacecraft) =
+                (Arc::clone(&self), tenant.clone(), spacecraft.clone());
+            async move {
+                let counted = store
+                    .count_telemetry_range(&tenant, &spacecraft, from, to, cap.saturating_add(1))
+                    .await?;
+                Ok(counted > cap)
+            }
+            .boxed()
+        };
         // `Some(after)` while there may be more: `after` is where the next page starts.
         let start: Option<Option<RangeCursor>> = Some(None);
-        futures_util::stream::try_unfold(start, move |next| {
+        let pages = futures_util::stream::try_unfold(start, move |next| {
             let store = Arc::clone(&self);
             let (tenant, spacecraft) = (tenant.clone(), spacecraft.clone());
             async move {
@@ -529,7 +564,11 @@ pub trait TelemetryRepository: Send + Sync + 'static {
                 Ok(Some((read, next)))
             }
         })
-        .boxed()
+        .boxed();
+        RangePages {
+            more_than_cap,
+            pages,
+        }
     }
 
     /// How many snapshots of `spacecraft` have `from <= timestamp <= to`, counting no further

@@ -11,12 +11,13 @@ use futures_util::stream::BoxStream;
 
 use crate::domain::{Anomaly, Limit, NewEvent, SpacecraftId, Timestamp};
 use crate::error::{Error, Result};
-use crate::ports::TelemetryPage;
+use crate::ports::{RangePages, TelemetryPage};
 use crate::rules::{AnalysisContext, WindowAnalysis, analyse};
 
 use super::{DetectReport, MissionOps};
 
-/// The most snapshots one analysed or detected time window may hold.
+/// The most snapshots one analysed or detected time window may hold, unless
+/// [`MissionOps::with_window_cap`] says otherwise.
 pub const MAX_WINDOW_SNAPSHOTS: usize = 1_000_000;
 
 /// Snapshots read per page of a time-window analysis (see [`MissionOps::with_analysis_page`]).
@@ -115,10 +116,19 @@ impl MissionOps {
         self
     }
 
+    /// Refuses to analyse or detect time windows of more than `snapshots` (at least 1) instead
+    /// of [`MAX_WINDOW_SNAPSHOTS`]: a window is read whole for one answer, so the cap bounds
+    /// the time a request may take.
+    #[must_use]
+    pub fn with_window_cap(mut self, snapshots: usize) -> Self {
+        Arc::make_mut(&mut self.shared).window_cap = snapshots.max(1);
+        self
+    }
+
     /// Starts the batch analysis of `id`'s telemetry in `from..=to` against its current rules,
     /// oldest first, to be read with [`RangeAnalysis::next`]. A window of more than
-    /// [`MAX_WINDOW_SNAPSHOTS`] is refused (naming `to`) before anything is analysed, by a
-    /// count that stops at the cap; with no rules nothing is read or counted.
+    /// [`MAX_WINDOW_SNAPSHOTS`] (or [`Self::with_window_cap`]'s cap) is refused (naming `to`) before anything is analysed, the
+    /// store looking no further into it than the cap; with no rules nothing is read.
     pub async fn analyse_range(
         &self,
         id: &SpacecraftId,
@@ -139,24 +149,26 @@ impl MissionOps {
                 analysis: None,
             });
         }
-        // Asked for before the count, so that a store that reads ahead starts on the first
-        // page meanwhile; dropped unread when the count refuses the window.
-        let pages = Arc::clone(&self.shared.store).telemetry_range_pages(
+        // A store that reads ahead starts on the first pages while it finds out whether the
+        // window is too long; they are dropped unread when it is.
+        let RangePages {
+            more_than_cap,
+            pages,
+        } = Arc::clone(&self.shared.store).telemetry_range_pages(
             self.tenant.clone(),
             id.clone(),
             from,
             to,
             self.shared.analysis_page,
+            self.shared.window_cap,
         );
-        let count = self
-            .shared
-            .store
-            .count_telemetry_range(&self.tenant, id, from, to, MAX_WINDOW_SNAPSHOTS + 1)
-            .await?;
-        if count > MAX_WINDOW_SNAPSHOTS {
+        if more_than_cap.await? {
             return Err(Error::invalid(
                 "to",
-                format!("the window holds more than {MAX_WINDOW_SNAPSHOTS} snapshots; narrow it"),
+                format!(
+                    "the window holds more than {} snapshots; narrow it",
+                    self.shared.window_cap
+                ),
             ));
         }
         let context = AnalysisContext {

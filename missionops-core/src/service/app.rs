@@ -95,6 +95,8 @@ pub(super) struct Shared {
     pub(super) windows: Arc<Windows>,
     /// Snapshots per page of a time-window analysis (see [`super::analysis`]).
     pub(super) analysis_page: usize,
+    /// The most snapshots an analysed or detected time window may hold.
+    pub(super) window_cap: usize,
     /// The packet definition compiler, when this build decodes packets (see
     /// [`MissionOps::with_packet_decoding`]).
     pub(super) packet_decoding: Option<Arc<dyn PacketDecoding>>,
@@ -129,6 +131,7 @@ impl MissionOps {
                 fleet_loaded: Arc::default(),
                 windows: Arc::default(),
                 analysis_page: super::analysis::ANALYSIS_PAGE_SNAPSHOTS,
+                window_cap: super::analysis::MAX_WINDOW_SNAPSHOTS,
                 packet_decoding: None,
                 packet_decoders: Arc::default(),
                 change_feeds: ChangeFeeds::default(),

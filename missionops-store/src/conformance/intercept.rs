@@ -5,17 +5,16 @@
 //! ports is forwarded in one place.
 
 use async_trait::async_trait;
-use futures_util::stream::BoxStream;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmRepository, Anomaly, AnomalyCount, AnomalyId, AnomalyPage,
     AnomalyRepository, ApiKey, ApiKeyId, BucketWidth, Claim, ClaimId, ConfigChanges, ConfigRecord,
     ConfigRepository, DeadLetter, DocumentFilter, DocumentId, DocumentRepository, EventRepository,
     FailureOutcome, GroupOutcome, IngestOutcome, KeyRepository, LatestValue, Limit, MissionEvent,
     NewEvent, OpsDocument, OutboxStats, OutboxStore, PacketDefinitionRecord,
-    PacketDefinitionRepository, ParameterName, RangeCursor, Result, RetryPolicy, RetrySelection,
-    SearchQuery, SeriesBucket, Spacecraft, SpacecraftId, SpacecraftPage, SpacecraftRepository,
-    Store, TelemetryPage, TelemetryRepository, TelemetrySnapshot, TelemetryWrite, TenantId,
-    Timestamp, WriteProbe,
+    PacketDefinitionRepository, ParameterName, RangeCursor, RangePages, Result, RetryPolicy,
+    RetrySelection, SearchQuery, SeriesBucket, Spacecraft, SpacecraftId, SpacecraftPage,
+    SpacecraftRepository, Store, TelemetryPage, TelemetryRepository, TelemetrySnapshot,
+    TelemetryWrite, TenantId, Timestamp, WriteProbe,
 };
 use std::ops::Deref;
 use std::sync::Arc;
@@ -351,8 +350,9 @@ impl<I: Interceptor> TelemetryRepository for Intercepted<I> {
         from: Timestamp,
         to: Timestamp,
         page: usize,
-    ) -> BoxStream<'static, Result<TelemetryPage>> {
-        Arc::clone(&self.inner).telemetry_range_pages(tenant, spacecraft, from, to, page)
+        cap: usize,
+    ) -> RangePages {
+        Arc::clone(&self.inner).telemetry_range_pages(tenant, spacecraft, from, to, page, cap)
     }
 
     async fn count_telemetry_range(

@@ -109,6 +109,7 @@ macro_rules! conformance_tests {
         $crate::conformance_cases!($fresh; $($module :: $case),*);
         $crate::conformance_cases!(@shared $fresh;
             telemetry_reads::ranges_are_read_as_a_stream_of_pages,
+            telemetry_reads::range_pages_say_whether_the_range_holds_more_than_the_cap,
             telemetry_reads::range_pages_read_back_exact_values,
         );
     };

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use futures_util::{StreamExt, TryStreamExt};
 use missionops_core::TenantId;
 use missionops_core::{
-    BucketWidth, ParameterName, Parameters, SnapshotId, Store, TelemetryPage, TelemetrySnapshot,
-    TelemetryWrite, Timestamp,
+    BucketWidth, ParameterName, Parameters, RangePages, SnapshotId, Store, TelemetryPage,
+    TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
 use serde_json::json;
 
@@ -172,7 +172,8 @@ pub async fn range_pages_read_back_exact_values(store: &Arc<dyn Store>) {
     assert_eq!(whole, stored, "the one-call range read");
     for page in [1, 2, 4] {
         let read: Vec<TelemetryPage> = Arc::clone(store)
-            .telemetry_range_pages(TenantId::default(), sc("SC-1"), from, to, page)
+            .telemetry_range_pages(TenantId::default(), sc("SC-1"), from, to, page, usize::MAX)
+            .pages
             .try_collect()
             .await
             .expect("pages");
@@ -437,6 +438,61 @@ pub async fn ranges_are_read_by_pages_after_a_cursor(store: &dyn Store) {
     assert_eq!(count(at(4), at(1), 100).await.expect("count"), 0);
 }
 
+/// The pages of a range say whether it holds more snapshots than the cap, whatever the page
+/// size (a cap inside a page, at a page's end, at the range's size and past it); when it does
+/// not, the pages hold the whole range. A reversed window, an unknown spacecraft and another
+/// tenant's spacecraft hold none.
+pub async fn range_pages_say_whether_the_range_holds_more_than_the_cap(store: &Arc<dyn Store>) {
+    store_runs_of_equal_times(&**store).await;
+    let tenant = TenantId::default();
+    // 14 snapshots of SC-1 in 0..=9 s.
+    let whole = store
+        .telemetry_range(&tenant, &sc("SC-1"), at(0), at(9), 100)
+        .await
+        .expect("range");
+    assert_eq!(whole.len(), 14);
+    for page in [1, 3, 5, 7, 14, 100] {
+        for cap in [0, 1, 6, 7, 13, 14, 15, 100] {
+            let RangePages {
+                more_than_cap,
+                pages,
+            } = Arc::clone(store).telemetry_range_pages(
+                tenant.clone(),
+                sc("SC-1"),
+                at(0),
+                at(9),
+                page,
+                cap,
+            );
+            let more = more_than_cap.await.expect("size");
+            assert_eq!(more, whole.len() > cap, "cap {cap}, pages of {page}");
+            if !more {
+                let read: Vec<_> = pages
+                    .try_collect::<Vec<TelemetryPage>>()
+                    .await
+                    .expect("pages")
+                    .into_iter()
+                    .flat_map(|p| p.snapshots)
+                    .collect();
+                assert_eq!(read, whole, "cap {cap}, pages of {page}");
+            }
+        }
+    }
+    let other = TenantId::parse("other-tenant").expect("tenant");
+    for (tenant, spacecraft, from, to) in [
+        (tenant.clone(), "SC-1", at(9), at(0)),
+        (tenant.clone(), "SC-3", at(0), at(9)),
+        (other, "SC-1", at(0), at(9)),
+    ] {
+        let RangePages { more_than_cap, .. } =
+            Arc::clone(store).telemetry_range_pages(tenant, sc(spacecraft), from, to, 2, 0);
+        assert!(
+            !more_than_cap.await.expect("size"),
+            "{spacecraft} {from}..={to} holds nothing"
+        );
+    }
+}
+
 /// The stream of pages of a range read, concatenated, is the one-call range read, whatever the
 /// page size, also when pages end inside runs of equal sample times; no page holds more than
 /// asked while nothing is stored; an empty window, an unknown spacecraft and another tenant's
@@ -446,7 +502,8 @@ pub async fn ranges_are_read_as_a_stream_of_pages(store: &Arc<dyn Store>) {
     let tenant = TenantId::default();
     let pages = |spacecraft: &str, from, to, page| {
         Arc::clone(store)
-            .telemetry_range_pages(tenant.clone(), sc(spacecraft), from, to, page)
+            .telemetry_range_pages(tenant.clone(), sc(spacecraft), from, to, page, usize::MAX)
+            .pages
             .try_collect::<Vec<TelemetryPage>>()
     };
     for (from, to) in [(at(1), at(4)), (at(0), at(9)), (at(2), at(2))] {
@@ -477,13 +534,15 @@ pub async fn ranges_are_read_as_a_stream_of_pages(store: &Arc<dyn Store>) {
     }
     let other = TenantId::parse("other-tenant").expect("tenant");
     let foreign = Arc::clone(store)
-        .telemetry_range_pages(other, sc("SC-1"), at(0), at(9), 2)
+        .telemetry_range_pages(other, sc("SC-1"), at(0), at(9), 2, usize::MAX)
+        .pages
         .try_collect::<Vec<TelemetryPage>>()
         .await
         .expect("pages");
     assert!(foreign.iter().all(|p| p.snapshots.is_empty()));
-    let mut stream =
-        Arc::clone(store).telemetry_range_pages(tenant.clone(), sc("SC-1"), at(0), at(9), 1);
+    let mut stream = Arc::clone(store)
+        .telemetry_range_pages(tenant.clone(), sc("SC-1"), at(0), at(9), 1, usize::MAX)
+        .pages;
     let first = stream.next().await.expect("a page").expect("read");
     assert_eq!(ids(&first.snapshots), ["before"]);
     drop(stream);

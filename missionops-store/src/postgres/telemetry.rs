@@ -30,12 +30,11 @@ use std::sync::atomic::Ordering;
 use async_trait::async_trait;
 use futures_util::FutureExt;
 use futures_util::future::{self, BoxFuture};
-use futures_util::stream::BoxStream;
 use missionops_core::{
     Alarm, BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
-    ParameterName, ParameterValue, RangeCursor, Registration, Result, SeriesBucket, SnapshotId,
-    SpacecraftId, TelemetryPage, TelemetryRepository, TelemetrySnapshot, TelemetryWrite, Timestamp,
-    insert_one_by_one,
+    ParameterName, ParameterValue, RangeCursor, RangePages, Registration, Result, SeriesBucket,
+    SnapshotId, SpacecraftId, TelemetryPage, TelemetryRepository, TelemetrySnapshot,
+    TelemetryWrite, Timestamp, insert_one_by_one,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -931,12 +930,15 @@ struct PgRange {
     tenant: TenantId,
     spacecraft: SpacecraftId,
     to: Timestamp,
-    page: usize,
 }
 
 #[async_trait]
 impl PagedRange for PgRange {
-    async fn end_of_page_after(&self, (after_ts, after_arrival): RowKey) -> Result<Option<RowKey>> {
+    async fn row_after(
+        &self,
+        (after_ts, after_arrival): RowKey,
+        nth: usize,
+    ) -> Result<Option<RowKey>> {
         let after_ts = stored_time(after_ts, "snapshot", self.spacecraft.as_str())?;
         let mut tx = self.store.begin_for(&self.tenant).await?;
         let end: Option<(PgTime, i64)> = sqlx::query_as(
@@ -948,7 +950,7 @@ impl PagedRange for PgRange {
         .bind(PgTime(after_ts))
         .bind(PgTime(self.to))
         .bind(after_arrival)
-        .bind(to_i64(self.page - 1))
+        .bind(to_i64(nth.saturating_sub(1)))
         .bind(self.tenant.as_str())
         .fetch_optional(&mut *tx)
         .await
@@ -1094,15 +1096,15 @@ impl TelemetryRepository for PostgresStore {
         from: Timestamp,
         to: Timestamp,
         page: usize,
-    ) -> BoxStream<'static, Result<TelemetryPage>> {
+        cap: usize,
+    ) -> RangePages {
         let range = PgRange {
             store: self,
             tenant,
             spacecraft,
             to,
-            page: page.max(1),
         };
-        read_ahead(future::ready(Ok(Some(range))), from, to)
+        read_ahead(future::ready(Ok(Some(range))), from, to, page, cap)
     }
 
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {

@@ -16,12 +16,11 @@ pub(in crate::sqlite) use pages::RangeReaders;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures_util::stream::BoxStream;
 use missionops_core::TenantId;
 use missionops_core::{
     BucketWidth, GroupOutcome, IngestOutcome, LatestValue, Limit, ParameterName, RangeCursor,
-    Result, SeriesBucket, SpacecraftId, TelemetryPage, TelemetryRepository, TelemetrySnapshot,
-    TelemetryWrite, Timestamp, insert_one_by_one,
+    RangePages, Result, SeriesBucket, SpacecraftId, TelemetryPage, TelemetryRepository,
+    TelemetrySnapshot, TelemetryWrite, Timestamp, insert_one_by_one,
 };
 
 use super::SqliteStore;
@@ -110,8 +109,9 @@ impl TelemetryRepository for SqliteStore {
         from: Timestamp,
         to: Timestamp,
         page: usize,
-    ) -> BoxStream<'static, Result<TelemetryPage>> {
-        self.range_pages(tenant, spacecraft, from, to, page)
+        cap: usize,
+    ) -> RangePages {
+        self.range_pages(tenant, spacecraft, from, to, page, cap)
     }
 
     async fn count_telemetry_range(

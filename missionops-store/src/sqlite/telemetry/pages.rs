@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures_util::FutureExt;
-use futures_util::stream::BoxStream;
 use missionops_core::{
-    Error, RangeCursor, Result, SpacecraftId, TelemetryPage, TelemetrySnapshot, TenantId, Timestamp,
+    Error, RangeCursor, RangePages, Result, SpacecraftId, TelemetryPage, TelemetrySnapshot,
+    TenantId, Timestamp,
 };
 use sqlx::SqlitePool;
 
@@ -27,8 +27,9 @@ use crate::text_pages::SnapshotReader;
 
 impl SqliteStore {
     /// The pages of `spacecraft`'s range `from..=to`, of `page` snapshots each (the last may
-    /// hold fewer), read ahead (see `pages_ahead`). Pages found by their ends may hold more
-    /// than `page` snapshots when telemetry is stored inside them while the range is read.
+    /// hold fewer), read ahead, and whether the range holds more than `cap` (see
+    /// `pages_ahead`). Pages found by their ends may hold more than `page` snapshots when
+    /// telemetry is stored inside them while the range is read.
     pub(super) fn range_pages(
         &self,
         tenant: TenantId,
@@ -36,7 +37,8 @@ impl SqliteStore {
         from: Timestamp,
         to: Timestamp,
         page: usize,
-    ) -> BoxStream<'static, Result<TelemetryPage>> {
+        cap: usize,
+    ) -> RangePages {
         let reader = self.reader.clone();
         let rows = self.range_readers.clone();
         let open = async move {
@@ -53,10 +55,9 @@ impl SqliteStore {
                 spacecraft,
                 key,
                 to,
-                page: page.max(1),
             }))
         };
-        read_ahead(open.boxed(), from, to)
+        read_ahead(open.boxed(), from, to, page, cap)
     }
 }
 
@@ -150,12 +151,11 @@ struct SqliteRange {
     spacecraft: SpacecraftId,
     key: i64,
     to: Timestamp,
-    page: usize,
 }
 
 #[async_trait]
 impl PagedRange for SqliteRange {
-    async fn end_of_page_after(&self, (after_ts, after_seq): RowKey) -> Result<Option<RowKey>> {
+    async fn row_after(&self, (after_ts, after_seq): RowKey, nth: usize) -> Result<Option<RowKey>> {
         sqlx::query_as(
             "SELECT ts, seq FROM telemetry \
              WHERE spacecraft_key = ?1 AND ts >= ?2 AND ts <= ?3 AND (ts > ?2 OR seq > ?4) \
@@ -165,7 +165,7 @@ impl PagedRange for SqliteRange {
         .bind(after_ts)
         .bind(self.to.as_millis())
         .bind(after_seq)
-        .bind(sql_count(self.page - 1))
+        .bind(sql_count(nth.saturating_sub(1)))
         .fetch_optional(&self.reader)
         .await
         .db()
