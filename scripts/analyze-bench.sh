@@ -35,27 +35,7 @@ serve() {
     until curl -sf "$base/healthz" >/dev/null; do sleep 0.1; done
 }
 serve
-chunk=50000
-for ((start = 0; start < N; start += chunk)); do
-    python3 - "$start" "$((start + chunk < N ? start + chunk : N))" >"$dir/chunk.ndjson" <<'PY'
-import sys
-start, end = int(sys.argv[1]), int(sys.argv[2])
-out = sys.stdout
-for i in range(start, end):
-    s = i % 86400
-    day = 1 + i // 86400
-    temp = 60 if i % 5 == 0 else 30 + i % 19
-    out.write('{"spacecraftId":"SC-AN","id":"a%d","timestamp":"2025-%02d-%02dT%02d:%02d:%02dZ",'
-              '"parameters":{"temp":%d,"volt":%.1f,"mode":"CRUISE"}}\n'
-              % (i, 1 + (day - 1) // 28, 1 + (day - 1) % 28, s // 3600, s // 60 % 60, s % 60,
-                 temp, 28 + (i % 7) / 10))
-PY
-    curl -sf -o /dev/null -H 'content-type: application/x-ndjson' \
-        --data-binary @"$dir/chunk.ndjson" "$base/telemetry/ndjson"
-done
-curl -sf -o /dev/null -X PUT -H 'content-type: application/json' \
-    -d '{"parameters":{"temp":{"warnHigh":49,"critHigh":55},"volt":{"warnLow":20}}}' \
-    "$base/spacecraft/SC-AN/config"
+load_analysis_window "$base" "$N" "$dir"
 kill "$server"
 wait "$server" 2>/dev/null || true
 serve

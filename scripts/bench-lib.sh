@@ -49,3 +49,31 @@ cleanup() {
   fi
   server= name= dir=
 }
+
+# load_analysis_window BASE N DIR: stores N snapshots of spacecraft SC-AN (three parameters,
+# one a second from 2025-01-01; `temp` crosses its limit in one snapshot of five) through
+# BASE's POST /telemetry/ndjson in chunks (written to DIR), then sets SC-AN's limits: the
+# window of the analysis row (about N / 5 anomalies).
+load_analysis_window() {
+  local base=$1 N=$2 dir=$3 start chunk=50000
+  for ((start = 0; start < N; start += chunk)); do
+    python3 - "$start" "$((start + chunk < N ? start + chunk : N))" >"$dir/chunk.ndjson" <<'PY'
+import sys
+start, end = int(sys.argv[1]), int(sys.argv[2])
+out = sys.stdout
+for i in range(start, end):
+    s = i % 86400
+    day = 1 + i // 86400
+    temp = 60 if i % 5 == 0 else 30 + i % 19
+    out.write('{"spacecraftId":"SC-AN","id":"a%d","timestamp":"2025-%02d-%02dT%02d:%02d:%02dZ",'
+              '"parameters":{"temp":%d,"volt":%.1f,"mode":"CRUISE"}}\n'
+              % (i, 1 + (day - 1) // 28, 1 + (day - 1) % 28, s // 3600, s // 60 % 60, s % 60,
+                 temp, 28 + (i % 7) / 10))
+PY
+    curl -sf -o /dev/null -H 'content-type: application/x-ndjson' \
+      --data-binary @"$dir/chunk.ndjson" "$base/telemetry/ndjson"
+  done
+  curl -sf -o /dev/null -X PUT -H 'content-type: application/json' \
+    -d '{"parameters":{"temp":{"warnHigh":49,"critHigh":55},"volt":{"warnLow":20}}}' \
+    "$base/spacecraft/SC-AN/config"
+}
