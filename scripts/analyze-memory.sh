@@ -4,11 +4,12 @@
 #
 #   scripts/analyze-memory.sh [N=1000000]
 #
-# Loads N snapshots (three parameters, a limit crossed by about one in three) through
-# POST /telemetry/ndjson, sets limits, restarts the server on the file, resets its
+# Loads N snapshots (the window of scripts/analyze-bench.sh: three parameters, a limit crossed
+# by one in five) through POST /telemetry/ndjson, sets limits, restarts the server on the file, resets its
 # peak-resident counter (/proc/PID/clear_refs), then times GET /telemetry/analyze?from&to over the whole window and
 # prints the body size and the server's resident memory before and at its peak during it.
 set -euo pipefail
+. "$(dirname "$0")/bench-lib.sh"
 N=${1:-1000000}
 PORT=${PORT:-3917}
 cd "$(dirname "$0")/.."
@@ -20,25 +21,7 @@ MISSIONOPS_DATABASE_URL="sqlite://$dir/bench.db" RUST_LOG=warn \
 pid=$!
 base="http://127.0.0.1:$PORT"
 until curl -sf "$base/healthz" >/dev/null; do sleep 0.2; done
-chunk=100000
-for ((start = 0; start < N; start += chunk)); do
-    python3 - "$start" "$((start + chunk < N ? start + chunk : N))" >"$dir/chunk.ndjson" <<'PY'
-import sys
-start, end = int(sys.argv[1]), int(sys.argv[2])
-out = sys.stdout
-for i in range(start, end):
-    s = i % 86400
-    day = 1 + i // 86400
-    out.write('{"spacecraftId":"SC-MEM","id":"m%d","timestamp":"2025-%02d-%02dT%02d:%02d:%02dZ",'
-              '"parameters":{"temp":%d,"volt":%.1f,"mode":"CRUISE"}}\n'
-              % (i, 1 + (day - 1) // 28, 1 + (day - 1) % 28, s // 3600, s // 60 % 60, s % 60,
-                 30 + i % 30, 28 + (i % 7) / 10))
-PY
-    curl -sf -o /dev/null -H 'content-type: application/x-ndjson' \
-        --data-binary @"$dir/chunk.ndjson" "$base/telemetry/ndjson"
-done
-curl -sf -o /dev/null -X PUT -H 'content-type: application/json' \
-    -d '{"parameters":{"temp":{"warnHigh":49,"critHigh":55}}}' "$base/spacecraft/SC-MEM/config"
+load_analysis_window "$base" "$N" "$dir"
 # A fresh server on the loaded file, so that what ingest left in its heap is not counted.
 kill "$pid"
 wait "$pid" 2>/dev/null || true
@@ -50,5 +33,5 @@ rss() { awk -v k="$1:" '$1 == k {print int($2 / 1024) " MB"}' "/proc/$pid/status
 echo 5 >"/proc/$pid/clear_refs"
 echo "snapshots: $N; resident before: $(rss VmRSS)"
 curl -sf -o /dev/null -w 'analyze: %{size_download} bytes in %{time_total} s\n' \
-    "$base/telemetry/analyze?spacecraftId=SC-MEM&from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z"
+    "$base/telemetry/analyze?spacecraftId=SC-AN&from=2025-01-01T00:00:00Z&to=2026-01-01T00:00:00Z"
 echo "resident at peak during the analysis: $(rss VmHWM); after: $(rss VmRSS)"
