@@ -153,6 +153,13 @@ pub async fn spawn_gated_app_with(config: HttpConfig) -> (TestApp, Arc<GatedStor
     (app, gated)
 }
 
+/// [`spawn_app`] with the application services set up further by `configure` (a lower cap,
+/// say), as an embedding application may.
+pub async fn spawn_app_configured(configure: impl FnOnce(MissionOps) -> MissionOps) -> TestApp {
+    let (store, dir) = fresh_store().await;
+    start_configured(store.clone(), store, dir, HttpConfig::default(), configure).await
+}
+
 /// Serves `served` on a port of its own; `store` is what the test reads afterwards.
 pub async fn start(
     served: Arc<dyn Store>,
@@ -160,9 +167,22 @@ pub async fn start(
     dir: Option<tempfile::TempDir>,
     config: HttpConfig,
 ) -> TestApp {
+    start_configured(served, store, dir, config, |ops| ops).await
+}
+
+/// [`start`] with the application services set up further by `configure`.
+pub async fn start_configured(
+    served: Arc<dyn Store>,
+    store: Arc<dyn Store>,
+    dir: Option<tempfile::TempDir>,
+    config: HttpConfig,
+    configure: impl FnOnce(MissionOps) -> MissionOps,
+) -> TestApp {
     // Packets are decoded as the CLI composes the server: with the packets crate's adapter.
-    let ops = MissionOps::new(served, Arc::new(SystemClock), Arc::new(UuidV7Ids))
-        .with_packet_decoding(Arc::new(missionops_packets::XtceDecoding));
+    let ops = configure(
+        MissionOps::new(served, Arc::new(SystemClock), Arc::new(UuidV7Ids))
+            .with_packet_decoding(Arc::new(missionops_packets::XtceDecoding)),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

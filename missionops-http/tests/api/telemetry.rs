@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::helpers::{assert_error_shape, spawn_app};
+use crate::helpers::{assert_error_shape, spawn_app, spawn_app_configured};
 
 #[tokio::test]
 async fn the_spec_curl_examples_work_as_written() {
@@ -382,4 +382,42 @@ async fn concurrent_fleet_writes_register_each_new_spacecraft_once() {
         json!({"temp": 1}),
         "the clash changed nothing"
     );
+}
+
+/// A time window of more snapshots than the cap is refused with 400 naming `to` before any of
+/// the answer is sent; a window at the cap is answered whole.
+#[tokio::test]
+async fn an_analysis_window_over_the_cap_is_a_400_naming_to() {
+    let app = spawn_app_configured(|ops| ops.with_window_cap(3)).await;
+    for second in 0..4 {
+        let (status, body) = app
+            .post_json(
+                "/telemetry",
+                &json!({"spacecraftId": "SC-CAP", "timestamp": format!("2025-01-01T00:00:0{second}Z"),
+                        "parameters": {"temp": 50}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = app
+        .put_json(
+            "/spacecraft/SC-CAP/config",
+            &json!({"parameters": {"temp": {"warnHigh": 45}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let window = |to: &str| {
+        format!("/telemetry/analyze?spacecraftId=SC-CAP&from=2025-01-01T00:00:00Z&to={to}")
+    };
+    let (status, body) = app.get_json(&window("2025-01-01T00:00:03Z")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = assert_error_shape(&body);
+    assert_eq!(
+        message,
+        "to: the window holds more than 3 snapshots; narrow it"
+    );
+    assert_eq!(body["details"][0]["field"], "to", "{body}");
+    let (status, body) = app.get_json(&window("2025-01-01T00:00:02Z")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body.as_array().map(Vec::len), Some(3), "{body}");
 }
