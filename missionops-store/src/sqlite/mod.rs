@@ -1090,6 +1090,37 @@ mod tests {
             assert_eq!(latest.len(), 2, "{id}: temp and mode");
             assert!(latest.iter().all(|v| v.timestamp == at(5)), "{latest:?}");
         }
+        // Several snapshots of one new spacecraft: one row a value, the newest (in time, not
+        // in the write's order), the rows being plain inserts with no older row to meet.
+        let before = direct_changes(&store).await;
+        let several = TelemetryWrite {
+            registrations: vec![registration("SC-4", 5, 11)],
+            ..write(vec![
+                snapshot("w1", "SC-4", 7, 30.0),
+                snapshot("w2", "SC-4", 6, 31.0),
+                snapshot("w3", "SC-4", 7, 32.0),
+            ])
+        };
+        let stored = store
+            .insert_telemetry(several)
+            .await
+            .expect("a registering write of three snapshots");
+        assert_eq!(stored, outcome(3, 0));
+        assert!(
+            direct_changes(&store).await > before,
+            "written on the direct connection"
+        );
+        let latest = store
+            .latest_values(&tenant, &sc("SC-4"))
+            .await
+            .expect("latest");
+        assert_eq!(latest.len(), 2, "temp and mode, once each: {latest:?}");
+        let temp = latest
+            .iter()
+            .find(|v| v.parameter.as_str() == "temp")
+            .expect("temp");
+        assert_eq!(temp.timestamp, at(7));
+        assert_eq!(temp.value, missionops_core::ParameterValue::Number(32.0));
         // A store waiting for the disk has no direct connection: such a write's values all
         // wait for the flush.
         let store = store.waiting_for_disk().await.expect("FULL");
