@@ -12,7 +12,7 @@
 # (three parameters; `temp` crosses its limit in one snapshot of five) through
 # POST /telemetry/ndjson, sets the limits, restarts the server on the file, asks once to warm
 # up, then times RUNS requests for the whole window with curl and prints each, the median and
-# the best, the server's CPU per request, the body size and the load average.
+# the best, the server's CPU per request (and PostgreSQL's), the body size and the load average.
 set -euo pipefail
 . "$(dirname "$0")/bench-lib.sh"
 target=$1
@@ -43,16 +43,17 @@ url="$base/telemetry/analyze?spacecraftId=SC-AN&from=2025-01-01T00:00:00Z&to=202
 anomalies=$(curl -sf "$url" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 # The server's CPU (user + system, in clock ticks) before and after the timed requests.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
-cpu_before=$(cpu_ticks)
+cpu_before=$(cpu_ticks) pg_before=$(pg_ticks)
 times=()
 for _ in $(seq "$RUNS"); do
     times+=("$(curl -sf -o "$dir/body" -w '%{time_total}' "$url")")
 done
 cpu_ms=$(( ($(cpu_ticks) - cpu_before) * 1000 / $(getconf CLK_TCK) / RUNS ))
+pg_ms=$(( ($(pg_ticks) - pg_before) * 1000 / $(getconf CLK_TCK) / RUNS ))
 size=$(stat -c %s "$dir/body")
 printf '%s\n' "${times[@]}" | sort -n >"$dir/times"
 median=$(awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)] * 1000}' "$dir/times")
 best=$(head -n 1 "$dir/times" | awk '{print $1 * 1000}')
 echo "[$label] $db, $N snapshots, $anomalies anomalies, $size bytes: median $median ms, best $best ms," \
-    "server CPU $cpu_ms ms per request, over $RUNS runs (load $(cut -d' ' -f1 /proc/loadavg));" \
+    "server CPU $cpu_ms ms per request$([ "$db" = postgres ] && echo ", PostgreSQL's $pg_ms ms"), over $RUNS runs (load $(cut -d' ' -f1 /proc/loadavg));" \
     "each: $(tr '\n' ' ' <"$dir/times")"

@@ -77,3 +77,15 @@ PY
     -d '{"parameters":{"temp":{"warnHigh":49,"critHigh":55},"volt":{"warnLow":20}}}' \
     "$base/spacecraft/SC-AN/config"
 }
+
+# utime + stime of every PostgreSQL process (backends, WAL writer, checkpointer), in clock
+# ticks: on PostgreSQL the database's CPU shares the two cores too.
+pg_ticks() {
+    local total=0 stat
+    for stat in /proc/[0-9]*/stat; do
+        case "$(cat "${stat%stat}comm" 2>/dev/null)" in
+            postgres) total=$((total + $(awk '{print $14 + $15}' "$stat" 2>/dev/null || echo 0))) ;;
+        esac
+    done
+    echo "$total"
+}

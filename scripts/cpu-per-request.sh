@@ -32,17 +32,6 @@ esac
 # utime + stime of the server, in clock ticks (1/100 s here: getconf CLK_TCK).
 ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 hz=$(getconf CLK_TCK)
-# utime + stime of every PostgreSQL process (backends, WAL writer, checkpointer), in clock
-# ticks: on PostgreSQL the database's CPU shares the two cores too.
-pg_ticks() {
-  local total=0 stat
-  for stat in /proc/[0-9]*/stat; do
-    case "$(cat "${stat%stat}comm" 2>/dev/null)" in
-      postgres) total=$((total + $(awk '{print $14 + $15}' "$stat" 2>/dev/null || echo 0))) ;;
-    esac
-  done
-  echo "$total"
-}
 before=$(ticks) pg_before=$(pg_ticks)
 if [ "${CLIENT:-}" = node ]; then
   /usr/bin/time -f "%U %S" -o "$dir/loadgen-cpu" node "$(dirname "$0")/node-loadgen.mjs" "$scenario" \

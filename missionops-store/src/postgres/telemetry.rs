@@ -49,7 +49,7 @@ use super::spacecraft::{
     RegistrationRows, register_missing, require_spacecraft, unknown_spacecraft,
 };
 use super::{PostgresStore, db, to_i64, unique_violation};
-use crate::pages_ahead::{PagedRange, RowKey, read_ahead};
+use crate::pages_ahead::{PagedRange, ReadTurn, RowKey, read_ahead};
 use crate::text_pages::{PageTimes, read_page_off_thread, stored_time};
 
 /// The stored snapshots of tenant `$2` among the ids `$1`: a primary-key lookup per id
@@ -962,6 +962,7 @@ impl PagedRange for PgRange {
         &self,
         after: RowKey,
         end: Option<RowKey>,
+        turn: ReadTurn,
     ) -> BoxFuture<'static, Result<TelemetryPage>> {
         let store = Arc::clone(&self.store);
         let tenant = self.tenant.clone();
@@ -974,10 +975,13 @@ impl PagedRange for PgRange {
                 Some((ts, arrival)) => (stored_time(ts, "snapshot", what)?, arrival),
                 None => (to, i64::MAX),
             };
-            let snapshots = match store
+            let fetched = store
                 .fetch_text_page(&tenant, &spacecraft, after, up_to, None)
-                .await?
-            {
+                .await?;
+            // The connection is back in the pool: the next page's query may start while this
+            // one is read back.
+            drop(turn);
+            let snapshots = match fetched {
                 Some(page) => page.read(&spacecraft).await?,
                 None => Vec::new(),
             };

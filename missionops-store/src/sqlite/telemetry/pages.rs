@@ -19,7 +19,7 @@ use missionops_core::{
 use sqlx::SqlitePool;
 
 use super::read::up_to_the_end;
-use crate::pages_ahead::{PagedRange, RowKey, read_ahead};
+use crate::pages_ahead::{PagedRange, ReadTurn, RowKey, read_ahead};
 use crate::sqlite::{
     BUSY_TIMEOUT, DbResult, READ_CONNECTIONS, SqliteStore, sql_count, stored_time,
 };
@@ -175,13 +175,18 @@ impl PagedRange for SqliteRange {
         &self,
         after: RowKey,
         end: Option<RowKey>,
+        turn: ReadTurn,
     ) -> futures_util::future::BoxFuture<'static, Result<TelemetryPage>> {
         let rows = self.rows.clone();
         let spacecraft = self.spacecraft.clone();
         let (key, to) = (self.key, self.to);
         async move {
-            rows.read(move |connection| read_page(connection, &spacecraft, key, after, end, to))
-                .await
+            // Rows are read back as they are stepped: the turn lasts the whole read.
+            let page = rows
+                .read(move |connection| read_page(connection, &spacecraft, key, after, end, to))
+                .await;
+            drop(turn);
+            page
         }
         .boxed()
     }
