@@ -41,7 +41,8 @@ use sqlx::{PgConnection, Row};
 
 use super::anomalies::insert_anomalies;
 use super::codec::{
-    PgTime, get, parameters_text, parse_parameters, parse_value, stored, time, value_text,
+    PgInt8Array, PgMillisArray, PgTime, get, parameters_text, parse_parameters, parse_value,
+    stored, time, value_text,
 };
 use super::events::record_events;
 use super::latest::{Behind, Held};
@@ -1051,7 +1052,7 @@ impl PostgresStore {
         // aggregates take the rows in the subquery's order, which `text_pages` checks rather
         // than trusts. The row comparisons alone bound the index scan: each further condition
         // on `ts` is checked on every index entry (a fifth of reading the rows).
-        let (text, times, arrivals): (Option<String>, Option<Vec<PgTime>>, Option<Vec<i64>>) =
+        let (text, times, arrivals): (Option<String>, Option<PgMillisArray>, Option<PgInt8Array>) =
             sqlx::query_as(concat!(
                 "SELECT string_agg(id || chr(31) || parameters::text, chr(30)), ",
                 "array_agg(ts), array_agg(arrival) ",
@@ -1071,7 +1072,9 @@ impl PostgresStore {
             .await
             .map_err(db)?;
         drop(tx);
-        let (Some(text), Some(times), Some(arrivals)) = (text, times, arrivals) else {
+        let (Some(text), Some(PgMillisArray(times)), Some(PgInt8Array(arrivals))) =
+            (text, times, arrivals)
+        else {
             return Ok(None);
         };
         if arrivals.len() != times.len() {
@@ -1081,11 +1084,7 @@ impl PostgresStore {
                 arrivals.len()
             )));
         }
-        let times = times
-            .into_iter()
-            .map(|t| t.0.as_millis())
-            .zip(arrivals)
-            .collect();
+        let times = times.into_iter().zip(arrivals).collect();
         Ok(Some(TextPage { text, times }))
     }
 }
