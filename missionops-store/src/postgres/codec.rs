@@ -78,10 +78,9 @@ fn millis_of(micros: i64) -> Result<i64, BoxDynError> {
         .ok_or("timestamptz out of range")?)
 }
 
-/// The built-in type `int8`'s array.
-const INT8_ARRAY_OID: Oid = Oid(1016);
-/// The element types of those arrays.
+/// The built-in type `int8` and its array.
 const INT8_OID: Oid = Oid(20);
+const INT8_ARRAY_OID: Oid = Oid(1016);
 
 /// A `timestamptz[]` with no nulls, as epoch milliseconds (see [`millis_of`]); not checked
 /// to be [`Timestamp`]s. Read straight from the binary array: sqlx's `Vec<T>` goes through a
