@@ -56,14 +56,22 @@ fn recorded_app() -> (MissionOps, Arc<RecordingStore>) {
 }
 
 async fn register(app: &MissionOps, id: &str) {
-    app.register_spacecraft(NewSpacecraft {
-        id: Some(sc(id)),
-        name: SpacecraftName::parse(id).expect("name"),
-        mission_type: None,
-        metadata: None,
-    })
-    .await
-    .expect("register");
+    register_elsewhere(app, app, id).await;
+}
+
+/// Registers `id` through `registrar` and configures it through `app`: with another handle
+/// as the registrar (another server, or this one before a restart), `app` knows the
+/// spacecraft but has no monitor for it, and loads one from the store.
+async fn register_elsewhere(registrar: &MissionOps, app: &MissionOps, id: &str) {
+    registrar
+        .register_spacecraft(NewSpacecraft {
+            id: Some(sc(id)),
+            name: SpacecraftName::parse(id).expect("name"),
+            mission_type: None,
+            metadata: None,
+        })
+        .await
+        .expect("register");
     app.set_config(
         &sc(id),
         limits(),
@@ -636,13 +644,15 @@ async fn a_monitor_is_loaded_while_another_group_is_being_stored() {
         Arc::new(MemoryStore::new()) as Arc<dyn Store>,
         HeldGroups::default(),
     ));
-    let app = MissionOps::new(
-        store.clone(),
+    let (clock, ids) = (
         Arc::new(ManualClock::new(t0())),
         Arc::new(SequentialIds::new()),
     );
-    register(&app, "SC-A").await;
-    register(&app, "SC-B").await;
+    let app = MissionOps::new(store.clone(), clock.clone(), ids.clone());
+    // Registered by another server (or before a restart): this one loads their monitors.
+    let elsewhere = MissionOps::new(store.clone(), clock, ids);
+    register_elsewhere(&elsewhere, &app, "SC-A").await;
+    register_elsewhere(&elsewhere, &app, "SC-B").await;
     let first = tokio::spawn({
         let app = app.clone();
         async move { app.ingest(sample("a-1", "SC-A", 1, 20.0)).await }
@@ -1070,9 +1080,13 @@ impl CountedFleet {
             Reads::default(),
         ));
         let clock = Arc::new(ManualClock::new(t0()));
-        let app = MissionOps::new(store.clone(), clock.clone(), Arc::new(SequentialIds::new()));
+        let ids = Arc::new(SequentialIds::new());
+        let app = MissionOps::new(store.clone(), clock.clone(), ids.clone());
+        // Registered by another server (or before a restart): a fleet coming up loads its
+        // monitors from the store.
+        let elsewhere = MissionOps::new(store.clone(), clock.clone(), ids);
         for id in fleet {
-            register(&app, id).await;
+            register_elsewhere(&elsewhere, &app, id).await;
         }
         CountedFleet {
             app,
@@ -1434,4 +1448,73 @@ async fn a_monitor_changed_here_while_the_tick_reads_for_the_list_reads_its_own(
     .await
     .expect("anomalies");
     assert_eq!(anomalies.len(), 1, "SC-3's change applied");
+}
+
+/// The reads that build a monitor from the store: history and open alarms, per spacecraft.
+#[derive(Default)]
+struct MonitorReads {
+    history: std::sync::Mutex<Vec<String>>,
+    alarms: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Interceptor for MonitorReads {
+    async fn before_recent_telemetry(&self, spacecraft: &SpacecraftId) {
+        self.history
+            .lock()
+            .expect("reads")
+            .push(spacecraft.as_str().to_owned());
+    }
+
+    async fn before_list_alarms(&self, _filter: &AlarmFilter) {
+        self.alarms
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_spacecraft_registered_here_starts_its_monitor_without_reading_it_back() {
+    // Registered by this handle, a spacecraft has no history, alarms or configuration to
+    // rebuild a monitor from: its first write reads none of them (on PostgreSQL nine round
+    // trips each for a fleet registered and then streamed), and is monitored all the same,
+    // under the configuration stored after the registration. One registered by another
+    // handle is read back as before.
+    let store = Arc::new(Intercepted::wrap(
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+        MonitorReads::default(),
+    ));
+    let (clock, ids) = (
+        Arc::new(ManualClock::new(t0())),
+        Arc::new(SequentialIds::new()),
+    );
+    let app = MissionOps::new(store.clone(), clock.clone(), ids.clone());
+    let elsewhere = MissionOps::new(store.clone(), clock, ids);
+    register(&app, "SC-HERE").await;
+    register_elsewhere(&elsewhere, &app, "SC-THERE").await;
+    for id in ["SC-HERE", "SC-THERE"] {
+        app.ingest(sample(&format!("{id}-1"), id, 1, 50.0))
+            .await
+            .expect("write");
+    }
+    assert_eq!(
+        *store.history.lock().expect("reads"),
+        ["SC-THERE"],
+        "only the spacecraft registered elsewhere is read back"
+    );
+    assert_eq!(
+        store.alarms.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one read of open alarms, SC-THERE's"
+    );
+    // Both crossed the limit their configuration (stored after the registration) sets.
+    for id in ["SC-HERE", "SC-THERE"] {
+        let open = app
+            .list_alarms(&AlarmFilter {
+                spacecraft_id: Some(sc(id)),
+                states: AlarmStates::Open,
+            })
+            .await
+            .expect("alarms");
+        assert_eq!(open.len(), 1, "{id}: {open:?}");
+    }
 }

@@ -136,6 +136,29 @@ impl MissionOps {
         }
     }
 
+    /// Gives a spacecraft this handle has just registered the monitor its first write would
+    /// otherwise build from three reads (history, configuration and packet definition, open
+    /// alarms), of which it has none: [`MonitorSlot::unregistered`], as for a spacecraft a
+    /// write registers. On PostgreSQL those reads were nine round trips for each spacecraft
+    /// of a fleet registered and then streamed. A slot someone holds or has built already is
+    /// left alone; a configuration stored later marks it for a refresh, as any monitor's.
+    pub(super) async fn start_new_monitor(&self, key: &Scoped) {
+        // As before a monitor's reads: what changes elsewhere from now on reaches it by the feed.
+        self.begin_change_feed(&key.0).await;
+        let handle = self.slot_handle(key);
+        let Some(mut slot) = handle.slot.try_lock() else {
+            return;
+        };
+        if slot.monitor.is_some() {
+            return;
+        }
+        *slot = MonitorSlot {
+            forgotten: slot.forgotten,
+            ..MonitorSlot::unregistered(&key.1, self.shared.clock.now())
+        };
+        self.shared.deadlines.reschedule(key, &slot);
+    }
+
     pub(super) fn loaded_slots(&self) -> Vec<(Scoped, SlotHandle)> {
         self.shared
             .monitors

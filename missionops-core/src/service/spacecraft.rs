@@ -38,7 +38,9 @@ impl MissionOps {
             .store
             .register_spacecraft(&self.tenant, spacecraft.clone(), self.audited(event))
             .await?;
-        self.remember(self.scoped(&spacecraft.id));
+        let key = self.scoped(&spacecraft.id);
+        self.remember(key.clone());
+        self.start_new_monitor(&key).await;
         Ok(())
     }
 
