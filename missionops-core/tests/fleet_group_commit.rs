@@ -1478,7 +1478,8 @@ async fn a_spacecraft_registered_here_starts_its_monitor_without_reading_it_back
     // rebuild a monitor from: its first write reads none of them (on PostgreSQL nine round
     // trips each for a fleet registered and then streamed), and is monitored all the same,
     // under the configuration stored after the registration. One registered by another
-    // handle is read back as before.
+    // handle is read back as before, and so is one registered here that no write used
+    // within ten seconds.
     let store = Arc::new(Intercepted::wrap(
         Arc::new(MemoryStore::new()) as Arc<dyn Store>,
         MonitorReads::default(),
@@ -1488,8 +1489,10 @@ async fn a_spacecraft_registered_here_starts_its_monitor_without_reading_it_back
         Arc::new(SequentialIds::new()),
     );
     let app = MissionOps::new(store.clone(), clock.clone(), ids.clone());
-    let elsewhere = MissionOps::new(store.clone(), clock, ids);
+    let elsewhere = MissionOps::new(store.clone(), clock.clone(), ids);
     register(&app, "SC-HERE").await;
+    register(&app, "SC-SOON").await;
+    register(&app, "SC-LATER").await;
     register_elsewhere(&elsewhere, &app, "SC-THERE").await;
     for id in ["SC-HERE", "SC-THERE"] {
         app.ingest(sample(&format!("{id}-1"), id, 1, 50.0))
@@ -1506,8 +1509,25 @@ async fn a_spacecraft_registered_here_starts_its_monitor_without_reading_it_back
         1,
         "one read of open alarms, SC-THERE's"
     );
-    // Both crossed the limit their configuration (stored after the registration) sets.
-    for id in ["SC-HERE", "SC-THERE"] {
+    // Unused for ten seconds, an empty start is read back after all (another server may have
+    // streamed the spacecraft meanwhile); one a write used is this server's.
+    clock.advance_millis(9_999);
+    app.ingest(sample("SC-SOON-2", "SC-SOON", 2, 50.0))
+        .await
+        .expect("write");
+    clock.advance_millis(1);
+    for id in ["SC-HERE", "SC-LATER"] {
+        app.ingest(sample(&format!("{id}-3"), id, 3, 50.0))
+            .await
+            .expect("write");
+    }
+    assert_eq!(
+        *store.history.lock().expect("reads"),
+        ["SC-THERE", "SC-LATER"],
+        "SC-SOON (first written just in time) and SC-HERE kept, SC-LATER read back"
+    );
+    // Each crossed the limit its configuration (stored after the registration) sets.
+    for id in ["SC-HERE", "SC-SOON", "SC-LATER", "SC-THERE"] {
         let open = app
             .list_alarms(&AlarmFilter {
                 spacecraft_id: Some(sc(id)),

@@ -48,6 +48,13 @@ pub(super) struct Rebuild {
     pub(super) open_alarms: Vec<Alarm>,
 }
 
+/// How long a monitor a registration started empty is kept for the spacecraft's first write
+/// (see [`MonitorSlot::expire_empty_start`]): long enough for a script registering a fleet
+/// one spacecraft after another before streaming it (1,000 took about a second on SQLite and
+/// longer on PostgreSQL), short enough that a spacecraft streamed meanwhile through another
+/// server is unlikely.
+const EMPTY_START_KEPT_MS: i64 = 10_000;
+
 /// How many of a spacecraft's newest snapshots rebuild its monitor after a restart.
 pub const REBUILD_HISTORY: u32 = 100;
 
@@ -72,6 +79,9 @@ pub(super) struct MonitorSlot {
     /// told to read again (`forget_rules`), or an operator's change to one of its alarms. What
     /// the clock tick read for it before such a change is not used (see [`RulesInputs`]).
     pub(super) forgotten: u64,
+    /// When a registration through this handle started the monitor empty, until a write uses
+    /// it (see [`MonitorSlot::expire_empty_start`]).
+    pub(super) started_empty_at: Option<Timestamp>,
 }
 
 impl MonitorSlot {
@@ -100,6 +110,22 @@ impl MonitorSlot {
             checked_at: Some(now),
             last: LastValues::default(),
             forgotten: 0,
+            started_empty_at: None,
+        }
+    }
+
+    /// Forgets a monitor a registration started empty that no write used within
+    /// [`EMPTY_START_KEPT_MS`]: the spacecraft may have been streamed through another server
+    /// since (its history and alarms are in the store), so it is read back like any other.
+    fn expire_empty_start(&mut self, now: Timestamp) {
+        if self
+            .started_empty_at
+            .is_some_and(|at| now.as_millis() - at.as_millis() >= EMPTY_START_KEPT_MS)
+        {
+            *self = MonitorSlot {
+                forgotten: self.forgotten,
+                ..MonitorSlot::default()
+            };
         }
     }
 }
@@ -141,7 +167,8 @@ impl MissionOps {
     /// alarms), of which it has none: [`MonitorSlot::unregistered`], as for a spacecraft a
     /// write registers. On PostgreSQL those reads were nine round trips for each spacecraft
     /// of a fleet registered and then streamed. A slot someone holds or has built already is
-    /// left alone; a configuration stored later marks it for a refresh, as any monitor's.
+    /// left alone; a configuration stored later marks it for a refresh, as any monitor's; one
+    /// that no write uses within [`EMPTY_START_KEPT_MS`] is read back after all.
     pub(super) async fn start_new_monitor(&self, key: &Scoped) {
         // As before a monitor's reads: what changes elsewhere from now on reaches it by the feed.
         self.begin_change_feed(&key.0).await;
@@ -152,9 +179,11 @@ impl MissionOps {
         if slot.monitor.is_some() {
             return;
         }
+        let now = self.shared.clock.now();
         *slot = MonitorSlot {
             forgotten: slot.forgotten,
-            ..MonitorSlot::unregistered(&key.1, self.shared.clock.now())
+            started_empty_at: Some(now),
+            ..MonitorSlot::unregistered(&key.1, now)
         };
         self.shared.deadlines.reschedule(key, &slot);
     }
@@ -193,6 +222,7 @@ impl MissionOps {
             return;
         };
         let now = self.shared.clock.now();
+        slot.expire_empty_start(now);
         if slot.is_checked_recently(now) {
             return;
         }
@@ -250,6 +280,9 @@ impl MissionOps {
         context: MonitorContext<'_>,
         out: &mut MonitorOutput,
     ) -> Result<()> {
+        // A write uses the slot: an empty start still fresh now is this server's to keep.
+        slot.expire_empty_start(context.now);
+        slot.started_empty_at = None;
         self.refresh_knowing(key, slot, context, out, None).await
     }
 
