@@ -89,6 +89,37 @@ async fn latest_values_keeps_room_for_updates_on_their_page() {
     assert_eq!(options, Some(vec!["fillfactor=50".to_owned()]));
 }
 
+/// An outbox row costs its event's statement one heap row and the indexes claims read, nothing
+/// else (migration 0016): no foreign key trigger looking its event up again and locking it,
+/// no index that no query reads.
+#[tokio::test]
+async fn an_outbox_row_carries_no_foreign_key_and_only_the_indexes_claims_read() {
+    let store = scratch_postgres().await;
+    let constraints: Vec<(String, String)> = sqlx::query_as(
+        "SELECT conname::text, contype::text FROM pg_constraint
+         WHERE conrelid = 'outbox'::regclass AND contype IN ('f', 'p', 'u') ORDER BY conname",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("constraints");
+    assert_eq!(constraints, vec![("outbox_pkey".to_owned(), "p".to_owned())]);
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE tablename = 'outbox' ORDER BY indexname",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("indexes");
+    assert_eq!(
+        indexes,
+        [
+            "outbox_dead_idx",
+            "outbox_held_idx",
+            "outbox_pending_sequence_idx",
+            "outbox_pkey"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn every_recorded_event_has_a_pending_outbox_row() {
     let store = scratch_postgres().await;
