@@ -102,7 +102,10 @@ async fn an_outbox_row_carries_no_foreign_key_and_only_the_indexes_claims_read()
     .fetch_all(store.pool())
     .await
     .expect("constraints");
-    assert_eq!(constraints, vec![("outbox_pkey".to_owned(), "p".to_owned())]);
+    assert_eq!(
+        constraints,
+        vec![("outbox_pkey".to_owned(), "p".to_owned())]
+    );
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT indexname::text FROM pg_indexes WHERE tablename = 'outbox' ORDER BY indexname",
     )
@@ -685,6 +688,77 @@ async fn latest_values_written_behind_are_read_at_once_and_by_others_once_writte
     assert_eq!(of_sc2(plain.clone()).await, 0, "held back");
     server.write_latest_values().await.expect("write behind");
     assert_eq!(of_sc2(plain.clone()).await, 2, "written");
+}
+
+/// The first values of a spacecraft the server registered are written behind with a plain
+/// insert (no row can hold them yet); if another process wrote some meanwhile, the insert
+/// meets its row, and the write-behind goes again with the upsert: the newer of the two
+/// stays, and nothing held back is lost.
+#[tokio::test]
+async fn first_values_of_a_spacecraft_registered_here_survive_another_writer_meanwhile() {
+    let plain = scratch_postgres().await;
+    register(&plain, "SC-1").await;
+    let hour = std::time::Duration::from_secs(3600);
+    let server = PostgresStore::from_pool(plain.pool().clone()).deferring_latest_values_every(hour);
+    let tenant = TenantId::default();
+    // A first write lists the tenant; from the write-behind on, values are held back.
+    server
+        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
+        .await
+        .expect("first");
+    server.write_latest_values().await.expect("write behind");
+    let registering = |id: &str, spacecraft: &str, second: i64, temp: f64, n: u32| TelemetryWrite {
+        registrations: vec![missionops_store::conformance::fixtures::registration(
+            spacecraft, second, n,
+        )],
+        ..write(vec![snapshot(id, spacecraft, second, temp)])
+    };
+    server
+        .insert_telemetry(registering("b", "SC-2", 3, 3.0, 7))
+        .await
+        .expect("registers SC-2, held back");
+    server
+        .insert_telemetry(registering("c", "SC-3", 4, 4.0, 8))
+        .await
+        .expect("registers SC-3, held back");
+    // Another process writes SC-2's values first, an older sample: its row is there before the
+    // server's write-behind, which must still leave the server's newer sample.
+    plain
+        .insert_telemetry(write(vec![snapshot("x", "SC-2", 2, 2.0)]))
+        .await
+        .expect("another process");
+    server.write_latest_values().await.expect("write behind");
+    let temps = |spacecraft: &'static str| {
+        let (plain, tenant) = (plain.clone(), tenant.clone());
+        async move {
+            plain
+                .latest_values(&tenant, &sc(spacecraft))
+                .await
+                .expect("latest values")
+                .into_iter()
+                .map(|v| (v.parameter.as_str().to_owned(), v.timestamp))
+                .collect::<Vec<_>>()
+        }
+    };
+    let both = |second| {
+        vec![
+            ("mode".to_owned(), at(second)),
+            ("temp".to_owned(), at(second)),
+        ]
+    };
+    assert_eq!(temps("SC-2").await, both(3), "the server's newer sample");
+    assert_eq!(
+        temps("SC-3").await,
+        both(4),
+        "written in the same write-behind"
+    );
+    // Once written, a spacecraft's values are updated like any other's.
+    server
+        .insert_telemetry(write(vec![snapshot("d", "SC-3", 6, 6.0)]))
+        .await
+        .expect("later");
+    server.write_latest_values().await.expect("write behind");
+    assert_eq!(temps("SC-3").await, both(6));
 }
 
 /// A server killed between two write-behinds leaves its row in `latest_values_writers`; once

@@ -25,8 +25,21 @@ use sqlx::{Connection, PgPool};
 use tokio::sync::{RwLock, RwLockReadGuard};
 
 use super::codec::PgTime;
-use super::db;
 use super::telemetry::UPSERT_LATEST_VALUES;
+use super::{db, is_deadlock, unique_violation};
+
+/// Inserts the rows (`$1`–`$5`: spacecraft, parameter, JSON value, time, arrival number) of
+/// tenant `$6` that no row of `latest_values` holds yet: a spacecraft's first values, when this
+/// store registered it. A plain insert costs PostgreSQL about half of
+/// [`UPSERT_LATEST_VALUES`]'s speculative one (which looks the key up first, then confirms
+/// the row with a second WAL record), and a new spacecraft brings a row for every parameter.
+/// Should another process have written one of them meanwhile, the statement fails on the key
+/// and the write-behind goes again with the upsert.
+const INSERT_FIRST_LATEST_VALUES: &str = "INSERT INTO latest_values
+         (tenant, spacecraft_id, parameter, value_json, ts, arrival)
+     SELECT $6, s, p, v::json, t, a
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int8[])
+          AS u(s, p, v, t, a)";
 
 /// How often what is held back is written.
 pub(super) const WRITE_EVERY: Duration = Duration::from_secs(1);
@@ -63,6 +76,9 @@ struct State {
     listed: HashSet<TenantId>,
     /// Tenants written since, to be listed by the next write-behind.
     unlisted: HashSet<TenantId>,
+    /// Spacecraft registered by this store's ingests since the last write-behind took what
+    /// was held: no row of `latest_values` held their values when they were registered.
+    registered: HashSet<Key>,
 }
 
 /// What a deferring store holds back, and the gate between its ingests and its write-behind.
@@ -121,7 +137,7 @@ impl Behind {
 
     /// Takes in the newest values of a committed statement: `rows` are (spacecraft,
     /// parameter, JSON value, time, index in the batch), `blocks` the arrival blocks the
-    /// statement took.
+    /// statement took, `registered` the spacecraft it registered.
     pub(super) fn merge<'a>(
         &self,
         tenant: &TenantId,
@@ -135,6 +151,7 @@ impl Behind {
             ),
         >,
         blocks: &[i64],
+        registered: &[String],
     ) {
         let mut state = self.state();
         if let Some(&highest) = blocks.iter().max() {
@@ -150,6 +167,11 @@ impl Behind {
                 arrival: (block << ARRIVAL_BITS) | index,
                 value_json,
             };
+            if registered.iter().any(|id| id == spacecraft.as_str()) {
+                state
+                    .registered
+                    .insert((tenant.clone(), spacecraft.clone()));
+            }
             keep_newer(
                 state
                     .held
@@ -177,10 +199,11 @@ impl Behind {
     /// Writes what is held back, with the writer's row; on failure it stays held for the next
     /// call. Then rebuilds the latest values of writers gone for [`GONE_AFTER`].
     pub(super) async fn write_behind(&self, pool: &PgPool) -> Result<()> {
-        let (held, highest_block, tenants, unlisted) = {
+        let (held, registered, highest_block, tenants, unlisted) = {
             let _gate = self.gate.write().await;
             let mut state = self.state();
             let held = std::mem::take(&mut state.held);
+            let registered = std::mem::take(&mut state.registered);
             let highest_block = state.highest_block.take();
             let unlisted: Vec<TenantId> = state.unlisted.drain().collect();
             let mut tenants: Vec<String> = state
@@ -190,14 +213,18 @@ impl Behind {
                 .map(|t| t.as_str().to_owned())
                 .collect();
             tenants.sort_unstable();
-            (held, highest_block, tenants, unlisted)
+            (held, registered, highest_block, tenants, unlisted)
         };
-        match self.write(pool, &held, highest_block, &tenants).await {
+        match self
+            .write(pool, &held, &registered, highest_block, &tenants)
+            .await
+        {
             Ok(()) => {
                 self.state().listed.extend(unlisted);
             }
             Err(e) => {
                 let mut state = self.state();
+                state.registered.extend(registered);
                 for (key, values) in held {
                     let of = state.held.entry(key).or_default();
                     for (parameter, value) in values {
@@ -218,52 +245,90 @@ impl Behind {
         &self,
         pool: &PgPool,
         held: &HashMap<Key, HashMap<ParameterName, Held>>,
+        registered: &HashSet<Key>,
         highest_block: Option<i64>,
         tenants: &[String],
     ) -> Result<()> {
         let mut conn = pool.acquire().await.map_err(db)?;
-        let written = self.write_on(&mut conn, held, highest_block, tenants).await;
+        let mut written = self
+            .write_on(&mut conn, held, registered, highest_block, tenants)
+            .await;
+        if let Ok(false) = written {
+            // Another process wrote a first value meanwhile: nothing was written; every row
+            // goes through the upsert, which keeps the newer of the two.
+            written = self
+                .write_on(&mut conn, held, &HashSet::new(), highest_block, tenants)
+                .await;
+        }
         // A fleet's write is one message of megabytes (10,000 spacecraft × 10 values), and a
         // connection keeps a buffer as large as the largest message it sent for as long as it
         // lives: every pool connection that ever carried one held ~7 MB more (the server on
         // PostgreSQL measured 209–244 MB resident with 10,000 spacecraft live).
         conn.shrink_buffers();
-        written
+        written.map(|_| ())
     }
 
+    /// Writes `held` in one transaction: the values of spacecraft in `registered` with a plain
+    /// insert, the rest with the upsert. `Ok(false)` when a plain insert met a row (or a
+    /// deadlock with another process writing one): then nothing was written.
     async fn write_on(
         &self,
         conn: &mut sqlx::PgConnection,
         held: &HashMap<Key, HashMap<ParameterName, Held>>,
+        registered: &HashSet<Key>,
         highest_block: Option<i64>,
         tenants: &[String],
-    ) -> Result<()> {
-        let mut by_tenant: HashMap<&TenantId, Vec<(&SpacecraftId, &ParameterName, &Held)>> =
-            HashMap::new();
-        for ((tenant, spacecraft), values) in held {
-            let rows = by_tenant.entry(tenant).or_default();
-            rows.extend(values.iter().map(|(p, h)| (spacecraft, p, h)));
+    ) -> Result<bool> {
+        type Rows<'a> = Vec<(&'a SpacecraftId, &'a ParameterName, &'a Held)>;
+        let mut by_tenant: HashMap<&TenantId, (Rows<'_>, Rows<'_>)> = HashMap::new();
+        for (key, values) in held {
+            let (first, later) = by_tenant.entry(&key.0).or_default();
+            let rows = if registered.contains(key) {
+                first
+            } else {
+                later
+            };
+            rows.extend(values.iter().map(|(p, h)| (&key.1, p, h)));
         }
         let mut tx = conn.begin().await.map_err(db)?;
-        for (tenant, mut rows) in by_tenant {
-            // In key order, as the ingest locks them, so that the two never deadlock.
-            rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-            let spacecraft: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
-            let parameters: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
-            let values: Vec<&str> = rows.iter().map(|r| r.2.value_json.as_str()).collect();
-            let times: Vec<PgTime> = rows.iter().map(|r| PgTime(r.2.timestamp)).collect();
-            let arrivals: Vec<i64> = rows.iter().map(|r| r.2.arrival).collect();
+        for (tenant, (first, later)) in by_tenant {
             set_tenant(&mut tx, tenant.as_str()).await?;
-            sqlx::query(UPSERT_LATEST_VALUES)
-                .bind(&spacecraft)
-                .bind(&parameters)
-                .bind(&values)
-                .bind(&times)
-                .bind(&arrivals)
-                .bind(tenant.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            for (mut rows, sql, plain) in [
+                (first, INSERT_FIRST_LATEST_VALUES, true),
+                (later, UPSERT_LATEST_VALUES, false),
+            ] {
+                if rows.is_empty() {
+                    continue;
+                }
+                // In key order, as the ingest locks them, so that the two never deadlock.
+                rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                let spacecraft: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+                let parameters: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+                let values: Vec<&str> = rows.iter().map(|r| r.2.value_json.as_str()).collect();
+                let times: Vec<PgTime> = rows.iter().map(|r| PgTime(r.2.timestamp)).collect();
+                let arrivals: Vec<i64> = rows.iter().map(|r| r.2.arrival).collect();
+                let done = sqlx::query(sql)
+                    .bind(&spacecraft)
+                    .bind(&parameters)
+                    .bind(&values)
+                    .bind(&times)
+                    .bind(&arrivals)
+                    .bind(tenant.as_str())
+                    .execute(&mut *tx)
+                    .await;
+                match done {
+                    Err(err)
+                        if plain
+                            && (unique_violation(&err) == Some("latest_values_pkey")
+                                || is_deadlock(&err)) =>
+                    {
+                        return Ok(false);
+                    }
+                    done => {
+                        done.map_err(db)?;
+                    }
+                }
+            }
         }
         // Everything held back came from blocks up to `highest_block`, and every statement
         // after the gate takes a later block; with nothing merged, the mark stays (a new row
@@ -281,7 +346,8 @@ impl Behind {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        tx.commit().await.map_err(db)
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 }
 
@@ -357,4 +423,39 @@ pub(super) async fn rebuild_gone(pool: &PgPool, me: &str, gone_after: Duration) 
         );
     }
     tx.commit().await.map_err(db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the spacecraft a statement registered get the plain insert: a spacecraft that was
+    /// known before may have rows, and would send every write-behind round twice.
+    #[test]
+    fn only_the_spacecraft_a_statement_registered_are_first_written() {
+        let behind = Behind::new();
+        let tenant = TenantId::default();
+        let known = SpacecraftId::parse("SC-1").expect("id");
+        let new = SpacecraftId::parse("SC-2").expect("id");
+        let temp = ParameterName::parse("temp").expect("name");
+        let at = Timestamp::from_millis(1_000).expect("time");
+        behind.merge(
+            &tenant,
+            [
+                (&known, &temp, "1".to_owned(), at, 0),
+                (&new, &temp, "2".to_owned(), at, 1),
+            ]
+            .into_iter(),
+            &[5],
+            &["SC-2".to_owned()],
+        );
+        assert_eq!(
+            behind.state().registered,
+            HashSet::from([(tenant.clone(), new.clone())])
+        );
+        assert_eq!(
+            behind.held(&tenant, &new)[&temp].arrival,
+            (5 << ARRIVAL_BITS) | 1
+        );
+    }
 }

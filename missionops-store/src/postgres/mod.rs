@@ -435,6 +435,13 @@ fn unique_violation(err: &sqlx::Error) -> Option<&str> {
     }
 }
 
+/// Whether `err` is PostgreSQL breaking a deadlock: two batches registering shared ids in
+/// different orders (the careful path registers in id order and cannot deadlock that way), or
+/// two processes writing the same latest values in different orders.
+fn is_deadlock(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.code().as_deref() == Some("40P01"))
+}
+
 /// Whether `err` is Postgres refusing a `\u0000` escape in a JSON document it converts to
 /// `jsonb` (SQLSTATE 22P05): `jsonb` cannot hold NUL characters.
 fn is_untranslatable_character(err: &sqlx::Error) -> bool {

@@ -49,7 +49,7 @@ use super::latest::{Behind, Held};
 use super::spacecraft::{
     RegistrationRows, register_missing, require_spacecraft, unknown_spacecraft,
 };
-use super::{PostgresStore, db, to_i64, unique_violation};
+use super::{PostgresStore, db, is_deadlock, to_i64, unique_violation};
 use crate::pages_ahead::{PagedRange, ReadTurn, RowKey, read_ahead};
 use crate::text_pages::{PageTimes, read_page_off_thread, stored_time};
 
@@ -310,15 +310,15 @@ macro_rules! move_latest {
     };
 }
 
-/// The optimistic ingest statement, with `$registering` in the existence check and
-/// `$registration` among its parts when it registers spacecraft too (see
-/// [`REGISTER_AND_INSERT_AS_NEW`]), and `$commit` beside the tenant's setting (see
-/// [`super::NO_FLUSH_WAIT`]). Every part runs only when all spacecraft exist (`ok`);
-/// data-modifying CTEs always run to completion, so the statement stores the whole batch or,
+/// The optimistic ingest statement, with `$registering` in the existence check,
+/// `$registration` among its parts and `$newcomers` (the spacecraft it registered) as its
+/// third answer when it registers spacecraft too (see [`REGISTER_AND_INSERT_AS_NEW`]), and
+/// `$commit` beside the tenant's setting (see [`super::NO_FLUSH_WAIT`]). Every part runs only
+/// when all spacecraft exist (`ok`); data-modifying CTEs always run to completion, so the statement stores the whole batch or,
 /// failing anywhere, nothing. Ordinals are 1-based; arrival numbers use the 0-based index
 /// (`n - 1`), shifted and masked with ARRIVAL_BITS = 20.
 macro_rules! insert_as_new {
-    ($registering:literal, $registration:literal, $commit:expr, $latest:expr) => {
+    ($registering:literal, $registration:literal, $newcomers:literal, $commit:expr, $latest:expr) => {
         concat!(
             "WITH tenant AS MATERIALIZED (
                  SELECT set_config('missionops.tenant', $12, true) AS t",
@@ -355,7 +355,8 @@ macro_rules! insert_as_new {
             $latest,
             "
          SELECT CASE WHEN (SELECT t FROM tenant) = $12 THEN ARRAY(SELECT s FROM unknown) END,
-                (SELECT b FROM block)"
+                (SELECT b FROM block), ",
+            $newcomers
         )
     };
 }
@@ -364,8 +365,9 @@ macro_rules! insert_as_new {
 /// arrival blocks, registers the ids `$3` and inserts the snapshots (`$3`–`$6`: id,
 /// spacecraft, time, parameters as JSON), moves `latest_values` forward with the rows `$7`–`$11`
 /// (spacecraft, parameter, value, time, ordinal of the snapshot); answers the spacecraft it
-/// found missing (`NULL` when the tenant was not set in time) and the blocks it took.
-const INSERT_AS_NEW: &str = insert_as_new!("", "", "", move_latest!());
+/// found missing (`NULL` when the tenant was not set in time), the blocks it took, and `NULL`
+/// where [`REGISTER_AND_INSERT_AS_NEW`] answers the spacecraft it registered.
+const INSERT_AS_NEW: &str = insert_as_new!("", "", "NULL::text[]", "", move_latest!());
 
 /// Beside the tenant's setting in the optimistic statement: its implicit transaction commits
 /// without waiting for the WAL flush (see [`super::NO_FLUSH_WAIT`]).
@@ -414,6 +416,7 @@ macro_rules! register_and_insert_as_new {
                  RETURNING sequence),
              queued AS (
                  INSERT INTO outbox (tenant, sequence) SELECT $12, sequence FROM recorded),",
+            "ARRAY(SELECT id FROM newcomers)",
             $commit,
             $latest
         )
@@ -430,7 +433,8 @@ macro_rules! register_and_insert_as_new {
 /// CONFLICT DO NOTHING`) have their event recorded, numbered in the write's order from the
 /// event counter, with an outbox row each. The counter is locked last, once the spacecraft rows
 /// are in (the same order of locks as a transaction that registers, then records events), and
-/// stays locked only until this statement commits.
+/// stays locked only until this statement commits. Its third answer is the spacecraft it
+/// registered (those that were missing).
 const REGISTER_AND_INSERT_AS_NEW: &str = register_and_insert_as_new!("", move_latest!());
 
 /// The optimistic statement for a write that registers spacecraft or not, commits without
@@ -440,9 +444,11 @@ const REGISTER_AND_INSERT_AS_NEW: &str = register_and_insert_as_new!("", move_la
 fn ingest_statement(registering: bool, no_flush_wait: bool, moves_latest: bool) -> &'static str {
     match (registering, no_flush_wait, moves_latest) {
         (false, false, true) => INSERT_AS_NEW,
-        (false, false, false) => insert_as_new!("", "", "", ""),
-        (false, true, true) => insert_as_new!("", "", no_flush_wait!(), move_latest!()),
-        (false, true, false) => insert_as_new!("", "", no_flush_wait!(), ""),
+        (false, false, false) => insert_as_new!("", "", "NULL::text[]", "", ""),
+        (false, true, true) => {
+            insert_as_new!("", "", "NULL::text[]", no_flush_wait!(), move_latest!())
+        }
+        (false, true, false) => insert_as_new!("", "", "NULL::text[]", no_flush_wait!(), ""),
         (true, false, true) => REGISTER_AND_INSERT_AS_NEW,
         (true, false, false) => register_and_insert_as_new!("", ""),
         (true, true, true) => register_and_insert_as_new!(no_flush_wait!(), move_latest!()),
@@ -468,6 +474,8 @@ enum Optimistic<'a> {
 struct HeldBack<'a> {
     rows: LatestRows<'a>,
     blocks: Vec<i64>,
+    /// The spacecraft the statement registered: no row of `latest_values` is theirs yet.
+    registered: Vec<String>,
 }
 
 impl HeldBack<'_> {
@@ -485,7 +493,7 @@ impl HeldBack<'_> {
             .zip(times)
             .zip(positions)
             .map(|((((s, p), v), t), n)| (s, p, v, t.0, n));
-        behind.merge(tenant, rows, &self.blocks);
+        behind.merge(tenant, rows, &self.blocks, &self.registered);
     }
 }
 
@@ -524,19 +532,20 @@ async fn insert_as_new<'a>(
     let latest = if behind.is_some() { &none } else { &newest };
     let latest_ordinals: Vec<i64> = latest.positions.iter().map(|p| to_i64(p + 1)).collect();
     let sql = ingest_statement(registrations.is_some(), no_flush_wait, behind.is_none());
-    let mut query = sqlx::query_as::<_, (Option<Vec<String>>, Option<Vec<i64>>)>(sql)
-        .bind(&names)
-        .bind(blocks_for(snapshots.len()))
-        .bind(&ids)
-        .bind(&spacecraft)
-        .bind(&times)
-        .bind(&parameters)
-        .bind(&latest.spacecraft)
-        .bind(&latest.parameters)
-        .bind(&latest.values)
-        .bind(&latest.times)
-        .bind(&latest_ordinals)
-        .bind(tenant.as_str());
+    let mut query =
+        sqlx::query_as::<_, (Option<Vec<String>>, Option<Vec<i64>>, Option<Vec<String>>)>(sql)
+            .bind(&names)
+            .bind(blocks_for(snapshots.len()))
+            .bind(&ids)
+            .bind(&spacecraft)
+            .bind(&times)
+            .bind(&parameters)
+            .bind(&latest.spacecraft)
+            .bind(&latest.parameters)
+            .bind(&latest.values)
+            .bind(&latest.times)
+            .bind(&latest_ordinals)
+            .bind(tenant.as_str());
     if let Some(rows) = &registrations {
         query = query
             .bind(&rows.ids)
@@ -556,16 +565,17 @@ async fn insert_as_new<'a>(
     }
     let outcome = query.fetch_one(&mut *conn).await;
     match outcome {
-        Ok((Some(unknown), blocks)) if unknown.is_empty() => {
+        Ok((Some(unknown), blocks, registered)) if unknown.is_empty() => {
             Ok(Optimistic::Stored(behind.is_some().then(|| HeldBack {
                 rows: newest,
                 blocks: blocks.unwrap_or_default(),
+                registered: registered.unwrap_or_default(),
             })))
         }
         // The tenant was not set before the existence check: nothing was written, and the
         // check's answer is not to be trusted (it saw no spacecraft at all).
-        Ok((None, _)) => Ok(Optimistic::Unchecked),
-        Ok((Some(unknown), _)) => Ok(Optimistic::UnknownSpacecraft(
+        Ok((None, _, _)) => Ok(Optimistic::Unchecked),
+        Ok((Some(unknown), _, _)) => Ok(Optimistic::UnknownSpacecraft(
             wanted
                 .into_iter()
                 .filter(|id| unknown.iter().any(|u| u == id.as_str()))
@@ -585,12 +595,6 @@ fn latest_value(parameter: ParameterName, held: &Held) -> Result<LatestValue> {
         value: parse_value("latest value", &held.value_json)?,
         timestamp: held.timestamp,
     })
-}
-
-/// Whether `err` is Postgres breaking a deadlock (two batches registering shared ids in
-/// different orders); the careful path registers in id order and cannot deadlock that way.
-fn is_deadlock(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(e) if e.code().as_deref() == Some("40P01"))
 }
 
 /// Takes arrival blocks and numbers the snapshots of a batch of `len`, in batch order.
