@@ -78,7 +78,7 @@ async fn migrate_as_the_owner_then_seed_and_serve_as_the_app_role() {
     let stored = |temp: u32| {
         format!(
             "SELECT count(*) FROM latest_values WHERE spacecraft_id = 'Cube-001' \
-             AND parameter = 'temp' AND value_json::text = '{temp}'"
+             AND by_parameter->'temp'->>0 = '{temp}'"
         )
     };
     post(1, 21);

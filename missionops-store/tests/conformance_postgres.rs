@@ -761,6 +761,59 @@ async fn first_values_of_a_spacecraft_registered_here_survive_another_writer_mea
     assert_eq!(temps("SC-3").await, both(6));
 }
 
+/// A spacecraft's latest values are one `jsonb` row (migration 0017), each value kept as the
+/// JSON text it came as: quotes, escapes, text beyond ASCII, large numbers and booleans come
+/// back as written, moved in the ingest statement or written behind.
+#[tokio::test]
+async fn latest_values_keep_any_text_and_number_in_their_spacecraft_row() {
+    let plain = scratch_postgres().await;
+    register(&plain, "SC-1").await;
+    register(&plain, "SC-2").await;
+    let hour = std::time::Duration::from_secs(3600);
+    let server = PostgresStore::from_pool(plain.pool().clone()).deferring_latest_values_every(hour);
+    let parameters = json!({"note": "tab\t \"quoted\" \\ é", "big": 1e21, "on": true});
+    let snapshot = |id: &str, spacecraft: &str| {
+        missionops_store::conformance::fixtures::snapshot_with(
+            id,
+            spacecraft,
+            1,
+            parameters.clone(),
+        )
+    };
+    // The plain store moves them in its statement; the server lists the tenant, then holds
+    // SC-2's back and writes them behind.
+    plain
+        .insert_telemetry(write(vec![snapshot("a", "SC-1")]))
+        .await
+        .expect("moved in the statement");
+    server
+        .write_latest_values()
+        .await
+        .expect("lists the tenant");
+    server
+        .insert_telemetry(write(vec![snapshot("b", "SC-2")]))
+        .await
+        .expect("held back");
+    server.write_latest_values().await.expect("write behind");
+    let expected = missionops_core::Parameters::from_json(&parameters).expect("parameters");
+    for spacecraft in ["SC-1", "SC-2"] {
+        let latest = plain
+            .latest_values(&TenantId::default(), &sc(spacecraft))
+            .await
+            .expect("latest values");
+        assert_eq!(latest.len(), 3, "{spacecraft}");
+        for value in latest {
+            assert_eq!(
+                Some(&value.value),
+                expected.get(value.parameter.as_str()),
+                "{spacecraft} {}",
+                value.parameter
+            );
+            assert_eq!(value.timestamp, at(1));
+        }
+    }
+}
+
 /// A server killed between two write-behinds leaves its row in `latest_values_writers`; once
 /// that row is older than the limit, another store rebuilds the latest values of its tenants
 /// from the telemetry stored since its last write-behind, and removes the row.

@@ -138,13 +138,20 @@ async fn a_database_from_before_tenants_migrates_and_its_data_is_the_default_ten
         .expect("telemetry");
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0].id.as_str(), "snap-old");
+    // Copied into the row of its spacecraft (migration 0017): value, time and all.
+    let latest = store
+        .latest_values(&default, &sc("SC-001"))
+        .await
+        .expect("latest");
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0].parameter.as_str(), "temp");
     assert_eq!(
-        store
-            .latest_values(&default, &sc("SC-001"))
-            .await
-            .expect("latest")
-            .len(),
-        1
+        latest[0].value,
+        missionops_core::ParameterValue::Number(21.5)
+    );
+    assert_eq!(
+        latest[0].timestamp,
+        missionops_core::Timestamp::parse("2025-01-01T00:00:03Z").expect("time")
     );
     let anomaly = AnomalyId::parse("an-old").expect("id");
     assert!(

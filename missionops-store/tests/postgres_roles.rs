@@ -448,8 +448,15 @@ async fn a_write_of_snapshots_alone_is_one_statement_that_sets_its_own_tenant() 
     write_alone(&app, &other, "s2", "SC-2").await;
     assert_eq!(count_in(&app, "default", "telemetry").await, 1);
     assert_eq!(count_in(&app, "team-b's", "telemetry").await, 1);
+    // One row for SC-2 (migration 0017), with its two parameters.
+    assert_eq!(count_in(&app, "team-b's", "latest_values").await, 1);
     assert_eq!(
-        count_in(&app, "team-b's", "latest_values").await,
+        count_in(
+            &app,
+            "team-b's",
+            "latest_values CROSS JOIN LATERAL jsonb_object_keys(by_parameter)"
+        )
+        .await,
         2,
         "temp and mode"
     );

@@ -20,26 +20,64 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use missionops_core::{ParameterName, Result, SpacecraftId, TenantId, Timestamp};
+use missionops_core::{Error, ParameterName, Result, SpacecraftId, TenantId, Timestamp};
 use sqlx::{Connection, PgPool};
 use tokio::sync::{RwLock, RwLockReadGuard};
 
-use super::codec::PgTime;
-use super::telemetry::UPSERT_LATEST_VALUES;
 use super::{db, is_deadlock, unique_violation};
 
-/// Inserts the rows (`$1`–`$5`: spacecraft, parameter, JSON value, time, arrival number) of
-/// tenant `$6` that no row of `latest_values` holds yet: a spacecraft's first values, when this
-/// store registered it. A plain insert costs PostgreSQL about half of
-/// [`UPSERT_LATEST_VALUES`]'s speculative one (which looks the key up first, then confirms
-/// the row with a second WAL record), and a new spacecraft brings a row for every parameter.
-/// Should another process have written one of them meanwhile, the statement fails on the key
-/// and the write-behind goes again with the upsert.
-const INSERT_FIRST_LATEST_VALUES: &str = "INSERT INTO latest_values
-         (tenant, spacecraft_id, parameter, value_json, ts, arrival)
-     SELECT $6, s, p, v::json, t, a
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int8[])
-          AS u(s, p, v, t, a)";
+/// Inserts the entries `$2` of spacecraft `$1` of tenant `$3` (see [`latest_documents`]) that
+/// no row of `latest_values` holds yet: their first values, when this store registered them.
+/// A plain insert costs PostgreSQL less than [`UPSERT_LATEST_VALUES`]'s speculative one
+/// (which looks the key up first, then confirms the row with a second WAL record). Should
+/// another process have written one of them meanwhile, the statement fails on the key and the
+/// write-behind goes again with the upsert.
+const INSERT_FIRST_LATEST_VALUES: &str =
+    "INSERT INTO latest_values (tenant, spacecraft_id, by_parameter)
+     SELECT $3, s, d::jsonb FROM unnest($1::text[], $2::text[]) AS u(s, d)";
+
+/// Moves `latest_values` of tenant `$3` forward to the entries `$2` of spacecraft `$1` (see
+/// [`latest_documents`]), parameter by parameter where newer by time, then arrival: what a
+/// write stored, or what the server held back.
+pub(super) const UPSERT_LATEST_VALUES: &str = concat!(
+    "INSERT INTO latest_values AS l (tenant, spacecraft_id, by_parameter)
+     SELECT $3, s, d::jsonb FROM unnest($1::text[], $2::text[]) AS u(s, d)",
+    merge_latest!()
+);
+
+/// The spacecraft of `rows` (spacecraft, parameter, value as JSON text, time, arrival number;
+/// in key order, each (spacecraft, parameter) once) and the entry of `latest_values` (migration
+/// 0017) of each: `{"parameter": ["value", epoch milliseconds, arrival], …}`. Built here, one
+/// text for each spacecraft, because PostgreSQL building it from a row per parameter
+/// (`jsonb_object_agg`) cost as much as the row per parameter it replaces.
+pub(super) fn latest_documents<'a>(
+    rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str, Timestamp, i64)>,
+) -> Result<(Vec<&'a str>, Vec<String>)> {
+    let mut spacecraft: Vec<&str> = Vec::new();
+    let mut documents: Vec<String> = Vec::new();
+    let mut document = String::new();
+    for (of, parameter, value, timestamp, arrival) in rows {
+        if spacecraft.last() == Some(&of) {
+            document.push(',');
+        } else {
+            if !document.is_empty() {
+                document.push('}');
+                documents.push(std::mem::take(&mut document));
+            }
+            spacecraft.push(of);
+            document.push('{');
+        }
+        document.push_str(&serde_json::to_string(parameter).map_err(Error::backend)?);
+        document.push_str(":[");
+        document.push_str(&serde_json::to_string(value).map_err(Error::backend)?);
+        document.push_str(&format!(",{},{arrival}]", timestamp.as_millis()));
+    }
+    if !document.is_empty() {
+        document.push('}');
+        documents.push(document);
+    }
+    Ok((spacecraft, documents))
+}
 
 /// How often what is held back is written.
 pub(super) const WRITE_EVERY: Duration = Duration::from_secs(1);
@@ -302,17 +340,20 @@ impl Behind {
                 }
                 // In key order, as the ingest locks them, so that the two never deadlock.
                 rows.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-                let spacecraft: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
-                let parameters: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
-                let values: Vec<&str> = rows.iter().map(|r| r.2.value_json.as_str()).collect();
-                let times: Vec<PgTime> = rows.iter().map(|r| PgTime(r.2.timestamp)).collect();
-                let arrivals: Vec<i64> = rows.iter().map(|r| r.2.arrival).collect();
+                let (spacecraft, documents) = latest_documents(rows.iter().map(|r| {
+                    let held = r.2;
+                    let value = held.value_json.as_str();
+                    (
+                        r.0.as_str(),
+                        r.1.as_str(),
+                        value,
+                        held.timestamp,
+                        held.arrival,
+                    )
+                }))?;
                 let done = sqlx::query(sql)
                     .bind(&spacecraft)
-                    .bind(&parameters)
-                    .bind(&values)
-                    .bind(&times)
-                    .bind(&arrivals)
+                    .bind(&documents)
                     .bind(tenant.as_str())
                     .execute(&mut *tx)
                     .await;
@@ -391,21 +432,18 @@ pub(super) async fn rebuild_gone(pool: &PgPool, me: &str, gone_after: Duration) 
     for (writer, tenants, from_arrival) in &gone {
         for tenant in tenants {
             set_tenant(&mut tx, tenant).await?;
-            sqlx::query(
+            sqlx::query(concat!(
                 "WITH newest AS (
                          SELECT DISTINCT ON (t.spacecraft_id, p.key)
-                                t.spacecraft_id, p.key, p.value, t.ts, t.arrival
+                                t.spacecraft_id AS s, p.key AS p, p.value::text AS v,
+                                t.ts AS t, t.arrival AS a
                          FROM telemetry t CROSS JOIN LATERAL json_each(t.parameters) AS p
                          WHERE t.tenant = $1 AND t.arrival >= $2
                          ORDER BY t.spacecraft_id, p.key, t.ts DESC, t.arrival DESC)
-                 INSERT INTO latest_values AS l
-                     (tenant, spacecraft_id, parameter, value_json, ts, arrival)
-                 SELECT $1, spacecraft_id, key, value, ts, arrival
-                 FROM newest ORDER BY spacecraft_id, key
-                 ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
-                 SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
-                 WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival)",
-            )
+                 INSERT INTO latest_values AS l (tenant, spacecraft_id, by_parameter) ",
+                latest_by_spacecraft!("$1", "a", "newest"),
+                merge_latest!()
+            ))
             .bind(tenant)
             .bind(from_arrival)
             .execute(&mut *tx)
@@ -428,6 +466,34 @@ pub(super) async fn rebuild_gone(pool: &PgPool, me: &str, gone_after: Duration) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One entry a spacecraft, each parameter's value kept as its JSON text.
+    #[test]
+    fn latest_documents_group_rows_by_spacecraft() {
+        let at = |ms| Timestamp::from_millis(ms).expect("time");
+        let (spacecraft, documents) = latest_documents([
+            ("SC-1", "mode", r#""SAFE \"now\"""#, at(2_000), 7),
+            ("SC-1", "temp", "21.5", at(1_000), 5),
+            ("SC-2", "on", "true", at(3_000), 9),
+        ])
+        .expect("documents");
+        assert_eq!(spacecraft, ["SC-1", "SC-2"]);
+        let parsed: Vec<serde_json::Value> = documents
+            .iter()
+            .map(|d| serde_json::from_str(d).expect("JSON"))
+            .collect();
+        assert_eq!(
+            parsed,
+            [
+                serde_json::json!({
+                    "mode": [r#""SAFE \"now\"""#, 2_000, 7],
+                    "temp": ["21.5", 1_000, 5]
+                }),
+                serde_json::json!({"on": ["true", 3_000, 9]})
+            ]
+        );
+        assert_eq!(latest_documents([]).expect("none"), (vec![], vec![]));
+    }
 
     /// Only the spacecraft a statement registered get the plain insert: a spacecraft that was
     /// known before may have rows, and would send every write-behind round twice.

@@ -17,6 +17,39 @@
 //!
 //! The schema lives in `migrations/postgres/`; its comments say why each table and index exists.
 
+/// A spacecraft's entry of `latest_values.by_parameter` for each parameter of the rows `u(s, p,
+/// v, t, a)` (spacecraft, parameter, JSON value text, time, arrival number), grouped by
+/// spacecraft in key order (migration 0017): `[value, epoch milliseconds, arrival]`.
+macro_rules! latest_by_spacecraft {
+    ($tenant:literal, $arrival:literal, $rows:literal) => {
+        concat!(
+            "SELECT ",
+            $tenant,
+            ", s, jsonb_object_agg(p, jsonb_build_array(v, (extract(epoch FROM t) * 1000)::int8, ",
+            $arrival,
+            "))
+             FROM ",
+            $rows,
+            " GROUP BY s ORDER BY s COLLATE \"C\""
+        )
+    };
+}
+
+/// What an upsert of `latest_values` does to a spacecraft's row that exists: each parameter of
+/// the row proposed goes in where it is new or newer, by sample time and then arrival, as one
+/// row per parameter kept them before migration 0017.
+macro_rules! merge_latest {
+    () => {
+        " ON CONFLICT (tenant, spacecraft_id) DO UPDATE
+         SET by_parameter = l.by_parameter || (
+             SELECT COALESCE(jsonb_object_agg(c.key, c.value), '{}'::jsonb)
+             FROM jsonb_each(excluded.by_parameter) AS c
+             WHERE NOT l.by_parameter ? c.key
+                OR ((c.value->>1)::int8, (c.value->>2)::int8)
+                   > ((l.by_parameter->c.key->>1)::int8, (l.by_parameter->c.key->>2)::int8))"
+    };
+}
+
 mod alarms;
 mod anomalies;
 mod codec;

@@ -45,7 +45,7 @@ use super::codec::{
     stored, time, value_text,
 };
 use super::events::record_events;
-use super::latest::{Behind, Held};
+use super::latest::{Behind, Held, UPSERT_LATEST_VALUES, latest_documents};
 use super::spacecraft::{
     RegistrationRows, register_missing, require_spacecraft, unknown_spacecraft,
 };
@@ -277,36 +277,25 @@ fn newest_per_layout<'a>(
     Some(groups)
 }
 
-/// Moves `latest_values` of tenant `$6` forward to the rows (`$1`–`$5`: spacecraft, parameter,
-/// JSON value, time, arrival number) where they are newer by time, then arrival: what a write
-/// stored, or what the server held back (see the `latest` module).
-pub(super) const UPSERT_LATEST_VALUES: &str = "INSERT INTO latest_values AS l
-         (tenant, spacecraft_id, parameter, value_json, ts, arrival)
-     SELECT $6, s, p, v::json, t, a
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::int8[])
-          AS u(s, p, v, t, a)
-     ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
-     SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
-     WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival)";
-
 /// The part of the optimistic ingest statement that moves `latest_values` forward with the rows
 /// `$7`–`$11`; left out of the statements of a store that writes them behind (its rows are
 /// empty there, and the part's `INSERT … ON CONFLICT` cost the database its set-up on every
 /// call all the same).
 macro_rules! move_latest {
     () => {
-        ",
+        concat!(
+            ",
              latest AS (
-                 INSERT INTO latest_values AS l
-                     (tenant, spacecraft_id, parameter, value_json, ts, arrival)
-                 SELECT $12, s, p, v::json, t,
-                        ((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575)
-                 FROM unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::int8[])
-                      AS u(s, p, v, t, n)
-                 WHERE (SELECT ok FROM go)
-                 ON CONFLICT (tenant, spacecraft_id, parameter) DO UPDATE
-                 SET value_json = excluded.value_json, ts = excluded.ts, arrival = excluded.arrival
-                 WHERE (l.ts, l.arrival) < (excluded.ts, excluded.arrival))"
+                 INSERT INTO latest_values AS l (tenant, spacecraft_id, by_parameter) ",
+            latest_by_spacecraft!(
+                "$12",
+                "((SELECT b FROM block)[((n - 1) >> 20) + 1] << 20) | ((n - 1) & 1048575)",
+                "unnest($7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::int8[])
+                      AS u(s, p, v, t, n) WHERE (SELECT ok FROM go)"
+            ),
+            merge_latest!(),
+            ")"
+        )
     };
 }
 
@@ -698,12 +687,19 @@ async fn insert_new(
         .iter()
         .map(|p| arrival_of(*p))
         .collect::<Result<Vec<i64>>>()?;
+    let (spacecraft, documents) = latest_documents(
+        latest
+            .spacecraft
+            .iter()
+            .zip(&latest.parameters)
+            .zip(&latest.values)
+            .zip(&latest.times)
+            .zip(&latest_arrivals)
+            .map(|((((s, p), v), t), a)| (*s, *p, v.as_str(), t.0, *a)),
+    )?;
     sqlx::query(UPSERT_LATEST_VALUES)
-        .bind(&latest.spacecraft)
-        .bind(&latest.parameters)
-        .bind(&latest.values)
-        .bind(&latest.times)
-        .bind(&latest_arrivals)
+        .bind(&spacecraft)
+        .bind(&documents)
         .bind(tenant.as_str())
         .execute(&mut *conn)
         .await
@@ -1309,8 +1305,10 @@ impl TelemetryRepository for PostgresStore {
         };
         let mut tx = self.begin_for(tenant).await?;
         let rows = sqlx::query(
-            "SELECT parameter, value_json::text AS value, ts, arrival FROM latest_values
-             WHERE tenant = $2 AND spacecraft_id = $1 ORDER BY parameter",
+            "SELECT p.key AS parameter, p.value->>0 AS value, (p.value->>1)::int8 AS millis,
+                    (p.value->>2)::int8 AS arrival
+             FROM latest_values l CROSS JOIN LATERAL jsonb_each(l.by_parameter) AS p
+             WHERE l.tenant = $2 AND l.spacecraft_id = $1",
         )
         .bind(spacecraft.as_str())
         .bind(tenant.as_str())
@@ -1324,7 +1322,10 @@ impl TelemetryRepository for PostgresStore {
                     "parameter name",
                     ParameterName::parse(get::<String>(row, "parameter")?),
                 )?;
-                let timestamp = time(row, "ts")?;
+                let timestamp = stored(
+                    "latest value time",
+                    Timestamp::from_millis(get(row, "millis")?),
+                )?;
                 let arrival: i64 = get(row, "arrival")?;
                 let value = match held.remove(&parameter) {
                     Some(h) if (h.timestamp, h.arrival) > (timestamp, arrival) => {
