@@ -814,6 +814,41 @@ async fn latest_values_keep_any_text_and_number_in_their_spacecraft_row() {
     }
 }
 
+/// Pages are copied out with `COPY`, which takes no parameters: a spacecraft id that is no
+/// plain literal (quotes, a backslash, text beyond ASCII) goes through a setting of the
+/// transaction instead, and reads exactly its own rows, page by page.
+#[tokio::test]
+async fn pages_of_a_spacecraft_whose_id_is_no_plain_literal_are_its_own() {
+    let store = scratch_postgres().await;
+    let odd = r"SC'1\x'é";
+    for spacecraft in [odd, "SC-1"] {
+        register(&store, spacecraft).await;
+        let snapshots = (1..=5)
+            .map(|second| snapshot(&format!("{spacecraft}-{second}"), spacecraft, second, 1.0))
+            .collect();
+        store
+            .insert_telemetry(write(snapshots))
+            .await
+            .expect("insert");
+    }
+    let tenant = TenantId::default();
+    let mut seconds = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .telemetry_range_page(&tenant, &sc(odd), at(2), at(5), after, 2)
+            .await
+            .expect("page");
+        assert!(page.snapshots.iter().all(|s| s.spacecraft_id == sc(odd)));
+        seconds.extend(page.snapshots.iter().map(|s| s.timestamp));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seconds, [at(2), at(3), at(4), at(5)]);
+}
+
 /// A server killed between two write-behinds leaves its row in `latest_values_writers`; once
 /// that row is older than the limit, another store rebuilds the latest values of its tenants
 /// from the telemetry stored since its last write-behind, and removes the row.

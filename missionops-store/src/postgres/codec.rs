@@ -78,112 +78,97 @@ fn millis_of(micros: i64) -> Result<i64, BoxDynError> {
         .ok_or("timestamptz out of range")?)
 }
 
-/// The built-in type `int8` and its array.
-const INT8_OID: Oid = Oid(20);
-const INT8_ARRAY_OID: Oid = Oid(1016);
-
-/// A `timestamptz[]` with no nulls, as epoch milliseconds (see [`millis_of`]); not checked
-/// to be [`Timestamp`]s. Read straight from the binary array: sqlx's `Vec<T>` goes through a
-/// value reference and a decode call per element, 7 % of this process's CPU in a
-/// 100,000-snapshot analysis (a page's times and arrival numbers).
-pub(super) struct PgMillisArray(pub(super) Vec<i64>);
-
-/// An `int8[]` with no nulls, read as [`PgMillisArray`] is.
-pub(super) struct PgInt8Array(pub(super) Vec<i64>);
-
-impl Type<Postgres> for PgMillisArray {
-    fn type_info() -> PgTypeInfo {
-        PgTypeInfo::with_oid(TIMESTAMPTZ_ARRAY_OID)
+/// `COPY … TO STDOUT (FORMAT binary)` of a page's rows (id, ts, arrival, parameters): the ids
+/// and parameters as one text, as `text_pages` reads it (each row's id, a unit separator, its
+/// parameters; rows apart by record separators), and each row's (epoch milliseconds, arrival);
+/// `None` when it holds no row. The format: a signature, flags and a header extension, then per
+/// row a column count and each column's length and bytes (`timestamptz` and `int8` eight bytes
+/// big-endian, `text` and `json` their text), ended by a count of -1.
+pub(super) fn copied_page(bytes: &[u8]) -> Result<Option<CopiedPage>, BoxDynError> {
+    let mut copy = BinaryReader { bytes, at: 0 };
+    if &copy.take::<11>()? != b"PGCOPY\n\xff\r\n\0" {
+        return Err("not a binary COPY".into());
     }
-}
-
-impl Type<Postgres> for PgInt8Array {
-    fn type_info() -> PgTypeInfo {
-        PgTypeInfo::with_oid(INT8_ARRAY_OID)
-    }
-}
-
-impl<'r> Decode<'r, Postgres> for PgMillisArray {
-    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        let micros = eight_byte_elements(binary(value)?, TIMESTAMPTZ_OID)?;
-        Ok(PgMillisArray(
-            micros
-                .into_iter()
-                .map(millis_of)
-                .collect::<Result<_, _>>()?,
-        ))
-    }
-}
-
-impl<'r> Decode<'r, Postgres> for PgInt8Array {
-    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(PgInt8Array(eight_byte_elements(binary(value)?, INT8_OID)?))
-    }
-}
-
-fn binary(value: PgValueRef<'_>) -> Result<&[u8], BoxDynError> {
-    if value.format() != PgValueFormat::Binary {
-        return Err("arrays are read in binary format only".into());
-    }
-    value.as_bytes()
-}
-
-/// The elements of a one-dimensional array of `element` in Postgres's binary format (`array_send`:
-/// dimensions, a has-nulls flag, the element type, each dimension's length and lower bound,
-/// then each element's length and bytes), each eight bytes, big-endian; none may be null.
-fn eight_byte_elements(bytes: &[u8], element: Oid) -> Result<Vec<i64>, BoxDynError> {
-    let mut array = BinaryArray { bytes, at: 0 };
-    let dimensions = array.int4()?;
-    let _has_nulls = array.int4()?;
-    let element_type = u32::from_be_bytes(array.take::<4>()?);
-    if dimensions == 0 {
-        return Ok(Vec::new());
-    }
-    if dimensions != 1 {
-        return Err(format!("an array of {dimensions} dimensions where one was expected").into());
-    }
-    if element_type != element.0 {
-        let expected = element.0;
-        return Err(
-            format!("an array of type {element_type} where {expected} was expected").into(),
-        );
-    }
-    let len = usize::try_from(array.int4()?).map_err(|_| "an array of negative length")?;
-    let _lower_bound = array.int4()?;
-    // Each element takes at least its length word: a length beyond the bytes is damage.
-    let mut elements = Vec::with_capacity(len.min(bytes.len() / 4));
-    for _ in 0..len {
-        match array.int4()? {
-            8 => elements.push(i64::from_be_bytes(array.take::<8>()?)),
-            -1 => return Err("an array holds a null".into()),
-            other => return Err(format!("an array element of {other} bytes, not 8").into()),
+    let _flags = copy.int4()?;
+    let extension = usize::try_from(copy.int4()?).map_err(|_| "a negative header extension")?;
+    copy.slice(extension)?;
+    let mut text = Vec::with_capacity(bytes.len());
+    let mut times = Vec::new();
+    loop {
+        match i16::from_be_bytes(copy.take::<2>()?) {
+            -1 => break,
+            4 => {}
+            other => return Err(format!("a copied row of {other} columns, not 4").into()),
         }
+        if !times.is_empty() {
+            text.push(0x1e);
+        }
+        text.extend_from_slice(copy.column()?);
+        text.push(0x1f);
+        let micros = copy.eight_bytes()?;
+        let arrival = copy.eight_bytes()?;
+        text.extend_from_slice(copy.column()?);
+        times.push((millis_of(micros)?, arrival));
     }
-    let left = bytes.len() - array.at;
+    let left = bytes.len() - copy.at;
     if left != 0 {
-        return Err(format!("an array has {left} bytes after its elements").into());
+        return Err(format!("a binary COPY has {left} bytes after its end").into());
     }
-    Ok(elements)
+    if times.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(CopiedPage {
+        text: String::from_utf8(text)?,
+        times,
+    }))
 }
 
-/// A binary array being read, front to back.
-struct BinaryArray<'a> {
+/// A page's rows as [`copied_page`] reads them.
+#[derive(Debug, PartialEq)]
+pub(super) struct CopiedPage {
+    pub(super) text: String,
+    pub(super) times: Vec<(i64, i64)>,
+}
+
+/// Binary data from PostgreSQL being read, front to back.
+struct BinaryReader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
-impl BinaryArray<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], BoxDynError> {
+impl<'a> BinaryReader<'a> {
+    fn slice(&mut self, len: usize) -> Result<&'a [u8], BoxDynError> {
         let taken = self
-            .bytes
-            .get(self.at..self.at + N)
-            .ok_or_else(|| format!("an array of {} bytes ends early", self.bytes.len()))?;
-        self.at += N;
-        Ok(taken.try_into()?)
+            .at
+            .checked_add(len)
+            .and_then(|end| self.bytes.get(self.at..end))
+            .ok_or_else(|| format!("binary data of {} bytes ends early", self.bytes.len()))?;
+        self.at += len;
+        Ok(taken)
+    }
+
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], BoxDynError> {
+        Ok(self.slice(N)?.try_into()?)
     }
 
     fn int4(&mut self) -> Result<i32, BoxDynError> {
         Ok(i32::from_be_bytes(self.take::<4>()?))
+    }
+
+    /// A column's bytes; none of a page's columns may be null.
+    fn column(&mut self) -> Result<&'a [u8], BoxDynError> {
+        let len = self.int4()?;
+        let len = usize::try_from(len).map_err(|_| "a copied column is null")?;
+        self.slice(len)
+    }
+
+    /// An eight-byte column (`int8`, `timestamptz`).
+    fn eight_bytes(&mut self) -> Result<i64, BoxDynError> {
+        let column = self.column()?;
+        let bytes: [u8; 8] = column
+            .try_into()
+            .map_err(|_| format!("a copied column of {} bytes, not 8", column.len()))?;
+        Ok(i64::from_be_bytes(bytes))
     }
 }
 
@@ -281,55 +266,73 @@ mod tests {
         Timestamp::from_millis(millis).expect("in range")
     }
 
-    /// `array_send`'s bytes of a one-dimensional array of `element` holding `values`.
-    fn array_bytes(element: u32, values: &[i64]) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        for word in [1_i32, 0] {
-            bytes.extend(word.to_be_bytes());
+    /// The bytes of `COPY … TO STDOUT (FORMAT binary)` of `rows` (id, microseconds since 2000,
+    /// arrival, parameters).
+    fn copy_bytes(rows: &[(&str, i64, i64, &str)]) -> Vec<u8> {
+        let mut bytes = b"PGCOPY\n\xff\r\n\0".to_vec();
+        bytes.extend(0_i32.to_be_bytes());
+        bytes.extend(0_i32.to_be_bytes());
+        let text = |bytes: &mut Vec<u8>, text: &str| {
+            bytes.extend(i32::try_from(text.len()).expect("short").to_be_bytes());
+            bytes.extend(text.as_bytes());
+        };
+        for (id, micros, arrival, parameters) in rows {
+            bytes.extend(4_i16.to_be_bytes());
+            text(&mut bytes, id);
+            for word in [micros, arrival] {
+                bytes.extend(8_i32.to_be_bytes());
+                bytes.extend(word.to_be_bytes());
+            }
+            text(&mut bytes, parameters);
         }
-        bytes.extend(element.to_be_bytes());
-        bytes.extend(i32::try_from(values.len()).expect("short").to_be_bytes());
-        bytes.extend(1_i32.to_be_bytes());
-        for value in values {
-            bytes.extend(8_i32.to_be_bytes());
-            bytes.extend(value.to_be_bytes());
-        }
+        bytes.extend((-1_i16).to_be_bytes());
         bytes
     }
 
     #[test]
-    fn binary_arrays_of_eight_byte_elements_are_read_and_damage_is_named() {
-        let values = [0, -1, i64::MAX, 1 << 40];
-        let bytes = array_bytes(20, &values);
-        assert_eq!(eight_byte_elements(&bytes, INT8_OID).expect("read"), values);
-        // An empty array has no dimensions at all.
-        let empty = [0_i32, 0, 20].map(i32::to_be_bytes).concat();
-        assert!(
-            eight_byte_elements(&empty, INT8_OID)
-                .expect("read")
-                .is_empty()
+    fn copied_pages_are_read_and_damage_is_named() {
+        let bytes = copy_bytes(&[
+            ("a1", 1_000, 5, r#"{"temp":1}"#),
+            ("é2", -1_000, 1 << 40, r#"{"mode":"SAFE"}"#),
+        ]);
+        assert_eq!(
+            copied_page(&bytes).expect("read"),
+            Some(CopiedPage {
+                text: "a1\u{1f}{\"temp\":1}\u{1e}é2\u{1f}{\"mode\":\"SAFE\"}".to_owned(),
+                times: vec![
+                    (POSTGRES_EPOCH_MILLIS + 1, 5),
+                    (POSTGRES_EPOCH_MILLIS - 1, 1 << 40)
+                ],
+            })
         );
-        let refused = |bytes: &[u8], element: Oid| {
-            eight_byte_elements(bytes, element)
-                .expect_err("refused")
-                .to_string()
-        };
-        assert!(refused(&bytes, TIMESTAMPTZ_OID).contains("type 20 where 1184"));
-        assert!(refused(&bytes[..bytes.len() - 1], INT8_OID).contains("ends early"));
+        assert_eq!(copied_page(&copy_bytes(&[])).expect("empty"), None);
+        let refused = |bytes: &[u8]| copied_page(bytes).expect_err("refused").to_string();
+        assert!(refused(&bytes[..bytes.len() - 1]).contains("ends early"));
+        assert!(refused(&bytes[..5]).contains("ends early"));
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(refused(&longer, INT8_OID).contains("1 bytes after"));
-        let mut null = array_bytes(20, &[7]);
-        let at = null.len() - 12;
-        null[at..at + 4].copy_from_slice(&(-1_i32).to_be_bytes());
-        null.truncate(at + 4);
-        assert!(refused(&null, INT8_OID).contains("null"));
-        let mut two_dimensions = bytes.clone();
-        two_dimensions[..4].copy_from_slice(&2_i32.to_be_bytes());
-        assert!(refused(&two_dimensions, INT8_OID).contains("2 dimensions"));
-        let mut claims_more = array_bytes(20, &[7]);
-        claims_more[12..16].copy_from_slice(&i32::MAX.to_be_bytes());
-        assert!(refused(&claims_more, INT8_OID).contains("ends early"));
+        assert!(refused(&longer).contains("1 bytes after its end"));
+        let mut signature = bytes.clone();
+        signature[0] = b'X';
+        assert!(refused(&signature).contains("not a binary COPY"));
+        // The first row's column count, then its id's length.
+        let mut three_columns = bytes.clone();
+        three_columns[19..21].copy_from_slice(&3_i16.to_be_bytes());
+        assert!(refused(&three_columns).contains("3 columns, not 4"));
+        let mut null = bytes.clone();
+        null[21..25].copy_from_slice(&(-1_i32).to_be_bytes());
+        assert!(refused(&null).contains("null"));
+        let mut claims_more = bytes.clone();
+        claims_more[21..25].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert!(refused(&claims_more).contains("ends early"));
+        // The first row's time, four bytes instead of eight.
+        let mut short_time = copy_bytes(&[("a1", 1_000, 5, "{}")]);
+        short_time[27..31].copy_from_slice(&4_i32.to_be_bytes());
+        assert!(refused(&short_time).contains("4 bytes, not 8"));
+        let not_utf8 = copy_bytes(&[("a1", 1_000, 5, "{}")]);
+        let mut not_utf8 = not_utf8;
+        not_utf8[25] = 0xff;
+        assert!(copied_page(&not_utf8).is_err());
     }
 
     #[test]

@@ -28,8 +28,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use futures_util::FutureExt;
 use futures_util::future::{self, BoxFuture};
+use futures_util::{FutureExt, StreamExt};
 use missionops_core::{
     Alarm, BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
     ParameterName, ParameterValue, RangeCursor, RangePages, Registration, Result, SeriesBucket,
@@ -41,15 +41,15 @@ use sqlx::{PgConnection, Row};
 
 use super::anomalies::insert_anomalies;
 use super::codec::{
-    PgInt8Array, PgMillisArray, PgTime, get, parameters_text, parse_parameters, parse_value,
-    stored, time, value_text,
+    CopiedPage, PgTime, copied_page, get, parameters_text, parse_parameters, parse_value, stored,
+    time, value_text,
 };
 use super::events::record_events;
 use super::latest::{Behind, Held, UPSERT_LATEST_VALUES, latest_documents};
 use super::spacecraft::{
     RegistrationRows, register_missing, require_spacecraft, unknown_spacecraft,
 };
-use super::{PostgresStore, db, is_deadlock, to_i64, unique_violation};
+use super::{PostgresStore, db, is_deadlock, is_plain, to_i64, unique_violation};
 use crate::pages_ahead::{PagedRange, ReadTurn, RowKey, read_ahead};
 use crate::text_pages::{PageTimes, read_page_off_thread, stored_time};
 
@@ -1045,47 +1045,50 @@ impl PostgresStore {
         limit: Option<usize>,
     ) -> Result<Option<TextPage>> {
         let mut tx = self.begin_for(tenant).await?;
-        // Joined into one text in PostgreSQL: decoding a page row by row (a message, a row
-        // and a column decode each, then serde for the parameters) cost this process more
-        // than PostgreSQL spent producing it. Times and arrival numbers go beside the text as
-        // binary arrays: writing each as text was a third of PostgreSQL's work on a page. The
-        // aggregates take the rows in the subquery's order, which `text_pages` checks rather
-        // than trusts. The row comparisons alone bound the index scan: each further condition
-        // on `ts` is checked on every index entry (a fifth of reading the rows).
-        let (text, times, arrivals): (Option<String>, Option<PgMillisArray>, Option<PgInt8Array>) =
-            sqlx::query_as(concat!(
-                "SELECT string_agg(id || chr(31) || parameters::text, chr(30)), ",
-                "array_agg(ts), array_agg(arrival) ",
-                "FROM (SELECT id, ts, arrival, parameters FROM telemetry ",
-                "WHERE tenant = $6 AND spacecraft_id = $1 ",
-                "AND (ts, arrival) > ($2, $4) AND (ts, arrival) <= ($3, $7) ",
-                "ORDER BY ts, arrival LIMIT $5) AS page"
-            ))
-            .bind(spacecraft.as_str())
-            .bind(PgTime(after_ts))
-            .bind(PgTime(up_to_ts))
-            .bind(after_arrival)
-            .bind(limit.map(to_i64))
-            .bind(tenant.as_str())
-            .bind(up_to_arrival)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-        drop(tx);
-        let (Some(text), Some(PgMillisArray(times)), Some(PgInt8Array(arrivals))) =
-            (text, times, arrivals)
-        else {
-            return Ok(None);
+        // Copied out in PostgreSQL's binary format, read here into one text and the rows'
+        // times: PostgreSQL spends about half what joining the rows into one text in SQL
+        // (`string_agg`, and arrays of the times) cost it (1.6 against 3.3 ms of a 4,096-row
+        // page), and this process reads the rows without a message or a decode call each.
+        // `COPY` takes no parameters: the spacecraft goes in as a literal when it is plain (see
+        // `is_plain`), through a setting of the transaction otherwise; times and arrival
+        // numbers are integers. The row comparisons alone bound the index scan: each further
+        // condition on `ts` is checked on every index entry (a fifth of reading the rows).
+        let spacecraft_sql = if is_plain(spacecraft.as_str()) {
+            format!("'{spacecraft}'")
+        } else {
+            sqlx::query("SELECT set_config('missionops.page_spacecraft', $1, true)")
+                .bind(spacecraft.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            "current_setting('missionops.page_spacecraft')".to_owned()
         };
-        if arrivals.len() != times.len() {
-            return Err(Error::backend(format!(
-                "a page of spacecraft '{spacecraft}' came back with {} times and {} arrival numbers",
-                times.len(),
-                arrivals.len()
-            )));
+        let limit = limit.map_or_else(|| "ALL".to_owned(), |l| to_i64(l).to_string());
+        let (after_ms, up_to_ms) = (after_ts.as_millis(), up_to_ts.as_millis());
+        let copy = format!(
+            "COPY (SELECT id, ts, arrival, parameters FROM telemetry \
+             WHERE tenant = current_setting('missionops.tenant') \
+             AND spacecraft_id = {spacecraft_sql} \
+             AND (ts, arrival) > \
+                 (timestamptz 'epoch' + {after_ms} * interval '1 millisecond', {after_arrival}) \
+             AND (ts, arrival) <= \
+                 (timestamptz 'epoch' + {up_to_ms} * interval '1 millisecond', {up_to_arrival}) \
+             ORDER BY ts, arrival LIMIT {limit}) TO STDOUT (FORMAT binary)"
+        );
+        let mut bytes = Vec::new();
+        {
+            let mut copied = tx.copy_out_raw(&copy).await.map_err(db)?;
+            while let Some(chunk) = copied.next().await {
+                bytes.extend_from_slice(&chunk.map_err(db)?);
+            }
         }
-        let times = times.into_iter().zip(arrivals).collect();
-        Ok(Some(TextPage { text, times }))
+        drop(tx);
+        let page = copied_page(&bytes).map_err(|e| {
+            Error::backend(format!(
+                "a page of spacecraft '{spacecraft}' came back damaged: {e}"
+            ))
+        })?;
+        Ok(page.map(|CopiedPage { text, times }| TextPage { text, times }))
     }
 }
 
