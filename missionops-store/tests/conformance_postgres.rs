@@ -603,6 +603,38 @@ async fn the_write_probe_fails_on_a_database_that_refuses_writes_and_reads_still
     assert_eq!(events[0].sequence, 1);
 }
 
+/// A server's store on `plain`'s database that holds latest values back, writing them only
+/// when a case asks (`write_latest_values`).
+fn holding_back(plain: &PostgresStore) -> PostgresStore {
+    let hour = std::time::Duration::from_secs(3600);
+    PostgresStore::from_pool(plain.pool().clone()).deferring_latest_values_every(hour)
+}
+
+/// [`holding_back`] with the default tenant listed: a first write (snapshot "a" of SC-1, which
+/// must be registered, temp 1.0 at second 1) moved the table in its statement, and a
+/// write-behind listed the tenant, so that its later writes are held back.
+async fn holding_back_listed(plain: &PostgresStore) -> PostgresStore {
+    let server = holding_back(plain);
+    server
+        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
+        .await
+        .expect("first");
+    server.write_latest_values().await.expect("write behind");
+    server
+}
+
+/// The time of each latest value of `spacecraft` (default tenant) that `store` reads, by
+/// parameter.
+async fn latest_times(store: &PostgresStore, spacecraft: &str) -> Vec<(String, Timestamp)> {
+    store
+        .latest_values(&TenantId::default(), &sc(spacecraft))
+        .await
+        .expect("latest values")
+        .into_iter()
+        .map(|v| (v.parameter.as_str().to_owned(), v.timestamp))
+        .collect()
+}
+
 /// The server's store writes latest values behind its one-statement ingests: its own reads see
 /// them at once, other processes once they are written. A tenant's first write moves the table
 /// in its statement (the store's row in `latest_values_writers` does not list the tenant yet);
@@ -611,8 +643,7 @@ async fn the_write_probe_fails_on_a_database_that_refuses_writes_and_reads_still
 async fn latest_values_written_behind_are_read_at_once_and_by_others_once_written() {
     let plain = scratch_postgres().await;
     register(&plain, "SC-1").await;
-    let hour = std::time::Duration::from_secs(3600);
-    let server = PostgresStore::from_pool(plain.pool().clone()).deferring_latest_values_every(hour);
+    let server = holding_back(&plain);
     let tenant = TenantId::default();
     let temp = |store: PostgresStore| {
         let tenant = tenant.clone();
@@ -698,15 +729,7 @@ async fn latest_values_written_behind_are_read_at_once_and_by_others_once_writte
 async fn first_values_of_a_spacecraft_registered_here_survive_another_writer_meanwhile() {
     let plain = scratch_postgres().await;
     register(&plain, "SC-1").await;
-    let hour = std::time::Duration::from_secs(3600);
-    let server = PostgresStore::from_pool(plain.pool().clone()).deferring_latest_values_every(hour);
-    let tenant = TenantId::default();
-    // A first write lists the tenant; from the write-behind on, values are held back.
-    server
-        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
-        .await
-        .expect("first");
-    server.write_latest_values().await.expect("write behind");
+    let server = holding_back_listed(&plain).await;
     let registering = |id: &str, spacecraft: &str, second: i64, temp: f64, n: u32| TelemetryWrite {
         registrations: vec![missionops_store::conformance::fixtures::registration(
             spacecraft, second, n,
@@ -728,18 +751,7 @@ async fn first_values_of_a_spacecraft_registered_here_survive_another_writer_mea
         .await
         .expect("another process");
     server.write_latest_values().await.expect("write behind");
-    let temps = |spacecraft: &'static str| {
-        let (plain, tenant) = (plain.clone(), tenant.clone());
-        async move {
-            plain
-                .latest_values(&tenant, &sc(spacecraft))
-                .await
-                .expect("latest values")
-                .into_iter()
-                .map(|v| (v.parameter.as_str().to_owned(), v.timestamp))
-                .collect::<Vec<_>>()
-        }
-    };
+    let temps = |spacecraft: &'static str| latest_times(&plain, spacecraft);
     let both = |second| {
         vec![
             ("mode".to_owned(), at(second)),
@@ -769,8 +781,7 @@ async fn latest_values_keep_any_text_and_number_in_their_spacecraft_row() {
     let plain = scratch_postgres().await;
     register(&plain, "SC-1").await;
     register(&plain, "SC-2").await;
-    let hour = std::time::Duration::from_secs(3600);
-    let server = PostgresStore::from_pool(plain.pool().clone()).deferring_latest_values_every(hour);
+    let server = holding_back(&plain);
     let parameters = json!({"note": "tab\t \"quoted\" \\ é", "big": 1e21, "on": true});
     let snapshot = |id: &str, spacecraft: &str| {
         missionops_store::conformance::fixtures::snapshot_with(
@@ -857,14 +868,7 @@ async fn latest_values_a_killed_server_held_back_are_rebuilt_from_the_telemetry(
     let plain = scratch_postgres().await;
     register(&plain, "SC-1").await;
     register(&plain, "SC-2").await;
-    let hour = std::time::Duration::from_secs(3600);
-    let server = PostgresStore::from_pool(plain.pool().clone()).deferring_latest_values_every(hour);
-    let tenant = TenantId::default();
-    server
-        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
-        .await
-        .expect("first");
-    server.write_latest_values().await.expect("write behind");
+    let server = holding_back_listed(&plain).await;
     for (id, spacecraft, second, temp) in [("b", "SC-1", 2, 2.0), ("c", "SC-2", 5, 5.0)] {
         server
             .insert_telemetry(write(vec![snapshot(id, spacecraft, second, temp)]))
@@ -874,22 +878,20 @@ async fn latest_values_a_killed_server_held_back_are_rebuilt_from_the_telemetry(
     // Killed: nothing more is written.
     drop(server);
     let temps = |spacecraft: &'static str| {
-        let (plain, tenant) = (plain.clone(), tenant.clone());
+        let plain = plain.clone();
         async move {
-            plain
-                .latest_values(&tenant, &sc(spacecraft))
+            latest_times(&plain, spacecraft)
                 .await
-                .expect("latest values")
                 .into_iter()
-                .filter(|v| v.parameter.as_str() == "temp")
-                .map(|v| v.timestamp)
+                .filter(|(parameter, _)| parameter == "temp")
+                .map(|(_, timestamp)| timestamp)
                 .collect::<Vec<_>>()
         }
     };
     assert_eq!(temps("SC-1").await, [at(1)]);
     assert_eq!(temps("SC-2").await, Vec::<Timestamp>::new());
     plain
-        .rebuild_latest_values_of_gone_servers(hour)
+        .rebuild_latest_values_of_gone_servers(std::time::Duration::from_secs(3600))
         .await
         .expect("nothing gone yet");
     assert_eq!(temps("SC-1").await, [at(1)], "a recent row is left alone");
