@@ -191,6 +191,8 @@ impl Behind {
         blocks: &[i64],
         registered: &[String],
     ) {
+        // A set: a batch may register thousands of spacecraft, each with a row a parameter.
+        let registered: HashSet<&str> = registered.iter().map(String::as_str).collect();
         let mut state = self.state();
         if let Some(&highest) = blocks.iter().max() {
             state.highest_block = Some(state.highest_block.map_or(highest, |h| h.max(highest)));
@@ -205,7 +207,7 @@ impl Behind {
                 arrival: (block << ARRIVAL_BITS) | index,
                 value_json,
             };
-            if registered.iter().any(|id| id == spacecraft.as_str()) {
+            if registered.contains(spacecraft.as_str()) {
                 state
                     .registered
                     .insert((tenant.clone(), spacecraft.clone()));
