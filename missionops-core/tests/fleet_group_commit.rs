@@ -64,12 +64,10 @@ async fn register(app: &MissionOps, id: &str) {
 /// spacecraft but has no monitor for it, and loads one from the store.
 async fn register_elsewhere(registrar: &MissionOps, app: &MissionOps, id: &str) {
     registrar
-        .register_spacecraft(NewSpacecraft {
-            id: Some(sc(id)),
-            name: SpacecraftName::parse(id).expect("name"),
-            mission_type: None,
-            metadata: None,
-        })
+        .register_spacecraft(NewSpacecraft::named(
+            sc(id),
+            SpacecraftName::parse(id).expect("name"),
+        ))
         .await
         .expect("register");
     app.set_config(

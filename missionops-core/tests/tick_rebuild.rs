@@ -120,12 +120,10 @@ impl Restarted {
             .expect("config");
         for id in FLEET {
             before
-                .register_spacecraft(NewSpacecraft {
-                    id: Some(sc(id)),
-                    name: SpacecraftName::parse(id).expect("name"),
-                    mission_type: None,
-                    metadata: None,
-                })
+                .register_spacecraft(NewSpacecraft::named(
+                    sc(id),
+                    SpacecraftName::parse(id).expect("name"),
+                ))
                 .await
                 .expect("register");
             before

@@ -70,6 +70,19 @@ pub struct NewSpacecraft {
     pub metadata: Option<JsonObject>,
 }
 
+impl NewSpacecraft {
+    /// A spacecraft to register as `id`, called `name`, with nothing else: mission type
+    /// `UNSPECIFIED`, no metadata.
+    pub fn named(id: SpacecraftId, name: SpacecraftName) -> Self {
+        NewSpacecraft {
+            id: Some(id),
+            name,
+            mission_type: None,
+            metadata: None,
+        }
+    }
+}
+
 /// `metadata` of a [`NewSpacecraft`], refused at parse time when over a limit.
 fn parse_metadata<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<JsonObject>, D::Error> {
     let metadata = Option::<JsonObject>::deserialize(d)?;
@@ -215,6 +228,18 @@ pub struct ConfigRecord {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `named` registers what a request naming only an id and a name would.
+    #[test]
+    fn named_is_a_request_with_only_an_id_and_a_name() {
+        let from_request: NewSpacecraft =
+            serde_json::from_value(json!({"id": "SC-1", "name": "One"})).expect("parse");
+        let named = NewSpacecraft::named(
+            SpacecraftId::parse("SC-1").expect("id"),
+            SpacecraftName::parse("One").expect("name"),
+        );
+        assert_eq!(named, from_request);
+    }
 
     #[test]
     fn nul_characters_are_rejected_anywhere_in_a_config() {
