@@ -1,6 +1,7 @@
 //! A PostgreSQL database written by the schema before tenants (migrations up to 0011) migrates,
 //! and everything in it is then the `default` tenant's (SPEC §9); the SQLite twin is
-//! `migrate_sqlite.rs`.
+//! `migrate_sqlite.rs`. A database whose owner is no superuser migrates from 0016 and keeps its
+//! latest values (migration 0017 copies them under forced row-level security).
 //!
 //! The old schema lives in a schema of its own (`before_tenants`) of a scratch database, reached
 //! through `search_path`, so that the case needs no database of its own besides the scratch one
@@ -23,9 +24,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 /// The schema the old database lives in.
 const OLD_SCHEMA: &str = "before_tenants";
 
-/// The migrations before tenants, copied into `dir`, so that sqlx's migrator applies exactly
-/// those (with the same checksums the store's embedded migrator expects later).
-fn migrations_before_tenants(dir: &Path) {
+/// The migrations numbered up to `last`, copied into `dir`, so that sqlx's migrator applies
+/// exactly those (with the same checksums the store's embedded migrator expects later).
+fn migrations_up_to(dir: &Path, last: u32) {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
     for entry in std::fs::read_dir(&source).expect("migrations") {
         let path = entry.expect("entry").path();
@@ -35,7 +36,7 @@ fn migrations_before_tenants(dir: &Path) {
             .to_string_lossy()
             .into_owned();
         let version: u32 = name[..4].parse().expect("numbered migration");
-        if version <= 11 {
+        if version <= last {
             std::fs::copy(&path, dir.join(&name)).expect("copy a migration");
         }
     }
@@ -97,7 +98,7 @@ async fn a_database_from_before_tenants_migrates_and_its_data_is_the_default_ten
         .expect("connect to the old schema");
 
     let dir = tempfile::tempdir().expect("dir");
-    migrations_before_tenants(dir.path());
+    migrations_up_to(dir.path(), 11);
     let migrator = sqlx::migrate::Migrator::new(dir.path())
         .await
         .expect("the old migrations");
@@ -276,4 +277,148 @@ async fn a_database_from_before_tenants_migrates_and_its_data_is_the_default_ten
         "sequences continue after the old ones"
     );
     store.pool().close().await;
+}
+
+/// A role name of the owner case: its scratch database's name and `_owner`.
+const OWNER_SUFFIX: &str = "_owner";
+
+/// Drops owner roles that earlier runs left behind when they failed before their cleanup:
+/// those whose scratch database is gone (the scratch sweep drops the databases). Another run's
+/// live role keeps its database, so it is not touched; errors are ignored, as a later run
+/// tries again.
+async fn drop_stale_owners(admin: &sqlx::PgPool) {
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT rolname::text FROM pg_roles
+         WHERE rolname LIKE 'missionops\\_test\\_%\\_owner'
+           AND NOT EXISTS (SELECT FROM pg_database WHERE datname = left(rolname, -6))",
+    )
+    .fetch_all(admin)
+    .await
+    .unwrap_or_default();
+    for role in stale {
+        let _ = sqlx::query(&format!("DROP ROLE IF EXISTS \"{role}\""))
+            .execute(admin)
+            .await;
+    }
+}
+
+/// Migration 0017 copies `latest_values` into one row a spacecraft. The table's row-level
+/// security is forced, so a copy run by an owner that is no superuser (what a DBA sets up:
+/// the database's owner runs `migrate`, and the service connects as `missionops_app`) would
+/// see no row at all unless the migration lifts it first. The other cases migrate as
+/// `postgres`, which bypasses row-level security: this one migrates as a plain owner.
+#[tokio::test]
+async fn an_owner_that_is_no_superuser_migrates_and_keeps_its_latest_values() {
+    // Migrated as `postgres` first: the roles of 0010 exist, as a DBA would have created them
+    // (the owner here may not create roles).
+    let scratch = scratch_postgres().await;
+    let database = scratch
+        .scratch_database()
+        .expect("a scratch store")
+        .to_owned();
+    let owner = format!("{database}{OWNER_SUFFIX}");
+    let admin = scratch.pool();
+    drop_stale_owners(admin).await;
+    for sql in [
+        format!("CREATE ROLE \"{owner}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"),
+        format!("ALTER DATABASE \"{database}\" OWNER TO \"{owner}\""),
+        format!("CREATE SCHEMA owned AUTHORIZATION \"{owner}\""),
+    ] {
+        sqlx::query(&sql)
+            .execute(admin)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    let admin_options = PgConnectOptions::from_str(&admin_url()).expect("admin url");
+    let options = PgConnectOptions::new()
+        .host(admin_options.get_host())
+        .port(admin_options.get_port())
+        .username(&owner)
+        .database(&database)
+        .options([("search_path", "owned")]);
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .expect("connect as the owner");
+    let is_superuser: bool = sqlx::query_scalar(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the owner's attributes");
+    assert!(
+        !is_superuser,
+        "the case needs an owner that row-level security binds"
+    );
+
+    // The schema before 0017, and latest values in its shape: a row a parameter, written in
+    // the tenant's name as row-level security asks of the owner too.
+    let dir = tempfile::tempdir().expect("dir");
+    migrations_up_to(dir.path(), 16);
+    let migrator = sqlx::migrate::Migrator::new(dir.path())
+        .await
+        .expect("the migrations before 0017");
+    migrator.run(&pool).await.expect("migrate up to 0016");
+    let mut tx = pool.begin().await.expect("begin");
+    for sql in [
+        "SELECT set_config('missionops.tenant', 'default', true)",
+        "INSERT INTO spacecraft (tenant, id, name, mission_type, metadata_json, created_at, \
+         updated_at) VALUES ('default', 'SC-001', 'Owned', 'LEO_IMAGING', '{}', '2025-01-01Z', \
+         '2025-01-01Z')",
+        "INSERT INTO latest_values (tenant, spacecraft_id, parameter, value_json, ts, arrival) \
+         VALUES ('default', 'SC-001', 'temp', '21.5', '2025-01-01T00:00:03Z', 1), \
+                ('default', 'SC-001', 'mode', '\"SAFE\"', '2025-01-01T00:00:04Z', 2)",
+    ] {
+        sqlx::query(sql)
+            .execute(&mut *tx)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    tx.commit().await.expect("commit the old rows");
+
+    let store = PostgresStore::from_pool(pool.clone());
+    store
+        .migrate()
+        .await
+        .expect("the owner migrates to 0017 and on");
+    let mut latest = store
+        .latest_values(&TenantId::default(), &sc("SC-001"))
+        .await
+        .expect("latest");
+    latest.sort_by(|a, b| a.parameter.as_str().cmp(b.parameter.as_str()));
+    let found: Vec<(&str, missionops_core::ParameterValue)> = latest
+        .iter()
+        .map(|v| (v.parameter.as_str(), v.value.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "mode",
+                missionops_core::ParameterValue::Text("SAFE".to_owned())
+            ),
+            ("temp", missionops_core::ParameterValue::Number(21.5)),
+        ],
+        "the owner's migration copied every latest value"
+    );
+    // Row-level security is forced again afterwards: the owner sees no row without a tenant.
+    let unscoped: i64 = sqlx::query_scalar("SELECT count(*) FROM latest_values")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(unscoped, 0, "row-level security binds the owner again");
+    pool.close().await;
+
+    for sql in [
+        format!("REASSIGN OWNED BY \"{owner}\" TO CURRENT_USER"),
+        format!("DROP OWNED BY \"{owner}\""),
+        format!("DROP ROLE \"{owner}\""),
+    ] {
+        sqlx::query(&sql)
+            .execute(admin)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
 }
