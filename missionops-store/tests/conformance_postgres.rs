@@ -907,3 +907,90 @@ async fn latest_values_a_killed_server_held_back_are_rebuilt_from_the_telemetry(
         .expect("count");
     assert_eq!(writers, 0, "the row of the gone server is removed");
 }
+
+/// The backends whose last statement was the ingest statement and that still run (the
+/// one-statement ingest has a connection of its own: see the store's `pool` module).
+async fn ingest_backends(store: &PostgresStore) -> Vec<i32> {
+    sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND query LIKE 'WITH tenant AS MATERIALIZED%'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("pg_stat_activity")
+}
+
+/// The one-statement ingest runs on a connection kept out of the pool. Broken under it (the
+/// server ended its backend, as a restart would), the write is stored all the same, by the
+/// careful transaction on a pooled connection; the next one-statement write takes a fresh
+/// connection.
+#[tokio::test]
+async fn a_write_whose_kept_connection_broke_is_stored_and_the_next_takes_a_fresh_one() {
+    let store = scratch_postgres().await;
+    register(&store, "SC-1").await;
+    let one_statement = store.one_statement_writes();
+    let stored = store
+        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
+        .await
+        .expect("first write");
+    assert_eq!(stored.inserted, 1);
+    assert_eq!(store.one_statement_writes(), one_statement + 1);
+    let ran = ingest_backends(&store).await;
+    assert_eq!(
+        ran.len(),
+        1,
+        "one backend ran the ingest statement: {ran:?}"
+    );
+    let kept = ran[0];
+    let second = store
+        .insert_telemetry(write(vec![snapshot("b", "SC-1", 2, 2.0)]))
+        .await
+        .expect("second write");
+    assert_eq!(second.inserted, 1);
+    assert_eq!(
+        ingest_backends(&store).await,
+        [kept],
+        "the same connection ran both"
+    );
+
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(kept)
+        .fetch_one(store.pool())
+        .await
+        .expect("pg_terminate_backend");
+    assert!(ended);
+    while ingest_backends(&store).await.contains(&kept) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let before = store.one_statement_writes();
+    let third = store
+        .insert_telemetry(write(vec![snapshot("c", "SC-1", 3, 3.0)]))
+        .await
+        .expect("a write on the broken connection is stored all the same");
+    assert_eq!(third.inserted, 1);
+    assert_eq!(store.one_statement_writes(), before, "by the careful path");
+    let fourth = store
+        .insert_telemetry(write(vec![snapshot("d", "SC-1", 4, 4.0)]))
+        .await
+        .expect("the next write");
+    assert_eq!(fourth.inserted, 1);
+    assert_eq!(
+        store.one_statement_writes(),
+        before + 1,
+        "by its one statement again"
+    );
+    let ran = ingest_backends(&store).await;
+    assert!(
+        !ran.is_empty() && !ran.contains(&kept),
+        "a fresh connection ran it: {ran:?}"
+    );
+    let ids: Vec<String> = store
+        .recent_telemetry(&TenantId::default(), &sc("SC-1"), limit(10))
+        .await
+        .expect("recent")
+        .into_iter()
+        .map(|s| s.id.as_str().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 4, "every write is stored once: {ids:?}");
+}

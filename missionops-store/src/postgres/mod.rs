@@ -97,6 +97,9 @@ pub struct PostgresStore {
     pool: PgPool,
     /// Writes stored by the one-statement ingest (see the `telemetry` module).
     one_statement_writes: Arc<AtomicU64>,
+    /// The connection the one-statement ingest runs on, out of the pool (see the `pool`
+    /// module).
+    ingest_connection: Arc<pool::KeptConnection>,
     /// Whether telemetry ingest commits without waiting for the WAL flush
     /// ([`PostgresStore::committing_telemetry_without_flush_wait`]).
     telemetry_without_flush_wait: bool,
@@ -139,6 +142,7 @@ impl PostgresStore {
         PostgresStore {
             pool,
             one_statement_writes: Arc::default(),
+            ingest_connection: Arc::default(),
             telemetry_without_flush_wait: false,
             behind: None,
             write_behind: None,

@@ -785,7 +785,7 @@ impl PostgresStore {
     /// statement sets the tenant for row-level security itself, before it reads or writes a
     /// row.
     async fn insert_alone<'a>(&self, write: &'a TelemetryWrite) -> Result<Optimistic<'a>> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut conn = self.ingest_connection.get(&self.pool).await.map_err(db)?;
         let behind = self
             .behind
             .as_deref()
@@ -804,6 +804,7 @@ impl PostgresStore {
             self.telemetry_without_flush_wait,
         )
         .await?;
+        conn.succeeded();
         Ok(match outcome {
             Optimistic::Stored(held) => {
                 self.one_statement_writes.fetch_add(1, Ordering::Relaxed);
