@@ -932,6 +932,10 @@ struct PgRange {
     tenant: TenantId,
     spacecraft: SpacecraftId,
     to: Timestamp,
+    /// The transaction the page ends are probed in, one for the whole walk (begun at the
+    /// first probe, ended after the last): a transaction a probe took four round trips and a
+    /// test of the connection on its return, and the walk is what the first page waits for.
+    probes: tokio::sync::Mutex<Option<super::Tx>>,
 }
 
 #[async_trait]
@@ -942,7 +946,11 @@ impl PagedRange for PgRange {
         nth: usize,
     ) -> Result<Option<RowKey>> {
         let after_ts = stored_time(after_ts, "snapshot", self.spacecraft.as_str())?;
-        let mut tx = self.store.begin_for(&self.tenant).await?;
+        let mut probes = self.probes.lock().await;
+        let tx = match &mut *probes {
+            Some(tx) => tx,
+            None => probes.insert(self.store.begin_for(&self.tenant).await?),
+        };
         let end: Option<(PgTime, i64)> = sqlx::query_as(
             "SELECT ts, arrival FROM telemetry \
              WHERE tenant = $6 AND spacecraft_id = $1 AND (ts, arrival) > ($2, $4) AND ts <= $3 \
@@ -954,9 +962,13 @@ impl PagedRange for PgRange {
         .bind(after_arrival)
         .bind(to_i64(nth.saturating_sub(1)))
         .bind(self.tenant.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await
         .map_err(db)?;
+        if end.is_none() {
+            // The last page's end: the walk is over, and its connection goes back.
+            probes.take();
+        }
         Ok(end.map(|(ts, arrival)| (ts.0.as_millis(), arrival)))
     }
 
@@ -1110,6 +1122,7 @@ impl TelemetryRepository for PostgresStore {
             tenant,
             spacecraft,
             to,
+            probes: tokio::sync::Mutex::default(),
         };
         read_ahead(future::ready(Ok(Some(range))), from, to, page, cap)
     }
