@@ -49,7 +49,8 @@ pub(super) const UPSERT_LATEST_VALUES: &str = concat!(
 /// in key order, each (spacecraft, parameter) once) and the entry of `latest_values` (migration
 /// 0017) of each: `{"parameter": ["value", epoch milliseconds, arrival], …}`. Built here, one
 /// text for each spacecraft, because PostgreSQL building it from a row per parameter
-/// (`jsonb_object_agg`) cost as much as the row per parameter it replaces.
+/// (`jsonb_object_agg`) cost as much as the row per parameter it replaces. Rows out of
+/// spacecraft order are refused: one statement would be given a spacecraft's row twice.
 pub(super) fn latest_documents<'a>(
     rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str, Timestamp, i64)>,
 ) -> Result<(Vec<&'a str>, Vec<String>)> {
@@ -60,6 +61,11 @@ pub(super) fn latest_documents<'a>(
         if spacecraft.last() == Some(&of) {
             document.push(',');
         } else {
+            if let Some(before) = spacecraft.last().filter(|before| **before > of) {
+                return Err(Error::backend(format!(
+                    "latest values out of spacecraft order: '{of}' after '{before}'"
+                )));
+            }
             if !document.is_empty() {
                 document.push('}');
                 documents.push(std::mem::take(&mut document));
@@ -495,6 +501,23 @@ mod tests {
             ]
         );
         assert_eq!(latest_documents([]).expect("none"), (vec![], vec![]));
+    }
+
+    /// A spacecraft whose rows come apart would get two entries, which one upsert statement
+    /// cannot take: refused, naming both.
+    #[test]
+    fn latest_documents_refuse_rows_out_of_spacecraft_order() {
+        let at = |ms| Timestamp::from_millis(ms).expect("time");
+        let err = latest_documents([
+            ("SC-1", "temp", "21.5", at(1_000), 5),
+            ("SC-2", "on", "true", at(3_000), 9),
+            ("SC-1", "mode", "1", at(2_000), 7),
+        ])
+        .expect_err("SC-1 again after SC-2");
+        assert!(
+            err.to_string().contains("'SC-1' after 'SC-2'"),
+            "names both: {err}"
+        );
     }
 
     /// Only the spacecraft a statement registered get the plain insert: a spacecraft that was
