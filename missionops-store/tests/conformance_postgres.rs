@@ -994,3 +994,29 @@ async fn a_write_whose_kept_connection_broke_is_stored_and_the_next_takes_a_fres
         .collect();
     assert_eq!(ids.len(), 4, "every write is stored once: {ids:?}");
 }
+
+/// A group commit asks which of its spacecraft exist once a group of new spacecraft, holding
+/// the writers' turn: on a connection kept out of the pool, as the ingest statement is, so
+/// one backend answers every time.
+#[tokio::test]
+async fn the_existence_check_of_a_group_runs_on_one_kept_connection() {
+    let store = scratch_postgres().await;
+    register(&store, "SC-1").await;
+    let tenant = TenantId::default();
+    for _ in 0..4 {
+        let found = store
+            .existing_spacecraft(&tenant, &[sc("SC-1"), sc("SC-404")])
+            .await
+            .expect("existing");
+        assert_eq!(found, [sc("SC-1")]);
+    }
+    let ran: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND query LIKE 'WITH scope AS MATERIALIZED%unnest($2::text[]) AS wanted%'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("pg_stat_activity");
+    assert_eq!(ran.len(), 1, "one backend answered all four: {ran:?}");
+}

@@ -100,6 +100,9 @@ pub struct PostgresStore {
     /// The connection the one-statement ingest runs on, out of the pool (see the `pool`
     /// module).
     ingest_connection: Arc<pool::KeptConnection>,
+    /// The connection a group commit asks on which of its spacecraft exist, out of the pool
+    /// too: a group of new spacecraft asks it once each, while it holds the writers' turn.
+    lookup_connection: Arc<pool::KeptConnection>,
     /// Whether telemetry ingest commits without waiting for the WAL flush
     /// ([`PostgresStore::committing_telemetry_without_flush_wait`]).
     telemetry_without_flush_wait: bool,
@@ -143,6 +146,7 @@ impl PostgresStore {
             pool,
             one_statement_writes: Arc::default(),
             ingest_connection: Arc::default(),
+            lookup_connection: Arc::default(),
             telemetry_without_flush_wait: false,
             behind: None,
             write_behind: None,

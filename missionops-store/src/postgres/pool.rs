@@ -16,7 +16,8 @@
 //! That test on return is a round trip all the same, for both processes: a fifth of the
 //! server's work on a stream of new spacecraft went to returning connections and pinging them.
 //! So the one-statement ingest, a group commit's usual write, runs on a [`KeptConnection`]
-//! that never goes back to the pool, and nothing pings it.
+//! that never goes back to the pool, and nothing pings it; so does a group's check of which of
+//! its spacecraft exist, asked under the writers' turn for every group of new spacecraft.
 
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};

@@ -269,14 +269,16 @@ impl SpacecraftRepository for PostgresStore {
             return Ok(Vec::new());
         }
         let names: Vec<&str> = ids.iter().map(SpacecraftId::as_str).collect();
+        let mut conn = self.lookup_connection.get(&self.pool).await.map_err(db)?;
         let found: HashSet<String> = sqlx::query_scalar(EXISTING_SPACECRAFT_ALONE)
             .bind(tenant.as_str())
             .bind(&names)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *conn)
             .await
             .map_err(db)?
             .into_iter()
             .collect();
+        conn.succeeded();
         Ok(ids
             .iter()
             .filter(|id| found.contains(id.as_str()))
