@@ -908,17 +908,23 @@ async fn latest_values_a_killed_server_held_back_are_rebuilt_from_the_telemetry(
     assert_eq!(writers, 0, "the row of the gone server is removed");
 }
 
-/// The backends whose last statement was the ingest statement and that still run (the
-/// one-statement ingest has a connection of its own: see the store's `pool` module).
-async fn ingest_backends(store: &PostgresStore) -> Vec<i32> {
+/// The backends of `store`'s database, other than the asking one, whose last statement is
+/// `LIKE` `pattern`.
+async fn backends_that_last_ran(store: &PostgresStore, pattern: &str) -> Vec<i32> {
     sqlx::query_scalar(
         "SELECT pid FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid()
-           AND query LIKE 'WITH tenant AS MATERIALIZED%'",
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE $1",
     )
+    .bind(pattern)
     .fetch_all(store.pool())
     .await
     .expect("pg_stat_activity")
+}
+
+/// The backends whose last statement was the ingest statement and that still run (the
+/// one-statement ingest has a connection of its own: see the store's `pool` module).
+async fn ingest_backends(store: &PostgresStore) -> Vec<i32> {
+    backends_that_last_ran(store, "WITH tenant AS MATERIALIZED%").await
 }
 
 /// The one-statement ingest runs on a connection kept out of the pool. Broken under it (the
@@ -1010,13 +1016,10 @@ async fn the_existence_check_of_a_group_runs_on_one_kept_connection() {
             .expect("existing");
         assert_eq!(found, [sc("SC-1")]);
     }
-    let ran: Vec<i32> = sqlx::query_scalar(
-        "SELECT pid FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid()
-           AND query LIKE 'WITH scope AS MATERIALIZED%unnest($2::text[]) AS wanted%'",
+    let ran = backends_that_last_ran(
+        &store,
+        "WITH scope AS MATERIALIZED%unnest($2::text[]) AS wanted%",
     )
-    .fetch_all(store.pool())
-    .await
-    .expect("pg_stat_activity");
+    .await;
     assert_eq!(ran.len(), 1, "one backend answered all four: {ran:?}");
 }

@@ -282,6 +282,16 @@ async fn a_database_from_before_tenants_migrates_and_its_data_is_the_default_ten
 /// A role name of the owner case: its scratch database's name and `_owner`.
 const OWNER_SUFFIX: &str = "_owner";
 
+/// Runs each of `statements` on `pool`, in order; panics naming the one that failed.
+async fn run_all(pool: &sqlx::PgPool, statements: impl IntoIterator<Item = String>) {
+    for sql in statements {
+        sqlx::query(&sql)
+            .execute(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
 /// Drops owner roles that earlier runs left behind when they failed before their cleanup:
 /// those whose scratch database is gone (the scratch sweep drops the databases). Another run's
 /// live role keeps its database, so it is not touched; errors are ignored, as a later run
@@ -319,16 +329,17 @@ async fn an_owner_that_is_no_superuser_migrates_and_keeps_its_latest_values() {
     let owner = format!("{database}{OWNER_SUFFIX}");
     let admin = scratch.pool();
     drop_stale_owners(admin).await;
-    for sql in [
-        format!("CREATE ROLE \"{owner}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"),
-        format!("ALTER DATABASE \"{database}\" OWNER TO \"{owner}\""),
-        format!("CREATE SCHEMA owned AUTHORIZATION \"{owner}\""),
-    ] {
-        sqlx::query(&sql)
-            .execute(admin)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
+    run_all(
+        admin,
+        [
+            format!(
+                "CREATE ROLE \"{owner}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS"
+            ),
+            format!("ALTER DATABASE \"{database}\" OWNER TO \"{owner}\""),
+            format!("CREATE SCHEMA owned AUTHORIZATION \"{owner}\""),
+        ],
+    )
+    .await;
 
     let admin_options = PgConnectOptions::from_str(&admin_url()).expect("admin url");
     let options = PgConnectOptions::new()
@@ -411,14 +422,13 @@ async fn an_owner_that_is_no_superuser_migrates_and_keeps_its_latest_values() {
     assert_eq!(unscoped, 0, "row-level security binds the owner again");
     pool.close().await;
 
-    for sql in [
-        format!("REASSIGN OWNED BY \"{owner}\" TO CURRENT_USER"),
-        format!("DROP OWNED BY \"{owner}\""),
-        format!("DROP ROLE \"{owner}\""),
-    ] {
-        sqlx::query(&sql)
-            .execute(admin)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
+    run_all(
+        admin,
+        [
+            format!("REASSIGN OWNED BY \"{owner}\" TO CURRENT_USER"),
+            format!("DROP OWNED BY \"{owner}\""),
+            format!("DROP ROLE \"{owner}\""),
+        ],
+    )
+    .await;
 }

@@ -216,8 +216,8 @@ mod tests {
         panic!("the connection never came back to the pool");
     }
 
-    #[tokio::test]
-    async fn a_broken_connection_is_replaced_and_only_a_long_idle_one_is_pinged() {
+    /// A scratch database, and options to connect to it as the admin URL's role.
+    async fn scratch_and_options() -> (PostgresStore, PgConnectOptions) {
         let admin_url = admin_url();
         let scratch = PostgresStore::scratch(&admin_url)
             .await
@@ -226,12 +226,17 @@ mod tests {
                     "this test needs PostgreSQL at {admin_url} (MISSIONOPS_TEST_DATABASE_URL): {e}"
                 )
             });
-        let admin = scratch.pool().clone();
-        let database = scratch.scratch_database().expect("a scratch database");
         let connect = PgConnectOptions::from_str(&admin_url)
             .expect("admin url")
-            .database(database)
+            .database(scratch.scratch_database().expect("a scratch database"))
             .disable_statement_logging();
+        (scratch, connect)
+    }
+
+    #[tokio::test]
+    async fn a_broken_connection_is_replaced_and_only_a_long_idle_one_is_pinged() {
+        let (scratch, connect) = scratch_and_options().await;
+        let admin = scratch.pool().clone();
         // One connection, so that every call below gets the same one unless it was replaced.
         let pool = options(1, Duration::from_secs(1))
             .connect_with(connect)
@@ -294,19 +299,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_kept_connection_stays_out_of_the_pool_until_a_call_fails_or_it_idles() {
-        let admin_url = admin_url();
-        let scratch = PostgresStore::scratch(&admin_url)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "this test needs PostgreSQL at {admin_url} (MISSIONOPS_TEST_DATABASE_URL): {e}"
-                )
-            });
+        let (scratch, connect) = scratch_and_options().await;
         let admin = scratch.pool().clone();
-        let connect = PgConnectOptions::from_str(&admin_url)
-            .expect("admin url")
-            .database(scratch.scratch_database().expect("a scratch database"))
-            .disable_statement_logging();
         let pool = options(4, PING_IF_IDLE_FOR)
             .connect_with(connect)
             .await
