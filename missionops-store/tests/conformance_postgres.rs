@@ -927,6 +927,15 @@ async fn ingest_backends(store: &PostgresStore) -> Vec<i32> {
     backends_that_last_ran(store, "WITH tenant AS MATERIALIZED%").await
 }
 
+/// Writes snapshot `id` of SC-1 at second `second` and answers how many were stored.
+async fn write_one(store: &PostgresStore, id: &str, second: i64) -> usize {
+    store
+        .insert_telemetry(write(vec![snapshot(id, "SC-1", second, 1.0)]))
+        .await
+        .unwrap_or_else(|e| panic!("write {id}: {e}"))
+        .inserted
+}
+
 /// The one-statement ingest runs on a connection kept out of the pool. Broken under it (the
 /// server ended its backend, as a restart would), the write is stored all the same, by the
 /// careful transaction on a pooled connection; the next one-statement write takes a fresh
@@ -936,11 +945,7 @@ async fn a_write_whose_kept_connection_broke_is_stored_and_the_next_takes_a_fres
     let store = scratch_postgres().await;
     register(&store, "SC-1").await;
     let one_statement = store.one_statement_writes();
-    let stored = store
-        .insert_telemetry(write(vec![snapshot("a", "SC-1", 1, 1.0)]))
-        .await
-        .expect("first write");
-    assert_eq!(stored.inserted, 1);
+    assert_eq!(write_one(&store, "a", 1).await, 1, "first write");
     assert_eq!(store.one_statement_writes(), one_statement + 1);
     let ran = ingest_backends(&store).await;
     assert_eq!(
@@ -949,11 +954,7 @@ async fn a_write_whose_kept_connection_broke_is_stored_and_the_next_takes_a_fres
         "one backend ran the ingest statement: {ran:?}"
     );
     let kept = ran[0];
-    let second = store
-        .insert_telemetry(write(vec![snapshot("b", "SC-1", 2, 2.0)]))
-        .await
-        .expect("second write");
-    assert_eq!(second.inserted, 1);
+    assert_eq!(write_one(&store, "b", 2).await, 1, "second write");
     assert_eq!(
         ingest_backends(&store).await,
         [kept],
@@ -970,17 +971,13 @@ async fn a_write_whose_kept_connection_broke_is_stored_and_the_next_takes_a_fres
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let before = store.one_statement_writes();
-    let third = store
-        .insert_telemetry(write(vec![snapshot("c", "SC-1", 3, 3.0)]))
-        .await
-        .expect("a write on the broken connection is stored all the same");
-    assert_eq!(third.inserted, 1);
+    assert_eq!(
+        write_one(&store, "c", 3).await,
+        1,
+        "a write on the broken connection is stored all the same"
+    );
     assert_eq!(store.one_statement_writes(), before, "by the careful path");
-    let fourth = store
-        .insert_telemetry(write(vec![snapshot("d", "SC-1", 4, 4.0)]))
-        .await
-        .expect("the next write");
-    assert_eq!(fourth.inserted, 1);
+    assert_eq!(write_one(&store, "d", 4).await, 1, "the next write");
     assert_eq!(
         store.one_statement_writes(),
         before + 1,
