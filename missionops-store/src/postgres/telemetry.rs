@@ -951,7 +951,7 @@ impl PagedRange for PgRange {
             Some(tx) => tx,
             None => probes.insert(self.store.begin_for(&self.tenant).await?),
         };
-        let end: Option<(PgTime, i64)> = sqlx::query_as(
+        let end: sqlx::Result<Option<(PgTime, i64)>> = sqlx::query_as(
             "SELECT ts, arrival FROM telemetry \
              WHERE tenant = $6 AND spacecraft_id = $1 AND (ts, arrival) > ($2, $4) AND ts <= $3 \
              ORDER BY ts, arrival OFFSET $5 LIMIT 1",
@@ -963,12 +963,13 @@ impl PagedRange for PgRange {
         .bind(to_i64(nth.saturating_sub(1)))
         .bind(self.tenant.as_str())
         .fetch_optional(&mut **tx)
-        .await
-        .map_err(db)?;
-        if end.is_none() {
-            // The last page's end: the walk is over, and its connection goes back.
+        .await;
+        if !matches!(end, Ok(Some(_))) {
+            // The last page's end, or a failure: the walk is over, and its connection goes
+            // back (a failed transaction would refuse any further probe).
             probes.take();
         }
+        let end: Option<(PgTime, i64)> = end.map_err(db)?;
         Ok(end.map(|(ts, arrival)| (ts.0.as_millis(), arrival)))
     }
 
