@@ -306,7 +306,9 @@ mod tests {
             .await
             .expect("pool");
         // The kept one serves call after call from one backend.
-        let kept = KeptConnection::idle_for_at_most(Duration::from_millis(400));
+        // Long enough that no stall of a loaded machine between two calls below passes for a
+        // quiet spell, short enough to wait out once.
+        let kept = KeptConnection::idle_for_at_most(Duration::from_millis(1_500));
         let mut conn = kept.get(&pool).await.expect("kept");
         assert!(matches!(conn, StatementConnection::Kept { .. }));
         let first = backend_of(&mut conn).await;
@@ -347,7 +349,7 @@ mod tests {
         conn.succeeded();
 
         // Idle past its limit, it is closed and replaced by one from the pool.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(1_700)).await;
         let mut conn = kept
             .get(&pool)
             .await
