@@ -30,7 +30,9 @@
 //! - `outbox`: what the backends' outbox implementations share (claim ids, jitter, error cut).
 //! - `json_text`, `text_pages`, `pages_ahead`: what the durable backends share to read
 //!   telemetry back: the exact reader of stored JSON text, pages of a range read joined into
-//!   one text, and those pages read ahead of their consumer and side by side.
+//!   one text, and those pages handed to their consumer in order, read ahead of it (SQLite
+//!   reads them side by side between ends it probes for; PostgreSQL cuts one stream into
+//!   them, `postgres/window.rs`).
 //! - `conformance/`: the shared backend test suite (feature `conformance`): one file of cases
 //!   per repository, `fixtures`, `backends`.
 
@@ -45,6 +47,7 @@ mod memory;
 mod open;
 mod outbox;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 mod pages_ahead;
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -1,6 +1,7 @@
 //! The pages of a long range read, read ahead of their consumer and side by side
-//! ([`TelemetryRepository::telemetry_range_pages`]: what a time-window analysis reads), for
-//! both durable backends.
+//! ([`TelemetryRepository::telemetry_range_pages`]: what a time-window analysis reads), on
+//! SQLite; PostgreSQL reads a window as one stream instead (`postgres/window.rs`) and shares
+//! only how pages are handed over ([`range_pages`]).
 //!
 //! A database connection produces one page at a time, and producing a page is about half the
 //! work of analysing it (the rest is reading its text back, evaluating it and rendering what
@@ -11,8 +12,9 @@
 //! by a task of its own, on a connection of its own, while the pages before it are consumed.
 //! The ends are found as fast as the probes go, so the same walk of the index tells whether
 //! the range holds more rows than the reader's cap before the first page is taken. A separate
-//! count walked the index a second time: 27-45 ms of PostgreSQL's time in a 100,000-snapshot
-//! analysis (its index-only scans visit the table until it is vacuumed), 5 % of SQLite's.
+//! count walked the index a second time: 5 % of SQLite's time in a 100,000-snapshot analysis.
+//! On PostgreSQL the walk itself cost a third of the database's CPU (its index-only scans visit
+//! the table for every row until it is vacuumed): hence its stream.
 //!
 //! [`TelemetryRepository::telemetry_range_pages`]: missionops_core::TelemetryRepository::telemetry_range_pages
 
@@ -28,12 +30,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 /// A row's place in a range read: its time in epoch milliseconds and its arrival number.
 pub(crate) type RowKey = (i64, i64);
 
-/// Pages read ahead of the one the consumer waits for, each a page of memory once read. The
-/// consumer takes none until the range's size is known, and on PostgreSQL the walk that finds
-/// it lasts as long as reading a third of the pages, so the reads go on meanwhile. The
-/// server's peak resident memory analysing 200,000 snapshots stayed at 46 MB with eight
-/// against two (`scripts/analyze-memory.sh`).
-const PAGES_AHEAD: usize = 8;
+/// Pages read ahead of the one the consumer waits for, each a page of memory once read (on
+/// both backends). The consumer holds what it finds in them only up to a bound until the
+/// range's size is known, and on PostgreSQL the walk that found it lasted as long as reading a
+/// third of the pages, so the reads went on meanwhile. The server's peak resident memory
+/// analysing 200,000 snapshots stayed at 46 MB with eight against two
+/// (`scripts/analyze-memory.sh`).
+pub(crate) const PAGES_AHEAD: usize = 8;
 
 /// Pages read at once, each holding a connection while its query runs. With two ahead and two
 /// at once, the 100,000-snapshot analysis left a third of both cores idle on PostgreSQL (its
@@ -46,7 +49,7 @@ const READS_AT_ONCE: usize = 3;
 pub(crate) type ReadTurn = OwnedSemaphorePermit;
 
 /// The read of one page, running on a task of its own.
-type PageRead = BoxFuture<'static, Result<TelemetryPage>>;
+pub(crate) type PageRead = BoxFuture<'static, Result<TelemetryPage>>;
 
 /// The end of the next page (`None`: the next page is the last), or why it is not known.
 type PageEnd = Result<Option<RowKey>>;
@@ -109,6 +112,16 @@ where
             }
         }
     });
+    range_pages(receiver, more_than_cap)
+}
+
+/// The pages whose reads come through `receiver`, in order, and the answer to whether the
+/// range is over the cap that comes through `more_than_cap`: what a backend's reading task
+/// hands the analysis.
+pub(crate) fn range_pages(
+    receiver: mpsc::Receiver<PageRead>,
+    more_than_cap: oneshot::Receiver<Result<bool>>,
+) -> RangePages {
     let pages = stream::unfold(receiver, |mut receiver| async move {
         let read = receiver.recv().await?;
         Some((read.await, receiver))
@@ -128,7 +141,7 @@ where
 /// Hands a failure that came before the range's size was known to whoever waits for the size,
 /// and returns the failure the pages end in: the same one when nobody waits, else one saying
 /// so, so that pages read alone never look complete.
-fn report(e: Error, verdict: oneshot::Sender<Result<bool>>) -> Error {
+pub(crate) fn report(e: Error, verdict: oneshot::Sender<Result<bool>>) -> Error {
     match verdict.send(Err(e)) {
         Ok(()) => Error::backend("the range read failed before its size was known".to_owned()),
         Err(Err(e)) => e,

@@ -11,11 +11,14 @@
 
 use missionops_core::TenantId;
 use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
 
 use missionops_core::{
     ConfigRecord, ConfigStatus, DocumentBody, DocumentCategory, DocumentId, DocumentTitle, Error,
-    NewEvent, OpsDocument, Parameters, SearchQuery, SnapshotId, Spacecraft, SpacecraftConfig,
-    Store, Tags, TelemetrySnapshot, TelemetryWrite, Timestamp,
+    NewEvent, OpsDocument, Parameters, RangePages, SearchQuery, SnapshotId, Spacecraft,
+    SpacecraftConfig, Store, Tags, TelemetryPage, TelemetrySnapshot, TelemetryWrite, Timestamp,
 };
 use missionops_core::{
     ConfigRepository, DocumentRepository, EventRepository, SpacecraftRepository,
@@ -858,6 +861,144 @@ async fn pages_of_a_spacecraft_whose_id_is_no_plain_literal_are_its_own() {
         }
     }
     assert_eq!(seconds, [at(2), at(3), at(4), at(5)]);
+    let streamed: Vec<TelemetryPage> = Arc::new(store)
+        .telemetry_range_pages(tenant, sc(odd), at(2), at(5), 3, usize::MAX)
+        .pages
+        .try_collect()
+        .await
+        .expect("window");
+    let snapshots: Vec<_> = streamed.into_iter().flat_map(|p| p.snapshots).collect();
+    assert!(snapshots.iter().all(|s| s.spacecraft_id == sc(odd)));
+    let seconds: Vec<_> = snapshots.iter().map(|s| s.timestamp).collect();
+    assert_eq!(
+        seconds,
+        [at(2), at(3), at(4), at(5)],
+        "the window read as one stream"
+    );
+}
+
+/// A window whose pages nobody reads until told whether it is over the cap (the analysis
+/// waits for that, holding what it found only up to a bound) fills the pages read ahead long
+/// before its stream ends: the rest of it is counted to tell, over the cap or not, and the
+/// pages then come whole, each but the last with the cursor after it.
+#[tokio::test]
+async fn a_window_whose_answer_is_awaited_first_is_counted_then_read_whole() {
+    let store = Arc::new(scratch_postgres().await);
+    register(&store, "SC-1").await;
+    let snapshots = (1..=40)
+        .map(|second| snapshot(&format!("s{second}"), "SC-1", second, 1.0))
+        .collect();
+    store
+        .insert_telemetry(write(snapshots))
+        .await
+        .expect("insert");
+    // 40 rows in pages of 2: the eight pages ahead fill at row 18, before the stream's end.
+    for (cap, over) in [
+        (100, false),
+        (40, false),
+        (39, true),
+        (21, true),
+        (12, true),
+    ] {
+        let RangePages {
+            more_than_cap,
+            pages,
+        } = Arc::clone(&store).telemetry_range_pages(
+            TenantId::default(),
+            sc("SC-1"),
+            at(1),
+            at(40),
+            2,
+            cap,
+        );
+        let more = tokio::time::timeout(Duration::from_secs(10), more_than_cap)
+            .await
+            .unwrap_or_else(|_| panic!("cap {cap}: no answer while the pages wait"))
+            .expect("answer");
+        assert_eq!(more, over, "cap {cap}");
+        if over {
+            continue;
+        }
+        let read: Vec<TelemetryPage> = pages.try_collect().await.expect("pages");
+        let seconds: Vec<_> = read
+            .iter()
+            .flat_map(|p| p.snapshots.iter().map(|s| s.timestamp))
+            .collect();
+        assert_eq!(seconds, (1..=40).map(at).collect::<Vec<_>>(), "cap {cap}");
+        assert_eq!(read.len(), 20);
+        for (n, page) in read.iter().enumerate() {
+            let last = page.snapshots.last().map(|s| s.timestamp);
+            match &page.next {
+                Some(next) => assert_eq!(Some(next.timestamp), last, "page {n}"),
+                None => assert_eq!(n, 19, "only the last page has no cursor"),
+            }
+        }
+    }
+}
+
+/// A window's stream dropped part way (the client went away) leaves no backend sending the
+/// rest of it: its connection is closed, not given back mid-stream, and the store answers as
+/// before.
+#[tokio::test]
+async fn a_window_dropped_part_way_leaves_no_backend_streaming_it() {
+    let store = Arc::new(scratch_postgres().await);
+    register(&store, "SC-1").await;
+    // About 20 MB of rows: more than the sockets between the two processes hold, so that the
+    // stream is still running when it is dropped.
+    let filler = "x".repeat(1_000);
+    for batch in 0..20 {
+        let snapshots = (0..1_000)
+            .map(|n| {
+                let second = batch * 1_000 + n;
+                snapshot_with(
+                    &format!("s{second}"),
+                    "SC-1",
+                    second,
+                    json!({"temp": 1.0, "note": filler}),
+                )
+            })
+            .collect();
+        store
+            .insert_telemetry(write(snapshots))
+            .await
+            .expect("insert");
+    }
+    let mut pages = Arc::clone(&store)
+        .telemetry_range_pages(
+            TenantId::default(),
+            sc("SC-1"),
+            at(0),
+            at(20_000),
+            100,
+            usize::MAX,
+        )
+        .pages;
+    let first = pages.try_next().await.expect("read").expect("a page");
+    assert_eq!(first.snapshots.len(), 100);
+    let streaming = || backends_that_last_ran(&store, "COPY (SELECT id, ts, arrival%");
+    assert_eq!(
+        streaming().await.len(),
+        1,
+        "the stream runs while its pages are read"
+    );
+    drop(pages);
+    let mut left = streaming().await;
+    for _ in 0..100 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = streaming().await;
+    }
+    assert!(
+        left.is_empty(),
+        "backends {left:?} still hold the dropped stream"
+    );
+    let again = store
+        .telemetry_range(&TenantId::default(), &sc("SC-1"), at(0), at(2), 10)
+        .await
+        .expect("range after a dropped stream");
+    assert_eq!(again.len(), 3);
 }
 
 /// A server killed between two write-behinds leaves its row in `latest_values_writers`; once

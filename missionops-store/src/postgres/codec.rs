@@ -85,49 +85,241 @@ fn millis_of(micros: i64) -> Result<i64, BoxDynError> {
 /// row a column count and each column's length and bytes (`timestamptz` and `int8` eight bytes
 /// big-endian, `text` and `json` their text), ended by a count of -1.
 pub(super) fn copied_page(bytes: &[u8]) -> Result<Option<CopiedPage>, BoxDynError> {
-    let mut copy = BinaryReader { bytes, at: 0 };
-    if &copy.take::<11>()? != b"PGCOPY\n\xff\r\n\0" {
-        return Err("not a binary COPY".into());
-    }
-    let _flags = copy.int4()?;
-    let extension = usize::try_from(copy.int4()?).map_err(|_| "a negative header extension")?;
-    copy.slice(extension)?;
-    let mut text = Vec::with_capacity(bytes.len());
-    let mut times = Vec::new();
+    let mut copy = CopyReader::default();
+    let mut page = PageText::default();
+    let mut at = 0;
     loop {
-        match i16::from_be_bytes(copy.take::<2>()?) {
-            -1 => break,
-            4 => {}
-            other => return Err(format!("a copied row of {other} columns, not 4").into()),
+        match copy.step(&bytes[at..])? {
+            Step::Skipped(len) => at += len,
+            Step::Row(len, row) => {
+                page.push(&row)?;
+                at += len;
+            }
+            Step::Ended(len) => {
+                at += len;
+                break;
+            }
+            Step::More => {
+                return Err(format!("binary data of {} bytes ends early", bytes.len()).into());
+            }
         }
-        if !times.is_empty() {
-            text.push(0x1e);
-        }
-        text.extend_from_slice(copy.column()?);
-        text.push(0x1f);
-        let micros = copy.eight_bytes()?;
-        let arrival = copy.eight_bytes()?;
-        text.extend_from_slice(copy.column()?);
-        times.push((millis_of(micros)?, arrival));
     }
-    let left = bytes.len() - copy.at;
+    let left = bytes.len() - at;
     if left != 0 {
         return Err(format!("a binary COPY has {left} bytes after its end").into());
     }
-    if times.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(CopiedPage {
-        text: String::from_utf8(text)?,
-        times,
-    }))
+    page.finish()
 }
 
 /// A page's rows as [`copied_page`] reads them.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct CopiedPage {
     pub(super) text: String,
     pub(super) times: Vec<(i64, i64)>,
+}
+
+/// A page's rows being gathered from a binary COPY into [`CopiedPage`]'s form.
+#[derive(Debug, Default)]
+pub(super) struct PageText {
+    text: Vec<u8>,
+    times: Vec<(i64, i64)>,
+}
+
+impl PageText {
+    /// Adds `row` after the rows before it.
+    pub(super) fn push(&mut self, row: &CopiedRow<'_>) -> Result<(), BoxDynError> {
+        if !self.times.is_empty() {
+            self.text.push(0x1e);
+        }
+        self.text.extend_from_slice(row.id);
+        self.text.push(0x1f);
+        self.text.extend_from_slice(row.parameters);
+        self.times.push((millis_of(row.micros)?, row.arrival));
+        Ok(())
+    }
+
+    /// Rows gathered.
+    pub(super) fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// The last row's (epoch milliseconds, arrival).
+    pub(super) fn last(&self) -> Option<(i64, i64)> {
+        self.times.last().copied()
+    }
+
+    /// The page, `None` when it holds no row; its text must be UTF-8.
+    pub(super) fn finish(self) -> Result<Option<CopiedPage>, BoxDynError> {
+        if self.times.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(CopiedPage {
+            text: String::from_utf8(self.text)?,
+            times: self.times,
+        }))
+    }
+}
+
+/// One row of a binary COPY of (id, ts, arrival, parameters), its text columns as copied.
+#[derive(Debug)]
+pub(super) struct CopiedRow<'a> {
+    id: &'a [u8],
+    micros: i64,
+    arrival: i64,
+    parameters: &'a [u8],
+}
+
+impl CopiedRow<'_> {
+    /// The row's (epoch milliseconds, arrival).
+    pub(super) fn key(&self) -> Result<(i64, i64), BoxDynError> {
+        Ok((millis_of(self.micros)?, self.arrival))
+    }
+}
+
+/// What the next bytes of a binary COPY hold ([`CopyReader::step`]).
+#[derive(Debug)]
+pub(super) enum Step<'a> {
+    /// The header, this many bytes, read.
+    Skipped(usize),
+    /// A row, this many bytes.
+    Row(usize, CopiedRow<'a>),
+    /// The end mark, this many bytes: nothing may follow.
+    Ended(usize),
+    /// The bytes end inside the header or a row: more are needed.
+    More,
+}
+
+/// Reads a binary COPY of (id, ts, arrival, parameters) step by step, whether it is whole
+/// ([`copied_page`]) or arriving in pieces (a window read as one stream): each step reads the
+/// header, one row or the end mark from the front of the bytes not read yet, or asks for more.
+#[derive(Debug, Default)]
+pub(super) struct CopyReader {
+    started: bool,
+    ended: bool,
+}
+
+impl CopyReader {
+    /// The next step from `bytes`, the bytes after the ones the steps before took.
+    pub(super) fn step<'a>(&mut self, bytes: &'a [u8]) -> Result<Step<'a>, BoxDynError> {
+        if self.ended {
+            return Err(format!("a binary COPY has {} bytes after its end", bytes.len()).into());
+        }
+        if !self.started {
+            const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
+            let signed = bytes.len().min(SIGNATURE.len());
+            if bytes[..signed] != SIGNATURE[..signed] {
+                return Err("not a binary COPY".into());
+            }
+            let Some(extension) = bytes.get(15..19) else {
+                return Ok(Step::More);
+            };
+            let extension = i32::from_be_bytes(extension.try_into()?);
+            let extension =
+                usize::try_from(extension).map_err(|_| "a negative header extension")?;
+            let len = 19 + extension;
+            if bytes.len() < len {
+                return Ok(Step::More);
+            }
+            self.started = true;
+            return Ok(Step::Skipped(len));
+        }
+        let Some(count) = bytes.get(..2) else {
+            return Ok(Step::More);
+        };
+        match i16::from_be_bytes(count.try_into()?) {
+            -1 => {
+                self.ended = true;
+                return Ok(Step::Ended(2));
+            }
+            4 => {}
+            other => return Err(format!("a copied row of {other} columns, not 4").into()),
+        }
+        // The row's length, once its four column lengths and their bytes are all here.
+        let mut len = 2;
+        for index in 0..4 {
+            let Some(column) = bytes.get(len..len + 4) else {
+                return Ok(Step::More);
+            };
+            let column = i32::from_be_bytes(column.try_into()?);
+            let column = usize::try_from(column).map_err(|_| "a copied column is null")?;
+            // The time and the arrival number are eight bytes each.
+            if (index == 1 || index == 2) && column != 8 {
+                return Err(format!("a copied column of {column} bytes, not 8").into());
+            }
+            len = len
+                .checked_add(4 + column)
+                .ok_or("a copied column longer than memory")?;
+            if bytes.len() < len {
+                return Ok(Step::More);
+            }
+        }
+        let mut row = BinaryReader {
+            bytes: &bytes[..len],
+            at: 2,
+        };
+        let copied = CopiedRow {
+            id: row.column()?,
+            micros: row.eight_bytes()?,
+            arrival: row.eight_bytes()?,
+            parameters: row.column()?,
+        };
+        Ok(Step::Row(len, copied))
+    }
+}
+
+/// A binary COPY read as its bytes arrive, in pieces cut anywhere: its rows one by one.
+#[derive(Debug, Default)]
+pub(super) struct CopyStream {
+    reader: CopyReader,
+    bytes: Vec<u8>,
+    /// Where the bytes not read yet begin.
+    at: usize,
+}
+
+impl CopyStream {
+    /// Adds the next piece of the stream.
+    pub(super) fn push(&mut self, piece: &[u8]) {
+        self.bytes.drain(..self.at);
+        self.at = 0;
+        self.bytes.extend_from_slice(piece);
+    }
+
+    /// The next whole row of the pieces pushed so far; `None` until more are pushed, and after
+    /// the end mark.
+    pub(super) fn next_row(&mut self) -> Result<Option<CopiedRow<'_>>, BoxDynError> {
+        loop {
+            if self.reader.ended {
+                return Ok(None);
+            }
+            match self.reader.step(&self.bytes[self.at..])? {
+                Step::Skipped(len) | Step::Ended(len) => self.at += len,
+                Step::Row(len, row) => {
+                    self.at += len;
+                    return Ok(Some(row));
+                }
+                Step::More => return Ok(None),
+            }
+        }
+    }
+
+    /// Checks that the stream ended with its end mark and nothing after it.
+    pub(super) fn finish(&self) -> Result<(), BoxDynError> {
+        if !self.reader.ended {
+            return Err(format!(
+                "the stream ended inside {}",
+                if self.reader.started {
+                    "a row"
+                } else {
+                    "its header"
+                }
+            )
+            .into());
+        }
+        match self.bytes.len() - self.at {
+            0 => Ok(()),
+            left => Err(format!("a binary COPY has {left} bytes after its end").into()),
+        }
+    }
 }
 
 /// Binary data from PostgreSQL being read, front to back.
@@ -333,6 +525,72 @@ mod tests {
         let mut not_utf8 = not_utf8;
         not_utf8[25] = 0xff;
         assert!(copied_page(&not_utf8).is_err());
+    }
+
+    /// Every row a stream gives, pushed in `pieces` of the given lengths (the last takes the
+    /// rest), as a page; or the first failure, of a row or of the end.
+    fn streamed(bytes: &[u8], pieces: &[usize]) -> Result<Option<CopiedPage>, String> {
+        let mut stream = CopyStream::default();
+        let mut page = PageText::default();
+        let mut rest = bytes;
+        for (n, len) in pieces
+            .iter()
+            .chain(std::iter::once(&usize::MAX))
+            .enumerate()
+        {
+            let (piece, after) = rest.split_at((*len).min(rest.len()));
+            rest = after;
+            stream.push(piece);
+            while let Some(row) = stream.next_row().map_err(|e| e.to_string())? {
+                page.push(&row).map_err(|e| e.to_string())?;
+                assert_eq!(row.key().expect("key"), page.last().expect("a row"));
+            }
+            if rest.is_empty() && n + 1 >= pieces.len() {
+                break;
+            }
+        }
+        stream.finish().map_err(|e| e.to_string())?;
+        page.finish().map_err(|e| e.to_string())
+    }
+
+    /// A stream cut into pieces anywhere (between rows, inside the header, a length or a
+    /// column, one byte at a time) gives the rows the whole COPY gives, and names damage the
+    /// same way: a stream that ends early, bytes after the end mark, a row of other columns.
+    #[test]
+    fn a_copy_streamed_in_pieces_reads_as_the_whole() {
+        let bytes = copy_bytes(&[
+            ("a1", 1_000, 5, r#"{"temp":1}"#),
+            ("é2", -1_000, 1 << 40, r#"{"mode":"SAFE"}"#),
+            ("a3", 3_000, 6, "{}"),
+        ]);
+        let whole = copied_page(&bytes).expect("read");
+        assert_eq!(streamed(&bytes, &[]), Ok(whole.clone()));
+        for cut in 0..=bytes.len() {
+            assert_eq!(streamed(&bytes, &[cut]), Ok(whole.clone()), "cut at {cut}");
+        }
+        for cuts in [[1, 1, 1], [7, 13, 2], [19, 31, 1], [20, 0, 5]] {
+            assert_eq!(streamed(&bytes, &cuts), Ok(whole.clone()), "{cuts:?}");
+        }
+        let ones = vec![1; bytes.len()];
+        assert_eq!(streamed(&bytes, &ones), Ok(whole));
+        assert_eq!(streamed(&copy_bytes(&[]), &[3]), Ok(None));
+
+        let early = streamed(&bytes[..bytes.len() - 1], &[40]).expect_err("ends early");
+        assert!(early.contains("ended inside a row"), "{early}");
+        let header = streamed(&bytes[..12], &[5]).expect_err("ends early");
+        assert!(header.contains("ended inside its header"), "{header}");
+        let mut longer = bytes.clone();
+        longer.extend([0, 0]);
+        let after = streamed(&longer, &[30]).expect_err("bytes after the end");
+        assert!(after.contains("2 bytes after its end"), "{after}");
+        let mut three_columns = bytes.clone();
+        three_columns[19..21].copy_from_slice(&3_i16.to_be_bytes());
+        let columns = streamed(&three_columns, &[20]).expect_err("three columns");
+        assert!(columns.contains("3 columns, not 4"), "{columns}");
+        let mut signature = bytes;
+        signature[3] = b'X';
+        let wrong = streamed(&signature, &[2]).expect_err("not a COPY");
+        assert!(wrong.contains("not a binary COPY"), "{wrong}");
     }
 
     #[test]

@@ -64,6 +64,7 @@ mod pool;
 mod scratch;
 mod spacecraft;
 mod telemetry;
+mod window;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

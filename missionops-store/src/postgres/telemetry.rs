@@ -28,8 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use futures_util::future::{self, BoxFuture};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use missionops_core::{
     Alarm, BucketWidth, Error, GroupOutcome, IngestOutcome, LatestValue, LayoutInterner, Limit,
     ParameterName, ParameterValue, RangeCursor, RangePages, Registration, Result, SeriesBucket,
@@ -49,8 +48,8 @@ use super::latest::{Behind, Held, UPSERT_LATEST_VALUES, latest_documents};
 use super::spacecraft::{
     RegistrationRows, register_missing, require_spacecraft, unknown_spacecraft,
 };
+use super::window::window_pages;
 use super::{PostgresStore, db, is_deadlock, is_plain, to_i64, unique_violation};
-use crate::pages_ahead::{PagedRange, ReadTurn, RowKey, read_ahead};
 use crate::text_pages::{PageTimes, read_page_off_thread, stored_time};
 
 /// The stored snapshots of tenant `$2` among the ids `$1`: a primary-key lookup per id
@@ -926,93 +925,6 @@ fn snapshots_from_rows(
         .collect()
 }
 
-/// One spacecraft's range, read by pages with their ends found first (`pages_ahead`).
-struct PgRange {
-    store: Arc<PostgresStore>,
-    tenant: TenantId,
-    spacecraft: SpacecraftId,
-    to: Timestamp,
-    /// The transaction the page ends are probed in, one for the whole walk (begun at the
-    /// first probe, ended after the last): a transaction a probe took four round trips and a
-    /// test of the connection on its return, and the walk is what the first page waits for.
-    probes: tokio::sync::Mutex<Option<super::Tx>>,
-}
-
-#[async_trait]
-impl PagedRange for PgRange {
-    async fn row_after(
-        &self,
-        (after_ts, after_arrival): RowKey,
-        nth: usize,
-    ) -> Result<Option<RowKey>> {
-        let after_ts = stored_time(after_ts, "snapshot", self.spacecraft.as_str())?;
-        let mut probes = self.probes.lock().await;
-        let tx = match &mut *probes {
-            Some(tx) => tx,
-            None => probes.insert(self.store.begin_for(&self.tenant).await?),
-        };
-        let end: sqlx::Result<Option<(PgTime, i64)>> = sqlx::query_as(
-            "SELECT ts, arrival FROM telemetry \
-             WHERE tenant = $6 AND spacecraft_id = $1 AND (ts, arrival) > ($2, $4) AND ts <= $3 \
-             ORDER BY ts, arrival OFFSET $5 LIMIT 1",
-        )
-        .bind(self.spacecraft.as_str())
-        .bind(PgTime(after_ts))
-        .bind(PgTime(self.to))
-        .bind(after_arrival)
-        .bind(to_i64(nth.saturating_sub(1)))
-        .bind(self.tenant.as_str())
-        .fetch_optional(&mut **tx)
-        .await;
-        if !matches!(end, Ok(Some(_))) {
-            // The last page's end, or a failure: the walk is over, and its connection goes
-            // back (a failed transaction would refuse any further probe).
-            probes.take();
-        }
-        let end: Option<(PgTime, i64)> = end.map_err(db)?;
-        Ok(end.map(|(ts, arrival)| (ts.0.as_millis(), arrival)))
-    }
-
-    fn read_page(
-        &self,
-        after: RowKey,
-        end: Option<RowKey>,
-        turn: ReadTurn,
-    ) -> BoxFuture<'static, Result<TelemetryPage>> {
-        let store = Arc::clone(&self.store);
-        let tenant = self.tenant.clone();
-        let spacecraft = self.spacecraft.clone();
-        let to = self.to;
-        async move {
-            let what = spacecraft.as_str();
-            let after = (stored_time(after.0, "snapshot", what)?, after.1);
-            let up_to = match end {
-                Some((ts, arrival)) => (stored_time(ts, "snapshot", what)?, arrival),
-                None => (to, i64::MAX),
-            };
-            let fetched = store
-                .fetch_text_page(&tenant, &spacecraft, after, up_to, None)
-                .await?;
-            // The connection is back in the pool: the next page's query may start while this
-            // one is read back.
-            drop(turn);
-            let snapshots = match fetched {
-                Some(page) => page.read(&spacecraft).await?,
-                None => Vec::new(),
-            };
-            let next = match end {
-                Some((ts, arrival)) => Some(RangeCursor {
-                    timestamp: stored_time(ts, "snapshot", what)?,
-                    arrival,
-                }),
-                None => None,
-            };
-            Ok(TelemetryPage { snapshots, next })
-        }
-        .boxed()
-    }
-}
-
 /// A page of a range read as PostgreSQL hands it over (the form of `text_pages`, times
 /// beside the text), not read back yet.
 struct TextPage {
@@ -1108,7 +1020,7 @@ impl PostgresStore {
 
 #[async_trait]
 impl TelemetryRepository for PostgresStore {
-    /// Read ahead, side by side (see the crate's `pages_ahead`).
+    /// One `COPY` stream cut into pages (see the `window` module).
     fn telemetry_range_pages(
         self: Arc<Self>,
         tenant: TenantId,
@@ -1118,14 +1030,7 @@ impl TelemetryRepository for PostgresStore {
         page: usize,
         cap: usize,
     ) -> RangePages {
-        let range = PgRange {
-            store: self,
-            tenant,
-            spacecraft,
-            to,
-            probes: tokio::sync::Mutex::default(),
-        };
-        read_ahead(future::ready(Ok(Some(range))), from, to, page, cap)
+        window_pages(self, tenant, spacecraft, (from, to), page, cap)
     }
 
     async fn insert_telemetry(&self, write: TelemetryWrite) -> Result<IngestOutcome> {
