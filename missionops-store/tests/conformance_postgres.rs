@@ -936,15 +936,11 @@ async fn a_window_whose_answer_is_awaited_first_is_counted_then_read_whole() {
     }
 }
 
-/// A window's stream dropped part way (the client went away) leaves no backend sending the
-/// rest of it: its connection is closed, not given back mid-stream, and the store answers as
-/// before.
-#[tokio::test]
-async fn a_window_dropped_part_way_leaves_no_backend_streaming_it() {
-    let store = Arc::new(scratch_postgres().await);
-    register(&store, "SC-1").await;
-    // About 20 MB of rows: more than the sockets between the two processes hold, so that the
-    // stream is still running when it is dropped.
+/// SC-1 with 20,000 snapshots at seconds 0..20,000, about 20 MB of rows: more than the
+/// sockets between the two processes hold, so that a stream of them is still running while its
+/// pages wait.
+async fn store_a_long_window(store: &PostgresStore) {
+    register(store, "SC-1").await;
     let filler = "x".repeat(1_000);
     for batch in 0..20 {
         let snapshots = (0..1_000)
@@ -963,6 +959,66 @@ async fn a_window_dropped_part_way_leaves_no_backend_streaming_it() {
             .await
             .expect("insert");
     }
+}
+
+/// The backends streaming a window (their last statement its `COPY`), waited for to be gone
+/// for up to 5 s.
+async fn window_streams_left(store: &PostgresStore) -> Vec<i32> {
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = backends_that_last_ran(store, "COPY (SELECT id, ts, arrival%").await;
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    left
+}
+
+/// A window whose pages are left unread for a while, once it is known not to be over the cap
+/// (a client taking a long answer slowly), holds no connection meanwhile: its stream lets its
+/// connection go and starts again after the last row it read, and the pages come whole, in
+/// order, each row once.
+#[tokio::test]
+async fn a_window_read_slowly_holds_no_connection_while_it_waits() {
+    let store = Arc::new(scratch_postgres().await);
+    store_a_long_window(&store).await;
+    let RangePages {
+        more_than_cap,
+        mut pages,
+    } = Arc::clone(&store).telemetry_range_pages(
+        TenantId::default(),
+        sc("SC-1"),
+        at(0),
+        at(20_000),
+        100,
+        1_000_000,
+    );
+    let first = pages.try_next().await.expect("read").expect("a page");
+    assert_eq!(first.snapshots.len(), 100);
+    let mut seconds: Vec<_> = first.snapshots.iter().map(|s| s.timestamp).collect();
+    assert!(!more_than_cap.await.expect("answer"));
+    let streaming = backends_that_last_ran(&store, "COPY (SELECT id, ts, arrival%").await;
+    assert_eq!(streaming.len(), 1, "the stream runs while pages are taken");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let left = window_streams_left(&store).await;
+    assert!(
+        left.is_empty(),
+        "backends {left:?} still stream for a reader that waits"
+    );
+    while let Some(page) = pages.try_next().await.expect("read") {
+        seconds.extend(page.snapshots.iter().map(|s| s.timestamp));
+    }
+    assert_eq!(seconds, (0..20_000).map(at).collect::<Vec<_>>());
+}
+
+/// A window's stream dropped part way (the client went away) leaves no backend sending the
+/// rest of it: its connection is closed, not given back mid-stream, and the store answers as
+/// before.
+#[tokio::test]
+async fn a_window_dropped_part_way_leaves_no_backend_streaming_it() {
+    let store = Arc::new(scratch_postgres().await);
+    store_a_long_window(&store).await;
     let mut pages = Arc::clone(&store)
         .telemetry_range_pages(
             TenantId::default(),
@@ -975,21 +1031,14 @@ async fn a_window_dropped_part_way_leaves_no_backend_streaming_it() {
         .pages;
     let first = pages.try_next().await.expect("read").expect("a page");
     assert_eq!(first.snapshots.len(), 100);
-    let streaming = || backends_that_last_ran(&store, "COPY (SELECT id, ts, arrival%");
+    let streaming = backends_that_last_ran(&store, "COPY (SELECT id, ts, arrival%").await;
     assert_eq!(
-        streaming().await.len(),
+        streaming.len(),
         1,
         "the stream runs while its pages are read"
     );
     drop(pages);
-    let mut left = streaming().await;
-    for _ in 0..100 {
-        if left.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = streaming().await;
-    }
+    let left = window_streams_left(&store).await;
     assert!(
         left.is_empty(),
         "backends {left:?} still hold the dropped stream"

@@ -14,9 +14,14 @@
 //! the stream ends. Then the rest of the window is counted on another connection (no further
 //! than the cap) to tell it, and the stream goes on once there is room.
 //!
+//! Once that is known, a stream whose pages wait unread for [`PAUSE_AFTER`] (a client taking
+//! the answer slowly) lets its connection go and starts again after the last row it read when
+//! there is room: a slow reader holds no connection, and no transaction open, while it reads.
+//!
 //! [`TelemetryRepository::telemetry_range_pages`]: missionops_core::TelemetryRepository::telemetry_range_pages
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::{self, BoxFuture, Either};
 use futures_util::{FutureExt, StreamExt};
@@ -32,6 +37,12 @@ use super::codec::{CopiedPage, CopyStream, PageText, PgTime};
 use super::{PostgresStore, db, is_plain, to_i64};
 use crate::pages_ahead::{PAGES_AHEAD, PageRead, range_pages, report};
 use crate::text_pages::{PageTimes, read_page_off_thread, stored_time};
+
+/// How long a stream waits for room among the pages ahead, once the window is known not to be
+/// over the cap, before it lets its connection go. Pages come from the database faster than
+/// the analysis takes them, so the stream waits for room all the time, briefly; a wait this
+/// long means a reader that is slow (a client taking a long answer slowly).
+const PAUSE_AFTER: Duration = Duration::from_millis(250);
 
 /// The pages of `page` rows of `spacecraft`'s window `from..=to`, read as the module says, and
 /// whether it holds more than `cap` rows; no pages and not over the cap when `from` is after
@@ -60,6 +71,8 @@ pub(super) fn window_pages(
         verdict: Some(verdict),
         reads,
         counting: None,
+        building: PageText::default(),
+        full: None,
         rows: 0,
         // Arrival numbers start at 1, so (from, 0) is just before the first row at `from`.
         last: (from.as_millis(), 0),
@@ -81,10 +94,25 @@ pub(super) fn window_pages(
 
 /// How a window's stream ended.
 enum Ended {
-    /// Read to its end: the connection is in its transaction, in order.
+    /// Read to its end: the connection is in its transaction, in order; the last page is left
+    /// to hand over.
     Whole,
-    /// Cut short (over the cap, or nobody reads the pages any more), mid-stream.
+    /// Cut at the cap (rows stored after a count said the window was under it), mid-stream;
+    /// the last page is left to hand over.
+    AtCap,
+    /// Cut short mid-stream: the window is over the cap, or nobody reads the pages any more.
     Cut,
+    /// Paused mid-stream: a page has waited for room for [`PAUSE_AFTER`]; it is `full`.
+    Paused,
+}
+
+/// What became of a page handed over.
+enum HandOver {
+    Taken,
+    /// Nobody reads the pages any more, or the window turned out over the cap.
+    Gone,
+    /// It waited for room for [`PAUSE_AFTER`], the window known not to be over the cap.
+    Waiting(PageText),
 }
 
 /// One window being read.
@@ -101,6 +129,10 @@ struct WindowRead {
     /// The count of the rest of the window, once the pages ahead filled up before the stream
     /// told whether it is over the cap.
     counting: Option<BoxFuture<'static, Result<bool>>>,
+    /// The page being gathered.
+    building: PageText,
+    /// A page that is full, held until the next row shows that more follow.
+    full: Option<PageText>,
     /// Rows read from the stream so far.
     rows: usize,
     /// The key (epoch milliseconds, arrival) of the last row read.
@@ -108,27 +140,57 @@ struct WindowRead {
 }
 
 impl WindowRead {
-    /// Streams the window on a pooled connection. One left mid-stream (cut short, or failed)
-    /// is closed rather than given back: the rest of its stream would have to be read first.
+    /// Streams the window on a pooled connection, again after the last row read after each
+    /// pause. A connection left mid-stream (cut short, paused, or failed) is closed rather than
+    /// given back: the rest of its stream would have to be read first.
     async fn run(&mut self) -> Result<()> {
-        let mut conn = self.store.pool.acquire().await.map_err(db)?;
-        match self.stream_on(&mut conn).await {
-            Ok(Ended::Whole) => {
-                sqlx::query("COMMIT")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db)?;
-                Ok(())
+        loop {
+            let mut conn = self.store.pool.acquire().await.map_err(db)?;
+            match self.stream_on(&mut conn).await {
+                Ok(Ended::Whole) => {
+                    sqlx::query("COMMIT")
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                    drop(conn);
+                    return self.last_page().await;
+                }
+                Ok(Ended::AtCap) => {
+                    drop(conn.detach());
+                    return self.last_page().await;
+                }
+                Ok(Ended::Cut) => {
+                    drop(conn.detach());
+                    return Ok(());
+                }
+                Ok(Ended::Paused) => drop(conn.detach()),
+                Err(e) => {
+                    drop(conn.detach());
+                    return Err(e);
+                }
             }
-            Ok(Ended::Cut) => {
-                drop(conn.detach());
-                Ok(())
-            }
-            Err(e) => {
-                drop(conn.detach());
-                Err(e)
+            // Room, then the page that waited, then the rest of the window.
+            let Ok(slot) = self.reads.reserve().await else {
+                return Ok(());
+            };
+            if let Some(page) = self.full.take() {
+                slot.send(self.read_back(page, true)?);
             }
         }
+    }
+
+    /// Hands over the window's last page, the full one held or the one being gathered, with
+    /// no cursor after it: the stream has ended, and its connection is gone.
+    async fn last_page(&mut self) -> Result<()> {
+        let last = match self.full.take() {
+            Some(page) => page,
+            None if self.building.len() > 0 => std::mem::take(&mut self.building),
+            None => return Ok(()),
+        };
+        if let Ok(slot) = self.reads.reserve().await {
+            slot.send(self.read_back(last, false)?);
+        }
+        Ok(())
     }
 
     async fn stream_on(&mut self, conn: &mut PoolConnection<Postgres>) -> Result<Ended> {
@@ -155,7 +217,8 @@ impl WindowRead {
         };
         let (after_ms, after_arrival) = self.last;
         let to_ms = self.to.as_millis();
-        let limit = to_i64(self.cap.saturating_add(1));
+        // One row past the cap, counting the rows read before a pause.
+        let limit = to_i64(self.cap.saturating_add(1).saturating_sub(self.rows));
         let copy = format!(
             "COPY (SELECT id, ts, arrival, parameters FROM telemetry \
              WHERE tenant = current_setting('missionops.tenant') \
@@ -169,9 +232,6 @@ impl WindowRead {
         );
         let mut copied = conn.copy_out_raw(&copy).await.map_err(db)?;
         let mut stream = CopyStream::default();
-        let mut building = PageText::default();
-        // A page that is full, held until the next row shows that more follow.
-        let mut full: Option<PageText> = None;
         while let Some(piece) = copied.next().await {
             stream.push(&piece.map_err(db)?);
             loop {
@@ -182,29 +242,32 @@ impl WindowRead {
                 };
                 self.rows += 1;
                 if self.rows > self.cap {
-                    match self.verdict.take() {
+                    return Ok(match self.verdict.take() {
                         Some(verdict) => {
                             let _ = verdict.send(Ok(true));
+                            Ended::Cut
                         }
                         // A count said the window was not over the cap a moment ago, and rows
                         // were stored meanwhile: the window ends at the cap.
-                        None => {
-                            drop(copied);
-                            self.last_pages(full, building).await?;
+                        None => Ended::AtCap,
+                    });
+                }
+                self.building.push(&row).map_err(|e| self.damaged(e))?;
+                self.last = row.key().map_err(|e| self.damaged(e))?;
+                if self.building.len() == 1
+                    && let Some(page) = self.full.take()
+                {
+                    match self.hand_over(page).await? {
+                        HandOver::Taken => {}
+                        HandOver::Gone => return Ok(Ended::Cut),
+                        HandOver::Waiting(page) => {
+                            self.full = Some(page);
+                            return Ok(Ended::Paused);
                         }
                     }
-                    return Ok(Ended::Cut);
                 }
-                building.push(&row).map_err(|e| self.damaged(e))?;
-                self.last = row.key().map_err(|e| self.damaged(e))?;
-                if building.len() == 1
-                    && let Some(page) = full.take()
-                    && !self.hand_over(page, true).await?
-                {
-                    return Ok(Ended::Cut);
-                }
-                if building.len() == self.page {
-                    full = Some(std::mem::take(&mut building));
+                if self.building.len() == self.page {
+                    self.full = Some(std::mem::take(&mut self.building));
                 }
             }
         }
@@ -213,32 +276,12 @@ impl WindowRead {
         if let Some(verdict) = self.verdict.take() {
             let _ = verdict.send(Ok(false));
         }
-        self.last_pages(full, building).await?;
         Ok(Ended::Whole)
     }
 
-    /// Hands over the window's last page: the full one held, or the one being built.
-    async fn last_pages(&mut self, full: Option<PageText>, building: PageText) -> Result<()> {
-        let last = match full {
-            Some(page) => page,
-            None if building.len() > 0 => building,
-            None => return Ok(()),
-        };
-        self.hand_over(last, false).await?;
-        Ok(())
-    }
-
-    /// Starts reading `page` back and hands it to the analysis, once there is room among the
-    /// pages ahead; `more_follow` gives it the cursor after its last row. False when nobody
-    /// reads the pages any more (or the window turned out over the cap while waiting).
-    async fn hand_over(&mut self, page: PageText, more_follow: bool) -> Result<bool> {
-        let next = match (more_follow, page.last()) {
-            (true, Some((millis, arrival))) => Some(RangeCursor {
-                timestamp: stored_time(millis, "snapshot", self.spacecraft.as_str())?,
-                arrival,
-            }),
-            _ => None,
-        };
+    /// Hands `page` (more rows follow it) to the analysis, read back, once there is room among
+    /// the pages ahead.
+    async fn hand_over(&mut self, page: PageText) -> Result<HandOver> {
         let slot = loop {
             if self.verdict.is_some() && self.counting.is_none() && self.reads.capacity() == 0 {
                 self.counting = Some(self.count_rest());
@@ -250,11 +293,15 @@ impl WindowRead {
                         Either::Right((over, _)) => Either::Right(over),
                     }
                 }
-                _ => Either::Left(self.reads.reserve().await),
+                (Some(_), None) => Either::Left(self.reads.reserve().await),
+                (None, _) => match tokio::time::timeout(PAUSE_AFTER, self.reads.reserve()).await {
+                    Ok(slot) => Either::Left(slot),
+                    Err(_) => return Ok(HandOver::Waiting(page)),
+                },
             };
             match outcome {
                 Either::Left(Ok(slot)) => break slot,
-                Either::Left(Err(_)) => return Ok(false),
+                Either::Left(Err(_)) => return Ok(HandOver::Gone),
                 Either::Right(over) => {
                     self.counting = None;
                     let over = over?;
@@ -262,10 +309,24 @@ impl WindowRead {
                         let _ = verdict.send(Ok(over));
                     }
                     if over {
-                        return Ok(false);
+                        return Ok(HandOver::Gone);
                     }
                 }
             }
+        };
+        slot.send(self.read_back(page, true)?);
+        Ok(HandOver::Taken)
+    }
+
+    /// `page` read back on a task of its own, started now; `more_follow` gives it the cursor
+    /// after its last row.
+    fn read_back(&self, page: PageText, more_follow: bool) -> Result<PageRead> {
+        let next = match (more_follow, page.last()) {
+            (true, Some((millis, arrival))) => Some(RangeCursor {
+                timestamp: stored_time(millis, "snapshot", self.spacecraft.as_str())?,
+                arrival,
+            }),
+            _ => None,
         };
         let spacecraft = self.spacecraft.clone();
         let read = tokio::spawn(async move {
@@ -281,8 +342,7 @@ impl WindowRead {
             };
             Ok(TelemetryPage { snapshots, next })
         });
-        slot.send(async move { read.await.map_err(Error::backend)? }.boxed());
-        Ok(true)
+        Ok(async move { read.await.map_err(Error::backend)? }.boxed())
     }
 
     /// Whether the window holds more rows after the last one read than are left below the cap,
