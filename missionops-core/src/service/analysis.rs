@@ -446,37 +446,41 @@ mod tests {
         (0..5).map(|n| long_page(n * 10, 10)).collect()
     }
 
+    /// The analysis of `pages` while the store answers `more_than_cap` after `polls` polls,
+    /// and how many pages it took meanwhile.
+    async fn analysed_ahead(
+        polls: usize,
+        more_than_cap: bool,
+        pages: Vec<Result<TelemetryPage>>,
+    ) -> (AnalysedAhead, usize) {
+        let taken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let ahead = analyse_while_checked(
+            answer_after(polls, more_than_cap),
+            counted(pages, &taken),
+            window_analysis(),
+        )
+        .await
+        .expect("answer");
+        (ahead, taken.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     /// Pages analysed while the store is still checking the window's length are returned
     /// first, in order, and the whole answer is the one the window gets when the store knows
     /// its length at once; a store that knows at once has no page read ahead.
     #[tokio::test]
     async fn pages_analysed_while_the_length_is_checked_come_first_and_change_nothing() {
-        let taken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let at_once = analyse_while_checked(
-            answer_after(0, false),
-            counted(five_pages(), &taken),
-            window_analysis(),
-        )
-        .await
-        .expect("answer");
-        assert_eq!(taken.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let (at_once, taken) = analysed_ahead(0, false, five_pages()).await;
+        assert_eq!(taken, 0);
         assert!(at_once.held.is_empty());
         let (expected, failure) = drain(at_once).await;
         assert!(failure.is_none());
         assert_eq!(expected.len(), 50, "one anomaly a snapshot");
 
         for polls in [1, 3, 5, 9] {
-            let taken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let ahead = analyse_while_checked(
-                answer_after(polls, false),
-                counted(five_pages(), &taken),
-                window_analysis(),
-            )
-            .await
-            .expect("answer");
+            let (ahead, taken) = analysed_ahead(polls, false, five_pages()).await;
             assert!(!ahead.more_than_cap);
             assert_eq!(
-                taken.load(std::sync::atomic::Ordering::SeqCst),
+                taken,
                 polls.min(5),
                 "pages read ahead while the answer took {polls} polls"
             );
@@ -491,28 +495,15 @@ mod tests {
     /// says so, and a page's failure met meanwhile does not hide it.
     #[tokio::test]
     async fn a_window_found_too_long_after_pages_were_analysed_is_refused() {
-        let taken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let ahead = analyse_while_checked(
-            answer_after(3, true),
-            counted(five_pages(), &taken),
-            window_analysis(),
-        )
-        .await
-        .expect("answer");
-        assert_eq!(taken.load(std::sync::atomic::Ordering::SeqCst), 3);
+        let (ahead, taken) = analysed_ahead(3, true, five_pages()).await;
+        assert_eq!(taken, 3);
         assert!(ahead.more_than_cap);
 
         let pages = vec![
             long_page(0, 10),
             Err(Error::backend("the store went away".to_owned())),
         ];
-        let ahead = analyse_while_checked(
-            answer_after(4, true),
-            stream::iter(pages).boxed(),
-            window_analysis(),
-        )
-        .await
-        .expect("answer");
+        let (ahead, _) = analysed_ahead(4, true, pages).await;
         assert!(ahead.more_than_cap, "refused, not failed");
     }
 
@@ -527,13 +518,8 @@ mod tests {
             Err(Error::backend("the store went away".to_owned())),
             long_page(20, 10),
         ];
-        let ahead = analyse_while_checked(
-            answer_after(9, false),
-            stream::iter(pages).boxed(),
-            window_analysis(),
-        )
-        .await
-        .expect("answer");
+        let (ahead, taken) = analysed_ahead(9, false, pages).await;
+        assert_eq!(taken, 3, "no page taken after the failure");
         assert!(!ahead.more_than_cap);
         let (found, failure) = drain(ahead).await;
         assert_eq!(found.len(), 20, "the two pages before the failure");
@@ -559,24 +545,14 @@ mod tests {
     async fn analysis_ahead_stops_at_the_held_anomalies_bound() {
         let page = 1_000;
         let pages: Vec<_> = (0..100).map(|n| long_page(n * page, page)).collect();
-        let taken = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let ahead = analyse_while_checked(
-            answer_after(1_000, false),
-            counted(pages, &taken),
-            window_analysis(),
-        )
-        .await
-        .expect("answer");
+        let (ahead, taken) = analysed_ahead(1_000, false, pages).await;
         let held: usize = ahead.held.iter().map(Vec::len).sum();
         assert!(held >= HELD_ANOMALIES, "held {held}");
         assert!(
             held < HELD_ANOMALIES + 1_000,
             "held {held}: more than a page past the bound"
         );
-        assert_eq!(
-            taken.load(std::sync::atomic::Ordering::SeqCst),
-            HELD_ANOMALIES.div_ceil(1_000)
-        );
+        assert_eq!(taken, HELD_ANOMALIES.div_ceil(1_000));
         let (found, failure) = drain(ahead).await;
         assert!(failure.is_none());
         assert_eq!(found.len(), 100_000, "the rest read after the answer");

@@ -925,6 +925,30 @@ fn snapshots_from_rows(
         .collect()
 }
 
+/// `COPY … TO STDOUT (FORMAT binary)` of the rows (id, ts, arrival, parameters) of the
+/// spacecraft `spacecraft_sql` names, in the tenant of the transaction, after the row `after`
+/// up to the row `up_to` (each (epoch milliseconds, arrival)), in (time, arrival) order, at most
+/// `limit` of them (`ALL` or a number). `COPY` takes no parameters, so everything here is SQL
+/// the store wrote or an integer; the row comparisons alone bound the index scan (each further
+/// condition on `ts` is checked on every index entry: a fifth of reading the rows).
+pub(super) fn copy_rows(
+    spacecraft_sql: &str,
+    (after_ms, after_arrival): (i64, i64),
+    (up_to_ms, up_to_arrival): (i64, i64),
+    limit: &str,
+) -> String {
+    format!(
+        "COPY (SELECT id, ts, arrival, parameters FROM telemetry \
+         WHERE tenant = current_setting('missionops.tenant') \
+         AND spacecraft_id = {spacecraft_sql} \
+         AND (ts, arrival) > \
+             (timestamptz 'epoch' + {after_ms} * interval '1 millisecond', {after_arrival}) \
+         AND (ts, arrival) <= \
+             (timestamptz 'epoch' + {up_to_ms} * interval '1 millisecond', {up_to_arrival}) \
+         ORDER BY ts, arrival LIMIT {limit}) TO STDOUT (FORMAT binary)"
+    )
+}
+
 /// A page of a range read as PostgreSQL hands it over (the form of `text_pages`, times
 /// beside the text), not read back yet.
 struct TextPage {
@@ -976,9 +1000,7 @@ impl PostgresStore {
         // (`string_agg`, and arrays of the times) cost it (1.6 against 3.3 ms of a 4,096-row
         // page), and this process reads the rows without a message or a decode call each.
         // `COPY` takes no parameters: the spacecraft goes in as a literal when it is plain (see
-        // `is_plain`), through a setting of the transaction otherwise; times and arrival
-        // numbers are integers. The row comparisons alone bound the index scan: each further
-        // condition on `ts` is checked on every index entry (a fifth of reading the rows).
+        // `is_plain`), through a setting of the transaction otherwise (see `copy_rows`).
         let spacecraft_sql = if is_plain(spacecraft.as_str()) {
             format!("'{spacecraft}'")
         } else {
@@ -990,16 +1012,11 @@ impl PostgresStore {
             "current_setting('missionops.page_spacecraft')".to_owned()
         };
         let limit = limit.map_or_else(|| "ALL".to_owned(), |l| to_i64(l).to_string());
-        let (after_ms, up_to_ms) = (after_ts.as_millis(), up_to_ts.as_millis());
-        let copy = format!(
-            "COPY (SELECT id, ts, arrival, parameters FROM telemetry \
-             WHERE tenant = current_setting('missionops.tenant') \
-             AND spacecraft_id = {spacecraft_sql} \
-             AND (ts, arrival) > \
-                 (timestamptz 'epoch' + {after_ms} * interval '1 millisecond', {after_arrival}) \
-             AND (ts, arrival) <= \
-                 (timestamptz 'epoch' + {up_to_ms} * interval '1 millisecond', {up_to_arrival}) \
-             ORDER BY ts, arrival LIMIT {limit}) TO STDOUT (FORMAT binary)"
+        let copy = copy_rows(
+            &spacecraft_sql,
+            (after_ts.as_millis(), after_arrival),
+            (up_to_ts.as_millis(), up_to_arrival),
+            &limit,
         );
         let mut bytes = Vec::new();
         {

@@ -34,6 +34,7 @@ use sqlx::pool::PoolConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{CopiedPage, CopyStream, PageText, PgTime};
+use super::telemetry::copy_rows;
 use super::{PostgresStore, db, is_plain, to_i64};
 use crate::pages_ahead::{PAGES_AHEAD, PageRead, range_pages, report};
 use crate::text_pages::{PageTimes, read_page_off_thread, stored_time};
@@ -199,8 +200,7 @@ impl WindowRead {
             .await
             .map_err(db)?;
         // `COPY` takes no parameters: the spacecraft goes in as a literal when it is plain (see
-        // `is_plain`), through a setting of the transaction otherwise; times, arrival numbers
-        // and the limit are integers. The row comparisons alone bound the index scan.
+        // `is_plain`), through a setting of the transaction otherwise (see `copy_rows`).
         sqlx::query(
             "SELECT set_config('missionops.tenant', $1, true), \
                     set_config('missionops.page_spacecraft', $2, true)",
@@ -215,20 +215,13 @@ impl WindowRead {
         } else {
             "current_setting('missionops.page_spacecraft')".to_owned()
         };
-        let (after_ms, after_arrival) = self.last;
-        let to_ms = self.to.as_millis();
         // One row past the cap, counting the rows read before a pause.
         let limit = to_i64(self.cap.saturating_add(1).saturating_sub(self.rows));
-        let copy = format!(
-            "COPY (SELECT id, ts, arrival, parameters FROM telemetry \
-             WHERE tenant = current_setting('missionops.tenant') \
-             AND spacecraft_id = {spacecraft_sql} \
-             AND (ts, arrival) > \
-                 (timestamptz 'epoch' + {after_ms} * interval '1 millisecond', {after_arrival}) \
-             AND (ts, arrival) <= \
-                 (timestamptz 'epoch' + {to_ms} * interval '1 millisecond', {}) \
-             ORDER BY ts, arrival LIMIT {limit}) TO STDOUT (FORMAT binary)",
-            i64::MAX
+        let copy = copy_rows(
+            &spacecraft_sql,
+            self.last,
+            (self.to.as_millis(), i64::MAX),
+            &limit.to_string(),
         );
         let mut copied = conn.copy_out_raw(&copy).await.map_err(db)?;
         let mut stream = CopyStream::default();
