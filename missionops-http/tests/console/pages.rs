@@ -457,7 +457,12 @@ async fn a_seeded_parameter_plots_with_its_limits_and_zoom_queries_a_narrower_ra
     browser
         .wait_for(
             "the last hour",
-            &format!("return window.__mo.seriesRequests.length > {count} && window.__mo.plot.data[0].length > 10"),
+            // The hour drawn, not only asked for: until its answer comes the day's plot is
+            // still the one shown, and a zoom would select in it.
+            &format!(
+                "const p = window.__mo.plot; return window.__mo.seriesRequests.length > {count} \
+                 && p.data[0].length > 10 && Math.abs(p.scales.x.max - p.scales.x.min - 3600) < 60"
+            ),
             WAIT,
         )
         .await;
