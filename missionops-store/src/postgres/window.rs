@@ -194,6 +194,9 @@ impl WindowRead {
         Ok(())
     }
 
+    /// Streams from the row after `last` on `conn`, in a transaction begun here rather than by
+    /// the store's `begin_for`: sqlx's transaction would give the connection back to the pool
+    /// when dropped, and one cut mid-stream must be closed instead (see [`Self::run`]).
     async fn stream_on(&mut self, conn: &mut PoolConnection<Postgres>) -> Result<Ended> {
         sqlx::query("BEGIN READ ONLY")
             .execute(&mut **conn)
