@@ -17,7 +17,7 @@ const MAX_BUCKETS = 1500;
 
 /** What the page holds: the session, the current page, the event stream; `__mo` is read by the tests. */
 const S = { session: null, page: null, stream: null, timers: [] };
-const probe = { seriesRequests: [], fleetRenderMs: null, plot: null, plotOf: null, events: 0 };
+const probe = { seriesRequests: [], fleetRenderMs: null, plot: null, plotOf: null, events: 0, tailsAnswered: 0 };
 window.__mo = probe;
 
 // ---------------------------------------------------------------------------------------------
@@ -447,6 +447,7 @@ async function spacecraftPage(id) {
       h('div', null, h('h2', null, 'Events'), list(events, (e) => [time(e.timestamp), ' ', h('span', { class: `sev sev-${e.severity}` }, e.type), ' ', e.message])),
       h('div', null, h('h2', null, 'Anomalies'), list(anomalies, (a) => [time(a.timestamp), ' ', h('span', { class: `sev sev-${a.severity}` }, a.severity), ' ', a.description]))));
   renderRows(latest.parameters || {});
+  probe.tail = () => plot.tail();
   if (selected) await plot.range('24h');
   else plotBox.append(h('p', { class: 'muted' }, 'No numeric parameter to plot.'));
   every(5000, async () => {
@@ -516,6 +517,8 @@ function makePlot(id, parameter, rule, box, title) {
   // Each load is numbered: a series answered after a later range was asked for is dropped, so
   // a slow answer to an earlier click never draws over the range the operator chose last.
   let loads = 0;
+  let shown = 0; // the number of the load drawn last
+  let tailing = false;
   const load = async (fromMs, toMs) => {
     const mine = ++loads;
     window = [fromMs, toMs];
@@ -523,6 +526,7 @@ function makePlot(id, parameter, rule, box, title) {
     const buckets = await fetchSeries(fromMs, toMs);
     if (mine !== loads) return;
     draw(buckets, fromMs, toMs);
+    shown = mine;
   };
   return Object.assign(state, {
     range: (name) => {
@@ -538,17 +542,31 @@ function makePlot(id, parameter, rule, box, title) {
       state.rangeName = null;
       return load(a.getTime(), b.getTime());
     },
-    /** Live tail: for a range that ends now, the buckets since the last one are appended. */
+    /**
+     * Live tail: for a range that ends now, the buckets since the last one are appended. A
+     * range asked for while the tail's request is out (a zoom, another button) wins: the tail's
+     * answer belongs to the plot it was asked for and is dropped once that plot is gone; no tail
+     * starts while a range is loading or another tail is out.
+     */
     tail: async () => {
-      if (!u || !state.rangeName || !window) return;
+      const mine = loads;
+      if (!u || !state.rangeName || !window || shown !== mine || tailing) return;
       const now = Date.now();
       const span = window[1] - window[0];
       const xs = u.data[0];
       const lastStart = xs.length ? xs[xs.length - 1] * 1000 : window[0];
-      const fresh = await api(`/telemetry/series?${q({
-        spacecraftId: id, parameter: parameter(), from: new Date(lastStart).toISOString(),
-        to: new Date(now).toISOString(), bucket: `${bucketFor(window[0], window[1])}s`,
-      })}`);
+      tailing = true;
+      let fresh;
+      try {
+        fresh = await api(`/telemetry/series?${q({
+          spacecraftId: id, parameter: parameter(), from: new Date(lastStart).toISOString(),
+          to: new Date(now).toISOString(), bucket: `${bucketFor(window[0], window[1])}s`,
+        })}`);
+      } finally {
+        tailing = false;
+        probe.tailsAnswered += 1;
+      }
+      if (mine !== loads || !u) return;
       window = [now - span, now];
       const keep = xs.filter((x) => x * 1000 < lastStart && x * 1000 >= window[0]).length;
       const drop = xs.length - keep - (xs.length && xs[xs.length - 1] * 1000 >= lastStart ? 1 : 0);

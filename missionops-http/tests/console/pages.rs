@@ -984,3 +984,98 @@ async fn a_silent_spacecraft_is_marked_stale_and_contact_lost_until_it_sends_aga
     );
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn a_live_tail_never_undoes_a_range_chosen_while_it_was_out() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = ConsoleApp::spawn().await;
+    app.ops
+        .seed_demo_data(SeedOptions::default())
+        .await
+        .expect("seed the demo");
+    let engineer = app.key("systems", Role::Engineer).await;
+    let browser = signed_in(&app, &engineer, None).await;
+    open(&browser, &app, "#/spacecraft/Sat-Imager-001").await;
+    let span_is = |seconds: u32| {
+        format!(
+            "const p = window.__mo.plot; return !!p && p.data[0].length > 0 \
+             && Math.abs(p.scales.x.max - p.scales.x.min - {seconds}) < 60"
+        )
+    };
+    browser
+        .wait_for("the day's plot", &span_is(86_400), WAIT)
+        .await;
+    browser.click("button[data-range=\"1h\"]").await;
+    browser
+        .wait_for("the hour's plot", &span_is(3_600), WAIT)
+        .await;
+    // The next series request waits until the test lets it go.
+    let hold_next = "const f = window.__realFetch || window.fetch; window.__realFetch = f; \
+        window.__held = null; \
+        window.fetch = (u, o) => { \
+          if (String(u).includes('/telemetry/series') && window.__held === null) { \
+            return new Promise((r) => { window.__held = r; }).then(() => f(u, o)); \
+          } \
+          return f(u, o); };";
+    let held = "return typeof window.__held === 'function'";
+    // How many series requests one call of the tail makes.
+    let tail_asks = "const done = arguments[arguments.length - 1]; \
+        const before = window.__mo.seriesRequests.length; \
+        window.__mo.tail().then(() => done(window.__mo.seriesRequests.length - before));";
+
+    // The live tail asks for the newest buckets; the operator zooms into the middle half while
+    // that request is out, and the zoom is drawn first. The tail's late answer is dropped: the
+    // zoomed half hour stays shown, not the last hour again.
+    browser.exec(hold_next, json!([])).await;
+    let answered = browser
+        .exec("return window.__mo.tailsAnswered", json!([]))
+        .await;
+    browser.exec("window.__mo.tail();", json!([])).await;
+    browser.wait_for("the tail's request", held, WAIT).await;
+    // The interval's next round while that request is out asks for nothing: two answers for
+    // the same buckets would be appended twice.
+    let asked = browser.exec_async(tail_asks, json!([])).await;
+    assert_eq!(asked, json!(0), "series requests made by a second tail");
+    browser
+        .exec(
+            "const p = window.__mo.plot; p.setSelect({left: p.bbox.width / devicePixelRatio * 0.25, top: 0, \
+             width: p.bbox.width / devicePixelRatio * 0.5, height: 50}, true);",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_for("the zoomed half hour", &span_is(1_800), WAIT)
+        .await;
+    let zoomed = browser
+        .exec("return window.__mo.plot.scales.x", json!([]))
+        .await;
+    browser.exec("window.__held();", json!([])).await;
+    browser
+        .wait_for(
+            "the tail's answer",
+            &format!("return window.__mo.tailsAnswered > {answered}"),
+            WAIT,
+        )
+        .await;
+    let shown = browser
+        .exec("return window.__mo.plot.scales.x", json!([]))
+        .await;
+    assert_eq!(shown, zoomed, "the zoom is still what the plot shows");
+
+    // A range asked for and not yet answered: a tail in the meantime asks for nothing (it
+    // would extend the plot the operator is leaving), and the new range is drawn when it comes.
+    browser.exec(hold_next, json!([])).await;
+    browser.click("button[data-range=\"1h\"]").await;
+    browser.wait_for("the hour's request", held, WAIT).await;
+    let asked = browser.exec_async(tail_asks, json!([])).await;
+    assert_eq!(
+        asked,
+        json!(0),
+        "series requests made by a tail while a range loads"
+    );
+    browser.exec("window.__held();", json!([])).await;
+    browser
+        .wait_for("the hour's plot again", &span_is(3_600), WAIT)
+        .await;
+    browser.quit().await;
+}
