@@ -9,6 +9,7 @@
 # point it at the target directory of another checkout to measure a baseline in the same run.
 # Each scenario runs against a fresh server on a fresh database. Scenarios: single, batch,
 # analyze, fill (one spacecraft); packets (100 Space Packets a request, SPEC §11); single-fleet, single-new, batch10-fleet, batch-new (a fleet);
+# events-fleet (a read that is one store transaction: GET /events of one spacecraft, round-robin);
 # fleet-live (10,000 spacecraft with configured, live monitors: FLEET defaults to 10000 for it;
 # prints the monitor ticks' mean time during the load, apart from those while configuring,
 # and the server's resident memory; CROSSING=N makes N snapshots in a thousand cross a limit,

@@ -131,7 +131,7 @@ fn client_builder() -> reqwest::ClientBuilder {
     }
 }
 
-const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|fleet-live|packets|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N] [--client hyper|reqwest] [--crossing N]";
+const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|fleet-live|packets|events-fleet|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N] [--client hyper|reqwest] [--crossing N]";
 
 fn parse_options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
@@ -939,6 +939,27 @@ async fn main() {
                 outcomes,
             );
             report_ticks(&base, before).await;
+        }
+        "events-fleet" => {
+            // A read that is one transaction on the store: each spacecraft's registration
+            // event, newest 20, round-robin over the fleet.
+            let fleet = register_fleet(&options, &format!("LOAD-E{run_id}")).await;
+            let (elapsed, outcomes) = run_for(&options, 1, move |n| {
+                Req::get(format!(
+                    "/events?spacecraftId={}&limit=20",
+                    round_robin(&fleet, n)
+                ))
+            })
+            .await;
+            report(
+                &format!(
+                    "GET /events?spacecraftId=…&limit=20, round-robin over {} registered spacecraft",
+                    options.fleet
+                ),
+                "responses",
+                elapsed,
+                outcomes,
+            );
         }
         "healthz" => {
             let (elapsed, outcomes) =
