@@ -17,7 +17,7 @@ const MAX_BUCKETS = 1500;
 
 /** What the page holds: the session, the current page, the event stream; `__mo` is read by the tests. */
 const S = { session: null, page: null, stream: null, timers: [] };
-const probe = { seriesRequests: [], fleetRenderMs: null, plot: null, plotOf: null, events: 0, tailsAnswered: 0 };
+const probe = { seriesRequests: [], fleetRenderMs: null, plot: null, plotOf: null, events: 0, tailsAnswered: 0, alarmAnswers: 0, fleetAnswers: 0, docAnswers: 0 };
 window.__mo = probe;
 
 // ---------------------------------------------------------------------------------------------
@@ -290,9 +290,15 @@ async function fleetPage() {
   const summary = h('span', { class: 'muted', id: 'fleet-summary' });
   show(h('h1', null, 'Fleet'), h('div', { class: 'toolbar' }, summary), grid);
   let ages = [];
+  // Numbered as the alarm list's loads are: an answer that comes after a later load began is
+  // dropped, so an older fleet never replaces a newer one.
+  let loads = 0;
   const load = async () => {
+    const mine = ++loads;
     const [fleet, alarms, events] = await Promise.all([
       api('/fleet/status'), api('/alarms'), api('/events?limit=100')]);
+    probe.fleetAnswers += 1;
+    if (mine !== loads) return;
     ages = renderFleet(grid, fleet, fleetMarks(alarms, events));
     const worst = fleet.filter((f) => f.overallStatus === 'CRITICAL').length;
     summary.textContent = `${fleet.length} spacecraft · ${worst} critical · rendered in ${probe.fleetRenderMs.toFixed(1)} ms`;
@@ -372,13 +378,24 @@ async function alarmsPage() {
       h('td', null, a.violationCount), h('td', { class: 'acked-by' }, a.acknowledgedBy || ''),
       h('td', null, a.shelvedUntil ? time(a.shelvedUntil) : ''), h('td', null, a.comment || ''), actions);
   };
+  // Each load is numbered: an answer that comes after a later load began (another filter, an
+  // action's refresh) is dropped, so the rows always match the filter shown; one that comes
+  // while a shelve form is open is held back until the form closes, not drawn over it.
+  let loads = 0;
   const load = async () => {
     if (editing) {
       pending = true;
       return;
     }
     pending = false;
+    const mine = ++loads;
     const alarms = await api(`/alarms?${q({ spacecraftId: spacecraft.value.trim(), state: state.value })}`);
+    probe.alarmAnswers += 1;
+    if (mine !== loads) return;
+    if (editing) {
+      pending = true;
+      return;
+    }
     body.replaceChildren(...(alarms.length ? alarms.map(row) : [h('tr', null, h('td', { colspan: 12, class: 'muted' }, 'No alarms.'))]));
   };
   spacecraft.addEventListener('change', () => load().catch((e) => { note.textContent = e.message; }));
@@ -586,9 +603,15 @@ function makePlot(id, parameter, rule, box, title) {
 async function docsPage() {
   const search = h('input', { id: 'doc-query', type: 'search', placeholder: 'search documents' });
   const results = h('ul', { class: 'doc-list', id: 'doc-results' });
+  // Numbered: the answer to an earlier search that comes after a later one began is dropped,
+  // so the list always answers the words in the box.
+  let loads = 0;
   const load = async () => {
+    const mine = ++loads;
     const text = search.value.trim();
     const docs = text ? await api(`/docs/search?${q({ q: text, limit: 50 })}`) : await api('/docs?limit=50');
+    probe.docAnswers += 1;
+    if (mine !== loads) return;
     results.replaceChildren(...(docs.length ? docs.map((d) => h('li', null,
       h('a', { href: `#/docs/${enc(d.id)}`, class: 'doc-link' }, d.title), ' ',
       h('span', { class: 'muted' }, `${d.spacecraftId || ''} · ${d.category || ''}`), ' ',

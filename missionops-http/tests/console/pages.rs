@@ -900,15 +900,59 @@ fn now() -> missionops_core::Timestamp {
 
 /// Sends one `temp` sample of now for `spacecraft` (open mode: no key).
 async fn send_sample(app: &ConsoleApp, spacecraft: &str) {
+    send_parameters(app, spacecraft, now(), json!({"temp": 20})).await;
+}
+
+/// Sends one sample of `parameters` at `at` for `spacecraft` (open mode: no key).
+async fn send_parameters(
+    app: &ConsoleApp,
+    spacecraft: &str,
+    at: missionops_core::Timestamp,
+    parameters: Value,
+) {
     let response = app
         .client
         .post(app.url("/telemetry"))
-        .json(&json!({"spacecraftId": spacecraft, "timestamp": now().to_string(), "parameters": {"temp": 20}}))
+        .json(&json!({"spacecraftId": spacecraft, "timestamp": at.to_string(), "parameters": parameters}))
         .send()
         .await
         .expect("ingest");
     assert_eq!(response.status(), StatusCode::CREATED);
 }
+
+/// Gives `spacecraft` limits: `temp` above 45 and `volt` below 20 are warnings (open mode).
+async fn configure_limits(app: &ConsoleApp, spacecraft: &str) {
+    let configured = app
+        .client
+        .put(app.url(&format!("/spacecraft/{spacecraft}/config")))
+        .json(&json!({"parameters": {"temp": {"warnHigh": 45}, "volt": {"warnLow": 20}}}))
+        .send()
+        .await
+        .expect("configure");
+    assert!(configured.status().is_success(), "{}", configured.status());
+}
+
+/// Makes the page hold the answer to its next request whose path starts with `prefix`: the
+/// request goes out at once, and its answer waits until the test calls `window.__held()`
+/// (set once the answer is in; [`HELD`] says when).
+async fn hold_next_answer(browser: &Browser, prefix: &str) {
+    browser
+        .exec(
+            "const f = window.__realFetch || window.fetch; window.__realFetch = f; \
+             window.__held = null; const prefix = arguments[0]; let armed = true; \
+             window.fetch = (u, o) => { \
+               if (armed && String(u).startsWith(prefix)) { \
+                 armed = false; \
+                 return f(u, o).then((r) => new Promise((done) => { window.__held = () => done(r); })); \
+               } \
+               return f(u, o); };",
+            json!([prefix]),
+        )
+        .await;
+}
+
+/// Whether the answer [`hold_next_answer`] holds is in.
+const HELD: &str = "return typeof window.__held === 'function'";
 
 #[tokio::test]
 async fn a_silent_spacecraft_is_marked_stale_and_contact_lost_until_it_sends_again() {
@@ -1009,15 +1053,6 @@ async fn a_live_tail_never_undoes_a_range_chosen_while_it_was_out() {
     browser
         .wait_for("the hour's plot", &span_is(3_600), WAIT)
         .await;
-    // The next series request waits until the test lets it go.
-    let hold_next = "const f = window.__realFetch || window.fetch; window.__realFetch = f; \
-        window.__held = null; \
-        window.fetch = (u, o) => { \
-          if (String(u).includes('/telemetry/series') && window.__held === null) { \
-            return new Promise((r) => { window.__held = r; }).then(() => f(u, o)); \
-          } \
-          return f(u, o); };";
-    let held = "return typeof window.__held === 'function'";
     // How many series requests one call of the tail makes.
     let tail_asks = "const done = arguments[arguments.length - 1]; \
         const before = window.__mo.seriesRequests.length; \
@@ -1026,12 +1061,14 @@ async fn a_live_tail_never_undoes_a_range_chosen_while_it_was_out() {
     // The live tail asks for the newest buckets; the operator zooms into the middle half while
     // that request is out, and the zoom is drawn first. The tail's late answer is dropped: the
     // zoomed half hour stays shown, not the last hour again.
-    browser.exec(hold_next, json!([])).await;
+    hold_next_answer(&browser, "/telemetry/series").await;
     let answered = browser
         .exec("return window.__mo.tailsAnswered", json!([]))
         .await;
     browser.exec("window.__mo.tail();", json!([])).await;
-    browser.wait_for("the tail's request", held, WAIT).await;
+    browser
+        .wait_for("the tail's answer, held", HELD, WAIT)
+        .await;
     // The interval's next round while that request is out asks for nothing: two answers for
     // the same buckets would be appended twice.
     let asked = browser.exec_async(tail_asks, json!([])).await;
@@ -1064,9 +1101,9 @@ async fn a_live_tail_never_undoes_a_range_chosen_while_it_was_out() {
 
     // A range asked for and not yet answered: a tail in the meantime asks for nothing (it
     // would extend the plot the operator is leaving), and the new range is drawn when it comes.
-    browser.exec(hold_next, json!([])).await;
+    hold_next_answer(&browser, "/telemetry/series").await;
     browser.click("button[data-range=\"1h\"]").await;
-    browser.wait_for("the hour's request", held, WAIT).await;
+    browser.wait_for("the hour's answer", HELD, WAIT).await;
     let asked = browser.exec_async(tail_asks, json!([])).await;
     assert_eq!(
         asked,
@@ -1077,5 +1114,224 @@ async fn a_live_tail_never_undoes_a_range_chosen_while_it_was_out() {
     browser
         .wait_for("the hour's plot again", &span_is(3_600), WAIT)
         .await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn an_alarm_list_answered_late_never_replaces_a_later_one_nor_an_open_shelve_form() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = ConsoleApp::spawn().await;
+    for spacecraft in ["SC-A", "SC-B"] {
+        configure_limits(&app, spacecraft).await;
+        send_parameters(&app, spacecraft, now(), json!({"temp": 80})).await;
+    }
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/#/alarms")).await;
+    let rows = "return [...document.querySelectorAll('#alarm-rows tr[data-id]')] \
+        .map(r => r.children[1].textContent).sort().join(',')";
+    let rows_are = |expected: &str| {
+        format!("const r = (() => {{ {rows} }})(); return r === '{expected}' && r")
+    };
+    browser
+        .wait_for("both spacecraft's alarms", &rows_are("SC-A,SC-B"), WAIT)
+        .await;
+    let answers = "return window.__mo.alarmAnswers";
+    let filter = |spacecraft: &str| {
+        format!(
+            "const s = document.getElementById('alarm-spacecraft'); s.value = '{spacecraft}'; \
+             s.dispatchEvent(new Event('change'));"
+        )
+    };
+
+    // SC-A's list is asked for and answered late, after SC-B's, chosen next, was drawn: the
+    // rows stay SC-B's, as the filter says.
+    hold_next_answer(&browser, "/alarms?").await;
+    let before = browser.exec(answers, json!([])).await;
+    browser.exec(&filter("SC-A"), json!([])).await;
+    browser.wait_for("SC-A's answer, held", HELD, WAIT).await;
+    browser.exec(&filter("SC-B"), json!([])).await;
+    browser
+        .wait_for("SC-B's rows", &rows_are("SC-B"), WAIT)
+        .await;
+    browser.exec("window.__held();", json!([])).await;
+    browser
+        .wait_for(
+            "SC-A's late answer",
+            &format!("return window.__mo.alarmAnswers >= {before} + 2"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        browser.exec(rows, json!([])).await,
+        json!("SC-B"),
+        "the rows of the filter shown"
+    );
+
+    // A refresh answered while the operator fills in a shelve form leaves the form; closing
+    // it refreshes the list.
+    hold_next_answer(&browser, "/alarms?").await;
+    let before = browser.exec(answers, json!([])).await;
+    browser
+        .exec(
+            "document.getElementById('alarm-state').dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_for("the refresh's answer, held", HELD, WAIT)
+        .await;
+    browser.click("#alarm-rows tr[data-id] button.shelve").await;
+    browser
+        .wait_for(
+            "the shelve form",
+            "return !!document.querySelector('.shelve-form')",
+            WAIT,
+        )
+        .await;
+    browser.exec("window.__held();", json!([])).await;
+    browser
+        .wait_for(
+            "the refresh's answer",
+            &format!("return window.__mo.alarmAnswers > {before}"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        browser
+            .exec("return !!document.querySelector('.shelve-form')", json!([]))
+            .await,
+        json!(true),
+        "the form the operator is filling in is still there"
+    );
+    browser.click(".shelve-form button[type=\"button\"]").await;
+    browser
+        .wait_for(
+            "the list again, without the form",
+            &format!(
+                "return !document.querySelector('.shelve-form') && (() => {{ {rows} }})() === 'SC-B'"
+            ),
+            WAIT,
+        )
+        .await;
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn an_older_fleet_answer_never_replaces_a_newer_one() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = ConsoleApp::spawn().await;
+    configure_limits(&app, "SC-F").await;
+    let ago = |minutes: i64| {
+        missionops_core::Timestamp::from_millis(now().as_millis() - minutes * 60_000)
+            .expect("a time")
+    };
+    send_parameters(&app, "SC-F", ago(180), json!({"temp": 20, "volt": 28})).await;
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/#/fleet")).await;
+    let age =
+        "return document.querySelector('#fleet .tile[data-id=\"SC-F\"]')?.children[4].textContent";
+    let age_is =
+        |expected: &str| format!("const a = (() => {{ {age} }})(); return a === '{expected}' && a");
+    browser
+        .wait_for("the tile", &age_is("last telemetry 3h ago"), WAIT)
+        .await;
+
+    // A sample two hours old opens an alarm: the page reloads the fleet, whose answer is held;
+    // a sample of a minute ago opens another, and that reload is drawn first. The older
+    // answer, let through last, is dropped.
+    hold_next_answer(&browser, "/fleet/status").await;
+    let before = browser
+        .exec("return window.__mo.fleetAnswers", json!([]))
+        .await;
+    send_parameters(&app, "SC-F", ago(120), json!({"temp": 80, "volt": 28})).await;
+    browser
+        .wait_for("the first reload's answer, held", HELD, WAIT)
+        .await;
+    send_parameters(&app, "SC-F", ago(1), json!({"temp": 80, "volt": 5})).await;
+    browser
+        .wait_for("the newer fleet", &age_is("last telemetry 1m ago"), WAIT)
+        .await;
+    browser.exec("window.__held();", json!([])).await;
+    browser
+        .wait_for(
+            "the older answer",
+            &format!("return window.__mo.fleetAnswers >= {before} + 2"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        browser.exec(age, json!([])).await,
+        json!("last telemetry 1m ago"),
+        "the newer fleet stays shown"
+    );
+    browser.quit().await;
+}
+
+#[tokio::test]
+async fn a_search_answered_late_never_replaces_a_later_ones_results() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = ConsoleApp::spawn().await;
+    for (title, body) in [
+        ("Battery conditioning", "Charge the battery to 80 percent."),
+        ("Thermal safing", "Turn the heaters on."),
+    ] {
+        let published = app
+            .client
+            .post(app.url("/docs"))
+            .json(&json!({"title": title, "body": body, "category": "procedure"}))
+            .send()
+            .await
+            .expect("publish");
+        assert!(published.status().is_success(), "{}", published.status());
+    }
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/#/docs")).await;
+    let titles = "return [...document.querySelectorAll('#doc-results .doc-link')] \
+        .map(a => a.textContent).sort().join(',')";
+    let titles_are = |expected: &str| {
+        format!("const t = (() => {{ {titles} }})(); return t === '{expected}' && t")
+    };
+    browser
+        .wait_for(
+            "both documents",
+            &titles_are("Battery conditioning,Thermal safing"),
+            WAIT,
+        )
+        .await;
+    let search = |words: &str| {
+        format!(
+            "document.getElementById('doc-query').value = '{words}'; \
+             document.querySelector('form.toolbar').requestSubmit();"
+        )
+    };
+    hold_next_answer(&browser, "/docs/search?").await;
+    let before = browser
+        .exec("return window.__mo.docAnswers", json!([]))
+        .await;
+    browser.exec(&search("battery"), json!([])).await;
+    browser
+        .wait_for("the first search's answer, held", HELD, WAIT)
+        .await;
+    browser.exec(&search("heaters"), json!([])).await;
+    browser
+        .wait_for(
+            "the second search's results",
+            &titles_are("Thermal safing"),
+            WAIT,
+        )
+        .await;
+    browser.exec("window.__held();", json!([])).await;
+    browser
+        .wait_for(
+            "the first search's late answer",
+            &format!("return window.__mo.docAnswers >= {before} + 2"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        browser.exec(titles, json!([])).await,
+        json!("Thermal safing"),
+        "the results of the words in the box"
+    );
     browser.quit().await;
 }
