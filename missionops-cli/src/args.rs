@@ -35,6 +35,8 @@ Exit status:
   2  invalid input: bad arguments, a malformed value, file or import line
   3  not found: an unknown spacecraft, document or configuration
   4  conflict: the data clashes with what is stored (an id already used with other content)
+  5  unavailable: the database is locked by another process, cannot be reached or is full;
+     run it again once that passes
 
 Examples:
   missionops seed-demo-data

@@ -17,6 +17,9 @@ pub(crate) const INVALID: u8 = 2;
 pub(crate) const NOT_FOUND: u8 = 3;
 /// The data clashes with what is stored.
 pub(crate) const CONFLICT: u8 = 4;
+/// The store cannot answer now (the database is locked by another process past the wait, its
+/// server cannot be reached, its disk is full): worth running again.
+pub(crate) const UNAVAILABLE: u8 = 5;
 
 /// The exit status of a failed run.
 pub(crate) fn code(error: &anyhow::Error) -> u8 {
@@ -26,6 +29,7 @@ pub(crate) fn code(error: &anyhow::Error) -> u8 {
                 Error::Invalid { .. } => INVALID,
                 Error::NotFound { .. } => NOT_FOUND,
                 Error::Conflict { .. } => CONFLICT,
+                Error::Unavailable(_) => UNAVAILABLE,
                 _ => FAILURE,
             };
         }
@@ -83,7 +87,8 @@ mod tests {
             (Error::invalid("limit", "too big"), INVALID),
             (Error::not_found("spacecraft", "SC-9"), NOT_FOUND),
             (Error::conflict("snapshot", "s1", "differs"), CONFLICT),
-            (Error::backend("disk full"), FAILURE),
+            (Error::backend("corrupt row"), FAILURE),
+            (Error::unavailable("database is locked"), UNAVAILABLE),
         ];
         for (error, expected) in cases {
             let wrapped = Err::<(), _>(error).context("while testing").unwrap_err();

@@ -82,6 +82,7 @@ fn every_command_has_help_with_an_example() {
         "2  invalid input",
         "3  not found",
         "4  conflict",
+        "5  unavailable",
     ] {
         assert!(
             top.contains(code),
@@ -89,6 +90,33 @@ fn every_command_has_help_with_an_example() {
         );
     }
     assert!(!db.file().exists(), "help must not open the database");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_locked_by_another_process_exits_5_and_loses_nothing() {
+    use sqlx::Connection;
+
+    let db = Db::new();
+    let first = snapshot("SC-001", "2025-01-01T00:00:00Z", r#"{"temp":42}"#);
+    db.run(&["ingest-telemetry", &first]).ok();
+    let mut other = sqlx::SqliteConnection::connect(&db.url())
+        .await
+        .expect("a second connection");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .expect("take the write lock");
+    // Held past the store's busy timeout (5 s).
+    let second = snapshot("SC-001", "2025-01-01T00:01:00Z", r#"{"temp":43}"#);
+    let line = db.run(&["ingest-telemetry", &second]).fails(5);
+    assert!(line.contains("unavailable"), "{line}");
+    sqlx::query("ROLLBACK")
+        .execute(&mut other)
+        .await
+        .expect("release the lock");
+    db.run(&["ingest-telemetry", &second]).ok();
+    let stored = db.json(&["list-telemetry", "--spacecraft-id", "SC-001"]);
+    assert_eq!(stored.as_array().map(Vec::len), Some(2), "{stored}");
 }
 
 #[test]
@@ -677,14 +705,14 @@ fn a_bad_database_url_exits_non_zero_with_one_line() {
     let url = format!("sqlite://{}", missing.display());
     let line = db.run(&["--database-url", &url, "status"]).fails(1);
     assert!(line.contains("cannot open database"), "{line}");
-    // Refused (2) without the postgres feature, unreachable (1) with it: never the password.
+    // Refused (2) without the postgres feature, unavailable (5) with it: never the password.
     let run = db.run(&[
         "--database-url",
         "postgres://ops:s3cret@127.0.0.1:1/none",
         "status",
     ]);
     let code = run.code;
-    assert!(code == 1 || code == 2, "{run:#?}");
+    assert!(code == 5 || code == 2, "{run:#?}");
     let line = run.fails(code);
     assert!(!line.contains("s3cret"), "the password leaked: {line}");
 }

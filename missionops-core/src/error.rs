@@ -9,8 +9,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// an exit code.
 ///
 /// `Invalid` is always the caller's fault (HTTP 400) and names the field, as a dotted path where
-/// the value is nested (`snapshots[3].parameters.temp`). `NotFound` is 404, `Conflict` 409, and
-/// `Backend` is an internal failure whose text must not be shown to a client.
+/// the value is nested (`snapshots[3].parameters.temp`). `NotFound` is 404, `Conflict` 409,
+/// `Unavailable` a storage backend that cannot answer now and may later (503: worth retrying),
+/// and `Backend` is an internal failure whose text must not be shown to a client.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -43,6 +44,13 @@ pub enum Error {
     /// The storage backend or another adapter failed.
     #[error("storage backend failed: {0}")]
     Backend(#[source] BoxError),
+    /// The storage backend cannot answer now: its server cannot be reached or the connection
+    /// broke, no connection came free in time, another process held the database locked past
+    /// the wait, or its disk is full. Worth retrying once that passes. A write that failed so
+    /// was not stored, unless the connection broke while it committed; telemetry is idempotent
+    /// by snapshot id, so sending it again is always safe.
+    #[error("storage backend unavailable: {0}")]
+    Unavailable(#[source] BoxError),
 }
 
 /// The most characters of a bad value an error message quotes (see [`quote`]).
@@ -117,6 +125,11 @@ impl Error {
     /// Wraps an adapter failure as [`Error::Backend`].
     pub fn backend(err: impl Into<BoxError>) -> Self {
         Error::Backend(err.into())
+    }
+
+    /// Wraps a backend's failure to answer now as [`Error::Unavailable`].
+    pub fn unavailable(err: impl Into<BoxError>) -> Self {
+        Error::Unavailable(err.into())
     }
 
     /// The same error with its field placed under `prefix` (`parameters.temp` under `snapshots[2]`

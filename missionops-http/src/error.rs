@@ -229,6 +229,16 @@ impl From<Error> for ApiError {
                 api.details = vec![json!({"entity": entity, "id": id, "reason": reason})];
                 api
             }
+            unavailable @ Error::Unavailable(_) => {
+                let mut api = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Unavailable",
+                    "the store cannot answer now (unreachable, busy or full); try again shortly",
+                );
+                api.retry_after = Some(1);
+                api.internal = Some(unavailable.to_string());
+                api
+            }
             other => {
                 let mut api = ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -283,6 +293,10 @@ mod tests {
             (
                 Error::backend("disk on fire".to_owned()),
                 StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+            (
+                Error::unavailable("database is locked".to_owned()),
+                StatusCode::SERVICE_UNAVAILABLE,
             ),
         ];
         for (err, status) in cases {

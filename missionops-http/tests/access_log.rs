@@ -198,11 +198,12 @@ async fn a_failing_request_writes_an_error_line_with_its_cause() {
         Arc::new(UuidV7Ids),
     );
     let app = router(AppState::new(ops, HttpConfig::default()));
-    // A closed store fails every call: the request answers 500, its cause goes to the log.
+    // A closed store fails every call as unavailable: the request answers 503, its cause goes
+    // to the log.
     store.close().await;
     assert_eq!(
         send(&app, Method::GET, "/spacecraft", "").await,
-        StatusCode::INTERNAL_SERVER_ERROR
+        StatusCode::SERVICE_UNAVAILABLE
     );
     let lines = log.access_lines();
     assert_eq!(lines.len(), 1, "{:?}", log.lines());
@@ -211,11 +212,11 @@ async fn a_failing_request_writes_an_error_line_with_its_cause() {
         "{lines:?}"
     );
     assert!(
-        lines[0].contains("path=/spacecraft") && lines[0].contains("status=500"),
+        lines[0].contains("path=/spacecraft") && lines[0].contains("status=503"),
         "{lines:?}"
     );
     assert!(
-        lines[0].contains("cause=storage backend failed"),
+        lines[0].contains("cause=storage backend unavailable"),
         "the cause is logged: {lines:?}"
     );
 }

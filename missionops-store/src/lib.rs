@@ -56,6 +56,8 @@ mod sqlite;
 mod system;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod text_pages;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod unavailable;
 
 pub use memory::MemoryStore;
 pub use open::{DatabaseUrl, TelemetryDurability, migrate, open, open_for_server};

@@ -542,13 +542,36 @@ async fn a_scratch_database_is_dropped_with_its_store() {
 }
 
 #[tokio::test]
-async fn an_unreachable_server_is_a_backend_error() {
+async fn an_unreachable_server_is_unavailable_at_connect_and_on_every_call() {
     let started = std::time::Instant::now();
     let err = PostgresStore::connect("postgres://postgres@127.0.0.1:1/missionops")
         .await
         .expect_err("nothing listens on port 1");
-    assert!(matches!(err, Error::Backend(_)), "got {err}");
+    assert!(matches!(err, Error::Unavailable(_)), "got {err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(15));
+
+    // A store whose server went away: each call fails as unavailable (HTTP 503, worth
+    // retrying), not as an internal error.
+    let gone = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_millis(500))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/missionops")
+        .expect("a lazy pool");
+    let store = PostgresStore::from_pool(gone);
+    let err = store
+        .list_spacecraft(&TenantId::default(), limit(5), 0)
+        .await
+        .expect_err("no server");
+    assert!(matches!(err, Error::Unavailable(_)), "got {err}");
+    let err = store
+        .insert_telemetry(write(vec![snapshot_with(
+            "a",
+            "SC-1",
+            1,
+            json!({"temp": 1}),
+        )]))
+        .await
+        .expect_err("no server");
+    assert!(matches!(err, Error::Unavailable(_)), "got {err}");
 }
 
 #[tokio::test]

@@ -569,9 +569,9 @@ async fn the_write_probe_fails_while_another_process_holds_the_write_lock() {
         .execute(&mut other)
         .await
         .expect("take the write lock");
-    // After the busy timeout, as a write would.
+    // After the busy timeout, as a write would: unavailable (worth retrying), not broken.
     let err = store.probe_writes().await.expect_err("the file is locked");
-    assert!(matches!(err, Error::Backend(_)), "got {err}");
+    assert!(matches!(err, Error::Unavailable(_)), "got {err}");
     store
         .list_spacecraft(&TenantId::default(), limit(1), 0)
         .await

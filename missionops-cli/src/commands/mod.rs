@@ -214,6 +214,14 @@ impl Database {
                     Error::Backend(inner)
                 }
             }
+            Error::Unavailable(inner) => {
+                let text = inner.to_string();
+                if text.contains(password) {
+                    Error::unavailable(hide(&text))
+                } else {
+                    Error::Unavailable(inner)
+                }
+            }
             other => other,
         }
     }

@@ -367,17 +367,17 @@ impl<'a> BinaryReader<'a> {
 /// Compact JSON text of a document (keys in their order; numbers as `serde_json` writes them,
 /// which parse back to the same values).
 pub(super) fn object_text(value: &JsonObject) -> Result<String> {
-    serde_json::to_string(value).map_err(Error::backend)
+    serde_json::to_string(value).map_err(crate::unavailable::backend_error)
 }
 
 /// Compact JSON text of a snapshot's parameters, in their order.
 pub(super) fn parameters_text(value: &Parameters) -> Result<String> {
-    serde_json::to_string(value).map_err(Error::backend)
+    serde_json::to_string(value).map_err(crate::unavailable::backend_error)
 }
 
 /// JSON text of one parameter value: a number, a string or a boolean.
 pub(super) fn value_text(value: &ParameterValue) -> Result<String> {
-    serde_json::to_string(value).map_err(Error::backend)
+    serde_json::to_string(value).map_err(crate::unavailable::backend_error)
 }
 
 /// Parses a stored document, naming `what` when it is not a JSON object.

@@ -1,7 +1,7 @@
 //! The write probe: a write statement that matches no row, in a transaction rolled back.
 
 use async_trait::async_trait;
-use missionops_core::{Error, Result, WriteProbe};
+use missionops_core::{Result, WriteProbe};
 
 use super::PostgresStore;
 
@@ -12,11 +12,18 @@ impl WriteProbe for PostgresStore {
     /// update the table when the statement starts, so it fails as any write would; matching
     /// no row, it takes no row lock and waits for no writer.
     async fn probe_writes(&self) -> Result<()> {
-        let mut transaction = self.pool.begin().await.map_err(Error::backend)?;
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .map_err(crate::unavailable::backend_error)?;
         sqlx::query("UPDATE event_counter SET last_sequence = last_sequence WHERE false")
             .execute(&mut *transaction)
             .await
-            .map_err(Error::backend)?;
-        transaction.rollback().await.map_err(Error::backend)
+            .map_err(crate::unavailable::backend_error)?;
+        transaction
+            .rollback()
+            .await
+            .map_err(crate::unavailable::backend_error)
     }
 }

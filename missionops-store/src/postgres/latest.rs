@@ -73,9 +73,12 @@ pub(super) fn latest_documents<'a>(
             spacecraft.push(of);
             document.push('{');
         }
-        document.push_str(&serde_json::to_string(parameter).map_err(Error::backend)?);
+        document.push_str(
+            &serde_json::to_string(parameter).map_err(crate::unavailable::backend_error)?,
+        );
         document.push_str(":[");
-        document.push_str(&serde_json::to_string(value).map_err(Error::backend)?);
+        document
+            .push_str(&serde_json::to_string(value).map_err(crate::unavailable::backend_error)?);
         document.push_str(&format!(",{},{arrival}]", timestamp.as_millis()));
     }
     if !document.is_empty() {

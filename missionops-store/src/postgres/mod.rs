@@ -256,7 +256,10 @@ impl PostgresStore {
     /// Creates the schema or brings it up to date. Applying the migrations again is a no-op,
     /// and concurrent callers wait for each other (an advisory lock).
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await.map_err(Error::backend)
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(crate::unavailable::backend_error)
     }
 
     /// How many recorded events, of every tenant, wait in the outbox for delivery.
@@ -466,7 +469,7 @@ fn is_plain(value: &str) -> bool {
 
 /// A failure of the database or of the connection to it.
 fn db(err: sqlx::Error) -> Error {
-    Error::backend(err)
+    crate::unavailable::backend_error(err)
 }
 
 /// The constraint a unique violation broke, when `err` is one.

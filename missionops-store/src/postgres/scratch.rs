@@ -38,7 +38,7 @@ impl PostgresStore {
             .disable_statement_logging();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_err(Error::backend)?;
+            .map_err(crate::unavailable::backend_error)?;
         let mut conn = connect_admin(&admin).await?;
         drop_stale(&mut conn, now).await?;
         let name = format!(

@@ -338,7 +338,7 @@ impl WindowRead {
             };
             Ok(TelemetryPage { snapshots, next })
         });
-        Ok(async move { read.await.map_err(Error::backend)? }.boxed())
+        Ok(async move { read.await.map_err(crate::unavailable::backend_error)? }.boxed())
     }
 
     /// Whether the window holds more rows after the last one read than are left below the cap,

@@ -94,7 +94,7 @@ pub(super) async fn record(
                 check_unrecorded(&mut *conn, events).await?;
                 return Err(taken(&events[0].id));
             }
-            return Err(Error::backend(err));
+            return Err(crate::unavailable::backend_error(err));
         }
     }
     sqlx::query(

@@ -272,7 +272,7 @@ impl Writer {
         if result.is_ok() {
             committed();
         }
-        Some(result.map_err(Error::backend))
+        Some(result.map_err(crate::unavailable::backend_error))
     }
 
     /// Gives the direct connection its large page cache once the file, `bytes` long now, has
@@ -285,7 +285,7 @@ impl Writer {
         if let Some(direct) = state.direct.as_ref() {
             direct
                 .pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
-                .map_err(Error::backend)?;
+                .map_err(crate::unavailable::backend_error)?;
         }
         state.direct_cache_large = true;
         Ok(())
@@ -463,8 +463,11 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "0")
             .connect()
             .await
-            .map_err(Error::backend)?;
-        MIGRATOR.run(&mut writer).await.map_err(Error::backend)?;
+            .map_err(crate::unavailable::backend_error)?;
+        MIGRATOR
+            .run(&mut writer)
+            .await
+            .map_err(crate::unavailable::backend_error)?;
         // Latest values a process stopped before writing (see `telemetry::latest`).
         Self::repair_latest_values(&mut writer).await?;
         let sizing = DirectCache {
@@ -481,7 +484,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone().pragma("cache_size", "-256"))
             .await
-            .map_err(Error::backend)?;
+            .map_err(crate::unavailable::backend_error)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .idle_timeout(None)
@@ -494,7 +497,7 @@ impl SqliteStore {
                     .pragma("query_only", "ON"),
             )
             .await
-            .map_err(Error::backend)?;
+            .map_err(crate::unavailable::backend_error)?;
         let latest = Arc::<telemetry::PendingLatest>::default();
         let checkpointer = Arc::new(Checkpointer::start(
             checkpoint_connection,
@@ -539,14 +542,14 @@ impl SqliteStore {
         sqlx::query("PRAGMA synchronous = FULL")
             .execute(&mut *writer)
             .await
-            .map_err(Error::backend)?;
+            .map_err(crate::unavailable::backend_error)?;
         drop(writer);
         Ok(self)
     }
 
     /// Closes every connection, waiting for those in use to be returned. The last connection
     /// to close checkpoints the write-ahead log into the database file. Later calls on this
-    /// store (or its clones) fail with [`Error::Backend`].
+    /// store (or its clones) fail with [`Error::Unavailable`].
     pub async fn close(&self) {
         self.checkpointer.0.abort();
         if let Err(e) = telemetry::flush_latest_values(&self.writer, &self.latest).await {
@@ -578,10 +581,10 @@ fn open_direct(file: &Path, large_cache: bool) -> Result<rusqlite::Connection> {
         file,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(Error::backend)?;
+    .map_err(crate::unavailable::backend_error)?;
     connection
         .busy_timeout(Duration::ZERO)
-        .map_err(Error::backend)?;
+        .map_err(crate::unavailable::backend_error)?;
     connection
         .execute_batch(&format!(
             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
@@ -592,7 +595,7 @@ fn open_direct(file: &Path, large_cache: bool) -> Result<rusqlite::Connection> {
                 -SMALL_FILE_CACHE_KIB
             }
         ))
-        .map_err(Error::backend)?;
+        .map_err(crate::unavailable::backend_error)?;
     Ok(connection)
 }
 
@@ -649,7 +652,7 @@ trait DbResult<T> {
 
 impl<T> DbResult<T> for std::result::Result<T, sqlx::Error> {
     fn db(self) -> Result<T> {
-        self.map_err(Error::backend)
+        self.map_err(crate::unavailable::backend_error)
     }
 }
 

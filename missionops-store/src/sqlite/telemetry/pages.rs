@@ -97,11 +97,16 @@ impl RangeReaders {
         &self,
         read: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let _permit = self.0.in_use.acquire().await.map_err(Error::backend)?;
+        let _permit = self
+            .0
+            .in_use
+            .acquire()
+            .await
+            .map_err(crate::unavailable::backend_error)?;
         let readers = self.clone();
         tokio::task::spawn_blocking(move || readers.with(read))
             .await
-            .map_err(Error::backend)?
+            .map_err(crate::unavailable::backend_error)?
     }
 
     /// Runs `read` on an idle connection, or a new one, on the calling thread; the
@@ -128,18 +133,18 @@ impl RangeReaders {
             &self.0.file,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(Error::backend)?;
+        .map_err(crate::unavailable::backend_error)?;
         // Like the other connections: a reader can meet a lock while the log is restarted or
         // recovered; it waits (on its blocking thread) rather than failing the read.
         connection
             .busy_timeout(BUSY_TIMEOUT)
-            .map_err(Error::backend)?;
+            .map_err(crate::unavailable::backend_error)?;
         connection
             .execute_batch(&format!(
                 "PRAGMA cache_size = {}; PRAGMA query_only = ON",
                 -RANGE_READER_CACHE_KIB
             ))
-            .map_err(Error::backend)?;
+            .map_err(crate::unavailable::backend_error)?;
         Ok(connection)
     }
 }
@@ -210,21 +215,21 @@ fn read_page(
                AND (ts > ?2 OR seq > ?4) AND (ts < ?3 OR seq <= ?5) \
              ORDER BY ts, seq",
         )
-        .map_err(Error::backend)?;
+        .map_err(crate::unavailable::backend_error)?;
     let mut rows = statement
         .query(rusqlite::params![key, after.0, up_to.0, after.1, up_to.1])
-        .map_err(Error::backend)?;
+        .map_err(crate::unavailable::backend_error)?;
     // A page's own copy of the id (see `text_pages::parse_page`).
     let own = SpacecraftId::parse(spacecraft.as_str())?;
     let mut reader = SnapshotReader::new(&own);
     let mut snapshots: Vec<TelemetrySnapshot> = Vec::new();
-    while let Some(row) = rows.next().map_err(Error::backend)? {
+    while let Some(row) = rows.next().map_err(crate::unavailable::backend_error)? {
         let text = |column| -> Result<&str> {
             row.get_ref(column)
                 .and_then(|value| Ok(value.as_str()?))
-                .map_err(Error::backend)
+                .map_err(crate::unavailable::backend_error)
         };
-        let ts: i64 = row.get(1).map_err(Error::backend)?;
+        let ts: i64 = row.get(1).map_err(crate::unavailable::backend_error)?;
         let snapshot = reader.read(text(0)?, ts, text(2)?, snapshots.last())?;
         snapshots.push(snapshot);
     }
@@ -256,7 +261,7 @@ mod tests {
         let pragma = |connection: &rusqlite::Connection, name: &str| -> Result<i64> {
             connection
                 .pragma_query_value(None, name, |row| row.get(0))
-                .map_err(Error::backend)
+                .map_err(crate::unavailable::backend_error)
         };
         let settings = readers
             .with(|connection| {
@@ -274,7 +279,7 @@ mod tests {
         let write = readers.with(|connection| {
             connection
                 .execute_batch("CREATE TABLE scratch (x INTEGER)")
-                .map_err(Error::backend)
+                .map_err(crate::unavailable::backend_error)
         });
         assert!(write.is_err(), "a range reader wrote");
         assert_eq!(idle(), Some(0), "a connection that failed is not kept");

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use missionops_core::TenantId;
 use missionops_core::{
-    BucketWidth, Error, LatestValue, Limit, ParameterName, RangeCursor, Result, SeriesBucket,
+    BucketWidth, LatestValue, Limit, ParameterName, RangeCursor, Result, SeriesBucket,
     SpacecraftId, TelemetryPage, TelemetrySnapshot, Timestamp,
 };
 use sqlx::SqliteConnection;
@@ -63,7 +63,7 @@ async fn collect(
     snapshots: &mut Vec<TelemetrySnapshot>,
 ) -> Result<()> {
     if let Some(task) = parsing.pop_front() {
-        let page = task.await.map_err(Error::backend)??;
+        let page = task.await.map_err(crate::unavailable::backend_error)??;
         if snapshots.is_empty() {
             *snapshots = page;
         } else {

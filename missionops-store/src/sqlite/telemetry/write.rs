@@ -47,8 +47,8 @@ const SNAPSHOTS_PER_STATEMENT: usize = 250;
 /// for typical telemetry so that it is not regrown value by value.
 fn encode(parameters: &Parameters) -> Result<String> {
     let mut out = Vec::with_capacity(2 + 32 * parameters.len());
-    serde_json::to_writer(&mut out, parameters).map_err(Error::backend)?;
-    String::from_utf8(out).map_err(Error::backend)
+    serde_json::to_writer(&mut out, parameters).map_err(crate::unavailable::backend_error)?;
+    String::from_utf8(out).map_err(crate::unavailable::backend_error)
 }
 
 fn encode_chunk(chunk: &[TelemetrySnapshot]) -> Result<Vec<String>> {
