@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use missionops_core::{Caller, Error, MissionOps, Store, TenantId};
+use missionops_core::{BoxError, Caller, Error, MissionOps, Store, TenantId};
 use missionops_store::{DatabaseUrl, SystemClock, UuidV7Ids};
 use tracing_subscriber::EnvFilter;
 
@@ -200,28 +200,23 @@ impl Database {
             return error;
         };
         let hide = |text: &str| text.replace(password, "***");
+        // A backend's own error, kept as it is unless its text quotes the password.
+        let hide_inner = |inner: BoxError| -> BoxError {
+            let text = inner.to_string();
+            if text.contains(password) {
+                hide(&text).into()
+            } else {
+                inner
+            }
+        };
         match error {
             Error::Invalid { field, reason } => Error::invalid(field, hide(&reason)),
             Error::Conflict { entity, id, reason } => {
                 Error::conflict(entity, hide(&id), hide(&reason))
             }
             Error::NotFound { entity, id } => Error::not_found(entity, hide(&id)),
-            Error::Backend(inner) => {
-                let text = inner.to_string();
-                if text.contains(password) {
-                    Error::backend(hide(&text))
-                } else {
-                    Error::Backend(inner)
-                }
-            }
-            Error::Unavailable(inner) => {
-                let text = inner.to_string();
-                if text.contains(password) {
-                    Error::unavailable(hide(&text))
-                } else {
-                    Error::Unavailable(inner)
-                }
-            }
+            Error::Backend(inner) => Error::Backend(hide_inner(inner)),
+            Error::Unavailable(inner) => Error::Unavailable(hide_inner(inner)),
             other => other,
         }
     }
@@ -307,6 +302,12 @@ mod tests {
         assert_eq!(
             scrubbed.to_string(),
             "storage backend failed: refused for ***"
+        );
+        let scrubbed = db.scrub(Error::unavailable("cannot reach ops:s3cret@db"));
+        assert!(matches!(scrubbed, Error::Unavailable(_)), "{scrubbed}");
+        assert_eq!(
+            scrubbed.to_string(),
+            "storage backend unavailable: cannot reach ops:***@db"
         );
     }
 

@@ -70,17 +70,24 @@ fn alarm_of<'a>(alarms: &'a [Value], parameter: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no alarm of {parameter}: {alarms:?}"))
 }
 
-const NO_INJECTED_MARKUP: &str = "return document.querySelectorAll('main script, main img, main iframe').length === 0 \
-     && window.pwned === undefined";
-
-#[tokio::test]
-async fn the_demo_fleet_shows_and_alarms_are_acknowledged_and_shelved_through_the_page() {
-    let _one = ONE_AT_A_TIME.lock().await;
+/// A console app with the demo seeded, and the guard that keeps the other browser tests out
+/// while it is held.
+async fn seeded_app() -> (tokio::sync::MutexGuard<'static, ()>, ConsoleApp) {
+    let one = ONE_AT_A_TIME.lock().await;
     let app = ConsoleApp::spawn().await;
     app.ops
         .seed_demo_data(SeedOptions::default())
         .await
         .expect("seed the demo");
+    (one, app)
+}
+
+const NO_INJECTED_MARKUP: &str = "return document.querySelectorAll('main script, main img, main iframe').length === 0 \
+     && window.pwned === undefined";
+
+#[tokio::test]
+async fn the_demo_fleet_shows_and_alarms_are_acknowledged_and_shelved_through_the_page() {
+    let (_one, app) = seeded_app().await;
     let admin = app.key("admin", Role::Admin).await;
     let operator = app.key("flight-operator", Role::Operator).await;
     let browser = signed_in(&app, &operator, Some("sign-in")).await;
@@ -370,12 +377,7 @@ async fn a_viewer_sees_no_alarm_buttons_and_its_forged_acknowledge_gets_403() {
 
 #[tokio::test]
 async fn a_seeded_parameter_plots_with_its_limits_and_zoom_queries_a_narrower_range() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
-    app.ops
-        .seed_demo_data(SeedOptions::default())
-        .await
-        .expect("seed the demo");
+    let (_one, app) = seeded_app().await;
     let engineer = app.key("systems", Role::Engineer).await;
     let (_, config) = app
         .call(
@@ -954,6 +956,72 @@ async fn hold_next_answer(browser: &Browser, prefix: &str) {
 /// Whether the answer [`hold_next_answer`] holds is in.
 const HELD: &str = "return typeof window.__held === 'function'";
 
+/// A wait condition: the answer of `script` (a function body that returns a string) is
+/// `expected`.
+fn answers(script: &str, expected: &str) -> String {
+    format!("const v = (() => {{ {script} }})(); return v === '{expected}' && v")
+}
+
+/// [`shown_after_a_late_answer`] where the page asks on its own, when the scripts
+/// `ask_first` and `ask_second` act on it.
+async fn shown_after_a_late_answer_to(
+    browser: &Browser,
+    prefix: &str,
+    counter: &str,
+    ask_first: &str,
+    ask_second: &str,
+    second_drawn: &str,
+    shown: &str,
+) -> Value {
+    shown_after_a_late_answer(
+        browser,
+        prefix,
+        counter,
+        async {
+            browser.exec(ask_first, json!([])).await;
+        },
+        async {
+            browser.exec(ask_second, json!([])).await;
+        },
+        second_drawn,
+        shown,
+    )
+    .await
+}
+
+/// What the page shows (`shown`, a script's answer) after two requests to `prefix` where the
+/// first is answered last: `ask_first` makes the page ask (its answer is held), `ask_second`
+/// asks again, and once `second_drawn` (a script) holds, the first answer is let through;
+/// returns when the page has counted both answers in `window.__mo[counter]`.
+async fn shown_after_a_late_answer(
+    browser: &Browser,
+    prefix: &str,
+    counter: &str,
+    ask_first: impl std::future::Future<Output = ()>,
+    ask_second: impl std::future::Future<Output = ()>,
+    second_drawn: &str,
+    shown: &str,
+) -> Value {
+    let count = format!("return window.__mo.{counter}");
+    hold_next_answer(browser, prefix).await;
+    let before = browser.exec(&count, json!([])).await;
+    ask_first.await;
+    browser.wait_for("the first answer, held", HELD, WAIT).await;
+    ask_second.await;
+    browser
+        .wait_for("the second answer drawn", second_drawn, WAIT)
+        .await;
+    browser.exec("window.__held();", json!([])).await;
+    browser
+        .wait_for(
+            "the first answer, late",
+            &format!("{count} >= {before} + 2"),
+            WAIT,
+        )
+        .await;
+    browser.exec(shown, json!([])).await
+}
+
 #[tokio::test]
 async fn a_silent_spacecraft_is_marked_stale_and_contact_lost_until_it_sends_again() {
     let _one = ONE_AT_A_TIME.lock().await;
@@ -1031,12 +1099,7 @@ async fn a_silent_spacecraft_is_marked_stale_and_contact_lost_until_it_sends_aga
 
 #[tokio::test]
 async fn a_live_tail_never_undoes_a_range_chosen_while_it_was_out() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
-    app.ops
-        .seed_demo_data(SeedOptions::default())
-        .await
-        .expect("seed the demo");
+    let (_one, app) = seeded_app().await;
     let engineer = app.key("systems", Role::Engineer).await;
     let browser = signed_in(&app, &engineer, None).await;
     open(&browser, &app, "#/spacecraft/Sat-Imager-001").await;
@@ -1129,9 +1192,7 @@ async fn an_alarm_list_answered_late_never_replaces_a_later_one_nor_an_open_shel
     browser.goto(&app.url("/#/alarms")).await;
     let rows = "return [...document.querySelectorAll('#alarm-rows tr[data-id]')] \
         .map(r => r.children[1].textContent).sort().join(',')";
-    let rows_are = |expected: &str| {
-        format!("const r = (() => {{ {rows} }})(); return r === '{expected}' && r")
-    };
+    let rows_are = |expected: &str| answers(rows, expected);
     browser
         .wait_for("both spacecraft's alarms", &rows_are("SC-A,SC-B"), WAIT)
         .await;
@@ -1145,27 +1206,17 @@ async fn an_alarm_list_answered_late_never_replaces_a_later_one_nor_an_open_shel
 
     // SC-A's list is asked for and answered late, after SC-B's, chosen next, was drawn: the
     // rows stay SC-B's, as the filter says.
-    hold_next_answer(&browser, "/alarms?").await;
-    let before = browser.exec(answers, json!([])).await;
-    browser.exec(&filter("SC-A"), json!([])).await;
-    browser.wait_for("SC-A's answer, held", HELD, WAIT).await;
-    browser.exec(&filter("SC-B"), json!([])).await;
-    browser
-        .wait_for("SC-B's rows", &rows_are("SC-B"), WAIT)
-        .await;
-    browser.exec("window.__held();", json!([])).await;
-    browser
-        .wait_for(
-            "SC-A's late answer",
-            &format!("return window.__mo.alarmAnswers >= {before} + 2"),
-            WAIT,
-        )
-        .await;
-    assert_eq!(
-        browser.exec(rows, json!([])).await,
-        json!("SC-B"),
-        "the rows of the filter shown"
-    );
+    let shown = shown_after_a_late_answer_to(
+        &browser,
+        "/alarms?",
+        "alarmAnswers",
+        &filter("SC-A"),
+        &filter("SC-B"),
+        &rows_are("SC-B"),
+        rows,
+    )
+    .await;
+    assert_eq!(shown, json!("SC-B"), "the rows of the filter shown");
 
     // A refresh answered while the operator fills in a shelve form leaves the form; closing
     // it refreshes the list.
@@ -1230,8 +1281,7 @@ async fn an_older_fleet_answer_never_replaces_a_newer_one() {
     browser.goto(&app.url("/#/fleet")).await;
     let age =
         "return document.querySelector('#fleet .tile[data-id=\"SC-F\"]')?.children[4].textContent";
-    let age_is =
-        |expected: &str| format!("const a = (() => {{ {age} }})(); return a === '{expected}' && a");
+    let age_is = |expected: &str| answers(age, expected);
     browser
         .wait_for("the tile", &age_is("last telemetry 3h ago"), WAIT)
         .await;
@@ -1239,28 +1289,18 @@ async fn an_older_fleet_answer_never_replaces_a_newer_one() {
     // A sample two hours old opens an alarm: the page reloads the fleet, whose answer is held;
     // a sample of a minute ago opens another, and that reload is drawn first. The older
     // answer, let through last, is dropped.
-    hold_next_answer(&browser, "/fleet/status").await;
-    let before = browser
-        .exec("return window.__mo.fleetAnswers", json!([]))
-        .await;
-    send_parameters(&app, "SC-F", ago(120), json!({"temp": 80, "volt": 28})).await;
-    browser
-        .wait_for("the first reload's answer, held", HELD, WAIT)
-        .await;
-    send_parameters(&app, "SC-F", ago(1), json!({"temp": 80, "volt": 5})).await;
-    browser
-        .wait_for("the newer fleet", &age_is("last telemetry 1m ago"), WAIT)
-        .await;
-    browser.exec("window.__held();", json!([])).await;
-    browser
-        .wait_for(
-            "the older answer",
-            &format!("return window.__mo.fleetAnswers >= {before} + 2"),
-            WAIT,
-        )
-        .await;
+    let shown = shown_after_a_late_answer(
+        &browser,
+        "/fleet/status",
+        "fleetAnswers",
+        send_parameters(&app, "SC-F", ago(120), json!({"temp": 80, "volt": 28})),
+        send_parameters(&app, "SC-F", ago(1), json!({"temp": 80, "volt": 5})),
+        &age_is("last telemetry 1m ago"),
+        age,
+    )
+    .await;
     assert_eq!(
-        browser.exec(age, json!([])).await,
+        shown,
         json!("last telemetry 1m ago"),
         "the newer fleet stays shown"
     );
@@ -1288,9 +1328,7 @@ async fn a_search_answered_late_never_replaces_a_later_ones_results() {
     browser.goto(&app.url("/#/docs")).await;
     let titles = "return [...document.querySelectorAll('#doc-results .doc-link')] \
         .map(a => a.textContent).sort().join(',')";
-    let titles_are = |expected: &str| {
-        format!("const t = (() => {{ {titles} }})(); return t === '{expected}' && t")
-    };
+    let titles_are = |expected: &str| answers(titles, expected);
     browser
         .wait_for(
             "both documents",
@@ -1304,32 +1342,18 @@ async fn a_search_answered_late_never_replaces_a_later_ones_results() {
              document.querySelector('form.toolbar').requestSubmit();"
         )
     };
-    hold_next_answer(&browser, "/docs/search?").await;
-    let before = browser
-        .exec("return window.__mo.docAnswers", json!([]))
-        .await;
-    browser.exec(&search("battery"), json!([])).await;
-    browser
-        .wait_for("the first search's answer, held", HELD, WAIT)
-        .await;
-    browser.exec(&search("heaters"), json!([])).await;
-    browser
-        .wait_for(
-            "the second search's results",
-            &titles_are("Thermal safing"),
-            WAIT,
-        )
-        .await;
-    browser.exec("window.__held();", json!([])).await;
-    browser
-        .wait_for(
-            "the first search's late answer",
-            &format!("return window.__mo.docAnswers >= {before} + 2"),
-            WAIT,
-        )
-        .await;
+    let shown = shown_after_a_late_answer_to(
+        &browser,
+        "/docs/search?",
+        "docAnswers",
+        &search("battery"),
+        &search("heaters"),
+        &titles_are("Thermal safing"),
+        titles,
+    )
+    .await;
     assert_eq!(
-        browser.exec(titles, json!([])).await,
+        shown,
         json!("Thermal safing"),
         "the results of the words in the box"
     );
