@@ -96,12 +96,33 @@ function every(ms, fn) {
   S.timers.push(id);
 }
 
-function debounce(ms, fn) {
+/**
+ * `fn` (async) run once for a burst of calls: `ms` after the first call, not after the last, so
+ * that a stream of events that never pauses (a busy fleet) still refreshes the page every `ms`
+ * or so; calls while it runs run it once more when it ends, never two at a time.
+ */
+function coalesced(ms, fn) {
   let timer = null;
-  return () => {
-    clearTimeout(timer);
-    timer = setTimeout(fn, ms);
+  let running = false;
+  let again = false;
+  const run = async () => {
+    timer = null;
+    running = true;
+    try {
+      await fn();
+    } finally {
+      running = false;
+      if (again) {
+        again = false;
+        schedule();
+      }
+    }
   };
+  const schedule = () => {
+    if (running) again = true;
+    else if (timer === null) timer = setTimeout(run, ms);
+  };
+  return schedule;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,7 +325,7 @@ async function fleetPage() {
     summary.textContent = `${fleet.length} spacecraft · ${worst} critical · rendered in ${probe.fleetRenderMs.toFixed(1)} ms`;
   };
   await load();
-  const reload = debounce(300, () => load().catch(() => {}));
+  const reload = coalesced(300, () => load().catch(() => {}));
   every(1000, () => {
     for (const [cell, t] of ages) cell.textContent = lastTelemetry(t);
   });
@@ -401,7 +422,7 @@ async function alarmsPage() {
   spacecraft.addEventListener('change', () => load().catch((e) => { note.textContent = e.message; }));
   state.addEventListener('change', () => load().catch((e) => { note.textContent = e.message; }));
   await load();
-  const reload = debounce(150, () => load().catch(() => {}));
+  const reload = coalesced(150, () => load().catch(() => {}));
   every(10000, () => { if (!editing || pending) reload(); });
   return {
     onEvent: (type) => {

@@ -1359,3 +1359,62 @@ async fn a_search_answered_late_never_replaces_a_later_ones_results() {
     );
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn the_fleet_refreshes_under_a_stream_of_events_that_never_pauses() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = ConsoleApp::spawn().await;
+    send_sample(&app, "SC-0").await;
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/#/fleet")).await;
+    browser
+        .wait_for(
+            "the tile and the live stream",
+            "return document.querySelectorAll('#fleet .tile').length === 1 \
+             && document.getElementById('live').classList.contains('on')",
+            WAIT,
+        )
+        .await;
+    let answers = "return window.__mo.fleetAnswers";
+    let before = browser.exec(answers, json!([])).await;
+    // A new spacecraft every 50 ms for 3 s: each registration is an event, and no two are
+    // 300 ms apart.
+    let started = std::time::Instant::now();
+    let mut sent = 1;
+    while started.elapsed() < Duration::from_secs(3) {
+        send_sample(&app, &format!("SC-{sent}")).await;
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let during = browser.exec(answers, json!([])).await;
+    let refreshes = during.as_u64().unwrap_or(0) - before.as_u64().unwrap_or(0);
+    assert!(
+        refreshes >= 2,
+        "the fleet was reloaded {refreshes} times during 3 s of events"
+    );
+    let tiles = |count: usize| {
+        format!("return document.querySelectorAll('#fleet .tile').length === {count}")
+    };
+    browser
+        .wait_for("every spacecraft's tile", &tiles(sent), WAIT)
+        .await;
+
+    // An event that comes while a reload is out runs one more once it is in: the last
+    // spacecraft shows without waiting for the next event or the 15 s round.
+    hold_next_answer(&browser, "/fleet/status").await;
+    send_sample(&app, "SC-LATE-1").await;
+    browser
+        .wait_for("a reload's answer, held", HELD, WAIT)
+        .await;
+    send_sample(&app, "SC-LATE-2").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    browser.exec("window.__held();", json!([])).await;
+    browser
+        .wait_for(
+            "the spacecraft registered while the reload was out",
+            &tiles(sent + 2),
+            Duration::from_secs(5),
+        )
+        .await;
+    browser.quit().await;
+}
