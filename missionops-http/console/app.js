@@ -311,15 +311,12 @@ async function fleetPage() {
   const summary = h('span', { class: 'muted', id: 'fleet-summary' });
   show(h('h1', null, 'Fleet'), h('div', { class: 'toolbar' }, summary), grid);
   let ages = [];
-  // Numbered as the alarm list's loads are: an answer that comes after a later load began is
-  // dropped, so an older fleet never replaces a newer one.
-  let loads = 0;
+  // Loads run one at a time (the first, then `coalesced` reloads), so an older fleet never
+  // replaces a newer one.
   const load = async () => {
-    const mine = ++loads;
     const [fleet, alarms, events] = await Promise.all([
       api('/fleet/status'), api('/alarms'), api('/events?limit=100')]);
     probe.fleetAnswers += 1;
-    if (mine !== loads) return;
     ages = renderFleet(grid, fleet, fleetMarks(alarms, events));
     const worst = fleet.filter((f) => f.overallStatus === 'CRITICAL').length;
     summary.textContent = `${fleet.length} spacecraft · ${worst} critical · rendered in ${probe.fleetRenderMs.toFixed(1)} ms`;
