@@ -466,6 +466,28 @@ async function spacecraftPage(id) {
   const from = h('input', { type: 'datetime-local', id: 'range-from' });
   const to = h('input', { type: 'datetime-local', id: 'range-to' });
   const plot = makePlot(id, () => selected, () => rules[selected] || {}, plotBox, plotTitle);
+  // Its events and anomalies, live: an event of this spacecraft on the stream reloads both,
+  // and its latest values and the plot's tail with them (the values that caused the event).
+  const eventsBox = h('div', { id: 'spacecraft-events' });
+  const anomaliesBox = h('div', { id: 'spacecraft-anomalies' });
+  const renderLists = (eventList, anomalyList) => {
+    eventsBox.replaceChildren(list(eventList, (e) => [time(e.timestamp), ' ', h('span', { class: `sev sev-${e.severity}` }, e.type), ' ', e.message]));
+    anomaliesBox.replaceChildren(list(anomalyList, (a) => [time(a.timestamp), ' ', h('span', { class: `sev sev-${a.severity}` }, a.severity), ' ', a.description]));
+  };
+  renderLists(events, anomalies);
+  const reloadLists = coalesced(300, async () => {
+    try {
+      const [fresh, eventList, anomalyList] = await Promise.all([
+        api(`/telemetry/latest?${q({ spacecraftId: id })}`),
+        api(`/events?${q({ spacecraftId: id, limit: 20 })}`),
+        api(`/anomalies?${q({ spacecraftId: id, limit: 20 })}`)]);
+      renderRows(fresh.parameters || {});
+      renderLists(eventList, anomalyList);
+      await plot.tail();
+    } catch (e) {
+      // The next event or visit tries again.
+    }
+  });
   show(
     h('h1', null, spacecraft.name, ' ', h('span', { class: 'muted' }, `${spacecraft.id} · ${spacecraft.missionType}`)),
     h('div', { class: 'toolbar' }, h('a', { href: `#/config/${enc(id)}` }, 'Configuration'),
@@ -479,8 +501,8 @@ async function spacecraftPage(id) {
       h('button', { type: 'button', id: 'range-apply', onclick: () => plot.custom(new Date(from.value), new Date(to.value)) }, 'Show')),
     plotBox,
     h('div', { class: 'columns' },
-      h('div', null, h('h2', null, 'Events'), list(events, (e) => [time(e.timestamp), ' ', h('span', { class: `sev sev-${e.severity}` }, e.type), ' ', e.message])),
-      h('div', null, h('h2', null, 'Anomalies'), list(anomalies, (a) => [time(a.timestamp), ' ', h('span', { class: `sev sev-${a.severity}` }, a.severity), ' ', a.description]))));
+      h('div', null, h('h2', null, 'Events'), eventsBox),
+      h('div', null, h('h2', null, 'Anomalies'), anomaliesBox)));
   renderRows(latest.parameters || {});
   probe.tail = () => plot.tail();
   if (selected) await plot.range('24h');
@@ -494,7 +516,10 @@ async function spacecraftPage(id) {
       // The next round tries again.
     }
   });
-  return { stop: () => plot.destroy() };
+  return {
+    stop: () => plot.destroy(),
+    onEvent: (type, event) => { if (event && event.spacecraftId === id) reloadLists(); },
+  };
 }
 
 function list(items, render) {

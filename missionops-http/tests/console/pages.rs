@@ -1387,3 +1387,50 @@ async fn the_fleet_refreshes_under_a_stream_of_events_that_never_pauses() {
         .await;
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn a_spacecraft_page_shows_its_new_events_and_anomalies_without_a_reload() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = ConsoleApp::spawn().await;
+    configure_limits(&app, "SC-E").await;
+    send_parameters(&app, "SC-E", now(), json!({"temp": 20, "volt": 28})).await;
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/#/spacecraft/SC-E")).await;
+    browser
+        .wait_for(
+            "the page and the live stream",
+            "return document.querySelectorAll('#spacecraft-anomalies li').length === 0 \
+             && !!document.querySelector('#spacecraft-events li') \
+             && document.getElementById('live').classList.contains('on')",
+            WAIT,
+        )
+        .await;
+    // Another spacecraft's anomaly leaves this page's lists as they are.
+    configure_limits(&app, "SC-OTHER").await;
+    send_parameters(&app, "SC-OTHER", now(), json!({"temp": 90})).await;
+    send_parameters(&app, "SC-E", now(), json!({"temp": 80, "volt": 28})).await;
+    let (shown, took) = browser
+        .wait_for(
+            "the new anomaly, its event, the value and its plot without a reload",
+            "const a = [...document.querySelectorAll('#spacecraft-anomalies li')].map(l => l.textContent); \
+             const e = [...document.querySelectorAll('#spacecraft-events li')].map(l => l.textContent); \
+             const temp = document.querySelector('tr[data-parameter=\"temp\"]'); \
+             return a.length === 1 && e.some(t => t.includes('ANOMALY')) \
+               && temp.children[1].textContent === '80' && temp.children[3].textContent !== 'NOMINAL' \
+               && Math.max(...window.__mo.plot.data[2].filter(v => v != null)) === 80 \
+               && {a, e}",
+            Duration::from_secs(2),
+        )
+        .await;
+    println!("the anomaly appeared on the spacecraft page {took:?} after the POST");
+    assert!(
+        shown["e"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .all(|e| !e.as_str().unwrap_or_default().contains("SC-OTHER")),
+        "only this spacecraft's events: {shown}"
+    );
+    browser.screenshot("spacecraft-live").await;
+    browser.quit().await;
+}
