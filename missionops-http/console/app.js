@@ -422,8 +422,11 @@ async function alarmsPage() {
   const reload = coalesced(150, () => load().catch(() => {}));
   every(10000, () => { if (!editing || pending) reload(); });
   return {
-    onEvent: (type) => {
-      if (type === 'ANOMALY' || type === 'ANOMALY_CLEARED' || type === 'ALARM_ACKNOWLEDGED') reload();
+    // Alarms open with an ANOMALY event and clear with ANOMALY_CLEARED; an operator's action
+    // on one (acknowledge, or shelve and unshelve, recorded as INFO) names it in its metadata.
+    onEvent: (type, event) => {
+      if (type === 'ANOMALY' || type === 'ANOMALY_CLEARED'
+        || (event && event.metadata && event.metadata.alarmId)) reload();
     },
   };
 }

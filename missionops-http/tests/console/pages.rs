@@ -1443,3 +1443,67 @@ async fn a_spacecraft_page_shows_its_new_events_and_anomalies_without_a_reload()
     browser.screenshot("spacecraft-live").await;
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn an_alarm_shelved_elsewhere_shows_shelved_without_a_reload() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let app = ConsoleApp::spawn().await;
+    configure_limits(&app, "SC-S").await;
+    send_parameters(&app, "SC-S", now(), json!({"temp": 80})).await;
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/#/alarms")).await;
+    let state = "return document.querySelector('#alarm-rows tr[data-id]')?.dataset.state";
+    browser
+        .wait_for(
+            "the active alarm and the live stream",
+            &format!(
+                "{} && document.getElementById('live').classList.contains('on')",
+                answers(state, "ACTIVE")
+            ),
+            WAIT,
+        )
+        .await;
+    let id = browser
+        .exec(
+            "return document.querySelector('#alarm-rows tr[data-id]').dataset.id",
+            json!([]),
+        )
+        .await;
+    let id = id.as_str().expect("an alarm id").to_owned();
+    // Another operator shelves it, then unshelves it: this page follows within 2 s each time
+    // (its own round is every 10 s).
+    let act = |action: &'static str, body: Value| {
+        app.client
+            .post(app.url(&format!("/alarms/{id}/{action}")))
+            .json(&body)
+            .send()
+    };
+    let until =
+        missionops_core::Timestamp::from_millis(now().as_millis() + 3_600_000).expect("a time");
+    let shelved = act(
+        "shelve",
+        json!({"by": "other-console", "until": until.to_string()}),
+    )
+    .await
+    .expect("shelve");
+    assert!(shelved.status().is_success(), "{}", shelved.status());
+    browser
+        .wait_for(
+            "the shelved state",
+            &answers(state, "SHELVED"),
+            Duration::from_secs(2),
+        )
+        .await;
+    let unshelved = act("unshelve", json!({"by": "other-console"}))
+        .await
+        .expect("unshelve");
+    assert!(unshelved.status().is_success(), "{}", unshelved.status());
+    browser
+        .wait_for(
+            "the active state again",
+            &answers(state, "ACTIVE"),
+            Duration::from_secs(2),
+        )
+        .await;
+    browser.quit().await;
+}
