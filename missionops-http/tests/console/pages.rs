@@ -70,11 +70,27 @@ fn alarm_of<'a>(alarms: &'a [Value], parameter: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no alarm of {parameter}: {alarms:?}"))
 }
 
-/// A console app with the demo seeded, and the guard that keeps the other browser tests out
-/// while it is held.
-async fn seeded_app() -> (tokio::sync::MutexGuard<'static, ()>, ConsoleApp) {
+/// Drags across the middle half of the plot, as an operator zooms.
+async fn zoom_into_the_middle_half(browser: &Browser) {
+    browser
+        .exec(
+            "const p = window.__mo.plot; p.setSelect({left: p.bbox.width / devicePixelRatio * 0.25, top: 0, \
+             width: p.bbox.width / devicePixelRatio * 0.5, height: 50}, true);",
+            json!([]),
+        )
+        .await;
+}
+
+/// A console app on a fresh store, and the guard that keeps the other browser tests out while
+/// it is held.
+async fn fresh_app() -> (tokio::sync::MutexGuard<'static, ()>, ConsoleApp) {
     let one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
+    (one, ConsoleApp::spawn().await)
+}
+
+/// [`fresh_app`] with the demo seeded.
+async fn seeded_app() -> (tokio::sync::MutexGuard<'static, ()>, ConsoleApp) {
+    let (one, app) = fresh_app().await;
     app.ops
         .seed_demo_data(SeedOptions::default())
         .await
@@ -295,8 +311,7 @@ async fn the_demo_fleet_shows_and_alarms_are_acknowledged_and_shelved_through_th
 
 #[tokio::test]
 async fn a_viewer_sees_no_alarm_buttons_and_its_forged_acknowledge_gets_403() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
+    let (_one, app) = fresh_app().await;
     let admin = app.key("admin", Role::Admin).await;
     let viewer = app.key("watcher", Role::Viewer).await;
     app.call(
@@ -486,13 +501,7 @@ async fn a_seeded_parameter_plots_with_its_limits_and_zoom_queries_a_narrower_ra
     };
     let before = plotted["requests"].as_array().expect("requests").clone();
     let wide = span(before.last().and_then(Value::as_str).expect("a request"));
-    browser
-        .exec(
-            "const p = window.__mo.plot; p.setSelect({left: p.bbox.width / devicePixelRatio * 0.25, top: 0, \
-             width: p.bbox.width / devicePixelRatio * 0.5, height: 50}, true);",
-            json!([]),
-        )
-        .await;
+    zoom_into_the_middle_half(&browser).await;
     let (after, _) = browser
         .wait_for(
             "the zoomed series request",
@@ -654,8 +663,7 @@ async fn a_seeded_parameter_plots_with_its_limits_and_zoom_queries_a_narrower_ra
 
 #[tokio::test]
 async fn markup_in_names_titles_and_documents_renders_as_text() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
+    let (_one, app) = fresh_app().await;
     let admin = app.key("admin", Role::Admin).await;
     let evil =
         "<script>window.pwned=1;alert(1)</script><img src=x onerror=\"window.pwned=2;alert(2)\">";
@@ -785,8 +793,7 @@ async fn markup_in_names_titles_and_documents_renders_as_text() {
 
 #[tokio::test]
 async fn a_fleet_of_1000_spacecraft_renders_every_tile_worst_first() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
+    let (_one, app) = fresh_app().await;
     // Open mode (no key): the console needs no sign-in.
     for i in 0..1000 {
         let response = app
@@ -1027,8 +1034,7 @@ async fn shown_after_a_late_answer(
 
 #[tokio::test]
 async fn a_silent_spacecraft_is_marked_stale_and_contact_lost_until_it_sends_again() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
+    let (_one, app) = fresh_app().await;
     let configured = app
         .client
         .put(app.url("/spacecraft/SC-QUIET/config"))
@@ -1139,13 +1145,7 @@ async fn a_live_tail_never_undoes_a_range_chosen_while_it_was_out() {
     // the same buckets would be appended twice.
     let asked = browser.exec_async(tail_asks, json!([])).await;
     assert_eq!(asked, json!(0), "series requests made by a second tail");
-    browser
-        .exec(
-            "const p = window.__mo.plot; p.setSelect({left: p.bbox.width / devicePixelRatio * 0.25, top: 0, \
-             width: p.bbox.width / devicePixelRatio * 0.5, height: 50}, true);",
-            json!([]),
-        )
-        .await;
+    zoom_into_the_middle_half(&browser).await;
     browser
         .wait_for("the zoomed half hour", &span_is(1_800), WAIT)
         .await;
@@ -1185,8 +1185,7 @@ async fn a_live_tail_never_undoes_a_range_chosen_while_it_was_out() {
 
 #[tokio::test]
 async fn an_alarm_list_answered_late_never_replaces_a_later_one_nor_an_open_shelve_form() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
+    let (_one, app) = fresh_app().await;
     for spacecraft in ["SC-A", "SC-B"] {
         configure_limits(&app, spacecraft).await;
         send_parameters(&app, spacecraft, now(), json!({"temp": 80})).await;
@@ -1272,8 +1271,7 @@ async fn an_alarm_list_answered_late_never_replaces_a_later_one_nor_an_open_shel
 
 #[tokio::test]
 async fn a_search_answered_late_never_replaces_a_later_ones_results() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
+    let (_one, app) = fresh_app().await;
     for (title, body) in [
         ("Battery conditioning", "Charge the battery to 80 percent."),
         ("Thermal safing", "Turn the heaters on."),
@@ -1325,8 +1323,7 @@ async fn a_search_answered_late_never_replaces_a_later_ones_results() {
 
 #[tokio::test]
 async fn the_fleet_refreshes_under_a_stream_of_events_that_never_pauses() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
+    let (_one, app) = fresh_app().await;
     send_sample(&app, "SC-0").await;
     let browser = Browser::start().await;
     browser.goto(&app.url("/#/fleet")).await;
@@ -1390,8 +1387,7 @@ async fn the_fleet_refreshes_under_a_stream_of_events_that_never_pauses() {
 
 #[tokio::test]
 async fn a_spacecraft_page_shows_its_new_events_and_anomalies_without_a_reload() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
+    let (_one, app) = fresh_app().await;
     configure_limits(&app, "SC-E").await;
     send_parameters(&app, "SC-E", now(), json!({"temp": 20, "volt": 28})).await;
     let browser = Browser::start().await;
@@ -1446,8 +1442,7 @@ async fn a_spacecraft_page_shows_its_new_events_and_anomalies_without_a_reload()
 
 #[tokio::test]
 async fn an_alarm_shelved_elsewhere_shows_shelved_without_a_reload() {
-    let _one = ONE_AT_A_TIME.lock().await;
-    let app = ConsoleApp::spawn().await;
+    let (_one, app) = fresh_app().await;
     configure_limits(&app, "SC-S").await;
     send_parameters(&app, "SC-S", now(), json!({"temp": 80})).await;
     let browser = Browser::start().await;
@@ -1472,38 +1467,32 @@ async fn an_alarm_shelved_elsewhere_shows_shelved_without_a_reload() {
     let id = id.as_str().expect("an alarm id").to_owned();
     // Another operator shelves it, then unshelves it: this page follows within 2 s each time
     // (its own round is every 10 s).
-    let act = |action: &'static str, body: Value| {
-        app.client
+    let until =
+        missionops_core::Timestamp::from_millis(now().as_millis() + 3_600_000).expect("a time");
+    let actions = [
+        (
+            "shelve",
+            json!({"by": "other-console", "until": until.to_string()}),
+            "SHELVED",
+        ),
+        ("unshelve", json!({"by": "other-console"}), "ACTIVE"),
+    ];
+    for (action, body, shown) in actions {
+        let response = app
+            .client
             .post(app.url(&format!("/alarms/{id}/{action}")))
             .json(&body)
             .send()
-    };
-    let until =
-        missionops_core::Timestamp::from_millis(now().as_millis() + 3_600_000).expect("a time");
-    let shelved = act(
-        "shelve",
-        json!({"by": "other-console", "until": until.to_string()}),
-    )
-    .await
-    .expect("shelve");
-    assert!(shelved.status().is_success(), "{}", shelved.status());
-    browser
-        .wait_for(
-            "the shelved state",
-            &answers(state, "SHELVED"),
-            Duration::from_secs(2),
-        )
-        .await;
-    let unshelved = act("unshelve", json!({"by": "other-console"}))
-        .await
-        .expect("unshelve");
-    assert!(unshelved.status().is_success(), "{}", unshelved.status());
-    browser
-        .wait_for(
-            "the active state again",
-            &answers(state, "ACTIVE"),
-            Duration::from_secs(2),
-        )
-        .await;
+            .await
+            .expect(action);
+        assert!(
+            response.status().is_success(),
+            "{action}: {}",
+            response.status()
+        );
+        browser
+            .wait_for(shown, &answers(state, shown), Duration::from_secs(2))
+            .await;
+    }
     browser.quit().await;
 }
