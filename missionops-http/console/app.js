@@ -686,19 +686,45 @@ async function documentPage(id) {
 const THRESHOLDS = ['critLow', 'warnLow', 'warnHigh', 'critHigh'];
 
 async function configPage(id) {
-  const history = await api(`/spacecraft/${enc(id)}/config/history`);
-  const current = history.length ? history[history.length - 1].config : { parameters: {} };
+  const path = `/spacecraft/${enc(id)}/config/history`;
+  const history = await api(path);
+  const newestOf = (versions) => (versions.length ? versions[versions.length - 1] : null);
+  const current = newestOf(history) ? newestOf(history).config : { parameters: {} };
+  const editedFrom = newestOf(history) ? newestOf(history).version : 0;
   const shown = h('pre', { class: 'json', id: 'config-json' }, JSON.stringify(current, null, 2));
+  const rows = h('tbody');
+  const renderHistory = (versions) => rows.replaceChildren(...[...versions].reverse().map((v) => h('tr', null,
+    h('td', null, v.version), h('td', null, time(v.createdAt)), h('td', null, v.status), h('td', null, v.source),
+    h('td', null, h('button', { type: 'button', onclick: () => { shown.textContent = JSON.stringify(v.config, null, 2); } }, 'Show')))));
+  renderHistory(history);
   const versions = h('table', { id: 'config-history' },
-    h('thead', null, h('tr', null, ['Version', 'Created', 'Status', 'Source', ''].map((c) => h('th', null, c)))),
-    h('tbody', null, [...history].reverse().map((v) => h('tr', null,
-      h('td', null, v.version), h('td', null, time(v.createdAt)), h('td', null, v.status), h('td', null, v.source),
-      h('td', null, h('button', { type: 'button', onclick: () => { shown.textContent = JSON.stringify(v.config, null, 2); } }, 'Show'))))));
+    h('thead', null, h('tr', null, ['Version', 'Created', 'Status', 'Source', ''].map((c) => h('th', null, c)))), rows);
   const parts = [h('p', null, h('a', { href: `#/spacecraft/${enc(id)}` }, `← ${id}`)),
     h('h1', null, `Configuration of ${id}`), h('h2', null, 'History'), versions, shown];
-  if (may('engineer')) parts.push(h('h2', null, 'Edit'), configEditor(id, current));
+  // A version saved elsewhere while the page is open joins the history, and an engineer who is
+  // editing is told that saving now would replace it (saves are not merged).
+  const newer = h('p', { class: 'error', id: 'config-newer' });
+  const editing = may('engineer');
+  if (editing) parts.push(h('h2', null, 'Edit'), newer, configEditor(id, current));
   show(parts);
-  return null;
+  const reloadHistory = coalesced(300, async () => {
+    try {
+      const fresh = await api(path);
+      renderHistory(fresh);
+      const newest = newestOf(fresh);
+      if (editing && newest && newest.version > editedFrom) {
+        newer.textContent = `Version ${newest.version} was saved while you were editing version ${editedFrom}: `
+          + 'saving now replaces it. Open the page again to edit from it.';
+      }
+    } catch (e) {
+      // The next event or visit tries again.
+    }
+  });
+  return {
+    onEvent: (type, event) => {
+      if (type === 'CONFIG_CHANGED' && event && event.spacecraftId === id) reloadHistory();
+    },
+  };
 }
 
 function configEditor(id, current) {

@@ -1496,3 +1496,77 @@ async fn an_alarm_shelved_elsewhere_shows_shelved_without_a_reload() {
     }
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn a_configuration_saved_elsewhere_joins_the_history_and_warns_the_editor() {
+    let (_one, app) = fresh_app().await;
+    configure_limits(&app, "SC-C").await;
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/#/config/SC-C")).await;
+    let versions = |count: usize| {
+        format!(
+            "document.querySelectorAll('#config-history tbody tr').length === {count} \
+             && !!document.querySelector('#config-editor')"
+        )
+    };
+    browser
+        .wait_for(
+            "the editor and the live stream",
+            &format!(
+                "return {} && document.getElementById('live').classList.contains('on')",
+                versions(1)
+            ),
+            WAIT,
+        )
+        .await;
+    // Another engineer saves version 2 while this one edits version 1.
+    let saved = app
+        .client
+        .put(app.url("/spacecraft/SC-C/config"))
+        .json(&json!({"parameters": {"temp": {"warnHigh": 50}}}))
+        .send()
+        .await
+        .expect("save elsewhere");
+    assert!(saved.status().is_success(), "{}", saved.status());
+    let (warning, _) = browser
+        .wait_for(
+            "version 2 in the history and the warning",
+            &format!(
+                "const w = document.getElementById('config-newer').textContent; \
+                 return {} && w.includes('Version 2') && w",
+                versions(2)
+            ),
+            Duration::from_secs(2),
+        )
+        .await;
+    assert!(
+        warning.as_str().unwrap_or_default().contains("version 1"),
+        "{warning}"
+    );
+    browser.screenshot("configuration-newer").await;
+
+    // Saving from here starts the page again from the version saved: no warning about it.
+    browser.click("#config-save").await;
+    browser
+        .wait_for(
+            "version 3 saved from here",
+            &format!(
+                "return {} && document.getElementById('config-newer').textContent === ''",
+                versions(3)
+            ),
+            WAIT,
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        browser
+            .exec(
+                "return document.getElementById('config-newer').textContent",
+                json!([])
+            )
+            .await,
+        json!(""),
+        "an engineer's own save warns of nothing"
+    );
+    browser.quit().await;
+}
