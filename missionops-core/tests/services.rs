@@ -304,6 +304,50 @@ async fn configs_are_versioned_with_a_diff_in_their_event() {
 }
 
 #[tokio::test]
+async fn a_config_saved_over_an_older_version_is_refused_and_changes_nothing() {
+    let h = harness();
+    let id = sc("SC-1");
+    let save_over = |edited: u32, warn_high: i64| {
+        h.app.set_config_over(
+            &id,
+            config(json!({"parameters": {"temp": {"warnHigh": warn_high}}})),
+            ConfigStatus::Approved,
+            Some(ConfigSource::Manual),
+            edited,
+        )
+    };
+    // Over no configuration yet, then over the version just saved.
+    assert_eq!(save_over(0, 45).await.expect("first").version, 1);
+    assert_eq!(save_over(1, 50).await.expect("second").version, 2);
+    // An editor still on version 1 (or one who thinks there is none) is refused.
+    for edited in [1, 0, 3] {
+        let err = save_over(edited, 99).await.expect_err("stale");
+        assert!(matches!(err, Error::Conflict { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("version 2") && text.contains(&format!("version {edited}")),
+            "{text}"
+        );
+    }
+    let history = h.app.config_history(&sc("SC-1")).await.expect("history");
+    assert_eq!(
+        history.iter().map(|c| c.version).collect::<Vec<_>>(),
+        [1, 2],
+        "nothing saved by the refused changes"
+    );
+    let events = h
+        .app
+        .list_events(Some(&sc("SC-1")), limit(10))
+        .await
+        .expect("events");
+    let changes = events
+        .iter()
+        .filter(|e| e.event_type == EventType::ConfigChanged)
+        .count();
+    assert_eq!(changes, 2, "an event for each saved version only");
+}
+
+#[tokio::test]
 async fn an_invalid_config_is_rejected_naming_parameter_and_field() {
     let err = SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": "45"}}}))
         .expect_err("string threshold");

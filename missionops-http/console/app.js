@@ -54,8 +54,8 @@ class ApiError extends Error {
 }
 
 /** A JSON request with the session cookie; a non-2xx answer throws an ApiError. */
-async function api(path, { method = 'GET', body } = {}) {
-  const init = { method, credentials: 'same-origin', headers: { accept: 'application/json' } };
+async function api(path, { method = 'GET', body, headers = {} } = {}) {
+  const init = { method, credentials: 'same-origin', headers: { accept: 'application/json', ...headers } };
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -702,10 +702,11 @@ async function configPage(id) {
   const parts = [h('p', null, h('a', { href: `#/spacecraft/${enc(id)}` }, `← ${id}`)),
     h('h1', null, `Configuration of ${id}`), h('h2', null, 'History'), versions, shown];
   // A version saved elsewhere while the page is open joins the history, and an engineer who is
-  // editing is told that saving now would replace it (saves are not merged).
+  // editing is told at once; a save over it is refused (the editor sends the version it was
+  // made from as `If-Match`), as saves are whole versions, not merged.
   const newer = h('p', { class: 'error', id: 'config-newer' });
   const editing = may('engineer');
-  if (editing) parts.push(h('h2', null, 'Edit'), newer, configEditor(id, current));
+  if (editing) parts.push(h('h2', null, 'Edit'), newer, configEditor(id, current, editedFrom));
   show(parts);
   const reloadHistory = coalesced(300, async () => {
     try {
@@ -714,7 +715,7 @@ async function configPage(id) {
       const newest = newestOf(fresh);
       if (editing && newest && newest.version > editedFrom) {
         newer.textContent = `Version ${newest.version} was saved while you were editing version ${editedFrom}: `
-          + 'saving now replaces it. Open the page again to edit from it.';
+          + 'open the page again to edit from it (a save from here is refused).';
       }
     } catch (e) {
       // The next event or visit tries again.
@@ -727,7 +728,8 @@ async function configPage(id) {
   };
 }
 
-function configEditor(id, current) {
+/** The editor of `current`, version `editedFrom`: a save over a version saved since is refused. */
+function configEditor(id, current, editedFrom) {
   const rows = h('tbody');
   const general = h('p', { class: 'error', id: 'config-error' });
   const saved = h('p', { class: 'muted', id: 'config-saved' });
@@ -789,7 +791,9 @@ function configEditor(id, current) {
     general.textContent = '';
     saved.textContent = '';
     try {
-      await api(`/spacecraft/${enc(id)}/config`, { method: 'PUT', body: collect() });
+      await api(`/spacecraft/${enc(id)}/config`, {
+        method: 'PUT', body: collect(), headers: { 'if-match': `"${editedFrom}"` },
+      });
       saved.textContent = 'Saved.';
       route();
     } catch (e) {

@@ -32,10 +32,49 @@ impl MissionOps {
         status: ConfigStatus,
         source: Option<ConfigSource>,
     ) -> Result<ConfigRecord> {
+        self.put_config_version(id, config, status, source, None)
+            .await
+    }
+
+    /// [`MissionOps::set_config`], only over version `edited` (0: over no configuration yet): an
+    /// editor who started from that version does not replace one saved meanwhile without
+    /// knowing. [`Error::Conflict`] naming both versions when the newest is another.
+    pub async fn set_config_over(
+        &self,
+        id: &SpacecraftId,
+        config: SpacecraftConfig,
+        status: ConfigStatus,
+        source: Option<ConfigSource>,
+        edited: u32,
+    ) -> Result<ConfigRecord> {
+        self.put_config_version(id, config, status, source, Some(edited))
+            .await
+    }
+
+    async fn put_config_version(
+        &self,
+        id: &SpacecraftId,
+        config: SpacecraftConfig,
+        status: ConfigStatus,
+        source: Option<ConfigSource>,
+        edited: Option<u32>,
+    ) -> Result<ConfigRecord> {
         self.ensure_spacecraft(id).await?;
         let mut last_conflict = None;
         for _ in 0..CONFIG_WRITE_ATTEMPTS {
             let previous = self.shared.store.current_config(&self.tenant, id).await?;
+            let newest = previous.as_ref().map_or(0, |p| p.version);
+            // Checked on each attempt: a version another writer stored in the race makes the
+            // insert of the next number fail, and the read after it sees that version.
+            if let Some(edited) = edited.filter(|&edited| edited != newest) {
+                return Err(Error::conflict(
+                    "configuration of spacecraft",
+                    id,
+                    format!(
+                        "version {newest} was saved after version {edited}, which this change was made from"
+                    ),
+                ));
+            }
             let empty = Map::new();
             let before = previous.as_ref().map_or(&empty, |p| p.config.as_object());
             let diff = config_diff::config_diff(before, config.as_object());

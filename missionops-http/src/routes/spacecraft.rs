@@ -1,6 +1,7 @@
 //! Spacecraft: listing, registration, detail, status, configuration, detection, fleet.
 
 use axum::extract::State;
+use axum::http::{HeaderMap, header};
 use missionops_core::{
     ConfigRecord, ConfigSource, ConfigStatus, ConfigView, DetectReport, FleetEntry, Limit,
     NewSpacecraft, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftListing, SpacecraftStatus,
@@ -127,36 +128,64 @@ pub async fn get_config(
 }
 
 /// Replaces the configuration with a new version (validated; `CONFIG_CHANGED` event with the
-/// diff). The body is the configuration document itself.
+/// diff). The body is the configuration document itself. With `If-Match: "N"` only over
+/// version N (0: over none yet): 409 naming both versions when another was saved since.
 #[utoipa::path(put, path = "/spacecraft/{id}/config", tag = "spacecraft",
-    params(("id" = String, Path)),
+    params(("id" = String, Path),
+        ("If-Match" = Option<String>, Header, description = "the version the change was made             from, quoted (`\"3\"`; `\"0\"`: no configuration yet): a version saved since             answers 409 instead of being replaced")),
     request_body(content = Object, description = "the configuration document: `parameters` \
         (name → rule) and `derived` (name → expression, evaluated at ingest before the rules; \
         a bad expression or a cycle answers 400 naming `derived.<name>`)",
         example = json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}, "power": {"warnHigh": 150}},
             "derived": {"power": "bus_v * bus_i"}})),
-    responses((status = 200, description = "`{spacecraftId, config, status, source, version}`"), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "`{spacecraftId, config, status, source, version}`"), (status = 400, body = ErrorBody),
+        (status = 409, description = "`If-Match` names a version older than the newest", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(spacecraft_id = %id))]
 pub async fn put_config(
     State(state): State<AppState>,
     CallerExt(caller): CallerExt,
     Path(id): Path<String>,
+    headers: HeaderMap,
     JsonBody(document): JsonBody<Value>,
 ) -> Result<JsJson<ConfigView>, ApiError> {
     let id = path_id(&id)?;
+    let edited = edited_version(&headers)?;
     let config = SpacecraftConfig::parse(document)?;
     let ops = state.ops.acting_as(caller);
     let record = completed(async move {
-        ops.set_config(
-            &id,
-            config,
-            ConfigStatus::Approved,
-            Some(ConfigSource::Manual),
-        )
-        .await
+        let (status, source) = (ConfigStatus::Approved, Some(ConfigSource::Manual));
+        match edited {
+            Some(edited) => {
+                ops.set_config_over(&id, config, status, source, edited)
+                    .await
+            }
+            None => ops.set_config(&id, config, status, source).await,
+        }
     })
     .await?;
     Ok(ok(record.into()))
+}
+
+/// The version an `If-Match` header says a change was made from: `"3"` (an entity tag, as
+/// HTTP writes them) or `3`.
+fn edited_version(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let version = value.to_str().ok().and_then(|text| {
+        let text = text.trim();
+        let unquoted = text
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(text);
+        unquoted.parse::<u32>().ok()
+    });
+    version.map(Some).ok_or_else(|| {
+        ApiError::from(missionops_core::Error::invalid(
+            "If-Match",
+            "must be the version the change was made from, quoted: \"3\"",
+        ))
+    })
 }
 
 /// Every version of the configuration, oldest first.

@@ -187,3 +187,65 @@ async fn oversize_metadata_and_configs_answer_400_naming_the_limit_and_store_not
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+#[tokio::test]
+async fn a_config_sent_with_if_match_replaces_only_the_version_it_was_made_from() {
+    let app = spawn_app().await;
+    let put = |edited: Option<&'static str>, warn_high: i64| {
+        let mut request = app
+            .client
+            .put(app.url("/spacecraft/SC-IM/config"))
+            .json(&json!({"parameters": {"temp": {"warnHigh": warn_high}}}));
+        if let Some(edited) = edited {
+            request = request.header("if-match", edited);
+        }
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status();
+            (status, response.json::<Value>().await.expect("json"))
+        }
+    };
+    // Over no configuration yet ("0"), then over the version just saved (quoted or not).
+    let (status, body) = put(Some("\"0\""), 45).await;
+    assert_eq!(
+        (status, &body["version"]),
+        (StatusCode::OK, &json!(1)),
+        "{body}"
+    );
+    let (status, body) = put(Some("1"), 50).await;
+    assert_eq!(
+        (status, &body["version"]),
+        (StatusCode::OK, &json!(2)),
+        "{body}"
+    );
+
+    // Made from version 1 while version 2 is the newest: refused, naming both.
+    let (status, body) = put(Some("\"1\""), 99).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_error_shape(&body);
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("version 2") && message.contains("version 1"),
+        "{message}"
+    );
+    // Not a version: refused, naming the header.
+    let (status, body) = put(Some("latest"), 99).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["details"][0]["field"], "If-Match", "{body}");
+
+    // Neither changed anything; without the header the change goes over whatever is newest.
+    let (_, history) = app.get_json("/spacecraft/SC-IM/config/history").await;
+    let versions: Vec<&Value> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|v| &v["version"])
+        .collect();
+    assert_eq!(versions, [&json!(1), &json!(2)]);
+    let (status, body) = put(None, 60).await;
+    assert_eq!(
+        (status, &body["version"]),
+        (StatusCode::OK, &json!(3)),
+        "{body}"
+    );
+}

@@ -1543,9 +1543,34 @@ async fn a_configuration_saved_elsewhere_joins_the_history_and_warns_the_editor(
         warning.as_str().unwrap_or_default().contains("version 1"),
         "{warning}"
     );
+    // A save from here, made from version 1, is refused, naming the version saved since; the
+    // history keeps its two versions.
+    browser.click("#config-save").await;
+    browser
+        .wait_for(
+            "the refusal",
+            &format!(
+                "return {} && document.getElementById('config-error').textContent.includes('version 2')",
+                versions(2)
+            ),
+            WAIT,
+        )
+        .await;
     browser.screenshot("configuration-newer").await;
 
-    // Saving from here starts the page again from the version saved: no warning about it.
+    // Opened again, the editor starts from version 2; its save is version 3 and warns of
+    // nothing (its own event names the version it saved).
+    browser.exec("location.reload()", json!([])).await;
+    browser
+        .wait_for(
+            "the editor from version 2",
+            &format!(
+                "return {} && document.getElementById('live').classList.contains('on')",
+                versions(2)
+            ),
+            WAIT,
+        )
+        .await;
     browser.click("#config-save").await;
     browser
         .wait_for(
