@@ -167,18 +167,18 @@ pub async fn put_config(
 }
 
 /// The version an `If-Match` header says a change was made from: `"3"` (an entity tag, as
-/// HTTP writes them) or `3`.
+/// HTTP writes them) or `3`, up to nine digits (the OpenAPI document's pattern).
 fn edited_version(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
     };
     let version = value.to_str().ok().and_then(|text| {
-        let text = text.trim();
-        let unquoted = text
+        let digits = text
             .strip_prefix('"')
             .and_then(|t| t.strip_suffix('"'))
             .unwrap_or(text);
-        unquoted.parse::<u32>().ok()
+        let plain = (1..=9).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+        plain.then(|| digits.parse::<u32>().ok()).flatten()
     });
     version.map(Some).ok_or_else(|| {
         ApiError::from(missionops_core::Error::invalid(

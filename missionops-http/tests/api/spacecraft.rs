@@ -229,9 +229,11 @@ async fn a_config_sent_with_if_match_replaces_only_the_version_it_was_made_from(
         "{message}"
     );
     // Not a version: refused, naming the header.
-    let (status, body) = put(Some("latest"), 99).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["details"][0]["field"], "If-Match", "{body}");
+    for malformed in ["latest", "\"2", "+2", "-1", "1234567890", "\"\""] {
+        let (status, body) = put(Some(malformed), 99).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{malformed}: {body}");
+        assert_eq!(body["details"][0]["field"], "If-Match", "{body}");
+    }
 
     // Neither changed anything; without the header the change goes over whatever is newest.
     let (_, history) = app.get_json("/spacecraft/SC-IM/config/history").await;
