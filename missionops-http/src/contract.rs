@@ -84,7 +84,7 @@ fn parameter(method: &str, path: &str, name: &str) -> Option<Value> {
             "enum": ["ACTIVE", "ACKNOWLEDGED", "CLEARED", "SHELVED", "OPEN", "ALL"]}),
         ("stored", _) => json!({"type": "boolean", "default": false}),
         ("If-Match", _) => json!({"type": "string", "pattern": r#"^("[0-9]{1,9}"|[0-9]{1,9})$"#,
-            "description": "the version the change was made from, quoted as an entity tag              (`\"3\"`; `\"0\"`: no configuration yet)"}),
+            "description": "the version the change was made from, quoted as an entity tag (`\"3\"`; `\"0\"`: no configuration yet)"}),
         ("file", "/console/{file}") => json!({"type": "string", "minLength": 1, "maxLength": 64,
             "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "description": "a file of the console"}),
         ("Last-Event-ID", _) => json!({"type": "integer", "minimum": 0,

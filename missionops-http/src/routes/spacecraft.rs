@@ -132,7 +132,7 @@ pub async fn get_config(
 /// version N (0: over none yet): 409 naming both versions when another was saved since.
 #[utoipa::path(put, path = "/spacecraft/{id}/config", tag = "spacecraft",
     params(("id" = String, Path),
-        ("If-Match" = Option<String>, Header, description = "the version the change was made             from, quoted (`\"3\"`; `\"0\"`: no configuration yet): a version saved since             answers 409 instead of being replaced")),
+        ("If-Match" = Option<String>, Header, description = "the version the change was made from, quoted (`\"3\"`; `\"0\"`: no configuration yet): a version saved since answers 409 instead of being replaced")),
     request_body(content = Object, description = "the configuration document: `parameters` \
         (name → rule) and `derived` (name → expression, evaluated at ingest before the rules; \
         a bad expression or a cycle answers 400 naming `derived.<name>`)",
