@@ -802,7 +802,8 @@ Examples:
 Examples:
   missionops config set SC-001 limits.json
   echo '{\"parameters\":{\"temp\":{\"warnHigh\":45,\"critHigh\":70}}}' | missionops config set SC-001
-  missionops config set SC-001 draft.json --status draft")]
+  missionops config set SC-001 draft.json --status draft
+  missionops config set SC-001 limits.json --over 3    # refused (exit 4) if 3 is no longer the newest")]
     Set {
         /// The spacecraft (registered when unknown)
         #[arg(value_name = "ID")]
@@ -819,6 +820,12 @@ Examples:
         /// manual, seed or import
         #[arg(long, default_value = "manual", value_parser = parse_source)]
         source: ConfigSource,
+
+        /// Store it only if VERSION is still the newest (0: no configuration yet): the version
+        /// the document was made from, so that one saved meanwhile is not replaced unseen
+        /// (exit 4 naming both versions)
+        #[arg(long, value_name = "VERSION")]
+        over: Option<u32>,
     },
 
     /// List every version of a spacecraft's configuration, oldest first

@@ -120,6 +120,32 @@ async fn a_database_locked_by_another_process_exits_5_and_loses_nothing() {
 }
 
 #[test]
+fn config_set_over_a_version_replaces_only_that_version() {
+    let db = Db::new();
+    let limits =
+        |warn_high: u32| format!(r#"{{"parameters":{{"temp":{{"warnHigh":{warn_high}}}}}}}"#);
+    let set_over = |over: &str, warn_high: u32| {
+        db.run_with_stdin(
+            &["config", "set", "SC-001", "--over", over],
+            &limits(warn_high),
+        )
+    };
+    assert!(set_over("0", 45).ok().contains("version 1"));
+    assert!(set_over("1", 50).ok().contains("version 2"));
+    // Made from version 1 while 2 is the newest: exit 4, one line naming both.
+    let line = set_over("1", 99).fails(4);
+    assert!(
+        line.contains("version 2") && line.contains("version 1"),
+        "{line}"
+    );
+    let run = set_over("two", 99);
+    assert_eq!(run.code, 2, "{run:#?}");
+    assert!(run.stderr.contains("--over"), "{run:#?}");
+    let history = db.json(&["config", "history", "SC-001"]);
+    assert_eq!(history.as_array().map(Vec::len), Some(2), "{history}");
+}
+
+#[test]
 fn bad_arguments_exit_2_with_usage() {
     let db = Db::new();
     let run = db.run(&["list-telemetry"]);

@@ -225,12 +225,19 @@ pub(crate) async fn config(
             file,
             status,
             source,
+            over,
         } => {
             let text = read_input(file.as_deref(), "config")?;
             let document: Value = serde_json::from_str(&text)
                 .map_err(|e| Error::invalid("config", format!("is not valid JSON: {e}")))?;
             let config = SpacecraftConfig::parse(document)?;
-            let record = ops.set_config(&id, config, status, Some(source)).await?;
+            let record = match over {
+                Some(edited) => {
+                    ops.set_config_over(&id, config, status, Some(source), edited)
+                        .await?
+                }
+                None => ops.set_config(&id, config, status, Some(source)).await?,
+            };
             let view = ConfigView::from(record);
             out.either(&view, || {
                 format!(
