@@ -81,6 +81,13 @@ async fn zoom_into_the_middle_half(browser: &Browser) {
         .await;
 }
 
+/// A browser on `path` of `app` (open mode: no sign-in).
+async fn browser_at(app: &ConsoleApp, path: &str) -> Browser {
+    let browser = Browser::start().await;
+    browser.goto(&app.url(path)).await;
+    browser
+}
+
 /// A console app on a fresh store, and the guard that keeps the other browser tests out while
 /// it is held.
 async fn fresh_app() -> (tokio::sync::MutexGuard<'static, ()>, ConsoleApp) {
@@ -1051,8 +1058,7 @@ async fn a_silent_spacecraft_is_marked_stale_and_contact_lost_until_it_sends_aga
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let report = app.ops.tick().await.expect("tick");
     assert_eq!((report.alarms, report.events), (1, 2), "{report:?}");
-    let browser = Browser::start().await;
-    browser.goto(&app.url("/#/fleet")).await;
+    let browser = browser_at(&app, "/#/fleet").await;
     let marks = "return ['SC-QUIET', 'SC-TALK'].map(id => [...document.querySelectorAll(`#fleet .tile[data-id=\"${id}\"] .mark`)].map(m => m.textContent))";
     let (seen, _) = browser
         .wait_for(
@@ -1190,8 +1196,7 @@ async fn an_alarm_list_answered_late_never_replaces_a_later_one_nor_an_open_shel
         configure_limits(&app, spacecraft).await;
         send_parameters(&app, spacecraft, now(), json!({"temp": 80})).await;
     }
-    let browser = Browser::start().await;
-    browser.goto(&app.url("/#/alarms")).await;
+    let browser = browser_at(&app, "/#/alarms").await;
     let rows = "return [...document.querySelectorAll('#alarm-rows tr[data-id]')] \
         .map(r => r.children[1].textContent).sort().join(',')";
     let rows_are = |expected: &str| answers(rows, expected);
@@ -1285,8 +1290,7 @@ async fn a_search_answered_late_never_replaces_a_later_ones_results() {
             .expect("publish");
         assert!(published.status().is_success(), "{}", published.status());
     }
-    let browser = Browser::start().await;
-    browser.goto(&app.url("/#/docs")).await;
+    let browser = browser_at(&app, "/#/docs").await;
     let titles = "return [...document.querySelectorAll('#doc-results .doc-link')] \
         .map(a => a.textContent).sort().join(',')";
     let titles_are = |expected: &str| answers(titles, expected);
@@ -1325,8 +1329,7 @@ async fn a_search_answered_late_never_replaces_a_later_ones_results() {
 async fn the_fleet_refreshes_under_a_stream_of_events_that_never_pauses() {
     let (_one, app) = fresh_app().await;
     send_sample(&app, "SC-0").await;
-    let browser = Browser::start().await;
-    browser.goto(&app.url("/#/fleet")).await;
+    let browser = browser_at(&app, "/#/fleet").await;
     browser
         .wait_for(
             "the tile and the live stream",
@@ -1390,8 +1393,7 @@ async fn a_spacecraft_page_shows_its_new_events_and_anomalies_without_a_reload()
     let (_one, app) = fresh_app().await;
     configure_limits(&app, "SC-E").await;
     send_parameters(&app, "SC-E", now(), json!({"temp": 20, "volt": 28})).await;
-    let browser = Browser::start().await;
-    browser.goto(&app.url("/#/spacecraft/SC-E")).await;
+    let browser = browser_at(&app, "/#/spacecraft/SC-E").await;
     browser
         .wait_for(
             "the page and the live stream",
@@ -1445,8 +1447,7 @@ async fn an_alarm_shelved_elsewhere_shows_shelved_without_a_reload() {
     let (_one, app) = fresh_app().await;
     configure_limits(&app, "SC-S").await;
     send_parameters(&app, "SC-S", now(), json!({"temp": 80})).await;
-    let browser = Browser::start().await;
-    browser.goto(&app.url("/#/alarms")).await;
+    let browser = browser_at(&app, "/#/alarms").await;
     let state = "return document.querySelector('#alarm-rows tr[data-id]')?.dataset.state";
     browser
         .wait_for(
@@ -1501,8 +1502,7 @@ async fn an_alarm_shelved_elsewhere_shows_shelved_without_a_reload() {
 async fn a_configuration_saved_elsewhere_joins_the_history_and_warns_the_editor() {
     let (_one, app) = fresh_app().await;
     configure_limits(&app, "SC-C").await;
-    let browser = Browser::start().await;
-    browser.goto(&app.url("/#/config/SC-C")).await;
+    let browser = browser_at(&app, "/#/config/SC-C").await;
     let versions = |count: usize| {
         format!(
             "document.querySelectorAll('#config-history tbody tr').length === {count} \
