@@ -178,7 +178,7 @@ impl AlarmRepository for PostgresStore {
     }
 
     async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
-        let mut tx = self.begin_filtered_read_for(tenant).await?;
+        let mut reader = self.filtered_read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             alarm_columns!(),
             "WHERE tenant = $4
@@ -197,9 +197,10 @@ impl AlarmRepository for PostgresStore {
             _ => None,
         })
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         rows.iter().map(alarm_from_row).collect()
     }
 
@@ -213,7 +214,7 @@ impl AlarmRepository for PostgresStore {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
-        let mut tx = self.begin_filtered_read_for(tenant).await?;
+        let mut reader = self.filtered_read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             alarm_columns!(),
             "WHERE tenant = $2 AND spacecraft_id = ANY($1::text[]) AND state <> $3
@@ -222,9 +223,10 @@ impl AlarmRepository for PostgresStore {
         .bind(&ids)
         .bind(tenant.as_str())
         .bind(AlarmState::Cleared.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         let mut open: std::collections::HashMap<SpacecraftId, Vec<Alarm>> =
             std::collections::HashMap::new();
         for row in &rows {

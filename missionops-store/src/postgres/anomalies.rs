@@ -183,7 +183,7 @@ impl AnomalyRepository for PostgresStore {
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<Anomaly>> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             anomaly_columns!(),
             "WHERE tenant = $3 AND spacecraft_id = $1 ORDER BY ts DESC, stored DESC LIMIT $2"
@@ -191,9 +191,10 @@ impl AnomalyRepository for PostgresStore {
         .bind(spacecraft.as_str())
         .bind(to_i64(limit.get()))
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         rows.iter().map(anomaly_from_row).collect()
     }
 
@@ -204,7 +205,7 @@ impl AnomalyRepository for PostgresStore {
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Anomaly>> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             anomaly_columns!(),
             "WHERE tenant = $4 AND spacecraft_id = $1 AND ts BETWEEN $2 AND $3
@@ -214,9 +215,10 @@ impl AnomalyRepository for PostgresStore {
         .bind(PgTime(from))
         .bind(PgTime(to))
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         rows.iter().map(anomaly_from_row).collect()
     }
 
@@ -226,7 +228,7 @@ impl AnomalyRepository for PostgresStore {
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let (count, highest): (i64, Option<String>) = sqlx::query_as(
             "SELECT count(*),
                     (ARRAY['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'])[max(
@@ -237,9 +239,10 @@ impl AnomalyRepository for PostgresStore {
         .bind(spacecraft.as_str())
         .bind(PgTime(since))
         .bind(tenant.as_str())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         Ok(AnomalyCount {
             count: u64::try_from(count).unwrap_or(0),
             highest: highest
@@ -260,7 +263,7 @@ impl AnomalyRepository for PostgresStore {
         if from > to || limit == 0 {
             return Ok(AnomalyPage::default());
         }
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         // `stored` comes from a sequence starting at 1: (from, 0) is before all at `from`.
         let (after_ts, after_stored) = match after {
             Some(c) if c.timestamp >= from => (c.timestamp, c.arrival),
@@ -280,9 +283,10 @@ impl AnomalyRepository for PostgresStore {
         .bind(after_stored)
         .bind(to_i64(limit))
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         let next = match rows.last() {
             Some(row) if rows.len() == limit => Some(RangeCursor {
                 timestamp: time(row, "ts")?,

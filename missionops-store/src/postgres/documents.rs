@@ -205,7 +205,7 @@ impl DocumentRepository for PostgresStore {
         query: &SearchQuery,
         limit: Limit,
     ) -> Result<Vec<OpsDocument>> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         // Which documents match is the compat rule: the query in the title or body ignoring
         // case, or equal to a tag. How they rank is full-text relevance (ts_rank over title
         // words weighted A, tags A and body words B), then the compat hits (title 3, body 1,
@@ -226,9 +226,10 @@ impl DocumentRepository for PostgresStore {
         .bind(contains_pattern(query.as_str()))
         .bind(to_i64(limit.get()))
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         rows.iter().map(document_from_row).collect()
     }
 
@@ -237,7 +238,7 @@ impl DocumentRepository for PostgresStore {
         tenant: &TenantId,
         filter: &DocumentFilter,
     ) -> Result<Vec<OpsDocument>> {
-        let mut tx = self.begin_filtered_read_for(tenant).await?;
+        let mut reader = self.filtered_read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             document_columns!(),
             "WHERE tenant = $6
@@ -253,9 +254,10 @@ impl DocumentRepository for PostgresStore {
         .bind(to_i64(filter.limit.get()))
         .bind(to_i64(filter.offset))
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         rows.iter().map(document_from_row).collect()
     }
 }

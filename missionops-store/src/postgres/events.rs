@@ -220,7 +220,7 @@ impl EventRepository for PostgresStore {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         // Two statements rather than `$1 IS NULL OR …`, so that each keeps a plan that uses its
         // index.
         let query = match spacecraft {
@@ -238,7 +238,8 @@ impl EventRepository for PostgresStore {
             .bind(to_i64(limit.get()))
             .bind(tenant.as_str()),
         };
-        let rows = query.fetch_all(&mut *tx).await.map_err(db)?;
+        let rows = query.fetch_all(&mut *reader).await.map_err(db)?;
+        reader.succeeded();
         rows.iter().map(event_from_row).collect()
     }
 
@@ -248,14 +249,15 @@ impl EventRepository for PostgresStore {
         after: u64,
         limit: Limit,
     ) -> Result<ConfigChanges> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let rows: Vec<(i64, Option<i64>, Option<String>)> = sqlx::query_as(CONFIG_CHANGES_AFTER)
             .bind(tenant.as_str())
             .bind(i64::try_from(after).unwrap_or(i64::MAX))
             .bind(to_i64(limit.get().saturating_add(1)))
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *reader)
             .await
             .map_err(db)?;
+        reader.succeeded();
         let what = "CONFIG_CHANGED event";
         let newest = rows.first().map_or(0, |(newest, _, _)| *newest);
         let newest = u64::try_from(newest).map_err(|e| corrupt(what, e))?;
@@ -279,7 +281,7 @@ impl EventRepository for PostgresStore {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let after = i64::try_from(after).unwrap_or(i64::MAX);
         let query = match spacecraft {
             Some(id) => sqlx::query(concat!(
@@ -299,7 +301,8 @@ impl EventRepository for PostgresStore {
             .bind(to_i64(limit.get()))
             .bind(tenant.as_str()),
         };
-        let rows = query.fetch_all(&mut *tx).await.map_err(db)?;
+        let rows = query.fetch_all(&mut *reader).await.map_err(db)?;
+        reader.succeeded();
         rows.iter().map(event_from_row).collect()
     }
 }

@@ -11,7 +11,8 @@
 //! - `telemetry`: batched, idempotent ingest and the telemetry queries.
 //! - `anomalies`, `alarms`, `documents`: the other repositories.
 //! - `outbox`: the outbox port: claims under a lease, delivery marks, backoff, dead letters.
-//! - `pool`: the connection pool's settings: no ping on checkout, broken connections replaced.
+//! - `pool`: the connection pool's settings (no ping on checkout, broken connections replaced)
+//!   and the connections kept out of it for the ingest statement and one-statement reads.
 //! - `health`: the write probe of readiness checks (a write matching no row, rolled back).
 //! - `scratch`: throw-away databases for tests and benchmarks.
 //!
@@ -104,6 +105,11 @@ pub struct PostgresStore {
     /// The connection a group commit asks on which of its spacecraft exist, out of the pool
     /// too: a group of new spacecraft asks it once each, while it holds the writers' turn.
     lookup_connection: Arc<pool::KeptConnection>,
+    /// The connections one-statement reads run on, out of the pool, each set to its last
+    /// read's tenant (see the `pool` module): planning as the server does by default...
+    reads: Arc<pool::ReadConnections>,
+    /// ...and for each call's values (see [`PostgresStore::filtered_read_for`]).
+    filtered_reads: Arc<pool::ReadConnections>,
     /// Whether telemetry ingest commits without waiting for the WAL flush
     /// ([`PostgresStore::committing_telemetry_without_flush_wait`]).
     telemetry_without_flush_wait: bool,
@@ -148,6 +154,16 @@ impl PostgresStore {
             one_statement_writes: Arc::default(),
             ingest_connection: Arc::default(),
             lookup_connection: Arc::default(),
+            reads: Arc::new(pool::ReadConnections::new(
+                pool::READ_CONNECTIONS,
+                pool::ReadPlanning::Auto,
+                pool::PING_IF_IDLE_FOR,
+            )),
+            filtered_reads: Arc::new(pool::ReadConnections::new(
+                pool::FILTERED_READ_CONNECTIONS,
+                pool::ReadPlanning::ForEachCall,
+                pool::PING_IF_IDLE_FOR,
+            )),
             telemetry_without_flush_wait: false,
             behind: None,
             write_behind: None,
@@ -275,9 +291,10 @@ impl PostgresStore {
 
     /// Begins a transaction in which row-level security shows and accepts `tenant`'s rows only
     /// (`missionops.tenant`, transaction-local; see migration `0012_tenants.sql`). Every
-    /// repository method runs its statements in one of these, reads included: a read's
-    /// transaction is dropped rather than committed, and sqlx sends its `ROLLBACK` when the
-    /// connection goes back to the pool, after the caller has its answer.
+    /// repository method runs its statements in one of these, except reads that are one
+    /// statement ([`Self::read_for`]): a read of several statements drops its transaction
+    /// rather than commit it, and sqlx sends its `ROLLBACK` when the connection goes back to
+    /// the pool, after the caller has its answer.
     async fn begin_for(&self, tenant: &TenantId) -> Result<Tx> {
         begin_with_setting(
             &self.pool,
@@ -288,21 +305,24 @@ impl PostgresStore {
         .await
     }
 
-    /// [`Self::begin_for`] for a read that filters by one index and orders by another (the
-    /// alarm and document lists): it plans for each call's values. Under the server's default
-    /// planning such a statement, first run while its table was nearly empty, settles on a
-    /// generic plan that walks the ordering index and filters every row, and keeps it as the
-    /// table grows until an `ANALYZE` happens to replace it: 3–4 ms a read at 30,000 alarms
-    /// (psql, a statement prepared on the empty table), where a plan for the values reads the
-    /// spacecraft's index in 0.1–0.3 ms, its planning (0.05–0.15 ms) included.
-    async fn begin_filtered_read_for(&self, tenant: &TenantId) -> Result<Tx> {
-        begin_with_setting(
-            &self.pool,
-            "missionops.tenant",
-            tenant.as_str(),
-            &[CUSTOM_PLANS],
-        )
-        .await
+    /// A connection for one read statement of `tenant`, outside any transaction, whose
+    /// session reads as `tenant` (see the `pool` module). Call [`pool::KeptRead::succeeded`]
+    /// after the read.
+    async fn read_for(&self, tenant: &TenantId) -> Result<pool::KeptRead<'_>> {
+        self.reads
+            .get(&self.pool, tenant.as_str())
+            .await
+            .map_err(db)
+    }
+
+    /// [`Self::read_for`] for a read that filters by one index and orders by another (the
+    /// alarm and document lists): it plans for each call's values (see
+    /// [`pool::ReadPlanning::ForEachCall`]).
+    async fn filtered_read_for(&self, tenant: &TenantId) -> Result<pool::KeptRead<'_>> {
+        self.filtered_reads
+            .get(&self.pool, tenant.as_str())
+            .await
+            .map_err(db)
     }
 
     /// [`Self::begin_for`] for telemetry ingest, which commits without waiting for the WAL
@@ -356,7 +376,7 @@ impl PostgresStore {
     }
 
     /// The row of `tenant` whose id is `id`, read by `sql` (which binds the id as `$1` and the
-    /// tenant as `$2`) in a transaction of that tenant and mapped by `from_row`; `None` when
+    /// tenant as `$2`) in a read of that tenant and mapped by `from_row`; `None` when
     /// there is none.
     async fn one_of_tenant<T>(
         &self,
@@ -365,16 +385,15 @@ impl PostgresStore {
         id: &str,
         from_row: fn(&sqlx::postgres::PgRow) -> Result<T>,
     ) -> Result<Option<T>> {
-        let mut tx = self.begin_for(tenant).await?;
-        sqlx::query(sql)
+        let mut reader = self.read_for(tenant).await?;
+        let row = sqlx::query(sql)
             .bind(id)
             .bind(tenant.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *reader)
             .await
-            .map_err(db)?
-            .as_ref()
-            .map(from_row)
-            .transpose()
+            .map_err(db)?;
+        reader.succeeded();
+        row.as_ref().map(from_row).transpose()
     }
 
     /// Begins a transaction that sees the events and outbox rows of every tenant
@@ -415,11 +434,6 @@ type Tx = Transaction<'static, Postgres>;
 /// transactions, for the one-statement ingest (see the `pool` module), and a generic plan
 /// cached while a table was small would scan it whole once it is large.
 const AUTO_PLANS: &str = ", set_config('plan_cache_mode', 'auto', true)";
-
-/// Planning for each call's values, transaction-local, appended like [`AUTO_PLANS`]: reads
-/// whose good plan depends on the values and the table's size (see
-/// [`PostgresStore::begin_filtered_read_for`]).
-const CUSTOM_PLANS: &str = ", set_config('plan_cache_mode', 'force_custom_plan', true)";
 
 /// A commit that does not wait for the WAL flush, transaction-local, appended like
 /// [`AUTO_PLANS`]: telemetry ingest on a store told so
@@ -572,9 +586,8 @@ mod plan_tests {
 
     /// The transaction that registers spacecraft with their telemetry keeps the pool's generic
     /// planning (its statements were planned afresh on every call otherwise, 0.3–0.4 ms each);
-    /// every other transaction plans for its values, the filtered lists for each call's. All set
-    /// the tenant. Ingest transactions commit without waiting for the WAL flush on a store told
-    /// so, and only they.
+    /// every other transaction plans for its values. All set the tenant. Ingest transactions
+    /// commit without waiting for the WAL flush on a store told so, and only they.
     #[tokio::test]
     async fn registering_transactions_plan_generically_and_others_for_their_values() {
         let tenant = missionops_core::TenantId::default();
@@ -588,12 +601,10 @@ mod plan_tests {
                 ("generic ingest", "force_generic_plan", ingest_commit),
                 ("ingest", "auto", ingest_commit),
                 ("other", "auto", "on"),
-                ("filtered read", "force_custom_plan", "on"),
             ] {
                 let mut tx = match kind {
                     "generic ingest" => store.begin_ingest_for(&tenant, true).await,
                     "ingest" => store.begin_ingest_for(&tenant, false).await,
-                    "filtered read" => store.begin_filtered_read_for(&tenant).await,
                     _ => store.begin_for(&tenant).await,
                 }
                 .expect("begin");
@@ -612,31 +623,67 @@ mod plan_tests {
         }
     }
 
+    /// Reads of several tenants at once, more than run at a time, each see their own tenant's
+    /// rows and only those, whichever kept connection (and its session's tenant) they get:
+    /// a connection still set to another tenant would show its reader nothing.
+    #[tokio::test]
+    async fn reads_of_many_tenants_at_once_each_see_their_own() {
+        use missionops_core::{EventRepository, EventType, Limit, TenantId};
+
+        use crate::conformance::fixtures::event;
+
+        // As the service's role: row-level security applies (the owner bypasses it).
+        let (store, _owner) = crate::conformance::backends::scratch_postgres_as(
+            crate::conformance::backends::APP_ROLE,
+        )
+        .await;
+        let tenants: Vec<TenantId> = ["alpha", "beta", "gamma"]
+            .iter()
+            .map(|name| TenantId::parse(*name).expect("tenant"))
+            .collect();
+        for (k, tenant) in (1_u32..).zip(&tenants) {
+            // k events for the k-th tenant, numbered apart from the others'.
+            for n in 0..k {
+                store
+                    .record_event(tenant, event(k * 100 + n, None, EventType::Info))
+                    .await
+                    .expect("record");
+            }
+        }
+        let limit = Limit::new(50, 100).expect("limit");
+        let reads = (0..30).map(|i| {
+            let tenant = &tenants[i % tenants.len()];
+            let store = &store;
+            async move { (tenant, store.recent_events(tenant, None, limit).await) }
+        });
+        for (tenant, events) in futures_util::future::join_all(reads).await {
+            let events = events.expect("read");
+            let k = tenants
+                .iter()
+                .position(|t| t == tenant)
+                .expect("one of them")
+                + 1;
+            let mut ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+            ids.sort();
+            let expected: Vec<String> = (0..k).map(|n| format!("ev-{}", k * 100 + n)).collect();
+            assert_eq!(ids, expected, "tenant {tenant}");
+        }
+    }
+
     /// The alarm and document lists never settle on a generic plan, however often they run
     /// on one connection while their tables are empty (the server's default planning
     /// switches after the fifth run, and a plan made then scans the ordering index with a
     /// filter once the table has grown).
     #[tokio::test]
     async fn filtered_lists_plan_for_their_values_on_every_call() {
-        use std::str::FromStr;
-
         use missionops_core::{
             AlarmFilter, AlarmRepository, AlarmStates, DocumentFilter, DocumentRepository, Limit,
             SpacecraftId, TenantId,
         };
 
-        let owner = crate::conformance::backends::scratch_postgres().await;
-        let name = owner.scratch_database().expect("a scratch store");
-        let options =
-            sqlx::postgres::PgConnectOptions::from_str(&crate::conformance::backends::admin_url())
-                .expect("the admin URL parses")
-                .database(name);
-        // One connection, so that every call below prepares on the one this test inspects.
-        let pool = super::pool::options(1, super::pool::PING_IF_IDLE_FOR)
-            .connect_with(options)
-            .await
-            .expect("connect");
-        let store = super::PostgresStore::from_pool(pool);
+        // Reads one at a time, so that every call below prepares on the one kept connection
+        // this test inspects.
+        let store = crate::conformance::backends::scratch_postgres().await;
         let tenant = TenantId::default();
         let spacecraft = SpacecraftId::parse("SAT-1").expect("id");
         let of_one = AlarmFilter {
@@ -661,14 +708,19 @@ mod plan_tests {
                 .await
                 .expect("documents");
         }
+        let mut inspected = store
+            .filtered_read_for(&tenant)
+            .await
+            .expect("the connection");
         let plans: Vec<(String, i64, i64)> = sqlx::query_as(
             "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements
              WHERE (statement LIKE '%FROM alarms%' OR statement LIKE '%FROM documents%')
                AND statement NOT LIKE '%pg_prepared_statements%'",
         )
-        .fetch_all(store.pool())
+        .fetch_all(&mut *inspected)
         .await
         .expect("prepared statements");
+        inspected.succeeded();
         assert_eq!(plans.len(), 3, "the three lists are prepared: {plans:?}");
         for (statement, generic, custom) in &plans {
             assert_eq!(*generic, 0, "a generic plan for {statement}");

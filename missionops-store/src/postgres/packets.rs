@@ -32,19 +32,18 @@ impl PacketDefinitionRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<PacketDefinitionRecord>> {
-        let mut tx = self.begin_for(tenant).await?;
-        sqlx::query(
+        let mut reader = self.read_for(tenant).await?;
+        let row = sqlx::query(
             "SELECT spacecraft_id, version, document, created_at FROM packet_definitions
              WHERE tenant = $1 AND spacecraft_id = $2 ORDER BY version DESC LIMIT 1",
         )
         .bind(tenant.as_str())
         .bind(spacecraft.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *reader)
         .await
-        .map_err(db)?
-        .as_ref()
-        .map(definition_from_row)
-        .transpose()
+        .map_err(db)?;
+        reader.succeeded();
+        row.as_ref().map(definition_from_row).transpose()
     }
 
     async fn current_packet_definition_version(
@@ -71,7 +70,7 @@ impl PacketDefinitionRepository for PostgresStore {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = spacecraft.iter().map(|id| id.as_str()).collect();
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let versions: Vec<Option<i32>> = sqlx::query_scalar(
             "SELECT (SELECT version FROM packet_definitions
                      WHERE tenant = $2 AND spacecraft_id = wanted.id
@@ -81,9 +80,10 @@ impl PacketDefinitionRepository for PostgresStore {
         )
         .bind(&ids)
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         versions
             .into_iter()
             .map(|version| {
@@ -158,16 +158,17 @@ impl PacketDefinitionRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<PacketDefinitionRecord>> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let rows = sqlx::query(
             "SELECT spacecraft_id, version, document, created_at FROM packet_definitions
              WHERE tenant = $1 AND spacecraft_id = $2 ORDER BY version",
         )
         .bind(tenant.as_str())
         .bind(spacecraft.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         rows.iter().map(definition_from_row).collect()
     }
 }

@@ -18,6 +18,8 @@
 //! So the one-statement ingest, a group commit's usual write, runs on a [`KeptConnection`]
 //! that never goes back to the pool, and nothing pings it; so does a group's check of which of
 //! its spacecraft exist, asked under the writers' turn for every group of new spacecraft.
+//! Reads that are one statement run on [`ReadConnections`], kept out of the pool too, whose
+//! sessions hold their last reader's tenant, so that a read needs no transaction to set it.
 
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
@@ -25,10 +27,18 @@ use std::time::{Duration, Instant};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
-use tokio::sync::{Mutex, MutexGuard};
+use std::sync::PoisonError;
+
+use tokio::sync::{Mutex, MutexGuard, Semaphore, SemaphorePermit};
 
 /// Connections of [`super::PostgresStore::connect`]'s pool.
 pub(super) const MAX_CONNECTIONS: u32 = 10;
+/// Kept connections of a store's one-statement reads ([`ReadConnections`]), and of its reads
+/// that plan for each call's values: with the ingest's two, a store opens at most this many
+/// beside its pool.
+pub(super) const READ_CONNECTIONS: usize = 4;
+/// See [`READ_CONNECTIONS`].
+pub(super) const FILTERED_READ_CONNECTIONS: usize = 2;
 /// How long a checkout waits for a free connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A connection idle at least this long is pinged before it is handed out. Under load
@@ -156,6 +166,180 @@ impl DerefMut for StatementConnection<'_> {
             StatementConnection::Kept { connection, .. } => connection,
             StatementConnection::Pooled(pooled) => pooled,
         }
+    }
+}
+
+/// How a [`ReadConnections`] set's connections plan their statements, as a session setting
+/// (they run outside transactions, so nothing transaction-local applies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReadPlanning {
+    /// The server's default: custom plans first, a generic one once it is no worse.
+    Auto,
+    /// A plan for each call's values: the alarm and document lists, which filter by one index
+    /// and order by another. Under the server's default planning such a statement, first run
+    /// while its table was nearly empty, settles on a generic plan that walks the ordering
+    /// index and filters every row, and keeps it as the table grows until an `ANALYZE` happens
+    /// to replace it: 3–4 ms a read at 30,000 alarms (psql, a statement prepared on the empty
+    /// table), where a plan for the values reads the spacecraft's index in 0.1–0.3 ms, its
+    /// planning (0.05–0.15 ms) included.
+    ForEachCall,
+}
+
+impl ReadPlanning {
+    fn setting(self) -> &'static str {
+        match self {
+            ReadPlanning::Auto => "auto",
+            ReadPlanning::ForEachCall => "force_custom_plan",
+        }
+    }
+}
+
+/// Connections taken out of the pool for good, for reads that are one statement: each keeps
+/// the tenant of its last read as a session setting (`missionops.tenant`, which row-level
+/// security reads), so that a read is its statement alone — no `BEGIN` to set the tenant, no
+/// `ROLLBACK`, no test on return. A read in a transaction of the pool took four messages to
+/// the server (the `BEGIN` with the tenant, the statement, then the `ROLLBACK` and sqlx's ping
+/// when the connection went back): twice the server's CPU of a read (BENCHMARKS.md, "Session
+/// 27"), and the console's pages reread their lists on every event.
+///
+/// At most `count` reads run at once; the others wait their turn here (on two cores, more
+/// statements at once than that only queue in the server). A read takes an idle connection
+/// already set to its tenant if there is one, else the most recently used, whose tenant it
+/// sets again first (one more round trip), else a new one from the pool. Like
+/// [`KeptConnection`], a connection is kept only after a read that succeeded — one that
+/// failed, or was dropped half-way, may have left it broken or mid-answer, so it is closed —
+/// and one idle for `idle_limit` is closed (the pool pings the one it hands out next, as for
+/// any checkout after a quiet spell). Connections holding a session tenant never go back to
+/// the pool (they are detached from it), so no other statement of the store ever runs under a
+/// tenant it did not set.
+#[derive(Debug)]
+pub(super) struct ReadConnections {
+    idle: std::sync::Mutex<Vec<TenantConnection>>,
+    turns: Semaphore,
+    planning: ReadPlanning,
+    idle_limit: Duration,
+}
+
+/// A kept read connection, the tenant its session reads as, and when it was last used.
+#[derive(Debug)]
+struct TenantConnection {
+    connection: PgConnection,
+    tenant: String,
+    used: Instant,
+}
+
+/// A connection of a [`ReadConnections`] set, with its read's turn, until
+/// [`KeptRead::succeeded`] gives both back. Dropped instead, it closes the connection.
+#[derive(Debug)]
+pub(super) struct KeptRead<'a> {
+    set: &'a ReadConnections,
+    _turn: SemaphorePermit<'a>,
+    connection: PgConnection,
+    tenant: String,
+}
+
+impl ReadConnections {
+    /// Up to `count` reads at once (at least one), on connections opened when first needed and
+    /// planning as `planning`, each closed once idle for `idle_limit`.
+    pub(super) fn new(count: usize, planning: ReadPlanning, idle_limit: Duration) -> Self {
+        ReadConnections {
+            idle: std::sync::Mutex::new(Vec::new()),
+            turns: Semaphore::new(count.max(1)),
+            planning,
+            idle_limit,
+        }
+    }
+
+    /// A connection whose session reads as `tenant`, once it is this read's turn.
+    pub(super) async fn get(&self, pool: &PgPool, tenant: &str) -> sqlx::Result<KeptRead<'_>> {
+        // The semaphore is never closed.
+        let turn = self
+            .turns
+            .acquire()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let (taken, expired) = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            let (fresh, expired): (Vec<_>, Vec<_>) = idle
+                .drain(..)
+                .partition(|kept| kept.used.elapsed() < self.idle_limit);
+            *idle = fresh;
+            let pick = idle
+                .iter()
+                .rposition(|kept| kept.tenant == tenant)
+                .or(idle.len().checked_sub(1));
+            (pick.map(|at| idle.remove(at)), expired)
+        };
+        // Closed outside the lock.
+        drop(expired);
+        let (mut connection, current) = match taken {
+            Some(kept) => (kept.connection, Some(kept.tenant)),
+            None => (pool.acquire().await?.detach(), None),
+        };
+        if current.as_deref() != Some(tenant) {
+            // Bound, not spliced: any tenant id is safe. A failure drops (closes) the
+            // connection.
+            sqlx::query(
+                "SELECT set_config('missionops.tenant', $1, false), \
+                        set_config('plan_cache_mode', $2, false)",
+            )
+            .bind(tenant)
+            .bind(self.planning.setting())
+            .execute(&mut connection)
+            .await?;
+        }
+        Ok(KeptRead {
+            set: self,
+            _turn: turn,
+            connection,
+            tenant: tenant.to_owned(),
+        })
+    }
+
+    /// How many connections wait idle for a read (for tests).
+    #[cfg(test)]
+    fn idle_count(&self) -> usize {
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+impl KeptRead<'_> {
+    /// Keeps the connection for the next read, after a read that succeeded, and ends this
+    /// read's turn. Not called, the connection is closed when this is dropped.
+    pub(super) fn succeeded(self) {
+        let KeptRead {
+            set,
+            _turn,
+            connection,
+            tenant,
+        } = self;
+        set.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(TenantConnection {
+                connection,
+                tenant,
+                used: Instant::now(),
+            });
+        // The turn ends here, once the connection is back for the next read.
+        drop(_turn);
+    }
+}
+
+impl Deref for KeptRead<'_> {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.connection
+    }
+}
+
+impl DerefMut for KeptRead<'_> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.connection
     }
 }
 
@@ -358,6 +542,121 @@ mod tests {
         assert_ne!(third, second);
         conn.succeeded();
         gone(&admin, second).await;
+        pool.close().await;
+    }
+
+    /// The session settings a read sees on `conn`: its tenant (empty when none is set) and its
+    /// planning mode.
+    async fn read_settings(conn: &mut PgConnection) -> (String, String) {
+        sqlx::query_as(
+            "SELECT coalesce(current_setting('missionops.tenant', true), ''), \
+                    current_setting('plan_cache_mode')",
+        )
+        .fetch_one(conn)
+        .await
+        .expect("settings")
+    }
+
+    #[tokio::test]
+    async fn a_read_connection_reads_as_its_tenant_and_is_kept_only_after_a_read_that_succeeded() {
+        let (scratch, connect) = scratch_and_options().await;
+        let admin = scratch.pool().clone();
+        let pool = options(4, PING_IF_IDLE_FOR)
+            .connect_with(connect)
+            .await
+            .expect("pool");
+        // Long enough that no stall of a loaded machine between two calls below passes for a
+        // quiet spell, short enough to wait out once.
+        let reads =
+            ReadConnections::new(2, ReadPlanning::ForEachCall, Duration::from_millis(1_500));
+
+        // One read after another: one connection, set to each read's tenant in turn.
+        let mut alpha = reads.get(&pool, "alpha").await.expect("a read");
+        assert_eq!(
+            read_settings(&mut alpha).await,
+            ("alpha".to_owned(), "force_custom_plan".to_owned())
+        );
+        let first = backend_of(&mut alpha).await;
+        alpha.succeeded();
+        let mut beta = reads.get(&pool, "beta").await.expect("a read");
+        assert_eq!(backend_of(&mut beta).await, first, "the same connection");
+        assert_eq!(read_settings(&mut beta).await.0, "beta");
+        beta.succeeded();
+
+        // Two at once: two connections, each with its own tenant; then a read takes the one
+        // already set to its tenant.
+        let mut beta = reads.get(&pool, "beta").await.expect("a read");
+        let mut alpha = reads.get(&pool, "alpha").await.expect("a second read");
+        let (beta_backend, alpha_backend) =
+            (backend_of(&mut beta).await, backend_of(&mut alpha).await);
+        assert_eq!(beta_backend, first, "the idle one set to beta");
+        assert_ne!(alpha_backend, first);
+        assert_eq!(read_settings(&mut alpha).await.0, "alpha");
+        assert_eq!(read_settings(&mut beta).await.0, "beta");
+        alpha.succeeded();
+        beta.succeeded();
+        assert_eq!(reads.idle_count(), 2);
+        let mut again = reads.get(&pool, "alpha").await.expect("a read");
+        assert_eq!(
+            backend_of(&mut again).await,
+            alpha_backend,
+            "the connection set to alpha, not the most recent"
+        );
+        assert_eq!(read_settings(&mut again).await.0, "alpha");
+
+        // A third read while two run waits for one of them to end.
+        let held = reads.get(&pool, "beta").await.expect("a second read");
+        let third = reads.get(&pool, "gamma");
+        tokio::pin!(third);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), &mut third)
+                .await
+                .is_err(),
+            "a third read ran beside two"
+        );
+        held.succeeded();
+        let mut third = tokio::time::timeout(Duration::from_secs(5), third)
+            .await
+            .expect("the third read's turn came")
+            .expect("a read");
+        assert_eq!(read_settings(&mut third).await.0, "gamma");
+        third.succeeded();
+
+        // None of them ever went back to the pool: no pooled connection has a tenant.
+        let mut pooled = Vec::new();
+        for _ in 0..4 {
+            pooled.push(pool.acquire().await.expect("a pooled connection"));
+        }
+        for conn in &mut pooled {
+            let backend = backend_of(conn).await;
+            assert!(
+                backend != first && backend != alpha_backend,
+                "a read connection in the pool"
+            );
+            assert_eq!(
+                read_settings(conn).await.0,
+                "",
+                "a tenant on a pooled connection"
+            );
+        }
+        drop(pooled);
+
+        // A read that did not succeed closes its connection; the next read opens another.
+        drop(again);
+        gone(&admin, alpha_backend).await;
+        assert_eq!(reads.idle_count(), 1);
+
+        // Idle past the limit, a connection is closed and the next read opens a fresh one.
+        tokio::time::sleep(Duration::from_millis(1_700)).await;
+        let mut fresh = reads
+            .get(&pool, "beta")
+            .await
+            .expect("a read after a quiet spell");
+        let fresh_backend = backend_of(&mut fresh).await;
+        assert!(fresh_backend != first && fresh_backend != alpha_backend);
+        assert_eq!(read_settings(&mut fresh).await.0, "beta");
+        fresh.succeeded();
+        gone(&admin, first).await;
         pool.close().await;
     }
 }

@@ -292,7 +292,7 @@ impl SpacecraftRepository for PostgresStore {
         limit: Limit,
         offset: u64,
     ) -> Result<SpacecraftPage> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         // One statement, so that the total and the page come from the same snapshot.
         let rows = sqlx::query(
             "WITH page AS (
@@ -306,9 +306,10 @@ impl SpacecraftRepository for PostgresStore {
         .bind(to_i64(limit.get()))
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         let total: i64 = match rows.first() {
             Some(row) => get(row, "total")?,
             None => 0,
@@ -362,19 +363,18 @@ impl ConfigRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<ConfigRecord>> {
-        let mut tx = self.begin_for(tenant).await?;
-        sqlx::query(concat!(
+        let mut reader = self.read_for(tenant).await?;
+        let row = sqlx::query(concat!(
             config_columns!(),
             "WHERE tenant = $2 AND spacecraft_id = $1 ORDER BY version DESC LIMIT 1"
         ))
         .bind(spacecraft.as_str())
         .bind(tenant.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *reader)
         .await
-        .map_err(db)?
-        .as_ref()
-        .map(config_from_row)
-        .transpose()
+        .map_err(db)?;
+        reader.succeeded();
+        row.as_ref().map(config_from_row).transpose()
     }
 
     /// One statement for the list, the newest row of each spacecraft read by its key (a
@@ -389,7 +389,7 @@ impl ConfigRepository for PostgresStore {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = spacecraft.iter().map(|id| id.as_str()).collect();
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let rows = sqlx::query(
             "SELECT c.spacecraft_id, c.version, c.config_json::text AS config, c.status,
                     c.source, c.created_at
@@ -400,9 +400,10 @@ impl ConfigRepository for PostgresStore {
         )
         .bind(&ids)
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         let mut newest = std::collections::HashMap::new();
         for row in &rows {
             let record = config_from_row(row)?;
@@ -496,16 +497,17 @@ impl ConfigRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<ConfigRecord>> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             config_columns!(),
             "WHERE tenant = $2 AND spacecraft_id = $1 ORDER BY version"
         ))
         .bind(spacecraft.as_str())
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         rows.iter().map(config_from_row).collect()
     }
 }

@@ -1126,7 +1126,7 @@ impl TelemetryRepository for PostgresStore {
         spacecraft: &SpacecraftId,
         limit: Limit,
     ) -> Result<Vec<TelemetrySnapshot>> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             snapshot_columns!(),
             "WHERE tenant = $3 AND spacecraft_id = $1 ORDER BY ts DESC, arrival DESC LIMIT $2"
@@ -1134,9 +1134,10 @@ impl TelemetryRepository for PostgresStore {
         .bind(spacecraft.as_str())
         .bind(to_i64(limit.get()))
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         snapshots_from_rows(spacecraft, &rows)
     }
 
@@ -1152,7 +1153,7 @@ impl TelemetryRepository for PostgresStore {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         // The columns of `snapshot_columns!` first, then the place of the spacecraft in the
         // list: each spacecraft's rows come together, newest first.
         let rows = sqlx::query(
@@ -1166,9 +1167,10 @@ impl TelemetryRepository for PostgresStore {
         .bind(&ids)
         .bind(to_i64(limit.get()))
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         let mut recent = Vec::with_capacity(spacecraft.len());
         let mut rest = rows.as_slice();
         for (place, id) in (1_i64..).zip(spacecraft) {
@@ -1198,7 +1200,7 @@ impl TelemetryRepository for PostgresStore {
         if from > to || max == 0 {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             snapshot_columns!(),
             "WHERE tenant = $5 AND spacecraft_id = $1 AND ts BETWEEN $2 AND $3
@@ -1209,9 +1211,10 @@ impl TelemetryRepository for PostgresStore {
         .bind(PgTime(to))
         .bind(to_i64(max))
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         snapshots_from_rows(spacecraft, &rows)
     }
 
@@ -1220,15 +1223,16 @@ impl TelemetryRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<Timestamp>> {
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let last: Option<PgTime> = sqlx::query_scalar(
             "SELECT max(ts) FROM telemetry WHERE tenant = $2 AND spacecraft_id = $1",
         )
         .bind(spacecraft.as_str())
         .bind(tenant.as_str())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         Ok(last.map(|t| t.0))
     }
 
@@ -1243,7 +1247,7 @@ impl TelemetryRepository for PostgresStore {
             Some(behind) => behind.held(tenant, spacecraft),
             None => HashMap::new(),
         };
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let rows = sqlx::query(
             "SELECT p.key AS parameter, p.value->>0 AS value, (p.value->>1)::int8 AS millis,
                     (p.value->>2)::int8 AS arrival
@@ -1252,9 +1256,10 @@ impl TelemetryRepository for PostgresStore {
         )
         .bind(spacecraft.as_str())
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         let mut values = rows
             .iter()
             .map(|row| {
@@ -1299,7 +1304,7 @@ impl TelemetryRepository for PostgresStore {
         if from > to {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         // The primary key's range scan reads the window; the parameter is taken out of each
         // row's JSON once (`samples` is materialized so that it is not looked up twice) and
         // non-numbers are dropped. Buckets start at multiples of the width since the epoch
@@ -1333,9 +1338,10 @@ impl TelemetryRepository for PostgresStore {
         .bind(PgTime(to))
         .bind(bucket.as_millis())
         .bind(tenant.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         rows.iter()
             .map(|row| {
                 let start: i64 = get(row, "start")?;
@@ -1393,7 +1399,7 @@ impl TelemetryRepository for PostgresStore {
         if from > to || at_most == 0 {
             return Ok(0);
         }
-        let mut tx = self.begin_for(tenant).await?;
+        let mut reader = self.read_for(tenant).await?;
         let count: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM (SELECT 1 FROM telemetry \
              WHERE tenant = $5 AND spacecraft_id = $1 AND ts BETWEEN $2 AND $3 LIMIT $4) AS w",
@@ -1403,9 +1409,10 @@ impl TelemetryRepository for PostgresStore {
         .bind(PgTime(to))
         .bind(to_i64(at_most))
         .bind(tenant.as_str())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *reader)
         .await
         .map_err(db)?;
+        reader.succeeded();
         Ok(usize::try_from(count).unwrap_or(0))
     }
 }
