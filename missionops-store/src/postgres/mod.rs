@@ -354,9 +354,9 @@ impl PostgresStore {
     /// [`NEWEST_CONFIG_VERSION`] or [`NEWEST_PACKET_DEFINITION_VERSION`]); `what` names the
     /// version in the error when the stored number does not fit.
     ///
-    /// One statement in its own implicit transaction, which sets the tenant for row-level
-    /// security itself: every monitor rechecks both versions every 2 s, a fleet of 1,000 about
-    /// 1,000 reads a second, and as a transaction each read took three round trips.
+    /// A read of one statement ([`Self::read_for`]): every monitor rechecks both versions every
+    /// 2 s, a fleet of 1,000 about 1,000 reads a second; as a transaction each read took three
+    /// round trips, and through the pool two (the statement and the test on return).
     async fn newest_version(
         &self,
         tenant: &TenantId,
@@ -364,12 +364,14 @@ impl PostgresStore {
         sql: &'static str,
         what: &'static str,
     ) -> Result<Option<u32>> {
+        let mut reader = self.read_for(tenant).await?;
         let version: Option<i32> = sqlx::query_scalar(sql)
             .bind(tenant.as_str())
             .bind(spacecraft.as_str())
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *reader)
             .await
             .map_err(db)?;
+        reader.succeeded();
         version
             .map(|v| u32::try_from(v).map_err(|e| codec::corrupt(what, e)))
             .transpose()
@@ -403,24 +405,20 @@ impl PostgresStore {
     }
 }
 
-/// The one-statement read of the newest `version` of spacecraft `$2` of tenant `$1` in a
-/// versioned table keyed by (tenant, spacecraft_id, version).
+/// The read of the newest `version` of spacecraft `$2` of tenant `$1` in a versioned table
+/// keyed by (tenant, spacecraft_id, version): one row, `NULL` when there is none.
 macro_rules! newest_version_of {
     ($table:literal) => {
         concat!(
-            "WITH scope AS MATERIALIZED (SELECT set_config('missionops.tenant', $1, true) AS tenant)
-             SELECT (SELECT newest.version FROM scope CROSS JOIN LATERAL
-                       (SELECT version FROM ",
+            "SELECT (SELECT version FROM ",
             $table,
-            " WHERE tenant = scope.tenant AND spacecraft_id = $2
-                        ORDER BY version DESC LIMIT 1) newest)"
+            " WHERE tenant = $1 AND spacecraft_id = $2 ORDER BY version DESC LIMIT 1)"
         )
     };
 }
 
-/// The newest configuration version of spacecraft `$2` of tenant `$1`, as one statement that
-/// sets the tenant first: the read waits for it (a lateral lookup of the materialized
-/// setting), and reads the primary key backwards, whatever plan is cached.
+/// The newest configuration version of spacecraft `$2` of tenant `$1`, read from the primary
+/// key backwards, whatever plan is cached.
 const NEWEST_CONFIG_VERSION: &str = newest_version_of!("spacecraft_configs");
 
 /// [`NEWEST_CONFIG_VERSION`] for the packet definition.

@@ -22,13 +22,12 @@
 //! sessions hold their last reader's tenant, so that a read needs no transaction to set it.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
-use std::sync::PoisonError;
-
 use tokio::sync::{Mutex, MutexGuard, Semaphore, SemaphorePermit};
 
 /// Connections of [`super::PostgresStore::connect`]'s pool.
@@ -203,7 +202,8 @@ impl ReadPlanning {
 /// 27"), and the console's pages reread their lists on every event.
 ///
 /// At most `count` reads run at once; the others wait their turn here (on two cores, more
-/// statements at once than that only queue in the server). A read takes an idle connection
+/// statements at once than that only queue in the server), as long as a checkout of the pool
+/// waits for a connection (then it fails as the pool's would, a timeout). A read takes an idle connection
 /// already set to its tenant if there is one, else the most recently used, whose tenant it
 /// sets again first (one more round trip), else a new one from the pool. Like
 /// [`KeptConnection`], a connection is kept only after a read that succeeded — one that
@@ -216,6 +216,7 @@ impl ReadPlanning {
 pub(super) struct ReadConnections {
     idle: std::sync::Mutex<Vec<TenantConnection>>,
     turns: Semaphore,
+    wait_limit: Duration,
     planning: ReadPlanning,
     idle_limit: Duration,
 }
@@ -245,6 +246,7 @@ impl ReadConnections {
         ReadConnections {
             idle: std::sync::Mutex::new(Vec::new()),
             turns: Semaphore::new(count.max(1)),
+            wait_limit: ACQUIRE_TIMEOUT,
             planning,
             idle_limit,
         }
@@ -252,12 +254,12 @@ impl ReadConnections {
 
     /// A connection whose session reads as `tenant`, once it is this read's turn.
     pub(super) async fn get(&self, pool: &PgPool, tenant: &str) -> sqlx::Result<KeptRead<'_>> {
-        // The semaphore is never closed.
-        let turn = self
-            .turns
-            .acquire()
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let turn = match tokio::time::timeout(self.wait_limit, self.turns.acquire()).await {
+            Ok(Ok(turn)) => turn,
+            // The semaphore is never closed.
+            Ok(Err(_)) => return Err(sqlx::Error::PoolClosed),
+            Err(_) => return Err(sqlx::Error::PoolTimedOut),
+        };
         let (taken, expired) = {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
             let (fresh, expired): (Vec<_>, Vec<_>) = idle
@@ -294,6 +296,13 @@ impl ReadConnections {
             connection,
             tenant: tenant.to_owned(),
         })
+    }
+
+    /// This set, its reads waiting at most `wait_limit` for their turn (for tests).
+    #[cfg(test)]
+    fn waiting_at_most(mut self, wait_limit: Duration) -> Self {
+        self.wait_limit = wait_limit;
+        self
     }
 
     /// How many connections wait idle for a read (for tests).
@@ -640,6 +649,25 @@ mod tests {
             );
         }
         drop(pooled);
+
+        // A read whose turn does not come within the wait limit fails as a checkout of the
+        // pool would.
+        let turns = ReadConnections::new(1, ReadPlanning::Auto, PING_IF_IDLE_FOR)
+            .waiting_at_most(Duration::from_millis(300));
+        let running = turns.get(&pool, "alpha").await.expect("a read");
+        let waited = turns.get(&pool, "alpha").await;
+        assert!(
+            matches!(waited, Err(sqlx::Error::PoolTimedOut)),
+            "a read waited past its limit: {waited:?}"
+        );
+        drop(waited);
+        running.succeeded();
+        turns
+            .get(&pool, "alpha")
+            .await
+            .expect("its turn")
+            .succeeded();
+        drop(turns);
 
         // A read that did not succeed closes its connection; the next read opens another.
         drop(again);
