@@ -172,7 +172,7 @@ pub(super) fn push_record<'q>(
     }
 }
 
-/// An event row, read by column name ([`EVENT_COLUMNS`]); other rows flatten it into theirs.
+/// An event row, read by column name ([`event_columns!`]); other rows flatten it into theirs.
 #[derive(sqlx::FromRow)]
 pub(super) struct EventRow {
     sequence: i64,
@@ -186,8 +186,44 @@ pub(super) struct EventRow {
     metadata: String,
 }
 
-pub(super) const EVENT_COLUMNS: &str =
-    "sequence, id, spacecraft_id, ts, type, severity, message, metadata";
+/// The columns of an [`EventRow`], in the order [`event_row`] reads them.
+macro_rules! event_columns {
+    () => {
+        "sequence, id, spacecraft_id, ts, type, severity, message, metadata"
+    };
+}
+
+/// An event row read by position ([`event_columns!`]) on a plain connection.
+fn event_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    Ok(EventRow {
+        sequence: row.get(0)?,
+        id: row.get(1)?,
+        spacecraft_id: row.get(2)?,
+        ts: row.get(3)?,
+        event_type: row.get(4)?,
+        severity: row.get(5)?,
+        message: row.get(6)?,
+        metadata: row.get(7)?,
+    })
+}
+
+/// The events `sql` selects ([`event_columns!`] first), its parameters bound in order, as a
+/// short read (see `SqliteStore::short_read`).
+async fn short_read_events(
+    store: &SqliteStore,
+    sql: &'static str,
+    parameters: &[&(dyn rusqlite::ToSql + Sync)],
+) -> Result<Vec<MissionEvent>> {
+    let rows = store
+        .short_read(|connection| {
+            connection
+                .prepare_cached(sql)?
+                .query_map(rusqlite::params_from_iter(parameters), event_row)?
+                .collect::<rusqlite::Result<Vec<EventRow>>>()
+        })
+        .await?;
+    rows.into_iter().map(event_from_row).collect()
+}
 
 pub(super) fn event_from_row(row: EventRow) -> Result<MissionEvent> {
     let EventRow {
@@ -228,14 +264,6 @@ const CONFIG_CHANGES_AFTER: &str = "\
                ORDER BY sequence LIMIT ?3) AS c \
     ORDER BY c.sequence";
 
-async fn fetch_events(
-    query: &mut QueryBuilder<'_, Sqlite>,
-    store: &SqliteStore,
-) -> Result<Vec<MissionEvent>> {
-    let rows: Vec<EventRow> = query.build_query_as().fetch_all(&store.reader).await.db()?;
-    rows.into_iter().map(event_from_row).collect()
-}
-
 #[async_trait]
 impl EventRepository for SqliteStore {
     async fn record_event(&self, tenant: &TenantId, event: NewEvent) -> Result<MissionEvent> {
@@ -252,17 +280,26 @@ impl EventRepository for SqliteStore {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE tenant = "
-        ));
-        query.push_bind(tenant.as_str());
-        if let Some(id) = spacecraft {
-            query.push(" AND spacecraft_id = ").push_bind(id.as_str());
+        let limit = sql_count(limit.get());
+        match spacecraft {
+            Some(id) => {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    event_columns!(),
+                    " FROM events WHERE tenant = ?1 AND spacecraft_id = ?2 \
+                     ORDER BY sequence DESC LIMIT ?3"
+                );
+                short_read_events(self, SQL, &[&tenant.as_str(), &id.as_str(), &limit]).await
+            }
+            None => {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    event_columns!(),
+                    " FROM events WHERE tenant = ?1 ORDER BY sequence DESC LIMIT ?2"
+                );
+                short_read_events(self, SQL, &[&tenant.as_str(), &limit]).await
+            }
         }
-        query
-            .push(" ORDER BY sequence DESC LIMIT ")
-            .push_bind(sql_count(limit.get()));
-        fetch_events(&mut query, self).await
     }
 
     async fn config_changes_after(
@@ -302,17 +339,26 @@ impl EventRepository for SqliteStore {
         spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE sequence > "
-        ));
-        query.push_bind(sql_count(after));
-        query.push(" AND tenant = ").push_bind(tenant.as_str());
-        if let Some(id) = spacecraft {
-            query.push(" AND spacecraft_id = ").push_bind(id.as_str());
+        let (after, limit) = (sql_count(after), sql_count(limit.get()));
+        match spacecraft {
+            Some(id) => {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    event_columns!(),
+                    " FROM events WHERE sequence > ?1 AND tenant = ?2 AND spacecraft_id = ?3 \
+                     ORDER BY sequence LIMIT ?4"
+                );
+                short_read_events(self, SQL, &[&after, &tenant.as_str(), &id.as_str(), &limit])
+                    .await
+            }
+            None => {
+                const SQL: &str = concat!(
+                    "SELECT ",
+                    event_columns!(),
+                    " FROM events WHERE sequence > ?1 AND tenant = ?2 ORDER BY sequence LIMIT ?3"
+                );
+                short_read_events(self, SQL, &[&after, &tenant.as_str(), &limit]).await
+            }
         }
-        query
-            .push(" ORDER BY sequence LIMIT ")
-            .push_bind(sql_count(limit.get()));
-        fetch_events(&mut query, self).await
     }
 }

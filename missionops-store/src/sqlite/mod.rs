@@ -137,6 +137,9 @@ pub struct SqliteStore {
     /// Read-only connections that step the rows of long range reads (see
     /// `telemetry::pages`).
     range_readers: telemetry::RangeReaders,
+    /// Read-only connections for short reads on the request's thread
+    /// ([`SqliteStore::short_read`]).
+    short_readers: telemetry::RangeReaders,
     /// The background checkpointer (and writer of the latest values), stopped when the last
     /// clone of the store goes.
     checkpointer: Arc<Checkpointer>,
@@ -398,7 +401,62 @@ impl fmt::Debug for SqliteStore {
     }
 }
 
+/// How long a short read waits before it tries again when SQLite would have made it wait for
+/// a lock ([`SqliteStore::short_read`]).
+const SHORT_READ_RETRY: Duration = Duration::from_millis(5);
+
+/// Whether SQLite refused `error`'s statement for a lock another connection holds.
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            )
+    )
+}
+
 impl SqliteStore {
+    /// Runs `read`, a short read (one statement over an index, a bounded number of rows), on
+    /// a plain read-only connection on the calling thread. Through sqlx's pool a read was
+    /// handed to the pool's thread and its rows handed back one by one, which cost the server
+    /// more than twice the CPU of the read itself (BENCHMARKS.md, "Session 27"). Where SQLite
+    /// would make the read wait for a lock (the log being restarted or recovered, another
+    /// process's exclusive lock), the connection fails at once, and this waits without holding
+    /// the thread, trying again every [`SHORT_READ_RETRY`] for up to the busy timeout; then the
+    /// read fails as unavailable, as a read of the pool's would.
+    async fn short_read<T>(
+        &self,
+        read: impl FnMut(&rusqlite::Connection) -> rusqlite::Result<T> + Send,
+    ) -> Result<T> {
+        self.short_read_waiting_at_most(BUSY_TIMEOUT, read).await
+    }
+
+    /// [`Self::short_read`], trying again for up to `limit`.
+    async fn short_read_waiting_at_most<T>(
+        &self,
+        limit: Duration,
+        mut read: impl FnMut(&rusqlite::Connection) -> rusqlite::Result<T> + Send,
+    ) -> Result<T> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let mut busy = false;
+            let result = self.short_readers.with(|connection| {
+                read(connection).map_err(|e| {
+                    busy = is_busy(&e);
+                    crate::unavailable::backend_error(e)
+                })
+            });
+            match result {
+                Err(_) if busy && std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(SHORT_READ_RETRY).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Opens the database at `location`, creating the file when it is missing and applying the
     /// embedded migrations (a no-op when they are applied already).
     ///
@@ -507,6 +565,7 @@ impl SqliteStore {
         ));
         Ok(SqliteStore {
             range_readers: telemetry::RangeReaders::new(writer.file.clone()),
+            short_readers: telemetry::RangeReaders::never_waiting(writer.file.clone()),
             writer,
             reader,
             checkpointer,
@@ -1380,5 +1439,84 @@ mod tests {
             "stored the careful way, nothing on the direct connection"
         );
         release.await.expect("the releasing task");
+    }
+
+    /// SQLite's refusal for a lock, as a statement meets it.
+    fn busy() -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("database is locked".to_owned()),
+        )
+    }
+
+    /// A short read never waits for a lock inside SQLite (its connection's busy timeout is
+    /// zero), since it runs on the request's thread: it waits here, letting other tasks of the
+    /// thread run, tries again, and answers once the lock is gone, or fails as unavailable
+    /// once it has waited its limit. Other failures are not tried again.
+    #[tokio::test]
+    async fn a_short_read_that_meets_a_lock_waits_without_holding_the_thread() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open_path(dir.path().join("short.db"))
+            .await
+            .expect("open");
+        let timeout: i64 = store
+            .short_read(|connection| connection.query_row("PRAGMA busy_timeout", [], |r| r.get(0)))
+            .await
+            .expect("busy timeout");
+        assert_eq!(timeout, 0, "a short reader waits inside SQLite");
+
+        // This test's runtime has one thread: the ticks run only while no read holds it.
+        let ticks = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let ticker = tokio::spawn({
+            let ticks = Arc::clone(&ticks);
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    ticks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+        // Locked for the first ten attempts, then read.
+        let mut attempts = 0;
+        let answer: i64 = store
+            .short_read(|connection| {
+                attempts += 1;
+                if attempts <= 10 {
+                    return Err(busy());
+                }
+                connection.query_row("SELECT 7", [], |row| row.get(0))
+            })
+            .await
+            .expect("the read answers once the lock is gone");
+        let ticked = ticks.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!((answer, attempts), (7, 11));
+        assert!(
+            ticked >= 10,
+            "the thread was held while the read waited: {ticked} ticks in 50 ms"
+        );
+
+        // Locked for longer than its limit: unavailable, as a read of the pool's would be.
+        let started = std::time::Instant::now();
+        let waited = store
+            .short_read_waiting_at_most(Duration::from_millis(100), |_| -> rusqlite::Result<i64> {
+                Err(busy())
+            })
+            .await;
+        assert!(matches!(waited, Err(Error::Unavailable(_))), "{waited:?}");
+        assert!(started.elapsed() >= Duration::from_millis(100));
+
+        // Any other failure fails the read at once.
+        let mut attempts = 0;
+        let failed = store
+            .short_read(|connection| {
+                attempts += 1;
+                connection.query_row("SELECT * FROM no_such_table", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(attempts, 1);
+        ticker.abort();
     }
 }

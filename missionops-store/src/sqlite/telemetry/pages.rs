@@ -76,6 +76,8 @@ pub(in crate::sqlite) struct RangeReaders(Arc<RangeReadersInner>);
 
 struct RangeReadersInner {
     file: PathBuf,
+    /// How long a connection waits for a lock before it fails with `SQLITE_BUSY`.
+    busy_timeout: std::time::Duration,
     idle: Mutex<Vec<rusqlite::Connection>>,
     /// One permit a connection in use.
     in_use: tokio::sync::Semaphore,
@@ -84,8 +86,20 @@ struct RangeReadersInner {
 impl RangeReaders {
     /// Readers of `file` (opened when first needed).
     pub(in crate::sqlite) fn new(file: PathBuf) -> Self {
+        Self::waiting_for_locks(file, BUSY_TIMEOUT)
+    }
+
+    /// Readers of `file` whose connections fail with `SQLITE_BUSY` at once where a lock would
+    /// make them wait (the store's short reads on the request's thread, see
+    /// `SqliteStore::short_read`).
+    pub(in crate::sqlite) fn never_waiting(file: PathBuf) -> Self {
+        Self::waiting_for_locks(file, std::time::Duration::ZERO)
+    }
+
+    fn waiting_for_locks(file: PathBuf, busy_timeout: std::time::Duration) -> Self {
         RangeReaders(Arc::new(RangeReadersInner {
             file,
+            busy_timeout,
             idle: Mutex::default(),
             in_use: tokio::sync::Semaphore::new(READ_CONNECTIONS as usize),
         }))
@@ -111,7 +125,10 @@ impl RangeReaders {
 
     /// Runs `read` on an idle connection, or a new one, on the calling thread; the
     /// connection is kept for the next page unless `read` failed.
-    fn with<T>(&self, read: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+    pub(in crate::sqlite) fn with<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Result<T> {
         let idle = self.0.idle.lock().ok().and_then(|mut idle| idle.pop());
         let connection = match idle {
             Some(connection) => connection,
@@ -134,10 +151,11 @@ impl RangeReaders {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(crate::unavailable::backend_error)?;
-        // Like the other connections: a reader can meet a lock while the log is restarted or
-        // recovered; it waits (on its blocking thread) rather than failing the read.
+        // A reader can meet a lock while the log is restarted or recovered. A range reader
+        // waits, like the other connections, on its blocking thread; a short reader, on the
+        // request's thread, fails at once and its caller waits without blocking the thread.
         connection
-            .busy_timeout(BUSY_TIMEOUT)
+            .busy_timeout(self.0.busy_timeout)
             .map_err(crate::unavailable::backend_error)?;
         connection
             .execute_batch(&format!(
