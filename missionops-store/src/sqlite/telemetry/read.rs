@@ -12,6 +12,7 @@ use missionops_core::{
     BucketWidth, LatestValue, Limit, ParameterName, RangeCursor, Result, SeriesBucket,
     SpacecraftId, TelemetryPage, TelemetrySnapshot, Timestamp,
 };
+use rusqlite::OptionalExtension;
 use sqlx::SqliteConnection;
 
 use crate::json_text::read_parameter_value;
@@ -94,19 +95,25 @@ impl SqliteStore {
         // Joined into one text by SQLite, as a page of a range read is (see `fetch_page`):
         // `analyze` reads the newest 100 snapshots on every request, and handing them over
         // row by row cost more than reading them.
-        let (text, count): (Option<String>, i64) = sqlx::query_as(
-            "SELECT group_concat(concat_ws(char(31), id, ts, seq, parameters), char(30)), \
-                    count(*) \
-             FROM (SELECT id, ts, seq, parameters FROM telemetry \
-                   WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE tenant = ? AND id = ?) \
-                   ORDER BY ts DESC, seq DESC LIMIT ?)",
-        )
-        .bind(tenant.as_str())
-        .bind(spacecraft.as_str())
-        .bind(sql_count(limit.get()))
-        .fetch_one(&self.reader)
-        .await
-        .db()?;
+        // A short read (`SqliteStore::short_read`): one row.
+        let limit = sql_count(limit.get());
+        let (text, count): (Option<String>, i64) = self
+            .short_read(|connection| {
+                connection
+                    .prepare_cached(
+                        "SELECT group_concat(concat_ws(char(31), id, ts, seq, parameters), char(30)), \
+                                count(*) \
+                         FROM (SELECT id, ts, seq, parameters FROM telemetry \
+                               WHERE spacecraft_key = \
+                                     (SELECT key FROM spacecraft WHERE tenant = ?1 AND id = ?2) \
+                               ORDER BY ts DESC, seq DESC LIMIT ?3)",
+                    )?
+                    .query_row(
+                        rusqlite::params![tenant.as_str(), spacecraft.as_str(), limit],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+            })
+            .await?;
         let Some(text) = text else {
             return Ok(Vec::new());
         };
@@ -260,16 +267,22 @@ impl SqliteStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<Timestamp>> {
-        let last: Option<i64> = sqlx::query_scalar(
-            "SELECT ts FROM telemetry \
-             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE tenant = ? AND id = ?) \
-             ORDER BY ts DESC LIMIT 1",
-        )
-        .bind(tenant.as_str())
-        .bind(spacecraft.as_str())
-        .fetch_optional(&self.reader)
-        .await
-        .db()?;
+        let last: Option<i64> = self
+            .short_read(|connection| {
+                connection
+                    .prepare_cached(
+                        "SELECT ts FROM telemetry \
+                         WHERE spacecraft_key = \
+                               (SELECT key FROM spacecraft WHERE tenant = ?1 AND id = ?2) \
+                         ORDER BY ts DESC LIMIT 1",
+                    )?
+                    .query_row(
+                        rusqlite::params![tenant.as_str(), spacecraft.as_str()],
+                        |row| row.get(0),
+                    )
+                    .optional()
+            })
+            .await?;
         last.map(|ts| stored_time(ts, "telemetry of spacecraft", spacecraft.as_str()))
             .transpose()
     }
@@ -288,16 +301,22 @@ impl SqliteStore {
                 .copied()
         });
         let waiting = key.map(|key| self.latest.of(key)).unwrap_or_default();
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT parameter, value, ts FROM latest_values \
-             WHERE spacecraft_key = (SELECT key FROM spacecraft WHERE tenant = ? AND id = ?) \
-             ORDER BY parameter",
-        )
-        .bind(tenant.as_str())
-        .bind(spacecraft.as_str())
-        .fetch_all(&self.reader)
-        .await
-        .db()?;
+        let rows: Vec<(String, String, i64)> = self
+            .short_read(|connection| {
+                connection
+                    .prepare_cached(
+                        "SELECT parameter, value, ts FROM latest_values \
+                         WHERE spacecraft_key = \
+                               (SELECT key FROM spacecraft WHERE tenant = ?1 AND id = ?2) \
+                         ORDER BY parameter",
+                    )?
+                    .query_map(
+                        rusqlite::params![tenant.as_str(), spacecraft.as_str()],
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    )?
+                    .collect()
+            })
+            .await?;
         let what = "latest value of spacecraft";
         let id = spacecraft.as_str();
         let mut values = rows
