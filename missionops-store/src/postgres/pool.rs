@@ -490,14 +490,21 @@ mod tests {
         panic!("backend {pid} is still there");
     }
 
-    #[tokio::test]
-    async fn a_kept_connection_stays_out_of_the_pool_until_a_call_fails_or_it_idles() {
+    /// A scratch database (kept alive by the store returned first), a pool of its owner's
+    /// to watch the server with, and a pool of four connections with the store's options.
+    async fn scratch_admin_and_pool() -> (PostgresStore, PgPool, PgPool) {
         let (scratch, connect) = scratch_and_options().await;
         let admin = scratch.pool().clone();
         let pool = options(4, PING_IF_IDLE_FOR)
             .connect_with(connect)
             .await
             .expect("pool");
+        (scratch, admin, pool)
+    }
+
+    #[tokio::test]
+    async fn a_kept_connection_stays_out_of_the_pool_until_a_call_fails_or_it_idles() {
+        let (_scratch, admin, pool) = scratch_admin_and_pool().await;
         // The kept one serves call after call from one backend.
         // Long enough that no stall of a loaded machine between two calls below passes for a
         // quiet spell, short enough to wait out once.
@@ -568,12 +575,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_read_connection_reads_as_its_tenant_and_is_kept_only_after_a_read_that_succeeded() {
-        let (scratch, connect) = scratch_and_options().await;
-        let admin = scratch.pool().clone();
-        let pool = options(4, PING_IF_IDLE_FOR)
-            .connect_with(connect)
-            .await
-            .expect("pool");
+        let (_scratch, admin, pool) = scratch_admin_and_pool().await;
         // Long enough that no stall of a loaded machine between two calls below passes for a
         // quiet spell, short enough to wait out once.
         let reads =
