@@ -278,6 +278,23 @@ impl Writer {
         Some(result.map_err(crate::unavailable::backend_error))
     }
 
+    /// Runs `read` on the direct connection, on the calling thread, between two writes (its
+    /// statements are their own read transactions). `None`, with nothing run, when there is
+    /// no direct connection (the store is closed, or waits for the disk).
+    ///
+    /// For the reads live ingest makes between its writes: the direct connection has the
+    /// pages they touch cached, while any other connection's cache is dropped by each commit
+    /// of this one and read again from the file, on a thread of sqlx's that has to be woken.
+    async fn read_direct<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<Result<T>> {
+        let mut state = self.state.lock().await;
+        state.settle().await;
+        let direct = state.direct.as_ref()?;
+        Some(read(direct).map_err(crate::unavailable::backend_error))
+    }
+
     /// Gives the direct connection its large page cache once the file, `bytes` long now, has
     /// reached the size for it.
     async fn fit_direct_cache(&self, bytes: i64) -> Result<()> {
@@ -1098,6 +1115,50 @@ mod tests {
             .fetch_one(&mut *writer)
             .await
             .expect("key")
+    }
+
+    /// Live ingest's question about spacecraft it has not seen is answered on the direct
+    /// connection (here with sqlx's write connection taken away), seeing what that connection
+    /// committed; a store waiting for the disk, which has no direct connection, answers the
+    /// same through sqlx.
+    #[cfg(feature = "conformance")]
+    #[tokio::test]
+    async fn existing_spacecraft_are_looked_up_on_the_direct_connection() {
+        use crate::conformance::fixtures::{outcome, sc};
+        use missionops_core::{SpacecraftRepository, TelemetryRepository, TenantId};
+
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store_knowing_sc1(&dir.path().join("existing.db")).await;
+        let stored = store
+            .insert_telemetry(registering_write("SC-2", 2, 2, "t2"))
+            .await
+            .expect("a write registering SC-2");
+        assert_eq!(stored, outcome(1, 0));
+        let tenant = TenantId::default();
+        let asked = [sc("SC-3"), sc("SC-2"), sc("SC-1")];
+        let sqlx_connection = store.writer.state.lock().await.connection.take();
+        let found = store.existing_spacecraft(&tenant, &asked).await;
+        store.writer.state.lock().await.connection = sqlx_connection;
+        let mut found = found.expect("answered without sqlx's write connection");
+        found.sort();
+        assert_eq!(found, [sc("SC-1"), sc("SC-2")]);
+        let other = TenantId::parse("other").expect("tenant");
+        assert_eq!(
+            store
+                .existing_spacecraft(&other, &asked)
+                .await
+                .expect("other tenant"),
+            []
+        );
+
+        let store = store.waiting_for_disk().await.expect("FULL");
+        let mut found = store
+            .existing_spacecraft(&tenant, &asked)
+            .await
+            .expect("through sqlx");
+        found.sort();
+        assert_eq!(found, [sc("SC-1"), sc("SC-2")]);
+        store.close().await;
     }
 
     /// On a store writing latest values behind, a write that registers its spacecraft writes
