@@ -1339,6 +1339,73 @@ async fn a_change_feed_passes_over_a_storm_of_other_events_in_one_read() {
 }
 
 #[tokio::test]
+async fn a_page_of_spacecraft_reads_its_configurations_at_once() {
+    // `GET /spacecraft` lists a page with each one's current configuration (the fleet's, or
+    // the one set since): one read for the page, none one by one, each beside its own.
+    let counted = CountedFleet::new(&["SC-1", "SC-2", "SC-3", "SC-4"]).await;
+    let store = &counted.store;
+    for (id, high) in [("SC-2", 20), ("SC-4", 40)] {
+        let config = SpacecraftConfig::parse(json!({"parameters": {"temp": {"warnHigh": high}}}))
+            .expect("config");
+        counted
+            .app
+            .set_config(&sc(id), config, ConfigStatus::Approved, None)
+            .await
+            .expect("config");
+    }
+    store.take_config();
+    store.take_config_lists();
+    let listing = counted
+        .app
+        .list_spacecraft(Limit::clamped(3, 100), 1)
+        .await
+        .expect("list");
+    let configs: Vec<(String, Option<serde_json::Value>)> = listing
+        .items
+        .iter()
+        .map(|item| {
+            (
+                item.spacecraft_id.to_string(),
+                item.config
+                    .as_ref()
+                    .map(|c| serde_json::to_value(c).expect("json")),
+            )
+        })
+        .collect();
+    assert_eq!(
+        configs,
+        [
+            (
+                "SC-2".to_owned(),
+                Some(json!({"parameters": {"temp": {"warnHigh": 20}}}))
+            ),
+            (
+                "SC-3".to_owned(),
+                Some(json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}}))
+            ),
+            (
+                "SC-4".to_owned(),
+                Some(json!({"parameters": {"temp": {"warnHigh": 40}}}))
+            ),
+        ]
+    );
+    assert_eq!(
+        store.take_config(),
+        Default::default(),
+        "none read one by one"
+    );
+    assert_eq!(
+        store.take_config_lists(),
+        [vec![
+            "SC-2".to_owned(),
+            "SC-3".to_owned(),
+            "SC-4".to_owned()
+        ]],
+        "one read for the page"
+    );
+}
+
+#[tokio::test]
 async fn a_tick_after_a_fleet_configuration_change_reads_every_configuration_at_once() {
     // A configuration change of the whole fleet makes every monitor due at the next tick;
     // the tick reads their configurations in one read for the list, none one by one, and

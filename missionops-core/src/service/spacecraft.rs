@@ -102,15 +102,20 @@ impl MissionOps {
             .store
             .list_spacecraft(&self.tenant, limit, offset)
             .await?;
-        let mut items = Vec::with_capacity(page.items.len());
-        for spacecraft in page.items {
-            let config = self
-                .shared
-                .store
-                .current_config(&self.tenant, &spacecraft.id)
-                .await?;
-            items.push(SpacecraftListItem::new(spacecraft, config));
-        }
+        // One read for the page's configurations: one each made a page of 100 wait for 100
+        // reads one after another.
+        let ids: Vec<SpacecraftId> = page.items.iter().map(|s| s.id.clone()).collect();
+        let configs = self
+            .shared
+            .store
+            .current_configs(&self.tenant, &ids)
+            .await?;
+        let items: Vec<SpacecraftListItem> = page
+            .items
+            .into_iter()
+            .zip(configs)
+            .map(|(spacecraft, config)| SpacecraftListItem::new(spacecraft, config))
+            .collect();
         Ok(SpacecraftListing {
             total: page.total,
             count: items.len(),
