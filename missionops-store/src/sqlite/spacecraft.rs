@@ -9,6 +9,7 @@ use missionops_core::{
     NewEvent, Registration, Result, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName,
     SpacecraftPage, SpacecraftRepository,
 };
+use rusqlite::OptionalExtension;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use super::{
@@ -19,7 +20,33 @@ use crate::json_text::{read_object, to_json};
 
 type SpacecraftRow = (String, String, String, String, i64, i64);
 
-const SPACECRAFT_COLUMNS: &str = "id, name, mission_type, metadata, created_at, updated_at";
+/// A spacecraft's columns, in [`SpacecraftRow`]'s order.
+macro_rules! spacecraft_columns {
+    () => {
+        "id, name, mission_type, metadata, created_at, updated_at"
+    };
+}
+
+/// Six columns read by position on a plain connection (a [`SpacecraftRow`] or a
+/// [`ConfigRow`]).
+fn six_columns<A, B, C, D, E, F>(row: &rusqlite::Row<'_>) -> rusqlite::Result<(A, B, C, D, E, F)>
+where
+    A: rusqlite::types::FromSql,
+    B: rusqlite::types::FromSql,
+    C: rusqlite::types::FromSql,
+    D: rusqlite::types::FromSql,
+    E: rusqlite::types::FromSql,
+    F: rusqlite::types::FromSql,
+{
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
 
 fn spacecraft_from_row(row: SpacecraftRow) -> Result<Spacecraft> {
     let (id, name, mission_type, metadata, created_at, updated_at) = row;
@@ -158,14 +185,19 @@ impl SpacecraftRepository for SqliteStore {
         tenant: &TenantId,
         id: &SpacecraftId,
     ) -> Result<Option<Spacecraft>> {
-        let row: Option<SpacecraftRow> = sqlx::query_as(&format!(
-            "SELECT {SPACECRAFT_COLUMNS} FROM spacecraft WHERE tenant = ? AND id = ?"
-        ))
-        .bind(tenant.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&self.reader)
-        .await
-        .db()?;
+        const SQL: &str = concat!(
+            "SELECT ",
+            spacecraft_columns!(),
+            " FROM spacecraft WHERE tenant = ?1 AND id = ?2"
+        );
+        let row: Option<SpacecraftRow> = self
+            .short_read(|connection| {
+                connection
+                    .prepare_cached(SQL)?
+                    .query_row([tenant.as_str(), id.as_str()], six_columns)
+                    .optional()
+            })
+            .await?;
         row.map(spacecraft_from_row).transpose()
     }
 
@@ -230,24 +262,39 @@ impl SpacecraftRepository for SqliteStore {
         limit: Limit,
         offset: u64,
     ) -> Result<SpacecraftPage> {
-        // One read transaction, so that the total and the page describe the same moment.
-        let mut tx = self.reader.begin().await.db()?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM spacecraft WHERE tenant = ?")
-            .bind(tenant.as_str())
-            .fetch_one(&mut *tx)
-            .await
-            .db()?;
-        let rows: Vec<SpacecraftRow> = sqlx::query_as(&format!(
-            "SELECT {SPACECRAFT_COLUMNS} FROM spacecraft WHERE tenant = ? \
-             ORDER BY created_at, id LIMIT ? OFFSET ?"
-        ))
-        .bind(tenant.as_str())
-        .bind(sql_count(limit.get()))
-        .bind(sql_count(offset))
-        .fetch_all(&mut *tx)
-        .await
-        .db()?;
-        tx.commit().await.db()?;
+        // One statement, so that the total and the page describe the same moment: the count,
+        // beside each row of the page (one row of no spacecraft when the page is empty).
+        const SQL: &str = concat!(
+            "SELECT n.total, s.* FROM (SELECT COUNT(*) AS total FROM spacecraft WHERE tenant = ?1) \
+             AS n LEFT JOIN (SELECT ",
+            spacecraft_columns!(),
+            " FROM spacecraft WHERE tenant = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3) AS s \
+             ORDER BY s.created_at, s.id"
+        );
+        let bounds = (sql_count(limit.get()), sql_count(offset));
+        let (total, rows) = self
+            .short_read(|connection| {
+                let mut statement = connection.prepare_cached(SQL)?;
+                let mut rows =
+                    statement.query(rusqlite::params![tenant.as_str(), bounds.0, bounds.1])?;
+                let mut total = 0i64;
+                let mut page: Vec<SpacecraftRow> = Vec::new();
+                while let Some(row) = rows.next()? {
+                    total = row.get(0)?;
+                    if row.get_ref(1)? != rusqlite::types::ValueRef::Null {
+                        page.push((
+                            row.get(1)?,
+                            row.get(2)?,
+                            row.get(3)?,
+                            row.get(4)?,
+                            row.get(5)?,
+                            row.get(6)?,
+                        ));
+                    }
+                }
+                Ok((total, page))
+            })
+            .await?;
         Ok(SpacecraftPage {
             total: u64::try_from(total).unwrap_or(0),
             items: rows
@@ -280,7 +327,12 @@ pub(super) fn push_tenant_and_ids(
     query.push(")");
 }
 
-const CONFIG_COLUMNS: &str = "spacecraft_id, version, document, status, source, created_at";
+/// A configuration version's columns, in [`ConfigRow`]'s order.
+macro_rules! config_columns {
+    () => {
+        "spacecraft_id, version, document, status, source, created_at"
+    };
+}
 
 fn config_from_row(row: ConfigRow) -> Result<ConfigRecord> {
     let (spacecraft_id, version, document, status, source, created_at) = row;
@@ -307,15 +359,20 @@ impl ConfigRepository for SqliteStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<ConfigRecord>> {
-        let row: Option<ConfigRow> = sqlx::query_as(&format!(
-            "SELECT {CONFIG_COLUMNS} FROM config_versions WHERE tenant = ? AND spacecraft_id = ? \
+        const SQL: &str = concat!(
+            "SELECT ",
+            config_columns!(),
+            " FROM config_versions WHERE tenant = ?1 AND spacecraft_id = ?2 \
              ORDER BY version DESC LIMIT 1"
-        ))
-        .bind(tenant.as_str())
-        .bind(spacecraft.as_str())
-        .fetch_optional(&self.reader)
-        .await
-        .db()?;
+        );
+        let row: Option<ConfigRow> = self
+            .short_read(|connection| {
+                connection
+                    .prepare_cached(SQL)?
+                    .query_row([tenant.as_str(), spacecraft.as_str()], six_columns)
+                    .optional()
+            })
+            .await?;
         row.map(config_from_row).transpose()
     }
 
@@ -326,15 +383,29 @@ impl ConfigRepository for SqliteStore {
     ) -> Result<Vec<Option<ConfigRecord>>> {
         let mut newest = HashMap::new();
         for chunk in spacecraft.chunks(LOOKUPS_PER_QUERY) {
-            let mut query = QueryBuilder::<Sqlite>::new(format!(
-                "SELECT {CONFIG_COLUMNS} FROM config_versions AS c WHERE tenant = "
-            ));
-            push_tenant_and_ids(&mut query, tenant, chunk);
-            query.push(
-                " AND version = (SELECT MAX(version) FROM config_versions \
-                 WHERE tenant = c.tenant AND spacecraft_id = c.spacecraft_id)",
+            // The tenant is ?1, the spacecraft ?2 on.
+            let listed: Vec<String> = (2..chunk.len() + 2).map(|n| format!("?{n}")).collect();
+            let sql = format!(
+                concat!(
+                    "SELECT ",
+                    config_columns!(),
+                    " FROM config_versions AS c WHERE tenant = ?1 AND spacecraft_id IN ({}) \
+                     AND version = (SELECT MAX(version) FROM config_versions \
+                     WHERE tenant = c.tenant AND spacecraft_id = c.spacecraft_id)"
+                ),
+                listed.join(", ")
             );
-            let rows: Vec<ConfigRow> = query.build_query_as().fetch_all(&self.reader).await.db()?;
+            let parameters: Vec<&str> = std::iter::once(tenant.as_str())
+                .chain(chunk.iter().map(SpacecraftId::as_str))
+                .collect();
+            let rows: Vec<ConfigRow> = self
+                .short_read(|connection| {
+                    connection
+                        .prepare_cached(&sql)?
+                        .query_map(rusqlite::params_from_iter(&parameters), six_columns)?
+                        .collect()
+                })
+                .await?;
             for row in rows {
                 let record = config_from_row(row)?;
                 newest.insert(record.spacecraft_id.clone(), record);
@@ -351,15 +422,16 @@ impl ConfigRepository for SqliteStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Option<u32>> {
-        let version: Option<i64> = sqlx::query_scalar(
-            "SELECT version FROM config_versions WHERE tenant = ? AND spacecraft_id = ? \
-             ORDER BY version DESC LIMIT 1",
-        )
-        .bind(tenant.as_str())
-        .bind(spacecraft.as_str())
-        .fetch_optional(&self.reader)
-        .await
-        .db()?;
+        const SQL: &str = "SELECT version FROM config_versions \
+                           WHERE tenant = ?1 AND spacecraft_id = ?2 ORDER BY version DESC LIMIT 1";
+        let version: Option<i64> = self
+            .short_read(|connection| {
+                connection
+                    .prepare_cached(SQL)?
+                    .query_row([tenant.as_str(), spacecraft.as_str()], |row| row.get(0))
+                    .optional()
+            })
+            .await?;
         version
             .map(|v| {
                 u32::try_from(v)
@@ -424,15 +496,19 @@ impl ConfigRepository for SqliteStore {
         tenant: &TenantId,
         spacecraft: &SpacecraftId,
     ) -> Result<Vec<ConfigRecord>> {
-        let rows: Vec<ConfigRow> = sqlx::query_as(&format!(
-            "SELECT {CONFIG_COLUMNS} FROM config_versions WHERE tenant = ? AND spacecraft_id = ? \
-             ORDER BY version"
-        ))
-        .bind(tenant.as_str())
-        .bind(spacecraft.as_str())
-        .fetch_all(&self.reader)
-        .await
-        .db()?;
+        const SQL: &str = concat!(
+            "SELECT ",
+            config_columns!(),
+            " FROM config_versions WHERE tenant = ?1 AND spacecraft_id = ?2 ORDER BY version"
+        );
+        let rows: Vec<ConfigRow> = self
+            .short_read(|connection| {
+                connection
+                    .prepare_cached(SQL)?
+                    .query_map([tenant.as_str(), spacecraft.as_str()], six_columns)?
+                    .collect()
+            })
+            .await?;
         rows.into_iter().map(config_from_row).collect()
     }
 }
