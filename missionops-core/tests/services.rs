@@ -849,6 +849,92 @@ async fn the_fleet_overview_lists_every_spacecraft_with_its_status() {
 }
 
 #[tokio::test]
+async fn the_fleet_overview_is_each_spacecrafts_own_status() {
+    // The overview reads its figures for many spacecraft at once and the alarms once for the
+    // tenant; every line must still be that spacecraft's own status, over more spacecraft
+    // than one read is asked about.
+    let h = harness();
+    for id in ["SC-1", "SC-2"] {
+        set_limits(
+            &h.app,
+            id,
+            json!({"parameters": {"temp": {"warnHigh": 45, "critHigh": 70}}}),
+        )
+        .await;
+    }
+    // SC-1: a warning 2 h ago, a critical 20 h ago, a warning 30 h ago; SC-2: a live warning.
+    h.app
+        .ingest_batch(vec![
+            snap(Some("w2h"), "SC-1", -2 * 3600, json!({"temp": 50})),
+            snap(Some("c20h"), "SC-1", -20 * 3600, json!({"temp": 80})),
+            snap(Some("w30h"), "SC-1", -30 * 3600, json!({"temp": 50})),
+        ])
+        .await
+        .expect("history");
+    let start = Timestamp::parse(START).expect("ts");
+    h.app
+        .detect(&sc("SC-1"), start.add_millis(-40 * 3_600_000), start)
+        .await
+        .expect("detect");
+    h.app
+        .ingest(snap(Some("live"), "SC-2", -5, json!({"temp": 50})))
+        .await
+        .expect("live");
+    // SC-2's alarm acknowledged: it still needs attention.
+    let open = h
+        .app
+        .list_alarms(&missionops_core::AlarmFilter {
+            spacecraft_id: Some(sc("SC-2")),
+            states: missionops_core::AlarmStates::Open,
+        })
+        .await
+        .expect("alarms");
+    assert_eq!(open.len(), 1, "{open:?}");
+    h.app
+        .acknowledge_alarm(
+            &open[0].id,
+            missionops_core::Operator::parse("ops").expect("operator"),
+            None,
+        )
+        .await
+        .expect("acknowledge");
+    for n in 0..600 {
+        h.app
+            .ingest(snap(None, &format!("FLEET-{n:03}"), -n, json!({"temp": 1})))
+            .await
+            .expect("fleet");
+    }
+    let fleet = h.app.fleet_status().await.expect("fleet");
+    assert_eq!(fleet.len(), 602);
+    for entry in &fleet {
+        let own = h
+            .app
+            .status(&entry.status.spacecraft_id)
+            .await
+            .expect("status");
+        assert_eq!(entry.status, own);
+    }
+    let line = |id: &str| {
+        let entry = fleet
+            .iter()
+            .find(|f| f.status.spacecraft_id.as_str() == id)
+            .expect("listed");
+        serde_json::to_value(entry).expect("json")
+    };
+    assert_eq!(
+        line("SC-1")["anomalies"],
+        json!({"last1h": 0, "last6h": 1, "last24h": 2})
+    );
+    assert_eq!(line("SC-1")["overallStatus"], json!("CRITICAL"));
+    assert_eq!(line("SC-2")["activeAlarms"], json!(1));
+    assert_eq!(line("SC-2")["overallStatus"], json!("WARNING"));
+    assert_eq!(
+        line("FLEET-599")["lastTelemetryTimestamp"],
+        json!("2025-06-01T11:50:01.000Z")
+    );
+}
+
+#[tokio::test]
 async fn procedures_for_an_anomaly_are_tagged_ones_first_then_mentions() {
     let h = harness();
     set_limits(

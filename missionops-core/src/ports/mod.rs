@@ -470,6 +470,23 @@ pub trait TelemetryRepository: Send + Sync + 'static {
         spacecraft: &SpacecraftId,
     ) -> Result<Option<Timestamp>>;
 
+    /// [`last_telemetry_timestamp`] of each of `spacecraft`, in their order: what the fleet's
+    /// status reads at once for its spacecraft. The default reads them one by one; a backend
+    /// reads them in one query.
+    ///
+    /// [`last_telemetry_timestamp`]: TelemetryRepository::last_telemetry_timestamp
+    async fn last_telemetry_timestamps_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<Timestamp>>> {
+        let mut last = Vec::with_capacity(spacecraft.len());
+        for id in spacecraft {
+            last.push(self.last_telemetry_timestamp(tenant, id).await?);
+        }
+        Ok(last)
+    }
+
     /// The newest value of every parameter `spacecraft` has sent, ordered by parameter name.
     /// A parameter's newest value is the one of its newest sample time (ties: last stored).
     async fn latest_values(
@@ -631,6 +648,24 @@ pub trait AnomalyRepository: Send + Sync {
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount>;
+
+    /// [`count_anomalies_since`] of each of `spacecraft`, in their order: what the fleet's
+    /// status reads at once for its spacecraft. The default counts them one by one; a backend
+    /// counts them in one query.
+    ///
+    /// [`count_anomalies_since`]: AnomalyRepository::count_anomalies_since
+    async fn count_anomalies_since_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+        since: Timestamp,
+    ) -> Result<Vec<AnomalyCount>> {
+        let mut counts = Vec::with_capacity(spacecraft.len());
+        for id in spacecraft {
+            counts.push(self.count_anomalies_since(tenant, id, since).await?);
+        }
+        Ok(counts)
+    }
 
     /// One page of [`anomaly_timeline`], in its order (ties of equal times: first stored
     /// first): at most `limit`, starting after `after` (from the start when `None`). The

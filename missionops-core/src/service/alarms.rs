@@ -2,6 +2,8 @@
 //! made under the spacecraft's monitor lock, so that the monitor never overwrites it with an
 //! older copy.
 
+use std::collections::HashMap;
+
 use crate::domain::{
     Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, EventStamp, NewEvent, Operator,
     SpacecraftId, TenantId, Timestamp,
@@ -140,11 +142,34 @@ impl MissionOps {
     /// How many alarms of `id` need attention: `ACTIVE` or `ACKNOWLEDGED`.
     pub(super) async fn active_alarm_count(&self, id: &SpacecraftId) -> Result<usize> {
         let open = self.open_alarms_of(&self.tenant, id).await?;
-        Ok(open
-            .iter()
-            .filter(|a| matches!(a.state, AlarmState::Active | AlarmState::Acknowledged))
-            .count())
+        Ok(open.iter().filter(|a| needs_attention(a)).count())
     }
+
+    /// How many alarms of each spacecraft need attention ([`Self::active_alarm_count`]),
+    /// counted from one list of the tenant's open alarms; a spacecraft with none is absent.
+    pub(super) async fn active_alarm_counts(&self) -> Result<HashMap<SpacecraftId, usize>> {
+        let open = self
+            .shared
+            .store
+            .list_alarms(
+                &self.tenant,
+                &AlarmFilter {
+                    spacecraft_id: None,
+                    states: AlarmStates::Open,
+                },
+            )
+            .await?;
+        let mut counts = HashMap::new();
+        for alarm in open.into_iter().filter(needs_attention) {
+            *counts.entry(alarm.spacecraft_id).or_default() += 1;
+        }
+        Ok(counts)
+    }
+}
+
+/// Whether `alarm` needs an operator's attention: `ACTIVE` or `ACKNOWLEDGED`.
+fn needs_attention(alarm: &Alarm) -> bool {
+    matches!(alarm.state, AlarmState::Active | AlarmState::Acknowledged)
 }
 
 fn checked_comment(comment: Option<String>) -> Result<Option<String>> {

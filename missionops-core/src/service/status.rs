@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use crate::domain::{Severity, SpacecraftId, SpacecraftName, Timestamp};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::ports::AnomalyCount;
 
 use super::MissionOps;
 
@@ -89,52 +90,84 @@ impl MissionOps {
     /// `LOW`, `NOMINAL`.
     pub async fn status(&self, id: &SpacecraftId) -> Result<SpacecraftStatus> {
         let now = self.shared.clock.now();
-        let last = self
-            .shared
-            .store
-            .last_telemetry_timestamp(&self.tenant, id)
-            .await?;
-        let h1 = self
-            .shared
-            .store
-            .count_anomalies_since(&self.tenant, id, now.add_millis(-HOUR_MS))
-            .await?;
-        let h6 = self
-            .shared
-            .store
-            .count_anomalies_since(&self.tenant, id, now.add_millis(-6 * HOUR_MS))
-            .await?;
-        let h24 = self
-            .shared
-            .store
-            .count_anomalies_since(&self.tenant, id, now.add_millis(-24 * HOUR_MS))
-            .await?;
-        let highest = h24.highest.unwrap_or(Severity::Low);
+        let store = &self.shared.store;
+        let last = store.last_telemetry_timestamp(&self.tenant, id).await?;
+        let mut counts = [AnomalyCount::default(); 3];
+        for (count, window) in counts.iter_mut().zip(WINDOWS_MS) {
+            *count = store
+                .count_anomalies_since(&self.tenant, id, now.add_millis(-window))
+                .await?;
+        }
         let active_alarms = self.active_alarm_count(id).await?;
-        Ok(SpacecraftStatus {
-            spacecraft_id: id.clone(),
-            last_telemetry_timestamp: last,
-            anomalies: AnomalyCounts {
-                last1h: h1.count,
-                last6h: h6.count,
-                last24h: h24.count,
-            },
-            highest_severity_last24h: highest,
-            overall_status: OverallStatus::from_highest(highest),
-            active_alarms,
-        })
+        Ok(status_of(id, last, counts, active_alarms))
     }
 
     /// The status of every spacecraft, with its name and open alarms, in registration order.
+    /// Read [`FLEET_READS_OF`] spacecraft at a time, each read asked for all of them at once,
+    /// and the alarms once for the tenant: the console's fleet page reloads this on every
+    /// event, and one read per spacecraft and figure made a fleet of 1,000 five thousand reads.
     pub async fn fleet_status(&self) -> Result<Vec<FleetEntry>> {
-        let mut fleet = Vec::new();
-        for spacecraft in self.every_spacecraft().await? {
-            let status = self.status(&spacecraft.id).await?;
-            fleet.push(FleetEntry {
-                status,
-                name: spacecraft.name,
-            });
+        let spacecraft = self.every_spacecraft().await?;
+        let now = self.shared.clock.now();
+        let store = &self.shared.store;
+        let active = self.active_alarm_counts().await?;
+        let mut fleet = Vec::with_capacity(spacecraft.len());
+        for chunk in spacecraft.chunks(FLEET_READS_OF) {
+            let ids: Vec<SpacecraftId> = chunk.iter().map(|s| s.id.clone()).collect();
+            let last = store
+                .last_telemetry_timestamps_of(&self.tenant, &ids)
+                .await?;
+            let mut counts = Vec::with_capacity(WINDOWS_MS.len());
+            for window in WINDOWS_MS {
+                counts.push(
+                    store
+                        .count_anomalies_since_of(&self.tenant, &ids, now.add_millis(-window))
+                        .await?,
+                );
+            }
+            if last.len() != ids.len() || counts.iter().any(|c| c.len() != ids.len()) {
+                return Err(Error::backend(
+                    "the store answered the fleet's status for other spacecraft than asked",
+                ));
+            }
+            for (at, spacecraft) in chunk.iter().enumerate() {
+                let counts = [counts[0][at], counts[1][at], counts[2][at]];
+                let active_alarms = active.get(&spacecraft.id).copied().unwrap_or(0);
+                fleet.push(FleetEntry {
+                    status: status_of(&spacecraft.id, last[at], counts, active_alarms),
+                    name: spacecraft.name.clone(),
+                });
+            }
         }
         Ok(fleet)
+    }
+}
+
+/// How many spacecraft the fleet's status asks each read about at once.
+const FLEET_READS_OF: usize = 500;
+
+/// The windows of the anomaly counts, newest first: an hour, six hours, a day.
+const WINDOWS_MS: [i64; 3] = [HOUR_MS, 6 * HOUR_MS, 24 * HOUR_MS];
+
+/// The status of `id` from its newest sample time, its anomaly counts over [`WINDOWS_MS`] and
+/// its alarms that need attention.
+fn status_of(
+    id: &SpacecraftId,
+    last: Option<Timestamp>,
+    [h1, h6, h24]: [AnomalyCount; 3],
+    active_alarms: usize,
+) -> SpacecraftStatus {
+    let highest = h24.highest.unwrap_or(Severity::Low);
+    SpacecraftStatus {
+        spacecraft_id: id.clone(),
+        last_telemetry_timestamp: last,
+        anomalies: AnomalyCounts {
+            last1h: h1.count,
+            last6h: h6.count,
+            last24h: h24.count,
+        },
+        highest_severity_last24h: highest,
+        overall_status: OverallStatus::from_highest(highest),
+        active_alarms,
     }
 }

@@ -196,3 +196,110 @@ pub async fn anomaly_timelines_are_read_by_pages_after_a_cursor(store: &dyn Stor
         assert_eq!(paged, whole, "pages of {page_size}");
     }
 }
+
+/// The fleet's status reads, asked for a list of spacecraft at once: each one's anomaly count
+/// since a time with the worst severity, and its newest sample time, in the order asked, as
+/// the one-by-one reads answer them; a spacecraft with none, one of another tenant and one
+/// nobody registered answer zero and no time.
+pub async fn anomaly_counts_and_last_times_are_read_for_a_list(store: &dyn Store) {
+    use missionops_core::{AnomalyCount, SpacecraftId};
+
+    let tenant = TenantId::default();
+    for (id, n) in [("SC-1", 1), ("SC-2", 2), ("SC-3", 3)] {
+        register(store, id, 0, n).await;
+    }
+    let other = TenantId::parse("other").expect("tenant");
+    store
+        .register_spacecraft(
+            &other,
+            spacecraft("SC-9", 4),
+            event(4, Some("SC-9"), EventType::SpacecraftRegistered),
+        )
+        .await
+        .expect("register in the other tenant");
+    store
+        .persist_anomalies(
+            &tenant,
+            vec![
+                (
+                    anomaly("SC-1", 10, "temp", AnomalyKind::WarnHigh),
+                    event(5, Some("SC-1"), EventType::Anomaly),
+                ),
+                (
+                    anomaly("SC-1", 20, "temp", AnomalyKind::CritHigh),
+                    event(6, Some("SC-1"), EventType::Anomaly),
+                ),
+                (
+                    anomaly("SC-3", 30, "volt", AnomalyKind::WarnHigh),
+                    event(7, Some("SC-3"), EventType::Anomaly),
+                ),
+            ],
+        )
+        .await
+        .expect("persist");
+    store
+        .insert_telemetry(write(vec![
+            snapshot("a", "SC-1", 40, 1.0),
+            snapshot("b", "SC-1", 35, 1.0),
+            snapshot("c", "SC-3", 12, 1.0),
+        ]))
+        .await
+        .expect("insert");
+    let asked: Vec<SpacecraftId> = ["SC-3", "SC-9", "SC-1", "SC-404", "SC-2"]
+        .into_iter()
+        .map(sc)
+        .collect();
+    for since in [at(0), at(15), at(25)] {
+        let counts = store
+            .count_anomalies_since_of(&tenant, &asked, since)
+            .await
+            .expect("counts");
+        let mut one_by_one = Vec::new();
+        for id in &asked {
+            one_by_one.push(
+                store
+                    .count_anomalies_since(&tenant, id, since)
+                    .await
+                    .expect("count"),
+            );
+        }
+        assert_eq!(counts, one_by_one, "since {since:?}");
+    }
+    let none = AnomalyCount::default();
+    let high = |count| AnomalyCount {
+        count,
+        highest: Some(Severity::High),
+    };
+    let medium = AnomalyCount {
+        count: 1,
+        highest: Some(Severity::Medium),
+    };
+    assert_eq!(
+        store
+            .count_anomalies_since_of(&tenant, &asked, at(0))
+            .await
+            .expect("counts"),
+        [medium, none, high(2), none, none]
+    );
+    assert_eq!(
+        store
+            .last_telemetry_timestamps_of(&tenant, &asked)
+            .await
+            .expect("last times"),
+        [Some(at(12)), None, Some(at(40)), None, None]
+    );
+    assert_eq!(
+        store
+            .last_telemetry_timestamps_of(&tenant, &[])
+            .await
+            .expect("none asked"),
+        []
+    );
+    assert_eq!(
+        store
+            .count_anomalies_since_of(&other, &asked, at(0))
+            .await
+            .expect("other tenant"),
+        [none; 5]
+    );
+}

@@ -307,6 +307,16 @@ impl<I: Interceptor> TelemetryRepository for Intercepted<I> {
             .await
     }
 
+    async fn last_telemetry_timestamps_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<Timestamp>>> {
+        self.inner
+            .last_telemetry_timestamps_of(tenant, spacecraft)
+            .await
+    }
+
     async fn latest_values(
         &self,
         tenant: &TenantId,
@@ -412,6 +422,17 @@ impl<I: Interceptor> AnomalyRepository for Intercepted<I> {
     ) -> Result<AnomalyCount> {
         self.inner
             .count_anomalies_since(tenant, spacecraft, since)
+            .await
+    }
+
+    async fn count_anomalies_since_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+        since: Timestamp,
+    ) -> Result<Vec<AnomalyCount>> {
+        self.inner
+            .count_anomalies_since_of(tenant, spacecraft, since)
             .await
     }
 

@@ -78,6 +78,7 @@ macro_rules! conformance_tests {
             telemetry_reads::the_last_telemetry_timestamp_is_the_newest_sample,
             anomalies::anomalies_are_unique_and_announced_once,
             anomalies::anomalies_are_queried_by_time,
+            anomalies::anomaly_counts_and_last_times_are_read_for_a_list,
             documents::documents_are_published_updated_and_versioned,
             documents::document_search_is_case_insensitive_ranked_and_matches_tags,
             documents::documents_are_listed_with_filters_newest_first,

@@ -139,6 +139,24 @@ macro_rules! anomaly_columns {
     };
 }
 
+/// The worst severity among the anomalies counted, by name.
+macro_rules! worst_severity {
+    () => {
+        "(ARRAY['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'])[max(CASE severity WHEN 'LOW' THEN 1 \
+         WHEN 'MEDIUM' THEN 2 WHEN 'HIGH' THEN 3 WHEN 'CRITICAL' THEN 4 END)]"
+    };
+}
+
+/// A count of anomalies and the name of the worst one's severity ([`worst_severity!`]).
+fn anomaly_count(count: i64, highest: Option<String>) -> Result<AnomalyCount> {
+    Ok(AnomalyCount {
+        count: u64::try_from(count).unwrap_or(0),
+        highest: highest
+            .map(|s| stored("anomaly severity", Severity::parse(&s)))
+            .transpose()?,
+    })
+}
+
 #[async_trait]
 impl AnomalyRepository for PostgresStore {
     async fn persist_anomalies(
@@ -222,6 +240,40 @@ impl AnomalyRepository for PostgresStore {
         rows.iter().map(anomaly_from_row).collect()
     }
 
+    async fn count_anomalies_since_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+        since: Timestamp,
+    ) -> Result<Vec<AnomalyCount>> {
+        if spacecraft.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
+        let mut reader = self.read_for(tenant).await?;
+        // Each spacecraft asked, in order, with the count of its own anomalies since `since`
+        // over (tenant, spacecraft, ts): bounded by the spacecraft asked about, where a join
+        // of the whole table read every anomaly of the tenant since then.
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(concat!(
+            "SELECT c.count, c.worst FROM unnest($1::text[]) WITH ORDINALITY AS asked(id, n) \
+             CROSS JOIN LATERAL (SELECT count(*) AS count, ",
+            worst_severity!(),
+            " AS worst FROM anomalies \
+               WHERE tenant = $3 AND spacecraft_id = asked.id AND ts >= $2) AS c \
+             ORDER BY asked.n"
+        ))
+        .bind(&ids)
+        .bind(PgTime(since))
+        .bind(tenant.as_str())
+        .fetch_all(&mut *reader)
+        .await
+        .map_err(db)?;
+        reader.succeeded();
+        rows.into_iter()
+            .map(|(count, highest)| anomaly_count(count, highest))
+            .collect()
+    }
+
     async fn count_anomalies_since(
         &self,
         tenant: &TenantId,
@@ -229,13 +281,11 @@ impl AnomalyRepository for PostgresStore {
         since: Timestamp,
     ) -> Result<AnomalyCount> {
         let mut reader = self.read_for(tenant).await?;
-        let (count, highest): (i64, Option<String>) = sqlx::query_as(
-            "SELECT count(*),
-                    (ARRAY['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'])[max(
-                        CASE severity WHEN 'LOW' THEN 1 WHEN 'MEDIUM' THEN 2
-                                      WHEN 'HIGH' THEN 3 WHEN 'CRITICAL' THEN 4 END)]
-             FROM anomalies WHERE tenant = $3 AND spacecraft_id = $1 AND ts >= $2",
-        )
+        let (count, highest): (i64, Option<String>) = sqlx::query_as(concat!(
+            "SELECT count(*), ",
+            worst_severity!(),
+            " FROM anomalies WHERE tenant = $3 AND spacecraft_id = $1 AND ts >= $2"
+        ))
         .bind(spacecraft.as_str())
         .bind(PgTime(since))
         .bind(tenant.as_str())
@@ -243,12 +293,7 @@ impl AnomalyRepository for PostgresStore {
         .await
         .map_err(db)?;
         reader.succeeded();
-        Ok(AnomalyCount {
-            count: u64::try_from(count).unwrap_or(0),
-            highest: highest
-                .map(|s| stored("anomaly severity", Severity::parse(&s)))
-                .transpose()?,
-        })
+        anomaly_count(count, highest)
     }
 
     async fn anomaly_timeline_page(

@@ -1236,6 +1236,32 @@ impl TelemetryRepository for PostgresStore {
         Ok(last.map(|t| t.0))
     }
 
+    async fn last_telemetry_timestamps_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<Timestamp>>> {
+        if spacecraft.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
+        let mut reader = self.read_for(tenant).await?;
+        // One newest-sample lookup per spacecraft over (tenant, spacecraft, ts), in the order
+        // asked.
+        let last: Vec<Option<PgTime>> = sqlx::query_scalar(
+            "SELECT (SELECT max(t.ts) FROM telemetry AS t \
+                     WHERE t.tenant = $2 AND t.spacecraft_id = asked.id) \
+             FROM unnest($1::text[]) WITH ORDINALITY AS asked(id, n) ORDER BY asked.n",
+        )
+        .bind(&ids)
+        .bind(tenant.as_str())
+        .fetch_all(&mut *reader)
+        .await
+        .map_err(db)?;
+        reader.succeeded();
+        Ok(last.into_iter().map(|t| t.map(|t| t.0)).collect())
+    }
+
     async fn latest_values(
         &self,
         tenant: &TenantId,

@@ -1,7 +1,7 @@
 //! Anomalies (unique on spacecraft, parameter, sample time and kind) and alarms.
 
 use missionops_core::TenantId;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use missionops_core::{
@@ -11,6 +11,7 @@ use missionops_core::{
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
+use super::spacecraft::{LOOKUPS_PER_QUERY, push_tenant_and_ids};
 use super::{
     DbResult, SqliteStore, begin_write, corrupt, events, require_spacecraft, rows_per_statement,
     sql_count, stored, stored_opt_time, stored_time,
@@ -195,6 +196,36 @@ fn anomaly_from_row(row: AnomalyRow) -> Result<Anomaly> {
     })
 }
 
+/// The worst severity of the anomalies counted, as a rank ([`anomaly_count`] reads it back).
+macro_rules! severity_rank {
+    () => {
+        "MAX(CASE severity WHEN 'LOW' THEN 0 WHEN 'MEDIUM' THEN 1 WHEN 'HIGH' THEN 2 \
+         WHEN 'CRITICAL' THEN 3 END)"
+    };
+}
+
+/// The count of `spacecraft`'s anomalies and the worst one's rank ([`severity_rank!`]).
+fn anomaly_count(count: i64, worst: Option<i64>, spacecraft: &str) -> Result<AnomalyCount> {
+    let highest = match worst {
+        None => None,
+        Some(0) => Some(Severity::Low),
+        Some(1) => Some(Severity::Medium),
+        Some(2) => Some(Severity::High),
+        Some(3) => Some(Severity::Critical),
+        Some(other) => {
+            return Err(corrupt(
+                "anomalies of spacecraft",
+                spacecraft,
+                format!("unknown severity rank {other}"),
+            ));
+        }
+    };
+    Ok(AnomalyCount {
+        count: u64::try_from(count).unwrap_or(0),
+        highest,
+    })
+}
+
 impl SqliteStore {
     async fn fetch_anomalies(&self, sql: &str, binds: AnomalyQuery<'_>) -> Result<Vec<Anomaly>> {
         let mut query = sqlx::query_as::<_, AnomalyRow>(sql)
@@ -306,35 +337,49 @@ impl AnomalyRepository for SqliteStore {
         spacecraft: &SpacecraftId,
         since: Timestamp,
     ) -> Result<AnomalyCount> {
-        let (count, worst): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MAX(CASE severity WHEN 'LOW' THEN 0 WHEN 'MEDIUM' THEN 1 \
-             WHEN 'HIGH' THEN 2 WHEN 'CRITICAL' THEN 3 END) \
-             FROM anomalies WHERE tenant = ? AND spacecraft_id = ? AND ts >= ?",
-        )
+        let (count, worst): (i64, Option<i64>) = sqlx::query_as(concat!(
+            "SELECT COUNT(*), ",
+            severity_rank!(),
+            " FROM anomalies WHERE tenant = ? AND spacecraft_id = ? AND ts >= ?"
+        ))
         .bind(tenant.as_str())
         .bind(spacecraft.as_str())
         .bind(since.as_millis())
         .fetch_one(&self.reader)
         .await
         .db()?;
-        let highest = match worst {
-            None => None,
-            Some(0) => Some(Severity::Low),
-            Some(1) => Some(Severity::Medium),
-            Some(2) => Some(Severity::High),
-            Some(3) => Some(Severity::Critical),
-            Some(other) => {
-                return Err(corrupt(
-                    "anomalies of spacecraft",
-                    spacecraft.as_str(),
-                    format!("unknown severity rank {other}"),
-                ));
+        anomaly_count(count, worst, spacecraft.as_str())
+    }
+
+    async fn count_anomalies_since_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+        since: Timestamp,
+    ) -> Result<Vec<AnomalyCount>> {
+        let mut counts = HashMap::with_capacity(spacecraft.len());
+        for chunk in spacecraft.chunks(LOOKUPS_PER_QUERY) {
+            // Each spacecraft's anomalies since `since` over the (tenant, spacecraft, time)
+            // index, on a reader's thread: a day of a noisy fleet's anomalies is no short read.
+            let mut query = QueryBuilder::<Sqlite>::new(concat!(
+                "SELECT spacecraft_id, COUNT(*), ",
+                severity_rank!(),
+                " FROM anomalies WHERE ts >= "
+            ));
+            query.push_bind(since.as_millis()).push(" AND tenant = ");
+            push_tenant_and_ids(&mut query, tenant, chunk);
+            query.push(" GROUP BY spacecraft_id");
+            let rows: Vec<(String, i64, Option<i64>)> =
+                query.build_query_as().fetch_all(&self.reader).await.db()?;
+            for (id, count, worst) in rows {
+                let count = anomaly_count(count, worst, &id)?;
+                counts.insert(id, count);
             }
-        };
-        Ok(AnomalyCount {
-            count: u64::try_from(count).unwrap_or(0),
-            highest,
-        })
+        }
+        Ok(spacecraft
+            .iter()
+            .map(|id| counts.get(id.as_str()).copied().unwrap_or_default())
+            .collect())
     }
 
     async fn anomaly_timeline_page(

@@ -68,6 +68,14 @@ impl TelemetryRepository for SqliteStore {
         self.read_last_timestamp(tenant, spacecraft).await
     }
 
+    async fn last_telemetry_timestamps_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<Timestamp>>> {
+        self.read_last_timestamps(tenant, spacecraft).await
+    }
+
     async fn latest_values(
         &self,
         tenant: &TenantId,

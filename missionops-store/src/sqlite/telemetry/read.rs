@@ -5,7 +5,7 @@
 //! one text each, keyed by (time, arrival) so that a page can end anywhere, even inside a run
 //! of equal times. Pages are parsed on the blocking pool while SQLite produces the next one.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use missionops_core::TenantId;
 use missionops_core::{
@@ -16,6 +16,7 @@ use rusqlite::OptionalExtension;
 use sqlx::SqliteConnection;
 
 use crate::json_text::read_parameter_value;
+use crate::sqlite::spacecraft::LOOKUPS_PER_QUERY;
 use crate::sqlite::{DbResult, SqliteStore, corrupt, sql_count, stored, stored_time};
 use crate::text_pages::{PageTimes, parse_page, read_page_off_thread, split_page};
 
@@ -285,6 +286,49 @@ impl SqliteStore {
             .await?;
         last.map(|ts| stored_time(ts, "telemetry of spacecraft", spacecraft.as_str()))
             .transpose()
+    }
+
+    /// [`Self::read_last_timestamp`] of each of `spacecraft`, in their order: one statement
+    /// per [`LOOKUPS_PER_QUERY`] of them, each an index lookup of a spacecraft and one of its
+    /// newest sample.
+    pub(super) async fn read_last_timestamps(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<Timestamp>>> {
+        let mut last = HashMap::with_capacity(spacecraft.len());
+        for chunk in spacecraft.chunks(LOOKUPS_PER_QUERY) {
+            // The tenant is ?1, the spacecraft ?2 on.
+            let listed: Vec<String> = (2..chunk.len() + 2).map(|n| format!("?{n}")).collect();
+            let sql = format!(
+                "SELECT s.id, (SELECT ts FROM telemetry WHERE spacecraft_key = s.key \
+                 ORDER BY ts DESC LIMIT 1) FROM spacecraft AS s \
+                 WHERE s.tenant = ?1 AND s.id IN ({})",
+                listed.join(", ")
+            );
+            let parameters: Vec<&str> = std::iter::once(tenant.as_str())
+                .chain(chunk.iter().map(SpacecraftId::as_str))
+                .collect();
+            let rows: Vec<(String, Option<i64>)> = self
+                .short_read(|connection| {
+                    connection
+                        .prepare_cached(&sql)?
+                        .query_map(rusqlite::params_from_iter(&parameters), |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })?
+                        .collect()
+                })
+                .await?;
+            for (id, ts) in rows {
+                if let Some(ts) = ts {
+                    last.insert(id.clone(), stored_time(ts, "telemetry of spacecraft", &id)?);
+                }
+            }
+        }
+        Ok(spacecraft
+            .iter()
+            .map(|id| last.get(id.as_str()).copied())
+            .collect())
     }
 
     pub(super) async fn read_latest_values(
