@@ -852,7 +852,7 @@ async fn the_fleet_overview_lists_every_spacecraft_with_its_status() {
 async fn the_fleet_overview_is_each_spacecrafts_own_status() {
     // The overview reads its figures for many spacecraft at once and the alarms once for the
     // tenant; every line must still be that spacecraft's own status, over more spacecraft
-    // than one read is asked about.
+    // than one read is asked about and than one page of the registry holds.
     let h = harness();
     for id in ["SC-1", "SC-2"] {
         set_limits(
@@ -898,14 +898,26 @@ async fn the_fleet_overview_is_each_spacecrafts_own_status() {
         )
         .await
         .expect("acknowledge");
-    for n in 0..600 {
+    for n in 0..1000 {
         h.app
             .ingest(snap(None, &format!("FLEET-{n:03}"), -n, json!({"temp": 1})))
             .await
             .expect("fleet");
     }
     let fleet = h.app.fleet_status().await.expect("fleet");
-    assert_eq!(fleet.len(), 602);
+    let listed: Vec<&str> = fleet
+        .iter()
+        .map(|f| f.status.spacecraft_id.as_str())
+        .collect();
+    // Registered at one clock time: registration order is then the ids' order.
+    let names: Vec<String> = (0..1000).map(|n| format!("FLEET-{n:03}")).collect();
+    let mut registered: Vec<&str> = names.iter().map(String::as_str).collect();
+    registered.extend(["SC-1", "SC-2"]);
+    assert!(
+        listed == registered,
+        "every spacecraft once, in registration order: {} listed",
+        listed.len()
+    );
     for entry in &fleet {
         let own = h
             .app
@@ -929,8 +941,8 @@ async fn the_fleet_overview_is_each_spacecrafts_own_status() {
     assert_eq!(line("SC-2")["activeAlarms"], json!(1));
     assert_eq!(line("SC-2")["overallStatus"], json!("WARNING"));
     assert_eq!(
-        line("FLEET-599")["lastTelemetryTimestamp"],
-        json!("2025-06-01T11:50:01.000Z")
+        line("FLEET-999")["lastTelemetryTimestamp"],
+        json!("2025-06-01T11:43:21.000Z")
     );
 }
 

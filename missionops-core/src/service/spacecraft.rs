@@ -10,6 +10,10 @@ use crate::error::{Error, Result};
 
 use super::{MissionOps, SpacecraftListItem, SpacecraftListing};
 
+/// How many spacecraft [`MissionOps::every_spacecraft`] reads a page: a page of this many rows
+/// is a few hundred kilobytes.
+const EVERY_SPACECRAFT_PAGE: u32 = 1000;
+
 impl MissionOps {
     /// Registers a spacecraft (`SPACECRAFT_REGISTERED` event); the id is generated when absent.
     /// [`Error::Conflict`] when the id exists; [`Error::Invalid`] when the metadata is over a
@@ -128,7 +132,9 @@ impl MissionOps {
     /// Every registered spacecraft in registration order, read a page at a time.
     pub(super) async fn every_spacecraft(&self) -> Result<Vec<Spacecraft>> {
         let mut all = Vec::new();
-        let page_size = Limit::clamped(100, 100);
+        // Each page counts the fleet and skips the pages before it: pages of 100 made ten
+        // thousand spacecraft a hundred counts and half a million rows skipped.
+        let page_size = Limit::clamped(i64::from(EVERY_SPACECRAFT_PAGE), EVERY_SPACECRAFT_PAGE);
         let mut offset = 0u64;
         loop {
             let page = self
