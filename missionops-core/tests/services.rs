@@ -537,6 +537,22 @@ async fn detect_persists_new_anomalies_once_with_their_events() {
     assert_eq!(fetched, stored[0]);
 }
 
+/// SC-1's history, detected: a warning 2 h ago, a critical 20 h ago and a warning 30 h ago
+/// (outside 24 h), against limits of warnHigh 45 and critHigh 70 set before.
+async fn sc1_history_detected(app: &MissionOps) {
+    app.ingest_batch(vec![
+        snap(Some("w2h"), "SC-1", -2 * 3600, json!({"temp": 50})),
+        snap(Some("c20h"), "SC-1", -20 * 3600, json!({"temp": 80})),
+        snap(Some("w30h"), "SC-1", -30 * 3600, json!({"temp": 50})),
+    ])
+    .await
+    .expect("history");
+    let start = Timestamp::parse(START).expect("ts");
+    app.detect(&sc("SC-1"), start.add_millis(-40 * 3_600_000), start)
+        .await
+        .expect("detect");
+}
+
 #[tokio::test]
 async fn status_follows_the_compat_formula() {
     let h = harness();
@@ -558,20 +574,7 @@ async fn status_follows_the_compat_formula() {
             "activeAlarms": 0,
         })
     );
-    // A warning 2 h ago, a critical 20 h ago, another warning 30 h ago (outside 24 h).
-    h.app
-        .ingest_batch(vec![
-            snap(Some("w2h"), "SC-1", -2 * 3600, json!({"temp": 50})),
-            snap(Some("c20h"), "SC-1", -20 * 3600, json!({"temp": 80})),
-            snap(Some("w30h"), "SC-1", -30 * 3600, json!({"temp": 50})),
-        ])
-        .await
-        .expect("ingest");
-    let start = Timestamp::parse(START).expect("ts");
-    h.app
-        .detect(&sc("SC-1"), start.add_millis(-40 * 3_600_000), start)
-        .await
-        .expect("detect");
+    sc1_history_detected(&h.app).await;
     let status = h.app.status(&sc("SC-1")).await.expect("status");
     assert_eq!(status.anomalies.last1h, 0);
     assert_eq!(status.anomalies.last6h, 1);
@@ -862,20 +865,8 @@ async fn the_fleet_overview_is_each_spacecrafts_own_status() {
         )
         .await;
     }
-    // SC-1: a warning 2 h ago, a critical 20 h ago, a warning 30 h ago; SC-2: a live warning.
-    h.app
-        .ingest_batch(vec![
-            snap(Some("w2h"), "SC-1", -2 * 3600, json!({"temp": 50})),
-            snap(Some("c20h"), "SC-1", -20 * 3600, json!({"temp": 80})),
-            snap(Some("w30h"), "SC-1", -30 * 3600, json!({"temp": 50})),
-        ])
-        .await
-        .expect("history");
-    let start = Timestamp::parse(START).expect("ts");
-    h.app
-        .detect(&sc("SC-1"), start.add_millis(-40 * 3_600_000), start)
-        .await
-        .expect("detect");
+    // SC-1: its history of three anomalies; SC-2: a live warning.
+    sc1_history_detected(&h.app).await;
     h.app
         .ingest(snap(Some("live"), "SC-2", -5, json!({"temp": 50})))
         .await

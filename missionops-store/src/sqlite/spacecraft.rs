@@ -310,6 +310,19 @@ type ConfigRow = (String, i64, String, String, Option<String>, i64);
 /// Spacecraft looked up per query by a list of ids (well under SQLite's 32,766 variables).
 pub(super) const LOOKUPS_PER_QUERY: usize = 500;
 
+/// For a statement on a plain connection that binds the tenant as `?1` and `ids` after it:
+/// the placeholders `?2, ?3, …` to list them, and every value to bind, in order.
+pub(super) fn tenant_then_ids<'a>(
+    tenant: &'a TenantId,
+    ids: &'a [SpacecraftId],
+) -> (String, Vec<&'a str>) {
+    let listed: Vec<String> = (2..ids.len() + 2).map(|n| format!("?{n}")).collect();
+    let values = std::iter::once(tenant.as_str())
+        .chain(ids.iter().map(SpacecraftId::as_str))
+        .collect();
+    (listed.join(", "), values)
+}
+
 /// Appends `tenant` (after a `tenant = ` already written) and ` AND spacecraft_id IN (…)` of
 /// `ids`, each bound.
 pub(super) fn push_tenant_and_ids(
@@ -383,8 +396,7 @@ impl ConfigRepository for SqliteStore {
     ) -> Result<Vec<Option<ConfigRecord>>> {
         let mut newest = HashMap::new();
         for chunk in spacecraft.chunks(LOOKUPS_PER_QUERY) {
-            // The tenant is ?1, the spacecraft ?2 on.
-            let listed: Vec<String> = (2..chunk.len() + 2).map(|n| format!("?{n}")).collect();
+            let (listed, parameters) = tenant_then_ids(tenant, chunk);
             let sql = format!(
                 concat!(
                     "SELECT ",
@@ -393,11 +405,8 @@ impl ConfigRepository for SqliteStore {
                      AND version = (SELECT MAX(version) FROM config_versions \
                      WHERE tenant = c.tenant AND spacecraft_id = c.spacecraft_id)"
                 ),
-                listed.join(", ")
+                listed
             );
-            let parameters: Vec<&str> = std::iter::once(tenant.as_str())
-                .chain(chunk.iter().map(SpacecraftId::as_str))
-                .collect();
             let rows: Vec<ConfigRow> = self
                 .short_read(|connection| {
                     connection

@@ -16,7 +16,7 @@ use rusqlite::OptionalExtension;
 use sqlx::SqliteConnection;
 
 use crate::json_text::read_parameter_value;
-use crate::sqlite::spacecraft::LOOKUPS_PER_QUERY;
+use crate::sqlite::spacecraft::{LOOKUPS_PER_QUERY, tenant_then_ids};
 use crate::sqlite::{DbResult, SqliteStore, corrupt, sql_count, stored, stored_time};
 use crate::text_pages::{PageTimes, parse_page, read_page_off_thread, split_page};
 
@@ -298,17 +298,12 @@ impl SqliteStore {
     ) -> Result<Vec<Option<Timestamp>>> {
         let mut last = HashMap::with_capacity(spacecraft.len());
         for chunk in spacecraft.chunks(LOOKUPS_PER_QUERY) {
-            // The tenant is ?1, the spacecraft ?2 on.
-            let listed: Vec<String> = (2..chunk.len() + 2).map(|n| format!("?{n}")).collect();
+            let (listed, parameters) = tenant_then_ids(tenant, chunk);
             let sql = format!(
                 "SELECT s.id, (SELECT ts FROM telemetry WHERE spacecraft_key = s.key \
                  ORDER BY ts DESC LIMIT 1) FROM spacecraft AS s \
-                 WHERE s.tenant = ?1 AND s.id IN ({})",
-                listed.join(", ")
+                 WHERE s.tenant = ?1 AND s.id IN ({listed})"
             );
-            let parameters: Vec<&str> = std::iter::once(tenant.as_str())
-                .chain(chunk.iter().map(SpacecraftId::as_str))
-                .collect();
             let rows: Vec<(String, Option<i64>)> = self
                 .short_read(|connection| {
                     connection
