@@ -90,6 +90,14 @@ pub async fn spacecraft_are_listed_in_registration_order_with_a_total(store: &dy
         .expect("list");
     assert!(page.items.is_empty());
     assert_eq!(page.total, 3);
+    // An offset past any number a database counts in (a client's `offset=1e30`, clamped):
+    // an empty page with the total, not an error.
+    let page = store
+        .list_spacecraft(&TenantId::default(), limit(2), u64::MAX)
+        .await
+        .expect("list far past the end");
+    assert!(page.items.is_empty());
+    assert_eq!(page.total, 3);
 }
 
 /// `existing_spacecraft` answers which of the ids given are registered in the tenant asked
