@@ -1016,6 +1016,18 @@ impl Reads {
         std::mem::take(&mut *self.config_lists.lock().expect("reads"))
     }
 
+    /// Asserts that since the last call the configurations were read once, for `list`, and
+    /// none one by one.
+    fn assert_one_read_for(&self, list: &[&str]) {
+        assert_eq!(
+            self.take_config(),
+            Default::default(),
+            "none read one by one"
+        );
+        let list: Vec<String> = list.iter().map(|id| (*id).to_owned()).collect();
+        assert_eq!(self.take_config_lists(), [list], "one read for the list");
+    }
+
     /// The change feed's reads since the last call; every page of all events read meanwhile
     /// must be none (the feed reads the changes alone).
     fn take_feed_reads(&self) -> usize {
@@ -1389,20 +1401,7 @@ async fn a_page_of_spacecraft_reads_its_configurations_at_once() {
             ),
         ]
     );
-    assert_eq!(
-        store.take_config(),
-        Default::default(),
-        "none read one by one"
-    );
-    assert_eq!(
-        store.take_config_lists(),
-        [vec![
-            "SC-2".to_owned(),
-            "SC-3".to_owned(),
-            "SC-4".to_owned()
-        ]],
-        "one read for the page"
-    );
+    store.assert_one_read_for(&["SC-2", "SC-3", "SC-4"]);
 }
 
 #[tokio::test]
@@ -1431,20 +1430,7 @@ async fn a_tick_after_a_fleet_configuration_change_reads_every_configuration_at_
         counted.fleet.len(),
         "every monitor was due"
     );
-    assert_eq!(
-        store.take_config(),
-        Default::default(),
-        "none read one by one"
-    );
-    assert_eq!(
-        store.take_config_lists(),
-        [counted
-            .fleet
-            .iter()
-            .map(|id| id.to_string())
-            .collect::<Vec<_>>()],
-        "one read for the list"
-    );
+    store.assert_one_read_for(counted.fleet);
     counted.round_after(100, 2, 20.0).await;
     assert_eq!(
         store.take_config(),
