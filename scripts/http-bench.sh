@@ -14,6 +14,8 @@
 # prints the monitor ticks' mean time during the load, apart from those while configuring,
 # and the server's resident memory; CROSSING=N makes N snapshots in a thousand cross a limit,
 # a mixed load of anomalies, alarms and events);
+# console (the reads of an operator's console over a fleet of FLEET spacecraft, default 1000,
+# with open and cleared alarms: each read's median, p95 and largest time, one at a time);
 # healthz (the bare HTTP stack). When healthz runs first, every later row is also reported as a
 # ratio to it, the figure that survives the machine's noise:
 #
@@ -74,7 +76,7 @@ for scenario in "$@"; do
   # --fleet only where it means something: a baseline's older loadgen does not know it.
   fleet_args=()
   case "$scenario" in
-    *-fleet) fleet_args=(--fleet "$fleet") ;;
+    *-fleet | console) fleet_args=(--fleet "$fleet") ;;
     fleet-live) fleet_args=(--fleet "${FLEET:-10000}" ${CROSSING:+--crossing "$CROSSING"}) ;;
   esac
   if [ "${CLIENT:-}" = node ]; then

@@ -30,6 +30,16 @@
 //!   thousand cross `battery_soc`'s `warnHigh` (default 0): a mixed load of anomalies, alarms
 //!   and their events.
 //!
+//! - `console`: what an operator's console reads over a fleet (`--fleet`, default 1,000): gives
+//!   every spacecraft a configuration with limits (no `staleAfterSec`), then one live batch of
+//!   six snapshots each, timed around now: a tenth of the fleet ends with `battery_soc` above
+//!   its `warnHigh` (an open alarm), a tenth crossed once and came back (a cleared alarm), a
+//!   tenth twice. Then, one request at a time, each of the console's reads `--rows` times
+//!   (default here 15): `GET /fleet/status`, the open alarms, every alarm, the newest 100
+//!   events, the first and the last page of `GET /spacecraft`, one spacecraft's page; and the
+//!   fleet page's load (its three reads at once). Prints each read's median, p95 and largest
+//!   time and its answer's size.
+//!
 //! Packets (SPEC §11):
 //! - `packets`: defines the demo's XTCE definition (`Sat-Imager-001`'s) for a spacecraft, then
 //!   `POST /spacecraft/:id/packets` of 100 Space Packets (11 parameters each, every packet a
@@ -131,7 +141,7 @@ fn client_builder() -> reqwest::ClientBuilder {
     }
 }
 
-const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|fleet-live|packets|events-fleet|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N] [--client hyper|reqwest] [--crossing N]";
+const USAGE: &str = "usage: loadgen <batch|single|analyze|fill|single-fleet|single-new|batch10-fleet|batch-new|fleet-live|console|packets|events-fleet|healthz> [--url URL] [--seconds N] [--connections N] [--rows N] [--fleet N] [--client hyper|reqwest] [--crossing N]";
 
 fn parse_options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
@@ -186,6 +196,13 @@ fn parse_options() -> Result<Options, String> {
             options.url
         ));
     }
+    if options.scenario == "console" {
+        // One crossing value is enough: `console` picks which snapshots cross.
+        options.crossing = options.crossing.max(1);
+        if options.rows == 10_000 {
+            options.rows = 15;
+        }
+    }
     if options.fleet == 0 {
         options.fleet = if options.scenario == "fleet-live" {
             10_000
@@ -215,14 +232,20 @@ fn write_parameters(out: &mut String, i: u64) {
     );
 }
 
-/// One snapshot `{id, spacecraftId?, timestamp, parameters}` as JSON text.
+/// One snapshot `{id, spacecraftId?, timestamp, parameters}` as JSON text: sample `i`'s
+/// values at sample `i`'s time.
 fn write_snapshot(out: &mut String, id: &str, spacecraft: Option<&str>, i: u64) {
+    write_snapshot_at(out, id, spacecraft, &timestamp(i), i);
+}
+
+/// One snapshot of sample `i`'s values at `time`.
+fn write_snapshot_at(out: &mut String, id: &str, spacecraft: Option<&str>, time: &str, i: u64) {
     use std::fmt::Write;
     let _ = write!(out, "{{\"id\":\"{id}\",");
     if let Some(spacecraft) = spacecraft {
         let _ = write!(out, "\"spacecraftId\":\"{spacecraft}\",");
     }
-    let _ = write!(out, "\"timestamp\":\"{}\",\"parameters\":", timestamp(i));
+    let _ = write!(out, "\"timestamp\":\"{time}\",\"parameters\":");
     write_parameters(out, i);
     out.push('}');
 }
@@ -494,10 +517,14 @@ async fn register_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
 }
 
 /// Gives `options.fleet` spacecraft `{prefix}-{i}` a configuration of the ten parameters the
-/// generator sends, each with limits and `staleAfterSec` (`PUT /spacecraft/:id/config`, which
-/// registers the spacecraft), `options.connections` at a time; returns their ids. Exits when
-/// one is refused.
-async fn configure_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
+/// generator sends, each with limits and `stale_after_sec` when given (`PUT
+/// /spacecraft/:id/config`, which registers the spacecraft), `options.connections` at a time;
+/// returns their ids. Exits when one is refused.
+async fn configure_fleet(
+    options: &Options,
+    prefix: &str,
+    stale_after_sec: Option<u64>,
+) -> Arc<Vec<String>> {
     let ids: Arc<Vec<String>> = Arc::new(
         (0..options.fleet)
             .map(|i| format!("{prefix}-{i}"))
@@ -527,7 +554,10 @@ async fn configure_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
             } else {
                 1e9
             };
-            let rule = json!({"warnHigh": warn_high, "critHigh": 2e9, "staleAfterSec": 120});
+            let mut rule = json!({"warnHigh": warn_high, "critHigh": 2e9});
+            if let Some(stale) = stale_after_sec {
+                rule["staleAfterSec"] = json!(stale);
+            }
             ((*n).to_owned(), rule)
         })
         .collect();
@@ -573,6 +603,189 @@ async fn configure_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
         started.elapsed().as_secs_f64()
     );
     ids
+}
+
+/// Values sample index 0 (`battery_soc` 60.00, inside every limit) and 999 (69.99, above the
+/// `warnHigh` that `configure_fleet` sets for any `--crossing` of at least 1).
+const NOMINAL: u64 = 0;
+const CROSSING: u64 = 999;
+
+/// Which of its six seeded snapshots cross for the `k`th spacecraft of the console's fleet: a
+/// tenth end above the limit (an alarm left open), a tenth cross once and return (a cleared
+/// alarm), a tenth twice; the rest stay inside.
+fn console_values(k: usize) -> [u64; 6] {
+    let mut values = [NOMINAL; 6];
+    match k % 10 {
+        0 => values[5] = CROSSING,
+        1 => values[2] = CROSSING,
+        2 => {
+            values[1] = CROSSING;
+            values[4] = CROSSING;
+        }
+        _ => {}
+    }
+    values
+}
+
+/// Sends each spacecraft of `fleet` one live `POST /telemetry/batch` of six snapshots (see
+/// [`console_values`]), times from ten minutes ago, a millisecond apart, so that the fleet's
+/// status counts them in its windows. Exits when one is refused.
+async fn seed_console_fleet(options: &Options, fleet: &Arc<Vec<String>>) {
+    let client = client_builder().build().expect("http client");
+    let url = format!("{}/telemetry/batch", options.url);
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+        - 600_000;
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..options.connections {
+        let (client, url, next, fleet) = (client.clone(), url.clone(), next.clone(), fleet.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let Some(k) = usize::try_from(next.fetch_add(1, Ordering::Relaxed))
+                    .ok()
+                    .filter(|k| *k < fleet.len())
+                else {
+                    return Ok(());
+                };
+                let id = &fleet[k];
+                let mut body = format!("{{\"spacecraftId\":\"{id}\",\"snapshots\":[");
+                for (j, value) in console_values(k).into_iter().enumerate() {
+                    if j > 0 {
+                        body.push(',');
+                    }
+                    let millis = start + (k * 6 + j) as i64;
+                    let time = Timestamp::from_millis_clamped(millis).to_string();
+                    write_snapshot_at(&mut body, &format!("{id}-{j}"), None, &time, value);
+                }
+                body.push_str("]}");
+                match json_body(client.post(&url), body).send().await {
+                    Ok(response) if response.status().is_success() => {}
+                    Ok(response) => return Err(format!("seeding {id}: {}", response.status())),
+                    Err(e) => return Err(format!("seeding {id}: {e}")),
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        match worker.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+            Err(e) => {
+                eprintln!("a seeding worker failed: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+    println!(
+        "sent {} spacecraft six live snapshots each in {:.1} s",
+        fleet.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// One timed GET: its time and the answer's size in bytes; exits on a failure (the figures
+/// after it would not be what they say).
+async fn timed_get(client: &reqwest::Client, base: &str, path: &str) -> (Duration, usize) {
+    let sent = Instant::now();
+    let answer = match client.get(format!("{base}{path}")).send().await {
+        Ok(response) if response.status().is_success() => response.bytes().await,
+        Ok(response) => {
+            eprintln!("GET {path}: {}", response.status());
+            std::process::exit(1);
+        }
+        Err(e) => {
+            eprintln!("GET {path}: {e}");
+            std::process::exit(1);
+        }
+    };
+    match answer {
+        Ok(bytes) => (sent.elapsed(), bytes.len()),
+        Err(e) => {
+            eprintln!("GET {path}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Prints one read's median, p95 and largest time over `times`, and the answer's size.
+fn report_read(name: &str, mut times: Vec<Duration>, bytes: usize) {
+    times.sort_unstable();
+    let ms = |p: f64| {
+        times
+            .get(((times.len() as f64 * p) as usize).min(times.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "{name}: median {:.2} ms, p95 {:.2} ms, max {:.2} ms over {} requests; {:.1} kB",
+        ms(0.5),
+        ms(0.95),
+        times.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        times.len(),
+        bytes as f64 / 1000.0
+    );
+}
+
+/// Times each read the console makes over the fleet, `options.rows` times, one at a time
+/// (after one untimed request each, which warms what the first would pay alone).
+async fn time_console_reads(options: &Options, fleet: &[String]) {
+    let client = client_builder().build().expect("http client");
+    let base = options.url.as_str();
+    let one = fleet.get(fleet.len() / 2).map_or("", String::as_str);
+    let last_page = fleet.len().saturating_sub(100);
+    let reads = [
+        ("GET /fleet/status", "/fleet/status".to_owned()),
+        ("GET /alarms (open)", "/alarms".to_owned()),
+        ("GET /alarms?state=ALL", "/alarms?state=ALL".to_owned()),
+        ("GET /events?limit=100", "/events?limit=100".to_owned()),
+        (
+            "GET /spacecraft?limit=100",
+            "/spacecraft?limit=100".to_owned(),
+        ),
+        (
+            "GET /spacecraft?limit=100, the last page",
+            format!("/spacecraft?limit=100&offset={last_page}"),
+        ),
+        ("GET /spacecraft/:id", format!("/spacecraft/{one}")),
+        (
+            "GET /events?spacecraftId=…&limit=20",
+            format!("/events?spacecraftId={one}&limit=20"),
+        ),
+    ];
+    let repeats = options.rows.max(1);
+    for (name, path) in &reads {
+        let (_, bytes) = timed_get(&client, base, path).await;
+        let mut times = Vec::new();
+        for _ in 0..repeats {
+            times.push(timed_get(&client, base, path).await.0);
+        }
+        report_read(name, times, bytes);
+    }
+    // The fleet page's load: its three reads at once, done when the last is answered.
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for round in 0..=repeats {
+        let sent = Instant::now();
+        let (status, alarms, events) = tokio::join!(
+            timed_get(&client, base, "/fleet/status"),
+            timed_get(&client, base, "/alarms"),
+            timed_get(&client, base, "/events?limit=100"),
+        );
+        if round > 0 {
+            times.push(sent.elapsed());
+        }
+        bytes = status.1 + alarms.1 + events.1;
+    }
+    report_read(
+        "the fleet page's load (its three reads at once)",
+        times,
+        bytes,
+    );
 }
 
 /// The monitor tick's figures in the server's `/metrics`: how many ticks were timed, their
@@ -920,7 +1133,7 @@ async fn main() {
             );
         }
         "fleet-live" => {
-            let fleet = configure_fleet(&options, &format!("LOAD-L{run_id}")).await;
+            let fleet = configure_fleet(&options, &format!("LOAD-L{run_id}"), Some(120)).await;
             let before = settled_ticks(&base).await;
             let (elapsed, outcomes) = run_for(&options, 1, move |n| {
                 let spacecraft = round_robin(&fleet, n);
@@ -939,6 +1152,11 @@ async fn main() {
                 outcomes,
             );
             report_ticks(&base, before).await;
+        }
+        "console" => {
+            let fleet = configure_fleet(&options, &format!("LOAD-C{run_id}"), None).await;
+            seed_console_fleet(&options, &fleet).await;
+            time_console_reads(&options, &fleet).await;
         }
         "events-fleet" => {
             // A read that is one transaction on the store: each spacecraft's registration
