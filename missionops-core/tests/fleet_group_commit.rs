@@ -999,6 +999,10 @@ struct Reads {
     config_lists: std::sync::Mutex<Vec<Vec<String>>>,
     /// Run (once) before the next read of configurations for a list.
     before_list: std::sync::Mutex<Option<futures_util::future::BoxFuture<'static, ()>>>,
+    /// How many spacecraft and windows each read of anomaly counts for a list asked about.
+    anomaly_counts: std::sync::Mutex<Vec<(usize, usize)>>,
+    /// Lists of alarms read.
+    alarm_lists: std::sync::atomic::AtomicUsize,
 }
 
 impl Reads {
@@ -1070,6 +1074,18 @@ impl Interceptor for Reads {
 
     async fn before_config_changes_after(&self) {
         self.feed_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    async fn before_anomaly_counts_of(&self, spacecraft: &[SpacecraftId], since: &[Timestamp]) {
+        self.anomaly_counts
+            .lock()
+            .expect("reads")
+            .push((spacecraft.len(), since.len()));
+    }
+
+    async fn before_list_alarms(&self, _filter: &missionops_core::AlarmFilter) {
+        self.alarm_lists
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
@@ -1588,4 +1604,43 @@ async fn a_spacecraft_registered_here_starts_its_monitor_without_reading_it_back
             .expect("alarms");
         assert_eq!(open.len(), 1, "{id}: {open:?}");
     }
+}
+
+#[tokio::test]
+async fn the_fleet_status_reads_every_window_at_once_and_counts_alarms_without_listing_them() {
+    // The console's fleet page reloads the status on every event: each figure is one read
+    // for the list, the three anomaly windows together, and the alarms counted by the store
+    // rather than every open alarm of the fleet read and counted here.
+    let counted = CountedFleet::new(&["SC-1", "SC-2", "SC-3"]).await;
+    let app = &counted.app;
+    app.set_config(&sc("SC-2"), limits(), ConfigStatus::Approved, None)
+        .await
+        .expect("limits");
+    app.ingest(sample("hot", "SC-2", 1, 50.0))
+        .await
+        .expect("above warnHigh");
+    counted.store.anomaly_counts.lock().expect("reads").clear();
+    counted
+        .store
+        .alarm_lists
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    let fleet = app.fleet_status().await.expect("fleet");
+    let alarms: Vec<(&str, usize)> = fleet
+        .iter()
+        .map(|f| (f.status.spacecraft_id.as_str(), f.status.active_alarms))
+        .collect();
+    assert_eq!(alarms, [("SC-1", 0), ("SC-2", 1), ("SC-3", 0)]);
+    assert_eq!(
+        *counted.store.anomaly_counts.lock().expect("reads"),
+        [(3, 3)],
+        "one read of three windows for the three spacecraft"
+    );
+    assert_eq!(
+        counted
+            .store
+            .alarm_lists
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no list of alarms read"
+    );
 }

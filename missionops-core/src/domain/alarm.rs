@@ -32,6 +32,12 @@ impl AlarmState {
         }
     }
 
+    /// Whether an alarm in this state needs an operator's attention: `ACTIVE` or
+    /// `ACKNOWLEDGED` (a shelved alarm is silenced, a cleared one is over).
+    pub fn needs_attention(self) -> bool {
+        matches!(self, AlarmState::Active | AlarmState::Acknowledged)
+    }
+
     /// Parses the upper-case name.
     pub fn parse(value: &str) -> crate::Result<Self> {
         match value {

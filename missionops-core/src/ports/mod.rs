@@ -21,6 +21,7 @@ mod outbox;
 mod packets;
 mod retry;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
@@ -649,20 +650,25 @@ pub trait AnomalyRepository: Send + Sync {
         since: Timestamp,
     ) -> Result<AnomalyCount>;
 
-    /// [`count_anomalies_since`] of each of `spacecraft`, in their order: what the fleet's
-    /// status reads at once for its spacecraft. The default counts them one by one; a backend
-    /// counts them in one query.
+    /// [`count_anomalies_since`] of each of `spacecraft` for each of `since`: for each
+    /// spacecraft in their order, its counts in the order of `since`. What the fleet's status
+    /// reads at once for its spacecraft and its windows. The default counts them one by one; a
+    /// backend counts every window of many spacecraft in one query.
     ///
     /// [`count_anomalies_since`]: AnomalyRepository::count_anomalies_since
     async fn count_anomalies_since_of(
         &self,
         tenant: &TenantId,
         spacecraft: &[SpacecraftId],
-        since: Timestamp,
-    ) -> Result<Vec<AnomalyCount>> {
+        since: &[Timestamp],
+    ) -> Result<Vec<Vec<AnomalyCount>>> {
         let mut counts = Vec::with_capacity(spacecraft.len());
         for id in spacecraft {
-            counts.push(self.count_anomalies_since(tenant, id, since).await?);
+            let mut windows = Vec::with_capacity(since.len());
+            for &since in since {
+                windows.push(self.count_anomalies_since(tenant, id, since).await?);
+            }
+            counts.push(windows);
         }
         Ok(counts)
     }
@@ -727,6 +733,28 @@ pub trait AlarmRepository: Send + Sync {
             open.push(self.list_alarms(tenant, &filter).await?);
         }
         Ok(open)
+    }
+
+    /// How many alarms of each spacecraft of `tenant` need attention (`ACTIVE` or
+    /// `ACKNOWLEDGED`, [`AlarmState::needs_attention`](crate::AlarmState::needs_attention)),
+    /// for each spacecraft that has any, in no particular order: what the fleet's status reads
+    /// once for the whole fleet. The default lists the open alarms and counts them; a backend
+    /// counts them without reading them.
+    async fn count_alarms_needing_attention(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(SpacecraftId, usize)>> {
+        let filter = AlarmFilter {
+            spacecraft_id: None,
+            states: AlarmStates::Open,
+        };
+        let mut counts: HashMap<SpacecraftId, usize> = HashMap::new();
+        for alarm in self.list_alarms(tenant, &filter).await? {
+            if alarm.state.needs_attention() {
+                *counts.entry(alarm.spacecraft_id).or_default() += 1;
+            }
+        }
+        Ok(counts.into_iter().collect())
     }
 }
 

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use crate::domain::{
-    Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, EventStamp, NewEvent, Operator,
-    SpacecraftId, TenantId, Timestamp,
+    Alarm, AlarmFilter, AlarmId, AlarmStates, EventStamp, NewEvent, Operator, SpacecraftId,
+    TenantId, Timestamp,
 };
 use crate::error::{Error, Result};
 
@@ -142,34 +142,19 @@ impl MissionOps {
     /// How many alarms of `id` need attention: `ACTIVE` or `ACKNOWLEDGED`.
     pub(super) async fn active_alarm_count(&self, id: &SpacecraftId) -> Result<usize> {
         let open = self.open_alarms_of(&self.tenant, id).await?;
-        Ok(open.iter().filter(|a| needs_attention(a)).count())
+        Ok(open.iter().filter(|a| a.state.needs_attention()).count())
     }
 
     /// How many alarms of each spacecraft need attention ([`Self::active_alarm_count`]),
-    /// counted from one list of the tenant's open alarms; a spacecraft with none is absent.
+    /// counted by the store for the whole tenant at once; a spacecraft with none is absent.
     pub(super) async fn active_alarm_counts(&self) -> Result<HashMap<SpacecraftId, usize>> {
-        let open = self
+        let counts = self
             .shared
             .store
-            .list_alarms(
-                &self.tenant,
-                &AlarmFilter {
-                    spacecraft_id: None,
-                    states: AlarmStates::Open,
-                },
-            )
+            .count_alarms_needing_attention(&self.tenant)
             .await?;
-        let mut counts = HashMap::new();
-        for alarm in open.into_iter().filter(needs_attention) {
-            *counts.entry(alarm.spacecraft_id).or_default() += 1;
-        }
-        Ok(counts)
+        Ok(counts.into_iter().collect())
     }
-}
-
-/// Whether `alarm` needs an operator's attention: `ACTIVE` or `ACKNOWLEDGED`.
-fn needs_attention(alarm: &Alarm) -> bool {
-    matches!(alarm.state, AlarmState::Active | AlarmState::Acknowledged)
 }
 
 fn checked_comment(comment: Option<String>) -> Result<Option<String>> {

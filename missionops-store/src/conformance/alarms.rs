@@ -175,3 +175,72 @@ pub async fn open_alarms_are_read_for_a_list(store: &dyn Store) {
             .is_empty()
     );
 }
+
+/// The fleet's status's count: for each spacecraft with any, how many of its alarms are
+/// `ACTIVE` or `ACKNOWLEDGED` (not `SHELVED`, not `CLEARED`), as counting the open list
+/// would; another tenant's are not counted.
+pub async fn alarms_needing_attention_are_counted_per_spacecraft(store: &dyn Store) {
+    let tenant = TenantId::default_tenant();
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    register(store, "SC-3", 0, 3).await;
+    let alarm = |id: &str, spacecraft: &str, opened: i64, state: AlarmState| Alarm {
+        state,
+        ..test_alarm(id, spacecraft, opened)
+    };
+    for saved in [
+        alarm("a1", "SC-1", 1, AlarmState::Active),
+        alarm("a2", "SC-1", 2, AlarmState::Acknowledged),
+        alarm("a3", "SC-1", 3, AlarmState::Cleared),
+        alarm("a4", "SC-1", 4, AlarmState::Active),
+        alarm("b1", "SC-2", 1, AlarmState::Shelved),
+        alarm("b2", "SC-2", 2, AlarmState::Cleared),
+        alarm("c1", "SC-3", 1, AlarmState::Acknowledged),
+    ] {
+        store
+            .save_alarm(&tenant, saved, vec![])
+            .await
+            .expect("save");
+    }
+    let other = register_sc3_in_other_tenant(store).await;
+    store
+        .save_alarm(&other, alarm("o1", "SC-3", 1, AlarmState::Active), vec![])
+        .await
+        .expect("save in the other tenant");
+    let sorted = |mut counts: Vec<(missionops_core::SpacecraftId, usize)>| {
+        counts.sort();
+        counts
+    };
+    let counts = sorted(
+        store
+            .count_alarms_needing_attention(&tenant)
+            .await
+            .expect("counts"),
+    );
+    assert_eq!(counts, [(sc("SC-1"), 3), (sc("SC-3"), 1)]);
+    let open = store
+        .list_alarms(&tenant, &AlarmFilter::default())
+        .await
+        .expect("list");
+    let mut from_the_list = std::collections::HashMap::new();
+    for alarm in open.iter().filter(|a| a.state.needs_attention()) {
+        *from_the_list
+            .entry(alarm.spacecraft_id.clone())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(counts, sorted(from_the_list.into_iter().collect()));
+    assert_eq!(
+        store
+            .count_alarms_needing_attention(&other)
+            .await
+            .expect("the other tenant's"),
+        [(sc("SC-3"), 1)]
+    );
+    assert!(
+        store
+            .count_alarms_needing_attention(&TenantId::parse("nobody").expect("tenant"))
+            .await
+            .expect("a tenant with no alarm")
+            .is_empty()
+    );
+}

@@ -249,22 +249,26 @@ pub async fn anomaly_counts_and_last_times_are_read_for_a_list(store: &dyn Store
         .into_iter()
         .map(sc)
         .collect();
-    for since in [at(0), at(15), at(25)] {
-        let counts = store
-            .count_anomalies_since_of(&tenant, &asked, since)
-            .await
-            .expect("counts");
-        let mut one_by_one = Vec::new();
-        for id in &asked {
-            one_by_one.push(
+    // Windows in no particular order: each spacecraft's counts come in the order asked.
+    let windows = [at(25), at(0), at(15)];
+    let counts = store
+        .count_anomalies_since_of(&tenant, &asked, &windows)
+        .await
+        .expect("counts");
+    let mut one_by_one = Vec::new();
+    for id in &asked {
+        let mut of_one = Vec::new();
+        for since in windows {
+            of_one.push(
                 store
                     .count_anomalies_since(&tenant, id, since)
                     .await
                     .expect("count"),
             );
         }
-        assert_eq!(counts, one_by_one, "since {since:?}");
+        one_by_one.push(of_one);
     }
+    assert_eq!(counts, one_by_one, "every window of every spacecraft");
     let none = AnomalyCount::default();
     let high = |count| AnomalyCount {
         count,
@@ -276,10 +280,23 @@ pub async fn anomaly_counts_and_last_times_are_read_for_a_list(store: &dyn Store
     };
     assert_eq!(
         store
-            .count_anomalies_since_of(&tenant, &asked, at(0))
+            .count_anomalies_since_of(&tenant, &asked, &[at(0), at(15), at(25)])
             .await
             .expect("counts"),
-        [medium, none, high(2), none, none]
+        [
+            [medium, medium, medium],
+            [none; 3],
+            [high(2), high(1), none],
+            [none; 3],
+            [none; 3]
+        ]
+    );
+    assert_eq!(
+        store
+            .count_anomalies_since_of(&tenant, &asked, &[])
+            .await
+            .expect("no window"),
+        vec![Vec::<AnomalyCount>::new(); 5]
     );
     assert_eq!(
         store
@@ -297,9 +314,9 @@ pub async fn anomaly_counts_and_last_times_are_read_for_a_list(store: &dyn Store
     );
     assert_eq!(
         store
-            .count_anomalies_since_of(&other, &asked, at(0))
+            .count_anomalies_since_of(&other, &asked, &[at(0)])
             .await
             .expect("other tenant"),
-        [none; 5]
+        [[none]; 5]
     );
 }

@@ -58,6 +58,10 @@ pub trait Interceptor: Send + Sync + 'static {
     /// Before `open_alarms_of` of `spacecraft` (what the clock tick reads at once for the
     /// monitors it loads, with their history).
     async fn before_open_alarms_of(&self, _spacecraft: &[SpacecraftId]) {}
+
+    /// Before `count_anomalies_since_of` of `spacecraft` for the windows `since` (what the
+    /// fleet's status reads at once for its spacecraft).
+    async fn before_anomaly_counts_of(&self, _spacecraft: &[SpacecraftId], _since: &[Timestamp]) {}
 }
 
 /// `inner` with `I` stepping in before its intercepted calls; derefs to the interceptor, so a
@@ -429,8 +433,11 @@ impl<I: Interceptor> AnomalyRepository for Intercepted<I> {
         &self,
         tenant: &TenantId,
         spacecraft: &[SpacecraftId],
-        since: Timestamp,
-    ) -> Result<Vec<AnomalyCount>> {
+        since: &[Timestamp],
+    ) -> Result<Vec<Vec<AnomalyCount>>> {
+        self.interceptor
+            .before_anomaly_counts_of(spacecraft, since)
+            .await;
         self.inner
             .count_anomalies_since_of(tenant, spacecraft, since)
             .await
@@ -478,6 +485,13 @@ impl<I: Interceptor> AlarmRepository for Intercepted<I> {
     ) -> Result<Vec<Vec<Alarm>>> {
         self.interceptor.before_open_alarms_of(spacecraft).await;
         self.inner.open_alarms_of(tenant, spacecraft).await
+    }
+
+    async fn count_alarms_needing_attention(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(SpacecraftId, usize)>> {
+        self.inner.count_alarms_needing_attention(tenant).await
     }
 }
 

@@ -87,6 +87,7 @@ macro_rules! conformance_tests {
             events::configuration_changes_are_read_alone_paged_and_per_tenant,
             alarms::alarms_are_saved_replaced_and_filtered,
             alarms::open_alarms_are_read_for_a_list,
+            alarms::alarms_needing_attention_are_counted_per_spacecraft,
             telemetry_reads::recent_telemetry_is_read_for_a_list,
             telemetry_reads::latest_values_are_the_newest_sample_of_each_parameter,
             telemetry_writes::a_rejected_batch_names_its_first_bad_snapshot,

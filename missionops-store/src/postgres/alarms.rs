@@ -240,4 +240,31 @@ impl AlarmRepository for PostgresStore {
             .map(|id| open.get(id).cloned().unwrap_or_default())
             .collect())
     }
+
+    /// Counted over (tenant, state, opened_at), no alarm read.
+    async fn count_alarms_needing_attention(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(SpacecraftId, usize)>> {
+        let mut reader = self.filtered_read_for(tenant).await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT spacecraft_id, count(*) FROM alarms \
+             WHERE tenant = $1 AND state = ANY($2::text[]) GROUP BY spacecraft_id",
+        )
+        .bind(tenant.as_str())
+        .bind([
+            AlarmState::Active.as_str(),
+            AlarmState::Acknowledged.as_str(),
+        ])
+        .fetch_all(&mut *reader)
+        .await
+        .map_err(db)?;
+        reader.succeeded();
+        rows.into_iter()
+            .map(|(id, count)| {
+                let spacecraft = stored("alarm's spacecraft", SpacecraftId::parse(id))?;
+                Ok((spacecraft, usize::try_from(count).unwrap_or(0)))
+            })
+            .collect()
+    }
 }

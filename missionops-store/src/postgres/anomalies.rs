@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use missionops_core::{
-    Anomaly, AnomalyCount, AnomalyId, AnomalyKind, AnomalyPage, AnomalyRepository, EventId, Limit,
-    NewEvent, ParameterName, RangeCursor, Result, Severity, SpacecraftId, Timestamp,
+    Anomaly, AnomalyCount, AnomalyId, AnomalyKind, AnomalyPage, AnomalyRepository, Error, EventId,
+    Limit, NewEvent, ParameterName, RangeCursor, Result, Severity, SpacecraftId, Timestamp,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
@@ -244,33 +244,47 @@ impl AnomalyRepository for PostgresStore {
         &self,
         tenant: &TenantId,
         spacecraft: &[SpacecraftId],
-        since: Timestamp,
-    ) -> Result<Vec<AnomalyCount>> {
-        if spacecraft.is_empty() {
-            return Ok(Vec::new());
+        since: &[Timestamp],
+    ) -> Result<Vec<Vec<AnomalyCount>>> {
+        if spacecraft.is_empty() || since.is_empty() {
+            return Ok(vec![Vec::new(); spacecraft.len()]);
         }
         let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
+        let windows: Vec<PgTime> = since.iter().copied().map(PgTime).collect();
         let mut reader = self.read_for(tenant).await?;
-        // Each spacecraft asked, in order, with the count of its own anomalies since `since`
-        // over (tenant, spacecraft, ts): bounded by the spacecraft asked about, where a join
-        // of the whole table read every anomaly of the tenant since then.
+        // Each spacecraft asked and each window, in order, with the count of its own
+        // anomalies since then over (tenant, spacecraft, ts): bounded by the spacecraft asked
+        // about, where a join of the whole table read every anomaly of the tenant since then.
         let rows: Vec<(i64, Option<String>)> = sqlx::query_as(concat!(
             "SELECT c.count, c.worst FROM unnest($1::text[]) WITH ORDINALITY AS asked(id, n) \
+             CROSS JOIN unnest($2::timestamptz[]) WITH ORDINALITY AS window_start(ts, k) \
              CROSS JOIN LATERAL (SELECT count(*) AS count, ",
             worst_severity!(),
             " AS worst FROM anomalies \
-               WHERE tenant = $3 AND spacecraft_id = asked.id AND ts >= $2) AS c \
-             ORDER BY asked.n"
+               WHERE tenant = $3 AND spacecraft_id = asked.id AND ts >= window_start.ts) AS c \
+             ORDER BY asked.n, window_start.k"
         ))
         .bind(&ids)
-        .bind(PgTime(since))
+        .bind(&windows)
         .bind(tenant.as_str())
         .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
         reader.succeeded();
-        rows.into_iter()
-            .map(|(count, highest)| anomaly_count(count, highest))
+        if rows.len() != ids.len() * windows.len() {
+            return Err(Error::backend(format!(
+                "PostgreSQL counted {} windows for {} spacecraft and {} windows",
+                rows.len(),
+                ids.len(),
+                windows.len()
+            )));
+        }
+        let mut counts = rows
+            .into_iter()
+            .map(|(count, highest)| anomaly_count(count, highest));
+        spacecraft
+            .iter()
+            .map(|_| counts.by_ref().take(since.len()).collect())
             .collect()
     }
 

@@ -9,7 +9,7 @@ use missionops_core::{
     AnomalyId, AnomalyKind, AnomalyPage, AnomalyRepository, Error, Limit, NewEvent, Operator,
     ParameterName, RangeCursor, Result, Severity, SpacecraftId, Timestamp,
 };
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::spacecraft::{LOOKUPS_PER_QUERY, push_tenant_and_ids};
 use super::{
@@ -196,11 +196,18 @@ fn anomaly_from_row(row: AnomalyRow) -> Result<Anomaly> {
     })
 }
 
+/// An anomaly's severity as a rank, 0 (`LOW`) to 3 (`CRITICAL`).
+macro_rules! severity_rank_of {
+    () => {
+        "(CASE severity WHEN 'LOW' THEN 0 WHEN 'MEDIUM' THEN 1 WHEN 'HIGH' THEN 2 \
+         WHEN 'CRITICAL' THEN 3 END)"
+    };
+}
+
 /// The worst severity of the anomalies counted, as a rank ([`anomaly_count`] reads it back).
 macro_rules! severity_rank {
     () => {
-        "MAX(CASE severity WHEN 'LOW' THEN 0 WHEN 'MEDIUM' THEN 1 WHEN 'HIGH' THEN 2 \
-         WHEN 'CRITICAL' THEN 3 END)"
+        concat!("MAX", severity_rank_of!())
     };
 }
 
@@ -355,30 +362,48 @@ impl AnomalyRepository for SqliteStore {
         &self,
         tenant: &TenantId,
         spacecraft: &[SpacecraftId],
-        since: Timestamp,
-    ) -> Result<Vec<AnomalyCount>> {
-        let mut counts = HashMap::with_capacity(spacecraft.len());
+        since: &[Timestamp],
+    ) -> Result<Vec<Vec<AnomalyCount>>> {
+        let Some(earliest) = since.iter().min() else {
+            return Ok(vec![Vec::new(); spacecraft.len()]);
+        };
+        let mut counts: HashMap<String, Vec<AnomalyCount>> =
+            HashMap::with_capacity(spacecraft.len());
         for chunk in spacecraft.chunks(LOOKUPS_PER_QUERY) {
-            // Each spacecraft's anomalies since `since` over the (tenant, spacecraft, time)
-            // index, on a reader's thread: a day of a noisy fleet's anomalies is no short read.
-            let mut query = QueryBuilder::<Sqlite>::new(concat!(
-                "SELECT spacecraft_id, COUNT(*), ",
-                severity_rank!(),
-                " FROM anomalies WHERE ts >= "
-            ));
-            query.push_bind(since.as_millis()).push(" AND tenant = ");
+            // Each spacecraft's anomalies since the earliest window over the (tenant,
+            // spacecraft, time) index, every window counted on the way, on a reader's thread:
+            // a day of a noisy fleet's anomalies is no short read.
+            let mut query = QueryBuilder::<Sqlite>::new("SELECT spacecraft_id");
+            for &window in since {
+                query
+                    .push(", SUM(ts >= ")
+                    .push_bind(window.as_millis())
+                    .push("), MAX(CASE WHEN ts >= ")
+                    .push_bind(window.as_millis())
+                    .push(concat!(" THEN ", severity_rank_of!(), " END)"));
+            }
+            query
+                .push(" FROM anomalies WHERE ts >= ")
+                .push_bind(earliest.as_millis())
+                .push(" AND tenant = ");
             push_tenant_and_ids(&mut query, tenant, chunk);
             query.push(" GROUP BY spacecraft_id");
-            let rows: Vec<(String, i64, Option<i64>)> =
-                query.build_query_as().fetch_all(&self.reader).await.db()?;
-            for (id, count, worst) in rows {
-                let count = anomaly_count(count, worst, &id)?;
-                counts.insert(id, count);
+            let rows = query.build().fetch_all(&self.reader).await.db()?;
+            for row in rows {
+                let id: String = row.try_get(0).db()?;
+                let mut windows = Vec::with_capacity(since.len());
+                for column in (1..=2 * since.len()).step_by(2) {
+                    let count: i64 = row.try_get(column).db()?;
+                    let worst: Option<i64> = row.try_get(column + 1).db()?;
+                    windows.push(anomaly_count(count, worst, &id)?);
+                }
+                counts.insert(id, windows);
             }
         }
+        let none = vec![AnomalyCount::default(); since.len()];
         Ok(spacecraft
             .iter()
-            .map(|id| counts.get(id.as_str()).copied().unwrap_or_default())
+            .map(|id| counts.remove(id.as_str()).unwrap_or_else(|| none.clone()))
             .collect())
     }
 
@@ -662,5 +687,30 @@ impl AlarmRepository for SqliteStore {
         query.push(" ORDER BY opened_at DESC, id DESC");
         let rows: Vec<AlarmRow> = query.build_query_as().fetch_all(&self.reader).await.db()?;
         rows.into_iter().map(alarm_from_row).collect()
+    }
+
+    async fn count_alarms_needing_attention(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(SpacecraftId, usize)>> {
+        // Over (tenant, state, opened_at), on a reader's thread: a fleet's open alarms are
+        // thousands of index entries, no short read.
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT spacecraft_id, COUNT(*) FROM alarms \
+             WHERE tenant = ? AND state IN (?, ?) GROUP BY spacecraft_id",
+        )
+        .bind(tenant.as_str())
+        .bind(AlarmState::Active.as_str())
+        .bind(AlarmState::Acknowledged.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        rows.into_iter()
+            .map(|(id, count)| {
+                let spacecraft =
+                    stored(SpacecraftId::parse(id.clone()), "alarms of spacecraft", &id)?;
+                Ok((spacecraft, usize::try_from(count).unwrap_or(0)))
+            })
+            .collect()
     }
 }
