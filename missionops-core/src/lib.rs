@@ -81,11 +81,11 @@ pub use ports::{
     AlarmRepository, AnomalyCount, AnomalyPage, AnomalyRepository, Claim, ClaimId, Clock,
     CompiledPackets, ConfigChanges, ConfigRepository, DeadLetter, DecodedPackets,
     DocumentRepository, EventRepository, FailureOutcome, GroupOutcome, IdGenerator, IngestOutcome,
-    KeyRepository, ManualClock, OnPacketError, OutboxEntry, OutboxStats, OutboxStore, PacketCounts,
-    PacketDecoding, PacketDefinitionRecord, PacketDefinitionRepository, PacketValues, RangeCursor,
-    RangePages, Registration, RetryPolicy, RetrySelection, SequentialIds, SpacecraftPage,
-    SpacecraftRepository, Store, TelemetryPage, TelemetryRepository, TelemetryWrite, WriteProbe,
-    insert_one_by_one,
+    KeyRepository, ManualClock, OnPacketError, OpenAlarmSummary, OutboxEntry, OutboxStats,
+    OutboxStore, PacketCounts, PacketDecoding, PacketDefinitionRecord, PacketDefinitionRepository,
+    PacketValues, RangeCursor, RangePages, Registration, RetryPolicy, RetrySelection,
+    SequentialIds, SpacecraftPage, SpacecraftRepository, Store, TelemetryPage, TelemetryRepository,
+    TelemetryWrite, WriteProbe, insert_one_by_one,
 };
 pub use rules::{
     AnalysisContext, CompiledRules, DeriveScratch, DerivedParameters, Evaluator, Extensions,

@@ -938,6 +938,62 @@ async fn the_fleet_overview_is_each_spacecrafts_own_status() {
 }
 
 #[tokio::test]
+async fn the_fleet_overview_marks_silent_spacecraft_whatever_was_recorded_since() {
+    // The console marks a tile STALE and CONTACT LOST from the overview: the marks must hold
+    // however many events other spacecraft recorded since (it once looked for the loss among
+    // the newest hundred events of the fleet), and go when telemetry comes back.
+    let h = harness();
+    for id in ["SC-QUIET", "SC-BACK"] {
+        set_limits(
+            &h.app,
+            id,
+            json!({"parameters": {"temp": {"staleAfterSec": 10}}}),
+        )
+        .await;
+        h.app
+            .ingest(snap(None, id, 0, json!({"temp": 20})))
+            .await
+            .expect("first sample");
+    }
+    h.clock.advance_millis(15_000);
+    h.app.tick().await.expect("tick");
+    let lost_at = missionops_core::Clock::now(&*h.clock);
+    h.app
+        .ingest(snap(None, "SC-BACK", 20, json!({"temp": 20})))
+        .await
+        .expect("back");
+    for n in 0..150 {
+        h.app
+            .ingest(snap(None, &format!("OTHER-{n:03}"), 0, json!({"temp": 1})))
+            .await
+            .expect("another spacecraft");
+    }
+    let events = h.app.list_events(None, limit(100)).await.expect("events");
+    assert!(
+        events
+            .iter()
+            .all(|e| e.event_type != EventType::ContactLost),
+        "the loss is not among the newest hundred events"
+    );
+    let fleet = h.app.fleet_status().await.expect("fleet");
+    let entry = |id: &str| {
+        fleet
+            .iter()
+            .find(|f| f.status.spacecraft_id.as_str() == id)
+            .expect("listed")
+    };
+    let marks = |id: &str| (entry(id).stale, entry(id).contact_lost_at);
+    assert_eq!(marks("SC-QUIET"), (true, Some(lost_at)));
+    assert_eq!(marks("SC-BACK"), (false, None), "telemetry came back");
+    assert_eq!(marks("OTHER-000"), (false, None));
+    let line = serde_json::to_value(entry("SC-QUIET")).expect("json");
+    assert_eq!(
+        (&line["stale"], &line["contactLostAt"]),
+        (&json!(true), &json!(lost_at.to_string()))
+    );
+}
+
+#[tokio::test]
 async fn procedures_for_an_anomaly_are_tagged_ones_first_then_mentions() {
     let h = harness();
     set_limits(

@@ -251,15 +251,6 @@ async function route() {
 // ---------------------------------------------------------------------------------------------
 // Fleet: a tile per spacecraft, worst first, live.
 
-function fleetMarks(alarms, events) {
-  const stale = new Set(alarms.filter((a) => a.kind === 'STALE').map((a) => a.spacecraftId));
-  const lost = new Map();
-  for (const e of events) {
-    if (e.type === 'CONTACT_LOST' && e.spacecraftId && !lost.has(e.spacecraftId)) lost.set(e.spacecraftId, e.timestamp);
-  }
-  return { stale, lost };
-}
-
 /** A tile's telemetry line: how long ago the last snapshot arrived, or that none has. */
 const lastTelemetry = (timestamp) => (timestamp ? `last telemetry ${age(timestamp)}` : 'no telemetry yet');
 
@@ -269,7 +260,7 @@ const TILE = h('a', { class: 'tile' },
   h('div', { class: 'alarms' }), h('div', { class: 'age' }));
 
 /** Renders the fleet's tiles into `grid`, worst first; returns the age cells to refresh. */
-export function renderFleet(grid, entries, marks) {
+export function renderFleet(grid, entries) {
   const started = performance.now();
   const byName = (a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   const sorted = [...entries].sort((a, b) =>
@@ -292,11 +283,9 @@ export function renderFleet(grid, entries, marks) {
     alarms.textContent = `${sc.activeAlarms || 0} active alarm${sc.activeAlarms === 1 ? '' : 's'}`;
     ageCell.textContent = lastTelemetry(sc.lastTelemetryTimestamp);
     ages.push([ageCell, sc.lastTelemetryTimestamp]);
-    const lostAt = marks.lost.get(sc.spacecraftId);
-    if (lostAt && (!sc.lastTelemetryTimestamp || Date.parse(lostAt) >= Date.parse(sc.lastTelemetryTimestamp))) {
-      tile.append(h('span', { class: 'mark contact-lost' }, 'CONTACT LOST'));
-    }
-    if (marks.stale.has(sc.spacecraftId)) tile.append(h('span', { class: 'mark stale' }, 'STALE'));
+    // The server says both: contact lost with no telemetry since, a stale parameter not back.
+    if (sc.contactLostAt) tile.append(h('span', { class: 'mark contact-lost' }, 'CONTACT LOST'));
+    if (sc.stale) tile.append(h('span', { class: 'mark stale' }, 'STALE'));
     fragment.append(tile);
   }
   grid.replaceChildren(fragment);
@@ -314,10 +303,9 @@ async function fleetPage() {
   // Loads run one at a time (the first, then `coalesced` reloads), so an older fleet never
   // replaces a newer one.
   const load = async () => {
-    const [fleet, alarms, events] = await Promise.all([
-      api('/fleet/status'), api('/alarms'), api('/events?limit=100')]);
+    const fleet = await api('/fleet/status');
     probe.fleetAnswers += 1;
-    ages = renderFleet(grid, fleet, fleetMarks(alarms, events));
+    ages = renderFleet(grid, fleet);
     const worst = fleet.filter((f) => f.overallStatus === 'CRITICAL').length;
     summary.textContent = `${fleet.length} spacecraft · ${worst} critical · rendered in ${probe.fleetRenderMs.toFixed(1)} ms`;
   };

@@ -32,10 +32,10 @@ use futures_util::{FutureExt, StreamExt};
 use uuid::Uuid;
 
 use crate::domain::{
-    Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, ApiKey, ApiKeyId, BucketWidth,
-    ConfigRecord, DocumentFilter, DocumentId, EventType, LatestValue, Limit, MissionEvent,
-    NewEvent, OpsDocument, ParameterName, SearchQuery, SeriesBucket, Severity, Spacecraft,
-    SpacecraftId, TelemetrySnapshot, TenantId, Timestamp,
+    Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, AnomalyKind, ApiKey, ApiKeyId,
+    BucketWidth, ConfigRecord, DocumentFilter, DocumentId, EventType, LatestValue, Limit,
+    MissionEvent, NewEvent, OpsDocument, ParameterName, SearchQuery, SeriesBucket, Severity,
+    Spacecraft, SpacecraftId, TelemetrySnapshot, TenantId, Timestamp,
 };
 use crate::error::Result;
 
@@ -735,26 +735,46 @@ pub trait AlarmRepository: Send + Sync {
         Ok(open)
     }
 
-    /// How many alarms of each spacecraft of `tenant` need attention (`ACTIVE` or
-    /// `ACKNOWLEDGED`, [`AlarmState::needs_attention`](crate::AlarmState::needs_attention)),
+    /// What the open alarms (every state but `CLEARED`) of each spacecraft of `tenant` say,
     /// for each spacecraft that has any, in no particular order: what the fleet's status reads
-    /// once for the whole fleet. The default lists the open alarms and counts them; a backend
-    /// counts them without reading them.
-    async fn count_alarms_needing_attention(
+    /// once for the whole fleet. The default lists the open alarms; a backend counts them
+    /// without reading them.
+    async fn open_alarm_summaries(
         &self,
         tenant: &TenantId,
-    ) -> Result<Vec<(SpacecraftId, usize)>> {
+    ) -> Result<Vec<(SpacecraftId, OpenAlarmSummary)>> {
         let filter = AlarmFilter {
             spacecraft_id: None,
             states: AlarmStates::Open,
         };
-        let mut counts: HashMap<SpacecraftId, usize> = HashMap::new();
+        let mut summaries: HashMap<SpacecraftId, OpenAlarmSummary> = HashMap::new();
         for alarm in self.list_alarms(tenant, &filter).await? {
-            if alarm.state.needs_attention() {
-                *counts.entry(alarm.spacecraft_id).or_default() += 1;
-            }
+            let summary = summaries.entry(alarm.spacecraft_id.clone()).or_default();
+            summary.add(&alarm);
         }
-        Ok(counts.into_iter().collect())
+        Ok(summaries.into_iter().collect())
+    }
+}
+
+/// What a spacecraft's open alarms say ([`AlarmRepository::open_alarm_summaries`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OpenAlarmSummary {
+    /// How many need attention: `ACTIVE` or `ACKNOWLEDGED`
+    /// ([`AlarmState::needs_attention`](crate::AlarmState::needs_attention)).
+    pub needing_attention: usize,
+    /// Whether one of them (shelved ones included) is a `STALE` alarm whose parameter has not
+    /// arrived since: a monitored parameter stopped arriving. (A stale alarm whose parameter
+    /// came back stays open, `ACTIVE`, until acknowledged; it no longer counts here.)
+    pub stale: bool,
+}
+
+impl OpenAlarmSummary {
+    /// Counts `alarm`, an open one, in.
+    pub fn add(&mut self, alarm: &Alarm) {
+        if alarm.state.needs_attention() {
+            self.needing_attention += 1;
+        }
+        self.stale |= alarm.kind == AnomalyKind::Stale && alarm.cleared_at.is_none();
     }
 }
 
@@ -849,6 +869,36 @@ pub trait EventRepository: Send + Sync {
                 .filter_map(|event| event.spacecraft_id)
                 .collect(),
         })
+    }
+
+    /// The time of the newest `CONTACT_LOST` event of each of `spacecraft`, in their order,
+    /// `None` for one that never lost contact: what the fleet's status reads at once for its
+    /// spacecraft. The default reads each one's events; the stores read the contact losses
+    /// alone.
+    async fn last_contact_lost_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<Timestamp>>> {
+        let page = Limit::clamped(1000, 1000);
+        let mut lost = Vec::with_capacity(spacecraft.len());
+        for id in spacecraft {
+            let (mut after, mut newest) = (0, None);
+            loop {
+                let events = self.events_after(tenant, after, Some(id), page).await?;
+                for event in &events {
+                    if event.event_type == EventType::ContactLost {
+                        newest = newest.max(Some(event.timestamp));
+                    }
+                }
+                match events.last() {
+                    Some(last) if events.len() >= page.get() => after = last.sequence,
+                    _ => break,
+                }
+            }
+            lost.push(newest);
+        }
+        Ok(lost)
     }
 }
 

@@ -9,6 +9,7 @@ use crate::domain::{
     TenantId, Timestamp,
 };
 use crate::error::{Error, Result};
+use crate::ports::OpenAlarmSummary;
 
 use super::MissionOps;
 
@@ -145,15 +146,14 @@ impl MissionOps {
         Ok(open.iter().filter(|a| a.state.needs_attention()).count())
     }
 
-    /// How many alarms of each spacecraft need attention ([`Self::active_alarm_count`]),
-    /// counted by the store for the whole tenant at once; a spacecraft with none is absent.
-    pub(super) async fn active_alarm_counts(&self) -> Result<HashMap<SpacecraftId, usize>> {
-        let counts = self
-            .shared
-            .store
-            .count_alarms_needing_attention(&self.tenant)
-            .await?;
-        Ok(counts.into_iter().collect())
+    /// What each spacecraft's open alarms say (how many need attention, whether one is
+    /// `STALE`), summed up by the store for the whole tenant at once; a spacecraft with none
+    /// is absent.
+    pub(super) async fn open_alarm_summaries(
+        &self,
+    ) -> Result<HashMap<SpacecraftId, OpenAlarmSummary>> {
+        let summaries = self.shared.store.open_alarm_summaries(&self.tenant).await?;
+        Ok(summaries.into_iter().collect())
     }
 }
 

@@ -64,7 +64,8 @@ pub struct SpacecraftStatus {
     pub active_alarms: usize,
 }
 
-/// One line of the fleet overview: the status (with its active alarms) plus the name.
+/// One line of the fleet overview: the status (with its active alarms) plus the name and what
+/// the console marks a tile with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FleetEntry {
@@ -73,6 +74,12 @@ pub struct FleetEntry {
     pub status: SpacecraftStatus,
     /// The spacecraft's name.
     pub name: SpacecraftName,
+    /// An open `STALE` alarm (shelved ones included) whose parameter has not arrived since: a
+    /// monitored parameter stopped arriving.
+    pub stale: bool,
+    /// When contact was lost (its newest `CONTACT_LOST` event), while no telemetry newer than
+    /// that has arrived; `null` otherwise.
+    pub contact_lost_at: Option<Timestamp>,
 }
 
 impl MissionOps {
@@ -102,7 +109,8 @@ impl MissionOps {
         Ok(status_of(id, last, counts, active_alarms))
     }
 
-    /// The status of every spacecraft, with its name and open alarms, in registration order.
+    /// The status of every spacecraft, with its name, open alarms and marks (stale, contact
+    /// lost), in registration order.
     /// Read [`FLEET_READS_OF`] spacecraft at a time, each read asked for all of them (and the
     /// anomaly counts for every window) at once, and the alarms once for the tenant: the console's fleet page reloads this on every
     /// event, and one read per spacecraft and figure made a fleet of 1,000 five thousand reads.
@@ -110,7 +118,7 @@ impl MissionOps {
         let spacecraft = self.every_spacecraft().await?;
         let now = self.shared.clock.now();
         let store = &self.shared.store;
-        let active = self.active_alarm_counts().await?;
+        let alarms = self.open_alarm_summaries().await?;
         let since = WINDOWS_MS.map(|window| now.add_millis(-window));
         let mut fleet = Vec::with_capacity(spacecraft.len());
         for chunk in spacecraft.chunks(FLEET_READS_OF) {
@@ -121,20 +129,25 @@ impl MissionOps {
             let counts = store
                 .count_anomalies_since_of(&self.tenant, &ids, &since)
                 .await?;
+            let lost = store.last_contact_lost_of(&self.tenant, &ids).await?;
             let answered = || {
                 Error::backend(
                     "the store answered the fleet's status for other spacecraft than asked",
                 )
             };
-            if last.len() != ids.len() || counts.len() != ids.len() {
+            if last.len() != ids.len() || counts.len() != ids.len() || lost.len() != ids.len() {
                 return Err(answered());
             }
-            for ((spacecraft, last), counts) in chunk.iter().zip(last).zip(counts) {
+            for (((spacecraft, last), counts), lost) in chunk.iter().zip(last).zip(counts).zip(lost)
+            {
                 let counts: [AnomalyCount; 3] = counts.try_into().map_err(|_| answered())?;
-                let active_alarms = active.get(&spacecraft.id).copied().unwrap_or(0);
+                let alarms = alarms.get(&spacecraft.id).copied().unwrap_or_default();
                 fleet.push(FleetEntry {
-                    status: status_of(&spacecraft.id, last, counts, active_alarms),
+                    status: status_of(&spacecraft.id, last, counts, alarms.needing_attention),
                     name: spacecraft.name.clone(),
+                    stale: alarms.stale,
+                    // Telemetry newer than the loss means contact came back.
+                    contact_lost_at: lost.filter(|lost| last.is_none_or(|last| *lost >= last)),
                 });
             }
         }

@@ -232,9 +232,11 @@ pub async fn detect(
     .await?))
 }
 
-/// The status of every spacecraft, with its name and open alarms.
+/// The status of every spacecraft, with its name, open alarms and marks: `stale` (an open
+/// `STALE` alarm whose parameter has not come back) and `contactLostAt` (the newest
+/// `CONTACT_LOST` when no telemetry has arrived since, else `null`).
 #[utoipa::path(get, path = "/fleet/status", tag = "spacecraft",
-    responses((status = 200, description = "`[status + {name, activeAlarms}]`")))]
+    responses((status = 200, description = "`[status + {name, activeAlarms, stale, contactLostAt}]`")))]
 #[tracing::instrument(skip_all)]
 pub async fn fleet(
     State(state): State<AppState>,

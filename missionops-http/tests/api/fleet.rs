@@ -15,6 +15,11 @@ async fn fleet_status_alarms_health_readiness_and_metrics() {
     assert_eq!(fleet[0]["name"], "SC-1");
     assert_eq!(fleet[0]["activeAlarms"], 0);
     assert_eq!(fleet[0]["overallStatus"], "NOMINAL");
+    // The console's marks: present on every line, off for a spacecraft that is talking.
+    assert_eq!(
+        (&fleet[0]["stale"], &fleet[0]["contactLostAt"]),
+        (&json!(false), &json!(null))
+    );
     let (status, alarms) = app.get_json("/alarms?spacecraftId=SC-1&state=ACTIVE").await;
     assert_eq!((status, alarms), (StatusCode::OK, json!([])));
     assert_eq!(

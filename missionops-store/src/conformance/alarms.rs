@@ -2,7 +2,10 @@
 //! filtered.
 
 use missionops_core::TenantId;
-use missionops_core::{Alarm, AlarmFilter, AlarmState, AlarmStates, EventType, Store};
+use missionops_core::{
+    Alarm, AlarmFilter, AlarmState, AlarmStates, AnomalyKind, EventType, OpenAlarmSummary,
+    SpacecraftId, Store,
+};
 
 use super::fixtures::*;
 
@@ -176,26 +179,39 @@ pub async fn open_alarms_are_read_for_a_list(store: &dyn Store) {
     );
 }
 
-/// The fleet's status's count: for each spacecraft with any, how many of its alarms are
-/// `ACTIVE` or `ACKNOWLEDGED` (not `SHELVED`, not `CLEARED`), as counting the open list
-/// would; another tenant's are not counted.
-pub async fn alarms_needing_attention_are_counted_per_spacecraft(store: &dyn Store) {
+/// The fleet's status's summary of open alarms: for each spacecraft with any, how many are
+/// `ACTIVE` or `ACKNOWLEDGED` (not `SHELVED`, not `CLEARED`) and whether an open one (shelved
+/// included) is `STALE` with its parameter not back, as the open list says; another tenant's are not counted.
+pub async fn open_alarms_are_summed_up_per_spacecraft(store: &dyn Store) {
     let tenant = TenantId::default_tenant();
     register(store, "SC-1", 0, 1).await;
     register(store, "SC-2", 0, 2).await;
     register(store, "SC-3", 0, 3).await;
-    let alarm = |id: &str, spacecraft: &str, opened: i64, state: AlarmState| Alarm {
+    register(store, "SC-4", 0, 4).await;
+    let alarm = |id: &str, spacecraft: &str, state: AlarmState, kind: AnomalyKind| Alarm {
         state,
-        ..test_alarm(id, spacecraft, opened)
+        kind,
+        ..test_alarm(id, spacecraft, 1)
     };
     for saved in [
-        alarm("a1", "SC-1", 1, AlarmState::Active),
-        alarm("a2", "SC-1", 2, AlarmState::Acknowledged),
-        alarm("a3", "SC-1", 3, AlarmState::Cleared),
-        alarm("a4", "SC-1", 4, AlarmState::Active),
-        alarm("b1", "SC-2", 1, AlarmState::Shelved),
-        alarm("b2", "SC-2", 2, AlarmState::Cleared),
-        alarm("c1", "SC-3", 1, AlarmState::Acknowledged),
+        alarm("a1", "SC-1", AlarmState::Active, AnomalyKind::WarnHigh),
+        alarm(
+            "a2",
+            "SC-1",
+            AlarmState::Acknowledged,
+            AnomalyKind::CritHigh,
+        ),
+        alarm("a3", "SC-1", AlarmState::Cleared, AnomalyKind::Stale),
+        alarm("a4", "SC-1", AlarmState::Active, AnomalyKind::WarnLow),
+        alarm("b1", "SC-2", AlarmState::Shelved, AnomalyKind::Stale),
+        alarm("b2", "SC-2", AlarmState::Cleared, AnomalyKind::WarnHigh),
+        alarm("c1", "SC-3", AlarmState::Acknowledged, AnomalyKind::Stale),
+        alarm("d1", "SC-4", AlarmState::Cleared, AnomalyKind::Stale),
+        // Its parameter came back; open until acknowledged, but no longer stale.
+        Alarm {
+            cleared_at: Some(at(2)),
+            ..alarm("d2", "SC-4", AlarmState::Active, AnomalyKind::Stale)
+        },
     ] {
         store
             .save_alarm(&tenant, saved, vec![])
@@ -204,41 +220,59 @@ pub async fn alarms_needing_attention_are_counted_per_spacecraft(store: &dyn Sto
     }
     let other = register_sc3_in_other_tenant(store).await;
     store
-        .save_alarm(&other, alarm("o1", "SC-3", 1, AlarmState::Active), vec![])
+        .save_alarm(
+            &other,
+            alarm("o1", "SC-3", AlarmState::Active, AnomalyKind::WarnHigh),
+            vec![],
+        )
         .await
         .expect("save in the other tenant");
-    let sorted = |mut counts: Vec<(missionops_core::SpacecraftId, usize)>| {
-        counts.sort();
-        counts
+    let sorted = |mut summaries: Vec<(SpacecraftId, OpenAlarmSummary)>| {
+        summaries.sort();
+        summaries
     };
-    let counts = sorted(
+    let summary = |needing_attention, stale| OpenAlarmSummary {
+        needing_attention,
+        stale,
+    };
+    let summaries = sorted(
         store
-            .count_alarms_needing_attention(&tenant)
+            .open_alarm_summaries(&tenant)
             .await
-            .expect("counts"),
+            .expect("summaries"),
     );
-    assert_eq!(counts, [(sc("SC-1"), 3), (sc("SC-3"), 1)]);
+    assert_eq!(
+        summaries,
+        [
+            (sc("SC-1"), summary(3, false)),
+            (sc("SC-2"), summary(0, true)),
+            (sc("SC-3"), summary(1, true)),
+            (sc("SC-4"), summary(1, false)),
+        ]
+    );
     let open = store
         .list_alarms(&tenant, &AlarmFilter::default())
         .await
         .expect("list");
-    let mut from_the_list = std::collections::HashMap::new();
-    for alarm in open.iter().filter(|a| a.state.needs_attention()) {
-        *from_the_list
+    let mut from_the_list: std::collections::HashMap<SpacecraftId, OpenAlarmSummary> =
+        std::collections::HashMap::new();
+    for alarm in &open {
+        from_the_list
             .entry(alarm.spacecraft_id.clone())
-            .or_insert(0) += 1;
+            .or_default()
+            .add(alarm);
     }
-    assert_eq!(counts, sorted(from_the_list.into_iter().collect()));
+    assert_eq!(summaries, sorted(from_the_list.into_iter().collect()));
     assert_eq!(
         store
-            .count_alarms_needing_attention(&other)
+            .open_alarm_summaries(&other)
             .await
             .expect("the other tenant's"),
-        [(sc("SC-3"), 1)]
+        [(sc("SC-3"), summary(1, false))]
     );
     assert!(
         store
-            .count_alarms_needing_attention(&TenantId::parse("nobody").expect("tenant"))
+            .open_alarm_summaries(&TenantId::parse("nobody").expect("tenant"))
             .await
             .expect("a tenant with no alarm")
             .is_empty()

@@ -2,7 +2,7 @@
 //! listing and resuming, and that a change whose event cannot be recorded is not stored.
 
 use missionops_core::TenantId;
-use missionops_core::{AnomalyKind, EventType, Store, TelemetryWrite};
+use missionops_core::{AnomalyKind, EventType, SpacecraftId, Store, TelemetryWrite};
 
 use super::fixtures::*;
 
@@ -160,6 +160,60 @@ pub async fn configuration_changes_are_read_alone_paged_and_per_tenant(store: &d
     );
     let empty = TenantId::parse("empty").expect("tenant");
     assert_eq!(read(empty, 0, 10).await, (ids(&[]), 0, false));
+}
+
+/// The newest `CONTACT_LOST` of each spacecraft asked, in the order asked (a repeat answered
+/// again): the newest by time, not by sequence; none for a spacecraft with only other events,
+/// none known, or one whose loss is another tenant's.
+pub async fn the_last_contact_loss_is_read_for_a_list(store: &dyn Store) {
+    let default = TenantId::default();
+    let other = TenantId::parse("other").expect("tenant");
+    // (number, which is also the time in seconds; spacecraft; type)
+    let recorded = [
+        (5, Some("SC-1"), EventType::ContactLost),
+        (9, Some("SC-1"), EventType::ContactLost),
+        (7, Some("SC-1"), EventType::ContactLost),
+        (11, Some("SC-1"), EventType::Info),
+        (12, Some("SC-2"), EventType::Anomaly),
+        (13, Some("SC-2"), EventType::Info),
+        (14, None, EventType::ContactLost),
+        (3, Some("SC-4"), EventType::ContactLost),
+    ];
+    for (n, spacecraft, kind) in recorded {
+        store
+            .record_event(&default, event(n, spacecraft, kind))
+            .await
+            .expect("record");
+    }
+    store
+        .record_event(&other, event(20, Some("SC-2"), EventType::ContactLost))
+        .await
+        .expect("record in the other tenant");
+    let asked: Vec<SpacecraftId> = ["SC-2", "SC-1", "SC-404", "SC-4", "SC-1"]
+        .into_iter()
+        .map(sc)
+        .collect();
+    assert_eq!(
+        store
+            .last_contact_lost_of(&default, &asked)
+            .await
+            .expect("losses"),
+        [None, Some(at(9)), None, Some(at(3)), Some(at(9))]
+    );
+    assert_eq!(
+        store
+            .last_contact_lost_of(&other, &asked)
+            .await
+            .expect("the other tenant's"),
+        [Some(at(20)), None, None, None, None]
+    );
+    assert!(
+        store
+            .last_contact_lost_of(&default, &[])
+            .await
+            .expect("none asked")
+            .is_empty()
+    );
 }
 
 /// A write whose event cannot be recorded (its id is taken) fails whole: the state change is

@@ -10,7 +10,7 @@ use missionops_core::{
     AnomalyRepository, ApiKey, ApiKeyId, BucketWidth, Claim, ClaimId, ConfigChanges, ConfigRecord,
     ConfigRepository, DeadLetter, DocumentFilter, DocumentId, DocumentRepository, EventRepository,
     FailureOutcome, GroupOutcome, IngestOutcome, KeyRepository, LatestValue, Limit, MissionEvent,
-    NewEvent, OpsDocument, OutboxStats, OutboxStore, PacketDefinitionRecord,
+    NewEvent, OpenAlarmSummary, OpsDocument, OutboxStats, OutboxStore, PacketDefinitionRecord,
     PacketDefinitionRepository, ParameterName, RangeCursor, RangePages, Result, RetryPolicy,
     RetrySelection, SearchQuery, SeriesBucket, Spacecraft, SpacecraftId, SpacecraftPage,
     SpacecraftRepository, Store, TelemetryPage, TelemetryRepository, TelemetrySnapshot,
@@ -487,11 +487,11 @@ impl<I: Interceptor> AlarmRepository for Intercepted<I> {
         self.inner.open_alarms_of(tenant, spacecraft).await
     }
 
-    async fn count_alarms_needing_attention(
+    async fn open_alarm_summaries(
         &self,
         tenant: &TenantId,
-    ) -> Result<Vec<(SpacecraftId, usize)>> {
-        self.inner.count_alarms_needing_attention(tenant).await
+    ) -> Result<Vec<(SpacecraftId, OpenAlarmSummary)>> {
+        self.inner.open_alarm_summaries(tenant).await
     }
 }
 
@@ -577,6 +577,14 @@ impl<I: Interceptor> EventRepository for Intercepted<I> {
     ) -> Result<ConfigChanges> {
         self.interceptor.before_config_changes_after().await;
         self.inner.config_changes_after(tenant, after, limit).await
+    }
+
+    async fn last_contact_lost_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+    ) -> Result<Vec<Option<Timestamp>>> {
+        self.inner.last_contact_lost_of(tenant, spacecraft).await
     }
 }
 

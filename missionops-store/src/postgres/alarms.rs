@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use missionops_core::TenantId;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, AnomalyKind, NewEvent,
-    Operator, ParameterName, Result, Severity, SpacecraftId,
+    OpenAlarmSummary, Operator, ParameterName, Result, Severity, SpacecraftId,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
@@ -242,28 +242,39 @@ impl AlarmRepository for PostgresStore {
     }
 
     /// Counted over (tenant, state, opened_at), no alarm read.
-    async fn count_alarms_needing_attention(
+    async fn open_alarm_summaries(
         &self,
         tenant: &TenantId,
-    ) -> Result<Vec<(SpacecraftId, usize)>> {
+    ) -> Result<Vec<(SpacecraftId, OpenAlarmSummary)>> {
         let mut reader = self.filtered_read_for(tenant).await?;
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT spacecraft_id, count(*) FROM alarms \
-             WHERE tenant = $1 AND state = ANY($2::text[]) GROUP BY spacecraft_id",
+        let rows: Vec<(String, i64, bool)> = sqlx::query_as(
+            "SELECT spacecraft_id, count(*) FILTER (WHERE state = ANY($2::text[])), \
+                    coalesce(bool_or(kind = $4 AND cleared_at IS NULL), false) \
+             FROM alarms WHERE tenant = $1 AND state = ANY($3::text[]) GROUP BY spacecraft_id",
         )
         .bind(tenant.as_str())
         .bind([
             AlarmState::Active.as_str(),
             AlarmState::Acknowledged.as_str(),
         ])
+        .bind([
+            AlarmState::Active.as_str(),
+            AlarmState::Acknowledged.as_str(),
+            AlarmState::Shelved.as_str(),
+        ])
+        .bind(AnomalyKind::Stale.as_str())
         .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
         reader.succeeded();
         rows.into_iter()
-            .map(|(id, count)| {
+            .map(|(id, needing_attention, stale)| {
                 let spacecraft = stored("alarm's spacecraft", SpacecraftId::parse(id))?;
-                Ok((spacecraft, usize::try_from(count).unwrap_or(0)))
+                let summary = OpenAlarmSummary {
+                    needing_attention: usize::try_from(needing_attention).unwrap_or(0),
+                    stale,
+                };
+                Ok((spacecraft, summary))
             })
             .collect()
     }

@@ -6,8 +6,9 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use missionops_core::{
     Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, Anomaly, AnomalyCount,
-    AnomalyId, AnomalyKind, AnomalyPage, AnomalyRepository, Error, Limit, NewEvent, Operator,
-    ParameterName, RangeCursor, Result, Severity, SpacecraftId, Timestamp,
+    AnomalyId, AnomalyKind, AnomalyPage, AnomalyRepository, Error, Limit, NewEvent,
+    OpenAlarmSummary, Operator, ParameterName, RangeCursor, Result, Severity, SpacecraftId,
+    Timestamp,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
@@ -689,27 +690,34 @@ impl AlarmRepository for SqliteStore {
         rows.into_iter().map(alarm_from_row).collect()
     }
 
-    async fn count_alarms_needing_attention(
+    async fn open_alarm_summaries(
         &self,
         tenant: &TenantId,
-    ) -> Result<Vec<(SpacecraftId, usize)>> {
+    ) -> Result<Vec<(SpacecraftId, OpenAlarmSummary)>> {
         // Over (tenant, state, opened_at), on a reader's thread: a fleet's open alarms are
         // thousands of index entries, no short read.
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT spacecraft_id, COUNT(*) FROM alarms \
-             WHERE tenant = ? AND state IN (?, ?) GROUP BY spacecraft_id",
+        let rows: Vec<(String, i64, bool)> = sqlx::query_as(
+            "SELECT spacecraft_id, SUM(state IN (?2, ?3)), MAX(kind = ?5 AND cleared_at IS NULL) \
+             FROM alarms \
+             WHERE tenant = ?1 AND state IN (?2, ?3, ?4) GROUP BY spacecraft_id",
         )
         .bind(tenant.as_str())
         .bind(AlarmState::Active.as_str())
         .bind(AlarmState::Acknowledged.as_str())
+        .bind(AlarmState::Shelved.as_str())
+        .bind(AnomalyKind::Stale.as_str())
         .fetch_all(&self.reader)
         .await
         .db()?;
         rows.into_iter()
-            .map(|(id, count)| {
+            .map(|(id, needing_attention, stale)| {
                 let spacecraft =
                     stored(SpacecraftId::parse(id.clone()), "alarms of spacecraft", &id)?;
-                Ok((spacecraft, usize::try_from(count).unwrap_or(0)))
+                let summary = OpenAlarmSummary {
+                    needing_attention: usize::try_from(needing_attention).unwrap_or(0),
+                    stale,
+                };
+                Ok((spacecraft, summary))
             })
             .collect()
     }
