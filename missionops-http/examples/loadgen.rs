@@ -470,32 +470,34 @@ fn batch_body(spacecraft: &str, first: u64, count: u64) -> String {
     out
 }
 
-/// Registers `options.fleet` spacecraft `{prefix}-{i}` with `POST /spacecraft`,
-/// `options.connections` at a time, and returns their ids. Exits when one is refused: the rows
-/// measured after it would not be what they say.
-async fn register_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
-    let ids: Arc<Vec<String>> = Arc::new(
-        (0..options.fleet)
-            .map(|i| format!("{prefix}-{i}"))
-            .collect(),
-    );
+/// Sends the request `request` builds for each spacecraft of `fleet` (its index and id),
+/// `options.connections` at a time. Exits at the first one refused, naming it with `what`:
+/// the rows measured after it would not be what they say.
+async fn send_to_each<F>(
+    options: &Options,
+    fleet: &Arc<Vec<String>>,
+    what: &'static str,
+    request: F,
+) where
+    F: Fn(&reqwest::Client, usize, &str) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
     let client = client_builder().build().expect("http client");
-    let url = format!("{}/spacecraft", options.url);
+    let request = Arc::new(request);
     let next = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for _ in 0..options.connections {
-        let (client, url, next, ids) = (client.clone(), url.clone(), next.clone(), ids.clone());
+        let (client, next, fleet, request) =
+            (client.clone(), next.clone(), fleet.clone(), request.clone());
         workers.push(tokio::spawn(async move {
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(id) = usize::try_from(i).ok().and_then(|i| ids.get(i)) else {
+                let k = usize::try_from(next.fetch_add(1, Ordering::Relaxed)).unwrap_or(usize::MAX);
+                let Some(id) = fleet.get(k) else {
                     return Ok(());
                 };
-                let body = format!("{{\"id\":\"{id}\",\"name\":\"Load {id}\"}}");
-                match json_body(client.post(&url), body).send().await {
+                match request(&client, k, id).send().await {
                     Ok(response) if response.status().is_success() => {}
-                    Ok(response) => return Err(format!("registering {id}: {}", response.status())),
-                    Err(e) => return Err(format!("registering {id}: {e}")),
+                    Ok(response) => return Err(format!("{what} {id}: {}", response.status())),
+                    Err(e) => return Err(format!("{what} {id}: {e}")),
                 }
             }
         }));
@@ -508,11 +510,35 @@ async fn register_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
                 std::process::exit(1);
             }
             Err(e) => {
-                eprintln!("a registration worker failed: {e}");
+                eprintln!("a worker {what} spacecraft failed: {e}");
                 std::process::exit(1);
             }
         }
     }
+}
+
+/// `options.fleet` spacecraft ids `{prefix}-{i}`.
+fn fleet_ids(options: &Options, prefix: &str) -> Arc<Vec<String>> {
+    Arc::new(
+        (0..options.fleet)
+            .map(|i| format!("{prefix}-{i}"))
+            .collect(),
+    )
+}
+
+/// Registers `options.fleet` spacecraft `{prefix}-{i}` with `POST /spacecraft`,
+/// `options.connections` at a time, and returns their ids. Exits when one is refused: the rows
+/// measured after it would not be what they say.
+async fn register_fleet(options: &Options, prefix: &str) -> Arc<Vec<String>> {
+    let ids = fleet_ids(options, prefix);
+    let url = format!("{}/spacecraft", options.url);
+    send_to_each(options, &ids, "registering", move |client, _, id| {
+        json_body(
+            client.post(&url),
+            format!("{{\"id\":\"{id}\",\"name\":\"Load {id}\"}}"),
+        )
+    })
+    .await;
     ids
 }
 
@@ -525,11 +551,7 @@ async fn configure_fleet(
     prefix: &str,
     stale_after_sec: Option<u64>,
 ) -> Arc<Vec<String>> {
-    let ids: Arc<Vec<String>> = Arc::new(
-        (0..options.fleet)
-            .map(|i| format!("{prefix}-{i}"))
-            .collect(),
-    );
+    let ids = fleet_ids(options, prefix);
     let names = [
         "battery_soc",
         "battery_temp",
@@ -561,42 +583,16 @@ async fn configure_fleet(
             ((*n).to_owned(), rule)
         })
         .collect();
-    let body = Arc::new(json!({ "parameters": parameters }).to_string());
-    let client = client_builder().build().expect("http client");
-    let next = Arc::new(AtomicU64::new(0));
+    let body = json!({ "parameters": parameters }).to_string();
     let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..options.connections {
-        let (client, next, ids, body) = (client.clone(), next.clone(), ids.clone(), body.clone());
-        let base = options.url.clone();
-        workers.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(id) = usize::try_from(i).ok().and_then(|i| ids.get(i)) else {
-                    return Ok(());
-                };
-                let url = format!("{base}/spacecraft/{id}/config");
-                match json_body(client.put(&url), (*body).clone()).send().await {
-                    Ok(response) if response.status().is_success() => {}
-                    Ok(response) => return Err(format!("configuring {id}: {}", response.status())),
-                    Err(e) => return Err(format!("configuring {id}: {e}")),
-                }
-            }
-        }));
-    }
-    for worker in workers {
-        match worker.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                eprintln!("{e}");
-                std::process::exit(1);
-            }
-            Err(e) => {
-                eprintln!("a configuration worker failed: {e}");
-                std::process::exit(1);
-            }
-        }
-    }
+    let base = options.url.clone();
+    send_to_each(options, &ids, "configuring", move |client, _, id| {
+        json_body(
+            client.put(format!("{base}/spacecraft/{id}/config")),
+            body.clone(),
+        )
+    })
+    .await;
     println!(
         "configured {} spacecraft in {:.1} s",
         ids.len(),
@@ -631,57 +627,26 @@ fn console_values(k: usize) -> [u64; 6] {
 /// [`console_values`]), times from ten minutes ago, a millisecond apart, so that the fleet's
 /// status counts them in its windows. Exits when one is refused.
 async fn seed_console_fleet(options: &Options, fleet: &Arc<Vec<String>>) {
-    let client = client_builder().build().expect("http client");
     let url = format!("{}/telemetry/batch", options.url);
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
         - 600_000;
-    let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..options.connections {
-        let (client, url, next, fleet) = (client.clone(), url.clone(), next.clone(), fleet.clone());
-        workers.push(tokio::spawn(async move {
-            loop {
-                let Some(k) = usize::try_from(next.fetch_add(1, Ordering::Relaxed))
-                    .ok()
-                    .filter(|k| *k < fleet.len())
-                else {
-                    return Ok(());
-                };
-                let id = &fleet[k];
-                let mut body = format!("{{\"spacecraftId\":\"{id}\",\"snapshots\":[");
-                for (j, value) in console_values(k).into_iter().enumerate() {
-                    if j > 0 {
-                        body.push(',');
-                    }
-                    let millis = start + (k * 6 + j) as i64;
-                    let time = Timestamp::from_millis_clamped(millis).to_string();
-                    write_snapshot_at(&mut body, &format!("{id}-{j}"), None, &time, value);
-                }
-                body.push_str("]}");
-                match json_body(client.post(&url), body).send().await {
-                    Ok(response) if response.status().is_success() => {}
-                    Ok(response) => return Err(format!("seeding {id}: {}", response.status())),
-                    Err(e) => return Err(format!("seeding {id}: {e}")),
-                }
+    send_to_each(options, fleet, "seeding", move |client, k, id| {
+        let mut body = format!("{{\"spacecraftId\":\"{id}\",\"snapshots\":[");
+        for (j, value) in console_values(k).into_iter().enumerate() {
+            if j > 0 {
+                body.push(',');
             }
-        }));
-    }
-    for worker in workers {
-        match worker.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                eprintln!("{e}");
-                std::process::exit(1);
-            }
-            Err(e) => {
-                eprintln!("a seeding worker failed: {e}");
-                std::process::exit(1);
-            }
+            let millis = start + (k * 6 + j) as i64;
+            let time = Timestamp::from_millis_clamped(millis).to_string();
+            write_snapshot_at(&mut body, &format!("{id}-{j}"), None, &time, value);
         }
-    }
+        body.push_str("]}");
+        json_body(client.post(&url), body)
+    })
+    .await;
     println!(
         "sent {} spacecraft six live snapshots each in {:.1} s",
         fleet.len(),

@@ -128,22 +128,18 @@ pub async fn open_alarms_are_read_for_a_list(store: &dyn Store) {
         state,
         ..test_alarm(id, spacecraft, opened)
     };
-    for saved in [
-        alarm("a1", "SC-1", 1, AlarmState::Active),
-        alarm("a2", "SC-1", 2, AlarmState::Acknowledged),
-        alarm("a3", "SC-1", 3, AlarmState::Cleared),
-        alarm("b1", "SC-2", 1, AlarmState::Shelved),
-    ] {
-        store
-            .save_alarm(&tenant, saved, vec![])
-            .await
-            .expect("save");
-    }
-    let other = register_sc3_in_other_tenant(store).await;
-    store
-        .save_alarm(&other, alarm("o1", "SC-3", 1, AlarmState::Active), vec![])
-        .await
-        .expect("save in the other tenant");
+    let other = save_beside_another_tenants(
+        store,
+        &tenant,
+        [
+            alarm("a1", "SC-1", 1, AlarmState::Active),
+            alarm("a2", "SC-1", 2, AlarmState::Acknowledged),
+            alarm("a3", "SC-1", 3, AlarmState::Cleared),
+            alarm("b1", "SC-2", 1, AlarmState::Shelved),
+        ],
+        alarm("o1", "SC-3", 1, AlarmState::Active),
+    )
+    .await;
     let wanted = [sc("SC-2"), sc("NOPE"), sc("SC-1"), sc("SC-3"), sc("SC-2")];
     let open = store
         .open_alarms_of(&tenant, &wanted)
@@ -193,40 +189,32 @@ pub async fn open_alarms_are_summed_up_per_spacecraft(store: &dyn Store) {
         kind,
         ..test_alarm(id, spacecraft, 1)
     };
-    for saved in [
-        alarm("a1", "SC-1", AlarmState::Active, AnomalyKind::WarnHigh),
-        alarm(
-            "a2",
-            "SC-1",
-            AlarmState::Acknowledged,
-            AnomalyKind::CritHigh,
-        ),
-        alarm("a3", "SC-1", AlarmState::Cleared, AnomalyKind::Stale),
-        alarm("a4", "SC-1", AlarmState::Active, AnomalyKind::WarnLow),
-        alarm("b1", "SC-2", AlarmState::Shelved, AnomalyKind::Stale),
-        alarm("b2", "SC-2", AlarmState::Cleared, AnomalyKind::WarnHigh),
-        alarm("c1", "SC-3", AlarmState::Acknowledged, AnomalyKind::Stale),
-        alarm("d1", "SC-4", AlarmState::Cleared, AnomalyKind::Stale),
-        // Its parameter came back; open until acknowledged, but no longer stale.
-        Alarm {
-            cleared_at: Some(at(2)),
-            ..alarm("d2", "SC-4", AlarmState::Active, AnomalyKind::Stale)
-        },
-    ] {
-        store
-            .save_alarm(&tenant, saved, vec![])
-            .await
-            .expect("save");
-    }
-    let other = register_sc3_in_other_tenant(store).await;
-    store
-        .save_alarm(
-            &other,
-            alarm("o1", "SC-3", AlarmState::Active, AnomalyKind::WarnHigh),
-            vec![],
-        )
-        .await
-        .expect("save in the other tenant");
+    let other = save_beside_another_tenants(
+        store,
+        &tenant,
+        [
+            alarm("a1", "SC-1", AlarmState::Active, AnomalyKind::WarnHigh),
+            alarm(
+                "a2",
+                "SC-1",
+                AlarmState::Acknowledged,
+                AnomalyKind::CritHigh,
+            ),
+            alarm("a3", "SC-1", AlarmState::Cleared, AnomalyKind::Stale),
+            alarm("a4", "SC-1", AlarmState::Active, AnomalyKind::WarnLow),
+            alarm("b1", "SC-2", AlarmState::Shelved, AnomalyKind::Stale),
+            alarm("b2", "SC-2", AlarmState::Cleared, AnomalyKind::WarnHigh),
+            alarm("c1", "SC-3", AlarmState::Acknowledged, AnomalyKind::Stale),
+            alarm("d1", "SC-4", AlarmState::Cleared, AnomalyKind::Stale),
+            // Its parameter came back; open until acknowledged, but no longer stale.
+            Alarm {
+                cleared_at: Some(at(2)),
+                ..alarm("d2", "SC-4", AlarmState::Active, AnomalyKind::Stale)
+            },
+        ],
+        alarm("o1", "SC-3", AlarmState::Active, AnomalyKind::WarnHigh),
+    )
+    .await;
     let sorted = |mut summaries: Vec<(SpacecraftId, OpenAlarmSummary)>| {
         summaries.sort();
         summaries
@@ -277,4 +265,22 @@ pub async fn open_alarms_are_summed_up_per_spacecraft(store: &dyn Store) {
             .expect("a tenant with no alarm")
             .is_empty()
     );
+}
+
+/// Saves `mine` in `tenant`, and `theirs` (of SC-3) in another tenant, which it returns.
+async fn save_beside_another_tenants(
+    store: &dyn Store,
+    tenant: &TenantId,
+    mine: impl IntoIterator<Item = Alarm>,
+    theirs: Alarm,
+) -> TenantId {
+    for alarm in mine {
+        store.save_alarm(tenant, alarm, vec![]).await.expect("save");
+    }
+    let other = register_sc3_in_other_tenant(store).await;
+    store
+        .save_alarm(&other, theirs, vec![])
+        .await
+        .expect("save in the other tenant");
+    other
 }

@@ -279,26 +279,17 @@ impl EventRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &[SpacecraftId],
     ) -> Result<Vec<Option<Timestamp>>> {
-        if spacecraft.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
-        let mut reader = self.read_for(tenant).await?;
-        // The newest entry of each spacecraft asked, in order, in the partial index of contact
-        // losses (migration 0018), which holds nothing else.
-        let lost: Vec<Option<PgTime>> = sqlx::query_scalar(
+        // The newest entry of each spacecraft asked, in the partial index of contact losses
+        // (migration 0018), which holds nothing else.
+        self.times_of(
+            tenant,
+            spacecraft,
             "SELECT (SELECT max(e.ts) FROM events AS e \
                      WHERE e.type = 'CONTACT_LOST' AND e.tenant = $2 \
                        AND e.spacecraft_id = asked.id) \
              FROM unnest($1::text[]) WITH ORDINALITY AS asked(id, n) ORDER BY asked.n",
         )
-        .bind(&ids)
-        .bind(tenant.as_str())
-        .fetch_all(&mut *reader)
         .await
-        .map_err(db)?;
-        reader.succeeded();
-        Ok(lost.into_iter().map(|t| t.map(|t| t.0)).collect())
     }
 
     async fn events_after(

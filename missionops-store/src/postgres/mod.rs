@@ -315,6 +315,30 @@ impl PostgresStore {
             .map_err(db)
     }
 
+    /// For each of `spacecraft`, in their order, the time `newest` answers: a statement
+    /// taking the ids as `$1` (`text[]`) and the tenant as `$2`, one row a spacecraft in the
+    /// order of the ids (`unnest … WITH ORDINALITY`), `NULL` for none.
+    async fn times_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+        newest: &'static str,
+    ) -> Result<Vec<Option<missionops_core::Timestamp>>> {
+        if spacecraft.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
+        let mut reader = self.read_for(tenant).await?;
+        let times: Vec<Option<codec::PgTime>> = sqlx::query_scalar(newest)
+            .bind(&ids)
+            .bind(tenant.as_str())
+            .fetch_all(&mut *reader)
+            .await
+            .map_err(db)?;
+        reader.succeeded();
+        Ok(times.into_iter().map(|t| t.map(|t| t.0)).collect())
+    }
+
     /// [`Self::read_for`] for a read that filters by one index and orders by another (the
     /// alarm and document lists): it plans for each call's values (see
     /// [`pool::ReadPlanning::ForEachCall`]).

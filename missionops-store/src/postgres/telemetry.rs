@@ -1241,25 +1241,15 @@ impl TelemetryRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &[SpacecraftId],
     ) -> Result<Vec<Option<Timestamp>>> {
-        if spacecraft.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
-        let mut reader = self.read_for(tenant).await?;
-        // One newest-sample lookup per spacecraft over (tenant, spacecraft, ts), in the order
-        // asked.
-        let last: Vec<Option<PgTime>> = sqlx::query_scalar(
+        // One newest-sample lookup per spacecraft over (tenant, spacecraft, ts).
+        self.times_of(
+            tenant,
+            spacecraft,
             "SELECT (SELECT max(t.ts) FROM telemetry AS t \
                      WHERE t.tenant = $2 AND t.spacecraft_id = asked.id) \
              FROM unnest($1::text[]) WITH ORDINALITY AS asked(id, n) ORDER BY asked.n",
         )
-        .bind(&ids)
-        .bind(tenant.as_str())
-        .fetch_all(&mut *reader)
         .await
-        .map_err(db)?;
-        reader.succeeded();
-        Ok(last.into_iter().map(|t| t.map(|t| t.0)).collect())
     }
 
     async fn latest_values(

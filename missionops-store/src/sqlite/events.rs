@@ -2,7 +2,7 @@
 //! outbox row, and read back by sequence.
 
 use missionops_core::TenantId;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use missionops_core::{
@@ -11,7 +11,6 @@ use missionops_core::{
 };
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use super::spacecraft::{LOOKUPS_PER_QUERY, tenant_then_ids};
 use super::{
     DbResult, SqliteStore, begin_write, corrupt, is_unique_violation, rows_per_statement,
     sql_count, stored, stored_time,
@@ -338,35 +337,21 @@ impl EventRepository for SqliteStore {
         tenant: &TenantId,
         spacecraft: &[SpacecraftId],
     ) -> Result<Vec<Option<Timestamp>>> {
-        let mut lost = HashMap::new();
-        for chunk in spacecraft.chunks(LOOKUPS_PER_QUERY) {
-            let (listed, parameters) = tenant_then_ids(tenant, chunk);
-            // The newest entry of each spacecraft in the partial index of contact losses
-            // (migration 0016), which holds nothing else: a short read.
-            let sql = format!(
-                "SELECT spacecraft_id, MAX(ts) FROM events \
+        // The newest entry of each spacecraft in the partial index of contact losses
+        // (migration 0016), which holds nothing else.
+        self.short_read_times_of(
+            tenant,
+            spacecraft,
+            "CONTACT_LOST event of spacecraft",
+            |listed| {
+                format!(
+                    "SELECT spacecraft_id, MAX(ts) FROM events \
                  WHERE type = 'CONTACT_LOST' AND tenant = ?1 AND spacecraft_id IN ({listed}) \
                  GROUP BY spacecraft_id"
-            );
-            let rows: Vec<(String, i64)> = self
-                .short_read(|connection| {
-                    connection
-                        .prepare_cached(&sql)?
-                        .query_map(rusqlite::params_from_iter(&parameters), |row| {
-                            Ok((row.get(0)?, row.get(1)?))
-                        })?
-                        .collect()
-                })
-                .await?;
-            for (id, ts) in rows {
-                let at = stored_time(ts, "CONTACT_LOST event of spacecraft", &id)?;
-                lost.insert(id, at);
-            }
-        }
-        Ok(spacecraft
-            .iter()
-            .map(|id| lost.get(id.as_str()).copied())
-            .collect())
+                )
+            },
+        )
+        .await
     }
 
     async fn events_after(

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use missionops_core::{
     ConfigRecord, ConfigRepository, ConfigSource, ConfigStatus, Error, Limit, MissionType,
     NewEvent, Registration, Result, Spacecraft, SpacecraftConfig, SpacecraftId, SpacecraftName,
-    SpacecraftPage, SpacecraftRepository,
+    SpacecraftPage, SpacecraftRepository, Timestamp,
 };
 use rusqlite::OptionalExtension;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -321,6 +321,46 @@ pub(super) fn tenant_then_ids<'a>(
         .chain(ids.iter().map(SpacecraftId::as_str))
         .collect();
     (listed.join(", "), values)
+}
+
+impl SqliteStore {
+    /// For each of `spacecraft`, in their order, the time `newest` reads, `None` for one it
+    /// has no row (or a `NULL`) for. `newest(listed)` is a statement binding the tenant as
+    /// `?1` and the ids listed as `listed` (`?2, ?3, …`), answering rows of (id, time in epoch
+    /// milliseconds); each is a short read of at most [`LOOKUPS_PER_QUERY`] ids, one index
+    /// lookup each. `what` names the times in an error.
+    pub(super) async fn short_read_times_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+        what: &str,
+        newest: impl Fn(&str) -> String,
+    ) -> Result<Vec<Option<Timestamp>>> {
+        let mut times = HashMap::with_capacity(spacecraft.len());
+        for chunk in spacecraft.chunks(LOOKUPS_PER_QUERY) {
+            let (listed, parameters) = tenant_then_ids(tenant, chunk);
+            let sql = newest(&listed);
+            let rows: Vec<(String, Option<i64>)> = self
+                .short_read(|connection| {
+                    connection
+                        .prepare_cached(&sql)?
+                        .query_map(rusqlite::params_from_iter(&parameters), |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })?
+                        .collect()
+                })
+                .await?;
+            for (id, at) in rows {
+                if let Some(at) = at {
+                    times.insert(id.clone(), stored_time(at, what, &id)?);
+                }
+            }
+        }
+        Ok(spacecraft
+            .iter()
+            .map(|id| times.get(id.as_str()).copied())
+            .collect())
+    }
 }
 
 /// Appends `tenant` (after a `tenant = ` already written) and ` AND spacecraft_id IN (…)` of

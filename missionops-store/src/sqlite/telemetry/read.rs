@@ -5,7 +5,7 @@
 //! one text each, keyed by (time, arrival) so that a page can end anywhere, even inside a run
 //! of equal times. Pages are parsed on the blocking pool while SQLite produces the next one.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use missionops_core::TenantId;
 use missionops_core::{
@@ -16,7 +16,6 @@ use rusqlite::OptionalExtension;
 use sqlx::SqliteConnection;
 
 use crate::json_text::read_parameter_value;
-use crate::sqlite::spacecraft::{LOOKUPS_PER_QUERY, tenant_then_ids};
 use crate::sqlite::{DbResult, SqliteStore, corrupt, sql_count, stored, stored_time};
 use crate::text_pages::{PageTimes, parse_page, read_page_off_thread, split_page};
 
@@ -296,34 +295,14 @@ impl SqliteStore {
         tenant: &TenantId,
         spacecraft: &[SpacecraftId],
     ) -> Result<Vec<Option<Timestamp>>> {
-        let mut last = HashMap::with_capacity(spacecraft.len());
-        for chunk in spacecraft.chunks(LOOKUPS_PER_QUERY) {
-            let (listed, parameters) = tenant_then_ids(tenant, chunk);
-            let sql = format!(
+        self.short_read_times_of(tenant, spacecraft, "telemetry of spacecraft", |listed| {
+            format!(
                 "SELECT s.id, (SELECT ts FROM telemetry WHERE spacecraft_key = s.key \
                  ORDER BY ts DESC LIMIT 1) FROM spacecraft AS s \
                  WHERE s.tenant = ?1 AND s.id IN ({listed})"
-            );
-            let rows: Vec<(String, Option<i64>)> = self
-                .short_read(|connection| {
-                    connection
-                        .prepare_cached(&sql)?
-                        .query_map(rusqlite::params_from_iter(&parameters), |row| {
-                            Ok((row.get(0)?, row.get(1)?))
-                        })?
-                        .collect()
-                })
-                .await?;
-            for (id, ts) in rows {
-                if let Some(ts) = ts {
-                    last.insert(id.clone(), stored_time(ts, "telemetry of spacecraft", &id)?);
-                }
-            }
-        }
-        Ok(spacecraft
-            .iter()
-            .map(|id| last.get(id.as_str()).copied())
-            .collect())
+            )
+        })
+        .await
     }
 
     pub(super) async fn read_latest_values(
