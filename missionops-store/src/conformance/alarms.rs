@@ -128,7 +128,7 @@ pub async fn open_alarms_are_read_for_a_list(store: &dyn Store) {
         state,
         ..test_alarm(id, spacecraft, opened)
     };
-    let other = save_beside_another_tenants(
+    save_beside_another_tenants(
         store,
         &tenant,
         [
