@@ -156,7 +156,7 @@ impl MissionOps {
 }
 
 /// How many spacecraft the fleet's status asks each read about at once.
-const FLEET_READS_OF: usize = 500;
+const FLEET_READS_OF: usize = 1000;
 
 /// The windows of the anomaly counts, newest first: an hour, six hours, a day.
 const WINDOWS_MS: [i64; 3] = [HOUR_MS, 6 * HOUR_MS, 24 * HOUR_MS];
