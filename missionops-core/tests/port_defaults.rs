@@ -28,13 +28,14 @@ impl EventRepository for Log {
         &self,
         _: &TenantId,
         after: u64,
-        _: Option<&SpacecraftId>,
+        spacecraft: Option<&SpacecraftId>,
         limit: Limit,
     ) -> Result<Vec<MissionEvent>> {
         Ok(self
             .0
             .iter()
             .filter(|e| e.sequence > after)
+            .filter(|e| spacecraft.is_none_or(|id| e.spacecraft_id.as_ref() == Some(id)))
             .take(limit.get())
             .cloned()
             .collect())
@@ -90,4 +91,40 @@ async fn the_default_config_changes_read_keeps_the_changes_of_a_page_of_events()
         .await
         .expect("none after");
     assert_eq!((ids(&none), none.covered, none.more), (vec![], 5, false));
+}
+
+#[tokio::test]
+async fn the_default_last_contact_loss_reads_every_page_of_each_spacecrafts_events() {
+    // 2,500 events, SC-1's losses at the 3rd and the 2,400th (SC-1 has 1,251 events: the
+    // newer loss is on the second of the default's pages of 1,000), SC-2's none, SC-3's one.
+    let at = |second: i64| {
+        Timestamp::parse("2025-06-01T00:00:00Z")
+            .expect("time")
+            .add_millis(second * 1000)
+    };
+    let events = (1..=2500u64)
+        .map(|n| {
+            let (spacecraft, kind) = match n {
+                3 | 2400 => ("SC-1", EventType::ContactLost),
+                7 => ("SC-3", EventType::ContactLost),
+                n if n % 2 == 0 => ("SC-1", EventType::Info),
+                _ => ("SC-2", EventType::Anomaly),
+            };
+            MissionEvent {
+                timestamp: at(i64::try_from(n).expect("small")),
+                ..event(n, spacecraft, kind)
+            }
+        })
+        .collect();
+    let log = Log(events);
+    let asked: Vec<SpacecraftId> = ["SC-2", "SC-1", "SC-3"]
+        .into_iter()
+        .map(|id| SpacecraftId::parse(id).expect("id"))
+        .collect();
+    assert_eq!(
+        log.last_contact_lost_of(&TenantId::default(), &asked)
+            .await
+            .expect("losses"),
+        [None, Some(at(2400)), Some(at(7))]
+    );
 }

@@ -110,10 +110,10 @@ impl MissionOps {
     }
 
     /// The status of every spacecraft, with its name, open alarms and marks (stale, contact
-    /// lost), in registration order.
-    /// Read [`FLEET_READS_OF`] spacecraft at a time, each read asked for all of them (and the
-    /// anomaly counts for every window) at once, and the alarms once for the tenant: the console's fleet page reloads this on every
-    /// event, and one read per spacecraft and figure made a fleet of 1,000 five thousand reads.
+    /// lost), in registration order. Read [`FLEET_READS_OF`] spacecraft at a time, each read
+    /// asked for all of them (the anomaly counts for every window) at once, and the alarms
+    /// once for the tenant: the console's fleet page reloads this on every event, and one
+    /// read per spacecraft and figure made a fleet of 1,000 five thousand reads.
     pub async fn fleet_status(&self) -> Result<Vec<FleetEntry>> {
         let spacecraft = self.every_spacecraft().await?;
         let now = self.shared.clock.now();
