@@ -99,18 +99,24 @@ function every(ms, fn) {
 /**
  * `fn` (async) run once for a burst of calls: `ms` after the first call, not after the last, so
  * that a stream of events that never pauses (a busy fleet) still refreshes the page every `ms`
- * or so; calls while it runs run it once more when it ends, never two at a time.
+ * or so; calls while it runs run it once more when it ends, never two at a time. When the last
+ * run took longer than half of `ms` (a fleet of thousands), the wait is twice that run (at most
+ * 5 s): under a stream of events a slow page spends at most a third of its time reloading, and
+ * leaves the server (which every open console shares) the rest.
  */
 function coalesced(ms, fn) {
   let timer = null;
   let running = false;
   let again = false;
+  let lastRunMs = 0;
   const run = async () => {
     timer = null;
     running = true;
+    const started = performance.now();
     try {
       await fn();
     } finally {
+      lastRunMs = performance.now() - started;
       running = false;
       if (again) {
         again = false;
@@ -120,7 +126,7 @@ function coalesced(ms, fn) {
   };
   const schedule = () => {
     if (running) again = true;
-    else if (timer === null) timer = setTimeout(run, ms);
+    else if (timer === null) timer = setTimeout(run, Math.max(ms, Math.min(2 * lastRunMs, 5000)));
   };
   return schedule;
 }

@@ -951,7 +951,7 @@ async fn configure_limits(app: &ConsoleApp, spacecraft: &str) {
 /// Makes the page hold the answer to its next request whose path starts with `prefix`: the
 /// request goes out at once, and its answer waits until the test calls `window.__held()`
 /// (set once the answer is in; [`HELD`] says when). `window.__asked` counts the requests to
-/// `prefix` from here on.
+/// `prefix` from here on, `window.__askedAt` is when the last went out (`performance.now()`).
 async fn hold_next_answer(browser: &Browser, prefix: &str) {
     browser
         .exec(
@@ -959,7 +959,7 @@ async fn hold_next_answer(browser: &Browser, prefix: &str) {
              window.__held = null; window.__asked = 0; const prefix = arguments[0]; \
              let armed = true; \
              window.fetch = (u, o) => { \
-               if (String(u).startsWith(prefix)) window.__asked += 1; \
+               if (String(u).startsWith(prefix)) { window.__asked += 1; window.__askedAt = performance.now(); } \
                if (armed && String(u).startsWith(prefix)) { \
                  armed = false; \
                  return f(u, o).then((r) => new Promise((done) => { window.__held = () => done(r); })); \
@@ -1377,14 +1377,28 @@ async fn the_fleet_refreshes_under_a_stream_of_events_that_never_pauses() {
         json!(1),
         "fleet reloads out at once"
     );
-    browser.exec("window.__held();", json!([])).await;
+    browser
+        .exec(
+            "window.__released = performance.now(); window.__held();",
+            json!([]),
+        )
+        .await;
     browser
         .wait_for(
             "the spacecraft registered while the reload was out",
             &tiles(sent + 2),
-            Duration::from_secs(5),
+            Duration::from_secs(8),
         )
         .await;
+    // That reload took over 600 ms (held): the next one waited twice as long, not 300 ms, so
+    // that a slow fleet page does not spend most of its time (and the server's) reloading.
+    let waited = browser
+        .exec("return window.__askedAt - window.__released", json!([]))
+        .await;
+    assert!(
+        waited.as_f64().unwrap_or(0.0) >= 1000.0,
+        "the reload after a slow one asked {waited} ms after it"
+    );
     browser.quit().await;
 }
 
