@@ -2,8 +2,8 @@
 
 use comfy_table::Table;
 use missionops_core::{
-    ConfigView, DocumentBody, DocumentFilter, Error, JsonObject, Limit, MissionOps, NewDocument,
-    NewSpacecraft, OpsDocument, SearchQuery, Spacecraft, SpacecraftConfig, Tags,
+    ConfigView, DocumentBody, DocumentFilter, Error, FleetEntry, JsonObject, Limit, MissionOps,
+    NewDocument, NewSpacecraft, OpsDocument, SearchQuery, Spacecraft, SpacecraftConfig, Tags,
 };
 use serde_json::{Value, json};
 
@@ -366,6 +366,7 @@ pub(crate) async fn status(ops: &MissionOps, out: Output, args: StatusArgs) -> a
         "worst 24h",
         "status",
         "active alarms",
+        "marks",
     ];
     match args.id {
         Some(id) => {
@@ -414,6 +415,7 @@ pub(crate) async fn status(ops: &MissionOps, out: Output, args: StatusArgs) -> a
                     out.severity(status.highest_severity_last24h),
                     out.status(status.overall_status),
                     entry.status.active_alarms.into(),
+                    fleet_marks(entry).into(),
                 ]);
             }
             out.table_or(
@@ -422,5 +424,60 @@ pub(crate) async fn status(ops: &MissionOps, out: Output, args: StatusArgs) -> a
                  `missionops seed-demo-data`.",
             )
         }
+    }
+}
+
+/// The marks the console puts on a fleet tile: `CONTACT LOST` (with the time it was lost) and
+/// `STALE`, `-` for none.
+fn fleet_marks(entry: &FleetEntry) -> String {
+    let mut marks = Vec::new();
+    if let Some(lost) = entry.contact_lost_at {
+        marks.push(format!("CONTACT LOST {lost}"));
+    }
+    if entry.stale {
+        marks.push("STALE".to_owned());
+    }
+    if marks.is_empty() {
+        "-".to_owned()
+    } else {
+        marks.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use missionops_core::{
+        AnomalyCounts, FleetEntry, OverallStatus, Severity, SpacecraftId, SpacecraftName,
+        SpacecraftStatus, Timestamp,
+    };
+
+    use super::fleet_marks;
+
+    fn entry(stale: bool, contact_lost_at: Option<Timestamp>) -> FleetEntry {
+        let id = SpacecraftId::parse("SC-1").expect("id");
+        FleetEntry {
+            status: SpacecraftStatus {
+                spacecraft_id: id,
+                last_telemetry_timestamp: None,
+                anomalies: AnomalyCounts::default(),
+                highest_severity_last24h: Severity::Low,
+                overall_status: OverallStatus::Nominal,
+                active_alarms: 0,
+            },
+            name: SpacecraftName::parse("SC-1").expect("name"),
+            stale,
+            contact_lost_at,
+        }
+    }
+
+    #[test]
+    fn a_fleet_line_shows_the_consoles_marks() {
+        let lost = Timestamp::parse("2026-01-01T00:00:00Z").expect("time");
+        assert_eq!(fleet_marks(&entry(false, None)), "-");
+        assert_eq!(fleet_marks(&entry(true, None)), "STALE");
+        assert_eq!(
+            fleet_marks(&entry(true, Some(lost))),
+            "CONTACT LOST 2026-01-01T00:00:00.000Z, STALE"
+        );
     }
 }
