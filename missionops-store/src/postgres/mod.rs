@@ -315,27 +315,43 @@ impl PostgresStore {
             .map_err(db)
     }
 
-    /// For each of `spacecraft`, in their order, the time `newest` answers: a statement
+    /// For each of `spacecraft`, in their order, the value `one_each` answers: a statement
     /// taking the ids as `$1` (`text[]`) and the tenant as `$2`, one row a spacecraft in the
     /// order of the ids (`unnest … WITH ORDINALITY`), `NULL` for none.
-    async fn times_of(
+    async fn one_value_each<T>(
         &self,
         tenant: &TenantId,
         spacecraft: &[SpacecraftId],
-        newest: &'static str,
-    ) -> Result<Vec<Option<missionops_core::Timestamp>>> {
+        one_each: &'static str,
+    ) -> Result<Vec<Option<T>>>
+    where
+        T: for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> + Send + Unpin,
+    {
         if spacecraft.is_empty() {
             return Ok(Vec::new());
         }
         let ids: Vec<&str> = spacecraft.iter().map(SpacecraftId::as_str).collect();
         let mut reader = self.read_for(tenant).await?;
-        let times: Vec<Option<codec::PgTime>> = sqlx::query_scalar(newest)
+        let values: Vec<Option<T>> = sqlx::query_scalar(one_each)
             .bind(&ids)
             .bind(tenant.as_str())
             .fetch_all(&mut *reader)
             .await
             .map_err(db)?;
         reader.succeeded();
+        Ok(values)
+    }
+
+    /// [`Self::one_value_each`] of a time.
+    async fn times_of(
+        &self,
+        tenant: &TenantId,
+        spacecraft: &[SpacecraftId],
+        newest: &'static str,
+    ) -> Result<Vec<Option<missionops_core::Timestamp>>> {
+        let times = self
+            .one_value_each::<codec::PgTime>(tenant, spacecraft, newest)
+            .await?;
         Ok(times.into_iter().map(|t| t.map(|t| t.0)).collect())
     }
 

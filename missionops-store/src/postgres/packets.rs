@@ -66,24 +66,17 @@ impl PacketDefinitionRepository for PostgresStore {
         tenant: &TenantId,
         spacecraft: &[SpacecraftId],
     ) -> Result<Vec<Option<u32>>> {
-        if spacecraft.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = spacecraft.iter().map(|id| id.as_str()).collect();
-        let mut reader = self.read_for(tenant).await?;
-        let versions: Vec<Option<i32>> = sqlx::query_scalar(
-            "SELECT (SELECT version FROM packet_definitions
-                     WHERE tenant = $2 AND spacecraft_id = wanted.id
-                     ORDER BY version DESC LIMIT 1)
-             FROM unnest($1::text[]) WITH ORDINALITY AS wanted(id, n)
-             ORDER BY wanted.n",
-        )
-        .bind(&ids)
-        .bind(tenant.as_str())
-        .fetch_all(&mut *reader)
-        .await
-        .map_err(db)?;
-        reader.succeeded();
+        let versions = self
+            .one_value_each::<i32>(
+                tenant,
+                spacecraft,
+                "SELECT (SELECT version FROM packet_definitions
+                         WHERE tenant = $2 AND spacecraft_id = wanted.id
+                         ORDER BY version DESC LIMIT 1)
+                 FROM unnest($1::text[]) WITH ORDINALITY AS wanted(id, n)
+                 ORDER BY wanted.n",
+            )
+            .await?;
         versions
             .into_iter()
             .map(|version| {
