@@ -64,8 +64,8 @@ pub mod json {
 }
 
 pub use domain::{
-    Actor, Alarm, AlarmFilter, AlarmId, AlarmState, AlarmStates, Anomaly, AnomalyId, AnomalyKind,
-    ApiKey, ApiKeyId, BatchSnapshot, BucketWidth, Caller, CompatAnomaly, ConfigRecord,
+    Actor, Alarm, AlarmCursor, AlarmFilter, AlarmId, AlarmState, AlarmStates, Anomaly, AnomalyId,
+    AnomalyKind, ApiKey, ApiKeyId, BatchSnapshot, BucketWidth, Caller, CompatAnomaly, ConfigRecord,
     ConfigSource, ConfigStatus, DocumentBody, DocumentCategory, DocumentFilter, DocumentId,
     DocumentTitle, EventFilter, EventId, EventType, JsonObject, KeyLifetime, KeyName, LatestValue,
     Layout, LayoutInterner, Limit, MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_PARAMETERS,
@@ -78,8 +78,8 @@ pub use domain::{
 };
 pub use error::{BoxError, Error, MAX_FIELD_CHARS, MAX_REASON_CHARS, QUOTE_CHARS, Result, quote};
 pub use ports::{
-    AlarmRepository, AnomalyCount, AnomalyPage, AnomalyRepository, Claim, ClaimId, Clock,
-    CompiledPackets, ConfigChanges, ConfigRepository, DeadLetter, DecodedPackets,
+    AlarmPage, AlarmRepository, AnomalyCount, AnomalyPage, AnomalyRepository, Claim, ClaimId,
+    Clock, CompiledPackets, ConfigChanges, ConfigRepository, DeadLetter, DecodedPackets,
     DocumentRepository, EventRepository, FailureOutcome, GroupOutcome, IdGenerator, IngestOutcome,
     KeyRepository, ManualClock, OnPacketError, OpenAlarmSummary, OutboxEntry, OutboxStats,
     OutboxStore, PacketCounts, PacketDecoding, PacketDefinitionRecord, PacketDefinitionRepository,

@@ -22,6 +22,14 @@ pub enum AlarmState {
 }
 
 impl AlarmState {
+    /// The states of an open alarm: every state but `CLEARED` ([`AlarmStates::Open`]), for a
+    /// store that looks them up by state.
+    pub const OPEN: [AlarmState; 3] = [
+        AlarmState::Active,
+        AlarmState::Acknowledged,
+        AlarmState::Shelved,
+    ];
+
     /// The upper-case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -186,6 +194,15 @@ impl AlarmStates {
         }
     }
 
+    /// The query value that [`AlarmStates::parse`] reads back: a state name, `OPEN` or `ALL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmStates::Open => "OPEN",
+            AlarmStates::Only(state) => state.as_str(),
+            AlarmStates::All => "ALL",
+        }
+    }
+
     /// Parses a query value: a state name, `OPEN` or `ALL`.
     pub fn parse(value: &str) -> crate::Result<Self> {
         match value {
@@ -210,4 +227,118 @@ pub struct AlarmFilter {
     pub spacecraft_id: Option<SpacecraftId>,
     /// Which states (default: every open alarm, see [`AlarmStates::Open`]).
     pub states: AlarmStates,
+}
+
+impl AlarmFilter {
+    /// Whether `alarm` passes.
+    pub fn admits(&self, alarm: &Alarm) -> bool {
+        self.spacecraft_id
+            .as_ref()
+            .is_none_or(|id| &alarm.spacecraft_id == id)
+            && self.states.admits(alarm.state)
+    }
+}
+
+/// Where a page of alarms ended: the opening time and id of its last alarm. Alarms are listed
+/// most recently opened first (ties: greater id first), so the next page holds the alarms that
+/// sort after it (a keyset cursor: reading on costs the same however deep the list, and an
+/// alarm opened meanwhile does not shift the pages after the first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmCursor {
+    /// When the page's last alarm opened.
+    pub opened_at: Timestamp,
+    /// Its id.
+    pub id: AlarmId,
+}
+
+impl AlarmCursor {
+    /// The cursor just after `alarm`.
+    pub fn after(alarm: &Alarm) -> Self {
+        AlarmCursor {
+            opened_at: alarm.opened_at,
+            id: alarm.id.clone(),
+        }
+    }
+
+    /// Whether `alarm` comes after the cursor in list order.
+    pub fn precedes(&self, alarm: &Alarm) -> bool {
+        (alarm.opened_at, &alarm.id) < (self.opened_at, &self.id)
+    }
+
+    /// The cursor as the text a client passes back (`<epoch ms>_<alarm id>`).
+    pub fn token(&self) -> String {
+        format!("{}_{}", self.opened_at.as_millis(), self.id)
+    }
+}
+
+impl std::str::FromStr for AlarmCursor {
+    type Err = crate::Error;
+
+    /// Parses an [`AlarmCursor::token`]; anything else is [`crate::Error::Invalid`] naming
+    /// `cursor`.
+    fn from_str(text: &str) -> crate::Result<Self> {
+        let invalid = || {
+            crate::Error::invalid(
+                "cursor",
+                "must be a cursor given by a previous page (its `Link: rel=\"next\"`)",
+            )
+        };
+        let (millis, id) = text.split_once('_').ok_or_else(invalid)?;
+        let millis: i64 = millis.parse().map_err(|_| invalid())?;
+        let opened_at = Timestamp::from_millis(millis).map_err(|_| invalid())?;
+        let id = AlarmId::parse(id).map_err(|_| invalid())?;
+        Ok(AlarmCursor { opened_at, id })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_states_are_every_state_an_open_filter_admits() {
+        for state in [
+            AlarmState::Active,
+            AlarmState::Acknowledged,
+            AlarmState::Cleared,
+            AlarmState::Shelved,
+        ] {
+            assert_eq!(
+                AlarmState::OPEN.contains(&state),
+                AlarmStates::Open.admits(state),
+                "{state:?}"
+            );
+        }
+        for states in [
+            AlarmStates::Open,
+            AlarmStates::All,
+            AlarmStates::Only(AlarmState::Shelved),
+        ] {
+            assert_eq!(AlarmStates::parse(states.as_str()).expect("parse"), states);
+        }
+    }
+
+    #[test]
+    fn a_cursor_reads_back_from_its_token() {
+        let cursor = AlarmCursor {
+            opened_at: Timestamp::from_millis(1_748_736_000_123).expect("time"),
+            id: AlarmId::parse("0190-ab_cd").expect("id"),
+        };
+        assert_eq!(cursor.token(), "1748736000123_0190-ab_cd");
+        assert_eq!(
+            cursor.token().parse::<AlarmCursor>().expect("parse"),
+            cursor
+        );
+    }
+
+    #[test]
+    fn a_token_not_made_by_a_page_is_rejected_naming_the_cursor() {
+        for bad in ["", "123", "_abc", "12x_abc", "123_", "123_a b", "123_a/b"] {
+            let error = bad.parse::<AlarmCursor>().expect_err(bad);
+            assert!(
+                matches!(&error, crate::Error::Invalid { field, .. } if field == "cursor"),
+                "{bad}: {error:?}"
+            );
+        }
+    }
 }

@@ -22,7 +22,7 @@ mod value;
 pub use access::{
     Actor, ApiKey, ApiKeyId, Caller, KeyLifetime, KeyName, Role, SecretHash, TenantId,
 };
-pub use alarm::{Alarm, AlarmFilter, AlarmState, AlarmStates};
+pub use alarm::{Alarm, AlarmCursor, AlarmFilter, AlarmState, AlarmStates};
 pub use anomaly::{Anomaly, CompatAnomaly};
 pub use document::{
     DocumentBody, DocumentFilter, MAX_TAGS, NewDocument, OpsDocument, SearchQuery, Tags,

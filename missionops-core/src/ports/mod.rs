@@ -32,8 +32,8 @@ use futures_util::{FutureExt, StreamExt};
 use uuid::Uuid;
 
 use crate::domain::{
-    Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, AnomalyKind, ApiKey, ApiKeyId,
-    BucketWidth, ConfigRecord, DocumentFilter, DocumentId, EventType, LatestValue, Limit,
+    Alarm, AlarmCursor, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, AnomalyKind, ApiKey,
+    ApiKeyId, BucketWidth, ConfigRecord, DocumentFilter, DocumentId, EventType, LatestValue, Limit,
     MissionEvent, NewEvent, OpsDocument, ParameterName, SearchQuery, SeriesBucket, Severity,
     Spacecraft, SpacecraftId, TelemetrySnapshot, TenantId, Timestamp,
 };
@@ -715,6 +715,29 @@ pub trait AlarmRepository: Send + Sync {
     /// The alarms passing `filter`, most recently opened first.
     async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>>;
 
+    /// At most `limit` of the alarms passing `filter` that come after `after` (from the first
+    /// when `None`), most recently opened first, and where the next page starts when there are
+    /// more. The default lists them all and keeps the page; a backend reads only the page.
+    async fn list_alarms_page(
+        &self,
+        tenant: &TenantId,
+        filter: &AlarmFilter,
+        after: Option<&AlarmCursor>,
+        limit: Limit,
+    ) -> Result<AlarmPage> {
+        let listed = self.list_alarms(tenant, filter).await?;
+        let following = listed
+            .into_iter()
+            .filter(|alarm| after.is_none_or(|cursor| cursor.precedes(alarm)));
+        Ok(AlarmPage::of(following, limit))
+    }
+
+    /// How many alarms pass `filter`. The default lists them; a backend counts them.
+    async fn count_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<u64> {
+        let listed = self.list_alarms(tenant, filter).await?;
+        Ok(u64::try_from(listed.len()).unwrap_or(u64::MAX))
+    }
+
     /// The open alarms (every state but `CLEARED`) of each of `spacecraft`, in their order,
     /// each list most recently opened first: what the clock tick reads at once for the
     /// monitors it loads. The default lists them one by one; a backend where each read is a
@@ -753,6 +776,31 @@ pub trait AlarmRepository: Send + Sync {
             summary.add(&alarm);
         }
         Ok(summaries.into_iter().collect())
+    }
+}
+
+/// One page of alarms ([`AlarmRepository::list_alarms_page`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlarmPage {
+    /// The alarms, most recently opened first.
+    pub alarms: Vec<Alarm>,
+    /// Where the next page starts, when more alarms pass the filter; `None` at the end.
+    pub next: Option<AlarmCursor>,
+}
+
+impl AlarmPage {
+    /// The page of `limit` alarms at the head of `following` (in list order), with a cursor
+    /// when `following` holds more: a backend reads `limit + 1` rows and passes them here.
+    pub fn of(following: impl IntoIterator<Item = Alarm>, limit: Limit) -> Self {
+        let wanted = limit.get();
+        let mut alarms: Vec<Alarm> = following.into_iter().take(wanted + 1).collect();
+        let next = if alarms.len() > wanted {
+            alarms.truncate(wanted);
+            alarms.last().map(AlarmCursor::after)
+        } else {
+            None
+        };
+        AlarmPage { alarms, next }
     }
 }
 

@@ -5,11 +5,11 @@
 use std::collections::HashMap;
 
 use crate::domain::{
-    Alarm, AlarmFilter, AlarmId, AlarmStates, EventStamp, NewEvent, Operator, SpacecraftId,
-    TenantId, Timestamp,
+    Alarm, AlarmCursor, AlarmFilter, AlarmId, AlarmStates, EventStamp, Limit, NewEvent, Operator,
+    SpacecraftId, TenantId, Timestamp,
 };
 use crate::error::{Error, Result};
-use crate::ports::OpenAlarmSummary;
+use crate::ports::{AlarmPage, OpenAlarmSummary};
 
 use super::MissionOps;
 
@@ -20,6 +20,25 @@ impl MissionOps {
     /// Alarms passing `filter`, most recently opened first.
     pub async fn list_alarms(&self, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
         self.shared.store.list_alarms(&self.tenant, filter).await
+    }
+
+    /// A page of at most `limit` alarms passing `filter`, after `after` (from the first when
+    /// `None`), most recently opened first, with where the next page starts.
+    pub async fn list_alarms_page(
+        &self,
+        filter: &AlarmFilter,
+        after: Option<&AlarmCursor>,
+        limit: Limit,
+    ) -> Result<AlarmPage> {
+        self.shared
+            .store
+            .list_alarms_page(&self.tenant, filter, after, limit)
+            .await
+    }
+
+    /// How many alarms pass `filter`.
+    pub async fn count_alarms(&self, filter: &AlarmFilter) -> Result<u64> {
+        self.shared.store.count_alarms(&self.tenant, filter).await
     }
 
     /// The alarm with `id`; [`Error::NotFound`] when unknown.

@@ -1,12 +1,12 @@
 //! Persisted anomalies and alarms.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use missionops_core::json::write_js;
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, Limit, Operator, OpsDocument,
-    RangeCursor, SpacecraftId, Timestamp,
+    Alarm, AlarmCursor, AlarmFilter, AlarmId, AlarmStates, Anomaly, AnomalyId, Limit, Operator,
+    OpsDocument, RangeCursor, SpacecraftId, Timestamp,
 };
 use serde::Deserialize;
 
@@ -56,6 +56,13 @@ pub struct AlarmsQuery {
     /// Every state but CLEARED when absent.
     #[serde(default, deserialize_with = "query::alarm_states")]
     state: AlarmStates,
+    /// Page size (1 to 1,000, 100 with only a `cursor`): with it or a `cursor`, one page, an
+    /// `X-Total-Count` header and a `Link: rel="next"` header when there are more.
+    #[serde(default)]
+    limit: Option<QueryLimit<100, 1_000>>,
+    /// Where the page starts, from the previous page's `Link: rel="next"`.
+    #[serde(default, deserialize_with = "query::optional")]
+    cursor: Option<AlarmCursor>,
 }
 
 /// Persisted anomalies of a spacecraft, newest first.
@@ -154,20 +161,62 @@ pub async fn procedures(
 }
 
 /// Alarms, most recently opened first.
+///
+/// Without `limit` or `cursor`, every alarm passing the filter. With them, one page: the
+/// `X-Total-Count` header says how many pass the filter in all, and the `Link: <…>;
+/// rel="next"` header, when present, is the request for the next page.
 #[utoipa::path(get, path = "/alarms", tag = "anomalies",
-    params(("spacecraftId" = Option<String>, Query), ("state" = Option<String>, Query, description = "ACTIVE, ACKNOWLEDGED, CLEARED, SHELVED, OPEN (default: every state but CLEARED) or ALL")),
-    responses((status = 200, description = "alarms"), (status = 400, body = ErrorBody)))]
+    params(("spacecraftId" = Option<String>, Query), ("state" = Option<String>, Query, description = "ACTIVE, ACKNOWLEDGED, CLEARED, SHELVED, OPEN (default: every state but CLEARED) or ALL"),
+        ("limit" = Option<u32>, Query, description = "page size, 1–1,000"),
+        ("cursor" = Option<String>, Query, description = "where the page starts, from the previous page's `Link: rel=\"next\"`")),
+    responses((status = 200, description = "alarms; with `limit` or `cursor` one page, its `X-Total-Count` and, when there are more, a `Link: rel=\"next\"` header"), (status = 400, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(spacecraft_id = query.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn alarms(
     State(state): State<AppState>,
     CallerExt(caller): CallerExt,
     Query(query): Query<AlarmsQuery>,
-) -> Result<JsJson<Vec<Alarm>>, ApiError> {
+) -> Result<Response, ApiError> {
     let filter = AlarmFilter {
         spacecraft_id: query.spacecraft_id,
         states: query.state,
     };
-    Ok(ok(state.ops.acting_as(caller).list_alarms(&filter).await?))
+    let ops = state.ops.acting_as(caller);
+    if query.limit.is_none() && query.cursor.is_none() {
+        return Ok(ok(ops.list_alarms(&filter).await?).into_response());
+    }
+    let limit = query.limit.unwrap_or_default().0;
+    let (page, total) = tokio::try_join!(
+        ops.list_alarms_page(&filter, query.cursor.as_ref(), limit),
+        ops.count_alarms(&filter)
+    )?;
+    let mut response = ok(page.alarms).into_response();
+    let headers = response.headers_mut();
+    headers.insert(TOTAL_COUNT, HeaderValue::from(total));
+    if let Some(next) = page.next {
+        let link = next_alarms_link(&filter, limit, &next);
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// How many items pass a paged list's filter in all.
+const TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
+
+/// The `Link` header value of the alarms page after `next` (RFC 8288), relative to the
+/// server, its query percent-encoded.
+fn next_alarms_link(filter: &AlarmFilter, limit: Limit, next: &AlarmCursor) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if let Some(spacecraft) = &filter.spacecraft_id {
+        query.append_pair("spacecraftId", spacecraft.as_str());
+    }
+    let query = query
+        .append_pair("state", filter.states.as_str())
+        .append_pair("limit", &limit.get().to_string())
+        .append_pair("cursor", &next.token())
+        .finish();
+    format!("</alarms?{query}>; rel=\"next\"")
 }
 
 /// The body of `POST /alarms/{id}/acknowledge`.

@@ -290,6 +290,125 @@ async fn alarm_requests_that_cannot_be_done_say_why() {
     );
 }
 
+/// Follows `first` and its `Link: rel="next"` headers to the end: the alarms of every page in
+/// order, and each page's `X-Total-Count` and next link.
+async fn alarm_pages(app: &TestApp, first: &str) -> (Vec<Value>, Vec<(u64, Option<String>)>) {
+    let mut alarms = Vec::new();
+    let mut pages = Vec::new();
+    let mut next = Some(first.to_owned());
+    while let Some(path) = next.take() {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let total = response
+            .headers()
+            .get("x-total-count")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .expect("a page says how many alarms pass its filter");
+        next = response
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .map(|link| {
+                assert!(link.ends_with(">; rel=\"next\""), "{link}");
+                link.trim_start_matches('<')
+                    .split_once('>')
+                    .expect("a <target>")
+                    .0
+                    .to_owned()
+            });
+        pages.push((total, next.clone()));
+        let page: Value = response.json().await.expect("json");
+        alarms.extend(page.as_array().expect("array").iter().cloned());
+        assert!(pages.len() <= 10, "the next links must end");
+    }
+    (alarms, pages)
+}
+
+#[tokio::test]
+async fn alarms_are_listed_by_pages_that_keep_their_filter() {
+    let app = spawn_app().await;
+    // Seven spacecraft over their limit, one alarm each, opened ten seconds apart; three come
+    // back and are acknowledged (cleared).
+    for n in 0..7 {
+        let spacecraft = format!("SC-P{n}");
+        configure(&app, &spacecraft, json!({"temp": {"warnHigh": 45}})).await;
+        let mut values = vec![json!({"temp": 50})];
+        if n % 3 == 0 {
+            values.push(json!({"temp": 20}));
+        }
+        samples(&app, &spacecraft, n * 10, &values, false).await;
+    }
+    for alarm in alarms(&app, "").await {
+        if alarm["clearedAt"].is_string() {
+            let id = alarm["id"].as_str().expect("id");
+            let (status, body) = app
+                .post_json(
+                    &format!("/alarms/{id}/acknowledge"),
+                    &json!({"by": "flight"}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    }
+    let open = alarms(&app, "").await;
+    assert_eq!(open.len(), 4, "{open:?}");
+    for (query, pages_of_two, expected) in [
+        ("", 2, 4),
+        ("state=ALL", 4, 7),
+        ("state=CLEARED", 2, 3),
+        ("spacecraftId=SC-P1", 1, 1),
+        ("spacecraftId=SC-P1&state=CLEARED", 1, 0),
+    ] {
+        let whole = alarms(&app, query).await;
+        assert_eq!(whole.len(), expected, "{query}");
+        let (paged, pages) = alarm_pages(&app, &format!("/alarms?{query}&limit=2")).await;
+        assert_eq!(
+            paged, whole,
+            "{query}: the pages, in order, are the list once"
+        );
+        assert_eq!(pages.len(), pages_of_two, "{query}");
+        for (n, (total, next)) in pages.iter().enumerate() {
+            assert_eq!(*total, expected as u64, "{query}");
+            assert_eq!(next.is_none(), n + 1 == pages.len(), "{query}");
+            if let Some(next) = next {
+                // The next page keeps the filter and the size.
+                for part in query.split('&').filter(|p| !p.is_empty()) {
+                    assert!(next.contains(part), "{next} lost {part}");
+                }
+                assert!(next.contains("limit=2"), "{next}");
+            }
+        }
+    }
+    // A cursor alone pages by 100.
+    let (status, _) = app.get_json("/alarms?state=ALL&limit=3").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, pages) = alarm_pages(&app, "/alarms?state=ALL&limit=3").await;
+    let cursor = pages[0]
+        .1
+        .as_deref()
+        .and_then(|l| l.split("cursor=").nth(1))
+        .expect("cursor");
+    let (status, rest) = app
+        .get_json(&format!("/alarms?state=ALL&cursor={cursor}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{rest}");
+    assert_eq!(rest.as_array().map(Vec::len), Some(4));
+
+    for (bad, field) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=abc", "cursor"),
+        ("cursor=1_a%20b", "cursor"),
+        ("cursor=99999999999999999_x", "cursor"),
+    ] {
+        let (status, body) = app.get_json(&format!("/alarms?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(assert_error_shape(&body).contains(field), "{bad}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn played_back_telemetry_records_anomalies_without_alarms_or_events() {
     let app = spawn_app().await;

@@ -3,8 +3,8 @@
 
 use missionops_core::TenantId;
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmState, AlarmStates, AnomalyKind, EventType, OpenAlarmSummary,
-    SpacecraftId, Store,
+    Alarm, AlarmCursor, AlarmFilter, AlarmId, AlarmPage, AlarmState, AlarmStates, AnomalyKind,
+    EventType, OpenAlarmSummary, SpacecraftId, Store,
 };
 
 use super::fixtures::*;
@@ -283,4 +283,134 @@ async fn save_beside_another_tenants(
         .await
         .expect("save in the other tenant");
     other
+}
+
+/// Alarms are read by pages after a cursor: the pages, walked from the first, hold the list in
+/// its order, no page longer than asked and only the last without a next cursor; an alarm
+/// opened after the first page is read does not shift the pages after it; counts agree with
+/// the list; another tenant's alarms are in neither.
+pub async fn alarms_are_read_by_pages_after_a_cursor(store: &dyn Store) {
+    let tenant = TenantId::default_tenant();
+    register(store, "SC-1", 0, 1).await;
+    register(store, "SC-2", 0, 2).await;
+    let alarm = |id: &str, spacecraft: &str, opened: i64, state: AlarmState| Alarm {
+        state,
+        ..test_alarm(id, spacecraft, opened)
+    };
+    // Ties of opening time (a1, a2, a3 at 5 s) go by id, greatest first.
+    let other = save_beside_another_tenants(
+        store,
+        &tenant,
+        [
+            alarm("a2", "SC-1", 5, AlarmState::Active),
+            alarm("a1", "SC-2", 5, AlarmState::Acknowledged),
+            alarm("a3", "SC-1", 5, AlarmState::Cleared),
+            alarm("b1", "SC-1", 3, AlarmState::Shelved),
+            alarm("b2", "SC-2", 7, AlarmState::Active),
+            alarm("b3", "SC-1", 9, AlarmState::Cleared),
+            alarm("b4", "SC-2", 1, AlarmState::Active),
+            alarm("b5", "SC-1", 2, AlarmState::Active),
+        ],
+        alarm("o1", "SC-3", 6, AlarmState::Active),
+    )
+    .await;
+    let filters = [
+        AlarmFilter::default(),
+        AlarmFilter {
+            states: AlarmStates::All,
+            ..AlarmFilter::default()
+        },
+        AlarmFilter {
+            states: AlarmStates::Only(AlarmState::Cleared),
+            ..AlarmFilter::default()
+        },
+        AlarmFilter {
+            spacecraft_id: Some(sc("SC-1")),
+            ..AlarmFilter::default()
+        },
+        AlarmFilter {
+            spacecraft_id: Some(sc("SC-2")),
+            states: AlarmStates::Only(AlarmState::Shelved),
+        },
+    ];
+    for filter in &filters {
+        let listed = store.list_alarms(&tenant, filter).await.expect("list");
+        assert_eq!(
+            store.count_alarms(&tenant, filter).await.expect("count"),
+            listed.len() as u64,
+            "{filter:?}"
+        );
+        for size in [1, 2, 3, 10] {
+            let pages = walk_alarm_pages(store, &tenant, filter, None, size).await;
+            for (n, page) in pages.iter().enumerate() {
+                assert!(page.alarms.len() <= size as usize, "{filter:?} by {size}");
+                assert_eq!(
+                    page.next.is_none(),
+                    n + 1 == pages.len(),
+                    "{filter:?} by {size}: only the last page ends the list"
+                );
+            }
+            let walked: Vec<Alarm> = pages.into_iter().flat_map(|page| page.alarms).collect();
+            assert_eq!(walked, listed, "{filter:?} by {size}");
+        }
+    }
+    let ids = |alarms: &[Alarm]| -> Vec<String> {
+        alarms.iter().map(|alarm| alarm.id.to_string()).collect()
+    };
+    let all = AlarmFilter {
+        states: AlarmStates::All,
+        ..AlarmFilter::default()
+    };
+    let first = store
+        .list_alarms_page(&tenant, &all, None, limit(3))
+        .await
+        .expect("first page");
+    assert_eq!(ids(&first.alarms), ["b3", "b2", "a3"]);
+    store
+        .save_alarm(&tenant, alarm("c1", "SC-2", 20, AlarmState::Active), vec![])
+        .await
+        .expect("a newer alarm");
+    let rest = walk_alarm_pages(store, &tenant, &all, first.next, 2).await;
+    let rest: Vec<Alarm> = rest.into_iter().flat_map(|page| page.alarms).collect();
+    assert_eq!(ids(&rest), ["a2", "a1", "b1", "b5", "b4"]);
+    // A cursor between alarms (no alarm of its own) starts right after where it points.
+    let between = AlarmCursor {
+        opened_at: at(5),
+        id: AlarmId::parse("a15").expect("id"),
+    };
+    let page = store
+        .list_alarms_page(&tenant, &all, Some(&between), limit(10))
+        .await
+        .expect("page after a cursor between alarms");
+    assert_eq!(ids(&page.alarms), ["a1", "b1", "b5", "b4"]);
+    assert_eq!(page.next, None);
+    let theirs = store
+        .list_alarms_page(&other, &all, None, limit(10))
+        .await
+        .expect("the other tenant's");
+    assert_eq!(ids(&theirs.alarms), ["o1"]);
+    assert_eq!(store.count_alarms(&other, &all).await.expect("count"), 1);
+    assert_eq!(store.count_alarms(&tenant, &all).await.expect("count"), 9);
+}
+
+/// Every page of `filter`'s alarms from `after` on, `size` a page.
+async fn walk_alarm_pages(
+    store: &dyn Store,
+    tenant: &TenantId,
+    filter: &AlarmFilter,
+    mut after: Option<AlarmCursor>,
+    size: i64,
+) -> Vec<AlarmPage> {
+    let mut pages = Vec::new();
+    loop {
+        let page = store
+            .list_alarms_page(tenant, filter, after.as_ref(), limit(size))
+            .await
+            .expect("page");
+        after = page.next.clone();
+        pages.push(page);
+        if after.is_none() || pages.len() > 20 {
+            return pages;
+        }
+    }
 }

@@ -6,15 +6,15 @@
 
 use async_trait::async_trait;
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmRepository, Anomaly, AnomalyCount, AnomalyId, AnomalyPage,
-    AnomalyRepository, ApiKey, ApiKeyId, BucketWidth, Claim, ClaimId, ConfigChanges, ConfigRecord,
-    ConfigRepository, DeadLetter, DocumentFilter, DocumentId, DocumentRepository, EventRepository,
-    FailureOutcome, GroupOutcome, IngestOutcome, KeyRepository, LatestValue, Limit, MissionEvent,
-    NewEvent, OpenAlarmSummary, OpsDocument, OutboxStats, OutboxStore, PacketDefinitionRecord,
-    PacketDefinitionRepository, ParameterName, RangeCursor, RangePages, Result, RetryPolicy,
-    RetrySelection, SearchQuery, SeriesBucket, Spacecraft, SpacecraftId, SpacecraftPage,
-    SpacecraftRepository, Store, TelemetryPage, TelemetryRepository, TelemetrySnapshot,
-    TelemetryWrite, TenantId, Timestamp, WriteProbe,
+    Alarm, AlarmCursor, AlarmFilter, AlarmId, AlarmPage, AlarmRepository, Anomaly, AnomalyCount,
+    AnomalyId, AnomalyPage, AnomalyRepository, ApiKey, ApiKeyId, BucketWidth, Claim, ClaimId,
+    ConfigChanges, ConfigRecord, ConfigRepository, DeadLetter, DocumentFilter, DocumentId,
+    DocumentRepository, EventRepository, FailureOutcome, GroupOutcome, IngestOutcome,
+    KeyRepository, LatestValue, Limit, MissionEvent, NewEvent, OpenAlarmSummary, OpsDocument,
+    OutboxStats, OutboxStore, PacketDefinitionRecord, PacketDefinitionRepository, ParameterName,
+    RangeCursor, RangePages, Result, RetryPolicy, RetrySelection, SearchQuery, SeriesBucket,
+    Spacecraft, SpacecraftId, SpacecraftPage, SpacecraftRepository, Store, TelemetryPage,
+    TelemetryRepository, TelemetrySnapshot, TelemetryWrite, TenantId, Timestamp, WriteProbe,
 };
 use std::ops::Deref;
 use std::sync::Arc;
@@ -476,6 +476,22 @@ impl<I: Interceptor> AlarmRepository for Intercepted<I> {
     async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
         self.interceptor.before_list_alarms(filter).await;
         self.inner.list_alarms(tenant, filter).await
+    }
+
+    async fn list_alarms_page(
+        &self,
+        tenant: &TenantId,
+        filter: &AlarmFilter,
+        after: Option<&AlarmCursor>,
+        limit: Limit,
+    ) -> Result<AlarmPage> {
+        self.inner
+            .list_alarms_page(tenant, filter, after, limit)
+            .await
+    }
+
+    async fn count_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<u64> {
+        self.inner.count_alarms(tenant, filter).await
     }
 
     async fn open_alarms_of(

@@ -35,13 +35,7 @@ impl AlarmRepository for MemoryStore {
         let mut found: Vec<Alarm> = inner
             .alarms
             .values()
-            .filter(|a| {
-                filter
-                    .spacecraft_id
-                    .as_ref()
-                    .is_none_or(|id| &a.spacecraft_id == id)
-                    && filter.states.admits(a.state)
-            })
+            .filter(|a| filter.admits(a))
             .cloned()
             .collect();
         found.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then_with(|| b.id.cmp(&a.id)));

@@ -3,8 +3,9 @@
 use async_trait::async_trait;
 use missionops_core::TenantId;
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, AnomalyKind, NewEvent,
-    OpenAlarmSummary, Operator, ParameterName, Result, Severity, SpacecraftId,
+    Alarm, AlarmCursor, AlarmFilter, AlarmId, AlarmPage, AlarmRepository, AlarmState, AlarmStates,
+    AnomalyKind, Limit, NewEvent, OpenAlarmSummary, Operator, ParameterName, Result, Severity,
+    SpacecraftId,
 };
 use sqlx::PgConnection;
 use sqlx::postgres::PgRow;
@@ -61,6 +62,26 @@ macro_rules! alarm_columns {
                 acknowledged_at, comment, shelved_until
          FROM alarms "
     };
+}
+
+/// The conditions of an alarm list: `$1` the spacecraft (or null), `$2` the states (or null
+/// for every state, see [`states_of`]), `$3` the tenant.
+macro_rules! alarms_passing {
+    () => {
+        "WHERE tenant = $3
+           AND ($1::text IS NULL OR spacecraft_id = $1)
+           AND ($2::text[] IS NULL OR state = ANY($2))"
+    };
+}
+
+/// The states `filter` lets through, as `$2` of [`alarms_passing`]: the open ones listed
+/// (rather than "not cleared"), so that a count can take the state index.
+fn states_of(filter: &AlarmFilter) -> Option<Vec<&'static str>> {
+    match filter.states {
+        AlarmStates::Open => Some(AlarmState::OPEN.iter().map(|s| s.as_str()).collect()),
+        AlarmStates::Only(state) => Some(vec![state.as_str()]),
+        AlarmStates::All => None,
+    }
 }
 
 /// Creates or replaces `alarm` by id, in the open transaction on `conn`.
@@ -181,27 +202,65 @@ impl AlarmRepository for PostgresStore {
         let mut reader = self.filtered_read_for(tenant).await?;
         let rows = sqlx::query(concat!(
             alarm_columns!(),
-            "WHERE tenant = $4
-               AND ($1::text IS NULL OR spacecraft_id = $1)
-               AND ($2::text IS NULL OR state = $2)
-               AND ($3::text IS NULL OR state <> $3)
-             ORDER BY opened_at DESC, id DESC"
+            alarms_passing!(),
+            " ORDER BY opened_at DESC, id DESC"
         ))
         .bind(filter.spacecraft_id.as_ref().map(SpacecraftId::as_str))
-        .bind(match filter.states {
-            AlarmStates::Only(state) => Some(state.as_str()),
-            _ => None,
-        })
-        .bind(match filter.states {
-            AlarmStates::Open => Some(AlarmState::Cleared.as_str()),
-            _ => None,
-        })
+        .bind(states_of(filter))
         .bind(tenant.as_str())
         .fetch_all(&mut *reader)
         .await
         .map_err(db)?;
         reader.succeeded();
         rows.iter().map(alarm_from_row).collect()
+    }
+
+    /// Only the page (and the row after it, to know whether there is more) is read: the
+    /// reads plan for each call's values, so an absent cursor drops out of the statement and
+    /// a present one bounds the walk of the (tenant, opened_at, id) index.
+    async fn list_alarms_page(
+        &self,
+        tenant: &TenantId,
+        filter: &AlarmFilter,
+        after: Option<&AlarmCursor>,
+        limit: Limit,
+    ) -> Result<AlarmPage> {
+        let mut reader = self.filtered_read_for(tenant).await?;
+        let rows = sqlx::query(concat!(
+            alarm_columns!(),
+            alarms_passing!(),
+            " AND ($4::timestamptz IS NULL OR (opened_at, id) < ($4, $5::text))
+             ORDER BY opened_at DESC, id DESC LIMIT $6"
+        ))
+        .bind(filter.spacecraft_id.as_ref().map(SpacecraftId::as_str))
+        .bind(states_of(filter))
+        .bind(tenant.as_str())
+        .bind(after.map(|cursor| PgTime(cursor.opened_at)))
+        .bind(after.map(|cursor| cursor.id.as_str()))
+        .bind(i64::try_from(limit.get()).unwrap_or(i64::MAX - 1) + 1)
+        .fetch_all(&mut *reader)
+        .await
+        .map_err(db)?;
+        reader.succeeded();
+        let alarms = rows
+            .iter()
+            .map(alarm_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(AlarmPage::of(alarms, limit))
+    }
+
+    async fn count_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<u64> {
+        let mut reader = self.filtered_read_for(tenant).await?;
+        let count: i64 =
+            sqlx::query_scalar(concat!("SELECT count(*) FROM alarms ", alarms_passing!()))
+                .bind(filter.spacecraft_id.as_ref().map(SpacecraftId::as_str))
+                .bind(states_of(filter))
+                .bind(tenant.as_str())
+                .fetch_one(&mut *reader)
+                .await
+                .map_err(db)?;
+        reader.succeeded();
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// One query for the list, where one by one took a transaction each.

@@ -5,10 +5,10 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use missionops_core::{
-    Alarm, AlarmFilter, AlarmId, AlarmRepository, AlarmState, AlarmStates, Anomaly, AnomalyCount,
-    AnomalyId, AnomalyKind, AnomalyPage, AnomalyRepository, Error, Limit, NewEvent,
-    OpenAlarmSummary, Operator, ParameterName, RangeCursor, Result, Severity, SpacecraftId,
-    Timestamp,
+    Alarm, AlarmCursor, AlarmFilter, AlarmId, AlarmPage, AlarmRepository, AlarmState, AlarmStates,
+    Anomaly, AnomalyCount, AnomalyId, AnomalyKind, AnomalyPage, AnomalyRepository, Error, Limit,
+    NewEvent, OpenAlarmSummary, Operator, ParameterName, RangeCursor, Result, Severity,
+    SpacecraftId, Timestamp,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
@@ -637,6 +637,36 @@ pub(super) async fn upsert_alarms(
     Ok(())
 }
 
+/// `{select} FROM alarms WHERE` the alarm is `tenant`'s and passes `filter`; the caller adds
+/// its own conditions, order and limit. Open alarms are the three open states, so that the
+/// (tenant, state, opened_at) index finds them among a long history of cleared ones.
+fn alarms_query<'q>(
+    select: &str,
+    tenant: &'q TenantId,
+    filter: &'q AlarmFilter,
+) -> QueryBuilder<'q, Sqlite> {
+    let mut query = QueryBuilder::<Sqlite>::new(format!("{select} FROM alarms WHERE tenant = "));
+    query.push_bind(tenant.as_str());
+    if let Some(id) = &filter.spacecraft_id {
+        query.push(" AND spacecraft_id = ").push_bind(id.as_str());
+    }
+    match filter.states {
+        AlarmStates::Open => {
+            query.push(" AND state IN (");
+            let mut states = query.separated(", ");
+            for state in AlarmState::OPEN {
+                states.push_bind(state.as_str());
+            }
+            query.push(")");
+        }
+        AlarmStates::Only(state) => {
+            query.push(" AND state = ").push_bind(state.as_str());
+        }
+        AlarmStates::All => {}
+    }
+    query
+}
+
 #[async_trait]
 impl AlarmRepository for SqliteStore {
     async fn save_alarm(
@@ -667,27 +697,44 @@ impl AlarmRepository for SqliteStore {
     }
 
     async fn list_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<Vec<Alarm>> {
-        let mut query = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {ALARM_COLUMNS} FROM alarms WHERE tenant = "
-        ));
-        query.push_bind(tenant.as_str());
-        if let Some(id) = &filter.spacecraft_id {
-            query.push(" AND spacecraft_id = ").push_bind(id.as_str());
-        }
-        match filter.states {
-            AlarmStates::Open => {
-                query
-                    .push(" AND state <> ")
-                    .push_bind(AlarmState::Cleared.as_str());
-            }
-            AlarmStates::Only(state) => {
-                query.push(" AND state = ").push_bind(state.as_str());
-            }
-            AlarmStates::All => {}
-        }
+        let mut query = alarms_query(&format!("SELECT {ALARM_COLUMNS}"), tenant, filter);
         query.push(" ORDER BY opened_at DESC, id DESC");
         let rows: Vec<AlarmRow> = query.build_query_as().fetch_all(&self.reader).await.db()?;
         rows.into_iter().map(alarm_from_row).collect()
+    }
+
+    /// Only the page (and the row after it, to know whether there is more) is read.
+    async fn list_alarms_page(
+        &self,
+        tenant: &TenantId,
+        filter: &AlarmFilter,
+        after: Option<&AlarmCursor>,
+        limit: Limit,
+    ) -> Result<AlarmPage> {
+        let mut query = alarms_query(&format!("SELECT {ALARM_COLUMNS}"), tenant, filter);
+        if let Some(cursor) = after {
+            query
+                .push(" AND (opened_at, id) < (")
+                .push_bind(cursor.opened_at.as_millis())
+                .push(", ")
+                .push_bind(cursor.id.as_str())
+                .push(")");
+        }
+        query
+            .push(" ORDER BY opened_at DESC, id DESC LIMIT ")
+            .push_bind(i64::try_from(limit.get()).unwrap_or(i64::MAX - 1) + 1);
+        let rows: Vec<AlarmRow> = query.build_query_as().fetch_all(&self.reader).await.db()?;
+        let alarms = rows
+            .into_iter()
+            .map(alarm_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(AlarmPage::of(alarms, limit))
+    }
+
+    async fn count_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<u64> {
+        let mut query = alarms_query("SELECT COUNT(*)", tenant, filter);
+        let (count,): (i64,) = query.build_query_as().fetch_one(&self.reader).await.db()?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn open_alarm_summaries(
