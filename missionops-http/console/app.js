@@ -54,7 +54,22 @@ class ApiError extends Error {
 }
 
 /** A JSON request with the session cookie; a non-2xx answer throws an ApiError. */
-async function api(path, { method = 'GET', body, headers = {} } = {}) {
+async function api(path, options) {
+  return (await exchange(path, options)).data;
+}
+
+/**
+ * One page of a paged list (`limit` in `path`): its items, how many pass the filter in all
+ * (`X-Total-Count`) and the path of the next page (`Link: <…>; rel="next"`), or null.
+ */
+async function apiPage(path) {
+  const { data, response } = await exchange(path);
+  const link = /<([^>]*)>\s*;\s*rel="next"/.exec(response.headers.get('link') || '');
+  return { items: data, total: Number(response.headers.get('x-total-count') || data.length), next: link ? link[1] : null };
+}
+
+/** [`api`] with the response too, for its headers. */
+async function exchange(path, { method = 'GET', body, headers = {} } = {}) {
   const init = { method, credentials: 'same-origin', headers: { accept: 'application/json', ...headers } };
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
@@ -71,7 +86,7 @@ async function api(path, { method = 'GET', body, headers = {} } = {}) {
     }
     throw new ApiError(response.status, data);
   }
-  return data;
+  return { data, response };
 }
 
 const q = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v != null)).toString();
@@ -325,7 +340,31 @@ async function fleetPage() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Alarms: filter, acknowledge, shelve, unshelve; live.
+// Alarms: filter, acknowledge, shelve, unshelve; live; by pages.
+
+/** Alarms shown at first, and added by each "Show more". */
+const ALARM_PAGE = 100;
+/** The most alarms the API gives in one page. */
+const ALARM_API_PAGE = 1000;
+
+/**
+ * The first `count` alarms passing `filter`, read by pages, with how many pass it in all and
+ * whether there are more than `count`.
+ */
+async function firstAlarms(filter, count) {
+  const items = [];
+  let total = 0;
+  let more = false;
+  let path = `/alarms?${q({ ...filter, limit: Math.min(count, ALARM_API_PAGE) })}`;
+  while (path) {
+    const page = await apiPage(path);
+    items.push(...page.items);
+    total = page.total;
+    more = page.next !== null;
+    path = more && items.length < count ? page.next : null;
+  }
+  return { items, total, more };
+}
 
 async function alarmsPage() {
   const params = new URLSearchParams(location.search);
@@ -334,11 +373,20 @@ async function alarmsPage() {
     ['OPEN', 'ACTIVE', 'ACKNOWLEDGED', 'SHELVED', 'CLEARED', 'ALL'].map((s) => h('option', { value: s }, s)));
   const body = h('tbody', { id: 'alarm-rows' });
   const note = h('p', { class: 'error', id: 'alarm-error' });
+  const count = h('span', { class: 'muted', id: 'alarm-count' });
+  // A fleet can hold thousands of open alarms: the page shows the most recent first, a page
+  // at a time, and live reloads read again as many as are shown.
+  let wanted = ALARM_PAGE;
+  const more = h('button', { type: 'button', id: 'alarm-more', hidden: true, onclick: () => {
+    wanted += ALARM_PAGE;
+    load().catch((e) => { note.textContent = e.message; });
+  } }, `Show ${ALARM_PAGE} more`);
   const table = h('table', { id: 'alarms' },
     h('thead', null, h('tr', null, ['Severity', 'Spacecraft', 'Parameter', 'Kind', 'State', 'Opened', 'Last value',
       'Violations', 'Acknowledged by', 'Shelved until', 'Comment', ''].map((c) => h('th', null, c)))), body);
   show(h('h1', null, 'Alarms'),
-    h('div', { class: 'toolbar' }, 'Spacecraft', spacecraft, 'State', state), note, table);
+    h('div', { class: 'toolbar' }, 'Spacecraft', spacecraft, 'State', state, count), note, table,
+    h('div', { class: 'toolbar' }, more));
   let editing = false;
   let pending = false;
   const act = async (path, payload) => {
@@ -401,7 +449,8 @@ async function alarmsPage() {
     }
     pending = false;
     const mine = ++loads;
-    const alarms = await api(`/alarms?${q({ spacecraftId: spacecraft.value.trim(), state: state.value })}`);
+    const { items: alarms, total, more: hasMore } = await firstAlarms(
+      { spacecraftId: spacecraft.value.trim(), state: state.value }, wanted);
     probe.alarmAnswers += 1;
     if (mine !== loads) return;
     if (editing) {
@@ -409,9 +458,16 @@ async function alarmsPage() {
       return;
     }
     body.replaceChildren(...(alarms.length ? alarms.map(row) : [h('tr', null, h('td', { colspan: 12, class: 'muted' }, 'No alarms.'))]));
+    const all = total.toLocaleString('en');
+    count.textContent = hasMore ? `${alarms.length.toLocaleString('en')} most recent of ${all} alarms` : `${all} alarm${total === 1 ? '' : 's'}`;
+    more.hidden = !hasMore;
   };
-  spacecraft.addEventListener('change', () => load().catch((e) => { note.textContent = e.message; }));
-  state.addEventListener('change', () => load().catch((e) => { note.textContent = e.message; }));
+  const refilter = () => {
+    wanted = ALARM_PAGE;
+    load().catch((e) => { note.textContent = e.message; });
+  };
+  spacecraft.addEventListener('change', refilter);
+  state.addEventListener('change', refilter);
   await load();
   const reload = coalesced(150, () => load().catch(() => {}));
   every(10000, () => { if (!editing || pending) reload(); });

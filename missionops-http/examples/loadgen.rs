@@ -35,8 +35,8 @@
 //!   six snapshots each, timed around now: a tenth of the fleet ends with `battery_soc` above
 //!   its `warnHigh` (an open alarm), a tenth crossed once and came back (an alarm open until
 //!   acknowledged, its value returned), a tenth twice. Then, one request at a time, each of the console's reads `--rows` times
-//!   (default here 15): `GET /fleet/status`, the open alarms, every alarm, the newest 100
-//!   events, the first and the last page of `GET /spacecraft`, one spacecraft's page (the
+//!   (default here 15): `GET /fleet/status`, the open alarms, every alarm, the first page of
+//!   each (the alarms page's first load), the newest 100 events, the first and the last page of `GET /spacecraft`, one spacecraft's page (the
 //!   console's fleet page loads `GET /fleet/status` alone). Prints each read's median, p95 and
 //!   largest time and its answer's size.
 //!
@@ -707,6 +707,14 @@ async fn time_console_reads(options: &Options, fleet: &[String]) {
         ("GET /fleet/status", "/fleet/status".to_owned()),
         ("GET /alarms (open)", "/alarms".to_owned()),
         ("GET /alarms?state=ALL", "/alarms?state=ALL".to_owned()),
+        (
+            "GET /alarms?limit=100 (the console's first page)",
+            "/alarms?limit=100".to_owned(),
+        ),
+        (
+            "GET /alarms?state=ALL&limit=100",
+            "/alarms?state=ALL&limit=100".to_owned(),
+        ),
         ("GET /events?limit=100", "/events?limit=100".to_owned()),
         (
             "GET /spacecraft?limit=100",

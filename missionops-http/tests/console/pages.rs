@@ -1609,3 +1609,85 @@ async fn a_configuration_saved_elsewhere_joins_the_history_and_warns_the_editor(
     );
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn a_long_alarm_list_shows_its_most_recent_hundred_and_more_on_demand() {
+    let (_one, app) = fresh_app().await;
+    // 130 parameters over their limit at once: 130 alarms of one spacecraft.
+    let names: Vec<String> = (0..130).map(|n| format!("p{n:03}")).collect();
+    let limits: serde_json::Map<String, Value> = names
+        .iter()
+        .map(|name| (name.clone(), json!({"warnHigh": 45})))
+        .collect();
+    let over: serde_json::Map<String, Value> =
+        names.iter().map(|name| (name.clone(), json!(80))).collect();
+    let configured = app
+        .client
+        .put(app.url("/spacecraft/SC-M/config"))
+        .json(&json!({ "parameters": limits }))
+        .send()
+        .await
+        .expect("configure");
+    assert!(configured.status().is_success(), "{}", configured.status());
+    send_parameters(&app, "SC-M", now(), Value::Object(over)).await;
+
+    let browser = browser_at(&app, "/#/alarms").await;
+    let shown = "return document.querySelectorAll('#alarm-rows tr[data-id]').length + ' | ' \
+        + document.getElementById('alarm-count').textContent + ' | ' \
+        + (document.getElementById('alarm-more').hidden ? 'no more' : 'more')";
+    browser
+        .wait_for(
+            "the first hundred",
+            &answers(shown, "100 | 100 most recent of 130 alarms | more"),
+            WAIT,
+        )
+        .await;
+    browser.screenshot("alarms-first-page").await;
+    browser.click("#alarm-more").await;
+    browser
+        .wait_for(
+            "all 130 after Show more",
+            &answers(shown, "130 | 130 alarms | no more"),
+            WAIT,
+        )
+        .await;
+
+    // A new alarm comes in live; the page reads again as many as it shows, and the new one
+    // heads the list.
+    configure_limits(&app, "SC-N").await;
+    send_parameters(&app, "SC-N", now(), json!({"temp": 80})).await;
+    browser
+        .wait_for(
+            "the new alarm, live",
+            &answers(shown, "131 | 131 alarms | no more"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(
+        browser
+            .exec(
+                "return document.querySelector('#alarm-rows tr[data-id]').children[1].textContent",
+                json!([]),
+            )
+            .await,
+        json!("SC-N"),
+        "the most recently opened first"
+    );
+
+    // Another filter starts again from one page.
+    browser
+        .exec(
+            "const s = document.getElementById('alarm-spacecraft'); s.value = 'SC-M'; \
+             s.dispatchEvent(new Event('change'));",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_for(
+            "SC-M's first hundred",
+            &answers(shown, "100 | 100 most recent of 130 alarms | more"),
+            WAIT,
+        )
+        .await;
+    browser.quit().await;
+}
