@@ -1,9 +1,12 @@
 //! The default methods of the ports, for stores that do not answer them themselves.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use async_trait::async_trait;
 use missionops_core::{
-    ConfigChanges, Error, EventId, EventRepository, EventType, Limit, MissionEvent, NewEvent,
-    Result, Severity, SpacecraftId, TenantId, Timestamp,
+    ConfigChanges, Error, EventId, EventRepository, EventType, Limit, MissionEvent, MissionType,
+    NewEvent, Result, Severity, Spacecraft, SpacecraftId, SpacecraftName, SpacecraftPage,
+    SpacecraftRepository, TenantId, Timestamp,
 };
 
 /// An event log that answers only what `EventRepository` requires.
@@ -127,4 +130,76 @@ async fn the_default_last_contact_loss_reads_every_page_of_each_spacecrafts_even
             .expect("losses"),
         [None, Some(at(2400)), Some(at(7))]
     );
+}
+
+/// A registry that answers only what `SpacecraftRepository` requires, counting its pages.
+struct Registry {
+    fleet: Vec<Spacecraft>,
+    pages: AtomicUsize,
+}
+
+#[async_trait]
+impl SpacecraftRepository for Registry {
+    async fn register_spacecraft(&self, _: &TenantId, _: Spacecraft, _: NewEvent) -> Result<()> {
+        Err(Error::invalid("spacecraft", "this registry is read-only"))
+    }
+
+    async fn get_spacecraft(&self, _: &TenantId, id: &SpacecraftId) -> Result<Option<Spacecraft>> {
+        Ok(self.fleet.iter().find(|s| &s.id == id).cloned())
+    }
+
+    async fn list_spacecraft(
+        &self,
+        _: &TenantId,
+        limit: Limit,
+        offset: u64,
+    ) -> Result<SpacecraftPage> {
+        self.pages.fetch_add(1, Ordering::Relaxed);
+        let from = usize::try_from(offset).unwrap_or(usize::MAX);
+        Ok(SpacecraftPage {
+            total: self.fleet.len() as u64,
+            items: self
+                .fleet
+                .iter()
+                .skip(from)
+                .take(limit.get())
+                .cloned()
+                .collect(),
+        })
+    }
+}
+
+fn registry(size: usize) -> Registry {
+    let registered = Timestamp::parse("2025-06-01T00:00:00Z").expect("time");
+    let fleet = (0..size)
+        .map(|n| Spacecraft {
+            id: SpacecraftId::parse(format!("SC-{n:05}")).expect("id"),
+            name: SpacecraftName::parse(format!("Sat {n}")).expect("name"),
+            mission_type: MissionType::parse("CUBESAT").expect("mission type"),
+            metadata: Default::default(),
+            created_at: registered.add_millis(n as i64),
+            updated_at: registered.add_millis(n as i64),
+        })
+        .collect();
+    Registry {
+        fleet,
+        pages: AtomicUsize::new(0),
+    }
+}
+
+#[tokio::test]
+async fn the_default_read_of_every_spacecraft_walks_the_pages_to_the_end() {
+    for (size, pages) in [(0, 1), (999, 1), (1000, 1), (2345, 3), (3000, 3)] {
+        let registry = registry(size);
+        let every = registry
+            .every_spacecraft(&TenantId::default())
+            .await
+            .expect("every spacecraft");
+        assert_eq!(every, registry.fleet, "{size} spacecraft, in their order");
+        assert_eq!(
+            registry.pages.load(Ordering::Relaxed),
+            pages,
+            "{size} spacecraft: pages read"
+        );
+    }
 }

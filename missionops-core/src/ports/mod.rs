@@ -160,6 +160,28 @@ pub trait SpacecraftRepository: Send + Sync {
         limit: Limit,
         offset: u64,
     ) -> Result<SpacecraftPage>;
+
+    /// Every spacecraft of `tenant`, ordered by registration time, then id: what the fleet's
+    /// status and the clock tick walk. The default reads [`list_spacecraft`] pages of 1,000
+    /// (each counts the fleet and skips the pages before it); a backend reads them in one
+    /// statement.
+    ///
+    /// [`list_spacecraft`]: SpacecraftRepository::list_spacecraft
+    async fn every_spacecraft(&self, tenant: &TenantId) -> Result<Vec<Spacecraft>> {
+        const PAGE: u32 = 1000;
+        let page_size = Limit::clamped(i64::from(PAGE), PAGE);
+        let mut all = Vec::new();
+        let mut offset = 0u64;
+        loop {
+            let page = self.list_spacecraft(tenant, page_size, offset).await?;
+            let count = page.items.len();
+            all.extend(page.items);
+            offset += count as u64;
+            if count < page_size.get() || offset >= page.total {
+                return Ok(all);
+            }
+        }
+    }
 }
 
 /// Configuration storage, with every version kept.

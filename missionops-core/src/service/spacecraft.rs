@@ -10,10 +10,6 @@ use crate::error::{Error, Result};
 
 use super::{MissionOps, SpacecraftListItem, SpacecraftListing};
 
-/// How many spacecraft [`MissionOps::every_spacecraft`] reads a page: a page of this many rows
-/// is a few hundred kilobytes.
-const EVERY_SPACECRAFT_PAGE: u32 = 1000;
-
 impl MissionOps {
     /// Registers a spacecraft (`SPACECRAFT_REGISTERED` event); the id is generated when absent.
     /// [`Error::Conflict`] when the id exists; [`Error::Invalid`] when the metadata is over a
@@ -129,25 +125,8 @@ impl MissionOps {
         })
     }
 
-    /// Every registered spacecraft in registration order, read a page at a time.
+    /// Every registered spacecraft in registration order.
     pub(super) async fn every_spacecraft(&self) -> Result<Vec<Spacecraft>> {
-        let mut all = Vec::new();
-        // Each page counts the fleet and skips the pages before it: pages of 100 made ten
-        // thousand spacecraft a hundred counts and half a million rows skipped.
-        let page_size = Limit::clamped(i64::from(EVERY_SPACECRAFT_PAGE), EVERY_SPACECRAFT_PAGE);
-        let mut offset = 0u64;
-        loop {
-            let page = self
-                .shared
-                .store
-                .list_spacecraft(&self.tenant, page_size, offset)
-                .await?;
-            let count = page.items.len();
-            all.extend(page.items);
-            offset += count as u64;
-            if count < page_size.get() || offset >= page.total {
-                return Ok(all);
-            }
-        }
+        self.shared.store.every_spacecraft(&self.tenant).await
     }
 }

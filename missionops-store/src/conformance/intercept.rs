@@ -143,6 +143,10 @@ impl<I: Interceptor> SpacecraftRepository for Intercepted<I> {
     ) -> Result<SpacecraftPage> {
         self.inner.list_spacecraft(tenant, limit, offset).await
     }
+
+    async fn every_spacecraft(&self, tenant: &TenantId) -> Result<Vec<Spacecraft>> {
+        self.inner.every_spacecraft(tenant).await
+    }
 }
 
 #[async_trait]

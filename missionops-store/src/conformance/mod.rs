@@ -90,6 +90,7 @@ macro_rules! conformance_tests {
             alarms::open_alarms_are_read_for_a_list,
             alarms::open_alarms_are_summed_up_per_spacecraft,
             alarms::alarms_are_read_by_pages_after_a_cursor,
+            spacecraft::every_spacecraft_is_read_at_once_in_registration_order,
             telemetry_reads::recent_telemetry_is_read_for_a_list,
             telemetry_reads::latest_values_are_the_newest_sample_of_each_parameter,
             telemetry_writes::a_rejected_batch_names_its_first_bad_snapshot,

@@ -100,6 +100,35 @@ pub async fn spacecraft_are_listed_in_registration_order_with_a_total(store: &dy
     assert_eq!(page.total, 3);
 }
 
+/// Every spacecraft of a tenant is read at once in registration order (ties by id), with
+/// every field as the pages give it, none of another tenant's.
+pub async fn every_spacecraft_is_read_at_once_in_registration_order(store: &dyn Store) {
+    let tenant = TenantId::default();
+    assert!(
+        store
+            .every_spacecraft(&tenant)
+            .await
+            .expect("an empty registry")
+            .is_empty()
+    );
+    register(store, "SC-B", 2, 1).await;
+    register(store, "SC-A", 3, 2).await;
+    register(store, "SC-D", 1, 3).await;
+    register(store, "SC-C", 1, 4).await;
+    let other = register_sc3_in_other_tenant(store).await;
+    let every = store.every_spacecraft(&tenant).await.expect("every");
+    let ids: Vec<&str> = every.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["SC-C", "SC-D", "SC-B", "SC-A"]);
+    let page = store
+        .list_spacecraft(&tenant, limit(100), 0)
+        .await
+        .expect("list");
+    assert_eq!(every, page.items);
+    let theirs = store.every_spacecraft(&other).await.expect("theirs");
+    let ids: Vec<&str> = theirs.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["SC-3"]);
+}
+
 /// `existing_spacecraft` answers which of the ids given are registered in the tenant asked
 /// about: each once, none of another tenant's, none made up.
 pub async fn the_existing_spacecraft_among_ids_are_those_registered_in_the_tenant(

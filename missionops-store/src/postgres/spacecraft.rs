@@ -286,6 +286,23 @@ impl SpacecraftRepository for PostgresStore {
             .collect())
     }
 
+    /// One statement, where pages of 1,000 each counted the fleet and skipped the pages
+    /// before them.
+    async fn every_spacecraft(&self, tenant: &TenantId) -> Result<Vec<Spacecraft>> {
+        let mut reader = self.read_for(tenant).await?;
+        let rows = sqlx::query(
+            "SELECT id, name, mission_type, metadata_json::text AS metadata, created_at,
+                    updated_at
+             FROM spacecraft WHERE tenant = $1 ORDER BY created_at, id",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&mut *reader)
+        .await
+        .map_err(db)?;
+        reader.succeeded();
+        rows.iter().map(spacecraft_from_row).collect()
+    }
+
     async fn list_spacecraft(
         &self,
         tenant: &TenantId,

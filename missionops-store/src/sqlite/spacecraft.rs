@@ -256,6 +256,21 @@ impl SpacecraftRepository for SqliteStore {
         Ok(existing)
     }
 
+    /// One statement on a reader's thread: ten thousand rows are no short read, and the
+    /// writer goes on meanwhile.
+    async fn every_spacecraft(&self, tenant: &TenantId) -> Result<Vec<Spacecraft>> {
+        let rows: Vec<SpacecraftRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            spacecraft_columns!(),
+            " FROM spacecraft WHERE tenant = ? ORDER BY created_at, id"
+        ))
+        .bind(tenant.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        rows.into_iter().map(spacecraft_from_row).collect()
+    }
+
     async fn list_spacecraft(
         &self,
         tenant: &TenantId,
