@@ -862,6 +862,7 @@ pub(crate) enum AlarmsCommand {
     #[command(after_help = "\
 Examples:
   missionops alarms list
+  missionops alarms list --limit 20
   missionops alarms list --spacecraft-id SC-001 --state ALL --json")]
     List {
         /// Only this spacecraft's
@@ -871,6 +872,11 @@ Examples:
         /// ACTIVE, ACKNOWLEDGED, CLEARED, SHELVED, OPEN (every state but CLEARED) or ALL
         #[arg(long, default_value = "OPEN", value_parser = parse_alarm_states)]
         state: AlarmStates,
+
+        /// Only the N most recently opened, 1–1,000 (the table then says how many there are
+        /// in all); every one when absent
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        limit: Option<i64>,
     },
 
     /// Acknowledge an alarm

@@ -1269,6 +1269,50 @@ fn an_operator_acknowledges_an_alarm_and_sees_it_clear() {
 }
 
 #[test]
+fn alarms_list_shows_the_most_recent_with_a_limit_and_says_how_many_there_are() {
+    let db = Db::new();
+    for (n, spacecraft) in ["SC-L1", "SC-L2", "SC-L3"].iter().enumerate() {
+        db.run_with_stdin(
+            &["config", "set", spacecraft, "-"],
+            r#"{"parameters":{"temp":{"warnHigh":45}}}"#,
+        )
+        .ok();
+        db.run(&[
+            "ingest-telemetry",
+            &snapshot(
+                spacecraft,
+                &format!("2025-01-01T00:00:0{n}Z"),
+                r#"{"temp":50}"#,
+            ),
+        ])
+        .ok();
+    }
+    let newest: Vec<String> = db
+        .json(&["alarms", "list", "--limit", "2"])
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|a| a["spacecraftId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(newest, ["SC-L3", "SC-L2"]);
+    let table = db.run(&["alarms", "list", "--limit", "2"]).ok();
+    assert!(
+        table.contains("SC-L3") && table.contains("SC-L2") && !table.contains("SC-L1"),
+        "{table}"
+    );
+    assert!(
+        table.contains("2 most recent of 3 alarms (--limit)"),
+        "{table}"
+    );
+    let all = db.run(&["alarms", "list", "--limit", "3"]).ok();
+    assert!(!all.contains("most recent of"), "{all}");
+    for bad in ["0", "1001", "-1"] {
+        let line = db.run(&["alarms", "list", "--limit", bad]).fails(2);
+        assert!(line.contains("limit"), "--limit {bad}: {line}");
+    }
+}
+
+#[test]
 fn alarms_are_shelved_and_bad_alarm_commands_exit_with_one_line() {
     let db = Db::new();
     db.run_with_stdin(

@@ -1,9 +1,12 @@
 //! `alarms list|ack|shelve|unshelve`: the operator's side of the alarm lifecycle.
 
-use missionops_core::{Alarm, AlarmFilter, MissionOps};
+use missionops_core::{Alarm, AlarmFilter, Limit, MissionOps};
 
 use crate::args::AlarmsCommand;
 use crate::output::{self, Output, or_dash};
+
+/// The largest `alarms list --limit`, as the API's page.
+const ALARMS_LIMIT_MAX: u32 = 1_000;
 
 /// Runs one `alarms` subcommand.
 pub(crate) async fn alarms(
@@ -15,13 +18,22 @@ pub(crate) async fn alarms(
         AlarmsCommand::List {
             spacecraft_id,
             state,
+            limit,
         } => {
-            let alarms = ops
-                .list_alarms(&AlarmFilter {
-                    spacecraft_id,
-                    states: state,
-                })
-                .await?;
+            let filter = AlarmFilter {
+                spacecraft_id,
+                states: state,
+            };
+            // With a limit, the most recent page and how many there are in all.
+            let (alarms, total) = match limit {
+                None => (ops.list_alarms(&filter).await?, None),
+                Some(limit) => {
+                    let limit = Limit::new(limit, ALARMS_LIMIT_MAX)?;
+                    let page = ops.list_alarms_page(&filter, None, limit).await?;
+                    let total = ops.count_alarms(&filter).await?;
+                    (page.alarms, Some(total))
+                }
+            };
             if out.is_json() {
                 return out.json(&alarms);
             }
@@ -53,7 +65,14 @@ pub(crate) async fn alarms(
                     output::value_text(&alarm.last_value).into(),
                 ]);
             }
-            out.table_or(&table, "No alarms.")
+            out.table_or(&table, "No alarms.")?;
+            match total {
+                Some(total) if total > alarms.len() as u64 => out.line(format!(
+                    "{} most recent of {total} alarms (--limit)",
+                    alarms.len()
+                )),
+                _ => Ok(()),
+            }
         }
         AlarmsCommand::Ack { id, by, comment } => {
             let alarm = ops.acknowledge_alarm(&id, by, comment).await?;
