@@ -1001,6 +1001,8 @@ struct Reads {
     before_list: std::sync::Mutex<Option<futures_util::future::BoxFuture<'static, ()>>>,
     /// How many spacecraft and windows each read of anomaly counts for a list asked about.
     anomaly_counts: std::sync::Mutex<Vec<(usize, usize)>>,
+    /// Run (once) before the next read of anomaly counts for a list.
+    before_counts: std::sync::Mutex<Option<futures_util::future::BoxFuture<'static, ()>>>,
     /// Lists of alarms read.
     alarm_lists: std::sync::atomic::AtomicUsize,
 }
@@ -1082,6 +1084,10 @@ impl Interceptor for Reads {
             .lock()
             .expect("reads")
             .push((spacecraft.len(), since.len()));
+        let step = self.before_counts.lock().expect("reads").take();
+        if let Some(step) = step {
+            step.await;
+        }
     }
 
     async fn before_list_alarms(&self, _filter: &missionops_core::AlarmFilter) {
@@ -1643,4 +1649,66 @@ async fn the_fleet_status_reads_every_window_at_once_and_counts_alarms_without_l
         0,
         "no list of alarms read"
     );
+}
+
+#[tokio::test]
+async fn callers_asking_while_a_fleet_status_is_made_share_the_next_one_made_after_they_asked() {
+    // A control room's screens all reload the fleet after one event: the first caller's
+    // status is held half-way; a spacecraft registers; four more callers ask. They share one
+    // status, made after they asked (so it has the new spacecraft), and the first caller's is
+    // not given to them.
+    let counted = CountedFleet::new(&["SC-1", "SC-2"]).await;
+    let (reached, held_reached) = tokio::sync::oneshot::channel::<()>();
+    let (release, held) = tokio::sync::oneshot::channel::<()>();
+    *counted.store.before_counts.lock().expect("reads") = Some(Box::pin(async move {
+        let _ = reached.send(());
+        let _ = held.await;
+    }));
+    counted.store.anomaly_counts.lock().expect("reads").clear();
+    let first = tokio::spawn({
+        let app = counted.app.clone();
+        async move { app.fleet_status().await }
+    });
+    held_reached
+        .await
+        .expect("the first status reaches its counts");
+    register_elsewhere(&counted.app, &counted.app, "SC-3").await;
+    let later: Vec<_> = (0..4)
+        .map(|_| {
+            let app = counted.app.clone();
+            tokio::spawn(async move { app.fleet_status().await })
+        })
+        .collect();
+    // One thread: each caller runs until it waits for its turn.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    release.send(()).expect("release the first status");
+    let ids = |fleet: &[missionops_core::FleetEntry]| -> Vec<String> {
+        fleet
+            .iter()
+            .map(|f| f.status.spacecraft_id.to_string())
+            .collect()
+    };
+    let first = first.await.expect("first").expect("first status");
+    assert_eq!(ids(&first), ["SC-1", "SC-2"]);
+    let mut answers = Vec::new();
+    for caller in later {
+        answers.push(caller.await.expect("caller").expect("status"));
+    }
+    for answer in &answers {
+        assert_eq!(ids(answer), ["SC-1", "SC-2", "SC-3"]);
+        assert_eq!(answer, &answers[0]);
+    }
+    assert_eq!(
+        *counted.store.anomaly_counts.lock().expect("reads"),
+        [(2, 3), (3, 3)],
+        "two statuses for five callers: the first's and one shared by the other four"
+    );
+
+    // Nothing is kept once every caller has its answer: a lone caller makes its own.
+    register_elsewhere(&counted.app, &counted.app, "SC-4").await;
+    let alone = counted.app.fleet_status().await.expect("status");
+    assert_eq!(ids(&alone), ["SC-1", "SC-2", "SC-3", "SC-4"]);
+    assert_eq!(counted.store.anomaly_counts.lock().expect("reads").len(), 3);
 }

@@ -18,6 +18,7 @@ use super::monitor_slots::SlotHandle;
 use super::packets::CachedPackets;
 use super::recent_window_cache::Windows;
 use super::rules_cache::{CachedRules, SharedRules};
+use super::status_runs::StatusRuns;
 
 /// How long a cached window, rule version or monitor configuration is trusted without asking
 /// the store again.
@@ -106,6 +107,8 @@ pub(super) struct Shared {
     pub(super) change_feeds: ChangeFeeds,
     /// Compiled rules shared by the spacecraft whose configurations are the same document.
     pub(super) shared_rules: Arc<SharedRules>,
+    /// The fleet statuses being made, shared by the callers that ask meanwhile.
+    pub(super) status_runs: Arc<StatusRuns>,
 }
 
 impl std::fmt::Debug for MissionOps {
@@ -136,6 +139,7 @@ impl MissionOps {
                 packet_decoders: Arc::default(),
                 change_feeds: ChangeFeeds::default(),
                 shared_rules: Arc::default(),
+                status_runs: Arc::default(),
             }),
             tenant: TenantId::default_tenant(),
             actor: Actor::Anonymous,

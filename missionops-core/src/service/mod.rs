@@ -38,6 +38,7 @@ mod rules_cache;
 mod seed;
 mod spacecraft;
 mod status;
+mod status_runs;
 mod telemetry_reads;
 mod tick;
 mod views;

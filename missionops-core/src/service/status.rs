@@ -115,7 +115,17 @@ impl MissionOps {
     /// asked for all of them (the anomaly counts for every window) at once, and the alarms
     /// once for the tenant: the console's fleet page reloads this on every event, and one
     /// read per spacecraft and figure made a fleet of 1,000 five thousand reads.
+    ///
+    /// Callers of one tenant that ask while a status is being made share the next one (see
+    /// `status_runs`): every answer is made after its caller asked, and a burst of callers
+    /// (a control room's screens after one event) costs at most two statuses.
     pub async fn fleet_status(&self) -> Result<Vec<FleetEntry>> {
+        let runs = self.shared.status_runs.of(&self.tenant);
+        runs.status(self.read_fleet_status()).await
+    }
+
+    /// [`Self::fleet_status`], read from the store.
+    async fn read_fleet_status(&self) -> Result<Vec<FleetEntry>> {
         // The reads go out together (each backend runs them on connections of their own):
         // a status waits for the slowest, not for their sum.
         let (spacecraft, alarms) =
