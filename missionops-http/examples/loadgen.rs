@@ -37,8 +37,9 @@
 //!   acknowledged, its value returned), a tenth twice. Then, one request at a time, each of the console's reads `--rows` times
 //!   (default here 15): `GET /fleet/status`, the open alarms, every alarm, the first page of
 //!   each (the alarms page's first load), the newest 100 events, the first and the last page of `GET /spacecraft`, one spacecraft's page (the
-//!   console's fleet page loads `GET /fleet/status` alone). Prints each read's median, p95 and
-//!   largest time and its answer's size.
+//!   console's fleet page loads `GET /fleet/status` alone), then eight `GET /fleet/status` at
+//!   once (a control room's screens after one event), timed until the last answer. Prints
+//!   each read's median, p95 and largest time and its answer's size.
 //!
 //! Packets (SPEC §11):
 //! - `packets`: defines the demo's XTCE definition (`Sat-Imager-001`'s) for a spacecraft, then
@@ -739,6 +740,25 @@ async fn time_console_reads(options: &Options, fleet: &[String]) {
         }
         report_read(name, times, bytes);
     }
+    // A control room: eight screens reload the fleet at once after one event. Timed: until
+    // the last of the eight has its answer.
+    const SCREENS: usize = 8;
+    let mut bursts = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..repeats {
+        let sent = Instant::now();
+        let answers = futures_util::future::join_all(
+            (0..SCREENS).map(|_| timed_get(&client, base, "/fleet/status")),
+        )
+        .await;
+        bursts.push(sent.elapsed());
+        bytes = answers.first().map_or(0, |(_, size)| *size);
+    }
+    report_read(
+        &format!("GET /fleet/status from {SCREENS} screens at once (until the last answer)"),
+        bursts,
+        bytes,
+    );
 }
 
 /// The monitor tick's figures in the server's `/metrics`: how many ticks were timed, their
