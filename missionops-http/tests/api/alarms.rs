@@ -8,7 +8,7 @@ use missionops_http::HttpConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error_shape, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, assert_error_shape, next_page, spawn_app, spawn_app_with};
 
 fn at(second: i64) -> String {
     format!("2025-06-01T00:{:02}:{:02}Z", second / 60, second % 60)
@@ -305,18 +305,7 @@ async fn alarm_pages(app: &TestApp, first: &str) -> (Vec<Value>, Vec<(u64, Optio
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .expect("a page says how many alarms pass its filter");
-        next = response
-            .headers()
-            .get("link")
-            .and_then(|v| v.to_str().ok())
-            .map(|link| {
-                assert!(link.ends_with(">; rel=\"next\""), "{link}");
-                link.trim_start_matches('<')
-                    .split_once('>')
-                    .expect("a <target>")
-                    .0
-                    .to_owned()
-            });
+        next = next_page(&response);
         pages.push((total, next.clone()));
         let page: Value = response.json().await.expect("json");
         alarms.extend(page.as_array().expect("array").iter().cloned());

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{next_page, spawn_app};
 
 #[tokio::test]
 async fn events_docs_and_anomalies_follow_the_compat_routes() {
@@ -94,18 +94,7 @@ async fn the_timeline_pages_by_limit_and_follows_its_next_links_to_the_whole_win
     while let Some(path) = next.take() {
         let response = app.get(&path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
-        next = response
-            .headers()
-            .get("link")
-            .and_then(|v| v.to_str().ok())
-            .map(|link| {
-                assert!(link.ends_with(">; rel=\"next\""), "{link}");
-                link.trim_start_matches('<')
-                    .split_once('>')
-                    .expect("a <target>")
-                    .0
-                    .to_owned()
-            });
+        next = next_page(&response);
         let page: serde_json::Value = response.json().await.expect("json");
         let page = page.as_array().expect("array");
         assert!(page.len() <= 3, "{page:?}");

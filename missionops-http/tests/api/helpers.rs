@@ -209,3 +209,16 @@ pub fn assert_error_shape(body: &Value) -> String {
     assert!(body["details"].is_array(), "details missing: {body}");
     body["message"].as_str().unwrap_or_default().to_owned()
 }
+
+/// The request for the page after `response`'s, from its `Link: <…>; rel="next"` header
+/// (RFC 8288), or `None` on the last page.
+pub fn next_page(response: &Response) -> Option<String> {
+    let link = response.headers().get("link")?.to_str().ok()?;
+    assert!(link.ends_with(">; rel=\"next\""), "{link}");
+    let target = link
+        .trim_start_matches('<')
+        .split_once('>')
+        .expect("a <target>")
+        .0;
+    Some(target.to_owned())
+}

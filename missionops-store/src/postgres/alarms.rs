@@ -242,11 +242,8 @@ impl AlarmRepository for PostgresStore {
         .await
         .map_err(db)?;
         reader.succeeded();
-        let alarms = rows
-            .iter()
-            .map(alarm_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(AlarmPage::of(alarms, limit))
+        let read: Result<Vec<Alarm>> = rows.iter().map(alarm_from_row).collect();
+        Ok(AlarmPage::of(read?, limit))
     }
 
     async fn count_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<u64> {

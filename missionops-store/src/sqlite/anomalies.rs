@@ -724,11 +724,8 @@ impl AlarmRepository for SqliteStore {
             .push(" ORDER BY opened_at DESC, id DESC LIMIT ")
             .push_bind(i64::try_from(limit.get()).unwrap_or(i64::MAX - 1) + 1);
         let rows: Vec<AlarmRow> = query.build_query_as().fetch_all(&self.reader).await.db()?;
-        let alarms = rows
-            .into_iter()
-            .map(alarm_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(AlarmPage::of(alarms, limit))
+        let read: Result<Vec<Alarm>> = rows.into_iter().map(alarm_from_row).collect();
+        Ok(AlarmPage::of(read?, limit))
     }
 
     async fn count_alarms(&self, tenant: &TenantId, filter: &AlarmFilter) -> Result<u64> {
