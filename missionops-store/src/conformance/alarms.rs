@@ -13,10 +13,7 @@ use super::fixtures::*;
 pub async fn alarms_are_saved_replaced_and_filtered(store: &dyn Store) {
     register(store, "SC-1", 0, 1).await;
     register(store, "SC-2", 0, 2).await;
-    let alarm = |id: &str, spacecraft: &str, opened: i64, state: AlarmState| Alarm {
-        state,
-        ..test_alarm(id, spacecraft, opened)
-    };
+    let alarm = in_state;
     store
         .save_alarm(
             &TenantId::default(),
@@ -124,10 +121,7 @@ pub async fn open_alarms_are_read_for_a_list(store: &dyn Store) {
     register(store, "SC-1", 0, 1).await;
     register(store, "SC-2", 0, 2).await;
     register(store, "SC-3", 0, 3).await;
-    let alarm = |id: &str, spacecraft: &str, opened: i64, state: AlarmState| Alarm {
-        state,
-        ..test_alarm(id, spacecraft, opened)
-    };
+    let alarm = in_state;
     save_beside_another_tenants(
         store,
         &tenant,
@@ -293,10 +287,7 @@ pub async fn alarms_are_read_by_pages_after_a_cursor(store: &dyn Store) {
     let tenant = TenantId::default_tenant();
     register(store, "SC-1", 0, 1).await;
     register(store, "SC-2", 0, 2).await;
-    let alarm = |id: &str, spacecraft: &str, opened: i64, state: AlarmState| Alarm {
-        state,
-        ..test_alarm(id, spacecraft, opened)
-    };
+    let alarm = in_state;
     // Ties of opening time (a1, a2, a3 at 5 s) go by id, greatest first.
     let other = save_beside_another_tenants(
         store,
@@ -412,5 +403,13 @@ async fn walk_alarm_pages(
         if after.is_none() || pages.len() > 20 {
             return pages;
         }
+    }
+}
+
+/// [`test_alarm`] in `state`.
+fn in_state(id: &str, spacecraft: &str, opened: i64, state: AlarmState) -> Alarm {
+    Alarm {
+        state,
+        ..test_alarm(id, spacecraft, opened)
     }
 }
