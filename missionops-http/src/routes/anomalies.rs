@@ -90,7 +90,9 @@ pub async fn list(
     params(("spacecraftId" = String, Query), ("from" = String, Query), ("to" = String, Query),
         ("limit" = Option<u32>, Query, description = "page size, 1–10,000"),
         ("cursor" = Option<String>, Query, description = "where the page starts, from the previous page's `Link: rel=\"next\"`")),
-    responses((status = 200, description = "anomalies, oldest first; with `limit` or `cursor` one page, and a `Link: rel=\"next\"` header when there may be more"), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "anomalies, oldest first; with `limit` or `cursor` one page, and a `Link: rel=\"next\"` header when there may be more",
+        headers(("Link" = String, description = "with `limit` or `cursor`, when there may be more: `</anomalies/timeline?…&cursor=…>; rel=\"next\"`, the next page"))),
+        (status = 400, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(spacecraft_id = %query.spacecraft_id))]
 pub async fn timeline(
     State(state): State<AppState>,
@@ -169,7 +171,10 @@ pub async fn procedures(
     params(("spacecraftId" = Option<String>, Query), ("state" = Option<String>, Query, description = "ACTIVE, ACKNOWLEDGED, CLEARED, SHELVED, OPEN (default: every state but CLEARED) or ALL"),
         ("limit" = Option<u32>, Query, description = "page size, 1–1,000"),
         ("cursor" = Option<String>, Query, description = "where the page starts, from the previous page's `Link: rel=\"next\"`")),
-    responses((status = 200, description = "alarms; with `limit` or `cursor` one page, its `X-Total-Count` and, when there are more, a `Link: rel=\"next\"` header"), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "alarms; with `limit` or `cursor` one page, its `X-Total-Count` and, when there are more, a `Link: rel=\"next\"` header",
+        headers(("X-Total-Count" = u64, description = "with `limit` or `cursor`: how many alarms pass the filter in all"),
+            ("Link" = String, description = "with `limit` or `cursor`, when there are more: `</alarms?…&cursor=…>; rel=\"next\"`, the next page"))),
+        (status = 400, body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(spacecraft_id = query.spacecraft_id.as_ref().map(SpacecraftId::as_str)))]
 pub async fn alarms(
     State(state): State<AppState>,

@@ -384,6 +384,25 @@ async fn alarms_are_listed_by_pages_that_keep_their_filter() {
     assert_eq!(status, StatusCode::OK, "{rest}");
     assert_eq!(rest.as_array().map(Vec::len), Some(4));
 
+    // Clients learn the paging from the API's description.
+    let (_, doc) = app.get_json("/openapi.json").await;
+    let alarms_get = &doc["paths"]["/alarms"]["get"];
+    let parameters: Vec<&str> = alarms_get["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(
+        parameters.contains(&"limit") && parameters.contains(&"cursor"),
+        "{parameters:?}"
+    );
+    let headers = &alarms_get["responses"]["200"]["headers"];
+    assert!(
+        headers["X-Total-Count"].is_object() && headers["Link"].is_object(),
+        "{headers}"
+    );
+
     for (bad, field) in [
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
