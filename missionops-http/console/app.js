@@ -316,19 +316,39 @@ export function renderFleet(grid, entries) {
   return ages;
 }
 
+/** Which tiles the fleet page's "Show" choice keeps. */
+const FLEET_SHOWS = {
+  all: () => true,
+  'not nominal': (sc) => sc.overallStatus !== 'NOMINAL' || sc.stale || !!sc.contactLostAt,
+  critical: (sc) => sc.overallStatus === 'CRITICAL',
+};
+
 async function fleetPage() {
   const grid = h('div', { class: 'tiles', id: 'fleet' });
   const summary = h('span', { class: 'muted', id: 'fleet-summary' });
-  show(h('h1', null, 'Fleet'), h('div', { class: 'toolbar' }, summary), grid);
+  // A fleet of thousands: find a spacecraft by name or id, or keep only those that need a look.
+  const search = h('input', { id: 'fleet-search', type: 'search', placeholder: 'name or id' });
+  const showing = h('select', { id: 'fleet-show' }, Object.keys(FLEET_SHOWS).map((s) => h('option', { value: s }, s)));
+  show(h('h1', null, 'Fleet'), h('div', { class: 'toolbar' }, 'Find', search, 'Show', showing, summary), grid);
   let ages = [];
+  let fleet = [];
+  const draw = () => {
+    const text = search.value.trim().toLowerCase();
+    const kept = fleet.filter((sc) => FLEET_SHOWS[showing.value](sc)
+      && (!text || String(sc.name).toLowerCase().includes(text) || String(sc.spacecraftId).toLowerCase().includes(text)));
+    ages = renderFleet(grid, kept);
+    const worst = fleet.filter((f) => f.overallStatus === 'CRITICAL').length;
+    const shown = kept.length === fleet.length ? '' : ` · showing ${kept.length}`;
+    summary.textContent = `${fleet.length} spacecraft · ${worst} critical${shown} · rendered in ${probe.fleetRenderMs.toFixed(1)} ms`;
+  };
+  search.addEventListener('input', draw);
+  showing.addEventListener('change', draw);
   // Loads run one at a time (the first, then `coalesced` reloads), so an older fleet never
   // replaces a newer one.
   const load = async () => {
-    const fleet = await api('/fleet/status');
+    fleet = await api('/fleet/status');
     probe.fleetAnswers += 1;
-    ages = renderFleet(grid, fleet);
-    const worst = fleet.filter((f) => f.overallStatus === 'CRITICAL').length;
-    summary.textContent = `${fleet.length} spacecraft · ${worst} critical · rendered in ${probe.fleetRenderMs.toFixed(1)} ms`;
+    draw();
   };
   await load();
   const reload = coalesced(300, () => load().catch(() => {}));

@@ -1691,3 +1691,114 @@ async fn a_long_alarm_list_shows_its_most_recent_hundred_and_more_on_demand() {
         .await;
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn the_fleet_is_narrowed_by_name_or_id_and_by_status_and_stays_narrowed_live() {
+    let (_one, app) = seeded_app().await;
+    let (status, fleet) = crate::answer(app.client.get(app.url("/fleet/status"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let fleet = fleet.as_array().expect("fleet").clone();
+    let ids_where = |keep: &dyn Fn(&Value) -> bool| -> String {
+        let mut ids: Vec<&str> = fleet
+            .iter()
+            .filter(|sc| keep(sc))
+            .filter_map(|sc| sc["spacecraftId"].as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.join(",")
+    };
+    let browser = browser_at(&app, "/#/fleet").await;
+    let tiles = "return [...document.querySelectorAll('#fleet .tile')].map(t => t.dataset.id).sort().join(',')";
+    browser
+        .wait_for("every tile", &answers(tiles, &ids_where(&|_| true)), WAIT)
+        .await;
+    let choose = |show: &str| {
+        format!(
+            "const s = document.getElementById('fleet-show'); s.value = '{show}'; \
+             s.dispatchEvent(new Event('change'));"
+        )
+    };
+    browser.exec(&choose("critical"), json!([])).await;
+    let critical = ids_where(&|sc| sc["overallStatus"] == "CRITICAL");
+    browser
+        .wait_for("the critical ones", &answers(tiles, &critical), WAIT)
+        .await;
+    browser.exec(&choose("not nominal"), json!([])).await;
+    let not_nominal = |sc: &Value| {
+        sc["overallStatus"] != "NOMINAL" || sc["stale"] == true || sc["contactLostAt"].is_string()
+    };
+    browser
+        .wait_for(
+            "the ones not nominal",
+            &answers(tiles, &ids_where(&not_nominal)),
+            WAIT,
+        )
+        .await;
+    browser.exec(&choose("all"), json!([])).await;
+
+    // Found by part of its name, in any case; the summary says how many are shown.
+    let name = fleet[0]["name"].as_str().expect("name").to_owned();
+    let part = name[..name.len().min(4)].to_lowercase();
+    browser
+        .exec(
+            "const s = document.getElementById('fleet-search'); s.value = arguments[0]; \
+             s.dispatchEvent(new Event('input'));",
+            json!([part.to_uppercase()]),
+        )
+        .await;
+    let found = ids_where(&|sc| {
+        let has = |field: &str| {
+            sc[field]
+                .as_str()
+                .is_some_and(|v| v.to_lowercase().contains(&part))
+        };
+        has("name") || has("spacecraftId")
+    });
+    browser
+        .wait_for("the ones found", &answers(tiles, &found), WAIT)
+        .await;
+    let shown = found.split(',').count();
+    if shown < fleet.len() {
+        let summary = browser
+            .exec(
+                "return document.getElementById('fleet-summary').textContent",
+                json!([]),
+            )
+            .await;
+        assert!(
+            summary
+                .as_str()
+                .is_some_and(|s| s.contains(&format!("showing {shown}"))),
+            "{summary}"
+        );
+    }
+    browser.screenshot("fleet-found").await;
+
+    // A live reload (a spacecraft registers, which the search does not find) keeps what the
+    // operator narrowed the page to.
+    let before = browser
+        .exec("return window.__mo.fleetAnswers", json!([]))
+        .await;
+    send_sample(&app, "ZZ-LIVE-1").await;
+    browser
+        .wait_for(
+            "a live reload",
+            &format!("return window.__mo.fleetAnswers > {before}"),
+            WAIT,
+        )
+        .await;
+    assert_eq!(browser.exec(tiles, json!([])).await, json!(found));
+    let summary = browser
+        .exec(
+            "return document.getElementById('fleet-summary').textContent",
+            json!([]),
+        )
+        .await;
+    assert!(
+        summary
+            .as_str()
+            .is_some_and(|s| s.starts_with(&format!("{} spacecraft", fleet.len() + 1))),
+        "{summary}"
+    );
+    browser.quit().await;
+}
