@@ -93,11 +93,12 @@ pub use rules::{
     Scalar, Severities, SpacecraftMonitor, ThresholdViolation, Thresholds, WindowAnalysis, analyse,
 };
 pub use service::{
-    ANALYSIS_PAGE_SNAPSHOTS, AnalysisWindow, AnomalyCounts, BatchIngest, BatchReceipt, ConfigView,
-    DetectReport, FleetEntry, IngestMode, IngestReceipt, LatestView, MAX_BATCH_SNAPSHOTS,
-    MAX_COMMENT_CHARS, MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS, MissionOps, OverallStatus,
-    PacketDefinitionView, ParameterState, REBUILD_HISTORY, RangeAnalysis, RetryReport,
-    SpacecraftListItem, SpacecraftListing, SpacecraftStatus, TickReport, TimelinePages,
+    ANALYSIS_PAGE_SNAPSHOTS, AlarmListing, AnalysisWindow, AnomalyCounts, BatchIngest,
+    BatchReceipt, ConfigView, DetectReport, FleetEntry, IngestMode, IngestReceipt, LatestView,
+    MAX_BATCH_SNAPSHOTS, MAX_COMMENT_CHARS, MAX_SERIES_BUCKETS, MAX_WINDOW_SNAPSHOTS, MissionOps,
+    OverallStatus, PacketDefinitionView, ParameterState, REBUILD_HISTORY, RangeAnalysis,
+    RetryReport, SpacecraftListItem, SpacecraftListing, SpacecraftStatus, TickReport,
+    TimelinePages,
 };
 pub use service::{ProfileSeedReport, SeedOptions, SeedProgress, SeedReport, SeededDocument};
 pub use simulation::{

@@ -29,9 +29,8 @@ pub(crate) async fn alarms(
                 None => (ops.list_alarms(&filter).await?, None),
                 Some(limit) => {
                     let limit = Limit::new(limit, ALARMS_LIMIT_MAX)?;
-                    let page = ops.list_alarms_page(&filter, None, limit).await?;
-                    let total = ops.count_alarms(&filter).await?;
-                    (page.alarms, Some(total))
+                    let page = ops.alarm_page(&filter, None, limit).await?;
+                    (page.alarms, Some(page.total))
                 }
             };
             if out.is_json() {

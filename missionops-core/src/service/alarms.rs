@@ -4,17 +4,30 @@
 
 use std::collections::HashMap;
 
+use futures_util::future::try_join;
+
 use crate::domain::{
     Alarm, AlarmCursor, AlarmFilter, AlarmId, AlarmStates, EventStamp, Limit, NewEvent, Operator,
     SpacecraftId, TenantId, Timestamp,
 };
 use crate::error::{Error, Result};
-use crate::ports::{AlarmPage, OpenAlarmSummary};
+use crate::ports::OpenAlarmSummary;
 
 use super::MissionOps;
 
 /// The longest operator comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 2_000;
+
+/// A page of alarms ([`MissionOps::alarm_page`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmListing {
+    /// The alarms, most recently opened first.
+    pub alarms: Vec<Alarm>,
+    /// Where the next page starts, when more alarms pass the filter.
+    pub next: Option<AlarmCursor>,
+    /// How many alarms pass the filter in all.
+    pub total: u64,
+}
 
 impl MissionOps {
     /// Alarms passing `filter`, most recently opened first.
@@ -23,22 +36,25 @@ impl MissionOps {
     }
 
     /// A page of at most `limit` alarms passing `filter`, after `after` (from the first when
-    /// `None`), most recently opened first, with where the next page starts.
-    pub async fn list_alarms_page(
+    /// `None`), most recently opened first, with where the next page starts and how many
+    /// alarms pass the filter in all (the two reads go out together).
+    pub async fn alarm_page(
         &self,
         filter: &AlarmFilter,
         after: Option<&AlarmCursor>,
         limit: Limit,
-    ) -> Result<AlarmPage> {
-        self.shared
-            .store
-            .list_alarms_page(&self.tenant, filter, after, limit)
-            .await
-    }
-
-    /// How many alarms pass `filter`.
-    pub async fn count_alarms(&self, filter: &AlarmFilter) -> Result<u64> {
-        self.shared.store.count_alarms(&self.tenant, filter).await
+    ) -> Result<AlarmListing> {
+        let store = &self.shared.store;
+        let (page, total) = try_join(
+            store.list_alarms_page(&self.tenant, filter, after, limit),
+            store.count_alarms(&self.tenant, filter),
+        )
+        .await?;
+        Ok(AlarmListing {
+            alarms: page.alarms,
+            next: page.next,
+            total,
+        })
     }
 
     /// The alarm with `id`; [`Error::NotFound`] when unknown.

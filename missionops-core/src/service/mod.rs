@@ -43,7 +43,7 @@ mod telemetry_reads;
 mod tick;
 mod views;
 
-pub use alarms::MAX_COMMENT_CHARS;
+pub use alarms::{AlarmListing, MAX_COMMENT_CHARS};
 pub use analysis::{ANALYSIS_PAGE_SNAPSHOTS, AnalysisWindow, MAX_WINDOW_SNAPSHOTS, RangeAnalysis};
 pub use anomalies::TimelinePages;
 pub use app::MissionOps;

@@ -190,13 +190,12 @@ pub async fn alarms(
         return Ok(ok(ops.list_alarms(&filter).await?).into_response());
     }
     let limit = query.limit.unwrap_or_default().0;
-    let (page, total) = tokio::try_join!(
-        ops.list_alarms_page(&filter, query.cursor.as_ref(), limit),
-        ops.count_alarms(&filter)
-    )?;
+    let page = ops
+        .alarm_page(&filter, query.cursor.as_ref(), limit)
+        .await?;
     let mut response = ok(page.alarms).into_response();
     let headers = response.headers_mut();
-    headers.insert(TOTAL_COUNT, HeaderValue::from(total));
+    headers.insert(TOTAL_COUNT, HeaderValue::from(page.total));
     if let Some(next) = page.next {
         let link = next_alarms_link(&filter, limit, &next);
         if let Ok(value) = HeaderValue::from_str(&link) {
