@@ -970,6 +970,18 @@ async fn hold_next_answer(browser: &Browser, prefix: &str) {
         .await;
 }
 
+/// A script that sets the control `id` to `value` and dispatches `event` on it, as an
+/// operator's typing or choosing does.
+fn setting(id: &str, value: &str, event: &str) -> String {
+    format!(
+        "const s = document.getElementById({id}); s.value = {value}; \
+         s.dispatchEvent(new Event({event}));",
+        id = json!(id),
+        value = json!(value),
+        event = json!(event),
+    )
+}
+
 /// Whether the answer [`hold_next_answer`] holds is in.
 const HELD: &str = "return typeof window.__held === 'function'";
 
@@ -1204,12 +1216,7 @@ async fn an_alarm_list_answered_late_never_replaces_a_later_one_nor_an_open_shel
         .wait_for("both spacecraft's alarms", &rows_are("SC-A,SC-B"), WAIT)
         .await;
     let answers = "return window.__mo.alarmAnswers";
-    let filter = |spacecraft: &str| {
-        format!(
-            "const s = document.getElementById('alarm-spacecraft'); s.value = '{spacecraft}'; \
-             s.dispatchEvent(new Event('change'));"
-        )
-    };
+    let filter = |spacecraft: &str| setting("alarm-spacecraft", spacecraft, "change");
 
     // SC-A's list is asked for and answered late, after SC-B's, chosen next, was drawn: the
     // rows stay SC-B's, as the filter says.
@@ -1676,11 +1683,7 @@ async fn a_long_alarm_list_shows_its_most_recent_hundred_and_more_on_demand() {
 
     // Another filter starts again from one page.
     browser
-        .exec(
-            "const s = document.getElementById('alarm-spacecraft'); s.value = 'SC-M'; \
-             s.dispatchEvent(new Event('change'));",
-            json!([]),
-        )
+        .exec(&setting("alarm-spacecraft", "SC-M", "change"), json!([]))
         .await;
     browser
         .wait_for(
@@ -1712,12 +1715,7 @@ async fn the_fleet_is_narrowed_by_name_or_id_and_by_status_and_stays_narrowed_li
     browser
         .wait_for("every tile", &answers(tiles, &ids_where(&|_| true)), WAIT)
         .await;
-    let choose = |show: &str| {
-        format!(
-            "const s = document.getElementById('fleet-show'); s.value = '{show}'; \
-             s.dispatchEvent(new Event('change'));"
-        )
-    };
+    let choose = |show: &str| setting("fleet-show", show, "change");
     browser.exec(&choose("critical"), json!([])).await;
     let critical = ids_where(&|sc| sc["overallStatus"] == "CRITICAL");
     browser
@@ -1741,9 +1739,8 @@ async fn the_fleet_is_narrowed_by_name_or_id_and_by_status_and_stays_narrowed_li
     let part = name[..name.len().min(4)].to_lowercase();
     browser
         .exec(
-            "const s = document.getElementById('fleet-search'); s.value = arguments[0]; \
-             s.dispatchEvent(new Event('input'));",
-            json!([part.to_uppercase()]),
+            &setting("fleet-search", &part.to_uppercase(), "input"),
+            json!([]),
         )
         .await;
     let found = ids_where(&|sc| {
